@@ -1,0 +1,9 @@
+//! faultline's checker: the history format, importers and exporters, the models a
+//! history is checked against, and the checkers themselves.
+//!
+//! This crate is deliberately pure: no async runtime, no network, no global state,
+//! no I/O beyond parsing what it is handed. Anyone can depend on it alone to check
+//! histories produced by their own tools.
+
+pub mod history;
+pub mod verdict;
