@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt;
 
 /// Who performed an event: a logical client process, or the nemesis (fault injector).
@@ -139,9 +140,1055 @@ pub struct Operation {
 }
 
 /// A parsed history: the raw events, and the client operations built from them.
+///
+/// Build one with [`History::from_events`] (or [`parse_jsonl`], or an importer in
+/// [`crate::import`]): it checks that the events make sense before pairing them, so a
+/// checker can rely on every invariant documented on [`Operation`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {
     pub events: Vec<Event>,
     /// Client operations in invocation order.
     pub ops: Vec<Operation>,
+}
+
+impl Process {
+    pub fn is_nemesis(&self) -> bool {
+        matches!(self, Process::Nemesis)
+    }
+
+    /// The client's number, or `None` for the nemesis.
+    pub fn client(&self) -> Option<u64> {
+        match self {
+            Process::Client(p) => Some(*p),
+            Process::Nemesis => None,
+        }
+    }
+}
+
+impl EventType {
+    /// The type named on disk (`invoke`, `ok`, `fail`, `info`).
+    pub fn from_name(name: &str) -> Option<EventType> {
+        match name {
+            "invoke" => Some(EventType::Invoke),
+            "ok" => Some(EventType::Ok),
+            "fail" => Some(EventType::Fail),
+            "info" => Some(EventType::Info),
+            _ => None,
+        }
+    }
+
+    pub fn is_completion(self) -> bool {
+        self != EventType::Invoke
+    }
+}
+
+impl Event {
+    /// An event with no key, a `null` value, and no node or error; add those with the
+    /// `with_*` methods.
+    pub fn new(
+        index: u64,
+        time: u64,
+        process: Process,
+        kind: EventType,
+        f: impl Into<String>,
+    ) -> Event {
+        Event {
+            index,
+            time,
+            process,
+            kind,
+            f: f.into(),
+            key: None,
+            value: Value::Null,
+            node: None,
+            error: None,
+        }
+    }
+
+    pub fn with_value(mut self, value: Value) -> Event {
+        self.value = value;
+        self
+    }
+
+    pub fn with_key(mut self, key: Value) -> Event {
+        self.key = Some(key);
+        self
+    }
+
+    pub fn with_node(mut self, node: impl Into<String>) -> Event {
+        self.node = Some(node.into());
+        self
+    }
+
+    pub fn with_error(mut self, error: impl Into<String>) -> Event {
+        self.error = Some(error.into());
+        self
+    }
+
+    /// The event as one line of the JSONL history format, without the trailing newline.
+    pub fn to_jsonl_line(&self) -> String {
+        // Serializing this struct cannot fail: every field is a string, a number or a
+        // `serde_json::Value`, and map keys are strings.
+        serde_json::to_string(self).expect("an Event always serializes to JSON")
+    }
+}
+
+impl Operation {
+    /// True when nobody knows whether the operation took effect (`info`, or never
+    /// completed): it may take effect at any point after its invocation.
+    pub fn is_indeterminate(&self) -> bool {
+        self.outcome == Outcome::Info
+    }
+}
+
+/// What is wrong with a sequence of events, found by [`History::from_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryProblem {
+    /// A completion (`ok`, `fail`, `info`) from a client with nothing pending.
+    CompletionWithoutInvoke {
+        process: u64,
+        kind: EventType,
+        f: String,
+    },
+    /// A client invoked while its previous operation had not completed: a process
+    /// runs one operation at a time.
+    InvokeWhilePending { process: u64, pending_index: u64 },
+    /// A client invoked again after an `info` completion: a process whose operation
+    /// is indeterminate is retired, and its operation stays open to the end.
+    InvokeAfterInfo { process: u64, info_index: u64 },
+    /// A completion names another function than its invocation.
+    FunctionMismatch {
+        process: u64,
+        invoked: String,
+        completed: String,
+        invoke_index: u64,
+    },
+    /// A completion names another key than its invocation (keys as JSON text).
+    KeyMismatch {
+        process: u64,
+        invoked: Option<String>,
+        completed: String,
+        invoke_index: u64,
+    },
+    /// Indices must strictly increase.
+    IndexNotIncreasing { index: u64, previous: u64 },
+    /// Times must never decrease.
+    TimeWentBackwards { time: u64, previous: u64 },
+}
+
+impl fmt::Display for HistoryProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HistoryProblem::CompletionWithoutInvoke { process, kind, f: func } => write!(
+                f,
+                "process {process} completes `{func}` ({kind}) but has no pending invoke"
+            ),
+            HistoryProblem::InvokeWhilePending { process, pending_index } => write!(
+                f,
+                "process {process} invokes while its operation invoked at index {pending_index} is still \
+                 pending (a process runs one operation at a time)"
+            ),
+            HistoryProblem::InvokeAfterInfo { process, info_index } => write!(
+                f,
+                "process {process} invokes again after its indeterminate (info) completion at index \
+                 {info_index} (a process must not be reused after info)"
+            ),
+            HistoryProblem::FunctionMismatch {
+                process,
+                invoked,
+                completed,
+                invoke_index,
+            } => write!(
+                f,
+                "process {process} completes `{completed}` but invoked `{invoked}` at index {invoke_index}"
+            ),
+            HistoryProblem::KeyMismatch {
+                process,
+                invoked,
+                completed,
+                invoke_index,
+            } => {
+                let invoked = invoked.as_ref().map_or("no key".to_string(), |k| format!("key {k}"));
+                write!(
+                    f,
+                    "process {process} completes with key {completed} but invoked with {invoked} at index \
+                     {invoke_index}"
+                )
+            }
+            HistoryProblem::IndexNotIncreasing { index, previous } => {
+                write!(
+                    f,
+                    "index {index} is not greater than the previous event's index {previous}"
+                )
+            }
+            HistoryProblem::TimeWentBackwards { time, previous } => {
+                write!(f, "time {time} is earlier than the previous event's time {previous}")
+            }
+        }
+    }
+}
+
+/// A [`HistoryProblem`] and the event where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryError {
+    /// Position of the offending event in the event list (from 0); importers map it
+    /// back to a line of their input.
+    pub position: usize,
+    /// The offending event's `index`.
+    pub index: u64,
+    pub problem: HistoryProblem,
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "event {} (index {}): {}",
+            self.position, self.index, self.problem
+        )
+    }
+}
+
+impl std::error::Error for HistoryError {}
+
+/// The operations on one key, for checkers that split a history into independent
+/// parts (P-compositionality).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPartition {
+    /// `None` for the operations that carry no key (they form one partition).
+    pub key: Option<Value>,
+    /// Ids ([`Operation::id`]) of the partition's operations, in invocation order.
+    pub ops: Vec<usize>,
+}
+
+/// What a client process is doing while the events are paired.
+enum ProcessState {
+    Idle,
+    /// Id of the pending operation.
+    Pending(usize),
+    /// Retired by an `info` completion at this index.
+    Retired(u64),
+}
+
+impl History {
+    /// Validates `events` and pairs every client completion with the same process's
+    /// pending invoke.
+    ///
+    /// Rules (see `docs/history.md`): indices strictly increase; times never
+    /// decrease; a client runs one operation at a time and completes it with the same
+    /// function and key; after an `info` completion a client never invokes again.
+    /// Nemesis events stay in [`History::events`] but are not paired. Invokes still
+    /// pending at the end are indeterminate operations, like `info` ones.
+    pub fn from_events(events: Vec<Event>) -> Result<History, HistoryError> {
+        let mut state: HashMap<u64, ProcessState> = HashMap::new();
+        let mut ops: Vec<Operation> = Vec::new();
+        let mut previous: Option<&Event> = None;
+        for (position, event) in events.iter().enumerate() {
+            let fail = |problem| {
+                Err(HistoryError {
+                    position,
+                    index: event.index,
+                    problem,
+                })
+            };
+            if let Some(prev) = previous {
+                if event.index <= prev.index {
+                    return fail(HistoryProblem::IndexNotIncreasing {
+                        index: event.index,
+                        previous: prev.index,
+                    });
+                }
+                if event.time < prev.time {
+                    return fail(HistoryProblem::TimeWentBackwards {
+                        time: event.time,
+                        previous: prev.time,
+                    });
+                }
+            }
+            previous = Some(event);
+            let Process::Client(process) = event.process else {
+                continue;
+            };
+            let slot = state.entry(process).or_insert(ProcessState::Idle);
+            match (event.kind, &*slot) {
+                (EventType::Invoke, ProcessState::Idle) => {
+                    *slot = ProcessState::Pending(ops.len());
+                    ops.push(Operation {
+                        id: ops.len(),
+                        process,
+                        f: event.f.clone(),
+                        key: event.key.clone(),
+                        input: event.value.clone(),
+                        output: Value::Null,
+                        outcome: Outcome::Info,
+                        call: event.time,
+                        ret: u64::MAX,
+                        invoke_index: event.index,
+                        complete_index: None,
+                        node: event.node.clone(),
+                        error: None,
+                    });
+                }
+                (EventType::Invoke, ProcessState::Pending(p)) => {
+                    return fail(HistoryProblem::InvokeWhilePending {
+                        process,
+                        pending_index: ops[*p].invoke_index,
+                    });
+                }
+                (EventType::Invoke, ProcessState::Retired(info_index)) => {
+                    return fail(HistoryProblem::InvokeAfterInfo {
+                        process,
+                        info_index: *info_index,
+                    });
+                }
+                (kind, ProcessState::Pending(p)) => {
+                    let op = &mut ops[*p];
+                    if op.f != event.f {
+                        return fail(HistoryProblem::FunctionMismatch {
+                            process,
+                            invoked: op.f.clone(),
+                            completed: event.f.clone(),
+                            invoke_index: op.invoke_index,
+                        });
+                    }
+                    if let Some(key) = &event.key {
+                        if op.key.as_ref() != Some(key) {
+                            return fail(HistoryProblem::KeyMismatch {
+                                process,
+                                invoked: op.key.as_ref().map(Value::to_string),
+                                completed: key.to_string(),
+                                invoke_index: op.invoke_index,
+                            });
+                        }
+                    }
+                    op.output = event.value.clone();
+                    op.complete_index = Some(event.index);
+                    op.error = event.error.clone();
+                    if op.node.is_none() {
+                        op.node = event.node.clone();
+                    }
+                    match kind {
+                        EventType::Ok | EventType::Fail => {
+                            op.outcome = if kind == EventType::Ok {
+                                Outcome::Ok
+                            } else {
+                                Outcome::Fail
+                            };
+                            op.ret = event.time;
+                            *slot = ProcessState::Idle;
+                        }
+                        _ => {
+                            op.outcome = Outcome::Info;
+                            op.ret = u64::MAX;
+                            *slot = ProcessState::Retired(event.index);
+                        }
+                    }
+                }
+                (kind, _) => {
+                    return fail(HistoryProblem::CompletionWithoutInvoke {
+                        process,
+                        kind,
+                        f: event.f.clone(),
+                    });
+                }
+            }
+        }
+        Ok(History { events, ops })
+    }
+
+    /// The fault injector's events, in history order.
+    pub fn nemesis_events(&self) -> impl Iterator<Item = &Event> + '_ {
+        self.events.iter().filter(|e| e.process.is_nemesis())
+    }
+
+    /// The client processes that appear in the history, ascending.
+    pub fn processes(&self) -> Vec<u64> {
+        let mut processes: Vec<u64> = self.ops.iter().map(|op| op.process).collect();
+        processes.sort_unstable();
+        processes.dedup();
+        processes
+    }
+
+    /// Operation ids grouped by key, partitions in order of first invocation.
+    /// Operations without a key form one partition of their own (key `None`).
+    pub fn ops_by_key(&self) -> Vec<KeyPartition> {
+        let mut partitions: Vec<KeyPartition> = Vec::new();
+        // Values are not hashable; their canonical JSON text is.
+        let mut slot: HashMap<Option<String>, usize> = HashMap::new();
+        for op in &self.ops {
+            let name = op.key.as_ref().map(canonical_json);
+            let at = *slot.entry(name).or_insert_with(|| {
+                partitions.push(KeyPartition {
+                    key: op.key.clone(),
+                    ops: Vec::new(),
+                });
+                partitions.len() - 1
+            });
+            partitions[at].ops.push(op.id);
+        }
+        partitions
+    }
+
+    /// The operation that an event (by its `index`) invoked or completed.
+    pub fn op_for_event_index(&self, index: u64) -> Option<&Operation> {
+        self.ops
+            .iter()
+            .find(|op| op.invoke_index == index || op.complete_index == Some(index))
+    }
+
+    /// The whole history in the JSONL format, one event per line, each line ended by
+    /// a newline.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        for event in &self.events {
+            out.push_str(&event.to_jsonl_line());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// JSON text that is the same for equal values: object fields sorted by name, so
+/// that `{"a":1,"b":2}` and `{"b":2,"a":1}` name the same key.
+fn canonical_json(value: &Value) -> String {
+    fn write(value: &Value, out: &mut String) {
+        match value {
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(fields) => {
+                let mut sorted: Vec<(&String, &Value)> = fields.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (name, item)) in sorted.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(name.clone()).to_string());
+                    out.push(':');
+                    write(item, out);
+                }
+                out.push('}');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
+
+/// What is wrong with one line (or one form) of a history file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseProblem {
+    /// Not well-formed in the file's syntax (JSON, EDN, log line).
+    Syntax(String),
+    /// A required field is absent.
+    MissingField(String),
+    /// A field holds a value of the wrong shape.
+    WrongShape {
+        field: String,
+        expected: &'static str,
+        found: String,
+    },
+    /// The event type is none of invoke, ok, fail, info.
+    UnknownType(String),
+    /// An optional field (`index`, `time`) that earlier events carry is missing
+    /// here, or the other way round: a file must give it for every event or none.
+    Inconsistent {
+        field: String,
+        earlier_events_have_it: bool,
+    },
+    /// The events parse but do not form a valid history.
+    History(HistoryProblem),
+}
+
+impl fmt::Display for ParseProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseProblem::Syntax(message) => f.write_str(message),
+            ParseProblem::MissingField(field) => write!(f, "missing field `{field}`"),
+            ParseProblem::WrongShape { field, expected, found } => {
+                write!(f, "field `{field}`: expected {expected}, found {found}")
+            }
+            ParseProblem::UnknownType(found) => {
+                write!(f, "unknown event type {found} (expected invoke, ok, fail or info)")
+            }
+            ParseProblem::Inconsistent {
+                field,
+                earlier_events_have_it: true,
+            } => write!(
+                f,
+                "missing field `{field}`, which earlier events have (give it for every event or for none)"
+            ),
+            ParseProblem::Inconsistent {
+                field,
+                earlier_events_have_it: false,
+            } => write!(
+                f,
+                "field `{field}` is present, but earlier events have none (give it for every event or for none)"
+            ),
+            ParseProblem::History(problem) => write!(f, "{problem}"),
+        }
+    }
+}
+
+/// A [`ParseProblem`] and the 1-based line where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub problem: ParseProblem,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.problem)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Turns a [`HistoryError`] into a [`ParseError`] at the line its event came from.
+/// `lines[i]` is the line of event `i`.
+pub(crate) fn history_error_at_line(error: HistoryError, lines: &[usize]) -> ParseError {
+    ParseError {
+        line: lines.get(error.position).copied().unwrap_or(0),
+        problem: ParseProblem::History(error.problem),
+    }
+}
+
+/// Fills in `index` and `time` when a source leaves them out, and insists that it
+/// does so consistently: a file where some events carry a time and others do not is
+/// more likely broken than meant.
+#[derive(Default)]
+pub(crate) struct Defaults {
+    has_index: Option<bool>,
+    has_time: Option<bool>,
+    next_position: u64,
+}
+
+impl Defaults {
+    /// `index` defaults to the event's position (from 0); `time` to its index, so
+    /// that only the order of events carries meaning.
+    pub(crate) fn apply(
+        &mut self,
+        index: Option<u64>,
+        time: Option<u64>,
+    ) -> Result<(u64, u64), ParseProblem> {
+        Self::consistent(&mut self.has_index, index.is_some(), "index")?;
+        Self::consistent(&mut self.has_time, time.is_some(), "time")?;
+        let index = index.unwrap_or(self.next_position);
+        self.next_position += 1;
+        Ok((index, time.unwrap_or(index)))
+    }
+
+    fn consistent(seen: &mut Option<bool>, present: bool, field: &str) -> Result<(), ParseProblem> {
+        match *seen {
+            None => {
+                *seen = Some(present);
+                Ok(())
+            }
+            Some(earlier) if earlier != present => Err(ParseProblem::Inconsistent {
+                field: field.to_string(),
+                earlier_events_have_it: earlier,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Short description of a JSON value for error messages: its kind and, when short,
+/// the value itself.
+pub(crate) fn describe_json(value: &Value) -> String {
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    let text = value.to_string();
+    if text.chars().count() <= 40 && !matches!(value, Value::Null) {
+        format!("{kind} {text}")
+    } else {
+        kind.to_string()
+    }
+}
+
+fn wrong_shape(field: &str, expected: &'static str, found: &Value) -> ParseProblem {
+    ParseProblem::WrongShape {
+        field: field.to_string(),
+        expected,
+        found: describe_json(found),
+    }
+}
+
+/// Parses one JSONL line (already known not to be blank) into an event.
+/// The fields of one JSONL line as written, before their shapes are checked. Reading
+/// into this struct rather than a JSON object avoids building a map per line; unknown
+/// fields are skipped.
+#[derive(Deserialize)]
+struct JsonlFields {
+    #[serde(default)]
+    index: Option<Value>,
+    #[serde(default)]
+    time: Option<Value>,
+    #[serde(default)]
+    process: Option<Value>,
+    #[serde(default, rename = "type")]
+    kind: Option<Value>,
+    #[serde(default)]
+    f: Option<Value>,
+    #[serde(default)]
+    key: Option<Value>,
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    node: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, ParseProblem> {
+    let syntax = |e: serde_json::Error| ParseProblem::Syntax(format!("invalid JSON: {e}"));
+    if !line.trim_start().starts_with('{') {
+        let value: Value = serde_json::from_str(line).map_err(syntax)?;
+        return Err(ParseProblem::Syntax(format!(
+            "expected a JSON object (one event per line), found {}",
+            describe_json(&value)
+        )));
+    }
+    let fields: JsonlFields = serde_json::from_str(line).map_err(syntax)?;
+    let present = |v: Option<Value>| v.filter(|v| !v.is_null());
+    let string_field = |name: &str, v: Option<Value>| -> Result<Option<String>, ParseProblem> {
+        match present(v) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(wrong_shape(name, "a string", &v)),
+        }
+    };
+    let u64_field = |name: &str, v: Option<Value>| -> Result<Option<u64>, ParseProblem> {
+        match present(v) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| wrong_shape(name, "a non-negative integer", &v)),
+        }
+    };
+    let index = u64_field("index", fields.index)?;
+    let time = u64_field("time", fields.time)?;
+    let process =
+        match present(fields.process) {
+            None => return Err(ParseProblem::MissingField("process".into())),
+            Some(Value::String(s)) if s == "nemesis" => Process::Nemesis,
+            Some(v) => Process::Client(v.as_u64().ok_or_else(|| {
+                wrong_shape("process", "a non-negative integer or \"nemesis\"", &v)
+            })?),
+        };
+    let kind = match present(fields.kind) {
+        None => return Err(ParseProblem::MissingField("type".into())),
+        Some(Value::String(s)) => {
+            EventType::from_name(&s).ok_or(ParseProblem::UnknownType(format!("\"{s}\"")))?
+        }
+        Some(v) => {
+            return Err(wrong_shape(
+                "type",
+                "one of \"invoke\", \"ok\", \"fail\", \"info\"",
+                &v,
+            ))
+        }
+    };
+    let f = string_field("f", fields.f)?.ok_or_else(|| ParseProblem::MissingField("f".into()))?;
+    let key = present(fields.key);
+    let value = fields.value.unwrap_or(Value::Null);
+    let node = string_field("node", fields.node)?;
+    let error = string_field("error", fields.error)?;
+    let (index, time) = defaults.apply(index, time)?;
+    Ok(Event {
+        index,
+        time,
+        process,
+        kind,
+        f,
+        key,
+        value,
+        node,
+        error,
+    })
+}
+
+/// Parses a history in faultline's JSONL format (`docs/history.md`): one JSON object
+/// per line; blank lines are allowed. Unknown fields are ignored, so that newer
+/// writers can add fields without breaking older readers.
+pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
+    let mut events = Vec::new();
+    let mut lines = Vec::new();
+    let mut defaults = Defaults::default();
+    for (number, line) in text.lines().enumerate() {
+        let number = number + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = parse_jsonl_event(line, &mut defaults).map_err(|problem| ParseError {
+            line: number,
+            problem,
+        })?;
+        events.push(event);
+        lines.push(number);
+    }
+    History::from_events(events).map_err(|e| history_error_at_line(e, &lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn c(p: u64) -> Process {
+        Process::Client(p)
+    }
+
+    fn ev(index: u64, process: Process, kind: EventType, f: &str, value: Value) -> Event {
+        Event::new(index, index * 10, process, kind, f).with_value(value)
+    }
+
+    #[test]
+    fn pairs_completions_with_the_pending_invoke_of_the_same_process() {
+        use EventType::*;
+        let h = History::from_events(vec![
+            ev(0, c(1), Invoke, "write", json!(1)),
+            ev(1, c(2), Invoke, "read", Value::Null),
+            ev(
+                2,
+                Process::Nemesis,
+                Info,
+                "start-partition",
+                json!("majority"),
+            ),
+            ev(3, c(2), Ok, "read", json!(1)),
+            ev(4, c(1), Fail, "write", json!(1)).with_error("no-leader"),
+            ev(5, c(1), Invoke, "cas", json!([1, 2])),
+            ev(6, c(2), Invoke, "read", Value::Null),
+            ev(7, c(1), Info, "cas", json!([1, 2])).with_error("timeout"),
+        ])
+        .unwrap();
+        assert_eq!(h.events.len(), 8);
+        assert_eq!(h.ops.len(), 4);
+        let ids: Vec<usize> = h.ops.iter().map(|o| o.id).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3]);
+        let (w, r, cas, r2) = (&h.ops[0], &h.ops[1], &h.ops[2], &h.ops[3]);
+        assert_eq!(
+            (w.process, w.outcome, w.call, w.ret),
+            (1, Outcome::Fail, 0, 40)
+        );
+        assert_eq!(w.error.as_deref(), Some("no-leader"));
+        assert_eq!(
+            (r.outcome, r.output.clone(), r.call, r.ret),
+            (Outcome::Ok, json!(1), 10, 30)
+        );
+        assert_eq!((r.invoke_index, r.complete_index), (1, Some(3)));
+        assert_eq!(
+            (cas.outcome, cas.ret, cas.complete_index),
+            (Outcome::Info, u64::MAX, Some(7))
+        );
+        assert_eq!(cas.input, json!([1, 2]));
+        assert!(cas.is_indeterminate());
+        assert_eq!(
+            (r2.outcome, r2.ret, r2.complete_index),
+            (Outcome::Info, u64::MAX, None)
+        );
+        assert_eq!(
+            h.nemesis_events().map(|e| e.index).collect::<Vec<_>>(),
+            vec![2]
+        );
+        assert_eq!(h.processes(), vec![1, 2]);
+        assert_eq!(h.op_for_event_index(3).map(|o| o.id), Some(1));
+        assert_eq!(h.op_for_event_index(2), None);
+    }
+
+    fn problem(events: Vec<Event>) -> HistoryError {
+        History::from_events(events).unwrap_err()
+    }
+
+    #[test]
+    fn rejects_completion_without_invoke() {
+        let e = problem(vec![ev(0, c(1), EventType::Ok, "read", json!(1))]);
+        assert_eq!(e.position, 0);
+        assert!(matches!(
+            e.problem,
+            HistoryProblem::CompletionWithoutInvoke { process: 1, .. }
+        ));
+        assert!(e.to_string().contains("no pending invoke"), "{e}");
+    }
+
+    #[test]
+    fn rejects_invoke_while_pending() {
+        let e = problem(vec![
+            ev(0, c(1), EventType::Invoke, "read", Value::Null),
+            ev(1, c(1), EventType::Invoke, "read", Value::Null),
+        ]);
+        assert_eq!(
+            (e.position, e.problem.clone()),
+            (
+                1,
+                HistoryProblem::InvokeWhilePending {
+                    process: 1,
+                    pending_index: 0
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn rejects_invoke_after_info() {
+        let e = problem(vec![
+            ev(0, c(1), EventType::Invoke, "write", json!(1)),
+            ev(1, c(1), EventType::Info, "write", json!(1)),
+            ev(2, c(1), EventType::Invoke, "read", Value::Null),
+        ]);
+        assert_eq!(
+            (e.position, e.problem.clone()),
+            (
+                2,
+                HistoryProblem::InvokeAfterInfo {
+                    process: 1,
+                    info_index: 1
+                }
+            )
+        );
+        assert!(
+            e.to_string()
+                .starts_with("event 2 (index 2): process 1 invokes again"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rejects_mismatched_function_and_key() {
+        let e = problem(vec![
+            ev(0, c(1), EventType::Invoke, "write", json!(1)),
+            ev(1, c(1), EventType::Ok, "read", json!(1)),
+        ]);
+        assert!(matches!(e.problem, HistoryProblem::FunctionMismatch { .. }));
+        let e = problem(vec![
+            ev(0, c(1), EventType::Invoke, "write", json!(1)).with_key(json!("a")),
+            ev(1, c(1), EventType::Ok, "write", json!(1)).with_key(json!("b")),
+        ]);
+        assert!(matches!(e.problem, HistoryProblem::KeyMismatch { .. }));
+    }
+
+    #[test]
+    fn rejects_non_increasing_index_and_time_going_backwards() {
+        let e = problem(vec![
+            ev(3, c(1), EventType::Invoke, "read", Value::Null),
+            ev(3, c(2), EventType::Invoke, "read", Value::Null),
+        ]);
+        assert_eq!(
+            e.problem,
+            HistoryProblem::IndexNotIncreasing {
+                index: 3,
+                previous: 3
+            }
+        );
+        let e = problem(vec![
+            Event::new(0, 100, c(1), EventType::Invoke, "read"),
+            Event::new(1, 100, c(2), EventType::Invoke, "read"),
+            Event::new(2, 99, c(1), EventType::Ok, "read"),
+        ]);
+        assert_eq!(
+            (e.position, e.problem),
+            (
+                2,
+                HistoryProblem::TimeWentBackwards {
+                    time: 99,
+                    previous: 100
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn nemesis_events_are_not_paired() {
+        let h = History::from_events(vec![
+            ev(0, Process::Nemesis, EventType::Info, "kill", json!(["n1"])),
+            ev(1, Process::Nemesis, EventType::Info, "kill", json!(["n1"])),
+            ev(2, Process::Nemesis, EventType::Invoke, "start", Value::Null),
+        ])
+        .unwrap();
+        assert!(h.ops.is_empty());
+        assert_eq!(h.nemesis_events().count(), 3);
+    }
+
+    #[test]
+    fn groups_ops_by_key_in_order_of_first_invocation() {
+        use EventType::*;
+        let h = History::from_events(vec![
+            ev(0, c(1), Invoke, "write", json!(1)).with_key(json!("b")),
+            ev(1, c(2), Invoke, "write", json!(2)).with_key(json!(7)),
+            ev(2, c(3), Invoke, "read", Value::Null),
+            ev(3, c(1), Ok, "write", json!(1)),
+            ev(4, c(1), Invoke, "read", Value::Null).with_key(json!("b")),
+            ev(5, c(4), Invoke, "read", Value::Null).with_key(json!({"x": 1, "y": [2]})),
+            ev(6, c(5), Invoke, "read", Value::Null).with_key(json!({"y": [2], "x": 1})),
+        ])
+        .unwrap();
+        let parts = h.ops_by_key();
+        assert_eq!(
+            parts,
+            vec![
+                KeyPartition {
+                    key: Some(json!("b")),
+                    ops: vec![0, 3]
+                },
+                KeyPartition {
+                    key: Some(json!(7)),
+                    ops: vec![1]
+                },
+                KeyPartition {
+                    key: None,
+                    ops: vec![2]
+                },
+                KeyPartition {
+                    key: Some(json!({"x": 1, "y": [2]})),
+                    ops: vec![4, 5]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn jsonl_round_trips_and_allows_blank_lines() {
+        let text = r#"
+{"index":0,"time":5,"process":0,"type":"invoke","f":"cas","key":"x","value":[1,2],"node":"n1"}
+
+{"index":1,"time":6,"process":"nemesis","type":"info","f":"start-partition","value":{"halves":[["n1"],["n2","n3"]]}}
+{"index":2,"time":9,"process":0,"type":"fail","f":"cas","key":"x","value":[1,2],"error":"cas-mismatch"}
+"#;
+        let h = parse_jsonl(text).unwrap();
+        assert_eq!(h.events.len(), 3);
+        assert_eq!(h.ops.len(), 1);
+        assert_eq!(h.ops[0].error.as_deref(), Some("cas-mismatch"));
+        assert_eq!(h.ops[0].node.as_deref(), Some("n1"));
+        assert_eq!(h.ops[0].key, Some(json!("x")));
+        let again = parse_jsonl(&h.to_jsonl()).unwrap();
+        assert_eq!(again, h);
+        assert_eq!(
+            h.events[0].to_jsonl_line(),
+            r#"{"index":0,"time":5,"process":0,"type":"invoke","f":"cas","key":"x","value":[1,2],"node":"n1"}"#
+        );
+    }
+
+    #[test]
+    fn jsonl_index_and_time_default_to_position() {
+        let h = parse_jsonl("{\"process\":1,\"type\":\"invoke\",\"f\":\"read\"}\n{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":3}\n")
+            .unwrap();
+        assert_eq!(
+            (h.ops[0].call, h.ops[0].ret, h.ops[0].output.clone()),
+            (0, 1, json!(3))
+        );
+        let e = parse_jsonl("{\"process\":1,\"type\":\"invoke\",\"f\":\"read\"}\n{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"time\":4}\n")
+            .unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.problem,
+            ParseProblem::Inconsistent {
+                field: "time".into(),
+                earlier_events_have_it: false
+            }
+        );
+        let e = parse_jsonl("{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"index\":0}\n{\"process\":1,\"type\":\"ok\",\"f\":\"read\"}\n")
+            .unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.to_string(),
+            "line 2: missing field `index`, which earlier events have (give it for every event or for none)"
+        );
+    }
+
+    fn jsonl_err(text: &str) -> ParseError {
+        parse_jsonl(text).unwrap_err()
+    }
+
+    #[test]
+    fn jsonl_errors_name_the_line_and_what_was_expected() {
+        let ok = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"read"}"#;
+        let e = jsonl_err(&format!(
+            "{ok}\n\n{{\"index\":1,\"time\":1,\"process\":0,\"type\":\"done\",\"f\":\"read\"}}"
+        ));
+        assert_eq!(
+            (e.line, e.problem.clone()),
+            (3, ParseProblem::UnknownType("\"done\"".into()))
+        );
+        let e = jsonl_err(r#"{"index":0,"time":0,"type":"invoke","f":"read"}"#);
+        assert_eq!(
+            (e.line, e.problem),
+            (1, ParseProblem::MissingField("process".into()))
+        );
+        let e = jsonl_err(r#"{"index":0,"time":0,"process":0,"type":"invoke"}"#);
+        assert_eq!(e.problem, ParseProblem::MissingField("f".into()));
+        let e = jsonl_err(r#"{"index":0,"time":0,"process":-1,"type":"invoke","f":"read"}"#);
+        assert!(
+            matches!(e.problem, ParseProblem::WrongShape { ref field, .. } if field == "process")
+        );
+        let e = jsonl_err(r#"{"index":"zero","time":0,"process":1,"type":"invoke","f":"read"}"#);
+        assert_eq!(
+            e.to_string(),
+            "line 1: field `index`: expected a non-negative integer, found a string \"zero\""
+        );
+        let e = jsonl_err(r#"{"index":0,"time":0,"process":1,"type":7,"f":"read"}"#);
+        assert!(matches!(e.problem, ParseProblem::WrongShape { ref field, .. } if field == "type"));
+        let e =
+            jsonl_err(r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"read","error":5}"#);
+        assert!(
+            matches!(e.problem, ParseProblem::WrongShape { ref field, .. } if field == "error")
+        );
+        let e = jsonl_err(&format!("{ok}\n{{\"index\":1,"));
+        assert_eq!(e.line, 2);
+        assert!(matches!(e.problem, ParseProblem::Syntax(_)));
+        let e = jsonl_err("[1,2]");
+        assert!(e.to_string().contains("expected a JSON object"), "{e}");
+        let e = jsonl_err(&format!("{ok}\n{ok}"));
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.problem,
+            ParseProblem::History(HistoryProblem::IndexNotIncreasing {
+                index: 0,
+                previous: 0
+            })
+        );
+    }
+
+    /// The examples in docs/history.md are real histories.
+    #[test]
+    fn documented_examples_parse() {
+        let doc = include_str!("../../docs/history.md");
+        let blocks: Vec<&str> = doc
+            .split("```json\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap())
+            .collect();
+        assert_eq!(blocks.len(), 3);
+        let first = parse_jsonl(blocks[0]).unwrap();
+        assert_eq!((first.ops.len(), first.ops[0].outcome), (1, Outcome::Fail));
+        let complete = parse_jsonl(blocks[2]).unwrap();
+        let outcomes: Vec<Outcome> = complete.ops.iter().map(|o| o.outcome).collect();
+        assert_eq!(outcomes, vec![Outcome::Ok, Outcome::Info, Outcome::Fail]);
+        assert_eq!(complete.ops[1].call, 310);
+        assert_eq!(complete.nemesis_events().count(), 1);
+    }
+
+    #[test]
+    fn empty_text_is_an_empty_history() {
+        assert_eq!(parse_jsonl("").unwrap(), History::default());
+        assert_eq!(parse_jsonl("\n  \n").unwrap(), History::default());
+    }
 }

@@ -5,5 +5,11 @@
 //! no I/O beyond parsing what it is handed. Anyone can depend on it alone to check
 //! histories produced by their own tools.
 
+pub mod consistency;
+pub mod export;
 pub mod history;
+pub mod import;
+pub mod linearizability;
+pub mod model;
+pub mod synth;
 pub mod verdict;

@@ -7,6 +7,11 @@ mod exit;
 mod synth;
 mod test;
 
+// The cluster layer lives in the library (src/lib.rs) so integration tests can use it;
+// re-exported so the subcommands can say `crate::cluster` and `crate::system`.
+#[allow(unused_imports)]
+use harness::{cluster, system};
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -1,1 +1,18 @@
+//! faultline's workloads: what the client processes of a test do, and how what they
+//! observe becomes a history.
+//!
+//! The pieces follow Jepsen's protocols, one module each:
+//! - [`op`]: an operation as invoked, and how it completed (`ok`, `fail`, `info`).
+//! - [`generator`]: seeded operation generators per workload (`register`,
+//!   `cas-register`, `append`) over many independent keys, and the rate limiter.
+//! - [`client`]: the [`client::Client`] trait and the HTTP client for the faultline
+//!   KV protocol (`docs/protocol.md`), which maps every outcome onto ok/fail/info.
+//! - [`recorder`]: the history writer, streaming JSONL to disk as events happen.
+//! - [`runner`]: the logical client processes, one operation at a time each, spread
+//!   over the nodes, retired after an indeterminate result as in Jepsen.
 
+pub mod client;
+pub mod generator;
+pub mod op;
+pub mod recorder;
+pub mod runner;

@@ -1,0 +1,122 @@
+//! Where a history sits among the consistency models: the one line a run ends with.
+//!
+//! The chain, strongest first: linearizable ⇒ sequentially consistent ⇒ the four
+//! session guarantees (per process, per key). Eventual consistency (convergence and
+//! no lost writes) is a separate axis: a system can keep every session guarantee and
+//! still diverge forever, or converge while serving stale reads. So the line names
+//! the strongest model of the chain that holds, then adds eventual consistency, and
+//! says what was violated or could not be judged.
+
+use crate::consistency::eventual::EventualReport;
+use crate::consistency::session::{Guarantee, SessionReport};
+use crate::verdict::Verdict;
+use serde::{Deserialize, Serialize};
+
+/// The verdicts to place; `None` where a checker was not run for this workload.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelVerdicts {
+    pub linearizable: Option<Verdict>,
+    pub sequential: Option<Verdict>,
+    pub monotonic_reads: Option<Verdict>,
+    pub monotonic_writes: Option<Verdict>,
+    pub read_your_writes: Option<Verdict>,
+    pub writes_follow_reads: Option<Verdict>,
+    pub eventual: Option<Verdict>,
+}
+
+impl ModelVerdicts {
+    /// Fills in the four session guarantees from a session report.
+    pub fn with_session(mut self, report: &SessionReport) -> Self {
+        self.monotonic_reads = Some(report.monotonic_reads.verdict);
+        self.monotonic_writes = Some(report.monotonic_writes.verdict);
+        self.read_your_writes = Some(report.read_your_writes.verdict);
+        self.writes_follow_reads = Some(report.writes_follow_reads.verdict);
+        self
+    }
+
+    /// Fills in eventual consistency from an eventual-consistency report.
+    pub fn with_eventual(mut self, report: &EventualReport) -> Self {
+        self.eventual = Some(report.verdict);
+        self
+    }
+
+    fn session(&self) -> [(Guarantee, Option<Verdict>); 4] {
+        [
+            (Guarantee::MonotonicReads, self.monotonic_reads),
+            (Guarantee::MonotonicWrites, self.monotonic_writes),
+            (Guarantee::ReadYourWrites, self.read_your_writes),
+            (Guarantee::WritesFollowReads, self.writes_follow_reads),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    /// The strongest model proven to hold: `linearizable`, `sequential`,
+    /// `session`, `eventual`, or `none`.
+    pub strongest: String,
+    /// The line for a person.
+    pub line: String,
+}
+
+fn join(names: &[&str]) -> String {
+    names.join(", ")
+}
+
+/// Names the strongest satisfied model in one line.
+pub fn place(v: &ModelVerdicts) -> Placement {
+    let mut violated: Vec<&str> = Vec::new();
+    let mut unknown: Vec<&str> = Vec::new();
+    let mut note = |name: &'static str, verdict: Option<Verdict>| match verdict {
+        Some(Verdict::Invalid) => violated.push(name),
+        Some(Verdict::Unknown) => unknown.push(name),
+        _ => {}
+    };
+    note("linearizability", v.linearizable);
+    note("sequential consistency", v.sequential);
+    for (g, verdict) in v.session() {
+        note(g.name(), verdict);
+    }
+    note("eventual consistency", v.eventual);
+
+    let eventual = v.eventual == Some(Verdict::Valid);
+    let held: Vec<&str> = v
+        .session()
+        .iter()
+        .filter(|(_, verdict)| *verdict == Some(Verdict::Valid))
+        .map(|(g, _)| g.name())
+        .collect();
+    let (strongest, head) = if v.linearizable == Some(Verdict::Valid) {
+        ("linearizable", "linearizable".to_string())
+    } else if v.sequential == Some(Verdict::Valid) {
+        ("sequential", "sequentially consistent".to_string())
+    } else if !held.is_empty() {
+        let all = held.len() == 4;
+        (
+            "session",
+            if all {
+                format!("all four session guarantees ({})", join(&held))
+            } else {
+                format!("session guarantees {}", join(&held))
+            },
+        )
+    } else if eventual {
+        ("eventual", "eventually consistent".to_string())
+    } else {
+        ("none", "none of the checked models".to_string())
+    };
+    let mut line = format!("strongest model satisfied: {head}");
+    if eventual && strongest != "eventual" {
+        line.push_str(" + eventually consistent");
+    }
+    if !violated.is_empty() {
+        line.push_str(&format!("; violates {}", join(&violated)));
+    }
+    if !unknown.is_empty() {
+        line.push_str(&format!("; not determined: {}", join(&unknown)));
+    }
+    Placement {
+        strongest: strongest.to_string(),
+        line,
+    }
+}

@@ -1,0 +1,597 @@
+//! Session guarantees (Terry et al. 1994), judged per process and per key.
+//!
+//! On the append workload every guarantee is exact, because a read returns the whole
+//! list of a key and elements are unique: the list says which writes a read saw and
+//! in what order. The rules (see `docs/consistency.md` for the full text):
+//!
+//! - monotonic reads: each read of a key by a process extends (has as a prefix) the
+//!   longest list the process has read from that key so far;
+//! - read-your-writes: each read of a key by a process contains every element the
+//!   process appended to that key with an acknowledged append before the read;
+//! - monotonic writes: if a process appended `a` (acknowledged) and later appended
+//!   `b` to the same key, every read, by anyone, that contains `b` has `a` before it;
+//! - writes-follow-reads: if a process read list `L` from a key and later appended
+//!   `b` to it, every read, by anyone, that contains `b` has every element of `L`
+//!   before `b`.
+//!
+//! On registers these need the system's version order; [`check_registers`] uses a
+//! per-key integer version (a revision) when reads and writes report one and says
+//! `unknown`, with the reason, for what it cannot judge.
+
+use super::append_index::{AppendIndex, NONE};
+use super::{is_read, show_list, Examples, OpRef, ShapeError, DEFAULT_MAX_EXAMPLES};
+use crate::history::{History, Outcome};
+use crate::verdict::Verdict;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionOptions {
+    /// How many example violations each guarantee keeps (counts are always exact).
+    pub max_examples: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            max_examples: DEFAULT_MAX_EXAMPLES,
+        }
+    }
+}
+
+/// The four guarantees, in the order reports list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Guarantee {
+    MonotonicReads,
+    MonotonicWrites,
+    ReadYourWrites,
+    WritesFollowReads,
+}
+
+impl Guarantee {
+    pub const ALL: [Guarantee; 4] = [
+        Guarantee::MonotonicReads,
+        Guarantee::MonotonicWrites,
+        Guarantee::ReadYourWrites,
+        Guarantee::WritesFollowReads,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Guarantee::MonotonicReads => "monotonic reads",
+            Guarantee::MonotonicWrites => "monotonic writes",
+            Guarantee::ReadYourWrites => "read-your-writes",
+            Guarantee::WritesFollowReads => "writes-follow-reads",
+        }
+    }
+}
+
+/// One violation: whose session, which key, the two operations the guarantee
+/// relates (in session order), the read that shows it when that is a third operation
+/// (monotonic writes and writes-follow-reads are seen in anyone's reads), and what
+/// was expected against what was observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionViolation {
+    pub guarantee: Guarantee,
+    pub process: u64,
+    pub key: Value,
+    pub first: OpRef,
+    pub second: OpRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<OpRef>,
+    pub expected: String,
+    pub observed: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuaranteeReport {
+    pub guarantee: Guarantee,
+    pub verdict: Verdict,
+    /// How many operations (reads, or for register writes, writes) were judged.
+    pub checked: u64,
+    /// Violating operations (exact), with the first few as examples.
+    pub violations: Examples<SessionViolation>,
+    /// Why the verdict is `unknown`, or what the check could not see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl GuaranteeReport {
+    fn new(guarantee: Guarantee) -> Self {
+        GuaranteeReport {
+            guarantee,
+            verdict: Verdict::Valid,
+            checked: 0,
+            violations: Examples::new(),
+            note: None,
+        }
+    }
+
+    fn finish(mut self) -> Self {
+        if self.violations.count > 0 {
+            self.verdict = Verdict::Invalid;
+        }
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionReport {
+    /// `append` or `register`.
+    pub workload: String,
+    /// All four guarantees together: invalid if any is violated.
+    pub verdict: Verdict,
+    pub monotonic_reads: GuaranteeReport,
+    pub monotonic_writes: GuaranteeReport,
+    pub read_your_writes: GuaranteeReport,
+    pub writes_follow_reads: GuaranteeReport,
+    /// Reads that returned an element more than once: not a session violation, but
+    /// a broken list a person should see.
+    pub reads_with_duplicates: Examples<OpRef>,
+}
+
+impl SessionReport {
+    pub fn guarantee(&self, g: Guarantee) -> &GuaranteeReport {
+        match g {
+            Guarantee::MonotonicReads => &self.monotonic_reads,
+            Guarantee::MonotonicWrites => &self.monotonic_writes,
+            Guarantee::ReadYourWrites => &self.read_your_writes,
+            Guarantee::WritesFollowReads => &self.writes_follow_reads,
+        }
+    }
+
+    fn assemble(workload: &str, parts: [GuaranteeReport; 4], dups: Examples<OpRef>) -> Self {
+        let [mr, mw, ryw, wfr] = parts;
+        SessionReport {
+            workload: workload.to_string(),
+            verdict: Verdict::all([mr.verdict, mw.verdict, ryw.verdict, wfr.verdict]),
+            monotonic_reads: mr,
+            monotonic_writes: mw,
+            read_your_writes: ryw,
+            writes_follow_reads: wfr,
+            reads_with_duplicates: dups,
+        }
+    }
+}
+
+/// Checks all four guarantees on an append-workload history.
+pub fn check(history: &History, opts: &SessionOptions) -> Result<SessionReport, ShapeError> {
+    let index = AppendIndex::build(history)?;
+    Ok(check_indexed(history, &index, opts))
+}
+
+/// Per (process, key) session state, in the process's own order.
+struct SessionState {
+    /// The longest list read so far (monotonic reads' high-water mark) and the read
+    /// that returned it.
+    high_water: u32,
+    high_water_op: Option<usize>,
+    /// Elements of this process's acknowledged appends to the key, in order.
+    own_ok: Vec<u32>,
+}
+
+/// Checks all four guarantees against a prebuilt index (so that eventual
+/// consistency can share it).
+pub fn check_indexed(history: &History, ix: &AppendIndex, opts: &SessionOptions) -> SessionReport {
+    let limit = opts.max_examples;
+    let n_nodes = ix.nodes.len();
+
+    // Monotonic writes, per trie node: the first node on the path whose element's
+    // session predecessor is not before it. Nodes are created parent first.
+    let mut mw_break = vec![NONE; n_nodes];
+    let mut dup_at = vec![false; n_nodes];
+    for n in 0..n_nodes {
+        let node = &ix.nodes[n];
+        if node.elem == NONE {
+            continue;
+        }
+        let parent = node.parent;
+        mw_break[n] = mw_break[parent as usize];
+        if mw_break[n] == NONE {
+            let prev = ix.elems[node.elem as usize].prev_ok;
+            if prev != NONE && !ix.contains(parent, prev) {
+                mw_break[n] = n as u32;
+            }
+        }
+        dup_at[n] = dup_at[parent as usize]
+            || (ix.is_scattered(node.elem) && ix.contains(parent, node.elem));
+    }
+
+    // Monotonic reads and read-your-writes, in each process's order; on the way,
+    // what each append followed (writes-follow-reads' dependency).
+    let mut mr = GuaranteeReport::new(Guarantee::MonotonicReads);
+    let mut ryw = GuaranteeReport::new(Guarantee::ReadYourWrites);
+    let mut dep_of_elem: Vec<(u32, usize)> = vec![(NONE, usize::MAX); ix.elems.len()];
+    let mut sessions: super::FastMap<(u64, u32), SessionState> = super::FastMap::default();
+    let mut read_at = 0usize;
+    for op in &history.ops {
+        let e = ix.op_elem[op.id];
+        if e != NONE {
+            let key = ix.elems[e as usize].key;
+            let s = session(&mut sessions, ix, op.process, key);
+            if let Some(hw_op) = s.high_water_op {
+                dep_of_elem[e as usize] = (s.high_water, hw_op);
+            }
+            if op.outcome == Outcome::Ok {
+                s.own_ok.push(e);
+            }
+            continue;
+        }
+        if !(is_read(op) && op.outcome == Outcome::Ok) {
+            continue;
+        }
+        let obs = ix.reads[read_at];
+        read_at += 1;
+        debug_assert_eq!(obs.op, op.id);
+        let s = session(&mut sessions, ix, op.process, obs.key);
+        let n = obs.node;
+
+        mr.checked += 1;
+        if ix.is_prefix(s.high_water, n) {
+            s.high_water = n;
+            s.high_water_op = Some(op.id);
+        } else {
+            let (hw, hw_op) = (
+                s.high_water,
+                s.high_water_op.expect("root is a prefix of all"),
+            );
+            mr.violations.offer(limit, || SessionViolation {
+                guarantee: Guarantee::MonotonicReads,
+                process: op.process,
+                key: ix.key_value(obs.key),
+                first: OpRef::of(&history.ops[hw_op]),
+                second: OpRef::of(op),
+                witness: None,
+                expected: format!("an extension of {}", show_list(&ix.list(hw))),
+                observed: describe_non_extension(ix, hw, n),
+            });
+        }
+
+        if let Some(&last) = s.own_ok.last() {
+            ryw.checked += 1;
+            let all_present = match ix.find_on_path(last, n) {
+                None => false,
+                // The chain of session predecessors behind `last` is all there.
+                Some(m) if mw_break[m as usize] == NONE => true,
+                Some(_) => s.own_ok.iter().all(|&x| ix.contains(n, x)),
+            };
+            if !all_present {
+                let missing = *s.own_ok.iter().find(|&&x| !ix.contains(n, x)).unwrap();
+                ryw.violations.offer(limit, || {
+                    let writer = &history.ops[ix.elems[missing as usize].writer.unwrap()];
+                    SessionViolation {
+                        guarantee: Guarantee::ReadYourWrites,
+                        process: op.process,
+                        key: ix.key_value(obs.key),
+                        first: OpRef::of(writer),
+                        second: OpRef::of(op),
+                        witness: None,
+                        expected: format!(
+                            "a list containing {}, which this process appended (acknowledged) before reading",
+                            ix.elem_value(missing)
+                        ),
+                        observed: format!("{} without it", show_list(&ix.list(n))),
+                    }
+                });
+            }
+        }
+    }
+
+    // Writes-follow-reads, per trie node, now that every append's dependency is known.
+    let mut wfr_break = vec![NONE; n_nodes];
+    for n in 0..n_nodes {
+        let node = &ix.nodes[n];
+        if node.elem == NONE {
+            continue;
+        }
+        wfr_break[n] = wfr_break[node.parent as usize];
+        if wfr_break[n] == NONE {
+            let (dep, _) = dep_of_elem[node.elem as usize];
+            if dep != NONE && !read_precedes(ix, dep, node.parent) {
+                wfr_break[n] = n as u32;
+            }
+        }
+    }
+
+    let mut mw = GuaranteeReport::new(Guarantee::MonotonicWrites);
+    let mut wfr = GuaranteeReport::new(Guarantee::WritesFollowReads);
+    let mut dups = Examples::new();
+    for obs in &ix.reads {
+        let read = &history.ops[obs.op];
+        mw.checked += 1;
+        wfr.checked += 1;
+        let b = mw_break[obs.node as usize];
+        if b != NONE {
+            mw.violations.offer(limit, || {
+                let e2 = ix.nodes[b as usize].elem;
+                let e1 = ix.elems[e2 as usize].prev_ok;
+                let w2 = ix.writer(history, e2).unwrap();
+                let w1 = ix.writer(history, e1).unwrap();
+                let observed = if ix.contains(obs.node, e1) {
+                    format!("{} after {} in {}", ix.elem_value(e1), ix.elem_value(e2), show_list(&ix.list(obs.node)))
+                } else {
+                    format!("{} present without {}: {}", ix.elem_value(e2), ix.elem_value(e1), show_list(&ix.list(obs.node)))
+                };
+                SessionViolation {
+                    guarantee: Guarantee::MonotonicWrites,
+                    process: w2.process,
+                    key: ix.key_value(obs.key),
+                    first: OpRef::of(w1),
+                    second: OpRef::of(w2),
+                    witness: Some(OpRef::of(read)),
+                    expected: format!(
+                        "{} before {}: the same process appended them in that order, the first acknowledged",
+                        ix.elem_value(e1),
+                        ix.elem_value(e2)
+                    ),
+                    observed,
+                }
+            });
+        }
+        let b = wfr_break[obs.node as usize];
+        if b != NONE {
+            wfr.violations.offer(limit, || {
+                let e2 = ix.nodes[b as usize].elem;
+                let (dep, dep_op) = dep_of_elem[e2 as usize];
+                let w2 = ix.writer(history, e2).unwrap();
+                let before = ix.nodes[b as usize].parent;
+                let missing = first_missing(ix, dep, before)
+                    .map(|e| ix.elem_value(e).to_string())
+                    .unwrap_or_default();
+                SessionViolation {
+                    guarantee: Guarantee::WritesFollowReads,
+                    process: w2.process,
+                    key: ix.key_value(obs.key),
+                    first: OpRef::of(&history.ops[dep_op]),
+                    second: OpRef::of(w2),
+                    witness: Some(OpRef::of(read)),
+                    expected: format!(
+                        "every element of {} (read by the appending process first) before {}",
+                        show_list(&ix.list(dep)),
+                        ix.elem_value(e2)
+                    ),
+                    observed: format!(
+                        "{} has {} without {missing} before it",
+                        show_list(&ix.list(obs.node)),
+                        ix.elem_value(e2)
+                    ),
+                }
+            });
+        }
+        if dup_at[obs.node as usize] {
+            dups.offer(limit, || OpRef::of(read));
+        }
+    }
+
+    SessionReport::assemble(
+        "append",
+        [mr.finish(), mw.finish(), ryw.finish(), wfr.finish()],
+        dups,
+    )
+}
+
+fn session<'a>(
+    sessions: &'a mut super::FastMap<(u64, u32), SessionState>,
+    ix: &AppendIndex,
+    process: u64,
+    key: u32,
+) -> &'a mut SessionState {
+    sessions
+        .entry((process, key))
+        .or_insert_with(|| SessionState {
+            high_water: ix.root(key),
+            high_water_op: None,
+            own_ok: Vec::new(),
+        })
+}
+
+/// Whether every element of the list at `dep` occurs in the list at `before`: O(1)
+/// when `dep` is a prefix (always, in a correct system), else element by element.
+fn read_precedes(ix: &AppendIndex, dep: u32, before: u32) -> bool {
+    ix.is_prefix(dep, before) || first_missing(ix, dep, before).is_none()
+}
+
+/// An element of the list at `dep` that the list at `before` lacks.
+fn first_missing(ix: &AppendIndex, dep: u32, before: u32) -> Option<u32> {
+    let mut cur = dep;
+    let mut missing = None;
+    while ix.nodes[cur as usize].elem != NONE {
+        let e = ix.nodes[cur as usize].elem;
+        if !ix.contains(before, e) {
+            missing = Some(e);
+        }
+        cur = ix.nodes[cur as usize].parent;
+    }
+    missing
+}
+
+/// Says how the list at `n` fails to extend the list at `hw`.
+fn describe_non_extension(ix: &AppendIndex, hw: u32, n: u32) -> String {
+    let common = ix.common_prefix(hw, n);
+    let d = ix.depth(common);
+    let hw_list = ix.list(hw);
+    if common == n {
+        format!(
+            "{}: a stale prefix, missing {} already read",
+            show_list(&ix.list(n)),
+            show_list(&hw_list[d as usize..])
+        )
+    } else {
+        let found = ix.elem_value(ix.nodes[ix.ancestor_at(n, d + 1) as usize].elem);
+        format!(
+            "{}: diverges at position {d}, where {} was read before and {} now",
+            show_list(&ix.list(n)),
+            hw_list[d as usize],
+            found
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Registers.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterOptions {
+    pub max_examples: usize,
+    /// The field of a read's completion value (an object) and of a write's completion
+    /// value that holds the per-key version (an integer that grows with every write
+    /// the system applies to the key: an etcd `mod_revision`, a Raft log index).
+    pub version_field: String,
+}
+
+impl Default for RegisterOptions {
+    fn default() -> Self {
+        RegisterOptions {
+            max_examples: DEFAULT_MAX_EXAMPLES,
+            version_field: "version".into(),
+        }
+    }
+}
+
+/// Session guarantees on a register workload (`write`, `cas`, `read`).
+///
+/// A register read returns one value, which says nothing about which earlier writes
+/// the read saw: without a version order, no session guarantee can be judged (a read
+/// of an older value may be a later write of the same value). With a per-key version
+/// exposed by the system on reads (`{"value": v, "version": n}`) and on acknowledged
+/// writes (`{"version": n}`):
+///
+/// - monotonic reads: a process's reads of a key have non-decreasing versions;
+/// - read-your-writes: a read's version is at least that of the process's own last
+///   acknowledged write to the key;
+/// - monotonic writes: a process's acknowledged writes to a key have increasing
+///   versions;
+/// - writes-follow-reads: a process's acknowledged write has a version greater than
+///   every version the process read from the key before it.
+///
+/// A vector clock (a partial order) is not supported: the report says `unknown`.
+/// Operations that do not carry a version make the affected guarantee `unknown`, with
+/// a count, rather than being guessed at.
+pub fn check_registers(history: &History, opts: &RegisterOptions) -> SessionReport {
+    let limit = opts.max_examples;
+    let mut reports = Guarantee::ALL.map(GuaranteeReport::new);
+    let mut unversioned = [0u64; 4];
+    #[derive(Default)]
+    struct St {
+        last_read: Option<(u64, usize)>,
+        max_read: Option<(u64, usize)>,
+        last_write: Option<(u64, usize)>,
+    }
+    let mut st: HashMap<(u64, super::Atom), St> = HashMap::new();
+    let version = |v: &Value| -> Option<u64> { v.get(&opts.version_field).and_then(Value::as_u64) };
+    for op in &history.ops {
+        if op.outcome != Outcome::Ok {
+            continue;
+        }
+        let key_atom = op
+            .key
+            .as_ref()
+            .map(super::Atom::of)
+            .unwrap_or(super::Atom::Null);
+        let s = st.entry((op.process, key_atom)).or_default();
+        let key = super::show_key(&op.key);
+        let violation =
+            |g: Guarantee, first: usize, expected: String, observed: String| SessionViolation {
+                guarantee: g,
+                process: op.process,
+                key: key.clone(),
+                first: OpRef::of(&history.ops[first]),
+                second: OpRef::of(op),
+                witness: None,
+                expected,
+                observed,
+            };
+        if is_read(op) {
+            let Some(v) = version(&op.output) else {
+                unversioned[0] += 1;
+                unversioned[2] += 1;
+                continue;
+            };
+            let [mr, _, ryw, _] = &mut reports;
+            mr.checked += 1;
+            if let Some((prev, prev_op)) = s.last_read {
+                if v < prev {
+                    mr.violations.offer(limit, || {
+                        violation(
+                            Guarantee::MonotonicReads,
+                            prev_op,
+                            format!("version ≥ {prev}"),
+                            format!("version {v}"),
+                        )
+                    });
+                }
+            }
+            if let Some((w, w_op)) = s.last_write {
+                ryw.checked += 1;
+                if v < w {
+                    ryw.violations.offer(limit, || {
+                        violation(
+                            Guarantee::ReadYourWrites,
+                            w_op,
+                            format!("version ≥ {w}, this process's own acknowledged write"),
+                            format!("version {v}"),
+                        )
+                    });
+                }
+            }
+            s.last_read = Some((v, op.id));
+            if s.max_read.is_none_or(|(m, _)| v > m) {
+                s.max_read = Some((v, op.id));
+            }
+        } else if op.f == "write" || op.f == "cas" {
+            let Some(v) = version(&op.output) else {
+                unversioned[1] += 1;
+                unversioned[3] += 1;
+                continue;
+            };
+            let [_, mw, _, wfr] = &mut reports;
+            mw.checked += 1;
+            if let Some((w, w_op)) = s.last_write {
+                if v <= w {
+                    mw.violations.offer(limit, || {
+                        violation(
+                            Guarantee::MonotonicWrites,
+                            w_op,
+                            format!("version > {w}"),
+                            format!("version {v}"),
+                        )
+                    });
+                }
+            }
+            if let Some((r, r_op)) = s.max_read {
+                wfr.checked += 1;
+                if v <= r {
+                    wfr.violations.offer(limit, || {
+                        violation(
+                            Guarantee::WritesFollowReads,
+                            r_op,
+                            format!("version > {r}, the newest this process read before writing"),
+                            format!("version {v}"),
+                        )
+                    });
+                }
+            }
+            s.last_write = Some((v, op.id));
+        }
+    }
+    let [mr, mw, ryw, wfr] = reports.map(|mut r| {
+        let i = Guarantee::ALL.iter().position(|&g| g == r.guarantee).unwrap();
+        r = r.finish();
+        if unversioned[i] > 0 && r.verdict == Verdict::Valid {
+            r.verdict = Verdict::Unknown;
+        }
+        if unversioned[i] > 0 {
+            r.note = Some(format!(
+                "{} acknowledged operation(s) carried no integer `{}` in their completion value: \
+                 a register read alone does not say which writes it saw, so {} cannot be judged for them",
+                unversioned[i],
+                opts.version_field,
+                r.guarantee.name()
+            ));
+        }
+        r
+    });
+    SessionReport::assemble("register", [mr, mw, ryw, wfr], Examples::new())
+}

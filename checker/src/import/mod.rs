@@ -1,0 +1,281 @@
+//! Reading histories written by faultline and by other tools.
+//!
+//! One module per source format; each turns its input into a [`History`] and names
+//! the 1-based line of anything it cannot accept. [`parse`] picks the format from the
+//! content when it is not given ([`detect`]); [`load`] also reads the file, which is
+//! the only I/O this crate does, and puts the file's name in every error.
+
+pub mod edn_forms;
+pub mod jepsen_edn;
+pub mod jsonl;
+pub mod porcupine_kv;
+pub mod porcupine_log;
+
+use crate::history::{History, ParseError, ParseProblem};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// A history format this crate can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// faultline's own: one JSON object per line.
+    Jsonl,
+    /// Jepsen's `history.edn` (a vector of maps or one map per line; Knossos-style too).
+    JepsenEdn,
+    /// porcupine's Jepsen console logs of a CAS register (`jepsen/etcd_*.log`).
+    PorcupineLog,
+    /// porcupine's key-value EDN histories (`kv/*.txt`).
+    PorcupineKv,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [
+        Format::Jsonl,
+        Format::JepsenEdn,
+        Format::PorcupineLog,
+        Format::PorcupineKv,
+    ];
+
+    /// The name used on the command line: `jsonl`, `edn`, `porcupine-log`, `porcupine-kv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::JepsenEdn => "edn",
+            Format::PorcupineLog => "porcupine-log",
+            Format::PorcupineKv => "porcupine-kv",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Format, String> {
+        Format::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            format!(
+                "unknown history format `{name}` (known: {})",
+                names.join(", ")
+            )
+        })
+    }
+}
+
+/// Whether a Jepsen EDN history carries its keys inside its values, as Jepsen's
+/// `independent` checker writes them: `:value [key value]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum IndependentKeys {
+    /// Split tuples when every client event (invokes and completions, of every
+    /// process) has a `[key value]` pair as its value with a number or string key,
+    /// none has a `:key` field, and not every operation is a `:cas`. (A register
+    /// history of CAS operations alone, `[from to]` pairs, is the one ordinary
+    /// history of that shape: ask for [`IndependentKeys::Always`] if it really is
+    /// independent.) A single event without a tuple, say a read invoked with `nil`,
+    /// rules the convention out, so mixed histories are never split.
+    #[default]
+    Auto,
+    /// Every client event must carry a tuple; anything else is an error.
+    Always,
+    /// Never split; values are kept as written.
+    Never,
+}
+
+/// Options for importers; the defaults suit every reference history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOptions {
+    pub independent: IndependentKeys,
+}
+
+/// What went wrong while importing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportProblem {
+    /// The file could not be read.
+    Io(String),
+    /// The file is not UTF-8 text.
+    NotUtf8,
+    /// No format given, and the content matches none.
+    UnknownFormat,
+    /// The content does not follow the format.
+    Parse(ParseProblem),
+}
+
+/// An import error: what is wrong and where (file and 1-based line, when known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportError {
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    /// The format the input was read as, when one was chosen.
+    pub format: Option<Format>,
+    pub problem: ImportProblem,
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
+            (Some(file), None) => write!(f, "{}: ", file.display())?,
+            (None, Some(line)) => write!(f, "line {line}: ")?,
+            (None, None) => {}
+        }
+        match &self.problem {
+            ImportProblem::Io(message) => write!(f, "cannot read: {message}"),
+            ImportProblem::NotUtf8 => f.write_str("not UTF-8 text"),
+            ImportProblem::UnknownFormat => {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                write!(
+                    f,
+                    "cannot tell the history format from the content: expected JSON objects (jsonl), EDN maps \
+                     (edn, porcupine-kv) or `INFO  jepsen.util - ...` lines (porcupine-log); name the format \
+                     explicitly ({})",
+                    names.join(", ")
+                )
+            }
+            ImportProblem::Parse(problem) => match self.format {
+                Some(format) => write!(f, "{problem} (reading as {format})"),
+                None => write!(f, "{problem}"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+impl ImportError {
+    fn from_parse(error: ParseError, format: Format) -> ImportError {
+        ImportError {
+            file: None,
+            line: Some(error.line),
+            format: Some(format),
+            problem: ImportProblem::Parse(error.problem),
+        }
+    }
+
+    fn in_file(mut self, path: &Path) -> ImportError {
+        self.file = Some(path.to_path_buf());
+        self
+    }
+}
+
+/// Guesses the format from the first non-blank line. `None` for blank input (which
+/// every format reads as an empty history) and for content that matches no format.
+pub fn detect(text: &str) -> Option<Format> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if first.starts_with("INFO") && first.contains("jepsen.util") {
+        return Some(Format::PorcupineLog);
+    }
+    if let Some(inside) = first.strip_prefix('{') {
+        let inside = inside.trim_start();
+        if inside.starts_with('"') {
+            return Some(Format::Jsonl);
+        }
+        if inside.starts_with(':') {
+            let kv = first.contains(":key ")
+                && [":f :get", ":f :put", ":f :append"]
+                    .iter()
+                    .any(|f| first.contains(f))
+                && !first.contains(":index")
+                && !first.contains(":time");
+            return Some(if kv {
+                Format::PorcupineKv
+            } else {
+                Format::JepsenEdn
+            });
+        }
+        return None;
+    }
+    if first.starts_with('[')
+        || first.starts_with('(')
+        || first.starts_with("#jepsen")
+        || first.starts_with(';')
+    {
+        return Some(Format::JepsenEdn);
+    }
+    None
+}
+
+/// Parses a history in `format`, or in the format [`detect`] finds. Blank input is an
+/// empty history whatever the format.
+pub fn parse(text: &str, format: Option<Format>) -> Result<History, ImportError> {
+    parse_with(text, format, &ImportOptions::default())
+}
+
+pub fn parse_with(
+    text: &str,
+    format: Option<Format>,
+    options: &ImportOptions,
+) -> Result<History, ImportError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Ok(History::default());
+    }
+    let format = match format.or_else(|| detect(text)) {
+        Some(format) => format,
+        None => {
+            let line = text
+                .lines()
+                .position(|l| !l.trim().is_empty())
+                .map(|i| i + 1);
+            return Err(ImportError {
+                file: None,
+                line,
+                format: None,
+                problem: ImportProblem::UnknownFormat,
+            });
+        }
+    };
+    let parsed = match format {
+        Format::Jsonl => jsonl::parse(text),
+        Format::JepsenEdn => jepsen_edn::parse(text, options.independent),
+        Format::PorcupineLog => porcupine_log::parse(text),
+        Format::PorcupineKv => porcupine_kv::parse(text),
+    };
+    parsed.map_err(|e| ImportError::from_parse(e, format))
+}
+
+/// Reads and parses a history file.
+pub fn load(path: &Path, format: Option<Format>) -> Result<History, ImportError> {
+    load_with(path, format, &ImportOptions::default())
+}
+
+pub fn load_with(
+    path: &Path,
+    format: Option<Format>,
+    options: &ImportOptions,
+) -> Result<History, ImportError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        ImportError {
+            file: None,
+            line: None,
+            format,
+            problem: ImportProblem::Io(e.to_string()),
+        }
+        .in_file(path)
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        ImportError {
+            file: None,
+            line: Some(line),
+            format,
+            problem: ImportProblem::NotUtf8,
+        }
+        .in_file(path)
+    })?;
+    parse_with(&text, format, options).map_err(|e| e.in_file(path))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! What a linearizability check answers, in a shape that serializes to JSON as is.
+
+use crate::history::{Operation, Outcome};
+use crate::verdict::Verdict;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+
+/// The answer about a whole history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub verdict: Verdict,
+    /// The model's name, as selected with `--model`.
+    pub model: String,
+    /// Client operations in the history, and how many of them the check had to
+    /// consider (the rest could neither change nor constrain the state: failed
+    /// writes, reads with unknown results).
+    pub ops: usize,
+    pub checked_ops: usize,
+    /// One entry per key (one entry in all for unkeyed histories), in order of first
+    /// appearance.
+    pub partitions: Vec<PartitionReport>,
+    /// The first violation found, if any (also in its partition's report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<Counterexample>,
+    /// Wall-clock time the check took.
+    #[serde(with = "seconds")]
+    pub elapsed: Duration,
+}
+
+/// The answer about one independent part of a history (one key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartitionReport {
+    /// The key, or nil for an unkeyed history.
+    pub key: Value,
+    pub verdict: Verdict,
+    pub ops: usize,
+    pub checked_ops: usize,
+    /// Why the verdict is unknown: the time limit, the memory budget, or a search
+    /// stopped because another key already proved the history invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Which algorithm decided this partition (`search` is the general exact one).
+    pub method: String,
+    /// Search nodes explored (model steps attempted), a measure of effort.
+    pub explored: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<Counterexample>,
+    #[serde(with = "seconds")]
+    pub elapsed: Duration,
+}
+
+/// Why one partition is not linearizable, in terms a person can follow: the longest
+/// order of operations the search could justify, the state it leaves the object in,
+/// and the operations none of which can come next.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Counterexample {
+    pub key: Value,
+    /// Operation ids ([`Operation::id`]) of the longest linearizable prefix found, in
+    /// linearization order.
+    pub prefix: Vec<usize>,
+    /// The last operations of that prefix, spelled out (at most [`TAIL`]).
+    pub prefix_tail: Vec<OpSummary>,
+    /// The model state after the prefix.
+    pub state: String,
+    /// The operation that had to take effect before it returned and could not.
+    pub must_precede: OpSummary,
+    /// Every operation that could have come next, and why it cannot.
+    pub blocked: Vec<BlockedOp>,
+}
+
+/// How many of the prefix's last operations a counterexample spells out.
+pub const TAIL: usize = 12;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockedOp {
+    pub op: OpSummary,
+    pub reason: String,
+}
+
+/// One operation, as counterexamples show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpSummary {
+    pub id: usize,
+    pub process: u64,
+    pub f: String,
+    pub input: Value,
+    pub output: Value,
+    pub outcome: Outcome,
+    /// Positions of its events in the source history.
+    pub invoke_index: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_index: Option<u64>,
+}
+
+impl OpSummary {
+    pub fn of(op: &Operation) -> OpSummary {
+        OpSummary {
+            id: op.id,
+            process: op.process,
+            f: op.f.clone(),
+            input: op.input.clone(),
+            output: op.output.clone(),
+            outcome: op.outcome,
+            invoke_index: op.invoke_index,
+            complete_index: op.complete_index,
+        }
+    }
+}
+
+impl std::fmt::Display for OpSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "op {} (process {}, {} {}", self.id, self.process, self.f, self.input)?;
+        match self.outcome {
+            Outcome::Ok if !self.output.is_null() && self.output != self.input => write!(f, " -> ok {}", self.output)?,
+            Outcome::Ok => f.write_str(" -> ok")?,
+            Outcome::Fail => f.write_str(" -> fail")?,
+            Outcome::Info => f.write_str(" -> unknown")?,
+        }
+        match self.complete_index {
+            Some(c) => write!(f, ", events {}..{})", self.invoke_index, c),
+            None => write!(f, ", invoked at event {}, never completed)", self.invoke_index),
+        }
+    }
+}
+
+impl std::fmt::Display for Counterexample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.key.is_null() {
+            writeln!(f, "key {}:", self.key)?;
+        }
+        writeln!(f, "  longest linearizable prefix: {} operations", self.prefix.len())?;
+        if self.prefix.len() > self.prefix_tail.len() {
+            writeln!(f, "    ... ({} earlier operations)", self.prefix.len() - self.prefix_tail.len())?;
+        }
+        for op in &self.prefix_tail {
+            writeln!(f, "    {op}")?;
+        }
+        writeln!(f, "  state after the prefix: {}", self.state)?;
+        writeln!(f, "  {} must take effect before it returns, but nothing can come next:", self.must_precede)?;
+        for b in &self.blocked {
+            writeln!(f, "    {}: {}", b.op, b.reason)?;
+        }
+        Ok(())
+    }
+}
+
+mod seconds {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}

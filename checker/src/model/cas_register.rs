@@ -1,0 +1,158 @@
+//! A single register with read, write and compare-and-set.
+//!
+//! `f` names: `read`, `write`, `cas` with value `[from, to]`. The register starts out
+//! nil. A `fail`ed CAS is read, by default, the way porcupine's etcd model reads it:
+//! the CAS took place and its comparison failed, so the register did *not* hold
+//! `from` at that moment. Jepsen/Knossos read a failed operation as one that had no
+//! effect at all; [`CasFailMeaning::NoEffect`] selects that reading.
+
+use super::{CasFailMeaning, Growth, Model, ModelError, Scalar};
+use crate::history::{Operation, Outcome};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RegisterOp {
+    /// A read that returned this value.
+    Read(Scalar),
+    /// A write that took effect or may have.
+    Write(Scalar),
+    /// A CAS that succeeded (or, if indeterminate, may have: see `maybe`).
+    Cas { from: Scalar, to: Scalar, maybe: bool },
+    /// A CAS whose comparison failed: the register did not hold `from`.
+    CasFailed { from: Scalar },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CasRegister {
+    pub fail_means: CasFailMeaning,
+    /// Whether `cas` operations are accepted (false for the plain `register` model).
+    pub allow_cas: bool,
+}
+
+impl Default for CasRegister {
+    fn default() -> Self {
+        CasRegister { fail_means: CasFailMeaning::ComparisonFailed, allow_cas: true }
+    }
+}
+
+/// Reads a `[from, to]` pair, as Jepsen writes CAS arguments.
+pub(crate) fn cas_pair(op: &Operation) -> Result<(Scalar, Scalar), ModelError> {
+    match &op.input {
+        Value::Array(a) if a.len() == 2 => Ok((Scalar::from_json(&a[0]), Scalar::from_json(&a[1]))),
+        other => Err(ModelError::new(op, format!("cas value must be a list [from, to], found {other}"))),
+    }
+}
+
+/// The read/write/cas translation shared by the register-like models. `read_names`
+/// and `write_names` list the `f`s accepted for reads and writes.
+pub(crate) fn prepare_register_op(
+    op: &Operation,
+    fail_means: CasFailMeaning,
+    allow_cas: bool,
+    read_names: &[&str],
+    write_names: &[&str],
+) -> Result<Option<RegisterOp>, ModelError> {
+    let f = op.f.as_str();
+    if read_names.contains(&f) {
+        // A read has no effect, so one whose result is unknown constrains nothing.
+        return Ok(match op.outcome {
+            Outcome::Ok => Some(RegisterOp::Read(Scalar::from_json(&op.output))),
+            Outcome::Fail | Outcome::Info => None,
+        });
+    }
+    if write_names.contains(&f) {
+        return Ok(match op.outcome {
+            Outcome::Ok | Outcome::Info => Some(RegisterOp::Write(Scalar::from_json(&op.input))),
+            Outcome::Fail => None,
+        });
+    }
+    if f == "cas" && allow_cas {
+        let (from, to) = cas_pair(op)?;
+        return Ok(match (op.outcome, fail_means) {
+            (Outcome::Ok, _) => Some(RegisterOp::Cas { from, to, maybe: false }),
+            (Outcome::Info, _) => Some(RegisterOp::Cas { from, to, maybe: true }),
+            (Outcome::Fail, CasFailMeaning::ComparisonFailed) => Some(RegisterOp::CasFailed { from }),
+            (Outcome::Fail, CasFailMeaning::NoEffect) => None,
+        });
+    }
+    let mut accepted: Vec<&str> = read_names.iter().chain(write_names).copied().collect();
+    if allow_cas {
+        accepted.push("cas");
+    }
+    Err(ModelError::new(op, format!("unknown function for this model; expected one of {}", accepted.join(", "))))
+}
+
+/// How register operations move the state, for the search's lookahead.
+pub(crate) fn register_growth(op: &RegisterOp) -> Growth {
+    match op {
+        RegisterOp::Read(_) => Growth::Observes,
+        RegisterOp::Write(_) => Growth::Resets,
+        RegisterOp::Cas { .. } | RegisterOp::CasFailed { .. } => Growth::Other,
+    }
+}
+
+/// One register step, shared by the register-like models.
+pub(crate) fn step_register(state: &Scalar, op: &RegisterOp) -> Option<Scalar> {
+    match op {
+        RegisterOp::Read(v) => (state == v).then(|| state.clone()),
+        RegisterOp::Write(v) => Some(v.clone()),
+        RegisterOp::Cas { from, to, maybe } => {
+            if state == from {
+                Some(to.clone())
+            } else if *maybe {
+                // An indeterminate CAS that found another value did nothing, but
+                // taking place was still possible.
+                Some(state.clone())
+            } else {
+                None
+            }
+        }
+        RegisterOp::CasFailed { from } => (state != from).then(|| state.clone()),
+    }
+}
+
+impl Model for CasRegister {
+    type State = Scalar;
+    type Op = RegisterOp;
+
+    fn name(&self) -> String {
+        match (self.allow_cas, self.fail_means) {
+            (false, _) => "register".into(),
+            (true, CasFailMeaning::ComparisonFailed) => "cas-register".into(),
+            (true, CasFailMeaning::NoEffect) => "cas-register (fail = no effect)".into(),
+        }
+    }
+
+    fn init(&self) -> Scalar {
+        Scalar::Nil
+    }
+
+    fn prepare(&self, op: &Operation) -> Result<Option<RegisterOp>, ModelError> {
+        prepare_register_op(op, self.fail_means, self.allow_cas, &["read"], &["write"])
+    }
+
+    fn step(&self, state: &Scalar, op: &RegisterOp) -> Option<Scalar> {
+        step_register(state, op)
+    }
+
+    /// Reads and writes alone: a read is reachable only from its own value or through
+    /// a write that could still come before it.
+    fn growth(&self, op: &RegisterOp) -> Growth {
+        register_growth(op)
+    }
+
+    fn reachable(&self, state: &Scalar, observer: &RegisterOp) -> bool {
+        match observer {
+            RegisterOp::Read(v) => state == v,
+            _ => true,
+        }
+    }
+
+    fn describe_state(&self, state: &Scalar) -> String {
+        state.to_string()
+    }
+
+    fn state_bytes(&self, state: &Scalar) -> usize {
+        std::mem::size_of::<Scalar>() + state.heap_bytes()
+    }
+}

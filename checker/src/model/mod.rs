@@ -1,0 +1,128 @@
+//! Sequential specifications that histories are checked against.
+//!
+//! A [`Model`] is the single-object sequential behaviour of a data type: an initial
+//! state and a step function. It knows nothing about concurrency, keys or time; the
+//! checkers supply those. Keyed workloads are split into independent per-key objects
+//! before a model sees them (P-compositionality), so every model here describes one
+//! object: one register, one key of a key-value store, one queue.
+//!
+//! To check your own data type, implement [`Model`] (see `register.rs` for a short
+//! example) and call [`crate::linearizability::check`].
+
+pub mod cas_register;
+pub mod catalog;
+pub mod fifo_queue;
+pub mod kv;
+pub mod multi_register;
+pub mod mutex;
+pub mod register;
+pub mod set;
+pub mod unordered_queue;
+pub mod value;
+
+pub use catalog::{BuiltinModel, CasFailMeaning};
+pub use value::Scalar;
+
+use crate::history::Operation;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// Why a history's operation does not fit a model: the wrong `f`, a malformed value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("operation {op} (event index {index}, f={f:?}): {message}")]
+pub struct ModelError {
+    /// [`Operation::id`].
+    pub op: usize,
+    /// [`Operation::invoke_index`]: where the operation starts in the source history.
+    pub index: u64,
+    pub f: String,
+    pub message: String,
+}
+
+impl ModelError {
+    pub fn new(op: &Operation, message: impl Into<String>) -> ModelError {
+        ModelError { op: op.id, index: op.invoke_index, f: op.f.clone(), message: message.into() }
+    }
+}
+
+/// How an operation moves a state in a model's growth order (see [`Model::growth`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Growth {
+    /// Leaves the state equal or larger (an append, an add).
+    Grows,
+    /// Leaves the state unchanged and requires a particular state (a read).
+    Observes,
+    /// Replaces the state whatever it was (a put, a write).
+    Resets,
+    /// Anything else (a put that may shrink the value), or a model without an order.
+    Other,
+}
+
+/// The sequential specification of one object.
+///
+/// The checker calls [`Model::prepare`] once per operation, then [`Model::step`]
+/// (through [`Model::successors`]) many times during its search, so `prepare` is the
+/// place for parsing and validation and `step` should be cheap.
+pub trait Model: Sync {
+    /// The object's state. Searches memoize on it, so it must hash and compare by
+    /// value, and it should be cheap to clone.
+    type State: Clone + Eq + Hash + Debug + Send + Sync;
+    /// An operation as the model understands it, outcome included (a failed CAS and a
+    /// successful one are different operations to a model).
+    type Op: Clone + Debug + Send + Sync;
+
+    /// The name users select the model by (`--model`).
+    fn name(&self) -> String;
+
+    fn init(&self) -> Self::State;
+
+    /// Translates a history operation. `Ok(None)` means the operation can neither
+    /// change the state nor constrain it, so it is left out of the check altogether:
+    /// a `fail`ed write, or a read whose result is unknown.
+    ///
+    /// `info` operations (outcome unknown) must be translated so that stepping them
+    /// describes what they *might* have done if they took effect; the checker itself
+    /// handles "it may never have happened", because an operation open to the end of
+    /// the history can always be placed last.
+    fn prepare(&self, op: &Operation) -> Result<Option<Self::Op>, ModelError>;
+
+    /// The state after `op` in `state`, or `None` if `op` cannot happen in `state`
+    /// (a read that returned something else, a CAS whose comparison would fail).
+    fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// All states `op` may lead to from `state`, for operations with more than one
+    /// possible effect (an indeterminate dequeue from an unordered queue). The default
+    /// is the single outcome of [`Model::step`].
+    fn successors(&self, state: &Self::State, op: &Self::Op, out: &mut Vec<Self::State>) {
+        out.extend(self.step(state, op));
+    }
+
+    /// For models whose states only grow under some of their operations (appends to
+    /// a string, adds to a set): says how `op` relates to that growth. When every
+    /// operation of a partition is [`Growth::Grows`], [`Growth::Observes`] or
+    /// [`Growth::Resets`], the search knows a state can never shrink except by a
+    /// reset, and prunes any configuration from which a later observation has become
+    /// unreachable, by growth or by any reset that could still come before it (see
+    /// [`Model::reachable`]). The default, [`Growth::Other`], turns this off.
+    fn growth(&self, _op: &Self::Op) -> Growth {
+        Growth::Other
+    }
+
+    /// For a [`Growth::Observes`] operation: whether a state that may only grow from
+    /// `state` on could still be one in which `observer` happens. Must never answer
+    /// false when it could (that would make the check unsound), and must stay false
+    /// for every state grown from one it is false for.
+    fn reachable(&self, _state: &Self::State, _observer: &Self::Op) -> bool {
+        true
+    }
+
+    /// How a state reads in a counterexample.
+    fn describe_state(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+
+    /// Approximate memory one state holds (inline and on the heap), for memory budgets.
+    fn state_bytes(&self, _state: &Self::State) -> usize {
+        std::mem::size_of::<Self::State>()
+    }
+}

@@ -1,0 +1,55 @@
+//! A single read/write register: the smallest useful model, and the example to copy
+//! when writing your own.
+//!
+//! `f` names: `read` (the value returned is the completion's value) and `write` (the
+//! value written is the invocation's value). The register starts out nil. A `cas`
+//! here is an input error: use `cas-register`.
+
+use super::cas_register::{prepare_register_op, register_growth, step_register, RegisterOp};
+use super::{CasFailMeaning, Growth, Model, ModelError, Scalar};
+use crate::history::Operation;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Register;
+
+impl Model for Register {
+    type State = Scalar;
+    type Op = RegisterOp;
+
+    fn name(&self) -> String {
+        "register".into()
+    }
+
+    fn init(&self) -> Scalar {
+        Scalar::Nil
+    }
+
+    fn prepare(&self, op: &Operation) -> Result<Option<RegisterOp>, ModelError> {
+        prepare_register_op(op, CasFailMeaning::NoEffect, false, &["read"], &["write"])
+    }
+
+    fn step(&self, state: &Scalar, op: &RegisterOp) -> Option<Scalar> {
+        step_register(state, op)
+    }
+
+    /// Reads and writes alone: a read is reachable only from its own value or through
+    /// a write that could still come before it.
+    fn growth(&self, op: &RegisterOp) -> Growth {
+        register_growth(op)
+    }
+
+    fn reachable(&self, state: &Scalar, observer: &RegisterOp) -> bool {
+        match observer {
+            RegisterOp::Read(v) => state == v,
+            _ => true,
+        }
+    }
+
+    fn describe_state(&self, state: &Scalar) -> String {
+        state.to_string()
+    }
+
+    fn state_bytes(&self, state: &Scalar) -> usize {
+        std::mem::size_of::<Scalar>() + state.heap_bytes()
+    }
+}

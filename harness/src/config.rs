@@ -1,0 +1,474 @@
+//! The configuration of `faultline test`: command-line flags and a TOML test file,
+//! merged, then checked and resolved into a [`TestConfig`].
+//!
+//! Precedence: a flag given on the command line beats the test file, which beats the
+//! defaults. The defaults are the README's main job: a 5-node raft-kv cluster, the
+//! cas-register workload, partitions, kills and pauses every 10 s, for 30 s. Every
+//! resolved value, the seed included, is stored in `test.json`, so a run can be
+//! replayed exactly (`--config` on a copy of it, or the same flags and `--seed`).
+//!
+//! The test file uses the flags' names as keys (`time-limit = "30s"`); an unknown key
+//! is an error that names the file and the key, because a misspelt setting that is
+//! silently ignored gives a test that is not the one the user asked for.
+
+use crate::check::parse_duration;
+use nemesis::FaultKind;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use workloads::generator::Workload;
+
+/// The checks a test can run on its history.
+pub const CHECK_NAMES: &[&str] = &["linearizable", "session", "eventual"];
+
+/// The checks each workload gets unless `--check` says otherwise. Adding a checker
+/// means adding its name here and a case in `checks.rs`.
+pub fn default_checks(workload: Workload) -> &'static [&'static str] {
+    match workload {
+        Workload::Register | Workload::CasRegister => &["linearizable"],
+        // No linearizability model for lists of elements yet: the session guarantees
+        // and eventual consistency are exact on this workload.
+        Workload::Append => &["session", "eventual"],
+    }
+}
+
+/// Which checks make sense for which workload.
+pub fn check_applies(check: &str, workload: Workload) -> bool {
+    match check {
+        "linearizable" => matches!(workload, Workload::Register | Workload::CasRegister),
+        "session" => workload == Workload::Append,
+        "eventual" => true,
+        _ => false,
+    }
+}
+
+/// `faultline test` flags. Every setting is optional here, so that "not given" can be
+/// told apart from "given as the default" when merging with a test file.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct TestArgs {
+    /// A TOML test file with any of the settings below (keys are the flag names,
+    /// e.g. `time-limit = "30s"`); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The system under test: a built-in name (raft-kv, dynamo-kv) or a system TOML
+    /// file (docs/systems.md). [default: raft-kv]
+    #[arg(long, value_name = "NAME|FILE")]
+    pub system: Option<String>,
+    /// Extra arguments for every node of the system (bug switches, tuning); repeat
+    /// for several, e.g. `--system-arg=--bug=stale-read`.
+    #[arg(long = "system-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub system_args: Vec<String>,
+    /// Number of nodes. [default: 5]
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<usize>,
+    /// The workload: register, cas-register or append. [default: cas-register]
+    #[arg(long, value_name = "W")]
+    pub workload: Option<String>,
+    /// Logical client processes running at once, spread over the nodes. [default: 10]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Operations per second over all clients; 0 for as fast as they go. [default: 200]
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<f64>,
+    /// How long the workload runs (e.g. 30s, 2m). [default: 30s]
+    #[arg(long, value_name = "D")]
+    pub time_limit: Option<String>,
+    /// Fault kinds, comma-separated: kinds (partition-majority, kill, pause,
+    /// clock-bump, loss, ...) or groups (partition, process, clock, packet, all, none).
+    /// [default: partition,kill,pause]
+    #[arg(long, value_name = "KINDS")]
+    pub nemesis: Option<String>,
+    /// Time between fault starts and heals. [default: 10s]
+    #[arg(long, value_name = "D")]
+    pub nemesis_interval: Option<String>,
+    /// Checks to run, comma-separated: linearizable, session, eventual.
+    /// [default: by workload]
+    #[arg(long, value_name = "CHECKS")]
+    pub check: Option<String>,
+    /// Seed for the operation mix, the node choice and the fault schedule.
+    /// [default: random, printed]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Run this many independent tests (seeds seed, seed+1, ...); fail if any fails.
+    /// [default: 1]
+    #[arg(long, value_name = "N")]
+    pub test_count: Option<u32>,
+    /// Where results go: DIR/<test>/<timestamp>/. [default: results]
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// The test's name, the results subfolder. [default: <system>-<workload>]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Per-request client timeout; a timed-out write is indeterminate (info). [default: 1s]
+    #[arg(long, value_name = "D")]
+    pub client_timeout: Option<String>,
+    /// Keys in use at once. [default: 4]
+    #[arg(long, value_name = "N")]
+    pub keys: Option<usize>,
+    /// Operations per key before it is retired for a fresh one. [default: 150]
+    #[arg(long, value_name = "N")]
+    pub ops_per_key: Option<u64>,
+    /// After the final heal, how long the cluster may take to be ready again.
+    /// [default: 30s]
+    #[arg(long, value_name = "D")]
+    pub recovery_timeout: Option<String>,
+    /// After the cluster is ready again, a quiet period before the final reads.
+    /// [default: 2s]
+    #[arg(long, value_name = "D")]
+    pub quiet_period: Option<String>,
+    /// Time limit for the checkers per test; past it a verdict is unknown. [default: 5m]
+    #[arg(long, value_name = "D")]
+    pub check_timeout: Option<String>,
+    /// No live progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The test file: the same settings as the flags, by the same names.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TestFile {
+    system: Option<String>,
+    system_args: Option<Vec<String>>,
+    nodes: Option<usize>,
+    workload: Option<String>,
+    concurrency: Option<usize>,
+    rate: Option<f64>,
+    time_limit: Option<DurationText>,
+    nemesis: Option<StringList>,
+    nemesis_interval: Option<DurationText>,
+    check: Option<StringList>,
+    seed: Option<u64>,
+    test_count: Option<u32>,
+    results_dir: Option<PathBuf>,
+    name: Option<String>,
+    client_timeout: Option<DurationText>,
+    keys: Option<usize>,
+    ops_per_key: Option<u64>,
+    recovery_timeout: Option<DurationText>,
+    quiet_period: Option<DurationText>,
+    check_timeout: Option<DurationText>,
+    quiet: Option<bool>,
+}
+
+/// A duration in a file: `"30s"`, `"500ms"`, or a number of seconds.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum DurationText {
+    Text(String),
+    Seconds(f64),
+}
+
+impl DurationText {
+    fn text(self) -> String {
+        match self {
+            DurationText::Text(t) => t,
+            DurationText::Seconds(s) => format!("{s}"),
+        }
+    }
+}
+
+/// A list in a file: `["partition", "kill"]` or `"partition,kill"`.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum StringList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl StringList {
+    fn joined(self) -> String {
+        match self {
+            StringList::One(s) => s,
+            StringList::Many(v) => v.join(","),
+        }
+    }
+}
+
+/// A test, fully resolved: what `test.json` holds and what the runner runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct TestConfig {
+    pub name: String,
+    pub system: String,
+    pub system_args: Vec<String>,
+    pub nodes: usize,
+    pub workload: Workload,
+    pub concurrency: usize,
+    pub rate: f64,
+    #[serde(with = "seconds")]
+    pub time_limit: Duration,
+    /// The fault kinds, expanded from groups.
+    pub nemesis: Vec<String>,
+    #[serde(with = "seconds")]
+    pub nemesis_interval: Duration,
+    pub checks: Vec<String>,
+    pub seed: u64,
+    pub test_count: u32,
+    pub results_dir: PathBuf,
+    #[serde(with = "seconds")]
+    pub client_timeout: Duration,
+    pub keys: usize,
+    pub ops_per_key: u64,
+    #[serde(with = "seconds")]
+    pub recovery_timeout: Duration,
+    #[serde(with = "seconds")]
+    pub quiet_period: Duration,
+    #[serde(with = "seconds")]
+    pub check_timeout: Duration,
+    #[serde(skip)]
+    pub quiet: bool,
+    /// Where the settings came from, for the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
+}
+
+impl TestConfig {
+    /// The fault kinds, parsed (they were validated when the config was resolved).
+    pub fn fault_kinds(&self) -> Vec<FaultKind> {
+        FaultKind::parse_list(&self.nemesis.join(","), self.nodes).unwrap_or_default()
+    }
+
+    /// The same test with another seed (for the i-th of `--test-count` tests).
+    pub fn with_seed(&self, seed: u64) -> TestConfig {
+        TestConfig { seed, ..self.clone() }
+    }
+}
+
+mod seconds {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a test file. Errors name the file, and the key or line.
+fn read_test_file(path: &Path) -> Result<TestFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("test file {}: cannot read it: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("test file {}: {}", path.display(), e.to_string().trim_end()))
+}
+
+/// Merges flags over the test file over the defaults, and checks every value. The
+/// error names the flag (or the file and key) that is wrong.
+pub fn resolve(args: &TestArgs) -> Result<TestConfig, String> {
+    let file = match &args.config {
+        Some(path) => read_test_file(path)?,
+        None => TestFile::default(),
+    };
+    // Names a setting in messages: the flag if it was given, else the file's key.
+    let origin = |flag_given: bool, key: &str| -> String {
+        match (&args.config, flag_given) {
+            (Some(path), false) => format!("test file {}: key `{key}`", path.display()),
+            _ => format!("--{key}"),
+        }
+    };
+    let duration = |flag: &Option<String>, from_file: Option<DurationText>, key: &str, default: &str| {
+        let (text, given) = match (flag, from_file) {
+            (Some(t), _) => (t.clone(), true),
+            (None, Some(d)) => (d.text(), false),
+            (None, None) => (default.to_string(), true),
+        };
+        parse_duration(&text).map_err(|e| format!("{}: {e}", origin(given, key)))
+    };
+
+    let system = args.system.clone().or(file.system).unwrap_or_else(|| "raft-kv".into());
+    let mut system_args = file.system_args.unwrap_or_default();
+    system_args.extend(args.system_args.iter().cloned());
+    let nodes = args.nodes.or(file.nodes).unwrap_or(5);
+    if nodes == 0 || nodes > 253 {
+        return Err(format!("{}: a cluster has 1 to 253 nodes, not {nodes}", origin(args.nodes.is_some(), "nodes")));
+    }
+    let workload_name = args.workload.clone().or(file.workload).unwrap_or_else(|| "cas-register".into());
+    let workload: Workload =
+        workload_name.parse().map_err(|e| format!("{}: {e}", origin(args.workload.is_some(), "workload")))?;
+    let concurrency = args.concurrency.or(file.concurrency).unwrap_or(10);
+    if concurrency == 0 {
+        return Err(format!("{}: at least 1 client is needed", origin(args.concurrency.is_some(), "concurrency")));
+    }
+    let rate = args.rate.or(file.rate).unwrap_or(200.0);
+    if !rate.is_finite() || rate < 0.0 {
+        return Err(format!("{}: a rate is 0 (unlimited) or a positive number of operations per second, not {rate}", origin(args.rate.is_some(), "rate")));
+    }
+    let time_limit = duration(&args.time_limit, file.time_limit, "time-limit", "30s")?;
+    if time_limit.is_zero() {
+        return Err(format!("{}: the test must run for some time", origin(args.time_limit.is_some(), "time-limit")));
+    }
+    let nemesis_given = args.nemesis.is_some();
+    let nemesis_text = args.nemesis.clone().or(file.nemesis.map(StringList::joined)).unwrap_or_else(|| "partition,kill,pause".into());
+    let kinds = FaultKind::parse_list(&nemesis_text, nodes)
+        .map_err(|e| format!("{}: {e} (known: {})", origin(nemesis_given, "nemesis"), FaultKind::valid_names()))?;
+    let nemesis_interval = duration(&args.nemesis_interval, file.nemesis_interval, "nemesis-interval", "10s")?;
+    if nemesis_interval.is_zero() && !kinds.is_empty() {
+        return Err(format!("{}: must be greater than zero", origin(args.nemesis_interval.is_some(), "nemesis-interval")));
+    }
+    let check_given = args.check.is_some();
+    let checks: Vec<String> = match args.check.clone().or(file.check.map(StringList::joined)) {
+        None => default_checks(workload).iter().map(|s| s.to_string()).collect(),
+        Some(list) => {
+            let mut out: Vec<String> = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if !CHECK_NAMES.contains(&name) {
+                    return Err(format!(
+                        "{}: unknown check `{name}` (known: {})",
+                        origin(check_given, "check"),
+                        CHECK_NAMES.join(", ")
+                    ));
+                }
+                if !check_applies(name, workload) {
+                    return Err(format!(
+                        "{}: the `{name}` check does not apply to the {workload} workload",
+                        origin(check_given, "check")
+                    ));
+                }
+                if !out.iter().any(|c| c == name) {
+                    out.push(name.to_string());
+                }
+            }
+            if out.is_empty() {
+                return Err(format!("{}: name at least one check", origin(check_given, "check")));
+            }
+            out
+        }
+    };
+    let seed = args.seed.or(file.seed).unwrap_or_else(rand::random);
+    let test_count = args.test_count.or(file.test_count).unwrap_or(1);
+    if test_count == 0 {
+        return Err(format!("{}: run at least 1 test", origin(args.test_count.is_some(), "test-count")));
+    }
+    let results_dir = args.results_dir.clone().or(file.results_dir).unwrap_or_else(|| PathBuf::from("results"));
+    let system_label = Path::new(&system).file_stem().and_then(|s| s.to_str()).unwrap_or("system").to_string();
+    let name = args.name.clone().or(file.name).unwrap_or_else(|| format!("{system_label}-{workload}"));
+    if name.is_empty() || name == "latest" || name.contains('/') || name.starts_with('.') {
+        return Err(format!(
+            "{}: `{name}` cannot name a results folder (no `/`, no leading `.`, not `latest`)",
+            origin(args.name.is_some(), "name")
+        ));
+    }
+    let client_timeout = duration(&args.client_timeout, file.client_timeout, "client-timeout", "1s")?;
+    if client_timeout.is_zero() {
+        return Err(format!("{}: must be greater than zero", origin(args.client_timeout.is_some(), "client-timeout")));
+    }
+    let keys = args.keys.or(file.keys).unwrap_or(4);
+    let ops_per_key = args.ops_per_key.or(file.ops_per_key).unwrap_or(150);
+    if keys == 0 || ops_per_key == 0 {
+        let key = if keys == 0 { "keys" } else { "ops-per-key" };
+        let given = if keys == 0 { args.keys.is_some() } else { args.ops_per_key.is_some() };
+        return Err(format!("{}: must be at least 1", origin(given, key)));
+    }
+    Ok(TestConfig {
+        name,
+        system,
+        system_args,
+        nodes,
+        workload,
+        concurrency,
+        rate,
+        time_limit,
+        nemesis: kinds.iter().map(|k| k.name()).collect(),
+        nemesis_interval,
+        checks,
+        seed,
+        test_count,
+        results_dir,
+        client_timeout,
+        keys,
+        ops_per_key,
+        recovery_timeout: duration(&args.recovery_timeout, file.recovery_timeout, "recovery-timeout", "30s")?,
+        quiet_period: duration(&args.quiet_period, file.quiet_period, "quiet-period", "2s")?,
+        check_timeout: duration(&args.check_timeout, file.check_timeout, "check-timeout", "5m")?,
+        quiet: args.quiet || file.quiet.unwrap_or(false),
+        config_file: args.config.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_are_the_main_job() {
+        let c = resolve(&TestArgs { seed: Some(1), ..Default::default() }).unwrap();
+        assert_eq!(c.system, "raft-kv");
+        assert_eq!(c.nodes, 5);
+        assert_eq!(c.workload, Workload::CasRegister);
+        assert_eq!(c.time_limit, Duration::from_secs(30));
+        assert_eq!(c.nemesis_interval, Duration::from_secs(10));
+        assert_eq!(c.checks, vec!["linearizable"]);
+        assert_eq!(c.name, "raft-kv-cas-register");
+        assert!(c.nemesis.iter().any(|k| k.starts_with("partition-")));
+        assert!(c.nemesis.contains(&"kill".to_string()) && c.nemesis.contains(&"pause".to_string()));
+        assert_eq!(c.test_count, 1);
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let f = file("nodes = 3\nworkload = \"append\"\ntime-limit = \"8s\"\nnemesis = [\"kill\", \"partition-majority\"]\nrate = 50\nseed = 9\nsystem-args = [\"--bug=x\"]\n");
+        let args = TestArgs {
+            config: Some(f.path().to_path_buf()),
+            time_limit: Some("12s".into()),
+            system_args: vec!["--tick=5".into()],
+            ..Default::default()
+        };
+        let c = resolve(&args).unwrap();
+        assert_eq!((c.nodes, c.workload, c.rate, c.seed), (3, Workload::Append, 50.0, 9));
+        assert_eq!(c.time_limit, Duration::from_secs(12));
+        assert_eq!(c.nemesis, vec!["kill", "partition-majority"]);
+        assert_eq!(c.checks, vec!["session", "eventual"]);
+        assert_eq!(c.system_args, vec!["--bug=x", "--tick=5"]);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_and_the_key() {
+        let f = file("nodes = 3\ntime_limt = \"8s\"\n");
+        let e = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap_err();
+        assert!(e.contains(&f.path().display().to_string()), "{e}");
+        assert!(e.contains("time_limt"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_where_they_came_from() {
+        let f = file("time-limit = \"soon\"\n");
+        let e = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap_err();
+        assert!(e.contains("key `time-limit`") && e.contains("soon"), "{e}");
+        let e = resolve(&TestArgs { nemesis: Some("kil".into()), ..Default::default() }).unwrap_err();
+        assert!(e.starts_with("--nemesis"), "{e}");
+        let e = resolve(&TestArgs { workload: Some("queue".into()), ..Default::default() }).unwrap_err();
+        assert!(e.starts_with("--workload") && e.contains("cas-register"), "{e}");
+        let e = resolve(&TestArgs { check: Some("linearizable".into()), workload: Some("append".into()), ..Default::default() })
+            .unwrap_err();
+        assert!(e.contains("does not apply"), "{e}");
+        let e = resolve(&TestArgs { check: Some("serializable".into()), ..Default::default() }).unwrap_err();
+        assert!(e.contains("unknown check"), "{e}");
+        assert!(resolve(&TestArgs { nodes: Some(0), ..Default::default() }).is_err());
+        assert!(resolve(&TestArgs { name: Some("latest".into()), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn none_means_no_faults_and_a_random_seed_is_chosen() {
+        let a = resolve(&TestArgs { nemesis: Some("none".into()), ..Default::default() }).unwrap();
+        assert!(a.nemesis.is_empty());
+        let b = resolve(&TestArgs::default()).unwrap();
+        assert_ne!(a.seed, b.seed);
+    }
+
+    #[test]
+    fn test_json_round_trips() {
+        let c = resolve(&TestArgs { seed: Some(5), ..Default::default() }).unwrap();
+        let text = serde_json::to_string(&c).unwrap();
+        let back: TestConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, c);
+    }
+}

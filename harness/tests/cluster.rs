@@ -1,0 +1,444 @@
+//! Real clusters in network namespaces. These tests need root (CAP_NET_ADMIN); CI runs
+//! as root. The nodes are a tiny Python HTTP server (below), not a reference system,
+//! so the cluster layer is tested on its own.
+//!
+//! Every test uses its own run id, subnet and temporary run directory, so they run in
+//! parallel; every one checks that what it made is gone afterwards.
+
+use harness::cluster::{self, cleanup, network, state, Cluster, ClusterOptions};
+use harness::system::SystemSpec;
+use nemesis::control::ClusterControl;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The node: answers `/health` (n1 claims to lead), `/time` (its wall clock, its
+/// monotonic clock and `date +%s` run as a child), `/probe` (whether it can open a TCP
+/// connection to each other node), and counts its starts in its data directory.
+const SERVER: &str = r#"
+import json, os, socket, subprocess, sys, time
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+node, ip, port, peers, data_dir, mode = sys.argv[1:7]
+peers = dict(p.split("=", 1) for p in peers.split(","))
+leader = sorted(peers)[0]
+os.makedirs(data_dir, exist_ok=True)
+count_file = os.path.join(data_dir, "starts")
+starts = int(open(count_file).read()) + 1 if os.path.exists(count_file) else 1
+open(count_file, "w").write(str(starts))
+print(f"{node} starting ({mode}), start number {starts}", flush=True)
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path == "/health":
+            self.reply({"node": node, "role": "leader" if node == leader else "follower", "term": 1,
+                        "leader": leader, "starts": starts, "mode": mode, "pid": os.getpid()})
+        elif self.path == "/time":
+            date = int(subprocess.run(["date", "+%s"], capture_output=True, text=True).stdout)
+            self.reply({"wall": time.time(), "mono": time.monotonic(), "date": date})
+        elif self.path == "/probe":
+            out = {}
+            for other, addr in peers.items():
+                if other == node: continue
+                h, p = addr.rsplit(":", 1)
+                try:
+                    socket.create_connection((h, int(p)), timeout=1).close(); out[other] = True
+                except OSError:
+                    out[other] = False
+            self.reply(out)
+        else:
+            self.send_error(404)
+ThreadingHTTPServer((ip, int(port)), H).serve_forever()
+"#;
+
+fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// The test server as a user would describe it: a TOML system file.
+fn test_system(dir: &Path, extra: &str) -> SystemSpec {
+    let path = dir.join("test-server.toml");
+    let toml = format!(
+        r#"name = "test-server"
+command = [{py:?}, "-c", {script:?}, "{{id}}", "{{ip}}", "{{port}}", "{{peers}}", "{{data_dir}}", "start"]
+restart = [{py:?}, "-c", {script:?}, "{{id}}", "{{ip}}", "{{port}}", "{{peers}}", "{{data_dir}}", "restart"]
+port = 7070
+leader = "health"
+{extra}
+"#,
+        py = python(),
+        script = SERVER
+    );
+    std::fs::write(&path, toml).unwrap();
+    SystemSpec::from_toml_file(&path).unwrap()
+}
+
+fn options(dir: &Path, system: SystemSpec, nodes: usize) -> ClusterOptions {
+    let mut o = ClusterOptions::new(system, nodes, dir.join("run"));
+    o.ready_timeout = Some(Duration::from_secs(15));
+    o
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(1500)).build().unwrap()
+}
+
+async fn get_json(url: &str) -> Result<serde_json::Value, String> {
+    let r = http().get(url).send().await.map_err(|e| e.to_string())?;
+    r.json().await.map_err(|e| e.to_string())
+}
+
+/// Asserts nothing of run `id` is left: namespace, link, process, lease, state file.
+fn assert_gone(id: &str, pids: &[i32]) {
+    let ns: Vec<String> = network::list_netns().into_iter().filter(|n| n.starts_with(&format!("fl-{id}-"))).collect();
+    assert!(ns.is_empty(), "namespaces of run {id} left: {ns:?}");
+    let links: Vec<String> = network::list_host_links().into_iter().filter(|l| l.starts_with(&format!("fl{id}"))).collect();
+    assert!(links.is_empty(), "links of run {id} left: {links:?}");
+    for pid in pids {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false);
+        assert!(!alive, "process {pid} of run {id} still running");
+    }
+    assert!(!state::RunState::path_of(id).exists(), "state file of run {id} left");
+    assert!(!state::lease::all().iter().any(|(_, r)| r == id), "subnet lease of run {id} left");
+}
+
+fn process_state(pid: i32) -> Option<char> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 2..].chars().next()
+}
+
+#[tokio::test]
+async fn three_nodes_reachable_killable_pausable_and_torn_down_without_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 3)).await.unwrap();
+    let id = c.run_id().to_string();
+    assert_eq!(c.nodes().len(), 3);
+    assert!(network::link_exists(&c.host_link()));
+    assert_eq!(c.host_ip().octets()[3], 254);
+
+    // Each node at its own address, from the host, in its own namespace.
+    let mut pids = Vec::new();
+    for (i, n) in c.nodes().iter().enumerate() {
+        assert_eq!(n.ip.octets()[3] as usize, i + 1);
+        assert_eq!(n.netns, format!("fl-{id}-{}", n.id));
+        let h = get_json(&format!("{}/health", n.url())).await.unwrap();
+        assert_eq!(h["node"], n.id.as_str());
+        let pid = c.pid(&n.id).unwrap().unwrap();
+        assert_eq!(h["pid"], pid, "the pid we hold is the node's own, not a wrapper's");
+        assert_eq!(cluster::process::pids_in_netns(&n.netns), vec![pid]);
+        pids.push(pid);
+        let log = std::fs::read_to_string(&n.log).unwrap();
+        assert!(log.contains(&format!("{} starting (start)", n.id)), "{log}");
+    }
+    // ... and they reach each other.
+    for n in c.nodes() {
+        let p = get_json(&format!("{}/probe", n.url())).await.unwrap();
+        assert_eq!(p.as_object().unwrap().len(), 2);
+        assert!(p.as_object().unwrap().values().all(|v| v == true), "{} cannot reach every peer: {p}", n.id);
+    }
+    assert_eq!(c.leader().await.as_deref(), Some("n1"));
+
+    // Kill: the node is gone, reaped, and killing it again is fine.
+    let n2 = c.node("n2").unwrap().clone();
+    c.kill("n2").unwrap();
+    assert!(!c.is_running("n2").unwrap());
+    assert!(get_json(&format!("{}/health", n2.url())).await.is_err());
+    assert!(cluster::process::pids_in_netns(&n2.netns).is_empty());
+    assert_eq!(process_state(pids[1]), None, "killed node must be reaped, not a zombie");
+    c.kill("n2").unwrap();
+    // Probing from n1 now finds n2 unreachable.
+    let p = get_json(&format!("{}/probe", c.nodes()[0].url())).await.unwrap();
+    assert_eq!(p["n2"], false);
+
+    // Restart: the restart command, the same data directory.
+    c.restart("n2").await.unwrap();
+    assert!(c.restart("n2").await.is_err(), "restarting a running node is an error");
+    c.wait_ready("n2", Duration::from_secs(15)).await.unwrap();
+    let h = get_json(&format!("{}/health", n2.url())).await.unwrap();
+    assert_eq!(h["mode"], "restart");
+    assert_eq!(h["starts"], 2);
+    let new_pid = c.pid("n2").unwrap().unwrap();
+    pids.push(new_pid);
+
+    // Pause and resume.
+    let n3 = c.node("n3").unwrap().clone();
+    let pid3 = c.pid("n3").unwrap().unwrap();
+    c.pause("n3").unwrap();
+    assert_eq!(process_state(pid3), Some('T'));
+    assert!(get_json(&format!("{}/health", n3.url())).await.is_err(), "a paused node must not answer");
+    c.resume("n3").unwrap();
+    assert_ne!(process_state(pid3), Some('T'));
+    get_json(&format!("{}/health", n3.url())).await.unwrap();
+
+    let log = std::fs::read_to_string(&n2.log).unwrap();
+    assert!(log.contains("n2 killed by faultline (SIGKILL)") && log.contains("n2 starting (restart)"), "{log}");
+    let log3 = std::fs::read_to_string(&n3.log).unwrap();
+    assert!(log3.contains("paused (SIGSTOP)") && log3.contains("resumed (SIGCONT)"), "{log3}");
+
+    c.teardown().await.unwrap();
+    assert_gone(&id, &pids);
+    assert!(c.kill("n1").is_err(), "operations after teardown fail");
+    c.teardown().await.unwrap();
+}
+
+#[tokio::test]
+async fn clock_bump_moves_the_wall_clock_and_date_but_not_monotonic_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = test_system(dir.path(), "faults = [\"partition\", \"kill\", \"pause\", \"clock\"]");
+    let mut opts = options(dir.path(), system, 1);
+    opts.clock_faults = true;
+    let c = Cluster::start(opts).await.unwrap();
+    let url = format!("{}/time", c.nodes()[0].url());
+    let file = c.clock_file("n1").unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), "+0");
+
+    let wall = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let mono = || {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    };
+    let t = get_json(&url).await.unwrap();
+    assert!((t["wall"].as_f64().unwrap() - wall()).abs() < 2.0, "{t}");
+
+    // The nemesis's format: seconds with a fraction, replaced by rename.
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, "+3600.000\n").unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let t = get_json(&url).await.unwrap();
+    let skew = t["wall"].as_f64().unwrap() - wall();
+    assert!((skew - 3600.0).abs() < 2.0, "wall clock should be an hour ahead: {t}");
+    let date_skew = t["date"].as_f64().unwrap() - wall();
+    assert!((date_skew - 3600.0).abs() < 3.0, "`date` in the namespace should be an hour ahead: {t}");
+    assert!((t["mono"].as_f64().unwrap() - mono()).abs() < 2.0, "monotonic time must stay real: {t}");
+
+    std::fs::write(&file, "-120\n").unwrap();
+    let t = get_json(&url).await.unwrap();
+    assert!((t["wall"].as_f64().unwrap() - wall() + 120.0).abs() < 2.0, "{t}");
+    c.teardown().await.unwrap();
+}
+
+#[tokio::test]
+async fn clock_faults_refused_clearly_when_the_system_cannot_have_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = test_system(dir.path(), ""); // default faults: no clock
+    let mut opts = options(dir.path(), system.clone(), 1);
+    opts.clock_faults = true;
+    let run_id = opts.run_id.clone();
+    let e = format!("{:#}", Cluster::start(opts).await.err().expect("must refuse"));
+    assert!(e.contains("does not support clock faults") && e.contains("test-server"), "{e}");
+    assert_gone(&run_id, &[]);
+
+    let c = Cluster::start(options(dir.path(), system, 1)).await.unwrap();
+    let e = c.clock_file("n1").unwrap_err().to_string();
+    assert!(e.contains("does not support clock faults"), "{e}");
+    assert!(c.clock_file("n9").unwrap_err().to_string().contains("no node \"n9\""));
+    c.teardown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_node_that_dies_at_start_is_named_with_its_log_and_nothing_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    std::fs::write(
+        &path,
+        "name = \"broken\"\ncommand = [\"/bin/sh\", \"-c\", \"echo booting $0 on $1; exit 3\", \"{id}\", \"{addr}\"]\nport = 7071\n",
+    )
+    .unwrap();
+    let opts = options(dir.path(), SystemSpec::from_toml_file(&path).unwrap(), 2);
+    let run_id = opts.run_id.clone();
+    let started = Instant::now();
+    let e = format!("{:#}", Cluster::start(opts).await.err().expect("must fail"));
+    assert!(started.elapsed() < Duration::from_secs(10), "a dead node must fail the start at once");
+    assert!(e.contains("node n1 exited (exit code 3)"), "{e}");
+    assert!(e.contains("nodes/n1.log") && e.contains("booting n1 on 10.77."), "{e}");
+    assert_gone(&run_id, &[]);
+}
+
+#[tokio::test]
+async fn a_node_that_never_listens_times_out_with_the_last_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("silent.toml");
+    std::fs::write(&path, "name = \"silent\"\ncommand = \"sleep 300 {id}\"\nport = 7072\n[ready]\ntcp = true\n").unwrap();
+    let mut opts = options(dir.path(), SystemSpec::from_toml_file(&path).unwrap(), 1);
+    opts.ready_timeout = Some(Duration::from_millis(800));
+    let run_id = opts.run_id.clone();
+    let e = format!("{:#}", Cluster::start(opts).await.err().expect("must fail"));
+    assert!(e.contains("node n1 was not ready") && e.contains(":7072 (tcp) within 0.8s"), "{e}");
+    assert!(e.contains("Connection refused"), "{e}");
+    assert!(e.contains("sleep 300 n1"), "the log tail shows the command: {e}");
+    assert_gone(&run_id, &[]);
+}
+
+#[tokio::test]
+async fn two_clusters_at_once_get_different_subnets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d1, d2) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let (a, b) = tokio::join!(
+        Cluster::start(options(&d1, test_system(&d1, ""), 2)),
+        Cluster::start(options(&d2, test_system(&d2, ""), 2))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.subnet(), b.subnet());
+    for c in [&a, &b] {
+        for n in c.nodes() {
+            assert_eq!(get_json(&format!("{}/health", n.url())).await.unwrap()["node"], n.id.as_str());
+        }
+    }
+    let ids = [a.run_id().to_string(), b.run_id().to_string()];
+    drop(a); // Drop tears down too.
+    assert_gone(&ids[0], &[]);
+    b.teardown().await.unwrap();
+    assert_gone(&ids[1], &[]);
+}
+
+#[tokio::test]
+async fn a_panic_while_the_cluster_runs_still_tears_it_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), test_system(dir.path(), ""), 1);
+    let run_id = opts.run_id.clone();
+    let task = tokio::spawn(async move {
+        let c = Cluster::start(opts).await.unwrap();
+        let pid = c.pid("n1").unwrap().unwrap();
+        if pid > 0 {
+            panic!("deliberate panic with a live cluster (pid {pid})");
+        }
+    });
+    assert!(task.await.unwrap_err().is_panic());
+    assert_gone(&run_id, &[]);
+}
+
+/// Runs this test binary again as a child that starts a cluster and waits; returns
+/// the child and the run id it printed.
+fn child_with_cluster(dir: &Path) -> (std::process::Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_holding_a_cluster", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("FL_TEST_CHILD_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let id = loop {
+        let line = lines.next().expect("child ended before starting its cluster").unwrap();
+        if let Some(id) = line.strip_prefix("CLUSTER-UP ") {
+            break id.trim().to_string();
+        }
+    };
+    (child, id)
+}
+
+/// Not a test on its own: the child process of the tests below.
+#[tokio::test]
+#[ignore = "helper: run by other tests as a child process"]
+async fn child_holding_a_cluster() {
+    let Some(dir) = std::env::var_os("FL_TEST_CHILD_DIR") else { return };
+    let dir = std::path::PathBuf::from(dir);
+    let c = Cluster::start(options(&dir, test_system(&dir, ""), 2)).await.unwrap();
+    println!("CLUSTER-UP {}", c.run_id());
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    drop(c);
+}
+
+#[tokio::test]
+async fn sigterm_tears_the_cluster_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, id) = child_with_cluster(dir.path());
+    assert!(network::netns_exists(&format!("fl-{id}-n1")));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "the child re-raises the signal after cleaning up");
+    assert_gone(&id, &[]);
+}
+
+#[tokio::test]
+async fn faultline_clean_removes_a_killed_run_and_leaves_live_ones_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 1)).await.unwrap();
+    let child_dir = dir.path().join("child");
+    std::fs::create_dir_all(&child_dir).unwrap();
+    let (mut child, id) = child_with_cluster(&child_dir);
+    child.kill().unwrap(); // SIGKILL: no teardown.
+    child.wait().unwrap();
+    assert!(network::netns_exists(&format!("fl-{id}-n1")), "a killed harness leaves its namespaces");
+    assert!(state::RunState::path_of(&id).exists());
+    // Something still running inside the leaked namespace, as a node that forked would.
+    let mut stray = Command::new("ip").args(["netns", "exec", &format!("fl-{id}-n2"), "sleep", "300"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cluster::process::pids_in_netns(&format!("fl-{id}-n2")).is_empty() {
+        assert!(Instant::now() < deadline, "stray process never entered the namespace");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let found = cleanup::find_runs();
+    let leaked = found.iter().find(|r| r.resources.run_id == id).expect("the leaked run is found");
+    assert!(leaked.live_owner.is_none());
+    assert!(found.iter().find(|r| r.resources.run_id == live.run_id()).unwrap().live_owner.is_some());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("clean").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("run {id}: killed processes")) && stdout.contains(&format!("fl-{id}-n1")), "{stdout}");
+    assert!(stdout.contains(&format!("run {}: in use by faultline", live.run_id())), "{stdout}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(stray.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert_gone(&id, &[]);
+
+    // The live cluster is untouched, also by `--run` without `--force`.
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--run", live.run_id()]).output().unwrap();
+    assert!(out.status.success());
+    get_json(&format!("{}/health", live.nodes()[0].url())).await.unwrap();
+    let live_id = live.run_id().to_string();
+    live.teardown().await.unwrap();
+    assert_gone(&live_id, &[]);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--run", "BAD"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "a bad run id is bad input");
+}
+
+/// Harness overhead: building and removing a 5-node cluster's network.
+/// `cargo test --release -p faultline --test cluster -- --ignored --nocapture bench_network_setup_teardown`
+#[test]
+#[ignore = "benchmark"]
+fn bench_network_setup_teardown() {
+    use cluster::naming::{self, RunNames};
+    let mut setup = Vec::new();
+    let mut teardown = Vec::new();
+    for _ in 0..20 {
+        let id = naming::new_run_id();
+        let names = RunNames::new(&id);
+        let t = Instant::now();
+        let octet = network::lease_subnet(&id).unwrap();
+        let nodes: Vec<_> = naming::node_ids(5).into_iter().enumerate().map(|(i, n)| (n, network::subnet_ip(octet, i as u8 + 1))).collect();
+        network::create(&names, octet, &nodes).unwrap();
+        setup.push(t.elapsed());
+        let mut namespaces = vec![names.switch_netns()];
+        namespaces.extend(nodes.iter().map(|(n, _)| names.node_netns(n)));
+        let t = Instant::now();
+        network::destroy(&names.host_link(), &namespaces).unwrap();
+        state::lease::release(octet, &id);
+        teardown.push(t.elapsed());
+    }
+    let stats = |v: &mut Vec<Duration>| {
+        v.sort();
+        (v[0], v[v.len() / 2], v[v.len() - 1])
+    };
+    let (smin, smed, smax) = stats(&mut setup);
+    let (tmin, tmed, tmax) = stats(&mut teardown);
+    println!("5-node network setup:    min {smin:?} median {smed:?} max {smax:?}");
+    println!("5-node network teardown: min {tmin:?} median {tmed:?} max {tmax:?}");
+}

@@ -1,0 +1,186 @@
+//! Entering the node namespaces, and only those.
+//!
+//! Commands (iptables-restore, tc) run in a namespace by `setns` in the child between
+//! fork and exec, which costs one exec less than `ip netns exec` and matters for the
+//! time from a fault's decision to the fault being in force. Netlink sockets (the
+//! packet shaper) are opened from a thread that enters the namespace and comes back:
+//! a socket stays in the namespace it was created in.
+//!
+//! Every entry point refuses a namespace that is the caller's own, so a bug or a bad
+//! `NodeRef` can never touch the host's firewall.
+
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+
+/// The file that names a namespace: `/run/netns/<name>` as `ip netns add` makes it, or
+/// the name itself when it is an absolute path (e.g. `/proc/<pid>/ns/net`).
+pub fn path_of(netns: &str) -> Result<PathBuf> {
+    if netns.is_empty() {
+        bail!("empty network namespace name");
+    }
+    if netns.starts_with('/') {
+        return Ok(PathBuf::from(netns));
+    }
+    if netns.contains('/') || netns == "." || netns == ".." {
+        bail!("bad network namespace name {netns:?}");
+    }
+    Ok(PathBuf::from("/run/netns").join(netns))
+}
+
+/// An open handle on a node's namespace, checked not to be the caller's own.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+    file: File,
+}
+
+impl Netns {
+    pub fn open(netns: &str) -> Result<Netns> {
+        let path = path_of(netns)?;
+        let file = File::open(&path)
+            .with_context(|| format!("network namespace {netns:?}: cannot open {}", path.display()))?;
+        let meta = file.metadata()?;
+        let own = std::fs::metadata("/proc/self/ns/net").context("reading /proc/self/ns/net")?;
+        if meta.dev() == own.dev() && meta.ino() == own.ino() {
+            bail!("network namespace {netns:?} is the harness's own namespace; refusing to change it");
+        }
+        Ok(Netns { name: netns.to_string(), file })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A command that runs inside this namespace.
+    pub fn command(&self, program: &str) -> tokio::process::Command {
+        let mut cmd = std::process::Command::new(program);
+        let fd = self.file.as_raw_fd();
+        // SAFETY: setns is async-signal-safe; the fd stays open in the parent (we hold
+        // `self.file`) until the child has exec'd, because spawn() waits for exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut cmd = tokio::process::Command::from(cmd);
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs `f` on a fresh thread inside this namespace; sockets `f` creates belong to
+    /// the namespace.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        let fd = self.file.as_raw_fd();
+        std::thread::scope(|s| {
+            s.spawn(|| -> Result<T> {
+                // SAFETY: plain syscall on a valid fd; it changes only this thread,
+                // which ends when the scope does.
+                if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
+                    return Err(std::io::Error::last_os_error())
+                        .with_context(|| format!("entering network namespace {:?}", self.name));
+                }
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|_| bail!("thread inside namespace {:?} panicked", self.name))
+        })
+    }
+}
+
+/// Runs `program args` in the namespace with `stdin` fed to it, and fails with its
+/// stderr when it exits non-zero.
+pub async fn run_with_input(ns: &Netns, program: &str, args: &[&str], stdin: &str) -> Result<String> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = ns
+        .command(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {program} in namespace {:?}", ns.name()))?;
+    let mut pipe = child.stdin.take().expect("piped stdin");
+    let input = stdin.as_bytes().to_vec();
+    let writer = async move {
+        let r = pipe.write_all(&input).await;
+        drop(pipe);
+        r
+    };
+    let (w, out) = tokio::join!(writer, child.wait_with_output());
+    let out = out.with_context(|| format!("waiting for {program} in namespace {:?}", ns.name()))?;
+    if !out.status.success() {
+        bail!(
+            "{program} {} in namespace {:?} failed ({}): {}",
+            args.join(" "),
+            ns.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    w.with_context(|| format!("feeding {program} in namespace {:?}", ns.name()))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `program args` in the namespace and returns its stdout, failing with its stderr.
+pub async fn run(ns: &Netns, program: &str, args: &[&str]) -> Result<String> {
+    let out = ns
+        .command(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("starting {program} in namespace {:?}", ns.name()))?;
+    if !out.status.success() {
+        bail!(
+            "{program} {} in namespace {:?} failed ({}): {}",
+            args.join(" "),
+            ns.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The blocking twin of [`run`], for cleanup in `Drop` where no runtime may be left.
+pub fn run_blocking(ns: &Netns, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    use std::io::Write;
+    let fd = ns.file.as_raw_fd();
+    let mut cmd = std::process::Command::new(program);
+    // SAFETY: as in `Netns::command`.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.args(args)
+        .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().with_context(|| format!("starting {program} in namespace {:?}", ns.name()))?;
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("piped stdin");
+        let _ = pipe.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "{program} {} in namespace {:?} failed ({}): {}",
+            args.join(" "),
+            ns.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

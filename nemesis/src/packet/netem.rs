@@ -1,0 +1,98 @@
+//! netem, where the kernel has it: delay and reordering on a sender's egress.
+//!
+//! Only the chosen destinations are affected: a `prio` root qdisc with a fourth band
+//! that normal traffic never maps to, netem on that band, and one u32 filter per
+//! destination steering its packets there. Healing deletes the root qdisc.
+//! One netem fault per sender namespace at a time.
+
+use crate::netns::{self, Netns};
+use anyhow::{bail, Context, Result};
+use std::net::Ipv4Addr;
+
+/// Whether `tc qdisc add ... netem` works, tried in a private, throwaway namespace
+/// (a thread that unshares its network namespace; it vanishes with the thread).
+pub fn available() -> Result<bool> {
+    let out = std::thread::scope(|s| {
+        s.spawn(|| -> Result<std::process::Output> {
+            // SAFETY: changes only this thread's namespace; the thread ends right after.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error()).context("unshare(CLONE_NEWNET) (needs root)");
+            }
+            std::process::Command::new("tc")
+                .args(["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
+                .output()
+                .context("running tc (package iproute2)")
+        })
+        .join()
+        .unwrap_or_else(|_| bail!("netem probe thread panicked"))
+    })?;
+    if out.status.success() {
+        return Ok(true);
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("Specified qdisc kind is unknown") || err.contains("unknown qdisc") || err.contains("No such file") {
+        return Ok(false);
+    }
+    bail!("tc qdisc add netem failed unexpectedly: {}", err.trim())
+}
+
+/// netem's arguments for a delay or reordering.
+pub fn netem_args(hold: &super::shaper::Hold) -> String {
+    match *hold {
+        super::shaper::Hold::Delay { ms, jitter_ms } if jitter_ms > 0 => {
+            format!("delay {ms}ms {jitter_ms}ms")
+        }
+        super::shaper::Hold::Delay { ms, .. } => format!("delay {ms}ms"),
+        // netem's reorder: that percentage goes at once, the rest waits `ms`.
+        super::shaper::Hold::Reorder { p, ms } => format!("delay {ms}ms reorder {:.2}%", p * 100.0),
+    }
+}
+
+/// The `tc -batch` script that applies `hold` to packets leaving on `dev` for `dsts`.
+pub fn batch(dev: &str, hold: &super::shaper::Hold, dsts: &[Ipv4Addr]) -> String {
+    let mut s = format!(
+        "qdisc replace dev {dev} root handle 1: prio bands 4 priomap 1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n\
+         qdisc replace dev {dev} parent 1:4 handle 40: netem {}\n",
+        netem_args(hold)
+    );
+    for d in dsts {
+        s.push_str(&format!("filter add dev {dev} parent 1: protocol ip prio 1 u32 match ip dst {d}/32 flowid 1:4\n"));
+    }
+    s
+}
+
+/// The device `ns` sends packets for `dst` on.
+pub async fn egress_device(ns: &Netns, dst: Ipv4Addr) -> Result<String> {
+    let out = netns::run(ns, "ip", &["-o", "route", "get", &dst.to_string()]).await?;
+    let mut words = out.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "dev" {
+            if let Some(dev) = words.next() {
+                return Ok(dev.to_string());
+            }
+        }
+    }
+    bail!("no route to {dst} in namespace {:?}: {}", ns.name(), out.trim())
+}
+
+pub async fn apply(ns: &Netns, dev: &str, hold: &super::shaper::Hold, dsts: &[Ipv4Addr]) -> Result<()> {
+    netns::run_with_input(ns, "tc", &["-batch", "-"], &batch(dev, hold, dsts)).await.map(|_| ())
+}
+
+pub async fn remove(ns: &Netns, dev: &str) -> Result<()> {
+    netns::run(ns, "tc", &["qdisc", "del", "dev", dev, "root"]).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::shaper::Hold;
+    use super::*;
+
+    #[test]
+    fn batch_steers_only_the_chosen_destinations_to_netem() {
+        let s = batch("eth0", &Hold::Delay { ms: 100, jitter_ms: 10 }, &["10.0.0.2".parse().unwrap()]);
+        assert!(s.contains("parent 1:4 handle 40: netem delay 100ms 10ms\n"));
+        assert!(s.contains("match ip dst 10.0.0.2/32 flowid 1:4"));
+        assert_eq!(netem_args(&Hold::Reorder { p: 0.25, ms: 50 }), "delay 50ms reorder 25.00%");
+    }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the system packages faultline needs to run real tests on this machine:
+# iproute2 and iptables (namespaces, links, partitions), libfaketime (clock faults),
+# procps (process inspection), and the third-party systems it tests (etcd, Redis).
+# Idempotent: packages already present are left alone. Needs root (apt-get).
+set -euo pipefail
+
+packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel python3)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: need root to install: ${missing[*]} (run: sudo $0)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Debian's packages start their services at install; policy-rc.d stops that where
+  # present, and faultline starts its own instances inside its namespaces anyway.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The distribution's etcd and redis services must not hold the ports or data that
+# faultline's own instances use; they are not needed at all.
+for svc in etcd redis-server redis-sentinel; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
+echo "setup: ok"

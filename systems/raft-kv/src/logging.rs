@@ -1,0 +1,18 @@
+//! Structured logs: one JSON object per line on stderr, so test harnesses can parse them.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+/// Writes `{"ts":..., "level":..., "node":..., "event":..., <fields>}` to stderr.
+pub fn log(level: &str, node: &str, event: &str, fields: Value) {
+    let ts = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let mut obj = json!({"ts": ts, "level": level, "node": node, "event": event});
+    if let (Some(o), Value::Object(f)) = (obj.as_object_mut(), fields) {
+        o.extend(f);
+    }
+    let mut line = obj.to_string();
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}

@@ -1,0 +1,263 @@
+//! The client-facing HTTP API (docs/protocol.md), the admin endpoints and the peer endpoint.
+//!
+//! Any node accepts any request: a node that is not the leader forwards it once to the node it
+//! believes leads (marking it with `x-faultline-forwarded` so it is never forwarded twice) and
+//! passes the answer back verbatim.
+
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::bugs::{Bug, Bugs};
+use crate::core::NodeId;
+use crate::kv::Command;
+use crate::node::{Event, Reply, Status};
+use crate::transport::{Batch, Transport};
+
+pub const FORWARDED: &str = "x-faultline-forwarded";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub id: NodeId,
+    pub events: Sender<Event>,
+    pub status: Arc<RwLock<Status>>,
+    pub transport: Arc<Transport>,
+    pub client: reqwest::Client,
+    pub bugs: Bugs,
+    pub request_timeout: Duration,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/kv/:key", get(kv_get).put(kv_put))
+        .route("/kv/:key/cas", post(kv_cas))
+        .route("/kv/:key/append", post(kv_append))
+        .route("/health", get(health))
+        .route("/admin/members", post(admin_add))
+        .route("/admin/members/:id", delete(admin_remove))
+        .route("/raft/messages", post(raft_messages).layer(DefaultBodyLimit::max(256 << 20)))
+        .with_state(state)
+}
+
+/// A request as the driver sees it, and as it is re-sent when forwarded.
+enum Op {
+    Read(String),
+    Write(Command),
+    Add { id: NodeId, addr: String },
+    Remove(NodeId),
+}
+
+impl Op {
+    fn is_read(&self) -> bool {
+        matches!(self, Op::Read(_))
+    }
+
+    fn http(&self) -> (Method, String, Option<Value>) {
+        match self {
+            Op::Read(k) => (Method::GET, format!("/kv/{}", encode(k)), None),
+            Op::Write(Command::Put { key, value }) => (Method::PUT, format!("/kv/{}", encode(key)), Some(json!({"value": value}))),
+            Op::Write(Command::Cas { key, from, to }) => {
+                (Method::POST, format!("/kv/{}/cas", encode(key)), Some(json!({"from": from, "to": to})))
+            }
+            Op::Write(Command::Append { key, value }) => {
+                (Method::POST, format!("/kv/{}/append", encode(key)), Some(json!({"value": value})))
+            }
+            Op::Add { id, addr } => (Method::POST, "/admin/members".into(), Some(json!({"id": id, "addr": addr}))),
+            Op::Remove(id) => (Method::DELETE, format!("/admin/members/{}", encode(id)), None),
+        }
+    }
+
+    fn event(self, reply: oneshot::Sender<Reply>, local: bool) -> Event {
+        match self {
+            Op::Read(key) => Event::Read { key, local, reply },
+            Op::Write(cmd) => Event::Write { cmd, reply },
+            Op::Add { id, addr } => Event::AddMember { id, addr, reply },
+            Op::Remove(id) => Event::RemoveMember { id, reply },
+        }
+    }
+}
+
+async fn kv_get(State(s): State<AppState>, Path(key): Path<String>, h: HeaderMap) -> Response {
+    run(&s, Op::Read(key), &h).await
+}
+
+async fn kv_put(State(s): State<AppState>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+    match field(&body, "value") {
+        Ok(value) => run(&s, Op::Write(Command::Put { key, value }), &h).await,
+        Err(r) => r,
+    }
+}
+
+async fn kv_cas(State(s): State<AppState>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+    let (from, to) = match (field(&body, "from"), field(&body, "to")) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    run(&s, Op::Write(Command::Cas { key, from, to }), &h).await
+}
+
+async fn kv_append(State(s): State<AppState>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+    match field(&body, "value") {
+        Ok(value) => run(&s, Op::Write(Command::Append { key, value }), &h).await,
+        Err(r) => r,
+    }
+}
+
+async fn admin_add(State(s): State<AppState>, h: HeaderMap, body: Bytes) -> Response {
+    let text = |name| match field(&body, name) {
+        Ok(Value::String(v)) if !v.is_empty() => Ok(v),
+        Ok(_) => Err(bad_request(&format!("\"{name}\" must be a non-empty string"))),
+        Err(r) => Err(r),
+    };
+    match (text("id"), text("addr")) {
+        (Ok(id), Ok(addr)) => run(&s, Op::Add { id, addr }, &h).await,
+        (Err(r), _) | (_, Err(r)) => r,
+    }
+}
+
+async fn admin_remove(State(s): State<AppState>, Path(id): Path<String>, h: HeaderMap) -> Response {
+    run(&s, Op::Remove(id), &h).await
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    let st = s.status.read().unwrap().clone();
+    Json(st.to_json(&s.bugs)).into_response()
+}
+
+async fn raft_messages(State(s): State<AppState>, body: Bytes) -> Response {
+    let batch: Batch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(&format!("peer batch: {e}")),
+    };
+    s.transport.learn(&[(batch.from.clone(), batch.from_addr.clone())].into_iter().collect());
+    if s.events.send(Event::Peer(batch.messages)).is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true);
+    }
+    Json(json!({})).into_response()
+}
+
+/// Routes `op` to the leader (forwarding if needed) and turns the driver's reply into HTTP.
+async fn run(s: &AppState, op: Op, headers: &HeaderMap) -> Response {
+    let forwarded = headers.contains_key(FORWARDED);
+    // BUG (stale-read): any node answers reads from its own state machine.
+    let local = op.is_read() && s.bugs.has(Bug::StaleRead);
+    if !local && !forwarded {
+        match wait_for_leader(s).await {
+            None => return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true),
+            Some(leader) if leader != s.id => return forward(s, &op, &leader).await,
+            Some(_) => {}
+        }
+    }
+    let is_read = op.is_read();
+    let (tx, rx) = oneshot::channel();
+    let resend = op.http();
+    if s.events.send(op.event(tx, local)).is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true);
+    }
+    let reply = match tokio::time::timeout(s.request_timeout * 11 + Duration::from_millis(500), rx).await {
+        Ok(Ok(r)) => r,
+        _ => return error(StatusCode::GATEWAY_TIMEOUT, "timeout", false),
+    };
+    match reply {
+        Reply::NotLeader(Some(leader)) if !forwarded && leader != s.id => forward_raw(s, resend, &leader).await,
+        r => to_response(r, is_read),
+    }
+}
+
+/// The current leader, waiting briefly for an election to finish if none is known.
+async fn wait_for_leader(s: &AppState) -> Option<NodeId> {
+    let deadline = Instant::now() + s.request_timeout.min(Duration::from_secs(1));
+    loop {
+        if let Some(l) = s.status.read().unwrap().leader.clone() {
+            return Some(l);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn forward(s: &AppState, op: &Op, leader: &str) -> Response {
+    forward_raw(s, op.http(), leader).await
+}
+
+async fn forward_raw(s: &AppState, (method, path, body): (Method, String, Option<Value>), leader: &str) -> Response {
+    let Some(addr) = s.transport.addr_of(leader) else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true);
+    };
+    let mut req = s.client.request(method, format!("http://{addr}{path}")).header(FORWARDED, s.id.as_str());
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            match resp.bytes().await {
+                Ok(b) => (status, [("content-type", "application/json")], b).into_response(),
+                Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false),
+            }
+        }
+        // Never reached the leader: certainly not applied.
+        Err(e) if e.is_connect() => {
+            let mut r = json!({"error": "unavailable", "definite": true, "detail": format!("cannot reach leader {leader}")});
+            r["forwarded_to"] = json!(leader);
+            (StatusCode::SERVICE_UNAVAILABLE, Json(r)).into_response()
+        }
+        Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false),
+    }
+}
+
+fn to_response(r: Reply, is_read: bool) -> Response {
+    match r {
+        Reply::Value(v) => Json(json!({"value": v})).into_response(),
+        Reply::Done => Json(json!({})).into_response(),
+        Reply::CasMismatch(v) => (StatusCode::CONFLICT, Json(json!({"error": "cas-mismatch", "definite": true, "value": v}))).into_response(),
+        Reply::NotAList(v) => (StatusCode::CONFLICT, Json(json!({"error": "not-a-list", "definite": true, "value": v}))).into_response(),
+        Reply::NotLeader(_) => error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true),
+        Reply::Indeterminate("timeout") => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false),
+        Reply::Indeterminate(code) => error(StatusCode::SERVICE_UNAVAILABLE, code, is_read),
+        Reply::Failed(detail) => {
+            (StatusCode::CONFLICT, Json(json!({"error": "rejected", "definite": true, "detail": detail}))).into_response()
+        }
+    }
+}
+
+fn error(status: StatusCode, code: &str, definite: bool) -> Response {
+    (status, Json(json!({"error": code, "definite": definite}))).into_response()
+}
+
+fn bad_request(detail: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": "bad-request", "definite": true, "detail": detail}))).into_response()
+}
+
+/// Extracts a required field from a JSON object body, or a 400 naming what is wrong.
+fn field(body: &Bytes, name: &str) -> Result<Value, Response> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| bad_request(&format!("body is not JSON: {e}")))?;
+    match v {
+        Value::Object(mut o) => o.remove(name).ok_or_else(|| bad_request(&format!("body lacks \"{name}\""))),
+        _ => Err(bad_request("body must be a JSON object")),
+    }
+}
+
+/// Percent-encodes a key as one path segment.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,254 @@
+//! Durable Raft state: the hard state (term, vote), the log and the latest snapshot, each
+//! fsync'd before the driver lets any message out. `--bug volatile-state` swaps in a store that
+//! keeps nothing across a restart.
+//!
+//! Files in the data directory:
+//! - `hardstate.json`: written to a temporary file, fsync'd and renamed over the old one.
+//! - `snapshot.bin`: one JSON line of `SnapshotMeta`, then the state-machine bytes; replaced the
+//!   same way. Written on first boot with index 0 and the bootstrap membership, so a restarted
+//!   node ignores `--peers` and trusts what it persisted.
+//! - `log.bin`: records `[len: u32 LE][fnv1a-64 of payload: u64 LE][payload: JSON Entry]`.
+//!   A torn record at the end (crash mid-write) is cut off on load.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::core::{Entry, HardState, Membership, Restored, Snapshot, SnapshotMeta};
+
+const HEADER: usize = 12;
+
+pub struct Storage {
+    disk: Option<Disk>,
+}
+
+struct Disk {
+    dir: PathBuf,
+    log: File,
+    /// Index of the first entry in `log.bin`.
+    first_index: u64,
+    /// Byte offset of each record in `log.bin`, starting with `first_index`.
+    offsets: Vec<u64>,
+    end: u64,
+}
+
+impl Storage {
+    /// A store that forgets everything when the process dies (`--bug volatile-state`).
+    pub fn volatile(bootstrap: Membership) -> (Storage, Restored) {
+        let restored = Restored {
+            snapshot: Snapshot { meta: SnapshotMeta { index: 0, term: 0, membership: bootstrap }, data: Vec::new() },
+            ..Default::default()
+        };
+        (Storage { disk: None }, restored)
+    }
+
+    /// Opens (or creates) the store in `dir`, returning what it holds. On first boot the
+    /// bootstrap membership is persisted as the index-0 snapshot.
+    pub fn open(dir: &Path, bootstrap: Membership) -> Result<(Storage, Restored)> {
+        fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+        let hs_path = dir.join("hardstate.json");
+        let hard_state: HardState = if hs_path.exists() {
+            let text = fs::read_to_string(&hs_path).with_context(|| format!("reading {}", hs_path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", hs_path.display()))?
+        } else {
+            HardState::default()
+        };
+        let snap_path = dir.join("snapshot.bin");
+        let snapshot = if snap_path.exists() {
+            read_snapshot(&snap_path)?
+        } else {
+            let s = Snapshot { meta: SnapshotMeta { index: 0, term: 0, membership: bootstrap }, data: Vec::new() };
+            write_atomic(dir, "snapshot.bin", &encode_snapshot(&s))?;
+            s
+        };
+        let log_path = dir.join("log.bin");
+        let mut log = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let mut bytes = Vec::new();
+        log.read_to_end(&mut bytes).with_context(|| format!("reading {}", log_path.display()))?;
+        let mut entries = Vec::new();
+        let mut offsets = Vec::new();
+        let mut pos = 0usize;
+        let mut first_index = snapshot.meta.index + 1;
+        while pos + HEADER <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+            let sum = u64::from_le_bytes(bytes[pos + 4..pos + 12].try_into().unwrap());
+            let Some(payload) = bytes.get(pos + HEADER..pos + HEADER + len) else { break };
+            if fnv1a(payload) != sum {
+                break;
+            }
+            let Ok(entry) = serde_json::from_slice::<Entry>(payload) else { break };
+            if entries.is_empty() && offsets.is_empty() {
+                first_index = entry.index;
+            }
+            let expected = first_index + offsets.len() as u64;
+            if entry.index != expected {
+                bail!("{}: entry {} found where {} was expected (corrupt log)", log_path.display(), entry.index, expected);
+            }
+            offsets.push(pos as u64);
+            entries.push(entry);
+            pos += HEADER + len;
+        }
+        if pos < bytes.len() {
+            // A torn write from a crash: drop the partial record.
+            log.set_len(pos as u64)?;
+            log.sync_all()?;
+        }
+        if first_index > snapshot.meta.index + 1 {
+            bail!("{}: log starts at {} but the snapshot ends at {}", log_path.display(), first_index, snapshot.meta.index);
+        }
+        // Entries already covered by the snapshot (a crash between writing the snapshot and
+        // rewriting the log leaves them behind) are not handed to the core.
+        let keep_from = (snapshot.meta.index + 1 - first_index) as usize;
+        let restored_entries = entries.split_off(keep_from.min(entries.len()));
+        let disk = Disk { dir: dir.to_path_buf(), log, first_index, offsets, end: pos as u64 };
+        Ok((Storage { disk: Some(disk) }, Restored { hard_state, snapshot, entries: restored_entries }))
+    }
+
+    pub fn save_hard_state(&mut self, hs: &HardState) -> Result<()> {
+        let Some(d) = &mut self.disk else { return Ok(()) };
+        write_atomic(&d.dir, "hardstate.json", serde_json::to_string(hs)?.as_bytes())
+    }
+
+    /// Truncates the stored log at `from` and appends `entries`, then fsyncs.
+    pub fn append(&mut self, from: u64, entries: &[Entry]) -> Result<()> {
+        let Some(d) = &mut self.disk else { return Ok(()) };
+        let last = d.first_index + d.offsets.len() as u64;
+        if from < last {
+            let keep = from.saturating_sub(d.first_index) as usize;
+            let cut = d.offsets.get(keep).copied().unwrap_or(d.end);
+            d.offsets.truncate(keep);
+            d.log.set_len(cut)?;
+            d.end = cut;
+        }
+        if entries.is_empty() {
+            d.log.sync_data()?;
+            return Ok(());
+        }
+        if d.offsets.is_empty() {
+            d.first_index = entries[0].index;
+        }
+        let mut buf = Vec::new();
+        for e in entries {
+            d.offsets.push(d.end + buf.len() as u64);
+            encode_record(&mut buf, e);
+        }
+        d.log.seek(SeekFrom::Start(d.end))?;
+        d.log.write_all(&buf)?;
+        d.log.sync_data()?;
+        d.end += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Persists a snapshot (taken locally or received) and drops log records it covers.
+    pub fn save_snapshot(&mut self, snap: &Snapshot) -> Result<()> {
+        let Some(d) = &mut self.disk else { return Ok(()) };
+        write_atomic(&d.dir, "snapshot.bin", &encode_snapshot(snap))?;
+        d.drop_through(snap.meta.index)
+    }
+}
+
+impl Disk {
+    /// Rewrites `log.bin` without the records up to and including `index`.
+    fn drop_through(&mut self, index: u64) -> Result<()> {
+        if index < self.first_index {
+            return Ok(());
+        }
+        let skip = ((index + 1 - self.first_index) as usize).min(self.offsets.len());
+        let start = self.offsets.get(skip).copied().unwrap_or(self.end);
+        let mut rest = vec![0u8; (self.end - start) as usize];
+        self.log.seek(SeekFrom::Start(start))?;
+        self.log.read_exact(&mut rest)?;
+        write_atomic(&self.dir, "log.bin", &rest)?;
+        self.log = OpenOptions::new().read(true).write(true).open(self.dir.join("log.bin"))?;
+        self.offsets = self.offsets[skip..].iter().map(|o| o - start).collect();
+        self.first_index = index + 1;
+        self.end -= start;
+        Ok(())
+    }
+}
+
+fn encode_record(buf: &mut Vec<u8>, e: &Entry) {
+    let payload = serde_json::to_vec(e).expect("entries serialize");
+    buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&fnv1a(&payload).to_le_bytes());
+    buf.extend_from_slice(&payload);
+}
+
+fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&s.meta).expect("snapshot meta serializes");
+    out.push(b'\n');
+    out.extend_from_slice(&s.data);
+    out
+}
+
+fn read_snapshot(path: &Path) -> Result<Snapshot> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let nl = bytes.iter().position(|&b| b == b'\n').with_context(|| format!("{}: missing header line", path.display()))?;
+    let meta: SnapshotMeta = serde_json::from_slice(&bytes[..nl]).with_context(|| format!("{}: bad header", path.display()))?;
+    Ok(Snapshot { meta, data: bytes[nl + 1..].to_vec() })
+}
+
+/// Replaces `dir/name` atomically and durably: temp file, fsync, rename, fsync directory.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, dir.join(name))?;
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Payload;
+    use std::collections::BTreeMap;
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry { index, term, payload: Payload::Command(format!("c{index}")) }
+    }
+
+    fn boot() -> Membership {
+        Membership::new(BTreeMap::from([("n1".to_string(), "127.0.0.1:1".to_string())]))
+    }
+
+    #[test]
+    fn log_survives_reopen_with_truncation_snapshot_and_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, r) = Storage::open(dir.path(), boot()).unwrap();
+        assert!(r.entries.is_empty());
+        assert_eq!(r.snapshot.meta.membership, boot());
+        s.save_hard_state(&HardState { term: 3, vote: Some("n1".into()) }).unwrap();
+        s.append(1, &(1..=5).map(|i| entry(i, 1)).collect::<Vec<_>>()).unwrap();
+        s.append(4, &[entry(4, 2)]).unwrap();
+        drop(s);
+        let (mut s, r) = Storage::open(dir.path(), Membership::default()).unwrap();
+        assert_eq!(r.hard_state, HardState { term: 3, vote: Some("n1".into()) });
+        assert_eq!(r.entries, vec![entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 2)]);
+        assert_eq!(r.snapshot.meta.membership, boot(), "bootstrap config persisted, --peers ignored later");
+        let snap = Snapshot { meta: SnapshotMeta { index: 2, term: 1, membership: boot() }, data: b"state".to_vec() };
+        s.save_snapshot(&snap).unwrap();
+        s.append(5, &[entry(5, 2)]).unwrap();
+        drop(s);
+        // Simulate a torn write at the end of the log.
+        let mut f = OpenOptions::new().append(true).open(dir.path().join("log.bin")).unwrap();
+        f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+        drop(f);
+        let (_s, r) = Storage::open(dir.path(), boot()).unwrap();
+        assert_eq!(r.snapshot, snap);
+        assert_eq!(r.entries, vec![entry(3, 1), entry(4, 2), entry(5, 2)]);
+    }
+}

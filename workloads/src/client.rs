@@ -1,0 +1,181 @@
+//! Clients: how an operation reaches a node, and how what came back maps onto
+//! ok / fail / info.
+//!
+//! The mapping is the heart of a sound history. `fail` is a promise that the
+//! operation did not take effect, so it is used only when that is certain: the system
+//! said so (`"definite": true`), or the connection was refused before the request was
+//! sent. Everything else that is not a success (a timeout, a reset after the request
+//! went out, a 5xx without a definite body, a garbled answer) is `info`. The one
+//! exception is reads: a read changes nothing, so an indeterminate read is recorded as
+//! `fail` (as Jepsen's clients do), which spares retiring its process.
+//!
+//! [`Client`] is the seam for other systems: etcd and Redis clients implement the same
+//! trait, and the runner neither knows nor cares which one it drives.
+
+use crate::op::{Completion, Op, OpFn};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A boxed future, so that clients can be chosen at run time (`dyn Client`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A node as a client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The node's name in the test (`n1`, ...), recorded with each operation.
+    pub id: String,
+    /// Where it listens, e.g. `http://10.77.0.2:8000`.
+    pub url: String,
+}
+
+/// One logical client process's connection to one node.
+pub trait Client: Send + Sync {
+    /// Performs `op` and says how it ended. Never panics and never returns an error:
+    /// every failure is a [`Completion`] with the right outcome.
+    fn invoke<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Completion>;
+}
+
+/// Opens a [`Client`] for a process bound to a node.
+pub trait ClientFactory: Send + Sync {
+    fn open(&self, target: &Target) -> anyhow::Result<Arc<dyn Client>>;
+}
+
+/// The per-request timeout when none is given: long enough for a leader election on
+/// one machine, short enough that a partitioned process gives up within the test.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Clients for the faultline KV protocol (`docs/protocol.md`), sharing one connection
+/// pool.
+#[derive(Clone)]
+pub struct KvClientFactory {
+    http: reqwest::Client,
+}
+
+impl KvClientFactory {
+    pub fn new(timeout: Duration) -> anyhow::Result<KvClientFactory> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+            // Never route test traffic through a proxy from the environment.
+            .no_proxy()
+            .build()?;
+        Ok(KvClientFactory { http })
+    }
+}
+
+impl ClientFactory for KvClientFactory {
+    fn open(&self, target: &Target) -> anyhow::Result<Arc<dyn Client>> {
+        Ok(Arc::new(KvClient { http: self.http.clone(), base: target.url.trim_end_matches('/').to_string() }))
+    }
+}
+
+/// A client of one node of a KV-protocol system.
+pub struct KvClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl KvClient {
+    pub fn new(url: &str, timeout: Duration) -> anyhow::Result<KvClient> {
+        let factory = KvClientFactory::new(timeout)?;
+        Ok(KvClient { http: factory.http, base: url.trim_end_matches('/').to_string() })
+    }
+
+    async fn perform(&self, op: &Op) -> Completion {
+        let key = op.key;
+        let request = match op.f {
+            OpFn::Read | OpFn::FinalRead => self.http.get(format!("{}/kv/{key}", self.base)),
+            OpFn::Write => self.http.put(format!("{}/kv/{key}", self.base)).json(&json!({ "value": op.value })),
+            OpFn::Cas => {
+                let (from, to) = match &op.value {
+                    Value::Array(pair) if pair.len() == 2 => (&pair[0], &pair[1]),
+                    other => return Completion::fail(other.clone(), "bad-request: cas value must be [from, to]"),
+                };
+                self.http.post(format!("{}/kv/{key}/cas", self.base)).json(&json!({ "from": from, "to": to }))
+            }
+            OpFn::Append => {
+                self.http.post(format!("{}/kv/{key}/append", self.base)).json(&json!({ "value": op.value }))
+            }
+        };
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return transport_error(op, &e),
+        };
+        let status = response.status();
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            // The answer was cut off: whatever it said is lost.
+            Err(e) => return indeterminate(op, error_name("body", &e)),
+        };
+        if status == reqwest::StatusCode::OK {
+            if !op.f.is_read() {
+                return Completion::ok(op.value.clone());
+            }
+            return match serde_json::from_slice::<Value>(&body) {
+                Ok(Value::Object(mut fields)) if fields.contains_key("value") => {
+                    Completion::ok(fields.remove("value").unwrap_or(Value::Null))
+                }
+                _ => indeterminate(op, "malformed-response: a 200 read without {\"value\": ...}".to_string()),
+            };
+        }
+        // An error body says whether the operation certainly did not take effect;
+        // anything less than an explicit `"definite": true` is indeterminate.
+        let parsed: Option<(String, bool)> = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+            let code = v.get("error")?.as_str()?.to_string();
+            let definite = v.get("definite").and_then(Value::as_bool).unwrap_or(false);
+            Some((code, definite))
+        });
+        match parsed {
+            Some((code, true)) => Completion::fail(op.value.clone(), code),
+            Some((code, false)) => indeterminate(op, code),
+            None => indeterminate(op, format!("http-{}", status.as_u16())),
+        }
+    }
+}
+
+impl Client for KvClient {
+    fn invoke<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Completion> {
+        Box::pin(self.perform(op))
+    }
+}
+
+/// An outcome nobody knows: `info`, except for reads, which changed nothing and so
+/// can be `fail`ed.
+fn indeterminate(op: &Op, error: String) -> Completion {
+    if op.f.is_read() {
+        Completion::fail(op.value.clone(), error)
+    } else {
+        Completion::info(op.value.clone(), error)
+    }
+}
+
+/// Maps a failure to send or to hear back.
+fn transport_error(op: &Op, e: &reqwest::Error) -> Completion {
+    if e.is_timeout() {
+        return indeterminate(op, "timeout".to_string());
+    }
+    if e.is_connect() {
+        // The connection was never established, so the request was never sent.
+        return Completion::fail(op.value.clone(), error_name("connect", e));
+    }
+    indeterminate(op, error_name("connection", e))
+}
+
+/// A short error code with the innermost cause (`connect: Connection refused`).
+fn error_name(what: &str, e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(inner) = source.source() {
+        source = inner;
+    }
+    let detail = source.to_string();
+    if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {detail}")
+    }
+}
