@@ -134,8 +134,8 @@ struct Cell {
     /// Completion time of the operation that produced the value (0 for the initial
     /// value); `u64::MAX` while that operation is still running or crashed.
     writer_ret: u64,
-    /// Invocation time of that operation (to recognise it when it completes).
-    writer_call: u64,
+    /// Serial number of that operation (to recognise it when it completes).
+    writer: u64,
 }
 
 /// A value a completed operation overwrote, whose own writer had completed before the
@@ -156,6 +156,8 @@ enum Action {
 }
 
 struct Pending {
+    /// Invocation order, from 1.
+    serial: u64,
     process: u64,
     f: &'static str,
     key: Option<Value>,
@@ -179,7 +181,7 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
     let clients = options.clients.max(1);
     let keys = if options.model == SynthModel::Kv { options.keys.max(1) } else { 1 };
     let initial = if options.model == SynthModel::Kv { json!("") } else { Value::Null };
-    let mut cells: Vec<Cell> = vec![Cell { value: initial, writer_ret: 0, writer_call: 0 }; keys];
+    let mut cells: Vec<Cell> = vec![Cell { value: initial, writer_ret: 0, writer: 0 }; keys];
     let mut overwritten: Vec<Vec<Overwritten>> = vec![Vec::new(); keys];
     let mut last_seen: Vec<Value> = vec![Value::Null; clients];
     let mut process_of: Vec<u64> = (0..clients as u64).collect();
@@ -198,7 +200,7 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
     let mut anomaly_armed = options.anomaly.is_some();
     // Lost write: the key frozen, and the completion time after which a read ends it.
     let mut frozen: Option<(usize, u64)> = None;
-    let mut emit = |events: &mut Vec<Event>, time: u64, process: u64, kind: EventType, f: &str, key: &Option<Value>, value: Value| {
+    let emit = |events: &mut Vec<Event>, time: u64, process: u64, kind: EventType, f: &str, key: &Option<Value>, value: Value| {
         let index = events.len() as u64;
         events.push(Event { index, time, process: Process::Client(process), kind, f: f.to_string(), key: key.clone(), value, node: None, error: None });
     };
@@ -247,6 +249,7 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                 pending.insert(
                     client,
                     Pending {
+                        serial: invoked as u64,
                         process,
                         f,
                         key,
@@ -315,7 +318,7 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                             op.replaced = Some(cell.value.clone());
                         }
                         cell.value = v;
-                        cell.writer_call = op.call;
+                        cell.writer = op.serial;
                         cell.writer_ret = u64::MAX;
                         op.wrote = true;
                     }
@@ -333,7 +336,7 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                 }
                 if op.wrote && !op.crashed {
                     let cell = &mut cells[op.cell];
-                    if cell.writer_call == op.call && cell.writer_ret == u64::MAX {
+                    if cell.writer == op.serial && cell.writer_ret == u64::MAX {
                         cell.writer_ret = time;
                     }
                 }

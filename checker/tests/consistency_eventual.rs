@@ -356,6 +356,9 @@ fn random_history(rng: &mut SmallRng, collection: Collection) -> History {
             continue;
         }
         let kk = if keyed { rng.gen_range(0..2) } else { 0 };
+        if rng.gen_bool(0.3) {
+            b.same_time();
+        }
         match pending[p].take() {
             Some((f, kv, v, kind)) => {
                 if kind == EventType::Info {
@@ -498,4 +501,52 @@ fn agrees_with_brute_force_on_random_set_and_append_histories() {
             "{collection:?}: the generator must reach every class: {totals:?}"
         );
     }
+}
+
+/// The conventions end to end: a JSONL history as the runner writes it, through the
+/// real parser, into both append checkers and the hierarchy line.
+#[test]
+fn a_jsonl_history_through_the_parser() {
+    use checker::consistency::hierarchy::{place, ModelVerdicts};
+    use checker::consistency::session::{self, SessionOptions};
+    let text = r#"
+{"index":0,"time":0,"process":0,"type":"invoke","f":"append","key":"k","value":1}
+{"index":1,"time":5,"process":"nemesis","type":"info","f":"start-partition","value":{"n1":["n2","n3"]}}
+{"index":2,"time":10,"process":0,"type":"ok","f":"append","key":"k","value":1}
+{"index":3,"time":20,"process":1,"type":"invoke","f":"append","key":"k","value":2}
+{"index":4,"time":30,"process":1,"type":"info","f":"append","key":"k","value":2,"error":"timeout"}
+{"index":5,"time":40,"process":0,"type":"invoke","f":"read","key":"k","value":null}
+{"index":6,"time":50,"process":0,"type":"ok","f":"read","key":"k","value":[1]}
+{"index":7,"time":60,"process":"nemesis","type":"info","f":"stop-partition","value":null}
+{"index":8,"time":1000,"process":10,"type":"invoke","f":"final-read","key":"k","value":null,"node":"n1"}
+{"index":9,"time":1010,"process":10,"type":"ok","f":"final-read","key":"k","value":[1,2],"node":"n1"}
+{"index":10,"time":1020,"process":11,"type":"invoke","f":"final-read","key":"k","value":null,"node":"n2"}
+{"index":11,"time":1030,"process":11,"type":"ok","f":"final-read","key":"k","value":[1,2],"node":"n2"}
+"#;
+    let h = checker::history::parse_jsonl(text).expect("valid JSONL");
+    let s = session::check(&h, &SessionOptions::default()).unwrap();
+    assert_eq!(s.verdict, Verdict::Valid, "{s:#?}");
+    let mut opts = EventualOptions::new(Collection::Append);
+    opts.quiet_period_ns = Some(900);
+    opts.nodes = Some(vec!["n1".into(), "n2".into()]);
+    let e = eventual::check(&h, &opts).unwrap();
+    assert_eq!(e.verdict, Verdict::Valid, "{e:#?}");
+    assert_eq!(e.convergence.final_heal_ns, Some(60));
+    assert_eq!(e.convergence.quiet_ns, Some(940));
+    let el = e.elements.as_ref().unwrap();
+    // 2 timed out, then showed up in n1's final read; n2's began after and has it.
+    assert_eq!((el.stable, el.recovered, el.never_read), (1, 1, 0));
+    let line = place(
+        &ModelVerdicts {
+            linearizable: Some(Verdict::Valid),
+            ..Default::default()
+        }
+        .with_session(&s)
+        .with_eventual(&e),
+    )
+    .line;
+    assert_eq!(
+        line,
+        "strongest model satisfied: linearizable + eventually consistent"
+    );
 }

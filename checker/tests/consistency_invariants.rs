@@ -158,6 +158,9 @@ fn counter_agrees_with_brute_force() {
             if retired[p] {
                 continue;
             }
+            if rng.gen_bool(0.3) {
+                b.same_time();
+            }
             match pending[p].take() {
                 Some((f, v, kind)) => {
                     retired[p] = kind == EventType::Info;

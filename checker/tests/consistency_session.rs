@@ -59,7 +59,9 @@ fn a_stale_read_breaks_monotonic_reads_only() {
         v.observed
     );
     assert_eq!(r.monotonic_reads.verdict, Verdict::Invalid);
-    assert_eq!(r.read_your_writes.verdict, Verdict::Valid);
+    assert_eq!(r.monotonic_writes.verdict, Verdict::Valid);
+    // Nobody read after writing: read-your-writes had nothing to judge.
+    assert_eq!(r.read_your_writes.verdict, Verdict::Unknown);
 }
 
 #[test]
@@ -393,7 +395,7 @@ fn brute_force(h: &History) -> [u64; 4] {
             }
             if own_ok
                 .get(&s)
-                .map_or(false, |own| own.iter().any(|x| !r.contains(x)))
+                .is_some_and(|own| own.iter().any(|x| !r.contains(x)))
             {
                 c[2] += 1;
             }
@@ -410,9 +412,7 @@ fn brute_force(h: &History) -> [u64; 4] {
             r.iter().enumerate().any(|(i, w2)| {
                 table
                     .get(&(key.clone(), w2.clone()))
-                    .map_or(false, |before| {
-                        before.iter().any(|w1| pos(&r[..i], w1).is_none())
-                    })
+                    .is_some_and(|before| before.iter().any(|w1| pos(&r[..i], w1).is_none()))
             })
         };
         c[1] += broken(&earlier) as u64;
@@ -438,4 +438,22 @@ fn agrees_with_brute_force_on_random_histories() {
         seen_violation.iter().all(|&n| n > 0),
         "the generator must exercise every guarantee: {seen_violation:?}"
     );
+}
+
+#[test]
+fn a_history_without_reads_proves_nothing() {
+    let mut b = Builder::new();
+    b.append(0, k(1), json!(1)).append(1, k(1), json!(2));
+    let r = check(&b.build());
+    assert_eq!(r.verdict, Verdict::Unknown);
+    for g in Guarantee::ALL {
+        assert!(
+            r.guarantee(g)
+                .note
+                .as_ref()
+                .unwrap()
+                .starts_with("nothing to judge"),
+            "{g:?}"
+        );
+    }
 }

@@ -61,7 +61,9 @@ pub fn run(args: CleanArgs) -> ExitCode {
                 r.namespaces.join(", "),
                 r.host_link,
                 r.processes.iter().map(|p| p.pid).collect::<Vec<_>>(),
-                r.octet.map(|o| format!(", subnet {}", network::subnet_text(o))).unwrap_or_default()
+                r.octet
+                    .map(|o| format!(", subnet {}", network::subnet_text(o)))
+                    .unwrap_or_default()
             );
             continue;
         }
@@ -73,7 +75,10 @@ pub fn run(args: CleanArgs) -> ExitCode {
                     parts.push(format!("killed processes {:?}", removed.processes));
                 }
                 if !removed.namespaces.is_empty() {
-                    parts.push(format!("removed namespaces {}", removed.namespaces.join(", ")));
+                    parts.push(format!(
+                        "removed namespaces {}",
+                        removed.namespaces.join(", ")
+                    ));
                 }
                 if !removed.links.is_empty() {
                     parts.push(format!("removed link {}", removed.links.join(", ")));
@@ -92,5 +97,9 @@ pub fn run(args: CleanArgs) -> ExitCode {
             }
         }
     }
-    crate::exit::code(if failed { crate::exit::HARNESS_ERROR } else { crate::exit::VALID })
+    crate::exit::code(if failed {
+        crate::exit::HARNESS_ERROR
+    } else {
+        crate::exit::VALID
+    })
 }

@@ -2,8 +2,13 @@
 //! only parses arguments and maps failures onto the exit codes of [`exit`].
 
 mod check;
+mod checks;
 mod clean;
+mod config;
 mod exit;
+mod progress;
+mod results;
+mod runner;
 mod synth;
 mod test;
 

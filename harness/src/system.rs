@@ -63,8 +63,13 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] =
-        [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Clock, FaultKind::Packet];
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Partition,
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Clock,
+        FaultKind::Packet,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -100,9 +105,18 @@ pub struct FaultSet {
 }
 
 impl FaultSet {
-    pub const ALL: FaultSet = FaultSet { partition: true, kill: true, pause: true, clock: true, packet: true };
+    pub const ALL: FaultSet = FaultSet {
+        partition: true,
+        kill: true,
+        pause: true,
+        clock: true,
+        packet: true,
+    };
     /// Everything but clock faults: the default for a system described by a file.
-    pub const ALL_BUT_CLOCK: FaultSet = FaultSet { clock: false, ..FaultSet::ALL };
+    pub const ALL_BUT_CLOCK: FaultSet = FaultSet {
+        clock: false,
+        ..FaultSet::ALL
+    };
 
     pub fn supports(&self, kind: FaultKind) -> bool {
         match kind {
@@ -115,7 +129,10 @@ impl FaultSet {
     }
 
     pub fn kinds(&self) -> Vec<FaultKind> {
-        FaultKind::ALL.into_iter().filter(|k| self.supports(*k)).collect()
+        FaultKind::ALL
+            .into_iter()
+            .filter(|k| self.supports(*k))
+            .collect()
     }
 
     fn from_kinds(kinds: &[FaultKind]) -> FaultSet {
@@ -152,13 +169,22 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("ip", "the node's IP address"),
     ("port", "the client port"),
     ("addr", "ip:port, the address the node serves clients on"),
-    ("peers", "every node (this one included) as id=ip:port, comma-separated"),
+    (
+        "peers",
+        "every node (this one included) as id=ip:port, comma-separated",
+    ),
     ("others", "every other node as id=ip:port, comma-separated"),
-    ("data_dir", "the node's own data directory, kept across restarts"),
+    (
+        "data_dir",
+        "the node's own data directory, kept across restarts",
+    ),
     ("node_count", "the number of nodes"),
     ("peer_port", "the peer port (needs `peer_port`)"),
     ("peer_addr", "ip:peer_port (needs `peer_port`)"),
-    ("initial_cluster", "every node as id=http://ip:peer_port, comma-separated, etcd style (needs `peer_port`)"),
+    (
+        "initial_cluster",
+        "every node as id=http://ip:peer_port, comma-separated, etcd style (needs `peer_port`)",
+    ),
 ];
 
 /// What a template is filled in with for one node.
@@ -185,7 +211,10 @@ impl CommandTemplate {
             bail!("the command is empty");
         }
         let program = words.remove(0);
-        Ok(CommandTemplate { program, args: words })
+        Ok(CommandTemplate {
+            program,
+            args: words,
+        })
     }
 
     fn words(&self) -> impl Iterator<Item = &String> {
@@ -197,11 +226,19 @@ impl CommandTemplate {
         for w in self.words() {
             for name in placeholders_in(w)? {
                 if !PLACEHOLDERS.iter().any(|(p, _)| *p == name) {
-                    let known: Vec<String> = PLACEHOLDERS.iter().map(|(p, _)| format!("{{{p}}}")).collect();
-                    bail!("unknown placeholder {{{name}}} in {w:?} (known: {})", known.join(", "));
+                    let known: Vec<String> = PLACEHOLDERS
+                        .iter()
+                        .map(|(p, _)| format!("{{{p}}}"))
+                        .collect();
+                    bail!("unknown placeholder {{{name}}} in {} (known: {}; write {{{{ and }}}} for literal braces)", excerpt(w), known.join(", "));
                 }
-                if !has_peer_port && matches!(name.as_str(), "peer_port" | "peer_addr" | "initial_cluster") {
-                    bail!("placeholder {{{name}}} in {w:?} needs `peer_port` to be set");
+                if !has_peer_port
+                    && matches!(name.as_str(), "peer_port" | "peer_addr" | "initial_cluster")
+                {
+                    bail!(
+                        "placeholder {{{name}}} in {} needs `peer_port` to be set",
+                        excerpt(w)
+                    );
                 }
             }
         }
@@ -211,7 +248,11 @@ impl CommandTemplate {
     /// The program and arguments for one node.
     pub fn render(&self, spec: &SystemSpec, vars: &NodeVars) -> Result<(String, Vec<String>)> {
         let program = render_word(&self.program, spec, vars)?;
-        let args = self.args.iter().map(|a| render_word(a, spec, vars)).collect::<Result<Vec<_>>>()?;
+        let args = self
+            .args
+            .iter()
+            .map(|a| render_word(a, spec, vars))
+            .collect::<Result<Vec<_>>>()?;
         Ok((program, args))
     }
 }
@@ -220,6 +261,16 @@ impl fmt::Display for CommandTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let words: Vec<&str> = self.words().map(String::as_str).collect();
         f.write_str(&words.join(" "))
+    }
+}
+
+/// A word as quoted in an error message, shortened if it is an inline script.
+fn excerpt(word: &str) -> String {
+    if word.chars().count() <= 60 {
+        format!("{word:?}")
+    } else {
+        let head: String = word.chars().take(57).collect();
+        format!("{head:?}...")
     }
 }
 
@@ -234,9 +285,17 @@ fn placeholders_in(word: &str) -> Result<Vec<String>> {
             continue;
         }
         if c == b'}' {
-            bail!("unmatched '}}' in {word:?} (write '}}}}' for a literal brace)");
+            bail!(
+                "unmatched '}}' in {} (write '}}}}' for a literal brace)",
+                excerpt(word)
+            );
         }
-        let end = after.find('}').ok_or_else(|| anyhow!("unclosed '{{' in {word:?} (write '{{{{' for a literal brace)"))?;
+        let end = after.find('}').ok_or_else(|| {
+            anyhow!(
+                "unclosed '{{' in {} (write '{{{{' for a literal brace)",
+                excerpt(word)
+            )
+        })?;
         out.push(after[..end].to_string());
         rest = &after[end + 1..];
     }
@@ -245,7 +304,8 @@ fn placeholders_in(word: &str) -> Result<Vec<String>> {
 
 fn render_word(word: &str, spec: &SystemSpec, v: &NodeVars) -> Result<String> {
     let peer_port = spec.peer_port;
-    let need_peer = |name: &str| peer_port.ok_or_else(|| anyhow!("{{{name}}} needs the system's peer_port"));
+    let need_peer =
+        |name: &str| peer_port.ok_or_else(|| anyhow!("{{{name}}} needs the system's peer_port"));
     let join = |f: &dyn Fn(&str, Ipv4Addr) -> String, skip_self: bool| -> String {
         v.members
             .iter()
@@ -268,7 +328,9 @@ fn render_word(word: &str, spec: &SystemSpec, v: &NodeVars) -> Result<String> {
         if c == '}' {
             bail!("unmatched '}}' in {word:?}");
         }
-        let end = after.find('}').ok_or_else(|| anyhow!("unclosed '{{' in {word:?}"))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| anyhow!("unclosed '{{' in {word:?}"))?;
         let name = &after[..end];
         let port = spec.port;
         let value = match name {
@@ -294,6 +356,15 @@ fn render_word(word: &str, spec: &SystemSpec, v: &NodeVars) -> Result<String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// One node's command line, with every placeholder filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedCommand {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Extra environment (on top of the harness's own).
+    pub env: Vec<(String, String)>,
 }
 
 /// Everything the harness needs to know about a system under test.
@@ -352,9 +423,18 @@ impl SystemSpec {
         let bin = find_workspace_binary(name)?;
         let command = CommandTemplate {
             program: bin.display().to_string(),
-            args: ["--id", "{id}", "--listen", "{addr}", "--peers", "{peers}", "--data-dir", "{data_dir}"]
-                .map(String::from)
-                .to_vec(),
+            args: [
+                "--id",
+                "{id}",
+                "--listen",
+                "{addr}",
+                "--peers",
+                "{peers}",
+                "--data-dir",
+                "{data_dir}",
+            ]
+            .map(String::from)
+            .to_vec(),
         };
         Ok(SystemSpec {
             name: name.to_string(),
@@ -366,7 +446,9 @@ impl SystemSpec {
             protocol: ClientProtocol::Kv,
             port: 8080,
             peer_port: None,
-            readiness: Readiness::Http { path: "/health".into() },
+            readiness: Readiness::Http {
+                path: "/health".into(),
+            },
             ready_timeout: Duration::from_secs(20),
             leader,
             faults: FaultSet::ALL,
@@ -378,23 +460,37 @@ impl SystemSpec {
     /// name the file and the field (and the line, for syntax errors).
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<SystemSpec> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).with_context(|| format!("system file {}: cannot read it", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("system file {}: cannot read it", path.display()))?;
         SystemSpec::from_toml_str(&text, path)
     }
 
     /// As [`SystemSpec::from_toml_file`], from text; `path` names the file in errors
     /// and anchors relative paths.
     pub fn from_toml_str(text: &str, path: &Path) -> Result<SystemSpec> {
-        let file: SystemFile =
-            toml::from_str(text).map_err(|e| anyhow!("system file {}: {}", path.display(), e.to_string().trim_end()))?;
+        let file: SystemFile = toml::from_str(text).map_err(|e| {
+            anyhow!(
+                "system file {}: {}",
+                path.display(),
+                e.to_string().trim_end()
+            )
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
         let base = base.canonicalize().unwrap_or(base);
-        file.into_spec(path, &base).map_err(|e| anyhow!("system file {}: {e:#}", path.display()))
+        file.into_spec(path, &base)
+            .map_err(|e| anyhow!("system file {}: {e:#}", path.display()))
     }
 
     /// Adds arguments to both the start and restart commands.
-    pub fn with_extra_args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> SystemSpec {
+    pub fn with_extra_args(
+        mut self,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> SystemSpec {
         self.extra_args.extend(args.into_iter().map(Into::into));
         self
     }
@@ -409,14 +505,20 @@ impl SystemSpec {
 
     /// Checks the templates; called by the cluster before it starts anything.
     pub fn validate(&self) -> Result<()> {
-        self.command.validate(self.peer_port.is_some()).context("field `command`")?;
+        self.command
+            .validate(self.peer_port.is_some())
+            .context("field `command`")?;
         if let Some(r) = &self.restart {
-            r.validate(self.peer_port.is_some()).context("field `restart`")?;
+            r.validate(self.peer_port.is_some())
+                .context("field `restart`")?;
         }
         for (k, v) in &self.env {
-            CommandTemplate { program: v.clone(), args: vec![] }
-                .validate(self.peer_port.is_some())
-                .with_context(|| format!("field `env.{k}`"))?;
+            CommandTemplate {
+                program: v.clone(),
+                args: vec![],
+            }
+            .validate(self.peer_port.is_some())
+            .with_context(|| format!("field `env.{k}`"))?;
         }
         if self.port == 0 {
             bail!("field `port`: must be between 1 and 65535");
@@ -428,7 +530,7 @@ impl SystemSpec {
     }
 
     /// The argv and environment of one node, for its first start or a restart.
-    pub fn render(&self, vars: &NodeVars, restart: bool) -> Result<(String, Vec<String>, Vec<(String, String)>)> {
+    pub fn render(&self, vars: &NodeVars, restart: bool) -> Result<RenderedCommand> {
         let template = match (&self.restart, restart) {
             (Some(r), true) => r,
             _ => &self.command,
@@ -440,7 +542,7 @@ impl SystemSpec {
             .iter()
             .map(|(k, v)| Ok((k.clone(), render_word(v, self, vars)?)))
             .collect::<Result<Vec<_>>>()?;
-        Ok((program, args, env))
+        Ok(RenderedCommand { program, args, env })
     }
 }
 
@@ -509,7 +611,8 @@ impl Words {
         // Programs given as relative paths are relative to the system file, so a file
         // checked into a repository works from any directory.
         if t.program.contains('/') && !t.program.starts_with('/') && !t.program.starts_with('{') {
-            t.program = base.join(&t.program).display().to_string();
+            let relative = t.program.trim_start_matches("./");
+            t.program = base.join(relative).display().to_string();
         }
         Ok(t)
     }
@@ -521,7 +624,10 @@ impl SystemFile {
             bail!("field `name`: must not be empty");
         }
         let command = self.command.template("command", base)?;
-        let restart = self.restart.map(|r| r.template("restart", base)).transpose()?;
+        let restart = self
+            .restart
+            .map(|r| r.template("restart", base))
+            .transpose()?;
         check_program(&command.program).context("field `command`")?;
         if let Some(r) = &restart {
             check_program(&r.program).context("field `restart`")?;
@@ -529,14 +635,20 @@ impl SystemFile {
         let readiness = match (self.ready.http, self.ready.tcp) {
             (Some(_), true) => bail!("field `ready`: give either `http` or `tcp = true`, not both"),
             (None, true) => Readiness::Tcp,
-            (Some(p), false) if !p.starts_with('/') => bail!("field `ready.http`: the path must start with '/', got {p:?}"),
+            (Some(p), false) if !p.starts_with('/') => {
+                bail!("field `ready.http`: the path must start with '/', got {p:?}")
+            }
             (Some(p), false) => Readiness::Http { path: p },
-            (None, false) => Readiness::Http { path: "/health".into() },
+            (None, false) => Readiness::Http {
+                path: "/health".into(),
+            },
         };
         let ready_timeout = match self.ready.timeout_secs {
             None => Duration::from_secs(20),
             Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Duration::from_secs_f64(s),
-            Some(s) => bail!("field `ready.timeout_secs`: must be between 0 and 3600 seconds, got {s}"),
+            Some(s) => {
+                bail!("field `ready.timeout_secs`: must be between 0 and 3600 seconds, got {s}")
+            }
         };
         let faults = match self.faults {
             None => FaultSet::ALL_BUT_CLOCK,
@@ -545,14 +657,19 @@ impl SystemFile {
                 for n in &names {
                     let k = FaultKind::parse(n).ok_or_else(|| {
                         let known: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-                        anyhow!("field `faults`: unknown fault {n:?} (known: {})", known.join(", "))
+                        anyhow!(
+                            "field `faults`: unknown fault {n:?} (known: {})",
+                            known.join(", ")
+                        )
                     })?;
                     kinds.push(k);
                 }
                 FaultSet::from_kinds(&kinds)
             }
         };
-        let working_dir = self.working_dir.map(|d| if d.is_absolute() { d } else { base.join(d) });
+        let working_dir = self
+            .working_dir
+            .map(|d| if d.is_absolute() { d } else { base.join(d) });
         let spec = SystemSpec {
             name: self.name,
             command,
@@ -587,7 +704,11 @@ fn check_program(program: &str) -> Result<()> {
         Some(PathBuf::from(program))
     } else {
         std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).map(|d| d.join(program)).find(|c| is_executable(c)))
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(program))
+                    .find(|c| is_executable(c))
+            })
             .unwrap_or(None)
     };
     match found {
@@ -600,7 +721,9 @@ fn check_program(program: &str) -> Result<()> {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// Finds a workspace binary (a reference system) next to the running executable, or
@@ -618,9 +741,13 @@ pub fn find_workspace_binary(name: &str) -> Result<PathBuf> {
             }
         }
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf);
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf);
     for root in workspace.into_iter().chain(std::env::current_dir().ok()) {
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
         candidates.push(target.join("release").join(name));
         candidates.push(target.join("debug").join(name));
     }
@@ -658,7 +785,10 @@ mod tests {
     }
 
     fn members() -> Vec<(String, Ipv4Addr)> {
-        vec![("n1".into(), Ipv4Addr::new(10, 77, 3, 1)), ("n2".into(), Ipv4Addr::new(10, 77, 3, 2))]
+        vec![
+            ("n1".into(), Ipv4Addr::new(10, 77, 3, 1)),
+            ("n2".into(), Ipv4Addr::new(10, 77, 3, 2)),
+        ]
     }
 
     #[test]
@@ -669,11 +799,17 @@ mod tests {
         );
         spec.validate().unwrap();
         let m = members();
-        let vars = NodeVars { id: "n2", index: 2, ip: m[1].1, data_dir: Path::new("/d/n2"), members: &m };
-        let (prog, args, _) = spec.render(&vars, false).unwrap();
-        assert_eq!(prog, "/bin/x");
+        let vars = NodeVars {
+            id: "n2",
+            index: 2,
+            ip: m[1].1,
+            data_dir: Path::new("/d/n2"),
+            members: &m,
+        };
+        let rendered = spec.render(&vars, false).unwrap();
+        assert_eq!(rendered.program, "/bin/x");
         assert_eq!(
-            args,
+            rendered.args,
             vec![
                 "--id=n2",
                 "2",
@@ -692,8 +828,13 @@ mod tests {
     #[test]
     fn rejects_unknown_and_unusable_placeholders() {
         let e = spec_with("/bin/x {nope}", None).validate().unwrap_err();
-        assert!(format!("{e:#}").contains("unknown placeholder {nope}"), "{e:#}");
-        let e = spec_with("/bin/x {peer_addr}", None).validate().unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unknown placeholder {nope}"),
+            "{e:#}"
+        );
+        let e = spec_with("/bin/x {peer_addr}", None)
+            .validate()
+            .unwrap_err();
         assert!(format!("{e:#}").contains("needs `peer_port`"), "{e:#}");
         let e = spec_with("/bin/x {id", None).validate().unwrap_err();
         assert!(format!("{e:#}").contains("unclosed"), "{e:#}");
@@ -701,12 +842,25 @@ mod tests {
 
     #[test]
     fn restart_template_and_extra_args() {
-        let mut spec = spec_with("/bin/x --new {id}", None).with_extra_args(["--bug", "stale-read"]);
+        let mut spec =
+            spec_with("/bin/x --new {id}", None).with_extra_args(["--bug", "stale-read"]);
         spec.restart = Some(CommandTemplate::parse_words("/bin/x --existing {id}").unwrap());
         let m = members();
-        let vars = NodeVars { id: "n1", index: 1, ip: m[0].1, data_dir: Path::new("/d"), members: &m };
-        assert_eq!(spec.render(&vars, false).unwrap().1, vec!["--new", "n1", "--bug", "stale-read"]);
-        assert_eq!(spec.render(&vars, true).unwrap().1, vec!["--existing", "n1", "--bug", "stale-read"]);
+        let vars = NodeVars {
+            id: "n1",
+            index: 1,
+            ip: m[0].1,
+            data_dir: Path::new("/d"),
+            members: &m,
+        };
+        assert_eq!(
+            spec.render(&vars, false).unwrap().args,
+            vec!["--new", "n1", "--bug", "stale-read"]
+        );
+        assert_eq!(
+            spec.render(&vars, true).unwrap().args,
+            vec!["--existing", "n1", "--bug", "stale-read"]
+        );
     }
 
     #[test]
@@ -731,19 +885,37 @@ timeout_secs = 5
         let spec = SystemSpec::from_toml_file(&path).unwrap();
         assert_eq!(spec.name, "my-kv");
         assert_eq!(spec.command.args, vec!["-c", "exec sleep 1000", "{id}"]);
-        assert_eq!(spec.restart.as_ref().unwrap().args, vec!["-c", "true", "{id}"]);
+        assert_eq!(
+            spec.restart.as_ref().unwrap().args,
+            vec!["-c", "true", "{id}"]
+        );
         assert_eq!(spec.readiness, Readiness::Tcp);
         assert_eq!(spec.ready_timeout, Duration::from_secs(5));
         assert_eq!(spec.leader, LeaderLookup::Health);
-        assert_eq!(spec.faults.kinds(), vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Clock]);
-        assert_eq!(spec.env, vec![("NODE".to_string(), "{id}@{ip}".to_string())]);
+        assert_eq!(
+            spec.faults.kinds(),
+            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Clock]
+        );
+        assert_eq!(
+            spec.env,
+            vec![("NODE".to_string(), "{id}@{ip}".to_string())]
+        );
         assert_eq!(spec.source, SpecSource::File(path.clone()));
     }
 
     #[test]
     fn toml_defaults() {
-        let spec = SystemSpec::from_toml_str("name = \"a\"\ncommand = \"sh {id}\"\nport = 1\n", Path::new("x.toml")).unwrap();
-        assert_eq!(spec.readiness, Readiness::Http { path: "/health".into() });
+        let spec = SystemSpec::from_toml_str(
+            "name = \"a\"\ncommand = \"sh {id}\"\nport = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            spec.readiness,
+            Readiness::Http {
+                path: "/health".into()
+            }
+        );
         assert_eq!(spec.protocol, ClientProtocol::Kv);
         assert!(!spec.faults.clock && spec.faults.kill && spec.faults.partition);
         assert_eq!(spec.leader, LeaderLookup::None);
@@ -752,25 +924,52 @@ timeout_secs = 5
     #[test]
     fn toml_errors_name_file_and_field() {
         let check = |text: &str, want: &[&str]| {
-            let e = format!("{:#}", SystemSpec::from_toml_str(text, Path::new("/tmp/sys.toml")).unwrap_err());
+            let e = format!(
+                "{:#}",
+                SystemSpec::from_toml_str(text, Path::new("/tmp/sys.toml")).unwrap_err()
+            );
             assert!(e.contains("/tmp/sys.toml"), "{e}");
             for w in want {
                 assert!(e.contains(w), "missing {w:?} in {e}");
             }
         };
-        check("name = \"a\"\ncommand = \"sh\"\nport = 1\nrestrat = \"sh\"\n", &["restrat", "line 4"]);
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 1\nrestrat = \"sh\"\n",
+            &["restrat", "line 4"],
+        );
         check("name = \"a\"\ncommand = \"sh\"\n", &["port"]);
-        check("name = \"a\"\ncommand = \"sh\"\nport = 70000\n", &["port", "line 3"]);
-        check("name = \"a\"\ncommand = \"sh {bad}\"\nport = 1\n", &["`command`", "{bad}"]);
-        check("name = \"a\"\ncommand = \"sh\"\nport = 1\nfaults = [\"nuke\"]\n", &["`faults`", "nuke"]);
-        check("name = \"a\"\ncommand = \"sh\"\nport = 1\nprotocol = \"smtp\"\n", &["protocol", "smtp"]);
-        check("name = \"a\"\ncommand = \"./no-such-binary {id}\"\nport = 1\n", &["`command`", "does not exist"]);
-        check("name = \"a\"\ncommand = \"sh\"\nport = 1\n[ready]\nhttp = \"health\"\n", &["ready.http", "'/'"]);
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 70000\n",
+            &["port", "line 3"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"sh {bad}\"\nport = 1\n",
+            &["`command`", "{bad}"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 1\nfaults = [\"nuke\"]\n",
+            &["`faults`", "nuke"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 1\nprotocol = \"smtp\"\n",
+            &["protocol", "smtp"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"./no-such-binary {id}\"\nport = 1\n",
+            &["`command`", "does not exist"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 1\n[ready]\nhttp = \"health\"\n",
+            &["ready.http", "'/'"],
+        );
     }
 
     #[test]
     fn unknown_builtin_lists_the_known_ones() {
         let e = SystemSpec::builtin("nope").unwrap_err().to_string();
-        assert!(e.contains("raft-kv") && e.contains("docs/systems.md"), "{e}");
+        assert!(
+            e.contains("raft-kv") && e.contains("docs/systems.md"),
+            "{e}"
+        );
     }
 }

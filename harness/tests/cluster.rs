@@ -66,19 +66,21 @@ fn python() -> &'static str {
     }
 }
 
-/// The test server as a user would describe it: a TOML system file.
+/// The test server as a user would describe it: a TOML system file next to its
+/// program (a relative program path is relative to the file).
 fn test_system(dir: &Path, extra: &str) -> SystemSpec {
     let path = dir.join("test-server.toml");
+    std::fs::write(dir.join("server.py"), SERVER).unwrap();
     let toml = format!(
         r#"name = "test-server"
-command = [{py:?}, "-c", {script:?}, "{{id}}", "{{ip}}", "{{port}}", "{{peers}}", "{{data_dir}}", "start"]
-restart = [{py:?}, "-c", {script:?}, "{{id}}", "{{ip}}", "{{port}}", "{{peers}}", "{{data_dir}}", "restart"]
+command = "{py} ./server.py {{id}} {{ip}} {{port}} {{peers}} {{data_dir}} start"
+restart = ["{py}", "./server.py", "{{id}}", "{{ip}}", "{{port}}", "{{peers}}", "{{data_dir}}", "restart"]
+working_dir = "."
 port = 7070
 leader = "health"
 {extra}
 "#,
         py = python(),
-        script = SERVER
     );
     std::fs::write(&path, toml).unwrap();
     SystemSpec::from_toml_file(&path).unwrap()
@@ -91,7 +93,11 @@ fn options(dir: &Path, system: SystemSpec, nodes: usize) -> ClusterOptions {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(1500)).build().unwrap()
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(1500))
+        .build()
+        .unwrap()
 }
 
 async fn get_json(url: &str) -> Result<serde_json::Value, String> {
@@ -101,16 +107,30 @@ async fn get_json(url: &str) -> Result<serde_json::Value, String> {
 
 /// Asserts nothing of run `id` is left: namespace, link, process, lease, state file.
 fn assert_gone(id: &str, pids: &[i32]) {
-    let ns: Vec<String> = network::list_netns().into_iter().filter(|n| n.starts_with(&format!("fl-{id}-"))).collect();
+    let ns: Vec<String> = network::list_netns()
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("fl-{id}-")))
+        .collect();
     assert!(ns.is_empty(), "namespaces of run {id} left: {ns:?}");
-    let links: Vec<String> = network::list_host_links().into_iter().filter(|l| l.starts_with(&format!("fl{id}"))).collect();
+    let links: Vec<String> = network::list_host_links()
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("fl{id}")))
+        .collect();
     assert!(links.is_empty(), "links of run {id} left: {links:?}");
     for pid in pids {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false);
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
         assert!(!alive, "process {pid} of run {id} still running");
     }
-    assert!(!state::RunState::path_of(id).exists(), "state file of run {id} left");
-    assert!(!state::lease::all().iter().any(|(_, r)| r == id), "subnet lease of run {id} left");
+    assert!(
+        !state::RunState::path_of(id).exists(),
+        "state file of run {id} left"
+    );
+    assert!(
+        !state::lease::all().iter().any(|(_, r)| r == id),
+        "subnet lease of run {id} left"
+    );
 }
 
 fn process_state(pid: i32) -> Option<char> {
@@ -121,7 +141,9 @@ fn process_state(pid: i32) -> Option<char> {
 #[tokio::test]
 async fn three_nodes_reachable_killable_pausable_and_torn_down_without_trace() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 3)).await.unwrap();
+    let c = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 3))
+        .await
+        .unwrap();
     let id = c.run_id().to_string();
     assert_eq!(c.nodes().len(), 3);
     assert!(network::link_exists(&c.host_link()));
@@ -135,7 +157,10 @@ async fn three_nodes_reachable_killable_pausable_and_torn_down_without_trace() {
         let h = get_json(&format!("{}/health", n.url())).await.unwrap();
         assert_eq!(h["node"], n.id.as_str());
         let pid = c.pid(&n.id).unwrap().unwrap();
-        assert_eq!(h["pid"], pid, "the pid we hold is the node's own, not a wrapper's");
+        assert_eq!(
+            h["pid"], pid,
+            "the pid we hold is the node's own, not a wrapper's"
+        );
         assert_eq!(cluster::process::pids_in_netns(&n.netns), vec![pid]);
         pids.push(pid);
         let log = std::fs::read_to_string(&n.log).unwrap();
@@ -145,7 +170,11 @@ async fn three_nodes_reachable_killable_pausable_and_torn_down_without_trace() {
     for n in c.nodes() {
         let p = get_json(&format!("{}/probe", n.url())).await.unwrap();
         assert_eq!(p.as_object().unwrap().len(), 2);
-        assert!(p.as_object().unwrap().values().all(|v| v == true), "{} cannot reach every peer: {p}", n.id);
+        assert!(
+            p.as_object().unwrap().values().all(|v| v == true),
+            "{} cannot reach every peer: {p}",
+            n.id
+        );
     }
     assert_eq!(c.leader().await.as_deref(), Some("n1"));
 
@@ -155,15 +184,24 @@ async fn three_nodes_reachable_killable_pausable_and_torn_down_without_trace() {
     assert!(!c.is_running("n2").unwrap());
     assert!(get_json(&format!("{}/health", n2.url())).await.is_err());
     assert!(cluster::process::pids_in_netns(&n2.netns).is_empty());
-    assert_eq!(process_state(pids[1]), None, "killed node must be reaped, not a zombie");
+    assert_eq!(
+        process_state(pids[1]),
+        None,
+        "killed node must be reaped, not a zombie"
+    );
     c.kill("n2").unwrap();
     // Probing from n1 now finds n2 unreachable.
-    let p = get_json(&format!("{}/probe", c.nodes()[0].url())).await.unwrap();
+    let p = get_json(&format!("{}/probe", c.nodes()[0].url()))
+        .await
+        .unwrap();
     assert_eq!(p["n2"], false);
 
     // Restart: the restart command, the same data directory.
     c.restart("n2").await.unwrap();
-    assert!(c.restart("n2").await.is_err(), "restarting a running node is an error");
+    assert!(
+        c.restart("n2").await.is_err(),
+        "restarting a running node is an error"
+    );
     c.wait_ready("n2", Duration::from_secs(15)).await.unwrap();
     let h = get_json(&format!("{}/health", n2.url())).await.unwrap();
     assert_eq!(h["mode"], "restart");
@@ -176,15 +214,24 @@ async fn three_nodes_reachable_killable_pausable_and_torn_down_without_trace() {
     let pid3 = c.pid("n3").unwrap().unwrap();
     c.pause("n3").unwrap();
     assert_eq!(process_state(pid3), Some('T'));
-    assert!(get_json(&format!("{}/health", n3.url())).await.is_err(), "a paused node must not answer");
+    assert!(
+        get_json(&format!("{}/health", n3.url())).await.is_err(),
+        "a paused node must not answer"
+    );
     c.resume("n3").unwrap();
     assert_ne!(process_state(pid3), Some('T'));
     get_json(&format!("{}/health", n3.url())).await.unwrap();
 
     let log = std::fs::read_to_string(&n2.log).unwrap();
-    assert!(log.contains("n2 killed by faultline (SIGKILL)") && log.contains("n2 starting (restart)"), "{log}");
+    assert!(
+        log.contains("n2 killed by faultline (SIGKILL)") && log.contains("n2 starting (restart)"),
+        "{log}"
+    );
     let log3 = std::fs::read_to_string(&n3.log).unwrap();
-    assert!(log3.contains("paused (SIGSTOP)") && log3.contains("resumed (SIGCONT)"), "{log3}");
+    assert!(
+        log3.contains("paused (SIGSTOP)") && log3.contains("resumed (SIGCONT)"),
+        "{log3}"
+    );
 
     c.teardown().await.unwrap();
     assert_gone(&id, &pids);
@@ -195,7 +242,10 @@ async fn three_nodes_reachable_killable_pausable_and_torn_down_without_trace() {
 #[tokio::test]
 async fn clock_bump_moves_the_wall_clock_and_date_but_not_monotonic_time() {
     let dir = tempfile::tempdir().unwrap();
-    let system = test_system(dir.path(), "faults = [\"partition\", \"kill\", \"pause\", \"clock\"]");
+    let system = test_system(
+        dir.path(),
+        "faults = [\"partition\", \"kill\", \"pause\", \"clock\"]",
+    );
     let mut opts = options(dir.path(), system, 1);
     opts.clock_faults = true;
     let c = Cluster::start(opts).await.unwrap();
@@ -203,9 +253,17 @@ async fn clock_bump_moves_the_wall_clock_and_date_but_not_monotonic_time() {
     let file = c.clock_file("n1").unwrap();
     assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), "+0");
 
-    let wall = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let wall = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
     let mono = || {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
     };
@@ -218,14 +276,26 @@ async fn clock_bump_moves_the_wall_clock_and_date_but_not_monotonic_time() {
     std::fs::rename(&tmp, &file).unwrap();
     let t = get_json(&url).await.unwrap();
     let skew = t["wall"].as_f64().unwrap() - wall();
-    assert!((skew - 3600.0).abs() < 2.0, "wall clock should be an hour ahead: {t}");
+    assert!(
+        (skew - 3600.0).abs() < 2.0,
+        "wall clock should be an hour ahead: {t}"
+    );
     let date_skew = t["date"].as_f64().unwrap() - wall();
-    assert!((date_skew - 3600.0).abs() < 3.0, "`date` in the namespace should be an hour ahead: {t}");
-    assert!((t["mono"].as_f64().unwrap() - mono()).abs() < 2.0, "monotonic time must stay real: {t}");
+    assert!(
+        (date_skew - 3600.0).abs() < 3.0,
+        "`date` in the namespace should be an hour ahead: {t}"
+    );
+    assert!(
+        (t["mono"].as_f64().unwrap() - mono()).abs() < 2.0,
+        "monotonic time must stay real: {t}"
+    );
 
     std::fs::write(&file, "-120\n").unwrap();
     let t = get_json(&url).await.unwrap();
-    assert!((t["wall"].as_f64().unwrap() - wall() + 120.0).abs() < 2.0, "{t}");
+    assert!(
+        (t["wall"].as_f64().unwrap() - wall() + 120.0).abs() < 2.0,
+        "{t}"
+    );
     c.teardown().await.unwrap();
 }
 
@@ -236,14 +306,26 @@ async fn clock_faults_refused_clearly_when_the_system_cannot_have_them() {
     let mut opts = options(dir.path(), system.clone(), 1);
     opts.clock_faults = true;
     let run_id = opts.run_id.clone();
-    let e = format!("{:#}", Cluster::start(opts).await.err().expect("must refuse"));
-    assert!(e.contains("does not support clock faults") && e.contains("test-server"), "{e}");
+    let e = format!(
+        "{:#}",
+        Cluster::start(opts).await.err().expect("must refuse")
+    );
+    assert!(
+        e.contains("does not support clock faults") && e.contains("test-server"),
+        "{e}"
+    );
     assert_gone(&run_id, &[]);
 
-    let c = Cluster::start(options(dir.path(), system, 1)).await.unwrap();
+    let c = Cluster::start(options(dir.path(), system, 1))
+        .await
+        .unwrap();
     let e = c.clock_file("n1").unwrap_err().to_string();
     assert!(e.contains("does not support clock faults"), "{e}");
-    assert!(c.clock_file("n9").unwrap_err().to_string().contains("no node \"n9\""));
+    assert!(c
+        .clock_file("n9")
+        .unwrap_err()
+        .to_string()
+        .contains("no node \"n9\""));
     c.teardown().await.unwrap();
 }
 
@@ -260,9 +342,15 @@ async fn a_node_that_dies_at_start_is_named_with_its_log_and_nothing_is_left() {
     let run_id = opts.run_id.clone();
     let started = Instant::now();
     let e = format!("{:#}", Cluster::start(opts).await.err().expect("must fail"));
-    assert!(started.elapsed() < Duration::from_secs(10), "a dead node must fail the start at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a dead node must fail the start at once"
+    );
     assert!(e.contains("node n1 exited (exit code 3)"), "{e}");
-    assert!(e.contains("nodes/n1.log") && e.contains("booting n1 on 10.77."), "{e}");
+    assert!(
+        e.contains("nodes/n1.log") && e.contains("booting n1 on 10.77."),
+        "{e}"
+    );
     assert_gone(&run_id, &[]);
 }
 
@@ -270,15 +358,86 @@ async fn a_node_that_dies_at_start_is_named_with_its_log_and_nothing_is_left() {
 async fn a_node_that_never_listens_times_out_with_the_last_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("silent.toml");
-    std::fs::write(&path, "name = \"silent\"\ncommand = \"sleep 300 {id}\"\nport = 7072\n[ready]\ntcp = true\n").unwrap();
+    std::fs::write(
+        &path,
+        "name = \"silent\"\ncommand = \"sleep 300\"\nport = 7072\n[ready]\ntcp = true\n",
+    )
+    .unwrap();
     let mut opts = options(dir.path(), SystemSpec::from_toml_file(&path).unwrap(), 1);
     opts.ready_timeout = Some(Duration::from_millis(800));
     let run_id = opts.run_id.clone();
     let e = format!("{:#}", Cluster::start(opts).await.err().expect("must fail"));
-    assert!(e.contains("node n1 was not ready") && e.contains(":7072 (tcp) within 0.8s"), "{e}");
+    assert!(
+        e.contains("node n1 was not ready") && e.contains(":7072 (tcp) within 0.8s"),
+        "{e}"
+    );
     assert!(e.contains("Connection refused"), "{e}");
-    assert!(e.contains("sleep 300 n1"), "the log tail shows the command: {e}");
+    assert!(
+        e.contains("sleep 300"),
+        "the log tail shows the command: {e}"
+    );
     assert_gone(&run_id, &[]);
+}
+
+#[tokio::test]
+async fn a_node_that_crashes_is_reaped_noted_and_can_be_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 1))
+        .await
+        .unwrap();
+    let pid = c.pid("n1").unwrap().unwrap();
+    unsafe { libc::kill(pid, libc::SIGSEGV) }; // a crash nobody asked for
+                                               // The reaper collects it without anyone calling into the cluster: no zombie.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_state(pid).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "crashed node left as {:?}",
+            process_state(pid)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let log = std::fs::read_to_string(&c.nodes()[0].log).unwrap();
+    assert!(log.contains("n1 exited on its own: signal 11"), "{log}");
+    // Pausing or killing a dead node is not an error; restarting it works.
+    c.pause("n1").unwrap();
+    c.kill("n1").unwrap();
+    c.restart("n1").await.unwrap();
+    c.wait_ready("n1", Duration::from_secs(15)).await.unwrap();
+    assert_eq!(
+        get_json(&format!("{}/health", c.nodes()[0].url()))
+            .await
+            .unwrap()["starts"],
+        2
+    );
+    c.teardown().await.unwrap();
+}
+
+#[test]
+fn without_root_faultline_says_it_needs_root_and_how_to_run_it() {
+    if !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("setpriv missing; cannot drop privileges to test this");
+        return;
+    }
+    let out = Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            env!("CARGO_BIN_EXE_faultline"),
+            "clean",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("needs root")
+            && stderr.contains("CAP_NET_ADMIN")
+            && stderr.contains("sudo"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -295,7 +454,10 @@ async fn two_clusters_at_once_get_different_subnets() {
     assert_ne!(a.subnet(), b.subnet());
     for c in [&a, &b] {
         for n in c.nodes() {
-            assert_eq!(get_json(&format!("{}/health", n.url())).await.unwrap()["node"], n.id.as_str());
+            assert_eq!(
+                get_json(&format!("{}/health", n.url())).await.unwrap()["node"],
+                n.id.as_str()
+            );
         }
     }
     let ids = [a.run_id().to_string(), b.run_id().to_string()];
@@ -325,7 +487,13 @@ async fn a_panic_while_the_cluster_runs_still_tears_it_down() {
 /// the child and the run id it printed.
 fn child_with_cluster(dir: &Path) -> (std::process::Child, String) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_holding_a_cluster", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_holding_a_cluster",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("FL_TEST_CHILD_DIR", dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -333,9 +501,13 @@ fn child_with_cluster(dir: &Path) -> (std::process::Child, String) {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let id = loop {
-        let line = lines.next().expect("child ended before starting its cluster").unwrap();
-        if let Some(id) = line.strip_prefix("CLUSTER-UP ") {
-            break id.trim().to_string();
+        let line = lines
+            .next()
+            .expect("child ended before starting its cluster")
+            .unwrap();
+        // libtest may print "test child_holding_a_cluster ... " on the same line.
+        if let Some(at) = line.find("CLUSTER-UP ") {
+            break line[at + "CLUSTER-UP ".len()..].trim().to_string();
         }
     };
     (child, id)
@@ -345,9 +517,13 @@ fn child_with_cluster(dir: &Path) -> (std::process::Child, String) {
 #[tokio::test]
 #[ignore = "helper: run by other tests as a child process"]
 async fn child_holding_a_cluster() {
-    let Some(dir) = std::env::var_os("FL_TEST_CHILD_DIR") else { return };
+    let Some(dir) = std::env::var_os("FL_TEST_CHILD_DIR") else {
+        return;
+    };
     let dir = std::path::PathBuf::from(dir);
-    let c = Cluster::start(options(&dir, test_system(&dir, ""), 2)).await.unwrap();
+    let c = Cluster::start(options(&dir, test_system(&dir, ""), 2))
+        .await
+        .unwrap();
     println!("CLUSTER-UP {}", c.run_id());
     tokio::time::sleep(Duration::from_secs(120)).await;
     drop(c);
@@ -361,52 +537,106 @@ async fn sigterm_tears_the_cluster_down() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(libc::SIGTERM), "the child re-raises the signal after cleaning up");
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGTERM),
+        "the child re-raises the signal after cleaning up"
+    );
     assert_gone(&id, &[]);
 }
 
 #[tokio::test]
 async fn faultline_clean_removes_a_killed_run_and_leaves_live_ones_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let live = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 1)).await.unwrap();
+    let live = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 1))
+        .await
+        .unwrap();
     let child_dir = dir.path().join("child");
     std::fs::create_dir_all(&child_dir).unwrap();
     let (mut child, id) = child_with_cluster(&child_dir);
     child.kill().unwrap(); // SIGKILL: no teardown.
     child.wait().unwrap();
-    assert!(network::netns_exists(&format!("fl-{id}-n1")), "a killed harness leaves its namespaces");
+    assert!(
+        network::netns_exists(&format!("fl-{id}-n1")),
+        "a killed harness leaves its namespaces"
+    );
     assert!(state::RunState::path_of(&id).exists());
+    // A second leaked run whose state file is lost too: found by its names and marks.
+    let orphan_dir = dir.path().join("orphan");
+    std::fs::create_dir_all(&orphan_dir).unwrap();
+    let (mut orphan_child, orphan) = child_with_cluster(&orphan_dir);
+    orphan_child.kill().unwrap();
+    orphan_child.wait().unwrap();
+    std::fs::remove_file(state::RunState::path_of(&orphan)).unwrap();
     // Something still running inside the leaked namespace, as a node that forked would.
-    let mut stray = Command::new("ip").args(["netns", "exec", &format!("fl-{id}-n2"), "sleep", "300"]).spawn().unwrap();
+    let mut stray = Command::new("ip")
+        .args(["netns", "exec", &format!("fl-{id}-n2"), "sleep", "300"])
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while cluster::process::pids_in_netns(&format!("fl-{id}-n2")).is_empty() {
-        assert!(Instant::now() < deadline, "stray process never entered the namespace");
+        assert!(
+            Instant::now() < deadline,
+            "stray process never entered the namespace"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 
     let found = cleanup::find_runs();
-    let leaked = found.iter().find(|r| r.resources.run_id == id).expect("the leaked run is found");
+    let leaked = found
+        .iter()
+        .find(|r| r.resources.run_id == id)
+        .expect("the leaked run is found");
     assert!(leaked.live_owner.is_none());
-    assert!(found.iter().find(|r| r.resources.run_id == live.run_id()).unwrap().live_owner.is_some());
+    assert!(found
+        .iter()
+        .find(|r| r.resources.run_id == live.run_id())
+        .unwrap()
+        .live_owner
+        .is_some());
 
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("clean").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("clean")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("run {id}: killed processes")) && stdout.contains(&format!("fl-{id}-n1")), "{stdout}");
-    assert!(stdout.contains(&format!("run {}: in use by faultline", live.run_id())), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("run {id}: killed processes"))
+            && stdout.contains(&format!("fl-{id}-n1")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("run {}: in use by faultline", live.run_id())),
+        "{stdout}"
+    );
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(stray.wait().unwrap().signal(), Some(libc::SIGKILL));
     assert_gone(&id, &[]);
+    assert!(stdout.contains(&format!("run {orphan}: removed namespaces")), "{stdout}");
+    assert_gone(&orphan, &[]);
 
     // The live cluster is untouched, also by `--run` without `--force`.
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--run", live.run_id()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["clean", "--run", live.run_id()])
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    get_json(&format!("{}/health", live.nodes()[0].url())).await.unwrap();
+    get_json(&format!("{}/health", live.nodes()[0].url()))
+        .await
+        .unwrap();
     let live_id = live.run_id().to_string();
     live.teardown().await.unwrap();
     assert_gone(&live_id, &[]);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--run", "BAD"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["clean", "--run", "BAD"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "a bad run id is bad input");
 }
 
@@ -423,7 +653,11 @@ fn bench_network_setup_teardown() {
         let names = RunNames::new(&id);
         let t = Instant::now();
         let octet = network::lease_subnet(&id).unwrap();
-        let nodes: Vec<_> = naming::node_ids(5).into_iter().enumerate().map(|(i, n)| (n, network::subnet_ip(octet, i as u8 + 1))).collect();
+        let nodes: Vec<_> = naming::node_ids(5)
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, network::subnet_ip(octet, i as u8 + 1)))
+            .collect();
         network::create(&names, octet, &nodes).unwrap();
         setup.push(t.elapsed());
         let mut namespaces = vec![names.switch_netns()];
@@ -441,4 +675,92 @@ fn bench_network_setup_teardown() {
     let (tmin, tmed, tmax) = stats(&mut teardown);
     println!("5-node network setup:    min {smin:?} median {smed:?} max {smax:?}");
     println!("5-node network teardown: min {tmin:?} median {tmed:?} max {tmax:?}");
+}
+
+/// The built-in reference systems come up as clusters (needs their binaries:
+/// `cargo build -p raft-kv -p dynamo-kv`, then
+/// `cargo test -p faultline --test cluster -- --ignored builtin_reference_systems`).
+#[tokio::test]
+#[ignore = "needs the reference systems' binaries"]
+async fn builtin_reference_systems_come_up_and_raft_kv_has_a_leader() {
+    for name in ["raft-kv", "dynamo-kv"] {
+        let dir = tempfile::tempdir().unwrap();
+        let system = SystemSpec::builtin(name).unwrap();
+        let c = Cluster::start(options(dir.path(), system, 3))
+            .await
+            .unwrap();
+        for n in c.nodes() {
+            let h = get_json(&format!("{}/health", n.url())).await.unwrap();
+            assert_eq!(h["node"], n.id.as_str(), "{name}: {h}");
+        }
+        if name == "raft-kv" {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let leader = loop {
+                if let Some(l) = c.leader().await {
+                    break l;
+                }
+                assert!(Instant::now() < deadline, "raft-kv elected no leader");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            // Kill the leader: the others elect a new one; the old one rejoins.
+            c.kill(&leader).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match c.leader().await {
+                    Some(l) if l != leader => break,
+                    _ => assert!(
+                        Instant::now() < deadline,
+                        "no new leader after killing {leader}"
+                    ),
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            c.restart(&leader).await.unwrap();
+            c.wait_ready(&leader, Duration::from_secs(10))
+                .await
+                .unwrap();
+        }
+        c.teardown().await.unwrap();
+    }
+}
+
+/// The worked example of docs/systems.md, exactly as a user runs it: a system file
+/// and `faultline test`, with processes killed and paused under it.
+#[test]
+fn the_worked_example_system_passes_faultline_test() {
+    let results = tempfile::tempdir().unwrap();
+    let system = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/systems/tiny-kv.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--system"])
+        .arg(&system)
+        .args([
+            "--nodes",
+            "3",
+            "--time-limit",
+            "3s",
+            "--nemesis",
+            "kill,pause",
+            "--nemesis-interval",
+            "1s",
+        ])
+        .args(["--quiet", "--results-dir"])
+        .arg(results.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("verdict: valid"), "{stdout}");
+    let both = format!("{stdout}\n{stderr}");
+    let run_id = both
+        .split_whitespace()
+        .skip_while(|w| *w != "run")
+        .nth(1)
+        .map(|w| w.trim_end_matches(',').to_string())
+        .expect("the run id is printed");
+    assert_gone(&run_id, &[]);
 }

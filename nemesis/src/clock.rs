@@ -27,12 +27,16 @@ pub fn offset_text(ms: i64) -> String {
 /// Replaces `path`'s contents with an offset of `ms`, atomically.
 pub fn write_offset(path: &Path, ms: i64) -> Result<()> {
     let tmp = tmp_path(path);
-    std::fs::write(&tmp, offset_text(ms)).with_context(|| format!("writing clock file {}", tmp.display()))?;
+    std::fs::write(&tmp, offset_text(ms))
+        .with_context(|| format!("writing clock file {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing clock file {}", path.display()))
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".faultline-tmp");
     path.with_file_name(name)
 }
@@ -47,7 +51,12 @@ pub struct Strobe {
 impl Strobe {
     /// `files` pairs each clock file with its base offset; every `period` the files
     /// switch between `base` and `base + delta_ms`.
-    pub fn start(files: Vec<(PathBuf, i64)>, delta_ms: i64, period: Duration, duration: Duration) -> Result<Strobe> {
+    pub fn start(
+        files: Vec<(PathBuf, i64)>,
+        delta_ms: i64,
+        period: Duration,
+        duration: Duration,
+    ) -> Result<Strobe> {
         // Fail now, not silently in the thread, if a file cannot be written.
         for (f, base) in &files {
             write_offset(f, base + delta_ms)?;
@@ -83,7 +92,10 @@ impl Strobe {
                 Ok(())
             })
             .context("starting the clock strobe thread")?;
-        Ok(Strobe { stop, thread: Some(thread) })
+        Ok(Strobe {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Stops flipping and waits until every file is back at its base offset.
@@ -94,7 +106,9 @@ impl Strobe {
     fn halt(&mut self) -> Result<()> {
         let _ = self.stop.send(());
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("clock strobe thread panicked"))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("clock strobe thread panicked"))),
             None => Ok(()),
         }
     }
@@ -123,7 +137,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("clock");
         write_offset(&f, 0).unwrap();
-        let strobe = Strobe::start(vec![(f.clone(), 1000)], 500, Duration::from_millis(5), Duration::from_secs(10)).unwrap();
+        let strobe = Strobe::start(
+            vec![(f.clone(), 1000)],
+            500,
+            Duration::from_millis(5),
+            Duration::from_secs(10),
+        )
+        .unwrap();
         let mut seen = std::collections::BTreeSet::new();
         let deadline = Instant::now() + Duration::from_secs(5);
         while seen.len() < 2 && Instant::now() < deadline {
@@ -131,7 +151,10 @@ mod tests {
                 seen.insert(s);
             }
         }
-        assert_eq!(seen, ["+1.000\n".to_string(), "+1.500\n".to_string()].into());
+        assert_eq!(
+            seen,
+            ["+1.000\n".to_string(), "+1.500\n".to_string()].into()
+        );
         strobe.stop().unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "+1.000\n");
         assert!(!tmp_path(&f).exists());
@@ -141,7 +164,13 @@ mod tests {
     fn strobe_ends_by_itself_after_its_duration() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("clock");
-        let strobe = Strobe::start(vec![(f.clone(), 0)], -300, Duration::from_millis(2), Duration::from_millis(30)).unwrap();
+        let strobe = Strobe::start(
+            vec![(f.clone(), 0)],
+            -300,
+            Duration::from_millis(2),
+            Duration::from_millis(30),
+        )
+        .unwrap();
         let t = strobe.thread.as_ref().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while !t.is_finished() && Instant::now() < deadline {

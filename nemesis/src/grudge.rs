@@ -87,7 +87,7 @@ pub fn majorities_ring(n: usize, rng: &mut SeededRng) -> IndexGrudge {
     let ring = rng.permutation(n);
     let d = n / 2;
     let mut offsets: Vec<usize> = Vec::new();
-    if d % 2 == 1 && n % 2 == 0 {
+    if d & 1 == 1 && n & 1 == 0 {
         offsets.extend(1..=(d - 1) / 2);
         offsets.extend((1..=(d - 1) / 2).map(|o| n - o));
         offsets.push(n / 2);
@@ -117,7 +117,10 @@ pub fn hears(grudge: &IndexGrudge, n: usize, node: usize) -> BTreeSet<usize> {
 
 /// The nodes `node` can talk to in both directions (itself included).
 pub fn sees(grudge: &IndexGrudge, n: usize, node: usize) -> BTreeSet<usize> {
-    hears(grudge, n, node).into_iter().filter(|&o| hears(grudge, n, o).contains(&node)).collect()
+    hears(grudge, n, node)
+        .into_iter()
+        .filter(|&o| hears(grudge, n, o).contains(&node))
+        .collect()
 }
 
 #[cfg(test)]
@@ -125,7 +128,11 @@ mod tests {
     use super::*;
 
     fn symmetric(g: &IndexGrudge) -> bool {
-        g.iter().all(|(a, drops)| drops.iter().all(|b| g.get(b).is_some_and(|s| s.contains(a))))
+        g.iter().all(|(a, drops)| {
+            drops
+                .iter()
+                .all(|b| g.get(b).is_some_and(|s| s.contains(a)))
+        })
     }
 
     /// The connected components of the "sees" relation.
@@ -190,7 +197,11 @@ mod tests {
             assert_eq!(comps.len(), 2);
             seen_sizes.insert(comps.iter().map(BTreeSet::len).min().unwrap());
         }
-        assert_eq!(seen_sizes, BTreeSet::from([1, 2]), "both 1|4 and 2|3 splits occur");
+        assert_eq!(
+            seen_sizes,
+            BTreeSet::from([1, 2]),
+            "both 1|4 and 2|3 splits occur"
+        );
     }
 
     #[test]
@@ -226,7 +237,10 @@ mod tests {
                 assert!(symmetric(&g), "n={n}");
                 let views: Vec<BTreeSet<usize>> = (0..n).map(|i| sees(&g, n, i)).collect();
                 for (i, v) in views.iter().enumerate() {
-                    assert!(v.len() > n / 2, "n={n}: node {i} sees {v:?}, not a majority");
+                    assert!(
+                        v.len() > n / 2,
+                        "n={n}: node {i} sees {v:?}, not a majority"
+                    );
                     assert!(v.len() < n, "n={n}: node {i} sees everyone");
                 }
                 let distinct: BTreeSet<&BTreeSet<usize>> = views.iter().collect();
@@ -258,8 +272,14 @@ mod tests {
     #[test]
     fn shapes_depend_only_on_the_seed() {
         for n in 4..=7 {
-            assert_eq!(halves(n, &mut SeededRng::new(9)), halves(n, &mut SeededRng::new(9)));
-            assert_eq!(majorities_ring(n, &mut SeededRng::new(9)), majorities_ring(n, &mut SeededRng::new(9)));
+            assert_eq!(
+                halves(n, &mut SeededRng::new(9)),
+                halves(n, &mut SeededRng::new(9))
+            );
+            assert_eq!(
+                majorities_ring(n, &mut SeededRng::new(9)),
+                majorities_ring(n, &mut SeededRng::new(9))
+            );
         }
     }
 }

@@ -50,13 +50,19 @@ impl Rule {
                 probability(*p)
             ),
             Rule::Queue { src, queue } => {
-                writeln!(out, "-A {chain} -s {src}/32 -j NFQUEUE --queue-num {queue} --queue-bypass")
+                writeln!(
+                    out,
+                    "-A {chain} -s {src}/32 -j NFQUEUE --queue-num {queue} --queue-bypass"
+                )
             }
             Rule::Duplicate { dst, p } => {
                 let m = if *p >= 1.0 {
                     String::new()
                 } else {
-                    format!(" -m statistic --mode random --probability {}", probability(*p))
+                    format!(
+                        " -m statistic --mode random --probability {}",
+                        probability(*p)
+                    )
                 };
                 writeln!(out, "-A {chain} -d {dst}/32{m} -j TEE --gateway {dst}")
             }
@@ -70,7 +76,11 @@ fn probability(p: f64) -> String {
 
 /// The table a chain lives in.
 pub fn table_of(chain: &str) -> &'static str {
-    JUMPS.iter().find(|(_, _, c)| *c == chain).map(|(t, _, _)| *t).unwrap_or("filter")
+    JUMPS
+        .iter()
+        .find(|(_, _, c)| *c == chain)
+        .map(|(t, _, _)| *t)
+        .unwrap_or("filter")
 }
 
 /// A script that replaces the contents of `chain` with `rules` (an empty list heals).
@@ -141,7 +151,11 @@ impl Installed {
             for (_, _, chain) in JUMPS.iter().filter(|(t, _, _)| *t == table) {
                 let _ = writeln!(s, ":{chain} - [0:0]");
             }
-            for (i, (_, builtin, chain)) in JUMPS.iter().enumerate().filter(|(_, (t, _, _))| *t == table) {
+            for (i, (_, builtin, chain)) in JUMPS
+                .iter()
+                .enumerate()
+                .filter(|(_, (t, _, _))| *t == table)
+            {
                 for _ in 0..self.jumps[i] {
                     let _ = writeln!(s, "-D {builtin} -j {chain}");
                 }
@@ -164,12 +178,20 @@ impl Installed {
         let mut s = String::new();
         for table in ["filter", "mangle"] {
             let mut body = String::new();
-            for (i, (_, builtin, chain)) in JUMPS.iter().enumerate().filter(|(_, (t, _, _))| *t == table) {
+            for (i, (_, builtin, chain)) in JUMPS
+                .iter()
+                .enumerate()
+                .filter(|(_, (t, _, _))| *t == table)
+            {
                 for _ in 0..self.jumps[i] {
                     let _ = writeln!(body, "-D {builtin} -j {chain}");
                 }
             }
-            for (i, (_, _, chain)) in JUMPS.iter().enumerate().filter(|(_, (t, _, _))| *t == table) {
+            for (i, (_, _, chain)) in JUMPS
+                .iter()
+                .enumerate()
+                .filter(|(_, (t, _, _))| *t == table)
+            {
                 if self.chains[i] {
                     let _ = writeln!(body, "-F {chain}\n-X {chain}");
                 }
@@ -215,7 +237,10 @@ mod tests {
         let s = Installed::parse(SAVED).removal_script().unwrap();
         assert!(s.contains("-F FAULTLINE-PKT\n-X FAULTLINE-PKT"));
         assert!(s.contains("-D POSTROUTING -j FAULTLINE-DUP"));
-        assert!(!s.contains("ACCEPT"), "rules that are not ours are never named");
+        assert!(
+            !s.contains("ACCEPT"),
+            "rules that are not ours are never named"
+        );
     }
 
     #[test]
@@ -223,7 +248,10 @@ mod tests {
         let ip: Ipv4Addr = "10.78.1.2".parse().unwrap();
         let s = replace_chain(
             PACKET_CHAIN,
-            &[Rule::RandomDrop { src: ip, p: 0.25 }, Rule::Queue { src: ip, queue: 7 }],
+            &[
+                Rule::RandomDrop { src: ip, p: 0.25 },
+                Rule::Queue { src: ip, queue: 7 },
+            ],
         );
         assert_eq!(
             s,
@@ -232,7 +260,12 @@ mod tests {
              -A FAULTLINE-PKT -s 10.78.1.2/32 -j NFQUEUE --queue-num 7 --queue-bypass\nCOMMIT\n"
         );
         let d = replace_chain(DUPLICATE_CHAIN, &[Rule::Duplicate { dst: ip, p: 1.0 }]);
-        assert!(d.starts_with("*mangle\n") && d.contains("-d 10.78.1.2/32 -j TEE --gateway 10.78.1.2"));
-        assert_eq!(replace_chain(PARTITION_CHAIN, &[]), "*filter\n:FAULTLINE-PART - [0:0]\nCOMMIT\n");
+        assert!(
+            d.starts_with("*mangle\n") && d.contains("-d 10.78.1.2/32 -j TEE --gateway 10.78.1.2")
+        );
+        assert_eq!(
+            replace_chain(PARTITION_CHAIN, &[]),
+            "*filter\n:FAULTLINE-PART - [0:0]\nCOMMIT\n"
+        );
     }
 }

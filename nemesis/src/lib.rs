@@ -48,5 +48,7 @@ pub use schedule::{Decision, FaultParams, Schedule};
 
 /// A stable hash of a name (FNV-1a), for deriving per-node seeds.
 pub(crate) fn fault_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -18,7 +18,10 @@ impl Netfilter {
     /// Installs the (empty) chains and their jumps in every namespace that lacks them, so
     /// applying a fault later is a single chain rewrite. Idempotent.
     pub async fn install(&mut self, nodes: &[NodeRef]) -> Result<()> {
-        let todo: Vec<&NodeRef> = nodes.iter().filter(|n| !self.installed.contains(&n.netns)).collect();
+        let todo: Vec<&NodeRef> = nodes
+            .iter()
+            .filter(|n| !self.installed.contains(&n.netns))
+            .collect();
         if todo.is_empty() {
             return Ok(());
         }
@@ -51,15 +54,27 @@ impl Netfilter {
     pub async fn apply(&mut self, scripts: Vec<(NodeRef, String)>) -> Result<()> {
         let need: Vec<NodeRef> = scripts.iter().map(|(n, _)| n.clone()).collect();
         self.install(&need).await?;
-        let jobs = scripts.iter().map(|(n, s)| (n, Job::Restore(s.clone()))).collect();
-        combine(run_all(jobs).await.into_iter().filter_map(Result::err).collect())
+        let jobs = scripts
+            .iter()
+            .map(|(n, s)| (n, Job::Restore(s.clone())))
+            .collect();
+        combine(
+            run_all(jobs)
+                .await
+                .into_iter()
+                .filter_map(Result::err)
+                .collect(),
+        )
     }
 
     /// Removes every faultline chain and jump from the nodes' namespaces (whatever this
     /// process installed or an earlier one left). Namespaces that no longer exist are
     /// skipped: nothing can be left in them.
     pub async fn remove(&mut self, nodes: &[NodeRef]) -> Result<()> {
-        let live: Vec<&NodeRef> = nodes.iter().filter(|n| netns::path_of(&n.netns).is_ok_and(|p| p.exists())).collect();
+        let live: Vec<&NodeRef> = nodes
+            .iter()
+            .filter(|n| netns::path_of(&n.netns).is_ok_and(|p| p.exists()))
+            .collect();
         let saved = run_all(live.iter().map(|n| (*n, Job::Save)).collect()).await;
         let mut jobs = Vec::new();
         let mut errors = Vec::new();
@@ -81,10 +96,17 @@ impl Netfilter {
     /// The blocking twin of [`Netfilter::remove`], for `Drop`.
     pub fn remove_blocking(&mut self, nodes: &[NodeRef]) {
         for node in nodes {
-            let Ok(ns) = Netns::open(&node.netns) else { continue };
+            let Ok(ns) = Netns::open(&node.netns) else {
+                continue;
+            };
             if let Ok(save) = netns::run_blocking(&ns, "iptables-save", &[], None) {
                 if let Some(script) = Installed::parse(&save).removal_script() {
-                    let _ = netns::run_blocking(&ns, "iptables-restore", &["-w", "--noflush"], Some(&script));
+                    let _ = netns::run_blocking(
+                        &ns,
+                        "iptables-restore",
+                        &["-w", "--noflush"],
+                        Some(&script),
+                    );
                 }
             }
         }
@@ -94,7 +116,9 @@ impl Netfilter {
     /// What is installed in one namespace now (for tests and `faultline clean`).
     pub async fn inspect(node: &NodeRef) -> Result<Installed> {
         let ns = Netns::open(&node.netns)?;
-        Ok(Installed::parse(&netns::run(&ns, "iptables-save", &[]).await?))
+        Ok(Installed::parse(
+            &netns::run(&ns, "iptables-save", &[]).await?,
+        ))
     }
 }
 
@@ -129,11 +153,20 @@ async fn start(node: &NodeRef, job: Job) -> Result<(String, tokio::process::Chil
     let mut child = ns
         .command(program)
         .args(args)
-        .stdin(if input.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+        .stdin(if input.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .with_context(|| format!("node {}: starting {program} in namespace {:?}", node.id, node.netns))?;
+        .with_context(|| {
+            format!(
+                "node {}: starting {program} in namespace {:?}",
+                node.id, node.netns
+            )
+        })?;
     if let Some(input) = input {
         let mut pipe = child.stdin.take().expect("piped stdin");
         // Scripts are a few KiB at most: far below a pipe's buffer, so this never waits
@@ -142,13 +175,23 @@ async fn start(node: &NodeRef, job: Job) -> Result<(String, tokio::process::Chil
             .await
             .with_context(|| format!("node {}: feeding {program}", node.id))?;
     }
-    Ok((format!("node {} (namespace {:?}): {program}", node.id, node.netns), child))
+    Ok((
+        format!("node {} (namespace {:?}): {program}", node.id, node.netns),
+        child,
+    ))
 }
 
 async fn finish(what: &str, child: tokio::process::Child) -> Result<String> {
-    let out = child.wait_with_output().await.with_context(|| what.to_string())?;
+    let out = child
+        .wait_with_output()
+        .await
+        .with_context(|| what.to_string())?;
     if !out.status.success() {
-        return Err(anyhow!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(anyhow!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -160,19 +203,47 @@ pub fn combine(errors: Vec<anyhow::Error>) -> Result<()> {
         1 => Err(errors.into_iter().next().unwrap()),
         _ => Err(anyhow!(
             "{}",
-            errors.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("; ")
+            errors
+                .iter()
+                .map(|e| format!("{e:#}"))
+                .collect::<Vec<_>>()
+                .join("; ")
         )),
     }
 }
 
 /// Scripts that set `chain` in every given namespace to that namespace's rules.
-pub fn chain_scripts(chain: &str, per_node: Vec<(NodeRef, Vec<iptables::Rule>)>) -> Vec<(NodeRef, String)> {
-    per_node.into_iter().map(|(n, rules)| (n, iptables::replace_chain(chain, &rules))).collect()
+pub fn chain_scripts(
+    chain: &str,
+    per_node: Vec<(NodeRef, Vec<iptables::Rule>)>,
+) -> Vec<(NodeRef, String)> {
+    per_node
+        .into_iter()
+        .map(|(n, rules)| (n, iptables::replace_chain(chain, &rules)))
+        .collect()
 }
 
 impl Netfilter {
     /// Whether this process installed chains that are not removed yet.
     pub fn any_installed(&self) -> bool {
         !self.installed.is_empty()
+    }
+}
+
+/// Removes faultline's chains and jumps from one namespace by name, whoever left them
+/// (for `faultline clean` after a crashed run). Blocking. Returns whether anything was
+/// there; a namespace that does not exist has nothing left.
+pub fn remove_leftovers(netns_name: &str) -> Result<bool> {
+    if !netns::path_of(netns_name)?.exists() {
+        return Ok(false);
+    }
+    let ns = Netns::open(netns_name)?;
+    let save = netns::run_blocking(&ns, "iptables-save", &[], None)?;
+    match Installed::parse(&save).removal_script() {
+        Some(script) => {
+            netns::run_blocking(&ns, "iptables-restore", &["-w", "--noflush"], Some(&script))?;
+            Ok(true)
+        }
+        None => Ok(false),
     }
 }

@@ -15,6 +15,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The file that names a namespace: `/run/netns/<name>` as `ip netns add` makes it, or
 /// the name itself when it is an absolute path (e.g. `/proc/<pid>/ns/net`).
@@ -31,24 +32,52 @@ pub fn path_of(netns: &str) -> Result<PathBuf> {
     Ok(PathBuf::from("/run/netns").join(netns))
 }
 
+/// The full path of a system tool: from `PATH`, else `/usr/sbin` or `/sbin`, where
+/// iptables and tc live but which `sudo` and CI environments often leave off `PATH`.
+/// `None` when it is nowhere.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    let from_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    from_path
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// [`find_tool`], falling back to the bare name (so the spawn error names it).
+pub fn tool(name: &str) -> PathBuf {
+    find_tool(name).unwrap_or_else(|| PathBuf::from(name))
+}
+
 /// An open handle on a node's namespace, checked not to be the caller's own.
 #[derive(Debug)]
 pub struct Netns {
     name: String,
-    file: File,
+    file: Arc<File>,
 }
 
 impl Netns {
     pub fn open(netns: &str) -> Result<Netns> {
         let path = path_of(netns)?;
-        let file = File::open(&path)
-            .with_context(|| format!("network namespace {netns:?}: cannot open {}", path.display()))?;
+        let file = File::open(&path).with_context(|| {
+            format!(
+                "network namespace {netns:?}: cannot open {}",
+                path.display()
+            )
+        })?;
         let meta = file.metadata()?;
         let own = std::fs::metadata("/proc/self/ns/net").context("reading /proc/self/ns/net")?;
         if meta.dev() == own.dev() && meta.ino() == own.ino() {
-            bail!("network namespace {netns:?} is the harness's own namespace; refusing to change it");
+            bail!(
+                "network namespace {netns:?} is the harness's own namespace; refusing to change it"
+            );
         }
-        Ok(Netns { name: netns.to_string(), file })
+        Ok(Netns {
+            name: netns.to_string(),
+            file: Arc::new(file),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -57,20 +86,27 @@ impl Netns {
 
     /// A command that runs inside this namespace.
     pub fn command(&self, program: &str) -> tokio::process::Command {
-        let mut cmd = std::process::Command::new(program);
-        let fd = self.file.as_raw_fd();
-        // SAFETY: setns is async-signal-safe; the fd stays open in the parent (we hold
-        // `self.file`) until the child has exec'd, because spawn() waits for exec.
+        let mut cmd = tokio::process::Command::from(self.std_command(program));
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    /// The blocking flavour of [`Netns::command`].
+    pub fn std_command(&self, program: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(tool(program));
+        // The command owns a reference to the namespace file, so the descriptor is
+        // open in the child whenever the command is spawned.
+        let file = Arc::clone(&self.file);
+        // SAFETY: the closure runs between fork and exec and only calls setns, which is
+        // async-signal-safe.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
             });
         }
-        let mut cmd = tokio::process::Command::from(cmd);
-        cmd.kill_on_drop(true);
         cmd
     }
 
@@ -96,7 +132,12 @@ impl Netns {
 
 /// Runs `program args` in the namespace with `stdin` fed to it, and fails with its
 /// stderr when it exits non-zero.
-pub async fn run_with_input(ns: &Netns, program: &str, args: &[&str], stdin: &str) -> Result<String> {
+pub async fn run_with_input(
+    ns: &Netns,
+    program: &str,
+    args: &[&str],
+    stdin: &str,
+) -> Result<String> {
     use tokio::io::AsyncWriteExt;
     let mut child = ns
         .command(program)
@@ -150,24 +191,25 @@ pub async fn run(ns: &Netns, program: &str, args: &[&str]) -> Result<String> {
 }
 
 /// The blocking twin of [`run`], for cleanup in `Drop` where no runtime may be left.
-pub fn run_blocking(ns: &Netns, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
+pub fn run_blocking(
+    ns: &Netns,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String> {
     use std::io::Write;
-    let fd = ns.file.as_raw_fd();
-    let mut cmd = std::process::Command::new(program);
-    // SAFETY: as in `Netns::command`.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let mut cmd = ns.std_command(program);
     cmd.args(args)
-        .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+        .stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().with_context(|| format!("starting {program} in namespace {:?}", ns.name()))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {program} in namespace {:?}", ns.name()))?;
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().expect("piped stdin");
         let _ = pipe.write_all(input.as_bytes());

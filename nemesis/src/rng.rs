@@ -21,7 +21,9 @@ impl SeededRng {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        SeededRng { s: [next(), next(), next(), next()] }
+        SeededRng {
+            s: [next(), next(), next(), next()],
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -87,11 +89,19 @@ mod tests {
 
     #[test]
     fn same_seed_same_sequence_and_known_first_values() {
-        let a: Vec<u64> = { let mut r = SeededRng::new(42); (0..5).map(|_| r.next_u64()).collect() };
-        let b: Vec<u64> = { let mut r = SeededRng::new(42); (0..5).map(|_| r.next_u64()).collect() };
-        assert_eq!(a, b);
-        let c: Vec<u64> = { let mut r = SeededRng::new(43); (0..5).map(|_| r.next_u64()).collect() };
-        assert_ne!(a, c);
+        // Pinned: a change here would make old seeds replay different schedules.
+        let mut r = SeededRng::new(42);
+        let first: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
+        assert_eq!(
+            first,
+            vec![
+                1546998764402558742,
+                6990951692964543102,
+                12544586762248559009
+            ]
+        );
+        let mut other = SeededRng::new(43);
+        assert_ne!(other.next_u64(), first[0]);
     }
 
     #[test]

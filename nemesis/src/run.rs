@@ -41,18 +41,32 @@ pub struct NemesisEvent {
 
 impl<C: ClusterControl + 'static> Nemesis<C> {
     /// Starts `fault`, reporting an invoke and a completion event.
-    pub async fn start_reported(&mut self, fault: &Fault, on_event: &mut impl FnMut(NemesisEvent)) -> bool {
+    pub async fn start_reported(
+        &mut self,
+        fault: &Fault,
+        on_event: &mut impl FnMut(NemesisEvent),
+    ) -> bool {
         let f = fault.start_name();
         self.act(f, fault, true, on_event).await
     }
 
     /// Heals `fault`, reporting an invoke and a completion event.
-    pub async fn stop_reported(&mut self, fault: &Fault, on_event: &mut impl FnMut(NemesisEvent)) -> bool {
+    pub async fn stop_reported(
+        &mut self,
+        fault: &Fault,
+        on_event: &mut impl FnMut(NemesisEvent),
+    ) -> bool {
         let f = fault.stop_name();
         self.act(f, fault, false, on_event).await
     }
 
-    async fn act(&mut self, f: String, fault: &Fault, start: bool, on_event: &mut impl FnMut(NemesisEvent)) -> bool {
+    async fn act(
+        &mut self,
+        f: String,
+        fault: &Fault,
+        start: bool,
+        on_event: &mut impl FnMut(NemesisEvent),
+    ) -> bool {
         let value = serde_json::to_value(fault).unwrap_or(serde_json::Value::Null);
         let t0 = Instant::now();
         on_event(NemesisEvent {
@@ -63,7 +77,11 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             took: None,
             in_force: self.describe(),
         });
-        let r = if start { self.start(fault).await } else { self.stop(fault).await };
+        let r = if start {
+            self.start(fault).await
+        } else {
+            self.stop(fault).await
+        };
         let took = t0.elapsed();
         let ok = r.is_ok();
         on_event(NemesisEvent {

@@ -10,20 +10,42 @@ use crate::rng::SeededRng;
 use serde::Serialize;
 use std::time::Duration;
 
+/// The default time between a fault and its healing, and between a healing and the
+/// next fault (`--nemesis-interval`).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// One fault decision, in node indices.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "decision", rename_all = "kebab-case")]
 pub enum Decision {
     /// For [`PartitionKind::Leader`] the grudge isolates `fallback`, used only when the
     /// system reports no leader at the time.
-    Partition { kind: PartitionKind, grudge: IndexGrudge, fallback: usize },
-    Kill { nodes: Vec<usize> },
+    Partition {
+        kind: PartitionKind,
+        grudge: IndexGrudge,
+        fallback: usize,
+    },
+    Kill {
+        nodes: Vec<usize>,
+    },
     KillAll,
-    Pause { nodes: Vec<usize> },
-    ClockBump { deltas_ms: Vec<(usize, i64)> },
-    ClockStrobe { nodes: Vec<usize>, delta_ms: i64, period_ms: u64, duration_ms: u64 },
+    Pause {
+        nodes: Vec<usize>,
+    },
+    ClockBump {
+        deltas_ms: Vec<(usize, i64)>,
+    },
+    ClockStrobe {
+        nodes: Vec<usize>,
+        delta_ms: i64,
+        period_ms: u64,
+        duration_ms: u64,
+    },
     /// Links are `(from, to)` index pairs.
-    Packet { kind: PacketKind, links: Vec<(usize, usize)> },
+    Packet {
+        kind: PacketKind,
+        links: Vec<(usize, usize)>,
+    },
 }
 
 /// The magnitudes of faults. Defaults are chosen to disturb a system on one machine
@@ -87,15 +109,26 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn new(seed: u64, interval: Duration, kinds: Vec<FaultKind>, node_count: usize) -> Result<Schedule, ScheduleError> {
+    pub fn new(
+        seed: u64,
+        interval: Duration,
+        kinds: Vec<FaultKind>,
+        node_count: usize,
+    ) -> Result<Schedule, ScheduleError> {
         if kinds.is_empty() {
-            return Err(ScheduleError("a nemesis schedule needs at least one fault kind".into()));
+            return Err(ScheduleError(
+                "a nemesis schedule needs at least one fault kind".into(),
+            ));
         }
         if node_count == 0 {
-            return Err(ScheduleError("a nemesis schedule needs at least one node".into()));
+            return Err(ScheduleError(
+                "a nemesis schedule needs at least one node".into(),
+            ));
         }
         if interval.is_zero() {
-            return Err(ScheduleError("--nemesis-interval must be greater than zero".into()));
+            return Err(ScheduleError(
+                "--nemesis-interval must be greater than zero".into(),
+            ));
         }
         for k in &kinds {
             if k.min_nodes() > node_count {
@@ -105,7 +138,14 @@ impl Schedule {
                 )));
             }
         }
-        Ok(Schedule { rng: SeededRng::new(seed), seed, interval, kinds, nodes: node_count, params: FaultParams::default() })
+        Ok(Schedule {
+            rng: SeededRng::new(seed),
+            seed,
+            interval,
+            kinds,
+            nodes: node_count,
+            params: FaultParams::default(),
+        })
     }
 
     pub fn with_params(mut self, params: FaultParams) -> Schedule {
@@ -157,11 +197,19 @@ impl Schedule {
                     PartitionKind::Random => grudge::random_split(n, rng),
                     PartitionKind::OneWay => grudge::one_way_split(n, rng),
                 };
-                Decision::Partition { kind: pk, grudge, fallback }
+                Decision::Partition {
+                    kind: pk,
+                    grudge,
+                    fallback,
+                }
             }
-            FaultKind::Kill => Decision::Kill { nodes: targets(n, rng) },
+            FaultKind::Kill => Decision::Kill {
+                nodes: targets(n, rng),
+            },
             FaultKind::KillAll => Decision::KillAll,
-            FaultKind::Pause => Decision::Pause { nodes: targets(n, rng) },
+            FaultKind::Pause => Decision::Pause {
+                nodes: targets(n, rng),
+            },
             FaultKind::ClockBump => {
                 let deltas_ms = targets(n, rng)
                     .into_iter()
@@ -177,20 +225,35 @@ impl Schedule {
                 let mag = rng.log_uniform(p.clock_min_ms, p.clock_max_ms) as i64;
                 let delta_ms = if rng.coin() { mag } else { -mag };
                 let period_ms = rng.log_uniform(p.strobe_min_period_ms, p.strobe_max_period_ms);
-                Decision::ClockStrobe { nodes, delta_ms, period_ms, duration_ms: self.interval.as_millis() as u64 }
+                Decision::ClockStrobe {
+                    nodes,
+                    delta_ms,
+                    period_ms,
+                    duration_ms: self.interval.as_millis() as u64,
+                }
             }
-            FaultKind::Loss => Decision::Packet { kind: PacketKind::Loss { p: p.loss_p }, links: links(n, rng) },
+            FaultKind::Loss => Decision::Packet {
+                kind: PacketKind::Loss { p: p.loss_p },
+                links: links(n, rng),
+            },
             FaultKind::Delay => Decision::Packet {
-                kind: PacketKind::Delay { ms: p.delay_ms, jitter_ms: p.jitter_ms },
+                kind: PacketKind::Delay {
+                    ms: p.delay_ms,
+                    jitter_ms: p.jitter_ms,
+                },
                 links: links(n, rng),
             },
             FaultKind::Reorder => Decision::Packet {
-                kind: PacketKind::Reorder { p: p.reorder_p, ms: p.reorder_ms },
+                kind: PacketKind::Reorder {
+                    p: p.reorder_p,
+                    ms: p.reorder_ms,
+                },
                 links: links(n, rng),
             },
-            FaultKind::Duplicate => {
-                Decision::Packet { kind: PacketKind::Duplicate { p: p.duplicate_p }, links: links(n, rng) }
-            }
+            FaultKind::Duplicate => Decision::Packet {
+                kind: PacketKind::Duplicate { p: p.duplicate_p },
+                links: links(n, rng),
+            },
         }
     }
 }
@@ -214,7 +277,11 @@ fn targets(n: usize, rng: &mut SeededRng) -> Vec<usize> {
 fn links(n: usize, rng: &mut SeededRng) -> Vec<(usize, usize)> {
     let targets: Vec<usize> = match rng.below(3) {
         0 => vec![rng.below(n as u64) as usize],
-        1 => rng.permutation(n).into_iter().take(((n - 1) / 2).max(1)).collect(),
+        1 => rng
+            .permutation(n)
+            .into_iter()
+            .take(((n - 1) / 2).max(1))
+            .collect(),
         _ => (0..n).collect(),
     };
     let mut out = Vec::new();
@@ -238,10 +305,16 @@ mod tests {
 
     #[test]
     fn same_seed_same_decisions() {
-        let a = Schedule::new(11, Duration::from_secs(10), all_kinds(5), 5).unwrap().preview(200);
-        let b = Schedule::new(11, Duration::from_secs(10), all_kinds(5), 5).unwrap().preview(200);
+        let a = Schedule::new(11, Duration::from_secs(10), all_kinds(5), 5)
+            .unwrap()
+            .preview(200);
+        let b = Schedule::new(11, Duration::from_secs(10), all_kinds(5), 5)
+            .unwrap()
+            .preview(200);
         assert_eq!(a, b);
-        let c = Schedule::new(12, Duration::from_secs(10), all_kinds(5), 5).unwrap().preview(200);
+        let c = Schedule::new(12, Duration::from_secs(10), all_kinds(5), 5)
+            .unwrap()
+            .preview(200);
         assert_ne!(a, c);
     }
 
@@ -260,24 +333,41 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..1000 {
             let d = s.next_decision();
-            let tag = serde_json::to_value(&d).unwrap()["decision"].as_str().unwrap().to_string();
+            let tag = serde_json::to_value(&d).unwrap()["decision"]
+                .as_str()
+                .unwrap()
+                .to_string();
             match &d {
-                Decision::Partition { grudge, fallback, kind } => {
+                Decision::Partition {
+                    grudge,
+                    fallback,
+                    kind,
+                } => {
                     seen.insert(format!("partition-{kind:?}"));
                     assert!(*fallback < 5);
-                    assert!(grudge.iter().all(|(a, bs)| *a < 5 && bs.iter().all(|b| *b < 5 && b != a)));
+                    assert!(grudge
+                        .iter()
+                        .all(|(a, bs)| *a < 5 && bs.iter().all(|b| *b < 5 && b != a)));
                 }
                 Decision::Kill { nodes } | Decision::Pause { nodes } => {
                     assert!(!nodes.is_empty() && nodes.iter().all(|i| *i < 5));
                 }
                 Decision::Packet { links, kind } => {
                     seen.insert(kind.name().to_string());
-                    assert!(!links.is_empty() && links.iter().all(|(a, b)| a != b && *a < 5 && *b < 5));
+                    assert!(
+                        !links.is_empty() && links.iter().all(|(a, b)| a != b && *a < 5 && *b < 5)
+                    );
                 }
                 Decision::ClockBump { deltas_ms } => {
-                    assert!(deltas_ms.iter().all(|(_, d)| d.unsigned_abs() >= 100 && d.unsigned_abs() <= 60_000));
+                    assert!(deltas_ms
+                        .iter()
+                        .all(|(_, d)| d.unsigned_abs() >= 100 && d.unsigned_abs() <= 60_000));
                 }
-                Decision::ClockStrobe { period_ms, duration_ms, .. } => {
+                Decision::ClockStrobe {
+                    period_ms,
+                    duration_ms,
+                    ..
+                } => {
                     assert!((10..=1000).contains(period_ms));
                     assert_eq!(*duration_ms, 10_000);
                 }
@@ -293,7 +383,13 @@ mod tests {
     fn refuses_what_cannot_run() {
         assert!(Schedule::new(1, Duration::from_secs(1), vec![], 5).is_err());
         assert!(Schedule::new(1, Duration::ZERO, vec![FaultKind::Kill], 5).is_err());
-        let e = Schedule::new(1, Duration::from_secs(1), vec![FaultKind::Partition(PartitionKind::Ring)], 3).unwrap_err();
+        let e = Schedule::new(
+            1,
+            Duration::from_secs(1),
+            vec![FaultKind::Partition(PartitionKind::Ring)],
+            3,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("at least 4 nodes"), "{e}");
     }
 }

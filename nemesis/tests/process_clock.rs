@@ -16,16 +16,32 @@ fn names(v: &[&str]) -> Vec<String> {
 async fn kill_restarts_on_heal_and_heal_all_is_idempotent() {
     let control = Arc::new(FakeControl::offline(3, None));
     let mut nemesis = Nemesis::new(control.clone());
-    let kill = Fault::Kill { nodes: names(&["n1", "n3"]) };
+    let kill = Fault::Kill {
+        nodes: names(&["n1", "n3"]),
+    };
     nemesis.start(&kill).await.unwrap();
-    assert_eq!((control.state("n1"), control.state("n2"), control.state("n3")), ("dead", "running", "dead"));
+    assert_eq!(
+        (
+            control.state("n1"),
+            control.state("n2"),
+            control.state("n3")
+        ),
+        ("dead", "running", "dead")
+    );
     assert_eq!(nemesis.describe(), "killed n1,n3");
     nemesis.stop(&kill).await.unwrap();
-    assert_eq!((control.state("n1"), control.state("n3")), ("running", "running"));
+    assert_eq!(
+        (control.state("n1"), control.state("n3")),
+        ("running", "running")
+    );
     nemesis.stop(&kill).await.unwrap(); // nothing killed: no second restart
     nemesis.heal_all().await.unwrap();
     let calls = control.calls();
-    assert_eq!(calls.iter().filter(|c| c.starts_with("restart")).count(), 2, "{calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| c.starts_with("restart")).count(),
+        2,
+        "{calls:?}"
+    );
 }
 
 #[tokio::test]
@@ -33,7 +49,12 @@ async fn kill_all_kills_every_node_and_restarts_them() {
     let control = Arc::new(FakeControl::offline(5, None));
     let mut nemesis = Nemesis::new(control.clone());
     let fault = nemesis.resolve(&nemesis::Decision::KillAll).await.unwrap();
-    assert_eq!(fault, Fault::KillAll { nodes: names(&["n1", "n2", "n3", "n4", "n5"]) });
+    assert_eq!(
+        fault,
+        Fault::KillAll {
+            nodes: names(&["n1", "n2", "n3", "n4", "n5"])
+        }
+    );
     nemesis.start(&fault).await.unwrap();
     assert!((1..=5).all(|i| control.state(&format!("n{i}")) == "dead"));
     nemesis.heal_all().await.unwrap();
@@ -45,7 +66,9 @@ async fn kill_all_kills_every_node_and_restarts_them() {
 async fn pause_resumes_and_failures_are_remembered_for_healing() {
     let control = Arc::new(FakeControl::offline(3, None));
     let mut nemesis = Nemesis::new(control.clone());
-    let pause = Fault::Pause { nodes: names(&["n1", "n2"]) };
+    let pause = Fault::Pause {
+        nodes: names(&["n1", "n2"]),
+    };
     nemesis.start(&pause).await.unwrap();
     assert_eq!(control.state("n2"), "paused");
     // Resuming n1 fails: heal_all reports it, keeps going, and retries next time.
@@ -61,7 +84,12 @@ async fn pause_resumes_and_failures_are_remembered_for_healing() {
 
     // A kill that fails on one node still kills (and later restarts) the others.
     control.fail.lock().unwrap().push("n3".into());
-    let err = nemesis.start(&Fault::Kill { nodes: names(&["n2", "n3"]) }).await.unwrap_err();
+    let err = nemesis
+        .start(&Fault::Kill {
+            nodes: names(&["n2", "n3"]),
+        })
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("killing node n3"));
     assert_eq!(control.state("n2"), "dead");
     control.fail.lock().unwrap().clear();
@@ -73,21 +101,51 @@ async fn pause_resumes_and_failures_are_remembered_for_healing() {
 async fn clock_faults_are_refused_up_front_for_systems_without_libc_clocks() {
     let control = Arc::new(FakeControl::offline(3, None));
     let mut nemesis = Nemesis::new(control);
-    let err = nemesis.check(&[FaultKind::Kill, FaultKind::ClockBump]).unwrap_err();
+    let err = nemesis
+        .check(&[FaultKind::Kill, FaultKind::ClockBump])
+        .unwrap_err();
     let msg = format!("{err:#}");
-    assert!(msg.contains("clock faults are impossible") && msg.contains("Go binary"), "{msg}");
+    assert!(
+        msg.contains("clock faults are impossible") && msg.contains("Go binary"),
+        "{msg}"
+    );
     nemesis.check(&[FaultKind::Kill, FaultKind::Pause]).unwrap();
-    let bump = Fault::ClockBump { deltas_ms: BTreeMap::from([("n1".to_string(), 5000)]) };
+    let bump = Fault::ClockBump {
+        deltas_ms: BTreeMap::from([("n1".to_string(), 5000)]),
+    };
     let msg = format!("{:#}", nemesis.start(&bump).await.unwrap_err());
     assert!(msg.contains("clock faults refused for node n1"), "{msg}");
     assert!(nemesis.is_healthy());
 }
 
+/// `$FAULTLINE_LIBFAKETIME`, or the distribution's libfaketime.
+fn libfaketime() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("FAULTLINE_LIBFAKETIME") {
+        return p.into();
+    }
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .chain([std::path::PathBuf::from(
+            "/usr/lib/faketime/libfaketime.so.1",
+        )])
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .next()
+        .expect("libfaketime missing: run scripts/setup.sh (package faketime)")
+}
+
 /// The wall clock a program sees under libfaketime with `file`, minus the real one (s).
 fn faked_skew(file: &std::path::Path) -> f64 {
-    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-    assert!(std::path::Path::new(lib).exists(), "libfaketime missing: run scripts/setup.sh (package faketime)");
-    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let lib = libfaketime();
+    let real = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let out = std::process::Command::new("date")
         .arg("+%s.%N")
         .env("LD_PRELOAD", lib)
@@ -96,7 +154,11 @@ fn faked_skew(file: &std::path::Path) -> f64 {
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
         .output()
         .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap() - real
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .unwrap()
+        - real
 }
 
 #[tokio::test]
@@ -104,18 +166,35 @@ async fn clock_bumps_accumulate_and_reset_through_real_libfaketime() {
     let dir = tempfile::tempdir().unwrap();
     let control = Arc::new(FakeControl::offline(3, Some(dir.path().to_path_buf())));
     let mut nemesis = Nemesis::new(control);
-    nemesis.check(&[FaultKind::ClockBump, FaultKind::ClockStrobe]).unwrap();
-    let bump = Fault::ClockBump { deltas_ms: BTreeMap::from([("n1".to_string(), 3_600_000), ("n2".to_string(), -90_500)]) };
+    nemesis
+        .check(&[FaultKind::ClockBump, FaultKind::ClockStrobe])
+        .unwrap();
+    let bump = Fault::ClockBump {
+        deltas_ms: BTreeMap::from([("n1".to_string(), 3_600_000), ("n2".to_string(), -90_500)]),
+    };
     nemesis.start(&bump).await.unwrap();
     let f1 = dir.path().join("n1.faketime");
     let f2 = dir.path().join("n2.faketime");
-    assert!((faked_skew(&f1) - 3600.0).abs() < 1.0, "{}", faked_skew(&f1));
+    assert!(
+        (faked_skew(&f1) - 3600.0).abs() < 1.0,
+        "{}",
+        faked_skew(&f1)
+    );
     assert!((faked_skew(&f2) + 90.5).abs() < 1.0, "{}", faked_skew(&f2));
     assert!(!dir.path().join("n3.faketime").exists(), "n3 untouched");
     // A second bump adds to the offset in force.
-    nemesis.start(&Fault::ClockBump { deltas_ms: BTreeMap::from([("n1".to_string(), 60_000)]) }).await.unwrap();
+    nemesis
+        .start(&Fault::ClockBump {
+            deltas_ms: BTreeMap::from([("n1".to_string(), 60_000)]),
+        })
+        .await
+        .unwrap();
     assert!((faked_skew(&f1) - 3660.0).abs() < 1.0);
-    assert!(nemesis.describe().contains("n1+3660000ms"), "{}", nemesis.describe());
+    assert!(
+        nemesis.describe().contains("n1+3660000ms"),
+        "{}",
+        nemesis.describe()
+    );
     nemesis.stop(&bump).await.unwrap();
     assert_eq!(std::fs::read_to_string(&f1).unwrap(), "+0.000\n");
     assert!(faked_skew(&f1).abs() < 1.0 && faked_skew(&f2).abs() < 1.0);
@@ -127,7 +206,12 @@ async fn clock_strobe_flips_until_healed() {
     let dir = tempfile::tempdir().unwrap();
     let control = Arc::new(FakeControl::offline(2, Some(dir.path().to_path_buf())));
     let mut nemesis = Nemesis::new(control);
-    let strobe = Fault::ClockStrobe { nodes: names(&["n2"]), delta_ms: 7_200_000, period_ms: 20, duration_ms: 60_000 };
+    let strobe = Fault::ClockStrobe {
+        nodes: names(&["n2"]),
+        delta_ms: 7_200_000,
+        period_ms: 20,
+        duration_ms: 60_000,
+    };
     nemesis.start(&strobe).await.unwrap();
     let f = dir.path().join("n2.faketime");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -10,9 +10,15 @@
 //! - [`recorder`]: the history writer, streaming JSONL to disk as events happen.
 //! - [`runner`]: the logical client processes, one operation at a time each, spread
 //!   over the nodes, retired after an indeterminate result as in Jepsen.
+//! - [`etcd`], [`redis`]: clients for real systems, etcd's JSON gateway and Redis
+//!   primaries found through Sentinel.
+//! - [`fake_node`]: an instant in-memory node on loopback, for tests and benchmarks.
 
 pub mod client;
+pub mod etcd;
+pub mod fake_node;
 pub mod generator;
 pub mod op;
 pub mod recorder;
+pub mod redis;
 pub mod runner;

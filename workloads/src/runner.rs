@@ -39,7 +39,7 @@ pub struct RunSummary {
     pub invoked: u64,
     /// Processes retired after an `info`.
     pub retired: u64,
-    /// The lowest process id not used: where later phases (final reads) number from.
+    /// A process id above every id used: where later phases (final reads) number from.
     pub next_process: u64,
 }
 

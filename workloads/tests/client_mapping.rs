@@ -1,10 +1,10 @@
 //! How the KV client maps what a node did onto ok / fail / info, against a fake node.
 
-mod support;
+
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::Mode;
+use workloads::fake_node::{self as support, Mode};
 use workloads::client::{Client, KvClient};
 use workloads::op::{Op, Outcome};
 

@@ -1,7 +1,7 @@
 //! The client processes against a fake node: the history they record is complete,
 //! parseable and (the fake being linearizable) linearizable.
 
-mod support;
+use workloads::fake_node as support;
 
 use checker::history::{parse_jsonl, EventType, Process};
 use checker::linearizability::Options;
@@ -118,7 +118,7 @@ async fn info_retires_the_process_and_a_fresh_one_takes_its_place() {
             assert_eq!(e.node.as_deref(), Some(if worker % 2 == 0 { "n1" } else { "n2" }));
         }
     }
-    assert_eq!(summary.next_process, history.processes().last().unwrap() + 1);
+    assert!(summary.next_process > *history.processes().last().unwrap());
 }
 
 #[tokio::test]

@@ -10,8 +10,9 @@
 //! - [`session`]: monotonic reads, monotonic writes, read-your-writes and
 //!   writes-follow-reads (Terry et al. 1994), exact on the append workload, and on
 //!   registers that expose a version.
-//! - [`eventual`]: convergence of the final reads and Jepsen set-full style
-//!   classification of every element of set and append workloads.
+//! - [`eventual`]: eventual consistency, the union of [`convergence`] (the final
+//!   reads agree) and [`set_full`] (every element of set and append workloads
+//!   classified as Jepsen's set-full does, nothing acknowledged lost).
 //! - [`invariants`]: bank, counter and unique-ID invariants.
 //! - [`snowflake`]: a time-based unique-ID generator (40 bits of milliseconds, a
 //!   sequence, a node id) with its clock injected, the thing the unique-ID checker is
@@ -19,10 +20,12 @@
 //! - [`hierarchy`]: the one line that names the strongest model a history satisfies.
 
 pub mod append_index;
+pub mod convergence;
 pub mod eventual;
 pub mod hierarchy;
 pub mod invariants;
 pub mod session;
+pub mod set_full;
 pub mod snowflake;
 
 use crate::history::Operation;

@@ -58,6 +58,18 @@ impl Guarantee {
         Guarantee::WritesFollowReads,
     ];
 
+    /// What a history must contain for the guarantee to be judged.
+    fn needs(self) -> &'static str {
+        match self {
+            Guarantee::MonotonicReads => "no acknowledged reads",
+            Guarantee::MonotonicWrites => "no acknowledged reads to show the order of writes",
+            Guarantee::ReadYourWrites => {
+                "no process read a key after an acknowledged write of its own"
+            }
+            Guarantee::WritesFollowReads => "no acknowledged reads to show the order of writes",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Guarantee::MonotonicReads => "monotonic reads",
@@ -109,9 +121,14 @@ impl GuaranteeReport {
         }
     }
 
+    /// Invalid on any violation; `unknown` when nothing could be judged (a history
+    /// with no reads proves no guarantee, and is not reported as keeping it).
     fn finish(mut self) -> Self {
         if self.violations.count > 0 {
             self.verdict = Verdict::Invalid;
+        } else if self.checked == 0 && self.verdict == Verdict::Valid {
+            self.verdict = Verdict::Unknown;
+            self.note = Some(format!("nothing to judge: {}", self.guarantee.needs()));
         }
         self
     }
@@ -173,7 +190,7 @@ struct SessionState {
 }
 
 /// Checks all four guarantees against a prebuilt index (so that eventual
-/// consistency can share it).
+/// consistency can share it). The index must have been built from this history.
 pub fn check_indexed(history: &History, ix: &AppendIndex, opts: &SessionOptions) -> SessionReport {
     let limit = opts.max_examples;
     let n_nodes = ix.nodes.len();
@@ -537,7 +554,10 @@ pub fn check_registers(history: &History, opts: &RegisterOptions) -> SessionRepo
                 }
             }
             s.last_read = Some((v, op.id));
-            if s.max_read.is_none_or(|(m, _)| v > m) {
+            if match s.max_read {
+                Some((m, _)) => v > m,
+                None => true,
+            } {
                 s.max_read = Some((v, op.id));
             }
         } else if op.f == "write" || op.f == "cas" {
@@ -585,7 +605,8 @@ pub fn check_registers(history: &History, opts: &RegisterOptions) -> SessionRepo
         if unversioned[i] > 0 {
             r.note = Some(format!(
                 "{} acknowledged operation(s) carried no integer `{}` in their completion value: \
-                 a register read alone does not say which writes it saw, so {} cannot be judged for them",
+                 a register read alone does not say which writes it saw, so {} cannot be judged for them \
+                 (a vector clock, a partial order, is not supported)",
                 unversioned[i],
                 opts.version_field,
                 r.guarantee.name()

@@ -5,7 +5,7 @@
 //! content when it is not given ([`detect`]); [`load`] also reads the file, which is
 //! the only I/O this crate does, and puts the file's name in every error.
 
-pub mod edn_forms;
+mod edn_forms;
 pub mod jepsen_edn;
 pub mod jsonl;
 pub mod porcupine_kv;

@@ -9,7 +9,8 @@
 //! one false match; that is the price of checking million-operation histories in
 //! linear memory per step.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// A fast non-cryptographic hasher (the rustc "Fx" multiply-rotate scheme): memo keys
@@ -86,26 +87,65 @@ pub fn zobrist(i: usize) -> u128 {
     ((a as u128) << 64) | b as u128
 }
 
+/// The `info` operations of a configuration that are linearized, as a bitmask over
+/// the partition's first 128 open operations (the rest go into the fingerprint).
+pub type OpenMask = u128;
+
+enum Masks {
+    One(OpenMask),
+    Many(Vec<OpenMask>),
+}
+
+/// Explored configurations, with dominance on open operations: an operation open to
+/// the end of the history may be linearized at any later point or never, so a
+/// configuration that has linearized a subset of another's open operations (all else
+/// equal) can do everything the other can. Having explored the smaller one, the
+/// larger one need not be explored.
 pub struct Memo<S> {
-    seen: HashSet<(u128, S), FxBuild>,
+    seen: HashMap<(u128, S), Masks, FxBuild>,
+    masks: usize,
 }
 
 impl<S: Hash + Eq> Memo<S> {
     pub fn new() -> Self {
-        Memo { seen: HashSet::default() }
+        Memo { seen: HashMap::default(), masks: 0 }
     }
 
-    /// Records a configuration; false if it was already explored.
-    pub fn insert(&mut self, linearized: u128, state: S) -> bool {
-        self.seen.insert((linearized, state))
+    /// Records a configuration; false if it, or one it is dominated by, was already
+    /// explored.
+    pub fn insert(&mut self, linearized: u128, state: S, open: OpenMask) -> bool {
+        match self.seen.entry((linearized, state)) {
+            Entry::Vacant(v) => {
+                v.insert(Masks::One(open));
+                self.masks += 1;
+                true
+            }
+            Entry::Occupied(mut o) => {
+                let masks = o.get_mut();
+                let dominated = match masks {
+                    Masks::One(m) => *m & !open == 0,
+                    Masks::Many(ms) => ms.iter().any(|m| *m & !open == 0),
+                };
+                if dominated {
+                    return false;
+                }
+                match masks {
+                    Masks::One(m) => *masks = Masks::Many(vec![*m, open]),
+                    Masks::Many(ms) => ms.push(open),
+                }
+                self.masks += 1;
+                true
+            }
+        }
     }
 
+    /// Configurations recorded (each open-operation set counted).
     pub fn len(&self) -> usize {
-        self.seen.len()
+        self.masks
     }
 
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.masks == 0
     }
 }
 

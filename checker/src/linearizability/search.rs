@@ -4,14 +4,22 @@
 //!
 //! The search walks the events in time order. At a call event it tries to linearize
 //! that operation now (if the model allows it and the resulting configuration is
-//! new); at a return event of an operation not yet linearized it has gone too far and
-//! backtracks. It succeeds when every operation that returned is linearized:
-//! operations open to the end of the history (`info`) have no return event, so they
-//! are linearized only where that helps, and otherwise are taken never to have
-//! happened, which is the same as happening last.
+//! new); at a return event of an operation not yet linearized it is stuck. It
+//! succeeds when every operation that returned is linearized.
+//!
+//! Operations open to the end of the history (`info`) have no return event and stay
+//! out of the event list: they may be linearized at any point after their call or
+//! never (which is the same as last), so they are tried only when the walk is stuck,
+//! before backtracking, the ones that would let the stuck operation happen first.
+//! Trying them then rather than at their call event only reorders the search's
+//! choices, so it explores the same configurations when it must, and a crashed client
+//! costs nothing while it is not needed. Configurations are memoized with dominance
+//! on the open operations linearized (see `memo`), and for models with a growth
+//! order a lookahead abandons states from which a later observation is unreachable.
 
 use super::budget::{Budget, StopReason};
-use super::memo::{zobrist, Memo};
+use super::memo::{zobrist, Memo, OpenMask};
+use std::collections::HashMap;
 use crate::model::{Growth, Model};
 
 /// One operation as the search sees it.
@@ -69,13 +77,14 @@ struct Events {
 }
 
 impl Events {
+    /// The call and return events of the operations that returned.
     fn new<O>(ops: &[Prepared<O>]) -> Events {
         // Calls sort before returns at the same instant: operations that touch in
         // time are concurrent, the permissive reading.
         let mut order: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * ops.len());
         for (i, p) in ops.iter().enumerate() {
-            order.push((p.call, false, i as u32));
             if !p.is_open() {
+                order.push((p.call, false, i as u32));
                 order.push((p.ret.max(p.call), true, i as u32));
             }
         }
@@ -137,83 +146,144 @@ impl Events {
 }
 
 struct Frame<S> {
+    op: u32,
+    /// The call entry of an operation that returned; NIL for an open operation.
     entry: u32,
     prev_state: S,
     /// Other states this operation could have led to, not yet tried.
     alternatives: Vec<S>,
+    /// For an open operation tried at a stuck point: the other open operations still
+    /// to try there.
+    open_rest: Vec<u32>,
+    /// An observation linearized as soon as it could be: no alternative to explore.
+    forced: bool,
 }
 
-/// The observations still to come, for models whose states only grow: a state from
-/// which one of them is unreachable can be abandoned at once, instead of after every
-/// ordering of the operations before that observation has been tried.
-struct Lookahead {
-    /// Observing operations, by invocation time.
-    observers: Vec<u32>,
-    /// Operations that replace the state whatever it was, by invocation time.
-    resets: Vec<u32>,
-    /// Position of each operation in `observers`, or NIL.
-    position: Vec<u32>,
-    linearized: Vec<bool>,
-    /// Every observer before this position is linearized.
+/// Operations in a fixed order, with a cursor before which all are linearized.
+struct Track {
+    items: Vec<u32>,
     lo: usize,
 }
 
-/// How many of the earliest unlinearized observations each new state is tested
-/// against: the nearest ones are the ones a wrong order breaks first.
-const LOOKAHEAD: usize = 4;
+impl Track {
+    /// By invocation time.
+    fn by_call<O>(ops: &[Prepared<O>], mut items: Vec<u32>) -> Track {
+        items.sort_by_key(|&i| (ops[i as usize].call, i));
+        Track { items, lo: 0 }
+    }
 
-impl Lookahead {
-    fn new<M: Model>(model: &M, ops: &[Prepared<M::Op>]) -> Option<Lookahead> {
+
+    fn advance(&mut self, linearized: &[bool]) {
+        while self.lo < self.items.len() && linearized[self.items[self.lo] as usize] {
+            self.lo += 1;
+        }
+    }
+}
+
+/// The observations still to come, for models whose states only grow (or are reset):
+/// a state from which one of them is unreachable can be abandoned at once, instead of
+/// after every ordering of the operations before that observation has been tried.
+struct Lookahead<S> {
+    observers: Track,
+    resets: Track,
+    /// Position of each operation in `observers.items` / `resets.items`, or NIL.
+    observer_at: Vec<u32>,
+    reset_at: Vec<u32>,
+    /// The state each reset leaves (`None`: any).
+    reset_state: Vec<Option<S>>,
+    /// Resets by the state they leave, for observers that need one exact state.
+    resets_leaving: HashMap<S, Vec<u32>>,
+    required: Vec<Option<S>>,
+}
+
+/// How many of the earliest-invoked unlinearized observations each new state is
+/// tested against: the nearest ones are the ones a wrong order breaks first. (Ordering
+/// them by completion instead prunes less on the synthetic benchmark histories.)
+const LOOKAHEAD: usize = 16;
+
+impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
+    fn new<M: Model<State = S>>(model: &M, ops: &[Prepared<M::Op>]) -> Option<Lookahead<S>> {
         let growth: Vec<Growth> = ops.iter().map(|p| model.growth(&p.op)).collect();
         if ops.is_empty() || growth.contains(&Growth::Other) {
             return None;
         }
-        let mut observers: Vec<u32> =
-            (0..ops.len() as u32).filter(|&i| growth[i as usize] == Growth::Observes).collect();
-        observers.sort_by_key(|&i| (ops[i as usize].call, i));
-        let resets: Vec<u32> = {
-            let mut r: Vec<u32> = (0..ops.len() as u32).filter(|&i| growth[i as usize] == Growth::Resets).collect();
-            r.sort_by_key(|&i| (ops[i as usize].call, i));
-            r
+        let pick = |a: Growth, b: Growth| {
+            (0..ops.len() as u32).filter(|&i| [a, b].contains(&growth[i as usize])).collect::<Vec<u32>>()
         };
-        let mut position = vec![NIL; ops.len()];
-        for (p, &i) in observers.iter().enumerate() {
-            position[i as usize] = p as u32;
+        let observers = Track::by_call(ops, pick(Growth::Observes, Growth::Replaces));
+        let resets = Track::by_call(ops, pick(Growth::Resets, Growth::Replaces));
+        let mut observer_at = vec![NIL; ops.len()];
+        for (p, &i) in observers.items.iter().enumerate() {
+            observer_at[i as usize] = p as u32;
         }
-        Some(Lookahead { observers, resets, position, linearized: vec![false; ops.len()], lo: 0 })
+        let mut reset_at = vec![NIL; ops.len()];
+        let mut reset_state = vec![None; ops.len()];
+        let mut resets_leaving: HashMap<S, Vec<u32>> = HashMap::new();
+        for (p, &i) in resets.items.iter().enumerate() {
+            reset_at[i as usize] = p as u32;
+            let leaves = model.reset_state(&ops[i as usize].op);
+            if let Some(t) = &leaves {
+                resets_leaving.entry(t.clone()).or_default().push(i);
+            }
+            reset_state[i as usize] = leaves;
+        }
+        let required = ops.iter().map(|p| model.required_state(&p.op)).collect();
+        Some(Lookahead { observers, resets, observer_at, reset_at, reset_state, resets_leaving, required })
     }
 
-    fn viable<M: Model>(&self, model: &M, ops: &[Prepared<M::Op>], state: &M::State, op: usize) -> bool {
-        self.observers[self.lo..]
+    /// Whether `state`, just reached by linearizing `op`, can still lead to every one
+    /// of the nearest observations.
+    fn viable<M: Model<State = S>>(&self, model: &M, ops: &[Prepared<M::Op>], lin: &[bool], state: &S, op: usize) -> bool {
+        self.observers.items[self.observers.lo..]
             .iter()
-            .filter(|&&i| !self.linearized[i as usize] && i as usize != op)
+            .filter(|&&i| !lin[i as usize] && i as usize != op)
             .take(LOOKAHEAD)
-            .all(|&i| model.reachable(state, &ops[i as usize].op) || self.reset_helps(model, ops, state, op, i as usize))
+            .all(|&i| model.reachable(state, &ops[i as usize].op) || self.reset_helps(model, ops, lin, op, i as usize))
     }
 
     /// Whether a reset not yet linearized, invoked before `observer` returned, could
     /// bring the state back to where `observer` is reachable.
-    fn reset_helps<M: Model>(&self, model: &M, ops: &[Prepared<M::Op>], state: &M::State, op: usize, observer: usize) -> bool {
+    fn reset_helps<M: Model<State = S>>(&self, model: &M, ops: &[Prepared<M::Op>], lin: &[bool], op: usize, observer: usize) -> bool {
         let before = ops[observer].ret;
-        self.resets
+        let usable = |w: u32| !lin[w as usize] && w as usize != op && ops[w as usize].call <= before;
+        if let Some(need) = &self.required[observer] {
+            let exact = self.resets_leaving.get(need).is_some_and(|ws| ws.iter().any(|&w| usable(w)));
+            // Resets that may leave any state help every observer.
+            return exact || self.any_state_reset(ops, &usable, before);
+        }
+        self.resets.items[self.resets.lo..]
             .iter()
             .take_while(|&&w| ops[w as usize].call <= before)
-            .filter(|&&w| !self.linearized[w as usize] && w as usize != op)
-            .any(|&w| model.step(state, &ops[w as usize].op).is_some_and(|t| model.reachable(&t, &ops[observer].op)))
+            .filter(|&&w| usable(w))
+            .any(|&w| match &self.reset_state[w as usize] {
+                Some(t) => model.reachable(t, &ops[observer].op),
+                None => true,
+            })
     }
 
-    fn set(&mut self, op: usize, linearized: bool) {
-        self.linearized[op] = linearized;
-        let p = self.position[op];
-        if p == NIL {
-            return;
+    fn any_state_reset<O>(&self, ops: &[Prepared<O>], usable: &dyn Fn(u32) -> bool, before: u64) -> bool {
+        self.resets_leaving.len() < self.resets.items.len()
+            && self.resets.items[self.resets.lo..]
+                .iter()
+                .take_while(|&&w| ops[w as usize].call <= before)
+                .any(|&w| self.reset_state[w as usize].is_none() && usable(w))
+    }
+
+    fn linearized(&mut self, op: usize, lin: &[bool]) {
+        if self.observer_at[op] != NIL {
+            self.observers.advance(lin);
         }
-        if linearized {
-            while self.lo < self.observers.len() && self.linearized[self.observers[self.lo] as usize] {
-                self.lo += 1;
-            }
-        } else {
-            self.lo = self.lo.min(p as usize);
+        if self.reset_at[op] != NIL {
+            self.resets.advance(lin);
+        }
+    }
+
+    fn unlinearized(&mut self, op: usize) {
+        if self.observer_at[op] != NIL {
+            self.observers.lo = self.observers.lo.min(self.observer_at[op] as usize);
+        }
+        if self.reset_at[op] != NIL {
+            self.resets.lo = self.resets.lo.min(self.reset_at[op] as usize);
         }
     }
 }
@@ -221,128 +291,262 @@ impl Lookahead {
 /// How often (in steps) the search polls its budget.
 const POLL: u64 = 1 << 12;
 
-pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> SearchResult<M::State> {
-    let mut events = Events::new(ops);
-    let keys: Vec<u128> = (0..ops.len()).map(zobrist).collect();
-    let mut remaining = ops.iter().filter(|p| !p.is_open()).count();
-    let mut state = model.init();
-    let mut linearized: u128 = 0;
-    let mut memo: Memo<M::State> = Memo::new();
-    let mut stack: Vec<Frame<M::State>> = Vec::new();
-    let mut successors: Vec<M::State> = Vec::new();
-    let mut lookahead = Lookahead::new(model, ops);
-    let mut explored: u64 = 0;
-    let mut charged: isize = 0;
-    let entry_bytes = (std::mem::size_of::<(u128, M::State)>() + 8) as isize;
+/// The search's whole mutable state.
+struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [Prepared<M::Op>],
+    events: Events,
+    keys: Vec<u128>,
+    /// Position of each open operation among the open ones (by call), or NIL.
+    open_at: Vec<u32>,
+    /// Open operations by invocation time.
+    open: Vec<u32>,
+    /// Operations that only observe the state ([`Growth::Observes`]).
+    observes: Vec<bool>,
+    lin: Vec<bool>,
+    state: M::State,
+    /// Fingerprint of the linearized operations (the open ones beyond the mask's
+    /// 128 included), and the mask of the first 128 open ones.
+    fingerprint: u128,
+    mask: OpenMask,
+    memo: Memo<M::State>,
+    stack: Vec<Frame<M::State>>,
+    lookahead: Option<Lookahead<M::State>>,
+    remaining: usize,
+    explored: u64,
+    scratch: Vec<M::State>,
+    best: Vec<u32>,
+    best_state: M::State,
+    synced: usize,
+}
 
-    // The longest prefix so far: `best[..synced]` is known to equal the bottom of the
-    // stack, so extending it costs only the frames pushed since (amortized O(1)).
-    let mut best: Vec<u32> = Vec::new();
-    let mut best_state = state.clone();
-    let mut synced = 0usize;
-
-    let finish = |outcome, explored, charged: isize| {
-        budget.charge(-charged);
-        SearchResult { outcome, explored }
-    };
-
-    let mut cur = events.e[HEAD as usize].next;
-    loop {
-        if remaining == 0 {
-            return finish(SearchOutcome::Linearizable, explored, charged);
-        }
-        explored += 1;
-        if explored % POLL == 0 {
-            let used = memo.len() as isize * entry_bytes + (stack.len() * std::mem::size_of::<Frame<M::State>>()) as isize;
-            budget.charge(used - charged);
-            charged = used;
-            if let Some(reason) = budget.exhausted() {
-                return finish(SearchOutcome::Stopped(reason), explored, charged);
-            }
-        }
-        // While an operation that returned is unlinearized, its return event is in
-        // the list, so the walk meets it before running off the end.
-        debug_assert!(cur != NIL);
-        let entry = events.e[cur as usize];
-        if entry.is_call {
-            let op = entry.op as usize;
-            successors.clear();
-            model.successors(&state, &ops[op].op, &mut successors);
-            let next_linearized = linearized ^ keys[op];
-            let mut chosen = None;
-            while let Some(s) = successors.pop() {
-                if lookahead.as_ref().is_some_and(|l| !l.viable(model, ops, &s, op)) {
-                    continue;
-                }
-                if memo.insert(next_linearized, s.clone()) {
-                    chosen = Some(s);
-                    break;
-                }
-            }
-            if let Some(next_state) = chosen {
-                let alternatives = std::mem::take(&mut successors);
-                stack.push(Frame { entry: cur, prev_state: std::mem::replace(&mut state, next_state), alternatives });
-                linearized = next_linearized;
-                if let Some(l) = lookahead.as_mut() {
-                    l.set(op, true);
-                }
-                events.lift(cur);
-                if entry.ret != NIL {
-                    remaining -= 1;
-                }
-                if stack.len() > best.len() {
-                    best.truncate(synced);
-                    best.extend(stack[synced..].iter().map(|f| events.e[f.entry as usize].op));
-                    synced = stack.len();
-                    best_state = state.clone();
-                }
-                cur = events.e[HEAD as usize].next;
-            } else {
-                cur = entry.next;
-            }
-            continue;
-        }
-        // A return event of an unlinearized operation: undo the latest choice.
-        loop {
-            let Some(mut frame) = stack.pop() else {
-                let prefix = best.iter().map(|&i| i as usize).collect();
-                return finish(SearchOutcome::Violation { prefix, state: best_state }, explored, charged);
-            };
-            synced = synced.min(stack.len());
-            let call = frame.entry;
-            let op = events.e[call as usize].op as usize;
-            events.unlift(call);
-            if events.e[call as usize].ret != NIL {
-                remaining += 1;
-            }
-            state = frame.prev_state;
-            let mut retried = None;
-            while let Some(s) = frame.alternatives.pop() {
-                if lookahead.as_ref().is_some_and(|l| !l.viable(model, ops, &s, op)) {
-                    continue;
-                }
-                if memo.insert(linearized, s.clone()) {
-                    retried = Some(s);
-                    break;
-                }
-            }
-            if let Some(next_state) = retried {
-                // Same operation, another possible effect: stay linearized.
-                events.lift(call);
-                if events.e[call as usize].ret != NIL {
-                    remaining -= 1;
-                }
-                let prev_state = std::mem::replace(&mut state, next_state);
-                stack.push(Frame { entry: call, prev_state, alternatives: frame.alternatives });
-                cur = events.e[HEAD as usize].next;
-                break;
-            }
-            linearized ^= keys[op];
-            if let Some(l) = lookahead.as_mut() {
-                l.set(op, false);
-            }
-            cur = events.e[call as usize].next;
-            break;
+impl<'a, M: Model> Search<'a, M> {
+    /// The configuration after linearizing `op` (fingerprint, mask).
+    fn after(&self, op: u32) -> (u128, OpenMask) {
+        let at = self.open_at[op as usize];
+        if at != NIL && at < 128 {
+            (self.fingerprint, self.mask | (1u128 << at))
+        } else {
+            (self.fingerprint ^ self.keys[op as usize], self.mask)
         }
     }
+
+    /// Picks, from `candidates` (popped from the back), a state that is viable and
+    /// new; the rest of `candidates` stays for later.
+    fn choose(&mut self, op: u32, candidates: &mut Vec<M::State>) -> Option<M::State> {
+        let (fp, mask) = self.after(op);
+        while let Some(s) = candidates.pop() {
+            if let Some(l) = &self.lookahead {
+                if !l.viable(self.model, self.ops, &self.lin, &s, op as usize) {
+                    continue;
+                }
+            }
+            self.explored += 1;
+            if self.memo.insert(fp, s.clone(), mask) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// Linearizes `op` into `next` and records the frame.
+    fn push(&mut self, op: u32, entry: u32, next: M::State, alternatives: Vec<M::State>, open_rest: Vec<u32>, forced: bool) {
+        let (fp, mask) = self.after(op);
+        self.fingerprint = fp;
+        self.mask = mask;
+        let prev_state = std::mem::replace(&mut self.state, next);
+        self.stack.push(Frame { op, entry, prev_state, alternatives, open_rest, forced });
+        self.lin[op as usize] = true;
+        if let Some(l) = &mut self.lookahead {
+            l.linearized(op as usize, &self.lin);
+        }
+        if entry != NIL {
+            self.events.lift(entry);
+            self.remaining -= 1;
+        }
+        if self.stack.len() > self.best.len() {
+            self.best.truncate(self.synced);
+            let from = self.synced;
+            self.best.extend(self.stack[from..].iter().map(|f| f.op));
+            self.synced = self.stack.len();
+            self.best_state = self.state.clone();
+        }
+    }
+
+    /// Undoes the latest linearization; returns its frame.
+    fn pop(&mut self) -> Option<Frame<M::State>> {
+        let mut frame = self.stack.pop()?;
+        self.synced = self.synced.min(self.stack.len());
+        let op = frame.op;
+        if frame.entry != NIL {
+            self.events.unlift(frame.entry);
+            self.remaining += 1;
+        }
+        self.lin[op as usize] = false;
+        if let Some(l) = &mut self.lookahead {
+            l.unlinearized(op as usize);
+        }
+        let at = self.open_at[op as usize];
+        if at != NIL && at < 128 {
+            self.mask &= !(1u128 << at);
+        } else {
+            self.fingerprint ^= self.keys[op as usize];
+        }
+        self.state = std::mem::replace(&mut frame.prev_state, self.model.init());
+        Some(frame)
+    }
+
+    /// At a stuck point (the return event of `stuck`), the open operations that could
+    /// be linearized now, the ones that let `stuck` happen right after first (they
+    /// are tried from the back).
+    fn open_candidates(&mut self, stuck: u32) -> Vec<u32> {
+        let limit = self.ops[stuck as usize].ret;
+        let end = self.open.partition_point(|&i| self.ops[i as usize].call <= limit);
+        let mut helpful = Vec::new();
+        let mut others = Vec::new();
+        for &i in &self.open[..end] {
+            if self.lin[i as usize] {
+                continue;
+            }
+            self.scratch.clear();
+            self.model.successors(&self.state, &self.ops[i as usize].op, &mut self.scratch);
+            let helps = self.scratch.iter().any(|s| self.model.step(s, &self.ops[stuck as usize].op).is_some());
+            if helps {
+                helpful.push(i);
+            } else if !self.scratch.is_empty() {
+                others.push(i);
+            }
+        }
+        others.reverse();
+        helpful.reverse();
+        others.extend(helpful);
+        others
+    }
+
+    /// Tries the open operations in `candidates` (from the back) at a stuck point.
+    fn try_open(&mut self, mut candidates: Vec<u32>) -> bool {
+        while let Some(op) = candidates.pop() {
+            let mut next = Vec::new();
+            self.model.successors(&self.state, &self.ops[op as usize].op, &mut next);
+            if let Some(s) = self.choose(op, &mut next) {
+                self.push(op, NIL, s, next, candidates, false);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> SearchResult<M::State> {
+    let mut open: Vec<u32> = (0..ops.len() as u32).filter(|&i| ops[i as usize].is_open()).collect();
+    open.sort_by_key(|&i| (ops[i as usize].call, i));
+    let mut open_at = vec![NIL; ops.len()];
+    for (p, &i) in open.iter().enumerate() {
+        open_at[i as usize] = p as u32;
+    }
+    let mut s = Search {
+        model,
+        ops,
+        events: Events::new(ops),
+        keys: (0..ops.len()).map(zobrist).collect(),
+        open_at,
+        open,
+        observes: ops.iter().map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open()).collect(),
+        lin: vec![false; ops.len()],
+        state: model.init(),
+        fingerprint: 0,
+        mask: 0,
+        memo: Memo::new(),
+        stack: Vec::new(),
+        lookahead: Lookahead::new(model, ops),
+        remaining: ops.iter().filter(|p| !p.is_open()).count(),
+        explored: 0,
+        scratch: Vec::new(),
+        best: Vec::new(),
+        best_state: model.init(),
+        synced: 0,
+    };
+    let entry_bytes = (std::mem::size_of::<(u128, M::State, OpenMask)>() + 16) as isize;
+    let frame_bytes = std::mem::size_of::<Frame<M::State>>() as isize;
+    let mut charged: isize = 0;
+    let mut polls: u64 = 0;
+    let mut successors: Vec<M::State> = Vec::new();
+
+    let outcome = 'search: {
+        let mut cur = s.events.e[HEAD as usize].next;
+        loop {
+            if s.remaining == 0 {
+                break 'search SearchOutcome::Linearizable;
+            }
+            polls += 1;
+            if polls % POLL == 0 {
+                let sample = s.stack.last().map(|f| model.state_bytes(&f.prev_state) as isize).unwrap_or(0);
+                let used = s.memo.len() as isize * (entry_bytes + sample) + s.stack.len() as isize * (frame_bytes + sample);
+                budget.charge(used - charged);
+                charged = used;
+                if let Some(reason) = budget.exhausted() {
+                    break 'search SearchOutcome::Stopped(reason);
+                }
+            }
+            // While an operation that returned is unlinearized, its return event is
+            // in the list, so the walk meets it before running off the end.
+            debug_assert!(cur != NIL);
+            let entry = s.events.e[cur as usize];
+            if entry.is_call {
+                successors.clear();
+                model.successors(&s.state, &ops[entry.op as usize].op, &mut successors);
+                // An observation that can happen now may as well happen now: moving it
+                // earlier in any linearization from here keeps that linearization
+                // valid (it changes nothing, and everything that returned before it
+                // was invoked is already placed). So it is not a choice: if it leads
+                // nowhere, neither does this configuration.
+                let forced = s.observes[entry.op as usize] && !successors.is_empty();
+                if let Some(next) = s.choose(entry.op, &mut successors) {
+                    let alternatives = std::mem::take(&mut successors);
+                    s.push(entry.op, cur, next, alternatives, Vec::new(), forced);
+                    cur = s.events.e[HEAD as usize].next;
+                    continue;
+                }
+                if !forced {
+                    cur = entry.next;
+                    continue;
+                }
+            } else {
+                // Stuck at the return event of an unlinearized operation: an open
+                // operation may help; otherwise undo the latest choice.
+                let candidates = if s.open.is_empty() { Vec::new() } else { s.open_candidates(entry.op) };
+                if s.try_open(candidates) {
+                    cur = s.events.e[HEAD as usize].next;
+                    continue;
+                }
+            }
+            loop {
+                let Some(mut frame) = s.pop() else {
+                    let prefix = s.best.iter().map(|&i| i as usize).collect();
+                    break 'search SearchOutcome::Violation { prefix, state: s.best_state.clone() };
+                };
+                if frame.forced {
+                    continue;
+                }
+                let op = frame.op;
+                // The same operation with another possible effect.
+                if let Some(next) = s.choose(op, &mut frame.alternatives) {
+                    s.push(op, frame.entry, next, frame.alternatives, frame.open_rest, false);
+                    cur = s.events.e[HEAD as usize].next;
+                    break;
+                }
+                if frame.entry != NIL {
+                    cur = s.events.e[frame.entry as usize].next;
+                    break;
+                }
+                // An open operation tried at a stuck point: try the next one there.
+                if s.try_open(frame.open_rest) {
+                    cur = s.events.e[HEAD as usize].next;
+                    break;
+                }
+            }
+        }
+    };
+    budget.charge(-charged);
+    SearchResult { outcome, explored: s.explored }
 }

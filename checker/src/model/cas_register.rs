@@ -83,11 +83,38 @@ pub(crate) fn prepare_register_op(
 }
 
 /// How register operations move the state, for the search's lookahead.
+///
+/// A register never grows, so a read of `v` can only happen where the register holds
+/// `v`: if it does not now, some write or CAS of `v` must still come first. A
+/// successful CAS needs `from` and leaves `to`; one of unknown outcome may leave `to`;
+/// a failed CAS observes that the register does not hold `from`.
 pub(crate) fn register_growth(op: &RegisterOp) -> Growth {
     match op {
-        RegisterOp::Read(_) => Growth::Observes,
-        RegisterOp::Write(_) => Growth::Resets,
-        RegisterOp::Cas { .. } | RegisterOp::CasFailed { .. } => Growth::Other,
+        RegisterOp::Read(_) | RegisterOp::CasFailed { .. } => Growth::Observes,
+        RegisterOp::Cas { maybe: false, .. } => Growth::Replaces,
+        RegisterOp::Write(_) | RegisterOp::Cas { maybe: true, .. } => Growth::Resets,
+    }
+}
+
+pub(crate) fn register_reachable(state: &Scalar, observer: &RegisterOp) -> bool {
+    match observer {
+        RegisterOp::Read(v) | RegisterOp::Cas { from: v, maybe: false, .. } => state == v,
+        RegisterOp::CasFailed { from } => state != from,
+        _ => true,
+    }
+}
+
+pub(crate) fn register_reset_state(op: &RegisterOp) -> Option<Scalar> {
+    match op {
+        RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. } => Some(v.clone()),
+        _ => None,
+    }
+}
+
+pub(crate) fn register_required_state(op: &RegisterOp) -> Option<Scalar> {
+    match op {
+        RegisterOp::Read(v) | RegisterOp::Cas { from: v, maybe: false, .. } => Some(v.clone()),
+        _ => None,
     }
 }
 
@@ -135,17 +162,22 @@ impl Model for CasRegister {
         step_register(state, op)
     }
 
-    /// Reads and writes alone: a read is reachable only from its own value or through
-    /// a write that could still come before it.
+    /// A read is reachable only from its own value or through a write that could
+    /// still come before it.
     fn growth(&self, op: &RegisterOp) -> Growth {
         register_growth(op)
     }
 
     fn reachable(&self, state: &Scalar, observer: &RegisterOp) -> bool {
-        match observer {
-            RegisterOp::Read(v) => state == v,
-            _ => true,
-        }
+        register_reachable(state, observer)
+    }
+
+    fn reset_state(&self, op: &RegisterOp) -> Option<Scalar> {
+        register_reset_state(op)
+    }
+
+    fn required_state(&self, observer: &RegisterOp) -> Option<Scalar> {
+        register_required_state(observer)
     }
 
     fn describe_state(&self, state: &Scalar) -> String {

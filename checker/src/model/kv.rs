@@ -94,20 +94,33 @@ impl Model for Kv {
         }
     }
 
-    /// Appends only lengthen the value and gets only look, so until a put resets it,
-    /// the value is always a prefix of what any later get returns.
+    /// Appends only lengthen the value and gets only look, so until a put (or a CAS,
+    /// counted as a reset to its new value) resets it, the value is always a prefix of
+    /// what any later get returns or CAS expects. A failed CAS observes "not equal", which growth can
+    /// undo, so it turns the lookahead off for its key.
     fn growth(&self, op: &KvOp) -> Growth {
         match op {
             KvOp::Append(_) => Growth::Grows,
             KvOp::Register(RegisterOp::Read(_)) => Growth::Observes,
-            KvOp::Register(RegisterOp::Write(_)) => Growth::Resets,
-            KvOp::Register(_) => Growth::Other,
+            KvOp::Register(RegisterOp::Cas { maybe: false, .. }) => Growth::Replaces,
+            KvOp::Register(RegisterOp::Write(_) | RegisterOp::Cas { maybe: true, .. }) => Growth::Resets,
+            KvOp::Register(RegisterOp::CasFailed { .. }) => Growth::Other,
+        }
+    }
+
+    fn reset_state(&self, op: &KvOp) -> Option<Scalar> {
+        match op {
+            KvOp::Register(RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. }) => Some(v.clone()),
+            _ => None,
         }
     }
 
     fn reachable(&self, state: &Scalar, observer: &KvOp) -> bool {
         match (state, observer) {
-            (Scalar::Str(now), KvOp::Register(RegisterOp::Read(Scalar::Str(later)))) => later.starts_with(&**now),
+            (Scalar::Str(now), KvOp::Register(RegisterOp::Read(Scalar::Str(later))))
+            | (Scalar::Str(now), KvOp::Register(RegisterOp::Cas { from: Scalar::Str(later), maybe: false, .. })) => {
+                later.starts_with(&**now)
+            }
             _ => true,
         }
     }

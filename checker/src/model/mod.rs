@@ -50,10 +50,16 @@ impl ModelError {
 pub enum Growth {
     /// Leaves the state equal or larger (an append, an add).
     Grows,
-    /// Leaves the state unchanged and requires a particular state (a read).
+    /// Leaves the state unchanged and requires something of it (a read). The search
+    /// relies on this: an observation that can happen is placed at once, without
+    /// exploring later placements. So an `Observes` operation's successors must be
+    /// exactly the state it was applied to, or none.
     Observes,
     /// Replaces the state whatever it was (a put, a write).
     Resets,
+    /// Requires something of the state, then replaces it (a successful CAS): both an
+    /// observation and a reset to the search's lookahead, but never placed eagerly.
+    Replaces,
     /// Anything else (a put that may shrink the value), or a model without an order.
     Other,
 }
@@ -108,12 +114,26 @@ pub trait Model: Sync {
         Growth::Other
     }
 
-    /// For a [`Growth::Observes`] operation: whether a state that may only grow from
+    /// For a [`Growth::Observes`] or [`Growth::Replaces`] operation: whether a state that may only grow from
     /// `state` on could still be one in which `observer` happens. Must never answer
     /// false when it could (that would make the check unsound), and must stay false
     /// for every state grown from one it is false for.
     fn reachable(&self, _state: &Self::State, _observer: &Self::Op) -> bool {
         true
+    }
+
+    /// For a [`Growth::Resets`] or [`Growth::Replaces`] operation: the state it leaves, whatever the state
+    /// before (for one that may also leave the state unchanged, like an indeterminate
+    /// CAS, the state it leaves when it does something). `None` means "any state".
+    fn reset_state(&self, _op: &Self::Op) -> Option<Self::State> {
+        None
+    }
+
+    /// For an observing operation that needs exactly one state (a read, a CAS):
+    /// that state. Lets the search find the resets that could help by lookup instead
+    /// of by scanning.
+    fn required_state(&self, _observer: &Self::Op) -> Option<Self::State> {
+        None
     }
 
     /// How a state reads in a counterexample.

@@ -5,7 +5,10 @@
 //! value written is the invocation's value). The register starts out nil. A `cas`
 //! here is an input error: use `cas-register`.
 
-use super::cas_register::{prepare_register_op, register_growth, step_register, RegisterOp};
+use super::cas_register::{
+    prepare_register_op, register_growth, register_reachable, register_required_state, register_reset_state, step_register,
+    RegisterOp,
+};
 use super::{CasFailMeaning, Growth, Model, ModelError, Scalar};
 use crate::history::Operation;
 
@@ -32,17 +35,22 @@ impl Model for Register {
         step_register(state, op)
     }
 
-    /// Reads and writes alone: a read is reachable only from its own value or through
-    /// a write that could still come before it.
+    /// A read is reachable only from its own value or through a write that could
+    /// still come before it.
     fn growth(&self, op: &RegisterOp) -> Growth {
         register_growth(op)
     }
 
     fn reachable(&self, state: &Scalar, observer: &RegisterOp) -> bool {
-        match observer {
-            RegisterOp::Read(v) => state == v,
-            _ => true,
-        }
+        register_reachable(state, observer)
+    }
+
+    fn reset_state(&self, op: &RegisterOp) -> Option<Scalar> {
+        register_reset_state(op)
+    }
+
+    fn required_state(&self, observer: &RegisterOp) -> Option<Scalar> {
+        register_required_state(observer)
     }
 
     fn describe_state(&self, state: &Scalar) -> String {

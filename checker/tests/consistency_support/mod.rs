@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 pub struct Builder {
     events: Vec<Event>,
     time: u64,
+    hold: bool,
 }
 
 impl Builder {
@@ -24,6 +25,13 @@ impl Builder {
         self
     }
 
+    /// The next event happens at the same time as the last one (ties are where
+    /// "before" and "after" rules are easiest to get wrong).
+    pub fn same_time(&mut self) -> &mut Self {
+        self.hold = true;
+        self
+    }
+
     pub fn event(
         &mut self,
         p: Process,
@@ -33,7 +41,9 @@ impl Builder {
         value: Value,
         node: Option<&str>,
     ) -> &mut Self {
-        self.time += 10;
+        if !std::mem::take(&mut self.hold) {
+            self.time += 10;
+        }
         let mut e = Event::new(self.events.len() as u64, self.time, p, kind, f).with_value(value);
         if let Some(k) = key {
             e = e.with_key(k);

@@ -26,7 +26,11 @@ pub struct Removed {
 
 impl Removed {
     pub fn is_empty(&self) -> bool {
-        self.processes.is_empty() && self.namespaces.is_empty() && self.links.is_empty() && !self.state_file && self.lease.is_none()
+        self.processes.is_empty()
+            && self.namespaces.is_empty()
+            && self.links.is_empty()
+            && !self.state_file
+            && self.lease.is_none()
     }
 }
 
@@ -80,7 +84,12 @@ pub fn remove(r: &RunResources) -> Result<Removed> {
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
-    let present_ns: Vec<String> = r.namespaces.iter().filter(|n| network::netns_exists(n)).cloned().collect();
+    let present_ns: Vec<String> = r
+        .namespaces
+        .iter()
+        .filter(|n| network::netns_exists(n))
+        .cloned()
+        .collect();
     let link_present = network::link_exists(&r.host_link);
     match network::destroy(&r.host_link, &r.namespaces) {
         Ok(()) => {
@@ -144,26 +153,44 @@ pub fn find_runs() -> Vec<FoundRun> {
                 let live_owner = s.owner_alive().then_some(s.owner_pid);
                 runs.insert(
                     s.run_id.clone(),
-                    FoundRun { resources: RunResources::from_state(&s), state: Some(s), live_owner },
+                    FoundRun {
+                        resources: RunResources::from_state(&s),
+                        state: Some(s),
+                        live_owner,
+                    },
                 );
             }
-            Ok(s) => eprintln!("faultline clean: ignoring {}: bad run id {:?}", path.display(), s.run_id),
+            Ok(s) => eprintln!(
+                "faultline clean: ignoring {}: bad run id {:?}",
+                path.display(),
+                s.run_id
+            ),
             Err(e) => eprintln!("faultline clean: ignoring {}: {e:#}", path.display()),
         }
     }
     for ns in network::list_netns() {
-        let Some(id) = naming::run_id_of_netns(&ns) else { continue };
-        let known = runs.get(id).is_some_and(|r| r.resources.namespaces.contains(&ns));
+        let Some(id) = naming::run_id_of_netns(&ns) else {
+            continue;
+        };
+        let known = runs
+            .get(id)
+            .is_some_and(|r| r.resources.namespaces.contains(&ns));
         if known {
             continue;
         }
         if network::netns_has_alias(&ns, &RunNames::new(id).alias()) || runs.contains_key(id) {
             let id = id.to_string();
-            runs.entry(id.clone()).or_insert_with(|| empty(&id)).resources.namespaces.push(ns);
+            runs.entry(id.clone())
+                .or_insert_with(|| empty(&id))
+                .resources
+                .namespaces
+                .push(ns);
         }
     }
     for link in network::list_host_links() {
-        let Some(id) = naming::run_id_of_host_link(&link) else { continue };
+        let Some(id) = naming::run_id_of_host_link(&link) else {
+            continue;
+        };
         if network::host_link_alias(&link).as_deref() == Some(RunNames::new(id).alias().as_str()) {
             let id = id.to_string();
             runs.entry(id.clone()).or_insert_with(|| empty(&id));

@@ -28,8 +28,12 @@ pub fn library() -> Result<PathBuf> {
     }
     candidates.sort();
     candidates.extend(
-        ["/usr/lib/faketime/libfaketime.so.1", "/usr/local/lib/faketime/libfaketime.so.1", "/usr/lib64/faketime/libfaketime.so.1"]
-            .map(PathBuf::from),
+        [
+            "/usr/lib/faketime/libfaketime.so.1",
+            "/usr/local/lib/faketime/libfaketime.so.1",
+            "/usr/lib64/faketime/libfaketime.so.1",
+        ]
+        .map(PathBuf::from),
     );
     candidates.into_iter().find(|p| p.is_file()).context(
         "clock faults need libfaketime, which is not installed: `apt-get install faketime` (or run scripts/setup.sh), \
@@ -46,7 +50,10 @@ pub fn init_clock_file(path: &Path) -> Result<()> {
 pub fn env(lib: &Path, clock_file: &Path) -> Vec<(String, String)> {
     vec![
         ("LD_PRELOAD".into(), lib.display().to_string()),
-        ("FAKETIME_TIMESTAMP_FILE".into(), clock_file.display().to_string()),
+        (
+            "FAKETIME_TIMESTAMP_FILE".into(),
+            clock_file.display().to_string(),
+        ),
         ("FAKETIME_NO_CACHE".into(), "1".into()),
         ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
     ]

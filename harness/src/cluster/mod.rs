@@ -58,7 +58,11 @@ pub struct ClusterOptions {
 
 impl ClusterOptions {
     /// Options with a fresh run id, no clock faults and signal handling on.
-    pub fn new(system: SystemSpec, node_count: usize, run_dir: impl Into<PathBuf>) -> ClusterOptions {
+    pub fn new(
+        system: SystemSpec,
+        node_count: usize,
+        run_dir: impl Into<PathBuf>,
+    ) -> ClusterOptions {
         ClusterOptions {
             run_id: naming::new_run_id(),
             node_count,
@@ -97,7 +101,11 @@ impl Node {
     }
 
     pub fn node_ref(&self) -> NodeRef {
-        NodeRef { id: self.id.clone(), ip: self.ip, netns: self.netns.clone() }
+        NodeRef {
+            id: self.id.clone(),
+            ip: self.ip,
+            netns: self.netns.clone(),
+        }
     }
 }
 
@@ -119,6 +127,9 @@ struct Inner {
     clock_files: Option<Vec<PathBuf>>,
     state: Mutex<RunState>,
     torn_down: Mutex<bool>,
+    /// Held while the network is built and nodes spawned; teardown (from a signal,
+    /// say) waits for it, so it never races half-built objects into a leak.
+    setup_lock: Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -155,12 +166,6 @@ impl Cluster {
             naming::check_node_id(id)?;
         }
 
-        let run_dir = absolute(&opts.run_dir)?;
-        for sub in ["nodes", "data", "clock"] {
-            let d = run_dir.join(sub);
-            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-        }
-
         let state_path = RunState::path_of(&run_id);
         if state_path.exists() || network::netns_exists(&names.switch_netns()) {
             bail!(
@@ -168,6 +173,29 @@ impl Cluster {
                 state_path.display()
             );
         }
+
+        let run_dir = absolute(&opts.run_dir)?;
+        for sub in ["nodes", "data", "clock"] {
+            let d = run_dir.join(sub);
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        // A new cluster starts empty: data or clock offsets left in this run directory
+        // by an earlier cluster must not leak into this one. (Logs are appended to.)
+        for id in &ids {
+            for stale in [
+                run_dir.join("data").join(id),
+                run_dir.join("clock").join(id),
+            ] {
+                if stale.is_dir() {
+                    std::fs::remove_dir_all(&stale)
+                        .with_context(|| format!("clearing {}", stale.display()))?;
+                } else if stale.exists() {
+                    std::fs::remove_file(&stale)
+                        .with_context(|| format!("clearing {}", stale.display()))?;
+                }
+            }
+        }
+
         let mut namespaces = vec![names.switch_netns()];
         namespaces.extend(ids.iter().map(|id| names.node_netns(id)));
         let me = std::process::id() as i32;
@@ -184,7 +212,9 @@ impl Cluster {
             processes: Vec::new(),
         };
         // Written before anything exists, so nothing can exist without a record.
-        state.save().context("faultline keeps a record of each run's network in its state directory")?;
+        state
+            .save()
+            .context("faultline keeps a record of each run's network in its state directory")?;
         let octet = match tokio::task::spawn_blocking({
             let id = run_id.clone();
             move || network::lease_subnet(&id)
@@ -204,48 +234,26 @@ impl Cluster {
             return Err(e);
         }
 
-        let members: Vec<(String, Ipv4Addr)> =
-            ids.iter().enumerate().map(|(i, id)| (id.clone(), network::subnet_ip(octet, i as u8 + 1))).collect();
-        let mut nodes = Vec::new();
-        let mut launches = Vec::new();
-        let mut clock_files = faketime_lib.as_ref().map(|_| Vec::new());
-        let cwd_default = |data_dir: &Path| system.working_dir.clone().unwrap_or_else(|| data_dir.to_path_buf());
-        for (i, (id, ip)) in members.iter().enumerate() {
-            let data_dir = run_dir.join("data").join(id);
-            let log = run_dir.join("nodes").join(format!("{id}.log"));
-            let node = Node {
-                id: id.clone(),
-                ip: *ip,
-                port: system.port,
-                netns: names.node_netns(id),
-                log: log.clone(),
-                data_dir: data_dir.clone(),
-                readiness: system.readiness.clone(),
-            };
-            let vars = NodeVars { id, index: i + 1, ip: *ip, data_dir: &data_dir, members: &members };
-            let mut extra_env = Vec::new();
-            if let (Some(lib), Some(files)) = (&faketime_lib, clock_files.as_mut()) {
-                let f = run_dir.join("clock").join(id);
-                extra_env = faketime::env(lib, &f);
-                files.push(f);
+        let plan = match plan_nodes(
+            &system,
+            &names,
+            &run_dir,
+            octet,
+            &ids,
+            faketime_lib.as_deref(),
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                state::lease::release(octet, &run_id);
+                let _ = std::fs::remove_file(&state_path);
+                return Err(e);
             }
-            let launch = |restart: bool| -> Result<Launch> {
-                let (program, args, mut env) =
-                    system.render(&vars, restart).with_context(|| format!("{}: node {id}", system.origin()))?;
-                env.extend(extra_env.iter().cloned());
-                Ok(Launch {
-                    node: id.clone(),
-                    netns: node.netns.clone(),
-                    program,
-                    args,
-                    env,
-                    cwd: cwd_default(&data_dir),
-                    log: log.clone(),
-                })
-            };
-            launches.push((launch(false)?, launch(true)?));
-            nodes.push(node);
-        }
+        };
+        let NodePlan {
+            nodes,
+            launches,
+            clock_files,
+        } = plan;
 
         let inner = Arc::new(Inner {
             run_id: run_id.clone(),
@@ -253,12 +261,16 @@ impl Cluster {
             system,
             run_dir,
             octet,
-            procs: nodes.iter().map(|_| Mutex::new(NodeProcess::default())).collect(),
+            procs: nodes
+                .iter()
+                .map(|_| Mutex::new(NodeProcess::default()))
+                .collect(),
             nodes,
             launches,
             clock_files,
             state: Mutex::new(state),
             torn_down: Mutex::new(false),
+            setup_lock: Mutex::new(()),
         });
         // From here on, dropping `inner` (an error below, a panic) tears it all down.
         if opts.handle_signals {
@@ -277,7 +289,9 @@ impl Cluster {
         }
         let cluster = Cluster { inner };
         cluster.spawn_reaper();
-        let timeout = opts.ready_timeout.unwrap_or(cluster.inner.system.ready_timeout);
+        let timeout = opts
+            .ready_timeout
+            .unwrap_or(cluster.inner.system.ready_timeout);
         for node in cluster.nodes() {
             if let Err(e) = cluster.wait_ready(&node.id, timeout).await {
                 let e = e.context(format!("run {run_id}: the cluster did not come up"));
@@ -351,7 +365,12 @@ impl Cluster {
             if p.is_running() {
                 None
             } else {
-                Some(p.last_exit.as_ref().map(process::describe_exit).unwrap_or_else(|| "not running".into()))
+                Some(
+                    p.last_exit
+                        .as_ref()
+                        .map(process::describe_exit)
+                        .unwrap_or_else(|| "not running".into()),
+                )
             }
         })
         .await
@@ -362,7 +381,8 @@ impl Cluster {
         let deadline = tokio::time::Instant::now() + timeout;
         for node in self.nodes() {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            self.wait_ready(&node.id, left.max(Duration::from_millis(1))).await?;
+            self.wait_ready(&node.id, left.max(Duration::from_millis(1)))
+                .await?;
         }
         Ok(())
     }
@@ -371,7 +391,9 @@ impl Cluster {
     /// file. Idempotent; later operations on the cluster fail.
     pub async fn teardown(&self) -> Result<()> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.teardown_blocking()).await.map_err(|e| anyhow!("teardown panicked: {e}"))?
+        tokio::task::spawn_blocking(move || inner.teardown_blocking())
+            .await
+            .map_err(|e| anyhow!("teardown panicked: {e}"))?
     }
 
     /// Reaps nodes that exit on their own (no zombies) and notes it in their logs.
@@ -387,7 +409,14 @@ impl Cluster {
                 for (i, p) in inner.procs.iter().enumerate() {
                     if let Some(status) = lock(p).reap() {
                         let node = &inner.nodes[i];
-                        process::note(&node.log, &format!("{} exited on its own: {}", node.id, process::describe_exit(&status)));
+                        process::note(
+                            &node.log,
+                            &format!(
+                                "{} exited on its own: {}",
+                                node.id,
+                                process::describe_exit(&status)
+                            ),
+                        );
                     }
                 }
             }
@@ -395,13 +424,26 @@ impl Cluster {
     }
 
     async fn health_leader(&self) -> Option<String> {
-        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(500)).build().ok()?;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .ok()?;
         let mut tasks = tokio::task::JoinSet::new();
         for node in self.nodes() {
             let url = format!("{}/health", node.url());
             let client = client.clone();
             tasks.spawn(async move {
-                let v: serde_json::Value = client.get(url).send().await.ok()?.error_for_status().ok()?.json().await.ok()?;
+                let v: serde_json::Value = client
+                    .get(url)
+                    .send()
+                    .await
+                    .ok()?
+                    .error_for_status()
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
                 let leader = v.get("leader")?.as_str()?.to_string();
                 let term = v.get("term").and_then(|t| t.as_u64()).unwrap_or(0);
                 Some((term, leader))
@@ -417,7 +459,11 @@ impl Cluster {
             }
         }
         let top = votes.keys().map(|(t, _)| *t).max()?;
-        votes.into_iter().filter(|((t, _), _)| *t == top).max_by_key(|(_, n)| *n).map(|((_, l), _)| l)
+        votes
+            .into_iter()
+            .filter(|((t, _), _)| *t == top)
+            .max_by_key(|(_, n)| *n)
+            .map(|((_, l), _)| l)
     }
 }
 
@@ -443,7 +489,11 @@ impl ClusterControl for Cluster {
     fn restart(&self, node: &str) -> impl Future<Output = Result<()>> + Send {
         let inner = self.inner.clone();
         let node = node.to_string();
-        async move { tokio::task::spawn_blocking(move || inner.restart(&node)).await.map_err(|e| anyhow!("restart panicked: {e}"))? }
+        async move {
+            tokio::task::spawn_blocking(move || inner.restart(&node))
+                .await
+                .map_err(|e| anyhow!("restart panicked: {e}"))?
+        }
     }
 
     fn pause(&self, node: &str) -> Result<()> {
@@ -454,12 +504,10 @@ impl ClusterControl for Cluster {
         self.inner.signal(node, libc::SIGCONT, "resumed (SIGCONT)")
     }
 
-    fn leader(&self) -> impl Future<Output = Option<String>> + Send {
-        async move {
-            match self.inner.system.leader {
-                LeaderLookup::None => None,
-                LeaderLookup::Health => self.health_leader().await,
-            }
+    async fn leader(&self) -> Option<String> {
+        match self.inner.system.leader {
+            LeaderLookup::None => None,
+            LeaderLookup::Health => self.health_leader().await,
         }
     }
 
@@ -476,12 +524,96 @@ impl ClusterControl for Cluster {
     }
 }
 
+/// The nodes of a run and how each is launched, before anything is started.
+struct NodePlan {
+    nodes: Vec<Node>,
+    /// (first start, restart) per node.
+    launches: Vec<(Launch, Launch)>,
+    clock_files: Option<Vec<PathBuf>>,
+}
+
+fn plan_nodes(
+    system: &SystemSpec,
+    names: &RunNames,
+    run_dir: &Path,
+    octet: u8,
+    ids: &[String],
+    faketime_lib: Option<&Path>,
+) -> Result<NodePlan> {
+    let members: Vec<(String, Ipv4Addr)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), network::subnet_ip(octet, i as u8 + 1)))
+        .collect();
+    let mut nodes = Vec::new();
+    let mut launches = Vec::new();
+    let mut clock_files = faketime_lib.map(|_| Vec::new());
+    let cwd_default = |data_dir: &Path| {
+        system
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.to_path_buf())
+    };
+    for (i, (id, ip)) in members.iter().enumerate() {
+        let data_dir = run_dir.join("data").join(id);
+        let log = run_dir.join("nodes").join(format!("{id}.log"));
+        let node = Node {
+            id: id.clone(),
+            ip: *ip,
+            port: system.port,
+            netns: names.node_netns(id),
+            log: log.clone(),
+            data_dir: data_dir.clone(),
+            readiness: system.readiness.clone(),
+        };
+        let vars = NodeVars {
+            id,
+            index: i + 1,
+            ip: *ip,
+            data_dir: &data_dir,
+            members: &members,
+        };
+        let mut extra_env = Vec::new();
+        if let (Some(lib), Some(files)) = (faketime_lib, clock_files.as_mut()) {
+            let f = run_dir.join("clock").join(id);
+            extra_env = faketime::env(lib, &f);
+            files.push(f);
+        }
+        let launch = |restart: bool| -> Result<Launch> {
+            let mut cmd = system
+                .render(&vars, restart)
+                .with_context(|| format!("{}: node {id}", system.origin()))?;
+            cmd.env.extend(extra_env.iter().cloned());
+            Ok(Launch {
+                node: id.clone(),
+                netns: node.netns.clone(),
+                program: cmd.program,
+                args: cmd.args,
+                env: cmd.env,
+                cwd: cwd_default(&data_dir),
+                log: log.clone(),
+            })
+        };
+        launches.push((launch(false)?, launch(true)?));
+        nodes.push(node);
+    }
+    Ok(NodePlan {
+        nodes,
+        launches,
+        clock_files,
+    })
+}
+
 async fn fail_start(inner: Arc<Inner>, error: anyhow::Error) -> anyhow::Error {
     let result = tokio::task::spawn_blocking(move || inner.teardown_blocking()).await;
     match result {
         Ok(Ok(())) => error,
-        Ok(Err(e)) => error.context(format!("(and cleaning up failed: {e:#}; run `faultline clean`)")),
-        Err(e) => error.context(format!("(and cleaning up panicked: {e}; run `faultline clean`)")),
+        Ok(Err(e)) => error.context(format!(
+            "(and cleaning up failed: {e:#}; run `faultline clean`)"
+        )),
+        Err(e) => error.context(format!(
+            "(and cleaning up panicked: {e}; run `faultline clean`)"
+        )),
     }
 }
 
@@ -489,7 +621,9 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     if p.is_absolute() {
         Ok(p.to_path_buf())
     } else {
-        Ok(std::env::current_dir().context("reading the current directory")?.join(p))
+        Ok(std::env::current_dir()
+            .context("reading the current directory")?
+            .join(p))
     }
 }
 
@@ -497,7 +631,11 @@ impl Inner {
     fn index_of(&self, id: &str) -> Result<usize> {
         self.nodes.iter().position(|n| n.id == id).ok_or_else(|| {
             let ids: Vec<&str> = self.nodes.iter().map(|n| n.id.as_str()).collect();
-            anyhow!("no node {id:?} in run {} (nodes: {})", self.run_id, ids.join(", "))
+            anyhow!(
+                "no node {id:?} in run {} (nodes: {})",
+                self.run_id,
+                ids.join(", ")
+            )
         })
     }
 
@@ -510,15 +648,20 @@ impl Inner {
 
     /// Network, clock files, processes.
     fn setup(&self) -> Result<()> {
-        let members: Vec<(String, Ipv4Addr)> = self.nodes.iter().map(|n| (n.id.clone(), n.ip)).collect();
-        network::create(&self.names, self.octet, &members).with_context(|| format!("run {}: building the network", self.run_id))?;
+        let _setup = lock(&self.setup_lock);
+        self.check_live()?;
+        let members: Vec<(String, Ipv4Addr)> =
+            self.nodes.iter().map(|n| (n.id.clone(), n.ip)).collect();
+        network::create(&self.names, self.octet, &members)
+            .with_context(|| format!("run {}: building the network", self.run_id))?;
         if let Some(files) = &self.clock_files {
             for f in files {
                 faketime::init_clock_file(f)?;
             }
         }
         for (i, node) in self.nodes.iter().enumerate() {
-            std::fs::create_dir_all(&node.data_dir).with_context(|| format!("creating {}", node.data_dir.display()))?;
+            std::fs::create_dir_all(&node.data_dir)
+                .with_context(|| format!("creating {}", node.data_dir.display()))?;
             self.check_live()?;
             let child = process::spawn(&self.launches[i].0)?;
             self.record_pid(&node.id, child.id() as i32);
@@ -530,9 +673,16 @@ impl Inner {
     fn record_pid(&self, node: &str, pid: i32) {
         let mut s = lock(&self.state);
         s.processes.retain(|p| p.node != node);
-        s.processes.push(ProcRecord { node: node.to_string(), pid, start_time: state::proc_start_time(pid).unwrap_or(0) });
+        s.processes.push(ProcRecord {
+            node: node.to_string(),
+            pid,
+            start_time: state::proc_start_time(pid).unwrap_or(0),
+        });
         if let Err(e) = s.save() {
-            eprintln!("faultline: updating the state file of run {}: {e:#}", self.run_id);
+            eprintln!(
+                "faultline: updating the state file of run {}: {e:#}",
+                self.run_id
+            );
         }
     }
 
@@ -544,8 +694,17 @@ impl Inner {
         // Anything the node forked outside its process group lives in its namespace.
         let strays = process::kill_netns_processes(&node.netns, Duration::from_secs(5))?;
         match status {
-            Some(s) => process::note(&node.log, &format!("{id} killed by faultline (SIGKILL): {}", process::describe_exit(&s))),
-            None if !strays.is_empty() => process::note(&node.log, &format!("{id}: killed stray processes {strays:?}")),
+            Some(s) => process::note(
+                &node.log,
+                &format!(
+                    "{id} killed by faultline (SIGKILL): {}",
+                    process::describe_exit(&s)
+                ),
+            ),
+            None if !strays.is_empty() => process::note(
+                &node.log,
+                &format!("{id}: killed stray processes {strays:?}"),
+            ),
             None => {}
         }
         Ok(())
@@ -556,7 +715,10 @@ impl Inner {
         self.check_live()?;
         let mut p = lock(&self.procs[i]);
         if p.is_running() {
-            bail!("node {id} is still running (pid {}); kill it before restarting it", p.pid().unwrap_or(0));
+            bail!(
+                "node {id} is still running (pid {}); kill it before restarting it",
+                p.pid().unwrap_or(0)
+            );
         }
         let child = process::spawn(&self.launches[i].1)?;
         self.record_pid(id, child.id() as i32);
@@ -569,12 +731,16 @@ impl Inner {
         self.check_live()?;
         let mut p = lock(&self.procs[i]);
         if p.signal_group(sig).with_context(|| format!("node {id}"))? {
+            let pgid = p.pid().expect("running");
+            process::wait_group_stopped(pgid, sig == libc::SIGSTOP, Duration::from_secs(2))
+                .with_context(|| format!("node {id}"))?;
             process::note(&self.nodes[i].log, &format!("{id} {what} by faultline"));
         }
         Ok(())
     }
 
     fn teardown_blocking(&self) -> Result<()> {
+        let _setup = lock(&self.setup_lock);
         let mut done = lock(&self.torn_down);
         if *done {
             return Ok(());
@@ -583,7 +749,14 @@ impl Inner {
         let mut errors = Vec::new();
         for (i, p) in self.procs.iter().enumerate() {
             match lock(p).kill() {
-                Ok(Some(s)) => process::note(&self.nodes[i].log, &format!("{} stopped at teardown: {}", self.nodes[i].id, process::describe_exit(&s))),
+                Ok(Some(s)) => process::note(
+                    &self.nodes[i].log,
+                    &format!(
+                        "{} stopped at teardown: {}",
+                        self.nodes[i].id,
+                        process::describe_exit(&s)
+                    ),
+                ),
                 Ok(None) => {}
                 Err(e) => errors.push(format!("node {}: {e:#}", self.nodes[i].id)),
             }
@@ -593,7 +766,12 @@ impl Inner {
             errors.push(format!("{e:#}"));
         }
         if !errors.is_empty() {
-            bail!("run {}: teardown incomplete: {}; run `faultline clean --run {}`", self.run_id, errors.join("; "), self.run_id);
+            bail!(
+                "run {}: teardown incomplete: {}; run `faultline clean --run {}`",
+                self.run_id,
+                errors.join("; "),
+                self.run_id
+            );
         }
         Ok(())
     }

@@ -19,11 +19,15 @@ pub const ALIAS_PREFIX: &str = "faultline:";
 pub fn new_run_id() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..RUN_ID_LEN).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+    (0..RUN_ID_LEN)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 pub fn is_run_id(s: &str) -> bool {
-    s.len() == RUN_ID_LEN && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    s.len() == RUN_ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 pub fn check_run_id(s: &str) -> Result<()> {
@@ -34,7 +38,12 @@ pub fn check_run_id(s: &str) -> Result<()> {
 }
 
 pub fn check_node_id(s: &str) -> Result<()> {
-    if s.is_empty() || s.len() > MAX_NODE_ID_LEN || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) || s == "sw"
+    if s.is_empty()
+        || s.len() > MAX_NODE_ID_LEN
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        || s == "sw"
     {
         bail!("bad node id {s:?}: 1 to {MAX_NODE_ID_LEN} lowercase letters or digits, not \"sw\"");
     }
@@ -54,7 +63,9 @@ pub struct RunNames {
 
 impl RunNames {
     pub fn new(run_id: &str) -> RunNames {
-        RunNames { run_id: run_id.to_string() }
+        RunNames {
+            run_id: run_id.to_string(),
+        }
     }
 
     /// The namespace that holds the bridge (the run's private switch).
@@ -108,7 +119,13 @@ mod tests {
     #[test]
     fn names_fit_the_interface_limit() {
         let n = RunNames::new("abc123");
-        for name in [n.bridge(), n.node_link("n9999"), n.node_peer_link("n9999"), n.host_link(), n.host_peer_link()] {
+        for name in [
+            n.bridge(),
+            n.node_link("n9999"),
+            n.node_peer_link("n9999"),
+            n.host_link(),
+            n.host_peer_link(),
+        ] {
             assert!(name.len() <= 15, "{name}");
             assert!(name.starts_with("flabc123"), "{name}");
         }

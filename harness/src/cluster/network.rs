@@ -73,7 +73,11 @@ pub fn ip(args: &[&str]) -> Result<String> {
         .output()
         .context("running `ip` (is iproute2 installed?)")?;
     if !out.status.success() {
-        bail!("`ip {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -91,8 +95,13 @@ fn ip_batch(netns: Option<&str>, lines: &[String], force: bool) -> Result<()> {
     if let Some(ns) = netns {
         cmd.args(["-n", ns]);
     }
-    cmd.args(["-batch", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().context("running `ip` (is iproute2 installed?)")?;
+    cmd.args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .context("running `ip` (is iproute2 installed?)")?;
     {
         let mut stdin = child.stdin.take().expect("piped stdin");
         stdin.write_all(lines.join("\n").as_bytes())?;
@@ -100,7 +109,9 @@ fn ip_batch(netns: Option<&str>, lines: &[String], force: bool) -> Result<()> {
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        let where_ = netns.map(|n| format!(" in namespace {n}")).unwrap_or_default();
+        let where_ = netns
+            .map(|n| format!(" in namespace {n}"))
+            .unwrap_or_default();
         bail!(
             "`ip -batch`{where_} failed: {}\n  commands were:\n    {}",
             String::from_utf8_lossy(&out.stderr).trim(),
@@ -144,7 +155,9 @@ pub fn lease_subnet(run_id: &str) -> Result<u8> {
 }
 
 fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c9dc5u32, |h, b| (h ^ *b as u32).wrapping_mul(0x01000193))
+    bytes.iter().fold(0x811c9dc5u32, |h, b| {
+        (h ^ *b as u32).wrapping_mul(0x01000193)
+    })
 }
 
 /// The IPv4 prefixes the host's addresses and routes cover (except default routes).
@@ -159,8 +172,18 @@ fn host_prefixes(addrs: &str, routes: &str) -> Vec<(u32, u8)> {
             }
         }
     }
-    const TYPES: &[&str] =
-        &["local", "broadcast", "unicast", "multicast", "anycast", "blackhole", "unreachable", "prohibit", "throw", "nat"];
+    const TYPES: &[&str] = &[
+        "local",
+        "broadcast",
+        "unicast",
+        "multicast",
+        "anycast",
+        "blackhole",
+        "unreachable",
+        "prohibit",
+        "throw",
+        "nat",
+    ];
     for line in routes.lines() {
         let mut words = line.split_whitespace();
         let mut first = words.next().unwrap_or("");
@@ -210,14 +233,26 @@ pub fn create(names: &RunNames, octet: u8, nodes: &[(String, Ipv4Addr)]) -> Resu
             names.node_peer_link(id)
         ));
     }
-    host_cmds.push(format!("link add {host} type veth peer name {} netns {sw}", names.host_peer_link()));
+    host_cmds.push(format!(
+        "link add {host} type veth peer name {} netns {sw}",
+        names.host_peer_link()
+    ));
     ip_batch(None, &host_cmds, false)?;
 
-    let mut sw_cmds = vec![format!("link add {br} type bridge"), format!("link set {br} alias {alias} up")];
+    let mut sw_cmds = vec![
+        format!("link add {br} type bridge"),
+        format!("link set {br} alias {alias} up"),
+    ];
     for (id, _) in nodes {
-        sw_cmds.push(format!("link set {} master {br} up", names.node_peer_link(id)));
+        sw_cmds.push(format!(
+            "link set {} master {br} up",
+            names.node_peer_link(id)
+        ));
     }
-    sw_cmds.push(format!("link set {} master {br} up", names.host_peer_link()));
+    sw_cmds.push(format!(
+        "link set {} master {br} up",
+        names.host_peer_link()
+    ));
     ip_batch(Some(&sw), &sw_cmds, false)?;
 
     for (id, addr) in nodes {
@@ -231,8 +266,10 @@ pub fn create(names: &RunNames, octet: u8, nodes: &[(String, Ipv4Addr)]) -> Resu
     }
 
     // The host end last: from here on the controller can reach the nodes.
-    let host_cmds =
-        vec![format!("addr add {}/24 dev {host}", subnet_ip(octet, HOST_OCTET)), format!("link set {host} alias {alias} up")];
+    let host_cmds = vec![
+        format!("addr add {}/24 dev {host}", subnet_ip(octet, HOST_OCTET)),
+        format!("link set {host} alias {alias} up"),
+    ];
     ip_batch(None, &host_cmds, false)?;
     Ok(())
 }
@@ -246,8 +283,11 @@ pub fn destroy(host_link: &str, namespaces: &[String]) -> Result<()> {
             errors.push(format!("{e:#}"));
         }
     }
-    let present: Vec<String> =
-        namespaces.iter().filter(|n| netns_exists(n)).map(|n| format!("netns del {n}")).collect();
+    let present: Vec<String> = namespaces
+        .iter()
+        .filter(|n| netns_exists(n))
+        .map(|n| format!("netns del {n}"))
+        .collect();
     if let Err(e) = ip_batch(None, &present, true) {
         errors.push(format!("{e:#}"));
     }
@@ -267,8 +307,13 @@ pub fn netns_exists(name: &str) -> bool {
 
 /// Every named network namespace (`ip netns list`, read directly).
 pub fn list_netns() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/run/netns") else { return Vec::new() };
-    let mut out: Vec<String> = entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
     out.sort();
     out
 }
@@ -286,8 +331,13 @@ pub fn host_link_alias(name: &str) -> Option<String> {
 
 /// Every interface in the host namespace.
 pub fn list_host_links() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/sys/class/net") else { return Vec::new() };
-    let mut out: Vec<String> = entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
     out.sort();
     out
 }
@@ -295,7 +345,12 @@ pub fn list_host_links() -> Vec<String> {
 /// Whether an interface inside `netns` carries `alias` (our marker).
 pub fn netns_has_alias(netns: &str, alias: &str) -> bool {
     ip(&["-n", netns, "-o", "link", "show"])
-        .map(|out| out.split_whitespace().collect::<Vec<_>>().windows(2).any(|w| w[0] == "alias" && w[1] == alias))
+        .map(|out| {
+            out.split_whitespace()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|w| w[0] == "alias" && w[1] == alias)
+        })
         .unwrap_or(false)
 }
 
@@ -309,7 +364,10 @@ mod tests {
         let routes = "default via 192.0.2.1 dev eth0\n10.77.9.0/24 dev x proto kernel\nlocal 10.77.200.1 dev y table local\nbroadcast 127.255.255.255 dev lo table local\n";
         let p = host_prefixes(addrs, routes);
         let net = |o| (u32::from(subnet_ip(o, 0)), 24);
-        assert!(p.iter().any(|x| overlaps(*x, net(5))), "the /16 covers every 10.77 subnet");
+        assert!(
+            p.iter().any(|x| overlaps(*x, net(5))),
+            "the /16 covers every 10.77 subnet"
+        );
         assert!(p.iter().any(|x| overlaps(*x, net(9))));
         assert!(p.iter().any(|x| overlaps(*x, net(200))));
         assert!(!p.iter().any(|x| x.1 == 0), "default routes are ignored");

@@ -34,7 +34,10 @@ pub struct Launch {
 
 impl Launch {
     pub fn command_line(&self) -> String {
-        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -73,13 +76,24 @@ pub fn spawn(launch: &Launch) -> Result<Child> {
     let job: Job = Box::new(move || {
         let _ = tx.send(spawn_here(&launch));
     });
-    spawner().lock().unwrap_or_else(|e| e.into_inner()).send(job).map_err(|_| anyhow!("the process spawner thread is gone"))?;
-    rx.recv().map_err(|_| anyhow!("the process spawner thread is gone"))?
+    spawner()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .map_err(|_| anyhow!("the process spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| anyhow!("the process spawner thread is gone"))?
 }
 
 fn spawn_here(l: &Launch) -> Result<Child> {
     let ns_path = Path::new("/run/netns").join(&l.netns);
-    let ns = File::open(&ns_path).with_context(|| format!("node {}: opening its namespace {}", l.node, ns_path.display()))?;
+    let ns = File::open(&ns_path).with_context(|| {
+        format!(
+            "node {}: opening its namespace {}",
+            l.node,
+            ns_path.display()
+        )
+    })?;
     let log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -100,7 +114,14 @@ fn spawn_here(l: &Launch) -> Result<Child> {
     // exec; `ns` stays open in the parent until spawn() returns, which is after exec.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             // The spawner died between fork and prctl: do not outlive it.
@@ -113,10 +134,18 @@ fn spawn_here(l: &Launch) -> Result<Child> {
             Ok(())
         });
     }
-    note(&l.log, &format!("starting {} in {}: {}", l.node, l.netns, l.command_line()));
+    note(
+        &l.log,
+        &format!("starting {} in {}: {}", l.node, l.netns, l.command_line()),
+    );
     let child = cmd.spawn().map_err(|e| {
         note(&l.log, &format!("could not start {}: {e}", l.node));
-        anyhow!("node {}: cannot start `{}`: {e} (log: {})", l.node, l.program, l.log.display())
+        anyhow!(
+            "node {}: cannot start `{}`: {e} (log: {})",
+            l.node,
+            l.program,
+            l.log.display()
+        )
     })?;
     note(&l.log, &format!("{} running as pid {}", l.node, child.id()));
     drop(ns);
@@ -133,7 +162,10 @@ pub struct NodeProcess {
 
 impl NodeProcess {
     pub fn new(child: Child) -> NodeProcess {
-        NodeProcess { child: Some(child), last_exit: None }
+        NodeProcess {
+            child: Some(child),
+            last_exit: None,
+        }
     }
 
     /// The pid of the running (or exited but unreaped) process.
@@ -199,20 +231,81 @@ impl NodeProcess {
     }
 }
 
+/// The state letter of a process (`R`, `S`, `T` for stopped, `Z`, ...).
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
+
+/// Waits until every process of group `pgid` is stopped (`stopped`) or none is
+/// (`!stopped`): signals are delivered asynchronously, and a pause is only in force
+/// once the process has actually stopped.
+pub fn wait_group_stopped(pgid: i32, stopped: bool, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let members = group_members(pgid);
+        let done = members.iter().all(|p| match process_state(*p) {
+            Some('T') | Some('t') => stopped,
+            Some('Z') | None => true,
+            Some(_) => !stopped,
+        });
+        if done {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "process group {pgid} not {} after {timeout:?}",
+                if stopped { "stopped" } else { "running" }
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The pids in process group `pgid`.
+fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s[s.rfind(')')? + 2..]
+                        .split_whitespace()
+                        .nth(2)?
+                        .parse::<i32>()
+                        .ok()
+                })
+                == Some(pgid)
+        })
+        .collect()
+}
+
 /// How an exit status reads in a message.
 pub fn describe_exit(status: &ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit code {c}"),
-        (None, Some(s)) => format!("signal {s}{}", if s == libc::SIGKILL { " (SIGKILL)" } else { "" }),
+        (None, Some(s)) => format!(
+            "signal {s}{}",
+            if s == libc::SIGKILL { " (SIGKILL)" } else { "" }
+        ),
         _ => status.to_string(),
     }
 }
 
 /// The pids of every process whose network namespace is `netns`.
 pub fn pids_in_netns(netns: &str) -> Vec<i32> {
-    let Ok(target) = std::fs::metadata(Path::new("/run/netns").join(netns)) else { return Vec::new() };
+    let Ok(target) = std::fs::metadata(Path::new("/run/netns").join(netns)) else {
+        return Vec::new();
+    };
     let me = std::process::id() as i32;
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
@@ -252,7 +345,9 @@ pub fn kill_netns_processes(netns: &str, timeout: Duration) -> Result<Vec<i32>> 
 
 /// The last `max_lines` lines of a log, for error messages.
 pub fn log_tail(path: &Path, max_lines: usize) -> String {
-    let Ok(bytes) = std::fs::read(path) else { return format!("(cannot read {})", path.display()) };
+    let Ok(bytes) = std::fs::read(path) else {
+        return format!("(cannot read {})", path.display());
+    };
     let start = bytes.len().saturating_sub(8192);
     let text = String::from_utf8_lossy(&bytes[start..]);
     let lines: Vec<&str> = text.lines().collect();
@@ -260,6 +355,9 @@ pub fn log_tail(path: &Path, max_lines: usize) -> String {
     if tail.is_empty() {
         "(the log is empty)".to_string()
     } else {
-        tail.iter().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
+        tail.iter()
+            .map(|l| format!("    | {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }

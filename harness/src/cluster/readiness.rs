@@ -18,9 +18,16 @@ pub async fn wait_ready(node: &Node, timeout: Duration) -> Result<()> {
 }
 
 /// As [`wait_ready`], giving up early when `exited` reports the process is gone.
-pub(crate) async fn wait_ready_while(node: &Node, timeout: Duration, exited: impl Fn() -> Option<String>) -> Result<()> {
+pub(crate) async fn wait_ready_while(
+    node: &Node,
+    timeout: Duration,
+    exited: impl Fn() -> Option<String>,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    let client = reqwest::Client::builder().no_proxy().timeout(ATTEMPT_TIMEOUT).build()?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(ATTEMPT_TIMEOUT)
+        .build()?;
     let mut last_error;
     loop {
         match probe(&client, node).await {
@@ -69,7 +76,8 @@ async fn probe(client: &reqwest::Client, node: &Node) -> std::result::Result<(),
         }
         Readiness::Tcp => {
             let addr = (node.ip, node.port);
-            match tokio::time::timeout(ATTEMPT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await
+            {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(format!("connect {}:{}: {e}", node.ip, node.port)),
                 Err(_) => Err(format!("connect {}:{}: timed out", node.ip, node.port)),

@@ -30,7 +30,12 @@ pub fn register(item: Weak<dyn Teardown>) {
 /// Tears down every cluster still alive in this process. For runners that handle
 /// signals themselves (`ClusterOptions::handle_signals = false`).
 pub fn teardown_all() -> Vec<anyhow::Error> {
-    let items: Vec<_> = live().lock().unwrap_or_else(|e| e.into_inner()).drain(..).filter_map(|w| w.upgrade()).collect();
+    let items: Vec<_> = live()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
     let mut errors = Vec::new();
     for item in items {
         if let Err(e) = item.teardown_blocking() {
@@ -61,7 +66,10 @@ pub fn install() {
         let mut fds = [0; 2];
         // SAFETY: plain syscalls on owned memory.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            eprintln!("faultline: cannot install signal handlers: {}", std::io::Error::last_os_error());
+            eprintln!(
+                "faultline: cannot install signal handlers: {}",
+                std::io::Error::last_os_error()
+            );
             return;
         }
         PIPE_WRITE.store(fds[1], std::sync::atomic::Ordering::Relaxed);
@@ -79,32 +87,34 @@ pub fn install() {
             }
         }
         let read_fd = fds[0];
-        let spawned = std::thread::Builder::new().name("faultline-signals".into()).spawn(move || loop {
-            let mut b = 0u8;
-            let n = unsafe { libc::read(read_fd, &mut b as *mut u8 as *mut libc::c_void, 1) };
-            if n != 1 {
-                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                    continue;
+        let spawned = std::thread::Builder::new()
+            .name("faultline-signals".into())
+            .spawn(move || loop {
+                let mut b = 0u8;
+                let n = unsafe { libc::read(read_fd, &mut b as *mut u8 as *mut libc::c_void, 1) };
+                if n != 1 {
+                    if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return;
                 }
-                return;
-            }
-            let sig = b as libc::c_int;
-            eprintln!("faultline: signal {sig} received; tearing down the cluster(s)");
-            for e in teardown_all() {
-                eprintln!("faultline: {e:#}");
-            }
-            unsafe {
-                let mut current: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(sig, std::ptr::null(), &mut current);
-                if current.sa_sigaction != on_signal as *const () as usize {
-                    continue; // someone else handles it now
+                let sig = b as libc::c_int;
+                eprintln!("faultline: signal {sig} received; tearing down the cluster(s)");
+                for e in teardown_all() {
+                    eprintln!("faultline: {e:#}");
                 }
-                if let Some((_, old)) = previous.iter().find(|(s, _)| *s == sig) {
-                    libc::sigaction(sig, old, std::ptr::null_mut());
+                unsafe {
+                    let mut current: libc::sigaction = std::mem::zeroed();
+                    libc::sigaction(sig, std::ptr::null(), &mut current);
+                    if current.sa_sigaction != on_signal as *const () as usize {
+                        continue; // someone else handles it now
+                    }
+                    if let Some((_, old)) = previous.iter().find(|(s, _)| *s == sig) {
+                        libc::sigaction(sig, old, std::ptr::null_mut());
+                    }
+                    libc::raise(sig);
                 }
-                libc::raise(sig);
-            }
-        });
+            });
         if let Err(e) = spawned {
             eprintln!("faultline: cannot start the signal thread: {e}");
         }

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 pub const STATE_DIR_ENV: &str = "FAULTLINE_STATE_DIR";
 
 pub fn state_dir() -> PathBuf {
-    std::env::var_os(STATE_DIR_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/faultline"))
+    std::env::var_os(STATE_DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/faultline"))
 }
 
 /// One node process as recorded: the start time tells a recycled pid from ours.
@@ -53,7 +55,8 @@ impl RunState {
 
     pub fn save(&self) -> Result<()> {
         let dir = state_dir();
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating state directory {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating state directory {}", dir.display()))?;
         let path = self.path();
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(self)?;
@@ -62,13 +65,17 @@ impl RunState {
     }
 
     pub fn load(path: &Path) -> Result<RunState> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing state file {}", path.display()))
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("parsing state file {}", path.display()))
     }
 
     /// Every state file, parsed or not.
     pub fn list() -> Vec<(PathBuf, Result<RunState>)> {
-        let Ok(entries) = std::fs::read_dir(state_dir()) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(state_dir()) else {
+            return Vec::new();
+        };
         let mut out: Vec<(PathBuf, Result<RunState>)> = entries
             .flatten()
             .map(|e| e.path())
@@ -100,8 +107,12 @@ pub fn process_alive(pid: i32, start_time: u64) -> bool {
     if pid <= 0 {
         return false;
     }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    let Some(close) = stat.rfind(')') else { return false };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return false;
+    };
     let mut fields = stat[close + 2..].split_whitespace();
     let state = fields.next();
     let start = fields.nth(18).and_then(|s| s.parse::<u64>().ok());
@@ -109,7 +120,10 @@ pub fn process_alive(pid: i32, start_time: u64) -> bool {
 }
 
 pub fn now_unix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Subnet leases: one file per 10.77.X.0/24 in use, created with O_EXCL, so two runs
@@ -128,7 +142,11 @@ pub mod lease {
     /// Takes the lease on 10.77.`octet`.0/24 for `run_id`; false if someone holds it.
     pub fn claim(octet: u8, run_id: &str) -> Result<bool> {
         std::fs::create_dir_all(dir()).with_context(|| format!("creating {}", dir().display()))?;
-        match OpenOptions::new().write(true).create_new(true).open(path(octet)) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path(octet))
+        {
             Ok(mut f) => {
                 f.write_all(run_id.as_bytes())?;
                 Ok(true)
@@ -140,7 +158,9 @@ pub mod lease {
 
     /// The run holding the lease, if any.
     pub fn holder(octet: u8) -> Option<String> {
-        std::fs::read_to_string(path(octet)).ok().map(|s| s.trim().to_string())
+        std::fs::read_to_string(path(octet))
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     /// Gives the lease back, if `run_id` holds it.
@@ -152,12 +172,18 @@ pub mod lease {
 
     /// Every lease as (octet, run id).
     pub fn all() -> Vec<(u8, String)> {
-        let Ok(entries) = std::fs::read_dir(dir()) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(dir()) else {
+            return Vec::new();
+        };
         entries
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                let octet = name.strip_prefix("10.77.")?.strip_suffix(".0")?.parse().ok()?;
+                let octet = name
+                    .strip_prefix("10.77.")?
+                    .strip_suffix(".0")?
+                    .parse()
+                    .ok()?;
                 Some((octet, holder(octet)?))
             })
             .collect()

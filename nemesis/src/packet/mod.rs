@@ -31,7 +31,9 @@ impl DelayBackend {
         match std::env::var("FAULTLINE_PACKET_BACKEND").as_deref() {
             Ok("netem") => return Ok(DelayBackend::Netem),
             Ok("nfqueue") => return Ok(DelayBackend::Nfqueue),
-            Ok(other) => bail!("FAULTLINE_PACKET_BACKEND={other:?}: expected \"netem\" or \"nfqueue\""),
+            Ok(other) => {
+                bail!("FAULTLINE_PACKET_BACKEND={other:?}: expected \"netem\" or \"nfqueue\"")
+            }
             Err(_) => {}
         }
         if netem::available().context("probing for netem")? {

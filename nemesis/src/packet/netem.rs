@@ -16,9 +16,10 @@ pub fn available() -> Result<bool> {
         s.spawn(|| -> Result<std::process::Output> {
             // SAFETY: changes only this thread's namespace; the thread ends right after.
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-                return Err(std::io::Error::last_os_error()).context("unshare(CLONE_NEWNET) (needs root)");
+                return Err(std::io::Error::last_os_error())
+                    .context("unshare(CLONE_NEWNET) (needs root)");
             }
-            std::process::Command::new("tc")
+            std::process::Command::new(crate::netns::tool("tc"))
                 .args(["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
                 .output()
                 .context("running tc (package iproute2)")
@@ -30,7 +31,10 @@ pub fn available() -> Result<bool> {
         return Ok(true);
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    if err.contains("Specified qdisc kind is unknown") || err.contains("unknown qdisc") || err.contains("No such file") {
+    if err.contains("Specified qdisc kind is unknown")
+        || err.contains("unknown qdisc")
+        || err.contains("No such file")
+    {
         return Ok(false);
     }
     bail!("tc qdisc add netem failed unexpectedly: {}", err.trim())
@@ -72,15 +76,31 @@ pub async fn egress_device(ns: &Netns, dst: Ipv4Addr) -> Result<String> {
             }
         }
     }
-    bail!("no route to {dst} in namespace {:?}: {}", ns.name(), out.trim())
+    bail!(
+        "no route to {dst} in namespace {:?}: {}",
+        ns.name(),
+        out.trim()
+    )
 }
 
-pub async fn apply(ns: &Netns, dev: &str, hold: &super::shaper::Hold, dsts: &[Ipv4Addr]) -> Result<()> {
-    netns::run_with_input(ns, "tc", &["-batch", "-"], &batch(dev, hold, dsts)).await.map(|_| ())
+pub async fn apply(
+    ns: &Netns,
+    dev: &str,
+    hold: &super::shaper::Hold,
+    dsts: &[Ipv4Addr],
+) -> Result<()> {
+    let r = netns::run_with_input(ns, "tc", &["-batch", "-"], &batch(dev, hold, dsts)).await;
+    if r.is_err() {
+        // tc stops at the first failing line; the qdiscs before it must not stay.
+        let _ = remove(ns, dev).await;
+    }
+    r.map(|_| ())
 }
 
 pub async fn remove(ns: &Netns, dev: &str) -> Result<()> {
-    netns::run(ns, "tc", &["qdisc", "del", "dev", dev, "root"]).await.map(|_| ())
+    netns::run(ns, "tc", &["qdisc", "del", "dev", dev, "root"])
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -90,9 +110,19 @@ mod tests {
 
     #[test]
     fn batch_steers_only_the_chosen_destinations_to_netem() {
-        let s = batch("eth0", &Hold::Delay { ms: 100, jitter_ms: 10 }, &["10.0.0.2".parse().unwrap()]);
+        let s = batch(
+            "eth0",
+            &Hold::Delay {
+                ms: 100,
+                jitter_ms: 10,
+            },
+            &["10.0.0.2".parse().unwrap()],
+        );
         assert!(s.contains("parent 1:4 handle 40: netem delay 100ms 10ms\n"));
         assert!(s.contains("match ip dst 10.0.0.2/32 flowid 1:4"));
-        assert_eq!(netem_args(&Hold::Reorder { p: 0.25, ms: 50 }), "delay 50ms reorder 25.00%");
+        assert_eq!(
+            netem_args(&Hold::Reorder { p: 0.25, ms: 50 }),
+            "delay 50ms reorder 25.00%"
+        );
     }
 }

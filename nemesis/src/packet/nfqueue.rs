@@ -47,7 +47,14 @@ fn align4(n: usize) -> usize {
 }
 
 /// One netlink message for the queue subsystem.
-pub fn message(msg: u16, flags: u16, seq: u32, family: u8, queue: u16, attrs: &[(u16, &[u8])]) -> Vec<u8> {
+pub fn message(
+    msg: u16,
+    flags: u16,
+    seq: u32,
+    family: u8,
+    queue: u16,
+    attrs: &[(u16, &[u8])],
+) -> Vec<u8> {
     let mut body = Vec::new();
     body.push(family);
     body.push(0); // NFNETLINK_V0
@@ -72,12 +79,26 @@ pub fn message(msg: u16, flags: u16, seq: u32, family: u8, queue: u16, attrs: &[
 
 pub fn bind_message(seq: u32, queue: u16) -> Vec<u8> {
     let cmd = [NFQNL_CFG_CMD_BIND, 0, 0, libc::AF_INET as u8];
-    message(NFQNL_MSG_CONFIG, NLM_F_REQUEST | NLM_F_ACK, seq, libc::AF_INET as u8, queue, &[(NFQA_CFG_CMD, &cmd)])
+    message(
+        NFQNL_MSG_CONFIG,
+        NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+        libc::AF_INET as u8,
+        queue,
+        &[(NFQA_CFG_CMD, &cmd)],
+    )
 }
 
 pub fn unbind_message(seq: u32, queue: u16) -> Vec<u8> {
     let cmd = [NFQNL_CFG_CMD_UNBIND, 0, 0, libc::AF_INET as u8];
-    message(NFQNL_MSG_CONFIG, NLM_F_REQUEST | NLM_F_ACK, seq, libc::AF_INET as u8, queue, &[(NFQA_CFG_CMD, &cmd)])
+    message(
+        NFQNL_MSG_CONFIG,
+        NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+        libc::AF_INET as u8,
+        queue,
+        &[(NFQA_CFG_CMD, &cmd)],
+    )
 }
 
 /// Metadata-only copies (the shaper needs the packet id, not the bytes), a queue long
@@ -94,23 +115,40 @@ pub fn params_message(seq: u32, queue: u16, max_len: u32) -> Vec<u8> {
         seq,
         libc::AF_UNSPEC as u8,
         queue,
-        &[(NFQA_CFG_PARAMS, &params), (NFQA_CFG_QUEUE_MAXLEN, &maxlen), (NFQA_CFG_MASK, &mask), (NFQA_CFG_FLAGS, &flags)],
+        &[
+            (NFQA_CFG_PARAMS, &params),
+            (NFQA_CFG_QUEUE_MAXLEN, &maxlen),
+            (NFQA_CFG_MASK, &mask),
+            (NFQA_CFG_FLAGS, &flags),
+        ],
     )
 }
 
 pub fn verdict_message(queue: u16, id: u32, verdict: u32) -> Vec<u8> {
     let mut hdr = verdict.to_be_bytes().to_vec();
     hdr.extend_from_slice(&id.to_be_bytes());
-    message(NFQNL_MSG_VERDICT, NLM_F_REQUEST, 0, libc::AF_UNSPEC as u8, queue, &[(NFQA_VERDICT_HDR, &hdr)])
+    message(
+        NFQNL_MSG_VERDICT,
+        NLM_F_REQUEST,
+        0,
+        libc::AF_UNSPEC as u8,
+        queue,
+        &[(NFQA_VERDICT_HDR, &hdr)],
+    )
 }
 
 /// What one received netlink message says.
 #[derive(Debug, PartialEq)]
 pub enum Incoming {
     /// A queued packet, by id.
-    Packet { id: u32 },
+    Packet {
+        id: u32,
+    },
     /// An acknowledgement (`errno == 0`) or error for request `seq`.
-    Ack { seq: u32, errno: i32 },
+    Ack {
+        seq: u32,
+        errno: i32,
+    },
     Other,
 }
 
@@ -158,7 +196,9 @@ fn packet_id(body: &[u8]) -> Option<u32> {
             return None;
         }
         if ty == NFQA_PACKET_HDR && len >= 8 {
-            return Some(u32::from_be_bytes(body[off + 4..off + 8].try_into().unwrap()));
+            return Some(u32::from_be_bytes(
+                body[off + 4..off + 8].try_into().unwrap(),
+            ));
         }
         off += align4(len);
     }
@@ -176,9 +216,16 @@ impl QueueSocket {
     /// Opens a socket in the calling thread's namespace and binds `queue` to it.
     pub fn bind(queue: u16) -> Result<QueueSocket> {
         // SAFETY: plain syscalls; the fd is owned from here on.
-        let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, NETLINK_NETFILTER) };
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                NETLINK_NETFILTER,
+            )
+        };
         if raw < 0 {
-            return Err(std::io::Error::last_os_error()).context("opening a NETLINK_NETFILTER socket");
+            return Err(std::io::Error::last_os_error())
+                .context("opening a NETLINK_NETFILTER socket");
         }
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
@@ -197,12 +244,26 @@ impl QueueSocket {
         let rcvbuf: libc::c_int = 4 << 20;
         unsafe {
             // NETLINK_NO_ENOBUFS = 5: an overrun loses messages, not the socket.
-            libc::setsockopt(fd.as_raw_fd(), libc::SOL_NETLINK, 5, &one as *const _ as *const libc::c_void, 4);
-            libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf as *const _ as *const libc::c_void, 4);
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_NETLINK,
+                5,
+                &one as *const _ as *const libc::c_void,
+                4,
+            );
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &rcvbuf as *const _ as *const libc::c_void,
+                4,
+            );
         }
         let mut s = QueueSocket { fd, queue, seq: 0 };
-        s.request(|seq, q| bind_message(seq, q)).with_context(|| format!("binding NFQUEUE {queue}"))?;
-        s.request(|seq, q| params_message(seq, q, 16384)).with_context(|| format!("configuring NFQUEUE {queue}"))?;
+        s.request(bind_message)
+            .with_context(|| format!("binding NFQUEUE {queue}"))?;
+        s.request(|seq, q| params_message(seq, q, 16384))
+            .with_context(|| format!("configuring NFQUEUE {queue}"))?;
         Ok(s)
     }
 
@@ -265,7 +326,14 @@ impl QueueSocket {
         let flags = if block { 0 } else { libc::MSG_DONTWAIT };
         loop {
             // SAFETY: buf is valid for writes of its length.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), flags) };
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    flags,
+                )
+            };
             if n >= 0 {
                 return Ok(n as usize);
             }
@@ -283,7 +351,7 @@ impl QueueSocket {
     /// Unbinds the queue; packets still queued in the kernel are dropped by it, so the
     /// caller releases them first.
     pub fn unbind(mut self) -> Result<()> {
-        self.request(|seq, q| unbind_message(seq, q))
+        self.request(unbind_message)
     }
 }
 
@@ -295,11 +363,20 @@ mod tests {
     fn verdict_has_header_nfgen_and_big_endian_payload() {
         let m = verdict_message(7, 0x01020304, NF_ACCEPT);
         assert_eq!(m.len(), 16 + 4 + 4 + 8);
-        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()), m.len() as u32);
-        assert_eq!(u16::from_ne_bytes(m[4..6].try_into().unwrap()), (3 << 8) | 1);
+        assert_eq!(
+            u32::from_ne_bytes(m[0..4].try_into().unwrap()),
+            m.len() as u32
+        );
+        assert_eq!(
+            u16::from_ne_bytes(m[4..6].try_into().unwrap()),
+            (3 << 8) | 1
+        );
         assert_eq!(&m[18..20], &7u16.to_be_bytes());
         assert_eq!(u16::from_ne_bytes(m[20..22].try_into().unwrap()), 12);
-        assert_eq!(u16::from_ne_bytes(m[22..24].try_into().unwrap()), NFQA_VERDICT_HDR);
+        assert_eq!(
+            u16::from_ne_bytes(m[22..24].try_into().unwrap()),
+            NFQA_VERDICT_HDR
+        );
         assert_eq!(&m[24..28], &1u32.to_be_bytes());
         assert_eq!(&m[28..32], &[1, 2, 3, 4]);
     }
@@ -317,7 +394,14 @@ mod tests {
         // A packet message: nfgen + NFQA_PACKET_HDR(id=42, proto, hook) + another attr.
         let mut hdr = 42u32.to_be_bytes().to_vec();
         hdr.extend_from_slice(&[0x08, 0x00, 1]);
-        let pkt = message(NFQNL_MSG_PACKET, 0, 0, 2, 3, &[(NFQA_PACKET_HDR | 0x4000, &hdr), (9, &[1, 2])]);
+        let pkt = message(
+            NFQNL_MSG_PACKET,
+            0,
+            0,
+            2,
+            3,
+            &[(NFQA_PACKET_HDR | 0x4000, &hdr), (9, &[1, 2])],
+        );
         // An error message acking request 5 with -EBUSY.
         let mut err = Vec::new();
         let req = bind_message(5, 3);
@@ -331,7 +415,16 @@ mod tests {
         err.extend_from_slice(&req[..16]);
         let mut dgram = pkt.clone();
         dgram.extend_from_slice(&err);
-        assert_eq!(parse(&dgram), vec![Incoming::Packet { id: 42 }, Incoming::Ack { seq: 5, errno: libc::EBUSY }]);
+        assert_eq!(
+            parse(&dgram),
+            vec![
+                Incoming::Packet { id: 42 },
+                Incoming::Ack {
+                    seq: 5,
+                    errno: libc::EBUSY
+                }
+            ]
+        );
         // Truncation never panics.
         for cut in 0..dgram.len() {
             let _ = parse(&dgram[..cut]);

@@ -36,7 +36,11 @@ impl Hold {
             Hold::Delay { ms, jitter_ms } => {
                 let us = ms as i64 * 1000;
                 let j = jitter_ms as i64 * 1000;
-                let off = if j > 0 { rng.below(2 * j as u64 + 1) as i64 - j } else { 0 };
+                let off = if j > 0 {
+                    rng.below(2 * j as u64 + 1) as i64 - j
+                } else {
+                    0
+                };
                 Duration::from_micros((us + off).max(0) as u64)
             }
             Hold::Reorder { p, ms } => {
@@ -85,7 +89,12 @@ impl Shaper {
             .name(format!("faultline-shaper-{queue}"))
             .spawn(move || run(sock, wake_fd, hold, seed))
             .context("starting the packet shaper thread")?;
-        Ok(Shaper { netns: ns.name().to_string(), queue, wake, thread: Some(thread) })
+        Ok(Shaper {
+            netns: ns.name().to_string(),
+            queue,
+            wake,
+            thread: Some(thread),
+        })
     }
 
     pub fn netns(&self) -> &str {
@@ -104,9 +113,17 @@ impl Shaper {
     fn halt(&mut self) -> Result<ShaperStats> {
         let one: u64 = 1;
         // SAFETY: writing 8 bytes to our eventfd.
-        unsafe { libc::write(self.wake.as_raw_fd(), &one as *const u64 as *const libc::c_void, 8) };
+        unsafe {
+            libc::write(
+                self.wake.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            )
+        };
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("packet shaper thread panicked"))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("packet shaper thread panicked"))),
             None => Ok(ShaperStats::default()),
         }
     }
@@ -118,34 +135,69 @@ impl Drop for Shaper {
     }
 }
 
+type Held = BinaryHeap<Reverse<(Instant, u64, u32)>>;
+
+/// The thread: shapes until woken, then releases whatever it still holds (also after
+/// an error, so a failing shaper never turns into packet loss) and unbinds.
 fn run(sock: QueueSocket, wake: i32, hold: Hold, seed: u64) -> Result<ShaperStats> {
-    let mut rng = SeededRng::new(seed);
-    let mut held: BinaryHeap<Reverse<(Instant, u64, u32)>> = BinaryHeap::new();
-    let mut order = 0u64;
+    let mut held: Held = BinaryHeap::new();
     let mut stats = ShaperStats::default();
+    let shaped = shape(&sock, wake, hold, seed, &mut held, &mut stats);
+    release_all(&sock, &mut held, &mut stats);
+    let unbound = sock.unbind().context("unbinding the packet shaper's queue");
+    shaped.and(unbound).map(|_| stats)
+}
+
+fn shape(
+    sock: &QueueSocket,
+    wake: i32,
+    hold: Hold,
+    seed: u64,
+    held: &mut Held,
+    stats: &mut ShaperStats,
+) -> Result<()> {
+    let mut rng = SeededRng::new(seed);
+    let mut order = 0u64;
     let mut buf = vec![0u8; 256 * 1024];
     let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
     let queue = sock.queue();
     loop {
-        let timeout = held.peek().map(|Reverse((due, _, _))| due.saturating_duration_since(Instant::now()));
-        let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 });
+        let timeout = held
+            .peek()
+            .map(|Reverse((due, _, _))| due.saturating_duration_since(Instant::now()));
+        let ts = timeout.map(|d| libc::timespec {
+            tv_sec: d.as_secs() as i64,
+            tv_nsec: d.subsec_nanos() as i64,
+        });
         let mut fds = [
-            libc::pollfd { fd: sock.raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: sock.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: wake,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: fds and ts live across the call.
         let r = unsafe {
-            libc::ppoll(fds.as_mut_ptr(), 2, ts.as_ref().map_or(std::ptr::null(), |t| t as *const _), std::ptr::null())
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                2,
+                ts.as_ref().map_or(std::ptr::null(), |t| t as *const _),
+                std::ptr::null(),
+            )
         };
         if r < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::EINTR) {
-                release_all(&sock, &mut held, &mut stats);
                 return Err(e).context("waiting on the packet shaper's queue");
             }
         }
         if fds[1].revents != 0 {
-            break;
+            return Ok(());
         }
         if fds[0].revents != 0 {
             loop {
@@ -181,16 +233,17 @@ fn run(sock: QueueSocket, wake: i32, hold: Hold, seed: u64) -> Result<ShaperStat
             sock.send(&out)?;
         }
     }
-    release_all(&sock, &mut held, &mut stats);
-    sock.unbind().context("unbinding the packet shaper's queue")?;
-    Ok(stats)
 }
 
-fn release_all(sock: &QueueSocket, held: &mut BinaryHeap<Reverse<(Instant, u64, u32)>>, stats: &mut ShaperStats) {
+fn release_all(sock: &QueueSocket, held: &mut Held, stats: &mut ShaperStats) {
     let mut out = Vec::new();
     while let Some(Reverse((_, _, id))) = held.pop() {
         stats.released_on_stop += 1;
-        out.extend_from_slice(&nfqueue::verdict_message(sock.queue(), id, nfqueue::NF_ACCEPT));
+        out.extend_from_slice(&nfqueue::verdict_message(
+            sock.queue(),
+            id,
+            nfqueue::NF_ACCEPT,
+        ));
         if out.len() > 60 * 1024 {
             let _ = sock.send(&out);
             out.clear();
@@ -208,11 +261,22 @@ mod tests {
     #[test]
     fn delay_samples_stay_within_jitter_and_never_go_negative() {
         let mut rng = SeededRng::new(1);
-        let h = Hold::Delay { ms: 10, jitter_ms: 5 };
+        let h = Hold::Delay {
+            ms: 10,
+            jitter_ms: 5,
+        };
         let samples: Vec<Duration> = (0..2000).map(|_| h.sample(&mut rng)).collect();
-        assert!(samples.iter().all(|d| *d >= Duration::from_millis(5) && *d <= Duration::from_millis(15)));
-        assert!(samples.iter().any(|d| *d < Duration::from_millis(7)) && samples.iter().any(|d| *d > Duration::from_millis(13)));
-        let h = Hold::Delay { ms: 1, jitter_ms: 50 };
+        assert!(samples
+            .iter()
+            .all(|d| *d >= Duration::from_millis(5) && *d <= Duration::from_millis(15)));
+        assert!(
+            samples.iter().any(|d| *d < Duration::from_millis(7))
+                && samples.iter().any(|d| *d > Duration::from_millis(13))
+        );
+        let h = Hold::Delay {
+            ms: 1,
+            jitter_ms: 50,
+        };
         assert!((0..2000).all(|_| h.sample(&mut rng) <= Duration::from_millis(51)));
     }
 

@@ -18,12 +18,24 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 pub fn require_root() {
     // SAFETY: no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "this test builds network namespaces and needs root (run as root / sudo)");
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test builds network namespaces and needs root (run as root / sudo)"
+    );
 }
 
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("running ip (package iproute2)");
-    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("running ip (package iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `n` node namespaces `fl-nmt-<pid>-<k>-n<i>` on one bridge (in its own hub
@@ -40,7 +52,11 @@ impl TestNet {
         require_root();
         let k = NEXT.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("fl-nmt-{}-{k}", std::process::id());
-        let mut net = TestNet { prefix: prefix.clone(), nodes: Vec::new(), created: Vec::new() };
+        let mut net = TestNet {
+            prefix: prefix.clone(),
+            nodes: Vec::new(),
+            created: Vec::new(),
+        };
         let hub = format!("{prefix}-hub");
         ip(&["netns", "add", &hub]);
         net.created.push(hub.clone());
@@ -51,13 +67,28 @@ impl TestNet {
             ip(&["netns", "add", &ns]);
             net.created.push(ns.clone());
             let port = format!("v{}", i + 1);
-            ip(&["-n", &hub, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns]);
+            ip(&[
+                "-n", &hub, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
+                &ns,
+            ]);
             ip(&["-n", &hub, "link", "set", &port, "master", "br0", "up"]);
             let addr: Ipv4Addr = format!("10.78.{}.{}", k % 250, i + 1).parse().unwrap();
-            ip(&["-n", &ns, "addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ]);
             ip(&["-n", &ns, "link", "set", "eth0", "up"]);
             ip(&["-n", &ns, "link", "set", "lo", "up"]);
-            net.nodes.push(NodeRef { id: format!("n{}", i + 1), ip: addr, netns: ns });
+            net.nodes.push(NodeRef {
+                id: format!("n{}", i + 1),
+                ip: addr,
+                netns: ns,
+            });
         }
         net
     }
@@ -82,7 +113,10 @@ impl Drop for TestNet {
 /// A UDP socket bound inside a node's namespace.
 pub fn udp_in(node: &NodeRef, port: u16) -> UdpSocket {
     let ns = Netns::open(&node.netns).unwrap();
-    let s = ns.run(|| UdpSocket::bind(SocketAddr::from((node.ip, port)))).unwrap().unwrap();
+    let s = ns
+        .run(|| UdpSocket::bind(SocketAddr::from((node.ip, port))))
+        .unwrap()
+        .unwrap();
     s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
     // Bursts of hundreds of datagrams (twice that when duplicated) must not overflow
     // the default receive buffer, or the test would measure its own socket's drops.
@@ -90,18 +124,32 @@ pub fn udp_in(node: &NodeRef, port: u16) -> UdpSocket {
     // SAFETY: valid fd and option value.
     unsafe {
         use std::os::fd::AsRawFd;
-        libc::setsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size as *const _ as *const libc::c_void, 4);
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &size as *const _ as *const libc::c_void,
+            4,
+        );
     }
     s
 }
 
 /// Sends `count` numbered datagrams from `from` to `to` and returns the numbers `to`
 /// received (in arrival order), waiting until `settle` passes with nothing new.
-pub fn transfer(from: &NodeRef, to: &NodeRef, port: u16, count: u32, gap: Duration, settle: Duration) -> Vec<u32> {
+pub fn transfer(
+    from: &NodeRef,
+    to: &NodeRef,
+    port: u16,
+    count: u32,
+    gap: Duration,
+    settle: Duration,
+) -> Vec<u32> {
     let rx = udp_in(to, port);
     let tx = udp_in(from, 0);
     for i in 0..count {
-        tx.send_to(&i.to_be_bytes(), SocketAddr::from((to.ip, port))).unwrap();
+        tx.send_to(&i.to_be_bytes(), SocketAddr::from((to.ip, port)))
+            .unwrap();
         if !gap.is_zero() {
             std::thread::sleep(gap);
         }
@@ -122,13 +170,23 @@ pub fn transfer(from: &NodeRef, to: &NodeRef, port: u16, count: u32, gap: Durati
 
 /// Whether a datagram from `from` reaches `to` (a few tries within ~0.5 s).
 pub fn reaches(from: &NodeRef, to: &NodeRef, port: u16) -> bool {
-    !transfer(from, to, port, 3, Duration::from_millis(5), Duration::from_millis(300)).is_empty()
+    !transfer(
+        from,
+        to,
+        port,
+        3,
+        Duration::from_millis(5),
+        Duration::from_millis(300),
+    )
+    .is_empty()
 }
 
 /// Round trip of one UDP echo from `from` to `to` and back.
 pub fn echo_rtt(from: &NodeRef, to: &NodeRef, port: u16) -> Option<Duration> {
     let server = udp_in(to, port);
-    server.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
     let handle = std::thread::spawn(move || {
         let mut buf = [0u8; 64];
         if let Ok((n, peer)) = server.recv_from(&mut buf) {
@@ -136,9 +194,13 @@ pub fn echo_rtt(from: &NodeRef, to: &NodeRef, port: u16) -> Option<Duration> {
         }
     });
     let client = udp_in(from, 0);
-    client.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
     let t0 = Instant::now();
-    client.send_to(b"ping", SocketAddr::from((to.ip, port))).unwrap();
+    client
+        .send_to(b"ping", SocketAddr::from((to.ip, port)))
+        .unwrap();
     let mut buf = [0u8; 64];
     let r = client.recv(&mut buf).ok().map(|_| t0.elapsed());
     handle.join().unwrap();
@@ -148,10 +210,15 @@ pub fn echo_rtt(from: &NodeRef, to: &NodeRef, port: u16) -> Option<Duration> {
 /// Whether a TCP connection from `from` to a listener in `to` succeeds within 1 s.
 pub fn tcp_connects(from: &NodeRef, to: &NodeRef, port: u16) -> bool {
     let lns = Netns::open(&to.netns).unwrap();
-    let listener = lns.run(|| std::net::TcpListener::bind(SocketAddr::from((to.ip, port)))).unwrap().unwrap();
+    let listener = lns
+        .run(|| std::net::TcpListener::bind(SocketAddr::from((to.ip, port))))
+        .unwrap()
+        .unwrap();
     let cns = Netns::open(&from.netns).unwrap();
     let addr = SocketAddr::from((to.ip, port));
-    let r = cns.run(move || std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1))).unwrap();
+    let r = cns
+        .run(move || std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)))
+        .unwrap();
     drop(listener);
     r.is_ok()
 }
@@ -188,7 +255,11 @@ impl FakeControl {
     /// Nodes with no namespace behind them, for tests of process and clock faults.
     pub fn offline(n: usize, clock_dir: Option<PathBuf>) -> FakeControl {
         let nodes = (1..=n)
-            .map(|i| NodeRef { id: format!("n{i}"), ip: Ipv4Addr::new(10, 79, 0, i as u8), netns: format!("fl-nmt-none-{i}") })
+            .map(|i| NodeRef {
+                id: format!("n{i}"),
+                ip: Ipv4Addr::new(10, 79, 0, i as u8),
+                netns: format!("fl-nmt-none-{i}"),
+            })
             .collect();
         FakeControl::new(nodes, clock_dir)
     }

@@ -10,6 +10,9 @@ use rand::seq::SliceRandom;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Keys pushed to a peer per request, to keep request bodies small.
+const PUSH_BATCH: usize = 256;
+
 pub async fn run(node: Arc<Node>, period: Duration) {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -34,7 +37,12 @@ pub async fn run(node: Arc<Node>, period: Duration) {
 /// One exchange with `peer`; returns how many differing leaves were repaired.
 pub async fn sync_with(node: &Arc<Node>, peer: &str) -> Result<usize, RpcError> {
     let depth = node.cfg.merkle_depth;
-    let local = node.merkle_tree(peer, depth);
+    let local = {
+        let (n, p) = (node.clone(), peer.to_string());
+        tokio::task::spawn_blocking(move || n.merkle_tree(&p, depth))
+            .await
+            .map_err(|e| RpcError::Unknown(format!("building the Merkle tree: {e}")))?
+    };
     let mut frontier = vec![0usize];
     let mut leaves = Vec::new();
     while !frontier.is_empty() {
@@ -73,18 +81,18 @@ pub async fn sync_with(node: &Arc<Node>, peer: &str) -> Result<usize, RpcError> 
         node.ask_merge(node.id(), theirs.entries, None).await?;
     }
     // Push: ours (now including theirs) to them.
-    let mine = node.range(peer, depth, &leaves);
-    if !mine.is_empty() {
-        let _: Empty = node
-            .call(
-                peer,
-                "/internal/merge",
-                &MergeRequest {
-                    entries: mine,
-                    hint_for: None,
-                },
-            )
-            .await?;
+    let mine = {
+        let (n, p, l) = (node.clone(), peer.to_string(), leaves.clone());
+        tokio::task::spawn_blocking(move || n.range(&p, depth, &l))
+            .await
+            .map_err(|e| RpcError::Unknown(format!("collecting the range: {e}")))?
+    };
+    for batch in mine.chunks(PUSH_BATCH) {
+        let req = MergeRequest {
+            entries: batch.to_vec(),
+            hint_for: None,
+        };
+        let _: Empty = node.call(peer, "/internal/merge", &req).await?;
     }
     Ok(leaves.len())
 }

@@ -37,6 +37,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/internal/gossip", post(internal_gossip))
         .route("/internal/merkle", post(internal_merkle))
         .route("/internal/range", post(internal_range))
+        // Anti-entropy and handoff batches can be larger than axum's 2 MB default.
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(node)
 }
 
@@ -179,9 +181,9 @@ async fn kv_cas(State(node): Shared, Path(key): Path<String>, body: Bytes) -> Re
 }
 
 async fn health(State(node): Shared) -> Response {
-    let (members, alive) = {
+    let (members, alive, heartbeats) = {
         let m = node.membership.lock().unwrap();
-        (m.members(), m.alive(Instant::now()))
+        (m.members(), m.alive(Instant::now()), m.view())
     };
     let cfg = &node.cfg;
     let bugs: Vec<&str> = [
@@ -197,6 +199,7 @@ async fn health(State(node): Shared) -> Response {
         "leader": null,
         "members": members,
         "alive": alive,
+        "heartbeats": heartbeats,
         "incarnation": node.incarnation,
         "n": cfg.n, "r": cfg.r, "w": cfg.w,
         "quorum": if cfg.sloppy { "sloppy" } else { "strict" },
@@ -346,10 +349,20 @@ async fn internal_merkle(State(node): Shared, headers: HeaderMap, body: Bytes) -
 
 async fn internal_range(State(node): Shared, headers: HeaderMap, body: Bytes) -> Response {
     match internal::<RangeRequest>(&node, &headers, &body) {
-        Ok(req) => Json(RangeResponse {
-            entries: node.range(&req.peer, req.depth, &req.leaves),
-        })
-        .into_response(),
+        Ok(req) => {
+            let n = node.clone();
+            match tokio::task::spawn_blocking(move || n.range(&req.peer, req.depth, &req.leaves))
+                .await
+            {
+                Ok(entries) => Json(RangeResponse { entries }).into_response(),
+                Err(e) => error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    false,
+                    e.to_string(),
+                ),
+            }
+        }
         Err(r) => r.into_response(),
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 /// A Dynamo-style leaderless key-value store speaking the faultline KV protocol.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "dynamo-kv", version)]
+// A flag given twice keeps its last value, so a harness can append overrides.
+#[command(name = "dynamo-kv", version, args_override_self = true)]
 pub struct Cli {
     /// This node's id; must be one of the ids in --peers.
     #[arg(long)]
@@ -212,6 +213,12 @@ mod tests {
         assert_eq!(c.members.len(), 3);
         assert!(c.sloppy && c.bugs.no_merge && !c.bugs.no_handoff);
         assert!(!parse("--id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 --data-dir d --strict").unwrap().sloppy);
+    }
+
+    #[test]
+    fn a_repeated_flag_keeps_its_last_value() {
+        let c = parse("--id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002,n3=127.0.0.1:7003 --data-dir d --w 2 --w 3").unwrap();
+        assert_eq!(c.w, 3);
     }
 
     #[test]

@@ -46,6 +46,12 @@ impl Cluster {
     /// Starts `size` nodes n1..nSIZE with the given extra flags and waits until every
     /// one answers /health.
     async fn start(size: usize, extra: &[&str]) -> Cluster {
+        Cluster::start_with(size, extra, true).await
+    }
+
+    /// `fast_timing` shortens gossip, failure detection and timeouts so tests run
+    /// quickly; without it every node runs with the defaults a user gets.
+    async fn start_with(size: usize, extra: &[&str], fast_timing: bool) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let ports = free_ports(size);
         let peers: Vec<String> = (0..size)
@@ -64,17 +70,22 @@ impl Cluster {
                 peers.join(","),
                 "--data-dir".into(),
                 dir.path().join(&id).display().to_string(),
+            ];
+            let timing: Vec<String> = vec![
                 "--gossip-interval-ms".into(),
                 "200".into(),
                 "--fail-after-ms".into(),
                 "1000".into(),
                 "--rpc-timeout-ms".into(),
-                "500".into(),
+                "1000".into(),
                 "--request-timeout-ms".into(),
-                "2000".into(),
+                "3000".into(),
                 "--handoff-interval-ms".into(),
                 "200".into(),
             ];
+            if fast_timing {
+                args.extend(timing);
+            }
             args.extend(extra.iter().map(|s| s.to_string()));
             nodes.push(NodeProc {
                 id,
@@ -110,7 +121,12 @@ impl Cluster {
         let child = Command::new(BIN)
             .args(&n.args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // DYNAMO_TEST_LOG=1 shows the nodes' logs when a test needs debugging.
+            .stderr(if std::env::var_os("DYNAMO_TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start dynamo-kv");
         n.child = Some(child);
@@ -130,9 +146,24 @@ impl Cluster {
         self.wait_healthy(i).await;
     }
 
-    fn signal(&self, id: &str, sig: i32) {
+    /// Sends `sig`; for SIGSTOP also waits until every thread of the node is stopped
+    /// (kill() returns before the target has actually stopped).
+    async fn signal(&self, id: &str, sig: i32) {
         let pid = self.nodes[self.idx(id)].child.as_ref().unwrap().id() as i32;
         assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+        if sig == libc::SIGSTOP {
+            eventually(Duration::from_secs(5), &format!("{id} stopped"), || async {
+                let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+                tasks.flatten().all(|t| {
+                    let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                    // The state follows the parenthesised command name.
+                    stat.rsplit(") ")
+                        .next()
+                        .is_some_and(|rest| rest.starts_with('T'))
+                })
+            })
+            .await;
+        }
     }
 
     async fn wait_healthy(&self, i: usize) {
@@ -321,19 +352,20 @@ async fn quorum_operations_and_restart_from_disk() {
 async fn paused_peers_make_requests_time_out_not_hang() {
     let c = Cluster::start(3, &["--strict"]).await;
     assert_eq!(c.put("n1", "k", json!({"value": 1})).await.0, 200);
-    c.signal("n3", libc::SIGSTOP);
+    c.signal("n3", libc::SIGSTOP).await;
     // One paused replica: quorums of two still work.
     assert_eq!(c.put("n1", "k", json!({"value": 2})).await.0, 200);
-    c.signal("n2", libc::SIGSTOP);
+    c.signal("n2", libc::SIGSTOP).await;
     // Two paused: the write times out, indeterminate, within the request deadline.
     let start = Instant::now();
     let (s, body) = c.put("n1", "k", json!({"value": 3})).await;
     let took = start.elapsed();
-    c.signal("n2", libc::SIGCONT);
-    c.signal("n3", libc::SIGCONT);
+    c.signal("n2", libc::SIGCONT).await;
+    c.signal("n3", libc::SIGCONT).await;
     assert!(s == 503 || s == 504, "{s} {body}");
     assert_eq!(body["definite"], json!(false), "{body}");
-    assert!(took < Duration::from_secs(4), "took {took:?}");
+    // The request deadline is 3 s; allow scheduling slack, but not a hang.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 /// Finds a key whose preference list includes `owner`, and the stand-in that is not
@@ -352,6 +384,27 @@ async fn key_owned_by(c: &Cluster, owner: &str) -> (String, String) {
         }
     }
     panic!("no key for {owner}");
+}
+
+/// Waits until every node in `watchers` considers `down` dead *and* they all hold the
+/// same last heartbeat of it: then no late gossip can make it look alive again.
+async fn wait_until_everyone_sees_down(c: &Cluster, watchers: &[&str], down: &str) {
+    eventually(
+        Duration::from_secs(10),
+        &format!("{watchers:?} agree {down} is down"),
+        || async {
+            let mut beats = Vec::new();
+            for id in watchers {
+                let (_, h) = c.get(id, "/health").await;
+                if h["alive"].as_array().unwrap().contains(&json!(down)) {
+                    return false;
+                }
+                beats.push(h["heartbeats"][down].clone());
+            }
+            beats.windows(2).all(|w| w[0] == w[1])
+        },
+    )
+    .await;
 }
 
 /// Writes a key while one of its replicas is down; returns (cluster, key, stand-in).
@@ -375,17 +428,7 @@ async fn write_with_owner_down(extra: &[&str]) -> (Cluster, String, String) {
         "n1 coordinates and is the only node outside the list"
     );
     c.kill("n4");
-    for id in ["n1", "n2"] {
-        eventually(
-            Duration::from_secs(10),
-            &format!("{id} sees n4 down"),
-            || async {
-                let (_, h) = c.get(id, "/health").await;
-                !h["alive"].as_array().unwrap().contains(&json!("n4"))
-            },
-        )
-        .await;
-    }
+    wait_until_everyone_sees_down(&c, &["n1", "n2", "n3"], "n4").await;
     let (s, body) = c.put("n2", &key, json!({"value": "while-down"})).await;
     assert_eq!(s, 200, "{body}");
     // The stand-in holds the write as a hint for n4 (its slot may finish after W acks).
@@ -573,16 +616,9 @@ async fn write_with_two_owners_down(extra: &[&str]) -> u16 {
     for d in &down {
         c.kill(d);
     }
-    eventually(
-        Duration::from_secs(10),
-        "n1 sees both owners down",
-        || async {
-            let (_, h) = c.get("n1", "/health").await;
-            let alive = h["alive"].as_array().unwrap().clone();
-            down.iter().all(|d| !alive.contains(&json!(d)))
-        },
-    )
-    .await;
+    for d in &down {
+        wait_until_everyone_sees_down(&c, &["n1", "n2"], d).await;
+    }
     c.put("n1", &key, json!({"value": 1})).await.0
 }
 
@@ -591,4 +627,76 @@ async fn sloppy_quorum_accepts_what_a_strict_quorum_refuses() {
     // The owner left (n2) and the stand-in n1 make W=2 only under a sloppy quorum.
     assert_eq!(write_with_two_owners_down(&[]).await, 200);
     assert_eq!(write_with_two_owners_down(&["--strict"]).await, 503);
+}
+
+/// The bound docs/systems.md states: with default settings, replicas hold the same
+/// versions within 10 s of a partition healing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convergence_within_the_documented_bound_with_default_settings() {
+    let c = Cluster::start_with(3, &[], false).await;
+    let keys: Vec<String> = (0..30).map(|i| format!("d{i}")).collect();
+    assert_eq!(c.post("n3", "/admin/isolate", json!({})).await.0, 200);
+    for k in &keys {
+        assert_eq!(
+            c.put("n1", k, json!({"value": "majority"})).await.0,
+            200,
+            "{k}"
+        );
+    }
+    for k in &keys[..5] {
+        let (s, _) = c.put("n3", k, json!({"value": "minority"})).await;
+        assert_ne!(s, 200, "{k}: n3 alone cannot reach W=2");
+    }
+    assert_eq!(c.post("n3", "/admin/heal", json!({})).await.0, 200);
+    let healed = Instant::now();
+    for k in &keys {
+        let left = Duration::from_secs(10).saturating_sub(healed.elapsed());
+        eventually(
+            left,
+            &format!("{k} converges within 10 s of the heal"),
+            || async {
+                let a = c.local_dots("n1", k).await;
+                a == c.local_dots("n2", k).await && a == c.local_dots("n3", k).await
+            },
+        )
+        .await;
+    }
+    eprintln!("converged {:?} after the heal (defaults)", healed.elapsed());
+}
+
+/// Throughput figure for docs/systems.md (not a pass/fail target):
+/// `cargo test -p dynamo-kv --release --test cluster -- --ignored --nocapture throughput`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput_benchmark() {
+    let c = std::sync::Arc::new(Cluster::start_with(3, &[], false).await);
+    let (clients, per_client) = (8usize, 250usize);
+    for (label, write) in [("PUT", true), ("GET", false)] {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for client in 0..clients {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..per_client {
+                    let key = format!("b{client}-{i}");
+                    let node = format!("n{}", (client + i) % 3 + 1);
+                    let status = if write {
+                        c.put(&node, &key, json!({"value": i})).await.0
+                    } else {
+                        c.get(&node, &format!("/kv/{key}")).await.0
+                    };
+                    assert_eq!(status, 200);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let ops = clients * per_client;
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{label}: {ops} ops by {clients} clients in {secs:.2} s = {:.0} ops/s",
+            ops as f64 / secs
+        );
+    }
 }

@@ -247,11 +247,12 @@ impl Sim {
             for ctx in ready.dropped_reads {
                 self.reads.remove(&(i, ctx));
             }
-            if self.nodes[i].applied.len() > 0 && self.compact_every > 0 {
+            self.record_commits(i)?;
+            if !self.nodes[i].applied.is_empty() && self.compact_every > 0 {
+                let data = serde_json::to_vec(&self.nodes[i].applied).unwrap();
                 let raft = self.nodes[i].raft.as_mut().unwrap();
                 let applied = raft.applied_index();
                 if applied >= raft.snapshot_meta().index + self.compact_every as u64 {
-                    let data = serde_json::to_vec(&self.nodes[i].applied).unwrap();
                     if let Some(s) = raft.compact(applied, data) {
                         let node = &mut self.nodes[i];
                         node.disk.entries.retain(|e| e.index > s.meta.index);
@@ -263,10 +264,11 @@ impl Sim {
         self.check_node(i)
     }
 
-    fn check_node(&mut self, i: usize) -> Check {
+    /// Records newly committed entries (before compaction can drop them); an index may never
+    /// commit with two different terms.
+    fn record_commits(&mut self, i: usize) -> Check {
         let node = &mut self.nodes[i];
-        let raft = node.raft.as_ref().unwrap();
-        // Commit: record newly committed entries; the same index may never commit twice.
+        let Some(raft) = node.raft.as_ref() else { return Ok(()) };
         let c = raft.commit_index();
         for idx in node.seen_commit + 1..=c {
             if let Some(t) = raft.log().term(idx) {
@@ -280,6 +282,13 @@ impl Sim {
         }
         node.seen_commit = node.seen_commit.max(c);
         self.max_commit = self.max_commit.max(c);
+        Ok(())
+    }
+
+    fn check_node(&mut self, i: usize) -> Check {
+        self.record_commits(i)?;
+        let node = &mut self.nodes[i];
+        let raft = node.raft.as_ref().unwrap();
         if raft.role() == Role::Leader && node.was_leader_in != Some(raft.term()) {
             node.was_leader_in = Some(raft.term());
             self.stats.elections += 1;
@@ -389,8 +398,10 @@ impl Sim {
     fn random_client(&mut self) -> Check {
         let n = self.nodes.len();
         let k = self.rng.gen_range(0..n);
-        let Some(raft) = self.nodes[k].raft.as_mut() else { return Ok(()) };
+        let all_ids: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
         let r: f64 = self.rng.gen();
+        let pick: usize = self.rng.gen();
+        let Some(raft) = self.nodes[k].raft.as_mut() else { return Ok(()) };
         if r < 0.6 {
             self.next_cmd += 1;
             let _ = raft.propose(format!("c{}", self.next_cmd));
@@ -400,14 +411,14 @@ impl Sim {
                 self.reads.insert((k, self.next_ctx), self.max_commit);
             }
         } else if r < 0.95 {
-            let spare: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).filter(|id| !raft.membership().contains(id)).collect();
+            let spare: Vec<String> = all_ids.into_iter().filter(|id| !raft.membership().contains(id)).collect();
             if let Some(id) = spare.first() {
                 let _ = raft.propose_add(id.clone(), format!("addr-{id}"));
             }
         } else {
             let members: Vec<String> = raft.membership().voters.iter().cloned().collect();
             if members.len() > 3 {
-                let id = members[self.rng.gen_range(0..members.len())].clone();
+                let id = members[pick % members.len()].clone();
                 let _ = raft.propose_remove(&id);
             }
         }
@@ -463,7 +474,7 @@ impl Sim {
                     }
                 }
                 Some((_, index, term)) => {
-                    if self.applied_global.get(&index).is_some_and(|c| c != "final") {
+                    if self.committed.get(&index).is_some_and(|&t| t != term) {
                         proposed = None; // lost to a leader change; propose again
                         continue;
                     }
@@ -477,7 +488,16 @@ impl Sim {
                 }
             }
         }
-        Err(format!("liveness: no command committed on every member within 300 ticks after healing (proposed: {proposed:?})"))
+        let state: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let r = n.raft.as_ref().unwrap();
+                let m = r.membership();
+                format!("{} {:?} t{} leader {:?} commit {} applied {} last {} voters {:?} outgoing {:?}", n.id, r.role(), r.term(), r.leader(), r.commit_index(), n.applied_index, r.last_index(), m.voters, m.outgoing)
+            })
+            .collect();
+        Err(format!("liveness: no command committed on every member within 300 ticks after healing (proposed: {proposed:?})\n{}", state.join("\n")))
     }
 }
 

@@ -1,8 +1,8 @@
-//! A fake node for tests: the faultline KV protocol (`docs/protocol.md`) served from
-//! one in-memory map on 127.0.0.1, linearizable by construction (one lock), with a
-//! switch to make it answer every request in a chosen broken way.
-
-#![allow(dead_code)]
+//! A fake node for tests and benchmarks: the faultline KV protocol
+//! (`docs/protocol.md`) served from one in-memory map on 127.0.0.1, linearizable by
+//! construction (one lock), answering at once, with a switch to make it answer every
+//! request in a chosen broken way. Several "nodes" may share one fake: they are then
+//! one linearizable store reached at several addresses.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -25,6 +25,9 @@ pub enum Mode {
     Garbage { status: u16 },
     /// Every request: wait this long, then answer normally.
     Slow(Duration),
+    /// A broken store, for showing that checks catch bugs: writes and CASes are
+    /// acknowledged but never applied.
+    LoseWrites,
 }
 
 #[derive(Clone)]
@@ -35,14 +38,18 @@ pub struct Fake {
 
 impl Fake {
     pub fn set_mode(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
+    }
+
+    pub fn mode(&self) -> Mode {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 type Reply = (StatusCode, Json<Value>);
 
 async fn gate(fake: &Fake) -> Option<Reply> {
-    let mode = *fake.mode.lock().unwrap();
+    let mode = fake.mode();
     match mode {
         Mode::Normal => None,
         Mode::Error { status, code, definite } => Some((
@@ -54,6 +61,7 @@ async fn gate(fake: &Fake) -> Option<Reply> {
             tokio::time::sleep(d).await;
             None
         }
+        Mode::LoseWrites => None,
     }
 }
 
@@ -61,7 +69,7 @@ async fn read(State(fake): State<Fake>, Path(key): Path<String>) -> Reply {
     if let Some(r) = gate(&fake).await {
         return r;
     }
-    let v = fake.data.lock().unwrap().get(&key).cloned().unwrap_or(Value::Null);
+    let v = fake.data.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned().unwrap_or(Value::Null);
     (StatusCode::OK, Json(json!({ "value": v })))
 }
 
@@ -69,7 +77,9 @@ async fn write(State(fake): State<Fake>, Path(key): Path<String>, Json(body): Js
     if let Some(r) = gate(&fake).await {
         return r;
     }
-    fake.data.lock().unwrap().insert(key, body["value"].clone());
+    if fake.mode() != Mode::LoseWrites {
+        fake.data.lock().unwrap_or_else(|e| e.into_inner()).insert(key, body["value"].clone());
+    }
     (StatusCode::OK, Json(json!({})))
 }
 
@@ -77,10 +87,12 @@ async fn cas(State(fake): State<Fake>, Path(key): Path<String>, Json(body): Json
     if let Some(r) = gate(&fake).await {
         return r;
     }
-    let mut data = fake.data.lock().unwrap();
+    let mut data = fake.data.lock().unwrap_or_else(|e| e.into_inner());
     let current = data.get(&key).cloned().unwrap_or(Value::Null);
-    if current == body["from"] {
-        data.insert(key, body["to"].clone());
+    if current == body["from"] || fake.mode() == Mode::LoseWrites {
+        if fake.mode() != Mode::LoseWrites {
+            data.insert(key, body["to"].clone());
+        }
         (StatusCode::OK, Json(json!({})))
     } else {
         (StatusCode::CONFLICT, Json(json!({ "error": "cas-mismatch", "definite": true, "value": current })))
@@ -91,7 +103,7 @@ async fn append(State(fake): State<Fake>, Path(key): Path<String>, Json(body): J
     if let Some(r) = gate(&fake).await {
         return r;
     }
-    let mut data = fake.data.lock().unwrap();
+    let mut data = fake.data.lock().unwrap_or_else(|e| e.into_inner());
     let entry = data.entry(key).or_insert(Value::Array(vec![]));
     if let Value::Array(items) = entry {
         items.push(body["value"].clone());
@@ -99,8 +111,8 @@ async fn append(State(fake): State<Fake>, Path(key): Path<String>, Json(body): J
     (StatusCode::OK, Json(json!({})))
 }
 
-/// Starts a fake node on an ephemeral loopback port; it lives as long as the test's
-/// runtime.
+/// Starts a fake node on an ephemeral loopback port, serving until the runtime it was
+/// started on shuts down. Returns its URL and its handle.
 pub async fn start() -> (String, Fake) {
     let fake = Fake { data: Arc::default(), mode: Arc::new(Mutex::new(Mode::Normal)) };
     let app = Router::new()
@@ -109,10 +121,10 @@ pub async fn start() -> (String, Fake) {
         .route("/kv/:key/append", post(append))
         .route("/health", get(|| async { Json(json!({ "node": "n1", "role": "leader" })) }))
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
+    let addr: SocketAddr = listener.local_addr().expect("a bound listener has an address");
     tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        let _ = axum::serve(listener, app).await;
     });
     (format!("http://{addr}"), fake)
 }

@@ -1,0 +1,162 @@
+//! `faultline test` end to end: the built binary against a real raft-kv cluster, and
+//! its handling of bad input. The cluster test needs root (network namespaces), as CI
+//! has, and builds raft-kv first if needed.
+//!
+//!     cargo test -p faultline --test test_command
+//!     cargo test -p faultline --test test_command -- --ignored   # the longer runs
+
+use checker::history::parse_jsonl;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).current_dir(cwd).output().expect("running faultline")
+}
+
+fn build_raft_kv() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "raft-kv"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("running cargo build -p raft-kv");
+    assert!(status.success(), "cargo build -p raft-kv failed");
+}
+
+fn text(o: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn read_json(path: &Path) -> Value {
+    let t = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Processes whose command line mentions `needle` (the run folder: every node's data
+/// directory is inside it).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) {
+            found.push(format!("{}: {cmdline}", entry.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+fn namespaces_of(run_id: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains(run_id)).map(String::from).collect()
+}
+
+/// Runs a short test against raft-kv and checks everything the issue promises of it.
+fn run_and_verify(dir: &tempfile::TempDir, extra: &[&str], seed: &str) -> PathBuf {
+    build_raft_kv();
+    let results = dir.path().join("results");
+    let mut args = vec!["test", "--nodes", "3", "--seed", seed, "--quiet", "--results-dir"];
+    args.push(results.to_str().unwrap());
+    args.extend_from_slice(extra);
+    let out = faultline(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("verdict: valid"), "{}", text(&out));
+
+    // results/latest points at the run, and the run has every file.
+    let run_dir = results.join("latest").canonicalize().unwrap();
+    assert!(stdout.contains(run_dir.file_name().unwrap().to_str().unwrap()), "the results path is not printed");
+    for f in ["test.json", "test.toml", "history.jsonl", "results.json", "nodes/n1.log", "nodes/n2.log", "nodes/n3.log"] {
+        assert!(run_dir.join(f).is_file(), "{f} missing in {}", run_dir.display());
+    }
+    let test_json = read_json(&run_dir.join("test.json"));
+    assert_eq!(test_json["config"]["seed"].to_string(), seed);
+    let run_id = test_json["run_id"].as_str().unwrap().to_string();
+    let results_json = read_json(&run_dir.join("results.json"));
+    assert_eq!(results_json["verdict"], "valid", "{results_json:#}");
+    let stats = &results_json["stats"];
+    assert!(stats["total"]["ok"].as_u64().unwrap() > 100, "{stats:#}");
+    assert!(stats["latency_ms"]["write"]["p99"].as_f64().unwrap() > 0.0);
+
+    // The stored history is well-formed, has the nemesis's events and the final reads,
+    // and `faultline check` (as results.json says to run it) agrees with the run.
+    let history = parse_jsonl(&std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap()).unwrap();
+    let nemesis: Vec<&str> = history.nemesis_events().map(|e| e.f.as_str()).collect();
+    assert_eq!(nemesis.last(), Some(&"heal-all"), "{nemesis:?}");
+    assert!(history.ops.iter().any(|o| o.f == "final-read" && o.node.as_deref() == Some("n3")));
+    for check in results_json["checks"].as_array().unwrap() {
+        let Some(replay) = check["replay"].as_str() else { continue };
+        let words: Vec<&str> = replay.split_whitespace().collect();
+        assert_eq!(words[..2], ["faultline", "check"]);
+        let again = faultline(&words[1..], dir.path());
+        let verdict = check["verdict"].as_str().unwrap();
+        assert_eq!(again.status.code(), Some(0), "`{replay}` disagrees with the run's {verdict}: {}", text(&again));
+        assert!(String::from_utf8_lossy(&again.stdout).contains(verdict), "{}", text(&again));
+    }
+
+    // Nothing left behind.
+    assert_eq!(namespaces_of(&run_id), Vec::<String>::new());
+    assert_eq!(processes_mentioning(run_dir.to_str().unwrap()), Vec::<String>::new());
+    run_dir
+}
+
+#[test]
+fn a_short_raft_kv_test_with_kills_and_partitions_is_valid_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    run_and_verify(
+        &dir,
+        &["--time-limit", "8s", "--nemesis", "kill,partition-halves,partition-one", "--nemesis-interval", "2s", "--quiet-period", "500ms"],
+        "20261123",
+    );
+}
+
+#[test]
+#[ignore = "the README's main job: 30 s, 5 nodes; run with --ignored"]
+fn the_default_test_is_valid() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultline(&["test", "--quiet"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(dir.path().join("results/latest/results.json").is_file());
+}
+
+#[test]
+#[ignore = "three 15 s tests; run with --ignored"]
+fn test_count_runs_independent_tests_with_consecutive_seeds() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultline(
+        &["test", "--nodes", "3", "--time-limit", "15s", "--nemesis", "all", "--nemesis-interval", "3s", "--test-count", "3", "--seed", "100", "--quiet"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("results/raft-kv-cas-register")).unwrap().collect();
+    assert_eq!(runs.len(), 3);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for seed in ["100", "101", "102"] {
+        assert!(stdout.contains(seed), "{stdout}");
+    }
+}
+
+#[test]
+fn bad_flags_and_test_files_exit_3_naming_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultline(&["test", "--nodes", "0"], dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nodes"), "{}", text(&out));
+
+    let file = dir.path().join("t.toml");
+    std::fs::write(&file, "nodes = 3\nnemesis-intervall = \"5s\"\n").unwrap();
+    let out = faultline(&["test", "--config", file.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("t.toml") && stderr.contains("nemesis-intervall"), "{stderr}");
+
+    let out = faultline(&["test", "--workload", "bank"], dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let out = faultline(&["test", "--frobnicate"], dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // Nothing was started, so nothing was written.
+    assert!(!dir.path().join("results").exists());
+}

@@ -1,0 +1,76 @@
+//! Harness overhead: how many operations per second the client processes and the
+//! history recorder can drive and record against a node that answers instantly.
+//!
+//!     cargo run --release -p workloads --example bench_runner -- [SECONDS] [CONCURRENCY]
+//!
+//! Two measurements:
+//! - `in-memory`: a client that answers at once without any I/O, so the figure is the
+//!   runner's own ceiling (generator, scheduling, recording every event to disk);
+//! - `http`: the real KV client over loopback HTTP to the in-process fake node, which
+//!   shares the machine's cores with the harness.
+//!
+//! Each run's history is read back and parsed, to show it is complete and checkable.
+
+use checker::history::parse_jsonl;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use workloads::client::{BoxFuture, Client, ClientFactory, KvClientFactory, Target};
+use workloads::fake_node;
+use workloads::generator::{Generator, KeyOptions, Workload};
+use workloads::op::{Completion, Op};
+use workloads::recorder::Recorder;
+use workloads::runner::{run_clients, RunOptions};
+
+struct Instant0;
+
+impl Client for Instant0 {
+    fn invoke<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Completion> {
+        Box::pin(async move { Completion::ok(op.value.clone()) })
+    }
+}
+
+struct InstantFactory;
+
+impl ClientFactory for InstantFactory {
+    fn open(&self, _: &Target) -> anyhow::Result<Arc<dyn Client>> {
+        Ok(Arc::new(Instant0))
+    }
+}
+
+async fn measure(label: &str, targets: Vec<Target>, factory: Arc<dyn ClientFactory>, seconds: f64, concurrency: usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).expect("creating the history"));
+    let generator = Arc::new(Mutex::new(Generator::new(Workload::CasRegister, 1, KeyOptions::default())));
+    let (_tx, stop) = tokio::sync::watch::channel(false);
+    let options = RunOptions { concurrency, time_limit: Duration::from_secs_f64(seconds), rate: 0.0 };
+    let started = Instant::now();
+    let summary = run_clients(&options, &targets, factory, generator, Arc::clone(&recorder), stop).await.expect("the run");
+    let elapsed = started.elapsed().as_secs_f64();
+    let events = recorder.finish().expect("finishing the history");
+    let history = parse_jsonl(&std::fs::read_to_string(&path).expect("reading the history")).expect("a valid history");
+    assert_eq!(history.ops.len() as u64, summary.invoked);
+    println!(
+        "{label:<10} concurrency {concurrency:>3}: {:>9.0} ops/s ({} ops, {events} events, {:.1} s; history {:.1} MB, parses)",
+        summary.invoked as f64 / elapsed,
+        summary.invoked,
+        elapsed,
+        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let concurrency: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(50);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let targets: Vec<Target> =
+            (1..=5).map(|i| Target { id: format!("n{i}"), url: "http://unused".into() }).collect();
+        measure("in-memory", targets, Arc::new(InstantFactory), seconds, concurrency).await;
+        let (url, _fake) = fake_node::start().await;
+        let targets: Vec<Target> = (1..=5).map(|i| Target { id: format!("n{i}"), url: url.clone() }).collect();
+        let factory = Arc::new(KvClientFactory::new(Duration::from_secs(1)).expect("an HTTP client"));
+        measure("http", targets, factory, seconds, concurrency).await;
+    });
+}
