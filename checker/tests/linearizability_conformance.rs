@@ -66,7 +66,7 @@ fn every_reference_history_gets_porcupines_verdict() {
 
 #[test]
 fn every_key_of_the_bad_kv_history_is_diagnosed_on_request() {
-    let report = check("kv/c10-bad.txt", true);
+    let report = check("kv/c50-bad.txt", true);
     assert_eq!(report.verdict, Verdict::Invalid);
     assert!(report.partitions.iter().all(|p| p.verdict != Verdict::Unknown), "--all-keys decides every key");
     let invalid: Vec<_> = report.partitions.iter().filter(|p| p.verdict == Verdict::Invalid).collect();

@@ -193,12 +193,14 @@ fn print_text(r: &Checked) {
         println!("{}  error  {}", r.path.display(), r.error.as_deref().unwrap_or(""));
         return;
     };
+    let keys = report.partitions.len();
     println!(
-        "{}  {}  {} ops, {} keys  {:.2} ms  ({})",
+        "{}  {}  {} ops, {} key{}  {:.2} ms  ({})",
         r.path.display(),
         report.verdict,
         report.ops,
-        report.partitions.len(),
+        keys,
+        if keys == 1 { "" } else { "s" },
         report.elapsed.as_secs_f64() * 1e3,
         report.model
     );

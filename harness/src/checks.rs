@@ -45,11 +45,26 @@ pub fn linearizability_model(workload: Workload) -> &'static str {
 }
 
 /// Runs every check the config names.
-pub fn run_checks(history: &History, config: &TestConfig, nodes: &[String], history_path: &str) -> Vec<CheckResult> {
-    config.checks.iter().map(|name| run_check(name, history, config, nodes, history_path)).collect()
+pub fn run_checks(
+    history: &History,
+    config: &TestConfig,
+    nodes: &[String],
+    history_path: &str,
+) -> Vec<CheckResult> {
+    config
+        .checks
+        .iter()
+        .map(|name| run_check(name, history, config, nodes, history_path))
+        .collect()
 }
 
-fn run_check(name: &str, history: &History, config: &TestConfig, nodes: &[String], history_path: &str) -> CheckResult {
+fn run_check(
+    name: &str,
+    history: &History,
+    config: &TestConfig,
+    nodes: &[String],
+    history_path: &str,
+) -> CheckResult {
     let started = Instant::now();
     let mut result = match name {
         "linearizable" => linearizable(history, config, history_path),
@@ -85,20 +100,38 @@ fn linearizable(history: &History, config: &TestConfig, history_path: &str) -> C
         }
     }
     let model = BuiltinModel::CasRegister(CasFailMeaning::NoEffect);
-    let options =
-        Options { timeout: Some(config.check_timeout), memory_limit: DEFAULT_MEMORY_LIMIT, all_keys: false };
+    let options = Options {
+        timeout: Some(config.check_timeout),
+        memory_limit: DEFAULT_MEMORY_LIMIT,
+        all_keys: false,
+    };
     match model.check(&as_reads, &options) {
         Ok(report) => {
             let keys = report.partitions.len();
-            let bad = report.partitions.iter().filter(|p| p.verdict == Verdict::Invalid).count();
-            let unknown = report.partitions.iter().filter(|p| p.verdict == Verdict::Unknown).count();
+            let bad = report
+                .partitions
+                .iter()
+                .filter(|p| p.verdict == Verdict::Invalid)
+                .count();
+            let unknown = report
+                .partitions
+                .iter()
+                .filter(|p| p.verdict == Verdict::Unknown)
+                .count();
             let summary = match report.verdict {
                 Verdict::Valid => format!("{} ops on {keys} keys, linearizable", report.ops),
-                Verdict::Invalid => format!("{} ops on {keys} keys, {bad} key(s) not linearizable", report.ops),
+                Verdict::Invalid => format!(
+                    "{} ops on {keys} keys, {bad} key(s) not linearizable",
+                    report.ops
+                ),
                 Verdict::Unknown => format!(
                     "{} ops on {keys} keys, {unknown} key(s) undecided: {}",
                     report.ops,
-                    report.partitions.iter().find_map(|p| p.reason.clone()).unwrap_or_default()
+                    report
+                        .partitions
+                        .iter()
+                        .find_map(|p| p.reason.clone())
+                        .unwrap_or_default()
                 ),
             };
             CheckResult {
@@ -114,7 +147,10 @@ fn linearizable(history: &History, config: &TestConfig, history_path: &str) -> C
                 seconds: 0.0,
             }
         }
-        Err(e) => failed("linearizable", format!("the history does not fit the {} model: {e}", model.name())),
+        Err(e) => failed(
+            "linearizable",
+            format!("the history does not fit the {} model: {e}", model.name()),
+        ),
     }
 }
 
@@ -127,7 +163,10 @@ fn session_guarantees(history: &History) -> CheckResult {
                 ("read-your-writes", &report.read_your_writes),
                 ("writes-follow-reads", &report.writes_follow_reads),
             ];
-            let parts: Vec<String> = guarantees.iter().map(|(n, g)| format!("{n} {}", g.verdict)).collect();
+            let parts: Vec<String> = guarantees
+                .iter()
+                .map(|(n, g)| format!("{n} {}", g.verdict))
+                .collect();
             CheckResult {
                 name: "session".into(),
                 verdict: report.verdict,

@@ -119,6 +119,15 @@ pub struct TestArgs {
     /// Time limit for the checkers per test; past it a verdict is unknown. [default: 5m]
     #[arg(long, value_name = "D")]
     pub check_timeout: Option<String>,
+    /// etcd only: how reads are served, `linearizable` (through the leader) or
+    /// `serializable` (from the local member, stale under partitions).
+    /// [default: linearizable]
+    #[arg(long, value_name = "MODE")]
+    pub etcd_reads: Option<String>,
+    /// Redis only: every write waits (`WAIT`) for this many replicas to acknowledge
+    /// it, and is indeterminate if they do not in time. [default: 0, no waiting]
+    #[arg(long, value_name = "N")]
+    pub redis_wait: Option<u32>,
     /// No live progress line.
     #[arg(long)]
     pub quiet: bool,
@@ -148,6 +157,8 @@ struct TestFile {
     recovery_timeout: Option<DurationText>,
     quiet_period: Option<DurationText>,
     check_timeout: Option<DurationText>,
+    etcd_reads: Option<String>,
+    redis_wait: Option<u32>,
     quiet: Option<bool>,
 }
 
@@ -216,6 +227,12 @@ pub struct TestConfig {
     pub quiet_period: Duration,
     #[serde(with = "seconds")]
     pub check_timeout: Duration,
+    /// etcd's read mode (refused for other systems' clients unless the default).
+    #[serde(default)]
+    pub etcd_reads: workloads::etcd::EtcdReads,
+    /// Replicas a Redis write waits for; 0 for none.
+    #[serde(default)]
+    pub redis_wait: u32,
     #[serde(skip)]
     pub quiet: bool,
     /// Where the settings came from, for the record.
@@ -231,7 +248,10 @@ impl TestConfig {
 
     /// The same test with another seed (for the i-th of `--test-count` tests).
     pub fn with_seed(&self, seed: u64) -> TestConfig {
-        TestConfig { seed, ..self.clone() }
+        TestConfig {
+            seed,
+            ..self.clone()
+        }
     }
 }
 
@@ -250,8 +270,10 @@ mod seconds {
 
 /// Reads a test file. Errors name the file, and the key or line.
 fn read_test_file(path: &Path) -> Result<TestFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("test file {}: cannot read it: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("test file {}: {}", path.display(), e.to_string().trim_end()))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("test file {}: cannot read it: {e}", path.display()))?;
+    toml::from_str(&text)
+        .map_err(|e| format!("test file {}: {}", path.display(), e.to_string().trim_end()))
 }
 
 /// Merges flags over the test file over the defaults, and checks every value. The
@@ -268,48 +290,85 @@ pub fn resolve(args: &TestArgs) -> Result<TestConfig, String> {
             _ => format!("--{key}"),
         }
     };
-    let duration = |flag: &Option<String>, from_file: Option<DurationText>, key: &str, default: &str| {
-        let (text, given) = match (flag, from_file) {
-            (Some(t), _) => (t.clone(), true),
-            (None, Some(d)) => (d.text(), false),
-            (None, None) => (default.to_string(), true),
+    let duration =
+        |flag: &Option<String>, from_file: Option<DurationText>, key: &str, default: &str| {
+            let (text, given) = match (flag, from_file) {
+                (Some(t), _) => (t.clone(), true),
+                (None, Some(d)) => (d.text(), false),
+                (None, None) => (default.to_string(), true),
+            };
+            parse_duration(&text).map_err(|e| format!("{}: {e}", origin(given, key)))
         };
-        parse_duration(&text).map_err(|e| format!("{}: {e}", origin(given, key)))
-    };
 
-    let system = args.system.clone().or(file.system).unwrap_or_else(|| "raft-kv".into());
+    let system = args
+        .system
+        .clone()
+        .or(file.system)
+        .unwrap_or_else(|| "raft-kv".into());
     let mut system_args = file.system_args.unwrap_or_default();
     system_args.extend(args.system_args.iter().cloned());
     let nodes = args.nodes.or(file.nodes).unwrap_or(5);
     if nodes == 0 || nodes > 253 {
-        return Err(format!("{}: a cluster has 1 to 253 nodes, not {nodes}", origin(args.nodes.is_some(), "nodes")));
+        return Err(format!(
+            "{}: a cluster has 1 to 253 nodes, not {nodes}",
+            origin(args.nodes.is_some(), "nodes")
+        ));
     }
-    let workload_name = args.workload.clone().or(file.workload).unwrap_or_else(|| "cas-register".into());
-    let workload: Workload =
-        workload_name.parse().map_err(|e| format!("{}: {e}", origin(args.workload.is_some(), "workload")))?;
+    let workload_name = args
+        .workload
+        .clone()
+        .or(file.workload)
+        .unwrap_or_else(|| "cas-register".into());
+    let workload: Workload = workload_name
+        .parse()
+        .map_err(|e| format!("{}: {e}", origin(args.workload.is_some(), "workload")))?;
     let concurrency = args.concurrency.or(file.concurrency).unwrap_or(10);
     if concurrency == 0 {
-        return Err(format!("{}: at least 1 client is needed", origin(args.concurrency.is_some(), "concurrency")));
+        return Err(format!(
+            "{}: at least 1 client is needed",
+            origin(args.concurrency.is_some(), "concurrency")
+        ));
     }
     let rate = args.rate.or(file.rate).unwrap_or(200.0);
     if !rate.is_finite() || rate < 0.0 {
-        return Err(format!("{}: a rate is 0 (unlimited) or a positive number of operations per second, not {rate}", origin(args.rate.is_some(), "rate")));
+        return Err(format!(
+            "{}: a rate is 0 (unlimited) or a positive number of operations per second, not {rate}",
+            origin(args.rate.is_some(), "rate")
+        ));
     }
     let time_limit = duration(&args.time_limit, file.time_limit, "time-limit", "30s")?;
     if time_limit.is_zero() {
-        return Err(format!("{}: the test must run for some time", origin(args.time_limit.is_some(), "time-limit")));
+        return Err(format!(
+            "{}: the test must run for some time",
+            origin(args.time_limit.is_some(), "time-limit")
+        ));
     }
     let nemesis_given = args.nemesis.is_some();
-    let nemesis_text = args.nemesis.clone().or(file.nemesis.map(StringList::joined)).unwrap_or_else(|| "partition,kill,pause".into());
+    let nemesis_text = args
+        .nemesis
+        .clone()
+        .or(file.nemesis.map(StringList::joined))
+        .unwrap_or_else(|| "partition,kill,pause".into());
     let kinds = FaultKind::parse_list(&nemesis_text, nodes)
         .map_err(|e| format!("{}: {e}", origin(nemesis_given, "nemesis")))?;
-    let nemesis_interval = duration(&args.nemesis_interval, file.nemesis_interval, "nemesis-interval", "10s")?;
+    let nemesis_interval = duration(
+        &args.nemesis_interval,
+        file.nemesis_interval,
+        "nemesis-interval",
+        "10s",
+    )?;
     if nemesis_interval.is_zero() && !kinds.is_empty() {
-        return Err(format!("{}: must be greater than zero", origin(args.nemesis_interval.is_some(), "nemesis-interval")));
+        return Err(format!(
+            "{}: must be greater than zero",
+            origin(args.nemesis_interval.is_some(), "nemesis-interval")
+        ));
     }
     let check_given = args.check.is_some();
     let checks: Vec<String> = match args.check.clone().or(file.check.map(StringList::joined)) {
-        None => default_checks(workload).iter().map(|s| s.to_string()).collect(),
+        None => default_checks(workload)
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         Some(list) => {
             let mut out: Vec<String> = Vec::new();
             for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -331,35 +390,90 @@ pub fn resolve(args: &TestArgs) -> Result<TestConfig, String> {
                 }
             }
             if out.is_empty() {
-                return Err(format!("{}: name at least one check", origin(check_given, "check")));
+                return Err(format!(
+                    "{}: name at least one check",
+                    origin(check_given, "check")
+                ));
             }
             out
         }
     };
-    let seed = args.seed.or(file.seed).unwrap_or_else(rand::random);
+    // A random seed is short enough to retype; any seed must fit a TOML integer
+    // (signed 64-bit), because test.toml stores it for replay.
+    let seed = args
+        .seed
+        .or(file.seed)
+        .unwrap_or_else(|| rand::random::<u32>() as u64);
     let test_count = args.test_count.or(file.test_count).unwrap_or(1);
     if test_count == 0 {
-        return Err(format!("{}: run at least 1 test", origin(args.test_count.is_some(), "test-count")));
+        return Err(format!(
+            "{}: run at least 1 test",
+            origin(args.test_count.is_some(), "test-count")
+        ));
     }
-    let results_dir = args.results_dir.clone().or(file.results_dir).unwrap_or_else(|| PathBuf::from("results"));
-    let system_label = Path::new(&system).file_stem().and_then(|s| s.to_str()).unwrap_or("system").to_string();
-    let name = args.name.clone().or(file.name).unwrap_or_else(|| format!("{system_label}-{workload}"));
+    if seed.saturating_add(test_count as u64 - 1) > i64::MAX as u64 {
+        return Err(format!(
+            "{}: seeds go up to {} (with --test-count N, seed + N - 1 must too)",
+            origin(args.seed.is_some(), "seed"),
+            i64::MAX
+        ));
+    }
+    let results_dir = args
+        .results_dir
+        .clone()
+        .or(file.results_dir)
+        .unwrap_or_else(|| PathBuf::from("results"));
+    let system_label = Path::new(&system)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("system")
+        .to_string();
+    let name = args
+        .name
+        .clone()
+        .or(file.name)
+        .unwrap_or_else(|| format!("{system_label}-{workload}"));
     if name.is_empty() || name == "latest" || name.contains('/') || name.starts_with('.') {
         return Err(format!(
             "{}: `{name}` cannot name a results folder (no `/`, no leading `.`, not `latest`)",
             origin(args.name.is_some(), "name")
         ));
     }
-    let client_timeout = duration(&args.client_timeout, file.client_timeout, "client-timeout", "1s")?;
+    let client_timeout = duration(
+        &args.client_timeout,
+        file.client_timeout,
+        "client-timeout",
+        "1s",
+    )?;
     if client_timeout.is_zero() {
-        return Err(format!("{}: must be greater than zero", origin(args.client_timeout.is_some(), "client-timeout")));
+        return Err(format!(
+            "{}: must be greater than zero",
+            origin(args.client_timeout.is_some(), "client-timeout")
+        ));
     }
     let keys = args.keys.or(file.keys).unwrap_or(4);
     let ops_per_key = args.ops_per_key.or(file.ops_per_key).unwrap_or(150);
     if keys == 0 || ops_per_key == 0 {
         let key = if keys == 0 { "keys" } else { "ops-per-key" };
-        let given = if keys == 0 { args.keys.is_some() } else { args.ops_per_key.is_some() };
+        let given = if keys == 0 {
+            args.keys.is_some()
+        } else {
+            args.ops_per_key.is_some()
+        };
         return Err(format!("{}: must be at least 1", origin(given, key)));
+    }
+    let etcd_reads = match args.etcd_reads.clone().or(file.etcd_reads) {
+        None => workloads::etcd::EtcdReads::default(),
+        Some(text) => text
+            .parse()
+            .map_err(|e| format!("{}: {e}", origin(args.etcd_reads.is_some(), "etcd-reads")))?,
+    };
+    let redis_wait = args.redis_wait.or(file.redis_wait).unwrap_or(0);
+    if redis_wait > 16 {
+        return Err(format!(
+            "{}: {redis_wait} replicas is more than any test cluster has (at most 16)",
+            origin(args.redis_wait.is_some(), "redis-wait")
+        ));
     }
     Ok(TestConfig {
         name,
@@ -379,9 +493,21 @@ pub fn resolve(args: &TestArgs) -> Result<TestConfig, String> {
         client_timeout,
         keys,
         ops_per_key,
-        recovery_timeout: duration(&args.recovery_timeout, file.recovery_timeout, "recovery-timeout", "30s")?,
+        recovery_timeout: duration(
+            &args.recovery_timeout,
+            file.recovery_timeout,
+            "recovery-timeout",
+            "30s",
+        )?,
         quiet_period: duration(&args.quiet_period, file.quiet_period, "quiet-period", "2s")?,
-        check_timeout: duration(&args.check_timeout, file.check_timeout, "check-timeout", "5m")?,
+        check_timeout: duration(
+            &args.check_timeout,
+            file.check_timeout,
+            "check-timeout",
+            "5m",
+        )?,
+        etcd_reads,
+        redis_wait,
         quiet: args.quiet || file.quiet.unwrap_or(false),
         config_file: args.config.clone(),
     })
@@ -400,7 +526,11 @@ mod tests {
 
     #[test]
     fn defaults_are_the_main_job() {
-        let c = resolve(&TestArgs { seed: Some(1), ..Default::default() }).unwrap();
+        let c = resolve(&TestArgs {
+            seed: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(c.system, "raft-kv");
         assert_eq!(c.nodes, 5);
         assert_eq!(c.workload, Workload::CasRegister);
@@ -409,7 +539,9 @@ mod tests {
         assert_eq!(c.checks, vec!["linearizable"]);
         assert_eq!(c.name, "raft-kv-cas-register");
         assert!(c.nemesis.iter().any(|k| k.starts_with("partition-")));
-        assert!(c.nemesis.contains(&"kill".to_string()) && c.nemesis.contains(&"pause".to_string()));
+        assert!(
+            c.nemesis.contains(&"kill".to_string()) && c.nemesis.contains(&"pause".to_string())
+        );
         assert_eq!(c.test_count, 1);
     }
 
@@ -423,7 +555,10 @@ mod tests {
             ..Default::default()
         };
         let c = resolve(&args).unwrap();
-        assert_eq!((c.nodes, c.workload, c.rate, c.seed), (3, Workload::Append, 50.0, 9));
+        assert_eq!(
+            (c.nodes, c.workload, c.rate, c.seed),
+            (3, Workload::Append, 50.0, 9)
+        );
         assert_eq!(c.time_limit, Duration::from_secs(12));
         assert_eq!(c.nemesis, vec!["kill", "partition-halves"]);
         assert_eq!(c.checks, vec!["session", "eventual"]);
@@ -433,7 +568,11 @@ mod tests {
     #[test]
     fn unknown_keys_name_the_file_and_the_key() {
         let f = file("nodes = 3\ntime_limt = \"8s\"\n");
-        let e = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap_err();
+        let e = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.contains(&f.path().display().to_string()), "{e}");
         assert!(e.contains("time_limt"), "{e}");
     }
@@ -441,32 +580,101 @@ mod tests {
     #[test]
     fn bad_values_name_where_they_came_from() {
         let f = file("time-limit = \"soon\"\n");
-        let e = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap_err();
+        let e = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.contains("key `time-limit`") && e.contains("soon"), "{e}");
-        let e = resolve(&TestArgs { nemesis: Some("kil".into()), ..Default::default() }).unwrap_err();
+        let e = resolve(&TestArgs {
+            nemesis: Some("kil".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.starts_with("--nemesis"), "{e}");
-        let e = resolve(&TestArgs { workload: Some("queue".into()), ..Default::default() }).unwrap_err();
-        assert!(e.starts_with("--workload") && e.contains("cas-register"), "{e}");
-        let e = resolve(&TestArgs { check: Some("linearizable".into()), workload: Some("append".into()), ..Default::default() })
-            .unwrap_err();
+        let e = resolve(&TestArgs {
+            workload: Some("queue".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            e.starts_with("--workload") && e.contains("cas-register"),
+            "{e}"
+        );
+        let e = resolve(&TestArgs {
+            check: Some("linearizable".into()),
+            workload: Some("append".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.contains("does not apply"), "{e}");
-        let e = resolve(&TestArgs { check: Some("serializable".into()), ..Default::default() }).unwrap_err();
+        let e = resolve(&TestArgs {
+            check: Some("serializable".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.contains("unknown check"), "{e}");
-        assert!(resolve(&TestArgs { nodes: Some(0), ..Default::default() }).is_err());
-        assert!(resolve(&TestArgs { name: Some("latest".into()), ..Default::default() }).is_err());
+        assert!(resolve(&TestArgs {
+            nodes: Some(0),
+            ..Default::default()
+        })
+        .is_err());
+        assert!(resolve(&TestArgs {
+            name: Some("latest".into()),
+            ..Default::default()
+        })
+        .is_err());
+        let e = resolve(&TestArgs {
+            seed: Some(u64::MAX),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.starts_with("--seed"), "{e}");
+        let e = resolve(&TestArgs {
+            seed: Some(i64::MAX as u64),
+            test_count: Some(2),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.contains("seed + N - 1"), "{e}");
     }
 
     #[test]
     fn none_means_no_faults_and_a_random_seed_is_chosen() {
-        let a = resolve(&TestArgs { nemesis: Some("none".into()), ..Default::default() }).unwrap();
+        let a = resolve(&TestArgs {
+            nemesis: Some("none".into()),
+            ..Default::default()
+        })
+        .unwrap();
         assert!(a.nemesis.is_empty());
         let b = resolve(&TestArgs::default()).unwrap();
         assert_ne!(a.seed, b.seed);
     }
 
     #[test]
+    fn real_system_client_settings_come_from_flags_or_the_file() {
+        use workloads::etcd::EtcdReads;
+        let d = resolve(&TestArgs { seed: Some(1), ..Default::default() }).unwrap();
+        assert_eq!((d.etcd_reads, d.redis_wait), (EtcdReads::Linearizable, 0));
+        let f = file("etcd-reads = \"serializable\"\nredis-wait = 2\n");
+        let c = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap();
+        assert_eq!((c.etcd_reads, c.redis_wait), (EtcdReads::Serializable, 2));
+        let e = resolve(&TestArgs { etcd_reads: Some("stale".into()), ..Default::default() }).unwrap_err();
+        assert!(e.starts_with("--etcd-reads") && e.contains("serializable"), "{e}");
+        let f = file("etcd-reads = \"fast\"\n");
+        let e = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap_err();
+        assert!(e.contains("key `etcd-reads`"), "{e}");
+        let e = resolve(&TestArgs { redis_wait: Some(99), ..Default::default() }).unwrap_err();
+        assert!(e.starts_with("--redis-wait"), "{e}");
+    }
+
+    #[test]
     fn test_json_round_trips() {
-        let c = resolve(&TestArgs { seed: Some(5), ..Default::default() }).unwrap();
+        let c = resolve(&TestArgs {
+            seed: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
         let text = serde_json::to_string(&c).unwrap();
         let back: TestConfig = serde_json::from_str(&text).unwrap();
         assert_eq!(back, c);

@@ -2,7 +2,9 @@
 //! integration tests drive directly.
 //!
 //! - [`cluster`]: real clusters, one network namespace per node.
+//! - [`real_systems`]: the built-in etcd and Redis-with-Sentinel specs.
 //! - [`system`]: what a system under test is (built-in or from a TOML file).
 
 pub mod cluster;
+pub mod real_systems;
 pub mod system;

@@ -12,10 +12,20 @@ use workloads::recorder::Recorder;
 pub type FaultStatus = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// One progress line.
-pub fn line(elapsed: Duration, limit: Duration, ops_per_s: f64, counts: (u64, u64, u64, u64), faults: &str) -> String {
+pub fn line(
+    elapsed: Duration,
+    limit: Duration,
+    ops_per_s: f64,
+    counts: (u64, u64, u64, u64),
+    faults: &str,
+) -> String {
     let (_invoked, ok, fail, info) = counts;
     // Past the time limit the run heals, waits for recovery and reads every key.
-    let phase = if elapsed > limit { "healing, recovering, final reads".to_string() } else { faults.to_string() };
+    let phase = if elapsed > limit {
+        "healing, recovering, final reads".to_string()
+    } else {
+        faults.to_string()
+    };
     format!(
         "[{:>6.1}s/{:.0}s] {:>7.0} ops/s  ok {ok}  fail {fail}  info {info}  | {phase}",
         elapsed.as_secs_f64(),
@@ -25,9 +35,18 @@ pub fn line(elapsed: Duration, limit: Duration, ops_per_s: f64, counts: (u64, u6
 }
 
 /// Draws progress until `stop` turns true; then clears the line (on a terminal).
-pub async fn run(recorder: Arc<Recorder>, limit: Duration, faults: FaultStatus, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    recorder: Arc<Recorder>,
+    limit: Duration,
+    faults: FaultStatus,
+    mut stop: watch::Receiver<bool>,
+) {
     let tty = std::io::stderr().is_terminal();
-    let every = if tty { Duration::from_millis(250) } else { Duration::from_secs(5) };
+    let every = if tty {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(5)
+    };
     let started = Instant::now();
     let mut last = (Instant::now(), 0u64);
     loop {
@@ -62,9 +81,24 @@ mod tests {
 
     #[test]
     fn the_line_shows_time_rate_counts_and_faults() {
-        let l = line(Duration::from_millis(12_300), Duration::from_secs(30), 1234.4, (10, 7, 2, 1), "killed n2");
-        assert_eq!(l, "[  12.3s/30s]    1234 ops/s  ok 7  fail 2  info 1  | killed n2");
-        let l = line(Duration::from_secs(31), Duration::from_secs(30), 0.0, (10, 7, 2, 1), "healthy");
+        let l = line(
+            Duration::from_millis(12_300),
+            Duration::from_secs(30),
+            1234.4,
+            (10, 7, 2, 1),
+            "killed n2",
+        );
+        assert_eq!(
+            l,
+            "[  12.3s/30s]    1234 ops/s  ok 7  fail 2  info 1  | killed n2"
+        );
+        let l = line(
+            Duration::from_secs(31),
+            Duration::from_secs(30),
+            0.0,
+            (10, 7, 2, 1),
+            "healthy",
+        );
         assert!(l.ends_with("| healing, recovering, final reads"), "{l}");
     }
 }

@@ -17,18 +17,31 @@ use std::path::{Path, PathBuf};
 /// millisecond apart) and returns it.
 pub fn create_run_dir(root: &Path, test: &str) -> Result<PathBuf, String> {
     let base = root.join(test);
-    std::fs::create_dir_all(&base).map_err(|e| format!("cannot create results folder {}: {e}", base.display()))?;
+    std::fs::create_dir_all(&base)
+        .map_err(|e| format!("cannot create results folder {}: {e}", base.display()))?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
     for n in 0..1000 {
-        let name = if n == 0 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let name = if n == 0 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
         let dir = base.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("cannot create results folder {}: {e}", dir.display())),
+            Err(e) => {
+                return Err(format!(
+                    "cannot create results folder {}: {e}",
+                    dir.display()
+                ))
+            }
         }
     }
-    Err(format!("cannot find a free results folder name under {}", base.display()))
+    Err(format!(
+        "cannot find a free results folder name under {}",
+        base.display()
+    ))
 }
 
 /// Points `root/latest` at `run_dir` (relative, so the tree can be moved), replacing
@@ -76,29 +89,48 @@ pub fn test_toml(config: &TestConfig, run_dir: &Path) -> String {
     t.insert("name".into(), s(&config.name));
     t.insert("system".into(), s(&config.system));
     if !config.system_args.is_empty() {
-        t.insert("system-args".into(), toml::Value::Array(config.system_args.iter().map(|a| s(a)).collect()));
+        t.insert(
+            "system-args".into(),
+            toml::Value::Array(config.system_args.iter().map(|a| s(a)).collect()),
+        );
     }
     t.insert("nodes".into(), toml::Value::Integer(config.nodes as i64));
     t.insert("workload".into(), s(config.workload.name()));
-    t.insert("concurrency".into(), toml::Value::Integer(config.concurrency as i64));
+    t.insert(
+        "concurrency".into(),
+        toml::Value::Integer(config.concurrency as i64),
+    );
     t.insert("rate".into(), toml::Value::Float(config.rate));
     t.insert("time-limit".into(), secs(config.time_limit));
-    let nemesis = if config.nemesis.is_empty() { vec![s("none")] } else { config.nemesis.iter().map(|k| s(k)).collect() };
+    let nemesis = if config.nemesis.is_empty() {
+        vec![s("none")]
+    } else {
+        config.nemesis.iter().map(|k| s(k)).collect()
+    };
     t.insert("nemesis".into(), toml::Value::Array(nemesis));
     t.insert("nemesis-interval".into(), secs(config.nemesis_interval));
-    t.insert("check".into(), toml::Value::Array(config.checks.iter().map(|c| s(c)).collect()));
-    // TOML integers are signed 64-bit; a seed above that is written as text would be
-    // lossy, so it is written as a string and not accepted back. Seeds are printed.
-    if config.seed <= i64::MAX as u64 {
-        t.insert("seed".into(), toml::Value::Integer(config.seed as i64));
-    }
+    t.insert(
+        "check".into(),
+        toml::Value::Array(config.checks.iter().map(|c| s(c)).collect()),
+    );
+    // The config refuses seeds past i64::MAX, so every seed fits a TOML integer.
+    t.insert("seed".into(), toml::Value::Integer(config.seed as i64));
     t.insert("test-count".into(), toml::Value::Integer(1));
     t.insert("client-timeout".into(), secs(config.client_timeout));
     t.insert("keys".into(), toml::Value::Integer(config.keys as i64));
-    t.insert("ops-per-key".into(), toml::Value::Integer(config.ops_per_key as i64));
+    t.insert(
+        "ops-per-key".into(),
+        toml::Value::Integer(config.ops_per_key as i64),
+    );
     t.insert("recovery-timeout".into(), secs(config.recovery_timeout));
     t.insert("quiet-period".into(), secs(config.quiet_period));
     t.insert("check-timeout".into(), secs(config.check_timeout));
+    if config.etcd_reads != workloads::etcd::EtcdReads::default() {
+        t.insert("etcd-reads".into(), s(config.etcd_reads.name()));
+    }
+    if config.redis_wait > 0 {
+        t.insert("redis-wait".into(), toml::Value::Integer(config.redis_wait as i64));
+    }
     format!(
         "# The test that produced {}; replay with `faultline test --config <this file>`.\n{}",
         run_dir.display(),
@@ -170,7 +202,10 @@ pub struct Stats {
 }
 
 pub fn stats(history: &History) -> Stats {
-    let mut s = Stats { ops: history.ops.len(), ..Stats::default() };
+    let mut s = Stats {
+        ops: history.ops.len(),
+        ..Stats::default()
+    };
     let mut lat: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for op in &history.ops {
         let c = s.counts.entry(op.f.clone()).or_default();
@@ -189,7 +224,9 @@ pub fn stats(history: &History) -> Stats {
             }
         }
         if op.outcome != Outcome::Info {
-            lat.entry(op.f.clone()).or_default().push(op.ret.saturating_sub(op.call));
+            lat.entry(op.f.clone())
+                .or_default()
+                .push(op.ret.saturating_sub(op.call));
         }
     }
     s.latency_ms = lat.into_iter().map(|(f, v)| (f, Latency::of(v))).collect();
@@ -222,10 +259,16 @@ pub struct Results<'a> {
 
 /// The first counterexample in the checks' reports.
 pub fn first_counterexample(checks: &[CheckResult]) -> Option<Value> {
-    checks.iter().filter(|c| c.verdict == Verdict::Invalid).find_map(|c| {
-        let r = &c.report;
-        r.get("counterexample").filter(|v| !v.is_null()).cloned().or_else(|| Some(r.clone()))
-    })
+    checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Invalid)
+        .find_map(|c| {
+            let r = &c.report;
+            r.get("counterexample")
+                .filter(|v| !v.is_null())
+                .cloned()
+                .or_else(|| Some(r.clone()))
+        })
 }
 
 /// The table printed at the end of a test.
@@ -244,11 +287,22 @@ pub fn summary_table(stats: &Stats, checks: &[CheckResult]) -> String {
     }
     out.push_str(&format!(
         "{:<12} {:>8} {:>8} {:>8}   ({} nemesis events, {:.1} s)\n",
-        "total", stats.total.ok, stats.total.fail, stats.total.info, stats.nemesis_events, stats.duration_s
+        "total",
+        stats.total.ok,
+        stats.total.fail,
+        stats.total.info,
+        stats.nemesis_events,
+        stats.duration_s
     ));
     out.push('\n');
     for c in checks {
-        out.push_str(&format!("{:<14} {:<8} {}  ({:.2} s)\n", c.name, c.verdict.to_string(), c.summary, c.seconds));
+        out.push_str(&format!(
+            "{:<14} {:<8} {}  ({:.2} s)\n",
+            c.name,
+            c.verdict.to_string(),
+            c.summary,
+            c.seconds
+        ));
     }
     out
 }
@@ -272,15 +326,39 @@ mod tests {
         )
         .unwrap();
         let s = stats(&h);
-        assert_eq!(s.counts["write"], Counts { ok: 1, fail: 0, info: 1 });
-        assert_eq!(s.counts["read"], Counts { ok: 0, fail: 1, info: 0 });
-        assert_eq!(s.total, Counts { ok: 1, fail: 1, info: 1 });
+        assert_eq!(
+            s.counts["write"],
+            Counts {
+                ok: 1,
+                fail: 0,
+                info: 1
+            }
+        );
+        assert_eq!(
+            s.counts["read"],
+            Counts {
+                ok: 0,
+                fail: 1,
+                info: 0
+            }
+        );
+        assert_eq!(
+            s.total,
+            Counts {
+                ok: 1,
+                fail: 1,
+                info: 1
+            }
+        );
         assert_eq!(s.latency_ms["write"].p50, 2.0);
         assert_eq!(s.latency_ms["read"].max, 2.0);
         assert_eq!(s.nemesis_events, 1);
         assert!((s.duration_s - 0.009).abs() < 1e-9);
         let table = summary_table(&s, &[]);
-        assert!(table.contains("write") && table.contains("total"), "{table}");
+        assert!(
+            table.contains("write") && table.contains("total"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -301,6 +379,9 @@ mod tests {
         update_latest(root.path(), &b).unwrap();
         let link = std::fs::read_link(root.path().join("latest")).unwrap();
         assert!(link.is_relative());
-        assert_eq!(root.path().join(link).canonicalize().unwrap(), b.canonicalize().unwrap());
+        assert_eq!(
+            root.path().join(link).canonicalize().unwrap(),
+            b.canonicalize().unwrap()
+        );
     }
 }

@@ -41,7 +41,13 @@ pub trait SystemUnderTest: ClusterControl + 'static {
 
 impl SystemUnderTest for Cluster {
     fn targets(&self) -> Vec<Target> {
-        self.nodes().iter().map(|n| Target { id: n.id.clone(), url: n.url() }).collect()
+        self.nodes()
+            .iter()
+            .map(|n| Target {
+                id: n.id.clone(),
+                url: n.url(),
+            })
+            .collect()
     }
 
     fn wait_recovered(&self, timeout: Duration) -> impl Future<Output = Result<()>> + Send {
@@ -68,11 +74,20 @@ pub struct TestOutcome {
 
 impl TestOutcome {
     fn harness_error(error: String, run_dir: Option<PathBuf>) -> TestOutcome {
-        TestOutcome { verdict: None, error: Some(error), interrupted: false, bad_input: false, run_dir }
+        TestOutcome {
+            verdict: None,
+            error: Some(error),
+            interrupted: false,
+            bad_input: false,
+            run_dir,
+        }
     }
 
     fn bad_input(error: String) -> TestOutcome {
-        TestOutcome { bad_input: true, ..TestOutcome::harness_error(error, None) }
+        TestOutcome {
+            bad_input: true,
+            ..TestOutcome::harness_error(error, None)
+        }
     }
 }
 
@@ -91,31 +106,80 @@ fn fault_class(kind: nemesis::FaultKind) -> harness::system::FaultKind {
 
 /// Refuses fault kinds the system says make no sense for it, before anything starts.
 fn check_faults_supported(config: &TestConfig, spec: &SystemSpec) -> Result<(), String> {
-    let unsupported: Vec<String> =
-        config.fault_kinds().into_iter().filter(|k| !spec.faults.supports(fault_class(*k))).map(|k| k.name()).collect();
+    let unsupported: Vec<String> = config
+        .fault_kinds()
+        .into_iter()
+        .filter(|k| !spec.faults.supports(fault_class(*k)))
+        .map(|k| k.name())
+        .collect();
     if unsupported.is_empty() {
         return Ok(());
     }
     let supported: Vec<&str> = spec.faults.kinds().iter().map(|k| k.name()).collect();
+    let clock_refused = !spec.faults.clock
+        && config
+            .fault_kinds()
+            .iter()
+            .any(|k| fault_class(*k) == harness::system::FaultKind::Clock);
+    let why = if !clock_refused {
+        ""
+    } else if spec.protocol == ClientProtocol::Etcd {
+        "; etcd reads time without libc (Go's runtime calls the vDSO directly), so libfaketime cannot move its clock"
+    } else {
+        "; libfaketime only moves clocks read through libc"
+    };
     Err(format!(
-        "--nemesis: {} does not support {} (it supports: {})",
+        "--nemesis: {} does not support {} (it supports: {}){why}",
         spec.origin(),
         unsupported.join(", "),
-        if supported.is_empty() { "none".to_string() } else { supported.join(", ") }
+        if supported.is_empty() {
+            "none".to_string()
+        } else {
+            supported.join(", ")
+        }
     ))
 }
 
-/// The client factory for a system's protocol.
-pub fn client_factory(protocol: ClientProtocol, timeout: Duration) -> Result<Arc<dyn ClientFactory>> {
+/// The client factory for a system's protocol, with the test's client settings.
+/// A setting for another protocol's client (`--etcd-reads` on a Redis test, say) is
+/// refused rather than silently ignored.
+pub fn client_factory(
+    protocol: ClientProtocol,
+    config: &TestConfig,
+) -> Result<Arc<dyn ClientFactory>> {
+    let timeout = config.client_timeout;
+    if config.etcd_reads != workloads::etcd::EtcdReads::default()
+        && protocol != ClientProtocol::Etcd
+    {
+        anyhow::bail!(
+            "--etcd-reads: applies to etcd only, and this system speaks the {protocol} protocol"
+        );
+    }
+    if config.redis_wait > 0 && protocol != ClientProtocol::Redis {
+        anyhow::bail!(
+            "--redis-wait: applies to Redis only, and this system speaks the {protocol} protocol"
+        );
+    }
     match protocol {
         ClientProtocol::Kv => Ok(Arc::new(KvClientFactory::new(timeout)?)),
+        ClientProtocol::Etcd => Ok(Arc::new(workloads::etcd::EtcdClientFactory::new(
+            timeout,
+            config.etcd_reads,
+        )?)),
+        ClientProtocol::Redis => Ok(Arc::new(workloads::redis::RedisClientFactory::new(
+            workloads::redis::RedisOptions::new(timeout, config.redis_wait),
+        ))),
         #[allow(unreachable_patterns)]
         other => anyhow::bail!("no client for the {other} protocol yet"),
     }
 }
 
 /// Runs one test of `config` against a real cluster of its system.
-pub async fn run_real(config: &TestConfig, test_number: u32, interrupt: watch::Receiver<bool>) -> TestOutcome {
+pub async fn run_real(
+    config: &TestConfig,
+    test_number: u32,
+    interrupt: watch::Receiver<bool>,
+) -> TestOutcome {
     let spec = match SystemSpec::resolve(&config.system) {
         Ok(s) => s.with_extra_args(config.system_args.iter().cloned()),
         Err(e) => return TestOutcome::bad_input(format!("--system: {e:#}")),
@@ -123,9 +187,9 @@ pub async fn run_real(config: &TestConfig, test_number: u32, interrupt: watch::R
     if let Err(e) = check_faults_supported(config, &spec) {
         return TestOutcome::bad_input(e);
     }
-    let factory = match client_factory(spec.protocol, config.client_timeout) {
+    let factory = match client_factory(spec.protocol, config) {
         Ok(f) => f,
-        Err(e) => return TestOutcome::harness_error(format!("{e:#}"), None),
+        Err(e) => return TestOutcome::bad_input(format!("{e:#}")),
     };
     let clock_faults = config.fault_kinds().iter().any(|k| k.is_clock());
     let start = move |run_dir: PathBuf, run_id: String| async move {
@@ -160,7 +224,10 @@ where
         Err(e) => return TestOutcome::harness_error(e, None),
     };
     // test.toml holds every setting, so it replays the test exactly.
-    let replay = format!("faultline test --config {}", run_dir.join("test.toml").display());
+    let replay = format!(
+        "faultline test --config {}",
+        run_dir.join("test.toml").display()
+    );
     let record = TestRecord {
         faultline_version: env!("CARGO_PKG_VERSION"),
         command_line: std::env::args().collect(),
@@ -172,14 +239,29 @@ where
     };
     let written = results::write_file(
         &run_dir.join("test.json"),
-        format!("{}\n", serde_json::to_string_pretty(&record).expect("the record serializes")).as_bytes(),
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&record).expect("the record serializes")
+        )
+        .as_bytes(),
     )
-    .and_then(|()| results::write_file(&run_dir.join("test.toml"), results::test_toml(config, &run_dir).as_bytes()));
+    .and_then(|()| {
+        results::write_file(
+            &run_dir.join("test.toml"),
+            results::test_toml(config, &run_dir).as_bytes(),
+        )
+    });
     if let Err(e) = written {
-        return TestOutcome::harness_error(format!("writing {}: {e}", run_dir.display()), Some(run_dir));
+        return TestOutcome::harness_error(
+            format!("writing {}: {e}", run_dir.display()),
+            Some(run_dir),
+        );
     }
     if let Err(e) = results::update_latest(&config.results_dir, &run_dir) {
-        eprintln!("faultline: cannot update {}/latest: {e}", config.results_dir.display());
+        eprintln!(
+            "faultline: cannot update {}/latest: {e}",
+            config.results_dir.display()
+        );
     }
     eprintln!(
         "faultline test {} ({}/{}): seed {}, run {run_id}, results in {}",
@@ -237,7 +319,10 @@ where
     {
         Ok(h) => h,
         Err(e) => {
-            let error = format!("the recorded history {} cannot be read back: {e}", history_path.display());
+            let error = format!(
+                "the recorded history {} cannot be read back: {e}",
+                history_path.display()
+            );
             write_error_results(&run_dir, config, &run_id, &error);
             return TestOutcome::harness_error(error, Some(run_dir));
         }
@@ -247,7 +332,10 @@ where
     let checked = {
         let config = config.clone();
         let history = history.clone();
-        tokio::task::spawn_blocking(move || checks::run_checks(&history, &config, &node_ids, &shown_path)).await
+        tokio::task::spawn_blocking(move || {
+            checks::run_checks(&history, &config, &node_ids, &shown_path)
+        })
+        .await
     };
     let checks: Vec<CheckResult> = match checked {
         Ok(c) => c,
@@ -278,7 +366,10 @@ where
         warnings: &driven.warnings,
         timings_s: timings,
     };
-    let text = format!("{}\n", serde_json::to_string_pretty(&results).expect("results serialize"));
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&results).expect("results serialize")
+    );
     if let Err(e) = results::write_file(&run_dir.join("results.json"), text.as_bytes()) {
         return TestOutcome::harness_error(format!("writing results.json: {e}"), Some(run_dir));
     }
@@ -290,24 +381,47 @@ where
     }
     if let Some(c) = checks.iter().find(|c| c.verdict == Verdict::Invalid) {
         if let Some(ce) = c.report.get("counterexample").filter(|v| !v.is_null()) {
-            if let Ok(ce) = serde_json::from_value::<checker::linearizability::Counterexample>(ce.clone()) {
+            if let Ok(ce) =
+                serde_json::from_value::<checker::linearizability::Counterexample>(ce.clone())
+            {
                 println!("\n{} counterexample:\n{ce}", c.name);
             }
         }
     }
-    let partial = if driven.interrupted { "  (interrupted: the history is partial)" } else { "" };
-    println!("\nverdict: {verdict}   seed {}   {}{partial}", config.seed, run_dir.display());
+    let partial = if driven.interrupted {
+        "  (interrupted: the history is partial)"
+    } else {
+        ""
+    };
+    println!(
+        "\nverdict: {verdict}   seed {}   {}{partial}",
+        config.seed,
+        run_dir.display()
+    );
     if verdict != Verdict::Valid {
         println!("replay: {replay}");
     }
     let interrupted = driven.interrupted;
-    let error = if interrupted { Some("interrupted".to_string()) } else { None };
-    TestOutcome { verdict: Some(verdict), error, interrupted, bad_input: false, run_dir: Some(run_dir) }
+    let error = if interrupted {
+        Some("interrupted".to_string())
+    } else {
+        None
+    };
+    TestOutcome {
+        verdict: Some(verdict),
+        error,
+        interrupted,
+        bad_input: false,
+        run_dir: Some(run_dir),
+    }
 }
 
 fn write_error_results(run_dir: &Path, config: &TestConfig, run_id: &str, error: &str) {
     let doc = json!({ "verdict": Value::Null, "error": error, "name": config.name, "seed": config.seed, "run_id": run_id });
-    let _ = results::write_file(&run_dir.join("results.json"), format!("{doc:#}\n").as_bytes());
+    let _ = results::write_file(
+        &run_dir.join("results.json"),
+        format!("{doc:#}\n").as_bytes(),
+    );
 }
 
 /// What the part of a test that needs the cluster produced.
@@ -336,11 +450,22 @@ async fn drive<C: SystemUnderTest>(
             return Err(e.context("preparing the nemesis"));
         }
     }
-    let result = drive_with(cluster, config, run_dir, factory, interrupt, &mut nemesis, kinds).await;
+    let result = drive_with(
+        cluster,
+        config,
+        run_dir,
+        factory,
+        interrupt,
+        &mut nemesis,
+        kinds,
+    )
+    .await;
     let torn = nemesis.teardown().await;
     let mut driven = result?;
     if let Err(e) = torn {
-        driven.warnings.push(format!("removing the nemesis's rules: {e:#}"));
+        driven
+            .warnings
+            .push(format!("removing the nemesis's rules: {e:#}"));
     }
     Ok(driven)
 }
@@ -355,12 +480,18 @@ async fn drive_with<C: SystemUnderTest>(
     kinds: Vec<nemesis::FaultKind>,
 ) -> Result<Driven> {
     let history_path = run_dir.join("history.jsonl");
-    let recorder = Arc::new(Recorder::create(&history_path).with_context(|| format!("creating {}", history_path.display()))?);
+    let recorder = Arc::new(
+        Recorder::create(&history_path)
+            .with_context(|| format!("creating {}", history_path.display()))?,
+    );
     let targets = cluster.targets();
     let generator = Arc::new(Mutex::new(Generator::new(
         config.workload,
         config.seed,
-        KeyOptions { active_keys: config.keys, ops_per_key: config.ops_per_key },
+        KeyOptions {
+            active_keys: config.keys,
+            ops_per_key: config.ops_per_key,
+        },
     )));
     let mut warnings: Vec<String> = Vec::new();
 
@@ -371,12 +502,28 @@ async fn drive_with<C: SystemUnderTest>(
     } else {
         let status = nemesis.status_handle();
         let faults: progress::FaultStatus = Arc::new(move || status.current());
-        Some(tokio::spawn(progress::run(Arc::clone(&recorder), config.time_limit, faults, progress_rx)))
+        Some(tokio::spawn(progress::run(
+            Arc::clone(&recorder),
+            config.time_limit,
+            faults,
+            progress_rx,
+        )))
     };
 
     // The workload and the fault schedule, side by side, for the time limit.
-    let options = RunOptions { concurrency: config.concurrency, time_limit: config.time_limit, rate: config.rate };
-    let clients = run_clients(&options, &targets, Arc::clone(&factory), Arc::clone(&generator), Arc::clone(&recorder), interrupt.clone());
+    let options = RunOptions {
+        concurrency: config.concurrency,
+        time_limit: config.time_limit,
+        rate: config.rate,
+    };
+    let clients = run_clients(
+        &options,
+        &targets,
+        Arc::clone(&factory),
+        Arc::clone(&generator),
+        Arc::clone(&recorder),
+        interrupt.clone(),
+    );
     let record_errors: Arc<Mutex<Vec<String>>> = Arc::default();
     let nemesis_events: Arc<Mutex<Vec<Value>>> = Arc::default();
     let on_event = {
@@ -389,7 +536,12 @@ async fn drive_with<C: SystemUnderTest>(
         if kinds.is_empty() {
             return None;
         }
-        let mut schedule = match Schedule::new(config.seed, config.nemesis_interval, kinds.clone(), targets.len()) {
+        let mut schedule = match Schedule::new(
+            config.seed,
+            config.nemesis_interval,
+            kinds.clone(),
+            targets.len(),
+        ) {
             Ok(s) => s,
             Err(e) => return Some(Err(e.to_string())),
         };
@@ -400,7 +552,9 @@ async fn drive_with<C: SystemUnderTest>(
                 _ = interrupt.wait_for(|i| *i) => {}
             }
         };
-        Some(Ok(nemesis.run_schedule(&mut schedule, until, on_event).await))
+        Some(Ok(nemesis
+            .run_schedule(&mut schedule, until, on_event)
+            .await))
     };
     let (clients, schedule_summary) = tokio::join!(clients, schedule_summary);
     let interrupted = *interrupt.borrow();
@@ -408,24 +562,34 @@ async fn drive_with<C: SystemUnderTest>(
     // Heal everything, as the nemesis's last act (recorded, so the checkers know when
     // the quiet period began).
     let heal_value = json!({ "faults": nemesis.describe() });
-    record_nemesis(&recorder, &record_errors, &nemesis_events, NemesisEvent {
-        stage: Stage::Invoke,
-        f: "heal-all".into(),
-        value: heal_value.clone(),
-        error: None,
-        took: None,
-        in_force: nemesis.describe(),
-    });
+    record_nemesis(
+        &recorder,
+        &record_errors,
+        &nemesis_events,
+        NemesisEvent {
+            stage: Stage::Invoke,
+            f: "heal-all".into(),
+            value: heal_value.clone(),
+            error: None,
+            took: None,
+            in_force: nemesis.describe(),
+        },
+    );
     let heal_started = Instant::now();
     let healed = nemesis.heal_all().await;
-    record_nemesis(&recorder, &record_errors, &nemesis_events, NemesisEvent {
-        stage: Stage::Complete,
-        f: "heal-all".into(),
-        value: heal_value,
-        error: healed.as_ref().err().map(|e| format!("{e:#}")),
-        took: Some(heal_started.elapsed()),
-        in_force: nemesis.describe(),
-    });
+    record_nemesis(
+        &recorder,
+        &record_errors,
+        &nemesis_events,
+        NemesisEvent {
+            stage: Stage::Complete,
+            f: "heal-all".into(),
+            value: heal_value,
+            error: healed.as_ref().err().map(|e| format!("{e:#}")),
+            took: Some(heal_started.elapsed()),
+            in_force: nemesis.describe(),
+        },
+    );
     if let Err(e) = healed {
         warnings.push(format!("final heal: {e:#}"));
     }
@@ -435,17 +599,30 @@ async fn drive_with<C: SystemUnderTest>(
     let mut final_summary = FinalReadSummary::default();
     if !interrupted {
         if let Err(e) = cluster.wait_recovered(config.recovery_timeout).await {
-            warnings.push(format!("the cluster did not recover within {:?}: {e:#}", config.recovery_timeout));
+            warnings.push(format!(
+                "the cluster did not recover within {:?}: {e:#}",
+                config.recovery_timeout
+            ));
         }
         tokio::select! {
             _ = tokio::time::sleep(config.quiet_period) => {}
             _ = interrupt.wait_for(|i| *i) => {}
         }
-        let keys = generator.lock().unwrap_or_else(|e| e.into_inner()).keys_used();
+        let keys = generator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys_used();
         let deadline = Instant::now() + config.recovery_timeout;
-        final_summary = final_reads(&targets, 0..keys, factory, Arc::clone(&recorder), client_summary.next_process, deadline)
-            .await
-            .context("final reads")?;
+        final_summary = final_reads(
+            &targets,
+            0..keys,
+            factory,
+            Arc::clone(&recorder),
+            client_summary.next_process,
+            deadline,
+        )
+        .await
+        .context("final reads")?;
         if !final_summary.unread.is_empty() {
             warnings.push(format!(
                 "{} final reads got no answer before the deadline (first: node {} key {})",
@@ -460,8 +637,14 @@ async fn drive_with<C: SystemUnderTest>(
     if let Some(t) = progress_task {
         let _ = t.await;
     }
-    let events = recorder.finish().with_context(|| format!("writing {}", history_path.display()))?;
-    if let Some(e) = record_errors.lock().unwrap_or_else(|e| e.into_inner()).first() {
+    let events = recorder
+        .finish()
+        .with_context(|| format!("writing {}", history_path.display()))?;
+    if let Some(e) = record_errors
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .first()
+    {
         anyhow::bail!("recording a nemesis event: {e}");
     }
     let schedule = match schedule_summary {
@@ -482,26 +665,49 @@ async fn drive_with<C: SystemUnderTest>(
         "history_events": events,
         "clients": { "invoked": client_summary.invoked, "retired": client_summary.retired },
     });
-    Ok(Driven { targets, nemesis: nemesis_record, final_reads: final_summary, warnings, interrupted })
+    Ok(Driven {
+        targets,
+        nemesis: nemesis_record,
+        final_reads: final_summary,
+        warnings,
+        interrupted,
+    })
 }
 
 /// Writes a nemesis event into the history (Jepsen's convention: both halves are
 /// `info` events of process `nemesis`) and keeps a copy for results.json.
-fn record_nemesis(recorder: &Recorder, errors: &Mutex<Vec<String>>, events: &Mutex<Vec<Value>>, event: NemesisEvent) {
-    let mut e = checker::history::Event::new(0, 0, checker::history::Process::Nemesis, checker::history::EventType::Info, event.f.clone())
-        .with_value(event.value.clone());
+fn record_nemesis(
+    recorder: &Recorder,
+    errors: &Mutex<Vec<String>>,
+    events: &Mutex<Vec<Value>>,
+    event: NemesisEvent,
+) {
+    let mut e = checker::history::Event::new(
+        0,
+        0,
+        checker::history::Process::Nemesis,
+        checker::history::EventType::Info,
+        event.f.clone(),
+    )
+    .with_value(event.value.clone());
     e.error = event.error.clone();
     match recorder.record(e) {
-        Ok((index, time)) => events.lock().unwrap_or_else(|e| e.into_inner()).push(json!({
-            "index": index,
-            "time_s": time as f64 / 1e9,
-            "stage": event.stage,
-            "f": event.f,
-            "error": event.error,
-            "took_s": event.took.map(|d| d.as_secs_f64()),
-            "in_force": event.in_force,
-        })),
-        Err(e) => errors.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string()),
+        Ok((index, time)) => events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(json!({
+                "index": index,
+                "time_s": time as f64 / 1e9,
+                "stage": event.stage,
+                "f": event.f,
+                "error": event.error,
+                "took_s": event.took.map(|d| d.as_secs_f64()),
+                "in_force": event.in_force,
+            })),
+        Err(e) => errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(e.to_string()),
     }
 }
 
@@ -531,7 +737,11 @@ mod tests {
         fn apply(&self) {
             let down = !self.killed.lock().unwrap().is_empty();
             self.fake.set_mode(match (down, self.broken) {
-                (true, _) => Mode::Error { status: 503, code: "node-down", definite: true },
+                (true, _) => Mode::Error {
+                    status: 503,
+                    code: "node-down",
+                    definite: true,
+                },
                 (false, true) => Mode::LoseWrites,
                 (false, false) => Mode::Normal,
             });
@@ -541,7 +751,11 @@ mod tests {
     impl ClusterControl for FakeCluster {
         fn nodes(&self) -> Vec<NodeRef> {
             (1..=self.nodes)
-                .map(|i| NodeRef { id: format!("n{i}"), ip: Ipv4Addr::new(127, 0, 0, 1), netns: "fltest-absent".into() })
+                .map(|i| NodeRef {
+                    id: format!("n{i}"),
+                    ip: Ipv4Addr::new(127, 0, 0, 1),
+                    netns: "fltest-absent".into(),
+                })
                 .collect()
         }
         fn kill(&self, node: &str) -> Result<()> {
@@ -572,7 +786,12 @@ mod tests {
 
     impl SystemUnderTest for FakeCluster {
         fn targets(&self) -> Vec<Target> {
-            (1..=self.nodes).map(|i| Target { id: format!("n{i}"), url: self.url.clone() }).collect()
+            (1..=self.nodes)
+                .map(|i| Target {
+                    id: format!("n{i}"),
+                    url: self.url.clone(),
+                })
+                .collect()
         }
         fn wait_recovered(&self, _timeout: Duration) -> impl Future<Output = Result<()>> + Send {
             async { Ok(()) }
@@ -611,9 +830,17 @@ mod tests {
             broken,
         };
         cluster.apply();
-        let factory: Arc<dyn ClientFactory> = Arc::new(KvClientFactory::new(Duration::from_millis(500)).unwrap());
+        let factory: Arc<dyn ClientFactory> =
+            Arc::new(KvClientFactory::new(Duration::from_millis(500)).unwrap());
         let (_tx, interrupt) = watch::channel(false);
-        let outcome = run_test(&config, 1, |_dir, _id| async { Ok(cluster) }, factory, interrupt).await;
+        let outcome = run_test(
+            &config,
+            1,
+            |_dir, _id| async { Ok(cluster) },
+            factory,
+            interrupt,
+        )
+        .await;
         (outcome, torn_down, config)
     }
 
@@ -623,10 +850,17 @@ mod tests {
         let (outcome, torn_down, config) = run_fake(false, root.path()).await;
         assert_eq!(outcome.error, None);
         assert_eq!(outcome.verdict, Some(Verdict::Valid));
-        assert!(torn_down.load(Ordering::SeqCst), "the cluster was not torn down");
+        assert!(
+            torn_down.load(Ordering::SeqCst),
+            "the cluster was not torn down"
+        );
         let dir = outcome.run_dir.unwrap();
-        assert_eq!(std::fs::read_link(root.path().join("latest")).unwrap(), dir.strip_prefix(root.path()).unwrap());
-        let test_json: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+        assert_eq!(
+            std::fs::read_link(root.path().join("latest")).unwrap(),
+            dir.strip_prefix(root.path()).unwrap()
+        );
+        let test_json: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
         assert_eq!(test_json["config"]["seed"], json!(11));
         let replayed: TestConfig = serde_json::from_value(test_json["config"].clone()).unwrap();
         assert_eq!(replayed.seed, config.seed);
@@ -638,21 +872,49 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(TestConfig { config_file: None, ..again }, TestConfig { config_file: None, ..config.clone() });
-        let results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+        assert_eq!(
+            TestConfig {
+                config_file: None,
+                ..again
+            },
+            TestConfig {
+                config_file: None,
+                ..config.clone()
+            }
+        );
+        let results: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
         assert_eq!(results["verdict"], json!("valid"));
-        assert!(results["stats"]["counts"]["write"]["ok"].as_u64().unwrap() > 50, "{results:#}");
-        assert!(results["stats"]["latency_ms"]["read"]["p99"].as_f64().is_some());
-        let history = parse_jsonl(&std::fs::read_to_string(dir.join("history.jsonl")).unwrap()).unwrap();
+        assert!(
+            results["stats"]["counts"]["write"]["ok"].as_u64().unwrap() > 50,
+            "{results:#}"
+        );
+        assert!(results["stats"]["latency_ms"]["read"]["p99"]
+            .as_f64()
+            .is_some());
+        let history =
+            parse_jsonl(&std::fs::read_to_string(dir.join("history.jsonl")).unwrap()).unwrap();
         let nemesis_fs: Vec<&str> = history.nemesis_events().map(|e| e.f.as_str()).collect();
         assert!(nemesis_fs.contains(&"heal-all"), "{nemesis_fs:?}");
         assert_eq!(nemesis_fs.last(), Some(&"heal-all"));
-        assert!(nemesis_fs.iter().any(|f| *f == "kill" || *f == "pause"), "{nemesis_fs:?}");
+        assert!(
+            nemesis_fs.iter().any(|f| *f == "kill" || *f == "pause"),
+            "{nemesis_fs:?}"
+        );
         // Every key was read from every node after the heal.
-        let finals: Vec<_> = history.ops.iter().filter(|o| o.f == "final-read" && o.outcome == checker::history::Outcome::Ok).collect();
-        let nodes: std::collections::BTreeSet<_> = finals.iter().filter_map(|o| o.node.clone()).collect();
+        let finals: Vec<_> = history
+            .ops
+            .iter()
+            .filter(|o| o.f == "final-read" && o.outcome == checker::history::Outcome::Ok)
+            .collect();
+        let nodes: std::collections::BTreeSet<_> =
+            finals.iter().filter_map(|o| o.node.clone()).collect();
         assert_eq!(nodes.len(), 3);
-        assert!(results["final_reads"]["unread"].as_array().unwrap().is_empty());
+        assert!(results["final_reads"]["unread"]
+            .as_array()
+            .unwrap()
+            .is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -662,9 +924,15 @@ mod tests {
         assert_eq!(outcome.verdict, Some(Verdict::Invalid), "{outcome:?}");
         assert!(torn_down.load(Ordering::SeqCst));
         let dir = outcome.run_dir.unwrap();
-        let results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+        let results: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
         assert_eq!(results["verdict"], json!("invalid"));
-        assert!(results["counterexample"].is_object(), "{:#}", results["counterexample"]);
+        assert!(
+            results["counterexample"].is_object(),
+            "{:#}",
+            results["counterexample"]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -678,13 +946,21 @@ mod tests {
         })
         .unwrap();
         let (_tx, interrupt) = watch::channel(false);
-        let factory: Arc<dyn ClientFactory> = Arc::new(KvClientFactory::new(Duration::from_millis(500)).unwrap());
-        let start = |_dir, _id| async { Err::<FakeCluster, _>(anyhow::anyhow!("node n2 exited: status 1")) };
+        let factory: Arc<dyn ClientFactory> =
+            Arc::new(KvClientFactory::new(Duration::from_millis(500)).unwrap());
+        let start = |_dir, _id| async {
+            Err::<FakeCluster, _>(anyhow::anyhow!("node n2 exited: status 1"))
+        };
         let outcome = run_test(&config, 1, start, factory, interrupt).await;
         assert_eq!(outcome.verdict, None);
         assert!(outcome.error.as_deref().unwrap().contains("node n2 exited"));
-        let results: Value =
-            serde_json::from_str(&std::fs::read_to_string(outcome.run_dir.unwrap().join("results.json")).unwrap()).unwrap();
-        assert!(results["error"].as_str().unwrap().contains("starting the cluster"));
+        let results: Value = serde_json::from_str(
+            &std::fs::read_to_string(outcome.run_dir.unwrap().join("results.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(results["error"]
+            .as_str()
+            .unwrap()
+            .contains("starting the cluster"));
     }
 }

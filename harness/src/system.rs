@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The built-in systems `faultline test --system NAME` knows.
-pub const BUILTIN_NAMES: &[&str] = &["raft-kv", "dynamo-kv"];
+pub const BUILTIN_NAMES: &[&str] = &["raft-kv", "dynamo-kv", "etcd", "redis-sentinel"];
 
 /// How the harness's clients speak to the system. New real systems (etcd, Redis) add a
 /// variant and a client in the workloads crate; nothing else changes.
@@ -24,12 +24,18 @@ pub const BUILTIN_NAMES: &[&str] = &["raft-kv", "dynamo-kv"];
 pub enum ClientProtocol {
     /// The faultline KV protocol (`docs/protocol.md`).
     Kv,
+    /// etcd v3's HTTP JSON gateway (`workloads::etcd`).
+    Etcd,
+    /// Redis (RESP), primaries found through Sentinel (`workloads::redis`).
+    Redis,
 }
 
 impl fmt::Display for ClientProtocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientProtocol::Kv => f.write_str("kv"),
+            ClientProtocol::Etcd => f.write_str("etcd"),
+            ClientProtocol::Redis => f.write_str("redis"),
         }
     }
 }
@@ -50,6 +56,10 @@ pub enum LeaderLookup {
     None,
     /// The `leader` field of `GET /health` (faultline KV protocol).
     Health,
+    /// etcd's `/v3/maintenance/status`: the leader's member id, matched to a node.
+    EtcdStatus,
+    /// The primary most Redis sentinels name (`SENTINEL get-master-addr-by-name`).
+    RedisSentinel,
 }
 
 /// One kind of fault the nemesis can inject.
@@ -358,14 +368,9 @@ fn render_word(word: &str, spec: &SystemSpec, v: &NodeVars) -> Result<String> {
     Ok(out)
 }
 
-/// One node's command line, with every placeholder filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedCommand {
-    pub program: String,
-    pub args: Vec<String>,
-    /// Extra environment (on top of the harness's own).
-    pub env: Vec<(String, String)>,
-}
+/// One node's command line, with every placeholder filled in: program, arguments and
+/// extra environment (on top of the harness's own).
+pub type RenderedCommand = (String, Vec<String>, Vec<(String, String)>);
 
 /// Everything the harness needs to know about a system under test.
 #[derive(Debug, Clone)]
@@ -401,6 +406,8 @@ impl SystemSpec {
         match name {
             "raft-kv" => SystemSpec::kv_reference("raft-kv", LeaderLookup::Health),
             "dynamo-kv" => SystemSpec::kv_reference("dynamo-kv", LeaderLookup::None),
+            "etcd" => crate::real_systems::etcd(),
+            "redis-sentinel" => crate::real_systems::redis_sentinel(),
             other => bail!("unknown system {other:?}: built-in systems are {}; for your own system pass a TOML file (see docs/systems.md)", BUILTIN_NAMES.join(", ")),
         }
     }
@@ -542,7 +549,7 @@ impl SystemSpec {
             .iter()
             .map(|(k, v)| Ok((k.clone(), render_word(v, self, vars)?)))
             .collect::<Result<Vec<_>>>()?;
-        Ok(RenderedCommand { program, args, env })
+        Ok((program, args, env))
     }
 }
 
@@ -806,10 +813,10 @@ mod tests {
             data_dir: Path::new("/d/n2"),
             members: &m,
         };
-        let rendered = spec.render(&vars, false).unwrap();
-        assert_eq!(rendered.program, "/bin/x");
+        let (program, args, _) = spec.render(&vars, false).unwrap();
+        assert_eq!(program, "/bin/x");
         assert_eq!(
-            rendered.args,
+            args,
             vec![
                 "--id=n2",
                 "2",
@@ -854,11 +861,11 @@ mod tests {
             members: &m,
         };
         assert_eq!(
-            spec.render(&vars, false).unwrap().args,
+            spec.render(&vars, false).unwrap().1,
             vec!["--new", "n1", "--bug", "stale-read"]
         );
         assert_eq!(
-            spec.render(&vars, true).unwrap().args,
+            spec.render(&vars, true).unwrap().1,
             vec!["--existing", "n1", "--bug", "stale-read"]
         );
     }

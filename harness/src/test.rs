@@ -25,7 +25,10 @@ pub fn run(args: TestArgs) -> ExitCode {
             return exit::code(exit::BAD_INPUT);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("faultline test: cannot start the async runtime: {e}");
@@ -62,7 +65,11 @@ async fn run_all(config: TestConfig) -> u8 {
                 (Some(_), Some(_)) => "interrupted".into(),
                 (None, _) => "error".into(),
             };
-            let dir = o.run_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+            let dir = o
+                .run_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
             println!("{:<6} {:<22} {:<9} {dir}", i + 1, seed, verdict);
         }
     }
@@ -75,7 +82,10 @@ fn exit_code(outcomes: &[&TestOutcome]) -> u8 {
         exit::INVALID
     } else if outcomes.iter().any(|o| o.bad_input) {
         exit::BAD_INPUT
-    } else if outcomes.iter().any(|o| o.error.is_some() || o.verdict.is_none()) {
+    } else if outcomes
+        .iter()
+        .any(|o| o.error.is_some() || o.verdict.is_none())
+    {
         exit::HARNESS_ERROR
     } else if outcomes.iter().any(|o| o.verdict == Some(Verdict::Unknown)) {
         exit::UNKNOWN
@@ -90,9 +100,11 @@ fn watch_signals() -> watch::Receiver<bool> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
-            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-        else {
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
             eprintln!("faultline test: cannot install signal handlers; Ctrl-C will not clean up");
             return;
         };
@@ -124,7 +136,13 @@ mod tests {
     use super::*;
 
     fn outcome(verdict: Option<Verdict>, error: Option<&str>) -> TestOutcome {
-        TestOutcome { verdict, error: error.map(String::from), interrupted: false, bad_input: false, run_dir: None }
+        TestOutcome {
+            verdict,
+            error: error.map(String::from),
+            interrupted: false,
+            bad_input: false,
+            run_dir: None,
+        }
     }
 
     #[test]

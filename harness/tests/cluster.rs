@@ -147,6 +147,13 @@ async fn three_nodes_reachable_killable_pausable_and_torn_down_without_trace() {
     let id = c.run_id().to_string();
     assert_eq!(c.nodes().len(), 3);
     assert!(network::link_exists(&c.host_link()));
+    // The host namespace gains exactly one address: ours (no IPv6 link-local either).
+    let addrs = network::ip(&["-o", "addr", "show", "dev", &c.host_link()]).unwrap();
+    assert_eq!(addrs.lines().count(), 1, "{addrs}");
+    assert!(
+        addrs.contains(&format!("inet {}/24", c.host_ip())),
+        "{addrs}"
+    );
     assert_eq!(c.host_ip().octets()[3], 254);
 
     // Each node at its own address, from the host, in its own namespace.
@@ -617,7 +624,10 @@ async fn faultline_clean_removes_a_killed_run_and_leaves_live_ones_alone() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(stray.wait().unwrap().signal(), Some(libc::SIGKILL));
     assert_gone(&id, &[]);
-    assert!(stdout.contains(&format!("run {orphan}: removed namespaces")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("run {orphan}: removed namespaces")),
+        "{stdout}"
+    );
     assert_gone(&orphan, &[]);
 
     // The live cluster is untouched, also by `--run` without `--force`.
@@ -763,4 +773,77 @@ fn the_worked_example_system_passes_faultline_test() {
         .map(|w| w.trim_end_matches(',').to_string())
         .expect("the run id is printed");
     assert_gone(&run_id, &[]);
+}
+
+/// Harness overhead for a whole cluster: network, 5 processes (the Python test server,
+/// whose own start-up dominates), readiness, and teardown of it all.
+/// `cargo test --release -p faultline --test cluster -- --ignored --nocapture bench_cluster_start_teardown`
+#[tokio::test]
+#[ignore = "benchmark"]
+async fn bench_cluster_start_teardown() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = test_system(dir.path(), "");
+    let mut start = Vec::new();
+    let mut teardown = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let c = Cluster::start(options(dir.path(), system.clone(), 5))
+            .await
+            .unwrap();
+        start.push(t.elapsed());
+        let t = Instant::now();
+        c.teardown().await.unwrap();
+        teardown.push(t.elapsed());
+    }
+    start.sort();
+    teardown.sort();
+    println!(
+        "5-node cluster start (ready):  min {:?} median {:?} max {:?}",
+        start[0], start[5], start[9]
+    );
+    println!(
+        "5-node cluster teardown:       min {:?} median {:?} max {:?}",
+        teardown[0], teardown[5], teardown[9]
+    );
+}
+
+/// Killing a node kills what it spawned outside its process group too (everything in
+/// its namespace), but not a command of the harness's own running there right then
+/// (as the nemesis runs `iptables-restore`).
+#[tokio::test]
+async fn kill_takes_the_nodes_strays_but_spares_the_harness_own_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forking.toml");
+    std::fs::write(
+        &path,
+        "name = \"forking\"\ncommand = [\"/bin/sh\", \"-c\", \"setsid sleep 301 & exec sleep 302\"]\nport = 7073\n[ready]\ntcp = true\n",
+    )
+    .unwrap();
+    // Nothing listens, so start() would wait for readiness: build the cluster from a
+    // system that is ready at once instead, then check the forking node by hand.
+    let mut opts = options(dir.path(), SystemSpec::from_toml_file(&path).unwrap(), 1);
+    opts.ready_timeout = Some(Duration::from_millis(300));
+    assert!(Cluster::start(opts).await.is_err(), "nothing listens on 7073");
+
+    let c = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 1)).await.unwrap();
+    let netns = c.nodes()[0].netns.clone();
+    // A stray: a process that left the node's group, as a daemonising node's would.
+    let mut stray_parent = Command::new("ip")
+        .args(["netns", "exec", &netns, "setsid", "-f", "sleep", "303"])
+        .spawn()
+        .unwrap();
+    stray_parent.wait().unwrap();
+    // The harness's own command in the namespace.
+    let mut ours = Command::new("ip").args(["netns", "exec", &netns, "sleep", "304"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cluster::process::pids_in_netns(&netns).len() < 3 {
+        assert!(Instant::now() < deadline, "processes never appeared in {netns}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    c.kill("n1").unwrap();
+    let left = cluster::process::pids_in_netns(&netns);
+    assert_eq!(left, vec![ours.id() as i32], "only the harness's own command may survive");
+    ours.kill().unwrap();
+    ours.wait().unwrap();
+    c.teardown().await.unwrap();
 }

@@ -227,3 +227,31 @@ async fn clock_strobe_flips_until_healed() {
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "+0.000\n");
     assert!(nemesis.is_healthy());
 }
+
+#[tokio::test]
+async fn bad_packet_faults_are_refused_before_touching_anything() {
+    let mut nemesis = Nemesis::new(Arc::new(FakeControl::offline(2, None)));
+    let link = nemesis::Link {
+        from: "n1".into(),
+        to: "n2".into(),
+    };
+    let bad = Fault::Packet {
+        kind: nemesis::PacketKind::Loss { p: 1.5 },
+        links: vec![link.clone()],
+    };
+    let msg = format!("{:#}", nemesis.start(&bad).await.unwrap_err());
+    assert!(
+        msg.contains("loss probability must be between 0 and 1, got 1.5"),
+        "{msg}"
+    );
+    let unknown = Fault::Packet {
+        kind: nemesis::PacketKind::Duplicate { p: 0.5 },
+        links: vec![nemesis::Link {
+            from: "n1".into(),
+            to: "n9".into(),
+        }],
+    };
+    let msg = format!("{:#}", nemesis.start(&unknown).await.unwrap_err());
+    assert!(msg.contains("unknown node \"n9\""), "{msg}");
+    assert!(nemesis.is_healthy());
+}

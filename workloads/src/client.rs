@@ -70,7 +70,10 @@ impl KvClientFactory {
 
 impl ClientFactory for KvClientFactory {
     fn open(&self, target: &Target) -> anyhow::Result<Arc<dyn Client>> {
-        Ok(Arc::new(KvClient { http: self.http.clone(), base: target.url.trim_end_matches('/').to_string() }))
+        Ok(Arc::new(KvClient {
+            http: self.http.clone(),
+            base: target.url.trim_end_matches('/').to_string(),
+        }))
     }
 }
 
@@ -83,24 +86,38 @@ pub struct KvClient {
 impl KvClient {
     pub fn new(url: &str, timeout: Duration) -> anyhow::Result<KvClient> {
         let factory = KvClientFactory::new(timeout)?;
-        Ok(KvClient { http: factory.http, base: url.trim_end_matches('/').to_string() })
+        Ok(KvClient {
+            http: factory.http,
+            base: url.trim_end_matches('/').to_string(),
+        })
     }
 
     async fn perform(&self, op: &Op) -> Completion {
         let key = op.key;
         let request = match op.f {
             OpFn::Read | OpFn::FinalRead => self.http.get(format!("{}/kv/{key}", self.base)),
-            OpFn::Write => self.http.put(format!("{}/kv/{key}", self.base)).json(&json!({ "value": op.value })),
+            OpFn::Write => self
+                .http
+                .put(format!("{}/kv/{key}", self.base))
+                .json(&json!({ "value": op.value })),
             OpFn::Cas => {
                 let (from, to) = match &op.value {
                     Value::Array(pair) if pair.len() == 2 => (&pair[0], &pair[1]),
-                    other => return Completion::fail(other.clone(), "bad-request: cas value must be [from, to]"),
+                    other => {
+                        return Completion::fail(
+                            other.clone(),
+                            "bad-request: cas value must be [from, to]",
+                        )
+                    }
                 };
-                self.http.post(format!("{}/kv/{key}/cas", self.base)).json(&json!({ "from": from, "to": to }))
+                self.http
+                    .post(format!("{}/kv/{key}/cas", self.base))
+                    .json(&json!({ "from": from, "to": to }))
             }
-            OpFn::Append => {
-                self.http.post(format!("{}/kv/{key}/append", self.base)).json(&json!({ "value": op.value }))
-            }
+            OpFn::Append => self
+                .http
+                .post(format!("{}/kv/{key}/append", self.base))
+                .json(&json!({ "value": op.value })),
         };
         let response = match request.send().await {
             Ok(r) => r,
@@ -120,16 +137,20 @@ impl KvClient {
                 Ok(Value::Object(mut fields)) if fields.contains_key("value") => {
                     Completion::ok(fields.remove("value").unwrap_or(Value::Null))
                 }
-                _ => indeterminate(op, "malformed-response: a 200 read without {\"value\": ...}".to_string()),
+                _ => indeterminate(
+                    op,
+                    "malformed-response: a 200 read without {\"value\": ...}".to_string(),
+                ),
             };
         }
         // An error body says whether the operation certainly did not take effect;
         // anything less than an explicit `"definite": true` is indeterminate.
-        let parsed: Option<(String, bool)> = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
-            let code = v.get("error")?.as_str()?.to_string();
-            let definite = v.get("definite").and_then(Value::as_bool).unwrap_or(false);
-            Some((code, definite))
-        });
+        let parsed: Option<(String, bool)> =
+            serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                let code = v.get("error")?.as_str()?.to_string();
+                let definite = v.get("definite").and_then(Value::as_bool).unwrap_or(false);
+                Some((code, definite))
+            });
         match parsed {
             Some((code, true)) => Completion::fail(op.value.clone(), code),
             Some((code, false)) => indeterminate(op, code),

@@ -20,7 +20,11 @@ pub enum Mode {
     /// A correct, instant KV store.
     Normal,
     /// Every request: this status with `{"error": code, "definite": definite}`.
-    Error { status: u16, code: &'static str, definite: bool },
+    Error {
+        status: u16,
+        code: &'static str,
+        definite: bool,
+    },
     /// Every request: this status with a body that is not the protocol's error shape.
     Garbage { status: u16 },
     /// Every request: wait this long, then answer normally.
@@ -52,11 +56,18 @@ async fn gate(fake: &Fake) -> Option<Reply> {
     let mode = fake.mode();
     match mode {
         Mode::Normal => None,
-        Mode::Error { status, code, definite } => Some((
+        Mode::Error {
+            status,
+            code,
+            definite,
+        } => Some((
             StatusCode::from_u16(status).unwrap(),
             Json(json!({ "error": code, "definite": definite })),
         )),
-        Mode::Garbage { status } => Some((StatusCode::from_u16(status).unwrap(), Json(json!(["not", "an", "error"])))),
+        Mode::Garbage { status } => Some((
+            StatusCode::from_u16(status).unwrap(),
+            Json(json!(["not", "an", "error"])),
+        )),
         Mode::Slow(d) => {
             tokio::time::sleep(d).await;
             None
@@ -69,16 +80,29 @@ async fn read(State(fake): State<Fake>, Path(key): Path<String>) -> Reply {
     if let Some(r) = gate(&fake).await {
         return r;
     }
-    let v = fake.data.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned().unwrap_or(Value::Null);
+    let v = fake
+        .data
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .cloned()
+        .unwrap_or(Value::Null);
     (StatusCode::OK, Json(json!({ "value": v })))
 }
 
-async fn write(State(fake): State<Fake>, Path(key): Path<String>, Json(body): Json<Value>) -> Reply {
+async fn write(
+    State(fake): State<Fake>,
+    Path(key): Path<String>,
+    Json(body): Json<Value>,
+) -> Reply {
     if let Some(r) = gate(&fake).await {
         return r;
     }
     if fake.mode() != Mode::LoseWrites {
-        fake.data.lock().unwrap_or_else(|e| e.into_inner()).insert(key, body["value"].clone());
+        fake.data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, body["value"].clone());
     }
     (StatusCode::OK, Json(json!({})))
 }
@@ -95,11 +119,18 @@ async fn cas(State(fake): State<Fake>, Path(key): Path<String>, Json(body): Json
         }
         (StatusCode::OK, Json(json!({})))
     } else {
-        (StatusCode::CONFLICT, Json(json!({ "error": "cas-mismatch", "definite": true, "value": current })))
+        (
+            StatusCode::CONFLICT,
+            Json(json!({ "error": "cas-mismatch", "definite": true, "value": current })),
+        )
     }
 }
 
-async fn append(State(fake): State<Fake>, Path(key): Path<String>, Json(body): Json<Value>) -> Reply {
+async fn append(
+    State(fake): State<Fake>,
+    Path(key): Path<String>,
+    Json(body): Json<Value>,
+) -> Reply {
     if let Some(r) = gate(&fake).await {
         return r;
     }
@@ -114,15 +145,25 @@ async fn append(State(fake): State<Fake>, Path(key): Path<String>, Json(body): J
 /// Starts a fake node on an ephemeral loopback port, serving until the runtime it was
 /// started on shuts down. Returns its URL and its handle.
 pub async fn start() -> (String, Fake) {
-    let fake = Fake { data: Arc::default(), mode: Arc::new(Mutex::new(Mode::Normal)) };
+    let fake = Fake {
+        data: Arc::default(),
+        mode: Arc::new(Mutex::new(Mode::Normal)),
+    };
     let app = Router::new()
         .route("/kv/:key", get(read).put(write))
         .route("/kv/:key/cas", post(cas))
         .route("/kv/:key/append", post(append))
-        .route("/health", get(|| async { Json(json!({ "node": "n1", "role": "leader" })) }))
+        .route(
+            "/health",
+            get(|| async { Json(json!({ "node": "n1", "role": "leader" })) }),
+        )
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
-    let addr: SocketAddr = listener.local_addr().expect("a bound listener has an address");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding a loopback port");
+    let addr: SocketAddr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -60,7 +60,10 @@ impl FromStr for Workload {
             "register" => Ok(Workload::Register),
             "cas-register" => Ok(Workload::CasRegister),
             "append" => Ok(Workload::Append),
-            other => Err(format!("unknown workload `{other}` (known: {})", Workload::NAMES.join(", "))),
+            other => Err(format!(
+                "unknown workload `{other}` (known: {})",
+                Workload::NAMES.join(", ")
+            )),
         }
     }
 }
@@ -76,7 +79,10 @@ pub struct KeyOptions {
 
 impl Default for KeyOptions {
     fn default() -> Self {
-        KeyOptions { active_keys: 4, ops_per_key: 150 }
+        KeyOptions {
+            active_keys: 4,
+            ops_per_key: 150,
+        }
     }
 }
 
@@ -96,7 +102,12 @@ struct KeyState {
 
 impl KeyState {
     fn new(key: u64) -> KeyState {
-        KeyState { key, issued: 0, next_value: 1, recent: VecDeque::with_capacity(CAS_CANDIDATES) }
+        KeyState {
+            key,
+            issued: 0,
+            next_value: 1,
+            recent: VecDeque::with_capacity(CAS_CANDIDATES),
+        }
     }
 
     fn fresh_value(&mut self) -> i64 {
@@ -124,7 +135,10 @@ pub struct Generator {
 impl Generator {
     pub fn new(workload: Workload, seed: u64, keys: KeyOptions) -> Generator {
         let active_keys = keys.active_keys.max(1);
-        let keys = KeyOptions { active_keys, ops_per_key: keys.ops_per_key.max(1) };
+        let keys = KeyOptions {
+            active_keys,
+            ops_per_key: keys.ops_per_key.max(1),
+        };
         Generator {
             workload,
             keys,
@@ -211,7 +225,10 @@ impl RateLimiter {
     pub fn new(ops_per_second: f64) -> RateLimiter {
         let interval = (ops_per_second.is_finite() && ops_per_second > 0.0)
             .then(|| Duration::from_secs_f64(1.0 / ops_per_second));
-        RateLimiter { interval, next: Mutex::new(Instant::now()) }
+        RateLimiter {
+            interval,
+            next: Mutex::new(Instant::now()),
+        }
     }
 
     pub fn unlimited() -> RateLimiter {
@@ -266,7 +283,11 @@ mod tests {
                     _ => None,
                 };
                 if let Some(v) = written {
-                    assert!(seen.insert((op.key, v)), "{w}: value {v} written twice to key {}", op.key);
+                    assert!(
+                        seen.insert((op.key, v)),
+                        "{w}: value {v} written twice to key {}",
+                        op.key
+                    );
                 }
             }
             assert!(seen.len() > 5000, "{w}: only {} writes", seen.len());
@@ -275,26 +296,43 @@ mod tests {
 
     #[test]
     fn keys_rotate_after_a_bounded_number_of_operations() {
-        let keys = KeyOptions { active_keys: 3, ops_per_key: 100 };
+        let keys = KeyOptions {
+            active_keys: 3,
+            ops_per_key: 100,
+        };
         let mut g = Generator::new(Workload::CasRegister, 1, keys);
         let mut per_key: HashMap<u64, u64> = HashMap::new();
         for _ in 0..10_000 {
             *per_key.entry(g.next_op().key).or_default() += 1;
         }
-        assert!(per_key.values().all(|&n| n <= 100), "a key got more than 100 ops");
+        assert!(
+            per_key.values().all(|&n| n <= 100),
+            "a key got more than 100 ops"
+        );
         // All but the keys still active got exactly their quota.
         let full = per_key.values().filter(|&&n| n == 100).count();
-        assert!(full >= per_key.len() - 3, "{full} of {} keys full", per_key.len());
+        assert!(
+            full >= per_key.len() - 3,
+            "{full} of {} keys full",
+            per_key.len()
+        );
         // Keys just rotated in may not have had an operation yet.
         let used = g.keys_used() as usize;
-        assert!(used >= per_key.len() && used <= per_key.len() + 3, "{used} keys for {}", per_key.len());
+        assert!(
+            used >= per_key.len() && used <= per_key.len() + 3,
+            "{used} keys for {}",
+            per_key.len()
+        );
     }
 
     #[test]
     fn the_mix_has_every_function_of_the_workload() {
         let count = |w, f| ops(w, 11, 3000).iter().filter(|o| o.f == f).count();
         for f in [OpFn::Read, OpFn::Write, OpFn::Cas] {
-            assert!(count(Workload::CasRegister, f) > 700, "cas-register has too few {f}");
+            assert!(
+                count(Workload::CasRegister, f) > 700,
+                "cas-register has too few {f}"
+            );
         }
         assert_eq!(count(Workload::Register, OpFn::Cas), 0);
         assert!(count(Workload::Append, OpFn::Append) > 1200);
@@ -303,7 +341,14 @@ mod tests {
 
     #[test]
     fn cas_compares_with_a_recently_written_value() {
-        let mut g = Generator::new(Workload::CasRegister, 5, KeyOptions { active_keys: 1, ops_per_key: 1_000_000 });
+        let mut g = Generator::new(
+            Workload::CasRegister,
+            5,
+            KeyOptions {
+                active_keys: 1,
+                ops_per_key: 1_000_000,
+            },
+        );
         let mut written: Vec<i64> = Vec::new();
         for _ in 0..5000 {
             let op = g.next_op();
@@ -311,7 +356,11 @@ mod tests {
                 OpFn::Write => written.push(op.value.as_i64().unwrap()),
                 OpFn::Cas => {
                     if let Some(from) = op.value[0].as_i64() {
-                        assert!(written.iter().rev().take(CAS_CANDIDATES).any(|&w| w == from));
+                        assert!(written
+                            .iter()
+                            .rev()
+                            .take(CAS_CANDIDATES)
+                            .any(|&w| w == from));
                     } else {
                         assert!(written.is_empty());
                     }
@@ -327,7 +376,10 @@ mod tests {
         for name in Workload::NAMES {
             assert_eq!(name.parse::<Workload>().unwrap().name(), *name);
         }
-        assert!("queue".parse::<Workload>().unwrap_err().contains("known: register"));
+        assert!("queue"
+            .parse::<Workload>()
+            .unwrap_err()
+            .contains("known: register"));
     }
 
     #[tokio::test]

@@ -59,23 +59,43 @@ pub struct Op {
 
 impl Op {
     pub fn read(key: u64) -> Op {
-        Op { f: OpFn::Read, key, value: Value::Null }
+        Op {
+            f: OpFn::Read,
+            key,
+            value: Value::Null,
+        }
     }
 
     pub fn final_read(key: u64) -> Op {
-        Op { f: OpFn::FinalRead, key, value: Value::Null }
+        Op {
+            f: OpFn::FinalRead,
+            key,
+            value: Value::Null,
+        }
     }
 
     pub fn write(key: u64, value: i64) -> Op {
-        Op { f: OpFn::Write, key, value: Value::from(value) }
+        Op {
+            f: OpFn::Write,
+            key,
+            value: Value::from(value),
+        }
     }
 
     pub fn cas(key: u64, from: Value, to: i64) -> Op {
-        Op { f: OpFn::Cas, key, value: Value::Array(vec![from, Value::from(to)]) }
+        Op {
+            f: OpFn::Cas,
+            key,
+            value: Value::Array(vec![from, Value::from(to)]),
+        }
     }
 
     pub fn append(key: u64, element: i64) -> Op {
-        Op { f: OpFn::Append, key, value: Value::from(element) }
+        Op {
+            f: OpFn::Append,
+            key,
+            value: Value::from(element),
+        }
     }
 }
 
@@ -113,14 +133,26 @@ pub struct Completion {
 
 impl Completion {
     pub fn ok(value: Value) -> Completion {
-        Completion { outcome: Outcome::Ok, value, error: None }
+        Completion {
+            outcome: Outcome::Ok,
+            value,
+            error: None,
+        }
     }
 
     pub fn fail(value: Value, error: impl Into<String>) -> Completion {
-        Completion { outcome: Outcome::Fail, value, error: Some(error.into()) }
+        Completion {
+            outcome: Outcome::Fail,
+            value,
+            error: Some(error.into()),
+        }
     }
 
     pub fn info(value: Value, error: impl Into<String>) -> Completion {
-        Completion { outcome: Outcome::Info, value, error: Some(error.into()) }
+        Completion {
+            outcome: Outcome::Info,
+            value,
+            error: Some(error.into()),
+        }
     }
 }

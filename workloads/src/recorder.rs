@@ -75,25 +75,38 @@ impl Recorder {
     pub fn create(path: &Path) -> io::Result<Recorder> {
         let file = File::create(path)?;
         let sync_file = file.try_clone()?;
-        let syncer = Arc::new(Syncer { stop: Mutex::new(false), wake: Condvar::new() });
+        let syncer = Arc::new(Syncer {
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
         let thread_syncer = Arc::clone(&syncer);
-        let sync_thread = std::thread::Builder::new().name("history-fsync".into()).spawn(move || {
-            let mut stop = thread_syncer.stop.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                let (guard, _) =
-                    thread_syncer.wake.wait_timeout(stop, SYNC_INTERVAL).unwrap_or_else(|e| e.into_inner());
-                stop = guard;
-                if *stop {
-                    return;
+        let sync_thread = std::thread::Builder::new()
+            .name("history-fsync".into())
+            .spawn(move || {
+                let mut stop = thread_syncer.stop.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    let (guard, _) = thread_syncer
+                        .wake
+                        .wait_timeout(stop, SYNC_INTERVAL)
+                        .unwrap_or_else(|e| e.into_inner());
+                    stop = guard;
+                    if *stop {
+                        return;
+                    }
+                    // An fsync error here shows up again in `finish`, which syncs too.
+                    let _ = sync_file.sync_data();
                 }
-                // An fsync error here shows up again in `finish`, which syncs too.
-                let _ = sync_file.sync_data();
-            }
-        })?;
+            })?;
         Ok(Recorder {
             path: path.to_path_buf(),
             started: Instant::now(),
-            inner: Mutex::new(Inner { file, line: Vec::with_capacity(256), next_index: 0, last_time: 0, failed: None }),
+            inner: Mutex::new(Inner {
+                file,
+                line: Vec::with_capacity(256),
+                next_index: 0,
+                last_time: 0,
+                failed: None,
+            }),
             counts: Counts::default(),
             syncer,
             sync_thread: Mutex::new(Some(sync_thread)),
@@ -158,7 +171,10 @@ impl Recorder {
 
     /// Events recorded so far.
     pub fn len(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).next_index
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_index
     }
 
     pub fn is_empty(&self) -> bool {
@@ -172,7 +188,12 @@ impl Recorder {
         if !self.finished.swap(true, Ordering::SeqCst) {
             *self.syncer.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
             self.syncer.wake.notify_all();
-            if let Some(t) = self.sync_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            if let Some(t) = self
+                .sync_thread
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
                 let _ = t.join();
             }
         }
@@ -180,7 +201,9 @@ impl Recorder {
         if let Some(message) = &inner.failed {
             return Err(io::Error::other(message.clone()));
         }
-        inner.file.sync_all().map_err(|e| io::Error::new(e.kind(), format!("syncing {}: {e}", self.path.display())))?;
+        inner.file.sync_all().map_err(|e| {
+            io::Error::new(e.kind(), format!("syncing {}: {e}", self.path.display()))
+        })?;
         Ok(inner.next_index)
     }
 }
@@ -208,13 +231,22 @@ mod tests {
                 let r = Arc::clone(&recorder);
                 std::thread::spawn(move || {
                     for i in 0..500i64 {
-                        let invoke = Event::new(0, 0, Process::Client(p), EventType::Invoke, "write")
-                            .with_key(json!(p))
-                            .with_value(json!(i));
+                        let invoke =
+                            Event::new(0, 0, Process::Client(p), EventType::Invoke, "write")
+                                .with_key(json!(p))
+                                .with_value(json!(i));
                         r.record(invoke).unwrap();
-                        let kind = if i % 3 == 0 { EventType::Fail } else { EventType::Ok };
-                        r.record(Event::new(0, 0, Process::Client(p), kind, "write").with_key(json!(p)).with_value(json!(i)))
-                            .unwrap();
+                        let kind = if i % 3 == 0 {
+                            EventType::Fail
+                        } else {
+                            EventType::Ok
+                        };
+                        r.record(
+                            Event::new(0, 0, Process::Client(p), kind, "write")
+                                .with_key(json!(p))
+                                .with_value(json!(i)),
+                        )
+                        .unwrap();
                     }
                 })
             })
@@ -228,7 +260,11 @@ mod tests {
         let history = parse_jsonl(&text).unwrap();
         assert_eq!(history.events.len(), 4001);
         assert_eq!(history.ops.len(), 2000);
-        assert!(history.events.iter().enumerate().all(|(i, e)| e.index == i as u64));
+        assert!(history
+            .events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.index == i as u64));
         assert_eq!(history.nemesis_events().count(), 1);
         let (invoked, ok, fail, info) = recorder.counts().snapshot();
         assert_eq!((invoked, ok + fail, info), (2000, 2000, 0));
@@ -240,7 +276,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.jsonl");
         let recorder = Recorder::create(&path).unwrap();
-        recorder.record(Event::new(0, 0, Process::Client(3), EventType::Invoke, "read").with_key(json!(1))).unwrap();
+        recorder
+            .record(
+                Event::new(0, 0, Process::Client(3), EventType::Invoke, "read").with_key(json!(1)),
+            )
+            .unwrap();
         // Read by another handle, as a crash would leave it: the line is there.
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with('\n'));

@@ -44,17 +44,29 @@ pub struct RunSummary {
 }
 
 fn invoke_event(process: u64, op: &Op, node: &str) -> Event {
-    Event::new(0, 0, Process::Client(process), EventType::Invoke, op.f.name())
-        .with_key(Value::from(op.key))
-        .with_value(op.value.clone())
-        .with_node(node)
+    Event::new(
+        0,
+        0,
+        Process::Client(process),
+        EventType::Invoke,
+        op.f.name(),
+    )
+    .with_key(Value::from(op.key))
+    .with_value(op.value.clone())
+    .with_node(node)
 }
 
 fn completion_event(process: u64, op: &Op, node: &str, c: Completion) -> Event {
-    let mut e = Event::new(0, 0, Process::Client(process), c.outcome.event_type(), op.f.name())
-        .with_key(Value::from(op.key))
-        .with_value(c.value)
-        .with_node(node);
+    let mut e = Event::new(
+        0,
+        0,
+        Process::Client(process),
+        c.outcome.event_type(),
+        op.f.name(),
+    )
+    .with_key(Value::from(op.key))
+    .with_value(c.value)
+    .with_node(node);
     e.error = c.error;
     e
 }
@@ -102,7 +114,10 @@ pub async fn run_clients(
                         _ = stop.wait_for(|s| *s) => break,
                     }
                 }
-                let op = generator.lock().unwrap_or_else(|e| e.into_inner()).next_op();
+                let op = generator
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .next_op();
                 recorder.record(invoke_event(process, &op, &target.id))?;
                 invoked += 1;
                 let completion = client.invoke(&op).await;
@@ -117,7 +132,11 @@ pub async fn run_clients(
             anyhow::Ok((invoked, process))
         });
     }
-    let mut summary = RunSummary { invoked: 0, retired: 0, next_process: concurrency };
+    let mut summary = RunSummary {
+        invoked: 0,
+        retired: 0,
+        next_process: concurrency,
+    };
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -226,4 +245,3 @@ pub async fn final_reads(
     summary.next_process = next_process.load(Ordering::SeqCst);
     Ok(summary)
 }
-

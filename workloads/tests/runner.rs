@@ -16,7 +16,13 @@ use workloads::recorder::Recorder;
 use workloads::runner::{final_reads, run_clients, RunOptions};
 
 fn targets(urls: &[String]) -> Vec<Target> {
-    urls.iter().enumerate().map(|(i, u)| Target { id: format!("n{}", i + 1), url: u.clone() }).collect()
+    urls.iter()
+        .enumerate()
+        .map(|(i, u)| Target {
+            id: format!("n{}", i + 1),
+            url: u.clone(),
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -30,28 +36,54 @@ async fn cas_register_run_records_a_linearizable_history_with_final_reads() {
     let generator = Arc::new(Mutex::new(Generator::new(
         Workload::CasRegister,
         42,
-        KeyOptions { active_keys: 3, ops_per_key: 50 },
+        KeyOptions {
+            active_keys: 3,
+            ops_per_key: 50,
+        },
     )));
-    let factory: Arc<dyn ClientFactory> = Arc::new(KvClientFactory::new(Duration::from_secs(1)).unwrap());
+    let factory: Arc<dyn ClientFactory> =
+        Arc::new(KvClientFactory::new(Duration::from_secs(1)).unwrap());
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    let options = RunOptions { concurrency: 6, time_limit: Duration::from_millis(600), rate: 2000.0 };
-    let summary = run_clients(&options, &nodes, Arc::clone(&factory), Arc::clone(&generator), Arc::clone(&recorder), stop)
-        .await
-        .unwrap();
+    let options = RunOptions {
+        concurrency: 6,
+        time_limit: Duration::from_millis(600),
+        rate: 2000.0,
+    };
+    let summary = run_clients(
+        &options,
+        &nodes,
+        Arc::clone(&factory),
+        Arc::clone(&generator),
+        Arc::clone(&recorder),
+        stop,
+    )
+    .await
+    .unwrap();
     assert!(summary.invoked > 100, "{summary:?}");
     // The rate bounds the count: 600 ms at 2000/s, plus the first slot.
     assert!(summary.invoked <= 1202, "{summary:?}");
     let keys = generator.lock().unwrap().keys_used();
-    let finals = final_reads(&nodes, 0..keys, factory, Arc::clone(&recorder), summary.next_process, Instant::now() + Duration::from_secs(5))
-        .await
-        .unwrap();
+    let finals = final_reads(
+        &nodes,
+        0..keys,
+        factory,
+        Arc::clone(&recorder),
+        summary.next_process,
+        Instant::now() + Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(finals.ok, keys * 3);
     assert!(finals.unread.is_empty());
     recorder.finish().unwrap();
 
     let history = parse_jsonl(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert!(history.ops.iter().all(|op| op.complete_index.is_some()), "an op was left without completion");
-    let nodes_used: std::collections::BTreeSet<_> = history.ops.iter().filter_map(|o| o.node.clone()).collect();
+    assert!(
+        history.ops.iter().all(|op| op.complete_index.is_some()),
+        "an op was left without completion"
+    );
+    let nodes_used: std::collections::BTreeSet<_> =
+        history.ops.iter().filter_map(|o| o.node.clone()).collect();
     assert_eq!(nodes_used.len(), 3);
     // Check the client ops (final reads are reads too, under their own name).
     let mut as_reads = history.clone();
@@ -60,8 +92,15 @@ async fn cas_register_run_records_a_linearizable_history_with_final_reads() {
             op.f = "read".into();
         }
     }
-    let report = BuiltinModel::CasRegister(CasFailMeaning::NoEffect).check(&as_reads, &Options::default()).unwrap();
-    assert_eq!(report.verdict, Verdict::Valid, "{:?}", report.counterexample);
+    let report = BuiltinModel::CasRegister(CasFailMeaning::NoEffect)
+        .check(&as_reads, &Options::default())
+        .unwrap();
+    assert_eq!(
+        report.verdict,
+        Verdict::Valid,
+        "{:?}",
+        report.counterexample
+    );
     assert!(report.partitions.len() as u64 >= keys - 3);
 }
 
@@ -74,7 +113,9 @@ struct Flaky {
 impl Client for Flaky {
     fn invoke<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Completion> {
         Box::pin(async move {
-            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = self
+                .calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if n % 3 == 2 {
                 Completion::info(op.value.clone(), "timeout")
             } else {
@@ -88,7 +129,9 @@ struct FlakyFactory;
 
 impl ClientFactory for FlakyFactory {
     fn open(&self, _target: &Target) -> anyhow::Result<Arc<dyn Client>> {
-        Ok(Arc::new(Flaky { calls: Default::default() }))
+        Ok(Arc::new(Flaky {
+            calls: Default::default(),
+        }))
     }
 }
 
@@ -98,16 +141,35 @@ async fn info_retires_the_process_and_a_fresh_one_takes_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.jsonl");
     let recorder = Arc::new(Recorder::create(&path).unwrap());
-    let generator = Arc::new(Mutex::new(Generator::new(Workload::Register, 1, KeyOptions::default())));
+    let generator = Arc::new(Mutex::new(Generator::new(
+        Workload::Register,
+        1,
+        KeyOptions::default(),
+    )));
     let (_tx, stop) = tokio::sync::watch::channel(false);
-    let options = RunOptions { concurrency: 4, time_limit: Duration::from_millis(100), rate: 0.0 };
-    let summary = run_clients(&options, &nodes, Arc::new(FlakyFactory), generator, Arc::clone(&recorder), stop)
-        .await
-        .unwrap();
+    let options = RunOptions {
+        concurrency: 4,
+        time_limit: Duration::from_millis(100),
+        rate: 0.0,
+    };
+    let summary = run_clients(
+        &options,
+        &nodes,
+        Arc::new(FlakyFactory),
+        generator,
+        Arc::clone(&recorder),
+        stop,
+    )
+    .await
+    .unwrap();
     recorder.finish().unwrap();
     // from_events rejects any invoke after an info by the same process.
     let history = parse_jsonl(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let infos = history.events.iter().filter(|e| e.kind == EventType::Info).count() as u64;
+    let infos = history
+        .events
+        .iter()
+        .filter(|e| e.kind == EventType::Info)
+        .count() as u64;
     assert!(infos > 10);
     assert_eq!(summary.retired, infos);
     // Each worker's processes are w, w + 4, w + 8, ...: the worker is the process mod 4,
@@ -115,7 +177,10 @@ async fn info_retires_the_process_and_a_fresh_one_takes_its_place() {
     for e in &history.events {
         if let Process::Client(p) = e.process {
             let worker = p % 4;
-            assert_eq!(e.node.as_deref(), Some(if worker % 2 == 0 { "n1" } else { "n2" }));
+            assert_eq!(
+                e.node.as_deref(),
+                Some(if worker % 2 == 0 { "n1" } else { "n2" })
+            );
         }
     }
     assert!(summary.next_process > *history.processes().last().unwrap());
@@ -127,12 +192,23 @@ async fn stop_ends_the_run_early() {
     let nodes = targets(&[url]);
     let dir = tempfile::tempdir().unwrap();
     let recorder = Arc::new(Recorder::create(&dir.path().join("h.jsonl")).unwrap());
-    let generator = Arc::new(Mutex::new(Generator::new(Workload::Append, 1, KeyOptions::default())));
-    let factory: Arc<dyn ClientFactory> = Arc::new(KvClientFactory::new(Duration::from_secs(1)).unwrap());
+    let generator = Arc::new(Mutex::new(Generator::new(
+        Workload::Append,
+        1,
+        KeyOptions::default(),
+    )));
+    let factory: Arc<dyn ClientFactory> =
+        Arc::new(KvClientFactory::new(Duration::from_secs(1)).unwrap());
     let (tx, stop) = tokio::sync::watch::channel(false);
-    let options = RunOptions { concurrency: 2, time_limit: Duration::from_secs(60), rate: 50.0 };
+    let options = RunOptions {
+        concurrency: 2,
+        time_limit: Duration::from_secs(60),
+        rate: 50.0,
+    };
     let started = Instant::now();
-    let run = tokio::spawn(async move { run_clients(&options, &nodes, factory, generator, recorder, stop).await });
+    let run = tokio::spawn(async move {
+        run_clients(&options, &nodes, factory, generator, recorder, stop).await
+    });
     tokio::time::sleep(Duration::from_millis(200)).await;
     tx.send(true).unwrap();
     let summary = run.await.unwrap().unwrap();

@@ -73,7 +73,7 @@ pub fn remove(r: &RunResources) -> Result<Removed> {
         }
     }
     for ns in &r.namespaces {
-        match process::kill_netns_processes(ns, Duration::from_secs(5)) {
+        match process::kill_netns_processes(ns, process::Sweep::All, Duration::from_secs(5)) {
             Ok(pids) => {
                 for pid in pids {
                     if !removed.processes.contains(&pid) {

@@ -508,6 +508,17 @@ impl ClusterControl for Cluster {
         match self.inner.system.leader {
             LeaderLookup::None => None,
             LeaderLookup::Health => self.health_leader().await,
+            LeaderLookup::EtcdStatus => {
+                let urls: Vec<String> = self.nodes().iter().map(Node::url).collect();
+                let i = workloads::etcd::leader_index(&urls, Duration::from_millis(500)).await?;
+                Some(self.nodes()[i].id.clone())
+            }
+            LeaderLookup::RedisSentinel => {
+                let hosts: Vec<String> = self.nodes().iter().map(|n| n.ip.to_string()).collect();
+                let options = workloads::redis::RedisOptions::new(Duration::from_millis(500), 0);
+                let i = workloads::redis::primary_index(&hosts, &options).await?;
+                Some(self.nodes()[i].id.clone())
+            }
         }
     }
 
@@ -580,16 +591,16 @@ fn plan_nodes(
             files.push(f);
         }
         let launch = |restart: bool| -> Result<Launch> {
-            let mut cmd = system
+            let (program, args, mut env) = system
                 .render(&vars, restart)
                 .with_context(|| format!("{}: node {id}", system.origin()))?;
-            cmd.env.extend(extra_env.iter().cloned());
+            env.extend(extra_env.iter().cloned());
             Ok(Launch {
                 node: id.clone(),
                 netns: node.netns.clone(),
-                program: cmd.program,
-                args: cmd.args,
-                env: cmd.env,
+                program,
+                args,
+                env,
                 cwd: cwd_default(&data_dir),
                 log: log.clone(),
             })
@@ -692,7 +703,11 @@ impl Inner {
         let node = &self.nodes[i];
         let status = lock(&self.procs[i]).kill()?;
         // Anything the node forked outside its process group lives in its namespace.
-        let strays = process::kill_netns_processes(&node.netns, Duration::from_secs(5))?;
+        let strays = process::kill_netns_processes(
+            &node.netns,
+            process::Sweep::NodeStrays,
+            Duration::from_secs(5),
+        )?;
         match status {
             Some(s) => process::note(
                 &node.log,

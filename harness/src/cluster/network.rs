@@ -239,26 +239,29 @@ pub fn create(names: &RunNames, octet: u8, nodes: &[(String, Ipv4Addr)]) -> Resu
     ));
     ip_batch(None, &host_cmds, false)?;
 
+    // `addrgenmode none` on every link, before it goes up: no IPv6 link-local
+    // addresses, so nothing can talk past the IPv4 firewall rules of a partition, and
+    // the host namespace gains no address beyond the one we add.
     let mut sw_cmds = vec![
         format!("link add {br} type bridge"),
+        format!("link set {br} addrgenmode none"),
         format!("link set {br} alias {alias} up"),
     ];
-    for (id, _) in nodes {
-        sw_cmds.push(format!(
-            "link set {} master {br} up",
-            names.node_peer_link(id)
-        ));
+    let ports = nodes
+        .iter()
+        .map(|(id, _)| names.node_peer_link(id))
+        .chain([names.host_peer_link()]);
+    for port in ports {
+        sw_cmds.push(format!("link set {port} addrgenmode none"));
+        sw_cmds.push(format!("link set {port} master {br} up"));
     }
-    sw_cmds.push(format!(
-        "link set {} master {br} up",
-        names.host_peer_link()
-    ));
     ip_batch(Some(&sw), &sw_cmds, false)?;
 
     for (id, addr) in nodes {
         let link = names.node_link(id);
         let cmds = vec![
             "link set lo up".to_string(),
+            format!("link set {link} addrgenmode none"),
             format!("addr add {addr}/24 dev {link}"),
             format!("link set {link} alias {alias} up"),
         ];
@@ -267,6 +270,7 @@ pub fn create(names: &RunNames, octet: u8, nodes: &[(String, Ipv4Addr)]) -> Resu
 
     // The host end last: from here on the controller can reach the nodes.
     let host_cmds = vec![
+        format!("link set {host} addrgenmode none"),
         format!("addr add {}/24 dev {host}", subnet_ip(octet, HOST_OCTET)),
         format!("link set {host} alias {alias} up"),
     ];

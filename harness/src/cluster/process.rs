@@ -318,13 +318,37 @@ pub fn pids_in_netns(netns: &str) -> Vec<i32> {
         .collect()
 }
 
-/// SIGKILLs every process in `netns` and waits (up to `timeout`) until none is left.
-/// Returns the pids it killed.
-pub fn kill_netns_processes(netns: &str, timeout: Duration) -> Result<Vec<i32>> {
+/// Which processes in a namespace to kill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Everything: the namespace is about to go.
+    All,
+    /// All but the harness's own children: after a node is killed, its strays go,
+    /// but a command the nemesis is running in the namespace right then (an
+    /// `iptables-restore`) must not.
+    NodeStrays,
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// SIGKILLs the processes in `netns` that `sweep` selects and waits (up to
+/// `timeout`) until none is left. Returns the pids it killed.
+pub fn kill_netns_processes(netns: &str, sweep: Sweep, timeout: Duration) -> Result<Vec<i32>> {
     let deadline = Instant::now() + timeout;
+    let me = std::process::id() as i32;
     let mut killed = Vec::new();
     loop {
-        let pids = pids_in_netns(netns);
+        let mut pids = pids_in_netns(netns);
+        if sweep == Sweep::NodeStrays {
+            pids.retain(|p| parent_of(*p) != Some(me));
+        }
         if pids.is_empty() {
             return Ok(killed);
         }

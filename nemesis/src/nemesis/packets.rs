@@ -25,6 +25,21 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             shapers: Vec::new(),
             netem: Vec::new(),
         };
+        let p = match *kind {
+            PacketKind::Loss { p }
+            | PacketKind::Duplicate { p }
+            | PacketKind::Reorder { p, .. } => p,
+            PacketKind::Delay { .. } => 1.0,
+        };
+        if !(0.0..=1.0).contains(&p) {
+            bail!(
+                "{} probability must be between 0 and 1, got {p}",
+                kind.name()
+            );
+        }
+        if links.is_empty() {
+            bail!("a {} fault needs at least one link", kind.name());
+        }
         let mut resolved = Vec::new();
         for l in links {
             resolved.push((self.node(&l.from)?.clone(), self.node(&l.to)?.clone()));

@@ -9,8 +9,9 @@ use crate::netns::{self, Netns};
 use anyhow::{bail, Context, Result};
 use std::net::Ipv4Addr;
 
-/// Whether `tc qdisc add ... netem` works, tried in a private, throwaway namespace
-/// (a thread that unshares its network namespace; it vanishes with the thread).
+/// Whether the qdiscs faultline's netem recipe needs (`prio` and `netem`) work, tried
+/// in a private, throwaway namespace (a thread that unshares its network namespace; it
+/// vanishes with the thread).
 pub fn available() -> Result<bool> {
     let out = std::thread::scope(|s| {
         s.spawn(|| -> Result<std::process::Output> {
@@ -19,10 +20,22 @@ pub fn available() -> Result<bool> {
                 return Err(std::io::Error::last_os_error())
                     .context("unshare(CLONE_NEWNET) (needs root)");
             }
-            std::process::Command::new(crate::netns::tool("tc"))
-                .args(["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
-                .output()
-                .context("running tc (package iproute2)")
+            let mut child = std::process::Command::new(crate::netns::tool("tc"))
+                .args(["-batch", "-"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .context("running tc (package iproute2)")?;
+            {
+                use std::io::Write;
+                let mut stdin = child.stdin.take().expect("piped stdin");
+                stdin.write_all(
+                    b"qdisc add dev lo root handle 1: prio bands 4\n\
+                      qdisc add dev lo parent 1:4 handle 40: netem delay 1ms\n",
+                )?;
+            }
+            Ok(child.wait_with_output()?)
         })
         .join()
         .unwrap_or_else(|_| bail!("netem probe thread panicked"))
@@ -31,13 +44,13 @@ pub fn available() -> Result<bool> {
         return Ok(true);
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    if err.contains("Specified qdisc kind is unknown")
-        || err.contains("unknown qdisc")
-        || err.contains("No such file")
-    {
+    if err.contains("Specified qdisc kind is unknown") || err.contains("unknown qdisc") {
         return Ok(false);
     }
-    bail!("tc qdisc add netem failed unexpectedly: {}", err.trim())
+    bail!(
+        "probing for netem with tc failed unexpectedly: {}",
+        err.trim()
+    )
 }
 
 /// netem's arguments for a delay or reordering.

@@ -316,42 +316,50 @@ pub async fn read(node: &Arc<Node>, key: &str) -> Result<Vec<Version>, OpError> 
     Ok(merged)
 }
 
-/// A new version written by this node on top of `seen`.
-fn new_version(node: &Node, value: Value, seen: VClock) -> Version {
-    Version {
+/// Writes a new version coordinated by this node that supersedes what `seen` covers.
+///
+/// With `--bug no-merge` the coordinator first re-reads the key and supersedes
+/// everything that read shows as well, so a write overwrites concurrent siblings it
+/// never saw (a blind `PUT`, or an `append` racing another append): lost updates.
+async fn write_new(
+    node: &Arc<Node>,
+    key: &str,
+    value: Value,
+    mut seen: VClock,
+) -> Result<(), OpError> {
+    if node.cfg.bugs.no_merge {
+        if let Ok(current) = read(node, key).await {
+            seen.merge(&context_clock(&current));
+        }
+    }
+    let version = Version {
         value,
         dot: node.next_dot(),
         clock: seen,
         ts_ms: now_ms(),
-    }
+    };
+    replicate(node, key, version).await
 }
 
 /// `PUT`: a new version superseding what `context` saw (nothing, without one).
-///
-/// With `--bug no-merge` the coordinator instead supersedes everything a quorum read
-/// shows it, so a write overwrites concurrent siblings it never saw: lost updates.
 pub async fn put(
     node: &Arc<Node>,
     key: &str,
     value: Value,
     context: Option<VClock>,
 ) -> Result<(), OpError> {
-    let mut seen = context.unwrap_or_default();
-    if node.cfg.bugs.no_merge {
-        if let Ok(current) = read(node, key).await {
-            seen.merge(&context_clock(&current));
-        }
-    }
-    replicate(node, key, new_version(node, value, seen)).await
+    write_new(node, key, value, context.unwrap_or_default()).await
 }
 
-/// `append`: a read of R replicas, the union of sibling lists plus the element, written
-/// back with the read's context (and the client's, if it sent one).
+/// `append`: a read of R replicas, the merge of their sibling lists plus the element,
+/// written back superseding exactly the versions that read saw. A client `context` is
+/// accepted but cannot widen that: superseding a version whose list the coordinator
+/// did not read would drop its elements.
 pub async fn append(
     node: &Arc<Node>,
     key: &str,
     element: Value,
-    context: Option<VClock>,
+    _client_context: Option<VClock>,
 ) -> Result<(), OpError> {
     let current = read(node, key).await?;
     let mut lists = Vec::with_capacity(current.len());
@@ -360,8 +368,7 @@ pub async fn append(
     }
     let mut list = merge_lists(&lists);
     list.push(element);
-    let seen = context_clock(&current).merged(&context.unwrap_or_default());
-    replicate(node, key, new_version(node, Value::Array(list), seen)).await
+    write_new(node, key, Value::Array(list), context_clock(&current)).await
 }
 
 /// `cas`: read R replicas; if they show exactly one version (or none, for `from:
@@ -373,5 +380,5 @@ pub async fn cas(node: &Arc<Node>, key: &str, from: Value, to: Value) -> Result<
     if !single || value != from {
         return Err(OpError::CasMismatch(value));
     }
-    replicate(node, key, new_version(node, to, context_clock(&current))).await
+    write_new(node, key, to, context_clock(&current)).await
 }

@@ -11,6 +11,7 @@ struct NodeProc {
     id: String,
     addr: String,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -91,6 +92,7 @@ impl Cluster {
                 id,
                 addr,
                 args,
+                env: Vec::new(),
                 child: None,
             });
         }
@@ -120,6 +122,7 @@ impl Cluster {
         let n = &mut self.nodes[i];
         let child = Command::new(BIN)
             .args(&n.args)
+            .envs(n.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             // DYNAMO_TEST_LOG=1 shows the nodes' logs when a test needs debugging.
             .stderr(if std::env::var_os("DYNAMO_TEST_LOG").is_some() {
@@ -138,6 +141,15 @@ impl Cluster {
             c.kill().unwrap();
             c.wait().unwrap();
         }
+    }
+
+    /// Environment for the node's next start.
+    fn set_env(&mut self, id: &str, env: &[(&str, &str)]) {
+        let i = self.idx(id);
+        self.nodes[i].env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
 
     async fn restart(&mut self, id: &str) {
@@ -698,5 +710,120 @@ async fn throughput_benchmark() {
             "{label}: {ops} ops by {clients} clients in {secs:.2} s = {:.0} ops/s",
             ops as f64 / secs
         );
+    }
+}
+
+/// libfaketime, which scripts/setup.sh installs for the harness's clock faults.
+fn libfaketime() -> String {
+    let mut candidates: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path().join("faketime/libfaketime.so.1"))
+                .collect()
+        })
+        .unwrap_or_default();
+    candidates.push("/usr/lib/faketime/libfaketime.so.1".into());
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .expect("this test needs libfaketime: run scripts/setup.sh (apt-get install faketime)")
+        .display()
+        .to_string()
+}
+
+/// n2's wall clock runs 60 s behind; n1 writes, then n2 overwrites with n1's context
+/// (so the second write causally follows the first). Returns the value a read sees.
+async fn overwrite_from_a_slow_clock(extra: &[&str]) -> Value {
+    let mut c = Cluster::start(3, extra).await;
+    let lib = libfaketime();
+    c.kill("n2");
+    c.set_env(
+        "n2",
+        &[
+            ("LD_PRELOAD", &lib),
+            ("FAKETIME", "-60"),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+        ],
+    );
+    c.restart("n2").await;
+    assert_eq!(c.put("n1", "skew", json!({"value": "first"})).await.0, 200);
+    let (_, _, ctx) = c.read("n1", "skew").await;
+    let (s, body) = c
+        .put("n2", "skew", json!({"value": "second", "context": ctx}))
+        .await;
+    assert_eq!(s, 200, "the second write is acknowledged: {body}");
+    // The skew really reached the timestamps (libfaketime intercepts SystemTime).
+    assert_eq!(c.put("n2", "probe", json!({"value": 0})).await.0, 200);
+    // n2's own copy may land after the two acknowledgements the write waited for.
+    let stamped = std::sync::atomic::AtomicU64::new(0);
+    eventually(
+        Duration::from_secs(5),
+        "n2 stores its probe write",
+        || async {
+            let (_, local) = c.get("n2", "/local/kv/probe").await;
+            let ts = local["versions"][0]["ts_ms"].as_u64();
+            ts.map(|t| stamped.store(t, std::sync::atomic::Ordering::SeqCst))
+                .is_some()
+        },
+    )
+    .await;
+    let stamped = stamped.into_inner();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(
+        now - stamped > 55_000,
+        "n2's clock is not 60 s behind: {stamped} vs {now}"
+    );
+    c.read("n3", "skew").await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lww_loses_an_acknowledged_write_under_clock_skew() {
+    assert_eq!(
+        overwrite_from_a_slow_clock(&[]).await,
+        json!("second"),
+        "vector clocks keep the later write"
+    );
+    assert_eq!(
+        overwrite_from_a_slow_clock(&["--lww"]).await,
+        json!("first"),
+        "lww drops the later write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_through_every_node_lose_nothing() {
+    let c = std::sync::Arc::new(Cluster::start(3, &[]).await);
+    let mut tasks = Vec::new();
+    for (n, id) in ["n1", "n2", "n3"].into_iter().enumerate() {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..15 {
+                let (s, body) = c
+                    .post(id, "/kv/list/append", json!({"value": n * 100 + i}))
+                    .await;
+                assert_eq!(s, 200, "{body}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut expected: Vec<u64> = (0..3)
+        .flat_map(|n| (0..15).map(move |i| n * 100 + i))
+        .collect();
+    expected.sort();
+    for id in ["n1", "n2", "n3"] {
+        let (value, _, _) = c.read(id, "list").await;
+        let mut got: Vec<u64> = value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, expected, "read via {id}");
     }
 }

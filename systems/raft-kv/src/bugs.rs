@@ -31,6 +31,9 @@ impl Bugs {
         self.0.contains(&bug)
     }
     pub fn names(&self) -> Vec<String> {
-        self.0.iter().map(|b| b.to_possible_value().unwrap().get_name().to_string()).collect()
+        self.0
+            .iter()
+            .map(|b| b.to_possible_value().unwrap().get_name().to_string())
+            .collect()
     }
 }

@@ -18,9 +18,13 @@ pub enum Command {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     Ok,
-    CasMismatch { current: Value },
+    CasMismatch {
+        current: Value,
+    },
     /// Append to a key whose value is not a list: nothing changes.
-    NotAList { current: Value },
+    NotAList {
+        current: Value,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -50,14 +54,17 @@ impl Kv {
             }
             Command::Append { key, value } => match self.map.get_mut(key) {
                 None | Some(Value::Null) => {
-                    self.map.insert(key.clone(), Value::Array(vec![value.clone()]));
+                    self.map
+                        .insert(key.clone(), Value::Array(vec![value.clone()]));
                     Outcome::Ok
                 }
                 Some(Value::Array(list)) => {
                     list.push(value.clone());
                     Outcome::Ok
                 }
-                Some(other) => Outcome::NotAList { current: other.clone() },
+                Some(other) => Outcome::NotAList {
+                    current: other.clone(),
+                },
             },
         }
     }
@@ -69,7 +76,9 @@ impl Kv {
 
     fn clone_key(&self, cmd: &Command) -> Kv {
         let key = match cmd {
-            Command::Put { key, .. } | Command::Cas { key, .. } | Command::Append { key, .. } => key,
+            Command::Put { key, .. } | Command::Cas { key, .. } | Command::Append { key, .. } => {
+                key
+            }
         };
         let mut kv = Kv::default();
         if let Some(v) = self.map.get(key) {
@@ -99,17 +108,41 @@ mod tests {
     fn operations_follow_the_protocol() {
         let mut kv = Kv::default();
         assert_eq!(kv.get("k"), Value::Null);
-        let cas = Command::Cas { key: "k".into(), from: json!(1), to: json!(2) };
-        assert_eq!(kv.apply(&cas), Outcome::CasMismatch { current: Value::Null });
-        kv.apply(&Command::Put { key: "k".into(), value: json!(1) });
+        let cas = Command::Cas {
+            key: "k".into(),
+            from: json!(1),
+            to: json!(2),
+        };
+        assert_eq!(
+            kv.apply(&cas),
+            Outcome::CasMismatch {
+                current: Value::Null
+            }
+        );
+        kv.apply(&Command::Put {
+            key: "k".into(),
+            value: json!(1),
+        });
         assert_eq!(kv.predict(&cas), Outcome::Ok);
         assert_eq!(kv.get("k"), json!(1));
         assert_eq!(kv.apply(&cas), Outcome::Ok);
         assert_eq!(kv.get("k"), json!(2));
-        kv.apply(&Command::Append { key: "l".into(), value: json!("a") });
-        kv.apply(&Command::Append { key: "l".into(), value: json!("b") });
+        kv.apply(&Command::Append {
+            key: "l".into(),
+            value: json!("a"),
+        });
+        kv.apply(&Command::Append {
+            key: "l".into(),
+            value: json!("b"),
+        });
         assert_eq!(kv.get("l"), json!(["a", "b"]));
-        assert_eq!(kv.apply(&Command::Append { key: "k".into(), value: json!(3) }), Outcome::NotAList { current: json!(2) });
+        assert_eq!(
+            kv.apply(&Command::Append {
+                key: "k".into(),
+                value: json!(3)
+            }),
+            Outcome::NotAList { current: json!(2) }
+        );
         let back = Kv::from_bytes(&kv.to_bytes()).unwrap();
         assert_eq!(back, kv);
     }

@@ -18,7 +18,7 @@ use raft_kv::transport::Transport;
 
 /// One node of raft-kv, a Raft key-value store speaking the faultline KV protocol.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, args_override_self = true)]
 struct Args {
     /// This node's id; must appear in --peers unless --join is given.
     #[arg(long)]
@@ -88,7 +88,10 @@ fn main() {
 
 fn run(args: Args) -> Result<()> {
     let mut peers = parse_peers(&args.peers)?;
-    if args.tick_ms == 0 || args.election_min_ms < args.tick_ms || args.election_max_ms < args.election_min_ms {
+    if args.tick_ms == 0
+        || args.election_min_ms < args.tick_ms
+        || args.election_max_ms < args.election_min_ms
+    {
         bail!("need 0 < --tick-ms <= --election-min-ms <= --election-max-ms");
     }
     let bootstrap = if args.join {
@@ -121,19 +124,39 @@ fn run(args: Args) -> Result<()> {
         snapshot_threshold_bytes: args.snapshot_threshold_bytes,
         snapshot_chunk_bytes: args.snapshot_chunk_bytes.max(1),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(&args.listen))
         .with_context(|| format!("--listen {}: cannot bind", args.listen))?;
     let peer_timeout = Duration::from_millis(args.request_timeout_ms.max(500));
     peers.remove(&args.id);
-    let transport = Transport::new(args.id.clone(), args.listen.clone(), peers, rt.handle().clone(), peer_timeout);
-    let status = Arc::new(RwLock::new(Status { id: args.id.clone(), role: "follower", ..Default::default() }));
+    let transport = Transport::new(
+        args.id.clone(),
+        args.listen.clone(),
+        peers,
+        rt.handle().clone(),
+        peer_timeout,
+    );
+    let status = Arc::new(RwLock::new(Status {
+        id: args.id.clone(),
+        role: "follower",
+        ..Default::default()
+    }));
     let driver = Driver::open(opts, transport.clone(), status.clone())
         .with_context(|| format!("--data-dir {}", args.data_dir.display()))?;
     let (events_tx, events_rx) = mpsc::channel();
-    let driver_thread = std::thread::Builder::new().name("raft".into()).spawn(move || driver.run(events_rx))?;
-    log("info", &args.id, "listening", json!({"addr": args.listen, "bugs": bugs.names(), "join": args.join}));
+    let driver_thread = std::thread::Builder::new()
+        .name("raft".into())
+        .spawn(move || driver.run(events_rx))?;
+    log(
+        "info",
+        &args.id,
+        "listening",
+        json!({"addr": args.listen, "bugs": bugs.names(), "join": args.join}),
+    );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(args.request_timeout_ms * 11 + 1000))
         .connect_timeout(Duration::from_millis(500))

@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::bugs::{Bug, Bugs};
-use crate::core::{Membership, Message, NodeId, Payload, ProposeError, Raft, RaftConfig, Ready, Role};
+use crate::core::{
+    Membership, Message, NodeId, Payload, ProposeError, Raft, RaftConfig, Ready, Role,
+};
 use crate::kv::{Command, Kv, Outcome};
 use crate::logging::log;
 use crate::storage::Storage;
@@ -38,11 +40,25 @@ pub struct NodeOptions {
 /// Requests from the HTTP layer to the driver thread.
 pub enum Event {
     Peer(Vec<Message>),
-    Write { cmd: Command, reply: oneshot::Sender<Reply> },
+    Write {
+        cmd: Command,
+        reply: oneshot::Sender<Reply>,
+    },
     /// `local`: answer from this node's state machine without any check (`--bug stale-read`).
-    Read { key: String, local: bool, reply: oneshot::Sender<Reply> },
-    AddMember { id: NodeId, addr: String, reply: oneshot::Sender<Reply> },
-    RemoveMember { id: NodeId, reply: oneshot::Sender<Reply> },
+    Read {
+        key: String,
+        local: bool,
+        reply: oneshot::Sender<Reply>,
+    },
+    AddMember {
+        id: NodeId,
+        addr: String,
+        reply: oneshot::Sender<Reply>,
+    },
+    RemoveMember {
+        id: NodeId,
+        reply: oneshot::Sender<Reply>,
+    },
 }
 
 #[derive(Debug)]
@@ -133,7 +149,11 @@ pub struct Driver {
 impl Driver {
     /// Opens storage and builds the core. Errors (unreadable data directory) are reported
     /// before the node starts serving.
-    pub fn open(opts: NodeOptions, transport: Arc<Transport>, status: Arc<RwLock<Status>>) -> Result<Driver> {
+    pub fn open(
+        opts: NodeOptions,
+        transport: Arc<Transport>,
+        status: Arc<RwLock<Status>>,
+    ) -> Result<Driver> {
         let (storage, restored) = if opts.bugs.has(Bug::VolatileState) {
             Storage::volatile(opts.bootstrap.clone())
         } else {
@@ -146,11 +166,16 @@ impl Driver {
         cfg.check_candidate_log = !opts.bugs.has(Bug::NoLogCheck);
         cfg.snapshot_chunk_bytes = opts.snapshot_chunk_bytes;
         cfg.seed = seed_from_clock(&opts.id);
-        log("info", &opts.id, "restored", json!({
-            "term": restored.hard_state.term, "vote": restored.hard_state.vote,
-            "snapshot_index": restored.snapshot.meta.index, "entries": restored.entries.len(),
-            "members": restored.snapshot.meta.membership.voters,
-        }));
+        log(
+            "info",
+            &opts.id,
+            "restored",
+            json!({
+                "term": restored.hard_state.term, "vote": restored.hard_state.vote,
+                "snapshot_index": restored.snapshot.meta.index, "entries": restored.entries.len(),
+                "members": restored.snapshot.meta.membership.voters,
+            }),
+        );
         let raft = Raft::new(cfg, restored);
         transport.learn(&raft.peer_addrs());
         Ok(Driver {
@@ -198,7 +223,11 @@ impl Driver {
                 self.raft.tick();
                 self.on_tick(now);
                 // After a pause (SIGSTOP) do not replay the missed ticks in a burst.
-                next_tick = if now > next_tick + self.opts.tick { now + self.opts.tick } else { next_tick + self.opts.tick };
+                next_tick = if now > next_tick + self.opts.tick {
+                    now + self.opts.tick
+                } else {
+                    next_tick + self.opts.tick
+                };
             }
             loop {
                 let ready = self.raft.ready();
@@ -206,7 +235,12 @@ impl Driver {
                     break;
                 }
                 if let Err(e) = self.process(ready) {
-                    log("error", &self.opts.id, "storage-failed", json!({"error": format!("{e:#}")}));
+                    log(
+                        "error",
+                        &self.opts.id,
+                        "storage-failed",
+                        json!({"error": format!("{e:#}")}),
+                    );
                     std::process::exit(2);
                 }
             }
@@ -232,7 +266,14 @@ impl Driver {
                             // before the entry is replicated or committed.
                             let _ = reply.send(outcome_reply(self.kv.predict(&cmd)));
                         } else {
-                            self.writes.insert(index, PendingWrite { term, reply, deadline });
+                            self.writes.insert(
+                                index,
+                                PendingWrite {
+                                    term,
+                                    reply,
+                                    deadline,
+                                },
+                            );
                         }
                     }
                     Err(e) => {
@@ -250,7 +291,14 @@ impl Driver {
                         if SystemTime::now() < until {
                             // BUG (lease-read): trust the wall-clock lease instead of a quorum.
                             let index = self.raft.commit_index();
-                            self.reads_to_serve.push((index, PendingRead { key, reply, deadline }));
+                            self.reads_to_serve.push((
+                                index,
+                                PendingRead {
+                                    key,
+                                    reply,
+                                    deadline,
+                                },
+                            ));
                             self.serve_reads();
                             return;
                         }
@@ -260,7 +308,14 @@ impl Driver {
                 self.next_ctx += 1;
                 match self.raft.read_index(ctx) {
                     Ok(()) => {
-                        self.reads.insert(ctx, PendingRead { key, reply, deadline });
+                        self.reads.insert(
+                            ctx,
+                            PendingRead {
+                                key,
+                                reply,
+                                deadline,
+                            },
+                        );
                     }
                     Err(e) => {
                         let _ = reply.send(propose_error_reply(e));
@@ -269,7 +324,9 @@ impl Driver {
             }
             Event::AddMember { id, addr, reply } => {
                 if self.admin.is_some() {
-                    let _ = reply.send(Reply::Failed("a membership change is already in progress".into()));
+                    let _ = reply.send(Reply::Failed(
+                        "a membership change is already in progress".into(),
+                    ));
                     return;
                 }
                 let mut book = BTreeMap::new();
@@ -278,7 +335,11 @@ impl Driver {
                 match self.raft.propose_add(id.clone(), addr) {
                     Ok(()) => {
                         let deadline = Instant::now() + self.opts.request_timeout * 10;
-                        self.admin = Some(PendingAdmin { change: AdminChange::Add(id), reply, deadline });
+                        self.admin = Some(PendingAdmin {
+                            change: AdminChange::Add(id),
+                            reply,
+                            deadline,
+                        });
                     }
                     Err(e) => {
                         let _ = reply.send(propose_error_reply(e));
@@ -287,13 +348,19 @@ impl Driver {
             }
             Event::RemoveMember { id, reply } => {
                 if self.admin.is_some() {
-                    let _ = reply.send(Reply::Failed("a membership change is already in progress".into()));
+                    let _ = reply.send(Reply::Failed(
+                        "a membership change is already in progress".into(),
+                    ));
                     return;
                 }
                 match self.raft.propose_remove(&id) {
                     Ok(()) => {
                         let deadline = Instant::now() + self.opts.request_timeout * 10;
-                        self.admin = Some(PendingAdmin { change: AdminChange::Remove(id), reply, deadline });
+                        self.admin = Some(PendingAdmin {
+                            change: AdminChange::Remove(id),
+                            reply,
+                            deadline,
+                        });
                     }
                     Err(e) => {
                         let _ = reply.send(propose_error_reply(e));
@@ -305,23 +372,40 @@ impl Driver {
 
     fn on_tick(&mut self, now: Instant) {
         // Expire requests past their deadline: their outcome is unknown.
-        let expired: Vec<u64> = self.writes.iter().filter(|(_, w)| w.deadline <= now).map(|(i, _)| *i).collect();
+        let expired: Vec<u64> = self
+            .writes
+            .iter()
+            .filter(|(_, w)| w.deadline <= now)
+            .map(|(i, _)| *i)
+            .collect();
         for i in expired {
             let w = self.writes.remove(&i).unwrap();
             let _ = w.reply.send(Reply::Indeterminate("timeout"));
         }
-        let expired: Vec<u64> = self.reads.iter().filter(|(_, r)| r.deadline <= now).map(|(c, _)| *c).collect();
+        let expired: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(c, _)| *c)
+            .collect();
         for c in expired {
             let r = self.reads.remove(&c).unwrap();
             let _ = r.reply.send(Reply::Indeterminate("timeout"));
         }
-        let (late, keep): (Vec<_>, Vec<_>) = self.reads_to_serve.drain(..).partition(|(_, r)| r.deadline <= now);
+        let (late, keep): (Vec<_>, Vec<_>) = self
+            .reads_to_serve
+            .drain(..)
+            .partition(|(_, r)| r.deadline <= now);
         self.reads_to_serve = keep;
         for (_, r) in late {
             let _ = r.reply.send(Reply::Indeterminate("timeout"));
         }
         if self.admin.as_ref().is_some_and(|a| a.deadline <= now) {
-            let _ = self.admin.take().unwrap().reply.send(Reply::Indeterminate("timeout"));
+            let admin = self.admin.take().unwrap();
+            if let AdminChange::Add(id) = &admin.change {
+                self.raft.cancel_add(id);
+            }
+            let _ = admin.reply.send(Reply::Indeterminate("timeout"));
         }
         if self.opts.bugs.has(Bug::LeaseRead) && self.raft.role() == Role::Leader {
             // Keep the lease fresh with a ReadIndex round per tick, stamped with the wall clock.
@@ -351,12 +435,26 @@ impl Driver {
         }
         if let Some(snap) = ready.snapshot {
             self.kv = Kv::from_bytes(&snap.data)?;
-            log("info", &self.opts.id, "snapshot-installed", json!({"index": snap.meta.index, "bytes": snap.data.len()}));
+            log(
+                "info",
+                &self.opts.id,
+                "snapshot-installed",
+                json!({"index": snap.meta.index, "bytes": snap.data.len()}),
+            );
             // Writes this node proposed up to there were applied inside the snapshot; their
             // individual results are lost.
-            let covered: Vec<u64> = self.writes.range(..=snap.meta.index).map(|(i, _)| *i).collect();
+            let covered: Vec<u64> = self
+                .writes
+                .range(..=snap.meta.index)
+                .map(|(i, _)| *i)
+                .collect();
             for i in covered {
-                let _ = self.writes.remove(&i).unwrap().reply.send(Reply::Indeterminate("unavailable"));
+                let _ = self
+                    .writes
+                    .remove(&i)
+                    .unwrap()
+                    .reply
+                    .send(Reply::Indeterminate("unavailable"));
             }
         }
         for e in ready.committed {
@@ -364,7 +462,12 @@ impl Driver {
                 Payload::Command(c) => match serde_json::from_str::<Command>(c) {
                     Ok(cmd) => Some(self.kv.apply(&cmd)),
                     Err(err) => {
-                        log("error", &self.opts.id, "bad-command", json!({"index": e.index, "error": err.to_string()}));
+                        log(
+                            "error",
+                            &self.opts.id,
+                            "bad-command",
+                            json!({"index": e.index, "error": err.to_string()}),
+                        );
                         None
                     }
                 },
@@ -410,7 +513,10 @@ impl Driver {
         if self.reads_to_serve.iter().all(|(i, _)| *i > applied) {
             return;
         }
-        let (ready, wait): (Vec<_>, Vec<_>) = self.reads_to_serve.drain(..).partition(|(i, _)| *i <= applied);
+        let (ready, wait): (Vec<_>, Vec<_>) = self
+            .reads_to_serve
+            .drain(..)
+            .partition(|(i, _)| *i <= applied);
         self.reads_to_serve = wait;
         for (_, r) in ready {
             let _ = r.reply.send(Reply::Value(self.kv.get(&r.key)));
@@ -418,13 +524,24 @@ impl Driver {
     }
 
     fn on_config_applied(&mut self, m: &Membership) {
-        log("info", &self.opts.id, "membership-applied", json!({"voters": m.voters, "outgoing": m.outgoing}));
+        log(
+            "info",
+            &self.opts.id,
+            "membership-applied",
+            json!({"voters": m.voters, "outgoing": m.outgoing}),
+        );
         if m.is_joint() {
             return;
         }
         let done = match &self.admin {
-            Some(PendingAdmin { change: AdminChange::Add(id), .. }) => m.voters.contains(id),
-            Some(PendingAdmin { change: AdminChange::Remove(id), .. }) => !m.voters.contains(id),
+            Some(PendingAdmin {
+                change: AdminChange::Add(id),
+                ..
+            }) => m.voters.contains(id),
+            Some(PendingAdmin {
+                change: AdminChange::Remove(id),
+                ..
+            }) => !m.voters.contains(id),
             None => false,
         };
         if done {
@@ -439,17 +556,32 @@ impl Driver {
         let applied = self.raft.applied_index();
         if let Some(snap) = self.raft.compact(applied, self.kv.to_bytes()) {
             if let Err(e) = self.storage.save_snapshot(&snap) {
-                log("error", &self.opts.id, "storage-failed", json!({"error": format!("{e:#}")}));
+                log(
+                    "error",
+                    &self.opts.id,
+                    "storage-failed",
+                    json!({"error": format!("{e:#}")}),
+                );
                 std::process::exit(2);
             }
-            log("info", &self.opts.id, "snapshot-taken", json!({"index": snap.meta.index, "bytes": snap.data.len()}));
+            log(
+                "info",
+                &self.opts.id,
+                "snapshot-taken",
+                json!({"index": snap.meta.index, "bytes": snap.data.len()}),
+            );
         }
     }
 
     fn publish_status(&mut self) {
         let (role, term) = (self.raft.role(), self.raft.term());
         if role != self.last_role || term != self.last_term {
-            log("info", &self.opts.id, "role", json!({"role": role.as_str(), "term": term, "leader": self.raft.leader()}));
+            log(
+                "info",
+                &self.opts.id,
+                "role",
+                json!({"role": role.as_str(), "term": term, "leader": self.raft.leader()}),
+            );
             self.last_role = role;
             self.last_term = term;
             if role != Role::Leader {
@@ -491,6 +623,11 @@ fn propose_error_reply(e: ProposeError) -> Reply {
 /// Election-timeout randomness differs between nodes and runs (determinism matters only in
 /// the simulation, which seeds the core itself).
 fn seed_from_clock(id: &str) -> u64 {
-    let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    id.bytes().fold(t ^ std::process::id() as u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    id.bytes().fold(t ^ std::process::id() as u64, |h, b| {
+        h.wrapping_mul(31).wrapping_add(b as u64)
+    })
 }

@@ -38,7 +38,14 @@ impl Storage {
     /// A store that forgets everything when the process dies (`--bug volatile-state`).
     pub fn volatile(bootstrap: Membership) -> (Storage, Restored) {
         let restored = Restored {
-            snapshot: Snapshot { meta: SnapshotMeta { index: 0, term: 0, membership: bootstrap }, data: Vec::new() },
+            snapshot: Snapshot {
+                meta: SnapshotMeta {
+                    index: 0,
+                    term: 0,
+                    membership: bootstrap,
+                },
+                data: Vec::new(),
+            },
             ..Default::default()
         };
         (Storage { disk: None }, restored)
@@ -47,10 +54,12 @@ impl Storage {
     /// Opens (or creates) the store in `dir`, returning what it holds. On first boot the
     /// bootstrap membership is persisted as the index-0 snapshot.
     pub fn open(dir: &Path, bootstrap: Membership) -> Result<(Storage, Restored)> {
-        fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+        fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
         let hs_path = dir.join("hardstate.json");
         let hard_state: HardState = if hs_path.exists() {
-            let text = fs::read_to_string(&hs_path).with_context(|| format!("reading {}", hs_path.display()))?;
+            let text = fs::read_to_string(&hs_path)
+                .with_context(|| format!("reading {}", hs_path.display()))?;
             serde_json::from_str(&text).with_context(|| format!("parsing {}", hs_path.display()))?
         } else {
             HardState::default()
@@ -59,15 +68,28 @@ impl Storage {
         let snapshot = if snap_path.exists() {
             read_snapshot(&snap_path)?
         } else {
-            let s = Snapshot { meta: SnapshotMeta { index: 0, term: 0, membership: bootstrap }, data: Vec::new() };
+            let s = Snapshot {
+                meta: SnapshotMeta {
+                    index: 0,
+                    term: 0,
+                    membership: bootstrap,
+                },
+                data: Vec::new(),
+            };
             write_atomic(dir, "snapshot.bin", &encode_snapshot(&s))?;
             s
         };
         let log_path = dir.join("log.bin");
-        let mut log = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&log_path)
+        let mut log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&log_path)
             .with_context(|| format!("opening {}", log_path.display()))?;
         let mut bytes = Vec::new();
-        log.read_to_end(&mut bytes).with_context(|| format!("reading {}", log_path.display()))?;
+        log.read_to_end(&mut bytes)
+            .with_context(|| format!("reading {}", log_path.display()))?;
         let mut entries = Vec::new();
         let mut offsets = Vec::new();
         let mut pos = 0usize;
@@ -75,17 +97,26 @@ impl Storage {
         while pos + HEADER <= bytes.len() {
             let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
             let sum = u64::from_le_bytes(bytes[pos + 4..pos + 12].try_into().unwrap());
-            let Some(payload) = bytes.get(pos + HEADER..pos + HEADER + len) else { break };
+            let Some(payload) = bytes.get(pos + HEADER..pos + HEADER + len) else {
+                break;
+            };
             if fnv1a(payload) != sum {
                 break;
             }
-            let Ok(entry) = serde_json::from_slice::<Entry>(payload) else { break };
+            let Ok(entry) = serde_json::from_slice::<Entry>(payload) else {
+                break;
+            };
             if entries.is_empty() && offsets.is_empty() {
                 first_index = entry.index;
             }
             let expected = first_index + offsets.len() as u64;
             if entry.index != expected {
-                bail!("{}: entry {} found where {} was expected (corrupt log)", log_path.display(), entry.index, expected);
+                bail!(
+                    "{}: entry {} found where {} was expected (corrupt log)",
+                    log_path.display(),
+                    entry.index,
+                    expected
+                );
             }
             offsets.push(pos as u64);
             entries.push(entry);
@@ -97,24 +128,50 @@ impl Storage {
             log.sync_all()?;
         }
         if first_index > snapshot.meta.index + 1 {
-            bail!("{}: log starts at {} but the snapshot ends at {}", log_path.display(), first_index, snapshot.meta.index);
+            bail!(
+                "{}: log starts at {} but the snapshot ends at {}",
+                log_path.display(),
+                first_index,
+                snapshot.meta.index
+            );
         }
         // Entries already covered by the snapshot (a crash between writing the snapshot and
         // rewriting the log leaves them behind) are not handed to the core.
         let keep_from = (snapshot.meta.index + 1 - first_index) as usize;
         let restored_entries = entries.split_off(keep_from.min(entries.len()));
-        let disk = Disk { dir: dir.to_path_buf(), log, first_index, offsets, end: pos as u64 };
-        Ok((Storage { disk: Some(disk) }, Restored { hard_state, snapshot, entries: restored_entries }))
+        let disk = Disk {
+            dir: dir.to_path_buf(),
+            log,
+            first_index,
+            offsets,
+            end: pos as u64,
+        };
+        Ok((
+            Storage { disk: Some(disk) },
+            Restored {
+                hard_state,
+                snapshot,
+                entries: restored_entries,
+            },
+        ))
     }
 
     pub fn save_hard_state(&mut self, hs: &HardState) -> Result<()> {
-        let Some(d) = &mut self.disk else { return Ok(()) };
-        write_atomic(&d.dir, "hardstate.json", serde_json::to_string(hs)?.as_bytes())
+        let Some(d) = &mut self.disk else {
+            return Ok(());
+        };
+        write_atomic(
+            &d.dir,
+            "hardstate.json",
+            serde_json::to_string(hs)?.as_bytes(),
+        )
     }
 
     /// Truncates the stored log at `from` and appends `entries`, then fsyncs.
     pub fn append(&mut self, from: u64, entries: &[Entry]) -> Result<()> {
-        let Some(d) = &mut self.disk else { return Ok(()) };
+        let Some(d) = &mut self.disk else {
+            return Ok(());
+        };
         let last = d.first_index + d.offsets.len() as u64;
         if from < last {
             let keep = from.saturating_sub(d.first_index) as usize;
@@ -144,7 +201,9 @@ impl Storage {
 
     /// Persists a snapshot (taken locally or received) and drops log records it covers.
     pub fn save_snapshot(&mut self, snap: &Snapshot) -> Result<()> {
-        let Some(d) = &mut self.disk else { return Ok(()) };
+        let Some(d) = &mut self.disk else {
+            return Ok(());
+        };
         write_atomic(&d.dir, "snapshot.bin", &encode_snapshot(snap))?;
         d.drop_through(snap.meta.index)
     }
@@ -162,7 +221,10 @@ impl Disk {
         self.log.seek(SeekFrom::Start(start))?;
         self.log.read_exact(&mut rest)?;
         write_atomic(&self.dir, "log.bin", &rest)?;
-        self.log = OpenOptions::new().read(true).write(true).open(self.dir.join("log.bin"))?;
+        self.log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.dir.join("log.bin"))?;
         self.offsets = self.offsets[skip..].iter().map(|o| o - start).collect();
         self.first_index = index + 1;
         self.end -= start;
@@ -186,9 +248,16 @@ fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
 
 fn read_snapshot(path: &Path) -> Result<Snapshot> {
     let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let nl = bytes.iter().position(|&b| b == b'\n').with_context(|| format!("{}: missing header line", path.display()))?;
-    let meta: SnapshotMeta = serde_json::from_slice(&bytes[..nl]).with_context(|| format!("{}: bad header", path.display()))?;
-    Ok(Snapshot { meta, data: bytes[nl + 1..].to_vec() })
+    let nl = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .with_context(|| format!("{}: missing header line", path.display()))?;
+    let meta: SnapshotMeta = serde_json::from_slice(&bytes[..nl])
+        .with_context(|| format!("{}: bad header", path.display()))?;
+    Ok(Snapshot {
+        meta,
+        data: bytes[nl + 1..].to_vec(),
+    })
 }
 
 /// Replaces `dir/name` atomically and durably: temp file, fsync, rename, fsync directory.
@@ -218,11 +287,18 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn entry(index: u64, term: u64) -> Entry {
-        Entry { index, term, payload: Payload::Command(format!("c{index}")) }
+        Entry {
+            index,
+            term,
+            payload: Payload::Command(format!("c{index}")),
+        }
     }
 
     fn boot() -> Membership {
-        Membership::new(BTreeMap::from([("n1".to_string(), "127.0.0.1:1".to_string())]))
+        Membership::new(BTreeMap::from([(
+            "n1".to_string(),
+            "127.0.0.1:1".to_string(),
+        )]))
     }
 
     #[test]
@@ -231,20 +307,48 @@ mod tests {
         let (mut s, r) = Storage::open(dir.path(), boot()).unwrap();
         assert!(r.entries.is_empty());
         assert_eq!(r.snapshot.meta.membership, boot());
-        s.save_hard_state(&HardState { term: 3, vote: Some("n1".into()) }).unwrap();
-        s.append(1, &(1..=5).map(|i| entry(i, 1)).collect::<Vec<_>>()).unwrap();
+        s.save_hard_state(&HardState {
+            term: 3,
+            vote: Some("n1".into()),
+        })
+        .unwrap();
+        s.append(1, &(1..=5).map(|i| entry(i, 1)).collect::<Vec<_>>())
+            .unwrap();
         s.append(4, &[entry(4, 2)]).unwrap();
         drop(s);
         let (mut s, r) = Storage::open(dir.path(), Membership::default()).unwrap();
-        assert_eq!(r.hard_state, HardState { term: 3, vote: Some("n1".into()) });
-        assert_eq!(r.entries, vec![entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 2)]);
-        assert_eq!(r.snapshot.meta.membership, boot(), "bootstrap config persisted, --peers ignored later");
-        let snap = Snapshot { meta: SnapshotMeta { index: 2, term: 1, membership: boot() }, data: b"state".to_vec() };
+        assert_eq!(
+            r.hard_state,
+            HardState {
+                term: 3,
+                vote: Some("n1".into())
+            }
+        );
+        assert_eq!(
+            r.entries,
+            vec![entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 2)]
+        );
+        assert_eq!(
+            r.snapshot.meta.membership,
+            boot(),
+            "bootstrap config persisted, --peers ignored later"
+        );
+        let snap = Snapshot {
+            meta: SnapshotMeta {
+                index: 2,
+                term: 1,
+                membership: boot(),
+            },
+            data: b"state".to_vec(),
+        };
         s.save_snapshot(&snap).unwrap();
         s.append(5, &[entry(5, 2)]).unwrap();
         drop(s);
         // Simulate a torn write at the end of the log.
-        let mut f = OpenOptions::new().append(true).open(dir.path().join("log.bin")).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("log.bin"))
+            .unwrap();
         f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
         drop(f);
         let (_s, r) = Storage::open(dir.path(), boot()).unwrap();

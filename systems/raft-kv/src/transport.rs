@@ -35,14 +35,27 @@ pub struct Transport {
 }
 
 impl Transport {
-    pub fn new(me: NodeId, my_addr: String, addrs: BTreeMap<NodeId, String>, rt: Handle, timeout: Duration) -> Arc<Self> {
+    pub fn new(
+        me: NodeId,
+        my_addr: String,
+        addrs: BTreeMap<NodeId, String>,
+        rt: Handle,
+        timeout: Duration,
+    ) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_millis(500))
             .pool_max_idle_per_host(4)
             .build()
             .expect("HTTP client builds");
-        Arc::new(Transport { me, my_addr, client, rt, queues: Mutex::new(HashMap::new()), addrs: RwLock::new(addrs) })
+        Arc::new(Transport {
+            me,
+            my_addr,
+            client,
+            rt,
+            queues: Mutex::new(HashMap::new()),
+            addrs: RwLock::new(addrs),
+        })
     }
 
     pub fn addr_of(&self, id: &str) -> Option<String> {
@@ -82,20 +95,41 @@ impl Transport {
                     Err(_) => break,
                 }
             }
-            let Some(addr) = self.addr_of(&peer) else { continue };
-            let batch = Batch { from: self.me.clone(), from_addr: self.my_addr.clone(), messages };
-            let res = self.client.post(format!("http://{addr}/raft/messages")).json(&batch).send().await;
+            let Some(addr) = self.addr_of(&peer) else {
+                continue;
+            };
+            let batch = Batch {
+                from: self.me.clone(),
+                from_addr: self.my_addr.clone(),
+                messages,
+            };
+            let res = self
+                .client
+                .post(format!("http://{addr}/raft/messages"))
+                .json(&batch)
+                .send()
+                .await;
             match res.and_then(|r| r.error_for_status()) {
                 Ok(_) => {
                     if failures > 0 {
-                        log("info", &self.me, "peer-reachable", serde_json::json!({"peer": peer}));
+                        log(
+                            "info",
+                            &self.me,
+                            "peer-reachable",
+                            serde_json::json!({"peer": peer}),
+                        );
                     }
                     failures = 0;
                 }
                 Err(e) => {
                     failures += 1;
                     if failures == 1 {
-                        log("warn", &self.me, "peer-unreachable", serde_json::json!({"peer": peer, "error": e.to_string()}));
+                        log(
+                            "warn",
+                            &self.me,
+                            "peer-unreachable",
+                            serde_json::json!({"peer": peer, "error": e.to_string()}),
+                        );
                     }
                     // Back off a little so a dead peer does not cost a busy loop.
                     tokio::time::sleep(Duration::from_millis(20 * failures.min(5) as u64)).await;

@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use raft_kv::core::{Body, Entry, HardState, Membership, Message, Payload, Raft, RaftConfig, Restored, Role, Snapshot, SnapshotMeta};
+use raft_kv::core::{
+    Body, Entry, HardState, Membership, Message, Payload, Raft, RaftConfig, Restored, Role,
+    Snapshot, SnapshotMeta,
+};
 
 const TICK: u64 = 10;
 
@@ -29,7 +32,11 @@ struct Knobs {
 
 impl Default for Knobs {
     fn default() -> Self {
-        Knobs { check_log: true, volatile: false, ticks: 400 }
+        Knobs {
+            check_log: true,
+            volatile: false,
+            ticks: 400,
+        }
     }
 }
 
@@ -97,14 +104,39 @@ impl Sim {
         let mut rng = SmallRng::seed_from_u64(seed);
         let voters = if rng.gen_bool(0.5) { 3 } else { 5 };
         let spares = 2;
-        let addrs: BTreeMap<String, String> = (1..=voters).map(|i| (format!("n{i}"), format!("addr{i}"))).collect();
+        let addrs: BTreeMap<String, String> = (1..=voters)
+            .map(|i| (format!("n{i}"), format!("addr{i}")))
+            .collect();
         let bootstrap = Membership::new(addrs);
         let mut nodes = Vec::new();
         for i in 1..=voters + spares {
             let id = format!("n{i}");
-            let boot = if i <= voters { bootstrap.clone() } else { Membership::default() };
-            let disk = Disk { snapshot: Snapshot { meta: SnapshotMeta { index: 0, term: 0, membership: boot.clone() }, data: b"[]".to_vec() }, ..Default::default() };
-            nodes.push(Node { id, raft: None, disk, bootstrap: boot, applied: Vec::new(), applied_index: 0, seen_commit: 0, was_leader_in: None });
+            let boot = if i <= voters {
+                bootstrap.clone()
+            } else {
+                Membership::default()
+            };
+            let disk = Disk {
+                snapshot: Snapshot {
+                    meta: SnapshotMeta {
+                        index: 0,
+                        term: 0,
+                        membership: boot.clone(),
+                    },
+                    data: b"[]".to_vec(),
+                },
+                ..Default::default()
+            };
+            nodes.push(Node {
+                id,
+                raft: None,
+                disk,
+                bootstrap: boot,
+                applied: Vec::new(),
+                applied_index: 0,
+                seen_commit: 0,
+                was_leader_in: None,
+            });
         }
         let n = nodes.len();
         let mut sim = Sim {
@@ -146,7 +178,11 @@ impl Sim {
         cfg.snapshot_chunk_bytes = 64;
         cfg.seed = seed;
         let node = &mut self.nodes[i];
-        let restored = Restored { hard_state: node.disk.hs.clone(), snapshot: node.disk.snapshot.clone(), entries: node.disk.entries.clone() };
+        let restored = Restored {
+            hard_state: node.disk.hs.clone(),
+            snapshot: node.disk.snapshot.clone(),
+            entries: node.disk.entries.clone(),
+        };
         node.applied = serde_json::from_slice(&node.disk.snapshot.data).unwrap();
         node.applied_index = node.disk.snapshot.meta.index;
         node.seen_commit = node.applied_index;
@@ -159,7 +195,17 @@ impl Sim {
         let node = &mut self.nodes[i];
         node.raft = None;
         if self.knobs.volatile {
-            node.disk = Disk { snapshot: Snapshot { meta: SnapshotMeta { index: 0, term: 0, membership: node.bootstrap.clone() }, data: b"[]".to_vec() }, ..Default::default() };
+            node.disk = Disk {
+                snapshot: Snapshot {
+                    meta: SnapshotMeta {
+                        index: 0,
+                        term: 0,
+                        membership: node.bootstrap.clone(),
+                    },
+                    data: b"[]".to_vec(),
+                },
+                ..Default::default()
+            };
         }
     }
 
@@ -170,7 +216,9 @@ impl Sim {
     /// Carries out a node's `Ready`, then checks every invariant that the node's new state touches.
     fn process(&mut self, i: usize) -> Check {
         loop {
-            let Some(raft) = self.nodes[i].raft.as_mut() else { return Ok(()) };
+            let Some(raft) = self.nodes[i].raft.as_mut() else {
+                return Ok(());
+            };
             let ready = raft.ready();
             if ready.is_empty() {
                 break;
@@ -188,14 +236,18 @@ impl Sim {
                 node.disk.entries.extend(es.iter().cloned());
                 let raft = node.raft.as_ref().unwrap();
                 for e in es {
-                    let prev_term = raft.log().term(e.index - 1).ok_or_else(|| format!("{}: no term for {}", node.id, e.index - 1))?;
+                    let prev_term = raft
+                        .log()
+                        .term(e.index - 1)
+                        .ok_or_else(|| format!("{}: no term for {}", node.id, e.index - 1))?;
                     match self.entries_seen.get(&(e.index, e.term)) {
                         Some((p, pt)) if *p != e.payload || *pt != prev_term => {
                             return Err(format!("log matching: {} holds ({}, {}) = {:?} after term {}, elsewhere {:?} after term {}", node.id, e.index, e.term, e.payload, prev_term, p, pt));
                         }
                         Some(_) => {}
                         None => {
-                            self.entries_seen.insert((e.index, e.term), (e.payload.clone(), prev_term));
+                            self.entries_seen
+                                .insert((e.index, e.term), (e.payload.clone(), prev_term));
                         }
                     }
                 }
@@ -219,12 +271,20 @@ impl Sim {
             }
             for e in ready.committed {
                 if e.index != node.applied_index + 1 {
-                    return Err(format!("{} applied {} after {}", node.id, e.index, node.applied_index));
+                    return Err(format!(
+                        "{} applied {} after {}",
+                        node.id, e.index, node.applied_index
+                    ));
                 }
                 node.applied_index = e.index;
                 if let Payload::Command(c) = &e.payload {
                     match self.applied_global.get(&e.index) {
-                        Some(g) if g != c => return Err(format!("state machine safety: {} applied {c} at {}, another node applied {g}", node.id, e.index)),
+                        Some(g) if g != c => {
+                            return Err(format!(
+                            "state machine safety: {} applied {c} at {}, another node applied {g}",
+                            node.id, e.index
+                        ))
+                        }
                         Some(_) => {}
                         None => {
                             self.applied_global.insert(e.index, c.clone());
@@ -240,7 +300,10 @@ impl Sim {
             for rs in ready.read_states {
                 let min = self.reads.remove(&(i, rs.ctx)).ok_or("unknown read ctx")?;
                 if rs.index < min {
-                    return Err(format!("stale ReadIndex on {}: index {} but {} was committed before the read", self.nodes[i].id, rs.index, min));
+                    return Err(format!(
+                        "stale ReadIndex on {}: index {} but {} was committed before the read",
+                        self.nodes[i].id, rs.index, min
+                    ));
                 }
                 self.stats.reads += 1;
             }
@@ -268,7 +331,9 @@ impl Sim {
     /// commit with two different terms.
     fn record_commits(&mut self, i: usize) -> Check {
         let node = &mut self.nodes[i];
-        let Some(raft) = node.raft.as_ref() else { return Ok(()) };
+        let Some(raft) = node.raft.as_ref() else {
+            return Ok(());
+        };
         let c = raft.commit_index();
         for idx in node.seen_commit + 1..=c {
             if let Some(t) = raft.log().term(idx) {
@@ -295,7 +360,11 @@ impl Sim {
             // Election safety: one leader per term.
             if let Some(other) = self.leaders.insert(raft.term(), node.id.clone()) {
                 if other != node.id {
-                    return Err(format!("election safety: {other} and {} both lead term {}", node.id, raft.term()));
+                    return Err(format!(
+                        "election safety: {other} and {} both lead term {}",
+                        node.id,
+                        raft.term()
+                    ));
                 }
             }
             // Leader completeness: every committed entry is in the new leader's log.
@@ -316,10 +385,18 @@ impl Sim {
         if self.rng.gen_bool(self.drop_rate) {
             return;
         }
-        let copies = if self.rng.gen_bool(self.dup_rate) { 2 } else { 1 };
+        let copies = if self.rng.gen_bool(self.dup_rate) {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             // Mostly short delays, sometimes long ones: plenty of reordering.
-            let delay = if self.rng.gen_bool(0.05) { self.rng.gen_range(1..self.max_delay * 5) } else { self.rng.gen_range(1..=self.max_delay) };
+            let delay = if self.rng.gen_bool(0.05) {
+                self.rng.gen_range(1..self.max_delay * 5)
+            } else {
+                self.rng.gen_range(1..=self.max_delay)
+            };
             self.net.push((self.now + delay, m.clone()));
         }
     }
@@ -360,7 +437,12 @@ impl Sim {
     fn leader(&self) -> Option<usize> {
         // The live leader with the highest term, if any.
         (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].raft.as_ref().is_some_and(|r| r.role() == Role::Leader))
+            .filter(|&i| {
+                self.nodes[i]
+                    .raft
+                    .as_ref()
+                    .is_some_and(|r| r.role() == Role::Leader)
+            })
             .max_by_key(|&i| self.nodes[i].raft.as_ref().unwrap().term())
     }
 
@@ -401,7 +483,9 @@ impl Sim {
         let all_ids: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
         let r: f64 = self.rng.gen();
         let pick: usize = self.rng.gen();
-        let Some(raft) = self.nodes[k].raft.as_mut() else { return Ok(()) };
+        let Some(raft) = self.nodes[k].raft.as_mut() else {
+            return Ok(());
+        };
         if r < 0.6 {
             self.next_cmd += 1;
             let _ = raft.propose(format!("c{}", self.next_cmd));
@@ -411,7 +495,10 @@ impl Sim {
                 self.reads.insert((k, self.next_ctx), self.max_commit);
             }
         } else if r < 0.95 {
-            let spare: Vec<String> = all_ids.into_iter().filter(|id| !raft.membership().contains(id)).collect();
+            let spare: Vec<String> = all_ids
+                .into_iter()
+                .filter(|id| !raft.membership().contains(id))
+                .collect();
             if let Some(id) = spare.first() {
                 let _ = raft.propose_add(id.clone(), format!("addr-{id}"));
             }
@@ -478,9 +565,19 @@ impl Sim {
                         proposed = None; // lost to a leader change; propose again
                         continue;
                     }
-                    let members = self.leader().map(|l| self.nodes[l].raft.as_ref().unwrap().membership().voters.clone());
+                    let members = self.leader().map(|l| {
+                        self.nodes[l]
+                            .raft
+                            .as_ref()
+                            .unwrap()
+                            .membership()
+                            .voters
+                            .clone()
+                    });
                     if let Some(members) = members {
-                        let all = members.iter().all(|id| self.nodes[self.index_of(id)].applied_index >= index);
+                        let all = members
+                            .iter()
+                            .all(|id| self.nodes[self.index_of(id)].applied_index >= index);
                         if all && self.committed.get(&index) == Some(&term) {
                             return Ok(());
                         }
@@ -508,7 +605,10 @@ fn run_seed(seed: u64, knobs: Knobs) -> (Check, Stats, u64) {
 }
 
 fn seeds_from_env(default: u64) -> u64 {
-    std::env::var("RAFT_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var("RAFT_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 fn run_many(count: u64) {
@@ -530,9 +630,16 @@ fn run_many(count: u64) {
         total.commits, total.elections, total.snapshots_installed, total.membership_changes, total.reads, total.crashes
     );
     // The schedules must actually exercise what they claim to check.
-    assert!(total.commits > count * 10, "too few commits: {}", total.commits);
+    assert!(
+        total.commits > count * 10,
+        "too few commits: {}",
+        total.commits
+    );
     assert!(total.snapshots_installed > 0, "no InstallSnapshot happened");
-    assert!(total.membership_changes > 0, "no membership change happened");
+    assert!(
+        total.membership_changes > 0,
+        "no membership change happened"
+    );
     assert!(total.reads > count, "too few reads: {}", total.reads);
     assert!(total.crashes > 0);
 }
@@ -551,9 +658,15 @@ fn many_seeds() {
 #[test]
 #[ignore = "replays one schedule: RAFT_SIM_SEED=<seed>"]
 fn replay_seed() {
-    let seed: u64 = std::env::var("RAFT_SIM_SEED").expect("set RAFT_SIM_SEED").parse().expect("RAFT_SIM_SEED is a number");
+    let seed: u64 = std::env::var("RAFT_SIM_SEED")
+        .expect("set RAFT_SIM_SEED")
+        .parse()
+        .expect("RAFT_SIM_SEED is a number");
     let (r, s, trace) = run_seed(seed, Knobs::default());
-    eprintln!("seed {seed}: trace {trace:016x}, {} commits, {} elections, {} snapshots, {} crashes", s.commits, s.elections, s.snapshots_installed, s.crashes);
+    eprintln!(
+        "seed {seed}: trace {trace:016x}, {} commits, {} elections, {} snapshots, {} crashes",
+        s.commits, s.elections, s.snapshots_installed, s.crashes
+    );
     r.unwrap();
 }
 
@@ -563,7 +676,10 @@ fn a_seed_replays_exactly() {
         let (r1, s1, t1) = run_seed(seed, Knobs::default());
         let (r2, s2, t2) = run_seed(seed, Knobs::default());
         assert_eq!(t1, t2, "seed {seed} produced different message traces");
-        assert_eq!((s1.commits, s1.elections, r1.is_ok()), (s2.commits, s2.elections, r2.is_ok()));
+        assert_eq!(
+            (s1.commits, s1.elections, r1.is_ok()),
+            (s2.commits, s2.elections, r2.is_ok())
+        );
     }
 }
 
@@ -574,14 +690,26 @@ fn find_violation(knobs: Knobs, max_seeds: u64) -> Option<(u64, String)> {
 
 #[test]
 fn no_log_check_bug_is_caught() {
-    let v = find_violation(Knobs { check_log: false, ..Default::default() }, 300);
+    let v = find_violation(
+        Knobs {
+            check_log: false,
+            ..Default::default()
+        },
+        300,
+    );
     let (seed, e) = v.expect("no violation found with --bug no-log-check in 300 seeds");
     eprintln!("no-log-check caught at seed {seed}: {e}");
 }
 
 #[test]
 fn volatile_state_bug_is_caught() {
-    let v = find_violation(Knobs { volatile: true, ..Default::default() }, 300);
+    let v = find_violation(
+        Knobs {
+            volatile: true,
+            ..Default::default()
+        },
+        300,
+    );
     let (seed, e) = v.expect("no violation found with --bug volatile-state in 300 seeds");
     eprintln!("volatile-state caught at seed {seed}: {e}");
 }
@@ -589,10 +717,38 @@ fn volatile_state_bug_is_caught() {
 #[test]
 fn heartbeat_is_refused_across_terms() {
     // A stale leader learns the new term from the refusal and steps down.
-    let boot = Membership::new([("a".to_string(), "x".to_string()), ("b".to_string(), "y".to_string())].into_iter().collect());
-    let restored = |t| Restored { hard_state: HardState { term: t, vote: None }, snapshot: Snapshot { meta: SnapshotMeta { membership: boot.clone(), ..Default::default() }, data: vec![] }, entries: vec![] };
+    let boot = Membership::new(
+        [
+            ("a".to_string(), "x".to_string()),
+            ("b".to_string(), "y".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let restored = |t| Restored {
+        hard_state: HardState {
+            term: t,
+            vote: None,
+        },
+        snapshot: Snapshot {
+            meta: SnapshotMeta {
+                membership: boot.clone(),
+                ..Default::default()
+            },
+            data: vec![],
+        },
+        entries: vec![],
+    };
     let mut b = Raft::new(RaftConfig::new("b"), restored(5));
-    b.step(Message { from: "a".into(), to: "b".into(), term: 3, body: Body::Heartbeat { commit: 0, read_round: 1 } });
+    b.step(Message {
+        from: "a".into(),
+        to: "b".into(),
+        term: 3,
+        body: Body::Heartbeat {
+            commit: 0,
+            read_round: 1,
+        },
+    });
     let out = b.ready().messages;
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].term, 5);

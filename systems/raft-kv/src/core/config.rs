@@ -23,7 +23,11 @@ pub struct Membership {
 
 impl Membership {
     pub fn new(addrs: BTreeMap<NodeId, String>) -> Self {
-        Membership { voters: addrs.keys().cloned().collect(), outgoing: BTreeSet::new(), addrs }
+        Membership {
+            voters: addrs.keys().cloned().collect(),
+            outgoing: BTreeSet::new(),
+            addrs,
+        }
     }
 
     pub fn is_joint(&self) -> bool {
@@ -58,14 +62,31 @@ impl Membership {
     }
 
     /// The joint configuration C_old,new for moving from `self` to `new_voters`.
-    pub fn enter_joint(&self, new_voters: BTreeSet<NodeId>, addrs: BTreeMap<NodeId, String>) -> Self {
-        Membership { voters: new_voters, outgoing: self.voters.clone(), addrs }
+    pub fn enter_joint(
+        &self,
+        new_voters: BTreeSet<NodeId>,
+        addrs: BTreeMap<NodeId, String>,
+    ) -> Self {
+        Membership {
+            voters: new_voters,
+            outgoing: self.voters.clone(),
+            addrs,
+        }
     }
 
     /// C_new: the joint configuration with C_old dropped (and addresses of removed nodes).
     pub fn leave_joint(&self) -> Self {
-        let addrs = self.addrs.iter().filter(|(id, _)| self.voters.contains(*id)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        Membership { voters: self.voters.clone(), outgoing: BTreeSet::new(), addrs }
+        let addrs = self
+            .addrs
+            .iter()
+            .filter(|(id, _)| self.voters.contains(*id))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Membership {
+            voters: self.voters.clone(),
+            outgoing: BTreeSet::new(),
+            addrs,
+        }
     }
 }
 
@@ -86,19 +107,52 @@ mod tests {
 
     #[test]
     fn joint_quorum_needs_both_majorities() {
-        let m = Membership { voters: set(&["a", "b", "c"]), outgoing: set(&["c", "d", "e"]), addrs: BTreeMap::new() };
+        let m = Membership {
+            voters: set(&["a", "b", "c"]),
+            outgoing: set(&["c", "d", "e"]),
+            addrs: BTreeMap::new(),
+        };
         assert!(!m.is_quorum(|id| ["a", "b"].contains(&id)));
         assert!(!m.is_quorum(|id| ["d", "e"].contains(&id)));
         assert!(m.is_quorum(|id| ["a", "c", "d"].contains(&id)));
-        let idx = m.quorum_index(|id| match id { "a" => 9, "b" => 7, "c" => 5, "d" => 8, _ => 1 });
+        let idx = m.quorum_index(|id| match id {
+            "a" => 9,
+            "b" => 7,
+            "c" => 5,
+            "d" => 8,
+            _ => 1,
+        });
         assert_eq!(idx, 5);
     }
 
     #[test]
     fn simple_quorum_index_is_the_median() {
-        let m = Membership { voters: set(&["a", "b", "c"]), outgoing: BTreeSet::new(), addrs: BTreeMap::new() };
-        assert_eq!(m.quorum_index(|id| match id { "a" => 10, "b" => 4, _ => 6 }), 6);
-        let m4 = Membership { voters: set(&["a", "b", "c", "d"]), outgoing: BTreeSet::new(), addrs: BTreeMap::new() };
-        assert_eq!(m4.quorum_index(|id| match id { "a" => 10, "b" => 4, "c" => 6, _ => 8 }), 6);
+        let m = Membership {
+            voters: set(&["a", "b", "c"]),
+            outgoing: BTreeSet::new(),
+            addrs: BTreeMap::new(),
+        };
+        assert_eq!(
+            m.quorum_index(|id| match id {
+                "a" => 10,
+                "b" => 4,
+                _ => 6,
+            }),
+            6
+        );
+        let m4 = Membership {
+            voters: set(&["a", "b", "c", "d"]),
+            outgoing: BTreeSet::new(),
+            addrs: BTreeMap::new(),
+        };
+        assert_eq!(
+            m4.quorum_index(|id| match id {
+                "a" => 10,
+                "b" => 4,
+                "c" => 6,
+                _ => 8,
+            }),
+            6
+        );
     }
 }

@@ -88,12 +88,19 @@ impl RaftLog {
 
     /// Drops every entry from `index` on (conflict truncation). Never touches committed entries.
     pub fn truncate_from(&mut self, index: u64) {
-        assert!(index > self.committed, "truncating committed entry {index} (commit {})", self.committed);
+        assert!(
+            index > self.committed,
+            "truncating committed entry {index} (commit {})",
+            self.committed
+        );
         if index > self.last_index() {
             return;
         }
         let keep = (index - self.snapshot_index - 1) as usize;
-        self.bytes -= self.entries[keep..].iter().map(Entry::approx_size).sum::<usize>();
+        self.bytes -= self.entries[keep..]
+            .iter()
+            .map(Entry::approx_size)
+            .sum::<usize>();
         self.entries.truncate(keep);
         self.mark_unstable(index);
     }
@@ -104,7 +111,10 @@ impl RaftLog {
             return;
         }
         let drop = ((index - self.snapshot_index) as usize).min(self.entries.len());
-        self.bytes -= self.entries[..drop].iter().map(Entry::approx_size).sum::<usize>();
+        self.bytes -= self.entries[..drop]
+            .iter()
+            .map(Entry::approx_size)
+            .sum::<usize>();
         self.entries.drain(..drop);
         self.snapshot_index = index;
         self.snapshot_term = term;

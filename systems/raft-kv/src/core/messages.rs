@@ -49,7 +49,7 @@ pub struct SnapshotMeta {
     pub membership: Membership,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub meta: SnapshotMeta,
     #[serde(with = "hex_bytes")]
@@ -134,13 +134,17 @@ mod hex_bytes {
                 b'0'..=b'9' => Ok(c - b'0'),
                 b'a'..=b'f' => Ok(c - b'a' + 10),
                 b'A'..=b'F' => Ok(c - b'A' + 10),
-                _ => Err(serde::de::Error::custom("invalid hex digit in snapshot data")),
+                _ => Err(serde::de::Error::custom(
+                    "invalid hex digit in snapshot data",
+                )),
             }
         };
         let b = s.as_bytes();
         if b.len() % 2 != 0 {
             return Err(serde::de::Error::custom("odd-length hex in snapshot data"));
         }
-        b.chunks(2).map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?)).collect()
+        b.chunks(2)
+            .map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?))
+            .collect()
     }
 }

@@ -10,4 +10,4 @@ pub mod raft;
 
 pub use config::Membership;
 pub use messages::{Body, Entry, Message, NodeId, Payload, Snapshot, SnapshotMeta};
-pub use raft::{HardState, ProposeError, Raft, RaftConfig, Ready, ReadState, Restored, Role};
+pub use raft::{HardState, ProposeError, Raft, RaftConfig, ReadState, Ready, Restored, Role};

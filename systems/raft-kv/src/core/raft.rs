@@ -14,6 +14,9 @@ use super::log::RaftLog;
 use super::messages::{Body, Entry, Message, NodeId, Payload, Snapshot, SnapshotMeta};
 use super::progress::{Progress, ReplicaState, SnapshotTransfer};
 
+/// How many entries behind the commit index a node being added may be when it becomes a voter.
+const CATCH_UP_SLACK: u64 = 64;
+
 #[derive(Clone, Debug)]
 pub struct RaftConfig {
     pub id: NodeId,
@@ -82,12 +85,6 @@ pub struct Restored {
     pub entries: Vec<Entry>,
 }
 
-impl Default for Snapshot {
-    fn default() -> Self {
-        Snapshot { meta: SnapshotMeta::default(), data: Vec::new() }
-    }
-}
-
 /// A confirmed linearizable read: answer request `ctx` once the state machine has applied
 /// `index`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,7 +123,9 @@ impl Ready {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProposeError {
-    NotLeader { leader: Option<NodeId> },
+    NotLeader {
+        leader: Option<NodeId>,
+    },
     /// A membership change is already under way (only one at a time).
     ChangeInProgress,
     AlreadyMember,
@@ -139,7 +138,9 @@ impl std::fmt::Display for ProposeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ProposeError::NotLeader { leader } => write!(f, "not the leader (leader: {leader:?})"),
-            ProposeError::ChangeInProgress => write!(f, "a membership change is already in progress"),
+            ProposeError::ChangeInProgress => {
+                write!(f, "a membership change is already in progress")
+            }
             ProposeError::AlreadyMember => write!(f, "node is already a member"),
             ProposeError::NotMember => write!(f, "node is not a member"),
             ProposeError::LastMember => write!(f, "cannot remove the last member"),
@@ -334,11 +335,24 @@ impl Raft {
         if self.change_in_progress() {
             return Err(ProposeError::ChangeInProgress);
         }
-        self.progress.insert(id.clone(), Progress::new(self.log.last_index()));
-        self.catching_up = Some(CatchingUp { id: id.clone(), addr });
+        self.progress
+            .insert(id.clone(), Progress::new(self.log.last_index()));
+        self.catching_up = Some(CatchingUp {
+            id: id.clone(),
+            addr,
+        });
         self.send_append(&id);
         self.maybe_promote_learner();
         Ok(())
+    }
+
+    /// Gives up adding a node that has not caught up yet (it is unreachable, say), so that
+    /// other changes can proceed. No effect once its joint configuration is in the log.
+    pub fn cancel_add(&mut self, id: &str) {
+        if self.catching_up.as_ref().is_some_and(|c| c.id == id) {
+            self.catching_up = None;
+            self.sync_progress();
+        }
     }
 
     /// Removes a voter through a joint configuration.
@@ -355,7 +369,9 @@ impl Raft {
         if voters.is_empty() {
             return Err(ProposeError::LastMember);
         }
-        let joint = self.membership.enter_joint(voters, self.membership.addrs.clone());
+        let joint = self
+            .membership
+            .enter_joint(voters, self.membership.addrs.clone());
         self.append_own(Payload::Config(joint));
         Ok(())
     }
@@ -369,7 +385,14 @@ impl Raft {
         let term = self.log.term(index)?;
         let membership = self.membership_at(index);
         self.log.compact_to(index, term);
-        self.snapshot = Snapshot { meta: SnapshotMeta { index, term, membership }, data };
+        self.snapshot = Snapshot {
+            meta: SnapshotMeta {
+                index,
+                term,
+                membership,
+            },
+            data,
+        };
         self.snapshot_data = Arc::new(self.snapshot.data.clone());
         Some(self.snapshot.clone())
     }
@@ -384,39 +407,74 @@ impl Raft {
                 // A node that hears from a live leader ignores vote requests, so servers removed
                 // from the configuration (or partitioned ones returning) cannot depose it.
                 let in_lease = self.role == Role::Leader
-                    || (self.leader.is_some() && self.election_elapsed < self.cfg.election_ticks_min);
+                    || (self.leader.is_some()
+                        && self.election_elapsed < self.cfg.election_ticks_min);
                 if in_lease {
                     return;
                 }
             }
             let leader = match m.body {
-                Body::AppendEntries { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. } => Some(m.from.clone()),
+                Body::AppendEntries { .. }
+                | Body::Heartbeat { .. }
+                | Body::InstallSnapshot { .. } => Some(m.from.clone()),
                 _ => None,
             };
             self.become_follower(m.term, leader);
         } else if m.term < self.term {
             // Tell a stale leader or candidate about the newer term so it steps down.
             match m.body {
-                Body::AppendEntries { prev_log_index, .. } => {
-                    self.send(&m.from, Body::AppendEntriesResponse { index: prev_log_index, success: false, hint: 0 })
+                Body::AppendEntries { prev_log_index, .. } => self.send(
+                    &m.from,
+                    Body::AppendEntriesResponse {
+                        index: prev_log_index,
+                        success: false,
+                        hint: 0,
+                    },
+                ),
+                Body::Heartbeat { .. } => {
+                    self.send(&m.from, Body::HeartbeatResponse { read_round: 0 })
                 }
-                Body::Heartbeat { .. } => self.send(&m.from, Body::HeartbeatResponse { read_round: 0 }),
-                Body::InstallSnapshot { meta, .. } => {
-                    self.send(&m.from, Body::InstallSnapshotResponse { index: meta.index, next_offset: 0, done: false })
+                Body::InstallSnapshot { meta, .. } => self.send(
+                    &m.from,
+                    Body::InstallSnapshotResponse {
+                        index: meta.index,
+                        next_offset: 0,
+                        done: false,
+                    },
+                ),
+                Body::RequestVote { .. } => {
+                    self.send(&m.from, Body::RequestVoteResponse { granted: false })
                 }
-                Body::RequestVote { .. } => self.send(&m.from, Body::RequestVoteResponse { granted: false }),
                 _ => {}
             }
             return;
         }
         match m.body {
-            Body::RequestVote { last_log_index, last_log_term } => self.handle_request_vote(&m.from, last_log_index, last_log_term),
+            Body::RequestVote {
+                last_log_index,
+                last_log_term,
+            } => self.handle_request_vote(&m.from, last_log_index, last_log_term),
             Body::RequestVoteResponse { granted } => self.handle_vote_response(&m.from, granted),
-            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
+            Body::AppendEntries {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => {
                 self.accept_leader(&m.from);
-                self.handle_append(&m.from, prev_log_index, prev_log_term, entries, leader_commit);
+                self.handle_append(
+                    &m.from,
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    leader_commit,
+                );
             }
-            Body::AppendEntriesResponse { index, success, hint } => self.handle_append_response(&m.from, index, success, hint),
+            Body::AppendEntriesResponse {
+                index,
+                success,
+                hint,
+            } => self.handle_append_response(&m.from, index, success, hint),
             Body::Heartbeat { commit, read_round } => {
                 self.accept_leader(&m.from);
                 let commit = commit.min(self.log.last_index());
@@ -425,14 +483,23 @@ impl Raft {
                 }
                 self.send(&m.from, Body::HeartbeatResponse { read_round });
             }
-            Body::HeartbeatResponse { read_round } => self.handle_heartbeat_response(&m.from, read_round),
-            Body::InstallSnapshot { meta, offset, data, done } => {
+            Body::HeartbeatResponse { read_round } => {
+                self.handle_heartbeat_response(&m.from, read_round)
+            }
+            Body::InstallSnapshot {
+                meta,
+                offset,
+                data,
+                done,
+            } => {
                 self.accept_leader(&m.from);
                 self.handle_install_snapshot(&m.from, meta, offset, data, done);
             }
-            Body::InstallSnapshotResponse { index, next_offset, done } => {
-                self.handle_snapshot_response(&m.from, index, next_offset, done)
-            }
+            Body::InstallSnapshotResponse {
+                index,
+                next_offset,
+                done,
+            } => self.handle_snapshot_response(&m.from, index, next_offset, done),
         }
     }
 
@@ -448,7 +515,10 @@ impl Raft {
                 self.send_append(&p);
             }
         }
-        let hs = HardState { term: self.term, vote: self.vote.clone() };
+        let hs = HardState {
+            term: self.term,
+            vote: self.vote.clone(),
+        };
         let hard_state = if hs != self.persisted_hard_state {
             self.persisted_hard_state = hs.clone();
             Some(hs)
@@ -457,7 +527,11 @@ impl Raft {
         };
         let snapshot = self.snapshot_to_install.take();
         let entries = self.log.take_unstable();
-        let committed = if snapshot.is_some() { Vec::new() } else { self.log.take_committed(4096) };
+        let committed = if snapshot.is_some() {
+            Vec::new()
+        } else {
+            self.log.take_committed(4096)
+        };
         Ready {
             hard_state,
             snapshot,
@@ -487,7 +561,10 @@ impl Raft {
 
     fn reset_election_timer(&mut self) {
         self.election_elapsed = 0;
-        let (lo, hi) = (self.cfg.election_ticks_min, self.cfg.election_ticks_max.max(self.cfg.election_ticks_min));
+        let (lo, hi) = (
+            self.cfg.election_ticks_min,
+            self.cfg.election_ticks_max.max(self.cfg.election_ticks_min),
+        );
         self.election_timeout = self.rng.gen_range(lo..=hi);
     }
 
@@ -507,7 +584,8 @@ impl Raft {
     fn abandon_leadership(&mut self) {
         self.progress.clear();
         self.catching_up = None;
-        self.dropped_reads.extend(self.pending_reads.drain(..).map(|r| r.ctx));
+        self.dropped_reads
+            .extend(self.pending_reads.drain(..).map(|r| r.ctx));
         self.dropped_reads.append(&mut self.reads_awaiting_commit);
         self.read_heartbeat_due = false;
     }
@@ -520,21 +598,32 @@ impl Raft {
         self.reset_election_timer();
         self.votes.clear();
         self.votes.insert(self.cfg.id.clone(), true);
-        if self.membership.is_quorum(|id| self.votes.get(id) == Some(&true)) {
+        if self
+            .membership
+            .is_quorum(|id| self.votes.get(id) == Some(&true))
+        {
             self.become_leader();
             return;
         }
         let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
         for peer in self.membership.members() {
             if peer != self.cfg.id {
-                self.send(&peer, Body::RequestVote { last_log_index, last_log_term });
+                self.send(
+                    &peer,
+                    Body::RequestVote {
+                        last_log_index,
+                        last_log_term,
+                    },
+                );
             }
         }
     }
 
     fn handle_request_vote(&mut self, from: &str, last_log_index: u64, last_log_term: u64) {
-        let can_vote = self.vote.as_deref() == Some(from) || (self.vote.is_none() && self.leader.is_none());
-        let log_ok = !self.cfg.check_candidate_log || self.log.is_up_to_date(last_log_index, last_log_term);
+        let can_vote =
+            self.vote.as_deref() == Some(from) || (self.vote.is_none() && self.leader.is_none());
+        let log_ok =
+            !self.cfg.check_candidate_log || self.log.is_up_to_date(last_log_index, last_log_term);
         let granted = can_vote && log_ok;
         if granted {
             self.vote = Some(from.to_string());
@@ -548,7 +637,10 @@ impl Raft {
             return;
         }
         self.votes.insert(from.to_string(), granted);
-        if self.membership.is_quorum(|id| self.votes.get(id) == Some(&true)) {
+        if self
+            .membership
+            .is_quorum(|id| self.votes.get(id) == Some(&true))
+        {
             self.become_leader();
         }
     }
@@ -578,7 +670,9 @@ impl Raft {
         if self.role == Role::Leader {
             Ok(())
         } else {
-            Err(ProposeError::NotLeader { leader: self.leader.clone() })
+            Err(ProposeError::NotLeader {
+                leader: self.leader.clone(),
+            })
         }
     }
 
@@ -590,8 +684,9 @@ impl Raft {
         if self.check_quorum_elapsed >= self.cfg.election_ticks_min {
             self.check_quorum_elapsed = 0;
             let me = self.cfg.id.clone();
-            let active =
-                self.membership.is_quorum(|id| id == me || self.progress.get(id).is_some_and(|p| p.recently_active));
+            let active = self.membership.is_quorum(|id| {
+                id == me || self.progress.get(id).is_some_and(|p| p.recently_active)
+            });
             for p in self.progress.values_mut() {
                 p.recently_active = false;
             }
@@ -644,7 +739,11 @@ impl Raft {
     fn append_own(&mut self, payload: Payload) -> (u64, u64) {
         let index = self.log.last_index() + 1;
         let is_config = matches!(payload, Payload::Config(_));
-        self.log.append(Entry { index, term: self.term, payload });
+        self.log.append(Entry {
+            index,
+            term: self.term,
+            payload,
+        });
         if is_config {
             self.refresh_membership();
         }
@@ -654,7 +753,9 @@ impl Raft {
 
     /// Sends `peer` the entries it lacks, or the next snapshot chunk, as its state allows.
     fn send_append(&mut self, peer: &str) {
-        let Some(pr) = self.progress.get(peer) else { return };
+        let Some(pr) = self.progress.get(peer) else {
+            return;
+        };
         match pr.state {
             ReplicaState::Snapshot(_) | ReplicaState::Probe { waiting: true } => return,
             ReplicaState::Replicate if pr.next_index > self.log.last_index() => return,
@@ -676,7 +777,9 @@ impl Raft {
         let mut entries = Vec::new();
         let mut bytes = 0;
         for e in self.log.slice(prev + 1, self.log.last_index()) {
-            if entries.len() >= self.cfg.max_entries_per_message || (bytes > 0 && bytes + e.approx_size() > self.cfg.max_bytes_per_message) {
+            if entries.len() >= self.cfg.max_entries_per_message
+                || (bytes > 0 && bytes + e.approx_size() > self.cfg.max_bytes_per_message)
+            {
                 break;
             }
             bytes += e.approx_size();
@@ -690,11 +793,25 @@ impl Raft {
             ReplicaState::Snapshot(_) => unreachable!(),
         }
         let leader_commit = self.log.committed;
-        self.send(peer, Body::AppendEntries { prev_log_index: prev, prev_log_term: prev_term, entries, leader_commit });
+        self.send(
+            peer,
+            Body::AppendEntries {
+                prev_log_index: prev,
+                prev_log_term: prev_term,
+                entries,
+                leader_commit,
+            },
+        );
     }
 
     fn send_snapshot_chunk(&mut self, peer: &str) {
-        let Some(Progress { state: ReplicaState::Snapshot(t), .. }) = self.progress.get(peer) else { return };
+        let Some(Progress {
+            state: ReplicaState::Snapshot(t),
+            ..
+        }) = self.progress.get(peer)
+        else {
+            return;
+        };
         let start = (t.acked as usize).min(t.data.len());
         let end = (start + self.cfg.snapshot_chunk_bytes.max(1)).min(t.data.len());
         let body = Body::InstallSnapshot {
@@ -710,7 +827,9 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
-        let Some(pr) = self.progress.get_mut(from) else { return };
+        let Some(pr) = self.progress.get_mut(from) else {
+            return;
+        };
         pr.recently_active = true;
         if success {
             let advanced = pr.acknowledge(index);
@@ -737,7 +856,9 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
-        let Some(pr) = self.progress.get_mut(from) else { return };
+        let Some(pr) = self.progress.get_mut(from) else {
+            return;
+        };
         pr.recently_active = true;
         pr.read_round_acked = pr.read_round_acked.max(read_round);
         if let ReplicaState::Probe { waiting } = &mut pr.state {
@@ -753,9 +874,13 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
-        let Some(pr) = self.progress.get_mut(from) else { return };
+        let Some(pr) = self.progress.get_mut(from) else {
+            return;
+        };
         pr.recently_active = true;
-        let ReplicaState::Snapshot(t) = &mut pr.state else { return };
+        let ReplicaState::Snapshot(t) = &mut pr.state else {
+            return;
+        };
         if t.meta.index != index {
             return;
         }
@@ -779,7 +904,13 @@ impl Raft {
         }
         let me = self.cfg.id.clone();
         let last = self.log.last_index();
-        let q = self.membership.quorum_index(|id| if id == me { last } else { self.progress.get(id).map_or(0, |p| p.match_index) });
+        let q = self.membership.quorum_index(|id| {
+            if id == me {
+                last
+            } else {
+                self.progress.get(id).map_or(0, |p| p.match_index)
+            }
+        });
         // Only entries of the current term are committed by counting replicas (§5.4.2).
         if q > self.log.committed && self.log.term(q) == Some(self.term) {
             self.log.committed = q;
@@ -804,13 +935,21 @@ impl Raft {
     }
 
     fn change_in_progress(&self) -> bool {
-        self.catching_up.is_some() || self.membership.is_joint() || self.membership_index > self.log.committed
+        self.catching_up.is_some()
+            || self.membership.is_joint()
+            || self.membership_index > self.log.committed
     }
 
     /// Once the node being added has caught up with the commit index, propose C_old,new.
     fn maybe_promote_learner(&mut self) {
-        let Some(c) = self.catching_up.clone() else { return };
-        let caught_up = self.progress.get(&c.id).is_some_and(|p| p.match_index >= self.log.committed);
+        let Some(c) = self.catching_up.clone() else {
+            return;
+        };
+        // Close enough that it will not hold up commits once it votes; an exact match could
+        // starve under steady load.
+        let caught_up = self.progress.get(&c.id).is_some_and(|p| {
+            p.match_index > 0 && p.match_index + CATCH_UP_SLACK >= self.log.committed
+        });
         if !caught_up {
             return;
         }
@@ -836,7 +975,9 @@ impl Raft {
         self.progress.retain(|id, _| wanted.contains(id));
         let last = self.log.last_index();
         for id in wanted {
-            self.progress.entry(id).or_insert_with(|| Progress::new(last));
+            self.progress
+                .entry(id)
+                .or_insert_with(|| Progress::new(last));
         }
     }
 
@@ -844,7 +985,11 @@ impl Raft {
 
     fn start_read(&mut self, ctx: u64) {
         self.read_round += 1;
-        self.pending_reads.push(PendingRead { ctx, index: self.log.committed, round: self.read_round });
+        self.pending_reads.push(PendingRead {
+            ctx,
+            index: self.log.committed,
+            round: self.read_round,
+        });
         self.read_heartbeat_due = true;
         self.advance_reads();
     }
@@ -854,7 +999,13 @@ impl Raft {
             return;
         }
         let me = self.cfg.id.clone();
-        let acked = |id: &str, r: u64| id == me || self.progress.get(id).is_some_and(|p| p.read_round_acked >= r);
+        let acked = |id: &str, r: u64| {
+            id == me
+                || self
+                    .progress
+                    .get(id)
+                    .is_some_and(|p| p.read_round_acked >= r)
+        };
         // Highest round a quorum has confirmed (rounds only grow, so search downwards).
         let confirmed = self
             .pending_reads
@@ -866,23 +1017,49 @@ impl Raft {
         if confirmed == 0 {
             return;
         }
-        let (done, rest): (Vec<_>, Vec<_>) = self.pending_reads.drain(..).partition(|r| r.round <= confirmed);
+        let (done, rest): (Vec<_>, Vec<_>) = self
+            .pending_reads
+            .drain(..)
+            .partition(|r| r.round <= confirmed);
         self.pending_reads = rest;
-        self.read_states.extend(done.into_iter().map(|r| ReadState { ctx: r.ctx, index: r.index }));
+        self.read_states.extend(done.into_iter().map(|r| ReadState {
+            ctx: r.ctx,
+            index: r.index,
+        }));
     }
 
     // ----- follower -----
 
-    fn handle_append(&mut self, from: &str, prev: u64, prev_term: u64, entries: Vec<Entry>, leader_commit: u64) {
+    fn handle_append(
+        &mut self,
+        from: &str,
+        prev: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+    ) {
         let committed = self.log.committed;
         if prev < committed {
             // Everything up to our commit index is known to match; skip what overlaps it.
-            let rest: Vec<Entry> = entries.into_iter().filter(|e| e.index > committed).collect();
+            let rest: Vec<Entry> = entries
+                .into_iter()
+                .filter(|e| e.index > committed)
+                .collect();
             if rest.is_empty() {
-                self.send(from, Body::AppendEntriesResponse { index: committed, success: true, hint: 0 });
+                self.send(
+                    from,
+                    Body::AppendEntriesResponse {
+                        index: committed,
+                        success: true,
+                        hint: 0,
+                    },
+                );
                 return;
             }
-            let prev_term = self.log.term(committed).expect("term of commit index is known");
+            let prev_term = self
+                .log
+                .term(committed)
+                .expect("term of commit index is known");
             return self.handle_append(from, committed, prev_term, rest, leader_commit);
         }
         if self.log.term(prev) != Some(prev_term) {
@@ -897,7 +1074,14 @@ impl Raft {
                 }
                 i
             };
-            self.send(from, Body::AppendEntriesResponse { index: prev, success: false, hint });
+            self.send(
+                from,
+                Body::AppendEntriesResponse {
+                    index: prev,
+                    success: false,
+                    hint,
+                },
+            );
             return;
         }
         let mut config_changed = false;
@@ -923,34 +1107,72 @@ impl Raft {
         if commit > self.log.committed {
             self.log.committed = commit;
         }
-        self.send(from, Body::AppendEntriesResponse { index: last_new, success: true, hint: 0 });
+        self.send(
+            from,
+            Body::AppendEntriesResponse {
+                index: last_new,
+                success: true,
+                hint: 0,
+            },
+        );
     }
 
-    fn handle_install_snapshot(&mut self, from: &str, meta: SnapshotMeta, offset: u64, data: Vec<u8>, done: bool) {
+    fn handle_install_snapshot(
+        &mut self,
+        from: &str,
+        meta: SnapshotMeta,
+        offset: u64,
+        data: Vec<u8>,
+        done: bool,
+    ) {
         let index = meta.index;
         if index <= self.log.committed {
             // We already hold (at least) this state; tell the leader where we are.
             self.incoming_snapshot = None;
             let committed = self.log.committed;
-            self.send(from, Body::AppendEntriesResponse { index: committed, success: true, hint: 0 });
+            self.send(
+                from,
+                Body::AppendEntriesResponse {
+                    index: committed,
+                    success: true,
+                    hint: 0,
+                },
+            );
             return;
         }
         if offset == 0 {
-            self.incoming_snapshot = Some(IncomingSnapshot { meta: meta.clone(), data: Vec::new() });
+            self.incoming_snapshot = Some(IncomingSnapshot {
+                meta: meta.clone(),
+                data: Vec::new(),
+            });
         }
         let expected = match &self.incoming_snapshot {
             Some(s) if s.meta == meta => s.data.len() as u64,
             _ => 0,
         };
         if offset != expected {
-            self.send(from, Body::InstallSnapshotResponse { index, next_offset: expected, done: false });
+            self.send(
+                from,
+                Body::InstallSnapshotResponse {
+                    index,
+                    next_offset: expected,
+                    done: false,
+                },
+            );
             return;
         }
         let incoming = self.incoming_snapshot.as_mut().unwrap();
         incoming.data.extend_from_slice(&data);
         if !done {
             let next_offset = incoming.data.len() as u64;
-            self.send(from, Body::InstallSnapshotResponse { index, next_offset, done: false });
+            self.send(
+                from,
+                Body::InstallSnapshotResponse {
+                    index,
+                    next_offset,
+                    done: false,
+                },
+            );
             return;
         }
         let incoming = self.incoming_snapshot.take().unwrap();
@@ -963,11 +1185,21 @@ impl Raft {
         } else {
             self.log.reset_to_snapshot(index, meta.term);
         }
-        self.snapshot = Snapshot { meta: incoming.meta, data: incoming.data };
+        self.snapshot = Snapshot {
+            meta: incoming.meta,
+            data: incoming.data,
+        };
         self.snapshot_data = Arc::new(self.snapshot.data.clone());
         self.snapshot_to_install = Some(self.snapshot.clone());
         self.refresh_membership();
-        self.send(from, Body::InstallSnapshotResponse { index, next_offset: size, done: true });
+        self.send(
+            from,
+            Body::InstallSnapshotResponse {
+                index,
+                next_offset: size,
+                done: true,
+            },
+        );
     }
 
     // ----- configuration -----
@@ -976,7 +1208,11 @@ impl Raft {
     fn membership_at(&self, index: u64) -> Membership {
         let mut i = index;
         while i > self.log.snapshot_index {
-            if let Some(Entry { payload: Payload::Config(m), .. }) = self.log.entry(i) {
+            if let Some(Entry {
+                payload: Payload::Config(m),
+                ..
+            }) = self.log.entry(i)
+            {
                 return m.clone();
             }
             i -= 1;
@@ -986,9 +1222,16 @@ impl Raft {
 
     fn refresh_membership(&mut self) {
         let mut i = self.log.last_index();
-        let (mut m, mut at) = (self.snapshot.meta.membership.clone(), self.snapshot.meta.index);
+        let (mut m, mut at) = (
+            self.snapshot.meta.membership.clone(),
+            self.snapshot.meta.index,
+        );
         while i > self.log.snapshot_index {
-            if let Some(Entry { payload: Payload::Config(c), .. }) = self.log.entry(i) {
+            if let Some(Entry {
+                payload: Payload::Config(c),
+                ..
+            }) = self.log.entry(i)
+            {
                 m = c.clone();
                 at = i;
                 break;
@@ -1001,6 +1244,11 @@ impl Raft {
     }
 
     fn send(&mut self, to: &str, body: Body) {
-        self.messages.push(Message { from: self.cfg.id.clone(), to: to.to_string(), term: self.term, body });
+        self.messages.push(Message {
+            from: self.cfg.id.clone(),
+            to: to.to_string(),
+            term: self.term,
+            body,
+        });
     }
 }

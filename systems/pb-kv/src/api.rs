@@ -1,0 +1,220 @@
+//! HTTP: the faultline KV protocol (docs/protocol.md), the test hook, and the
+//! node-to-node endpoints.
+//!
+//! Any node accepts any client request. The primary serves it; a backup forwards it once
+//! to the primary of its epoch, marked with `x-pb-forwarded` so that it is never forwarded
+//! twice, and passes the answer back verbatim.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::node::{Node, Reject, Reply, Request, Role};
+use crate::replication::{HeartbeatMsg, InstallMsg, ReplicateMsg};
+use crate::store::Op;
+
+pub const FORWARDED: &str = "x-pb-forwarded";
+
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/kv/:key", get(kv_get).put(kv_put))
+        .route("/kv/:key/cas", post(kv_cas))
+        .route("/kv/:key/append", post(kv_append))
+        .route("/health", get(health))
+        .route("/admin/replication", post(admin_replication))
+        .route("/internal/replicate", post(internal_replicate))
+        .route("/internal/install", post(internal_install))
+        .route("/internal/heartbeat", post(internal_heartbeat))
+        .route("/internal/status", get(internal_status))
+        .route("/internal/dump", get(internal_dump))
+        .layer(DefaultBodyLimit::max(256 << 20))
+        .with_state(node)
+}
+
+async fn kv_get(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMap) -> Response {
+    client(&n, Request::Read(key), &h).await
+}
+
+async fn kv_put(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+    match fields(&body, &["value"]) {
+        Ok(mut f) => client(&n, Request::Write(Op::Put { key, value: f.remove(0) }), &h).await,
+        Err(r) => r,
+    }
+}
+
+async fn kv_cas(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+    match fields(&body, &["from", "to"]) {
+        Ok(mut f) => {
+            let to = f.remove(1);
+            let from = f.remove(0);
+            client(&n, Request::Write(Op::Cas { key, from, to }), &h).await
+        }
+        Err(r) => r,
+    }
+}
+
+async fn kv_append(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+    match fields(&body, &["value"]) {
+        Ok(mut f) => client(&n, Request::Write(Op::Append { key, value: f.remove(0) }), &h).await,
+        Err(r) => r,
+    }
+}
+
+async fn health(State(n): State<Arc<Node>>) -> Response {
+    Json(n.health()).into_response()
+}
+
+/// Test hook: `{"paused": true}` stops the primary sending anything but heartbeats to its
+/// backups (queued entries wait); `{"paused": false}` resumes.
+async fn admin_replication(State(n): State<Arc<Node>>, body: Bytes) -> Response {
+    match fields(&body, &["paused"]) {
+        Ok(f) => match f[0].as_bool() {
+            Some(p) => {
+                n.paused.send_replace(p);
+                crate::logging::log("info", &n.cfg.id, "replication-paused", json!({"paused": p}));
+                Json(json!({"paused": p})).into_response()
+            }
+            None => bad_request("\"paused\" must be true or false"),
+        },
+        Err(r) => r,
+    }
+}
+
+async fn client(n: &Arc<Node>, req: Request, h: &HeaderMap) -> Response {
+    let role = n.core().role;
+    match role {
+        Role::Primary => {}
+        Role::Recovering => return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, "this node is recovering or promoting itself"),
+        Role::Backup if h.contains_key(FORWARDED) => {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, "forwarded to a node that is not the primary")
+        }
+        Role::Backup => return forward(n, req).await,
+    }
+    let reply = match tokio::time::timeout(n.cfg.request_timeout + Duration::from_millis(200), n.serve(req)).await {
+        Ok(r) => r,
+        Err(_) => Reply::Timeout,
+    };
+    match reply {
+        Reply::Value(v) => Json(json!({"value": v})).into_response(),
+        Reply::Done => Json(json!({})).into_response(),
+        Reply::CasMismatch(v) => (StatusCode::CONFLICT, Json(json!({"error": "cas-mismatch", "definite": true, "value": v}))).into_response(),
+        Reply::NotAList(v) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "bad-request", "definite": true, "detail": "append to a value that is not a list", "value": v})),
+        )
+            .into_response(),
+        Reply::NotPrimary => error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, "this node stopped being primary"),
+        Reply::Timeout => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, "replication did not finish in time"),
+        Reply::Deposed => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", false, "this node was deposed by a newer primary while replicating"),
+    }
+}
+
+async fn forward(n: &Arc<Node>, req: Request) -> Response {
+    let primary = n.cfg.owner(n.core().epoch).to_string();
+    let Some(addr) = n.cfg.addr_of(&primary).map(str::to_string) else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, "unknown primary");
+    };
+    let (method, path, body) = match &req {
+        Request::Read(k) => (Method::GET, format!("/kv/{}", encode(k)), None),
+        Request::Write(Op::Put { key, value }) => (Method::PUT, format!("/kv/{}", encode(key)), Some(json!({"value": value}))),
+        Request::Write(Op::Cas { key, from, to }) => (Method::POST, format!("/kv/{}/cas", encode(key)), Some(json!({"from": from, "to": to}))),
+        Request::Write(Op::Append { key, value }) => (Method::POST, format!("/kv/{}/append", encode(key)), Some(json!({"value": value}))),
+    };
+    let mut r = n
+        .http
+        .request(method, format!("http://{addr}{path}"))
+        .header(FORWARDED, n.cfg.id.as_str())
+        .timeout(n.cfg.request_timeout + Duration::from_millis(700));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    match r.send().await {
+        Ok(resp) => {
+            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            match resp.bytes().await {
+                Ok(b) => (status, [("content-type", "application/json")], b).into_response(),
+                Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, "the primary's answer was cut off"),
+            }
+        }
+        // Never reached the primary: certainly not applied.
+        Err(e) if e.is_connect() => error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, &format!("cannot reach primary {primary}")),
+        Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, &format!("no answer from primary {primary}")),
+    }
+}
+
+fn peer_answer<T: serde::Serialize>(r: Result<T, Reject>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(rej) => (StatusCode::CONFLICT, Json(rej)).into_response(),
+    }
+}
+
+async fn internal_replicate(State(n): State<Arc<Node>>, body: Bytes) -> Response {
+    match parse::<ReplicateMsg>(&body) {
+        Ok(m) => peer_answer(n.on_replicate(m.epoch, m.entries)),
+        Err(r) => r,
+    }
+}
+
+async fn internal_install(State(n): State<Arc<Node>>, body: Bytes) -> Response {
+    match parse::<InstallMsg>(&body) {
+        Ok(m) => peer_answer(n.on_install(m.epoch, m.seq, m.store)),
+        Err(r) => r,
+    }
+}
+
+async fn internal_heartbeat(State(n): State<Arc<Node>>, body: Bytes) -> Response {
+    match parse::<HeartbeatMsg>(&body) {
+        Ok(m) => peer_answer(n.on_heartbeat(m.epoch)),
+        Err(r) => r,
+    }
+}
+
+async fn internal_status(State(n): State<Arc<Node>>) -> Response {
+    Json(n.position()).into_response()
+}
+
+async fn internal_dump(State(n): State<Arc<Node>>) -> Response {
+    let c = n.core();
+    Json(json!({"synced_epoch": c.synced_epoch, "seq": c.seq, "store": c.store})).into_response()
+}
+
+fn error(status: StatusCode, code: &str, definite: bool, detail: &str) -> Response {
+    (status, Json(json!({"error": code, "definite": definite, "detail": detail}))).into_response()
+}
+
+fn bad_request(detail: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad-request", true, detail)
+}
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(&format!("body: {e}")))
+}
+
+/// The named fields of a JSON object body, in order, or a 400 naming what is missing.
+fn fields(body: &Bytes, names: &[&str]) -> Result<Vec<Value>, Response> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| bad_request(&format!("body is not JSON: {e}")))?;
+    let Value::Object(mut o) = v else { return Err(bad_request("body must be a JSON object")) };
+    names.iter().map(|n| o.remove(*n).ok_or_else(|| bad_request(&format!("body lacks \"{n}\"")))).collect()
+}
+
+/// Percent-encodes a key as one path segment.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
