@@ -57,7 +57,7 @@ pub fn run(args: CleanArgs) -> ExitCode {
         if args.dry_run {
             let r = &run.resources;
             println!(
-                "run {id}: would remove namespaces [{}], link {}, processes {:?}{}",
+                "run {id}: would remove namespaces [{}], link [{}], processes {:?}{}",
                 r.namespaces.join(", "),
                 r.host_link,
                 r.processes.iter().map(|p| p.pid).collect::<Vec<_>>(),

@@ -291,8 +291,14 @@ mod tests {
             sentinel.contains("sentinel monitor fl 127.0.0.2 6379 2\n"),
             "{sentinel}"
         );
-        assert!(sentinel.contains("sentinel known-replica fl 127.0.0.3 6379\n"), "{sentinel}");
-        assert!(!sentinel.contains("known-replica fl 127.0.0.2"), "{sentinel}");
+        assert!(
+            sentinel.contains("sentinel known-replica fl 127.0.0.3 6379\n"),
+            "{sentinel}"
+        );
+        assert!(
+            !sentinel.contains("known-replica fl 127.0.0.2"),
+            "{sentinel}"
+        );
         // A second start keeps what the sentinels may have rewritten.
         std::fs::write(dir.path().join("redis.conf"), "rewritten\n").unwrap();
         std::process::Command::new("/bin/sh")

@@ -141,9 +141,9 @@ pub fn test_toml(config: &TestConfig, run_dir: &Path) -> String {
 /// A duration as a person writes it: `30s`, `1500ms`, `2m`.
 pub fn duration_text(d: std::time::Duration) -> String {
     let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms > 0 {
+    if ms > 0 && (ms / 60_000) * 60_000 == ms {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if (ms / 1000) * 1000 == ms {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

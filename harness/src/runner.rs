@@ -776,8 +776,8 @@ mod tests {
         fn resume(&self, _node: &str) -> Result<()> {
             Ok(())
         }
-        fn leader(&self) -> impl Future<Output = Option<String>> + Send {
-            async { None }
+        async fn leader(&self) -> Option<String> {
+            None
         }
         fn clock_file(&self, _node: &str) -> Result<PathBuf> {
             anyhow::bail!("the fake cluster has no clocks")
@@ -793,8 +793,8 @@ mod tests {
                 })
                 .collect()
         }
-        fn wait_recovered(&self, _timeout: Duration) -> impl Future<Output = Result<()>> + Send {
-            async { Ok(()) }
+        async fn wait_recovered(&self, _timeout: Duration) -> Result<()> {
+            Ok(())
         }
         fn teardown(&self) -> impl Future<Output = Result<()>> + Send {
             self.torn_down.store(true, Ordering::SeqCst);

@@ -813,19 +813,9 @@ async fn bench_cluster_start_teardown() {
 #[tokio::test]
 async fn kill_takes_the_nodes_strays_but_spares_the_harness_own_commands() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("forking.toml");
-    std::fs::write(
-        &path,
-        "name = \"forking\"\ncommand = [\"/bin/sh\", \"-c\", \"setsid sleep 301 & exec sleep 302\"]\nport = 7073\n[ready]\ntcp = true\n",
-    )
-    .unwrap();
-    // Nothing listens, so start() would wait for readiness: build the cluster from a
-    // system that is ready at once instead, then check the forking node by hand.
-    let mut opts = options(dir.path(), SystemSpec::from_toml_file(&path).unwrap(), 1);
-    opts.ready_timeout = Some(Duration::from_millis(300));
-    assert!(Cluster::start(opts).await.is_err(), "nothing listens on 7073");
-
-    let c = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 1)).await.unwrap();
+    let c = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 1))
+        .await
+        .unwrap();
     let netns = c.nodes()[0].netns.clone();
     // A stray: a process that left the node's group, as a daemonising node's would.
     let mut stray_parent = Command::new("ip")
@@ -834,15 +824,25 @@ async fn kill_takes_the_nodes_strays_but_spares_the_harness_own_commands() {
         .unwrap();
     stray_parent.wait().unwrap();
     // The harness's own command in the namespace.
-    let mut ours = Command::new("ip").args(["netns", "exec", &netns, "sleep", "304"]).spawn().unwrap();
+    let mut ours = Command::new("ip")
+        .args(["netns", "exec", &netns, "sleep", "304"])
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while cluster::process::pids_in_netns(&netns).len() < 3 {
-        assert!(Instant::now() < deadline, "processes never appeared in {netns}");
+        assert!(
+            Instant::now() < deadline,
+            "processes never appeared in {netns}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     c.kill("n1").unwrap();
     let left = cluster::process::pids_in_netns(&netns);
-    assert_eq!(left, vec![ours.id() as i32], "only the harness's own command may survive");
+    assert_eq!(
+        left,
+        vec![ours.id() as i32],
+        "only the harness's own command may survive"
+    );
     ours.kill().unwrap();
     ours.wait().unwrap();
     c.teardown().await.unwrap();

@@ -12,11 +12,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("running faultline")
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("running faultline")
 }
 
 fn text(o: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn read_json(path: &Path) -> Value {
@@ -32,36 +39,67 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if cmdline.contains(needle) {
-            found.push(format!("{}: {cmdline}", entry.file_name().to_string_lossy()));
+            found.push(format!(
+                "{}: {cmdline}",
+                entry.file_name().to_string_lossy()
+            ));
         }
     }
     found
 }
 
 fn namespaces_of(run_id: &str) -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains(run_id)).map(String::from).collect()
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(run_id))
+        .map(String::from)
+        .collect()
 }
 
 /// Runs one test and returns its run folder and results, after checking that the
 /// run left no process and no namespace behind.
 fn run(dir: &tempfile::TempDir, args: &[&str]) -> (PathBuf, Value, Output) {
     let results = dir.path().join("results");
-    let mut all = vec!["test", "--results-dir", results.to_str().unwrap(), "--name", "t", "--quiet"];
+    let mut all = vec![
+        "test",
+        "--results-dir",
+        results.to_str().unwrap(),
+        "--name",
+        "t",
+        "--quiet",
+    ];
     all.extend_from_slice(args);
     let out = faultline(&all);
-    let run_dir = std::fs::canonicalize(results.join("latest")).unwrap_or_else(|e| panic!("{e}\n{}", text(&out)));
+    let run_dir = std::fs::canonicalize(results.join("latest"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", text(&out)));
     let results = read_json(&run_dir.join("results.json"));
     let run_id = results["run_id"].as_str().expect("a run id").to_string();
-    assert_eq!(processes_mentioning(run_dir.to_str().unwrap()), Vec::<String>::new(), "node processes left behind");
-    assert_eq!(namespaces_of(&run_id), Vec::<String>::new(), "namespaces left behind");
+    assert_eq!(
+        processes_mentioning(run_dir.to_str().unwrap()),
+        Vec::<String>::new(),
+        "node processes left behind"
+    );
+    assert_eq!(
+        namespaces_of(&run_id),
+        Vec::<String>::new(),
+        "namespaces left behind"
+    );
     (run_dir, results, out)
 }
 
 fn nemesis_fs(results: &Value) -> Vec<String> {
     results["nemesis"]["events"]
         .as_array()
-        .map(|events| events.iter().filter_map(|e| e["f"].as_str().map(String::from)).collect())
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["f"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -73,29 +111,69 @@ fn etcd_under_kills_is_linearizable_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let (run_dir, results, out) = run(
         &dir,
-        &["--system", "etcd", "--nodes", "3", "--time-limit", "8s", "--nemesis", "kill", "--nemesis-interval", "2s", "--seed", "3"],
+        &[
+            "--system",
+            "etcd",
+            "--nodes",
+            "3",
+            "--time-limit",
+            "8s",
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "2s",
+            "--seed",
+            "3",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(results["verdict"], "valid", "{}", text(&out));
     let fs = nemesis_fs(&results);
-    assert!(fs.iter().any(|f| f == "kill"), "no member was killed: {fs:?}");
+    assert!(
+        fs.iter().any(|f| f == "kill"),
+        "no member was killed: {fs:?}"
+    );
     // The restarted member rejoined the existing cluster rather than bootstrapping.
     let logs: String = ["n1", "n2", "n3"]
         .iter()
-        .map(|n| std::fs::read_to_string(run_dir.join("nodes").join(format!("{n}.log"))).unwrap_or_default())
+        .map(|n| {
+            std::fs::read_to_string(run_dir.join("nodes").join(format!("{n}.log")))
+                .unwrap_or_default()
+        })
         .collect();
-    assert!(logs.contains("--initial-cluster-state existing"), "no restart as an existing member");
-    let writes_ok = results["stats"]["counts"]["write"]["ok"].as_u64().unwrap_or(0);
-    assert!(writes_ok > 100, "too few writes succeeded: {writes_ok}\n{}", text(&out));
+    assert!(
+        logs.contains("--initial-cluster-state existing"),
+        "no restart as an existing member"
+    );
+    let writes_ok = results["stats"]["counts"]["write"]["ok"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        writes_ok > 100,
+        "too few writes succeeded: {writes_ok}\n{}",
+        text(&out)
+    );
 }
 
 /// The clock nemesis is refused for etcd before anything starts, saying why.
 #[test]
 fn etcd_refuses_clock_faults_with_the_reason() {
-    let out = faultline(&["test", "--system", "etcd", "--nemesis", "clock", "--time-limit", "1s", "--quiet"]);
+    let out = faultline(&[
+        "test",
+        "--system",
+        "etcd",
+        "--nemesis",
+        "clock",
+        "--time-limit",
+        "1s",
+        "--quiet",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("clock") && err.contains("libfaketime") && err.contains("etcd"), "{err}");
+    assert!(
+        err.contains("clock") && err.contains("libfaketime") && err.contains("etcd"),
+        "{err}"
+    );
 }
 
 /// Redis with Sentinel: when the primary is cut off, the sentinels of the majority
@@ -122,15 +200,31 @@ fn redis_sentinels_fail_over_when_the_primary_is_cut_off() {
             "4",
         ],
     );
-    assert!(results["verdict"] == "valid" || results["verdict"] == "invalid", "{}", text(&out));
+    assert!(
+        results["verdict"] == "valid" || results["verdict"] == "invalid",
+        "{}",
+        text(&out)
+    );
     let fs = nemesis_fs(&results);
     assert!(fs.iter().any(|f| f == "start-partition"), "{fs:?}");
     let logs: String = ["n1", "n2", "n3"]
         .iter()
-        .map(|n| std::fs::read_to_string(run_dir.join("nodes").join(format!("{n}.log"))).unwrap_or_default())
+        .map(|n| {
+            std::fs::read_to_string(run_dir.join("nodes").join(format!("{n}.log")))
+                .unwrap_or_default()
+        })
         .collect();
-    assert!(logs.contains("+switch-master faultline"), "the sentinels never failed over\n{}", text(&out));
+    assert!(
+        logs.contains("+switch-master faultline"),
+        "the sentinels never failed over\n{}",
+        text(&out)
+    );
     // Every node answered its final reads: after the heal, all of them follow one primary.
-    assert_eq!(results["final_reads"]["unread"], serde_json::json!([]), "{}", text(&out));
+    assert_eq!(
+        results["final_reads"]["unread"],
+        serde_json::json!([]),
+        "{}",
+        text(&out)
+    );
     assert!(results["final_reads"]["ok"].as_u64().unwrap_or(0) > 0);
 }

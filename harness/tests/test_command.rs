@@ -279,3 +279,108 @@ fn bad_flags_and_test_files_exit_3_naming_what_is_wrong() {
     // Nothing was started, so nothing was written.
     assert!(!dir.path().join("results").exists());
 }
+
+#[test]
+fn a_fault_the_system_does_not_support_is_bad_input_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("no-pause.toml");
+    std::fs::write(
+        &system,
+        "name = \"no-pause\"\ncommand = \"/bin/true {id} {addr} {peers} {data_dir}\"\nport = 8080\nfaults = [\"partition\", \"kill\"]\n",
+    )
+    .unwrap();
+    let out = faultline(
+        &[
+            "test",
+            "--system",
+            system.to_str().unwrap(),
+            "--nemesis",
+            "pause",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--nemesis") && stderr.contains("pause"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("results").exists());
+}
+
+/// Ctrl-C in the middle of a run: the harness heals, tears the cluster down, keeps and
+/// checks the partial history, and exits 4 (the run did not finish).
+#[test]
+fn ctrl_c_tears_down_keeps_the_history_and_exits_4() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--nodes",
+            "3",
+            "--time-limit",
+            "60s",
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "1s",
+        ])
+        .args([
+            "--seed",
+            "5",
+            "--quiet",
+            "--results-dir",
+            results.to_str().unwrap(),
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (with a deadline) until operations are being recorded.
+    let history = results.join("latest/history.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&history)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 200
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no operations recorded within 60 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "faultline exited early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("interrupted"),
+        "{}",
+        text(&out)
+    );
+    let run_dir = results.join("latest").canonicalize().unwrap();
+    let results_json = read_json(&run_dir.join("results.json"));
+    assert_eq!(results_json["verdict"], "valid", "{results_json:#}");
+    let h = parse_jsonl(&std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap()).unwrap();
+    assert_eq!(
+        h.nemesis_events().last().map(|e| e.f.as_str()),
+        Some("heal-all")
+    );
+    let run_id = read_json(&run_dir.join("test.json"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(namespaces_of(&run_id), Vec::<String>::new());
+    assert_eq!(
+        processes_mentioning(run_dir.to_str().unwrap()),
+        Vec::<String>::new()
+    );
+}

@@ -61,7 +61,9 @@ impl FromStr for EtcdReads {
         match s {
             "linearizable" => Ok(EtcdReads::Linearizable),
             "serializable" => Ok(EtcdReads::Serializable),
-            other => Err(format!("unknown etcd read mode `{other}` (known: linearizable, serializable)")),
+            other => Err(format!(
+                "unknown etcd read mode `{other}` (known: linearizable, serializable)"
+            )),
         }
     }
 }
@@ -124,46 +126,82 @@ pub struct EtcdClient {
 enum Reply {
     Ok(Value),
     /// etcd answered with an error; `definite` when it certainly did not apply.
-    Error { message: String, definite: bool },
+    Error {
+        message: String,
+        definite: bool,
+    },
     /// No usable answer: `definite` when the request was never sent.
-    Transport { message: String, definite: bool },
+    Transport {
+        message: String,
+        definite: bool,
+    },
 }
 
 impl EtcdClient {
     pub fn new(url: &str, timeout: Duration, reads: EtcdReads) -> anyhow::Result<EtcdClient> {
         let f = EtcdClientFactory::new(timeout, reads)?;
-        Ok(EtcdClient { http: f.http, base: url.trim_end_matches('/').to_string(), reads })
+        Ok(EtcdClient {
+            http: f.http,
+            base: url.trim_end_matches('/').to_string(),
+            reads,
+        })
     }
 
     async fn call(&self, path: &str, body: Value) -> Reply {
-        let response = match self.http.post(format!("{}{path}", self.base)).json(&body).send().await {
+        let response = match self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 let definite = e.is_connect() && !e.is_timeout();
-                let what = if e.is_timeout() { "timeout".to_string() } else { chain(&e) };
-                return Reply::Transport { message: what, definite };
+                let what = if e.is_timeout() {
+                    "timeout".to_string()
+                } else {
+                    chain(&e)
+                };
+                return Reply::Transport {
+                    message: what,
+                    definite,
+                };
             }
         };
         let status = response.status();
         let bytes = match response.bytes().await {
             Ok(b) => b,
-            Err(e) => return Reply::Transport { message: format!("body: {}", chain(&e)), definite: false },
+            Err(e) => {
+                return Reply::Transport {
+                    message: format!("body: {}", chain(&e)),
+                    definite: false,
+                }
+            }
         };
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
             return match parsed {
                 Some(v @ Value::Object(_)) => Reply::Ok(v),
-                _ => Reply::Transport { message: format!("malformed {path} answer"), definite: false },
+                _ => Reply::Transport {
+                    message: format!("malformed {path} answer"),
+                    definite: false,
+                },
             };
         }
         let (message, code) = match &parsed {
             Some(v) => (
-                v.get("message").or_else(|| v.get("error")).and_then(Value::as_str).unwrap_or("").to_string(),
+                v.get("message")
+                    .or_else(|| v.get("error"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
                 v.get("code").and_then(Value::as_i64),
             ),
             None => (String::new(), None),
         };
-        let definite = code == Some(GRPC_INVALID_ARGUMENT) || DEFINITE_MESSAGES.contains(&message.as_str());
+        let definite =
+            code == Some(GRPC_INVALID_ARGUMENT) || DEFINITE_MESSAGES.contains(&message.as_str());
         let message = if message.is_empty() {
             format!("http-{}", status.as_u16())
         } else {
@@ -173,19 +211,30 @@ impl EtcdClient {
     }
 
     /// The value and mod revision of `key` (`None` for an absent key).
-    async fn range(&self, key: u64, serializable: bool) -> Result<Option<(Value, i64)>, (String, bool)> {
+    async fn range(
+        &self,
+        key: u64,
+        serializable: bool,
+    ) -> Result<Option<(Value, i64)>, (String, bool)> {
         let mut body = json!({ "key": encode_key(key) });
         if serializable {
             body["serializable"] = json!(true);
         }
         match self.call("/v3/kv/range", body).await {
             Reply::Ok(v) => parse_range(&v).map_err(|e| (e, false)),
-            Reply::Error { message, definite } | Reply::Transport { message, definite } => Err((message, definite)),
+            Reply::Error { message, definite } | Reply::Transport { message, definite } => {
+                Err((message, definite))
+            }
         }
     }
 
     /// A txn that puts `value` if `compare` holds; `Ok(true)` if it did.
-    async fn txn_put(&self, key: u64, compare: Value, value: &Value) -> Result<bool, (String, bool)> {
+    async fn txn_put(
+        &self,
+        key: u64,
+        compare: Value,
+        value: &Value,
+    ) -> Result<bool, (String, bool)> {
         let body = json!({
             "compare": [compare],
             "success": [{ "requestPut": { "key": encode_key(key), "value": encode_value(value) } }],
@@ -193,7 +242,9 @@ impl EtcdClient {
         match self.call("/v3/kv/txn", body).await {
             // A failed compare is `succeeded: false`, which the gateway leaves out.
             Reply::Ok(v) => Ok(v.get("succeeded").and_then(Value::as_bool).unwrap_or(false)),
-            Reply::Error { message, definite } | Reply::Transport { message, definite } => Err((message, definite)),
+            Reply::Error { message, definite } | Reply::Transport { message, definite } => {
+                Err((message, definite))
+            }
         }
     }
 
@@ -222,7 +273,12 @@ impl EtcdClient {
             OpFn::Cas => {
                 let (from, to) = match &op.value {
                     Value::Array(pair) if pair.len() == 2 => (&pair[0], &pair[1]),
-                    other => return Completion::fail(other.clone(), "bad-request: cas value must be [from, to]"),
+                    other => {
+                        return Completion::fail(
+                            other.clone(),
+                            "bad-request: cas value must be [from, to]",
+                        )
+                    }
                 };
                 let compare = if from.is_null() {
                     // "Still unwritten": the key has never been created.
@@ -248,7 +304,12 @@ impl EtcdClient {
             let current = match self.range(key, false).await {
                 Ok(c) => c,
                 // Nothing was written yet: a failed read fails the append definitely.
-                Err((message, _)) => return Completion::fail(op.value.clone(), format!("reading for append: {message}")),
+                Err((message, _)) => {
+                    return Completion::fail(
+                        op.value.clone(),
+                        format!("reading for append: {message}"),
+                    )
+                }
             };
             let (mut list, compare) = match current {
                 None => (
@@ -260,7 +321,10 @@ impl EtcdClient {
                     json!({ "key": encode_key(key), "target": "MOD", "result": "EQUAL", "mod_revision": rev.to_string() }),
                 ),
                 Some((other, _)) => {
-                    return Completion::fail(op.value.clone(), format!("key {key} holds {other}, not a list"));
+                    return Completion::fail(
+                        op.value.clone(),
+                        format!("key {key} holds {other}, not a list"),
+                    );
                 }
             };
             list.push(op.value.clone());
@@ -270,7 +334,10 @@ impl EtcdClient {
                 Err((message, definite)) => return outcome(op, message, definite),
             }
         }
-        Completion::fail(op.value.clone(), format!("contention: {APPEND_ATTEMPTS} compare-and-swap rounds lost"))
+        Completion::fail(
+            op.value.clone(),
+            format!("contention: {APPEND_ATTEMPTS} compare-and-swap rounds lost"),
+        )
     }
 }
 
@@ -307,14 +374,23 @@ pub fn int64(v: Option<&Value>) -> Option<i64> {
 
 /// A range answer: `None` when there is no `kvs` (the key is absent).
 fn parse_range(v: &Value) -> Result<Option<(Value, i64)>, String> {
-    let Some(kv) = v.get("kvs").and_then(Value::as_array).and_then(|kvs| kvs.first()) else {
+    let Some(kv) = v
+        .get("kvs")
+        .and_then(Value::as_array)
+        .and_then(|kvs| kvs.first())
+    else {
         return Ok(None);
     };
     // An empty value is the default and so left out.
     let raw = kv.get("value").and_then(Value::as_str).unwrap_or("");
-    let bytes = B64.decode(raw).map_err(|e| format!("malformed range answer: value is not base64: {e}"))?;
+    let bytes = B64
+        .decode(raw)
+        .map_err(|e| format!("malformed range answer: value is not base64: {e}"))?;
     let value = serde_json::from_slice(&bytes).map_err(|_| {
-        format!("key holds {:?}, which faultline did not write", String::from_utf8_lossy(&bytes))
+        format!(
+            "key holds {:?}, which faultline did not write",
+            String::from_utf8_lossy(&bytes)
+        )
     })?;
     let rev = int64(kv.get("mod_revision")).ok_or("malformed range answer: no mod_revision")?;
     Ok(Some((value, rev)))
@@ -345,7 +421,10 @@ pub struct MemberStatus {
 /// `POST /v3/maintenance/status` on one member.
 pub async fn member_status(http: &reqwest::Client, url: &str) -> Option<MemberStatus> {
     let v: Value = http
-        .post(format!("{}/v3/maintenance/status", url.trim_end_matches('/')))
+        .post(format!(
+            "{}/v3/maintenance/status",
+            url.trim_end_matches('/')
+        ))
         .json(&json!({}))
         .send()
         .await
@@ -360,16 +439,28 @@ pub async fn member_status(http: &reqwest::Client, url: &str) -> Option<MemberSt
 
 fn parse_status(v: &Value) -> Option<MemberStatus> {
     let member_id = v.get("header")?.get("member_id")?.as_str()?.to_string();
-    let leader = v.get("leader").and_then(Value::as_str).filter(|l| *l != "0").map(str::to_string);
+    let leader = v
+        .get("leader")
+        .and_then(Value::as_str)
+        .filter(|l| *l != "0")
+        .map(str::to_string);
     let raft_term = int64(v.get("raftTerm").or_else(|| v.get("raft_term"))).unwrap_or(0);
-    Some(MemberStatus { member_id, leader, raft_term })
+    Some(MemberStatus {
+        member_id,
+        leader,
+        raft_term,
+    })
 }
 
 /// The index (into `urls`) of the member the cluster reports as leader: the claim of
 /// the highest term, among members that can be reached. `None` when no member knows
 /// a leader, or the leader is not one of `urls`.
 pub async fn leader_index(urls: &[String], timeout: Duration) -> Option<usize> {
-    let http = reqwest::Client::builder().no_proxy().timeout(timeout).build().ok()?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .ok()?;
     let mut tasks = tokio::task::JoinSet::new();
     for (i, url) in urls.iter().enumerate() {
         let (http, url) = (http.clone(), url.clone());
@@ -381,9 +472,15 @@ pub async fn leader_index(urls: &[String], timeout: Duration) -> Option<usize> {
             statuses.push((i, s));
         }
     }
-    let (_, best) = statuses.iter().filter(|(_, s)| s.leader.is_some()).max_by_key(|(_, s)| s.raft_term)?;
+    let (_, best) = statuses
+        .iter()
+        .filter(|(_, s)| s.leader.is_some())
+        .max_by_key(|(_, s)| s.raft_term)?;
     let leader = best.leader.clone()?;
-    statuses.iter().find(|(_, s)| s.member_id == leader).map(|(i, _)| *i)
+    statuses
+        .iter()
+        .find(|(_, s)| s.member_id == leader)
+        .map(|(i, _)| *i)
 }
 
 #[cfg(test)]
@@ -418,13 +515,20 @@ mod tests {
 
     fn gate(s: &Store) -> Option<(StatusCode, Json<Value>)> {
         s.error.map(|(status, msg, code)| {
-            (StatusCode::from_u16(status).unwrap(), Json(json!({ "error": msg, "message": msg, "code": code })))
+            (
+                StatusCode::from_u16(status).unwrap(),
+                Json(json!({ "error": msg, "message": msg, "code": code })),
+            )
         })
     }
 
     async fn range(State(st): State<Shared>, Json(req): Json<Value>) -> (StatusCode, Json<Value>) {
         let mut s = st.lock().unwrap();
-        s.ranges.push(req.get("serializable").and_then(Value::as_bool).unwrap_or(false));
+        s.ranges.push(
+            req.get("serializable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        );
         if let Some(e) = gate(&s) {
             return e;
         }
@@ -441,15 +545,23 @@ mod tests {
         s.revision += 1;
         let rev = s.revision;
         let create = s.kvs.get(key).map(|e| e.1).unwrap_or(rev);
-        s.kvs.insert(key.to_string(), (value.to_string(), create, rev));
+        s.kvs
+            .insert(key.to_string(), (value.to_string(), create, rev));
     }
 
-    async fn put_handler(State(st): State<Shared>, Json(req): Json<Value>) -> (StatusCode, Json<Value>) {
+    async fn put_handler(
+        State(st): State<Shared>,
+        Json(req): Json<Value>,
+    ) -> (StatusCode, Json<Value>) {
         let mut s = st.lock().unwrap();
         if let Some(e) = gate(&s) {
             return e;
         }
-        put(&mut s, req["key"].as_str().unwrap(), req["value"].as_str().unwrap_or(""));
+        put(
+            &mut s,
+            req["key"].as_str().unwrap(),
+            req["value"].as_str().unwrap_or(""),
+        );
         (StatusCode::OK, Json(json!({ "header": header(&s) })))
     }
 
@@ -462,8 +574,14 @@ mod tests {
             let entry = s.kvs.get(c["key"].as_str().unwrap());
             match c["target"].as_str().unwrap() {
                 "VALUE" => entry.map(|e| e.0.as_str()) == c["value"].as_str(),
-                "CREATE" => entry.map(|e| e.1).unwrap_or(0).to_string() == c["create_revision"].as_str().unwrap(),
-                "MOD" => entry.map(|e| e.2).unwrap_or(0).to_string() == c["mod_revision"].as_str().unwrap(),
+                "CREATE" => {
+                    entry.map(|e| e.1).unwrap_or(0).to_string()
+                        == c["create_revision"].as_str().unwrap()
+                }
+                "MOD" => {
+                    entry.map(|e| e.2).unwrap_or(0).to_string()
+                        == c["mod_revision"].as_str().unwrap()
+                }
                 other => panic!("unexpected target {other}"),
             }
         });
@@ -471,7 +589,11 @@ mod tests {
         if holds {
             for r in req["success"].as_array().unwrap() {
                 let p = &r["requestPut"];
-                put(&mut s, p["key"].as_str().unwrap(), p["value"].as_str().unwrap());
+                put(
+                    &mut s,
+                    p["key"].as_str().unwrap(),
+                    p["value"].as_str().unwrap(),
+                );
             }
             out["succeeded"] = json!(true);
             out["header"] = header(&s);
@@ -501,20 +623,36 @@ mod tests {
         let (url, store) = fake().await;
         let c = client(&url, EtcdReads::Linearizable);
         assert_eq!(c.perform(&Op::read(1)).await, Completion::ok(Value::Null));
-        assert_eq!(c.perform(&Op::write(1, 5)).await.outcome, crate::op::Outcome::Ok);
+        assert_eq!(
+            c.perform(&Op::write(1, 5)).await.outcome,
+            crate::op::Outcome::Ok
+        );
         assert_eq!(c.perform(&Op::read(1)).await, Completion::ok(json!(5)));
         // The stored bytes are the JSON text, base64'd, under the decimal key.
-        assert_eq!(store.lock().unwrap().kvs[&B64.encode("1")].0, B64.encode("5"));
+        assert_eq!(
+            store.lock().unwrap().kvs[&B64.encode("1")].0,
+            B64.encode("5")
+        );
         let hit = c.perform(&Op::cas(1, json!(5), 6)).await;
         assert_eq!(hit, Completion::ok(json!([5, 6])));
         let miss = c.perform(&Op::cas(1, json!(5), 7)).await;
         assert_eq!(miss, Completion::fail(json!([5, 7]), "cas-mismatch"));
         assert_eq!(c.perform(&Op::read(1)).await, Completion::ok(json!(6)));
         // From nil: only while the key was never written.
-        assert_eq!(c.perform(&Op::cas(2, Value::Null, 1)).await.outcome, crate::op::Outcome::Ok);
-        assert_eq!(c.perform(&Op::cas(2, Value::Null, 3)).await.outcome, crate::op::Outcome::Fail);
+        assert_eq!(
+            c.perform(&Op::cas(2, Value::Null, 1)).await.outcome,
+            crate::op::Outcome::Ok
+        );
+        assert_eq!(
+            c.perform(&Op::cas(2, Value::Null, 3)).await.outcome,
+            crate::op::Outcome::Fail
+        );
         assert_eq!(c.perform(&Op::read(2)).await, Completion::ok(json!(1)));
-        assert_eq!(store.lock().unwrap().ranges.iter().filter(|s| **s).count(), 0, "linearizable reads asked for serializable");
+        assert_eq!(
+            store.lock().unwrap().ranges.iter().filter(|s| **s).count(),
+            0,
+            "linearizable reads asked for serializable"
+        );
     }
 
     #[tokio::test]
@@ -524,7 +662,10 @@ mod tests {
         for e in [3, 1, 2] {
             assert_eq!(c.perform(&Op::append(9, e)).await, Completion::ok(json!(e)));
         }
-        assert_eq!(c.perform(&Op::read(9)).await, Completion::ok(json!([3, 1, 2])));
+        assert_eq!(
+            c.perform(&Op::read(9)).await,
+            Completion::ok(json!([3, 1, 2]))
+        );
         let ranges = store.lock().unwrap().ranges.clone();
         // Appends read linearizably (their compare guards them anyway); the read did not.
         assert_eq!(ranges.last(), Some(&true));
@@ -532,7 +673,9 @@ mod tests {
         // Final reads follow the mode.
         c.perform(&Op::final_read(9)).await;
         assert_eq!(store.lock().unwrap().ranges.last(), Some(&true));
-        client(&url, EtcdReads::Linearizable).perform(&Op::final_read(9)).await;
+        client(&url, EtcdReads::Linearizable)
+            .perform(&Op::final_read(9))
+            .await;
         assert_eq!(store.lock().unwrap().ranges.last(), Some(&false));
     }
 
@@ -546,22 +689,43 @@ mod tests {
         let w = c.perform(&Op::write(1, 1)).await;
         assert_eq!(w.outcome, crate::op::Outcome::Info, "{w:?}");
         assert!(w.error.unwrap().contains("request timed out"));
-        assert_eq!(c.perform(&Op::cas(1, json!(1), 2)).await.outcome, crate::op::Outcome::Info);
-        assert_eq!(c.perform(&Op::append(1, 2)).await.outcome, crate::op::Outcome::Fail, "its read failed first");
+        assert_eq!(
+            c.perform(&Op::cas(1, json!(1), 2)).await.outcome,
+            crate::op::Outcome::Info
+        );
+        assert_eq!(
+            c.perform(&Op::append(1, 2)).await.outcome,
+            crate::op::Outcome::Fail,
+            "its read failed first"
+        );
         // A read that timed out changed nothing.
-        assert_eq!(c.perform(&Op::read(1)).await.outcome, crate::op::Outcome::Fail);
+        assert_eq!(
+            c.perform(&Op::read(1)).await.outcome,
+            crate::op::Outcome::Fail
+        );
         set((500, "context deadline exceeded", 2));
-        assert_eq!(c.perform(&Op::write(1, 1)).await.outcome, crate::op::Outcome::Info);
+        assert_eq!(
+            c.perform(&Op::write(1, 1)).await.outcome,
+            crate::op::Outcome::Info
+        );
         // Refused before anything was proposed.
         set((503, "etcdserver: no leader", 14));
-        assert_eq!(c.perform(&Op::write(1, 1)).await.outcome, crate::op::Outcome::Fail);
+        assert_eq!(
+            c.perform(&Op::write(1, 1)).await.outcome,
+            crate::op::Outcome::Fail
+        );
         set((400, "illegal base64 data at input byte 0", 3));
-        assert_eq!(c.perform(&Op::write(1, 1)).await.outcome, crate::op::Outcome::Fail);
+        assert_eq!(
+            c.perform(&Op::write(1, 1)).await.outcome,
+            crate::op::Outcome::Fail
+        );
         // Nothing listening: the request never left.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let dead = format!("http://{}", listener.local_addr().unwrap());
         drop(listener);
-        let w = client(&dead, EtcdReads::Linearizable).perform(&Op::write(1, 1)).await;
+        let w = client(&dead, EtcdReads::Linearizable)
+            .perform(&Op::write(1, 1))
+            .await;
         assert_eq!(w.outcome, crate::op::Outcome::Fail, "{w:?}");
     }
 
@@ -579,7 +743,10 @@ mod tests {
         });
         let c = EtcdClient::new(&url, Duration::from_millis(200), EtcdReads::Linearizable).unwrap();
         let w = c.perform(&Op::write(1, 1)).await;
-        assert_eq!((w.outcome, w.error.as_deref()), (crate::op::Outcome::Info, Some("timeout")));
+        assert_eq!(
+            (w.outcome, w.error.as_deref()),
+            (crate::op::Outcome::Info, Some("timeout"))
+        );
         hold.abort();
     }
 
@@ -589,7 +756,11 @@ mod tests {
             "version":"3.4.23","leader":"11539305337000706507","raftIndex":"11","raftTerm":"2"});
         assert_eq!(
             parse_status(&with),
-            Some(MemberStatus { member_id: "8645782499530242234".into(), leader: Some("11539305337000706507".into()), raft_term: 2 })
+            Some(MemberStatus {
+                member_id: "8645782499530242234".into(),
+                leader: Some("11539305337000706507".into()),
+                raft_term: 2
+            })
         );
         // Without a leader the field is left out and `errors` says why.
         let without = json!({"header":{"member_id":"8645782499530242234"},"raftTerm":"2","errors":["etcdserver: no leader"]});
@@ -598,7 +769,13 @@ mod tests {
 
     #[test]
     fn read_modes_parse_with_a_clear_error() {
-        assert_eq!("serializable".parse::<EtcdReads>(), Ok(EtcdReads::Serializable));
-        assert!("stale".parse::<EtcdReads>().unwrap_err().contains("linearizable, serializable"));
+        assert_eq!(
+            "serializable".parse::<EtcdReads>(),
+            Ok(EtcdReads::Serializable)
+        );
+        assert!("stale"
+            .parse::<EtcdReads>()
+            .unwrap_err()
+            .contains("linearizable, serializable"));
     }
 }

@@ -62,7 +62,14 @@ return 1
 "#;
 
 /// Server errors that mean the command was refused before it ran.
-const DEFINITE_CODES: &[&str] = &["READONLY", "NOREPLICAS", "MASTERDOWN", "LOADING", "BUSY", "WRONGVALUE"];
+const DEFINITE_CODES: &[&str] = &[
+    "READONLY",
+    "NOREPLICAS",
+    "MASTERDOWN",
+    "LOADING",
+    "BUSY",
+    "WRONGVALUE",
+];
 
 /// How a client finds its primary.
 #[derive(Debug, Clone)]
@@ -77,7 +84,12 @@ pub struct RedisOptions {
 
 impl RedisOptions {
     pub fn new(timeout: Duration, wait_replicas: u32) -> RedisOptions {
-        RedisOptions { timeout, wait_replicas, sentinel_port: SENTINEL_PORT, master_name: MASTER_NAME.to_string() }
+        RedisOptions {
+            timeout,
+            wait_replicas,
+            sentinel_port: SENTINEL_PORT,
+            master_name: MASTER_NAME.to_string(),
+        }
     }
 }
 
@@ -91,7 +103,10 @@ pub struct RedisClientFactory {
 
 impl RedisClientFactory {
     pub fn new(options: RedisOptions) -> RedisClientFactory {
-        RedisClientFactory { options, sentinels: Arc::default() }
+        RedisClientFactory {
+            options,
+            sentinels: Arc::default(),
+        }
     }
 
     /// Sentinel hosts to know of up front, beyond the nodes clients are opened for.
@@ -112,7 +127,10 @@ impl RedisClientFactory {
 fn host_of(url: &str) -> anyhow::Result<String> {
     let rest = url.split("://").nth(1).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or(rest);
-    let host = authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority);
+    let host = authority
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(authority);
     anyhow::ensure!(!host.is_empty(), "no host in node address {url:?}");
     Ok(host.to_string())
 }
@@ -151,9 +169,15 @@ pub struct RedisClient {
 
 async fn connect(addr: &str, timeout: Duration) -> Result<MultiplexedConnection, String> {
     let client = ::redis::Client::open(format!("redis://{addr}/")).map_err(|e| e.to_string())?;
-    let config =
-        ::redis::AsyncConnectionConfig::new().set_connection_timeout(timeout).set_response_timeout(timeout);
-    match tokio::time::timeout(timeout, client.get_multiplexed_async_connection_with_config(&config)).await {
+    let config = ::redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(timeout)
+        .set_response_timeout(timeout);
+    match tokio::time::timeout(
+        timeout,
+        client.get_multiplexed_async_connection_with_config(&config),
+    )
+    .await
+    {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(format!("{addr}: {e}")),
         Err(_) => Err(format!("{addr}: connect timed out")),
@@ -161,36 +185,57 @@ async fn connect(addr: &str, timeout: Duration) -> Result<MultiplexedConnection,
 }
 
 /// Asks one sentinel where the primary is.
-async fn ask_sentinel(host: &str, options: &RedisOptions, timeout: Duration) -> Result<String, String> {
+async fn ask_sentinel(
+    host: &str,
+    options: &RedisOptions,
+    timeout: Duration,
+) -> Result<String, String> {
     let addr = format!("{host}:{}", options.sentinel_port);
     let mut conn = connect(&addr, timeout).await?;
-    let query = cmd("SENTINEL").arg("get-master-addr-by-name").arg(&options.master_name).clone();
-    let answer: Option<(String, u16)> = match tokio::time::timeout(timeout, query.query_async(&mut conn)).await {
-        Ok(Ok(a)) => a,
-        Ok(Err(e)) => return Err(format!("sentinel {addr}: {e}")),
-        Err(_) => return Err(format!("sentinel {addr}: timed out")),
-    };
+    let query = cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(&options.master_name)
+        .clone();
+    let answer: Option<(String, u16)> =
+        match tokio::time::timeout(timeout, query.query_async(&mut conn)).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => return Err(format!("sentinel {addr}: {e}")),
+            Err(_) => return Err(format!("sentinel {addr}: timed out")),
+        };
     match answer {
         Some((ip, port)) => Ok(format!("{ip}:{port}")),
-        None => Err(format!("sentinel {addr} monitors no {:?}", options.master_name)),
+        None => Err(format!(
+            "sentinel {addr} monitors no {:?}",
+            options.master_name
+        )),
     }
 }
 
 /// `ROLE`'s first word: `master` or `slave`.
 async fn role(conn: &mut MultiplexedConnection, timeout: Duration) -> Result<String, String> {
-    let reply: Vec<::redis::Value> = match tokio::time::timeout(timeout, cmd("ROLE").query_async(conn)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(_) => return Err("ROLE timed out".into()),
-    };
-    reply.first().and_then(|v| ::redis::from_redis_value::<String>(v).ok()).ok_or_else(|| "ROLE gave no role".into())
+    let reply: Vec<::redis::Value> =
+        match tokio::time::timeout(timeout, cmd("ROLE").query_async(conn)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("ROLE timed out".into()),
+        };
+    reply
+        .first()
+        .and_then(|v| ::redis::from_redis_value::<String>(v).ok())
+        .ok_or_else(|| "ROLE gave no role".into())
 }
 
 impl RedisClient {
     /// The sentinels to ask, own node first.
     fn sentinel_hosts(&self) -> Vec<String> {
-        let known = self.sentinels.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        std::iter::once(self.own.clone()).chain(known.into_iter().filter(|h| *h != self.own)).collect()
+        let known = self
+            .sentinels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        std::iter::once(self.own.clone())
+            .chain(known.into_iter().filter(|h| *h != self.own))
+            .collect()
     }
 
     /// Finds the primary as a Sentinel client does: the first sentinel that answers
@@ -206,17 +251,28 @@ impl RedisClient {
                     continue;
                 }
             };
-            let mut conn = connect(&addr, self.options.timeout).await.map_err(|e| format!("no-primary: {e}"))?;
+            let mut conn = connect(&addr, self.options.timeout)
+                .await
+                .map_err(|e| format!("no-primary: {e}"))?;
             return match role(&mut conn, self.options.timeout).await {
                 Ok(r) if r == "master" => Ok(Primary { addr, conn }),
-                Ok(r) => Err(format!("no-primary: the sentinels name {addr}, which is a {r}")),
+                Ok(r) => Err(format!(
+                    "no-primary: the sentinels name {addr}, which is a {r}"
+                )),
                 Err(e) => Err(format!("no-primary: {addr}: {e}")),
             };
         }
-        Err(format!("no-primary: no sentinel answered ({})", tried.join("; ")))
+        Err(format!(
+            "no-primary: no sentinel answered ({})",
+            tried.join("; ")
+        ))
     }
 
-    async fn execute(&self, conn: &mut MultiplexedConnection, op: &Op) -> Result<Completion, RedisError> {
+    async fn execute(
+        &self,
+        conn: &mut MultiplexedConnection,
+        op: &Op,
+    ) -> Result<Completion, RedisError> {
         let key = op.key.to_string();
         match op.f {
             OpFn::Read | OpFn::FinalRead => {
@@ -225,21 +281,44 @@ impl RedisClient {
                     None => Completion::ok(Value::Null),
                     Some(t) => match serde_json::from_str(&t) {
                         Ok(v) => Completion::ok(v),
-                        Err(_) => Completion::fail(Value::Null, format!("key {key} holds {t:?}, which faultline did not write")),
+                        Err(_) => Completion::fail(
+                            Value::Null,
+                            format!("key {key} holds {t:?}, which faultline did not write"),
+                        ),
                     },
                 })
             }
             OpFn::Write => {
-                let () = cmd("SET").arg(&key).arg(op.value.to_string()).query_async(conn).await?;
+                let () = cmd("SET")
+                    .arg(&key)
+                    .arg(op.value.to_string())
+                    .query_async(conn)
+                    .await?;
                 self.replicated(conn, op).await
             }
             OpFn::Cas => {
                 let (from, to) = match &op.value {
                     Value::Array(pair) if pair.len() == 2 => (&pair[0], &pair[1]),
-                    other => return Ok(Completion::fail(other.clone(), "bad-request: cas value must be [from, to]")),
+                    other => {
+                        return Ok(Completion::fail(
+                            other.clone(),
+                            "bad-request: cas value must be [from, to]",
+                        ))
+                    }
                 };
-                let expected = if from.is_null() { String::new() } else { from.to_string() };
-                let set: i64 = cmd("EVAL").arg(CAS_SCRIPT).arg(1).arg(&key).arg(expected).arg(to.to_string()).query_async(conn).await?;
+                let expected = if from.is_null() {
+                    String::new()
+                } else {
+                    from.to_string()
+                };
+                let set: i64 = cmd("EVAL")
+                    .arg(CAS_SCRIPT)
+                    .arg(1)
+                    .arg(&key)
+                    .arg(expected)
+                    .arg(to.to_string())
+                    .query_async(conn)
+                    .await?;
                 if set == 1 {
                     self.replicated(conn, op).await
                 } else {
@@ -247,7 +326,13 @@ impl RedisClient {
                 }
             }
             OpFn::Append => {
-                let _: i64 = cmd("EVAL").arg(APPEND_SCRIPT).arg(1).arg(&key).arg(op.value.to_string()).query_async(conn).await?;
+                let _: i64 = cmd("EVAL")
+                    .arg(APPEND_SCRIPT)
+                    .arg(1)
+                    .arg(&key)
+                    .arg(op.value.to_string())
+                    .query_async(conn)
+                    .await?;
                 self.replicated(conn, op).await
             }
         }
@@ -255,7 +340,11 @@ impl RedisClient {
 
     /// With `wait_replicas`, a write the primary applied is `ok` only once enough
     /// replicas have it.
-    async fn replicated(&self, conn: &mut MultiplexedConnection, op: &Op) -> Result<Completion, RedisError> {
+    async fn replicated(
+        &self,
+        conn: &mut MultiplexedConnection,
+        op: &Op,
+    ) -> Result<Completion, RedisError> {
         let n = self.options.wait_replicas;
         if n == 0 {
             return Ok(Completion::ok(op.value.clone()));
@@ -266,7 +355,10 @@ impl RedisClient {
         if acked >= n as i64 {
             Ok(Completion::ok(op.value.clone()))
         } else {
-            Ok(Completion::info(op.value.clone(), format!("wait: {acked} of {n} replicas acknowledged within {ms} ms")))
+            Ok(Completion::info(
+                op.value.clone(),
+                format!("wait: {acked} of {n} replicas acknowledged within {ms} ms"),
+            ))
         }
     }
 
@@ -277,11 +369,17 @@ impl RedisClient {
                 Ok(Ok(p)) => *slot = Some(p),
                 // Nothing reached a primary: certainly not applied.
                 Ok(Err(e)) => return Completion::fail(op.value.clone(), e),
-                Err(_) => return Completion::fail(op.value.clone(), "no-primary: finding the primary timed out"),
+                Err(_) => {
+                    return Completion::fail(
+                        op.value.clone(),
+                        "no-primary: finding the primary timed out",
+                    )
+                }
             }
         }
         let primary = slot.as_mut().expect("just set");
-        let result = tokio::time::timeout(self.options.timeout, self.execute(&mut primary.conn, op)).await;
+        let result =
+            tokio::time::timeout(self.options.timeout, self.execute(&mut primary.conn, op)).await;
         match result {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
@@ -328,8 +426,8 @@ impl Client for RedisClient {
 /// no sentinel answers or the primary is not one of `hosts`.
 pub async fn primary_index(hosts: &[String], options: &RedisOptions) -> Option<usize> {
     let mut tasks = tokio::task::JoinSet::new();
-    for host in hosts.iter().cloned() {
-        let options = options.clone();
+    for host in hosts {
+        let (host, options) = (host.clone(), options.clone());
         tasks.spawn(async move { ask_sentinel(&host, &options, options.timeout).await.ok() });
     }
     let mut votes: std::collections::BTreeMap<String, usize> = Default::default();
@@ -369,7 +467,11 @@ mod tests {
     }
 
     fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
     }
 
     async fn wait_for(what: &str, deadline: Duration, mut check: impl AsyncFnMut() -> bool) {
@@ -383,18 +485,33 @@ mod tests {
     /// A primary, `replicas` replicas and one sentinel watching them.
     async fn deployment(replicas: usize) -> (Procs, Vec<u16>, u16) {
         let dir = tempfile::tempdir().unwrap();
-        let mut procs = Procs { children: Vec::new(), _dir: tempfile::tempdir().unwrap() };
+        let mut procs = Procs {
+            children: Vec::new(),
+            _dir: tempfile::tempdir().unwrap(),
+        };
         let ports: Vec<u16> = (0..=replicas).map(|_| free_port()).collect();
         for (i, port) in ports.iter().enumerate() {
             let mut c = Command::new("redis-server");
-            c.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--dir", dir.path().to_str().unwrap()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+            c.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--dir", dir.path().to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
             if i > 0 {
                 c.args(["--replicaof", "127.0.0.1", &ports[0].to_string()]);
             }
-            procs.children.push(c.spawn().expect("redis-server is installed (scripts/setup.sh)"));
+            procs.children.push(
+                c.spawn()
+                    .expect("redis-server is installed (scripts/setup.sh)"),
+            );
         }
         let sentinel_port = free_port();
         let conf = dir.path().join("sentinel.conf");
@@ -408,28 +525,55 @@ mod tests {
         )
         .unwrap();
         procs.children.push(
-            Command::new("redis-sentinel").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+            Command::new("redis-sentinel")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
         );
         procs._dir = dir;
         // Ready when the replicas are in sync and the sentinel names the primary.
         let primary = format!("127.0.0.1:{}", ports[0]);
-        wait_for("replication and the sentinel", Duration::from_secs(10), async || {
-            let Ok(mut c) = connect(&primary, Duration::from_millis(200)).await else { return false };
-            let info: String = cmd("INFO").arg("replication").query_async(&mut c).await.unwrap_or_default();
-            let synced = info.matches("state=online").count() == replicas;
-            let options = RedisOptions { sentinel_port, ..RedisOptions::new(Duration::from_millis(200), 0) };
-            synced && ask_sentinel("127.0.0.1", &options, Duration::from_millis(200)).await.is_ok()
-        })
+        wait_for(
+            "replication and the sentinel",
+            Duration::from_secs(10),
+            async || {
+                let Ok(mut c) = connect(&primary, Duration::from_millis(200)).await else {
+                    return false;
+                };
+                let info: String = cmd("INFO")
+                    .arg("replication")
+                    .query_async(&mut c)
+                    .await
+                    .unwrap_or_default();
+                let synced = info.matches("state=online").count() == replicas;
+                let options = RedisOptions {
+                    sentinel_port,
+                    ..RedisOptions::new(Duration::from_millis(200), 0)
+                };
+                synced
+                    && ask_sentinel("127.0.0.1", &options, Duration::from_millis(200))
+                        .await
+                        .is_ok()
+            },
+        )
         .await;
         (procs, ports, sentinel_port)
     }
 
     fn factory(sentinel_port: u16, wait: u32) -> RedisClientFactory {
-        RedisClientFactory::new(RedisOptions { sentinel_port, ..RedisOptions::new(Duration::from_millis(1000), wait) })
+        RedisClientFactory::new(RedisOptions {
+            sentinel_port,
+            ..RedisOptions::new(Duration::from_millis(1000), wait)
+        })
     }
 
     fn target() -> Target {
-        Target { id: "n1".into(), url: "http://127.0.0.1:1".into() }
+        Target {
+            id: "n1".into(),
+            url: "http://127.0.0.1:1".into(),
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -439,19 +583,41 @@ mod tests {
         assert_eq!(c.invoke(&Op::read(1)).await, Completion::ok(Value::Null));
         assert_eq!(c.invoke(&Op::write(1, 5)).await, Completion::ok(json!(5)));
         assert_eq!(c.invoke(&Op::read(1)).await, Completion::ok(json!(5)));
-        assert_eq!(c.invoke(&Op::cas(1, json!(5), 6)).await, Completion::ok(json!([5, 6])));
-        assert_eq!(c.invoke(&Op::cas(1, json!(5), 7)).await, Completion::fail(json!([5, 7]), "cas-mismatch"));
-        assert_eq!(c.invoke(&Op::cas(2, Value::Null, 1)).await.outcome, Outcome::Ok);
-        assert_eq!(c.invoke(&Op::cas(2, Value::Null, 3)).await.outcome, Outcome::Fail);
+        assert_eq!(
+            c.invoke(&Op::cas(1, json!(5), 6)).await,
+            Completion::ok(json!([5, 6]))
+        );
+        assert_eq!(
+            c.invoke(&Op::cas(1, json!(5), 7)).await,
+            Completion::fail(json!([5, 7]), "cas-mismatch")
+        );
+        assert_eq!(
+            c.invoke(&Op::cas(2, Value::Null, 1)).await.outcome,
+            Outcome::Ok
+        );
+        assert_eq!(
+            c.invoke(&Op::cas(2, Value::Null, 3)).await.outcome,
+            Outcome::Fail
+        );
         for e in [4, 2, 9] {
             assert_eq!(c.invoke(&Op::append(3, e)).await, Completion::ok(json!(e)));
         }
-        assert_eq!(c.invoke(&Op::read(3)).await, Completion::ok(json!([4, 2, 9])));
+        assert_eq!(
+            c.invoke(&Op::read(3)).await,
+            Completion::ok(json!([4, 2, 9]))
+        );
         // Appending to a register is refused before anything changes.
         assert_eq!(c.invoke(&Op::append(1, 1)).await.outcome, Outcome::Fail);
         // It all went to the primary: the replica has it (replication), and refuses writes.
-        let mut replica = connect(&format!("127.0.0.1:{}", ports[1]), Duration::from_secs(1)).await.unwrap();
-        let e = cmd("SET").arg("1").arg("0").query_async::<()>(&mut replica).await.unwrap_err();
+        let mut replica = connect(&format!("127.0.0.1:{}", ports[1]), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let e = cmd("SET")
+            .arg("1")
+            .arg("0")
+            .query_async::<()>(&mut replica)
+            .await
+            .unwrap_err();
         assert!(is_definite(&e), "{e}");
     }
 
@@ -460,12 +626,18 @@ mod tests {
         let (_procs, _ports, sentinel_port) = deployment(1).await;
         let one = factory(sentinel_port, 1).open(&target()).unwrap();
         assert_eq!(one.invoke(&Op::write(1, 1)).await, Completion::ok(json!(1)));
-        assert_eq!(one.invoke(&Op::cas(1, json!(1), 2)).await.outcome, Outcome::Ok);
+        assert_eq!(
+            one.invoke(&Op::cas(1, json!(1), 2)).await.outcome,
+            Outcome::Ok
+        );
         // Two replicas will never acknowledge: applied on the primary, so indeterminate.
         let two = factory(sentinel_port, 2).open(&target()).unwrap();
         let w = two.invoke(&Op::write(1, 3)).await;
         assert_eq!(w.outcome, Outcome::Info, "{w:?}");
-        assert!(w.error.as_deref().unwrap().contains("1 of 2 replicas"), "{w:?}");
+        assert!(
+            w.error.as_deref().unwrap().contains("1 of 2 replicas"),
+            "{w:?}"
+        );
         assert_eq!(one.invoke(&Op::read(1)).await, Completion::ok(json!(3)));
     }
 
@@ -474,23 +646,59 @@ mod tests {
         let (_procs, ports, sentinel_port) = deployment(1).await;
         let c = factory(sentinel_port, 0).open(&target()).unwrap();
         assert_eq!(c.invoke(&Op::write(1, 1)).await.outcome, Outcome::Ok);
-        let mut s = connect(&format!("127.0.0.1:{sentinel_port}"), Duration::from_secs(1)).await.unwrap();
+        let mut s = connect(
+            &format!("127.0.0.1:{sentinel_port}"),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
         // The sentinel learns of replicas from the primary's INFO; until then it has
         // none to promote (NOGOODSLAVE).
-        wait_for("the sentinel to accept a failover", Duration::from_secs(15), async || {
-            cmd("SENTINEL").arg("failover").arg(MASTER_NAME).query_async::<()>(&mut s).await.is_ok()
-        })
+        wait_for(
+            "the sentinel to accept a failover",
+            Duration::from_secs(15),
+            async || {
+                cmd("SENTINEL")
+                    .arg("failover")
+                    .arg(MASTER_NAME)
+                    .query_async::<()>(&mut s)
+                    .await
+                    .is_ok()
+            },
+        )
         .await;
         let new_primary = format!("127.0.0.1:{}", ports[1]);
-        let options = RedisOptions { sentinel_port, ..RedisOptions::new(Duration::from_millis(500), 0) };
+        let options = RedisOptions {
+            sentinel_port,
+            ..RedisOptions::new(Duration::from_millis(500), 0)
+        };
         wait_for("the failover", Duration::from_secs(15), async || {
-            ask_sentinel("127.0.0.1", &options, Duration::from_millis(500)).await.ok().as_deref() == Some(new_primary.as_str())
+            ask_sentinel("127.0.0.1", &options, Duration::from_millis(500))
+                .await
+                .ok()
+                .as_deref()
+                == Some(new_primary.as_str())
         })
         .await;
-        wait_for("the old primary to become a replica", Duration::from_secs(15), async || {
-            let Ok(mut old) = connect(&format!("127.0.0.1:{}", ports[0]), Duration::from_millis(500)).await else { return false };
-            role(&mut old, Duration::from_millis(500)).await.ok().as_deref() == Some("slave")
-        })
+        wait_for(
+            "the old primary to become a replica",
+            Duration::from_secs(15),
+            async || {
+                let Ok(mut old) = connect(
+                    &format!("127.0.0.1:{}", ports[0]),
+                    Duration::from_millis(500),
+                )
+                .await
+                else {
+                    return false;
+                };
+                role(&mut old, Duration::from_millis(500))
+                    .await
+                    .ok()
+                    .as_deref()
+                    == Some("slave")
+            },
+        )
         .await;
         // The client still believes in the old primary, which dropped its clients when
         // it was demoted (or, had the connection survived, refuses with READONLY).
@@ -500,16 +708,32 @@ mod tests {
         assert_eq!(c.invoke(&Op::write(1, 3)).await.outcome, Outcome::Ok);
         assert_eq!(c.invoke(&Op::read(1)).await, Completion::ok(json!(3)));
         let mut p = connect(&new_primary, Duration::from_secs(1)).await.unwrap();
-        assert_eq!(role(&mut p, Duration::from_secs(1)).await.unwrap(), "master");
-        assert_eq!(primary_index(&["127.0.0.2".into(), "127.0.0.1".into()], &options).await, Some(1));
+        assert_eq!(
+            role(&mut p, Duration::from_secs(1)).await.unwrap(),
+            "master"
+        );
+        assert_eq!(
+            primary_index(&["127.0.0.2".into(), "127.0.0.1".into()], &options).await,
+            Some(1)
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_refused_by_a_replica_is_a_definite_fail() {
         let (_procs, ports, _sentinel_port) = deployment(1).await;
-        let mut replica = connect(&format!("127.0.0.1:{}", ports[1]), Duration::from_secs(1)).await.unwrap();
+        let mut replica = connect(&format!("127.0.0.1:{}", ports[1]), Duration::from_secs(1))
+            .await
+            .unwrap();
         for script in [CAS_SCRIPT, APPEND_SCRIPT] {
-            let e = cmd("EVAL").arg(script).arg(1).arg("1").arg("").arg("2").query_async::<i64>(&mut replica).await.unwrap_err();
+            let e = cmd("EVAL")
+                .arg(script)
+                .arg(1)
+                .arg("1")
+                .arg("")
+                .arg("2")
+                .query_async::<i64>(&mut replica)
+                .await
+                .unwrap_err();
             assert!(is_definite(&e), "{e}");
         }
     }
@@ -519,7 +743,13 @@ mod tests {
         let c = factory(free_port(), 0).open(&target()).unwrap();
         let w = c.invoke(&Op::write(1, 1)).await;
         assert_eq!(w.outcome, Outcome::Fail, "{w:?}");
-        assert!(w.error.as_deref().unwrap().starts_with("no-primary: no sentinel answered"), "{w:?}");
+        assert!(
+            w.error
+                .as_deref()
+                .unwrap()
+                .starts_with("no-primary: no sentinel answered"),
+            "{w:?}"
+        );
     }
 
     #[test]

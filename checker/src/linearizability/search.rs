@@ -18,7 +18,7 @@
 //! order a lookahead abandons states from which a later observation is unreachable.
 
 use super::budget::{Budget, StopReason};
-use super::memo::{zobrist, Memo, OpenMask};
+use super::memo::{zobrist, FxBuild, Memo, OpenMask};
 use std::collections::HashMap;
 use crate::model::{Growth, Model};
 
@@ -192,7 +192,7 @@ struct Lookahead<S> {
     /// The state each reset leaves (`None`: any).
     reset_state: Vec<Option<S>>,
     /// Resets by the state they leave, for observers that need one exact state.
-    resets_leaving: HashMap<S, Vec<u32>>,
+    resets_leaving: HashMap<S, Vec<u32>, FxBuild>,
     required: Vec<Option<S>>,
 }
 
@@ -221,7 +221,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         }
         let mut reset_at = vec![NIL; ops.len()];
         let mut reset_state = vec![None; ops.len()];
-        let mut resets_leaving: HashMap<S, Vec<u32>> = HashMap::new();
+        let mut resets_leaving: HashMap<S, Vec<u32>, FxBuild> = HashMap::default();
         for (p, &i) in resets.items.iter().enumerate() {
             reset_at[i as usize] = p as u32;
             let leaves = model.reset_state(&ops[i as usize].op);
@@ -338,7 +338,13 @@ impl<'a, M: Model> Search<'a, M> {
     /// new; the rest of `candidates` stays for later.
     fn choose(&mut self, op: u32, candidates: &mut Vec<M::State>) -> Option<M::State> {
         let (fp, mask) = self.after(op);
+        let open = self.open_at[op as usize] != NIL;
         while let Some(s) = candidates.pop() {
+            // An open operation that would change nothing is never worth placing: the
+            // configuration without it can do all the same, and more.
+            if open && s == self.state {
+                continue;
+            }
             if let Some(l) = &self.lookahead {
                 if !l.viable(self.model, self.ops, &self.lin, &s, op as usize) {
                     // Still a linearizable prefix, and the most telling one for a
@@ -423,6 +429,8 @@ impl<'a, M: Model> Search<'a, M> {
             }
             self.scratch.clear();
             self.model.successors(&self.state, &self.ops[i as usize].op, &mut self.scratch);
+            let state = &self.state;
+            self.scratch.retain(|s| s != state);
             let helps = self.scratch.iter().any(|s| self.model.step(s, &self.ops[stuck as usize].op).is_some());
             if helps {
                 helpful.push(i);

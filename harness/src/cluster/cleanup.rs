@@ -140,7 +140,9 @@ pub fn find_runs() -> Vec<FoundRun> {
         resources: RunResources {
             run_id: id.to_string(),
             namespaces: Vec::new(),
-            host_link: RunNames::new(id).host_link(),
+            // Set below only if the link carries our mark: without a state file, a
+            // name alone does not make an interface ours.
+            host_link: String::new(),
             processes: Vec::new(),
             octet: None,
         },
@@ -193,7 +195,8 @@ pub fn find_runs() -> Vec<FoundRun> {
         };
         if network::host_link_alias(&link).as_deref() == Some(RunNames::new(id).alias().as_str()) {
             let id = id.to_string();
-            runs.entry(id.clone()).or_insert_with(|| empty(&id));
+            let run = runs.entry(id.clone()).or_insert_with(|| empty(&id));
+            run.resources.host_link = link.clone();
         }
     }
     for (octet, id) in lease::all() {

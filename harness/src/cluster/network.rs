@@ -278,11 +278,11 @@ pub fn create(names: &RunNames, octet: u8, nodes: &[(String, Ipv4Addr)]) -> Resu
     Ok(())
 }
 
-/// Removes the host link and `namespaces`, whichever exist. Removing the host end of
+/// Removes the host link (none if empty) and `namespaces`, whichever exist. Removing the host end of
 /// the veth removes both ends at once; the links inside namespaces go with them.
 pub fn destroy(host_link: &str, namespaces: &[String]) -> Result<()> {
     let mut errors = Vec::new();
-    if link_exists(host_link) {
+    if !host_link.is_empty() && link_exists(host_link) {
         if let Err(e) = ip(&["link", "del", host_link]) {
             errors.push(format!("{e:#}"));
         }
@@ -306,7 +306,7 @@ pub fn destroy(host_link: &str, namespaces: &[String]) -> Result<()> {
 }
 
 pub fn netns_exists(name: &str) -> bool {
-    Path::new("/run/netns").join(name).exists()
+    !name.is_empty() && !name.contains('/') && Path::new("/run/netns").join(name).exists()
 }
 
 /// Every named network namespace (`ip netns list`, read directly).
@@ -323,7 +323,7 @@ pub fn list_netns() -> Vec<String> {
 }
 
 pub fn link_exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
+    !name.is_empty() && !name.contains('/') && Path::new("/sys/class/net").join(name).exists()
 }
 
 /// The alias of an interface in the host namespace, if it has one.

@@ -31,6 +31,9 @@ pub async fn recover(node: Arc<Node>) {
     if newest > c.epoch {
         node.adopt_epoch(&mut c, newest, "a peer is in a newer epoch");
     } else {
+        for link in &node.links {
+            link.reset(c.epoch);
+        }
         c.role = Role::Primary;
         log("info", &node.cfg.id, "primary", json!({"epoch": c.epoch, "seq": c.seq, "reachable": positions.len()}));
     }
@@ -95,6 +98,9 @@ async fn promote(node: &Arc<Node>, epoch: u64, heard: u64) {
     c.epoch = new_epoch;
     c.synced_epoch = new_epoch;
     c.rewrite_log();
+    for link in &node.links {
+        link.reset(new_epoch);
+    }
     c.role = Role::Primary;
     log("info", &node.cfg.id, "promoted", json!({"epoch": new_epoch, "old_epoch": epoch, "seq": c.seq, "reachable": positions.len()}));
 }

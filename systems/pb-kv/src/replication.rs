@@ -110,7 +110,14 @@ impl Link {
     /// link moved on to another epoch.
     pub async fn wait_acked(&self, epoch: u64, seq: u64) {
         let mut rx = self.status.subscribe();
-        let _ = rx.wait_for(|s| s.state == LinkState::Dead || s.epoch != epoch || s.acked >= seq).await;
+        let _ = rx.wait_for(|s| s.state == LinkState::Dead || s.epoch > epoch || s.acked >= seq).await;
+    }
+
+    /// Starts the link over for a new tenure as primary. Called before the node serves
+    /// its first request of `epoch`, so that no write of the epoch finds the link still
+    /// marked with an older tenure and goes unreplicated.
+    pub fn reset(&self, epoch: u64) {
+        self.set(epoch, LinkState::Behind, 0);
     }
 
     pub fn describe(&self) -> Value {
@@ -123,12 +130,17 @@ impl Link {
         json!({"state": state, "acked": s.acked})
     }
 
+    /// Updates the status, unless it already belongs to a newer tenure (an answer that
+    /// arrives after this node stepped down and was promoted again).
     fn set(&self, epoch: u64, state: LinkState, acked: u64) {
         let new = LinkStatus { epoch, state, acked };
-        let old = *self.status.borrow();
-        if old != new {
-            self.status.send_replace(new);
-        }
+        self.status.send_if_modified(|s| {
+            if s.epoch > epoch || *s == new {
+                return false;
+            }
+            *s = new;
+            true
+        });
     }
 }
 
@@ -142,8 +154,15 @@ pub async fn run_link(node: Arc<Node>, link: Arc<Link>) {
         let Some(epoch) = node.primary_epoch() else {
             pending.clear();
             while rx.try_recv().is_ok() {}
-            let s = *link.status.borrow();
-            link.set(s.epoch, LinkState::Dead, s.acked);
+            {
+                // Under the node's lock, which promotion holds while it resets the link:
+                // a reset for a new tenure is never overwritten by this.
+                let c = node.core();
+                if c.role != crate::node::Role::Primary {
+                    let s = *link.status.borrow();
+                    link.set(s.epoch, LinkState::Dead, s.acked); // releases writers of a lost tenure
+                }
+            }
             tokio::time::sleep(hb).await;
             continue;
         };

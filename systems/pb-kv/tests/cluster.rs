@@ -217,7 +217,7 @@ async fn sync_writes_survive_primary_kill(replicate: &str) {
         t.await.unwrap();
     }
     let (s, v) = c.get("n3", "list").await;
-    assert_eq!(s, 200);
+    assert_eq!(s, 200, "{v}");
     let list: Vec<String> = serde_json::from_value(v["value"].clone()).unwrap();
     let acked = acked.lock().unwrap().clone();
     let missing: Vec<&String> = acked.iter().filter(|e| !list.contains(e)).collect();

@@ -292,11 +292,28 @@ async fn three_nodes_serve_the_protocol_from_any_node() {
         (s, b["error"].clone(), b["definite"].clone()),
         (400, json!("bad-request"), json!(true))
     );
-    let h = c.health(&follower).await.unwrap();
-    assert_eq!(h["leader"], json!(leader));
-    assert_eq!(h["role"], json!("follower"));
+    // Followers learn the commit index from the next heartbeat.
+    let h = wait_for(
+        "the follower to learn the commit index",
+        Duration::from_secs(10),
+        || async {
+            let h = c.health(&follower).await?;
+            (h["commit_index"].as_u64()? >= 5).then_some(h)
+        },
+    )
+    .await;
+    for field in [
+        "node",
+        "role",
+        "term",
+        "leader",
+        "commit_index",
+        "applied_index",
+        "members",
+    ] {
+        assert!(h.get(field).is_some(), "/health lacks {field}: {h}");
+    }
     assert_eq!(h["members"], json!(["n1", "n2", "n3"]));
-    assert!(h["commit_index"].as_u64().unwrap() >= 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,6 +538,44 @@ fn bad_flags_get_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'nope'"));
 }
 
+/// Adding a node that never answers times out (indeterminate) and is abandoned, so the
+/// next membership change is not blocked by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_an_unreachable_node_times_out_and_unblocks_later_changes() {
+    let c = Cluster::new(3, &["--request-timeout-ms", "400"]);
+    let leader = c.wait_leader().await;
+    let ghost = format!("127.0.0.1:{}", free_port()); // nothing listens there
+    let (s, b) = c
+        .call(
+            reqwest::Method::POST,
+            &leader,
+            "/admin/members",
+            Some(json!({"id": "n9", "addr": ghost})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"].clone(), b["definite"].clone()),
+        (504, json!("timeout"), json!(false)),
+        "{b}"
+    );
+    let (s, b) = c
+        .call(reqwest::Method::DELETE, &leader, "/admin/members/n9", None)
+        .await;
+    assert_eq!(s, 409, "n9 never became a member: {b}");
+    let victim = c.addrs.keys().find(|id| **id != leader).unwrap().clone();
+    let (s, b) = c
+        .call(
+            reqwest::Method::DELETE,
+            &leader,
+            &format!("/admin/members/{victim}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "removal blocked after an abandoned add: {b}");
+    let h = c.health(&leader).await.unwrap();
+    assert_eq!(h["members"].as_array().unwrap().len(), 2, "{h}");
+}
+
 /// SIGSTOP of the leader: the others elect a new one and keep serving; after SIGCONT the old
 /// leader steps down and forwards to the new one, and nothing acknowledged is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,18 +586,29 @@ async fn a_paused_leader_is_replaced_and_rejoins() {
     let pid = c.children[&leader].id() as i32;
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     let other = c.addrs.keys().find(|id| **id != leader).unwrap().clone();
-    // The paused node still answers /health from nobody, so ask the others directly.
-    let new_leader = wait_for("a leader among the running nodes", Duration::from_secs(20), || async {
-        let h = c.health(&other).await?;
-        h["leader"].as_str().filter(|l| *l != leader).map(str::to_string)
-    })
+    // The paused leader cannot answer; ask a running node.
+    let new_leader = wait_for(
+        "a leader among the running nodes",
+        Duration::from_secs(20),
+        || async {
+            let h = c.health(&other).await?;
+            h["leader"]
+                .as_str()
+                .filter(|l| *l != leader)
+                .map(str::to_string)
+        },
+    )
     .await;
     c.put_ok(&other, "k", json!(2)).await;
     unsafe { libc::kill(pid, libc::SIGCONT) };
-    wait_for("the old leader to follow the new one", Duration::from_secs(20), || async {
-        let h = c.health(&leader).await?;
-        (h["role"] == json!("follower") && h["leader"] == json!(new_leader)).then_some(())
-    })
+    wait_for(
+        "the old leader to follow the new one",
+        Duration::from_secs(20),
+        || async {
+            let h = c.health(&leader).await?;
+            (h["role"] == json!("follower") && h["leader"] == json!(new_leader)).then_some(())
+        },
+    )
     .await;
     assert_eq!(c.get_ok(&leader, "k").await, json!(2));
     c.kill(&leader); // SIGKILL also ends a stopped process; the guard would too
@@ -553,7 +619,16 @@ async fn a_paused_leader_is_replaced_and_rejoins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bug_switches_bypass_the_quorum() {
     for bug in [None, Some("early-ack"), Some("stale-read")] {
-        let mut args = vec!["--request-timeout-ms", "500"];
+        // Long election timeouts: the leader must not step down (check-quorum) before the
+        // requests below reach it.
+        let mut args = vec![
+            "--request-timeout-ms",
+            "500",
+            "--election-min-ms",
+            "1500",
+            "--election-max-ms",
+            "2500",
+        ];
         if let Some(b) = bug {
             args.extend(["--bug", b]);
         }

@@ -8,7 +8,7 @@
 //! `RAFT_SIM_SEED=<seed> cargo test -p raft-kv --test sim replay_seed -- --ignored --nocapture`.
 //! Many more seeds: `RAFT_SIM_SEEDS=20000 cargo test -p raft-kv --test sim -- --ignored many_seeds`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -753,5 +753,4 @@ fn heartbeat_is_refused_across_terms() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].term, 5);
     assert_eq!(b.term(), 5);
-    let _: BTreeSet<u8> = BTreeSet::new();
 }

@@ -1,0 +1,140 @@
+//! The command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Bug {
+    /// `POST /snapshot` reads every node's local balances, without markers or channel
+    /// recording: money in flight is missed and the total comes out wrong under load.
+    NaiveSnapshot,
+}
+
+/// One node of cl-bank: accounts spread over nodes, transfers as messages on FIFO
+/// channels, and Chandy-Lamport global snapshots.
+#[derive(Parser, Debug, Clone)]
+#[command(version, about)]
+pub struct Args {
+    /// This node's id; must appear in --peers.
+    #[arg(long)]
+    pub id: String,
+    /// Address to listen on for clients and channel traffic, e.g. 127.0.0.1:7001.
+    #[arg(long)]
+    pub listen: String,
+    /// Every node as id=host:port. Account i lives on the node at position i mod nodes.
+    #[arg(long)]
+    pub peers: String,
+    /// Accepted for uniformity with the other systems; cl-bank keeps its state in memory
+    /// (the snapshot algorithm assumes no failures).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Number of accounts, numbered 0..N-1.
+    #[arg(long, default_value_t = 10)]
+    pub accounts: u64,
+    /// Every account's balance at start.
+    #[arg(long, default_value_t = 100)]
+    pub initial_balance: i64,
+    /// Each channel message is delivered no earlier than this long after it was sent
+    /// (FIFO order is kept), so that money is visibly in flight.
+    #[arg(long, default_value_t = 0)]
+    pub channel_delay_ms: u64,
+    /// A random extra delay in 0..=this per message, on top of --channel-delay-ms
+    /// (still FIFO: a message never overtakes an earlier one on its channel).
+    #[arg(long, default_value_t = 0)]
+    pub channel_jitter_ms: u64,
+    /// A client request (transfer, snapshot) not done within this time is answered
+    /// `504 timeout`.
+    #[arg(long, default_value_t = 5000)]
+    pub request_timeout_ms: u64,
+    /// Turn on a bug (repeatable).
+    #[arg(long = "bug", value_enum)]
+    pub bugs: Vec<Bug>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: String,
+    pub listen: String,
+    pub peers: Vec<(String, String)>,
+    pub index: usize,
+    pub accounts: u64,
+    pub initial_balance: i64,
+    pub channel_delay: Duration,
+    pub channel_jitter: Duration,
+    pub request_timeout: Duration,
+    pub bugs: Vec<Bug>,
+}
+
+impl Config {
+    pub fn from_args(a: Args) -> Result<Config> {
+        let peers = parse_peers(&a.peers)?;
+        let Some(index) = peers.iter().position(|(id, _)| *id == a.id) else {
+            bail!("--id {} does not appear in --peers", a.id);
+        };
+        if peers[index].1 != a.listen {
+            bail!("--peers gives {} the address {} but --listen is {}", a.id, peers[index].1, a.listen);
+        }
+        if a.accounts == 0 {
+            bail!("--accounts must be at least 1");
+        }
+        if a.initial_balance < 0 {
+            bail!("--initial-balance must not be negative");
+        }
+        if a.request_timeout_ms == 0 {
+            bail!("--request-timeout-ms must be at least 1");
+        }
+        if let Some(d) = &a.data_dir {
+            std::fs::create_dir_all(d).map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", d.display()))?;
+        }
+        let mut bugs = a.bugs;
+        bugs.sort();
+        bugs.dedup();
+        Ok(Config {
+            id: a.id,
+            listen: a.listen,
+            peers,
+            index,
+            accounts: a.accounts,
+            initial_balance: a.initial_balance,
+            channel_delay: Duration::from_millis(a.channel_delay_ms),
+            channel_jitter: Duration::from_millis(a.channel_jitter_ms),
+            request_timeout: Duration::from_millis(a.request_timeout_ms),
+            bugs,
+        })
+    }
+
+    pub fn has(&self, bug: Bug) -> bool {
+        self.bugs.contains(&bug)
+    }
+
+    pub fn bug_names(&self) -> Vec<String> {
+        self.bugs.iter().map(|b| b.to_possible_value().unwrap().get_name().to_string()).collect()
+    }
+
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.peers.iter().position(|(p, _)| p == id)
+    }
+}
+
+pub fn parse_peers(spec: &str) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((id, addr)) = item.split_once('=') else {
+            bail!("--peers: `{item}` is not of the form id=host:port");
+        };
+        if id.is_empty() || addr.parse::<std::net::SocketAddr>().is_err() {
+            bail!("--peers: `{item}` needs a non-empty id and an address ip:port");
+        }
+        if out.iter().any(|(p, _)| p == id) {
+            bail!("--peers: {id} is listed twice");
+        }
+        out.push((id.to_string(), addr.to_string()));
+    }
+    if out.is_empty() {
+        bail!("--peers is empty");
+    }
+    Ok(out)
+}
