@@ -9,7 +9,7 @@ use checker::import;
 use checker::linearizability::{Options, Report};
 use checker::model::{BuiltinModel, CasFailMeaning};
 use checker::synth::{generate, SynthModel, SynthOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn corpus() -> PathBuf {
@@ -24,10 +24,12 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn check(path: &PathBuf, options: &Options) -> Report {
+fn check(path: &Path, options: &Options) -> Report {
     let history = import::load(path, None).unwrap_or_else(|e| panic!("{e}"));
     let model = BuiltinModel::guess(&history, CasFailMeaning::ComparisonFailed);
-    model.check(&history, options).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    model
+        .check(&history, options)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn ms(d: Duration) -> String {
@@ -36,13 +38,21 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let ops: usize = args.iter().position(|a| a == "--ops").map(|i| args[i + 1].parse().expect("--ops N")).unwrap_or(1_000_000);
+    let ops: usize = args
+        .iter()
+        .position(|a| a == "--ops")
+        .map(|i| args[i + 1].parse().expect("--ops N"))
+        .unwrap_or(1_000_000);
     let default = Options::default();
 
     // 1. The etcd corpus: every log, one after another, checking time only.
-    let mut logs: Vec<PathBuf> = std::fs::read_dir(corpus().join("jepsen")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(corpus().join("jepsen"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     logs.sort();
-    let (mut total, mut slowest, mut slowest_name, mut counts) = (Duration::ZERO, Duration::ZERO, String::new(), [0usize; 3]);
+    let (mut total, mut slowest, mut slowest_name, mut counts) =
+        (Duration::ZERO, Duration::ZERO, String::new(), [0usize; 3]);
     for log in &logs {
         let r = check(log, &default);
         total += r.elapsed;
@@ -64,13 +74,31 @@ fn main() {
 
     // 2. kv c50-ok.
     let r = check(&corpus().join("kv/c50-ok.txt"), &default);
-    println!("kv c50-ok: {} in {}   [porcupine: 230 ms]", r.verdict, ms(r.elapsed));
+    println!(
+        "kv c50-ok: {} in {}   [porcupine: 230 ms]",
+        r.verdict,
+        ms(r.elapsed)
+    );
 
     // 3. kv c50-bad with every key diagnosed.
-    let all = Options { all_keys: true, timeout: Some(Duration::from_secs(60)), ..Options::default() };
+    let all = Options {
+        all_keys: true,
+        timeout: Some(Duration::from_secs(60)),
+        ..Options::default()
+    };
     let r = check(&corpus().join("kv/c50-bad.txt"), &all);
-    let per_key: Vec<String> =
-        r.partitions.iter().map(|p| format!("{}:{}:{:.0}ms", p.key, p.verdict, p.elapsed.as_secs_f64() * 1e3)).collect();
+    let per_key: Vec<String> = r
+        .partitions
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{:.0}ms",
+                p.key,
+                p.verdict,
+                p.elapsed.as_secs_f64() * 1e3
+            )
+        })
+        .collect();
     println!(
         "kv c50-bad, every key: {} in {}, peak RSS {:.0} MB   [porcupine: not done in 30 s, > 5 GB]\n  keys: {}",
         r.verdict,
@@ -92,9 +120,22 @@ fn main() {
             seed: 1,
         });
         let generated = started.elapsed();
-        let crashed = synth.history.ops.iter().filter(|o| o.is_indeterminate()).count();
+        let crashed = synth
+            .history
+            .ops
+            .iter()
+            .filter(|o| o.is_indeterminate())
+            .count();
         let model = BuiltinModel::CasRegister(CasFailMeaning::ComparisonFailed);
-        let r = model.check(&synth.history, &Options { timeout: Some(Duration::from_secs(120)), ..Options::default() }).unwrap();
+        let r = model
+            .check(
+                &synth.history,
+                &Options {
+                    timeout: Some(Duration::from_secs(120)),
+                    ..Options::default()
+                },
+            )
+            .unwrap();
         println!(
             "synthetic cas-register, {} ops, 50 clients, {crashed} crashed: {} in {} (generated in {}), peak RSS {:.0} MB   [target: < 5 s]",
             synth.history.ops.len(),

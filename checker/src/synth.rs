@@ -74,7 +74,15 @@ pub struct SynthOptions {
 
 impl Default for SynthOptions {
     fn default() -> Self {
-        SynthOptions { model: SynthModel::CasRegister, clients: 5, ops: 1000, crash_rate: 0.0, keys: 1, anomaly: None, seed: 0 }
+        SynthOptions {
+            model: SynthModel::CasRegister,
+            clients: 5,
+            ops: 1000,
+            crash_rate: 0.0,
+            keys: 1,
+            anomaly: None,
+            seed: 0,
+        }
     }
 }
 
@@ -179,9 +187,24 @@ struct Pending {
 pub fn generate(options: &SynthOptions) -> SynthOutcome {
     let mut rng = Rng::new(options.seed);
     let clients = options.clients.max(1);
-    let keys = if options.model == SynthModel::Kv { options.keys.max(1) } else { 1 };
-    let initial = if options.model == SynthModel::Kv { json!("") } else { Value::Null };
-    let mut cells: Vec<Cell> = vec![Cell { value: initial, writer_ret: 0, writer: 0 }; keys];
+    let keys = if options.model == SynthModel::Kv {
+        options.keys.max(1)
+    } else {
+        1
+    };
+    let initial = if options.model == SynthModel::Kv {
+        json!("")
+    } else {
+        Value::Null
+    };
+    let mut cells: Vec<Cell> = vec![
+        Cell {
+            value: initial,
+            writer_ret: 0,
+            writer: 0
+        };
+        keys
+    ];
     let mut overwritten: Vec<Vec<Overwritten>> = vec![Vec::new(); keys];
     let mut last_seen: Vec<Value> = vec![Value::Null; clients];
     let mut process_of: Vec<u64> = (0..clients as u64).collect();
@@ -200,9 +223,25 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
     let mut anomaly_armed = options.anomaly.is_some();
     // Lost write: the key frozen, and the completion time after which a read ends it.
     let mut frozen: Option<(usize, u64)> = None;
-    let emit = |events: &mut Vec<Event>, time: u64, process: u64, kind: EventType, f: &str, key: &Option<Value>, value: Value| {
+    let emit = |events: &mut Vec<Event>,
+                time: u64,
+                process: u64,
+                kind: EventType,
+                f: &str,
+                key: &Option<Value>,
+                value: Value| {
         let index = events.len() as u64;
-        events.push(Event { index, time, process: Process::Client(process), kind, f: f.to_string(), key: key.clone(), value, node: None, error: None });
+        events.push(Event {
+            index,
+            time,
+            process: Process::Client(process),
+            kind,
+            f: f.to_string(),
+            key: key.clone(),
+            value,
+            node: None,
+            error: None,
+        });
     };
 
     while let Some(Reverse((time, _, client, phase))) = queue.pop() {
@@ -229,7 +268,11 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                     SynthModel::CasRegister => {
                         next_value += 1;
                         let from = last_seen[client].clone();
-                        ("cas", Action::Cas(from.clone(), json!(next_value)), json!([from, next_value]))
+                        (
+                            "cas",
+                            Action::Cas(from.clone(), json!(next_value)),
+                            json!([from, next_value]),
+                        )
                     }
                     SynthModel::Kv if roll < 40 => ("get", Action::Read, Value::Null),
                     SynthModel::Kv if roll < 50 => {
@@ -245,7 +288,15 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                 };
                 let process = process_of[client];
                 let crashed = rng.chance(options.crash_rate);
-                emit(&mut events, time, process, EventType::Invoke, f, &key, input.clone());
+                emit(
+                    &mut events,
+                    time,
+                    process,
+                    EventType::Invoke,
+                    f,
+                    &key,
+                    input.clone(),
+                );
                 pending.insert(
                     client,
                     Pending {
@@ -269,7 +320,9 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                 order += 1;
             }
             1 => {
-                let op = pending.get_mut(&client).expect("a linearization follows an invoke");
+                let op = pending
+                    .get_mut(&client)
+                    .expect("a linearization follows an invoke");
                 let takes_effect = !op.crashed || rng.chance(0.5);
                 let cell = &mut cells[op.cell];
                 let is_frozen = frozen.is_some_and(|(k, _)| k == op.cell);
@@ -280,12 +333,18 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                         if is_frozen && frozen.is_some_and(|(_, after)| op.call > after) {
                             frozen = None;
                         }
-                        if anomaly_armed && options.anomaly == Some(Anomaly::StaleRead) && invoked * 2 >= options.ops {
+                        if anomaly_armed
+                            && options.anomaly == Some(Anomaly::StaleRead)
+                            && invoked * 2 >= options.ops
+                        {
                             // The newest value overwritten by an operation that completed
                             // before this read began, itself written by an operation that
                             // completed before that one was invoked: no order can justify
                             // reading it now.
-                            let stale = overwritten[op.cell].iter().rev().find(|o| o.by_ret < op.call && o.value != op.output);
+                            let stale = overwritten[op.cell]
+                                .iter()
+                                .rev()
+                                .find(|o| o.by_ret < op.call && o.value != op.output);
                             if let Some(old) = stale {
                                 op.output = old.value.clone();
                                 anomaly_armed = false;
@@ -301,7 +360,9 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                             op.ok = false;
                         }
                     }
-                    Action::Append(s) => next = Some(json!(format!("{}{s}", cell.value.as_str().unwrap_or("")))),
+                    Action::Append(s) => {
+                        next = Some(json!(format!("{}{s}", cell.value.as_str().unwrap_or(""))))
+                    }
                 }
                 if let (Some(v), true) = (next, takes_effect) {
                     let lose = anomaly_armed
@@ -328,7 +389,9 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                 order += 1;
             }
             _ => {
-                let op = pending.remove(&client).expect("a completion follows a linearization");
+                let op = pending
+                    .remove(&client)
+                    .expect("a completion follows a linearization");
                 if let Some((k, after)) = frozen.as_mut() {
                     if *k == op.cell && *after == u64::MAX && anomaly_at == Some(op.call) {
                         *after = time;
@@ -341,11 +404,22 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
                     }
                 }
                 if let (Some(value), false) = (op.replaced.clone(), op.crashed) {
-                    overwritten[op.cell].push(Overwritten { value, by_ret: time });
+                    overwritten[op.cell].push(Overwritten {
+                        value,
+                        by_ret: time,
+                    });
                 }
                 if op.crashed {
                     if rng.chance(0.5) {
-                        emit(&mut events, time, op.process, EventType::Info, op.f, &op.key, op.input.clone());
+                        emit(
+                            &mut events,
+                            time,
+                            op.process,
+                            EventType::Info,
+                            op.f,
+                            &op.key,
+                            op.input.clone(),
+                        );
                     }
                     process_of[client] += clients as u64;
                 } else {
@@ -367,6 +441,10 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
             }
         }
     }
-    let history = History::from_events(events).expect("the simulation produces well-formed histories");
-    SynthOutcome { history, anomaly_at }
+    let history =
+        History::from_events(events).expect("the simulation produces well-formed histories");
+    SynthOutcome {
+        history,
+        anomaly_at,
+    }
 }

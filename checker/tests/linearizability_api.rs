@@ -13,7 +13,17 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 fn event(index: u64, process: u64, kind: EventType, f: &str, value: Value) -> Event {
-    Event { index, time: index, process: Process::Client(process), kind, f: f.into(), key: None, value, node: None, error: None }
+    Event {
+        index,
+        time: index,
+        process: Process::Client(process),
+        kind,
+        f: f.into(),
+        key: None,
+        value,
+        node: None,
+        error: None,
+    }
 }
 
 /// A history no exact search can finish quickly: 40 concurrent enqueues of distinct
@@ -39,20 +49,35 @@ fn hard_history() -> History {
 fn a_check_past_its_time_limit_answers_unknown_promptly() {
     let history = hard_history();
     let started = Instant::now();
-    let options = Options { timeout: Some(Duration::from_millis(100)), ..Options::default() };
+    let options = Options {
+        timeout: Some(Duration::from_millis(100)),
+        ..Options::default()
+    };
     let report = check(&history, &FifoQueue, &options).unwrap();
     assert_eq!(report.verdict, Verdict::Unknown);
-    assert_eq!(report.partitions[0].reason.as_deref(), Some("time limit reached"));
-    assert!(started.elapsed() < Duration::from_secs(10), "stopped soon after the deadline");
+    assert_eq!(
+        report.partitions[0].reason.as_deref(),
+        Some("time limit reached")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped soon after the deadline"
+    );
 }
 
 #[test]
 fn a_check_past_its_memory_budget_answers_unknown() {
     let history = hard_history();
-    let options = Options { memory_limit: 64 << 10, ..Options::default() };
+    let options = Options {
+        memory_limit: 64 << 10,
+        ..Options::default()
+    };
     let report = check(&history, &FifoQueue, &options).unwrap();
     assert_eq!(report.verdict, Verdict::Unknown);
-    assert_eq!(report.partitions[0].reason.as_deref(), Some("memory budget exhausted"));
+    assert_eq!(
+        report.partitions[0].reason.as_deref(),
+        Some("memory budget exhausted")
+    );
 }
 
 #[test]
@@ -68,15 +93,25 @@ fn reports_and_counterexamples_serialize_to_json() {
     let report = check(&history, &CasRegister::default(), &Options::default()).unwrap();
     assert_eq!(report.verdict, Verdict::Invalid);
     let c = report.counterexample.as_ref().unwrap();
-    assert_eq!(c.prefix, vec![0], "the write is the longest linearizable prefix");
+    assert_eq!(
+        c.prefix,
+        vec![0],
+        "the write is the longest linearizable prefix"
+    );
     assert_eq!(c.state, "1");
     assert_eq!(c.must_precede.id, 1);
-    assert!(c.blocked[0].reason.contains("cannot happen in state 1"), "{}", c.blocked[0].reason);
+    assert!(
+        c.blocked[0].reason.contains("cannot happen in state 1"),
+        "{}",
+        c.blocked[0].reason
+    );
     let text = serde_json::to_string(&report).unwrap();
     let back: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(back["verdict"], "invalid");
     assert_eq!(back["counterexample"]["state"], "1");
-    assert!(c.to_string().contains("longest linearizable prefix: 1 operations"));
+    assert!(c
+        .to_string()
+        .contains("longest linearizable prefix: 1 operations"));
 }
 
 /// A model of one's own: a counter with `incr` and `read`.
@@ -96,7 +131,12 @@ impl Model for Counter {
         match (op.f.as_str(), op.outcome) {
             ("incr", Outcome::Fail) | ("read", Outcome::Fail | Outcome::Info) => Ok(None),
             ("incr", _) => Ok(Some((true, 1))),
-            ("read", Outcome::Ok) => Ok(Some((false, op.output.as_i64().ok_or_else(|| ModelError::new(op, "not a number"))?))),
+            ("read", Outcome::Ok) => Ok(Some((
+                false,
+                op.output
+                    .as_i64()
+                    .ok_or_else(|| ModelError::new(op, "not a number"))?,
+            ))),
             _ => Err(ModelError::new(op, "expected incr or read")),
         }
     }
@@ -121,17 +161,36 @@ fn users_can_check_their_own_models() {
         ])
         .unwrap()
     };
-    for (read, expected) in [(0, Verdict::Valid), (1, Verdict::Valid), (2, Verdict::Valid), (3, Verdict::Invalid)] {
+    for (read, expected) in [
+        (0, Verdict::Valid),
+        (1, Verdict::Valid),
+        (2, Verdict::Valid),
+        (3, Verdict::Invalid),
+    ] {
         let report = check(&history(read), &Counter, &Options::default()).unwrap();
         assert_eq!(report.verdict, expected, "read {read}");
     }
-    let bad = History::from_events(vec![event(0, 0, EventType::Invoke, "decr", Value::Null)]).unwrap();
+    let bad =
+        History::from_events(vec![event(0, 0, EventType::Invoke, "decr", Value::Null)]).unwrap();
     let err = check(&bad, &Counter, &Options::default()).unwrap_err();
     assert!(err.to_string().contains("expected incr or read"), "{err}");
 }
 
-fn synth(model: SynthModel, anomaly: Option<Anomaly>, seed: u64, crash_rate: f64) -> checker::synth::SynthOutcome {
-    generate(&SynthOptions { model, clients: 5, ops: 400, crash_rate, keys: 3, anomaly, seed })
+fn synth(
+    model: SynthModel,
+    anomaly: Option<Anomaly>,
+    seed: u64,
+    crash_rate: f64,
+) -> checker::synth::SynthOutcome {
+    generate(&SynthOptions {
+        model,
+        clients: 5,
+        ops: 400,
+        crash_rate,
+        keys: 3,
+        anomaly,
+        seed,
+    })
 }
 
 fn model_for(model: SynthModel) -> checker::model::BuiltinModel {
@@ -145,11 +204,17 @@ fn model_for(model: SynthModel) -> checker::model::BuiltinModel {
 
 #[test]
 fn synthetic_histories_are_linearizable_by_construction() {
-    for model in [SynthModel::Register, SynthModel::CasRegister, SynthModel::Kv] {
+    for model in [
+        SynthModel::Register,
+        SynthModel::CasRegister,
+        SynthModel::Kv,
+    ] {
         for seed in 0..4 {
             let out = synth(model, None, seed, 0.02);
             assert_eq!(out.history.ops.len(), 400);
-            let report = model_for(model).check(&out.history, &Options::default()).unwrap();
+            let report = model_for(model)
+                .check(&out.history, &Options::default())
+                .unwrap();
             assert_eq!(report.verdict, Verdict::Valid, "{model:?} seed {seed}");
         }
     }
@@ -160,13 +225,26 @@ fn synthetic_histories_are_linearizable_by_construction() {
 
 #[test]
 fn injected_anomalies_are_caught() {
-    for model in [SynthModel::Register, SynthModel::CasRegister, SynthModel::Kv] {
+    for model in [
+        SynthModel::Register,
+        SynthModel::CasRegister,
+        SynthModel::Kv,
+    ] {
         for anomaly in [Anomaly::StaleRead, Anomaly::LostWrite] {
             for seed in 0..3 {
                 let out = synth(model, Some(anomaly), seed, 0.0);
-                assert!(out.anomaly_at.is_some(), "{model:?} {anomaly:?} seed {seed}: injected");
-                let report = model_for(model).check(&out.history, &Options::default()).unwrap();
-                assert_eq!(report.verdict, Verdict::Invalid, "{model:?} {anomaly:?} seed {seed}");
+                assert!(
+                    out.anomaly_at.is_some(),
+                    "{model:?} {anomaly:?} seed {seed}: injected"
+                );
+                let report = model_for(model)
+                    .check(&out.history, &Options::default())
+                    .unwrap();
+                assert_eq!(
+                    report.verdict,
+                    Verdict::Invalid,
+                    "{model:?} {anomaly:?} seed {seed}"
+                );
             }
         }
     }

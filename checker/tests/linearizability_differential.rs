@@ -30,7 +30,12 @@ struct Spec {
 }
 
 /// Interleaves `ops` over `processes` clients at random, with random outcomes.
-fn random_history(rng: &mut SmallRng, processes: u64, count: usize, gen: &mut dyn FnMut(&mut SmallRng) -> Spec) -> History {
+fn random_history(
+    rng: &mut SmallRng,
+    processes: u64,
+    count: usize,
+    gen: &mut dyn FnMut(&mut SmallRng) -> Spec,
+) -> History {
     let mut events = Vec::new();
     let mut pending: Vec<Option<Spec>> = (0..processes).map(|_| None).collect();
     let mut retired = vec![false; processes as usize];
@@ -53,8 +58,10 @@ fn random_history(rng: &mut SmallRng, processes: u64, count: usize, gen: &mut dy
     loop {
         let live: Vec<u64> = (0..processes).filter(|&p| !retired[p as usize]).collect();
         let can_start = started < count;
-        let candidates: Vec<u64> =
-            live.into_iter().filter(|&p| can_start || pending[p as usize].is_some()).collect();
+        let candidates: Vec<u64> = live
+            .into_iter()
+            .filter(|&p| can_start || pending[p as usize].is_some())
+            .collect();
         if candidates.is_empty() {
             break;
         }
@@ -88,6 +95,9 @@ fn random_history(rng: &mut SmallRng, processes: u64, count: usize, gen: &mut dy
     History::from_events(events).expect("generated histories are well formed")
 }
 
+/// (call, ret, open to the end, key, the model's operation).
+type RefOp<O> = (u64, u64, bool, Option<Value>, O);
+
 /// Tries every order: an operation may come next if no unplaced operation returned
 /// before it was invoked; every operation that completed must be placed; ones of
 /// unknown outcome may be left out.
@@ -95,7 +105,13 @@ fn brute_force<M: Model>(model: &M, history: &History) -> bool {
     let mut ops = Vec::new();
     for op in &history.ops {
         if let Some(prepared) = model.prepare(op).expect("generated ops fit the model") {
-            ops.push((op.call, op.ret, op.outcome == Outcome::Info, op.key.clone(), prepared));
+            ops.push((
+                op.call,
+                op.ret,
+                op.outcome == Outcome::Info,
+                op.key.clone(),
+                prepared,
+            ));
         }
     }
     // Keys are independent objects: one state per key.
@@ -108,11 +124,14 @@ fn brute_force<M: Model>(model: &M, history: &History) -> bool {
         }
     }
     let states = vec![model.init(); uniq.len()];
-    let key_of: Vec<usize> = ops.iter().map(|o| uniq.iter().position(|k| *k == o.3).unwrap()).collect();
+    let key_of: Vec<usize> = ops
+        .iter()
+        .map(|o| uniq.iter().position(|k| *k == o.3).unwrap())
+        .collect();
     let mut placed = vec![false; ops.len()];
     fn go<M: Model>(
         model: &M,
-        ops: &[(u64, u64, bool, Option<Value>, M::Op)],
+        ops: &[RefOp<M::Op>],
         key_of: &[usize],
         placed: &mut Vec<bool>,
         states: &mut Vec<M::State>,
@@ -148,7 +167,12 @@ fn brute_force<M: Model>(model: &M, history: &History) -> bool {
 }
 
 /// Checks `rounds` random histories of `model` and returns (valid, invalid) counts.
-fn differential<M: Model>(model: &M, seed: u64, rounds: usize, gen: &mut dyn FnMut(&mut SmallRng) -> Spec) -> (usize, usize) {
+fn differential<M: Model>(
+    model: &M,
+    seed: u64,
+    rounds: usize,
+    gen: &mut dyn FnMut(&mut SmallRng) -> Spec,
+) -> (usize, usize) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let (mut valid, mut invalid) = (0, 0);
     for round in 0..rounds {
@@ -157,8 +181,20 @@ fn differential<M: Model>(model: &M, seed: u64, rounds: usize, gen: &mut dyn FnM
         let history = random_history(&mut rng, processes, count, gen);
         let expected = brute_force(model, &history);
         for all_keys in [false, true] {
-            let report = check(&history, model, &Options { all_keys, ..Options::default() }).unwrap();
-            let want = if expected { Verdict::Valid } else { Verdict::Invalid };
+            let report = check(
+                &history,
+                model,
+                &Options {
+                    all_keys,
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+            let want = if expected {
+                Verdict::Valid
+            } else {
+                Verdict::Invalid
+            };
             assert_eq!(
                 report.verdict,
                 want,
@@ -191,56 +227,111 @@ fn small(rng: &mut SmallRng) -> Value {
 fn register_spec(rng: &mut SmallRng, cas: bool) -> Spec {
     let roll = rng.gen_range(0..if cas { 3 } else { 2 });
     match roll {
-        0 => Spec { f: "read", key: None, input: Value::Null, output: small(rng) },
+        0 => Spec {
+            f: "read",
+            key: None,
+            input: Value::Null,
+            output: small(rng),
+        },
         1 => {
             let v = json!(rng.gen_range(1..4));
-            Spec { f: "write", key: None, input: v.clone(), output: v }
+            Spec {
+                f: "write",
+                key: None,
+                input: v.clone(),
+                output: v,
+            }
         }
         _ => {
             let v = json!([small(rng), rng.gen_range(1..4)]);
-            Spec { f: "cas", key: None, input: v.clone(), output: v }
+            Spec {
+                f: "cas",
+                key: None,
+                input: v.clone(),
+                output: v,
+            }
         }
     }
 }
 
 /// Both sides must see enough of each verdict for the comparison to mean something.
 fn assert_mixed(name: &str, (valid, invalid): (usize, usize)) {
-    assert!(valid >= 30 && invalid >= 30, "{name}: {valid} valid and {invalid} invalid histories is too lopsided");
+    assert!(
+        valid >= 30 && invalid >= 30,
+        "{name}: {valid} valid and {invalid} invalid histories is too lopsided"
+    );
 }
 
 const ROUNDS: usize = 1500;
 
 #[test]
 fn register_agrees_with_brute_force() {
-    assert_mixed("register", differential(&Register, 1, ROUNDS, &mut |r| register_spec(r, false)));
+    assert_mixed(
+        "register",
+        differential(&Register, 1, ROUNDS, &mut |r| register_spec(r, false)),
+    );
 }
 
 #[test]
 fn cas_register_agrees_with_brute_force() {
     let m = CasRegister::default();
-    assert_mixed("cas-register", differential(&m, 2, ROUNDS, &mut |r| register_spec(r, true)));
-    let knossos = CasRegister { fail_means: CasFailMeaning::NoEffect, allow_cas: true };
-    assert_mixed("cas-register/no-effect", differential(&knossos, 3, ROUNDS, &mut |r| register_spec(r, true)));
+    assert_mixed(
+        "cas-register",
+        differential(&m, 2, ROUNDS, &mut |r| register_spec(r, true)),
+    );
+    let knossos = CasRegister {
+        fail_means: CasFailMeaning::NoEffect,
+        allow_cas: true,
+    };
+    assert_mixed(
+        "cas-register/no-effect",
+        differential(&knossos, 3, ROUNDS, &mut |r| register_spec(r, true)),
+    );
 }
 
 #[test]
 fn kv_agrees_with_brute_force() {
     let mut gen = |rng: &mut SmallRng| {
         let key = Some(pick(rng, &[json!("a"), json!("b")]));
-        let text = |rng: &mut SmallRng| pick(rng, &[json!(""), json!("x"), json!("y"), json!("xy"), json!("yx")]);
+        let text = |rng: &mut SmallRng| {
+            pick(
+                rng,
+                &[json!(""), json!("x"), json!("y"), json!("xy"), json!("yx")],
+            )
+        };
         match rng.gen_range(0..4) {
-            0 => Spec { f: pick(rng, &["get", "read"]), key, input: Value::Null, output: text(rng) },
+            0 => Spec {
+                f: pick(rng, &["get", "read"]),
+                key,
+                input: Value::Null,
+                output: text(rng),
+            },
             1 => {
                 let v = pick(rng, &[json!("x"), json!("y")]);
-                Spec { f: pick(rng, &["put", "write"]), key, input: v.clone(), output: v }
+                Spec {
+                    f: pick(rng, &["put", "write"]),
+                    key,
+                    input: v.clone(),
+                    output: v,
+                }
             }
             2 => {
                 let v = pick(rng, &[json!("x"), json!("y")]);
-                Spec { f: "append", key, input: v.clone(), output: v }
+                Spec {
+                    f: "append",
+                    key,
+                    input: v.clone(),
+                    output: v,
+                }
             }
             _ => {
                 let v = json!([text(rng), pick(rng, &["x", "y"])]);
-                Spec { f: "cas", key, input: v.clone(), output: v }
+                Spec {
+                    f: "cas",
+                    key,
+                    input: v.clone(),
+                    output: v,
+                }
             }
         }
     };
@@ -249,14 +340,37 @@ fn kv_agrees_with_brute_force() {
     let mut appends = |rng: &mut SmallRng| {
         let key = Some(json!("k"));
         if rng.gen_bool(0.5) {
-            let out = pick(rng, &[json!(""), json!("x"), json!("y"), json!("xy"), json!("yx"), json!("xyx")]);
-            Spec { f: "get", key, input: Value::Null, output: out }
+            let out = pick(
+                rng,
+                &[
+                    json!(""),
+                    json!("x"),
+                    json!("y"),
+                    json!("xy"),
+                    json!("yx"),
+                    json!("xyx"),
+                ],
+            );
+            Spec {
+                f: "get",
+                key,
+                input: Value::Null,
+                output: out,
+            }
         } else {
             let v = pick(rng, &[json!("x"), json!("y")]);
-            Spec { f: "append", key, input: v.clone(), output: v }
+            Spec {
+                f: "append",
+                key,
+                input: v.clone(),
+                output: v,
+            }
         }
     };
-    assert_mixed("kv/append", differential(&Kv::default(), 5, ROUNDS, &mut appends));
+    assert_mixed(
+        "kv/append",
+        differential(&Kv::default(), 5, ROUNDS, &mut appends),
+    );
 }
 
 #[test]
@@ -264,10 +378,20 @@ fn set_agrees_with_brute_force() {
     let mut gen = |rng: &mut SmallRng| {
         if rng.gen_bool(0.5) {
             let v = json!(rng.gen_range(1..4));
-            Spec { f: "add", key: None, input: v.clone(), output: v }
+            Spec {
+                f: "add",
+                key: None,
+                input: v.clone(),
+                output: v,
+            }
         } else {
             let out: Vec<i64> = (1..4).filter(|_| rng.gen_bool(0.5)).collect();
-            Spec { f: "read", key: None, input: Value::Null, output: json!(out) }
+            Spec {
+                f: "read",
+                key: None,
+                input: Value::Null,
+                output: json!(out),
+            }
         }
     };
     assert_mixed("set", differential(&Set, 6, ROUNDS, &mut gen));
@@ -276,23 +400,44 @@ fn set_agrees_with_brute_force() {
 fn queue_spec(rng: &mut SmallRng) -> Spec {
     if rng.gen_bool(0.5) {
         let v = json!(rng.gen_range(1..4));
-        Spec { f: "enqueue", key: None, input: v.clone(), output: v }
+        Spec {
+            f: "enqueue",
+            key: None,
+            input: v.clone(),
+            output: v,
+        }
     } else {
-        Spec { f: "dequeue", key: None, input: Value::Null, output: small(rng) }
+        Spec {
+            f: "dequeue",
+            key: None,
+            input: Value::Null,
+            output: small(rng),
+        }
     }
 }
 
 #[test]
 fn queues_agree_with_brute_force() {
-    assert_mixed("fifo-queue", differential(&FifoQueue, 7, ROUNDS, &mut queue_spec));
-    assert_mixed("unordered-queue", differential(&UnorderedQueue, 8, ROUNDS, &mut queue_spec));
+    assert_mixed(
+        "fifo-queue",
+        differential(&FifoQueue, 7, ROUNDS, &mut queue_spec),
+    );
+    assert_mixed(
+        "unordered-queue",
+        differential(&UnorderedQueue, 8, ROUNDS, &mut queue_spec),
+    );
 }
 
 #[test]
 fn mutex_agrees_with_brute_force() {
     let mut gen = |rng: &mut SmallRng| {
         let f = pick(rng, &["acquire", "release"]);
-        Spec { f, key: None, input: Value::Null, output: Value::Null }
+        Spec {
+            f,
+            key: None,
+            input: Value::Null,
+            output: Value::Null,
+        }
     };
     assert_mixed("mutex", differential(&Mutex, 9, ROUNDS, &mut gen));
 }
@@ -314,7 +459,15 @@ fn multi_register_agrees_with_brute_force() {
                 output.push(json!(["w", k, v]));
             }
         }
-        Spec { f: "txn", key: None, input: json!(input), output: json!(output) }
+        Spec {
+            f: "txn",
+            key: None,
+            input: json!(input),
+            output: json!(output),
+        }
     };
-    assert_mixed("multi-register", differential(&MultiRegister, 10, ROUNDS, &mut gen));
+    assert_mixed(
+        "multi-register",
+        differential(&MultiRegister, 10, ROUNDS, &mut gen),
+    );
 }

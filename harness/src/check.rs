@@ -13,6 +13,7 @@ use checker::model::{BuiltinModel, CasFailMeaning};
 use checker::verdict::Verdict;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -45,6 +46,20 @@ pub struct CheckArgs {
     /// Print one JSON document with every report instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Run `faultline test`'s checks instead of one model, comma-separated:
+    /// linearizable, session, eventual, bank, counter, unique-ids, or `default` (every
+    /// check that applies to --workload). See check_consistency.rs.
+    #[arg(long, value_name = "CHECKS")]
+    pub check: Option<String>,
+    /// With --check: the workload that produced the history.
+    #[arg(long, value_name = "W")]
+    pub workload: Option<String>,
+    /// With --check eventual: the quiet period the run promised after the final heal.
+    #[arg(long, value_name = "D")]
+    pub quiet_period: Option<String>,
+    /// With --check eventual: every node of the test, comma-separated (n1,n2,n3).
+    #[arg(long, value_name = "IDS")]
+    pub nodes: Option<String>,
 }
 
 /// One history's result.
@@ -91,10 +106,19 @@ pub fn run(args: CheckArgs) -> ExitCode {
         eprintln!("faultline check: no history files found under the given paths");
         return exit::code(exit::BAD_INPUT);
     }
+    if args.check.is_some() || args.workload.is_some() {
+        return crate::check_consistency::run(&args, files);
+    }
     // Histories in parallel (each check also splits its keys across cores).
-    let results: Vec<Checked> = files.par_iter().map(|path| check_file(path, &settings)).collect();
+    let results: Vec<Checked> = files
+        .par_iter()
+        .map(|path| check_file(path, &settings))
+        .collect();
 
-    let mut summary = Summary { histories: results.len(), ..Summary::default() };
+    let mut summary = Summary {
+        histories: results.len(),
+        ..Summary::default()
+    };
     for r in &results {
         match &r.report {
             Some(report) => {
@@ -110,14 +134,19 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
     summary.wall_seconds = started.elapsed().as_secs_f64();
 
+    let mut out = String::new();
     if args.json {
         let doc = serde_json::json!({ "histories": results, "summary": summary });
-        println!("{}", serde_json::to_string_pretty(&doc).expect("reports serialize"));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("reports serialize")
+        );
     } else {
         for r in &results {
-            print_text(r);
+            print_text(&mut out, r);
         }
-        println!(
+        let _ = writeln!(out,
             "{} histories: {} valid, {} invalid, {} unknown, {} not checked; checking time {:.1} ms, wall time {:.1} ms",
             summary.histories,
             summary.valid,
@@ -128,6 +157,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
             summary.wall_seconds * 1e3
         );
     }
+    // A reader that stops early (`| head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
     exit::code(if summary.invalid > 0 {
         exit::INVALID
     } else if summary.errors > 0 {
@@ -151,17 +182,27 @@ impl Settings {
         let cas_fail = match args.cas_fail.as_str() {
             "compared" | "comparison-failed" => CasFailMeaning::ComparisonFailed,
             "no-effect" => CasFailMeaning::NoEffect,
-            other => return Err(format!("--cas-fail: unknown meaning `{other}` (expected compared or no-effect)")),
+            other => {
+                return Err(format!(
+                    "--cas-fail: unknown meaning `{other}` (expected compared or no-effect)"
+                ))
+            }
         };
         let model = match &args.model {
             None => None,
             Some(name) => Some(BuiltinModel::from_name(name, cas_fail).ok_or_else(|| {
-                format!("--model: unknown model `{name}` (known: {})", BuiltinModel::NAMES.join(", "))
+                format!(
+                    "--model: unknown model `{name}` (known: {})",
+                    BuiltinModel::NAMES.join(", ")
+                )
             })?),
         };
         let format = match &args.format {
             None => None,
-            Some(name) => Some(name.parse::<Format>().map_err(|e| format!("--format: {e}"))?),
+            Some(name) => Some(
+                name.parse::<Format>()
+                    .map_err(|e| format!("--format: {e}"))?,
+            ),
         };
         let timeout = match &args.timeout {
             None => None,
@@ -171,30 +212,59 @@ impl Settings {
             None => DEFAULT_MEMORY_LIMIT,
             Some(text) => parse_bytes(text).map_err(|e| format!("--memory: {e}"))?,
         };
-        Ok(Settings { model, cas_fail, format, options: Options { timeout, memory_limit, all_keys: args.all_keys } })
+        Ok(Settings {
+            model,
+            cas_fail,
+            format,
+            options: Options {
+                timeout,
+                memory_limit,
+                all_keys: args.all_keys,
+            },
+        })
     }
 }
 
 fn check_file(path: &Path, settings: &Settings) -> Checked {
-    let fail = |error: String| Checked { path: path.to_path_buf(), report: None, error: Some(error) };
+    let fail = |error: String| Checked {
+        path: path.to_path_buf(),
+        report: None,
+        error: Some(error),
+    };
     let history = match import::load(path, settings.format) {
         Ok(h) => h,
         Err(e) => return fail(e.to_string()),
     };
-    let model = settings.model.unwrap_or_else(|| BuiltinModel::guess(&history, settings.cas_fail));
+    let model = settings
+        .model
+        .unwrap_or_else(|| BuiltinModel::guess(&history, settings.cas_fail));
     match model.check(&history, &settings.options) {
-        Ok(report) => Checked { path: path.to_path_buf(), report: Some(report), error: None },
-        Err(e) => fail(format!("{}: does not fit the {} model: {e}", path.display(), model.name())),
+        Ok(report) => Checked {
+            path: path.to_path_buf(),
+            report: Some(report),
+            error: None,
+        },
+        Err(e) => fail(format!(
+            "{}: does not fit the {} model: {e}",
+            path.display(),
+            model.name()
+        )),
     }
 }
 
-fn print_text(r: &Checked) {
+fn print_text(out: &mut String, r: &Checked) {
     let Some(report) = &r.report else {
-        println!("{}  error  {}", r.path.display(), r.error.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "{}  error  {}",
+            r.path.display(),
+            r.error.as_deref().unwrap_or("")
+        );
         return;
     };
     let keys = report.partitions.len();
-    println!(
+    let _ = writeln!(
+        out,
         "{}  {}  {} ops, {} key{}  {:.2} ms  ({})",
         r.path.display(),
         report.verdict,
@@ -204,10 +274,19 @@ fn print_text(r: &Checked) {
         report.elapsed.as_secs_f64() * 1e3,
         report.model
     );
-    let invalid = report.partitions.iter().filter(|p| p.verdict == Verdict::Invalid).count();
-    let unknown: Vec<_> = report.partitions.iter().filter(|p| p.verdict == Verdict::Unknown).collect();
+    let invalid = report
+        .partitions
+        .iter()
+        .filter(|p| p.verdict == Verdict::Invalid)
+        .count();
+    let unknown: Vec<_> = report
+        .partitions
+        .iter()
+        .filter(|p| p.verdict == Verdict::Unknown)
+        .collect();
     if report.partitions.len() > 1 && (invalid > 0 || !unknown.is_empty()) {
-        println!(
+        let _ = writeln!(
+            out,
             "  keys: {} valid, {} invalid, {} unknown",
             report.partitions.len() - invalid - unknown.len(),
             invalid,
@@ -217,16 +296,20 @@ fn print_text(r: &Checked) {
     for p in &unknown {
         if let Some(reason) = &p.reason {
             if report.partitions.len() > 1 {
-                println!("  key {}: unknown: {reason}", p.key);
+                let _ = writeln!(out, "  key {}: unknown: {reason}", p.key);
             } else {
-                println!("  unknown: {reason}");
+                let _ = writeln!(out, "  unknown: {reason}");
             }
         }
     }
-    for p in report.partitions.iter().filter(|p| p.verdict == Verdict::Invalid) {
+    for p in report
+        .partitions
+        .iter()
+        .filter(|p| p.verdict == Verdict::Invalid)
+    {
         if let Some(c) = &p.counterexample {
             for line in c.to_string().lines() {
-                println!("  {line}");
+                let _ = writeln!(out, "  {line}");
             }
         }
     }
@@ -249,16 +332,25 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 const HISTORY_EXTENSIONS: &[&str] = &["jsonl", "json", "edn", "log", "txt"];
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     entries.sort();
     for path in entries {
-        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
         if path.is_dir() {
             walk(&path, files)?;
-        } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| HISTORY_EXTENSIONS.contains(&e)) {
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| HISTORY_EXTENSIONS.contains(&e))
+        {
             files.push(path);
         }
     }
@@ -269,9 +361,13 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (try 500ms, 30s, 2m)"))?;
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (try 500ms, 30s, 2m)"))?;
     let scale = match unit.trim() {
         "ns" => 1e-9,
         "us" | "µs" => 1e-6,
@@ -279,7 +375,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" | "sec" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!("`{text}`: unknown unit `{other}` (use ns, us, ms, s, m or h)")),
+        other => {
+            return Err(format!(
+                "`{text}`: unknown unit `{other}` (use ns, us, ms, s, m or h)"
+            ))
+        }
     };
     Duration::try_from_secs_f64(n * scale).map_err(|_| format!("`{text}` is out of range"))
 }
@@ -288,9 +388,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// 1024, an optional trailing `B` or `iB`).
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a size (try 512M, 2G)"))?;
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (try 512M, 2G)"))?;
     let unit = unit.trim().to_ascii_uppercase();
     let scale = match unit.trim_end_matches("IB").trim_end_matches('B') {
         "" => 1.0,

@@ -7,8 +7,19 @@
 //!   before the request reached the log), so linearizability is checked with a failed
 //!   CAS meaning "no effect" (Jepsen's reading), never "the comparison failed".
 //! - The final reads are reads: for the register models they are checked as `read`s.
+//! - The append workload's session and eventual checks share one
+//!   [`AppendIndex`](checker::consistency::append_index::AppendIndex), built once.
+//! - An invariant with nothing to judge (a bank test without one completed read) is
+//!   `unknown`, never vacuously `valid`.
+//!
+//! After the checks, [`placement`] puts the history in the hierarchy of models
+//! (`checker::consistency::hierarchy`): the run's last line and `results.json`'s
+//! `hierarchy`.
 
 use crate::config::TestConfig;
+use checker::consistency::append_index::AppendIndex;
+use checker::consistency::hierarchy::{self, ModelVerdicts, Placement};
+use checker::consistency::invariants::{bank, counter, unique_ids};
 use checker::consistency::{eventual, session, FINAL_READ_F};
 use checker::history::History;
 use checker::linearizability::{Options, DEFAULT_MEMORY_LIMIT};
@@ -40,7 +51,34 @@ pub struct CheckResult {
 /// The `faultline check` model and flags equivalent to the linearizability check.
 pub fn linearizability_model(workload: Workload) -> &'static str {
     match workload {
-        Workload::Register | Workload::CasRegister | Workload::Append => "cas-register",
+        Workload::Set => "set",
+        _ => "cas-register",
+    }
+}
+
+/// What the checks need to know about the test besides its history: the same for
+/// `faultline test` (from its config) and `faultline check --check` (from flags).
+#[derive(Debug, Clone)]
+pub struct CheckContext {
+    pub workload: Workload,
+    pub checks: Vec<String>,
+    /// The quiet period the runner waited after the final heal.
+    pub quiet_period: std::time::Duration,
+    pub check_timeout: std::time::Duration,
+    /// Every node of the test (each must have answered a final read of every key);
+    /// empty: the nodes the final reads show.
+    pub nodes: Vec<String>,
+}
+
+impl CheckContext {
+    pub fn of(config: &TestConfig, nodes: &[String]) -> CheckContext {
+        CheckContext {
+            workload: config.workload,
+            checks: config.checks.clone(),
+            quiet_period: config.quiet_period,
+            check_timeout: config.check_timeout,
+            nodes: nodes.to_vec(),
+        }
     }
 }
 
@@ -51,29 +89,93 @@ pub fn run_checks(
     nodes: &[String],
     history_path: &str,
 ) -> Vec<CheckResult> {
-    config
-        .checks
-        .iter()
-        .map(|name| run_check(name, history, config, nodes, history_path))
-        .collect()
+    run_checks_in(history, &CheckContext::of(config, nodes), history_path)
 }
 
-fn run_check(
-    name: &str,
-    history: &History,
-    config: &TestConfig,
-    nodes: &[String],
-    history_path: &str,
-) -> CheckResult {
-    let started = Instant::now();
-    let mut result = match name {
-        "linearizable" => linearizable(history, config, history_path),
-        "session" => session_guarantees(history),
-        "eventual" => eventual_consistency(history, config, nodes),
-        other => failed(other, format!("no checker named `{other}`")),
+/// Runs every check the context names.
+pub fn run_checks_in(history: &History, config: &CheckContext, history_path: &str) -> Vec<CheckResult> {
+    let nodes = &config.nodes[..];
+    // The append index is shared by the session and eventual checks; built lazily, once.
+    let mut index: Option<Result<AppendIndex, String>> = None;
+    let mut results = Vec::with_capacity(config.checks.len());
+    for name in &config.checks {
+        let started = Instant::now();
+        let shares_index = config.workload == Workload::Append
+            && (name == "session" || name == "eventual");
+        let ix = if shares_index {
+            Some(
+                index
+                    .get_or_insert_with(|| AppendIndex::build(history).map_err(|e| e.to_string()))
+                    .as_ref(),
+            )
+        } else {
+            None
+        };
+        let mut result = match (name.as_str(), ix) {
+            (_, Some(Err(e))) => failed(name, e.clone()),
+            ("linearizable", _) => linearizable(history, config),
+            ("session", ix) => session_guarantees(history, ix.and_then(|r| r.ok())),
+            ("eventual", ix) => {
+                eventual_consistency(history, config, nodes, ix.and_then(|r| r.ok()))
+            }
+            ("bank", _) => bank_invariant(history),
+            ("counter", _) => counter_invariant(history),
+            ("unique-ids", _) => unique_ids_invariant(history),
+            (other, _) => failed(other, format!("no checker named `{other}`")),
+        };
+        result.replay = Some(replay_command(name, config.workload, history_path, config));
+        result.seconds = started.elapsed().as_secs_f64();
+        results.push(result);
+    }
+    results
+}
+
+/// The `faultline check` command that checks the stored history the same way.
+fn replay_command(check: &str, workload: Workload, history_path: &str, config: &CheckContext) -> String {
+    match check {
+        "linearizable" => format!(
+            "faultline check --model {} --cas-fail no-effect {history_path}",
+            linearizability_model(workload)
+        ),
+        "eventual" if !config.nodes.is_empty() => format!(
+            "faultline check --check eventual --workload {workload} --quiet-period {} --nodes {} {history_path}",
+            crate::results::duration_text(config.quiet_period),
+            config.nodes.join(",")
+        ),
+        other => format!("faultline check --check {other} --workload {workload} {history_path}"),
+    }
+}
+
+/// Where the history sits in the hierarchy of models, from the checks' verdicts;
+/// `None` when no consistency model was checked (an invariant-only workload).
+pub fn placement(checks: &[CheckResult]) -> Option<Placement> {
+    let mut v = ModelVerdicts::default();
+    let verdict_at = |report: &Value, field: &str| -> Option<Verdict> {
+        serde_json::from_value(report.get(field)?.get("verdict")?.clone()).ok()
     };
-    result.seconds = started.elapsed().as_secs_f64();
-    result
+    let mut any = false;
+    for c in checks {
+        match c.name.as_str() {
+            "linearizable" => {
+                v.linearizable = Some(c.verdict);
+                any = true;
+            }
+            "session" => {
+                any = true;
+                let unknown = Some(Verdict::Unknown);
+                v.monotonic_reads = verdict_at(&c.report, "monotonic_reads").or(unknown);
+                v.monotonic_writes = verdict_at(&c.report, "monotonic_writes").or(unknown);
+                v.read_your_writes = verdict_at(&c.report, "read_your_writes").or(unknown);
+                v.writes_follow_reads = verdict_at(&c.report, "writes_follow_reads").or(unknown);
+            }
+            "eventual" => {
+                v.eventual = Some(c.verdict);
+                any = true;
+            }
+            _ => {}
+        }
+    }
+    any.then(|| hierarchy::place(&v))
 }
 
 fn failed(name: &str, error: String) -> CheckResult {
@@ -92,14 +194,17 @@ fn to_value<T: Serialize>(t: &T) -> Value {
     serde_json::to_value(t).unwrap_or(Value::Null)
 }
 
-fn linearizable(history: &History, config: &TestConfig, history_path: &str) -> CheckResult {
+fn linearizable(history: &History, config: &CheckContext) -> CheckResult {
     let mut as_reads = history.clone();
     for op in &mut as_reads.ops {
         if op.f == FINAL_READ_F {
             op.f = "read".into();
         }
     }
-    let model = BuiltinModel::CasRegister(CasFailMeaning::NoEffect);
+    let model = match config.workload {
+        Workload::Set => BuiltinModel::Set,
+        _ => BuiltinModel::CasRegister(CasFailMeaning::NoEffect),
+    };
     let options = Options {
         timeout: Some(config.check_timeout),
         memory_limit: DEFAULT_MEMORY_LIMIT,
@@ -140,10 +245,7 @@ fn linearizable(history: &History, config: &TestConfig, history_path: &str) -> C
                 summary,
                 report: to_value(&report),
                 error: None,
-                replay: Some(format!(
-                    "faultline check --model {} --cas-fail no-effect {history_path}",
-                    linearizability_model(config.workload)
-                )),
+                replay: None,
                 seconds: 0.0,
             }
         }
@@ -154,8 +256,13 @@ fn linearizable(history: &History, config: &TestConfig, history_path: &str) -> C
     }
 }
 
-fn session_guarantees(history: &History) -> CheckResult {
-    match session::check(history, &session::SessionOptions::default()) {
+fn session_guarantees(history: &History, index: Option<&AppendIndex>) -> CheckResult {
+    let options = session::SessionOptions::default();
+    let checked = match index {
+        Some(ix) => Ok(session::check_indexed(history, ix, &options)),
+        None => session::check(history, &options),
+    };
+    match checked {
         Ok(report) => {
             let guarantees = [
                 ("monotonic-reads", &report.monotonic_reads),
@@ -181,15 +288,32 @@ fn session_guarantees(history: &History) -> CheckResult {
     }
 }
 
-fn eventual_consistency(history: &History, config: &TestConfig, nodes: &[String]) -> CheckResult {
-    let collection = match config.workload {
+/// The options the runner can vouch for: the quiet period it waited after the final
+/// heal, and every node it read from.
+pub fn eventual_options(workload: Workload, quiet_period: std::time::Duration, nodes: &[String]) -> eventual::EventualOptions {
+    let collection = match workload {
         Workload::Append => eventual::Collection::Append,
-        Workload::Register | Workload::CasRegister => eventual::Collection::Register,
+        Workload::Set => eventual::Collection::Set,
+        _ => eventual::Collection::Register,
     };
     let mut options = eventual::EventualOptions::new(collection);
-    options.quiet_period_ns = Some(config.quiet_period.as_nanos() as u64);
-    options.nodes = Some(nodes.to_vec());
-    match eventual::check(history, &options) {
+    options.quiet_period_ns = Some(quiet_period.as_nanos() as u64);
+    options.nodes = (!nodes.is_empty()).then(|| nodes.to_vec());
+    options
+}
+
+fn eventual_consistency(
+    history: &History,
+    config: &CheckContext,
+    nodes: &[String],
+    index: Option<&AppendIndex>,
+) -> CheckResult {
+    let options = eventual_options(config.workload, config.quiet_period, nodes);
+    let checked = match index {
+        Some(ix) => eventual::check_append_indexed(history, ix, &options),
+        None => eventual::check(history, &options),
+    };
+    match checked {
         Ok(report) => {
             let mut summary = format!(
                 "convergence {} ({} keys)",
@@ -212,5 +336,89 @@ fn eventual_consistency(history: &History, config: &TestConfig, nodes: &[String]
             }
         }
         Err(e) => failed("eventual", e.to_string()),
+    }
+}
+
+/// An invariant's result; `unknown` (with the reason) when it had nothing to judge.
+fn invariant(name: &str, verdict: Verdict, judged: u64, nothing: &str, summary: String, report: Value) -> CheckResult {
+    let (verdict, summary) = if judged == 0 && verdict == Verdict::Valid {
+        (Verdict::Unknown, format!("{nothing}: nothing to judge"))
+    } else {
+        (verdict, summary)
+    };
+    CheckResult {
+        name: name.into(),
+        verdict,
+        summary,
+        report,
+        error: None,
+        replay: None,
+        seconds: 0.0,
+    }
+}
+
+/// The bank's total is every account's initial balance, as the bank workload sets
+/// it up (`--accounts`, `--initial-balance` given to cl-bank by the runner).
+fn bank_invariant(history: &History) -> CheckResult {
+    use workloads::generator::{BANK_ACCOUNTS, BANK_INITIAL_BALANCE};
+    let mut options = bank::BankOptions::new(BANK_ACCOUNTS as i64 * BANK_INITIAL_BALANCE);
+    options.accounts = Some((0..BANK_ACCOUNTS).map(|a| a.to_string()).collect());
+    match bank::check(history, &options) {
+        Ok(r) => invariant(
+            "bank",
+            r.verdict,
+            r.reads_checked,
+            "no whole-bank read completed",
+            format!(
+                "{} reads: {} wrong totals (expected {}, seen {:?}..{:?}), {} negative balances, {} wrong account sets",
+                r.reads_checked,
+                r.wrong_totals,
+                options.initial_total,
+                r.min_total,
+                r.max_total,
+                r.negative_balances,
+                r.wrong_accounts
+            ),
+            to_value(&r),
+        ),
+        Err(e) => failed("bank", e.to_string()),
+    }
+}
+
+fn counter_invariant(history: &History) -> CheckResult {
+    match counter::check(history, &counter::CounterOptions::default()) {
+        Ok(r) => invariant(
+            "counter",
+            r.verdict,
+            r.reads_checked,
+            "no counter read completed",
+            format!(
+                "{} reads of {} counters, {} out of bounds ({} increments acknowledged, {} indeterminate)",
+                r.reads_checked,
+                r.keys,
+                r.violations.count,
+                r.increments_acknowledged,
+                r.increments_indeterminate
+            ),
+            to_value(&r),
+        ),
+        Err(e) => failed("counter", e.to_string()),
+    }
+}
+
+fn unique_ids_invariant(history: &History) -> CheckResult {
+    match unique_ids::check(history, &unique_ids::UniqueIdOptions::default()) {
+        Ok(r) => invariant(
+            "unique-ids",
+            r.verdict,
+            r.acknowledged,
+            "no generate was acknowledged",
+            format!(
+                "{} generated ({} attempted), {} distinct, {} duplicated",
+                r.acknowledged, r.attempted, r.distinct, r.duplicates.count
+            ),
+            to_value(&r),
+        ),
+        Err(e) => failed("unique-ids", e.to_string()),
     }
 }

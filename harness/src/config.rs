@@ -19,25 +19,50 @@ use std::time::Duration;
 use workloads::generator::Workload;
 
 /// The checks a test can run on its history.
-pub const CHECK_NAMES: &[&str] = &["linearizable", "session", "eventual"];
+pub const CHECK_NAMES: &[&str] = &[
+    "linearizable",
+    "session",
+    "eventual",
+    "bank",
+    "counter",
+    "unique-ids",
+];
 
-/// The checks each workload gets unless `--check` says otherwise. Adding a checker
-/// means adding its name here and a case in `checks.rs`.
+/// The checks each workload gets unless `--check` says otherwise: every checker that
+/// applies to it. Adding a checker means adding its name here and a case in
+/// `checks.rs`. (No sequential-consistency checker exists yet; the hierarchy line
+/// says so rather than guessing.)
 pub fn default_checks(workload: Workload) -> &'static [&'static str] {
     match workload {
-        Workload::Register | Workload::CasRegister => &["linearizable"],
+        // Registers' reads do not say which writes they saw, so no session guarantee
+        // can be judged from them (docs/consistency.md); convergence can.
+        Workload::Register | Workload::CasRegister => &["linearizable", "eventual"],
         // No linearizability model for lists of elements yet: the session guarantees
         // and eventual consistency are exact on this workload.
         Workload::Append => &["session", "eventual"],
+        // The `set` model checks sets for linearizability.
+        Workload::Set => &["linearizable", "eventual"],
+        Workload::Counter => &["counter", "eventual"],
+        Workload::Bank => &["bank"],
+        Workload::UniqueIds => &["unique-ids"],
     }
 }
 
 /// Which checks make sense for which workload.
 pub fn check_applies(check: &str, workload: Workload) -> bool {
     match check {
-        "linearizable" => matches!(workload, Workload::Register | Workload::CasRegister),
+        "linearizable" => matches!(
+            workload,
+            Workload::Register | Workload::CasRegister | Workload::Set
+        ),
         "session" => workload == Workload::Append,
-        "eventual" => true,
+        "eventual" => matches!(
+            workload,
+            Workload::Register | Workload::CasRegister | Workload::Append | Workload::Set | Workload::Counter
+        ),
+        "bank" => workload == Workload::Bank,
+        "counter" => workload == Workload::Counter,
+        "unique-ids" => workload == Workload::UniqueIds,
         _ => false,
     }
 }
@@ -61,7 +86,8 @@ pub struct TestArgs {
     /// Number of nodes. [default: 5]
     #[arg(long, value_name = "N")]
     pub nodes: Option<usize>,
-    /// The workload: register, cas-register or append. [default: cas-register]
+    /// The workload: register, cas-register, append, set, counter, bank (cl-bank
+    /// only) or unique-ids. [default: cas-register]
     #[arg(long, value_name = "W")]
     pub workload: Option<String>,
     /// Logical client processes running at once, spread over the nodes. [default: 10]
@@ -81,8 +107,8 @@ pub struct TestArgs {
     /// Time between fault starts and heals. [default: 10s]
     #[arg(long, value_name = "D")]
     pub nemesis_interval: Option<String>,
-    /// Checks to run, comma-separated: linearizable, session, eventual.
-    /// [default: by workload]
+    /// Checks to run, comma-separated: linearizable, session, eventual, bank,
+    /// counter, unique-ids. [default: every check that applies to the workload]
     #[arg(long, value_name = "CHECKS")]
     pub check: Option<String>,
     /// Seed for the operation mix, the node choice and the fault schedule.
@@ -536,7 +562,7 @@ mod tests {
         assert_eq!(c.workload, Workload::CasRegister);
         assert_eq!(c.time_limit, Duration::from_secs(30));
         assert_eq!(c.nemesis_interval, Duration::from_secs(10));
-        assert_eq!(c.checks, vec!["linearizable"]);
+        assert_eq!(c.checks, vec!["linearizable", "eventual"]);
         assert_eq!(c.name, "raft-kv-cas-register");
         assert!(c.nemesis.iter().any(|k| k.starts_with("partition-")));
         assert!(

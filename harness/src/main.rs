@@ -2,6 +2,7 @@
 //! only parses arguments and maps failures onto the exit codes of [`exit`].
 
 mod check;
+mod check_consistency;
 mod checks;
 mod clean;
 mod config;

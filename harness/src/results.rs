@@ -249,6 +249,10 @@ pub struct Results<'a> {
     /// The first counterexample any check found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<Value>,
+    /// Where the history sits among the consistency models (the run's last line):
+    /// `{"strongest": ..., "line": ...}`; absent when no model was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hierarchy: Option<checker::consistency::hierarchy::Placement>,
     pub nemesis: Value,
     pub final_reads: Value,
     /// Problems the run met that did not stop it (faults that failed to apply, nodes

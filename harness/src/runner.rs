@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::client::{ClientFactory, KvClientFactory, Target};
-use workloads::generator::{Generator, KeyOptions};
+use workloads::generator::{Generator, KeyOptions, Workload};
 use workloads::recorder::Recorder;
-use workloads::runner::{final_reads, run_clients, FinalReadSummary, RunOptions};
+use workloads::runner::{final_reads_of, run_clients, FinalReadSummary, RunOptions};
 
 /// What the runner needs from a cluster beyond what the nemesis needs.
 pub trait SystemUnderTest: ClusterControl + 'static {
@@ -174,6 +174,42 @@ pub fn client_factory(
     }
 }
 
+/// Refuses a workload the system cannot run soundly, before anything starts. The bank
+/// workload needs atomic transfers between accounts and whole-bank reads, which the
+/// KV protocol cannot express (a transfer changes two keys, and no KV operation does
+/// that atomically), so it runs against cl-bank only; cl-bank speaks nothing else.
+fn check_workload_supported(config: &TestConfig, spec: &SystemSpec) -> Result<(), String> {
+    let is_bank_system = spec.name == "cl-bank";
+    if config.workload == Workload::Bank && !is_bank_system {
+        return Err(format!(
+            "--workload bank: {} cannot run it: a transfer must move money between two accounts atomically, which the KV protocol (docs/protocol.md) cannot express; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
+            spec.origin()
+        ));
+    }
+    if is_bank_system && config.workload != Workload::Bank {
+        return Err(format!(
+            "--workload {}: cl-bank is a bank (transfers and snapshots), not a key-value store; use --workload bank",
+            config.workload
+        ));
+    }
+    if is_bank_system {
+        // The bank checker's expected total is the workload's accounts times their
+        // initial balance, which are cl-bank's defaults.
+        if let Some(a) = config
+            .system_args
+            .iter()
+            .find(|a| a.starts_with("--accounts") || a.starts_with("--initial-balance"))
+        {
+            return Err(format!(
+                "--system-arg {a}: the bank workload uses {} accounts of {} each (cl-bank's defaults); other bank sizes are not supported",
+                workloads::generator::BANK_ACCOUNTS,
+                workloads::generator::BANK_INITIAL_BALANCE
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs one test of `config` against a real cluster of its system.
 pub async fn run_real(
     config: &TestConfig,
@@ -187,9 +223,19 @@ pub async fn run_real(
     if let Err(e) = check_faults_supported(config, &spec) {
         return TestOutcome::bad_input(e);
     }
-    let factory = match client_factory(spec.protocol, config) {
-        Ok(f) => f,
-        Err(e) => return TestOutcome::bad_input(format!("{e:#}")),
+    if let Err(e) = check_workload_supported(config, &spec) {
+        return TestOutcome::bad_input(e);
+    }
+    let factory = if config.workload == Workload::Bank {
+        match workloads::bank::BankClientFactory::new(config.client_timeout) {
+            Ok(f) => Arc::new(f) as Arc<dyn ClientFactory>,
+            Err(e) => return TestOutcome::bad_input(format!("{e:#}")),
+        }
+    } else {
+        match client_factory(spec.protocol, config) {
+            Ok(f) => f,
+            Err(e) => return TestOutcome::bad_input(format!("{e:#}")),
+        }
     };
     let clock_faults = config.fault_kinds().iter().any(|k| k.is_clock());
     let start = move |run_dir: PathBuf, run_id: String| async move {
@@ -349,6 +395,7 @@ where
     timings.insert("total", t0.elapsed().as_secs_f64());
 
     let verdict = Verdict::all(checks.iter().map(|c| c.verdict));
+    let hierarchy = checks::placement(&checks);
     let stats = results::stats(&history);
     let results = results::Results {
         verdict,
@@ -358,6 +405,7 @@ where
         checks: &checks,
         stats: &stats,
         counterexample: results::first_counterexample(&checks),
+        hierarchy: hierarchy.clone(),
         nemesis: driven.nemesis.clone(),
         final_reads: json!({
             "ok": driven.final_reads.ok,
@@ -400,6 +448,14 @@ where
     );
     if verdict != Verdict::Valid {
         println!("replay: {replay}");
+    }
+    // The last line: where the history sits among the consistency models.
+    match &hierarchy {
+        Some(p) => println!("{}", p.line),
+        None => println!(
+            "no consistency model checked (the {} workload is judged by its invariant)",
+            config.workload
+        ),
     }
     let interrupted = driven.interrupted;
     let error = if interrupted {
@@ -608,14 +664,14 @@ async fn drive_with<C: SystemUnderTest>(
             _ = tokio::time::sleep(config.quiet_period) => {}
             _ = interrupt.wait_for(|i| *i) => {}
         }
-        let keys = generator
+        let reads = generator
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .keys_used();
+            .final_read_ops();
         let deadline = Instant::now() + config.recovery_timeout;
-        final_summary = final_reads(
+        final_summary = final_reads_of(
             &targets,
-            0..keys,
+            reads,
             factory,
             Arc::clone(&recorder),
             client_summary.next_process,

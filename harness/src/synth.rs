@@ -41,17 +41,28 @@ pub fn run(args: SynthArgs) -> ExitCode {
         exit::code(exit::BAD_INPUT)
     };
     let Some(model) = SynthModel::from_name(&args.model) else {
-        return bad(format!("--model: unknown model `{}` (known: {})", args.model, SynthModel::NAMES.join(", ")));
+        return bad(format!(
+            "--model: unknown model `{}` (known: {})",
+            args.model,
+            SynthModel::NAMES.join(", ")
+        ));
     };
     let anomaly = match args.anomaly.as_deref() {
         None => None,
         Some(name) => match Anomaly::from_name(name) {
             Some(a) => Some(a),
-            None => return bad(format!("--anomaly: unknown anomaly `{name}` (known: stale-read, lost-write)")),
+            None => {
+                return bad(format!(
+                    "--anomaly: unknown anomaly `{name}` (known: stale-read, lost-write)"
+                ))
+            }
         },
     };
     if !(0.0..=1.0).contains(&args.crash_rate) {
-        return bad(format!("--crash-rate: {} is not a probability between 0 and 1", args.crash_rate));
+        return bad(format!(
+            "--crash-rate: {} is not a probability between 0 and 1",
+            args.crash_rate
+        ));
     }
     if args.clients == 0 || args.keys == 0 {
         return bad("--clients and --keys must be at least 1".into());
@@ -68,14 +79,24 @@ pub fn run(args: SynthArgs) -> ExitCode {
     let outcome = generate(&options);
     let text = outcome.history.to_jsonl();
     let written = match &args.output {
-        Some(path) => std::fs::write(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display())),
-        None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| format!("standard output: {e}")),
+        Some(path) => {
+            std::fs::write(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("standard output: {e}")),
     };
     if let Err(message) = written {
         eprintln!("faultline synth: cannot write the history: {message}");
         return exit::code(exit::HARNESS_ERROR);
     }
-    let crashed = outcome.history.ops.iter().filter(|op| op.is_indeterminate()).count();
+    let crashed = outcome
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.is_indeterminate())
+        .count();
     let mut summary = format!(
         "faultline synth: {} events, {} operations ({} indeterminate), {} clients, model {}",
         outcome.history.events.len(),
@@ -85,8 +106,11 @@ pub fn run(args: SynthArgs) -> ExitCode {
         args.model
     );
     match (anomaly, outcome.anomaly_at) {
-        (Some(_), Some(time)) => summary.push_str(&format!("; anomaly injected into the operation invoked at time {time}")),
-        (Some(_), None) => summary.push_str("; the anomaly found no opportunity (history too short?): none injected"),
+        (Some(_), Some(time)) => summary.push_str(&format!(
+            "; anomaly injected into the operation invoked at time {time}"
+        )),
+        (Some(_), None) => summary
+            .push_str("; the anomaly found no opportunity (history too short?): none injected"),
         (None, _) => {}
     }
     eprintln!("{summary}");

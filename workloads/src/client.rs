@@ -167,7 +167,7 @@ impl Client for KvClient {
 
 /// An outcome nobody knows: `info`, except for reads, which changed nothing and so
 /// can be `fail`ed.
-fn indeterminate(op: &Op, error: String) -> Completion {
+pub(crate) fn indeterminate(op: &Op, error: String) -> Completion {
     if op.f.is_read() {
         Completion::fail(op.value.clone(), error)
     } else {
@@ -176,7 +176,7 @@ fn indeterminate(op: &Op, error: String) -> Completion {
 }
 
 /// Maps a failure to send or to hear back.
-fn transport_error(op: &Op, e: &reqwest::Error) -> Completion {
+pub(crate) fn transport_error(op: &Op, e: &reqwest::Error) -> Completion {
     if e.is_timeout() {
         return indeterminate(op, "timeout".to_string());
     }
@@ -188,7 +188,7 @@ fn transport_error(op: &Op, e: &reqwest::Error) -> Completion {
 }
 
 /// A short error code with the innermost cause (`connect: Connection refused`).
-fn error_name(what: &str, e: &reqwest::Error) -> String {
+pub(crate) fn error_name(what: &str, e: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = e;
     while let Some(inner) = source.source() {
         source = inner;

@@ -12,7 +12,7 @@
 //! operations. Which process runs which operation depends on timing, as in any real
 //! test; the sequence itself does not.
 
-use crate::op::Op;
+use crate::op::{Kind, Op};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -33,16 +33,43 @@ pub enum Workload {
     CasRegister,
     /// Appends of unique elements to lists, and reads of whole lists.
     Append,
+    /// Adds of unique elements to sets (appends on the wire), and reads of whole sets.
+    Set,
+    /// Adds of small positive increments to counters (appends of the increment on
+    /// the wire), and reads of their sums.
+    Counter,
+    /// Transfers between [`BANK_ACCOUNTS`] accounts and whole-bank reads; needs a
+    /// system with atomic transfers and snapshot reads (cl-bank).
+    Bank,
+    /// `generate`s of IDs, each a read-then-CAS allocation on a counter key.
+    UniqueIds,
 }
 
+/// The bank workload's accounts, `0..BANK_ACCOUNTS`, and each one's balance at the
+/// start: cl-bank's defaults, which the harness also passes to it explicitly.
+pub const BANK_ACCOUNTS: u64 = 10;
+pub const BANK_INITIAL_BALANCE: i64 = 100;
+
 impl Workload {
-    pub const NAMES: &'static [&'static str] = &["register", "cas-register", "append"];
+    pub const NAMES: &'static [&'static str] = &[
+        "register",
+        "cas-register",
+        "append",
+        "set",
+        "counter",
+        "bank",
+        "unique-ids",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Workload::Register => "register",
             Workload::CasRegister => "cas-register",
             Workload::Append => "append",
+            Workload::Set => "set",
+            Workload::Counter => "counter",
+            Workload::Bank => "bank",
+            Workload::UniqueIds => "unique-ids",
         }
     }
 }
@@ -60,6 +87,10 @@ impl FromStr for Workload {
             "register" => Ok(Workload::Register),
             "cas-register" => Ok(Workload::CasRegister),
             "append" => Ok(Workload::Append),
+            "set" => Ok(Workload::Set),
+            "counter" => Ok(Workload::Counter),
+            "bank" => Ok(Workload::Bank),
+            "unique-ids" => Ok(Workload::UniqueIds),
             other => Err(format!(
                 "unknown workload `{other}` (known: {})",
                 Workload::NAMES.join(", ")
@@ -163,6 +194,22 @@ impl Generator {
         self.generated
     }
 
+    /// The reads taken from every node after the final heal: every key used, read as
+    /// the workload reads it; for the bank, one whole-bank read; none for unique IDs
+    /// (their allocation counters say nothing about uniqueness).
+    pub fn final_read_ops(&self) -> Vec<Op> {
+        let kind = match self.workload {
+            Workload::Set => Kind::SetRead,
+            Workload::Counter => Kind::CounterRead,
+            Workload::Bank => return vec![Op::bank_read(true)],
+            Workload::UniqueIds => return Vec::new(),
+            Workload::Register | Workload::CasRegister | Workload::Append => Kind::Plain,
+        };
+        (0..self.keys_used())
+            .map(|k| Op::final_read(k).with_kind(kind))
+            .collect()
+    }
+
     /// The next operation.
     pub fn next_op(&mut self) -> Op {
         let slot = self.rng.gen_range(0..self.active.len());
@@ -197,6 +244,32 @@ impl Generator {
                 } else {
                     Op::append(key, state.fresh_value())
                 }
+            }
+            Workload::Set => {
+                if roll < 2 {
+                    Op::read(key).with_kind(Kind::SetRead)
+                } else {
+                    Op::set_add(key, state.fresh_value())
+                }
+            }
+            Workload::Counter => {
+                if roll < 3 {
+                    Op::read(key).with_kind(Kind::CounterRead)
+                } else {
+                    Op::counter_add(key, self.rng.gen_range(1..=5))
+                }
+            }
+            Workload::UniqueIds => Op::generate(key),
+            Workload::Bank => {
+                // The bank is one object: keys do not rotate.
+                self.generated += 1;
+                return if roll < 2 {
+                    Op::bank_read(false)
+                } else {
+                    let from = self.rng.gen_range(0..BANK_ACCOUNTS);
+                    let to = (from + self.rng.gen_range(1..BANK_ACCOUNTS)) % BANK_ACCOUNTS;
+                    Op::transfer(from, to, self.rng.gen_range(1..=5))
+                };
             }
         };
         state.issued += 1;

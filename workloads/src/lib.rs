@@ -4,17 +4,21 @@
 //! The pieces follow Jepsen's protocols, one module each:
 //! - [`op`]: an operation as invoked, and how it completed (`ok`, `fail`, `info`).
 //! - [`generator`]: seeded operation generators per workload (`register`,
-//!   `cas-register`, `append`) over many independent keys, and the rate limiter.
+//!   `cas-register`, `append`, `set`, `counter`, `bank`, `unique-ids`) over many independent keys, and the rate limiter.
 //! - [`client`]: the [`client::Client`] trait and the HTTP client for the faultline
 //!   KV protocol (`docs/protocol.md`), which maps every outcome onto ok/fail/info.
 //! - [`recorder`]: the history writer, streaming JSONL to disk as events happen.
 //! - [`runner`]: the logical client processes, one operation at a time each, spread
 //!   over the nodes, retired after an indeterminate result as in Jepsen.
+//! - [`composite`]: workload operations built from protocol requests (unique-ID
+//!   allocation by CAS, counter sums); [`bank`]: the client of bank systems.
 //! - [`etcd`], [`redis`]: clients for real systems, etcd's JSON gateway and Redis
 //!   primaries found through Sentinel.
 //! - [`fake_node`]: an instant in-memory node on loopback, for tests and benchmarks.
 
+pub mod bank;
 pub mod client;
+pub mod composite;
 pub mod etcd;
 pub mod fake_node;
 pub mod generator;

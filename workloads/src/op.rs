@@ -47,6 +47,43 @@ impl fmt::Display for OpFn {
     }
 }
 
+/// What an operation means to its workload, when that is more than its [`OpFn`].
+///
+/// The KV protocol has reads, writes, CASes and appends; the set, counter and
+/// unique-ID workloads are built on them, and the bank workload needs a system with
+/// atomic transfers. A client sees the protocol operation (`f`); the history records
+/// the workload's operation (`docs/consistency.md`), and the runner translates one
+/// into the other ([`Op::history_f`], [`Op::interpret`], and
+/// [`crate::composite`] for operations made of several requests). Clients of real
+/// systems therefore support the new workloads without knowing about them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Kind {
+    /// The protocol operation is the workload's operation.
+    #[default]
+    Plain,
+    /// Set `add`: an `append` of a unique element; reads return the list (a set
+    /// with the order the store gave it; `null` reads as `[]`).
+    SetAdd,
+    /// Set read or final read: `null` (an absent key) becomes `[]`.
+    SetRead,
+    /// Counter `add`: an `append` of the increment to the counter's key. An atomic
+    /// add over the KV protocol: the store appends atomically, and the counter's
+    /// value is the sum of what was appended. (A read-then-CAS loop is not an atomic
+    /// add: retried after an indeterminate CAS it can add twice.)
+    CounterAdd,
+    /// Counter read or final read: the sum of the key's list (`null` is 0).
+    CounterRead,
+    /// Unique-ID `generate`: read the key, CAS it from that value to one more, and
+    /// the ID is `"<key>:<new value>"`; retried on a CAS mismatch. Unique exactly
+    /// when the store's CAS is atomic.
+    Generate,
+    /// Bank `transfer` (`value: {"from", "to", "amount"}`): bank systems only.
+    Transfer,
+    /// Bank whole-bank read (a Chandy-Lamport snapshot on cl-bank): bank systems
+    /// only. Completes with `{"account": balance, ...}`.
+    BankRead,
+}
+
 /// One operation: a function on a key with an argument (`null` for reads).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Op {
@@ -55,6 +92,8 @@ pub struct Op {
     /// segment.
     pub key: u64,
     pub value: Value,
+    /// What the workload means by it; [`Kind::Plain`] for register and append.
+    pub kind: Kind,
 }
 
 impl Op {
@@ -63,6 +102,7 @@ impl Op {
             f: OpFn::Read,
             key,
             value: Value::Null,
+            kind: Kind::Plain,
         }
     }
 
@@ -71,6 +111,7 @@ impl Op {
             f: OpFn::FinalRead,
             key,
             value: Value::Null,
+            kind: Kind::Plain,
         }
     }
 
@@ -79,6 +120,7 @@ impl Op {
             f: OpFn::Write,
             key,
             value: Value::from(value),
+            kind: Kind::Plain,
         }
     }
 
@@ -87,6 +129,7 @@ impl Op {
             f: OpFn::Cas,
             key,
             value: Value::Array(vec![from, Value::from(to)]),
+            kind: Kind::Plain,
         }
     }
 
@@ -95,6 +138,106 @@ impl Op {
             f: OpFn::Append,
             key,
             value: Value::from(element),
+            kind: Kind::Plain,
+        }
+    }
+
+    /// The same operation with a workload meaning.
+    pub fn with_kind(mut self, kind: Kind) -> Op {
+        self.kind = kind;
+        self
+    }
+
+    /// A set `add` of a unique element (an append on the wire).
+    pub fn set_add(key: u64, element: i64) -> Op {
+        Op::append(key, element).with_kind(Kind::SetAdd)
+    }
+
+    /// A counter `add` of `increment` (an append of it on the wire).
+    pub fn counter_add(key: u64, increment: i64) -> Op {
+        Op::append(key, increment).with_kind(Kind::CounterAdd)
+    }
+
+    /// A unique-ID `generate` on the allocation counter `key`.
+    pub fn generate(key: u64) -> Op {
+        Op {
+            f: OpFn::Cas,
+            key,
+            value: Value::Null,
+            kind: Kind::Generate,
+        }
+    }
+
+    /// A bank transfer.
+    pub fn transfer(from: u64, to: u64, amount: i64) -> Op {
+        Op {
+            f: OpFn::Write,
+            key: 0,
+            value: serde_json::json!({ "from": from, "to": to, "amount": amount }),
+            kind: Kind::Transfer,
+        }
+    }
+
+    /// A whole-bank read (`final` for the read taken from every node at the end).
+    pub fn bank_read(final_read: bool) -> Op {
+        Op {
+            f: if final_read { OpFn::FinalRead } else { OpFn::Read },
+            key: 0,
+            value: Value::Null,
+            kind: Kind::BankRead,
+        }
+    }
+
+    /// The history's `f` for this operation.
+    pub fn history_f(&self) -> &'static str {
+        match self.kind {
+            Kind::SetAdd | Kind::CounterAdd => "add",
+            Kind::Generate => "generate",
+            Kind::Transfer => "transfer",
+            _ => self.f.name(),
+        }
+    }
+
+    /// The history's invocation value (a `generate` has none to give).
+    pub fn history_value(&self) -> Value {
+        self.value.clone()
+    }
+
+    /// Turns a protocol completion into the workload's: a counter read's list into
+    /// its sum, a set read's `null` into `[]`. A list that cannot be summed is a
+    /// malformed answer, recorded as a failed read (reads change nothing).
+    pub fn interpret(&self, c: Completion) -> Completion {
+        if c.outcome != Outcome::Ok || !self.f.is_read() {
+            return c;
+        }
+        match self.kind {
+            Kind::SetRead => match c.value {
+                Value::Null => Completion::ok(Value::Array(Vec::new())),
+                _ => c,
+            },
+            Kind::CounterRead => match &c.value {
+                Value::Null => Completion::ok(Value::from(0)),
+                Value::Array(items) => {
+                    let mut sum: i64 = 0;
+                    for item in items {
+                        match item.as_i64().and_then(|i| sum.checked_add(i)) {
+                            Some(s) => sum = s,
+                            None => {
+                                return Completion::fail(
+                                    Value::Null,
+                                    format!("malformed-response: counter list holds {item}, not an integer increment (or the sum overflows)"),
+                                )
+                            }
+                        }
+                    }
+                    Completion::ok(Value::from(sum))
+                }
+                other => Completion::fail(
+                    Value::Null,
+                    format!("malformed-response: a counter reads as a list of increments, not {other}"),
+                ),
+            },
+            _ => c,
         }
     }
 }

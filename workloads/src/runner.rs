@@ -49,10 +49,10 @@ fn invoke_event(process: u64, op: &Op, node: &str) -> Event {
         0,
         Process::Client(process),
         EventType::Invoke,
-        op.f.name(),
+        op.history_f(),
     )
     .with_key(Value::from(op.key))
-    .with_value(op.value.clone())
+    .with_value(op.history_value())
     .with_node(node)
 }
 
@@ -62,7 +62,7 @@ fn completion_event(process: u64, op: &Op, node: &str, c: Completion) -> Event {
         0,
         Process::Client(process),
         c.outcome.event_type(),
-        op.f.name(),
+        op.history_f(),
     )
     .with_key(Value::from(op.key))
     .with_value(c.value)
@@ -120,7 +120,7 @@ pub async fn run_clients(
                     .next_op();
                 recorder.record(invoke_event(process, &op, &target.id))?;
                 invoked += 1;
-                let completion = client.invoke(&op).await;
+                let completion = crate::composite::perform(&*client, &op).await;
                 let outcome = completion.outcome;
                 recorder.record(completion_event(process, &op, &target.id, completion))?;
                 if outcome == Outcome::Info {
@@ -182,23 +182,37 @@ pub async fn final_reads(
     first_process: u64,
     deadline: Instant,
 ) -> anyhow::Result<FinalReadSummary> {
+    let ops: Vec<Op> = keys.map(Op::final_read).collect();
+    final_reads_of(targets, ops, factory, recorder, first_process, deadline).await
+}
+
+/// [`final_reads`] of the given operations (each a `final-read`, as the workload
+/// reads: [`crate::generator::Generator::final_read_ops`]), on every node.
+pub async fn final_reads_of(
+    targets: &[Target],
+    ops: Vec<Op>,
+    factory: Arc<dyn ClientFactory>,
+    recorder: Arc<Recorder>,
+    first_process: u64,
+    deadline: Instant,
+) -> anyhow::Result<FinalReadSummary> {
     let next_process = Arc::new(AtomicU64::new(first_process));
     let mut tasks = tokio::task::JoinSet::new();
     for target in targets.iter().cloned() {
         let factory = Arc::clone(&factory);
         let recorder = Arc::clone(&recorder);
         let next_process = Arc::clone(&next_process);
-        let keys = keys.clone();
+        let ops = ops.clone();
         tasks.spawn(async move {
             let mut client = factory.open(&target)?;
             let mut process = next_process.fetch_add(1, Ordering::SeqCst);
             let mut ok = 0u64;
             let mut unread = Vec::new();
-            for key in keys {
-                let op = Op::final_read(key);
+            for op in ops {
+                let key = op.key;
                 loop {
                     recorder.record(invoke_event(process, &op, &target.id))?;
-                    let completion = client.invoke(&op).await;
+                    let completion = crate::composite::perform(&*client, &op).await;
                     let outcome = completion.outcome;
                     recorder.record(completion_event(process, &op, &target.id, completion))?;
                     match outcome {

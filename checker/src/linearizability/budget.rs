@@ -34,16 +34,23 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(deadline: Option<Instant>, memory_limit: usize) -> Budget {
-        Budget { deadline, memory_limit, memory_used: AtomicUsize::new(0), cancelled: AtomicBool::new(false) }
+        Budget {
+            deadline,
+            memory_limit,
+            memory_used: AtomicUsize::new(0),
+            cancelled: AtomicBool::new(false),
+        }
     }
 
     /// Records memory a search allocated (or, negative, released), and says whether
     /// the shared budget is now exceeded.
     pub fn charge(&self, bytes: isize) {
         if bytes >= 0 {
-            self.memory_used.fetch_add(bytes as usize, Ordering::Relaxed);
+            self.memory_used
+                .fetch_add(bytes as usize, Ordering::Relaxed);
         } else {
-            self.memory_used.fetch_sub(bytes.unsigned_abs(), Ordering::Relaxed);
+            self.memory_used
+                .fetch_sub(bytes.unsigned_abs(), Ordering::Relaxed);
         }
     }
 
@@ -79,7 +86,10 @@ mod tests {
         b.charge(-50);
         assert_eq!(b.exhausted(), None);
         let past = Instant::now() - Duration::from_millis(1);
-        assert_eq!(Budget::new(Some(past), 100).exhausted(), Some(StopReason::Timeout));
+        assert_eq!(
+            Budget::new(Some(past), 100).exhausted(),
+            Some(StopReason::Timeout)
+        );
         b.cancel();
         assert_eq!(b.exhausted(), Some(StopReason::Cancelled));
     }

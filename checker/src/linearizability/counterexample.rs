@@ -24,10 +24,15 @@ pub fn explain<M: Model>(
     }
     // The earliest-returning operation left out is the one the search could not get
     // past: it must be linearized before it returns, and every candidate failed.
-    let stuck = (0..ops.len()).filter(|&i| !done[i] && !ops[i].is_open()).min_by_key(|&i| (ops[i].ret, ops[i].call));
+    let stuck = (0..ops.len())
+        .filter(|&i| !done[i] && !ops[i].is_open())
+        .min_by_key(|&i| (ops[i].ret, ops[i].call));
     let summary = |i: usize| OpSummary::of(&history_ops[ids[i]]);
     let prefix_ids: Vec<usize> = prefix.iter().map(|&i| ids[i]).collect();
-    let prefix_tail = prefix[prefix.len().saturating_sub(TAIL)..].iter().map(|&i| summary(i)).collect();
+    let prefix_tail = prefix[prefix.len().saturating_sub(TAIL)..]
+        .iter()
+        .map(|&i| summary(i))
+        .collect();
     let Some(stuck) = stuck else {
         // Cannot happen for a real violation (a search that placed every returned
         // operation succeeds), but an explanation must never panic.
@@ -43,7 +48,9 @@ pub fn explain<M: Model>(
     let deadline = ops[stuck].ret;
     let mut blocked = Vec::new();
     let mut next = Vec::new();
-    let mut candidates: Vec<usize> = (0..ops.len()).filter(|&i| !done[i] && ops[i].call <= deadline).collect();
+    let mut candidates: Vec<usize> = (0..ops.len())
+        .filter(|&i| !done[i] && ops[i].call <= deadline)
+        .collect();
     candidates.sort_by_key(|&i| (ops[i].call, i));
     for i in candidates {
         next.clear();
@@ -52,9 +59,15 @@ pub fn explain<M: Model>(
             format!("cannot happen in state {}", model.describe_state(state))
         } else {
             let after: Vec<String> = next.iter().map(|s| model.describe_state(s)).collect();
-            format!("could happen (leaving {}), but then the rest of the history has no valid order", after.join(" or "))
+            format!(
+                "could happen (leaving {}), but then the rest of the history has no valid order",
+                after.join(" or ")
+            )
         };
-        blocked.push(BlockedOp { op: summary(i), reason });
+        blocked.push(BlockedOp {
+            op: summary(i),
+            reason,
+        });
     }
     Counterexample {
         key: key.clone(),

@@ -108,7 +108,10 @@ pub struct Memo<S> {
 
 impl<S: Hash + Eq> Memo<S> {
     pub fn new() -> Self {
-        Memo { seen: HashMap::default(), masks: 0 }
+        Memo {
+            seen: HashMap::default(),
+            masks: 0,
+        }
     }
 
     /// Records a configuration; false if it, or one it is dominated by, was already

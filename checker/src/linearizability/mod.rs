@@ -44,7 +44,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { timeout: None, memory_limit: DEFAULT_MEMORY_LIMIT, all_keys: false }
+        Options {
+            timeout: None,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            all_keys: false,
+        }
     }
 }
 
@@ -54,11 +58,16 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
 
 /// Checks `history` against `model`. Fails only when an operation does not fit the
 /// model (an unknown `f`, a malformed value); everything else is in the report.
-pub fn check<M: Model>(history: &History, model: &M, options: &Options) -> Result<Report, ModelError> {
+pub fn check<M: Model>(
+    history: &History,
+    model: &M,
+    options: &Options,
+) -> Result<Report, ModelError> {
     let started = Instant::now();
     let prepared = prune::prepare_all(history, model)?;
     let budget = budget::Budget::new(options.timeout.map(|t| started + t), options.memory_limit);
-    let partitions = partition::check_partitions(history, model, &prepared, &budget, options.all_keys);
+    let partitions =
+        partition::check_partitions(history, model, &prepared, &budget, options.all_keys);
     let verdict = crate::verdict::Verdict::all(partitions.iter().map(|p| p.verdict));
     let counterexample = partitions.iter().find_map(|p| p.counterexample.clone());
     Ok(Report {

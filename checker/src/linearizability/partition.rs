@@ -49,8 +49,15 @@ fn check_one<M: Model>(
     budget: &Budget,
 ) -> PartitionReport {
     let started = Instant::now();
-    let ids: Vec<usize> = op_ids.iter().copied().filter(|&id| prepared[id].is_some()).collect();
-    let ops: Vec<Prepared<M::Op>> = ids.iter().map(|&id| prepared[id].clone().expect("filtered above")).collect();
+    let ids: Vec<usize> = op_ids
+        .iter()
+        .copied()
+        .filter(|&id| prepared[id].is_some())
+        .collect();
+    let ops: Vec<Prepared<M::Op>> = ids
+        .iter()
+        .map(|&id| prepared[id].clone().expect("filtered above"))
+        .collect();
     let mut report = PartitionReport {
         key,
         verdict: Verdict::Unknown,
@@ -73,7 +80,15 @@ fn check_one<M: Model>(
         SearchOutcome::Linearizable => report.verdict = Verdict::Valid,
         SearchOutcome::Violation { prefix, state } => {
             report.verdict = Verdict::Invalid;
-            report.counterexample = Some(explain(model, &report.key, &history.ops, &ops, &ids, &prefix, &state));
+            report.counterexample = Some(explain(
+                model,
+                &report.key,
+                &history.ops,
+                &ops,
+                &ids,
+                &prefix,
+                &state,
+            ));
         }
         SearchOutcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
     }

@@ -14,12 +14,19 @@ use crate::model::{Model, ModelError};
 /// for operations left out.
 ///
 /// [`Operation::id`]: crate::history::Operation::id
-pub fn prepare_all<M: Model>(history: &History, model: &M) -> Result<Vec<Option<Prepared<M::Op>>>, ModelError> {
+pub fn prepare_all<M: Model>(
+    history: &History,
+    model: &M,
+) -> Result<Vec<Option<Prepared<M::Op>>>, ModelError> {
     history
         .ops
         .iter()
         .map(|op| {
-            Ok(model.prepare(op)?.map(|prepared| Prepared { call: op.call, ret: op.ret, op: prepared }))
+            Ok(model.prepare(op)?.map(|prepared| Prepared {
+                call: op.call,
+                ret: op.ret,
+                op: prepared,
+            }))
         })
         .collect()
 }

@@ -110,16 +110,26 @@ impl OpSummary {
 
 impl std::fmt::Display for OpSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "op {} (process {}, {} {}", self.id, self.process, self.f, self.input)?;
+        write!(
+            f,
+            "op {} (process {}, {} {}",
+            self.id, self.process, self.f, self.input
+        )?;
         match self.outcome {
-            Outcome::Ok if !self.output.is_null() && self.output != self.input => write!(f, " -> ok {}", self.output)?,
+            Outcome::Ok if !self.output.is_null() && self.output != self.input => {
+                write!(f, " -> ok {}", self.output)?
+            }
             Outcome::Ok => f.write_str(" -> ok")?,
             Outcome::Fail => f.write_str(" -> fail")?,
             Outcome::Info => f.write_str(" -> unknown")?,
         }
         match self.complete_index {
             Some(c) => write!(f, ", events {}..{})", self.invoke_index, c),
-            None => write!(f, ", invoked at event {}, never completed)", self.invoke_index),
+            None => write!(
+                f,
+                ", invoked at event {}, never completed)",
+                self.invoke_index
+            ),
         }
     }
 }
@@ -129,15 +139,27 @@ impl std::fmt::Display for Counterexample {
         if !self.key.is_null() {
             writeln!(f, "key {}:", self.key)?;
         }
-        writeln!(f, "  longest linearizable prefix: {} operations", self.prefix.len())?;
+        writeln!(
+            f,
+            "  longest linearizable prefix: {} operations",
+            self.prefix.len()
+        )?;
         if self.prefix.len() > self.prefix_tail.len() {
-            writeln!(f, "    ... ({} earlier operations)", self.prefix.len() - self.prefix_tail.len())?;
+            writeln!(
+                f,
+                "    ... ({} earlier operations)",
+                self.prefix.len() - self.prefix_tail.len()
+            )?;
         }
         for op in &self.prefix_tail {
             writeln!(f, "    {op}")?;
         }
         writeln!(f, "  state after the prefix: {}", self.state)?;
-        writeln!(f, "  {} must take effect before it returns, but nothing can come next:", self.must_precede)?;
+        writeln!(
+            f,
+            "  {} must take effect before it returns, but nothing can come next:",
+            self.must_precede
+        )?;
         for b in &self.blocked {
             writeln!(f, "    {}: {}", b.op, b.reason)?;
         }

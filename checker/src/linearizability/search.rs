@@ -19,8 +19,8 @@
 
 use super::budget::{Budget, StopReason};
 use super::memo::{zobrist, FxBuild, Memo, OpenMask};
-use std::collections::HashMap;
 use crate::model::{Growth, Model};
+use std::collections::HashMap;
 
 /// One operation as the search sees it.
 #[derive(Debug, Clone)]
@@ -44,7 +44,10 @@ pub enum SearchOutcome<S> {
     /// No linearization exists. `prefix` (indices into the search's operations, in
     /// order) is the longest linearizable prefix the search found, `state` the model
     /// state after it.
-    Violation { prefix: Vec<usize>, state: S },
+    Violation {
+        prefix: Vec<usize>,
+        state: S,
+    },
     Stopped(StopReason),
 }
 
@@ -90,11 +93,23 @@ impl Events {
         }
         order.sort_unstable();
         let mut e = Vec::with_capacity(order.len() + 1);
-        e.push(Entry { prev: NIL, next: NIL, op: NIL, ret: NIL, is_call: false });
+        e.push(Entry {
+            prev: NIL,
+            next: NIL,
+            op: NIL,
+            ret: NIL,
+            is_call: false,
+        });
         let mut call_entry = vec![NIL; ops.len()];
         for (pos, &(_, is_ret, op)) in order.iter().enumerate() {
             let idx = pos as u32 + 1;
-            e.push(Entry { prev: idx - 1, next: idx + 1, op, ret: NIL, is_call: !is_ret });
+            e.push(Entry {
+                prev: idx - 1,
+                next: idx + 1,
+                op,
+                ret: NIL,
+                is_call: !is_ret,
+            });
             if is_ret {
                 let c = call_entry[op as usize];
                 e[c as usize].ret = idx;
@@ -157,6 +172,10 @@ struct Frame<S> {
     open_rest: Vec<u32>,
     /// An observation linearized as soon as it could be: no alternative to explore.
     forced: bool,
+    /// For an open operation: the operation whose return event the walk was stuck at,
+    /// and whether the open operations not in `open_rest` are still to be tried.
+    stuck: u32,
+    open_more: bool,
 }
 
 /// Operations in a fixed order, with a cursor before which all are linearized.
@@ -171,7 +190,6 @@ impl Track {
         items.sort_by_key(|&i| (ops[i as usize].call, i));
         Track { items, lo: 0 }
     }
-
 
     fn advance(&mut self, linearized: &[bool]) {
         while self.lo < self.items.len() && linearized[self.items[self.lo] as usize] {
@@ -211,7 +229,9 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             return None;
         }
         let pick = |a: Growth, b: Growth| {
-            (0..ops.len() as u32).filter(|&i| [a, b].contains(&growth[i as usize])).collect::<Vec<u32>>()
+            (0..ops.len() as u32)
+                .filter(|&i| [a, b].contains(&growth[i as usize]))
+                .collect::<Vec<u32>>()
         };
         let observers = Track::by_call(ops, pick(Growth::Observes, Growth::Replaces));
         let resets = Track::by_call(ops, pick(Growth::Resets, Growth::Replaces));
@@ -231,26 +251,55 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             reset_state[i as usize] = leaves;
         }
         let required = ops.iter().map(|p| model.required_state(&p.op)).collect();
-        Some(Lookahead { observers, resets, observer_at, reset_at, reset_state, resets_leaving, required })
+        Some(Lookahead {
+            observers,
+            resets,
+            observer_at,
+            reset_at,
+            reset_state,
+            resets_leaving,
+            required,
+        })
     }
 
     /// Whether `state`, just reached by linearizing `op`, can still lead to every one
     /// of the nearest observations.
-    fn viable<M: Model<State = S>>(&self, model: &M, ops: &[Prepared<M::Op>], lin: &[bool], state: &S, op: usize) -> bool {
+    fn viable<M: Model<State = S>>(
+        &self,
+        model: &M,
+        ops: &[Prepared<M::Op>],
+        lin: &[bool],
+        state: &S,
+        op: usize,
+    ) -> bool {
         self.observers.items[self.observers.lo..]
             .iter()
             .filter(|&&i| !lin[i as usize] && i as usize != op)
             .take(LOOKAHEAD)
-            .all(|&i| model.reachable(state, &ops[i as usize].op) || self.reset_helps(model, ops, lin, op, i as usize))
+            .all(|&i| {
+                model.reachable(state, &ops[i as usize].op)
+                    || self.reset_helps(model, ops, lin, op, i as usize)
+            })
     }
 
     /// Whether a reset not yet linearized, invoked before `observer` returned, could
     /// bring the state back to where `observer` is reachable.
-    fn reset_helps<M: Model<State = S>>(&self, model: &M, ops: &[Prepared<M::Op>], lin: &[bool], op: usize, observer: usize) -> bool {
+    fn reset_helps<M: Model<State = S>>(
+        &self,
+        model: &M,
+        ops: &[Prepared<M::Op>],
+        lin: &[bool],
+        op: usize,
+        observer: usize,
+    ) -> bool {
         let before = ops[observer].ret;
-        let usable = |w: u32| !lin[w as usize] && w as usize != op && ops[w as usize].call <= before;
+        let usable =
+            |w: u32| !lin[w as usize] && w as usize != op && ops[w as usize].call <= before;
         if let Some(need) = &self.required[observer] {
-            let exact = self.resets_leaving.get(need).is_some_and(|ws| ws.iter().any(|&w| usable(w)));
+            let exact = self
+                .resets_leaving
+                .get(need)
+                .is_some_and(|ws| ws.iter().any(|&w| usable(w)));
             // Resets that may leave any state help every observer.
             return exact || self.any_state_reset(ops, &usable, before);
         }
@@ -264,7 +313,12 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             })
     }
 
-    fn any_state_reset<O>(&self, ops: &[Prepared<O>], usable: &dyn Fn(u32) -> bool, before: u64) -> bool {
+    fn any_state_reset<O>(
+        &self,
+        ops: &[Prepared<O>],
+        usable: &dyn Fn(u32) -> bool,
+        before: u64,
+    ) -> bool {
         self.resets_leaving.len() < self.resets.items.len()
             && self.resets.items[self.resets.lo..]
                 .iter()
@@ -291,7 +345,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
     }
 }
 
-/// How often (in steps) the search polls its budget.
+/// How often (in steps) the search polls its budget (a power of two).
 const POLL: u64 = 1 << 12;
 
 /// The search's whole mutable state.
@@ -369,12 +423,29 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     /// Linearizes `op` into `next` and records the frame.
-    fn push(&mut self, op: u32, entry: u32, next: M::State, alternatives: Vec<M::State>, open_rest: Vec<u32>, forced: bool) {
+    fn push(
+        &mut self,
+        op: u32,
+        entry: u32,
+        next: M::State,
+        alternatives: Vec<M::State>,
+        open_rest: Vec<u32>,
+        forced: bool,
+    ) {
         let (fp, mask) = self.after(op);
         self.fingerprint = fp;
         self.mask = mask;
         let prev_state = std::mem::replace(&mut self.state, next);
-        self.stack.push(Frame { op, entry, prev_state, alternatives, open_rest, forced });
+        self.stack.push(Frame {
+            op,
+            entry,
+            prev_state,
+            alternatives,
+            open_rest,
+            forced,
+            stuck: NIL,
+            open_more: false,
+        });
         self.lin[op as usize] = true;
         if let Some(l) = &mut self.lookahead {
             l.linearized(op as usize, &self.lin);
@@ -417,21 +488,63 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// At a stuck point (the return event of `stuck`), the open operations that could
     /// be linearized now, the ones that let `stuck` happen right after first (they
-    /// are tried from the back).
-    fn open_candidates(&mut self, stuck: u32) -> Vec<u32> {
+    /// are tried from the back). When the model names the one state `stuck` needs,
+    /// only the open operations that leave that state are listed (found by lookup),
+    /// and `true` says the others are still to be tried once those fail.
+    fn open_candidates(&mut self, stuck: u32) -> (Vec<u32>, bool) {
         let limit = self.ops[stuck as usize].ret;
-        let end = self.open.partition_point(|&i| self.ops[i as usize].call <= limit);
+        if let Some(l) = &self.lookahead {
+            if let Some(need) = &l.required[stuck as usize] {
+                let mut helpful: Vec<u32> = l
+                    .resets_leaving
+                    .get(need)
+                    .map(|ws| {
+                        ws.iter()
+                            .copied()
+                            .filter(|&w| {
+                                self.open_at[w as usize] != NIL
+                                    && !self.lin[w as usize]
+                                    && self.ops[w as usize].call <= limit
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                helpful.reverse();
+                return (helpful, true);
+            }
+        }
+        (self.scan_open(stuck, None), false)
+    }
+
+    /// Every open operation that could be linearized now and would change the state,
+    /// those letting `stuck` happen right after last (tried first); with `skip`,
+    /// leaving out the ones that leave that state (already tried).
+    fn scan_open(&mut self, stuck: u32, skip: Option<&M::State>) -> Vec<u32> {
+        if std::env::var("FLDEBUG").is_ok() { eprintln!("scan stuck {:?} skip {} depth {}", self.ops[stuck as usize].op, skip.is_some(), self.stack.len()); }
+        let limit = self.ops[stuck as usize].ret;
+        let end = self
+            .open
+            .partition_point(|&i| self.ops[i as usize].call <= limit);
         let mut helpful = Vec::new();
         let mut others = Vec::new();
         for &i in &self.open[..end] {
             if self.lin[i as usize] {
                 continue;
             }
+            if let (Some(need), Some(l)) = (skip, &self.lookahead) {
+                if l.reset_state[i as usize].as_ref() == Some(need) {
+                    continue;
+                }
+            }
             self.scratch.clear();
-            self.model.successors(&self.state, &self.ops[i as usize].op, &mut self.scratch);
+            self.model
+                .successors(&self.state, &self.ops[i as usize].op, &mut self.scratch);
             let state = &self.state;
             self.scratch.retain(|s| s != state);
-            let helps = self.scratch.iter().any(|s| self.model.step(s, &self.ops[stuck as usize].op).is_some());
+            let helps = self
+                .scratch
+                .iter()
+                .any(|s| self.model.step(s, &self.ops[stuck as usize].op).is_some());
             if helps {
                 helpful.push(i);
             } else if !self.scratch.is_empty() {
@@ -444,22 +557,43 @@ impl<'a, M: Model> Search<'a, M> {
         others
     }
 
-    /// Tries the open operations in `candidates` (from the back) at a stuck point.
-    fn try_open(&mut self, mut candidates: Vec<u32>) -> bool {
-        while let Some(op) = candidates.pop() {
-            let mut next = Vec::new();
-            self.model.successors(&self.state, &self.ops[op as usize].op, &mut next);
-            if let Some(s) = self.choose(op, &mut next) {
-                self.push(op, NIL, s, next, candidates, false);
-                return true;
+    /// Tries the open operations in `candidates` (from the back) at the stuck point of
+    /// `stuck`; then, if `more`, every other open operation.
+    fn try_open(&mut self, stuck: u32, mut candidates: Vec<u32>, mut more: bool) -> bool {
+        loop {
+            while let Some(op) = candidates.pop() {
+                let mut next = Vec::new();
+                self.model
+                    .successors(&self.state, &self.ops[op as usize].op, &mut next);
+                if let Some(s) = self.choose(op, &mut next) {
+                    self.push(op, NIL, s, next, candidates, false);
+                    let frame = self.stack.last_mut().expect("just pushed");
+                    frame.stuck = stuck;
+                    frame.open_more = more;
+                    return true;
+                }
             }
+            if !more {
+                return false;
+            }
+            more = false;
+            let need = self
+                .lookahead
+                .as_ref()
+                .and_then(|l| l.required[stuck as usize].clone());
+            candidates = self.scan_open(stuck, need.as_ref());
         }
-        false
     }
 }
 
-pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> SearchResult<M::State> {
-    let mut open: Vec<u32> = (0..ops.len() as u32).filter(|&i| ops[i as usize].is_open()).collect();
+pub fn search<M: Model>(
+    model: &M,
+    ops: &[Prepared<M::Op>],
+    budget: &Budget,
+) -> SearchResult<M::State> {
+    let mut open: Vec<u32> = (0..ops.len() as u32)
+        .filter(|&i| ops[i as usize].is_open())
+        .collect();
     open.sort_by_key(|&i| (ops[i as usize].call, i));
     let mut open_at = vec![NIL; ops.len()];
     for (p, &i) in open.iter().enumerate() {
@@ -472,7 +606,10 @@ pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> 
         keys: (0..ops.len()).map(zobrist).collect(),
         open_at,
         open,
-        observes: ops.iter().map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open()).collect(),
+        observes: ops
+            .iter()
+            .map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open())
+            .collect(),
         lin: vec![false; ops.len()],
         state: model.init(),
         fingerprint: 0,
@@ -500,9 +637,14 @@ pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> 
                 break 'search SearchOutcome::Linearizable;
             }
             polls += 1;
-            if polls % POLL == 0 {
-                let sample = s.stack.last().map(|f| model.state_bytes(&f.prev_state) as isize).unwrap_or(0);
-                let used = s.memo.len() as isize * (entry_bytes + sample) + s.stack.len() as isize * (frame_bytes + sample);
+            if polls & (POLL - 1) == 0 {
+                let sample = s
+                    .stack
+                    .last()
+                    .map(|f| model.state_bytes(&f.prev_state) as isize)
+                    .unwrap_or(0);
+                let used = s.memo.len() as isize * (entry_bytes + sample)
+                    + s.stack.len() as isize * (frame_bytes + sample);
                 budget.charge(used - charged);
                 charged = used;
                 if let Some(reason) = budget.exhausted() {
@@ -535,8 +677,12 @@ pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> 
             } else {
                 // Stuck at the return event of an unlinearized operation: an open
                 // operation may help; otherwise undo the latest choice.
-                let candidates = if s.open.is_empty() { Vec::new() } else { s.open_candidates(entry.op) };
-                if s.try_open(candidates) {
+                let (candidates, more) = if s.open.is_empty() {
+                    (Vec::new(), false)
+                } else {
+                    s.open_candidates(entry.op)
+                };
+                if s.try_open(entry.op, candidates, more) {
                     cur = s.events.e[HEAD as usize].next;
                     continue;
                 }
@@ -544,7 +690,10 @@ pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> 
             loop {
                 let Some(mut frame) = s.pop() else {
                     let prefix = s.best.iter().map(|&i| i as usize).collect();
-                    break 'search SearchOutcome::Violation { prefix, state: s.best_state.clone() };
+                    break 'search SearchOutcome::Violation {
+                        prefix,
+                        state: s.best_state.clone(),
+                    };
                 };
                 if frame.forced {
                     continue;
@@ -552,7 +701,18 @@ pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> 
                 let op = frame.op;
                 // The same operation with another possible effect.
                 if let Some(next) = s.choose(op, &mut frame.alternatives) {
-                    s.push(op, frame.entry, next, frame.alternatives, frame.open_rest, false);
+                    let (stuck, more) = (frame.stuck, frame.open_more);
+                    s.push(
+                        op,
+                        frame.entry,
+                        next,
+                        frame.alternatives,
+                        frame.open_rest,
+                        false,
+                    );
+                    let top = s.stack.last_mut().expect("just pushed");
+                    top.stuck = stuck;
+                    top.open_more = more;
                     cur = s.events.e[HEAD as usize].next;
                     break;
                 }
@@ -561,7 +721,7 @@ pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> 
                     break;
                 }
                 // An open operation tried at a stuck point: try the next one there.
-                if s.try_open(frame.open_rest) {
+                if s.try_open(frame.stuck, frame.open_rest, frame.open_more) {
                     cur = s.events.e[HEAD as usize].next;
                     break;
                 }
@@ -569,5 +729,8 @@ pub fn search<M: Model>(model: &M, ops: &[Prepared<M::Op>], budget: &Budget) -> 
         }
     };
     budget.charge(-charged);
-    SearchResult { outcome, explored: s.explored }
+    SearchResult {
+        outcome,
+        explored: s.explored,
+    }
 }

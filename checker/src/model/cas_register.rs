@@ -17,7 +17,11 @@ pub enum RegisterOp {
     /// A write that took effect or may have.
     Write(Scalar),
     /// A CAS that succeeded (or, if indeterminate, may have: see `maybe`).
-    Cas { from: Scalar, to: Scalar, maybe: bool },
+    Cas {
+        from: Scalar,
+        to: Scalar,
+        maybe: bool,
+    },
     /// A CAS whose comparison failed: the register did not hold `from`.
     CasFailed { from: Scalar },
 }
@@ -31,7 +35,10 @@ pub struct CasRegister {
 
 impl Default for CasRegister {
     fn default() -> Self {
-        CasRegister { fail_means: CasFailMeaning::ComparisonFailed, allow_cas: true }
+        CasRegister {
+            fail_means: CasFailMeaning::ComparisonFailed,
+            allow_cas: true,
+        }
     }
 }
 
@@ -39,7 +46,10 @@ impl Default for CasRegister {
 pub(crate) fn cas_pair(op: &Operation) -> Result<(Scalar, Scalar), ModelError> {
     match &op.input {
         Value::Array(a) if a.len() == 2 => Ok((Scalar::from_json(&a[0]), Scalar::from_json(&a[1]))),
-        other => Err(ModelError::new(op, format!("cas value must be a list [from, to], found {other}"))),
+        other => Err(ModelError::new(
+            op,
+            format!("cas value must be a list [from, to], found {other}"),
+        )),
     }
 }
 
@@ -69,9 +79,19 @@ pub(crate) fn prepare_register_op(
     if f == "cas" && allow_cas {
         let (from, to) = cas_pair(op)?;
         return Ok(match (op.outcome, fail_means) {
-            (Outcome::Ok, _) => Some(RegisterOp::Cas { from, to, maybe: false }),
-            (Outcome::Info, _) => Some(RegisterOp::Cas { from, to, maybe: true }),
-            (Outcome::Fail, CasFailMeaning::ComparisonFailed) => Some(RegisterOp::CasFailed { from }),
+            (Outcome::Ok, _) => Some(RegisterOp::Cas {
+                from,
+                to,
+                maybe: false,
+            }),
+            (Outcome::Info, _) => Some(RegisterOp::Cas {
+                from,
+                to,
+                maybe: true,
+            }),
+            (Outcome::Fail, CasFailMeaning::ComparisonFailed) => {
+                Some(RegisterOp::CasFailed { from })
+            }
             (Outcome::Fail, CasFailMeaning::NoEffect) => None,
         });
     }
@@ -79,7 +99,13 @@ pub(crate) fn prepare_register_op(
     if allow_cas {
         accepted.push("cas");
     }
-    Err(ModelError::new(op, format!("unknown function for this model; expected one of {}", accepted.join(", "))))
+    Err(ModelError::new(
+        op,
+        format!(
+            "unknown function for this model; expected one of {}",
+            accepted.join(", ")
+        ),
+    ))
 }
 
 /// How register operations move the state, for the search's lookahead.
@@ -98,7 +124,12 @@ pub(crate) fn register_growth(op: &RegisterOp) -> Growth {
 
 pub(crate) fn register_reachable(state: &Scalar, observer: &RegisterOp) -> bool {
     match observer {
-        RegisterOp::Read(v) | RegisterOp::Cas { from: v, maybe: false, .. } => state == v,
+        RegisterOp::Read(v)
+        | RegisterOp::Cas {
+            from: v,
+            maybe: false,
+            ..
+        } => state == v,
         RegisterOp::CasFailed { from } => state != from,
         _ => true,
     }
@@ -113,7 +144,12 @@ pub(crate) fn register_reset_state(op: &RegisterOp) -> Option<Scalar> {
 
 pub(crate) fn register_required_state(op: &RegisterOp) -> Option<Scalar> {
     match op {
-        RegisterOp::Read(v) | RegisterOp::Cas { from: v, maybe: false, .. } => Some(v.clone()),
+        RegisterOp::Read(v)
+        | RegisterOp::Cas {
+            from: v,
+            maybe: false,
+            ..
+        } => Some(v.clone()),
         _ => None,
     }
 }

@@ -2,8 +2,8 @@
 //! model at run time.
 
 use super::{
-    cas_register::CasRegister, fifo_queue::FifoQueue, kv::Kv, multi_register::MultiRegister, mutex::Mutex,
-    register::Register, set::Set, unordered_queue::UnorderedQueue, ModelError,
+    cas_register::CasRegister, fifo_queue::FifoQueue, kv::Kv, multi_register::MultiRegister,
+    mutex::Mutex, register::Register, set::Set, unordered_queue::UnorderedQueue, ModelError,
 };
 use crate::history::History;
 use crate::linearizability::{check, Options, Report};
@@ -34,8 +34,16 @@ pub enum BuiltinModel {
 }
 
 impl BuiltinModel {
-    pub const NAMES: &'static [&'static str] =
-        &["register", "cas-register", "kv", "multi-register", "set", "fifo-queue", "unordered-queue", "mutex"];
+    pub const NAMES: &'static [&'static str] = &[
+        "register",
+        "cas-register",
+        "kv",
+        "multi-register",
+        "set",
+        "fifo-queue",
+        "unordered-queue",
+        "mutex",
+    ];
 
     pub fn from_name(name: &str, fail_means: CasFailMeaning) -> Option<BuiltinModel> {
         Some(match name {
@@ -89,7 +97,14 @@ impl BuiltinModel {
     pub fn check(&self, history: &History, options: &Options) -> Result<Report, ModelError> {
         match *self {
             BuiltinModel::Register => check(history, &Register, options),
-            BuiltinModel::CasRegister(fail_means) => check(history, &CasRegister { fail_means, allow_cas: true }, options),
+            BuiltinModel::CasRegister(fail_means) => check(
+                history,
+                &CasRegister {
+                    fail_means,
+                    allow_cas: true,
+                },
+                options,
+            ),
             BuiltinModel::Kv(fail_means) => check(history, &Kv { fail_means }, options),
             BuiltinModel::MultiRegister => check(history, &MultiRegister, options),
             BuiltinModel::Set => check(history, &Set, options),

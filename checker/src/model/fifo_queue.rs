@@ -24,7 +24,10 @@ pub(crate) fn prepare_queue_op(op: &Operation, model: &str) -> Result<Option<Que
         ("enqueue", _) => Ok(Some(QueueOp::Enqueue(Scalar::from_json(&op.input)))),
         ("dequeue", Outcome::Ok) => Ok(Some(QueueOp::Dequeue(Scalar::from_json(&op.output)))),
         ("dequeue", Outcome::Info) => Ok(Some(QueueOp::DequeueUnknown)),
-        _ => Err(ModelError::new(op, format!("unknown function for the {model} model; expected enqueue or dequeue"))),
+        _ => Err(ModelError::new(
+            op,
+            format!("unknown function for the {model} model; expected enqueue or dequeue"),
+        )),
     }
 }
 
@@ -52,7 +55,9 @@ impl Model for FifoQueue {
                 Some(next)
             }
             QueueOp::Dequeue(Scalar::Nil) => state.is_empty().then(|| state.clone()),
-            QueueOp::Dequeue(v) => (state.front() == Some(v)).then(|| state.iter().skip(1).cloned().collect()),
+            QueueOp::Dequeue(v) => {
+                (state.front() == Some(v)).then(|| state.iter().skip(1).cloned().collect())
+            }
             QueueOp::DequeueUnknown => Some(state.iter().skip(1).cloned().collect()),
         }
     }
@@ -63,6 +68,9 @@ impl Model for FifoQueue {
     }
 
     fn state_bytes(&self, state: &VecDeque<Scalar>) -> usize {
-        32 + state.iter().map(|s| std::mem::size_of::<Scalar>() + s.heap_bytes()).sum::<usize>()
+        32 + state
+            .iter()
+            .map(|s| std::mem::size_of::<Scalar>() + s.heap_bytes())
+            .sum::<usize>()
     }
 }

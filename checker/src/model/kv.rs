@@ -20,7 +20,9 @@ pub struct Kv {
 
 impl Default for Kv {
     fn default() -> Self {
-        Kv { fail_means: CasFailMeaning::ComparisonFailed }
+        Kv {
+            fail_means: CasFailMeaning::ComparisonFailed,
+        }
     }
 }
 
@@ -59,7 +61,10 @@ impl Model for Kv {
             return match (&op.input, op.outcome) {
                 (_, Outcome::Fail) => Ok(None),
                 (Value::String(s), _) => Ok(Some(KvOp::Append(s.as_str().into()))),
-                (other, _) => Err(ModelError::new(op, format!("append value must be a string, found {other}"))),
+                (other, _) => Err(ModelError::new(
+                    op,
+                    format!("append value must be a string, found {other}"),
+                )),
             };
         }
         let reg = prepare_register_op(op, self.fail_means, true, &["get", "read"], &["put", "write"]).map_err(|mut e| {
@@ -72,7 +77,11 @@ impl Model for Kv {
             KvOp::Register(match r {
                 RegisterOp::Read(v) => RegisterOp::Read(normal(v)),
                 RegisterOp::Write(v) => RegisterOp::Write(normal(v)),
-                RegisterOp::Cas { from, to, maybe } => RegisterOp::Cas { from: normal(from), to: normal(to), maybe },
+                RegisterOp::Cas { from, to, maybe } => RegisterOp::Cas {
+                    from: normal(from),
+                    to: normal(to),
+                    maybe,
+                },
                 RegisterOp::CasFailed { from } => RegisterOp::CasFailed { from: normal(from) },
             })
         }))
@@ -103,7 +112,9 @@ impl Model for Kv {
             KvOp::Append(_) => Growth::Grows,
             KvOp::Register(RegisterOp::Read(_)) => Growth::Observes,
             KvOp::Register(RegisterOp::Cas { maybe: false, .. }) => Growth::Replaces,
-            KvOp::Register(RegisterOp::Write(_) | RegisterOp::Cas { maybe: true, .. }) => Growth::Resets,
+            KvOp::Register(RegisterOp::Write(_) | RegisterOp::Cas { maybe: true, .. }) => {
+                Growth::Resets
+            }
             KvOp::Register(RegisterOp::CasFailed { .. }) => Growth::Other,
         }
     }
@@ -118,9 +129,14 @@ impl Model for Kv {
     fn reachable(&self, state: &Scalar, observer: &KvOp) -> bool {
         match (state, observer) {
             (Scalar::Str(now), KvOp::Register(RegisterOp::Read(Scalar::Str(later))))
-            | (Scalar::Str(now), KvOp::Register(RegisterOp::Cas { from: Scalar::Str(later), maybe: false, .. })) => {
-                later.starts_with(&**now)
-            }
+            | (
+                Scalar::Str(now),
+                KvOp::Register(RegisterOp::Cas {
+                    from: Scalar::Str(later),
+                    maybe: false,
+                    ..
+                }),
+            ) => later.starts_with(&**now),
             _ => true,
         }
     }

@@ -41,7 +41,12 @@ pub struct ModelError {
 
 impl ModelError {
     pub fn new(op: &Operation, message: impl Into<String>) -> ModelError {
-        ModelError { op: op.id, index: op.invoke_index, f: op.f.clone(), message: message.into() }
+        ModelError {
+            op: op.id,
+            index: op.invoke_index,
+            f: op.f.clone(),
+            message: message.into(),
+        }
     }
 }
 

@@ -22,13 +22,25 @@ pub enum Micro {
 
 fn parse_txn(op: &Operation, value: &Value, keep_reads: bool) -> Result<Vec<Micro>, ModelError> {
     let Value::Array(items) = value else {
-        return Err(ModelError::new(op, format!("a txn value must be a list of [\"r\"|\"w\", key, value], found {value}")));
+        return Err(ModelError::new(
+            op,
+            format!("a txn value must be a list of [\"r\"|\"w\", key, value], found {value}"),
+        ));
     };
     let mut micros = Vec::with_capacity(items.len());
     for item in items {
-        let bad = || ModelError::new(op, format!("bad micro-operation {item}: expected [\"r\"|\"w\", key, value]"));
-        let Value::Array(parts) = item else { return Err(bad()) };
-        let [kind, key, val] = parts.as_slice() else { return Err(bad()) };
+        let bad = || {
+            ModelError::new(
+                op,
+                format!("bad micro-operation {item}: expected [\"r\"|\"w\", key, value]"),
+            )
+        };
+        let Value::Array(parts) = item else {
+            return Err(bad());
+        };
+        let [kind, key, val] = parts.as_slice() else {
+            return Err(bad());
+        };
         let (key, val) = (Scalar::from_json(key), Scalar::from_json(val));
         match kind.as_str() {
             Some("r" | "read") if keep_reads => micros.push(Micro::Read(key, val)),
@@ -55,12 +67,19 @@ impl Model for MultiRegister {
 
     fn prepare(&self, op: &Operation) -> Result<Option<Vec<Micro>>, ModelError> {
         if op.f != "txn" {
-            return Err(ModelError::new(op, "unknown function for the multi-register model; expected txn"));
+            return Err(ModelError::new(
+                op,
+                "unknown function for the multi-register model; expected txn",
+            ));
         }
         match op.outcome {
             Outcome::Fail => Ok(None),
             Outcome::Ok => {
-                let value = if op.output.is_array() { &op.output } else { &op.input };
+                let value = if op.output.is_array() {
+                    &op.output
+                } else {
+                    &op.input
+                };
                 Ok(Some(parse_txn(op, value, true)?))
             }
             // Unknown outcome: the reads constrain nothing, the writes may have happened.
@@ -77,7 +96,10 @@ impl Model for MultiRegister {
             let cur = next.as_ref().unwrap_or(state);
             match micro {
                 Micro::Read(k, v) => {
-                    let found = cur.binary_search_by(|(key, _)| key.cmp(k)).ok().map(|i| &cur[i].1);
+                    let found = cur
+                        .binary_search_by(|(key, _)| key.cmp(k))
+                        .ok()
+                        .map(|i| &cur[i].1);
                     if found.unwrap_or(&Scalar::Nil) != v {
                         return None;
                     }
@@ -105,6 +127,9 @@ impl Model for MultiRegister {
     }
 
     fn state_bytes(&self, state: &Self::State) -> usize {
-        24 + state.iter().map(|(k, v)| 2 * std::mem::size_of::<Scalar>() + k.heap_bytes() + v.heap_bytes()).sum::<usize>()
+        24 + state
+            .iter()
+            .map(|(k, v)| 2 * std::mem::size_of::<Scalar>() + k.heap_bytes() + v.heap_bytes())
+            .sum::<usize>()
     }
 }

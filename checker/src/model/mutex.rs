@@ -31,7 +31,12 @@ impl Model for Mutex {
         let kind = match op.f.as_str() {
             "acquire" => MutexOp::Acquire,
             "release" => MutexOp::Release,
-            _ => return Err(ModelError::new(op, "unknown function for the mutex model; expected acquire or release")),
+            _ => {
+                return Err(ModelError::new(
+                    op,
+                    "unknown function for the mutex model; expected acquire or release",
+                ))
+            }
         };
         Ok((op.outcome != Outcome::Fail).then_some(kind))
     }

@@ -6,8 +6,8 @@
 //! here is an input error: use `cas-register`.
 
 use super::cas_register::{
-    prepare_register_op, register_growth, register_reachable, register_required_state, register_reset_state, step_register,
-    RegisterOp,
+    prepare_register_op, register_growth, register_reachable, register_required_state,
+    register_reset_state, step_register, RegisterOp,
 };
 use super::{CasFailMeaning, Growth, Model, ModelError, Scalar};
 use crate::history::Operation;

@@ -39,9 +39,15 @@ impl Model for Set {
                     v.dedup();
                     Ok(Some(SetOp::Read(v)))
                 }
-                other => Err(ModelError::new(op, format!("a set read must return a list, found {other}"))),
+                other => Err(ModelError::new(
+                    op,
+                    format!("a set read must return a list, found {other}"),
+                )),
             },
-            _ => Err(ModelError::new(op, "unknown function for the set model; expected add or read")),
+            _ => Err(ModelError::new(
+                op,
+                "unknown function for the set model; expected add or read",
+            )),
         }
     }
 
@@ -81,6 +87,9 @@ impl Model for Set {
     }
 
     fn state_bytes(&self, state: &Vec<Scalar>) -> usize {
-        24 + state.iter().map(|s| std::mem::size_of::<Scalar>() + s.heap_bytes()).sum::<usize>()
+        24 + state
+            .iter()
+            .map(|s| std::mem::size_of::<Scalar>() + s.heap_bytes())
+            .sum::<usize>()
     }
 }

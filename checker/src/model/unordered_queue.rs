@@ -65,6 +65,9 @@ impl Model for UnorderedQueue {
     }
 
     fn state_bytes(&self, state: &Vec<Scalar>) -> usize {
-        24 + state.iter().map(|s| std::mem::size_of::<Scalar>() + s.heap_bytes()).sum::<usize>()
+        24 + state
+            .iter()
+            .map(|s| std::mem::size_of::<Scalar>() + s.heap_bytes())
+            .sum::<usize>()
     }
 }

@@ -39,7 +39,9 @@ impl Scalar {
             Scalar::Int(i) => Value::from(*i),
             Scalar::Bool(b) => Value::Bool(*b),
             Scalar::Str(s) => Value::String(s.to_string()),
-            Scalar::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string())),
+            Scalar::Json(s) => {
+                serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+            }
         }
     }
 
@@ -81,7 +83,14 @@ mod tests {
 
     #[test]
     fn round_trips_and_distinguishes_types() {
-        for v in [json!(null), json!(3), json!("3"), json!(true), json!([1, 2]), json!(1.5)] {
+        for v in [
+            json!(null),
+            json!(3),
+            json!("3"),
+            json!(true),
+            json!([1, 2]),
+            json!(1.5),
+        ] {
             assert_eq!(Scalar::from_json(&v).to_json(), v);
         }
         assert_ne!(Scalar::from_json(&json!(3)), Scalar::from_json(&json!("3")));

@@ -2,6 +2,10 @@
 //!
 //! Errors follow docs/protocol.md: `{"error": code, "definite": bool, ...}`.
 
+// Handlers return a ready error `Response` from their parsing helpers; boxing it would
+// only add noise on a path that runs once per request.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,15 +43,26 @@ async fn health(State(n): State<Arc<Node>>) -> Response {
 
 async fn balances(State(n): State<Arc<Node>>) -> Response {
     let st = n.state();
-    let b: serde_json::Map<String, Value> = st.bank.balances().iter().map(|(a, v)| (a.to_string(), json!(v))).collect();
+    let b: serde_json::Map<String, Value> = st
+        .bank
+        .balances()
+        .iter()
+        .map(|(a, v)| (a.to_string(), json!(v)))
+        .collect();
     Json(json!({"node": n.cfg.id, "balances": b})).into_response()
 }
 
 async fn snapshot(State(n): State<Arc<Node>>) -> Response {
-    let res = if n.cfg.has(Bug::NaiveSnapshot) { snapshot::naive(&n).await } else { snapshot::chandy_lamport(&n).await };
+    let res = if n.cfg.has(Bug::NaiveSnapshot) {
+        snapshot::naive(&n).await
+    } else {
+        snapshot::chandy_lamport(&n).await
+    };
     match res {
         Ok(v) => Json(v).into_response(),
-        Err(SnapshotError::Timeout(detail)) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, &detail),
+        Err(SnapshotError::Timeout(detail)) => {
+            error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, &detail)
+        }
     }
 }
 
@@ -56,7 +71,9 @@ fn account(v: &Value, name: &str) -> Result<u64, Response> {
     match v {
         Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap()),
         Value::String(s) if s.parse::<u64>().is_ok() => Ok(s.parse().unwrap()),
-        _ => Err(bad_request(&format!("\"{name}\" must be an account number, found {v}"))),
+        _ => Err(bad_request(&format!(
+            "\"{name}\" must be an account number, found {v}"
+        ))),
     }
 }
 
@@ -70,7 +87,10 @@ async fn transfer(State(n): State<Arc<Node>>, h: HeaderMap, body: Bytes) -> Resp
         (Err(r), _) | (_, Err(r)) => return r,
     };
     let Some(amount) = v["amount"].as_i64() else {
-        return bad_request(&format!("\"amount\" must be an integer, found {}", v["amount"]));
+        return bad_request(&format!(
+            "\"amount\" must be an integer, found {}",
+            v["amount"]
+        ));
     };
     if from >= n.cfg.accounts || to >= n.cfg.accounts {
         return bad_request(&format!("accounts are 0..{}", n.cfg.accounts));
@@ -78,7 +98,12 @@ async fn transfer(State(n): State<Arc<Node>>, h: HeaderMap, body: Bytes) -> Resp
     let owner = (from % n.cfg.peers.len() as u64) as usize;
     if owner != n.cfg.index {
         if h.contains_key(FORWARDED) {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true, "forwarded to a node that does not hold the account");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                true,
+                "forwarded to a node that does not hold the account",
+            );
         }
         return forward(&n, owner, body).await;
     }
@@ -95,7 +120,12 @@ async fn transfer(State(n): State<Arc<Node>>, h: HeaderMap, body: Bytes) -> Resp
             Json(json!({"error": "insufficient-funds", "definite": true, "account": account, "balance": balance})),
         )
             .into_response(),
-        Err(e) => bad_request(&format!("{e:?}")),
+        Err(TransferError::UnknownAccount(a)) => bad_request(&format!("account {a} does not exist (accounts are 0..{})", n.cfg.accounts)),
+        Err(TransferError::SameAccount) => bad_request("\"from\" and \"to\" are the same account"),
+        Err(TransferError::NonPositive(x)) => bad_request(&format!("\"amount\" must be positive, found {x}")),
+        Err(TransferError::NotLocal { account, node }) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true, &format!("account {account} lives on {}", n.cfg.peers[node].0))
+        }
     }
 }
 
@@ -112,14 +142,30 @@ async fn forward(n: &Arc<Node>, owner: usize, body: Bytes) -> Response {
         .await;
     match r {
         Ok(resp) => {
-            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let status =
+                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             match resp.bytes().await {
                 Ok(b) => (status, [("content-type", "application/json")], b).into_response(),
-                Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, &format!("the answer of {id} was cut off")),
+                Err(_) => error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "timeout",
+                    false,
+                    &format!("the answer of {id} was cut off"),
+                ),
             }
         }
-        Err(e) if e.is_connect() => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true, &format!("cannot reach {id}")),
-        Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, &format!("no answer from {id}")),
+        Err(e) if e.is_connect() => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            true,
+            &format!("cannot reach {id}"),
+        ),
+        Err(_) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            false,
+            &format!("no answer from {id}"),
+        ),
     }
 }
 
@@ -138,12 +184,21 @@ async fn internal_snapshot(State(n): State<Arc<Node>>, Path(id): Path<String>) -
     let st = n.state();
     match st.bank.snapshot(&id) {
         Some(part) => Json(part).into_response(),
-        None => error(StatusCode::NOT_FOUND, "not-found", true, "no marker of this snapshot has reached this node yet"),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            true,
+            "no marker of this snapshot has reached this node yet",
+        ),
     }
 }
 
 fn error(status: StatusCode, code: &str, definite: bool, detail: &str) -> Response {
-    (status, Json(json!({"error": code, "definite": definite, "detail": detail}))).into_response()
+    (
+        status,
+        Json(json!({"error": code, "definite": definite, "detail": detail})),
+    )
+        .into_response()
 }
 
 fn bad_request(detail: &str) -> Response {

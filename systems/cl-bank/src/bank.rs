@@ -16,7 +16,11 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Msg {
     /// The second half of a transfer: money on its way to `account`.
-    Credit { account: u64, amount: i64, transfer: String },
+    Credit {
+        account: u64,
+        amount: i64,
+        transfer: String,
+    },
     /// A Chandy-Lamport marker of snapshot `snapshot`.
     Marker { snapshot: String },
 }
@@ -70,8 +74,18 @@ struct Run {
 
 impl Bank {
     pub fn new(me: usize, nodes: usize, accounts: u64, initial: i64) -> Bank {
-        let balances = (0..accounts).filter(|a| (a % nodes as u64) as usize == me).map(|a| (a, initial)).collect();
-        Bank { me, nodes, accounts, balances, runs: BTreeMap::new(), finished: VecDeque::new() }
+        let balances = (0..accounts)
+            .filter(|a| (a % nodes as u64) as usize == me)
+            .map(|a| (a, initial))
+            .collect();
+        Bank {
+            me,
+            nodes,
+            accounts,
+            balances,
+            runs: BTreeMap::new(),
+            finished: VecDeque::new(),
+        }
     }
 
     pub fn owner(&self, account: u64) -> usize {
@@ -84,7 +98,13 @@ impl Bank {
 
     /// Debits `from` (a local account) and credits `to`: directly when it is local,
     /// otherwise by a message to its node. Overdrafts are refused.
-    pub fn transfer(&mut self, from: u64, to: u64, amount: i64, id: &str) -> Result<Vec<(usize, Msg)>, TransferError> {
+    pub fn transfer(
+        &mut self,
+        from: u64,
+        to: u64,
+        amount: i64,
+        id: &str,
+    ) -> Result<Vec<(usize, Msg)>, TransferError> {
         for a in [from, to] {
             if a >= self.accounts {
                 return Err(TransferError::UnknownAccount(a));
@@ -97,18 +117,31 @@ impl Bank {
             return Err(TransferError::NonPositive(amount));
         }
         if self.owner(from) != self.me {
-            return Err(TransferError::NotLocal { account: from, node: self.owner(from) });
+            return Err(TransferError::NotLocal {
+                account: from,
+                node: self.owner(from),
+            });
         }
         let balance = self.balances[&from];
         if balance < amount {
-            return Err(TransferError::InsufficientFunds { account: from, balance });
+            return Err(TransferError::InsufficientFunds {
+                account: from,
+                balance,
+            });
         }
         *self.balances.get_mut(&from).unwrap() -= amount;
         if self.owner(to) == self.me {
             *self.balances.get_mut(&to).unwrap() += amount;
             return Ok(vec![]);
         }
-        Ok(vec![(self.owner(to), Msg::Credit { account: to, amount, transfer: id.to_string() })])
+        Ok(vec![(
+            self.owner(to),
+            Msg::Credit {
+                account: to,
+                amount,
+                transfer: id.to_string(),
+            },
+        )])
     }
 
     /// Starts snapshot `id` here: record the local state, start recording every incoming
@@ -123,13 +156,21 @@ impl Bank {
     /// Handles a message that arrived on the channel from node `from`.
     pub fn receive(&mut self, from: usize, msg: Msg) -> Vec<(usize, Msg)> {
         match msg {
-            Msg::Credit { account, amount, transfer } => {
+            Msg::Credit {
+                account,
+                amount,
+                transfer,
+            } => {
                 if let Some(b) = self.balances.get_mut(&account) {
                     *b += amount;
                 }
                 for run in self.runs.values_mut() {
                     if run.recording.contains(&from) {
-                        run.local.channels.entry(from).or_default().push(InFlight { account, amount, transfer: transfer.clone() });
+                        run.local.channels.entry(from).or_default().push(InFlight {
+                            account,
+                            amount,
+                            transfer: transfer.clone(),
+                        });
                     }
                 }
                 vec![]
@@ -152,15 +193,33 @@ impl Bank {
 
     fn record(&mut self, id: &str, empty: Option<usize>) -> Vec<(usize, Msg)> {
         let others: Vec<usize> = (0..self.nodes).filter(|&p| p != self.me).collect();
-        let recording: Vec<usize> = others.iter().copied().filter(|&p| Some(p) != empty).collect();
+        let recording: Vec<usize> = others
+            .iter()
+            .copied()
+            .filter(|&p| Some(p) != empty)
+            .collect();
         let channels = others.iter().map(|&p| (p, Vec::new())).collect();
         let complete = recording.is_empty();
-        let local = LocalSnapshot { balances: self.balances.clone(), channels, complete };
+        let local = LocalSnapshot {
+            balances: self.balances.clone(),
+            channels,
+            complete,
+        };
         self.runs.insert(id.to_string(), Run { local, recording });
         if complete {
             self.finish(id);
         }
-        others.into_iter().map(|p| (p, Msg::Marker { snapshot: id.to_string() })).collect()
+        others
+            .into_iter()
+            .map(|p| {
+                (
+                    p,
+                    Msg::Marker {
+                        snapshot: id.to_string(),
+                    },
+                )
+            })
+            .collect()
     }
 
     fn finish(&mut self, id: &str) {
@@ -197,7 +256,9 @@ mod tests {
         let mut chans: BTreeMap<(usize, usize), VecDeque<Msg>> = BTreeMap::new();
         let mut snapshots = Vec::new();
         let mut naive_totals = Vec::new();
-        let send = |chans: &mut BTreeMap<(usize, usize), VecDeque<Msg>>, from: usize, out: Vec<(usize, Msg)>| {
+        let send = |chans: &mut BTreeMap<(usize, usize), VecDeque<Msg>>,
+                    from: usize,
+                    out: Vec<(usize, Msg)>| {
             for (to, m) in out {
                 chans.entry((from, to)).or_default().push_back(m);
             }
@@ -208,12 +269,18 @@ mod tests {
                     let from = rng.gen_range(0..accounts);
                     let to = rng.gen_range(0..accounts);
                     let node = banks[0].owner(from);
-                    if let Ok(out) = banks[node].transfer(from, to, rng.gen_range(1..30), &format!("t{step}")) {
+                    if let Ok(out) =
+                        banks[node].transfer(from, to, rng.gen_range(1..30), &format!("t{step}"))
+                    {
                         send(&mut chans, node, out);
                     }
                 }
                 4..=8 => {
-                    let busy: Vec<(usize, usize)> = chans.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| *k).collect();
+                    let busy: Vec<(usize, usize)> = chans
+                        .iter()
+                        .filter(|(_, q)| !q.is_empty())
+                        .map(|(k, _)| *k)
+                        .collect();
                     if !busy.is_empty() {
                         let (from, to) = busy[rng.gen_range(0..busy.len())];
                         let m = chans.get_mut(&(from, to)).unwrap().pop_front().unwrap();
@@ -251,7 +318,11 @@ mod tests {
                 }
                 total += inflight;
             }
-            assert_eq!(total, initial * accounts as i64, "seed {seed} snapshot {id}");
+            assert_eq!(
+                total,
+                initial * accounts as i64,
+                "seed {seed} snapshot {id}"
+            );
         }
         let final_total: i64 = banks.iter().flat_map(|b| b.balances().values()).sum();
         assert_eq!(final_total, initial * accounts as i64);
@@ -262,24 +333,55 @@ mod tests {
     fn every_snapshot_conserves_money_under_random_fifo_schedules() {
         for seed in 0..40 {
             let (total, naive, in_flight_seen) = simulate(seed);
-            assert!(in_flight_seen > 0, "seed {seed}: no snapshot caught money in flight");
+            assert!(
+                in_flight_seen > 0,
+                "seed {seed}: no snapshot caught money in flight"
+            );
             // The same moments read without markers miss the money in the channels.
-            assert!(naive.iter().any(|&t| t != total), "seed {seed}: naive reads all balanced");
+            assert!(
+                naive.iter().any(|&t| t != total),
+                "seed {seed}: naive reads all balanced"
+            );
         }
     }
 
     #[test]
     fn transfers_refuse_overdrafts_and_bad_accounts() {
         let mut b = Bank::new(0, 2, 4, 10);
-        assert_eq!(b.transfer(0, 2, 11, "t"), Err(TransferError::InsufficientFunds { account: 0, balance: 10 }));
-        assert_eq!(b.transfer(1, 0, 1, "t"), Err(TransferError::NotLocal { account: 1, node: 1 }));
-        assert_eq!(b.transfer(0, 9, 1, "t"), Err(TransferError::UnknownAccount(9)));
+        assert_eq!(
+            b.transfer(0, 2, 11, "t"),
+            Err(TransferError::InsufficientFunds {
+                account: 0,
+                balance: 10
+            })
+        );
+        assert_eq!(
+            b.transfer(1, 0, 1, "t"),
+            Err(TransferError::NotLocal {
+                account: 1,
+                node: 1
+            })
+        );
+        assert_eq!(
+            b.transfer(0, 9, 1, "t"),
+            Err(TransferError::UnknownAccount(9))
+        );
         assert_eq!(b.transfer(0, 0, 1, "t"), Err(TransferError::SameAccount));
         assert_eq!(b.transfer(0, 2, 0, "t"), Err(TransferError::NonPositive(0)));
         assert_eq!(b.transfer(0, 2, 4, "t"), Ok(vec![]));
         assert_eq!(b.balances()[&2], 14);
         let out = b.transfer(0, 1, 6, "t2").unwrap();
-        assert_eq!(out, vec![(1, Msg::Credit { account: 1, amount: 6, transfer: "t2".into() })]);
+        assert_eq!(
+            out,
+            vec![(
+                1,
+                Msg::Credit {
+                    account: 1,
+                    amount: 6,
+                    transfer: "t2".into()
+                }
+            )]
+        );
         assert_eq!(b.balances()[&0], 0);
     }
 
@@ -289,7 +391,15 @@ mod tests {
         let mut b = Bank::new(1, 2, 2, 10);
         let credit = a.transfer(0, 1, 3, "t").unwrap();
         let markers = b.start_snapshot("s");
-        assert_eq!(markers, vec![(0, Msg::Marker { snapshot: "s".into() })]);
+        assert_eq!(
+            markers,
+            vec![(
+                0,
+                Msg::Marker {
+                    snapshot: "s".into()
+                }
+            )]
+        );
         // a receives b's marker first, records 7, sends its marker after the credit.
         let a_markers = a.receive(1, markers[0].1.clone());
         assert!(a.snapshot("s").unwrap().complete);
@@ -299,7 +409,14 @@ mod tests {
         let s = b.snapshot("s").unwrap();
         assert!(s.complete);
         assert_eq!(s.balances[&1], 10);
-        assert_eq!(s.channels[&0], vec![InFlight { account: 1, amount: 3, transfer: "t".into() }]);
+        assert_eq!(
+            s.channels[&0],
+            vec![InFlight {
+                account: 1,
+                amount: 3,
+                transfer: "t".into()
+            }]
+        );
         assert_eq!(a.snapshot("s").unwrap().balances[&0], 7);
     }
 }

@@ -53,7 +53,10 @@ pub async fn run_sender(node: Arc<Node>, to: usize) {
                 .iter()
                 .take_while(|m| m.ready_at <= now)
                 .take(MAX_BATCH)
-                .map(|m| Numbered { seq: m.seq, msg: m.msg.clone() })
+                .map(|m| Numbered {
+                    seq: m.seq,
+                    msg: m.msg.clone(),
+                })
                 .collect();
             (batch, q.queue.front().map(|m| m.ready_at))
         };
@@ -66,8 +69,17 @@ pub async fn run_sender(node: Arc<Node>, to: usize) {
             }
             continue;
         }
-        let body = Delivery { from: node.cfg.id.clone(), messages: batch };
-        let res = node.http.post(format!("http://{addr}/internal/channel")).json(&body).timeout(Duration::from_secs(2)).send().await;
+        let body = Delivery {
+            from: node.cfg.id.clone(),
+            messages: batch,
+        };
+        let res = node
+            .http
+            .post(format!("http://{addr}/internal/channel"))
+            .json(&body)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
         let acked = match res {
             Ok(r) if r.status().is_success() => r.json::<Ack>().await.ok().map(|a| a.acked),
             _ => None,
@@ -75,7 +87,12 @@ pub async fn run_sender(node: Arc<Node>, to: usize) {
         match acked {
             Some(acked) => {
                 if failing {
-                    log("info", &node.cfg.id, "channel-up", json!({"to": node.cfg.peers[to].0}));
+                    log(
+                        "info",
+                        &node.cfg.id,
+                        "channel-up",
+                        json!({"to": node.cfg.peers[to].0}),
+                    );
                     failing = false;
                 }
                 let mut st = node.state();
@@ -86,7 +103,12 @@ pub async fn run_sender(node: Arc<Node>, to: usize) {
             }
             None => {
                 if !failing {
-                    log("warn", &node.cfg.id, "channel-down", json!({"to": node.cfg.peers[to].0, "queued": body.messages.len()}));
+                    log(
+                        "warn",
+                        &node.cfg.id,
+                        "channel-down",
+                        json!({"to": node.cfg.peers[to].0, "queued": body.messages.len()}),
+                    );
                     failing = true;
                 }
                 tokio::time::sleep(RETRY).await;
@@ -98,7 +120,11 @@ pub async fn run_sender(node: Arc<Node>, to: usize) {
 /// Applies a delivery from another node's sender: each message exactly once, in order.
 /// Returns the last sequence number applied on that channel.
 pub fn receive(node: &Node, d: Delivery) -> Result<u64, String> {
-    let from = node.cfg.index_of(&d.from).filter(|&i| i != node.cfg.index).ok_or_else(|| format!("unknown sender {:?}", d.from))?;
+    let from = node
+        .cfg
+        .index_of(&d.from)
+        .filter(|&i| i != node.cfg.index)
+        .ok_or_else(|| format!("unknown sender {:?}", d.from))?;
     let mut st = node.state();
     for m in d.messages {
         let last = st.received[&from];

@@ -75,7 +75,12 @@ impl Config {
             bail!("--id {} does not appear in --peers", a.id);
         };
         if peers[index].1 != a.listen {
-            bail!("--peers gives {} the address {} but --listen is {}", a.id, peers[index].1, a.listen);
+            bail!(
+                "--peers gives {} the address {} but --listen is {}",
+                a.id,
+                peers[index].1,
+                a.listen
+            );
         }
         if a.accounts == 0 {
             bail!("--accounts must be at least 1");
@@ -87,7 +92,8 @@ impl Config {
             bail!("--request-timeout-ms must be at least 1");
         }
         if let Some(d) = &a.data_dir {
-            std::fs::create_dir_all(d).map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", d.display()))?;
+            std::fs::create_dir_all(d)
+                .map_err(|e| anyhow::anyhow!("--data-dir {}: {e}", d.display()))?;
         }
         let mut bugs = a.bugs;
         bugs.sort();
@@ -111,7 +117,10 @@ impl Config {
     }
 
     pub fn bug_names(&self) -> Vec<String> {
-        self.bugs.iter().map(|b| b.to_possible_value().unwrap().get_name().to_string()).collect()
+        self.bugs
+            .iter()
+            .map(|b| b.to_possible_value().unwrap().get_name().to_string())
+            .collect()
     }
 
     pub fn index_of(&self, id: &str) -> Option<usize> {
@@ -137,4 +146,55 @@ pub fn parse_peers(spec: &str) -> Result<Vec<(String, String)>> {
         bail!("--peers is empty");
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        let mut v = vec![
+            "cl-bank",
+            "--id",
+            "n2",
+            "--listen",
+            "127.0.0.1:2",
+            "--peers",
+            "n1=127.0.0.1:1,n2=127.0.0.1:2",
+        ];
+        v.extend_from_slice(extra);
+        Args::parse_from(v)
+    }
+
+    #[test]
+    fn a_valid_command_line_places_the_node() {
+        let c = Config::from_args(args(&[
+            "--bug",
+            "naive-snapshot",
+            "--bug",
+            "naive-snapshot",
+        ]))
+        .unwrap();
+        assert_eq!((c.index, c.accounts, c.initial_balance), (1, 10, 100));
+        assert_eq!(c.bug_names(), vec!["naive-snapshot"]);
+        assert_eq!(c.index_of("n1"), Some(0));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let e = |extra: &[&str]| Config::from_args(args(extra)).unwrap_err().to_string();
+        assert!(e(&["--accounts", "0"]).contains("--accounts"));
+        assert!(e(&["--initial-balance=-1"]).contains("--initial-balance"));
+        let mut a = args(&[]);
+        a.listen = "127.0.0.1:9".into();
+        assert!(Config::from_args(a)
+            .unwrap_err()
+            .to_string()
+            .contains("--listen is 127.0.0.1:9"));
+        assert!(parse_peers("n1=nowhere")
+            .unwrap_err()
+            .to_string()
+            .contains("n1=nowhere"));
+        assert!(parse_peers("").unwrap_err().to_string().contains("empty"));
+    }
 }

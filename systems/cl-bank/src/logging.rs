@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 
 /// Writes `{"ts", "level", "node", "event", <fields>}` as one line to stderr.
 pub fn log(level: &str, node: &str, event: &str, fields: Value) {
-    let ts = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     let mut line = json!({"ts": ts, "level": level, "node": node, "event": event});
     if let (Some(o), Value::Object(f)) = (line.as_object_mut(), fields) {
         o.extend(f);

@@ -21,11 +21,16 @@ fn main() {
 
 fn run(args: Args) -> Result<()> {
     let cfg = Config::from_args(args)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(&cfg.listen))
         .with_context(|| format!("--listen {}: cannot bind", cfg.listen))?;
-    let http = reqwest::Client::builder().connect_timeout(Duration::from_millis(500)).build()?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .build()?;
     let node = Node::new(cfg.clone(), http);
     log(
         "info",

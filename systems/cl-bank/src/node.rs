@@ -56,12 +56,33 @@ impl Node {
         let others: Vec<usize> = (0..n).filter(|&p| p != cfg.index).collect();
         let state = State {
             bank: Bank::new(cfg.index, n, cfg.accounts, cfg.initial_balance),
-            out: others.iter().map(|&p| (p, OutQueue { next_seq: 1, ..Default::default() })).collect(),
+            out: others
+                .iter()
+                .map(|&p| {
+                    (
+                        p,
+                        OutQueue {
+                            next_seq: 1,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect(),
             received: others.iter().map(|&p| (p, 0)).collect(),
         };
-        let wake = others.iter().map(|&p| (p, Arc::new(Notify::new()))).collect();
+        let wake = others
+            .iter()
+            .map(|&p| (p, Arc::new(Notify::new())))
+            .collect();
         let incarnation = rand::thread_rng().gen_range(0..1u64 << 32);
-        Arc::new(Node { cfg, state: Mutex::new(state), wake, http, counter: AtomicU64::new(0), incarnation })
+        Arc::new(Node {
+            cfg,
+            state: Mutex::new(state),
+            wake,
+            http,
+            counter: AtomicU64::new(0),
+            incarnation,
+        })
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {

@@ -41,19 +41,31 @@ pub async fn chandy_lamport(node: &Arc<Node>) -> Result<Value, SnapshotError> {
             break;
         }
         if Instant::now() >= deadline {
-            let missing: Vec<&str> = (0..node.cfg.peers.len()).filter(|p| !parts.contains_key(p)).map(|p| node.cfg.peers[p].0.as_str()).collect();
-            return Err(SnapshotError::Timeout(format!("snapshot {id}: no complete part from {missing:?}")));
+            let missing: Vec<&str> = (0..node.cfg.peers.len())
+                .filter(|p| !parts.contains_key(p))
+                .map(|p| node.cfg.peers[p].0.as_str())
+                .collect();
+            return Err(SnapshotError::Timeout(format!(
+                "snapshot {id}: no complete part from {missing:?}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(combine(node, &id, &parts))
 }
 
-async fn fetch_part(node: &Arc<Node>, p: usize, id: &str, deadline: Instant) -> Option<LocalSnapshot> {
+async fn fetch_part(
+    node: &Arc<Node>,
+    p: usize,
+    id: &str,
+    deadline: Instant,
+) -> Option<LocalSnapshot> {
     if p == node.cfg.index {
         return node.state().bank.snapshot(id).cloned();
     }
-    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(50));
     let url = format!("http://{}/internal/snapshot/{id}", node.cfg.peers[p].1);
     let r = node.http.get(url).timeout(left).send().await.ok()?;
     if !r.status().is_success() {
@@ -74,7 +86,10 @@ fn combine(node: &Node, id: &str, parts: &BTreeMap<usize, LocalSnapshot>) -> Val
         }
         for (&from, credits) in &part.channels {
             in_flight += credits.iter().map(|c| c.amount).sum::<i64>();
-            channels.insert(format!("{}->{}", node.cfg.peers[from].0, node.cfg.peers[p].0), json!(credits));
+            channels.insert(
+                format!("{}->{}", node.cfg.peers[from].0, node.cfg.peers[p].0),
+                json!(credits),
+            );
         }
     }
     let total = balances.values().sum::<i64>() + in_flight;
@@ -93,27 +108,40 @@ fn combine(node: &Node, id: &str, parts: &BTreeMap<usize, LocalSnapshot>) -> Val
 /// comes out short whenever a transfer is in flight.
 pub async fn naive(node: &Arc<Node>) -> Result<Value, SnapshotError> {
     let deadline = Instant::now() + node.cfg.request_timeout;
-    let mut balances = serde_json::Map::new();
+    let mut all: BTreeMap<u64, i64> = BTreeMap::new();
     for (p, (id, addr)) in node.cfg.peers.iter().enumerate() {
         let local: BTreeMap<u64, i64> = if p == node.cfg.index {
             node.state().bank.balances().clone()
         } else {
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
-            let r = node.http.get(format!("http://{addr}/balances")).timeout(left).send().await;
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(50));
+            let r = node
+                .http
+                .get(format!("http://{addr}/balances"))
+                .timeout(left)
+                .send()
+                .await;
             let v: Option<Value> = match r {
                 Ok(r) if r.status().is_success() => r.json().await.ok(),
                 _ => None,
             };
-            let Some(b) = v.and_then(|v| serde_json::from_value::<BTreeMap<String, i64>>(v["balances"].clone()).ok()) else {
-                return Err(SnapshotError::Timeout(format!("naive snapshot: no balances from {id}")));
+            let Some(b) = v.and_then(|v| {
+                serde_json::from_value::<BTreeMap<String, i64>>(v["balances"].clone()).ok()
+            }) else {
+                return Err(SnapshotError::Timeout(format!(
+                    "naive snapshot: no balances from {id}"
+                )));
             };
-            b.into_iter().filter_map(|(a, v)| a.parse().ok().map(|a| (a, v))).collect()
+            b.into_iter()
+                .filter_map(|(a, v)| a.parse().ok().map(|a| (a, v)))
+                .collect()
         };
-        for (a, b) in local {
-            balances.insert(a.to_string(), json!(b));
-        }
+        all.extend(local);
     }
-    let total: i64 = balances.values().filter_map(Value::as_i64).sum();
+    let total: i64 = all.values().sum();
+    let balances: serde_json::Map<String, Value> =
+        all.iter().map(|(a, b)| (a.to_string(), json!(b))).collect();
     Ok(json!({
         "snapshot": node.mint("naive"),
         "initiator": node.cfg.id,

@@ -5,12 +5,17 @@
 //! to the primary of its epoch, marked with `x-pb-forwarded` so that it is never forwarded
 //! twice, and passes the answer back verbatim.
 
+// Handlers return a ready error `Response` from their parsing helpers; boxing it would
+// only add noise on a path that runs once per request.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,33 +29,115 @@ use crate::store::Op;
 pub const FORWARDED: &str = "x-pb-forwarded";
 
 pub fn router(node: Arc<Node>) -> Router {
+    let internal = Router::new()
+        .route("/internal/replicate", post(internal_replicate))
+        .route("/internal/install", post(internal_install))
+        .route("/internal/heartbeat", post(internal_heartbeat))
+        .route("/internal/status", get(internal_status))
+        .route("/internal/dump", get(internal_dump))
+        .route_layer(middleware::from_fn_with_state(node.clone(), drop_isolated));
     Router::new()
         .route("/kv/:key", get(kv_get).put(kv_put))
         .route("/kv/:key/cas", post(kv_cas))
         .route("/kv/:key/append", post(kv_append))
         .route("/health", get(health))
         .route("/admin/replication", post(admin_replication))
-        .route("/internal/replicate", post(internal_replicate))
-        .route("/internal/install", post(internal_install))
-        .route("/internal/heartbeat", post(internal_heartbeat))
-        .route("/internal/status", get(internal_status))
-        .route("/internal/dump", get(internal_dump))
+        .route("/admin/isolate", post(admin_isolate))
+        .route("/admin/heal", post(admin_heal))
+        .merge(internal)
         .layer(DefaultBodyLimit::max(256 << 20))
         .with_state(node)
+}
+
+/// Refuses node-to-node messages from isolated peers (test hook), as a partition would.
+async fn drop_isolated(
+    State(n): State<Arc<Node>>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let from = req
+        .headers()
+        .get("x-pb-from")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if n.is_isolated_from(from) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "isolated",
+            true,
+            "this node is isolated from the sender (test hook)",
+        );
+    }
+    next.run(req).await
+}
+
+/// Test hook: `{"peers": ["n2", ...]}` (or `{}` for every peer) cuts node-to-node traffic
+/// with those peers both ways, as far as this node is concerned; client requests are
+/// still served. Isolate both sides for a clean partition.
+async fn admin_isolate(State(n): State<Arc<Node>>, body: Bytes) -> Response {
+    let v: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+    let peers: Vec<String> = match &v["peers"] {
+        Value::Null => n.cfg.others().map(|(id, _)| id.clone()).collect(),
+        Value::Array(a) => {
+            let mut out = Vec::new();
+            for p in a {
+                match p.as_str() {
+                    Some(id) if n.cfg.addr_of(id).is_some() => out.push(id.to_string()),
+                    _ => return bad_request(&format!("\"peers\": {p} is not a peer")),
+                }
+            }
+            out
+        }
+        other => {
+            return bad_request(&format!(
+                "\"peers\" must be a list of peer ids, found {other}"
+            ))
+        }
+    };
+    let mut iso = n.isolated.lock().unwrap_or_else(|e| e.into_inner());
+    iso.extend(peers);
+    crate::logging::log("info", &n.cfg.id, "isolated", json!({"peers": *iso}));
+    Json(json!({"isolated": *iso})).into_response()
+}
+
+async fn admin_heal(State(n): State<Arc<Node>>) -> Response {
+    n.isolated.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    crate::logging::log("info", &n.cfg.id, "healed", json!({}));
+    Json(json!({"isolated": []})).into_response()
 }
 
 async fn kv_get(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMap) -> Response {
     client(&n, Request::Read(key), &h).await
 }
 
-async fn kv_put(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+async fn kv_put(
+    State(n): State<Arc<Node>>,
+    Path(key): Path<String>,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
     match fields(&body, &["value"]) {
-        Ok(mut f) => client(&n, Request::Write(Op::Put { key, value: f.remove(0) }), &h).await,
+        Ok(mut f) => {
+            client(
+                &n,
+                Request::Write(Op::Put {
+                    key,
+                    value: f.remove(0),
+                }),
+                &h,
+            )
+            .await
+        }
         Err(r) => r,
     }
 }
 
-async fn kv_cas(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+async fn kv_cas(
+    State(n): State<Arc<Node>>,
+    Path(key): Path<String>,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
     match fields(&body, &["from", "to"]) {
         Ok(mut f) => {
             let to = f.remove(1);
@@ -61,9 +148,24 @@ async fn kv_cas(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMa
     }
 }
 
-async fn kv_append(State(n): State<Arc<Node>>, Path(key): Path<String>, h: HeaderMap, body: Bytes) -> Response {
+async fn kv_append(
+    State(n): State<Arc<Node>>,
+    Path(key): Path<String>,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
     match fields(&body, &["value"]) {
-        Ok(mut f) => client(&n, Request::Write(Op::Append { key, value: f.remove(0) }), &h).await,
+        Ok(mut f) => {
+            client(
+                &n,
+                Request::Write(Op::Append {
+                    key,
+                    value: f.remove(0),
+                }),
+                &h,
+            )
+            .await
+        }
         Err(r) => r,
     }
 }
@@ -79,7 +181,12 @@ async fn admin_replication(State(n): State<Arc<Node>>, body: Bytes) -> Response 
         Ok(f) => match f[0].as_bool() {
             Some(p) => {
                 n.paused.send_replace(p);
-                crate::logging::log("info", &n.cfg.id, "replication-paused", json!({"paused": p}));
+                crate::logging::log(
+                    "info",
+                    &n.cfg.id,
+                    "replication-paused",
+                    json!({"paused": p}),
+                );
                 Json(json!({"paused": p})).into_response()
             }
             None => bad_request("\"paused\" must be true or false"),
@@ -92,13 +199,30 @@ async fn client(n: &Arc<Node>, req: Request, h: &HeaderMap) -> Response {
     let role = n.core().role;
     match role {
         Role::Primary => {}
-        Role::Recovering => return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, "this node is recovering or promoting itself"),
+        Role::Recovering => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no-leader",
+                true,
+                "this node is recovering or promoting itself",
+            )
+        }
         Role::Backup if h.contains_key(FORWARDED) => {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, "forwarded to a node that is not the primary")
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no-leader",
+                true,
+                "forwarded to a node that is not the primary",
+            )
         }
         Role::Backup => return forward(n, req).await,
     }
-    let reply = match tokio::time::timeout(n.cfg.request_timeout + Duration::from_millis(200), n.serve(req)).await {
+    let reply = match tokio::time::timeout(
+        n.cfg.request_timeout + Duration::from_millis(200),
+        n.serve(req),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(_) => Reply::Timeout,
     };
@@ -120,13 +244,30 @@ async fn client(n: &Arc<Node>, req: Request, h: &HeaderMap) -> Response {
 async fn forward(n: &Arc<Node>, req: Request) -> Response {
     let primary = n.cfg.owner(n.core().epoch).to_string();
     let Some(addr) = n.cfg.addr_of(&primary).map(str::to_string) else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, "unknown primary");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-leader",
+            true,
+            "unknown primary",
+        );
     };
     let (method, path, body) = match &req {
         Request::Read(k) => (Method::GET, format!("/kv/{}", encode(k)), None),
-        Request::Write(Op::Put { key, value }) => (Method::PUT, format!("/kv/{}", encode(key)), Some(json!({"value": value}))),
-        Request::Write(Op::Cas { key, from, to }) => (Method::POST, format!("/kv/{}/cas", encode(key)), Some(json!({"from": from, "to": to}))),
-        Request::Write(Op::Append { key, value }) => (Method::POST, format!("/kv/{}/append", encode(key)), Some(json!({"value": value}))),
+        Request::Write(Op::Put { key, value }) => (
+            Method::PUT,
+            format!("/kv/{}", encode(key)),
+            Some(json!({"value": value})),
+        ),
+        Request::Write(Op::Cas { key, from, to }) => (
+            Method::POST,
+            format!("/kv/{}/cas", encode(key)),
+            Some(json!({"from": from, "to": to})),
+        ),
+        Request::Write(Op::Append { key, value }) => (
+            Method::POST,
+            format!("/kv/{}/append", encode(key)),
+            Some(json!({"value": value})),
+        ),
     };
     let mut r = n
         .http
@@ -138,15 +279,31 @@ async fn forward(n: &Arc<Node>, req: Request) -> Response {
     }
     match r.send().await {
         Ok(resp) => {
-            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let status =
+                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             match resp.bytes().await {
                 Ok(b) => (status, [("content-type", "application/json")], b).into_response(),
-                Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, "the primary's answer was cut off"),
+                Err(_) => error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "timeout",
+                    false,
+                    "the primary's answer was cut off",
+                ),
             }
         }
         // Never reached the primary: certainly not applied.
-        Err(e) if e.is_connect() => error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true, &format!("cannot reach primary {primary}")),
-        Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false, &format!("no answer from primary {primary}")),
+        Err(e) if e.is_connect() => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-leader",
+            true,
+            &format!("cannot reach primary {primary}"),
+        ),
+        Err(_) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            false,
+            &format!("no answer from primary {primary}"),
+        ),
     }
 }
 
@@ -188,7 +345,11 @@ async fn internal_dump(State(n): State<Arc<Node>>) -> Response {
 }
 
 fn error(status: StatusCode, code: &str, definite: bool, detail: &str) -> Response {
-    (status, Json(json!({"error": code, "definite": definite, "detail": detail}))).into_response()
+    (
+        status,
+        Json(json!({"error": code, "definite": definite, "detail": detail})),
+    )
+        .into_response()
 }
 
 fn bad_request(detail: &str) -> Response {
@@ -201,9 +362,18 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
 
 /// The named fields of a JSON object body, in order, or a 400 naming what is missing.
 fn fields(body: &Bytes, names: &[&str]) -> Result<Vec<Value>, Response> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| bad_request(&format!("body is not JSON: {e}")))?;
-    let Value::Object(mut o) = v else { return Err(bad_request("body must be a JSON object")) };
-    names.iter().map(|n| o.remove(*n).ok_or_else(|| bad_request(&format!("body lacks \"{n}\"")))).collect()
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| bad_request(&format!("body is not JSON: {e}")))?;
+    let Value::Object(mut o) = v else {
+        return Err(bad_request("body must be a JSON object"));
+    };
+    names
+        .iter()
+        .map(|n| {
+            o.remove(*n)
+                .ok_or_else(|| bad_request(&format!("body lacks \"{n}\"")))
+        })
+        .collect()
 }
 
 /// Percent-encodes a key as one path segment.

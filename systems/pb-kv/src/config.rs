@@ -97,7 +97,12 @@ impl Config {
             bail!("--id {} does not appear in --peers", a.id);
         };
         if peers[index].1 != a.listen {
-            bail!("--peers gives {} the address {} but --listen is {}", a.id, peers[index].1, a.listen);
+            bail!(
+                "--peers gives {} the address {} but --listen is {}",
+                a.id,
+                peers[index].1,
+                a.listen
+            );
         }
         for (name, v) in [
             ("--heartbeat-ms", a.heartbeat_ms),
@@ -110,7 +115,11 @@ impl Config {
             }
         }
         if a.failover == Failover::Auto && a.failover_timeout_ms <= a.heartbeat_ms {
-            bail!("--failover-timeout-ms ({}) must exceed --heartbeat-ms ({})", a.failover_timeout_ms, a.heartbeat_ms);
+            bail!(
+                "--failover-timeout-ms ({}) must exceed --heartbeat-ms ({})",
+                a.failover_timeout_ms,
+                a.heartbeat_ms
+            );
         }
         Ok(Config {
             id: a.id,
@@ -145,7 +154,10 @@ impl Config {
     }
 
     pub fn addr_of(&self, id: &str) -> Option<&str> {
-        self.peers.iter().find(|(p, _)| p == id).map(|(_, a)| a.as_str())
+        self.peers
+            .iter()
+            .find(|(p, _)| p == id)
+            .map(|(_, a)| a.as_str())
     }
 
     pub fn others(&self) -> impl Iterator<Item = &(String, String)> {
@@ -155,8 +167,15 @@ impl Config {
     /// This node's place among the would-be successors of `primary` (0 = next in order).
     pub fn succession_rank(&self, primary: &str) -> usize {
         let n = self.peers.len();
-        let p = self.peers.iter().position(|(id, _)| id == primary).unwrap_or(0);
-        (self.index + n - p) % n - 1
+        let p = self
+            .peers
+            .iter()
+            .position(|(id, _)| id == primary)
+            .unwrap_or(0);
+        match (self.index + n - p) % n {
+            0 => n - 1, // this node itself: last in line
+            d => d - 1,
+        }
     }
 }
 
@@ -186,8 +205,19 @@ mod tests {
 
     fn cfg(id: &str) -> Config {
         let a = Args::parse_from([
-            "pb-kv", "--id", id, "--listen", match id { "n1" => "127.0.0.1:1", "n2" => "127.0.0.1:2", _ => "127.0.0.1:3" },
-            "--peers", "n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3", "--data-dir", "/tmp/x",
+            "pb-kv",
+            "--id",
+            id,
+            "--listen",
+            match id {
+                "n1" => "127.0.0.1:1",
+                "n2" => "127.0.0.1:2",
+                _ => "127.0.0.1:3",
+            },
+            "--peers",
+            "n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3",
+            "--data-dir",
+            "/tmp/x",
         ]);
         Config::from_args(a).unwrap()
     }
@@ -214,9 +244,25 @@ mod tests {
 
     #[test]
     fn bad_peer_lists_are_named() {
-        assert!(parse_peers("n1=127.0.0.1:1,n1=127.0.0.1:2").unwrap_err().to_string().contains("twice"));
-        assert!(parse_peers("n1:127.0.0.1").unwrap_err().to_string().contains("n1:127.0.0.1"));
-        let a = Args::parse_from(["pb-kv", "--id", "n4", "--listen", "127.0.0.1:1", "--peers", "n1=127.0.0.1:1", "--data-dir", "/x"]);
+        assert!(parse_peers("n1=127.0.0.1:1,n1=127.0.0.1:2")
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+        assert!(parse_peers("n1:127.0.0.1")
+            .unwrap_err()
+            .to_string()
+            .contains("n1:127.0.0.1"));
+        let a = Args::parse_from([
+            "pb-kv",
+            "--id",
+            "n4",
+            "--listen",
+            "127.0.0.1:1",
+            "--peers",
+            "n1=127.0.0.1:1",
+            "--data-dir",
+            "/x",
+        ]);
         assert!(Config::from_args(a).unwrap_err().to_string().contains("n4"));
     }
 }

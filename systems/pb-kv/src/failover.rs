@@ -35,7 +35,12 @@ pub async fn recover(node: Arc<Node>) {
             link.reset(c.epoch);
         }
         c.role = Role::Primary;
-        log("info", &node.cfg.id, "primary", json!({"epoch": c.epoch, "seq": c.seq, "reachable": positions.len()}));
+        log(
+            "info",
+            &node.cfg.id,
+            "primary",
+            json!({"epoch": c.epoch, "seq": c.seq, "reachable": positions.len()}),
+        );
     }
 }
 
@@ -67,9 +72,14 @@ async fn promote(node: &Arc<Node>, epoch: u64, heard: u64) {
     // The most advanced copy among the reachable nodes: a sync write acknowledged by the
     // old primary is on every backup that was live then, which need not include us.
     let me = node.position();
-    let best = positions.iter().filter(|(_, p)| (p.synced_epoch, p.seq) > (me.synced_epoch, me.seq)).max_by_key(|(_, p)| (p.synced_epoch, p.seq));
+    let best = positions
+        .iter()
+        .filter(|(_, p)| (p.synced_epoch, p.seq) > (me.synced_epoch, me.seq))
+        .max_by_key(|(_, p)| (p.synced_epoch, p.seq));
     let pulled: Option<(String, u64, Store)> = match best {
-        Some((id, _)) => dump(node, id).await.map(|(seq, store)| (id.clone(), seq, store)),
+        Some((id, _)) => dump(node, id)
+            .await
+            .map(|(seq, store)| (id.clone(), seq, store)),
         None => None,
     };
     let newest = positions.iter().map(|(_, p)| p.epoch).max().unwrap_or(0);
@@ -91,7 +101,12 @@ async fn promote(node: &Arc<Node>, epoch: u64, heard: u64) {
     }
     let new_epoch = node.cfg.next_own_epoch(c.epoch);
     if let Some((from, seq, store)) = &pulled {
-        log("info", &node.cfg.id, "pulled-state", json!({"from": from, "seq": seq}));
+        log(
+            "info",
+            &node.cfg.id,
+            "pulled-state",
+            json!({"from": from, "seq": seq}),
+        );
         c.store = store.clone();
         c.seq = *seq;
     }
@@ -102,7 +117,12 @@ async fn promote(node: &Arc<Node>, epoch: u64, heard: u64) {
         link.reset(new_epoch);
     }
     c.role = Role::Primary;
-    log("info", &node.cfg.id, "promoted", json!({"epoch": new_epoch, "old_epoch": epoch, "seq": c.seq, "reachable": positions.len()}));
+    log(
+        "info",
+        &node.cfg.id,
+        "promoted",
+        json!({"epoch": new_epoch, "old_epoch": epoch, "seq": c.seq, "reachable": positions.len()}),
+    );
 }
 
 /// The positions of every peer that answers within the peer timeout.
@@ -111,7 +131,17 @@ async fn survey(node: &Arc<Node>) -> Vec<(String, Position)> {
         let node = node.clone();
         let (id, addr) = (id.clone(), addr.clone());
         async move {
-            let r = node.http.get(format!("http://{addr}/internal/status")).timeout(node.cfg.peer_timeout).send().await.ok()?;
+            if node.is_isolated_from(&id) {
+                return None;
+            }
+            let r = node
+                .http
+                .get(format!("http://{addr}/internal/status"))
+                .header("x-pb-from", node.cfg.id.as_str())
+                .timeout(node.cfg.peer_timeout)
+                .send()
+                .await
+                .ok()?;
             let p: Position = r.json().await.ok()?;
             Some((id, p))
         }
@@ -121,8 +151,18 @@ async fn survey(node: &Arc<Node>) -> Vec<(String, Position)> {
 }
 
 async fn dump(node: &Node, id: &str) -> Option<(u64, Store)> {
+    if node.is_isolated_from(id) {
+        return None;
+    }
     let addr = node.cfg.addr_of(id)?;
-    let r = node.http.get(format!("http://{addr}/internal/dump")).timeout(node.cfg.peer_timeout * 4).send().await.ok()?;
+    let r = node
+        .http
+        .get(format!("http://{addr}/internal/dump"))
+        .header("x-pb-from", node.cfg.id.as_str())
+        .timeout(node.cfg.peer_timeout * 4)
+        .send()
+        .await
+        .ok()?;
     let v: serde_json::Value = r.json().await.ok()?;
     let seq = v["seq"].as_u64()?;
     let store: Store = serde_json::from_value(v["store"].clone()).ok()?;
@@ -130,7 +170,9 @@ async fn dump(node: &Node, id: &str) -> Option<(u64, Store)> {
 }
 
 /// Runs futures concurrently and collects their outputs in order.
-async fn futures_join<F: std::future::Future + Send + 'static>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F: std::future::Future + Send + 'static>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<F::Output>
 where
     F::Output: Send + 'static,
 {

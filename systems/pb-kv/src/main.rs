@@ -23,15 +23,24 @@ fn main() {
 
 fn run(args: Args) -> Result<()> {
     let cfg = Config::from_args(args)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let _guard = rt.enter();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(&cfg.listen))
         .with_context(|| format!("--listen {}: cannot bind", cfg.listen))?;
-    let (wal, rec) = Wal::open(&cfg.data_dir).with_context(|| format!("--data-dir {}", cfg.data_dir.display()))?;
-    let links = cfg.others().map(|(id, addr)| Link::new(id, addr)).collect::<Vec<_>>();
+    let (wal, rec) = Wal::open(&cfg.data_dir)
+        .with_context(|| format!("--data-dir {}", cfg.data_dir.display()))?;
+    let links = cfg
+        .others()
+        .map(|(id, addr)| Link::new(id, addr))
+        .collect::<Vec<_>>();
     let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(cfg.peer_timeout.as_millis().min(1000) as u64))
+        .connect_timeout(Duration::from_millis(
+            cfg.peer_timeout.as_millis().min(1000) as u64,
+        ))
         .pool_idle_timeout(Duration::from_secs(30))
         .build()?;
     let node = Node::new(cfg.clone(), wal, rec, links.clone(), http)?;

@@ -99,17 +99,30 @@ pub struct Node {
     pub paused: watch::Sender<bool>,
     pub http: reqwest::Client,
     pub replicated_bytes: AtomicU64,
+    /// Test hook (`POST /admin/isolate`): peers this node neither sends to nor accepts
+    /// node-to-node messages from.
+    pub isolated: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Node {
-    pub fn new(cfg: Config, wal: Wal, rec: Recovered, links: Vec<Arc<Link>>, http: reqwest::Client) -> anyhow::Result<Arc<Node>> {
+    pub fn new(
+        cfg: Config,
+        wal: Wal,
+        rec: Recovered,
+        links: Vec<Arc<Link>>,
+        http: reqwest::Client,
+    ) -> anyhow::Result<Arc<Node>> {
         let mut rec = rec;
         let fresh = !rec.existed;
         if fresh {
             rec.epoch = 1;
             rec.synced_epoch = 1;
         }
-        let role = if cfg.owner(rec.epoch) == cfg.id { Role::Recovering } else { Role::Backup };
+        let role = if cfg.owner(rec.epoch) == cfg.id {
+            Role::Recovering
+        } else {
+            Role::Backup
+        };
         let mut core = Core {
             role,
             epoch: rec.epoch,
@@ -121,7 +134,10 @@ impl Node {
             wal,
         };
         if fresh {
-            core.wal.append(&[Record::Meta { epoch: 1, synced_epoch: 1 }])?;
+            core.wal.append(&[Record::Meta {
+                epoch: 1,
+                synced_epoch: 1,
+            }])?;
         }
         Ok(Arc::new(Node {
             cfg,
@@ -131,7 +147,15 @@ impl Node {
             paused: watch::channel(false).0,
             http,
             replicated_bytes: AtomicU64::new(0),
+            isolated: Mutex::new(Default::default()),
         }))
+    }
+
+    pub fn is_isolated_from(&self, peer: &str) -> bool {
+        self.isolated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(peer)
     }
 
     pub fn core(&self) -> MutexGuard<'_, Core> {
@@ -146,7 +170,12 @@ impl Node {
 
     pub fn position(&self) -> Position {
         let c = self.core();
-        Position { epoch: c.epoch, synced_epoch: c.synced_epoch, seq: c.seq, role: c.role.name().into() }
+        Position {
+            epoch: c.epoch,
+            synced_epoch: c.synced_epoch,
+            seq: c.seq,
+            role: c.role.name().into(),
+        }
     }
 
     /// Serves a client request on the primary: the commit point of the seed, step 4 is
@@ -159,7 +188,9 @@ impl Node {
                 return Reply::NotPrimary;
             }
             let op = match req {
-                Request::Read(key) => return Reply::Value(c.store.get(&key).cloned().unwrap_or(Value::Null)),
+                Request::Read(key) => {
+                    return Reply::Value(c.store.get(&key).cloned().unwrap_or(Value::Null))
+                }
                 Request::Write(op) => op,
             };
             let value = match op.execute(&c.store) {
@@ -169,7 +200,11 @@ impl Node {
             };
             let seq = c.seq + 1;
             let key = op.key().to_string();
-            c.log(&[Record::Entry { seq, key: key.clone(), value: value.clone() }]);
+            c.log(&[Record::Entry {
+                seq,
+                key: key.clone(),
+                value: value.clone(),
+            }]);
             store::set(&mut c.store, &key, value.clone());
             c.seq = seq;
             let payload = match self.cfg.replicate {
@@ -188,7 +223,10 @@ impl Node {
                     link.wait_acked(epoch, seq).await;
                 }
             };
-            if tokio::time::timeout(self.cfg.request_timeout, all).await.is_err() {
+            if tokio::time::timeout(self.cfg.request_timeout, all)
+                .await
+                .is_err()
+            {
                 return Reply::Timeout;
             }
         }
@@ -224,10 +262,21 @@ impl Node {
         c.epoch = epoch;
         c.role = Role::Backup;
         c.last_heard = Instant::now();
-        let rec = Record::Meta { epoch, synced_epoch: c.synced_epoch };
+        let rec = Record::Meta {
+            epoch,
+            synced_epoch: c.synced_epoch,
+        };
         c.log(&[rec]);
-        log("info", &self.cfg.id, if was == Role::Backup { "new-epoch" } else { "stepped-down" },
-            json!({"epoch": epoch, "primary": self.cfg.owner(epoch), "why": why}));
+        log(
+            "info",
+            &self.cfg.id,
+            if was == Role::Backup {
+                "new-epoch"
+            } else {
+                "stepped-down"
+            },
+            json!({"epoch": epoch, "primary": self.cfg.owner(epoch), "why": why}),
+        );
     }
 
     pub fn step_down(&self, epoch: u64, why: &str) {
@@ -238,13 +287,21 @@ impl Node {
     pub fn on_heartbeat(&self, epoch: u64) -> Result<Position, Reject> {
         let mut c = self.core();
         self.accept_primary(&mut c, epoch)?;
-        Ok(Position { epoch: c.epoch, synced_epoch: c.synced_epoch, seq: c.seq, role: c.role.name().into() })
+        Ok(Position {
+            epoch: c.epoch,
+            synced_epoch: c.synced_epoch,
+            seq: c.seq,
+            role: c.role.name().into(),
+        })
     }
 
     pub fn on_replicate(&self, epoch: u64, entries: Vec<Entry>) -> Result<u64, Reject> {
         let mut c = self.core();
         self.accept_primary(&mut c, epoch)?;
-        let need_sync = |c: &Core| Reject::NeedSync { synced_epoch: c.synced_epoch, seq: c.seq };
+        let need_sync = |c: &Core| Reject::NeedSync {
+            synced_epoch: c.synced_epoch,
+            seq: c.seq,
+        };
         if c.synced_epoch != epoch || entries.first().is_some_and(|e| e.seq != c.seq + 1) {
             return Err(need_sync(&c));
         }
@@ -262,7 +319,12 @@ impl Node {
                 Payload::Request { op } => match op.execute(&c.store) {
                     Ok(v) => (op.key().to_string(), v),
                     Err(_) => {
-                        log("warn", &self.cfg.id, "diverged", json!({"seq": e.seq, "op": op}));
+                        log(
+                            "warn",
+                            &self.cfg.id,
+                            "diverged",
+                            json!({"seq": e.seq, "op": op}),
+                        );
                         diverged = true;
                         break;
                     }
@@ -270,12 +332,19 @@ impl Node {
             };
             store::set(&mut c.store, &key, value.clone());
             c.seq = e.seq;
-            recs.push(Record::Entry { seq: e.seq, key, value });
+            recs.push(Record::Entry {
+                seq: e.seq,
+                key,
+                value,
+            });
         }
         if diverged {
             // Forget the primary's history so that the next message is a full install.
             c.synced_epoch = 0;
-            recs.push(Record::Meta { epoch: c.epoch, synced_epoch: 0 });
+            recs.push(Record::Meta {
+                epoch: c.epoch,
+                synced_epoch: 0,
+            });
         }
         c.log(&recs);
         if diverged {
@@ -297,8 +366,11 @@ impl Node {
     pub fn health(&self) -> Value {
         let c = self.core();
         let primary = self.cfg.owner(c.epoch).to_string();
-        let backups: serde_json::Map<String, Value> =
-            self.links.iter().map(|l| (l.id.clone(), l.describe())).collect();
+        let backups: serde_json::Map<String, Value> = self
+            .links
+            .iter()
+            .map(|l| (l.id.clone(), l.describe()))
+            .collect();
         json!({
             "node": self.cfg.id,
             "role": c.role.name(),
@@ -334,7 +406,13 @@ impl Core {
     }
 
     pub fn rewrite_log(&mut self) {
-        let rec = Recovered { epoch: self.epoch, synced_epoch: self.synced_epoch, seq: self.seq, store: self.store.clone(), existed: true };
+        let rec = Recovered {
+            epoch: self.epoch,
+            synced_epoch: self.synced_epoch,
+            seq: self.seq,
+            store: self.store.clone(),
+            existed: true,
+        };
         let res = tokio::task::block_in_place(|| self.wal.rewrite(&rec));
         if let Err(e) = res {
             eprintln!("pb-kv: fatal: {e:#}");

@@ -97,7 +97,12 @@ impl Link {
             addr: addr.into(),
             tx,
             rx: Mutex::new(Some(rx)),
-            status: watch::channel(LinkStatus { epoch: 0, state: LinkState::Behind, acked: 0 }).0,
+            status: watch::channel(LinkStatus {
+                epoch: 0,
+                state: LinkState::Behind,
+                acked: 0,
+            })
+            .0,
         })
     }
 
@@ -110,7 +115,9 @@ impl Link {
     /// link moved on to another epoch.
     pub async fn wait_acked(&self, epoch: u64, seq: u64) {
         let mut rx = self.status.subscribe();
-        let _ = rx.wait_for(|s| s.state == LinkState::Dead || s.epoch > epoch || s.acked >= seq).await;
+        let _ = rx
+            .wait_for(|s| s.state == LinkState::Dead || s.epoch > epoch || s.acked >= seq)
+            .await;
     }
 
     /// Starts the link over for a new tenure as primary. Called before the node serves
@@ -133,7 +140,11 @@ impl Link {
     /// Updates the status, unless it already belongs to a newer tenure (an answer that
     /// arrives after this node stepped down and was promoted again).
     fn set(&self, epoch: u64, state: LinkState, acked: u64) {
-        let new = LinkStatus { epoch, state, acked };
+        let new = LinkStatus {
+            epoch,
+            state,
+            acked,
+        };
         self.status.send_if_modified(|s| {
             if s.epoch > epoch || *s == new {
                 return false;
@@ -146,7 +157,9 @@ impl Link {
 
 /// The task that owns one link for the node's whole life.
 pub async fn run_link(node: Arc<Node>, link: Arc<Link>) {
-    let Some(mut rx) = link.rx.lock().unwrap().take() else { return };
+    let Some(mut rx) = link.rx.lock().unwrap().take() else {
+        return;
+    };
     let hb = node.cfg.heartbeat;
     let mut pending: VecDeque<Entry> = VecDeque::new();
     let mut paused = node.paused.subscribe();
@@ -169,7 +182,11 @@ pub async fn run_link(node: Arc<Node>, link: Arc<Link>) {
         let mut st = *link.status.borrow();
         if st.epoch != epoch {
             pending.clear();
-            st = LinkStatus { epoch, state: LinkState::Behind, acked: 0 };
+            st = LinkStatus {
+                epoch,
+                state: LinkState::Behind,
+                acked: 0,
+            };
             link.set(epoch, LinkState::Behind, 0);
         }
         while let Ok((e, entry)) = rx.try_recv() {
@@ -210,13 +227,25 @@ pub async fn run_link(node: Arc<Node>, link: Arc<Link>) {
         let n = pending.len().min(MAX_BATCH);
         let entries: Vec<Entry> = pending.iter().take(n).cloned().collect();
         let last = entries[n - 1].seq;
-        match send::<u64>(&node, &link, "/internal/replicate", &ReplicateMsg { epoch, entries }).await {
+        match send::<u64>(
+            &node,
+            &link,
+            "/internal/replicate",
+            &ReplicateMsg { epoch, entries },
+        )
+        .await
+        {
             Outcome::Ok(seq) if seq == last => {
                 pending.drain(..n);
                 link.set(epoch, LinkState::InSync, seq);
             }
             Outcome::Ok(seq) => {
-                log("warn", &node.cfg.id, "replicate-mismatch", json!({"backup": link.id, "sent": last, "acked": seq}));
+                log(
+                    "warn",
+                    &node.cfg.id,
+                    "replicate-mismatch",
+                    json!({"backup": link.id, "sent": last, "acked": seq}),
+                );
                 link.set(epoch, LinkState::Behind, st.acked);
             }
             Outcome::Rejected(r) => rejected(&node, &link, epoch, &st, r),
@@ -231,10 +260,20 @@ async fn heartbeat(node: &Node, link: &Link, epoch: u64, st: &LinkStatus, check:
     match send::<Position>(node, link, "/internal/heartbeat", &HeartbeatMsg { epoch }).await {
         Outcome::Ok(p) => {
             if st.state == LinkState::Dead {
-                log("info", &node.cfg.id, "backup-reachable", json!({"backup": link.id}));
+                log(
+                    "info",
+                    &node.cfg.id,
+                    "backup-reachable",
+                    json!({"backup": link.id}),
+                );
                 link.set(epoch, LinkState::Behind, st.acked);
             } else if check && (p.synced_epoch != epoch || p.seq != st.acked) {
-                log("info", &node.cfg.id, "backup-behind", json!({"backup": link.id, "position": p, "acked": st.acked}));
+                log(
+                    "info",
+                    &node.cfg.id,
+                    "backup-behind",
+                    json!({"backup": link.id, "position": p, "acked": st.acked}),
+                );
                 link.set(epoch, LinkState::Behind, st.acked);
             }
             true
@@ -260,9 +299,21 @@ async fn install(node: &Node, link: &Link, epoch: u64) -> bool {
         (c.seq, c.store.clone())
     };
     let st = *link.status.borrow();
-    match send::<u64>(node, link, "/internal/install", &InstallMsg { epoch, seq, store }).await {
+    match send::<u64>(
+        node,
+        link,
+        "/internal/install",
+        &InstallMsg { epoch, seq, store },
+    )
+    .await
+    {
         Outcome::Ok(_) => {
-            log("info", &node.cfg.id, "installed", json!({"backup": link.id, "seq": seq, "epoch": epoch}));
+            log(
+                "info",
+                &node.cfg.id,
+                "installed",
+                json!({"backup": link.id, "seq": seq, "epoch": epoch}),
+            );
             link.set(epoch, LinkState::InSync, seq);
             true
         }
@@ -289,25 +340,42 @@ fn rejected(node: &Node, link: &Link, epoch: u64, st: &LinkStatus, r: Reject) {
 
 fn dead(node: &Node, link: &Link, epoch: u64, st: &LinkStatus, why: &str) {
     if st.state != LinkState::Dead {
-        log("warn", &node.cfg.id, "backup-dead", json!({"backup": link.id, "why": why}));
+        log(
+            "warn",
+            &node.cfg.id,
+            "backup-dead",
+            json!({"backup": link.id, "why": why}),
+        );
     }
     link.set(epoch, LinkState::Dead, st.acked);
 }
 
-async fn send<T: for<'de> Deserialize<'de>>(node: &Node, link: &Link, path: &str, msg: &impl Serialize) -> Outcome<T> {
+async fn send<T: for<'de> Deserialize<'de>>(
+    node: &Node,
+    link: &Link,
+    path: &str,
+    msg: &impl Serialize,
+) -> Outcome<T> {
     let body = match serde_json::to_vec(msg) {
         Ok(b) => b,
         Err(e) => return Outcome::Unreachable(format!("encode: {e}")),
     };
+    if node.is_isolated_from(&link.id) {
+        return Outcome::Unreachable("isolated (test hook)".into());
+    }
     if path != "/internal/heartbeat" {
-        node.replicated_bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        node.replicated_bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
     }
     let req = node
         .http
         .post(format!("http://{}{}", link.addr, path))
         .header("content-type", "application/json")
         .header("x-pb-from", node.cfg.id.as_str())
-        .timeout(node.cfg.peer_timeout + Duration::from_millis(if path == "/internal/install" { 1000 } else { 0 }))
+        .timeout(
+            node.cfg.peer_timeout
+                + Duration::from_millis(if path == "/internal/install" { 1000 } else { 0 }),
+        )
         .body(body);
     let resp = match req.send().await {
         Ok(r) => r,
@@ -326,7 +394,9 @@ async fn send<T: for<'de> Deserialize<'de>>(node: &Node, link: &Link, path: &str
     } else {
         match serde_json::from_slice::<Reject>(&bytes) {
             Ok(r) => Outcome::Rejected(r),
-            Err(_) => Outcome::Unreachable(format!("{status}: {}", String::from_utf8_lossy(&bytes))),
+            Err(_) => {
+                Outcome::Unreachable(format!("{status}: {}", String::from_utf8_lossy(&bytes)))
+            }
         }
     }
 }

@@ -68,17 +68,31 @@ mod tests {
     #[test]
     fn operations_follow_the_protocol() {
         let mut s = Store::new();
-        let app = |v| Op::Append { key: "k".into(), value: v };
+        let app = |v| Op::Append {
+            key: "k".into(),
+            value: v,
+        };
         let v = app(json!(1)).execute(&s).unwrap();
         assert_eq!(v, json!([1]));
         set(&mut s, "k", v);
         assert_eq!(app(json!(2)).execute(&s).unwrap(), json!([1, 2]));
-        let cas = Op::Cas { key: "k".into(), from: json!(3), to: json!(4) };
+        let cas = Op::Cas {
+            key: "k".into(),
+            from: json!(3),
+            to: json!(4),
+        };
         assert_eq!(cas.execute(&s), Err(OpError::CasMismatch(json!([1]))));
-        let cas = Op::Cas { key: "x".into(), from: Value::Null, to: json!(4) };
+        let cas = Op::Cas {
+            key: "x".into(),
+            from: Value::Null,
+            to: json!(4),
+        };
         assert_eq!(cas.execute(&s), Ok(json!(4)));
         set(&mut s, "x", json!("str"));
-        let bad = Op::Append { key: "x".into(), value: json!(1) };
+        let bad = Op::Append {
+            key: "x".into(),
+            value: json!(1),
+        };
         assert_eq!(bad.execute(&s), Err(OpError::NotAList(json!("str"))));
         set(&mut s, "x", Value::Null);
         assert!(!s.contains_key("x"));
@@ -86,7 +100,11 @@ mod tests {
 
     #[test]
     fn ops_round_trip_through_json() {
-        let op = Op::Cas { key: "a/b".into(), from: json!(null), to: json!({"x": 1}) };
+        let op = Op::Cas {
+            key: "a/b".into(),
+            from: json!(null),
+            to: json!({"x": 1}),
+        };
         let text = serde_json::to_string(&op).unwrap();
         assert_eq!(serde_json::from_str::<Op>(&text).unwrap(), op);
     }

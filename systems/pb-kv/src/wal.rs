@@ -59,11 +59,14 @@ impl Wal {
         let mut valid_len = 0u64;
         if path.exists() {
             rec.existed = true;
-            let reader = BufReader::new(File::open(&path).with_context(|| format!("cannot read {}", path.display()))?);
+            let reader = BufReader::new(
+                File::open(&path).with_context(|| format!("cannot read {}", path.display()))?,
+            );
             let lines: Vec<std::io::Result<String>> = reader.lines().collect();
             let last = lines.len();
             for (i, line) in lines.into_iter().enumerate() {
-                let line = line.with_context(|| format!("{}:{}: unreadable", path.display(), i + 1))?;
+                let line =
+                    line.with_context(|| format!("{}:{}: unreadable", path.display(), i + 1))?;
                 match serde_json::from_str::<Record>(&line) {
                     Ok(r) => {
                         apply(&mut rec, r);
@@ -77,11 +80,19 @@ impl Wal {
                 }
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         if file.metadata()?.len() != valid_len {
             file.set_len(valid_len)?;
         }
-        let mut wal = Wal { path, file, records };
+        let mut wal = Wal {
+            path,
+            file,
+            records,
+        };
         if records > COMPACT_AFTER {
             wal.rewrite(&rec)?;
         }
@@ -95,8 +106,12 @@ impl Wal {
             serde_json::to_writer(&mut buf, r)?;
             buf.push(b'\n');
         }
-        self.file.write_all(&buf).with_context(|| format!("write {}", self.path.display()))?;
-        self.file.sync_data().with_context(|| format!("fsync {}", self.path.display()))?;
+        self.file
+            .write_all(&buf)
+            .with_context(|| format!("write {}", self.path.display()))?;
+        self.file
+            .sync_data()
+            .with_context(|| format!("fsync {}", self.path.display()))?;
         self.records += recs.len();
         Ok(())
     }
@@ -105,11 +120,18 @@ impl Wal {
     pub fn rewrite(&mut self, rec: &Recovered) -> Result<()> {
         let tmp = self.path.with_extension("jsonl.tmp");
         {
-            let mut f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+            let mut f =
+                File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
             let mut buf = Vec::new();
             for r in [
-                Record::Meta { epoch: rec.epoch, synced_epoch: rec.synced_epoch },
-                Record::Install { seq: rec.seq, store: rec.store.clone() },
+                Record::Meta {
+                    epoch: rec.epoch,
+                    synced_epoch: rec.synced_epoch,
+                },
+                Record::Install {
+                    seq: rec.seq,
+                    store: rec.store.clone(),
+                },
             ] {
                 serde_json::to_writer(&mut buf, &r)?;
                 buf.push(b'\n');
@@ -117,7 +139,8 @@ impl Wal {
             f.write_all(&buf)?;
             f.sync_all()?;
         }
-        fs::rename(&tmp, &self.path).with_context(|| format!("rename {} to {}", tmp.display(), self.path.display()))?;
+        fs::rename(&tmp, &self.path)
+            .with_context(|| format!("rename {} to {}", tmp.display(), self.path.display()))?;
         if let Some(dir) = self.path.parent() {
             File::open(dir)?.sync_all()?;
         }
@@ -129,7 +152,10 @@ impl Wal {
 
 fn apply(rec: &mut Recovered, r: Record) {
     match r {
-        Record::Meta { epoch, synced_epoch } => {
+        Record::Meta {
+            epoch,
+            synced_epoch,
+        } => {
             rec.epoch = epoch;
             rec.synced_epoch = synced_epoch;
         }
@@ -155,18 +181,45 @@ mod tests {
         {
             let (mut w, r) = Wal::open(dir.path()).unwrap();
             assert!(!r.existed);
-            w.append(&[Record::Meta { epoch: 1, synced_epoch: 1 }]).unwrap();
-            w.append(&[Record::Entry { seq: 1, key: "a".into(), value: json!(1) }]).unwrap();
-            w.append(&[Record::Entry { seq: 2, key: "b".into(), value: json!([2]) }]).unwrap();
+            w.append(&[Record::Meta {
+                epoch: 1,
+                synced_epoch: 1,
+            }])
+            .unwrap();
+            w.append(&[Record::Entry {
+                seq: 1,
+                key: "a".into(),
+                value: json!(1),
+            }])
+            .unwrap();
+            w.append(&[Record::Entry {
+                seq: 2,
+                key: "b".into(),
+                value: json!([2]),
+            }])
+            .unwrap();
         }
-        let mut f = OpenOptions::new().append(true).open(dir.path().join("wal.jsonl")).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("wal.jsonl"))
+            .unwrap();
         f.write_all(b"{\"type\":\"entry\",\"se").unwrap();
         drop(f);
         let (mut w, r) = Wal::open(dir.path()).unwrap();
         assert_eq!((r.epoch, r.synced_epoch, r.seq), (1, 1, 2));
-        assert_eq!(r.store, [("a".to_string(), json!(1)), ("b".to_string(), json!([2]))].into_iter().collect());
+        assert_eq!(
+            r.store,
+            [("a".to_string(), json!(1)), ("b".to_string(), json!([2]))]
+                .into_iter()
+                .collect()
+        );
         // The torn tail is gone, so appends after it replay.
-        w.append(&[Record::Entry { seq: 3, key: "a".into(), value: Value::Null }]).unwrap();
+        w.append(&[Record::Entry {
+            seq: 3,
+            key: "a".into(),
+            value: Value::Null,
+        }])
+        .unwrap();
         let mut installed = r.clone();
         installed.epoch = 2;
         installed.synced_epoch = 2;
@@ -180,7 +233,11 @@ mod tests {
     #[test]
     fn damage_before_the_last_line_names_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("wal.jsonl"), "garbage\n{\"type\":\"meta\",\"epoch\":1,\"synced_epoch\":1}\n").unwrap();
+        fs::write(
+            dir.path().join("wal.jsonl"),
+            "garbage\n{\"type\":\"meta\",\"epoch\":1,\"synced_epoch\":1}\n",
+        )
+        .unwrap();
         let err = Wal::open(dir.path()).err().unwrap().to_string();
         assert!(err.contains("wal.jsonl:1"), "{err}");
     }

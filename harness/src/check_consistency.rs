@@ -1,0 +1,140 @@
+//! `faultline check --check CHECKS --workload W PATH...`: the checks `faultline test`
+//! runs (linearizable, session, eventual, bank, counter, unique-ids), on stored
+//! histories, with the same code and the same options, so a run's verdicts can be
+//! reproduced from its `history.jsonl` alone. Each check result in a run's
+//! `results.json` names its command under `checks[].replay`.
+//!
+//! Eventual consistency needs what the runner promised: `--quiet-period` (the wait
+//! after recovery; a shorter gap in the history makes diverging reads `unknown`) and
+//! `--nodes` (every node that must have answered a final read; default: the nodes
+//! the final reads show).
+
+use crate::check::CheckArgs;
+use crate::checks::{self, CheckContext, CheckResult};
+use crate::config::{check_applies, default_checks, CHECK_NAMES};
+use crate::exit;
+use checker::import;
+use checker::verdict::Verdict;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use workloads::generator::Workload;
+
+/// Builds the context from the flags; the error names the flag.
+fn context(args: &CheckArgs) -> Result<CheckContext, String> {
+    let workload: Workload = match &args.workload {
+        Some(w) => w.parse().map_err(|e| format!("--workload: {e}"))?,
+        None => {
+            return Err(
+                "--check needs --workload (register, cas-register, append, set, counter, bank, unique-ids): it decides how reads are compared"
+                    .into(),
+            )
+        }
+    };
+    let list = args.check.as_deref().unwrap_or("default");
+    let mut names: Vec<String> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if name == "default" {
+            names.extend(default_checks(workload).iter().map(|s| s.to_string()));
+            continue;
+        }
+        if !CHECK_NAMES.contains(&name) {
+            return Err(format!(
+                "--check: unknown check `{name}` (known: {}, or `default`)",
+                CHECK_NAMES.join(", ")
+            ));
+        }
+        if !check_applies(name, workload) {
+            return Err(format!(
+                "--check: the `{name}` check does not apply to the {workload} workload"
+            ));
+        }
+        names.push(name.to_string());
+    }
+    names.dedup();
+    if names.is_empty() {
+        return Err("--check: name at least one check".into());
+    }
+    let quiet_period = match &args.quiet_period {
+        Some(t) => crate::check::parse_duration(t).map_err(|e| format!("--quiet-period: {e}"))?,
+        None => Duration::ZERO,
+    };
+    let check_timeout = match &args.timeout {
+        Some(t) => crate::check::parse_duration(t).map_err(|e| format!("--timeout: {e}"))?,
+        None => Duration::from_secs(300),
+    };
+    let nodes: Vec<String> = args
+        .nodes
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    Ok(CheckContext {
+        workload,
+        checks: names,
+        quiet_period,
+        check_timeout,
+        nodes,
+    })
+}
+
+pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
+    let ctx = match context(args) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("faultline check: {message}");
+            return exit::code(exit::BAD_INPUT);
+        }
+    };
+    let mut worst: Vec<Verdict> = Vec::new();
+    let mut errors = 0usize;
+    let mut docs = Vec::new();
+    for path in &files {
+        let history = match import::load(path, None) {
+            Ok(h) => h,
+            Err(e) => {
+                errors += 1;
+                eprintln!("{}  error  {e}", path.display());
+                docs.push(serde_json::json!({ "path": path, "error": e.to_string() }));
+                continue;
+            }
+        };
+        let shown = path.display().to_string();
+        let results: Vec<CheckResult> = checks::run_checks_in(&history, &ctx, &shown);
+        let placement = checks::placement(&results);
+        let verdict = Verdict::all(results.iter().map(|c| c.verdict));
+        worst.push(verdict);
+        if args.json {
+            docs.push(serde_json::json!({
+                "path": path, "verdict": verdict, "checks": results, "hierarchy": placement,
+            }));
+        } else {
+            println!("{shown}  {verdict}");
+            for c in &results {
+                println!("  {:<12} {:<8} {}  ({:.2} s)", c.name, c.verdict.to_string(), c.summary, c.seconds);
+            }
+            if let Some(p) = &placement {
+                println!("  {}", p.line);
+            }
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "histories": docs }))
+                .expect("reports serialize")
+        );
+    }
+    exit::code(if worst.contains(&Verdict::Invalid) {
+        exit::INVALID
+    } else if errors > 0 {
+        exit::BAD_INPUT
+    } else if worst.contains(&Verdict::Unknown) {
+        exit::UNKNOWN
+    } else {
+        exit::VALID
+    })
+}
