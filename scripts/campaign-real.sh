@@ -74,7 +74,19 @@ try:
     r = json.load(open(sys.argv[1]))
 except Exception:
     print("error"); sys.exit()
-print(r.get("verdict") or "error", " ".join("%s=%s (%s)" % (c["name"], c["verdict"], c.get("summary", "")) for c in r.get("checks", [])))
+line = " ".join("%s=%s (%s)" % (c["name"], c["verdict"], c.get("summary", "")) for c in r.get("checks", []))
+# Lost elements: acknowledged (ok) appends, or indeterminate ones read once and then gone.
+lost = [l for c in r.get("checks", []) if c["name"] == "eventual"
+        for l in (c.get("report") or {}).get("elements", {}).get("lost_elements", [])]
+if lost:
+    ends = {l["add"]["complete_index"] for l in lost}
+    kinds = {}
+    for text in open(sys.argv[1].replace("results.json", "history.jsonl")):
+        e = json.loads(text)
+        if e["index"] in ends:
+            kinds[e["type"]] = kinds.get(e["type"], 0) + 1
+    line += " lost-by-outcome%s: %s" % (" (first 1000)" if len(lost) >= 1000 else "", kinds)
+print(r.get("verdict") or "error", line)
 ' "$dir/results.json")
     case "$verdict" in
       valid) valid=$((valid + 1)) ;;

@@ -124,6 +124,83 @@ fn missing_nodes_early_final_reads_and_unread_keys_leave_convergence_unknown() {
     assert_eq!(r.verdict, Verdict::Unknown);
 }
 
+/// The runner retries a final read that fails (a node between leaders answers
+/// `no-leader`); a failed attempt followed by a completed one on the same node is no
+/// problem, while a node whose every attempt failed still leaves convergence unknown.
+#[test]
+fn a_failed_final_read_retried_to_completion_is_no_problem() {
+    let mut b = Builder::new();
+    b.append(0, k(1), json!(1));
+    b.nemesis("stop-partition");
+    b.at(100)
+        .event(
+            Process::Client(100),
+            EventType::Invoke,
+            "final-read",
+            Some(k(1)),
+            Value::Null,
+            Some("n1"),
+        )
+        .event(
+            Process::Client(100),
+            EventType::Fail,
+            "final-read",
+            Some(k(1)),
+            Value::Null,
+            Some("n1"),
+        )
+        .event(
+            Process::Client(101),
+            EventType::Invoke,
+            "final-read",
+            Some(k(1)),
+            Value::Null,
+            Some("n2"),
+        )
+        .event(
+            Process::Client(101),
+            EventType::Fail,
+            "final-read",
+            Some(k(1)),
+            Value::Null,
+            Some("n2"),
+        );
+    b.final_read(100, "n1", Some(k(1)), json!([1]));
+    let mut opts = EventualOptions::new(Collection::Append);
+    opts.nodes = Some(vec!["n1".into()]);
+    let r = eventual::check(&b.build(), &opts).unwrap();
+    let problems = r.convergence.problems.examples.join("\n");
+    assert!(!problems.contains("on node n1"), "{problems}");
+    assert!(
+        problems.contains("final read of key 1 on node n2 did not complete"),
+        "{problems}"
+    );
+    // Only n1 is a node of the test, and it completed: valid.
+    let mut b2 = Builder::new();
+    b2.append(0, k(1), json!(1));
+    b2.nemesis("stop-partition");
+    b2.at(100)
+        .event(
+            Process::Client(100),
+            EventType::Invoke,
+            "final-read",
+            Some(k(1)),
+            Value::Null,
+            Some("n1"),
+        )
+        .event(
+            Process::Client(100),
+            EventType::Fail,
+            "final-read",
+            Some(k(1)),
+            Value::Null,
+            Some("n1"),
+        );
+    b2.final_read(100, "n1", Some(k(1)), json!([1]));
+    let r = eventual::check(&b2.build(), &opts).unwrap();
+    assert_eq!(r.convergence.verdict, Verdict::Valid, "{r:#?}");
+}
+
 #[test]
 fn multi_version_registers_converge_on_the_same_siblings() {
     let mut b = Builder::new();

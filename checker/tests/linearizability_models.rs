@@ -42,6 +42,89 @@ const N: Value = Value::Null;
 const CAS: BuiltinModel = BuiltinModel::CasRegister(CasFailMeaning::ComparisonFailed);
 const KNOSSOS: BuiltinModel = BuiltinModel::CasRegister(CasFailMeaning::NoEffect);
 const KV: BuiltinModel = BuiltinModel::Kv(CasFailMeaning::ComparisonFailed);
+const DEFAULT_CAS: BuiltinModel = BuiltinModel::CasRegister(CasFailMeaning::FromError);
+const DEFAULT_KV: BuiltinModel = BuiltinModel::Kv(CasFailMeaning::FromError);
+
+/// Sets the `error` of the completion of the `i`th operation of a [`sequential`]
+/// history.
+fn with_error(mut history: History, i: usize, error: &str) -> History {
+    let mut events = std::mem::take(&mut history.events);
+    events[2 * i + 1].error = Some(error.to_string());
+    History::from_events(events).unwrap()
+}
+
+#[test]
+fn final_reads_are_reads_in_every_register_model() {
+    use Verdict::*;
+    for (model, write, read) in [
+        (BuiltinModel::Register, "write", "read"),
+        (DEFAULT_CAS, "write", "read"),
+        (DEFAULT_KV, "put", "get"),
+    ] {
+        let v = if read == "get" { json!("x") } else { json!(1) };
+        let wrong = if read == "get" { json!("y") } else { json!(2) };
+        let ok = [
+            (write, v.clone(), "ok", v.clone()),
+            ("final-read", N, "ok", v.clone()),
+            (read, N, "ok", v.clone()),
+        ];
+        assert_eq!(verdict(model, &ok), Valid, "{}", model.name());
+        let stale = [
+            (write, v.clone(), "ok", v.clone()),
+            ("final-read", N, "ok", wrong),
+        ];
+        assert_eq!(verdict(model, &stale), Invalid, "{}", model.name());
+        let unknown = [(write, v.clone(), "ok", v), ("final-read", N, "fail", N)];
+        assert_eq!(
+            verdict(model, &unknown),
+            Valid,
+            "{}: a final read that failed constrains nothing",
+            model.name()
+        );
+    }
+}
+
+#[test]
+fn a_failed_cas_is_read_from_its_error_by_default() {
+    use Verdict::*;
+    // The register held `from`, yet the CAS failed: impossible if it compared.
+    let failed_match = [
+        ("write", json!(1), "ok", N),
+        ("cas", json!([1, 2]), "fail", N),
+        ("read", N, "ok", json!(1)),
+    ];
+    let check = |model: BuiltinModel, h: History| model.check(&h, &Options::default()).unwrap().verdict;
+    for (error, want) in [
+        (None, Invalid),
+        (Some("cas-mismatch"), Invalid),
+        (Some("no-leader"), Valid),
+        (Some("unavailable"), Valid),
+        (Some("timeout"), Valid),
+    ] {
+        let h = match error {
+            None => sequential(&failed_match),
+            Some(e) => with_error(sequential(&failed_match), 1, e),
+        };
+        assert_eq!(check(DEFAULT_CAS, h.clone()), want, "cas-register, error {error:?}");
+        // Forcing a reading ignores the error.
+        assert_eq!(check(CAS, h.clone()), Invalid, "--cas-fail compared, error {error:?}");
+        assert_eq!(check(KNOSSOS, h), Valid, "--cas-fail no-effect, error {error:?}");
+    }
+    let kv = [
+        ("put", json!("a"), "ok", N),
+        ("cas", json!(["a", "b"]), "fail", N),
+        ("get", N, "ok", json!("a")),
+    ];
+    assert_eq!(check(DEFAULT_KV, with_error(sequential(&kv), 1, "cas-mismatch")), Invalid);
+    assert_eq!(check(DEFAULT_KV, with_error(sequential(&kv), 1, "no-leader")), Valid);
+    // A comparison that failed where the register did not hold `from` is fine.
+    let mismatch = [
+        ("write", json!(1), "ok", N),
+        ("cas", json!([5, 2]), "fail", N),
+        ("read", N, "ok", json!(1)),
+    ];
+    assert_eq!(check(DEFAULT_CAS, with_error(sequential(&mismatch), 1, "cas-mismatch")), Valid);
+}
 
 #[test]
 fn registers() {

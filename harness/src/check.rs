@@ -27,10 +27,13 @@ pub struct CheckArgs {
     /// unordered-queue, mutex. Default: chosen from each history's functions.
     #[arg(long, short, value_name = "M")]
     pub model: Option<String>,
-    /// What a failed CAS means: `compared` (it ran and its comparison failed, as in
-    /// porcupine's etcd model) or `no-effect` (Jepsen/Knossos: it did nothing).
-    #[arg(long, value_name = "MEANING", default_value = "compared")]
-    pub cas_fail: String,
+    /// What a failed CAS means. Default: read from each failure's `error`: none or
+    /// `cas-mismatch` means it ran and its comparison failed; any other error
+    /// (`no-leader`, `unavailable`) means it had no effect. `compared` forces the first
+    /// reading on every failed CAS (porcupine's etcd model), `no-effect` the second
+    /// (Jepsen/Knossos).
+    #[arg(long, value_name = "MEANING")]
+    pub cas_fail: Option<String>,
     /// History format: jsonl, edn, porcupine-log, porcupine-kv. Default: detected.
     #[arg(long, short, value_name = "F")]
     pub format: Option<String>,
@@ -179,12 +182,13 @@ struct Settings {
 
 impl Settings {
     fn from_args(args: &CheckArgs) -> Result<Settings, String> {
-        let cas_fail = match args.cas_fail.as_str() {
-            "compared" | "comparison-failed" => CasFailMeaning::ComparisonFailed,
-            "no-effect" => CasFailMeaning::NoEffect,
-            other => {
+        let cas_fail = match args.cas_fail.as_deref() {
+            None | Some("from-error") => CasFailMeaning::FromError,
+            Some("compared" | "comparison-failed") => CasFailMeaning::ComparisonFailed,
+            Some("no-effect") => CasFailMeaning::NoEffect,
+            Some(other) => {
                 return Err(format!(
-                    "--cas-fail: unknown meaning `{other}` (expected compared or no-effect)"
+                    "--cas-fail: unknown meaning `{other}` (expected compared, no-effect or from-error)"
                 ))
             }
         };

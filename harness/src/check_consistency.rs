@@ -51,7 +51,8 @@ fn context(args: &CheckArgs) -> Result<CheckContext, String> {
         }
         names.push(name.to_string());
     }
-    names.dedup();
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     if names.is_empty() {
         return Err("--check: name at least one check".into());
     }
@@ -114,7 +115,13 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
         } else {
             println!("{shown}  {verdict}");
             for c in &results {
-                println!("  {:<12} {:<8} {}  ({:.2} s)", c.name, c.verdict.to_string(), c.summary, c.seconds);
+                println!(
+                    "  {:<12} {:<8} {}  ({:.2} s)",
+                    c.name,
+                    c.verdict.to_string(),
+                    c.summary,
+                    c.seconds
+                );
             }
             if let Some(p) = &placement {
                 println!("  {}", p.line);

@@ -4,8 +4,9 @@
 //!
 //! Soundness notes that shape the choices:
 //! - A `cas` can fail definitely for reasons other than its comparison (`no-leader`
-//!   before the request reached the log), so linearizability is checked with a failed
-//!   CAS meaning "no effect" (Jepsen's reading), never "the comparison failed".
+//!   before the request reached the log), so a failed CAS is read from its error
+//!   ([`CasFailMeaning::FromError`]): `cas-mismatch` means the comparison failed, any
+//!   other error means it had no effect.
 //! - The final reads are reads: for the register models they are checked as `read`s.
 //! - The append workload's session and eventual checks share one
 //!   [`AppendIndex`](checker::consistency::append_index::AppendIndex), built once.
@@ -48,14 +49,6 @@ pub struct CheckResult {
     pub seconds: f64,
 }
 
-/// The `faultline check` model and flags equivalent to the linearizability check.
-pub fn linearizability_model(workload: Workload) -> &'static str {
-    match workload {
-        Workload::Set => "set",
-        _ => "cas-register",
-    }
-}
-
 /// What the checks need to know about the test besides its history: the same for
 /// `faultline test` (from its config) and `faultline check --check` (from flags).
 #[derive(Debug, Clone)]
@@ -93,15 +86,19 @@ pub fn run_checks(
 }
 
 /// Runs every check the context names.
-pub fn run_checks_in(history: &History, config: &CheckContext, history_path: &str) -> Vec<CheckResult> {
+pub fn run_checks_in(
+    history: &History,
+    config: &CheckContext,
+    history_path: &str,
+) -> Vec<CheckResult> {
     let nodes = &config.nodes[..];
     // The append index is shared by the session and eventual checks; built lazily, once.
     let mut index: Option<Result<AppendIndex, String>> = None;
     let mut results = Vec::with_capacity(config.checks.len());
     for name in &config.checks {
         let started = Instant::now();
-        let shares_index = config.workload == Workload::Append
-            && (name == "session" || name == "eventual");
+        let shares_index =
+            config.workload == Workload::Append && (name == "session" || name == "eventual");
         let ix = if shares_index {
             Some(
                 index
@@ -131,12 +128,13 @@ pub fn run_checks_in(history: &History, config: &CheckContext, history_path: &st
 }
 
 /// The `faultline check` command that checks the stored history the same way.
-fn replay_command(check: &str, workload: Workload, history_path: &str, config: &CheckContext) -> String {
+fn replay_command(
+    check: &str,
+    workload: Workload,
+    history_path: &str,
+    config: &CheckContext,
+) -> String {
     match check {
-        "linearizable" => format!(
-            "faultline check --model {} --cas-fail no-effect {history_path}",
-            linearizability_model(workload)
-        ),
         "eventual" if !config.nodes.is_empty() => format!(
             "faultline check --check eventual --workload {workload} --quiet-period {} --nodes {} {history_path}",
             crate::results::duration_text(config.quiet_period),
@@ -203,7 +201,7 @@ fn linearizable(history: &History, config: &CheckContext) -> CheckResult {
     }
     let model = match config.workload {
         Workload::Set => BuiltinModel::Set,
-        _ => BuiltinModel::CasRegister(CasFailMeaning::NoEffect),
+        _ => BuiltinModel::CasRegister(CasFailMeaning::FromError),
     };
     let options = Options {
         timeout: Some(config.check_timeout),
@@ -290,7 +288,11 @@ fn session_guarantees(history: &History, index: Option<&AppendIndex>) -> CheckRe
 
 /// The options the runner can vouch for: the quiet period it waited after the final
 /// heal, and every node it read from.
-pub fn eventual_options(workload: Workload, quiet_period: std::time::Duration, nodes: &[String]) -> eventual::EventualOptions {
+pub fn eventual_options(
+    workload: Workload,
+    quiet_period: std::time::Duration,
+    nodes: &[String],
+) -> eventual::EventualOptions {
     let collection = match workload {
         Workload::Append => eventual::Collection::Append,
         Workload::Set => eventual::Collection::Set,
@@ -340,7 +342,14 @@ fn eventual_consistency(
 }
 
 /// An invariant's result; `unknown` (with the reason) when it had nothing to judge.
-fn invariant(name: &str, verdict: Verdict, judged: u64, nothing: &str, summary: String, report: Value) -> CheckResult {
+fn invariant(
+    name: &str,
+    verdict: Verdict,
+    judged: u64,
+    nothing: &str,
+    summary: String,
+    report: Value,
+) -> CheckResult {
     let (verdict, summary) = if judged == 0 && verdict == Verdict::Valid {
         (Verdict::Unknown, format!("{nothing}: nothing to judge"))
     } else {
@@ -370,12 +379,15 @@ fn bank_invariant(history: &History) -> CheckResult {
             r.reads_checked,
             "no whole-bank read completed",
             format!(
-                "{} reads: {} wrong totals (expected {}, seen {:?}..{:?}), {} negative balances, {} wrong account sets",
+                "{} reads: {} wrong totals (expected {}, seen {}), {} negative balances, {} wrong account sets",
                 r.reads_checked,
                 r.wrong_totals,
                 options.initial_total,
-                r.min_total,
-                r.max_total,
+                match (r.min_total, r.max_total) {
+                    (Some(lo), Some(hi)) if lo == hi => lo.to_string(),
+                    (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                    _ => "none".to_string(),
+                },
                 r.negative_balances,
                 r.wrong_accounts
             ),
@@ -420,5 +432,93 @@ fn unique_ids_invariant(history: &History) -> CheckResult {
             to_value(&r),
         ),
         Err(e) => failed("unique-ids", e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::history::parse_jsonl;
+    use std::time::Duration;
+
+    fn context(workload: Workload, checks: &[&str]) -> CheckContext {
+        CheckContext {
+            workload,
+            checks: checks.iter().map(|s| s.to_string()).collect(),
+            quiet_period: Duration::from_nanos(10),
+            check_timeout: Duration::from_secs(10),
+            nodes: vec!["n1".into(), "n2".into()],
+        }
+    }
+
+    /// An append history where process 0's second read goes back (a monotonic-reads
+    /// violation) and both nodes' final reads agree after the heal.
+    const STALE_APPEND: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"append","key":1,"value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"append","key":1,"value":1}
+{"index":2,"time":2,"process":0,"type":"invoke","f":"append","key":1,"value":2}
+{"index":3,"time":3,"process":0,"type":"ok","f":"append","key":1,"value":2}
+{"index":4,"time":4,"process":0,"type":"invoke","f":"read","key":1}
+{"index":5,"time":5,"process":0,"type":"ok","f":"read","key":1,"value":[1,2]}
+{"index":6,"time":6,"process":0,"type":"invoke","f":"read","key":1}
+{"index":7,"time":7,"process":0,"type":"ok","f":"read","key":1,"value":[1]}
+{"index":8,"time":80,"process":"nemesis","type":"info","f":"heal-all","value":null}
+{"index":9,"time":100,"process":5,"type":"invoke","f":"final-read","key":1,"node":"n1"}
+{"index":10,"time":101,"process":5,"type":"ok","f":"final-read","key":1,"value":[1,2],"node":"n1"}
+{"index":11,"time":102,"process":6,"type":"invoke","f":"final-read","key":1,"node":"n2"}
+{"index":12,"time":103,"process":6,"type":"ok","f":"final-read","key":1,"value":[1,2],"node":"n2"}
+"#;
+
+    #[test]
+    fn append_checks_share_the_index_and_the_history_is_placed() {
+        let h = parse_jsonl(STALE_APPEND).unwrap();
+        let results = run_checks_in(
+            &h,
+            &context(Workload::Append, &["session", "eventual"]),
+            "h.jsonl",
+        );
+        assert_eq!(
+            results[0].verdict,
+            Verdict::Invalid,
+            "{:#}",
+            results[0].report
+        );
+        assert_eq!(
+            results[1].verdict,
+            Verdict::Valid,
+            "{:#}",
+            results[1].report
+        );
+        assert_eq!(
+            results[0].report["monotonic_reads"]["violations"]["count"],
+            serde_json::json!(1)
+        );
+        let p = placement(&results).unwrap();
+        assert_eq!(p.strongest, "session");
+        assert!(p.line.contains("violates monotonic reads"), "{}", p.line);
+        assert!(p.line.contains("+ eventually consistent"), "{}", p.line);
+        let replay = results[1].replay.as_deref().unwrap();
+        assert!(
+            replay.contains("--nodes n1,n2") && replay.ends_with("h.jsonl"),
+            "{replay}"
+        );
+    }
+
+    #[test]
+    fn an_invariant_with_nothing_to_judge_is_unknown_and_not_placed() {
+        let h = parse_jsonl(
+            r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"generate","key":0,"value":null}
+{"index":1,"time":1,"process":0,"type":"fail","f":"generate","key":0,"value":null,"error":"cas: no-leader"}
+"#,
+        )
+        .unwrap();
+        let results = run_checks_in(&h, &context(Workload::UniqueIds, &["unique-ids"]), "h");
+        assert_eq!(
+            results[0].verdict,
+            Verdict::Unknown,
+            "{}",
+            results[0].summary
+        );
+        assert!(results[0].summary.contains("nothing to judge"));
+        assert_eq!(placement(&results), None);
     }
 }

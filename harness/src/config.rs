@@ -3,7 +3,7 @@
 //!
 //! Precedence: a flag given on the command line beats the test file, which beats the
 //! defaults. The defaults are the README's main job: a 5-node raft-kv cluster, the
-//! cas-register workload, partitions, kills and pauses every 10 s, for 30 s. Every
+//! cas-register workload, partitions, kills and pauses every 5 s, for 30 s. Every
 //! resolved value, the seed included, is stored in `test.json`, so a run can be
 //! replayed exactly (`--config` on a copy of it, or the same flags and `--seed`).
 //!
@@ -104,7 +104,9 @@ pub struct TestArgs {
     /// [default: partition,kill,pause]
     #[arg(long, value_name = "KINDS")]
     pub nemesis: Option<String>,
-    /// Time between fault starts and heals. [default: 10s]
+    /// Time a fault lasts, and the healthy time between a heal and the next fault;
+    /// the first fault comes after a warm-up of 2 s (or the interval, if shorter).
+    /// [default: 5s]
     #[arg(long, value_name = "D")]
     pub nemesis_interval: Option<String>,
     /// Checks to run, comma-separated: linearizable, session, eventual, bank,
@@ -381,7 +383,7 @@ pub fn resolve(args: &TestArgs) -> Result<TestConfig, String> {
         &args.nemesis_interval,
         file.nemesis_interval,
         "nemesis-interval",
-        "10s",
+        "5s",
     )?;
     if nemesis_interval.is_zero() && !kinds.is_empty() {
         return Err(format!(
@@ -561,7 +563,7 @@ mod tests {
         assert_eq!(c.nodes, 5);
         assert_eq!(c.workload, Workload::CasRegister);
         assert_eq!(c.time_limit, Duration::from_secs(30));
-        assert_eq!(c.nemesis_interval, Duration::from_secs(10));
+        assert_eq!(c.nemesis_interval, Duration::from_secs(5));
         assert_eq!(c.checks, vec!["linearizable", "eventual"]);
         assert_eq!(c.name, "raft-kv-cas-register");
         assert!(c.nemesis.iter().any(|k| k.starts_with("partition-")));

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The built-in systems `faultline test --system NAME` knows.
-pub const BUILTIN_NAMES: &[&str] = &["raft-kv", "dynamo-kv", "cl-bank", "etcd", "redis-sentinel"];
+pub const BUILTIN_NAMES: &[&str] = &["raft-kv", "dynamo-kv", "pb-kv", "cl-bank", "etcd", "redis-sentinel"];
 
 /// How the harness's clients speak to the system. New real systems (etcd, Redis) add a
 /// variant and a client in the workloads crate; nothing else changes.
@@ -408,7 +408,15 @@ impl SystemSpec {
             "dynamo-kv" => SystemSpec::kv_reference("dynamo-kv", LeaderLookup::None),
             // cl-bank speaks the bank endpoints, not the KV protocol: the runner gives it
             // the bank workload's client and refuses other workloads.
-            "cl-bank" => SystemSpec::kv_reference("cl-bank", LeaderLookup::None),
+            "pb-kv" => SystemSpec::kv_reference("pb-kv", LeaderLookup::Health),
+            // Chandy-Lamport assumes no failures and reliable FIFO channels: crashes lose
+            // its in-memory state and partitions stall every snapshot, so only faults
+            // that delay (pauses, packet delay and loss, which its channels resend
+            // through) are allowed.
+            "cl-bank" => SystemSpec::kv_reference("cl-bank", LeaderLookup::None).map(|spec| SystemSpec {
+                faults: FaultSet { partition: false, kill: false, clock: false, ..FaultSet::ALL },
+                ..spec
+            }),
             "etcd" => crate::real_systems::etcd(),
             "redis-sentinel" => crate::real_systems::redis_sentinel(),
             other => bail!("unknown system {other:?}: built-in systems are {}; for your own system pass a TOML file (see docs/systems.md)", BUILTIN_NAMES.join(", ")),

@@ -187,8 +187,6 @@ fn a_short_raft_kv_test_with_kills_and_partitions_is_valid_and_leaves_nothing() 
 }
 
 #[test]
-#[ignore = "needs `faultline check` to accept the runner's `final-read` operations as reads \
-            (checker/src/model: register models); un-ignore once it does"]
 fn faultline_check_on_the_stored_history_agrees_with_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = run_and_verify(

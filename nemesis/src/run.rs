@@ -95,8 +95,8 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         ok
     }
 
-    /// Runs `schedule` until `until` completes: `interval` healthy, a fault for
-    /// `interval`, its healing, and again. When `until` fires while a fault is in force,
+    /// Runs `schedule` until `until` completes: the warm-up ([`Schedule::warm_up`])
+    /// healthy, a fault for `interval`, its healing, `interval` healthy, and again. When `until` fires while a fault is in force,
     /// that fault is healed (and reported) before returning; an action under way is
     /// never cancelled halfway. Errors are reported in events, not returned, so one
     /// failed fault does not end the test; call [`Nemesis::heal_all`] afterwards to be
@@ -109,12 +109,14 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     ) -> RunSummary {
         tokio::pin!(until);
         let interval = schedule.interval();
+        let mut healthy_wait = schedule.warm_up();
         let mut summary = RunSummary::default();
         loop {
             tokio::select! {
                 _ = &mut until => break,
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(healthy_wait) => {}
             }
+            healthy_wait = interval;
             let decision = schedule.next_decision();
             let fault = match self.resolve(&decision).await {
                 Ok(f) => f,

@@ -11,8 +11,14 @@ use serde::Serialize;
 use std::time::Duration;
 
 /// The default time between a fault and its healing, and between a healing and the
-/// next fault (`--nemesis-interval`).
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+/// next fault (`--nemesis-interval`). Short enough that a 30 s test sees several
+/// faults (warm-up, then a fault every two intervals: at 2 s, 12 s and 22 s).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The longest healthy wait before the first fault: long enough for a cluster to elect
+/// a leader and the clients to get going, short enough that the interval is not
+/// wasted at the start of a short test.
+pub const MAX_WARM_UP: Duration = Duration::from_secs(2);
 
 /// One fault decision, in node indices.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,8 +102,9 @@ impl std::fmt::Display for ScheduleError {
 impl std::error::Error for ScheduleError {}
 
 /// A deterministic sequence of fault decisions. Faults alternate with healing: the
-/// driver waits `interval` healthy, starts `next_decision()`, waits `interval`, heals,
-/// and so on (see [`crate::Nemesis::run_schedule`]).
+/// driver waits the warm-up healthy, starts `next_decision()`, waits `interval`,
+/// heals, waits `interval` healthy, starts the next, and so on (see
+/// [`crate::Nemesis::run_schedule`]).
 #[derive(Debug, Clone)]
 pub struct Schedule {
     rng: SeededRng,
@@ -161,6 +168,12 @@ impl Schedule {
         self.interval
     }
 
+    /// The healthy wait before the first fault: [`MAX_WARM_UP`], or the interval if
+    /// that is shorter.
+    pub fn warm_up(&self) -> Duration {
+        self.interval.min(MAX_WARM_UP)
+    }
+
     pub fn kinds(&self) -> &[FaultKind] {
         &self.kinds
     }
@@ -169,9 +182,30 @@ impl Schedule {
         self.nodes
     }
 
-    /// The next fault to start.
+    /// The next fault to start. The choice is first among families, every partition
+    /// shape together being one family and every other kind its own, then among the
+    /// family's kinds: so `partition,kill,pause` gives partitions, kills and pauses a
+    /// third each, rather than partitions seven ninths for having seven shapes.
     pub fn next_decision(&mut self) -> Decision {
-        let kind = self.kinds[self.rng.below(self.kinds.len() as u64) as usize];
+        let partitions: Vec<FaultKind> = self
+            .kinds
+            .iter()
+            .copied()
+            .filter(|k| matches!(k, FaultKind::Partition(_)))
+            .collect();
+        let others: Vec<FaultKind> = self
+            .kinds
+            .iter()
+            .copied()
+            .filter(|k| !matches!(k, FaultKind::Partition(_)))
+            .collect();
+        let families = others.len() as u64 + u64::from(!partitions.is_empty());
+        let pick = self.rng.below(families) as usize;
+        let kind = if pick < others.len() {
+            others[pick]
+        } else {
+            partitions[self.rng.below(partitions.len() as u64) as usize]
+        };
         self.decide(kind)
     }
 
@@ -377,6 +411,31 @@ mod tests {
         }
         // 7 partition shapes + 4 packet kinds + the tags of every decision type.
         assert!(seen.len() >= 7 + 4 + 7, "{seen:?}");
+    }
+
+    #[test]
+    fn partition_shapes_share_one_family_so_the_default_mix_is_balanced() {
+        let kinds = FaultKind::parse_list("partition,kill,pause", 5).unwrap();
+        let mut s = Schedule::new(17, Duration::from_secs(5), kinds, 5).unwrap();
+        let (mut part, mut kill, mut pause) = (0, 0, 0);
+        for _ in 0..3000 {
+            match s.next_decision() {
+                Decision::Partition { .. } => part += 1,
+                Decision::Kill { .. } => kill += 1,
+                Decision::Pause { .. } => pause += 1,
+                d => panic!("not asked for: {d:?}"),
+            }
+        }
+        for (name, n) in [("partition", part), ("kill", kill), ("pause", pause)] {
+            assert!((850..=1150).contains(&n), "{name}: {n} of 3000");
+        }
+    }
+
+    #[test]
+    fn the_warm_up_is_short_but_never_longer_than_the_interval() {
+        let s = |ms| Schedule::new(1, Duration::from_millis(ms), vec![FaultKind::Kill], 3).unwrap();
+        assert_eq!(s(10_000).warm_up(), MAX_WARM_UP);
+        assert_eq!(s(300).warm_up(), Duration::from_millis(300));
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! flight (cl-bank `--bug naive-snapshot`) comes out short, and the bank checker
 //! shows the read, the expected and the observed total.
 
-use crate::client::{error_name, indeterminate, transport_error, BoxFuture, Client, ClientFactory, Target};
+use crate::client::{
+    error_name, indeterminate, transport_error, BoxFuture, Client, ClientFactory, Target,
+};
 use crate::op::{Completion, Kind, Op};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -79,12 +81,18 @@ pub fn bank_at_cut(snapshot: &Value) -> Option<Value> {
 impl BankClient {
     async fn perform(&self, op: &Op) -> Completion {
         let request = match op.kind {
-            Kind::Transfer => self.http.post(format!("{}/transfer", self.base)).json(&op.value),
+            Kind::Transfer => self
+                .http
+                .post(format!("{}/transfer", self.base))
+                .json(&op.value),
             Kind::BankRead => self.http.post(format!("{}/snapshot", self.base)),
             _ => {
                 return Completion::fail(
                     op.value.clone(),
-                    format!("bad-request: a bank system has no `{}` operation", op.history_f()),
+                    format!(
+                        "bad-request: a bank system has no `{}` operation",
+                        op.history_f()
+                    ),
                 )
             }
         };
@@ -112,7 +120,10 @@ impl BankClient {
         }
         let error = parsed.and_then(|v| {
             let code = v.get("error")?.as_str()?.to_string();
-            Some((code, v.get("definite").and_then(Value::as_bool).unwrap_or(false)))
+            Some((
+                code,
+                v.get("definite").and_then(Value::as_bool).unwrap_or(false),
+            ))
         });
         match error {
             Some((code, true)) => Completion::fail(op.value.clone(), code),
@@ -139,7 +150,10 @@ mod tests {
             "channels": {"n1->n2": [{"account": 1, "amount": 10, "transfer": "t1"}], "n2->n1": [],
                          "n3->n1": [{"account": 0, "amount": 5, "transfer": "t2"}]},
             "in_flight": 15, "total": 300});
-        assert_eq!(bank_at_cut(&snap), Some(json!({"0": 95, "1": 110, "2": 95})));
+        assert_eq!(
+            bank_at_cut(&snap),
+            Some(json!({"0": 95, "1": 110, "2": 95}))
+        );
         assert_eq!(bank_at_cut(&json!({"total": 3})), None);
         assert_eq!(bank_at_cut(&json!({"balances": {"x": 1}})), None);
     }

@@ -45,12 +45,12 @@ async fn generate(client: &dyn Client, key: u64) -> Completion {
             Value::Null => 0,
             v => match v.as_i64() {
                 Some(i) => i,
-                None => {
-                    return Completion::fail(
-                        Value::Null,
-                        format!("malformed-response: the allocation key {key} holds {v}, not an integer"),
-                    )
-                }
+                None => return Completion::fail(
+                    Value::Null,
+                    format!(
+                        "malformed-response: the allocation key {key} holds {v}, not an integer"
+                    ),
+                ),
             },
         };
         let Some(next) = current.checked_add(1) else {
@@ -114,7 +114,10 @@ mod tests {
         assert!(all.len() >= 50, "only {} generates succeeded", all.len());
         assert_eq!(distinct.len(), all.len());
         for inc in [2, 3, 4] {
-            assert_eq!(perform(&*client, &Op::counter_add(9, inc)).await.outcome, Outcome::Ok);
+            assert_eq!(
+                perform(&*client, &Op::counter_add(9, inc)).await.outcome,
+                Outcome::Ok
+            );
         }
         let read = perform(&*client, &Op::read(9).with_kind(Kind::CounterRead)).await;
         assert_eq!(read.value, Value::from(9));

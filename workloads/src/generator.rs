@@ -445,6 +445,41 @@ mod tests {
     }
 
     #[test]
+    fn the_new_workloads_record_their_own_functions_and_final_reads() {
+        let names = |w: Workload| -> HashSet<&'static str> {
+            ops(w, 5, 2000).iter().map(|o| o.history_f()).collect()
+        };
+        assert_eq!(names(Workload::Set), HashSet::from(["add", "read"]));
+        assert_eq!(names(Workload::Counter), HashSet::from(["add", "read"]));
+        assert_eq!(names(Workload::UniqueIds), HashSet::from(["generate"]));
+        assert_eq!(names(Workload::Bank), HashSet::from(["transfer", "read"]));
+        for op in ops(Workload::Bank, 5, 2000) {
+            if op.kind == Kind::Transfer {
+                let (from, to) = (op.value["from"].as_u64().unwrap(), op.value["to"].as_u64().unwrap());
+                assert!(from != to && from < BANK_ACCOUNTS && to < BANK_ACCOUNTS, "{op:?}");
+                assert!((1..=5).contains(&op.value["amount"].as_i64().unwrap()));
+            }
+        }
+        for op in ops(Workload::Counter, 5, 2000) {
+            if op.kind == Kind::CounterAdd {
+                assert!((1..=5).contains(&op.value.as_i64().unwrap()));
+            }
+        }
+        let mut g = Generator::new(Workload::Counter, 1, KeyOptions::default());
+        for _ in 0..1000 {
+            g.next_op();
+        }
+        let finals = g.final_read_ops();
+        assert_eq!(finals.len() as u64, g.keys_used());
+        assert!(finals.iter().all(|o| o.f == OpFn::FinalRead && o.kind == Kind::CounterRead));
+        let bank = Generator::new(Workload::Bank, 1, KeyOptions::default()).final_read_ops();
+        assert_eq!(bank, vec![Op::bank_read(true)]);
+        assert!(Generator::new(Workload::UniqueIds, 1, KeyOptions::default())
+            .final_read_ops()
+            .is_empty());
+    }
+
+    #[test]
     fn workload_names_parse() {
         for name in Workload::NAMES {
             assert_eq!(name.parse::<Workload>().unwrap().name(), *name);

@@ -118,6 +118,7 @@ pub fn convergence(
     // Per key (in first-seen order), per node: the last completed final read.
     let mut keys: Vec<(Option<Value>, BTreeMap<String, &Operation>)> = Vec::new();
     let mut key_pos: FastMap<Atom, usize> = FastMap::default();
+    let mut failed_attempts: Vec<(usize, &Operation)> = Vec::new();
     for op in &finals {
         if let Some(h) = final_heal {
             if op.call < h {
@@ -137,6 +138,15 @@ pub fn convergence(
             keys.len() - 1
         });
         if op.outcome != Outcome::Ok {
+            // A failed attempt is retried (a node between leaders answers `no-leader`):
+            // it is a problem only if no attempt on that node completed (below).
+            failed_attempts.push((pos, op));
+            continue;
+        }
+        keys[pos].1.insert(node_name(op), op);
+    }
+    for (pos, op) in failed_attempts {
+        if !keys[pos].1.contains_key(&node_name(op)) {
             problems.offer(limit, || {
                 format!(
                     "final read of key {} on node {} did not complete (history event {})",
@@ -145,9 +155,7 @@ pub fn convergence(
                     op.invoke_index
                 )
             });
-            continue;
         }
-        keys[pos].1.insert(node_name(op), op);
     }
     // Keys written but never finally read.
     let mut unread: Vec<Value> = Vec::new();

@@ -40,6 +40,18 @@ pub fn check_partitions<M: Model>(
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The model's exact rewrite of one partition ([`Model::canonicalize`]), and its
+/// classes of identical operations.
+fn canonicalize<M: Model>(model: &M, ops: &mut [Prepared<M::Op>]) -> Option<Vec<u32>> {
+    let open: Vec<bool> = ops.iter().map(|p| p.is_open()).collect();
+    let mut raw: Vec<M::Op> = ops.iter().map(|p| p.op.clone()).collect();
+    let classes = model.canonicalize(&mut raw, &open)?;
+    for (p, op) in ops.iter_mut().zip(raw) {
+        p.op = op;
+    }
+    Some(classes)
+}
+
 fn check_one<M: Model>(
     history: &History,
     model: &M,
@@ -54,10 +66,11 @@ fn check_one<M: Model>(
         .copied()
         .filter(|&id| prepared[id].is_some())
         .collect();
-    let ops: Vec<Prepared<M::Op>> = ids
+    let mut ops: Vec<Prepared<M::Op>> = ids
         .iter()
         .map(|&id| prepared[id].clone().expect("filtered above"))
         .collect();
+    let classes = canonicalize(model, &mut ops);
     let mut report = PartitionReport {
         key,
         verdict: Verdict::Unknown,
@@ -74,7 +87,7 @@ fn check_one<M: Model>(
         report.method = "skipped".into();
         return report;
     }
-    let result = search(model, &ops, budget);
+    let result = search(model, &ops, classes.as_deref(), budget);
     report.explored = result.explored;
     match result.outcome {
         SearchOutcome::Linearizable => report.verdict = Verdict::Valid,

@@ -211,6 +211,8 @@ struct Lookahead<S> {
     reset_state: Vec<Option<S>>,
     /// Resets by the state they leave, for observers that need one exact state.
     resets_leaving: HashMap<S, Vec<u32>, FxBuild>,
+    /// How many resets may leave any state (`reset_state` is `None`).
+    any_state_resets: usize,
     required: Vec<Option<S>>,
 }
 
@@ -251,7 +253,13 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             reset_state[i as usize] = leaves;
         }
         let required = ops.iter().map(|p| model.required_state(&p.op)).collect();
+        let any_state_resets = resets
+            .items
+            .iter()
+            .filter(|&&i| reset_state[i as usize].is_none())
+            .count();
         Some(Lookahead {
+            any_state_resets,
             observers,
             resets,
             observer_at,
@@ -319,11 +327,26 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         usable: &dyn Fn(u32) -> bool,
         before: u64,
     ) -> bool {
-        self.resets_leaving.len() < self.resets.items.len()
+        self.any_state_resets > 0
             && self.resets.items[self.resets.lo..]
                 .iter()
                 .take_while(|&&w| ops[w as usize].call <= before)
                 .any(|&w| self.reset_state[w as usize].is_none() && usable(w))
+    }
+
+    /// Whether `observer` can happen neither in `state` nor after any reset still to
+    /// come.
+    fn unreachable<M: Model<State = S>>(
+        &self,
+        model: &M,
+        ops: &[Prepared<M::Op>],
+        lin: &[bool],
+        state: &S,
+        observer: usize,
+    ) -> bool {
+        self.observer_at[observer] != NIL
+            && !model.reachable(state, &ops[observer].op)
+            && !self.reset_helps(model, ops, lin, usize::MAX, observer)
     }
 
     fn linearized(&mut self, op: usize, lin: &[bool]) {
@@ -358,6 +381,12 @@ struct Search<'a, M: Model> {
     open_at: Vec<u32>,
     /// Open operations by invocation time.
     open: Vec<u32>,
+    /// Each operation's class of identical operations ([`Model::canonicalize`]), and
+    /// the stamp of the last candidate list each class was listed in: of several
+    /// identical open operations, one is tried at a stuck point.
+    class: Vec<u32>,
+    class_listed: Vec<u64>,
+    stamp: u64,
     /// Operations that only observe the state ([`Growth::Observes`]).
     observes: Vec<bool>,
     lin: Vec<bool>,
@@ -493,22 +522,20 @@ impl<'a, M: Model> Search<'a, M> {
     /// and `true` says the others are still to be tried once those fail.
     fn open_candidates(&mut self, stuck: u32) -> (Vec<u32>, bool) {
         let limit = self.ops[stuck as usize].ret;
+        self.stamp += 1;
         if let Some(l) = &self.lookahead {
             if let Some(need) = &l.required[stuck as usize] {
-                let mut helpful: Vec<u32> = l
-                    .resets_leaving
-                    .get(need)
-                    .map(|ws| {
-                        ws.iter()
-                            .copied()
-                            .filter(|&w| {
-                                self.open_at[w as usize] != NIL
-                                    && !self.lin[w as usize]
-                                    && self.ops[w as usize].call <= limit
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let mut helpful: Vec<u32> = Vec::new();
+                for &w in l.resets_leaving.get(need).map(|ws| &ws[..]).unwrap_or(&[]) {
+                    let usable = self.open_at[w as usize] != NIL
+                        && !self.lin[w as usize]
+                        && self.ops[w as usize].call <= limit;
+                    let class = self.class[w as usize] as usize;
+                    if usable && self.class_listed[class] != self.stamp {
+                        self.class_listed[class] = self.stamp;
+                        helpful.push(w);
+                    }
+                }
                 helpful.reverse();
                 return (helpful, true);
             }
@@ -520,17 +547,22 @@ impl<'a, M: Model> Search<'a, M> {
     /// those letting `stuck` happen right after last (tried first); with `skip`,
     /// leaving out the ones that leave that state (already tried).
     fn scan_open(&mut self, stuck: u32, skip: Option<&M::State>) -> Vec<u32> {
-        if std::env::var("FLDEBUG").is_ok() { eprintln!("scan stuck {:?} skip {} depth {}", self.ops[stuck as usize].op, skip.is_some(), self.stack.len()); }
         let limit = self.ops[stuck as usize].ret;
         let end = self
             .open
             .partition_point(|&i| self.ops[i as usize].call <= limit);
         let mut helpful = Vec::new();
         let mut others = Vec::new();
+        self.stamp += 1;
         for &i in &self.open[..end] {
             if self.lin[i as usize] {
                 continue;
             }
+            let class = self.class[i as usize] as usize;
+            if self.class_listed[class] == self.stamp {
+                continue;
+            }
+            self.class_listed[class] = self.stamp;
             if let (Some(need), Some(l)) = (skip, &self.lookahead) {
                 if l.reset_state[i as usize].as_ref() == Some(need) {
                     continue;
@@ -586,11 +618,22 @@ impl<'a, M: Model> Search<'a, M> {
     }
 }
 
+/// Searches for a linearization of `ops`. `classes`, if given, names each
+/// operation's class of identical operations (see [`Model::canonicalize`]).
 pub fn search<M: Model>(
     model: &M,
     ops: &[Prepared<M::Op>],
+    classes: Option<&[u32]>,
     budget: &Budget,
 ) -> SearchResult<M::State> {
+    let class: Vec<u32> = match classes {
+        Some(c) => {
+            assert_eq!(c.len(), ops.len(), "one class per operation");
+            c.to_vec()
+        }
+        None => (0..ops.len() as u32).collect(),
+    };
+    let class_count = class.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
     let mut open: Vec<u32> = (0..ops.len() as u32)
         .filter(|&i| ops[i as usize].is_open())
         .collect();
@@ -606,6 +649,9 @@ pub fn search<M: Model>(
         keys: (0..ops.len()).map(zobrist).collect(),
         open_at,
         open,
+        class,
+        class_listed: vec![0; class_count],
+        stamp: 0,
         observes: ops
             .iter()
             .map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open())
@@ -677,7 +723,12 @@ pub fn search<M: Model>(
             } else {
                 // Stuck at the return event of an unlinearized operation: an open
                 // operation may help; otherwise undo the latest choice.
-                let (candidates, more) = if s.open.is_empty() {
+                // If the stuck operation is an observation that no state still to come can
+                // satisfy (the lookahead's own test), no open operation can help either.
+                let dead = s.lookahead.as_ref().is_some_and(|l| {
+                    l.unreachable(model, ops, &s.lin, &s.state, entry.op as usize)
+                });
+                let (candidates, more) = if s.open.is_empty() || dead {
                     (Vec::new(), false)
                 } else {
                     s.open_candidates(entry.op)

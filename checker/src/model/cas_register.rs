@@ -1,10 +1,13 @@
 //! A single register with read, write and compare-and-set.
 //!
-//! `f` names: `read`, `write`, `cas` with value `[from, to]`. The register starts out
-//! nil. A `fail`ed CAS is read, by default, the way porcupine's etcd model reads it:
-//! the CAS took place and its comparison failed, so the register did *not* hold
-//! `from` at that moment. Jepsen/Knossos read a failed operation as one that had no
-//! effect at all; [`CasFailMeaning::NoEffect`] selects that reading.
+//! `f` names: `read` (or `final-read`, the runner's closing read of every node),
+//! `write`, `cas` with value `[from, to]`. The register starts out nil. A `fail`ed
+//! CAS is read, by default, from its `error` ([`CasFailMeaning::FromError`]): with no
+//! error or `cas-mismatch`, the CAS took place and its comparison failed, so the
+//! register did *not* hold `from` at that moment (porcupine's etcd model); with any
+//! other error (`no-leader`) it never reached the register and had no effect (Jepsen
+//! and Knossos read every failure this way). [`CasFailMeaning::ComparisonFailed`] and
+//! [`CasFailMeaning::NoEffect`] force one reading.
 
 use super::{CasFailMeaning, Growth, Model, ModelError, Scalar};
 use crate::history::{Operation, Outcome};
@@ -36,11 +39,16 @@ pub struct CasRegister {
 impl Default for CasRegister {
     fn default() -> Self {
         CasRegister {
-            fail_means: CasFailMeaning::ComparisonFailed,
+            fail_means: CasFailMeaning::FromError,
             allow_cas: true,
         }
     }
 }
+
+/// The `f`s the register models read as reads: `read`, and the runner's final reads
+/// of every node ([`crate::consistency::FINAL_READ_F`]), which are reads like any
+/// other to a linearizability check.
+pub(crate) const READS: &[&str] = &["read", crate::consistency::FINAL_READ_F];
 
 /// Reads a `[from, to]` pair, as Jepsen writes CAS arguments.
 pub(crate) fn cas_pair(op: &Operation) -> Result<(Scalar, Scalar), ModelError> {
@@ -78,21 +86,21 @@ pub(crate) fn prepare_register_op(
     }
     if f == "cas" && allow_cas {
         let (from, to) = cas_pair(op)?;
-        return Ok(match (op.outcome, fail_means) {
-            (Outcome::Ok, _) => Some(RegisterOp::Cas {
+        return Ok(match op.outcome {
+            Outcome::Ok => Some(RegisterOp::Cas {
                 from,
                 to,
                 maybe: false,
             }),
-            (Outcome::Info, _) => Some(RegisterOp::Cas {
+            Outcome::Info => Some(RegisterOp::Cas {
                 from,
                 to,
                 maybe: true,
             }),
-            (Outcome::Fail, CasFailMeaning::ComparisonFailed) => {
+            Outcome::Fail if fail_means.compared(op.error.as_deref()) => {
                 Some(RegisterOp::CasFailed { from })
             }
-            (Outcome::Fail, CasFailMeaning::NoEffect) => None,
+            Outcome::Fail => None,
         });
     }
     let mut accepted: Vec<&str> = read_names.iter().chain(write_names).copied().collect();
@@ -154,6 +162,47 @@ pub(crate) fn register_required_state(op: &RegisterOp) -> Option<Scalar> {
     }
 }
 
+/// The register models' [`Model::canonicalize`]: the value of a crashed write (or of
+/// a crashed CAS's `to`) that no operation reads or expects (as a CAS's `from`,
+/// failed or not) becomes [`Scalar::Unread`]. Two such values are alike in every
+/// step: no read, no successful CAS accepts them, every failed CAS's comparison fails
+/// on them, an indeterminate CAS leaves them, a write replaces them. So the rewrite is
+/// exact, and the crashed writes that never took effect (thousands in a long history
+/// with crashes) become identical operations, one class, tried once at each point
+/// instead of each in turn. Classes: equal operations.
+pub(crate) fn canonicalize_register(ops: &mut [RegisterOp], open: &[bool]) -> Option<Vec<u32>> {
+    use std::collections::{HashMap, HashSet};
+    let mut observed: HashSet<Scalar> = HashSet::new();
+    for op in ops.iter() {
+        match op {
+            RegisterOp::Read(v) | RegisterOp::Cas { from: v, .. } | RegisterOp::CasFailed { from: v } => {
+                observed.insert(v.clone());
+            }
+            RegisterOp::Write(_) => {}
+        }
+    }
+    for (op, &open) in ops.iter_mut().zip(open) {
+        if !open {
+            continue;
+        }
+        match op {
+            RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. } if !observed.contains(v) => {
+                *v = Scalar::Unread;
+            }
+            _ => {}
+        }
+    }
+    let mut classes: HashMap<&RegisterOp, u32> = HashMap::new();
+    Some(
+        ops.iter()
+            .map(|op| {
+                let next = classes.len() as u32;
+                *classes.entry(op).or_insert(next)
+            })
+            .collect(),
+    )
+}
+
 /// One register step, shared by the register-like models.
 pub(crate) fn step_register(state: &Scalar, op: &RegisterOp) -> Option<Scalar> {
     match op {
@@ -181,7 +230,8 @@ impl Model for CasRegister {
     fn name(&self) -> String {
         match (self.allow_cas, self.fail_means) {
             (false, _) => "register".into(),
-            (true, CasFailMeaning::ComparisonFailed) => "cas-register".into(),
+            (true, CasFailMeaning::FromError) => "cas-register".into(),
+            (true, CasFailMeaning::ComparisonFailed) => "cas-register (fail = compared)".into(),
             (true, CasFailMeaning::NoEffect) => "cas-register (fail = no effect)".into(),
         }
     }
@@ -191,7 +241,7 @@ impl Model for CasRegister {
     }
 
     fn prepare(&self, op: &Operation) -> Result<Option<RegisterOp>, ModelError> {
-        prepare_register_op(op, self.fail_means, self.allow_cas, &["read"], &["write"])
+        prepare_register_op(op, self.fail_means, self.allow_cas, READS, &["write"])
     }
 
     fn step(&self, state: &Scalar, op: &RegisterOp) -> Option<Scalar> {
@@ -214,6 +264,10 @@ impl Model for CasRegister {
 
     fn required_state(&self, observer: &RegisterOp) -> Option<Scalar> {
         register_required_state(observer)
+    }
+
+    fn canonicalize(&self, ops: &mut [RegisterOp], open: &[bool]) -> Option<Vec<u32>> {
+        canonicalize_register(ops, open)
     }
 
     fn describe_state(&self, state: &Scalar) -> String {

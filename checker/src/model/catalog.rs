@@ -13,12 +13,47 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum CasFailMeaning {
-    /// The CAS took place and its comparison failed: the register did not hold the
-    /// expected value at that moment (porcupine's etcd model). The default.
+    /// Read from the failure's `error`, per operation (the default): with no error
+    /// (porcupine's logs, Jepsen's etcd CAS) or one that says the comparison failed
+    /// (see [`is_comparison_failure`]), the CAS compared and failed; with any other
+    /// error (`no-leader`, `unavailable`, ...) it was refused before it reached the
+    /// object and had no effect. This is exact for faultline's own histories, whose
+    /// clients report a mismatch as `cas-mismatch`, and for porcupine's.
     #[default]
+    FromError,
+    /// Every failed CAS took place and its comparison failed: the register did not hold
+    /// the expected value at that moment (porcupine's etcd model).
     ComparisonFailed,
-    /// The CAS had no effect and says nothing about the register (Jepsen, Knossos).
+    /// Every failed CAS had no effect and says nothing about the register (Jepsen,
+    /// Knossos).
     NoEffect,
+}
+
+/// The `error`s of a failed CAS that mean "the comparison ran and did not match":
+/// faultline's KV protocol and clients (`cas-mismatch`) and the common spellings of
+/// other tools.
+pub const COMPARISON_FAILURE_ERRORS: &[&str] =
+    &["cas-mismatch", "mismatch", "cas-failed", "compare-failed", "precondition-failed"];
+
+/// Whether a failed CAS with this `error` compared and failed (see
+/// [`CasFailMeaning::FromError`]). No error at all counts as a comparison failure: a
+/// definite failure with no reason is what porcupine and Jepsen record for a mismatch.
+pub fn is_comparison_failure(error: Option<&str>) -> bool {
+    match error {
+        None => true,
+        Some(e) => COMPARISON_FAILURE_ERRORS.contains(&e.trim_start_matches(':')),
+    }
+}
+
+impl CasFailMeaning {
+    /// Whether a failed CAS with this `error` compared and failed, under this reading.
+    pub fn compared(self, error: Option<&str>) -> bool {
+        match self {
+            CasFailMeaning::FromError => is_comparison_failure(error),
+            CasFailMeaning::ComparisonFailed => true,
+            CasFailMeaning::NoEffect => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

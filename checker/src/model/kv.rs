@@ -1,6 +1,7 @@
 //! One key of a key-value store: get/put/append/cas on a string value.
 //!
-//! `f` names: `get` or `read`, `put` or `write`, `append` (concatenates a string onto
+//! `f` names: `get`, `read` or `final-read` (the runner's closing read of every
+//! node), `put` or `write`, `append` (concatenates a string onto
 //! the value), `cas` with `[from, to]`. Every key starts out absent, and absent reads
 //! as the empty string, as in porcupine's kv model: `nil` and `""` are the same value
 //! here. Keys are independent objects: the checker splits the history by
@@ -21,7 +22,7 @@ pub struct Kv {
 impl Default for Kv {
     fn default() -> Self {
         Kv {
-            fail_means: CasFailMeaning::ComparisonFailed,
+            fail_means: CasFailMeaning::FromError,
         }
     }
 }
@@ -67,9 +68,9 @@ impl Model for Kv {
                 )),
             };
         }
-        let reg = prepare_register_op(op, self.fail_means, true, &["get", "read"], &["put", "write"]).map_err(|mut e| {
+        let reg = prepare_register_op(op, self.fail_means, true, &["get", "read", crate::consistency::FINAL_READ_F], &["put", "write"]).map_err(|mut e| {
             if e.message.starts_with("unknown function") {
-                e.message = "unknown function for the kv model; expected get/read, put/write, append or cas".into();
+                e.message = "unknown function for the kv model; expected get/read/final-read, put/write, append or cas".into();
             }
             e
         })?;

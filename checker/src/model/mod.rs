@@ -20,7 +20,7 @@ pub mod set;
 pub mod unordered_queue;
 pub mod value;
 
-pub use catalog::{BuiltinModel, CasFailMeaning};
+pub use catalog::{is_comparison_failure, BuiltinModel, CasFailMeaning, COMPARISON_FAILURE_ERRORS};
 pub use value::Scalar;
 
 use crate::history::Operation;
@@ -138,6 +138,19 @@ pub trait Model: Sync {
     /// that state. Lets the search find the resets that could help by lookup instead
     /// of by scanning.
     fn required_state(&self, _observer: &Self::Op) -> Option<Self::State> {
+        None
+    }
+
+    /// Exact rewrites of one partition's operations before its search, and which of
+    /// them are interchangeable. A model may replace operations by others that lead
+    /// every state to states that behave the same under every later operation (a
+    /// bisimulation, so no verdict changes), and returns for each operation a class:
+    /// operations of one class must be identical (equal after the rewrite). The search
+    /// tries only one of several identical operations open to the end of the history
+    /// at each point (swapping two of them turns any linearization into another).
+    /// `open[i]` says whether `ops[i]` is open to the end. `None`: no rewrite, and every
+    /// operation its own class.
+    fn canonicalize(&self, _ops: &mut [Self::Op], _open: &[bool]) -> Option<Vec<u32>> {
         None
     }
 

@@ -1,13 +1,13 @@
 //! A single read/write register: the smallest useful model, and the example to copy
 //! when writing your own.
 //!
-//! `f` names: `read` (the value returned is the completion's value) and `write` (the
-//! value written is the invocation's value). The register starts out nil. A `cas`
+//! `f` names: `read` or `final-read` (the value returned is the completion's value)
+//! and `write` (the value written is the invocation's value). The register starts out nil. A `cas`
 //! here is an input error: use `cas-register`.
 
 use super::cas_register::{
-    prepare_register_op, register_growth, register_reachable, register_required_state,
-    register_reset_state, step_register, RegisterOp,
+    canonicalize_register, prepare_register_op, register_growth, register_reachable, register_required_state,
+    register_reset_state, step_register, RegisterOp, READS,
 };
 use super::{CasFailMeaning, Growth, Model, ModelError, Scalar};
 use crate::history::Operation;
@@ -28,7 +28,7 @@ impl Model for Register {
     }
 
     fn prepare(&self, op: &Operation) -> Result<Option<RegisterOp>, ModelError> {
-        prepare_register_op(op, CasFailMeaning::NoEffect, false, &["read"], &["write"])
+        prepare_register_op(op, CasFailMeaning::NoEffect, false, READS, &["write"])
     }
 
     fn step(&self, state: &Scalar, op: &RegisterOp) -> Option<Scalar> {
@@ -51,6 +51,10 @@ impl Model for Register {
 
     fn required_state(&self, observer: &RegisterOp) -> Option<Scalar> {
         register_required_state(observer)
+    }
+
+    fn canonicalize(&self, ops: &mut [RegisterOp], open: &[bool]) -> Option<Vec<u32>> {
+        canonicalize_register(ops, open)
     }
 
     fn describe_state(&self, state: &Scalar) -> String {

@@ -17,7 +17,15 @@ pub enum Scalar {
     Str(Arc<str>),
     /// Any other JSON value (float, list, map), compared by its canonical JSON text.
     Json(Arc<str>),
+    /// Never read from JSON: what a register model puts in place of the value of a
+    /// crashed write that no operation of its key reads or expects (see
+    /// `cas_register::canonicalize_register`). All such values behave alike in every
+    /// later step, so they are one value to the search.
+    Unread,
 }
+
+/// How [`Scalar::Unread`] reads in a counterexample.
+const UNREAD_TEXT: &str = "<a crashed write's value, never read>";
 
 impl Scalar {
     pub fn from_json(v: &Value) -> Scalar {
@@ -42,6 +50,7 @@ impl Scalar {
             Scalar::Json(s) => {
                 serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
             }
+            Scalar::Unread => Value::String(UNREAD_TEXT.into()),
         }
     }
 
@@ -72,6 +81,7 @@ impl fmt::Display for Scalar {
             Scalar::Bool(b) => write!(f, "{b}"),
             Scalar::Str(s) => write!(f, "{:?}", &**s),
             Scalar::Json(s) => f.write_str(s),
+            Scalar::Unread => f.write_str(UNREAD_TEXT),
         }
     }
 }

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The bug-finding campaign of raft-kv (issue 4): the correct build must be valid in
+# every run under partitions, kills and pauses, and each bug switch must be found
+# invalid in at least 80% of the runs under the faults that expose it.
+#
+#   sudo scripts/campaign-raft-kv.sh                    # every configuration, 10 runs of 30 s
+#   sudo scripts/campaign-raft-kv.sh stale-read early-ack
+#   RUNS=3 TIME=20s JOBS=2 sudo -E scripts/campaign-raft-kv.sh
+#
+# Configurations (name: raft-kv arguments, faults, expectation):
+#   correct         no bug switch   partition,kill,pause     valid in every run
+#   stale-read      --bug stale-read      partition          invalid in >= 80%
+#   early-ack       --bug early-ack       kill               invalid in >= 80%
+#   no-log-check    --bug no-log-check    partition,kill     invalid in >= 80%
+#   volatile-state  --bug volatile-state  kill-all           invalid in >= 80%
+#   lease-read      --bug lease-read      clock-bump,pause   invalid in >= 80%
+#
+# Every run is one `faultline test` of a 5-node cluster with the default workload
+# (multi-key cas-register, 10 clients, 200 ops/s) and default checks (linearizable,
+# eventual), its own seed (SEED + run number, so the same seeds for every
+# configuration), and its results under $OUT/<configuration>/. The binaries are
+# copied into $OUT/bin first, so a rebuild during the campaign does not change them.
+#
+# Settings (environment): RUNS (10), TIME (30s), SEED (4000), NODES (5),
+# INTERVAL (the nemesis interval; empty = faultline's default), JOBS (1: how many
+# configurations run at once; each run is 6 processes, so keep it low on 2 cores),
+# OUT (/tmp/faultline-campaign-raft-kv-<date>), FAULTLINE (target/release/faultline).
+#
+# Needs root (network namespaces) and libfaketime (scripts/setup.sh). Prints one line
+# per run and a table; exit 0 when every expectation was met, 1 otherwise (a harness
+# error or an unknown verdict counts against the expectation), 2 on bad usage.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+FAULTLINE=${FAULTLINE:-target/release/faultline}
+RUNS=${RUNS:-10}
+TIME=${TIME:-30s}
+SEED=${SEED:-4000}
+NODES=${NODES:-5}
+INTERVAL=${INTERVAL:-}
+JOBS=${JOBS:-1}
+OUT=${OUT:-/tmp/faultline-campaign-raft-kv-$(date -u +%Y%m%dT%H%M%S)}
+
+ALL=(correct stale-read early-ack no-log-check volatile-state lease-read)
+
+# name -> "expectation|faultline flags"
+config_of() {
+  case "$1" in
+    correct) echo "valid|--nemesis partition,kill,pause" ;;
+    stale-read) echo "invalid|--system-arg=--bug=stale-read --nemesis partition" ;;
+    early-ack) echo "invalid|--system-arg=--bug=early-ack --nemesis kill" ;;
+    no-log-check) echo "invalid|--system-arg=--bug=no-log-check --nemesis partition,kill" ;;
+    volatile-state) echo "invalid|--system-arg=--bug=volatile-state --nemesis kill-all" ;;
+    lease-read) echo "invalid|--system-arg=--bug=lease-read --nemesis clock-bump,pause" ;;
+    *) return 1 ;;
+  esac
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "campaign: needs root (network namespaces, iptables); run it with sudo" >&2
+  exit 2
+fi
+for n in RUNS JOBS NODES SEED; do
+  v=${!n}
+  if ! [[ $v =~ ^[0-9]+$ ]] || { [ "$n" != SEED ] && [ "$v" -eq 0 ]; }; then
+    echo "campaign: $n must be a whole number (above 0 but for SEED), not '$v'" >&2
+    exit 2
+  fi
+done
+CONFIGS=("$@")
+[ ${#CONFIGS[@]} -eq 0 ] && CONFIGS=("${ALL[@]}")
+for c in "${CONFIGS[@]}"; do
+  config_of "$c" >/dev/null || {
+    echo "campaign: unknown configuration '$c' (known: ${ALL[*]})" >&2
+    exit 2
+  }
+done
+if [ ! -x "$FAULTLINE" ]; then
+  echo "campaign: $FAULTLINE not found; build with 'cargo build --release --workspace' or set FAULTLINE" >&2
+  exit 2
+fi
+RAFT_KV="$(dirname "$FAULTLINE")/raft-kv"
+if [ ! -x "$RAFT_KV" ]; then
+  echo "campaign: $RAFT_KV not found next to $FAULTLINE; build with 'cargo build --release --workspace'" >&2
+  exit 2
+fi
+
+mkdir -p "$OUT/bin" || exit 2
+cp "$FAULTLINE" "$OUT/bin/faultline" && cp "$RAFT_KV" "$OUT/bin/raft-kv" || exit 2
+BIN="$OUT/bin/faultline"
+echo "campaign: $RUNS runs of $TIME per configuration, seeds $((SEED + 1))..$((SEED + RUNS)), results in $OUT"
+
+# One configuration's runs, in order; one line per run into $OUT/<c>.runs
+# ("seed verdict dir checks").
+run_config() {
+  local c=$1 spec flags i seed dir verdict checks code
+  spec=$(config_of "$c")
+  flags=${spec#*|}
+  : >"$OUT/$c.runs"
+  for i in $(seq 1 "$RUNS"); do
+    seed=$((SEED + i))
+    local interval=()
+    [ -n "$INTERVAL" ] && interval=(--nemesis-interval "$INTERVAL")
+    # shellcheck disable=SC2086
+    "$BIN" test --system raft-kv $flags "${interval[@]}" --nodes "$NODES" --time-limit "$TIME" \
+      --seed "$seed" --name "$c-$seed" --results-dir "$OUT/$c" --quiet \
+      >"$OUT/$c/run-$seed.log" 2>&1 </dev/null
+    code=$?
+    dir=$(ls -d "$OUT/$c/$c-$seed"/*/ 2>/dev/null | tail -1)
+    read -r verdict checks < <(python3 - "${dir}results.json" "$code" <<'PY'
+import json, sys
+code = int(sys.argv[2])
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception:
+    print("error", "no results.json (exit %d)" % code); sys.exit()
+v = r.get("verdict")
+if v is None or r.get("error") or code == 4:
+    v = "error"
+print(v, "; ".join("%s=%s (%s)" % (c["name"], c["verdict"], c.get("summary", "")) for c in r.get("checks", [])) or r.get("error", ""))
+PY
+)
+    echo "$seed $verdict ${dir:-none} $checks" >>"$OUT/$c.runs"
+    echo "$c run $i/$RUNS (seed $seed): $verdict  $checks  ${dir}"
+  done
+}
+
+mkdir -p $(printf "$OUT/%s " "${CONFIGS[@]}")
+pids=()
+for c in "${CONFIGS[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  run_config "$c" &
+  pids+=($!)
+done
+wait
+
+status=0
+echo
+printf '%-16s %-22s %5s %6s %8s %8s %15s  %s\n' configuration faults runs valid invalid unknown "harness errors" expectation
+for c in "${CONFIGS[@]}"; do
+  spec=$(config_of "$c")
+  expected=${spec%%|*}
+  faults=$(sed -n 's/.*--nemesis \([^ ]*\).*/\1/p' <<<"${spec#*|}")
+  runs=$(wc -l <"$OUT/$c.runs")
+  valid=$(awk '$2=="valid"' "$OUT/$c.runs" | wc -l)
+  invalid=$(awk '$2=="invalid"' "$OUT/$c.runs" | wc -l)
+  unknown=$(awk '$2=="unknown"' "$OUT/$c.runs" | wc -l)
+  errors=$((runs - valid - invalid - unknown))
+  if [ "$expected" = valid ]; then
+    want="valid in $runs of $runs"
+    met=$([ "$valid" -eq "$runs" ] && echo met || echo "NOT MET")
+  else
+    need=$(((runs * 8 + 9) / 10))
+    want="invalid in >= $need of $runs"
+    met=$([ "$invalid" -ge "$need" ] && echo met || echo "NOT MET")
+  fi
+  [ "$met" = met ] || status=1
+  printf '%-16s %-22s %5s %6s %8s %8s %15s  %s: %s\n' "$c" "$faults" "$runs" "$valid" "$invalid" "$unknown" "$errors" "$want" "$met"
+done
+echo "($RUNS runs of $TIME each, $NODES nodes; results in $OUT)"
+exit $status
