@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --workspace --quiet
-cargo test --workspace
+cargo test --workspace --no-fail-fast

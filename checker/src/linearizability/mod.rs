@@ -12,6 +12,8 @@
 //!   change nor constrain the state are left out).
 //! - `search`: the general exact search (Wing & Gong / Lowe, as in porcupine).
 //! - `memo`: the search's table of explored configurations.
+//! - `open_index`: the operations open to the end, by class of identical operations
+//!   and by the state they need, for the search's stuck points.
 //! - `budget`: deadline, memory budget, cancellation.
 //! - `counterexample`: explains a violation.
 //! - `report`: the serializable answer.
@@ -19,6 +21,7 @@
 pub mod budget;
 pub mod counterexample;
 pub mod memo;
+mod open_index;
 pub mod partition;
 pub mod prune;
 pub mod report;

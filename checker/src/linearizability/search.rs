@@ -19,6 +19,7 @@
 
 use super::budget::{Budget, StopReason};
 use super::memo::{zobrist, FxBuild, Memo, OpenMask};
+use super::open_index::OpenIndex;
 use crate::model::{Growth, Model};
 use std::collections::HashMap;
 
@@ -214,6 +215,11 @@ struct Lookahead<S> {
     /// How many resets may leave any state (`reset_state` is `None`).
     any_state_resets: usize,
     required: Vec<Option<S>>,
+    /// For each observer that needs one exact state, the resets that leave it (an
+    /// index into `leaving`), so the lookahead's hottest test needs no hashing; NIL if
+    /// none does or the observer needs no exact state.
+    helpers_of: Vec<u32>,
+    leaving: Vec<Vec<u32>>,
 }
 
 /// How many of the earliest-invoked unlinearized observations each new state is
@@ -252,7 +258,23 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             }
             reset_state[i as usize] = leaves;
         }
-        let required = ops.iter().map(|p| model.required_state(&p.op)).collect();
+        let required: Vec<Option<S>> = ops.iter().map(|p| model.required_state(&p.op)).collect();
+        let mut leaving: Vec<Vec<u32>> = Vec::new();
+        let mut leaving_id: HashMap<&S, u32, FxBuild> = HashMap::default();
+        let helpers_of = required
+            .iter()
+            .map(|need| {
+                let Some(need) = need else { return NIL };
+                let Some(ws) = resets_leaving.get(need) else {
+                    return NIL;
+                };
+                *leaving_id.entry(need).or_insert_with(|| {
+                    leaving.push(ws.clone());
+                    leaving.len() as u32 - 1
+                })
+            })
+            .collect();
+        drop(leaving_id);
         let any_state_resets = resets
             .items
             .iter()
@@ -267,6 +289,8 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             reset_state,
             resets_leaving,
             required,
+            helpers_of,
+            leaving,
         })
     }
 
@@ -303,11 +327,10 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         let before = ops[observer].ret;
         let usable =
             |w: u32| !lin[w as usize] && w as usize != op && ops[w as usize].call <= before;
-        if let Some(need) = &self.required[observer] {
-            let exact = self
-                .resets_leaving
-                .get(need)
-                .is_some_and(|ws| ws.iter().any(|&w| usable(w)));
+        if self.required[observer].is_some() {
+            let helpers = self.helpers_of[observer];
+            let exact =
+                helpers != NIL && self.leaving[helpers as usize].iter().any(|&w| usable(w));
             // Resets that may leave any state help every observer.
             return exact || self.any_state_reset(ops, &usable, before);
         }
@@ -381,12 +404,10 @@ struct Search<'a, M: Model> {
     open_at: Vec<u32>,
     /// Open operations by invocation time.
     open: Vec<u32>,
-    /// Each operation's class of identical operations ([`Model::canonicalize`]), and
-    /// the stamp of the last candidate list each class was listed in: of several
-    /// identical open operations, one is tried at a stuck point.
-    class: Vec<u32>,
-    class_listed: Vec<u64>,
-    stamp: u64,
+    /// The open operations, by class and by the state they need to change anything.
+    open_index: OpenIndex<M::State>,
+    /// Scratch space for [`OpenIndex::offers`].
+    offers: Vec<u32>,
     /// Operations that only observe the state ([`Growth::Observes`]).
     observes: Vec<bool>,
     lin: Vec<bool>,
@@ -479,6 +500,9 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(l) = &mut self.lookahead {
             l.linearized(op as usize, &self.lin);
         }
+        if self.open_at[op as usize] != NIL {
+            self.open_index.linearized(op);
+        }
         if entry != NIL {
             self.events.lift(entry);
             self.remaining -= 1;
@@ -505,6 +529,9 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(l) = &mut self.lookahead {
             l.unlinearized(op as usize);
         }
+        if self.open_at[op as usize] != NIL {
+            self.open_index.unlinearized(op);
+        }
         let at = self.open_at[op as usize];
         if at != NIL && at < 128 {
             self.mask &= !(1u128 << at);
@@ -522,20 +549,24 @@ impl<'a, M: Model> Search<'a, M> {
     /// and `true` says the others are still to be tried once those fail.
     fn open_candidates(&mut self, stuck: u32) -> (Vec<u32>, bool) {
         let limit = self.ops[stuck as usize].ret;
-        self.stamp += 1;
         if let Some(l) = &self.lookahead {
             if let Some(need) = &l.required[stuck as usize] {
-                let mut helpful: Vec<u32> = Vec::new();
-                for &w in l.resets_leaving.get(need).map(|ws| &ws[..]).unwrap_or(&[]) {
-                    let usable = self.open_at[w as usize] != NIL
-                        && !self.lin[w as usize]
-                        && self.ops[w as usize].call <= limit;
-                    let class = self.class[w as usize] as usize;
-                    if usable && self.class_listed[class] != self.stamp {
-                        self.class_listed[class] = self.stamp;
-                        helpful.push(w);
-                    }
-                }
+                // One per class of identical operations: its next unused member.
+                let helpful: Vec<u32> = l
+                    .resets_leaving
+                    .get(need)
+                    .map(|ws| {
+                        ws.iter()
+                            .copied()
+                            .filter(|&w| {
+                                self.open_at[w as usize] != NIL
+                                    && self.open_index.is_next(w)
+                                    && self.ops[w as usize].call <= limit
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut helpful = helpful;
                 helpful.reverse();
                 return (helpful, true);
             }
@@ -548,21 +579,14 @@ impl<'a, M: Model> Search<'a, M> {
     /// leaving out the ones that leave that state (already tried).
     fn scan_open(&mut self, stuck: u32, skip: Option<&M::State>) -> Vec<u32> {
         let limit = self.ops[stuck as usize].ret;
-        let end = self
-            .open
-            .partition_point(|&i| self.ops[i as usize].call <= limit);
+        let mut offers = std::mem::take(&mut self.offers);
+        offers.clear();
+        self.open_index
+            .offers(self.ops, &self.state, limit, &mut offers);
         let mut helpful = Vec::new();
         let mut others = Vec::new();
-        self.stamp += 1;
-        for &i in &self.open[..end] {
-            if self.lin[i as usize] {
-                continue;
-            }
-            let class = self.class[i as usize] as usize;
-            if self.class_listed[class] == self.stamp {
-                continue;
-            }
-            self.class_listed[class] = self.stamp;
+        for &i in &offers {
+            debug_assert!(!self.lin[i as usize]);
             if let (Some(need), Some(l)) = (skip, &self.lookahead) {
                 if l.reset_state[i as usize].as_ref() == Some(need) {
                     continue;
@@ -583,6 +607,7 @@ impl<'a, M: Model> Search<'a, M> {
                 others.push(i);
             }
         }
+        self.offers = offers;
         others.reverse();
         helpful.reverse();
         others.extend(helpful);
@@ -633,7 +658,7 @@ pub fn search<M: Model>(
         }
         None => (0..ops.len() as u32).collect(),
     };
-    let class_count = class.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+
     let mut open: Vec<u32> = (0..ops.len() as u32)
         .filter(|&i| ops[i as usize].is_open())
         .collect();
@@ -649,9 +674,8 @@ pub fn search<M: Model>(
         keys: (0..ops.len()).map(zobrist).collect(),
         open_at,
         open,
-        class,
-        class_listed: vec![0; class_count],
-        stamp: 0,
+        open_index: OpenIndex::new(model, ops, class),
+        offers: Vec::new(),
         observes: ops
             .iter()
             .map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open())

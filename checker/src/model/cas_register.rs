@@ -203,6 +203,16 @@ pub(crate) fn canonicalize_register(ops: &mut [RegisterOp], open: &[bool]) -> Op
     )
 }
 
+/// A CAS changes the register only from its expected value; reads and failed CASes
+/// never change it (they are never open, but the answer holds for them too).
+pub(crate) fn register_changes_only_from(op: &RegisterOp) -> Option<Scalar> {
+    match op {
+        RegisterOp::Cas { from, .. } => Some(from.clone()),
+        RegisterOp::Read(v) => Some(v.clone()),
+        RegisterOp::CasFailed { from: _ } | RegisterOp::Write(_) => None,
+    }
+}
+
 /// One register step, shared by the register-like models.
 pub(crate) fn step_register(state: &Scalar, op: &RegisterOp) -> Option<Scalar> {
     match op {
@@ -268,6 +278,10 @@ impl Model for CasRegister {
 
     fn canonicalize(&self, ops: &mut [RegisterOp], open: &[bool]) -> Option<Vec<u32>> {
         canonicalize_register(ops, open)
+    }
+
+    fn changes_only_from(&self, op: &RegisterOp) -> Option<Scalar> {
+        register_changes_only_from(op)
     }
 
     fn describe_state(&self, state: &Scalar) -> String {

@@ -154,6 +154,14 @@ pub trait Model: Sync {
         None
     }
 
+    /// A state such that `op`, applied to any other state, either cannot happen or
+    /// leaves the state as it was (a CAS: its expected value), if there is one. Lets
+    /// the search offer a crashed operation only when it could change something.
+    /// `None` (the default): `op` may change any state.
+    fn changes_only_from(&self, _op: &Self::Op) -> Option<Self::State> {
+        None
+    }
+
     /// How a state reads in a counterexample.
     fn describe_state(&self, state: &Self::State) -> String {
         format!("{state:?}")

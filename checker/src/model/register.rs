@@ -6,7 +6,7 @@
 //! here is an input error: use `cas-register`.
 
 use super::cas_register::{
-    canonicalize_register, prepare_register_op, register_growth, register_reachable, register_required_state,
+    canonicalize_register, prepare_register_op, register_changes_only_from, register_growth, register_reachable, register_required_state,
     register_reset_state, step_register, RegisterOp, READS,
 };
 use super::{CasFailMeaning, Growth, Model, ModelError, Scalar};
@@ -55,6 +55,10 @@ impl Model for Register {
 
     fn canonicalize(&self, ops: &mut [RegisterOp], open: &[bool]) -> Option<Vec<u32>> {
         canonicalize_register(ops, open)
+    }
+
+    fn changes_only_from(&self, op: &RegisterOp) -> Option<Scalar> {
+        register_changes_only_from(op)
     }
 
     fn describe_state(&self, state: &Scalar) -> String {
