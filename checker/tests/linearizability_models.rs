@@ -93,7 +93,8 @@ fn a_failed_cas_is_read_from_its_error_by_default() {
         ("cas", json!([1, 2]), "fail", N),
         ("read", N, "ok", json!(1)),
     ];
-    let check = |model: BuiltinModel, h: History| model.check(&h, &Options::default()).unwrap().verdict;
+    let check =
+        |model: BuiltinModel, h: History| model.check(&h, &Options::default()).unwrap().verdict;
     for (error, want) in [
         (None, Invalid),
         (Some("cas-mismatch"), Invalid),
@@ -105,25 +106,49 @@ fn a_failed_cas_is_read_from_its_error_by_default() {
             None => sequential(&failed_match),
             Some(e) => with_error(sequential(&failed_match), 1, e),
         };
-        assert_eq!(check(DEFAULT_CAS, h.clone()), want, "cas-register, error {error:?}");
+        assert_eq!(
+            check(DEFAULT_CAS, h.clone()),
+            want,
+            "cas-register, error {error:?}"
+        );
         // Forcing a reading ignores the error.
-        assert_eq!(check(CAS, h.clone()), Invalid, "--cas-fail compared, error {error:?}");
-        assert_eq!(check(KNOSSOS, h), Valid, "--cas-fail no-effect, error {error:?}");
+        assert_eq!(
+            check(CAS, h.clone()),
+            Invalid,
+            "--cas-fail compared, error {error:?}"
+        );
+        assert_eq!(
+            check(KNOSSOS, h),
+            Valid,
+            "--cas-fail no-effect, error {error:?}"
+        );
     }
     let kv = [
         ("put", json!("a"), "ok", N),
         ("cas", json!(["a", "b"]), "fail", N),
         ("get", N, "ok", json!("a")),
     ];
-    assert_eq!(check(DEFAULT_KV, with_error(sequential(&kv), 1, "cas-mismatch")), Invalid);
-    assert_eq!(check(DEFAULT_KV, with_error(sequential(&kv), 1, "no-leader")), Valid);
+    assert_eq!(
+        check(DEFAULT_KV, with_error(sequential(&kv), 1, "cas-mismatch")),
+        Invalid
+    );
+    assert_eq!(
+        check(DEFAULT_KV, with_error(sequential(&kv), 1, "no-leader")),
+        Valid
+    );
     // A comparison that failed where the register did not hold `from` is fine.
     let mismatch = [
         ("write", json!(1), "ok", N),
         ("cas", json!([5, 2]), "fail", N),
         ("read", N, "ok", json!(1)),
     ];
-    assert_eq!(check(DEFAULT_CAS, with_error(sequential(&mismatch), 1, "cas-mismatch")), Valid);
+    assert_eq!(
+        check(
+            DEFAULT_CAS,
+            with_error(sequential(&mismatch), 1, "cas-mismatch")
+        ),
+        Valid
+    );
 }
 
 #[test]

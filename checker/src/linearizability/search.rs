@@ -329,8 +329,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             |w: u32| !lin[w as usize] && w as usize != op && ops[w as usize].call <= before;
         if self.required[observer].is_some() {
             let helpers = self.helpers_of[observer];
-            let exact =
-                helpers != NIL && self.leaving[helpers as usize].iter().any(|&w| usable(w));
+            let exact = helpers != NIL && self.leaving[helpers as usize].iter().any(|&w| usable(w));
             // Resets that may leave any state help every observer.
             return exact || self.any_state_reset(ops, &usable, before);
         }

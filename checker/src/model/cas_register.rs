@@ -175,7 +175,9 @@ pub(crate) fn canonicalize_register(ops: &mut [RegisterOp], open: &[bool]) -> Op
     let mut observed: HashSet<Scalar> = HashSet::new();
     for op in ops.iter() {
         match op {
-            RegisterOp::Read(v) | RegisterOp::Cas { from: v, .. } | RegisterOp::CasFailed { from: v } => {
+            RegisterOp::Read(v)
+            | RegisterOp::Cas { from: v, .. }
+            | RegisterOp::CasFailed { from: v } => {
                 observed.insert(v.clone());
             }
             RegisterOp::Write(_) => {}

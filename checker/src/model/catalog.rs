@@ -32,8 +32,13 @@ pub enum CasFailMeaning {
 /// The `error`s of a failed CAS that mean "the comparison ran and did not match":
 /// faultline's KV protocol and clients (`cas-mismatch`) and the common spellings of
 /// other tools.
-pub const COMPARISON_FAILURE_ERRORS: &[&str] =
-    &["cas-mismatch", "mismatch", "cas-failed", "compare-failed", "precondition-failed"];
+pub const COMPARISON_FAILURE_ERRORS: &[&str] = &[
+    "cas-mismatch",
+    "mismatch",
+    "cas-failed",
+    "compare-failed",
+    "precondition-failed",
+];
 
 /// Whether a failed CAS with this `error` compared and failed (see
 /// [`CasFailMeaning::FromError`]). No error at all counts as a comparison failure: a

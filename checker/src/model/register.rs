@@ -6,8 +6,9 @@
 //! here is an input error: use `cas-register`.
 
 use super::cas_register::{
-    canonicalize_register, prepare_register_op, register_changes_only_from, register_growth, register_reachable, register_required_state,
-    register_reset_state, step_register, RegisterOp, READS,
+    canonicalize_register, prepare_register_op, register_changes_only_from, register_growth,
+    register_reachable, register_required_state, register_reset_state, step_register, RegisterOp,
+    READS,
 };
 use super::{CasFailMeaning, Growth, Model, ModelError, Scalar};
 use crate::history::Operation;

@@ -3,13 +3,13 @@
 
 use crate::anti_entropy::hex;
 use crate::coordinator::{self, OpError};
+use crate::dots::DotSet;
 use crate::node::Node;
 use crate::rpc::{
     Empty, GetRequest, GetResponse, GossipMessage, MergeRequest, MerkleRequest, MerkleResponse,
     RangeRequest, RangeResponse, FROM_HEADER,
 };
-use crate::vclock::VClock;
-use crate::version::{context_clock, decode_context, encode_context, resolved_value};
+use crate::version::{context_of, decode_context, encode_context, resolved_value};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -111,7 +111,7 @@ fn field(map: &serde_json::Map<String, Value>, name: &str) -> Result<Value, Refu
         .ok_or_else(|| Refusal::BadRequest(format!("body has no \"{name}\" field")))
 }
 
-fn context(map: &serde_json::Map<String, Value>) -> Result<Option<VClock>, Refusal> {
+fn context(map: &serde_json::Map<String, Value>) -> Result<Option<DotSet>, Refusal> {
     match map.get("context") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => decode_context(s)
@@ -128,7 +128,7 @@ async fn kv_get(State(node): Shared, Path(key): Path<String>) -> Response {
         Ok(versions) => Json(json!({
             "value": resolved_value(&versions),
             "siblings": versions.iter().map(|v| v.value.clone()).collect::<Vec<_>>(),
-            "context": encode_context(&context_clock(&versions)),
+            "context": encode_context(&context_of(&versions)),
         }))
         .into_response(),
         Err(e) => op_error(e),

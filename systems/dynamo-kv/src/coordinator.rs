@@ -4,10 +4,10 @@
 //! The node that receives a client request coordinates it itself (it need not be a
 //! replica of the key); see docs/systems.md for why.
 
+use crate::dots::DotSet;
 use crate::node::{now_ms, Node};
 use crate::rpc::{KeyVersions, RpcError};
-use crate::vclock::VClock;
-use crate::version::{as_list, context_clock, merge_lists, reconcile, same_dots, Version};
+use crate::version::{as_list, context_of, merge_lists, reconcile, same_dots, Version};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -325,17 +325,17 @@ async fn write_new(
     node: &Arc<Node>,
     key: &str,
     value: Value,
-    mut seen: VClock,
+    mut seen: DotSet,
 ) -> Result<(), OpError> {
     if node.cfg.bugs.no_merge {
         if let Ok(current) = read(node, key).await {
-            seen.merge(&context_clock(&current));
+            seen.merge(&context_of(&current));
         }
     }
     let version = Version {
         value,
         dot: node.next_dot(),
-        clock: seen,
+        seen,
         ts_ms: now_ms(),
     };
     replicate(node, key, version).await
@@ -346,7 +346,7 @@ pub async fn put(
     node: &Arc<Node>,
     key: &str,
     value: Value,
-    context: Option<VClock>,
+    context: Option<DotSet>,
 ) -> Result<(), OpError> {
     write_new(node, key, value, context.unwrap_or_default()).await
 }
@@ -359,7 +359,7 @@ pub async fn append(
     node: &Arc<Node>,
     key: &str,
     element: Value,
-    _client_context: Option<VClock>,
+    _client_context: Option<DotSet>,
 ) -> Result<(), OpError> {
     let current = read(node, key).await?;
     let mut lists = Vec::with_capacity(current.len());
@@ -368,7 +368,7 @@ pub async fn append(
     }
     let mut list = merge_lists(&lists);
     list.push(element);
-    write_new(node, key, Value::Array(list), context_clock(&current)).await
+    write_new(node, key, Value::Array(list), context_of(&current)).await
 }
 
 /// `cas`: read R replicas; if they show exactly one version (or none, for `from:
@@ -380,5 +380,5 @@ pub async fn cas(node: &Arc<Node>, key: &str, from: Value, to: Value) -> Result<
     if !single || value != from {
         return Err(OpError::CasMismatch(value));
     }
-    write_new(node, key, to, context_clock(&current)).await
+    write_new(node, key, to, context_of(&current)).await
 }

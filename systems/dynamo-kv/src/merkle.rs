@@ -175,14 +175,14 @@ mod tests {
 
     #[test]
     fn key_digest_depends_on_dots_only() {
-        use crate::vclock::{Dot, VClock};
+        use crate::dots::{Dot, DotSet};
         let v = |n: &str, c: u64, val: i64| Version {
             value: serde_json::json!(val),
             dot: Dot {
                 node: n.into(),
                 counter: c,
             },
-            clock: VClock::new(),
+            seen: DotSet::new(),
             ts_ms: 0,
         };
         assert_eq!(

@@ -1,12 +1,12 @@
 //! A node's shared state and its replica-side operations (what a peer asks of it).
 
 use crate::config::Config;
+use crate::dots::Dot;
 use crate::membership::Membership;
 use crate::merkle::{key_digest, leaf_of, MerkleTree};
 use crate::ring::Ring;
 use crate::rpc::{KeyVersions, Peers, RpcError};
 use crate::storage::LogStore;
-use crate::vclock::Dot;
 use crate::version::{reconcile, Resolver, Version};
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;

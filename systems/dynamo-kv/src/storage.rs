@@ -1,7 +1,7 @@
 //! Durable local stores: the replica's data and its hints, each an append-only log of
 //! JSON lines fsynced before a write is acknowledged, replayed into memory at start.
 
-use crate::vclock::Dot;
+use crate::dots::Dot;
 use crate::version::{reconcile, same_dots, Resolver, Version};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -227,7 +227,7 @@ pub fn next_incarnation(data_dir: &Path) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vclock::VClock;
+    use crate::dots::DotSet;
     use serde_json::json;
 
     fn v(node: &str, counter: u64, value: i64) -> Version {
@@ -238,7 +238,7 @@ mod tests {
         Version {
             value: json!(value),
             dot,
-            clock: VClock::new(),
+            seen: DotSet::new(),
             ts_ms: 0,
         }
     }

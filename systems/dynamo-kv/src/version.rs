@@ -1,6 +1,6 @@
 //! Versions of a value, how sibling sets reconcile, and what a client sees of them.
 
-use crate::vclock::{Dot, VClock};
+use crate::dots::{Dot, DotSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -10,10 +10,12 @@ pub struct Version {
     pub value: Value,
     /// The write event that created this version (unique in the cluster).
     pub dot: Dot,
-    /// The causal past this version supersedes: the context it was written with, its
-    /// own dot *not* included (so a later blind write by the same node, whose counter
-    /// is higher, does not look as if it had seen this one).
-    pub clock: VClock,
+    /// Exactly the versions this one supersedes: the dots its writer read (its own dot
+    /// not included). See `dots` for why this is a set and not a vector clock.
+    /// `default` lets a data dir written by the older vector-clock format still load
+    /// (its versions then supersede nothing, which can only leave extra siblings).
+    #[serde(default)]
+    pub seen: DotSet,
     /// Coordinator's wall clock (ms since the epoch) at the write; only `--lww` uses it.
     pub ts_ms: u64,
 }
@@ -21,8 +23,8 @@ pub struct Version {
 /// How a replica decides which versions of a key survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolver {
-    /// Vector clocks: drop versions whose dot another version's clock covers; keep
-    /// the rest as siblings.
+    /// Causal: drop versions whose dot another version has seen; keep the rest as
+    /// siblings.
     Causal,
     /// Wall-clock last-write-wins: keep only the version with the largest
     /// `(ts_ms, dot)`. Loses acknowledged writes under clock skew.
@@ -43,7 +45,7 @@ pub fn reconcile(existing: &[Version], incoming: &[Version], resolver: Resolver)
         Resolver::Causal => {
             let survivors: Vec<Version> = all
                 .iter()
-                .filter(|v| !all.iter().any(|w| w.dot != v.dot && w.clock.covers(&v.dot)))
+                .filter(|v| !all.iter().any(|w| w.dot != v.dot && w.seen.covers(&v.dot)))
                 .cloned()
                 .collect();
             canonical(survivors)
@@ -61,12 +63,12 @@ fn canonical(mut versions: Vec<Version>) -> Vec<Version> {
     versions
 }
 
-/// The clock a client gets as its context: everything the read saw, each version's
-/// own dot and its causal past.
-pub fn context_clock(versions: &[Version]) -> VClock {
-    let mut c = VClock::new();
+/// The context a read hands out: the dots of exactly the versions it returned. A
+/// write with this context supersedes those and nothing else, so it never retires a
+/// version whose value the reader did not see.
+pub fn context_of(versions: &[Version]) -> DotSet {
+    let mut c = DotSet::new();
     for v in versions {
-        c.merge(&v.clock);
         c.add(&v.dot);
     }
     c
@@ -77,14 +79,14 @@ pub fn same_dots(a: &[Version], b: &[Version]) -> bool {
     a.len() == b.len() && a.iter().all(|v| b.iter().any(|w| w.dot == v.dot))
 }
 
-/// Encodes a context clock as an opaque token (hex of its JSON).
-pub fn encode_context(clock: &VClock) -> String {
-    let json = serde_json::to_vec(clock).expect("a clock always serializes");
+/// Encodes a context as an opaque token (hex of its JSON).
+pub fn encode_context(context: &DotSet) -> String {
+    let json = serde_json::to_vec(context).expect("a dot set always serializes");
     json.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Decodes a token made by [`encode_context`]; the error says what is wrong with it.
-pub fn decode_context(token: &str) -> Result<VClock, String> {
+pub fn decode_context(token: &str) -> Result<DotSet, String> {
     if token.len() % 2 != 0 {
         return Err("context has an odd number of hex digits".into());
     }
@@ -93,7 +95,8 @@ pub fn decode_context(token: &str) -> Result<VClock, String> {
         .map(|i| u8::from_str_radix(&token[i..i + 2], 16))
         .collect::<Result<Vec<u8>, _>>()
         .map_err(|_| "context is not a hex string from a read of this store".to_string())?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("context does not decode to a clock: {e}"))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("context does not decode to a set of dots: {e}"))
 }
 
 /// Reads a value as a list for `append`: absent (`null`) is the empty list.
@@ -154,18 +157,54 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A version whose writer read exactly the dots `seen`.
     fn version(value: Value, node: &str, counter: u64, seen: &[(&str, u64)], ts: u64) -> Version {
         let dot = Dot {
             node: node.into(),
             counter,
         };
-        let clock = VClock(seen.iter().map(|(n, c)| (n.to_string(), *c)).collect());
+        let seen = DotSet(
+            seen.iter()
+                .map(|(n, c)| Dot {
+                    node: n.to_string(),
+                    counter: *c,
+                })
+                .collect(),
+        );
         Version {
             value,
             dot,
-            clock,
+            seen,
             ts_ms: ts,
         }
+    }
+
+    /// The loss the harness found under partitions (`faultline --system dynamo-kv
+    /// --workload append --nemesis partition`): n1 coordinates two appends to one key
+    /// at once, so neither reads the other (dots n1:5 and n1:6). A partition lets n2
+    /// read only n1:6 and append on top of it. With vector clocks n2's context
+    /// `{n1: 6}` "covered" n1:5 as well, and every replica that merged n2's write
+    /// dropped n1:5 and its acknowledged element "x". The write must retire only what
+    /// it read.
+    #[test]
+    fn a_write_never_retires_a_concurrent_version_it_did_not_read() {
+        let x = version(json!(["x"]), "n1", 5, &[], 1);
+        let y = version(json!(["y"]), "n1", 6, &[], 2);
+        let replica = reconcile(&[x.clone()], &[y.clone()], Resolver::Causal);
+        assert_eq!(
+            replica,
+            vec![x.clone(), y.clone()],
+            "concurrent appends are siblings"
+        );
+        // n2, cut off from the replica holding n1:5, reads only n1:6.
+        let ctx = context_of(&[y.clone()]);
+        assert!(!ctx.covers(&x.dot));
+        let seen: Vec<(&str, u64)> = ctx.0.iter().map(|d| (d.node.as_str(), d.counter)).collect();
+        let z = version(json!(["y", "z"]), "n2", 1, &seen, 3);
+        // After the heal, every replica converges on the siblings and keeps "x".
+        let healed = reconcile(&replica, &[z.clone()], Resolver::Causal);
+        assert_eq!(healed, vec![x, z]);
+        assert_eq!(resolved_value(&healed), json!(["x", "y", "z"]));
     }
 
     #[test]
@@ -182,8 +221,8 @@ mod tests {
         let b = version(json!("b"), "n2", 1, &[], 2);
         let c = version(json!("c"), "n3", 1, &[], 3);
         // The context saw a and b but not c.
-        let ctx = context_clock(&[a.clone(), b.clone()]);
-        let seen: Vec<(&str, u64)> = ctx.0.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+        let ctx = context_of(&[a.clone(), b.clone()]);
+        let seen: Vec<(&str, u64)> = ctx.0.iter().map(|d| (d.node.as_str(), d.counter)).collect();
         let d = version(json!("d"), "n1", 2, &seen, 4);
         let set = reconcile(&[a, b, c.clone()], &[d.clone()], Resolver::Causal);
         assert_eq!(set, vec![d, c]);
@@ -216,11 +255,11 @@ mod tests {
 
     #[test]
     fn context_round_trips_and_rejects_garbage() {
-        let c = VClock(
-            [("n1".to_string(), 7u64), ("n2".to_string(), 1)]
-                .into_iter()
-                .collect(),
-        );
+        let c = context_of(&[
+            version(json!(1), "n1", 7, &[], 0),
+            version(json!(2), "n2", 1, &[("n1", 7)], 0),
+        ]);
+        assert_eq!(c.len(), 2);
         assert_eq!(decode_context(&encode_context(&c)).unwrap(), c);
         assert!(decode_context("zz").is_err());
         assert!(decode_context("abc").is_err());
