@@ -203,7 +203,7 @@ async fn health(State(node): Shared) -> Response {
         "incarnation": node.incarnation,
         "n": cfg.n, "r": cfg.r, "w": cfg.w,
         "quorum": if cfg.sloppy { "sloppy" } else { "strict" },
-        "resolver": if cfg.lww { "lww" } else { "vector-clock" },
+        "resolver": if cfg.lww { "lww" } else { "causal" },
         "bugs": bugs,
         "keys": node.store.with_entries(|m| m.len()),
         "hints": node.hint_count(),

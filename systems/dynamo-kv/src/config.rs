@@ -40,7 +40,7 @@ pub struct Cli {
     /// Strict quorums: only the key's N preferred replicas count.
     #[arg(long)]
     pub strict: bool,
-    /// Resolve conflicts by wall-clock last-write-wins instead of vector clocks.
+    /// Resolve conflicts by wall-clock last-write-wins instead of keeping causal siblings.
     #[arg(long)]
     pub lww: bool,
     /// Deliberate bug to switch on: no-handoff, no-merge. May be repeated.

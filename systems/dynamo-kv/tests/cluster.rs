@@ -784,7 +784,7 @@ async fn lww_loses_an_acknowledged_write_under_clock_skew() {
     assert_eq!(
         overwrite_from_a_slow_clock(&[]).await,
         json!("second"),
-        "vector clocks keep the later write"
+        "causal siblings keep the later write"
     );
     assert_eq!(
         overwrite_from_a_slow_clock(&["--lww"]).await,
