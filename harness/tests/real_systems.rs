@@ -7,8 +7,10 @@
 //! The multi-run campaigns whose figures are in docs/systems.md are a script:
 //! `scripts/campaign-real.sh` (several minutes per campaign).
 
+mod common;
+use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn faultline(args: &[&str]) -> Output {
@@ -16,48 +18,6 @@ fn faultline(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running faultline")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn read_json(path: &Path) -> Value {
-    let t = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Processes whose command line mentions `needle` (every node's data directory is
-/// inside the run folder, so this finds any node process left behind).
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle) {
-            found.push(format!(
-                "{}: {cmdline}",
-                entry.file_name().to_string_lossy()
-            ));
-        }
-    }
-    found
-}
-
-fn namespaces_of(run_id: &str) -> Vec<String> {
-    let out = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip netns list");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(run_id))
-        .map(String::from)
-        .collect()
 }
 
 /// Runs one test and returns its run folder and results, after checking that the

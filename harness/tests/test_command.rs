@@ -5,8 +5,9 @@
 //!     cargo test -p faultline --test test_command
 //!     cargo test -p faultline --test test_command -- --ignored   # the longer runs
 
+mod common;
+use common::*;
 use checker::history::parse_jsonl;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -26,48 +27,6 @@ fn build_raft_kv() {
         .status()
         .expect("running cargo build -p raft-kv");
     assert!(status.success(), "cargo build -p raft-kv failed");
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn read_json(path: &Path) -> Value {
-    let t = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Processes whose command line mentions `needle` (the run folder: every node's data
-/// directory is inside it).
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle) {
-            found.push(format!(
-                "{}: {cmdline}",
-                entry.file_name().to_string_lossy()
-            ));
-        }
-    }
-    found
-}
-
-fn namespaces_of(run_id: &str) -> Vec<String> {
-    let out = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip netns list");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(run_id))
-        .map(String::from)
-        .collect()
 }
 
 /// Runs a short test against raft-kv and checks everything the issue promises of it.
