@@ -12,7 +12,7 @@ use checker::model::fifo_queue::FifoQueue;
 use checker::model::kv::Kv;
 use checker::model::multi_register::MultiRegister;
 use checker::model::mutex::Mutex;
-use checker::model::register::Register;
+use checker::model::register::REGISTER;
 use checker::model::set::Set;
 use checker::model::unordered_queue::UnorderedQueue;
 use checker::model::{CasFailMeaning, Model};
@@ -280,7 +280,7 @@ const ROUNDS: usize = 1500;
 fn register_agrees_with_brute_force() {
     assert_mixed(
         "register",
-        differential(&Register, 1, ROUNDS, &mut |r| register_spec(r, false)),
+        differential(&REGISTER, 1, ROUNDS, &mut |r| register_spec(r, false)),
     );
 }
 
@@ -373,7 +373,7 @@ fn registers_with_unique_values_and_crashes_agree_with_brute_force() {
     };
     assert_mixed(
         "register/unique",
-        differential(&Register, 13, ROUNDS, &mut gen),
+        differential(&REGISTER, 13, ROUNDS, &mut gen),
     );
 }
 

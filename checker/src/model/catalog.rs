@@ -3,7 +3,7 @@
 
 use super::{
     cas_register::CasRegister, fifo_queue::FifoQueue, kv::Kv, multi_register::MultiRegister,
-    mutex::Mutex, register::Register, set::Set, unordered_queue::UnorderedQueue, ModelError,
+    mutex::Mutex, register::REGISTER, set::Set, unordered_queue::UnorderedQueue, ModelError,
 };
 use crate::history::History;
 use crate::linearizability::{check, Options, Report};
@@ -136,7 +136,7 @@ impl BuiltinModel {
     /// Checks `history` for linearizability with this model.
     pub fn check(&self, history: &History, options: &Options) -> Result<Report, ModelError> {
         match *self {
-            BuiltinModel::Register => check(history, &Register, options),
+            BuiltinModel::Register => check(history, &REGISTER, options),
             BuiltinModel::CasRegister(fail_means) => check(
                 history,
                 &CasRegister {

@@ -6,7 +6,7 @@
 //! before a model sees them (P-compositionality), so every model here describes one
 //! object: one register, one key of a key-value store, one queue.
 //!
-//! To check your own data type, implement [`Model`] (see `register.rs` for a short
+//! To check your own data type, implement [`Model`] (see `mutex.rs` for a short
 //! example) and call [`crate::linearizability::check`].
 
 pub mod cas_register;
