@@ -8,15 +8,38 @@
 #   RUNS=3 TIME=20s JOBS=2 sudo -E scripts/campaign-raft-kv.sh
 #
 # Configurations (name: raft-kv arguments, faults, nemesis interval, expectation):
-#   correct         no bug switch         partition,kill,pause  5s  valid in every run
-#   stale-read      --bug stale-read      partition             5s  invalid in >= 80%
-#   early-ack       --bug early-ack       kill                  5s  invalid in >= 80%
-#   no-log-check    --bug no-log-check    partition,kill        3s  invalid in >= 80%
-#   volatile-state  --bug volatile-state  kill-all              5s  invalid in >= 80%
-#   lease-read      --bug lease-read      clock-bump,pause      5s  invalid in >= 80%
+#   correct           no bug switch         partition,kill,pause  5s  valid in every run
+#   stale-read        --bug stale-read      partition             5s  invalid in >= 80%
+#   early-ack         --bug early-ack       kill                  5s  invalid in >= 80%
+#   no-log-check      --bug no-log-check    partition,kill        3s  invalid in >= 80%
+#   volatile-state    --bug volatile-state  kill-all              5s  invalid in >= 80%
+#   lease-read        --bug lease-read      LEASE_FAULTS          3s  invalid in >= 80%
+#   correct-clock     no bug switch         LEASE_FAULTS          3s  valid in every run
+#   lease-read-pause  --bug lease-read      pause-leader+clock-bump
+#                                           --clock-bump=-30s..-6s 3s  reported, no expectation
+# where LEASE_FAULTS = pause-leader+clock-bump,partition-leader+clock-bump
+#                      --clock-bump=-30s..-6s
 # (5s is faultline's default: faults at 2 s, 12 s, 22 s. no-log-check is exposed by a
 # partition, not a kill, and with three faults a run drew only kills one time in eight,
 # so it gets five faults: at 2, 8, 14, 20, 26 s.)
+#
+# lease-read: the leader answers reads while a lease timed on its wall clock lasts. It
+# is wrong only when the leader is cut off (paused or partitioned) and its wall clock
+# is set back at the same time, so that the lease looks valid while a new leader takes
+# writes. No single fault does both, so lease-read composes them, on the node /health
+# names as leader, setting its clock back by 6-30 s (more than a fault lasts):
+# pause-leader+clock-bump (healed by SIGCONT, then the clock reset) and
+# partition-leader+clock-bump (the cut-off leader keeps running with its clock set
+# back for the whole fault, serving stale reads while the majority elects a new
+# leader). Each is half of the faults, five per run (3 s interval), so a run without
+# a partition is rare (1 schedule in 32). The pause variant alone (lease-read-pause) is
+# reported but has no expectation: its stale window is only the moment the leader
+# resumes, before a message of the new term reaches it, and it found the bug in 8 and
+# 9 of 10 runs in two campaigns (seeds 5001-5010), at the 80% line, where the mix
+# found it in 10 and 9 of 10; the same leader faults without clock bumps
+# (--nemesis partition-leader,pause-leader, or pause-leader alone) left it valid.
+# correct-clock runs the same faults against the correct build, which times Raft on
+# the monotonic clock and reads through ReadIndex: it must stay valid.
 #
 # Every run is one `faultline test` of a 5-node cluster with the default workload
 # (multi-key cas-register, 10 clients, 200 ops/s) and default checks (linearizable,
@@ -45,9 +68,10 @@ INTERVAL=${INTERVAL:-}
 JOBS=${JOBS:-1}
 OUT=${OUT:-/tmp/faultline-campaign-raft-kv-$(date -u +%Y%m%dT%H%M%S)}
 
-ALL=(correct stale-read early-ack no-log-check volatile-state lease-read)
+ALL=(correct stale-read early-ack no-log-check volatile-state lease-read correct-clock lease-read-pause)
+LEASE_FAULTS="--nemesis pause-leader+clock-bump,partition-leader+clock-bump --clock-bump=-30s..-6s"
 
-# name -> "expectation|nemesis interval|faultline flags"
+# name -> "expectation (valid, invalid or any)|nemesis interval|faultline flags"
 config_of() {
   case "$1" in
     correct) echo "valid|5s|--nemesis partition,kill,pause" ;;
@@ -55,7 +79,9 @@ config_of() {
     early-ack) echo "invalid|5s|--system-arg=--bug=early-ack --nemesis kill" ;;
     no-log-check) echo "invalid|3s|--system-arg=--bug=no-log-check --nemesis partition,kill" ;;
     volatile-state) echo "invalid|5s|--system-arg=--bug=volatile-state --nemesis kill-all" ;;
-    lease-read) echo "invalid|5s|--system-arg=--bug=lease-read --nemesis clock-bump,pause" ;;
+    lease-read) echo "invalid|3s|--system-arg=--bug=lease-read $LEASE_FAULTS" ;;
+    correct-clock) echo "valid|3s|$LEASE_FAULTS" ;;
+    lease-read-pause) echo "any|3s|--system-arg=--bug=lease-read --nemesis pause-leader+clock-bump --clock-bump=-30s..-6s" ;;
     *) return 1 ;;
   esac
 }
@@ -139,11 +165,17 @@ wait
 
 status=0
 echo
-printf '%-16s %-22s %8s %5s %6s %8s %8s %15s  %s\n' configuration faults interval runs valid invalid unknown "harness errors" expectation
+faults_of() { sed -n 's/.*--nemesis \([^ ]*\).*/\1/p' <<<"$1"; }
+fw=6
+for c in "${CONFIGS[@]}"; do
+  f=$(faults_of "$(config_of "$c")")
+  [ ${#f} -gt $fw ] && fw=${#f}
+done
+printf "%-17s %-${fw}s %8s %5s %6s %8s %8s %15s  %s\n" configuration faults interval runs valid invalid unknown "harness errors" expectation
 for c in "${CONFIGS[@]}"; do
   spec=$(config_of "$c")
   expected=${spec%%|*}
-  faults=$(sed -n 's/.*--nemesis \([^ ]*\).*/\1/p' <<<"${spec#*|*|}")
+  faults=$(faults_of "${spec#*|*|}")
   interval=${INTERVAL:-$(cut -d'|' -f2 <<<"$spec")}
   runs=$(wc -l <"$OUT/$c.runs")
   valid=$(awk '$2=="valid"' "$OUT/$c.runs" | wc -l)
@@ -153,13 +185,16 @@ for c in "${CONFIGS[@]}"; do
   if [ "$expected" = valid ]; then
     want="valid in $runs of $runs"
     met=$([ "$valid" -eq "$runs" ] && echo met || echo "NOT MET")
+  elif [ "$expected" = any ]; then
+    want="reported only"
+    met=met
   else
     need=$(((runs * 8 + 9) / 10))
     want="invalid in >= $need of $runs"
     met=$([ "$invalid" -ge "$need" ] && echo met || echo "NOT MET")
   fi
   [ "$met" = met ] || status=1
-  printf '%-16s %-22s %8s %5s %6s %8s %8s %15s  %s: %s\n' "$c" "$faults" "$interval" "$runs" "$valid" "$invalid" "$unknown" "$errors" "$want" "$met"
+  printf "%-17s %-${fw}s %8s %5s %6s %8s %8s %15s  %s: %s\n" "$c" "$faults" "$interval" "$runs" "$valid" "$invalid" "$unknown" "$errors" "$want" "$met"
 done
 echo "($RUNS runs of $TIME each, $NODES nodes; results in $OUT)"
 exit $status

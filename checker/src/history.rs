@@ -96,6 +96,13 @@ pub struct Event {
     /// Why an operation failed or is indeterminate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// On an `ok` completion, the per-key version the system reported: for a read,
+    /// the version of the value read (0 for a key never written); for a write or a
+    /// CAS, the version it created. An integer that grows with every write the system
+    /// applies to the key (a Raft log index, an etcd `mod_revision`). Kept out of
+    /// `value` so that the value stays what the models compare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// How an operation ended.
@@ -137,6 +144,8 @@ pub struct Operation {
     pub complete_index: Option<u64>,
     pub node: Option<String>,
     pub error: Option<String>,
+    /// The completion's `version` (see [`Event::version`]), if it carried one.
+    pub version: Option<u64>,
 }
 
 /// A parsed history: the raw events, and the client operations built from them.
@@ -202,6 +211,7 @@ impl Event {
             value: Value::Null,
             node: None,
             error: None,
+            version: None,
         }
     }
 
@@ -222,6 +232,11 @@ impl Event {
 
     pub fn with_error(mut self, error: impl Into<String>) -> Event {
         self.error = Some(error.into());
+        self
+    }
+
+    pub fn with_version(mut self, version: u64) -> Event {
+        self.version = Some(version);
         self
     }
 
@@ -427,6 +442,7 @@ impl History {
                         complete_index: None,
                         node: event.node.clone(),
                         error: None,
+                        version: None,
                     });
                 }
                 (EventType::Invoke, ProcessState::Pending(p)) => {
@@ -464,6 +480,7 @@ impl History {
                     op.output = event.value.clone();
                     op.complete_index = Some(event.index);
                     op.error = event.error.clone();
+                    op.version = event.version;
                     if op.node.is_none() {
                         op.node = event.node.clone();
                     }
@@ -755,6 +772,8 @@ struct JsonlFields {
     node: Option<Value>,
     #[serde(default)]
     error: Option<Value>,
+    #[serde(default)]
+    version: Option<Value>,
 }
 
 fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, ParseProblem> {
@@ -812,6 +831,7 @@ fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, Parse
     let value = fields.value.unwrap_or(Value::Null);
     let node = string_field("node", fields.node)?;
     let error = string_field("error", fields.error)?;
+    let version = u64_field("version", fields.version)?;
     let (index, time) = defaults.apply(index, time)?;
     Ok(Event {
         index,
@@ -823,6 +843,7 @@ fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, Parse
         value,
         node,
         error,
+        version,
     })
 }
 
@@ -1151,6 +1172,12 @@ mod tests {
         assert!(
             matches!(e.problem, ParseProblem::WrongShape { ref field, .. } if field == "error")
         );
+        let e =
+            jsonl_err(r#"{"index":0,"time":0,"process":1,"type":"ok","f":"read","version":-3}"#);
+        assert_eq!(
+            e.to_string(),
+            "line 1: field `version`: expected a non-negative integer, found a number -3"
+        );
         let e = jsonl_err(&format!("{ok}\n{{\"index\":1,"));
         assert_eq!(e.line, 2);
         assert!(matches!(e.problem, ParseProblem::Syntax(_)));
@@ -1183,6 +1210,10 @@ mod tests {
         let outcomes: Vec<Outcome> = complete.ops.iter().map(|o| o.outcome).collect();
         assert_eq!(outcomes, vec![Outcome::Ok, Outcome::Info, Outcome::Fail]);
         assert_eq!(complete.ops[1].call, 310);
+        assert_eq!(
+            complete.ops.iter().map(|o| o.version).collect::<Vec<_>>(),
+            vec![Some(12), None, None]
+        );
         assert_eq!(complete.nemesis_events().count(), 1);
     }
 

@@ -11,5 +11,6 @@ pub mod history;
 pub mod import;
 pub mod linearizability;
 pub mod model;
+pub mod sequential;
 pub mod synth;
 pub mod verdict;

@@ -241,6 +241,7 @@ pub fn generate(options: &SynthOptions) -> SynthOutcome {
             value,
             node: None,
             error: None,
+            version: None,
         });
     };
 

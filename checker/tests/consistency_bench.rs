@@ -64,6 +64,7 @@ fn generate(n_ops: usize, per_key: usize, stale: f64, seed: u64) -> History {
             complete_index: Some(2 * id as u64 + 1),
             node: node.map(str::to_string),
             error: None,
+            version: None,
         });
     };
     for i in 0..body {

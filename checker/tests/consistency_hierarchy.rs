@@ -127,3 +127,29 @@ fn placement_from_reports_of_a_stale_but_convergent_history() {
          not determined: read-your-writes"
     );
 }
+
+#[test]
+fn linearizable_registers_without_versions_keep_the_session_guarantees_by_implication() {
+    // A register history from a system that reports no versions: the session check
+    // cannot judge the guarantees, but linearizability (and sequential consistency)
+    // implies all four, so nothing is left "not determined".
+    let unjudged = ModelVerdicts {
+        linearizable: Some(Valid),
+        sequential: Some(Valid),
+        monotonic_reads: Some(Unknown),
+        monotonic_writes: Some(Unknown),
+        read_your_writes: Some(Unknown),
+        writes_follow_reads: Some(Unknown),
+        eventual: Some(Valid),
+    };
+    let p = place(&unjudged);
+    assert_eq!(p.strongest, "linearizable");
+    assert!(!p.line.contains("not determined"), "{}", p.line);
+    // Without linearizability or sequential consistency they stay undetermined.
+    let p = place(&ModelVerdicts {
+        linearizable: Some(Invalid),
+        sequential: Some(Invalid),
+        ..unjudged.clone()
+    });
+    assert!(p.line.contains("not determined: monotonic reads"), "{}", p.line);
+}

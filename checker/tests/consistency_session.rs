@@ -7,7 +7,7 @@ mod consistency_support;
 use checker::consistency::session::{
     self, Guarantee, RegisterOptions, SessionOptions, SessionReport,
 };
-use checker::history::{EventType, History, Outcome};
+use checker::history::{Event, EventType, History, Outcome, Process};
 use checker::verdict::Verdict;
 use consistency_support::{k, Builder};
 use rand::rngs::SmallRng;
@@ -238,55 +238,240 @@ fn examples_are_bounded_but_counts_exact() {
 // ---------------------------------------------------------------------------------
 // Registers.
 
-fn reg(b: &mut Builder, p: u64, f: &str, value: Value, out: Value) {
-    b.invoke(p, f, k(1), value)
-        .complete(p, EventType::Ok, f, k(1), out);
+/// Register histories: each operation is invoked and completed before the next, on
+/// key 1, with the completion's `version` when given.
+#[derive(Default)]
+struct Reg {
+    events: Vec<Event>,
+}
+
+impl Reg {
+    fn op(
+        &mut self,
+        p: u64,
+        f: &str,
+        input: Value,
+        output: Value,
+        version: Option<u64>,
+    ) -> &mut Self {
+        let i = self.events.len() as u64;
+        self.events.push(
+            Event::new(i, i, Process::Client(p), EventType::Invoke, f)
+                .with_key(json!(1))
+                .with_value(input),
+        );
+        let mut done = Event::new(i + 1, i + 1, Process::Client(p), EventType::Ok, f)
+            .with_key(json!(1))
+            .with_value(output);
+        done.version = version;
+        self.events.push(done);
+        self
+    }
+
+    fn write(&mut self, p: u64, value: i64, version: u64) -> &mut Self {
+        self.op(p, "write", json!(value), json!(value), Some(version))
+    }
+
+    fn read(&mut self, p: u64, value: Value, version: u64) -> &mut Self {
+        self.op(p, "read", Value::Null, value, Some(version))
+    }
+
+    fn build(&self) -> History {
+        History::from_events(self.events.clone()).unwrap()
+    }
+}
+
+fn check_registers(h: &History) -> SessionReport {
+    session::check_registers(h, &RegisterOptions::default())
 }
 
 #[test]
-fn registers_with_versions_are_judged_and_without_them_are_unknown() {
-    let mut b = Builder::new();
-    reg(&mut b, 0, "write", json!(1), json!({"version": 5}));
-    reg(
-        &mut b,
-        0,
-        "read",
-        Value::Null,
-        json!({"value": 1, "version": 4}),
-    ); // RYW
-    reg(
-        &mut b,
-        1,
-        "read",
-        Value::Null,
-        json!({"value": 1, "version": 5}),
-    );
-    reg(
-        &mut b,
-        1,
-        "read",
-        Value::Null,
-        json!({"value": 0, "version": 3}),
-    ); // MR
-    reg(&mut b, 1, "write", json!(2), json!({"version": 4})); // WFR (read 5)
-    reg(&mut b, 0, "write", json!(3), json!({"version": 5})); // MW
-    let r = session::check_registers(&b.build(), &RegisterOptions::default());
+fn registers_with_versions_break_each_guarantee_once() {
+    let mut b = Reg::default();
+    b.write(0, 1, 5)
+        .write(0, 3, 2) // MW: not above 5, its previous write
+        .read(0, json!(3), 2) // RYW: below its own write 5
+        .read(1, json!(1), 5)
+        .read(1, json!(0), 3) // MR: below 5, already read
+        .write(1, 2, 4); // WFR: not above 5, read before
+    let r = check_registers(&b.build());
     assert_eq!(counts(&r), [1, 1, 1, 1]);
     assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(r.version_conflicts.as_ref().unwrap().count, 0);
+    assert_eq!(r.workload, "register");
+    let v = &r.read_your_writes.violations.examples[0];
+    assert_eq!((v.process, v.first.op, v.second.op), (0, 0, 2));
+    assert_eq!(v.observed, "version 2");
+    assert!(v.expected.contains("version 5 or later"), "{}", v.expected);
+    let v = &r.monotonic_reads.violations.examples[0];
+    assert_eq!((v.process, v.first.op, v.second.op), (1, 3, 4));
+    let v = &r.writes_follow_reads.violations.examples[0];
+    assert_eq!((v.first.op, v.second.op), (3, 5));
+    let v = &r.monotonic_writes.violations.examples[0];
+    assert_eq!((v.first.op, v.second.op), (0, 1));
+}
 
-    let mut b = Builder::new();
-    reg(&mut b, 0, "write", json!(1), json!(null));
-    reg(&mut b, 0, "read", Value::Null, json!(1));
-    let r = session::check_registers(&b.build(), &RegisterOptions::default());
+#[test]
+fn registers_keep_every_guarantee_when_versions_grow_and_judge_against_the_high_water_mark() {
+    let mut b = Reg::default();
+    b.read(0, Value::Null, 0) // a key never written reads as version 0
+        .write(0, 1, 3)
+        .read(0, json!(1), 3)
+        .read(1, json!(1), 3)
+        .op(1, "cas", json!([1, 2]), json!([1, 2]), Some(7))
+        .read(0, json!(2), 7)
+        .read(1, json!(2), 7);
+    let r = check_registers(&b.build());
+    assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
+    assert_eq!(counts(&r), [0; 4]);
+    assert_eq!(r.version_conflicts.as_ref().unwrap().count, 0);
+    assert_eq!(
+        (r.monotonic_reads.checked, r.read_your_writes.checked),
+        (5, 3)
+    );
+    assert_eq!(
+        (r.monotonic_writes.checked, r.writes_follow_reads.checked),
+        (2, 2)
+    );
+
+    // After a stale read, later reads are still judged against the newest version
+    // read, not against the stale one: every read below it is a violation.
+    let mut b = Reg::default();
+    b.read(0, json!(1), 9)
+        .read(0, json!(0), 4)
+        .read(0, json!(0), 6);
+    assert_eq!(counts(&check_registers(&b.build())), [2, 0, 0, 0]);
+}
+
+#[test]
+fn registers_without_versions_cannot_be_judged_and_say_why() {
+    let mut b = Reg::default();
+    b.op(0, "write", json!(1), json!(1), None)
+        .op(0, "read", Value::Null, json!(1), None);
+    let r = check_registers(&b.build());
+    assert_eq!(r.verdict, Verdict::Unknown);
     for g in Guarantee::ALL {
-        assert_eq!(r.guarantee(g).verdict, Verdict::Unknown, "{g:?}");
-        assert!(r
-            .guarantee(g)
-            .note
-            .as_ref()
-            .unwrap()
-            .contains("cannot be judged"));
+        let report = r.guarantee(g);
+        assert_eq!(report.verdict, Verdict::Unknown, "{g:?}");
+        let note = report.note.as_ref().unwrap();
+        assert!(
+            note.contains("no acknowledged operation carries a `version`")
+                && note.contains("cannot be judged"),
+            "{note}"
+        );
     }
+
+    // Some versioned, one read without: the guarantees that read feeds are unknown,
+    // monotonic writes (write versions only) is still judged.
+    let mut b = Reg::default();
+    b.write(0, 1, 2)
+        .write(0, 2, 3)
+        .op(0, "read", Value::Null, json!(2), None);
+    let r = check_registers(&b.build());
+    assert_eq!(r.monotonic_writes.verdict, Verdict::Valid);
+    for g in [
+        Guarantee::MonotonicReads,
+        Guarantee::ReadYourWrites,
+        Guarantee::WritesFollowReads,
+    ] {
+        let report = r.guarantee(g);
+        assert_eq!(report.verdict, Verdict::Unknown, "{g:?}");
+        assert!(
+            report
+                .note
+                .as_ref()
+                .unwrap()
+                .starts_with("1 acknowledged read(s) carried no `version`"),
+            "{:?}",
+            report.note
+        );
+    }
+    // A violation stays a violation even when other operations lack versions.
+    let mut b = Reg::default();
+    b.write(0, 1, 5)
+        .read(0, json!(0), 1)
+        .op(1, "read", Value::Null, json!(1), None);
+    assert_eq!(
+        check_registers(&b.build()).read_your_writes.verdict,
+        Verdict::Invalid
+    );
+}
+
+/// Versions that cannot all be true are conflicts: the report is invalid, and the
+/// guarantees that looked kept are `unknown`, since they were judged from them.
+#[test]
+fn contradictory_versions_are_conflicts_and_void_the_guarantees() {
+    let conflicts = |b: &Reg| {
+        let r = check_registers(&b.build());
+        let c = r.version_conflicts.clone().unwrap();
+        (r, c)
+    };
+    // Two acknowledged writes claim one version.
+    let mut b = Reg::default();
+    b.write(0, 1, 3).write(1, 2, 3);
+    let (r, c) = conflicts(&b);
+    assert_eq!(c.count, 1);
+    let x = &c.examples[0];
+    assert_eq!(
+        (x.version, x.first.map(|o| o.op), x.second.op),
+        (3, Some(0), 1)
+    );
+    assert!(
+        x.detail.contains("also claims to have created version 3"),
+        "{}",
+        x.detail
+    );
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(r.monotonic_writes.verdict, Verdict::Unknown);
+    assert!(r
+        .monotonic_writes
+        .note
+        .as_ref()
+        .unwrap()
+        .contains("versions contradict each other (1 conflicts"));
+
+    // A read of another value than the write that created its version.
+    let mut b = Reg::default();
+    b.write(0, 1, 3).read(1, json!(2), 3).read(1, json!(1), 3);
+    let (_, c) = conflicts(&b);
+    assert_eq!(c.count, 1);
+    assert_eq!(
+        c.examples[0].detail,
+        "read 2 at version 3, which is tied to 1"
+    );
+    // A read tied first, then a write of another value.
+    let mut b = Reg::default();
+    b.read(1, json!(2), 3).write(0, 1, 3);
+    assert_eq!(
+        conflicts(&b).1.examples[0].detail,
+        "wrote 1 at version 3, which is tied to 2"
+    );
+    // Version 0 is a key never written.
+    let mut b = Reg::default();
+    b.read(0, json!(5), 0).write(0, 1, 0);
+    let (_, c) = conflicts(&b);
+    assert_eq!(c.count, 2);
+    assert_eq!(c.examples[0].first, None);
+    // A CAS ties its `to`.
+    let mut b = Reg::default();
+    b.op(0, "cas", json!([null, 4]), json!([null, 4]), Some(2))
+        .read(1, json!(4), 2);
+    assert_eq!(conflicts(&b).1.count, 0);
+}
+
+/// Versions written to JSONL survive a round trip and reach the checker.
+#[test]
+fn register_versions_are_read_from_the_jsonl_history() {
+    let text = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":1,"value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":1,"value":1,"version":8}
+{"index":2,"time":2,"process":0,"type":"invoke","f":"read","key":1,"value":null}
+{"index":3,"time":3,"process":0,"type":"ok","f":"read","key":1,"value":null,"version":0}
+"#;
+    let h = checker::history::parse_jsonl(text).unwrap();
+    assert_eq!(h.ops[0].version, Some(8));
+    assert_eq!(h.to_jsonl(), text);
+    let r = check_registers(&h);
+    assert_eq!(r.read_your_writes.violations.count, 1);
 }
 
 // ---------------------------------------------------------------------------------

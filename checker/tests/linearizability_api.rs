@@ -23,6 +23,7 @@ fn event(index: u64, process: u64, kind: EventType, f: &str, value: Value) -> Ev
         value,
         node: None,
         error: None,
+        version: None,
     }
 }
 

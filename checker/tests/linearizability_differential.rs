@@ -57,6 +57,7 @@ fn random_history(
             value,
             node: None,
             error,
+            version: None,
         });
         index += 1;
     };

@@ -24,6 +24,7 @@ fn sequential(ops: &[(&str, Value, &str, Value)]) -> History {
             value: value.clone(),
             node: None,
             error: None,
+            version: None,
         };
         events.push(e(2 * i, EventType::Invoke, input));
         events.push(e(2 * i + 1, EventType::from_name(kind).unwrap(), output));

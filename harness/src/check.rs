@@ -50,7 +50,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
     /// Run `faultline test`'s checks instead of one model, comma-separated:
-    /// linearizable, session, eventual, bank, counter, unique-ids, or `default` (every
+    /// linearizable, sequential, session, eventual, bank, counter, unique-ids, or `default` (every
     /// check that applies to --workload). See check_consistency.rs.
     #[arg(long, value_name = "CHECKS")]
     pub check: Option<String>,

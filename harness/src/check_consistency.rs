@@ -1,5 +1,5 @@
 //! `faultline check --check CHECKS --workload W PATH...`: the checks `faultline test`
-//! runs (linearizable, session, eventual, bank, counter, unique-ids), on stored
+//! runs (linearizable, sequential, session, eventual, bank, counter, unique-ids), on stored
 //! histories, with the same code and the same options, so a run's verdicts can be
 //! reproduced from its `history.jsonl` alone. Each check result in a run's
 //! `results.json` names its command under `checks[].replay`.
@@ -82,6 +82,17 @@ fn context(args: &CheckArgs) -> Result<CheckContext, String> {
     })
 }
 
+/// A sequential-consistency violation's evidence, as text: which operations no order
+/// could place (a person needs that more than the verdict).
+fn sequential_evidence(c: &CheckResult) -> Option<String> {
+    if c.name != "sequential" || c.verdict != Verdict::Invalid {
+        return None;
+    }
+    let evidence: checker::sequential::Evidence =
+        serde_json::from_value(c.report.get("evidence")?.clone()).ok()?;
+    Some(evidence.to_string())
+}
+
 pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
     let ctx = match context(args) {
         Ok(c) => c,
@@ -122,6 +133,11 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
                     c.summary,
                     c.seconds
                 );
+                if let Some(evidence) = sequential_evidence(c) {
+                    for line in evidence.lines() {
+                        println!("    {line}");
+                    }
+                }
             }
             if let Some(p) = &placement {
                 println!("  {}", p.line);
@@ -144,4 +160,96 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
     } else {
         exit::VALID
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::history::parse_jsonl;
+
+    fn context(checks: &[&str]) -> CheckContext {
+        CheckContext {
+            workload: Workload::CasRegister,
+            checks: checks.iter().map(|s| s.to_string()).collect(),
+            quiet_period: Duration::ZERO,
+            check_timeout: Duration::from_secs(10),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// Process 1 reads nil after process 0's write of 1 completed, then reads 1:
+    /// stale, but in the one order of writes.
+    const STALE: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"k","value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":"k","value":1}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"read","key":"k","value":null}
+{"index":3,"time":3,"process":1,"type":"ok","f":"read","key":"k","value":null}
+{"index":4,"time":4,"process":1,"type":"invoke","f":"read","key":"k","value":null}
+{"index":5,"time":5,"process":1,"type":"ok","f":"read","key":"k","value":1}
+"#;
+
+    /// Each process writes its key, then reads the other's as unwritten.
+    const DEKKER: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"x","value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":"x","value":1}
+{"index":2,"time":2,"process":0,"type":"invoke","f":"read","key":"y","value":null}
+{"index":3,"time":3,"process":0,"type":"ok","f":"read","key":"y","value":null}
+{"index":4,"time":4,"process":1,"type":"invoke","f":"write","key":"y","value":1}
+{"index":5,"time":5,"process":1,"type":"ok","f":"write","key":"y","value":1}
+{"index":6,"time":6,"process":1,"type":"invoke","f":"read","key":"x","value":null}
+{"index":7,"time":7,"process":1,"type":"ok","f":"read","key":"x","value":null}
+"#;
+
+    #[test]
+    fn a_stale_but_ordered_history_is_placed_at_sequential() {
+        let h = parse_jsonl(STALE).unwrap();
+        let results = checks::run_checks_in(&h, &context(&["linearizable", "sequential"]), "h");
+        assert_eq!(results[0].verdict, Verdict::Invalid);
+        assert_eq!(results[1].verdict, Verdict::Valid, "{}", results[1].summary);
+        assert_eq!(results[1].report["basis"], "whole-history");
+        let p = checks::placement(&results).unwrap();
+        assert_eq!(p.strongest, "sequential", "{}", p.line);
+        assert_eq!(
+            results[1].replay.as_deref(),
+            Some("faultline check --check sequential --workload cas-register h")
+        );
+    }
+
+    #[test]
+    fn a_linearizable_history_needs_no_sequential_search() {
+        let h = parse_jsonl(&STALE.replace(
+            r#""value":null}
+{"index":4"#,
+            r#""value":1}
+{"index":4"#,
+        ))
+        .unwrap();
+        let results = checks::run_checks_in(&h, &context(&["linearizable", "sequential"]), "h");
+        assert_eq!(results[0].verdict, Verdict::Valid);
+        assert_eq!(results[1].verdict, Verdict::Valid);
+        assert_eq!(results[1].report["basis"], "linearizability");
+        assert_eq!(
+            checks::placement(&results).unwrap().strongest,
+            "linearizable"
+        );
+    }
+
+    #[test]
+    fn keys_that_cannot_be_merged_are_a_violation_with_evidence() {
+        let h = parse_jsonl(DEKKER).unwrap();
+        let results = checks::run_checks_in(&h, &context(&["sequential"]), "h");
+        let c = &results[0];
+        assert_eq!(c.verdict, Verdict::Invalid, "{}", c.summary);
+        assert_eq!(c.report["per_key"], "valid");
+        let text = sequential_evidence(c).expect("evidence for a violation");
+        assert!(text.contains("cannot be merged"), "{text}");
+        assert!(
+            text.contains("process 1") || text.contains("process 0"),
+            "{text}"
+        );
+        let p = checks::placement(&results).unwrap();
+        assert!(
+            p.line.contains("violates sequential consistency"),
+            "{}",
+            p.line
+        );
+    }
 }

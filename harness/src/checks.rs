@@ -25,6 +25,7 @@ use checker::consistency::{eventual, session, FINAL_READ_F};
 use checker::history::History;
 use checker::linearizability::{Options, DEFAULT_MEMORY_LIMIT};
 use checker::model::{BuiltinModel, CasFailMeaning};
+use checker::sequential;
 use checker::verdict::Verdict;
 use serde::Serialize;
 use serde_json::Value;
@@ -111,6 +112,8 @@ pub fn run_checks_in(
         let mut result = match (name.as_str(), ix) {
             (_, Some(Err(e))) => failed(name, e.clone()),
             ("linearizable", _) => linearizable(history, config),
+            ("sequential", _) => sequential(history, config, &results),
+            ("session", _) if is_register(config.workload) => register_session_guarantees(history),
             ("session", ix) => session_guarantees(history, ix.and_then(|r| r.ok())),
             ("eventual", ix) => {
                 eventual_consistency(history, config, nodes, ix.and_then(|r| r.ok()))
@@ -152,6 +155,7 @@ pub fn placement(checks: &[CheckResult]) -> Option<Placement> {
         serde_json::from_value(report.get(field)?.get("verdict")?.clone()).ok()
     };
     let mut any = false;
+    let mut sequential_per_key: Option<Verdict> = None;
     for c in checks {
         match c.name.as_str() {
             "linearizable" => {
@@ -170,10 +174,25 @@ pub fn placement(checks: &[CheckResult]) -> Option<Placement> {
                 v.eventual = Some(c.verdict);
                 any = true;
             }
+            "sequential" => {
+                v.sequential = Some(c.verdict);
+                sequential_per_key = serde_json::from_value(c.report["per_key"].clone()).ok();
+                any = true;
+            }
             _ => {}
         }
     }
-    any.then(|| hierarchy::place(&v))
+    any.then(|| {
+        let mut placed = hierarchy::place_with_per_key(&v, sequential_per_key);
+        if let Some(why) = register_sessions_unjudged(checks) {
+            // Only where the guarantees were left open: linearizability or sequential
+            // consistency implies them, and then the line does not list them.
+            if placed.line.contains("not determined") {
+                placed.line.push_str(&format!(" ({why})"));
+            }
+        }
+        placed
+    })
 }
 
 fn failed(name: &str, error: String) -> CheckResult {
@@ -254,6 +273,53 @@ fn linearizable(history: &History, config: &CheckContext) -> CheckResult {
     }
 }
 
+/// Sequential consistency (`checker::sequential`), with the linearizability check's
+/// model. A history the `linearizable` check (run earlier in the list) proved
+/// linearizable is sequentially consistent without a search. Otherwise each key is
+/// checked, then the whole history at once. Proving a violation can take exponential
+/// time, and this check runs by default after `linearizable` on a run that may
+/// already have failed, so it gets a fifth of the check timeout (one minute by
+/// default) and says `unknown` past it, with the per-key verdicts in the report.
+fn sequential(history: &History, config: &CheckContext, earlier: &[CheckResult]) -> CheckResult {
+    let mut as_reads = history.clone();
+    for op in &mut as_reads.ops {
+        if op.f == FINAL_READ_F {
+            op.f = "read".into();
+        }
+    }
+    let model = match config.workload {
+        Workload::Set => BuiltinModel::Set,
+        _ => BuiltinModel::CasRegister(CasFailMeaning::FromError),
+    };
+    let proven_linearizable = earlier
+        .iter()
+        .any(|c| c.name == "linearizable" && c.verdict == Verdict::Valid);
+    let checked = if proven_linearizable {
+        Ok(sequential::implied_by_linearizability(&as_reads, model.name()))
+    } else {
+        let options = sequential::Options {
+            timeout: Some(config.check_timeout / 5),
+            ..sequential::Options::default()
+        };
+        sequential::check_builtin(model, &as_reads, &options)
+    };
+    match checked {
+        Ok(report) => CheckResult {
+            name: "sequential".into(),
+            verdict: report.verdict,
+            summary: report.summary(),
+            report: to_value(&report),
+            error: None,
+            replay: None,
+            seconds: 0.0,
+        },
+        Err(e) => failed(
+            "sequential",
+            format!("the history does not fit the {} model: {e}", model.name()),
+        ),
+    }
+}
+
 fn session_guarantees(history: &History, index: Option<&AppendIndex>) -> CheckResult {
     let options = session::SessionOptions::default();
     let checked = match index {
@@ -284,6 +350,65 @@ fn session_guarantees(history: &History, index: Option<&AppendIndex>) -> CheckRe
         }
         Err(e) => failed("session", e.to_string()),
     }
+}
+
+/// The summary of a register session check on a history without versions.
+const NO_VERSIONS: &str = "not judged: no operation carries a per-key integer version (the \
+    system reports none, or only a partial order such as vector clocks), and a register read \
+    alone does not say which writes it saw";
+
+fn is_register(workload: Workload) -> bool {
+    matches!(workload, Workload::Register | Workload::CasRegister)
+}
+
+/// The session guarantees of a register workload, judged from the per-key versions
+/// the system reported (`docs/consistency.md`, Registers); `unknown`, saying why, when
+/// the history has none.
+fn register_session_guarantees(history: &History) -> CheckResult {
+    let report = session::check_registers(history, &session::RegisterOptions::default());
+    let summary = if history.ops.iter().all(|op| op.version.is_none()) {
+        NO_VERSIONS.to_string()
+    } else {
+        let part = |name: &str, g: &session::GuaranteeReport, what: &str| {
+            let violations = match g.violations.count {
+                0 => String::new(),
+                n => format!(", {n} violating"),
+            };
+            format!("{name} {} ({} {what}{violations})", g.verdict, g.checked)
+        };
+        let conflicts = match report.version_conflicts.as_ref().map_or(0, |c| c.count) {
+            0 => String::new(),
+            n => format!("; {n} version conflicts: the system's versions contradict each other"),
+        };
+        format!(
+            "{}, {}, {}, {}; from per-key versions{conflicts}",
+            part("monotonic-reads", &report.monotonic_reads, "reads"),
+            part("monotonic-writes", &report.monotonic_writes, "writes"),
+            part("read-your-writes", &report.read_your_writes, "reads"),
+            part("writes-follow-reads", &report.writes_follow_reads, "writes"),
+        )
+    };
+    CheckResult {
+        name: "session".into(),
+        verdict: report.verdict,
+        summary,
+        report: to_value(&report),
+        error: None,
+        replay: None,
+        seconds: 0.0,
+    }
+}
+
+/// Why a register session check could judge nothing, for the hierarchy line: the
+/// guarantees are `not determined` there, and a reader should see that it is for want
+/// of versions, not for something the system did.
+fn register_sessions_unjudged(checks: &[CheckResult]) -> Option<&'static str> {
+    let c = checks.iter().find(|c| c.name == "session")?;
+    let register = c.report.get("workload").and_then(Value::as_str) == Some("register");
+    let unjudged = c.verdict == Verdict::Unknown && c.summary == NO_VERSIONS;
+    (register && unjudged).then_some(
+        "session guarantees on registers need the per-key versions this system does not report",
+    )
 }
 
 /// The options the runner can vouch for: the quiet period it waited after the final
@@ -500,6 +625,90 @@ mod tests {
         assert!(
             replay.contains("--nodes n1,n2") && replay.ends_with("h.jsonl"),
             "{replay}"
+        );
+    }
+
+    /// A cas-register history as raft-kv records it: versions on acknowledged
+    /// operations (`with`), or none at all.
+    fn register_history(with_versions: bool) -> History {
+        let v = |n: u64| {
+            if with_versions {
+                format!(",\"version\":{n}")
+            } else {
+                String::new()
+            }
+        };
+        parse_jsonl(&format!(
+            r#"{{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":1,"value":1}}
+{{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":1,"value":1{}}}
+{{"index":2,"time":2,"process":1,"type":"invoke","f":"read","key":1,"value":null}}
+{{"index":3,"time":3,"process":1,"type":"ok","f":"read","key":1,"value":1{}}}
+{{"index":4,"time":4,"process":1,"type":"invoke","f":"cas","key":1,"value":[1,2]}}
+{{"index":5,"time":5,"process":1,"type":"ok","f":"cas","key":1,"value":[1,2]{}}}
+{{"index":6,"time":6,"process":0,"type":"invoke","f":"read","key":1,"value":null}}
+{{"index":7,"time":7,"process":0,"type":"ok","f":"read","key":1,"value":2{}}}
+"#,
+            v(4),
+            v(4),
+            v(9),
+            v(9)
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn register_sessions_are_judged_from_versions() {
+        let h = register_history(true);
+        let results = run_checks_in(
+            &h,
+            &context(Workload::CasRegister, &["linearizable", "session"]),
+            "h.jsonl",
+        );
+        let session = &results[1];
+        assert_eq!(session.verdict, Verdict::Valid, "{}", session.summary);
+        assert_eq!(
+            session.summary,
+            "monotonic-reads valid (2 reads), monotonic-writes valid (2 writes), \
+             read-your-writes valid (1 reads), writes-follow-reads valid (1 writes); \
+             from per-key versions"
+        );
+        assert_eq!(session.report["workload"], serde_json::json!("register"));
+        assert_eq!(
+            session.replay.as_deref(),
+            Some("faultline check --check session --workload cas-register h.jsonl")
+        );
+        let p = placement(&results).unwrap();
+        assert_eq!(p.line, "strongest model satisfied: linearizable");
+    }
+
+    #[test]
+    fn register_sessions_without_versions_are_unknown_and_say_why() {
+        let h = register_history(false);
+        let results = run_checks_in(
+            &h,
+            &context(Workload::Register, &["linearizable", "session"]),
+            "h.jsonl",
+        );
+        let session = &results[1];
+        assert_eq!(session.verdict, Verdict::Unknown);
+        assert_eq!(session.summary, NO_VERSIONS);
+        // Linearizability implies the guarantees the versions could not judge.
+        let p = placement(&results).unwrap();
+        assert_eq!(p.line, "strongest model satisfied: linearizable");
+        // Without that implication they are open, and the line says why.
+        let mut results = results;
+        for c in results.iter_mut().filter(|c| c.name != "session") {
+            c.verdict = Verdict::Invalid;
+        }
+        let p = placement(&results).unwrap();
+        assert!(
+            p.line.ends_with(
+                "not determined: monotonic reads, monotonic writes, read-your-writes, \
+                 writes-follow-reads (session guarantees on registers need the per-key \
+                 versions this system does not report)"
+            ),
+            "{}",
+            p.line
         );
     }
 

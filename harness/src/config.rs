@@ -12,7 +12,7 @@
 //! silently ignored gives a test that is not the one the user asked for.
 
 use crate::check::parse_duration;
-use nemesis::FaultKind;
+use nemesis::{ClockBumpRange, FaultKind, FaultParams};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use workloads::generator::Workload;
 /// The checks a test can run on its history.
 pub const CHECK_NAMES: &[&str] = &[
     "linearizable",
+    "sequential",
     "session",
     "eventual",
     "bank",
@@ -30,18 +31,21 @@ pub const CHECK_NAMES: &[&str] = &[
 
 /// The checks each workload gets unless `--check` says otherwise: every checker that
 /// applies to it. Adding a checker means adding its name here and a case in
-/// `checks.rs`. (No sequential-consistency checker exists yet; the hierarchy line
-/// says so rather than guessing.)
+/// `checks.rs`. `sequential` follows `linearizable`, which usually decides it for
+/// free (a linearizable history is sequentially consistent); on a history that is not
+/// linearizable it places the history in the hierarchy, within its time budget.
 pub fn default_checks(workload: Workload) -> &'static [&'static str] {
     match workload {
-        // Registers' reads do not say which writes they saw, so no session guarantee
-        // can be judged from them (docs/consistency.md); convergence can.
-        Workload::Register | Workload::CasRegister => &["linearizable", "eventual"],
+        // Registers' reads do not say which writes they saw, so session guarantees
+        // need the per-key versions that only some systems report: `session` is asked
+        // for (`--check linearizable,session`), not a default, so that a system without
+        // versions does not get an `unknown` run for it (docs/consistency.md).
+        Workload::Register | Workload::CasRegister => &["linearizable", "sequential", "eventual"],
         // No linearizability model for lists of elements yet: the session guarantees
         // and eventual consistency are exact on this workload.
         Workload::Append => &["session", "eventual"],
         // The `set` model checks sets for linearizability.
-        Workload::Set => &["linearizable", "eventual"],
+        Workload::Set => &["linearizable", "sequential", "eventual"],
         Workload::Counter => &["counter", "eventual"],
         Workload::Bank => &["bank"],
         Workload::UniqueIds => &["unique-ids"],
@@ -51,11 +55,16 @@ pub fn default_checks(workload: Workload) -> &'static [&'static str] {
 /// Which checks make sense for which workload.
 pub fn check_applies(check: &str, workload: Workload) -> bool {
     match check {
-        "linearizable" => matches!(
+        "linearizable" | "sequential" => matches!(
             workload,
             Workload::Register | Workload::CasRegister | Workload::Set
         ),
-        "session" => workload == Workload::Append,
+        // Registers: judged from the per-key versions a system reports (raft-kv, etcd);
+        // a history without them gets `unknown`, with the reason.
+        "session" => matches!(
+            workload,
+            Workload::Append | Workload::Register | Workload::CasRegister
+        ),
         "eventual" => matches!(
             workload,
             Workload::Register | Workload::CasRegister | Workload::Append | Workload::Set | Workload::Counter
@@ -93,6 +102,11 @@ pub struct TestArgs {
     /// Logical client processes running at once, spread over the nodes. [default: 10]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// How client processes pick nodes: `sticky` (each bound to one node, as in
+    /// Jepsen) or `roaming` (every operation to a node drawn from the seed, so a
+    /// session moves between replicas, as Terry's do). [default: sticky]
+    #[arg(long, value_name = "MODE")]
+    pub sessions: Option<String>,
     /// Operations per second over all clients; 0 for as fast as they go. [default: 200]
     #[arg(long, value_name = "OPS")]
     pub rate: Option<f64>,
@@ -100,8 +114,9 @@ pub struct TestArgs {
     #[arg(long, value_name = "D")]
     pub time_limit: Option<String>,
     /// Fault kinds, comma-separated: kinds (partition-halves, kill, pause,
-    /// clock-bump, loss, ...) or groups (partition, process, clock, packet, all, none).
-    /// [default: partition,kill,pause]
+    /// pause-leader, clock-bump, loss, ...), groups (partition, process, clock, packet,
+    /// all, none), or compositions of kinds started and healed together
+    /// (pause-leader+clock-bump). [default: partition,kill,pause]
     #[arg(long, value_name = "KINDS")]
     pub nemesis: Option<String>,
     /// Time a fault lasts, and the healthy time between a heal and the next fault;
@@ -109,8 +124,13 @@ pub struct TestArgs {
     /// [default: 5s]
     #[arg(long, value_name = "D")]
     pub nemesis_interval: Option<String>,
-    /// Checks to run, comma-separated: linearizable, session, eventual, bank,
-    /// counter, unique-ids. [default: every check that applies to the workload]
+    /// How far clock-bump faults move a clock: uniform between two signed durations,
+    /// e.g. `--clock-bump=-30s..-6s` (one value: exactly that).
+    /// [default: 100ms to 60s, log-uniform, either sign]
+    #[arg(long, value_name = "MIN..MAX", allow_hyphen_values = true)]
+    pub clock_bump: Option<String>,
+    /// Checks to run, comma-separated: linearizable, sequential, session, eventual,
+    /// bank, counter, unique-ids. [default: every check that applies to the workload]
     #[arg(long, value_name = "CHECKS")]
     pub check: Option<String>,
     /// Seed for the operation mix, the node choice and the fault schedule.
@@ -170,10 +190,12 @@ struct TestFile {
     nodes: Option<usize>,
     workload: Option<String>,
     concurrency: Option<usize>,
+    sessions: Option<String>,
     rate: Option<f64>,
     time_limit: Option<DurationText>,
     nemesis: Option<StringList>,
     nemesis_interval: Option<DurationText>,
+    clock_bump: Option<String>,
     check: Option<StringList>,
     seed: Option<u64>,
     test_count: Option<u32>,
@@ -234,6 +256,9 @@ pub struct TestConfig {
     pub nodes: usize,
     pub workload: Workload,
     pub concurrency: usize,
+    /// How client processes pick nodes (sticky in test files written before it).
+    #[serde(default)]
+    pub sessions: workloads::sessions::Sessions,
     pub rate: f64,
     #[serde(with = "seconds")]
     pub time_limit: Duration,
@@ -241,6 +266,9 @@ pub struct TestConfig {
     pub nemesis: Vec<String>,
     #[serde(with = "seconds")]
     pub nemesis_interval: Duration,
+    /// The range clock bumps are drawn from (`--clock-bump`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_bump: Option<String>,
     pub checks: Vec<String>,
     pub seed: u64,
     pub test_count: u32,
@@ -272,6 +300,15 @@ impl TestConfig {
     /// The fault kinds, parsed (they were validated when the config was resolved).
     pub fn fault_kinds(&self) -> Vec<FaultKind> {
         FaultKind::parse_list(&self.nemesis.join(","), self.nodes).unwrap_or_default()
+    }
+
+    /// The magnitudes of faults: the defaults, with `--clock-bump` if given (validated
+    /// when the config was resolved).
+    pub fn fault_params(&self) -> FaultParams {
+        FaultParams {
+            clock_bump: self.clock_bump.as_deref().and_then(|t| t.parse().ok()),
+            ..FaultParams::default()
+        }
     }
 
     /// The same test with another seed (for the i-th of `--test-count` tests).
@@ -357,6 +394,12 @@ pub fn resolve(args: &TestArgs) -> Result<TestConfig, String> {
             origin(args.concurrency.is_some(), "concurrency")
         ));
     }
+    let sessions = match args.sessions.clone().or(file.sessions) {
+        None => workloads::sessions::Sessions::default(),
+        Some(text) => text
+            .parse()
+            .map_err(|e| format!("{}: {e}", origin(args.sessions.is_some(), "sessions")))?,
+    };
     let rate = args.rate.or(file.rate).unwrap_or(200.0);
     if !rate.is_finite() || rate < 0.0 {
         return Err(format!(
@@ -391,6 +434,26 @@ pub fn resolve(args: &TestArgs) -> Result<TestConfig, String> {
             origin(args.nemesis_interval.is_some(), "nemesis-interval")
         ));
     }
+    let clock_bump_given = args.clock_bump.is_some();
+    let clock_bump = match args.clock_bump.clone().or(file.clock_bump) {
+        None => None,
+        Some(text) => {
+            let range: ClockBumpRange = text
+                .parse()
+                .map_err(|e| format!("{}: {e}", origin(clock_bump_given, "clock-bump")))?;
+            let bumps = kinds
+                .iter()
+                .any(|k| k.parts().contains(&FaultKind::ClockBump));
+            if !bumps {
+                return Err(format!(
+                    "{}: sets the size of clock-bump faults, but the nemesis ({}) has none; add clock-bump, e.g. --nemesis pause-leader+clock-bump",
+                    origin(clock_bump_given, "clock-bump"),
+                    if kinds.is_empty() { "none".to_string() } else { kinds.iter().map(FaultKind::name).collect::<Vec<_>>().join(",") }
+                ));
+            }
+            Some(range.to_string())
+        }
+    };
     let check_given = args.check.is_some();
     let checks: Vec<String> = match args.check.clone().or(file.check.map(StringList::joined)) {
         None => default_checks(workload)
@@ -510,10 +573,12 @@ pub fn resolve(args: &TestArgs) -> Result<TestConfig, String> {
         nodes,
         workload,
         concurrency,
+        sessions,
         rate,
         time_limit,
         nemesis: kinds.iter().map(|k| k.name()).collect(),
         nemesis_interval,
+        clock_bump,
         checks,
         seed,
         test_count,
@@ -564,7 +629,7 @@ mod tests {
         assert_eq!(c.workload, Workload::CasRegister);
         assert_eq!(c.time_limit, Duration::from_secs(30));
         assert_eq!(c.nemesis_interval, Duration::from_secs(5));
-        assert_eq!(c.checks, vec!["linearizable", "eventual"]);
+        assert_eq!(c.checks, vec!["linearizable", "sequential", "eventual"]);
         assert_eq!(c.name, "raft-kv-cas-register");
         assert!(c.nemesis.iter().any(|k| k.starts_with("partition-")));
         assert!(
@@ -697,6 +762,39 @@ mod tests {
     }
 
     #[test]
+    fn sessions_come_from_the_flag_or_the_file_and_default_to_sticky() {
+        use workloads::sessions::Sessions;
+        let d = resolve(&TestArgs { seed: Some(1), ..Default::default() }).unwrap();
+        assert_eq!(d.sessions, Sessions::Sticky);
+        let f = file("sessions = \"roaming\"\n");
+        let c = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap();
+        assert_eq!(c.sessions, Sessions::Roaming);
+        let c = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            sessions: Some("sticky".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.sessions, Sessions::Sticky);
+        let e = resolve(&TestArgs { sessions: Some("random".into()), ..Default::default() }).unwrap_err();
+        assert!(e.starts_with("--sessions") && e.contains("roaming"), "{e}");
+        let f = file("sessions = \"moving\"\n");
+        let e = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap_err();
+        assert!(e.contains("key `sessions`") && e.contains("moving"), "{e}");
+        // test.json stores it; one written before the setting existed reads as sticky.
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["sessions"], "sticky");
+        let mut old = serde_json::to_value(&d).unwrap();
+        old.as_object_mut().unwrap().remove("sessions");
+        assert_eq!(serde_json::from_value::<TestConfig>(old).unwrap().sessions, Sessions::Sticky);
+        // test.toml replays it.
+        let roaming = resolve(&TestArgs { seed: Some(3), sessions: Some("roaming".into()), ..Default::default() }).unwrap();
+        let replay = file(&crate::results::test_toml(&roaming, Path::new("/tmp/run")));
+        let again = resolve(&TestArgs { config: Some(replay.path().to_path_buf()), ..Default::default() }).unwrap();
+        assert_eq!(again.sessions, Sessions::Roaming);
+    }
+
+    #[test]
     fn test_json_round_trips() {
         let c = resolve(&TestArgs {
             seed: Some(5),
@@ -707,4 +805,84 @@ mod tests {
         let back: TestConfig = serde_json::from_str(&text).unwrap();
         assert_eq!(back, c);
     }
+
+    #[test]
+    fn clock_bump_range_and_compositions_resolve_and_are_recorded() {
+        let c = resolve(&TestArgs {
+            seed: Some(1),
+            nemesis: Some("pause-leader+clock-bump,partition-leader+clock-bump".into()),
+            clock_bump: Some("-30s..-6000ms".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.nemesis,
+            vec!["pause-leader+clock-bump", "partition-leader+clock-bump"]
+        );
+        assert_eq!(c.clock_bump.as_deref(), Some("-30s..-6s"));
+        assert_eq!(c.fault_kinds().len(), 2);
+        assert_eq!(
+            c.fault_params().clock_bump,
+            Some(ClockBumpRange {
+                min_ms: -30_000,
+                max_ms: -6_000
+            })
+        );
+        let back: TestConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        // Without the setting: the default magnitudes, and test.json leaves it out.
+        let d = resolve(&TestArgs {
+            seed: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(d.fault_params(), FaultParams::default());
+        assert!(serde_json::to_value(&d).unwrap().get("clock-bump").is_none());
+        // From a test file.
+        let f = file("nemesis = [\"clock-bump\", \"pause\"]\nclock-bump = \"-5s..+5s\"\n");
+        let c = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.clock_bump.as_deref(), Some("-5s..+5s"));
+    }
+
+    #[test]
+    fn bad_clock_bump_ranges_and_compositions_name_the_flag_and_the_text() {
+        let with = |nemesis: &str, range: Option<&str>| {
+            resolve(&TestArgs {
+                nemesis: Some(nemesis.into()),
+                clock_bump: range.map(String::from),
+                ..Default::default()
+            })
+        };
+        let e = with("clock-bump", Some("-5s..-20s")).unwrap_err();
+        assert!(
+            e.starts_with("--clock-bump: `-5s..-20s`") && e.contains("above the upper bound"),
+            "{e}"
+        );
+        let e = with("clock-bump", Some("-20sec..-5s")).unwrap_err();
+        assert!(e.starts_with("--clock-bump") && e.contains("`-20sec`"), "{e}");
+        let e = with("pause-leader", Some("-20s..-5s")).unwrap_err();
+        assert!(
+            e.starts_with("--clock-bump") && e.contains("has none") && e.contains("pause-leader"),
+            "{e}"
+        );
+        let e = with("pause-leader+clok-bump", None).unwrap_err();
+        assert!(
+            e.starts_with("--nemesis") && e.contains("\"pause-leader+clok-bump\"") && e.contains("\"clok-bump\""),
+            "{e}"
+        );
+        let e = with("kill-all+clock-bump", None).unwrap_err();
+        assert!(e.starts_with("--nemesis") && e.contains("\"kill-all+clock-bump\""), "{e}");
+        let f = file("nemesis = \"clock-bump\"\nclock-bump = \"later\"\n");
+        let e = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.contains("key `clock-bump`") && e.contains("`later`"), "{e}");
+    }
 }
+

@@ -100,6 +100,7 @@ pub fn test_toml(config: &TestConfig, run_dir: &Path) -> String {
         "concurrency".into(),
         toml::Value::Integer(config.concurrency as i64),
     );
+    t.insert("sessions".into(), s(config.sessions.name()));
     t.insert("rate".into(), toml::Value::Float(config.rate));
     t.insert("time-limit".into(), secs(config.time_limit));
     let nemesis = if config.nemesis.is_empty() {
@@ -109,6 +110,9 @@ pub fn test_toml(config: &TestConfig, run_dir: &Path) -> String {
     };
     t.insert("nemesis".into(), toml::Value::Array(nemesis));
     t.insert("nemesis-interval".into(), secs(config.nemesis_interval));
+    if let Some(range) = &config.clock_bump {
+        t.insert("clock-bump".into(), s(range));
+    }
     t.insert(
         "check".into(),
         toml::Value::Array(config.checks.iter().map(|c| s(c)).collect()),

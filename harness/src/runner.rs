@@ -91,16 +91,18 @@ impl TestOutcome {
     }
 }
 
-/// The coarse fault class a system declares support for (`SystemSpec::faults`).
-fn fault_class(kind: nemesis::FaultKind) -> harness::system::FaultKind {
+/// The coarse fault classes a system declares support for (`SystemSpec::faults`)
+/// that a kind needs: one for a single kind, one per part for a composition.
+fn fault_classes(kind: &nemesis::FaultKind) -> Vec<harness::system::FaultKind> {
     use harness::system::FaultKind as Class;
     use nemesis::FaultKind as K;
     match kind {
-        K::Partition(_) => Class::Partition,
-        K::Kill | K::KillAll => Class::Kill,
-        K::Pause => Class::Pause,
-        K::ClockBump | K::ClockStrobe => Class::Clock,
-        K::Loss | K::Delay | K::Reorder | K::Duplicate => Class::Packet,
+        K::Partition(_) => vec![Class::Partition],
+        K::Kill | K::KillAll | K::KillLeader => vec![Class::Kill],
+        K::Pause | K::PauseLeader => vec![Class::Pause],
+        K::ClockBump | K::ClockStrobe => vec![Class::Clock],
+        K::Loss | K::Delay | K::Reorder | K::Duplicate => vec![Class::Packet],
+        K::Composed(parts) => parts.iter().flat_map(fault_classes).collect(),
     }
 }
 
@@ -109,7 +111,7 @@ fn check_faults_supported(config: &TestConfig, spec: &SystemSpec) -> Result<(), 
     let unsupported: Vec<String> = config
         .fault_kinds()
         .into_iter()
-        .filter(|k| !spec.faults.supports(fault_class(*k)))
+        .filter(|k| fault_classes(k).into_iter().any(|c| !spec.faults.supports(c)))
         .map(|k| k.name())
         .collect();
     if unsupported.is_empty() {
@@ -120,7 +122,7 @@ fn check_faults_supported(config: &TestConfig, spec: &SystemSpec) -> Result<(), 
         && config
             .fault_kinds()
             .iter()
-            .any(|k| fault_class(*k) == harness::system::FaultKind::Clock);
+            .any(|k| fault_classes(k).contains(&harness::system::FaultKind::Clock));
     let why = if !clock_refused {
         ""
     } else if spec.protocol == ClientProtocol::Etcd {
@@ -571,6 +573,8 @@ async fn drive_with<C: SystemUnderTest>(
         concurrency: config.concurrency,
         time_limit: config.time_limit,
         rate: config.rate,
+        sessions: config.sessions,
+        seed: config.seed,
     };
     let clients = run_clients(
         &options,
@@ -598,7 +602,7 @@ async fn drive_with<C: SystemUnderTest>(
             kinds.clone(),
             targets.len(),
         ) {
-            Ok(s) => s,
+            Ok(s) => s.with_params(config.fault_params()),
             Err(e) => return Some(Err(e.to_string())),
         };
         let mut interrupt = interrupt.clone();
@@ -716,6 +720,7 @@ async fn drive_with<C: SystemUnderTest>(
     let nemesis_record = json!({
         "kinds": config.nemesis,
         "interval_s": config.nemesis_interval.as_secs_f64(),
+        "clock_bump": config.clock_bump,
         "schedule": schedule,
         "events": std::mem::take(&mut *nemesis_events.lock().unwrap_or_else(|e| e.into_inner())),
         "history_events": events,

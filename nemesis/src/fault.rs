@@ -125,8 +125,25 @@ pub enum Fault {
     Kill { nodes: Vec<String> },
     /// `kill -9` every node at once; healed by restarting them all.
     KillAll { nodes: Vec<String> },
+    /// `kill -9` the node the system reported as leader; healed by restarting it.
+    KillLeader {
+        /// The node killed (one).
+        nodes: Vec<String>,
+        /// The leader the system reported, or `None` when it reported none and a node
+        /// picked by the schedule was killed instead.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader: Option<String>,
+    },
     /// SIGSTOP these nodes; healed by SIGCONT.
     Pause { nodes: Vec<String> },
+    /// SIGSTOP the node the system reported as leader; healed by SIGCONT.
+    PauseLeader {
+        /// The node paused (one).
+        nodes: Vec<String>,
+        /// As for [`Fault::KillLeader`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader: Option<String>,
+    },
     /// Move these nodes' wall clocks by the given amounts (ms, added to any offset
     /// already in force); healed by resetting them.
     ClockBump { deltas_ms: BTreeMap<String, i64> },
@@ -140,6 +157,10 @@ pub enum Fault {
     },
     /// Loss, delay, reordering or duplication on these links.
     Packet { kind: PacketKind, links: Vec<Link> },
+    /// Several faults in force together, started in this order and healed together
+    /// (in the same order). The parts after the first act only on the nodes the first
+    /// singled out ([`Fault::singled_out`]).
+    Composed { faults: Vec<Fault> },
 }
 
 impl Fault {
@@ -147,12 +168,13 @@ impl Fault {
     pub fn start_name(&self) -> String {
         match self {
             Fault::Partition { .. } => "start-partition".into(),
-            Fault::Kill { .. } => "kill".into(),
+            Fault::Kill { .. } | Fault::KillLeader { .. } => "kill".into(),
             Fault::KillAll { .. } => "kill-all".into(),
-            Fault::Pause { .. } => "pause".into(),
+            Fault::Pause { .. } | Fault::PauseLeader { .. } => "pause".into(),
             Fault::ClockBump { .. } => "clock-bump".into(),
             Fault::ClockStrobe { .. } => "clock-strobe".into(),
             Fault::Packet { kind, .. } => format!("start-{}", kind.name()),
+            Fault::Composed { faults } => join_names(faults, Fault::start_name),
         }
     }
 
@@ -160,11 +182,12 @@ impl Fault {
     pub fn stop_name(&self) -> String {
         match self {
             Fault::Partition { .. } => "stop-partition".into(),
-            Fault::Kill { .. } => "restart".into(),
+            Fault::Kill { .. } | Fault::KillLeader { .. } => "restart".into(),
             Fault::KillAll { .. } => "restart-all".into(),
-            Fault::Pause { .. } => "resume".into(),
+            Fault::Pause { .. } | Fault::PauseLeader { .. } => "resume".into(),
             Fault::ClockBump { .. } | Fault::ClockStrobe { .. } => "clock-reset".into(),
             Fault::Packet { kind, .. } => format!("stop-{}", kind.name()),
+            Fault::Composed { faults } => join_names(faults, Fault::stop_name),
         }
     }
 
@@ -185,7 +208,13 @@ impl Fault {
             }
             Fault::Kill { nodes } => format!("killed {}", nodes.join(",")),
             Fault::KillAll { .. } => "all nodes killed".into(),
+            Fault::KillLeader { nodes, leader } => {
+                format!("killed {}{}", nodes.join(","), leader_note(leader))
+            }
             Fault::Pause { nodes } => format!("paused {}", nodes.join(",")),
+            Fault::PauseLeader { nodes, leader } => {
+                format!("paused {}{}", nodes.join(","), leader_note(leader))
+            }
             Fault::ClockBump { deltas_ms } => {
                 let parts: Vec<String> = deltas_ms
                     .iter()
@@ -215,32 +244,157 @@ impl Fault {
                 };
                 format!("{what} on {} links", links.len())
             }
+            Fault::Composed { faults } => faults
+                .iter()
+                .map(Fault::describe)
+                .collect::<Vec<_>>()
+                .join(" + "),
+        }
+    }
+
+    /// The nodes this fault singles out, which the later parts of a composition act
+    /// on: the killed or paused nodes, the nodes whose clocks move, and for a
+    /// partition the cut-off side: the isolated node, the minority side of a split
+    /// (on a tie, the side without the first of `all`), the dropping side of a one-way
+    /// partition, the bridge node of a bridge. Empty for faults that single out no
+    /// nodes (a ring partition, packet faults, which act on links). `all` is every
+    /// node, in the cluster's order.
+    pub fn singled_out(&self, all: &[String]) -> Vec<String> {
+        match self {
+            Fault::Partition { kind, grudge, .. } => match kind {
+                PartitionKind::Ring => Vec::new(),
+                PartitionKind::OneWay => grudge.keys().cloned().collect(),
+                PartitionKind::Bridge => all
+                    .iter()
+                    .filter(|n| !grudge.contains_key(*n))
+                    .cloned()
+                    .collect(),
+                _ => {
+                    let Some(first) = all.first() else {
+                        return Vec::new();
+                    };
+                    let Some(other_side) = grudge.get(first) else {
+                        return grudge.keys().cloned().collect();
+                    };
+                    let own_side: Vec<String> = all
+                        .iter()
+                        .filter(|n| !other_side.contains(*n))
+                        .cloned()
+                        .collect();
+                    if own_side.len() < other_side.len() {
+                        own_side
+                    } else {
+                        all.iter()
+                            .filter(|n| other_side.contains(*n))
+                            .cloned()
+                            .collect()
+                    }
+                }
+            },
+            Fault::Kill { nodes }
+            | Fault::KillAll { nodes }
+            | Fault::KillLeader { nodes, .. }
+            | Fault::Pause { nodes }
+            | Fault::PauseLeader { nodes, .. }
+            | Fault::ClockStrobe { nodes, .. } => nodes.clone(),
+            Fault::ClockBump { deltas_ms } => deltas_ms.keys().cloned().collect(),
+            Fault::Packet { .. } => Vec::new(),
+            Fault::Composed { faults } => faults
+                .first()
+                .map(|f| f.singled_out(all))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// This fault restricted to `nodes`: the part of a composition that acts on the
+    /// nodes its first part singled out. Process and clock faults keep only those
+    /// nodes; packet faults keep the links to and from them; other faults are returned
+    /// unchanged.
+    pub fn narrowed_to(&self, nodes: &[String]) -> Fault {
+        let keep = |v: &Vec<String>| -> Vec<String> {
+            v.iter().filter(|n| nodes.contains(n)).cloned().collect()
+        };
+        match self {
+            Fault::Kill { nodes: n } => Fault::Kill { nodes: keep(n) },
+            Fault::Pause { nodes: n } => Fault::Pause { nodes: keep(n) },
+            Fault::ClockBump { deltas_ms } => Fault::ClockBump {
+                deltas_ms: deltas_ms
+                    .iter()
+                    .filter(|(n, _)| nodes.contains(n))
+                    .map(|(n, d)| (n.clone(), *d))
+                    .collect(),
+            },
+            Fault::ClockStrobe {
+                nodes: n,
+                delta_ms,
+                period_ms,
+                duration_ms,
+            } => Fault::ClockStrobe {
+                nodes: keep(n),
+                delta_ms: *delta_ms,
+                period_ms: *period_ms,
+                duration_ms: *duration_ms,
+            },
+            Fault::Packet { kind, links } => Fault::Packet {
+                kind: *kind,
+                links: links
+                    .iter()
+                    .filter(|l| nodes.contains(&l.from) || nodes.contains(&l.to))
+                    .cloned()
+                    .collect(),
+            },
+            other => other.clone(),
         }
     }
 }
 
-/// A fault a user can ask the schedule for. Serialized as its name (`partition-ring`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+fn join_names(faults: &[Fault], name: fn(&Fault) -> String) -> String {
+    faults.iter().map(name).collect::<Vec<_>>().join("+")
+}
+
+fn leader_note(leader: &Option<String>) -> String {
+    match leader {
+        Some(_) => " (the leader)".into(),
+        None => " (no leader reported; chosen by the schedule)".into(),
+    }
+}
+
+/// A fault a user can ask the schedule for. Serialized as its name (`partition-ring`,
+/// `pause-leader+clock-bump`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaultKind {
     Partition(PartitionKind),
     Kill,
     KillAll,
+    /// `kill -9` the node the system reports as leader (a node chosen by the schedule
+    /// when there is none).
+    KillLeader,
     Pause,
+    /// SIGSTOP the node the system reports as leader (as for `KillLeader`).
+    PauseLeader,
     ClockBump,
     ClockStrobe,
     Loss,
     Delay,
     Reorder,
     Duplicate,
+    /// Several single kinds started together as one fault and healed together
+    /// (`pause-leader+clock-bump`). Built only through [`FaultKind::compose`], which
+    /// refuses compositions that cannot work; the parts after the first act on the
+    /// nodes the first singles out.
+    Composed(Vec<FaultKind>),
 }
 
 /// Group names that expand to several kinds, with what they expand to.
 const GROUPS: &[(&str, &str)] = &[
     ("partition", "every partition-* kind the node count allows"),
-    ("process", "kill, kill-all, pause"),
+    (
+        "process",
+        "kill, kill-all, kill-leader, pause, pause-leader",
+    ),
     ("clock", "clock-bump, clock-strobe"),
     ("packet", "loss, delay, reorder, duplicate"),
-    ("all", "every kind the node count allows"),
+    ("all", "every single kind the node count allows"),
     ("none", "no faults"),
 ];
 
@@ -254,7 +408,9 @@ impl FaultKind {
         v.extend([
             FaultKind::Kill,
             FaultKind::KillAll,
+            FaultKind::KillLeader,
             FaultKind::Pause,
+            FaultKind::PauseLeader,
             FaultKind::ClockBump,
             FaultKind::ClockStrobe,
             FaultKind::Loss,
@@ -266,49 +422,200 @@ impl FaultKind {
     }
 
     /// The name users type and events carry.
-    pub fn name(self) -> String {
+    pub fn name(&self) -> String {
         match self {
             FaultKind::Partition(p) => format!("partition-{}", p.suffix()),
             FaultKind::Kill => "kill".into(),
             FaultKind::KillAll => "kill-all".into(),
+            FaultKind::KillLeader => "kill-leader".into(),
             FaultKind::Pause => "pause".into(),
+            FaultKind::PauseLeader => "pause-leader".into(),
             FaultKind::ClockBump => "clock-bump".into(),
             FaultKind::ClockStrobe => "clock-strobe".into(),
             FaultKind::Loss => "loss".into(),
             FaultKind::Delay => "delay".into(),
             FaultKind::Reorder => "reorder".into(),
             FaultKind::Duplicate => "duplicate".into(),
+            FaultKind::Composed(parts) => parts
+                .iter()
+                .map(FaultKind::name)
+                .collect::<Vec<_>>()
+                .join("+"),
         }
     }
 
-    pub fn is_clock(self) -> bool {
-        matches!(self, FaultKind::ClockBump | FaultKind::ClockStrobe)
+    /// The single kinds this kind is made of: itself, or a composition's parts.
+    pub fn parts(&self) -> &[FaultKind] {
+        match self {
+            FaultKind::Composed(parts) => parts,
+            single => std::slice::from_ref(single),
+        }
     }
 
-    /// Whether this kind needs iptables inside the node namespaces.
-    pub fn is_network(self) -> bool {
-        matches!(
-            self,
-            FaultKind::Partition(_)
-                | FaultKind::Loss
-                | FaultKind::Delay
-                | FaultKind::Reorder
-                | FaultKind::Duplicate
-        )
+    /// Whether this kind moves clocks (a composition: whether any part does).
+    pub fn is_clock(&self) -> bool {
+        self.parts()
+            .iter()
+            .any(|k| matches!(k, FaultKind::ClockBump | FaultKind::ClockStrobe))
+    }
+
+    /// Whether this kind needs iptables inside the node namespaces (a composition:
+    /// whether any part does).
+    pub fn is_network(&self) -> bool {
+        self.parts().iter().any(|k| {
+            matches!(
+                k,
+                FaultKind::Partition(_)
+                    | FaultKind::Loss
+                    | FaultKind::Delay
+                    | FaultKind::Reorder
+                    | FaultKind::Duplicate
+            )
+        })
+    }
+
+    /// Whether this kind holds packets back (delay or reorder, alone or composed).
+    pub fn delays_packets(&self) -> bool {
+        self.parts()
+            .iter()
+            .any(|k| matches!(k, FaultKind::Delay | FaultKind::Reorder))
     }
 
     /// The fewest nodes this kind is meaningful for.
-    pub fn min_nodes(self) -> usize {
+    pub fn min_nodes(&self) -> usize {
         match self {
             FaultKind::Partition(p) => p.min_nodes(),
             FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate => 2,
+            FaultKind::Composed(parts) => parts.iter().map(FaultKind::min_nodes).max().unwrap_or(1),
             _ => 1,
         }
     }
 
+    /// Builds a composition, refusing what cannot work. The first part must single
+    /// out nodes (a partition other than a ring, a pause, a clock fault); the parts
+    /// after it act on those nodes, so each must be node-targeted (kill, pause, a
+    /// clock or packet fault), a kill only last (nothing acts on a dead node), with at
+    /// most one process part and one clock part. `item` names the composition in
+    /// errors, as the user wrote it.
+    pub fn compose(parts: Vec<FaultKind>, item: &str) -> Result<FaultKind, ParseKindError> {
+        let refuse = |reason: String| ParseKindError::Composition {
+            item: item.to_string(),
+            reason,
+        };
+        if parts.len() < 2 {
+            return Err(refuse("a composition needs at least two parts".into()));
+        }
+        for (i, part) in parts.iter().enumerate() {
+            let name = part.name();
+            let why_not = match (i, part) {
+                (_, FaultKind::Composed(_)) => Some("compositions cannot be nested".to_string()),
+                (0, FaultKind::Partition(PartitionKind::Ring)) => Some(format!(
+                    "{name} singles out no nodes (every node sees a different majority), so the parts after it would have none to act on"
+                )),
+                (0, FaultKind::Kill | FaultKind::KillAll | FaultKind::KillLeader) => Some(format!(
+                    "{name} kills the nodes it singles out, so nothing after it can act on them (put a kill last, e.g. partition-leader+kill)"
+                )),
+                (0, FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate) => Some(format!(
+                    "{name} acts on links, not nodes, so it singles out none for the parts after it (put it after a part that does, e.g. partition-one+{name})"
+                )),
+                (0, _) => None,
+                (_, FaultKind::Partition(_)) => Some(format!(
+                    "{name} can only be the first part: the parts after the first act on the nodes it singled out"
+                )),
+                (_, FaultKind::KillLeader | FaultKind::PauseLeader) => Some(format!(
+                    "{name} can only be the first part: the parts after the first act on the nodes it singled out, not on the leader"
+                )),
+                (_, FaultKind::KillAll) => Some(format!(
+                    "{name} acts on every node, not on the nodes the first part singled out"
+                )),
+                _ => None,
+            };
+            if let Some(reason) = why_not {
+                return Err(refuse(reason));
+            }
+            if parts[..i].contains(part) {
+                return Err(refuse(format!("{name} appears twice")));
+            }
+            if i + 1 < parts.len() && *part == FaultKind::Kill {
+                return Err(refuse(format!(
+                    "kill must be the last part: the nodes it kills are down until the heal, so {} would act on nothing",
+                    parts[i + 1].name()
+                )));
+            }
+        }
+        let process = |k: &FaultKind| {
+            matches!(
+                k,
+                FaultKind::Kill | FaultKind::KillLeader | FaultKind::Pause | FaultKind::PauseLeader
+            )
+        };
+        let count = |pred: &dyn Fn(&FaultKind) -> bool| parts.iter().filter(|k| pred(k)).count();
+        if count(&process) > 1 {
+            return Err(refuse(
+                "at most one process part (kill, pause, kill-leader, pause-leader)".into(),
+            ));
+        }
+        if count(&|k| k.is_clock()) > 1 {
+            return Err(refuse(
+                "at most one clock part (clock-bump or clock-strobe)".into(),
+            ));
+        }
+        Ok(FaultKind::Composed(parts))
+    }
+
+    /// Parses one item of a list that is a single kind or a composition (`a+b`), not a
+    /// group.
+    fn parse_item(item: &str) -> Result<FaultKind, ParseKindError> {
+        if !item.contains('+') {
+            return FaultKind::all()
+                .into_iter()
+                .find(|k| k.name() == item)
+                .ok_or_else(|| ParseKindError::Unknown {
+                    name: item.to_string(),
+                    valid: FaultKind::valid_names(),
+                });
+        }
+        let mut parts = Vec::new();
+        for raw in item.split('+') {
+            let part = raw.trim();
+            if part.is_empty() {
+                return Err(ParseKindError::Composition {
+                    item: item.to_string(),
+                    reason: "an empty part (write kinds joined by +, e.g. pause-leader+clock-bump)"
+                        .into(),
+                });
+            }
+            if GROUPS.iter().any(|(g, _)| *g == part) {
+                return Err(ParseKindError::Composition {
+                    item: item.to_string(),
+                    reason: format!(
+                        "{part} is a group; only single kinds can be composed (e.g. pause-leader+clock-bump)"
+                    ),
+                });
+            }
+            match FaultKind::all().into_iter().find(|k| k.name() == part) {
+                Some(k) => parts.push(k),
+                None => {
+                    let singles: Vec<String> =
+                        FaultKind::all().iter().map(FaultKind::name).collect();
+                    return Err(ParseKindError::Composition {
+                        item: item.to_string(),
+                        reason: format!(
+                            "unknown part {part:?}; parts are single kinds: {}",
+                            singles.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        FaultKind::compose(parts, item)
+    }
+
     /// Parses a comma-separated list of kind and group names (`partition-ring,kill`,
-    /// `partition,clock`). Groups expand to the kinds `node_count` allows; a kind named
-    /// explicitly that needs more nodes is an error. Duplicates are removed, order kept.
+    /// `partition,clock`), where an item may also be a composition of single kinds
+    /// (`pause-leader+clock-bump`). Groups expand to the kinds `node_count` allows; a
+    /// kind named explicitly that needs more nodes is an error. Duplicates are
+    /// removed, order kept.
     pub fn parse_list(list: &str, node_count: usize) -> Result<Vec<FaultKind>, ParseKindError> {
         let mut out: Vec<FaultKind> = Vec::new();
         let push = |k: FaultKind, out: &mut Vec<FaultKind>| {
@@ -328,7 +635,13 @@ impl FaultKind {
                         .map(|k| FaultKind::Partition(*k))
                         .collect(),
                 ),
-                "process" => Some(vec![FaultKind::Kill, FaultKind::KillAll, FaultKind::Pause]),
+                "process" => Some(vec![
+                    FaultKind::Kill,
+                    FaultKind::KillAll,
+                    FaultKind::KillLeader,
+                    FaultKind::Pause,
+                    FaultKind::PauseLeader,
+                ]),
                 "clock" => Some(vec![FaultKind::ClockBump, FaultKind::ClockStrobe]),
                 "packet" => Some(vec![
                     FaultKind::Loss,
@@ -346,7 +659,7 @@ impl FaultKind {
                 }
                 continue;
             }
-            let kind = name.parse::<FaultKind>()?;
+            let kind = FaultKind::parse_item(name)?;
             if kind.min_nodes() > node_count {
                 return Err(ParseKindError::TooFewNodes {
                     kind: kind.name(),
@@ -362,7 +675,8 @@ impl FaultKind {
     /// Every name [`FaultKind::parse_list`] accepts, for help texts and errors.
     pub fn valid_names() -> String {
         let mut names: Vec<String> = GROUPS.iter().map(|(g, _)| g.to_string()).collect();
-        names.extend(FaultKind::all().into_iter().map(FaultKind::name));
+        names.extend(FaultKind::all().iter().map(FaultKind::name));
+        names.push("A+B (a composition, e.g. pause-leader+clock-bump)".into());
         names.join(", ")
     }
 
@@ -394,15 +708,9 @@ impl<'de> Deserialize<'de> for FaultKind {
 impl std::str::FromStr for FaultKind {
     type Err = ParseKindError;
 
-    /// One single kind (not a group).
+    /// One single kind or one composition (not a group).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultKind::all()
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| ParseKindError::Unknown {
-                name: s.to_string(),
-                valid: FaultKind::valid_names(),
-            })
+        FaultKind::parse_item(s.trim())
     }
 }
 
@@ -418,6 +726,11 @@ pub enum ParseKindError {
         needs: usize,
         nodes: usize,
     },
+    /// A composition (`a+b`) that cannot work, with the reason.
+    Composition {
+        item: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for ParseKindError {
@@ -431,6 +744,9 @@ impl fmt::Display for ParseKindError {
                     f,
                     "nemesis fault {kind} needs at least {needs} nodes, the cluster has {nodes}"
                 )
+            }
+            ParseKindError::Composition { item, reason } => {
+                write!(f, "cannot compose nemesis fault {item:?}: {reason}")
             }
         }
     }
@@ -504,5 +820,260 @@ mod tests {
         assert_eq!(back, f);
         assert_eq!(f.start_name(), "start-delay");
         assert_eq!(f.stop_name(), "stop-delay");
+    }
+
+    #[test]
+    fn compositions_parse_round_trip_and_count_as_one_item() {
+        let kinds = FaultKind::parse_list(
+            "pause-leader+clock-bump, partition-leader + clock-bump,pause",
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            kinds,
+            vec![
+                FaultKind::Composed(vec![FaultKind::PauseLeader, FaultKind::ClockBump]),
+                FaultKind::Composed(vec![
+                    FaultKind::Partition(PartitionKind::Leader),
+                    FaultKind::ClockBump
+                ]),
+                FaultKind::Pause,
+            ]
+        );
+        assert_eq!(kinds[1].name(), "partition-leader+clock-bump");
+        let json = serde_json::to_string(&kinds).unwrap();
+        assert_eq!(
+            json,
+            r#"["pause-leader+clock-bump","partition-leader+clock-bump","pause"]"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Vec<FaultKind>>(&json).unwrap(),
+            kinds
+        );
+        assert!(kinds[0].is_clock() && !kinds[0].is_network());
+        assert!(kinds[1].is_clock() && kinds[1].is_network());
+        let big = FaultKind::parse_list("partition-bridge+delay", 5).unwrap();
+        assert_eq!(big[0].min_nodes(), 3);
+        assert!(big[0].delays_packets());
+        let e = FaultKind::parse_list("partition-bridge+delay", 2).unwrap_err();
+        assert!(e.to_string().contains("at least 3 nodes"), "{e}");
+    }
+
+    #[test]
+    fn nonsense_compositions_are_refused_naming_the_item() {
+        let err = |list: &str| FaultKind::parse_list(list, 5).unwrap_err().to_string();
+        let cases = [
+            (
+                "pause,pause-leadr+clock-bump",
+                "unknown part \"pause-leadr\"",
+            ),
+            (
+                "kill-all+clock-bump",
+                "kill-all kills the nodes it singles out",
+            ),
+            ("kill+pause", "kill kills the nodes it singles out"),
+            ("pause-leader+clock", "clock is a group"),
+            ("process+clock-bump", "process is a group"),
+            ("pause-leader+", "an empty part"),
+            ("partition-ring+clock-bump", "singles out no nodes"),
+            ("loss+clock-bump", "acts on links, not nodes"),
+            (
+                "pause+partition-one",
+                "partition-one can only be the first part",
+            ),
+            (
+                "partition-one+pause-leader",
+                "pause-leader can only be the first part",
+            ),
+            ("pause+kill-all", "kill-all acts on every node"),
+            (
+                "partition-one+clock-bump+clock-bump",
+                "clock-bump appears twice",
+            ),
+            (
+                "partition-one+kill+clock-bump",
+                "kill must be the last part",
+            ),
+            ("pause-leader+pause", "at most one process part"),
+            (
+                "partition-one+clock-bump+clock-strobe",
+                "at most one clock part",
+            ),
+        ];
+        for (list, want) in cases {
+            let e = err(list);
+            let item = list.rsplit(',').next().unwrap();
+            assert!(
+                e.contains(want) && e.contains(&format!("{item:?}")),
+                "{list}: {e}"
+            );
+        }
+        // What is allowed.
+        for ok in [
+            "pause-leader+clock-bump",
+            "partition-leader+clock-bump",
+            "partition-halves+kill",
+            "partition-one-way+delay+loss",
+            "clock-bump+pause",
+            "pause+clock-strobe+duplicate",
+            "partition-leader+clock-bump+kill",
+        ] {
+            FaultKind::parse_list(ok, 5).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn the_process_group_has_the_leader_kinds_and_all_has_no_compositions() {
+        let p = FaultKind::parse_list("process", 3).unwrap();
+        assert_eq!(
+            p,
+            vec![
+                FaultKind::Kill,
+                FaultKind::KillAll,
+                FaultKind::KillLeader,
+                FaultKind::Pause,
+                FaultKind::PauseLeader
+            ]
+        );
+        let all = FaultKind::parse_list("all", 5).unwrap();
+        assert!(all.iter().all(|k| !matches!(k, FaultKind::Composed(_))));
+        assert_eq!(all.len(), 7 + 5 + 2 + 4);
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn split(kind: PartitionKind, a: &[&str], b: &[&str]) -> Fault {
+        let mut grudge = Grudge::new();
+        for x in a {
+            grudge.insert(x.to_string(), names(b));
+        }
+        for x in b {
+            grudge.insert(x.to_string(), names(a));
+        }
+        Fault::Partition {
+            kind,
+            grudge,
+            leader: None,
+        }
+    }
+
+    #[test]
+    fn partitions_single_out_the_cut_off_side() {
+        let all = names(&["n1", "n2", "n3", "n4", "n5"]);
+        let one = split(PartitionKind::Leader, &["n3"], &["n1", "n2", "n4", "n5"]);
+        assert_eq!(one.singled_out(&all), names(&["n3"]));
+        let halves = split(PartitionKind::Halves, &["n1", "n4", "n5"], &["n2", "n3"]);
+        assert_eq!(halves.singled_out(&all), names(&["n2", "n3"]));
+        let halves = split(PartitionKind::Halves, &["n1", "n4"], &["n2", "n3", "n5"]);
+        assert_eq!(halves.singled_out(&all), names(&["n1", "n4"]));
+        // A tie: the side without the first node.
+        let four = names(&["n1", "n2", "n3", "n4"]);
+        let tie = split(PartitionKind::Random, &["n1", "n3"], &["n2", "n4"]);
+        assert_eq!(tie.singled_out(&four), names(&["n2", "n4"]));
+        let one_way = Fault::Partition {
+            kind: PartitionKind::OneWay,
+            grudge: Grudge::from([("n2".to_string(), names(&["n1", "n3"]))]),
+            leader: None,
+        };
+        assert_eq!(
+            one_way.singled_out(&names(&["n1", "n2", "n3"])),
+            names(&["n2"])
+        );
+        let mut bridge = split(PartitionKind::Bridge, &["n1", "n2"], &["n4", "n5"]);
+        assert_eq!(bridge.singled_out(&all), names(&["n3"]));
+        if let Fault::Partition { kind, .. } = &mut bridge {
+            *kind = PartitionKind::Ring;
+        }
+        assert!(bridge.singled_out(&all).is_empty());
+    }
+
+    #[test]
+    fn later_parts_are_narrowed_to_the_singled_out_nodes() {
+        let bump = Fault::ClockBump {
+            deltas_ms: BTreeMap::from([
+                ("n1".to_string(), -7_000),
+                ("n2".to_string(), -9_000),
+                ("n3".to_string(), -11_000),
+            ]),
+        };
+        assert_eq!(
+            bump.narrowed_to(&names(&["n2"])),
+            Fault::ClockBump {
+                deltas_ms: BTreeMap::from([("n2".to_string(), -9_000)])
+            }
+        );
+        let link = |a: &str, b: &str| Link {
+            from: a.into(),
+            to: b.into(),
+        };
+        let delay = Fault::Packet {
+            kind: PacketKind::Delay {
+                ms: 100,
+                jitter_ms: 0,
+            },
+            links: vec![link("n1", "n2"), link("n2", "n3"), link("n3", "n1")],
+        };
+        let Fault::Packet { links, .. } = delay.narrowed_to(&names(&["n1"])) else {
+            panic!()
+        };
+        assert_eq!(links, vec![link("n1", "n2"), link("n3", "n1")]);
+        let pause = Fault::Pause {
+            nodes: names(&["n1", "n2", "n3"]),
+        };
+        assert_eq!(
+            pause.narrowed_to(&names(&["n3"])),
+            Fault::Pause {
+                nodes: names(&["n3"])
+            }
+        );
+    }
+
+    #[test]
+    fn a_composed_fault_names_and_records_every_part() {
+        let f = Fault::Composed {
+            faults: vec![
+                Fault::PauseLeader {
+                    nodes: names(&["n2"]),
+                    leader: Some("n2".into()),
+                },
+                Fault::ClockBump {
+                    deltas_ms: BTreeMap::from([("n2".to_string(), -12_000)]),
+                },
+            ],
+        };
+        assert_eq!(f.start_name(), "pause+clock-bump");
+        assert_eq!(f.stop_name(), "resume+clock-reset");
+        assert_eq!(
+            f.describe(),
+            "paused n2 (the leader) + clocks bumped n2-12000ms"
+        );
+        assert_eq!(f.singled_out(&names(&["n1", "n2", "n3"])), names(&["n2"]));
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"fault": "composed", "faults": [
+                {"fault": "pause-leader", "nodes": ["n2"], "leader": "n2"},
+                {"fault": "clock-bump", "deltas_ms": {"n2": -12000}},
+            ]})
+        );
+        assert_eq!(serde_json::from_value::<Fault>(v).unwrap(), f);
+        let fallback = Fault::KillLeader {
+            nodes: names(&["n1"]),
+            leader: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&fallback).unwrap(),
+            serde_json::json!({"fault": "kill-leader", "nodes": ["n1"]})
+        );
+        assert_eq!(
+            (
+                fallback.start_name().as_str(),
+                fallback.stop_name().as_str()
+            ),
+            ("kill", "restart")
+        );
+        assert!(fallback.describe().contains("no leader reported"));
     }
 }

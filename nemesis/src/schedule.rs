@@ -35,8 +35,18 @@ pub enum Decision {
         nodes: Vec<usize>,
     },
     KillAll,
+    /// Kill the leader the system reports when the fault starts; `fallback` when it
+    /// reports none.
+    KillLeader {
+        fallback: usize,
+    },
     Pause {
         nodes: Vec<usize>,
+    },
+    /// Pause the leader the system reports when the fault starts; `fallback` when it
+    /// reports none.
+    PauseLeader {
+        fallback: usize,
     },
     ClockBump {
         deltas_ms: Vec<(usize, i64)>,
@@ -52,6 +62,13 @@ pub enum Decision {
         kind: PacketKind,
         links: Vec<(usize, usize)>,
     },
+    /// Parts started together and healed together. The first is decided as it would
+    /// be alone; the later ones for every node (every node's clock delta, every link),
+    /// and [`crate::Nemesis::resolve`] narrows them to the nodes the first singles out,
+    /// which for a leader fault are known only when it starts.
+    Composed {
+        parts: Vec<Decision>,
+    },
 }
 
 /// The magnitudes of faults. Defaults are chosen to disturb a system on one machine
@@ -64,9 +81,13 @@ pub struct FaultParams {
     pub reorder_p: f64,
     pub reorder_ms: u64,
     pub duplicate_p: f64,
-    /// Clock bumps are log-uniform in `[clock_min_ms, clock_max_ms]`, either sign.
+    /// Clock bumps (unless `clock_bump` is set) and strobe deltas are log-uniform in
+    /// `[clock_min_ms, clock_max_ms]`, either sign.
     pub clock_min_ms: u64,
     pub clock_max_ms: u64,
+    /// When set (`--clock-bump`), clock bumps are uniform in this signed range
+    /// instead. Strobes are not affected.
+    pub clock_bump: Option<ClockBumpRange>,
     /// Strobe periods are log-uniform in `[strobe_min_period_ms, strobe_max_period_ms]`.
     pub strobe_min_period_ms: u64,
     pub strobe_max_period_ms: u64,
@@ -83,9 +104,122 @@ impl Default for FaultParams {
             duplicate_p: 0.3,
             clock_min_ms: 100,
             clock_max_ms: 60_000,
+            clock_bump: None,
             strobe_min_period_ms: 10,
             strobe_max_period_ms: 1_000,
         }
+    }
+}
+
+/// The signed range clock bumps are drawn from (`--clock-bump=-30s..-6s`): each bumped
+/// node's clock moves by an amount uniform in `[min_ms, max_ms]`, both bounds
+/// included. Uniform rather than log-uniform because a user who gives a range wants
+/// its whole width exercised, and a range may cross zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClockBumpRange {
+    pub min_ms: i64,
+    pub max_ms: i64,
+}
+
+/// The largest clock bump a range may ask for: a year either way.
+const MAX_BUMP_MS: i64 = 365 * 24 * 3600 * 1000;
+
+impl ClockBumpRange {
+    /// A range, refused unless `min_ms <= max_ms` and both are within a year.
+    pub fn new(min_ms: i64, max_ms: i64) -> Result<ClockBumpRange, String> {
+        for v in [min_ms, max_ms] {
+            if v.abs() > MAX_BUMP_MS {
+                return Err(format!(
+                    "a clock bump of {} is beyond a year either way",
+                    signed_ms(v)
+                ));
+            }
+        }
+        if min_ms > max_ms {
+            return Err(format!(
+                "the lower bound {} is above the upper bound {} (write MIN..MAX, e.g. -30s..-6s)",
+                signed_ms(min_ms),
+                signed_ms(max_ms)
+            ));
+        }
+        Ok(ClockBumpRange { min_ms, max_ms })
+    }
+
+    /// A bump drawn uniformly from the range.
+    fn draw(&self, rng: &mut SeededRng) -> i64 {
+        let width = (self.max_ms - self.min_ms) as u64;
+        self.min_ms + rng.range(0, width) as i64
+    }
+}
+
+impl std::str::FromStr for ClockBumpRange {
+    type Err = String;
+
+    /// `MIN..MAX` with signed durations (`-30s..-6s`, `-500ms..2s`, `+1m..+5m`), or
+    /// one duration for bumps of exactly that size. Units: ms, s, m, h (none: seconds).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let t = text.trim();
+        let (lo, hi) = match t.split_once("..") {
+            Some((lo, hi)) => (lo, hi),
+            None => (t, t),
+        };
+        let parse = |part: &str| {
+            parse_signed_ms(part.trim()).map_err(|e| {
+                format!("`{text}`: {e} (write MIN..MAX with signed durations, e.g. -30s..-6s)")
+            })
+        };
+        let (lo, hi) = (parse(lo)?, parse(hi)?);
+        ClockBumpRange::new(lo, hi).map_err(|e| format!("`{text}`: {e}"))
+    }
+}
+
+impl std::fmt::Display for ClockBumpRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", signed_ms(self.min_ms), signed_ms(self.max_ms))
+    }
+}
+
+/// `-30s`, `+1.5s`, `250ms`, `2m`: milliseconds, rounded.
+fn parse_signed_ms(part: &str) -> Result<i64, String> {
+    if part.is_empty() {
+        return Err("a bound is missing".into());
+    }
+    let (sign, rest) = match part.as_bytes()[0] {
+        b'-' => (-1.0, &part[1..]),
+        b'+' => (1.0, &part[1..]),
+        _ => (1.0, part),
+    };
+    let split = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let (number, unit) = rest.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{part}` is not a duration"))?;
+    let scale = match unit.trim() {
+        "ms" => 1.0,
+        "" | "s" => 1e3,
+        "m" | "min" => 60e3,
+        "h" => 3600e3,
+        other => {
+            return Err(format!(
+                "`{part}` has unknown unit `{other}` (use ms, s, m or h)"
+            ))
+        }
+    };
+    let ms = sign * n * scale;
+    if !ms.is_finite() || ms.abs() > MAX_BUMP_MS as f64 {
+        return Err(format!("`{part}` is beyond a year either way"));
+    }
+    Ok(ms.round() as i64)
+}
+
+/// `-30s`, `+250ms`: whole seconds when exact.
+fn signed_ms(ms: i64) -> String {
+    if ms % 1000 == 0 {
+        format!("{:+}s", ms / 1000)
+    } else {
+        format!("{ms:+}ms")
     }
 }
 
@@ -144,6 +278,10 @@ impl Schedule {
                     k.min_nodes()
                 )));
             }
+            if let FaultKind::Composed(parts) = k {
+                FaultKind::compose(parts.clone(), &k.name())
+                    .map_err(|e| ScheduleError(e.to_string()))?;
+            }
         }
         Ok(Schedule {
             rng: SeededRng::new(seed),
@@ -190,23 +328,23 @@ impl Schedule {
         let partitions: Vec<FaultKind> = self
             .kinds
             .iter()
-            .copied()
             .filter(|k| matches!(k, FaultKind::Partition(_)))
+            .cloned()
             .collect();
         let others: Vec<FaultKind> = self
             .kinds
             .iter()
-            .copied()
             .filter(|k| !matches!(k, FaultKind::Partition(_)))
+            .cloned()
             .collect();
         let families = others.len() as u64 + u64::from(!partitions.is_empty());
         let pick = self.rng.below(families) as usize;
         let kind = if pick < others.len() {
-            others[pick]
+            others[pick].clone()
         } else {
-            partitions[self.rng.below(partitions.len() as u64) as usize]
+            partitions[self.rng.below(partitions.len() as u64) as usize].clone()
         };
-        self.decide(kind)
+        self.decide(&kind)
     }
 
     /// The first `count` decisions this schedule will make, without consuming them.
@@ -215,7 +353,18 @@ impl Schedule {
         (0..count).map(|_| s.next_decision()).collect()
     }
 
-    fn decide(&mut self, kind: FaultKind) -> Decision {
+    fn decide(&mut self, kind: &FaultKind) -> Decision {
+        if let FaultKind::Composed(parts) = kind {
+            let mut decided = Vec::with_capacity(parts.len());
+            for (i, part) in parts.iter().enumerate() {
+                decided.push(if i == 0 {
+                    self.decide(part)
+                } else {
+                    self.decide_for_every_node(part)
+                });
+            }
+            return Decision::Composed { parts: decided };
+        }
         let n = self.nodes;
         let p = self.params.clone();
         let rng = &mut self.rng;
@@ -232,7 +381,7 @@ impl Schedule {
                     PartitionKind::OneWay => grudge::one_way_split(n, rng),
                 };
                 Decision::Partition {
-                    kind: pk,
+                    kind: *pk,
                     grudge,
                     fallback,
                 }
@@ -241,18 +390,20 @@ impl Schedule {
                 nodes: targets(n, rng),
             },
             FaultKind::KillAll => Decision::KillAll,
+            FaultKind::KillLeader => Decision::KillLeader {
+                fallback: rng.below(n as u64) as usize,
+            },
             FaultKind::Pause => Decision::Pause {
                 nodes: targets(n, rng),
             },
+            FaultKind::PauseLeader => Decision::PauseLeader {
+                fallback: rng.below(n as u64) as usize,
+            },
             FaultKind::ClockBump => {
-                let deltas_ms = targets(n, rng)
-                    .into_iter()
-                    .map(|i| {
-                        let mag = rng.log_uniform(p.clock_min_ms, p.clock_max_ms) as i64;
-                        (i, if rng.coin() { mag } else { -mag })
-                    })
-                    .collect();
-                Decision::ClockBump { deltas_ms }
+                let nodes = targets(n, rng);
+                Decision::ClockBump {
+                    deltas_ms: bumps(&nodes, &p, rng),
+                }
             }
             FaultKind::ClockStrobe => {
                 let nodes = targets(n, rng);
@@ -288,8 +439,65 @@ impl Schedule {
                 kind: PacketKind::Duplicate { p: p.duplicate_p },
                 links: links(n, rng),
             },
+            FaultKind::Composed(_) => unreachable!("handled above"),
         }
     }
+
+    /// A later part of a composition, decided for every node (its magnitudes drawn
+    /// as alone), to be narrowed at resolve time to the nodes the first part singles
+    /// out. Only node-targeted kinds get here ([`FaultKind::compose`]); anything else
+    /// is decided as alone.
+    fn decide_for_every_node(&mut self, kind: &FaultKind) -> Decision {
+        let every: Vec<usize> = (0..self.nodes).collect();
+        match kind {
+            FaultKind::Kill => return Decision::Kill { nodes: every },
+            FaultKind::Pause => return Decision::Pause { nodes: every },
+            FaultKind::ClockBump => {
+                let p = self.params.clone();
+                return Decision::ClockBump {
+                    deltas_ms: bumps(&every, &p, &mut self.rng),
+                };
+            }
+            _ => {}
+        }
+        match self.decide(kind) {
+            Decision::ClockStrobe {
+                delta_ms,
+                period_ms,
+                duration_ms,
+                ..
+            } => Decision::ClockStrobe {
+                nodes: every,
+                delta_ms,
+                period_ms,
+                duration_ms,
+            },
+            Decision::Packet { kind, .. } => Decision::Packet {
+                kind,
+                links: every
+                    .iter()
+                    .flat_map(|a| every.iter().map(move |b| (*a, *b)))
+                    .filter(|(a, b)| a != b)
+                    .collect(),
+            },
+            other => other,
+        }
+    }
+}
+
+/// A clock delta for each of `nodes`: uniform in the `--clock-bump` range when one is
+/// set, else a log-uniform magnitude in `[clock_min_ms, clock_max_ms]` of either sign.
+fn bumps(nodes: &[usize], p: &FaultParams, rng: &mut SeededRng) -> Vec<(usize, i64)> {
+    nodes
+        .iter()
+        .map(|&i| match &p.clock_bump {
+            Some(range) => (i, range.draw(rng)),
+            None => {
+                let mag = rng.log_uniform(p.clock_min_ms, p.clock_max_ms) as i64;
+                (i, if rng.coin() { mag } else { -mag })
+            }
+        })
+        .collect()
 }
 
 /// Which nodes a process or clock fault hits: one node, a minority, or a majority,
@@ -406,11 +614,15 @@ mod tests {
                     assert_eq!(*duration_ms, 10_000);
                 }
                 Decision::KillAll => {}
+                Decision::KillLeader { fallback } | Decision::PauseLeader { fallback } => {
+                    assert!(*fallback < 5);
+                }
+                Decision::Composed { .. } => panic!("`all` holds no compositions"),
             }
             seen.insert(tag);
         }
         // 7 partition shapes + 4 packet kinds + the tags of every decision type.
-        assert!(seen.len() >= 7 + 4 + 7, "{seen:?}");
+        assert!(seen.len() >= 7 + 4 + 9, "{seen:?}");
     }
 
     #[test]
@@ -450,5 +662,211 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("at least 4 nodes"), "{e}");
+    }
+
+    /// The first four decisions of seed 4000 for `pause-leader+clock-bump` and
+    /// `partition-leader+clock-bump` with `--clock-bump=-30s..-6s`, pinned: a change
+    /// here means old seeds no longer replay the same faults.
+    #[test]
+    fn composed_decisions_are_pinned_per_seed() {
+        let kinds = FaultKind::parse_list("pause-leader+clock-bump,partition-leader+clock-bump", 3)
+            .unwrap();
+        let params = FaultParams {
+            clock_bump: Some("-30s..-6s".parse().unwrap()),
+            ..FaultParams::default()
+        };
+        let s = Schedule::new(4000, Duration::from_secs(5), kinds, 3)
+            .unwrap()
+            .with_params(params);
+        let got = serde_json::to_string(&s.preview(4)).unwrap();
+        assert_eq!(got, PINNED_COMPOSED, "{got}");
+    }
+
+    const PINNED_COMPOSED: &str = concat!(
+        r#"[{"decision":"composed","parts":[{"decision":"partition","kind":"leader","grudge"#,
+        r#"":{"0":[2],"1":[2],"2":[0,1]},"fallback":2},{"decision":"clock-bump","deltas_ms""#,
+        r#":[[0,-23230],[1,-22768],[2,-22009]]}]},{"decision":"composed","parts":[{"decisio"#,
+        r#"n":"partition","kind":"leader","grudge":{"0":[2],"1":[2],"2":[0,1]},"fallback":2"#,
+        r#"},{"decision":"clock-bump","deltas_ms":[[0,-22044],[1,-12134],[2,-6136]]}]},{"de"#,
+        r#"cision":"composed","parts":[{"decision":"partition","kind":"leader","grudge":{"0"#,
+        r#"":[1],"1":[0,2],"2":[1]},"fallback":1},{"decision":"clock-bump","deltas_ms":[[0,"#,
+        r#"-7795],[1,-15532],[2,-26915]]}]},{"decision":"composed","parts":[{"decision":"pa"#,
+        r#"use-leader","fallback":0},{"decision":"clock-bump","deltas_ms":[[0,-27084],[1,-1"#,
+        r#"7296],[2,-20130]]}]}]"#,
+    );
+
+    #[test]
+    fn composed_parts_after_the_first_are_decided_for_every_node() {
+        let kinds = FaultKind::parse_list("partition-halves+clock-bump+delay", 5).unwrap();
+        let mut s = Schedule::new(8, Duration::from_secs(5), kinds, 5).unwrap();
+        for _ in 0..50 {
+            let Decision::Composed { parts } = s.next_decision() else {
+                panic!("only the composition was asked for");
+            };
+            assert!(matches!(
+                parts[0],
+                Decision::Partition {
+                    kind: PartitionKind::Halves,
+                    ..
+                }
+            ));
+            let Decision::ClockBump { deltas_ms } = &parts[1] else {
+                panic!("{parts:?}");
+            };
+            assert_eq!(
+                deltas_ms.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+                vec![0, 1, 2, 3, 4]
+            );
+            assert!(deltas_ms
+                .iter()
+                .all(|(_, d)| (100..=60_000).contains(&d.unsigned_abs())));
+            let Decision::Packet { links, .. } = &parts[2] else {
+                panic!("{parts:?}");
+            };
+            assert_eq!(links.len(), 5 * 4, "every directed link");
+        }
+    }
+
+    #[test]
+    fn a_composition_is_one_family_and_leader_kinds_pick_a_fallback() {
+        let kinds = FaultKind::parse_list("pause-leader+clock-bump,kill-leader,pause", 5).unwrap();
+        let mut s = Schedule::new(21, Duration::from_secs(5), kinds, 5).unwrap();
+        let (mut composed, mut kill_leader, mut pause) = (0, 0, 0);
+        for _ in 0..3000 {
+            match s.next_decision() {
+                Decision::Composed { parts } => {
+                    assert!(matches!(parts[0], Decision::PauseLeader { fallback } if fallback < 5));
+                    composed += 1;
+                }
+                Decision::KillLeader { fallback } => {
+                    assert!(fallback < 5);
+                    kill_leader += 1;
+                }
+                Decision::Pause { .. } => pause += 1,
+                d => panic!("not asked for: {d:?}"),
+            }
+        }
+        for (name, n) in [
+            ("composed", composed),
+            ("kill-leader", kill_leader),
+            ("pause", pause),
+        ] {
+            assert!((850..=1150).contains(&n), "{name}: {n} of 3000");
+        }
+    }
+
+    #[test]
+    fn clock_bump_range_bounds_every_bump_and_covers_it() {
+        let range: ClockBumpRange = "-30s..-6s".parse().unwrap();
+        assert_eq!(
+            range,
+            ClockBumpRange {
+                min_ms: -30_000,
+                max_ms: -6_000
+            }
+        );
+        let params = FaultParams {
+            clock_bump: Some(range),
+            ..FaultParams::default()
+        };
+        let mut s = Schedule::new(3, Duration::from_secs(5), vec![FaultKind::ClockBump], 5)
+            .unwrap()
+            .with_params(params);
+        let mut all = Vec::new();
+        for _ in 0..500 {
+            let Decision::ClockBump { deltas_ms } = s.next_decision() else {
+                panic!()
+            };
+            all.extend(deltas_ms.into_iter().map(|(_, d)| d));
+        }
+        assert!(all.iter().all(|d| (-30_000..=-6_000).contains(d)));
+        // Uniform: each third of the range gets about a third of the bumps.
+        for k in 0..3 {
+            let lo = -30_000 + k * 8_000;
+            let share = all.iter().filter(|d| (lo..lo + 8_000).contains(*d)).count() as f64
+                / all.len() as f64;
+            assert!((0.27..0.40).contains(&share), "third {k}: {share}");
+        }
+        // The default is unchanged: log-uniform magnitudes of either sign.
+        let mut s =
+            Schedule::new(3, Duration::from_secs(5), vec![FaultKind::ClockBump], 5).unwrap();
+        let (mut neg, mut pos) = (0, 0);
+        for _ in 0..300 {
+            let Decision::ClockBump { deltas_ms } = s.next_decision() else {
+                panic!()
+            };
+            for (_, d) in deltas_ms {
+                assert!((100..=60_000).contains(&d.unsigned_abs()));
+                if d < 0 {
+                    neg += 1
+                } else {
+                    pos += 1
+                }
+            }
+        }
+        assert!(neg > 100 && pos > 100, "{neg} {pos}");
+    }
+
+    #[test]
+    fn clock_bump_ranges_parse_and_refuse_clearly() {
+        let ok = |t: &str| t.parse::<ClockBumpRange>().unwrap();
+        assert_eq!(
+            ok("-500ms..2s"),
+            ClockBumpRange {
+                min_ms: -500,
+                max_ms: 2_000
+            }
+        );
+        assert_eq!(
+            ok(" +1m .. +1.5m "),
+            ClockBumpRange {
+                min_ms: 60_000,
+                max_ms: 90_000
+            }
+        );
+        assert_eq!(
+            ok("-10s"),
+            ClockBumpRange {
+                min_ms: -10_000,
+                max_ms: -10_000
+            }
+        );
+        assert_eq!(
+            ok("-7"),
+            ClockBumpRange {
+                min_ms: -7_000,
+                max_ms: -7_000
+            },
+            "bare numbers are seconds"
+        );
+        assert_eq!(ok("-30s..-6s").to_string(), "-30s..-6s");
+        assert_eq!(ok("-1500ms..+250ms").to_string(), "-1500ms..+250ms");
+        let err = |t: &str| t.parse::<ClockBumpRange>().unwrap_err();
+        let e = err("-5s..-20s");
+        assert!(
+            e.contains("`-5s..-20s`")
+                && e.contains("lower bound -5s is above the upper bound -20s"),
+            "{e}"
+        );
+        let e = err("-20x..-5s");
+        assert!(
+            e.contains("`-20x..-5s`") && e.contains("unknown unit `x`"),
+            "{e}"
+        );
+        let e = err("..5s");
+        assert!(e.contains("a bound is missing"), "{e}");
+        let e = err("soon..later");
+        assert!(e.contains("`soon` is not a duration"), "{e}");
+        let e = err("-400d..0s");
+        assert!(e.contains("unknown unit `d`"), "{e}");
+        let e = err("-9000h..0s");
+        assert!(e.contains("beyond a year"), "{e}");
+    }
+
+    #[test]
+    fn invalid_compositions_are_refused_by_the_schedule_too() {
+        let bad = FaultKind::Composed(vec![FaultKind::Kill, FaultKind::ClockBump]);
+        let e = Schedule::new(1, Duration::from_secs(1), vec![bad], 3).unwrap_err();
+        assert!(e.to_string().contains("\"kill+clock-bump\""), "{e}");
     }
 }

@@ -111,6 +111,8 @@ async fn measure(
         concurrency,
         time_limit: Duration::from_secs_f64(seconds),
         rate: 0.0,
+        sessions: workloads::sessions::Sessions::Sticky,
+        seed: 1,
     };
     let started = Instant::now();
     let summary = run_clients(

@@ -9,6 +9,9 @@
 //! exception is reads: a read changes nothing, so an indeterminate read is recorded as
 //! `fail` (as Jepsen's clients do), which spares retiring its process.
 //!
+//! A `200` answer's optional `version` (`docs/protocol.md`, Versions) is recorded as
+//! the completion's [`Completion::version`], which the history keeps beside the value.
+//!
 //! [`Client`] is the seam for other systems: etcd and Redis clients implement the same
 //! trait, and the runner neither knows nor cares which one it drives.
 
@@ -130,12 +133,31 @@ impl KvClient {
             Err(e) => return indeterminate(op, error_name("body", &e)),
         };
         if status == reqwest::StatusCode::OK {
+            let parsed = serde_json::from_slice::<Value>(&body);
             if !op.f.is_read() {
-                return Completion::ok(op.value.clone());
+                // The write took effect whatever else the body says; a version that is
+                // not an integer is simply not recorded (the session check then says
+                // it cannot judge that write).
+                let version = parsed
+                    .ok()
+                    .and_then(|b| version_field(b.get("version")))
+                    .and_then(Result::ok);
+                return Completion::ok(op.value.clone()).with_version(version);
             }
-            return match serde_json::from_slice::<Value>(&body) {
+            return match parsed {
                 Ok(Value::Object(mut fields)) if fields.contains_key("value") => {
+                    let version = match version_field(fields.get("version")) {
+                        None => None,
+                        Some(Ok(v)) => Some(v),
+                        Some(Err(found)) => {
+                            return indeterminate(
+                                op,
+                                format!("malformed-response: a 200 read whose \"version\" is {found}, not a non-negative integer"),
+                            )
+                        }
+                    };
                     Completion::ok(fields.remove("value").unwrap_or(Value::Null))
+                        .with_version(version)
                 }
                 _ => indeterminate(
                     op,
@@ -162,6 +184,15 @@ impl KvClient {
 impl Client for KvClient {
     fn invoke<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Completion> {
         Box::pin(self.perform(op))
+    }
+}
+
+/// The optional `version` field of a 200 answer (`docs/protocol.md`): `None` when
+/// absent or `null`, the integer, or what was found instead.
+fn version_field(field: Option<&Value>) -> Option<Result<u64, String>> {
+    match field? {
+        Value::Null => None,
+        v => Some(v.as_u64().ok_or_else(|| v.to_string())),
     }
 }
 
@@ -198,5 +229,90 @@ pub(crate) fn error_name(what: &str, e: &reqwest::Error) -> String {
         what.to_string()
     } else {
         format!("{what}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_node::{self, Mode};
+    use crate::op::Outcome;
+
+    fn client(url: &str) -> KvClient {
+        KvClient::new(url, Duration::from_millis(500)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn versions_are_recorded_when_the_node_reports_them() {
+        let (url, fake) = fake_node::start().await;
+        fake.set_versions(true);
+        let c = client(&url);
+        let never = c.perform(&Op::read(1)).await;
+        assert_eq!((never.value, never.version), (Value::Null, Some(0)));
+        let w = c.perform(&Op::write(1, 5)).await;
+        assert_eq!(
+            (w.outcome, w.value, w.version),
+            (Outcome::Ok, json!(5), Some(1))
+        );
+        c.perform(&Op::write(2, 9)).await;
+        let cas = c.perform(&Op::cas(1, json!(5), 6)).await;
+        assert_eq!((cas.outcome, cas.version), (Outcome::Ok, Some(3)));
+        let r = c.perform(&Op::read(1)).await;
+        assert_eq!((r.value, r.version), (json!(6), Some(3)));
+        let miss = c.perform(&Op::cas(1, json!(5), 7)).await;
+        assert_eq!((miss.outcome, miss.version), (Outcome::Fail, None));
+        let a = c.perform(&Op::append(4, 1)).await;
+        assert_eq!(a.version, Some(4));
+    }
+
+    #[tokio::test]
+    async fn no_version_is_recorded_when_the_node_has_none() {
+        let (url, _fake) = fake_node::start().await;
+        let c = client(&url);
+        assert_eq!(c.perform(&Op::write(1, 5)).await, Completion::ok(json!(5)));
+        assert_eq!(c.perform(&Op::read(1)).await, Completion::ok(json!(5)));
+    }
+
+    /// A node that answers every request 200 with this body.
+    async fn answering(body: Value) -> String {
+        let app = axum::Router::new().fallback(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_version_that_is_not_an_integer_is_never_recorded() {
+        let c = client(&answering(json!({"value": 1, "version": "seven"})).await);
+        let r = c.perform(&Op::read(1)).await;
+        assert_eq!(r.outcome, Outcome::Fail, "a read with a garbled answer");
+        assert_eq!(
+            r.error.as_deref(),
+            Some("malformed-response: a 200 read whose \"version\" is \"seven\", not a non-negative integer")
+        );
+        // The write took effect (200) whatever the body says; only its version is lost.
+        let w = c.perform(&Op::write(1, 2)).await;
+        assert_eq!((w.outcome, w.version), (Outcome::Ok, None));
+        let c = client(&answering(json!({"value": 1, "version": null})).await);
+        assert_eq!(c.perform(&Op::read(1)).await, Completion::ok(json!(1)));
+    }
+
+    #[tokio::test]
+    async fn a_store_that_loses_writes_reports_versions_it_never_applied() {
+        let (url, fake) = fake_node::start().await;
+        fake.set_versions(true);
+        let c = client(&url);
+        c.perform(&Op::write(1, 1)).await;
+        fake.set_mode(Mode::LoseWrites);
+        let lost = c.perform(&Op::write(1, 2)).await;
+        assert_eq!((lost.outcome, lost.version), (Outcome::Ok, Some(2)));
+        let r = c.perform(&Op::read(1)).await;
+        assert_eq!((r.value, r.version), (json!(1), Some(1)));
     }
 }

@@ -10,6 +10,12 @@
 //! Values are stored as JSON text (`5`, `[1, 2]`), so what a read returns is exactly
 //! what the history holds.
 //!
+//! Versions (the history's `version`, `docs/history.md`): a read records the key's
+//! `mod_revision` (0 when the key is absent); a successful put or txn records the
+//! revision in its response header, which is the revision that put created and so the
+//! key's new `mod_revision`. Revisions grow with every write to the store, so they
+//! order each key's writes, as the register session check needs.
+//!
 //! Outcome mapping (the rules of [`crate::client`]): `fail` only when the operation
 //! certainly did not apply: a compare that did not hold, a connection refused before
 //! the request went out, or an error etcd returns before it proposes anything (an
@@ -122,6 +128,15 @@ pub struct EtcdClient {
     reads: EtcdReads,
 }
 
+/// How a compare-and-put txn ended.
+#[derive(Debug, PartialEq)]
+enum Txn {
+    /// The compare held and the put applied, at this revision (if the header said).
+    Applied(Option<u64>),
+    /// The compare did not hold: nothing applied.
+    CompareFailed,
+}
+
 /// What one gateway call came back with.
 enum Reply {
     Ok(Value),
@@ -228,20 +243,26 @@ impl EtcdClient {
         }
     }
 
-    /// A txn that puts `value` if `compare` holds; `Ok(true)` if it did.
+    /// A txn that puts `value` if `compare` holds.
     async fn txn_put(
         &self,
         key: u64,
         compare: Value,
         value: &Value,
-    ) -> Result<bool, (String, bool)> {
+    ) -> Result<Txn, (String, bool)> {
         let body = json!({
             "compare": [compare],
             "success": [{ "requestPut": { "key": encode_key(key), "value": encode_value(value) } }],
         });
         match self.call("/v3/kv/txn", body).await {
             // A failed compare is `succeeded: false`, which the gateway leaves out.
-            Reply::Ok(v) => Ok(v.get("succeeded").and_then(Value::as_bool).unwrap_or(false)),
+            Reply::Ok(v) => Ok(
+                if v.get("succeeded").and_then(Value::as_bool).unwrap_or(false) {
+                    Txn::Applied(header_revision(&v))
+                } else {
+                    Txn::CompareFailed
+                },
+            ),
             Reply::Error { message, definite } | Reply::Transport { message, definite } => {
                 Err((message, definite))
             }
@@ -256,7 +277,11 @@ impl EtcdClient {
                 // linearizability check, so they must promise what other reads do.
                 let serializable = self.reads == EtcdReads::Serializable;
                 match self.range(key, serializable).await {
-                    Ok(found) => Completion::ok(found.map(|(v, _)| v).unwrap_or(Value::Null)),
+                    Ok(Some((value, rev))) => {
+                        Completion::ok(value).with_version(u64::try_from(rev).ok())
+                    }
+                    // An absent key: never written (faultline never deletes).
+                    Ok(None) => Completion::ok(Value::Null).with_version(Some(0)),
                     // A read changed nothing: fail whatever went wrong.
                     Err((message, _)) => Completion::fail(op.value.clone(), message),
                 }
@@ -264,7 +289,9 @@ impl EtcdClient {
             OpFn::Write => {
                 let body = json!({ "key": encode_key(key), "value": encode_value(&op.value) });
                 match self.call("/v3/kv/put", body).await {
-                    Reply::Ok(_) => Completion::ok(op.value.clone()),
+                    Reply::Ok(v) => {
+                        Completion::ok(op.value.clone()).with_version(header_revision(&v))
+                    }
                     Reply::Error { message, definite } | Reply::Transport { message, definite } => {
                         outcome(op, message, definite)
                     }
@@ -287,8 +314,8 @@ impl EtcdClient {
                     json!({ "key": encode_key(key), "target": "VALUE", "result": "EQUAL", "value": encode_value(from) })
                 };
                 match self.txn_put(key, compare, to).await {
-                    Ok(true) => Completion::ok(op.value.clone()),
-                    Ok(false) => Completion::fail(op.value.clone(), "cas-mismatch"),
+                    Ok(Txn::Applied(rev)) => Completion::ok(op.value.clone()).with_version(rev),
+                    Ok(Txn::CompareFailed) => Completion::fail(op.value.clone(), "cas-mismatch"),
                     Err((message, definite)) => outcome(op, message, definite),
                 }
             }
@@ -329,8 +356,8 @@ impl EtcdClient {
             };
             list.push(op.value.clone());
             match self.txn_put(key, compare, &Value::Array(list)).await {
-                Ok(true) => return Completion::ok(op.value.clone()),
-                Ok(false) => continue,
+                Ok(Txn::Applied(rev)) => return Completion::ok(op.value.clone()).with_version(rev),
+                Ok(Txn::CompareFailed) => continue,
                 Err((message, definite)) => return outcome(op, message, definite),
             }
         }
@@ -370,6 +397,14 @@ pub fn int64(v: Option<&Value>) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         _ => None,
     }
+}
+
+/// The revision in an answer's header: after a put, or a txn that put, the revision
+/// the write created (the key's new `mod_revision`). `None` when absent or not positive.
+fn header_revision(v: &Value) -> Option<u64> {
+    int64(v.get("header")?.get("revision"))
+        .and_then(|r| u64::try_from(r).ok())
+        .filter(|r| *r > 0)
 }
 
 /// A range answer: `None` when there is no `kvs` (the key is absent).
@@ -622,32 +657,34 @@ mod tests {
     async fn register_operations_round_trip() {
         let (url, store) = fake().await;
         let c = client(&url, EtcdReads::Linearizable);
-        assert_eq!(c.perform(&Op::read(1)).await, Completion::ok(Value::Null));
-        assert_eq!(
-            c.perform(&Op::write(1, 5)).await.outcome,
-            crate::op::Outcome::Ok
-        );
-        assert_eq!(c.perform(&Op::read(1)).await, Completion::ok(json!(5)));
+        let ok = |v: Value, rev: u64| Completion::ok(v).with_version(Some(rev));
+        // Absent: version 0. The fake's store revision starts at 0, as etcd's at 1.
+        assert_eq!(c.perform(&Op::read(1)).await, ok(Value::Null, 0));
+        assert_eq!(c.perform(&Op::write(1, 5)).await, ok(json!(5), 1));
+        assert_eq!(c.perform(&Op::read(1)).await, ok(json!(5), 1));
         // The stored bytes are the JSON text, base64'd, under the decimal key.
         assert_eq!(
             store.lock().unwrap().kvs[&B64.encode("1")].0,
             B64.encode("5")
         );
+        // Another key's write moves the store's revision, not key 1's mod_revision.
+        assert_eq!(c.perform(&Op::write(3, 0)).await, ok(json!(0), 2));
+        assert_eq!(c.perform(&Op::read(1)).await, ok(json!(5), 1));
         let hit = c.perform(&Op::cas(1, json!(5), 6)).await;
-        assert_eq!(hit, Completion::ok(json!([5, 6])));
+        assert_eq!(hit, ok(json!([5, 6]), 3));
         let miss = c.perform(&Op::cas(1, json!(5), 7)).await;
         assert_eq!(miss, Completion::fail(json!([5, 7]), "cas-mismatch"));
-        assert_eq!(c.perform(&Op::read(1)).await, Completion::ok(json!(6)));
+        assert_eq!(c.perform(&Op::read(1)).await, ok(json!(6), 3));
         // From nil: only while the key was never written.
         assert_eq!(
-            c.perform(&Op::cas(2, Value::Null, 1)).await.outcome,
-            crate::op::Outcome::Ok
+            c.perform(&Op::cas(2, Value::Null, 1)).await,
+            ok(json!([null, 1]), 4)
         );
         assert_eq!(
             c.perform(&Op::cas(2, Value::Null, 3)).await.outcome,
             crate::op::Outcome::Fail
         );
-        assert_eq!(c.perform(&Op::read(2)).await, Completion::ok(json!(1)));
+        assert_eq!(c.perform(&Op::read(2)).await, ok(json!(1), 4));
         assert_eq!(
             store.lock().unwrap().ranges.iter().filter(|s| **s).count(),
             0,
@@ -655,16 +692,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_header_without_a_usable_revision_gives_no_version() {
+        assert_eq!(
+            header_revision(&json!({"header": {"revision": "17"}})),
+            Some(17)
+        );
+        assert_eq!(
+            header_revision(&json!({"header": {"revision": 17}})),
+            Some(17)
+        );
+        assert_eq!(header_revision(&json!({"header": {}})), None);
+        assert_eq!(
+            header_revision(&json!({"header": {"revision": "-1"}})),
+            None
+        );
+        assert_eq!(header_revision(&json!({})), None);
+    }
+
     #[tokio::test]
     async fn appends_build_a_list_and_serializable_reads_say_so() {
         let (url, store) = fake().await;
         let c = client(&url, EtcdReads::Serializable);
-        for e in [3, 1, 2] {
-            assert_eq!(c.perform(&Op::append(9, e)).await, Completion::ok(json!(e)));
+        for (e, rev) in [(3, 1), (1, 2), (2, 3)] {
+            assert_eq!(
+                c.perform(&Op::append(9, e)).await,
+                Completion::ok(json!(e)).with_version(Some(rev))
+            );
         }
         assert_eq!(
             c.perform(&Op::read(9)).await,
-            Completion::ok(json!([3, 1, 2]))
+            Completion::ok(json!([3, 1, 2])).with_version(Some(3))
         );
         let ranges = store.lock().unwrap().ranges.clone();
         // Appends read linearizably (their compare guards them anyway); the read did not.

@@ -3,6 +3,11 @@
 //! construction (one lock), answering at once, with a switch to make it answer every
 //! request in a chosen broken way. Several "nodes" may share one fake: they are then
 //! one linearizable store reached at several addresses.
+//!
+//! With [`Fake::set_versions`] it also reports the protocol's optional per-key
+//! `version`: a counter of applied writes over the whole store, so a key's version is
+//! the position of its last write (like a Raft log index). Off by default, like a
+//! system that has none.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,6 +16,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,11 +42,52 @@ pub enum Mode {
 
 #[derive(Clone)]
 pub struct Fake {
-    data: Arc<Mutex<HashMap<String, Value>>>,
+    data: Arc<Mutex<Store>>,
     mode: Arc<Mutex<Mode>>,
+    versions: Arc<AtomicBool>,
+}
+
+/// The store's contents: each key's value and version, and the last version given.
+#[derive(Default)]
+struct Store {
+    values: HashMap<String, Value>,
+    versions: HashMap<String, u64>,
+    last_version: u64,
+}
+
+impl Store {
+    fn get(&self, key: &str) -> (Value, u64) {
+        (
+            self.values.get(key).cloned().unwrap_or(Value::Null),
+            self.versions.get(key).copied().unwrap_or(0),
+        )
+    }
+
+    /// A new version for a write to `key`, recorded unless the write is `lost`.
+    fn next_version(&mut self, key: &str, lost: bool) -> u64 {
+        self.last_version += 1;
+        if !lost {
+            self.versions.insert(key.to_string(), self.last_version);
+        }
+        self.last_version
+    }
 }
 
 impl Fake {
+    /// Whether answers carry the per-key `version` (a lost write under
+    /// [`Mode::LoseWrites`] still reports the version it pretends to have created).
+    pub fn set_versions(&self, on: bool) {
+        self.versions.store(on, Ordering::SeqCst);
+    }
+
+    /// A success body: `fields`, plus `version` when versions are on.
+    fn ok(&self, mut fields: Value, version: u64) -> Reply {
+        if self.versions.load(Ordering::SeqCst) {
+            fields["version"] = json!(version);
+        }
+        (StatusCode::OK, Json(fields))
+    }
+
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
     }
@@ -80,14 +127,12 @@ async fn read(State(fake): State<Fake>, Path(key): Path<String>) -> Reply {
     if let Some(r) = gate(&fake).await {
         return r;
     }
-    let v = fake
+    let (v, version) = fake
         .data
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-        .cloned()
-        .unwrap_or(Value::Null);
-    (StatusCode::OK, Json(json!({ "value": v })))
+        .get(&key);
+    fake.ok(json!({ "value": v }), version)
 }
 
 async fn write(
@@ -98,26 +143,30 @@ async fn write(
     if let Some(r) = gate(&fake).await {
         return r;
     }
-    if fake.mode() != Mode::LoseWrites {
-        fake.data
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, body["value"].clone());
+    let lost = fake.mode() == Mode::LoseWrites;
+    let mut data = fake.data.lock().unwrap_or_else(|e| e.into_inner());
+    let version = data.next_version(&key, lost);
+    if !lost {
+        data.values.insert(key, body["value"].clone());
     }
-    (StatusCode::OK, Json(json!({})))
+    drop(data);
+    fake.ok(json!({}), version)
 }
 
 async fn cas(State(fake): State<Fake>, Path(key): Path<String>, Json(body): Json<Value>) -> Reply {
     if let Some(r) = gate(&fake).await {
         return r;
     }
+    let lost = fake.mode() == Mode::LoseWrites;
     let mut data = fake.data.lock().unwrap_or_else(|e| e.into_inner());
-    let current = data.get(&key).cloned().unwrap_or(Value::Null);
-    if current == body["from"] || fake.mode() == Mode::LoseWrites {
-        if fake.mode() != Mode::LoseWrites {
-            data.insert(key, body["to"].clone());
+    let (current, _) = data.get(&key);
+    if current == body["from"] || lost {
+        let version = data.next_version(&key, lost);
+        if !lost {
+            data.values.insert(key, body["to"].clone());
         }
-        (StatusCode::OK, Json(json!({})))
+        drop(data);
+        fake.ok(json!({}), version)
     } else {
         (
             StatusCode::CONFLICT,
@@ -135,11 +184,13 @@ async fn append(
         return r;
     }
     let mut data = fake.data.lock().unwrap_or_else(|e| e.into_inner());
-    let entry = data.entry(key).or_insert(Value::Array(vec![]));
+    let version = data.next_version(&key, false);
+    let entry = data.values.entry(key).or_insert(Value::Array(vec![]));
     if let Value::Array(items) = entry {
         items.push(body["value"].clone());
     }
-    (StatusCode::OK, Json(json!({})))
+    drop(data);
+    fake.ok(json!({}), version)
 }
 
 /// Starts a fake node on an ephemeral loopback port, serving until the runtime it was
@@ -148,6 +199,7 @@ pub async fn start() -> (String, Fake) {
     let fake = Fake {
         data: Arc::default(),
         mode: Arc::new(Mutex::new(Mode::Normal)),
+        versions: Arc::default(),
     };
     let app = Router::new()
         .route("/kv/:key", get(read).put(write))

@@ -10,6 +10,8 @@
 //! - [`recorder`]: the history writer, streaming JSONL to disk as events happen.
 //! - [`runner`]: the logical client processes, one operation at a time each, spread
 //!   over the nodes, retired after an indeterminate result as in Jepsen.
+//! - [`sessions`]: which node each operation goes to: sticky (one node per process,
+//!   as in Jepsen) or roaming (a seeded draw per operation, as Terry's sessions move).
 //! - [`composite`]: workload operations built from protocol requests (unique-ID
 //!   allocation by CAS, counter sums); [`bank`]: the client of bank systems.
 //! - [`etcd`], [`redis`]: clients for real systems, etcd's JSON gateway and Redis
@@ -26,3 +28,4 @@ pub mod op;
 pub mod recorder;
 pub mod redis;
 pub mod runner;
+pub mod sessions;

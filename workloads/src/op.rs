@@ -181,7 +181,11 @@ impl Op {
     /// A whole-bank read (`final` for the read taken from every node at the end).
     pub fn bank_read(final_read: bool) -> Op {
         Op {
-            f: if final_read { OpFn::FinalRead } else { OpFn::Read },
+            f: if final_read {
+                OpFn::FinalRead
+            } else {
+                OpFn::Read
+            },
             key: 0,
             value: Value::Null,
             kind: Kind::BankRead,
@@ -234,7 +238,9 @@ impl Op {
                 }
                 other => Completion::fail(
                     Value::Null,
-                    format!("malformed-response: a counter reads as a list of increments, not {other}"),
+                    format!(
+                        "malformed-response: a counter reads as a list of increments, not {other}"
+                    ),
                 ),
             },
             _ => c,
@@ -272,6 +278,11 @@ pub struct Completion {
     /// records it, so a completion line is readable on its own).
     pub value: Value,
     pub error: Option<String>,
+    /// For `ok` operations on systems that report one, the key's version: of the
+    /// value read (0 for a key never written), or created by the write. Recorded as
+    /// the history event's `version` (`docs/history.md`), kept apart from `value` so
+    /// that the models still compare plain values.
+    pub version: Option<u64>,
 }
 
 impl Completion {
@@ -280,6 +291,7 @@ impl Completion {
             outcome: Outcome::Ok,
             value,
             error: None,
+            version: None,
         }
     }
 
@@ -288,6 +300,7 @@ impl Completion {
             outcome: Outcome::Fail,
             value,
             error: Some(error.into()),
+            version: None,
         }
     }
 
@@ -296,6 +309,13 @@ impl Completion {
             outcome: Outcome::Info,
             value,
             error: Some(error.into()),
+            version: None,
         }
+    }
+
+    /// The same completion with the key's version (`None`: the system gave none).
+    pub fn with_version(mut self, version: Option<u64>) -> Completion {
+        self.version = version;
+        self
     }
 }

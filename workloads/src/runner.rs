@@ -1,20 +1,26 @@
 //! The logical client processes of a test.
 //!
-//! `concurrency` workers run as tokio tasks. Worker `w` is bound to node
-//! `w % nodes` (so processes are spread over the nodes round-robin and a partition
-//! cuts some of them off) and runs one process at a time, one operation at a time.
+//! `concurrency` workers run as tokio tasks, each running one process at a time, one
+//! operation at a time. Which node an operation goes to is the [`Sessions`] setting:
+//! sticky (the default, as in Jepsen), worker `w` is bound to node `w % nodes`, so
+//! processes are spread over the nodes round-robin and a partition cuts some of them
+//! off; roaming, each operation goes to a node drawn from the worker's seeded stream
+//! ([`crate::sessions`]), so a process's session moves between replicas. Either way
+//! every event records the node its operation went to.
+//!
 //! A process whose operation ends `info` is retired, because its operation may still
 //! take effect and a process never has two operations open; the worker carries on as
-//! a fresh process `p + concurrency`, with a fresh client, exactly as Jepsen does.
+//! a fresh process `p + concurrency`, with fresh clients, exactly as Jepsen does.
 //!
 //! An operation in flight when the time limit passes is allowed to finish (each is
 //! bounded by its client's timeout), so a run that ends normally leaves no operation
 //! without a completion.
 
-use crate::client::{ClientFactory, Target};
+use crate::client::{Client, ClientFactory, Target};
 use crate::generator::{Generator, RateLimiter};
 use crate::op::{Completion, Op, Outcome};
 use crate::recorder::Recorder;
+use crate::sessions::{NodeChooser, Sessions};
 use checker::history::{Event, EventType, Process};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +37,46 @@ pub struct RunOptions {
     pub time_limit: Duration,
     /// Operations per second over all processes; 0 for as fast as they can go.
     pub rate: f64,
+    /// How processes pick the node of each operation.
+    pub sessions: Sessions,
+    /// The test's seed: roaming processes draw their nodes from streams derived
+    /// from it (sticky ones ignore it).
+    pub seed: u64,
+}
+
+/// One process's clients, one per node it has sent an operation to, opened on first
+/// use: a sticky process opens one, a roaming one no more than it visits. They all
+/// come from the one factory, so a protocol's connection pool stays shared. Retiring
+/// the process drops them, so its successor starts with fresh clients.
+struct ProcessClients {
+    factory: Arc<dyn ClientFactory>,
+    targets: Arc<[Target]>,
+    open: Vec<Option<Arc<dyn Client>>>,
+}
+
+impl ProcessClients {
+    fn new(factory: Arc<dyn ClientFactory>, targets: Arc<[Target]>) -> ProcessClients {
+        let open = vec![None; targets.len()];
+        ProcessClients {
+            factory,
+            targets,
+            open,
+        }
+    }
+
+    /// The client of node `node` (an index into the targets), opened if need be.
+    fn get(&mut self, node: usize) -> anyhow::Result<Arc<dyn Client>> {
+        if let Some(client) = &self.open[node] {
+            return Ok(Arc::clone(client));
+        }
+        let client = self.factory.open(&self.targets[node])?;
+        self.open[node] = Some(Arc::clone(&client));
+        Ok(client)
+    }
+
+    fn retire(&mut self) {
+        self.open.iter_mut().for_each(|c| *c = None);
+    }
 }
 
 /// What the client phase did.
@@ -68,6 +114,7 @@ fn completion_event(process: u64, op: &Op, node: &str, c: Completion) -> Event {
     .with_value(c.value)
     .with_node(node);
     e.error = c.error;
+    e.version = c.version;
     e
 }
 
@@ -89,9 +136,10 @@ pub async fn run_clients(
     let retired = Arc::new(AtomicU64::new(0));
     let concurrency = options.concurrency as u64;
     let mut tasks = tokio::task::JoinSet::new();
+    let shared_targets: Arc<[Target]> = targets.into();
     for worker in 0..options.concurrency {
-        let target = targets[worker % targets.len()].clone();
-        let factory = Arc::clone(&factory);
+        let mut chooser = NodeChooser::new(options.sessions, options.seed, worker, targets.len());
+        let mut clients = ProcessClients::new(Arc::clone(&factory), Arc::clone(&shared_targets));
         let generator = Arc::clone(&generator);
         let recorder = Arc::clone(&recorder);
         let limiter = Arc::clone(&limiter);
@@ -99,7 +147,6 @@ pub async fn run_clients(
         let mut stop = stop.clone();
         tasks.spawn(async move {
             let mut process = worker as u64;
-            let mut client = factory.open(&target)?;
             let mut invoked = 0u64;
             loop {
                 if *stop.borrow() || Instant::now() >= deadline {
@@ -114,19 +161,22 @@ pub async fn run_clients(
                         _ = stop.wait_for(|s| *s) => break,
                     }
                 }
+                let node = chooser.next_node();
+                let client = clients.get(node)?;
+                let node_id = &clients.targets[node].id;
                 let op = generator
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .next_op();
-                recorder.record(invoke_event(process, &op, &target.id))?;
+                recorder.record(invoke_event(process, &op, node_id))?;
                 invoked += 1;
                 let completion = crate::composite::perform(&*client, &op).await;
                 let outcome = completion.outcome;
-                recorder.record(completion_event(process, &op, &target.id, completion))?;
+                recorder.record(completion_event(process, &op, node_id, completion))?;
                 if outcome == Outcome::Info {
                     retired.fetch_add(1, Ordering::Relaxed);
                     process += concurrency;
-                    client = factory.open(&target)?;
+                    clients.retire();
                 }
             }
             anyhow::Ok((invoked, process))

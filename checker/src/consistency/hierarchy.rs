@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelVerdicts {
     pub linearizable: Option<Verdict>,
+    /// About the whole history, not per key (see [`place_with_per_key`]).
     pub sequential: Option<Verdict>,
     pub monotonic_reads: Option<Verdict>,
     pub monotonic_writes: Option<Verdict>,
@@ -65,6 +66,39 @@ fn join(names: &[&str]) -> String {
 
 /// Names the strongest satisfied model in one line.
 pub fn place(v: &ModelVerdicts) -> Placement {
+    place_with_per_key(v, None)
+}
+
+/// [`place`], knowing also whether each key on its own is sequentially consistent
+/// (the sequential-consistency report's `per_key`). `v.sequential` must be the
+/// verdict about the whole history: sequential consistency is not compositional, so
+/// "every key has an order" is not "the history has one", and the line says
+/// "sequentially consistent" only when the whole history was proven so (or is
+/// linearizable, which implies it). When the whole history was not decided but every
+/// key is, the line says so instead of claiming the model.
+pub fn place_with_per_key(v: &ModelVerdicts, sequential_per_key: Option<Verdict>) -> Placement {
+    let mut v = v.clone();
+    // Linearizable implies sequentially consistent, whatever a bounded search said.
+    if v.linearizable == Some(Verdict::Valid) && v.sequential != Some(Verdict::Invalid) {
+        v.sequential = v.sequential.map(|_| Verdict::Valid);
+    }
+    // A sequentially consistent history keeps every session guarantee: each process's
+    // operations sit in one legal order in their own order, so no later read of a
+    // process can see less than an earlier one, or miss its own writes. A guarantee
+    // left undetermined (a register history without versions) is implied, not unknown.
+    if v.linearizable == Some(Verdict::Valid) || v.sequential == Some(Verdict::Valid) {
+        for g in [
+            &mut v.monotonic_reads,
+            &mut v.monotonic_writes,
+            &mut v.read_your_writes,
+            &mut v.writes_follow_reads,
+        ] {
+            if *g == Some(Verdict::Unknown) {
+                *g = Some(Verdict::Valid);
+            }
+        }
+    }
+    let v = &v;
     let mut violated: Vec<&str> = Vec::new();
     let mut unknown: Vec<&str> = Vec::new();
     let mut note = |name: &'static str, verdict: Option<Verdict>| match verdict {
@@ -73,7 +107,14 @@ pub fn place(v: &ModelVerdicts) -> Placement {
         _ => {}
     };
     note("linearizability", v.linearizable);
-    note("sequential consistency", v.sequential);
+    if v.sequential == Some(Verdict::Unknown) && sequential_per_key == Some(Verdict::Valid) {
+        note(
+            "sequential consistency (holds on every key alone; the whole history was not decided)",
+            v.sequential,
+        );
+    } else {
+        note("sequential consistency", v.sequential);
+    }
     for (g, verdict) in v.session() {
         note(g.name(), verdict);
     }

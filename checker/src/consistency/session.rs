@@ -14,9 +14,10 @@
 //!   `b` to it, every read, by anyone, that contains `b` has every element of `L`
 //!   before `b`.
 //!
-//! On registers these need the system's version order; [`check_registers`] uses a
-//! per-key integer version (a revision) when reads and writes report one and says
-//! `unknown`, with the reason, for what it cannot judge.
+//! On registers these need the system's version order; [`check_registers`] uses the
+//! per-key integer version that systems report on completions (the history event's
+//! `version`: a Raft log index, an etcd `mod_revision`) and says `unknown`, with the
+//! reason, for what it cannot judge without one.
 
 use super::append_index::{AppendIndex, NONE};
 use super::{is_read, show_list, Examples, OpRef, ShapeError, DEFAULT_MAX_EXAMPLES};
@@ -147,6 +148,26 @@ pub struct SessionReport {
     /// Reads that returned an element more than once: not a session violation, but
     /// a broken list a person should see.
     pub reads_with_duplicates: Examples<OpRef>,
+    /// Registers only: operations whose versions contradict each other (see
+    /// [`VersionConflict`]). Any makes the report `invalid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_conflicts: Option<Examples<VersionConflict>>,
+}
+
+/// Two acknowledged operations on a key whose versions cannot both be true: two
+/// writes that claim to have created the same version, or a read that returned, at
+/// some version, another value than the write that created it (or than `null`, at
+/// version 0). The system's versions are then not the order of its writes, which is
+/// a bug in itself, and no guarantee can be judged from them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionConflict {
+    pub key: Value,
+    pub version: u64,
+    /// The operation that first tied a value to this version (none for version 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<OpRef>,
+    pub second: OpRef,
+    pub detail: String,
 }
 
 impl SessionReport {
@@ -169,6 +190,7 @@ impl SessionReport {
             read_your_writes: ryw,
             writes_follow_reads: wfr,
             reads_with_duplicates: dups,
+            version_conflicts: None,
         }
     }
 }
@@ -451,122 +473,112 @@ fn describe_non_extension(ix: &AppendIndex, hw: u32, n: u32) -> String {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisterOptions {
+    /// How many example violations each guarantee keeps (counts are always exact).
     pub max_examples: usize,
-    /// The field of a read's completion value (an object) and of a write's completion
-    /// value that holds the per-key version (an integer that grows with every write
-    /// the system applies to the key: an etcd `mod_revision`, a Raft log index).
-    pub version_field: String,
 }
 
 impl Default for RegisterOptions {
     fn default() -> Self {
         RegisterOptions {
             max_examples: DEFAULT_MAX_EXAMPLES,
-            version_field: "version".into(),
         }
     }
 }
 
-/// Session guarantees on a register workload (`write`, `cas`, `read`).
+/// Per (process, key) register session state: the versions that bound what the
+/// process may see or create next, each with the operation that set it.
+#[derive(Default)]
+struct RegisterSession {
+    /// The highest version the process has read (monotonic reads' high-water mark).
+    max_read: Option<(u64, usize)>,
+    /// The highest version of the process's own acknowledged writes.
+    max_write: Option<(u64, usize)>,
+    /// The version of the process's last acknowledged write (monotonic writes).
+    last_write: Option<(u64, usize)>,
+}
+
+/// Why a register guarantee could not be judged for some operations.
+#[derive(Default)]
+struct Unversioned {
+    reads: u64,
+    writes: u64,
+}
+
+/// Session guarantees on a register workload (`write`, `cas`, `read`, `final-read`).
 ///
 /// A register read returns one value, which says nothing about which earlier writes
 /// the read saw: without a version order, no session guarantee can be judged (a read
-/// of an older value may be a later write of the same value). With a per-key version
-/// exposed by the system on reads (`{"value": v, "version": n}`) and on acknowledged
-/// writes (`{"version": n}`):
+/// of an older value may be a later write of the same value). With the per-key
+/// version a system reports on `ok` completions ([`crate::history::Event::version`]:
+/// for a read the version of the value read, 0 for a key never written; for a write
+/// or CAS the version it created):
 ///
-/// - monotonic reads: a process's reads of a key have non-decreasing versions;
-/// - read-your-writes: a read's version is at least that of the process's own last
-///   acknowledged write to the key;
-/// - monotonic writes: a process's acknowledged writes to a key have increasing
-///   versions;
+/// - monotonic reads: a process's read of a key has a version at least the highest
+///   it read from the key before;
+/// - read-your-writes: a read's version is at least that of every acknowledged write
+///   the process made to the key before it;
+/// - monotonic writes: each acknowledged write of a process to a key has a version
+///   greater than its previous acknowledged write's;
 /// - writes-follow-reads: a process's acknowledged write has a version greater than
 ///   every version the process read from the key before it.
 ///
-/// A vector clock (a partial order) is not supported: the report says `unknown`.
-/// Operations that do not carry a version make the affected guarantee `unknown`, with
-/// a count, rather than being guessed at.
+/// These are exact for a total per-key order, which the check verifies as far as a
+/// history can show it: each version of a key must stand for one value, and for at
+/// most one acknowledged write ([`VersionConflict`]); conflicts make the report
+/// `invalid` and the guarantees judged from those versions `unknown`.
+///
+/// A vector clock is a partial order and
+/// is not an integer: such histories carry no `version`, and every guarantee is
+/// `unknown` with the reason. Acknowledged operations without a version make the
+/// guarantees they feed `unknown` (with counts) rather than being guessed at.
 pub fn check_registers(history: &History, opts: &RegisterOptions) -> SessionReport {
     let limit = opts.max_examples;
-    let mut reports = Guarantee::ALL.map(GuaranteeReport::new);
-    let mut unversioned = [0u64; 4];
-    #[derive(Default)]
-    struct St {
-        last_read: Option<(u64, usize)>,
-        max_read: Option<(u64, usize)>,
-        last_write: Option<(u64, usize)>,
-    }
-    let mut st: HashMap<(u64, super::Atom), St> = HashMap::new();
-    let version = |v: &Value| -> Option<u64> { v.get(&opts.version_field).and_then(Value::as_u64) };
+    let [mut mr, mut mw, mut ryw, mut wfr] = Guarantee::ALL.map(GuaranteeReport::new);
+    let mut missing = Unversioned::default();
+    let mut sessions: HashMap<(u64, super::Atom), RegisterSession> = HashMap::new();
+    let mut conflicts = Examples::new();
+    // Per (key, version): the value tied to it and the operation that tied it; and
+    // whether that operation was a write (it created the version).
+    let mut tied: HashMap<(super::Atom, u64), (Value, usize, bool)> = HashMap::new();
     for op in &history.ops {
-        if op.outcome != Outcome::Ok {
+        let is_write = op.f == "write" || op.f == "cas";
+        if op.outcome != Outcome::Ok || !(is_read(op) || is_write) {
             continue;
         }
-        let key_atom = op
-            .key
-            .as_ref()
-            .map(super::Atom::of)
-            .unwrap_or(super::Atom::Null);
-        let s = st.entry((op.process, key_atom)).or_default();
-        let key = super::show_key(&op.key);
-        let violation =
-            |g: Guarantee, first: usize, expected: String, observed: String| SessionViolation {
-                guarantee: g,
-                process: op.process,
-                key: key.clone(),
-                first: OpRef::of(&history.ops[first]),
+        let Some(v) = op.version else {
+            if is_write {
+                missing.writes += 1;
+            } else {
+                missing.reads += 1;
+            }
+            continue;
+        };
+        let key_atom = op.key.as_ref().map_or(super::Atom::Null, super::Atom::of);
+        if let Some(detail) = tie(&mut tied, op, key_atom.clone(), v, is_write) {
+            let first = tied
+                .get(&(key_atom.clone(), v))
+                .filter(|(_, first, _)| *first != op.id)
+                .map(|(_, first, _)| OpRef::of(&history.ops[*first]));
+            conflicts.offer(limit, || VersionConflict {
+                key: super::show_key(&op.key),
+                version: v,
+                first,
                 second: OpRef::of(op),
-                witness: None,
-                expected,
-                observed,
-            };
-        if is_read(op) {
-            let Some(v) = version(&op.output) else {
-                unversioned[0] += 1;
-                unversioned[2] += 1;
-                continue;
-            };
-            let [mr, _, ryw, _] = &mut reports;
-            mr.checked += 1;
-            if let Some((prev, prev_op)) = s.last_read {
-                if v < prev {
-                    mr.violations.offer(limit, || {
-                        violation(
-                            Guarantee::MonotonicReads,
-                            prev_op,
-                            format!("version ≥ {prev}"),
-                            format!("version {v}"),
-                        )
-                    });
-                }
-            }
-            if let Some((w, w_op)) = s.last_write {
-                ryw.checked += 1;
-                if v < w {
-                    ryw.violations.offer(limit, || {
-                        violation(
-                            Guarantee::ReadYourWrites,
-                            w_op,
-                            format!("version ≥ {w}, this process's own acknowledged write"),
-                            format!("version {v}"),
-                        )
-                    });
-                }
-            }
-            s.last_read = Some((v, op.id));
-            if match s.max_read {
-                Some((m, _)) => v > m,
-                None => true,
-            } {
-                s.max_read = Some((v, op.id));
-            }
-        } else if op.f == "write" || op.f == "cas" {
-            let Some(v) = version(&op.output) else {
-                unversioned[1] += 1;
-                unversioned[3] += 1;
-                continue;
-            };
-            let [_, mw, _, wfr] = &mut reports;
+                detail,
+            });
+        }
+        let s = sessions.entry((op.process, key_atom)).or_default();
+        let violation = |g: Guarantee, first: usize, expected: String| SessionViolation {
+            guarantee: g,
+            process: op.process,
+            key: super::show_key(&op.key),
+            first: OpRef::of(&history.ops[first]),
+            second: OpRef::of(op),
+            witness: None,
+            expected,
+            observed: format!("version {v}"),
+        };
+        if is_write {
             mw.checked += 1;
             if let Some((w, w_op)) = s.last_write {
                 if v <= w {
@@ -574,8 +586,9 @@ pub fn check_registers(history: &History, opts: &RegisterOptions) -> SessionRepo
                         violation(
                             Guarantee::MonotonicWrites,
                             w_op,
-                            format!("version > {w}"),
-                            format!("version {v}"),
+                            format!(
+                                "a version above {w}, this process's previous acknowledged write"
+                            ),
                         )
                     });
                 }
@@ -587,32 +600,179 @@ pub fn check_registers(history: &History, opts: &RegisterOptions) -> SessionRepo
                         violation(
                             Guarantee::WritesFollowReads,
                             r_op,
-                            format!("version > {r}, the newest this process read before writing"),
-                            format!("version {v}"),
+                            format!(
+                                "a version above {r}, the newest this process read before writing"
+                            ),
                         )
                     });
                 }
             }
             s.last_write = Some((v, op.id));
+            if s.max_write.is_none_or(|(m, _)| v > m) {
+                s.max_write = Some((v, op.id));
+            }
+        } else {
+            mr.checked += 1;
+            if let Some((r, r_op)) = s.max_read {
+                if v < r {
+                    mr.violations.offer(limit, || {
+                        violation(
+                            Guarantee::MonotonicReads,
+                            r_op,
+                            format!("version {r} or later, already read by this process"),
+                        )
+                    });
+                }
+            }
+            if let Some((w, w_op)) = s.max_write {
+                ryw.checked += 1;
+                if v < w {
+                    ryw.violations.offer(limit, || {
+                        violation(
+                            Guarantee::ReadYourWrites,
+                            w_op,
+                            format!("version {w} or later, written by this process (acknowledged)"),
+                        )
+                    });
+                }
+            }
+            if s.max_read.is_none_or(|(m, _)| v > m) {
+                s.max_read = Some((v, op.id));
+            }
         }
     }
-    let [mr, mw, ryw, wfr] = reports.map(|mut r| {
-        let i = Guarantee::ALL.iter().position(|&g| g == r.guarantee).unwrap();
-        r = r.finish();
-        if unversioned[i] > 0 && r.verdict == Verdict::Valid {
+    let any_version = history.ops.iter().any(|op| op.version.is_some());
+    let finish = |r: GuaranteeReport| {
+        let mut r = register_finish(r, &missing, any_version);
+        if conflicts.count > 0 && r.verdict == Verdict::Valid {
             r.verdict = Verdict::Unknown;
-        }
-        if unversioned[i] > 0 {
             r.note = Some(format!(
-                "{} acknowledged operation(s) carried no integer `{}` in their completion value: \
-                 a register read alone does not say which writes it saw, so {} cannot be judged for them \
-                 (a vector clock, a partial order, is not supported)",
-                unversioned[i],
-                opts.version_field,
+                "the system's versions contradict each other ({} conflicts, see version_conflicts), \
+                 so {} cannot be judged from them",
+                conflicts.count,
                 r.guarantee.name()
             ));
         }
         r
-    });
-    SessionReport::assemble("register", [mr, mw, ryw, wfr], Examples::new())
+    };
+    let mut report = SessionReport::assemble(
+        "register",
+        [finish(mr), finish(mw), finish(ryw), finish(wfr)],
+        Examples::new(),
+    );
+    if conflicts.count > 0 {
+        report.verdict = Verdict::Invalid;
+    }
+    report.version_conflicts = Some(conflicts);
+    report
+}
+
+/// Ties `op`'s value to its version on its key and says what contradicts an earlier
+/// tie, if anything. A write ties the value it wrote (a CAS its `to`), a read the
+/// value it returned; version 0 is tied to `null` (a key never written).
+fn tie(
+    tied: &mut HashMap<(super::Atom, u64), (Value, usize, bool)>,
+    op: &crate::history::Operation,
+    key: super::Atom,
+    version: u64,
+    is_write: bool,
+) -> Option<String> {
+    let value = if !is_write {
+        op.output.clone()
+    } else if op.f == "cas" {
+        op.input.get(1).cloned().unwrap_or(Value::Null)
+    } else {
+        op.input.clone()
+    };
+    if version == 0 {
+        return if is_write {
+            Some("a write reported version 0, which stands for a key never written".into())
+        } else if !value.is_null() {
+            Some(format!(
+                "read {value} at version 0, which stands for a key never written"
+            ))
+        } else {
+            None
+        };
+    }
+    match tied.get_mut(&(key.clone(), version)) {
+        None => {
+            tied.insert((key, version), (value, op.id, is_write));
+            None
+        }
+        Some((_, _, true)) if is_write => Some(format!(
+            "another acknowledged write also claims to have created version {version}"
+        )),
+        Some((tied_value, _, _)) if *tied_value != value => Some(format!(
+            "{} {value} at version {version}, which is tied to {tied_value}",
+            if is_write { "wrote" } else { "read" }
+        )),
+        Some(entry) => {
+            // The same value: a write takes the tie over from a read that saw it first.
+            if is_write {
+                *entry = (value, op.id, true);
+            }
+            None
+        }
+    }
+}
+
+/// A register guarantee's verdict: invalid on any violation; otherwise `unknown`,
+/// with the reason, when operations it needs carried no version or nothing could be
+/// judged.
+fn register_finish(
+    mut r: GuaranteeReport,
+    missing: &Unversioned,
+    any_version: bool,
+) -> GuaranteeReport {
+    let g = r.guarantee;
+    if !any_version {
+        r.verdict = Verdict::Unknown;
+        r.note = Some(format!(
+            "no acknowledged operation carries a `version`: the system reports no per-key version \
+             order, and a register read alone does not say which writes it saw, so {} cannot be judged \
+             (vector clocks, a partial order, are not versions)",
+            g.name()
+        ));
+        return r;
+    }
+    // Which unversioned operations this guarantee depends on.
+    let (reads, writes) = match g {
+        Guarantee::MonotonicReads => (missing.reads, 0),
+        Guarantee::MonotonicWrites => (0, missing.writes),
+        Guarantee::ReadYourWrites | Guarantee::WritesFollowReads => (missing.reads, missing.writes),
+    };
+    if r.violations.count > 0 {
+        r.verdict = Verdict::Invalid;
+    } else if reads + writes > 0 {
+        r.verdict = Verdict::Unknown;
+    } else if r.checked == 0 {
+        r.verdict = Verdict::Unknown;
+        r.note = Some(format!(
+            "nothing to judge: {}",
+            match g {
+                Guarantee::MonotonicReads => "no acknowledged read carried a version",
+                Guarantee::MonotonicWrites => "no acknowledged write carried a version",
+                Guarantee::ReadYourWrites =>
+                    "no process read a key after an acknowledged write of its own",
+                Guarantee::WritesFollowReads => "no process wrote a key after reading it",
+            }
+        ));
+    }
+    if reads + writes > 0 {
+        let mut parts = Vec::new();
+        if reads > 0 {
+            parts.push(format!("{reads} acknowledged read(s)"));
+        }
+        if writes > 0 {
+            parts.push(format!("{writes} acknowledged write(s)"));
+        }
+        r.note = Some(format!(
+            "{} carried no `version`, so {} cannot be judged for them (a register value alone does \
+             not say which writes a read saw)",
+            parts.join(" and "),
+            g.name()
+        ));
+    }
+    r
 }

@@ -88,6 +88,14 @@ pub fn event_to_edn(event: &Event) -> Result<String, ExportError> {
         out.push_str(", :error ");
         string(&mut out, error);
     }
+    if let Some(version) = event.version {
+        write!(
+            out,
+            ", :version {}",
+            int(version).map_err(|p| problem("version", p))?
+        )
+        .unwrap();
+    }
     out.push('}');
     Ok(out)
 }
@@ -201,7 +209,8 @@ mod tests {
                 .with_value(json!([1, 2])),
             Event::new(3, 20, c(0), EventType::Ok, "write")
                 .with_key(json!("x"))
-                .with_value(json!(1)),
+                .with_value(json!(1))
+                .with_version(12),
             Event::new(4, 31, c(1), EventType::Fail, "cas")
                 .with_key(json!(7))
                 .with_value(json!([1, 2]))
@@ -228,6 +237,11 @@ mod tests {
         assert_eq!(
             lines[1],
             r#"{:index 1, :time 15, :type :info, :process :nemesis, :f :start-partition, :value {:n1 ["n2" "n3"], "odd key!" 2.5, "-1" -3.0}}"#
+        );
+        assert!(
+            lines[3].ends_with(", :value 1, :version 12}"),
+            "{}",
+            lines[3]
         );
         assert_eq!(
             lines[7],

@@ -185,6 +185,7 @@ fn raw_event(form: &Edn, line: usize) -> Result<RawEvent, ParseProblem> {
         value: json_field(fields, "value")?.unwrap_or(Value::Null),
         node,
         error,
+        version: u64_field(fields, "version")?,
     };
     Ok(RawEvent {
         line,

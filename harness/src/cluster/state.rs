@@ -7,8 +7,6 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const STATE_DIR_ENV: &str = "FAULTLINE_STATE_DIR";
@@ -135,24 +133,37 @@ pub mod lease {
         state_dir().join("subnets")
     }
 
+    fn file_name(octet: u8) -> String {
+        format!("10.77.{octet}.0")
+    }
+
     fn path(octet: u8) -> PathBuf {
-        dir().join(format!("10.77.{octet}.0"))
+        dir().join(file_name(octet))
     }
 
     /// Takes the lease on 10.77.`octet`.0/24 for `run_id`; false if someone holds it.
+    ///
+    /// The lease file appears with its holder already in it (written to a private file,
+    /// then hard-linked into place, which fails if the lease exists): a lease created
+    /// empty and filled afterwards would, in between, look like the lease of a dead run
+    /// to a concurrent [`super::super::network::lease_subnet`], which would take it over
+    /// and put two runs on one subnet.
     pub fn claim(octet: u8, run_id: &str) -> Result<bool> {
-        std::fs::create_dir_all(dir()).with_context(|| format!("creating {}", dir().display()))?;
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path(octet))
-        {
-            Ok(mut f) => {
-                f.write_all(run_id.as_bytes())?;
-                Ok(true)
-            }
+        claim_in(&dir(), octet, run_id)
+    }
+
+    pub(super) fn claim_in(dir: &Path, octet: u8, run_id: &str) -> Result<bool> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lease = dir.join(file_name(octet));
+        let private = dir.join(format!(".claim-{run_id}-{}", std::process::id()));
+        std::fs::write(&private, run_id.as_bytes())
+            .with_context(|| format!("creating {}", private.display()))?;
+        let linked = std::fs::hard_link(&private, &lease);
+        let _ = std::fs::remove_file(&private);
+        match linked {
+            Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e).with_context(|| format!("creating {}", path(octet).display())),
+            Err(e) => Err(e).with_context(|| format!("creating {}", lease.display())),
         }
     }
 
@@ -193,6 +204,31 @@ pub mod lease {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_is_claimed_once_and_never_seen_without_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let winners: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let dir = dir.path();
+                    s.spawn(move || {
+                        let id = format!("run00{i}");
+                        // Every reader sees either no lease or a whole one.
+                        let seen = std::fs::read_to_string(dir.join("10.77.9.0")).ok();
+                        assert!(seen.as_deref().is_none_or(|h| h.starts_with("run00")), "{seen:?}");
+                        lease::claim_in(dir, 9, &id).unwrap().then_some(id)
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        let holder = std::fs::read_to_string(dir.path().join("10.77.9.0")).unwrap();
+        assert_eq!(holder, winners[0]);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "no private claim files are left: {left:?}");
+    }
 
     #[test]
     fn own_process_is_alive_and_recognised() {

@@ -147,9 +147,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         if kinds.iter().any(|k| k.is_network()) {
             self.netfilter.install(&self.nodes).await?;
         }
-        let delays = kinds
-            .iter()
-            .any(|k| matches!(k, FaultKind::Delay | FaultKind::Reorder));
+        let delays = kinds.iter().any(FaultKind::delays_packets);
         if delays && self.backend()? == DelayBackend::Nfqueue {
             self.probe_nfqueue()?;
         }
@@ -205,9 +203,50 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             .collect()
     }
 
-    /// Turns a schedule decision into a concrete fault: node names for indices, and for
-    /// a leader partition, the leader the system reports now.
+    /// The node a leader fault acts on: the leader the system reports now (also
+    /// returned, for the record), or `fallback` when it reports none or a node this
+    /// nemesis does not know.
+    async fn leader_or(&self, fallback: usize) -> Result<(usize, Option<String>)> {
+        if fallback >= self.nodes.len() {
+            bail!(
+                "decision names a node index beyond the {} nodes",
+                self.nodes.len()
+            );
+        }
+        let leader = self.control.leader().await;
+        let target = leader
+            .as_ref()
+            .and_then(|l| self.nodes.iter().position(|x| &x.id == l));
+        Ok(match target {
+            Some(i) => (i, Some(self.name(i))),
+            None => (fallback, None),
+        })
+    }
+
+    /// Turns a schedule decision into a concrete fault: node names for indices; for a
+    /// leader fault, the leader the system reports now; for a composition, its later
+    /// parts narrowed to the nodes its first part singles out.
     pub async fn resolve(&self, decision: &Decision) -> Result<Fault> {
+        if let Decision::Composed { parts } = decision {
+            let Some((first, rest)) = parts.split_first() else {
+                bail!("a composed decision with no parts");
+            };
+            let first = Box::pin(self.resolve(first)).await?;
+            let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
+            let singled = first.singled_out(&all);
+            if singled.is_empty() {
+                bail!(
+                    "{} singles out no nodes for the rest of the composition to act on",
+                    first.start_name()
+                );
+            }
+            let mut faults = vec![first];
+            for part in rest {
+                let fault = Box::pin(self.resolve(part)).await?;
+                faults.push(fault.narrowed_to(&singled));
+            }
+            return Ok(Fault::Composed { faults });
+        }
         let n = self.nodes.len();
         let in_range = |i: &usize| *i < n;
         let check = |ok: bool| {
@@ -223,18 +262,29 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 fallback,
                 ..
             } => {
-                check(*fallback < n)?;
-                let leader = self.control.leader().await;
-                let target = leader
-                    .as_ref()
-                    .and_then(|l| self.nodes.iter().position(|x| &x.id == l));
-                let g = crate::grudge::isolate(n, target.unwrap_or(*fallback));
+                let (target, leader) = self.leader_or(*fallback).await?;
+                let g = crate::grudge::isolate(n, target);
                 Fault::Partition {
                     kind: PartitionKind::Leader,
                     grudge: self.named_grudge(&g),
-                    leader: target.map(|i| self.name(i)),
+                    leader,
                 }
             }
+            Decision::KillLeader { fallback } => {
+                let (target, leader) = self.leader_or(*fallback).await?;
+                Fault::KillLeader {
+                    nodes: vec![self.name(target)],
+                    leader,
+                }
+            }
+            Decision::PauseLeader { fallback } => {
+                let (target, leader) = self.leader_or(*fallback).await?;
+                Fault::PauseLeader {
+                    nodes: vec![self.name(target)],
+                    leader,
+                }
+            }
+            Decision::Composed { .. } => unreachable!("resolved above"),
             Decision::Partition { kind, grudge, .. } => {
                 check(
                     grudge
@@ -302,10 +352,20 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     /// clock files written). On error, whatever part did take effect is remembered and
     /// healed by [`Nemesis::stop`] or [`Nemesis::heal_all`].
     pub async fn start(&mut self, fault: &Fault) -> Result<()> {
-        let r = match fault {
+        let r = self.start_one(fault).await;
+        self.update_status();
+        r
+    }
+
+    /// Starts a composition's parts in order, each even when an earlier one failed
+    /// (what took effect is remembered and healed with the rest).
+    async fn start_one(&mut self, fault: &Fault) -> Result<()> {
+        match fault {
             Fault::Partition { grudge, .. } => self.start_partition(fault, grudge).await,
-            Fault::Kill { nodes } | Fault::KillAll { nodes } => self.kill(nodes).await,
-            Fault::Pause { nodes } => self.pause(nodes).await,
+            Fault::Kill { nodes } | Fault::KillAll { nodes } | Fault::KillLeader { nodes, .. } => {
+                self.kill(nodes).await
+            }
+            Fault::Pause { nodes } | Fault::PauseLeader { nodes, .. } => self.pause(nodes).await,
             Fault::ClockBump { deltas_ms } => self.clock_bump(deltas_ms),
             Fault::ClockStrobe {
                 nodes,
@@ -314,27 +374,52 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 duration_ms,
             } => self.clock_strobe(nodes, *delta_ms, *period_ms, *duration_ms),
             Fault::Packet { kind, links } => self.start_packet(fault, kind, links).await,
-        };
-        self.update_status();
-        r
+            Fault::Composed { faults } => {
+                let mut errors = Vec::new();
+                for f in faults {
+                    if let Err(e) = Box::pin(self.start_one(f)).await {
+                        errors.push(e.context(format!("starting {}", f.start_name())));
+                    }
+                }
+                combine(errors)
+            }
+        }
     }
 
     /// Heals `fault` (the counterpart of [`Nemesis::start`]): heals the partition,
     /// restarts killed nodes, resumes paused ones, resets clocks, removes the packet
     /// fault. Healing what is not in force does nothing.
     pub async fn stop(&mut self, fault: &Fault) -> Result<()> {
-        let r = match fault {
+        let r = self.stop_one(fault).await;
+        self.update_status();
+        r
+    }
+
+    /// Heals a composition's parts in the order they started (so a paused node is
+    /// resumed before its clock is reset, and sees the moved clock as it wakes, as
+    /// after a real pause), each even when an earlier one failed.
+    async fn stop_one(&mut self, fault: &Fault) -> Result<()> {
+        match fault {
             Fault::Partition { .. } => self.heal_partition().await,
-            Fault::Kill { nodes } | Fault::KillAll { nodes } => self.restart(nodes).await,
-            Fault::Pause { nodes } => self.resume(nodes).await,
+            Fault::Kill { nodes } | Fault::KillAll { nodes } | Fault::KillLeader { nodes, .. } => {
+                self.restart(nodes).await
+            }
+            Fault::Pause { nodes } | Fault::PauseLeader { nodes, .. } => self.resume(nodes).await,
             Fault::ClockBump { deltas_ms } => {
                 self.clock_reset(&deltas_ms.keys().cloned().collect::<Vec<_>>())
             }
             Fault::ClockStrobe { nodes, .. } => self.clock_reset(nodes),
             Fault::Packet { .. } => self.stop_packet(fault).await,
-        };
-        self.update_status();
-        r
+            Fault::Composed { faults } => {
+                let mut errors = Vec::new();
+                for f in faults {
+                    if let Err(e) = Box::pin(self.stop_one(f)).await {
+                        errors.push(e.context(format!("healing {}", f.start_name())));
+                    }
+                }
+                combine(errors)
+            }
+        }
     }
 
     /// Undoes everything in force: partitions, packet faults, pauses, kills, clocks.
@@ -469,10 +554,10 @@ fn join(s: &BTreeSet<String>) -> String {
     s.iter().cloned().collect::<Vec<_>>().join(",")
 }
 
-fn kind_names(kinds: &[FaultKind], pred: fn(FaultKind) -> bool) -> String {
+fn kind_names(kinds: &[FaultKind], pred: fn(&FaultKind) -> bool) -> String {
     kinds
         .iter()
-        .filter(|k| pred(**k))
+        .filter(|k| pred(k))
         .map(|k| k.name())
         .collect::<Vec<_>>()
         .join(", ")

@@ -13,8 +13,13 @@ pub enum Bug {
     NoLogCheck,
     /// Term, vote, log and snapshots live only in memory: a restarted node forgets them.
     VolatileState,
-    /// The leader answers reads locally while a wall-clock lease is valid (unsafe under clock
-    /// skew and process pauses).
+    /// The leader serves reads from a lease timed on the wall clock, and trusts that lease in
+    /// place of check-quorum: it steps down only when its wall-clock lease lapses. Safe while
+    /// clocks are right (the lease ends before any follower may campaign); but if the leader's
+    /// wall clock is set back by X while it is cut off (partitioned, or paused with SIGSTOP),
+    /// it keeps acting as leader and serving local reads for about X after a new leader was
+    /// elected elsewhere (a paused one only until a message of the newer term reaches it after
+    /// it resumes). See `node::lease`.
     LeaseRead,
 }
 

@@ -21,6 +21,9 @@ use crate::logging::log;
 use crate::storage::Storage;
 use crate::transport::Transport;
 
+mod lease;
+use lease::WallLease;
+
 #[derive(Clone, Debug)]
 pub struct NodeOptions {
     pub id: NodeId,
@@ -63,7 +66,11 @@ pub enum Event {
 
 #[derive(Debug)]
 pub enum Reply {
-    Value(Value),
+    /// A read's value and the key's version (the log index of its last write; 0 if never
+    /// written).
+    Value(Value, u64),
+    /// A write, CAS or append took effect; the key's new version (its entry's log index).
+    Written(u64),
     Done,
     CasMismatch(Value),
     NotAList(Value),
@@ -139,9 +146,8 @@ pub struct Driver {
     reads_to_serve: Vec<(u64, PendingRead)>,
     admin: Option<PendingAdmin>,
     next_ctx: u64,
-    /// `--bug lease-read`: wall-clock time each lease probe was sent, and the lease end.
-    lease_probes: BTreeMap<u64, SystemTime>,
-    lease_until: Option<SystemTime>,
+    /// `--bug lease-read`: the wall-clock lease that serves reads and deposes the leader.
+    lease: WallLease,
     last_role: Role,
     last_term: u64,
 }
@@ -159,11 +165,13 @@ impl Driver {
         } else {
             Storage::open(&opts.data_dir, opts.bootstrap.clone())?
         };
-        let kv = Kv::from_bytes(&restored.snapshot.data)?;
+        let kv = Kv::from_snapshot(&restored.snapshot.data, restored.snapshot.meta.index)?;
         let mut cfg = RaftConfig::new(opts.id.clone());
         cfg.election_ticks_min = opts.election_ticks_min;
         cfg.election_ticks_max = opts.election_ticks_max;
         cfg.check_candidate_log = !opts.bugs.has(Bug::NoLogCheck);
+        // BUG (lease-read): the wall-clock lease replaces check-quorum (see `node::lease`).
+        cfg.check_quorum = !opts.bugs.has(Bug::LeaseRead);
         cfg.snapshot_chunk_bytes = opts.snapshot_chunk_bytes;
         cfg.seed = seed_from_clock(&opts.id);
         log(
@@ -177,6 +185,7 @@ impl Driver {
             }),
         );
         let raft = Raft::new(cfg, restored);
+        let lease = WallLease::new(opts.tick, opts.election_ticks_min);
         transport.learn(&raft.peer_addrs());
         Ok(Driver {
             opts,
@@ -190,8 +199,7 @@ impl Driver {
             reads_to_serve: Vec::new(),
             admin: None,
             next_ctx: 1,
-            lease_probes: BTreeMap::new(),
-            lease_until: None,
+            lease,
             last_role: Role::Follower,
             last_term: 0,
         })
@@ -264,7 +272,7 @@ impl Driver {
                         if self.opts.bugs.has(Bug::EarlyAck) {
                             // BUG (early-ack): answer now, from the leader's current state,
                             // before the entry is replicated or committed.
-                            let _ = reply.send(outcome_reply(self.kv.predict(&cmd)));
+                            let _ = reply.send(outcome_reply(self.kv.predict(&cmd, index)));
                         } else {
                             self.writes.insert(
                                 index,
@@ -283,26 +291,25 @@ impl Driver {
             }
             Event::Read { key, local, reply } => {
                 if local {
-                    let _ = reply.send(Reply::Value(self.kv.get(&key)));
+                    let _ = reply.send(read_reply(&self.kv, &key));
                     return;
                 }
-                if self.opts.bugs.has(Bug::LeaseRead) && self.raft.role() == Role::Leader {
-                    if let Some(until) = self.lease_until {
-                        if SystemTime::now() < until {
-                            // BUG (lease-read): trust the wall-clock lease instead of a quorum.
-                            let index = self.raft.commit_index();
-                            self.reads_to_serve.push((
-                                index,
-                                PendingRead {
-                                    key,
-                                    reply,
-                                    deadline,
-                                },
-                            ));
-                            self.serve_reads();
-                            return;
-                        }
-                    }
+                if self.opts.bugs.has(Bug::LeaseRead)
+                    && self.raft.role() == Role::Leader
+                    && self.lease.serves_reads(SystemTime::now())
+                {
+                    // BUG (lease-read): trust the wall-clock lease instead of a quorum.
+                    let index = self.raft.commit_index();
+                    self.reads_to_serve.push((
+                        index,
+                        PendingRead {
+                            key,
+                            reply,
+                            deadline,
+                        },
+                    ));
+                    self.serve_reads();
+                    return;
                 }
                 let ctx = self.next_ctx;
                 self.next_ctx += 1;
@@ -407,17 +414,42 @@ impl Driver {
             }
             let _ = admin.reply.send(Reply::Indeterminate("timeout"));
         }
-        if self.opts.bugs.has(Bug::LeaseRead) && self.raft.role() == Role::Leader {
-            // Keep the lease fresh with a ReadIndex round per tick, stamped with the wall clock.
-            let ctx = LEASE_CTX_BIT | self.next_ctx;
-            self.next_ctx += 1;
-            if self.raft.read_index(ctx).is_ok() {
-                self.lease_probes.insert(ctx, SystemTime::now());
-            }
-            while self.lease_probes.len() > 64 {
-                self.lease_probes.pop_first();
-            }
+        if self.opts.bugs.has(Bug::LeaseRead) {
+            self.tick_lease();
         }
+    }
+
+    /// BUG (lease-read), once per tick: a leader whose wall-clock lease has lapsed steps down
+    /// (this build has no check-quorum); otherwise it probes for a fresh lease with a ReadIndex
+    /// round stamped with the wall clock before the round starts.
+    fn tick_lease(&mut self) {
+        let now = SystemTime::now();
+        self.observe_lease(now);
+        if self.raft.role() != Role::Leader {
+            return;
+        }
+        if self.lease.lapsed(now) {
+            log(
+                "info",
+                &self.opts.id,
+                "lease-lapsed",
+                json!({"term": self.raft.term()}),
+            );
+            self.raft.step_down();
+            self.observe_lease(now);
+            return;
+        }
+        let ctx = LEASE_CTX_BIT | self.next_ctx;
+        self.next_ctx += 1;
+        if self.raft.read_index(ctx).is_ok() {
+            self.lease.probe_sent(ctx, now);
+        }
+    }
+
+    /// Tells the lease whether (and in which term) this node leads at wall time `now`.
+    fn observe_lease(&mut self, now: SystemTime) {
+        let leader_term = (self.raft.role() == Role::Leader).then(|| self.raft.term());
+        self.lease.observe(leader_term, now);
     }
 
     fn process(&mut self, ready: Ready) -> Result<()> {
@@ -434,7 +466,7 @@ impl Driver {
             self.transport.send(m);
         }
         if let Some(snap) = ready.snapshot {
-            self.kv = Kv::from_bytes(&snap.data)?;
+            self.kv = Kv::from_snapshot(&snap.data, snap.meta.index)?;
             log(
                 "info",
                 &self.opts.id,
@@ -460,7 +492,7 @@ impl Driver {
         for e in ready.committed {
             let outcome = match &e.payload {
                 Payload::Command(c) => match serde_json::from_str::<Command>(c) {
-                    Ok(cmd) => Some(self.kv.apply(&cmd)),
+                    Ok(cmd) => Some(self.kv.apply(&cmd, e.index)),
                     Err(err) => {
                         log(
                             "error",
@@ -489,9 +521,14 @@ impl Driver {
         }
         for rs in ready.read_states {
             if rs.ctx & LEASE_CTX_BIT != 0 {
-                if let Some(sent) = self.lease_probes.remove(&rs.ctx) {
-                    let until = sent + self.opts.tick * self.opts.election_ticks_min;
-                    self.lease_until = Some(self.lease_until.map_or(until, |u| u.max(until)));
+                if self.lease.probe_confirmed(rs.ctx) {
+                    // Once per leadership: from here on this leader answers reads alone.
+                    log(
+                        "info",
+                        &self.opts.id,
+                        "lease-held",
+                        json!({"term": self.raft.term()}),
+                    );
                 }
                 continue;
             }
@@ -519,7 +556,7 @@ impl Driver {
             .partition(|(i, _)| *i <= applied);
         self.reads_to_serve = wait;
         for (_, r) in ready {
-            let _ = r.reply.send(Reply::Value(self.kv.get(&r.key)));
+            let _ = r.reply.send(read_reply(&self.kv, &r.key));
         }
     }
 
@@ -584,9 +621,8 @@ impl Driver {
             );
             self.last_role = role;
             self.last_term = term;
-            if role != Role::Leader {
-                self.lease_until = None;
-                self.lease_probes.clear();
+            if self.opts.bugs.has(Bug::LeaseRead) {
+                self.observe_lease(SystemTime::now());
             }
         }
         self.transport.learn(&self.raft.peer_addrs());
@@ -605,9 +641,14 @@ impl Driver {
     }
 }
 
+fn read_reply(kv: &Kv, key: &str) -> Reply {
+    let (value, version) = kv.read(key);
+    Reply::Value(value, version)
+}
+
 fn outcome_reply(o: Outcome) -> Reply {
     match o {
-        Outcome::Ok => Reply::Done,
+        Outcome::Ok { version } => Reply::Written(version),
         Outcome::CasMismatch { current } => Reply::CasMismatch(current),
         Outcome::NotAList { current } => Reply::NotAList(current),
     }

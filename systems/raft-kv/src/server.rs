@@ -279,7 +279,8 @@ async fn forward_raw(
 
 fn to_response(r: Reply, is_read: bool) -> Response {
     match r {
-        Reply::Value(v) => Json(json!({"value": v})).into_response(),
+        Reply::Value(v, version) => Json(json!({"value": v, "version": version})).into_response(),
+        Reply::Written(version) => Json(json!({"version": version})).into_response(),
         Reply::Done => Json(json!({})).into_response(),
         Reply::CasMismatch(v) => (
             StatusCode::CONFLICT,

@@ -283,7 +283,8 @@ async fn three_nodes_serve_the_protocol_from_any_node() {
             Some(json!({"from": null, "to": 1})),
         )
         .await;
-    assert_eq!((s, b), (200, json!({})));
+    assert_eq!(s, 200, "{b}");
+    assert!(b["version"].as_u64().is_some_and(|v| v > 0), "{b}");
     let (s, b) = c
         .call(
             reqwest::Method::POST,
@@ -380,6 +381,105 @@ async fn writes_survive_kill_9_of_the_leader_and_of_all_nodes() {
         );
     }
     assert_eq!(c.get_ok(&leader, "after").await, json!("leader-kill"));
+}
+
+/// Sends a request until it gets a 200 (elections may be under way) and returns the body.
+async fn call_ok(
+    c: &Cluster,
+    method: reqwest::Method,
+    via: &str,
+    path: &str,
+    body: Value,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, b) = c.call(method.clone(), via, path, Some(body.clone())).await;
+        if s == 200 {
+            return b;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{method} {path} via {via} kept failing: {s} {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The protocol's `version` is the log index of the key's last write: it grows with every
+/// write, every node reports the same one, and it is in snapshots, so it survives kill -9 of
+/// every node and a restore from a snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_are_log_indices_that_grow_and_survive_restarts_and_snapshots() {
+    let mut c = Cluster::new(3, &["--snapshot-threshold-bytes", "4000"]);
+    let leader = c.wait_leader().await;
+    let follower = c.addrs.keys().find(|id| **id != leader).unwrap().clone();
+    let version = |b: &Value| {
+        b["version"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no integer version in {b}"))
+    };
+    let (s, b) = c.get(&leader, "never-written").await;
+    assert_eq!((s, b), (200, json!({"value": null, "version": 0})));
+
+    let put = reqwest::Method::PUT;
+    let v1 = version(&call_ok(&c, put.clone(), &follower, "/kv/v", json!({"value": 1})).await);
+    assert!(v1 > 0);
+    let (s, b) = c.get(&follower, "v").await;
+    assert_eq!((s, b), (200, json!({"value": 1, "version": v1})));
+    // Enough other writes to make every node compact its log into a snapshot.
+    let filler = "x".repeat(100);
+    for i in 0..40 {
+        c.put_ok(&leader, &format!("f{i}"), json!(filler)).await;
+    }
+    let v2 = version(&call_ok(&c, put.clone(), &leader, "/kv/v", json!({"value": 1})).await);
+    assert!(
+        v2 > v1 + 40,
+        "rewriting the same value is a new, later version: {v1} then {v2}"
+    );
+    let cas = reqwest::Method::POST;
+    let v3 = version(
+        &call_ok(
+            &c,
+            cas.clone(),
+            &leader,
+            "/kv/v/cas",
+            json!({"from": 1, "to": 3}),
+        )
+        .await,
+    );
+    assert!(v3 > v2);
+    let (s, b) = c
+        .call(cas, &leader, "/kv/v/cas", Some(json!({"from": 1, "to": 4})))
+        .await;
+    assert_eq!((s, b["error"].clone()), (409, json!("cas-mismatch")));
+    for i in 40..80 {
+        c.put_ok(&leader, &format!("f{i}"), json!(filler)).await;
+    }
+    let h = c.health(&leader).await.unwrap();
+    assert!(
+        h["snapshot_index"].as_u64().unwrap() > v3,
+        "no snapshot covers the last write of v: {h}"
+    );
+
+    for id in c.addrs.keys().cloned().collect::<Vec<_>>() {
+        c.kill(&id);
+    }
+    for id in c.addrs.keys().cloned().collect::<Vec<_>>() {
+        c.start(&id);
+    }
+    c.wait_leader().await;
+    for id in c.addrs.keys().cloned().collect::<Vec<_>>() {
+        let b = wait_for(
+            "a read after the restart",
+            Duration::from_secs(20),
+            || async {
+                let (s, b) = c.get(&id, "v").await;
+                (s == 200).then_some(b)
+            },
+        )
+        .await;
+        assert_eq!(b, json!({"value": 3, "version": v3}), "read via {id}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

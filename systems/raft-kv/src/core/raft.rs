@@ -28,6 +28,11 @@ pub struct RaftConfig {
     /// Refuse votes to candidates whose log is behind ours (Raft §5.4.1). Only the
     /// `no-log-check` bug switch turns this off.
     pub check_candidate_log: bool,
+    /// Check-quorum (Raft thesis §6.2): a leader that has not heard from a quorum within a
+    /// minimum election timeout steps down, so an isolated leader stops acting as one before
+    /// a successor can be elected. Only the `lease-read` bug switch turns this off; its driver
+    /// then deposes the leader itself, on a wall-clock lease, through [`Raft::step_down`].
+    pub check_quorum: bool,
     pub max_entries_per_message: usize,
     pub max_bytes_per_message: usize,
     pub snapshot_chunk_bytes: usize,
@@ -43,6 +48,7 @@ impl RaftConfig {
             election_ticks_max: 12,
             heartbeat_ticks: 1,
             check_candidate_log: true,
+            check_quorum: true,
             max_entries_per_message: 512,
             max_bytes_per_message: 1 << 20,
             snapshot_chunk_bytes: 256 << 10,
@@ -376,6 +382,15 @@ impl Raft {
         Ok(())
     }
 
+    /// Gives up leadership: becomes a follower in the same term that knows no leader, failing
+    /// pending reads as when deposed. For drivers that decide leadership lapsed by a rule of
+    /// their own (the wall-clock lease of the `lease-read` bug); a no-op unless leader.
+    pub fn step_down(&mut self) {
+        if self.role == Role::Leader {
+            self.become_follower(self.term, None);
+        }
+    }
+
     /// Folds the log up to `index` (already applied) into a snapshot whose state-machine bytes
     /// are `data`. Returns the snapshot for the driver to persist.
     pub fn compact(&mut self, index: u64, data: Vec<u8>) -> Option<Snapshot> {
@@ -680,27 +695,34 @@ impl Raft {
 
     fn tick_leader(&mut self) {
         self.heartbeat_elapsed += 1;
-        self.check_quorum_elapsed += 1;
-        if self.check_quorum_elapsed >= self.cfg.election_ticks_min {
-            self.check_quorum_elapsed = 0;
-            let me = self.cfg.id.clone();
-            let active = self.membership.is_quorum(|id| {
-                id == me || self.progress.get(id).is_some_and(|p| p.recently_active)
-            });
-            for p in self.progress.values_mut() {
-                p.recently_active = false;
-            }
-            if !active {
-                // Cut off from a quorum: stop serving rather than act as a leader that may
-                // already have been replaced.
-                self.become_follower(self.term, None);
-                return;
-            }
+        if self.cfg.check_quorum && self.quorum_lost() {
+            // Cut off from a quorum: stop serving rather than act as a leader that may
+            // already have been replaced.
+            self.become_follower(self.term, None);
+            return;
         }
         if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
             self.heartbeat_elapsed = 0;
             self.broadcast_heartbeat();
         }
+    }
+
+    /// Check-quorum: every minimum election timeout, whether a quorum was heard from since the
+    /// last check.
+    fn quorum_lost(&mut self) -> bool {
+        self.check_quorum_elapsed += 1;
+        if self.check_quorum_elapsed < self.cfg.election_ticks_min {
+            return false;
+        }
+        self.check_quorum_elapsed = 0;
+        let me = self.cfg.id.clone();
+        let active = self
+            .membership
+            .is_quorum(|id| id == me || self.progress.get(id).is_some_and(|p| p.recently_active));
+        for p in self.progress.values_mut() {
+            p.recently_active = false;
+        }
+        !active
     }
 
     fn broadcast_heartbeat(&mut self) {
@@ -1250,5 +1272,88 @@ impl Raft {
             term: self.term,
             body,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Node `a` of {a, b, c}, elected leader with b's vote and then cut off from both.
+    fn isolated_leader(check_quorum: bool) -> Raft {
+        let addrs: BTreeMap<NodeId, String> = ["a", "b", "c"]
+            .iter()
+            .map(|id| (id.to_string(), format!("{id}:1")))
+            .collect();
+        let restored = Restored {
+            snapshot: Snapshot {
+                meta: SnapshotMeta {
+                    membership: Membership::new(addrs),
+                    ..Default::default()
+                },
+                data: vec![],
+            },
+            ..Default::default()
+        };
+        let mut cfg = RaftConfig::new("a");
+        cfg.check_quorum = check_quorum;
+        let mut a = Raft::new(cfg, restored);
+        for _ in 0..=a.cfg.election_ticks_max {
+            a.tick();
+        }
+        assert_eq!(a.role(), Role::Candidate);
+        let term = a.term();
+        a.step(Message {
+            from: "b".into(),
+            to: "a".into(),
+            term,
+            body: Body::RequestVoteResponse { granted: true },
+        });
+        assert_eq!(a.role(), Role::Leader);
+        a.ready();
+        a
+    }
+
+    #[test]
+    fn check_quorum_deposes_an_isolated_leader_within_an_election_timeout() {
+        let mut a = isolated_leader(true);
+        let term = a.term();
+        let mut ticks = 0;
+        while a.role() == Role::Leader {
+            a.tick();
+            ticks += 1;
+            assert!(
+                ticks <= a.cfg.election_ticks_min,
+                "still leader after {ticks} ticks"
+            );
+        }
+        assert_eq!(
+            (a.role(), a.term(), a.leader()),
+            (Role::Follower, term, None)
+        );
+    }
+
+    #[test]
+    fn without_check_quorum_an_isolated_leader_stays_until_told_to_step_down() {
+        let mut a = isolated_leader(false);
+        let term = a.term();
+        a.read_index(42).unwrap();
+        for _ in 0..10 * a.cfg.election_ticks_max {
+            a.tick();
+            assert_eq!(a.role(), Role::Leader);
+        }
+        a.step_down();
+        assert_eq!(
+            (a.role(), a.term(), a.leader()),
+            (Role::Follower, term, None)
+        );
+        assert_eq!(
+            a.vote(),
+            Some(&"a".to_string()),
+            "the vote of the term is kept"
+        );
+        assert_eq!(a.ready().dropped_reads, vec![42], "pending reads fail");
+        a.step_down();
+        assert_eq!(a.role(), Role::Follower, "a no-op when not leading");
     }
 }

@@ -1,0 +1,221 @@
+//! Per key and whole history: the two scopes a sequential-consistency check runs at.
+//!
+//! Keys are first checked one at a time, in parallel on every core, largest first
+//! (as the linearizability checker does). A key with no order on its own proves the
+//! whole history has none. But the converse fails: sequential consistency is not
+//! compositional (two processes that each see the other's write to one register late
+//! order each key fine and the history not at all), so when no key is a violation a
+//! search over every key at once decides, under what is left of the budget.
+//!
+//! Each key first gets the linearizability search, which is exact and much faster
+//! (time bounds it): a linearizable key is sequentially consistent, and if every key
+//! is, the whole history is linearizable (linearizability is compositional) and so
+//! sequentially consistent, with no whole-history search at all.
+
+use super::chains::SeqOp;
+use super::evidence::explain;
+use super::report::{KeyReport, WholeReport};
+use super::search::{search, SearchOutcome};
+use crate::history::History;
+use crate::linearizability::budget::{Budget, StopReason};
+use crate::linearizability::search::{self as lin, Prepared};
+use crate::model::Model;
+use crate::verdict::Verdict;
+use rayon::prelude::*;
+use serde_json::Value;
+use std::time::Instant;
+
+/// One key's operations, ready for either search.
+pub struct KeyPart<O> {
+    pub key: Value,
+    /// Operations in the history with this key, checked or not.
+    pub ops: usize,
+    /// The ones the searches order (object 0), after the model's exact rewrite.
+    pub seq: Vec<SeqOp<O>>,
+    pub classes: Option<Vec<u32>>,
+}
+
+/// Splits the history by key and applies the model's exact rewrite
+/// ([`Model::canonicalize`]) to each key's operations.
+pub fn key_parts<M: Model>(
+    history: &History,
+    model: &M,
+    prepared: &[Option<M::Op>],
+) -> Vec<KeyPart<M::Op>> {
+    history
+        .ops_by_key()
+        .into_iter()
+        .map(|part| {
+            let mut seq: Vec<SeqOp<M::Op>> = part
+                .ops
+                .iter()
+                .filter_map(|&id| {
+                    let p = prepared[id].clone()?;
+                    Some(SeqOp::of(&history.ops[id], 0, p))
+                })
+                .collect();
+            let open: Vec<bool> = seq.iter().map(|o| o.open).collect();
+            let mut raw: Vec<M::Op> = seq.iter().map(|o| o.op.clone()).collect();
+            let classes = model.canonicalize(&mut raw, &open);
+            if classes.is_some() {
+                for (o, op) in seq.iter_mut().zip(raw) {
+                    o.op = op;
+                }
+            }
+            KeyPart {
+                key: part.key.unwrap_or(Value::Null),
+                ops: part.ops.len(),
+                seq,
+                classes,
+            }
+        })
+        .collect()
+}
+
+/// Checks every key on its own, in parallel; reports in the keys' order.
+pub fn check_keys<M: Model>(
+    history: &History,
+    model: &M,
+    parts: &[KeyPart<M::Op>],
+    budget: &Budget,
+    all_keys: bool,
+    linearizability_first: bool,
+) -> Vec<KeyReport> {
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].seq.len()));
+    let mut reports: Vec<(usize, KeyReport)> = order
+        .into_par_iter()
+        .map(|i| {
+            let report = check_key(history, model, &parts[i], budget, linearizability_first);
+            if report.verdict == Verdict::Invalid && !all_keys {
+                budget.cancel();
+            }
+            (i, report)
+        })
+        .collect();
+    reports.sort_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+fn check_key<M: Model>(
+    history: &History,
+    model: &M,
+    part: &KeyPart<M::Op>,
+    budget: &Budget,
+    linearizability_first: bool,
+) -> KeyReport {
+    let started = Instant::now();
+    let mut report = KeyReport {
+        key: part.key.clone(),
+        verdict: Verdict::Unknown,
+        ops: part.ops,
+        checked_ops: part.seq.len(),
+        method: "search".into(),
+        reason: None,
+        explored: 0,
+        evidence: None,
+        elapsed: Default::default(),
+    };
+    if budget.exhausted() == Some(StopReason::Cancelled) {
+        report.method = "skipped".into();
+        report.reason = Some(StopReason::Cancelled.describe().into());
+        return report;
+    }
+    if linearizability_first {
+        let ops: Vec<Prepared<M::Op>> = part
+            .seq
+            .iter()
+            .map(|o| Prepared {
+                call: o.call,
+                ret: history.ops[o.id].ret,
+                op: o.op.clone(),
+            })
+            .collect();
+        let result = lin::search(model, &ops, part.classes.as_deref(), budget);
+        report.explored = result.explored;
+        match result.outcome {
+            lin::SearchOutcome::Linearizable => {
+                report.verdict = Verdict::Valid;
+                report.method = "linearizable".into();
+                report.elapsed = started.elapsed();
+                return report;
+            }
+            lin::SearchOutcome::Stopped(reason) => {
+                report.reason = Some(reason.describe().into());
+                report.elapsed = started.elapsed();
+                return report;
+            }
+            lin::SearchOutcome::Violation { .. } => {}
+        }
+    }
+    let result = search(model, &part.seq, 1, budget);
+    report.explored += result.explored;
+    match result.outcome {
+        SearchOutcome::Consistent => report.verdict = Verdict::Valid,
+        SearchOutcome::Violation { prefix, starved } => {
+            report.verdict = Verdict::Invalid;
+            report.evidence = Some(explain(
+                model,
+                &part.key,
+                &[],
+                &history.ops,
+                &part.seq,
+                &prefix,
+                starved.as_ref(),
+            ));
+        }
+        SearchOutcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
+    }
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// Searches every key at once: each key one object of the model.
+pub fn check_whole<M: Model>(
+    history: &History,
+    model: &M,
+    parts: &[KeyPart<M::Op>],
+    budget: &Budget,
+) -> WholeReport {
+    let started = Instant::now();
+    let mut ops: Vec<SeqOp<M::Op>> = Vec::with_capacity(parts.iter().map(|p| p.seq.len()).sum());
+    for (object, part) in parts.iter().enumerate() {
+        ops.extend(part.seq.iter().cloned().map(|mut o| {
+            o.object = object as u32;
+            o
+        }));
+    }
+    // The search breaks ties by position; keep history order.
+    ops.sort_by_key(|o| o.id);
+    let names: Vec<Value> = parts.iter().map(|p| p.key.clone()).collect();
+    let mut report = WholeReport {
+        verdict: Verdict::Unknown,
+        method: "search".into(),
+        reason: None,
+        keys: parts.len(),
+        checked_ops: ops.len(),
+        explored: 0,
+        evidence: None,
+        elapsed: Default::default(),
+    };
+    let result = search(model, &ops, parts.len(), budget);
+    report.explored = result.explored;
+    match result.outcome {
+        SearchOutcome::Consistent => report.verdict = Verdict::Valid,
+        SearchOutcome::Violation { prefix, starved } => {
+            report.verdict = Verdict::Invalid;
+            report.evidence = Some(explain(
+                model,
+                &Value::Null,
+                &names,
+                &history.ops,
+                &ops,
+                &prefix,
+                starved.as_ref(),
+            ));
+        }
+        SearchOutcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
+    }
+    report.elapsed = started.elapsed();
+    report
+}
