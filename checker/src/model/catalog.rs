@@ -3,7 +3,7 @@
 
 use super::{
     cas_register::CasRegister, fifo_queue::FifoQueue, kv::Kv, multi_register::MultiRegister,
-    mutex::Mutex, register::REGISTER, set::Set, unordered_queue::UnorderedQueue, ModelError,
+    mutex::Mutex, register::REGISTER, set::Set, unordered_queue::UnorderedQueue, Model, ModelError,
 };
 use crate::history::History;
 use crate::linearizability::{check, Options, Report};
@@ -135,22 +135,38 @@ impl BuiltinModel {
 
     /// Checks `history` for linearizability with this model.
     pub fn check(&self, history: &History, options: &Options) -> Result<Report, ModelError> {
+        struct Linearizability<'a>(&'a History, &'a Options);
+        impl UseModel for Linearizability<'_> {
+            type Output = Result<Report, ModelError>;
+            fn with<M: Model>(self, model: &M) -> Self::Output {
+                check(self.0, model, self.1)
+            }
+        }
+        self.use_model(Linearizability(history, options))
+    }
+
+    /// Hands the model itself to `user`: the built-in models have different state
+    /// types, so code that runs any of them is generic over the model, and this is the
+    /// one place that maps a name to its type.
+    pub fn use_model<U: UseModel>(&self, user: U) -> U::Output {
         match *self {
-            BuiltinModel::Register => check(history, &REGISTER, options),
-            BuiltinModel::CasRegister(fail_means) => check(
-                history,
-                &CasRegister {
-                    fail_means,
-                    allow_cas: true,
-                },
-                options,
-            ),
-            BuiltinModel::Kv(fail_means) => check(history, &Kv { fail_means }, options),
-            BuiltinModel::MultiRegister => check(history, &MultiRegister, options),
-            BuiltinModel::Set => check(history, &Set, options),
-            BuiltinModel::FifoQueue => check(history, &FifoQueue, options),
-            BuiltinModel::UnorderedQueue => check(history, &UnorderedQueue, options),
-            BuiltinModel::Mutex => check(history, &Mutex, options),
+            BuiltinModel::Register => user.with(&REGISTER),
+            BuiltinModel::CasRegister(fail_means) => user.with(&CasRegister {
+                fail_means,
+                allow_cas: true,
+            }),
+            BuiltinModel::Kv(fail_means) => user.with(&Kv { fail_means }),
+            BuiltinModel::MultiRegister => user.with(&MultiRegister),
+            BuiltinModel::Set => user.with(&Set),
+            BuiltinModel::FifoQueue => user.with(&FifoQueue),
+            BuiltinModel::UnorderedQueue => user.with(&UnorderedQueue),
+            BuiltinModel::Mutex => user.with(&Mutex),
         }
     }
+}
+
+/// Code generic over the model, run on a built-in one by [`BuiltinModel::use_model`].
+pub trait UseModel {
+    type Output;
+    fn with<M: Model>(self, model: &M) -> Self::Output;
 }

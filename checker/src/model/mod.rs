@@ -20,7 +20,9 @@ pub mod set;
 pub mod unordered_queue;
 pub mod value;
 
-pub use catalog::{is_comparison_failure, BuiltinModel, CasFailMeaning, COMPARISON_FAILURE_ERRORS};
+pub use catalog::{
+    is_comparison_failure, BuiltinModel, CasFailMeaning, UseModel, COMPARISON_FAILURE_ERRORS,
+};
 pub use value::Scalar;
 
 use crate::history::Operation;

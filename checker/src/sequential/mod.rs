@@ -42,15 +42,7 @@ pub use report::{Basis, Evidence, KeyReport, Report, WholeReport};
 use crate::history::History;
 use crate::linearizability::budget::Budget;
 use crate::linearizability::DEFAULT_MEMORY_LIMIT;
-use crate::model::cas_register::CasRegister;
-use crate::model::fifo_queue::FifoQueue;
-use crate::model::kv::Kv;
-use crate::model::multi_register::MultiRegister;
-use crate::model::mutex::Mutex;
-use crate::model::register::REGISTER;
-use crate::model::set::Set;
-use crate::model::unordered_queue::UnorderedQueue;
-use crate::model::{BuiltinModel, Model, ModelError};
+use crate::model::{BuiltinModel, Model, ModelError, UseModel};
 use crate::verdict::Verdict;
 use std::time::{Duration, Instant};
 
@@ -207,21 +199,12 @@ pub fn check_builtin(
     history: &History,
     options: &Options,
 ) -> Result<Report, ModelError> {
-    match model {
-        BuiltinModel::Register => check(history, &REGISTER, options),
-        BuiltinModel::CasRegister(fail_means) => check(
-            history,
-            &CasRegister {
-                fail_means,
-                allow_cas: true,
-            },
-            options,
-        ),
-        BuiltinModel::Kv(fail_means) => check(history, &Kv { fail_means }, options),
-        BuiltinModel::MultiRegister => check(history, &MultiRegister, options),
-        BuiltinModel::Set => check(history, &Set, options),
-        BuiltinModel::FifoQueue => check(history, &FifoQueue, options),
-        BuiltinModel::UnorderedQueue => check(history, &UnorderedQueue, options),
-        BuiltinModel::Mutex => check(history, &Mutex, options),
+    struct Sequential<'a>(&'a History, &'a Options);
+    impl UseModel for Sequential<'_> {
+        type Output = Result<Report, ModelError>;
+        fn with<M: Model>(self, model: &M) -> Self::Output {
+            check(self.0, model, self.1)
+        }
     }
+    model.use_model(Sequential(history, options))
 }
