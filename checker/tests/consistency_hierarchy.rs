@@ -151,5 +151,9 @@ fn linearizable_registers_without_versions_keep_the_session_guarantees_by_implic
         sequential: Some(Invalid),
         ..unjudged.clone()
     });
-    assert!(p.line.contains("not determined: monotonic reads"), "{}", p.line);
+    assert!(
+        p.line.contains("not determined: monotonic reads"),
+        "{}",
+        p.line
+    );
 }

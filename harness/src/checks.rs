@@ -295,7 +295,10 @@ fn sequential(history: &History, config: &CheckContext, earlier: &[CheckResult])
         .iter()
         .any(|c| c.name == "linearizable" && c.verdict == Verdict::Valid);
     let checked = if proven_linearizable {
-        Ok(sequential::implied_by_linearizability(&as_reads, model.name()))
+        Ok(sequential::implied_by_linearizability(
+            &as_reads,
+            model.name(),
+        ))
     } else {
         let options = sequential::Options {
             timeout: Some(config.check_timeout / 5),

@@ -67,7 +67,11 @@ pub fn check_applies(check: &str, workload: Workload) -> bool {
         ),
         "eventual" => matches!(
             workload,
-            Workload::Register | Workload::CasRegister | Workload::Append | Workload::Set | Workload::Counter
+            Workload::Register
+                | Workload::CasRegister
+                | Workload::Append
+                | Workload::Set
+                | Workload::Counter
         ),
         "bank" => workload == Workload::Bank,
         "counter" => workload == Workload::Counter,
@@ -747,27 +751,58 @@ mod tests {
     #[test]
     fn real_system_client_settings_come_from_flags_or_the_file() {
         use workloads::etcd::EtcdReads;
-        let d = resolve(&TestArgs { seed: Some(1), ..Default::default() }).unwrap();
+        let d = resolve(&TestArgs {
+            seed: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!((d.etcd_reads, d.redis_wait), (EtcdReads::Linearizable, 0));
         let f = file("etcd-reads = \"serializable\"\nredis-wait = 2\n");
-        let c = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap();
+        let c = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!((c.etcd_reads, c.redis_wait), (EtcdReads::Serializable, 2));
-        let e = resolve(&TestArgs { etcd_reads: Some("stale".into()), ..Default::default() }).unwrap_err();
-        assert!(e.starts_with("--etcd-reads") && e.contains("serializable"), "{e}");
+        let e = resolve(&TestArgs {
+            etcd_reads: Some("stale".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            e.starts_with("--etcd-reads") && e.contains("serializable"),
+            "{e}"
+        );
         let f = file("etcd-reads = \"fast\"\n");
-        let e = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap_err();
+        let e = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.contains("key `etcd-reads`"), "{e}");
-        let e = resolve(&TestArgs { redis_wait: Some(99), ..Default::default() }).unwrap_err();
+        let e = resolve(&TestArgs {
+            redis_wait: Some(99),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.starts_with("--redis-wait"), "{e}");
     }
 
     #[test]
     fn sessions_come_from_the_flag_or_the_file_and_default_to_sticky() {
         use workloads::sessions::Sessions;
-        let d = resolve(&TestArgs { seed: Some(1), ..Default::default() }).unwrap();
+        let d = resolve(&TestArgs {
+            seed: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(d.sessions, Sessions::Sticky);
         let f = file("sessions = \"roaming\"\n");
-        let c = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap();
+        let c = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(c.sessions, Sessions::Roaming);
         let c = resolve(&TestArgs {
             config: Some(f.path().to_path_buf()),
@@ -776,21 +811,41 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.sessions, Sessions::Sticky);
-        let e = resolve(&TestArgs { sessions: Some("random".into()), ..Default::default() }).unwrap_err();
+        let e = resolve(&TestArgs {
+            sessions: Some("random".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.starts_with("--sessions") && e.contains("roaming"), "{e}");
         let f = file("sessions = \"moving\"\n");
-        let e = resolve(&TestArgs { config: Some(f.path().to_path_buf()), ..Default::default() }).unwrap_err();
+        let e = resolve(&TestArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.contains("key `sessions`") && e.contains("moving"), "{e}");
         // test.json stores it; one written before the setting existed reads as sticky.
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["sessions"], "sticky");
         let mut old = serde_json::to_value(&d).unwrap();
         old.as_object_mut().unwrap().remove("sessions");
-        assert_eq!(serde_json::from_value::<TestConfig>(old).unwrap().sessions, Sessions::Sticky);
+        assert_eq!(
+            serde_json::from_value::<TestConfig>(old).unwrap().sessions,
+            Sessions::Sticky
+        );
         // test.toml replays it.
-        let roaming = resolve(&TestArgs { seed: Some(3), sessions: Some("roaming".into()), ..Default::default() }).unwrap();
+        let roaming = resolve(&TestArgs {
+            seed: Some(3),
+            sessions: Some("roaming".into()),
+            ..Default::default()
+        })
+        .unwrap();
         let replay = file(&crate::results::test_toml(&roaming, Path::new("/tmp/run")));
-        let again = resolve(&TestArgs { config: Some(replay.path().to_path_buf()), ..Default::default() }).unwrap();
+        let again = resolve(&TestArgs {
+            config: Some(replay.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(again.sessions, Sessions::Roaming);
     }
 
@@ -837,7 +892,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(d.fault_params(), FaultParams::default());
-        assert!(serde_json::to_value(&d).unwrap().get("clock-bump").is_none());
+        assert!(serde_json::to_value(&d)
+            .unwrap()
+            .get("clock-bump")
+            .is_none());
         // From a test file.
         let f = file("nemesis = [\"clock-bump\", \"pause\"]\nclock-bump = \"-5s..+5s\"\n");
         let c = resolve(&TestArgs {
@@ -863,7 +921,10 @@ mod tests {
             "{e}"
         );
         let e = with("clock-bump", Some("-20sec..-5s")).unwrap_err();
-        assert!(e.starts_with("--clock-bump") && e.contains("`-20sec`"), "{e}");
+        assert!(
+            e.starts_with("--clock-bump") && e.contains("`-20sec`"),
+            "{e}"
+        );
         let e = with("pause-leader", Some("-20s..-5s")).unwrap_err();
         assert!(
             e.starts_with("--clock-bump") && e.contains("has none") && e.contains("pause-leader"),
@@ -871,18 +932,25 @@ mod tests {
         );
         let e = with("pause-leader+clok-bump", None).unwrap_err();
         assert!(
-            e.starts_with("--nemesis") && e.contains("\"pause-leader+clok-bump\"") && e.contains("\"clok-bump\""),
+            e.starts_with("--nemesis")
+                && e.contains("\"pause-leader+clok-bump\"")
+                && e.contains("\"clok-bump\""),
             "{e}"
         );
         let e = with("kill-all+clock-bump", None).unwrap_err();
-        assert!(e.starts_with("--nemesis") && e.contains("\"kill-all+clock-bump\""), "{e}");
+        assert!(
+            e.starts_with("--nemesis") && e.contains("\"kill-all+clock-bump\""),
+            "{e}"
+        );
         let f = file("nemesis = \"clock-bump\"\nclock-bump = \"later\"\n");
         let e = resolve(&TestArgs {
             config: Some(f.path().to_path_buf()),
             ..Default::default()
         })
         .unwrap_err();
-        assert!(e.contains("key `clock-bump`") && e.contains("`later`"), "{e}");
+        assert!(
+            e.contains("key `clock-bump`") && e.contains("`later`"),
+            "{e}"
+        );
     }
 }
-

@@ -22,7 +22,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "faultline", version, about = "Jepsen-style tests of distributed systems: real clusters, real faults, checked histories.")]
+#[command(
+    name = "faultline",
+    version,
+    about = "Jepsen-style tests of distributed systems: real clusters, real faults, checked histories."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +50,9 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::code(exit::VALID),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::code(exit::VALID)
+                }
                 _ => exit::code(exit::BAD_INPUT),
             };
         }

@@ -133,7 +133,10 @@ pub fn test_toml(config: &TestConfig, run_dir: &Path) -> String {
         t.insert("etcd-reads".into(), s(config.etcd_reads.name()));
     }
     if config.redis_wait > 0 {
-        t.insert("redis-wait".into(), toml::Value::Integer(config.redis_wait as i64));
+        t.insert(
+            "redis-wait".into(),
+            toml::Value::Integer(config.redis_wait as i64),
+        );
     }
     format!(
         "# The test that produced {}; replay with `faultline test --config <this file>`.\n{}",

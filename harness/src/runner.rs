@@ -111,7 +111,11 @@ fn check_faults_supported(config: &TestConfig, spec: &SystemSpec) -> Result<(), 
     let unsupported: Vec<String> = config
         .fault_kinds()
         .into_iter()
-        .filter(|k| fault_classes(k).into_iter().any(|c| !spec.faults.supports(c)))
+        .filter(|k| {
+            fault_classes(k)
+                .into_iter()
+                .any(|c| !spec.faults.supports(c))
+        })
         .map(|k| k.name())
         .collect();
     if unsupported.is_empty() {

@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The built-in systems `faultline test --system NAME` knows.
-pub const BUILTIN_NAMES: &[&str] = &["raft-kv", "dynamo-kv", "pb-kv", "cl-bank", "etcd", "redis-sentinel"];
+pub const BUILTIN_NAMES: &[&str] = &[
+    "raft-kv",
+    "dynamo-kv",
+    "pb-kv",
+    "cl-bank",
+    "etcd",
+    "redis-sentinel",
+];
 
 /// How the harness's clients speak to the system. New real systems (etcd, Redis) add a
 /// variant and a client in the workloads crate; nothing else changes.

@@ -6,8 +6,8 @@
 //!     cargo test -p faultline --test test_command -- --ignored   # the longer runs
 
 mod common;
-use common::*;
 use checker::history::parse_jsonl;
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -328,9 +328,19 @@ fn ctrl_c_tears_down_keeps_the_history_and_exits_4() {
     // Interrupted before the final reads: what was recorded is still checked (and is
     // linearizable), but convergence cannot be judged, so the run as a whole is unknown.
     let check = |name: &str| {
-        results_json["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap()
+        results_json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap()
     };
-    assert_eq!(check("linearizable")["verdict"], "valid", "{results_json:#}");
+    assert_eq!(
+        check("linearizable")["verdict"],
+        "valid",
+        "{results_json:#}"
+    );
     assert_eq!(check("eventual")["verdict"], "unknown", "{results_json:#}");
     assert_eq!(results_json["verdict"], "unknown", "{results_json:#}");
     let h = parse_jsonl(&std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap()).unwrap();

@@ -45,12 +45,14 @@ async fn generate(client: &dyn Client, key: u64) -> Completion {
             Value::Null => 0,
             v => match v.as_i64() {
                 Some(i) => i,
-                None => return Completion::fail(
-                    Value::Null,
-                    format!(
+                None => {
+                    return Completion::fail(
+                        Value::Null,
+                        format!(
                         "malformed-response: the allocation key {key} holds {v}, not an integer"
                     ),
-                ),
+                    )
+                }
             },
         };
         let Some(next) = current.checked_add(1) else {

@@ -455,8 +455,14 @@ mod tests {
         assert_eq!(names(Workload::Bank), HashSet::from(["transfer", "read"]));
         for op in ops(Workload::Bank, 5, 2000) {
             if op.kind == Kind::Transfer {
-                let (from, to) = (op.value["from"].as_u64().unwrap(), op.value["to"].as_u64().unwrap());
-                assert!(from != to && from < BANK_ACCOUNTS && to < BANK_ACCOUNTS, "{op:?}");
+                let (from, to) = (
+                    op.value["from"].as_u64().unwrap(),
+                    op.value["to"].as_u64().unwrap(),
+                );
+                assert!(
+                    from != to && from < BANK_ACCOUNTS && to < BANK_ACCOUNTS,
+                    "{op:?}"
+                );
                 assert!((1..=5).contains(&op.value["amount"].as_i64().unwrap()));
             }
         }
@@ -471,12 +477,16 @@ mod tests {
         }
         let finals = g.final_read_ops();
         assert_eq!(finals.len() as u64, g.keys_used());
-        assert!(finals.iter().all(|o| o.f == OpFn::FinalRead && o.kind == Kind::CounterRead));
+        assert!(finals
+            .iter()
+            .all(|o| o.f == OpFn::FinalRead && o.kind == Kind::CounterRead));
         let bank = Generator::new(Workload::Bank, 1, KeyOptions::default()).final_read_ops();
         assert_eq!(bank, vec![Op::bank_read(true)]);
-        assert!(Generator::new(Workload::UniqueIds, 1, KeyOptions::default())
-            .final_read_ops()
-            .is_empty());
+        assert!(
+            Generator::new(Workload::UniqueIds, 1, KeyOptions::default())
+                .final_read_ops()
+                .is_empty()
+        );
     }
 
     #[test]

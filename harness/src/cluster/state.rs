@@ -216,12 +216,18 @@ mod tests {
                         let id = format!("run00{i}");
                         // Every reader sees either no lease or a whole one.
                         let seen = std::fs::read_to_string(dir.join("10.77.9.0")).ok();
-                        assert!(seen.as_deref().is_none_or(|h| h.starts_with("run00")), "{seen:?}");
+                        assert!(
+                            seen.as_deref().is_none_or(|h| h.starts_with("run00")),
+                            "{seen:?}"
+                        );
                         lease::claim_in(dir, 9, &id).unwrap().then_some(id)
                     })
                 })
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().unwrap())
+                .collect()
         });
         assert_eq!(winners.len(), 1, "{winners:?}");
         let holder = std::fs::read_to_string(dir.path().join("10.77.9.0")).unwrap();
