@@ -30,13 +30,9 @@ pub struct BankClientFactory {
 
 impl BankClientFactory {
     pub fn new(timeout: Duration) -> anyhow::Result<BankClientFactory> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .tcp_nodelay(true)
-            .no_proxy()
-            .build()?;
-        Ok(BankClientFactory { http })
+        Ok(BankClientFactory {
+            http: crate::client::http_client(timeout)?,
+        })
     }
 }
 

@@ -57,17 +57,24 @@ pub struct KvClientFactory {
     http: reqwest::Client,
 }
 
+/// The HTTP client every workload client shares its connections through: `timeout`
+/// bounds each request (and its connect), and test traffic never goes through a
+/// proxy from the environment.
+pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+}
+
 impl KvClientFactory {
     pub fn new(timeout: Duration) -> anyhow::Result<KvClientFactory> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30))
-            // Never route test traffic through a proxy from the environment.
-            .no_proxy()
-            .build()?;
-        Ok(KvClientFactory { http })
+        Ok(KvClientFactory {
+            http: http_client(timeout)?,
+        })
     }
 }
 

@@ -100,14 +100,10 @@ pub struct EtcdClientFactory {
 
 impl EtcdClientFactory {
     pub fn new(timeout: Duration, reads: EtcdReads) -> anyhow::Result<EtcdClientFactory> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .no_proxy()
-            .build()?;
-        Ok(EtcdClientFactory { http, reads })
+        Ok(EtcdClientFactory {
+            http: crate::client::http_client(timeout)?,
+            reads,
+        })
     }
 }
 
