@@ -1,10 +1,24 @@
-//! The harness as a library: what the `faultline` binary is built from, and what
-//! integration tests drive directly.
+//! The harness: what the `faultline` binary is built from, layer by layer, each
+//! reachable from integration tests. Dependencies point down this list only:
 //!
-//! - [`cluster`]: real clusters, one network namespace per node.
-//! - [`real_systems`]: the built-in etcd and Redis-with-Sentinel specs.
-//! - [`system`]: what a system under test is (built-in or from a TOML file).
+//! - [`cli`]: the only layer that prints or chooses exit codes (test, check, synth,
+//!   clean). Nothing imports it but `main.rs`.
+//! - [`run`]: the phases of a test, its outcome, progress, interrupts.
+//! - [`results`]: typed run results, the results folder, and the renderers.
+//! - [`config`]: raw flags and a test file resolved into one typed configuration.
+//! - [`check`]: the checks a test runs on its history, behind one trait.
+//! - [`backend`]: where nodes run (today: local network namespaces).
+//! - [`system`]: what a system under test is; the built-in ones.
+//! - [`adapter`]: client protocols behind one trait; [`workload`]: what a workload
+//!   needs; [`error`]: the one error style.
 
-pub mod cluster;
-pub mod real_systems;
+pub mod adapter;
+pub mod backend;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod results;
+pub mod run;
 pub mod system;
+pub mod workload;

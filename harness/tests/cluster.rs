@@ -5,7 +5,7 @@
 //! Every test uses its own run id, subnet and temporary run directory, so they run in
 //! parallel; every one checks that what it made is gone afterwards.
 
-use harness::cluster::{self, cleanup, network, state, Cluster, ClusterOptions};
+use harness::backend::netns::{self as cluster, cleanup, network, state, Cluster, ClusterOptions};
 use harness::system::SystemSpec;
 use nemesis::control::ClusterControl;
 use std::io::{BufRead, BufReader};
@@ -695,7 +695,7 @@ fn bench_network_setup_teardown() {
 async fn builtin_reference_systems_come_up_and_raft_kv_has_a_leader() {
     for name in ["raft-kv", "dynamo-kv"] {
         let dir = tempfile::tempdir().unwrap();
-        let system = SystemSpec::builtin(name).unwrap();
+        let system = harness::system::builtin::builtin(name).unwrap();
         let c = Cluster::start(options(dir.path(), system, 3))
             .await
             .unwrap();

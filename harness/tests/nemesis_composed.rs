@@ -6,7 +6,7 @@
 
 mod common;
 
-use harness::cluster::{network, state, Cluster, ClusterOptions};
+use harness::backend::netns::{network, state, Cluster, ClusterOptions};
 use harness::system::SystemSpec;
 use nemesis::control::ClusterControl;
 use nemesis::{Fault, FaultKind, FaultParams, Nemesis, Schedule};

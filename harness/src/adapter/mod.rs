@@ -1,0 +1,154 @@
+//! Client protocols: how the harness's client processes speak to a system. Each
+//! protocol is one file with one [`Adapter`]; [`adapter`] is the registry. A system
+//! declares its protocol (`protocol = "kv"` in a system file); the runner asks the
+//! registry for that protocol's client factory, with the test's client settings.
+//!
+//! Adding a protocol is a file, a [`ClientProtocol`] variant and a registry line.
+
+mod bank;
+mod etcd;
+mod kv;
+mod redis;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use workloads::client::ClientFactory;
+use workloads::etcd::EtcdReads;
+
+/// How the harness's clients speak to a system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientProtocol {
+    /// The faultline KV protocol (`docs/protocol.md`).
+    Kv,
+    /// etcd v3's HTTP JSON gateway (`workloads::etcd`).
+    Etcd,
+    /// Redis (RESP), primaries found through Sentinel (`workloads::redis`).
+    Redis,
+    /// A bank's transfers and whole-bank snapshots (cl-bank's `POST /transfer`,
+    /// `POST /snapshot`); the only protocol that serves the bank workload.
+    Bank,
+}
+
+impl ClientProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientProtocol::Kv => "kv",
+            ClientProtocol::Etcd => "etcd",
+            ClientProtocol::Redis => "redis",
+            ClientProtocol::Bank => "bank",
+        }
+    }
+}
+
+impl fmt::Display for ClientProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The test's client settings, some of which only one protocol understands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientSettings {
+    /// Per request; a timed-out write is indeterminate.
+    pub timeout: Duration,
+    /// etcd only: how reads are served.
+    pub etcd_reads: EtcdReads,
+    /// Redis only: replicas every write waits for (`WAIT`); 0 for none.
+    pub redis_wait: u32,
+}
+
+/// One client protocol.
+pub trait Adapter: Sync {
+    fn protocol(&self) -> ClientProtocol;
+    /// The settings this protocol's clients use, besides the timeout; a setting
+    /// given for another protocol is refused rather than silently ignored.
+    fn own_settings(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The factory that makes one client per client process.
+    fn factory(&self, settings: &ClientSettings) -> Result<Arc<dyn ClientFactory>>;
+}
+
+/// The registry: the adapter of each protocol.
+pub fn adapter(protocol: ClientProtocol) -> &'static dyn Adapter {
+    match protocol {
+        ClientProtocol::Kv => &kv::Kv,
+        ClientProtocol::Etcd => &etcd::Etcd,
+        ClientProtocol::Redis => &redis::Redis,
+        ClientProtocol::Bank => &bank::Bank,
+    }
+}
+
+/// The client factory for a protocol, refusing settings meant for another one.
+pub fn client_factory(
+    protocol: ClientProtocol,
+    settings: &ClientSettings,
+) -> Result<Arc<dyn ClientFactory>> {
+    let a = adapter(protocol);
+    let given = [
+        ("etcd-reads", settings.etcd_reads != EtcdReads::default()),
+        ("redis-wait", settings.redis_wait > 0),
+    ];
+    for (flag, set) in given {
+        if set && !a.own_settings().contains(&flag) {
+            anyhow::bail!("--{flag}: does not apply to this system's clients, which speak the {protocol} protocol");
+        }
+    }
+    a.factory(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ClientSettings {
+        ClientSettings {
+            timeout: Duration::from_secs(1),
+            etcd_reads: EtcdReads::default(),
+            redis_wait: 0,
+        }
+    }
+
+    #[test]
+    fn every_protocol_has_an_adapter_that_says_it_is_that_protocol() {
+        for p in [
+            ClientProtocol::Kv,
+            ClientProtocol::Etcd,
+            ClientProtocol::Redis,
+            ClientProtocol::Bank,
+        ] {
+            assert_eq!(adapter(p).protocol(), p);
+            assert!(client_factory(p, &settings()).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_setting_for_another_protocol_is_refused_and_named() {
+        let s = ClientSettings {
+            redis_wait: 2,
+            ..settings()
+        };
+        let e = client_factory(ClientProtocol::Etcd, &s)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("--redis-wait") && e.contains("etcd protocol"),
+            "{e}"
+        );
+        assert!(client_factory(ClientProtocol::Redis, &s).is_ok());
+        let s = ClientSettings {
+            etcd_reads: EtcdReads::Serializable,
+            ..settings()
+        };
+        let e = client_factory(ClientProtocol::Kv, &s)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with("--etcd-reads"), "{e}");
+    }
+}

@@ -1,0 +1,66 @@
+//! Eventual consistency (`checker::consistency::eventual`): every node's final reads
+//! agree after the quiet period, and (for sets and appends) no acknowledged element
+//! is lost. It needs what the runner vouches for: the quiet period it waited after
+//! the final heal, and every node it read from.
+
+use super::{quiet_period_flag, CheckContext, CheckInput, CheckKind, CheckReport, Checker, Found};
+use crate::workload::Workload;
+use checker::consistency::eventual::{self, EventualReport};
+
+pub struct Eventual;
+
+/// The options the runner can vouch for.
+pub fn options(context: &CheckContext) -> eventual::EventualOptions {
+    let collection = match context.workload {
+        Workload::Append => eventual::Collection::Append,
+        Workload::Set => eventual::Collection::Set,
+        _ => eventual::Collection::Register,
+    };
+    let mut options = eventual::EventualOptions::new(collection);
+    options.quiet_period_ns = Some(context.quiet_period.as_nanos() as u64);
+    options.nodes = (!context.nodes.is_empty()).then(|| context.nodes.clone());
+    options
+}
+
+impl Checker for Eventual {
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventual
+    }
+
+    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+        let opts = options(input.context);
+        let report = if input.context.workload == Workload::Append {
+            eventual::check_append_indexed(input.history, input.append_index()?, &opts)
+        } else {
+            eventual::check(input.history, &opts)
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(Found {
+            verdict: report.verdict,
+            summary: summary(&report),
+            report: CheckReport::Eventual(Box::new(report)),
+        })
+    }
+
+    fn replay_flags(&self, context: &CheckContext) -> String {
+        let mut flags = quiet_period_flag(context);
+        if !context.nodes.is_empty() {
+            flags.push_str(&format!(" --nodes {}", context.nodes.join(",")));
+        }
+        flags
+    }
+}
+
+fn summary(report: &EventualReport) -> String {
+    let mut summary = format!(
+        "convergence {} ({} keys)",
+        report.convergence.verdict, report.convergence.keys_checked
+    );
+    if let Some(el) = &report.elements {
+        summary.push_str(&format!(
+            ", elements {}: {} acknowledged, {} lost, {} stale",
+            el.verdict, el.acknowledged, el.lost, el.stale
+        ));
+    }
+    summary
+}

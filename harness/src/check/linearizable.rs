@@ -1,0 +1,85 @@
+//! Linearizability per key (`checker::linearizability`), with the register model
+//! for register workloads (a failed CAS read from its error) and the set model for
+//! sets. Without `--all-keys` the search stops at the first key that fails, so the
+//! summary says "at least" that many.
+
+use super::{CheckInput, CheckKind, CheckReport, Checker, Found};
+use crate::workload::Workload;
+use checker::linearizability::{Options, Report, DEFAULT_MEMORY_LIMIT};
+use checker::model::{BuiltinModel, CasFailMeaning};
+use checker::verdict::Verdict;
+
+pub struct Linearizable;
+
+/// The model a workload's history is checked against (by this and the sequential
+/// check).
+pub fn model_of(workload: Workload) -> BuiltinModel {
+    match workload {
+        Workload::Set => BuiltinModel::Set,
+        _ => BuiltinModel::CasRegister(CasFailMeaning::FromError),
+    }
+}
+
+impl Checker for Linearizable {
+    fn kind(&self) -> CheckKind {
+        CheckKind::Linearizable
+    }
+
+    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+        let ctx = input.context;
+        let model = model_of(ctx.workload);
+        let options = Options {
+            timeout: Some(ctx.check_timeout),
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            all_keys: ctx.all_keys,
+        };
+        let report = model
+            .check(&input.history_with_final_reads_as_reads(), &options)
+            .map_err(|e| format!("the history does not fit the {} model: {e}", model.name()))?;
+        Ok(Found {
+            verdict: report.verdict,
+            summary: summary(&report, ctx.all_keys),
+            report: CheckReport::Linearizable(Box::new(report)),
+        })
+    }
+
+    fn replay_flags(&self, context: &super::CheckContext) -> String {
+        if context.all_keys {
+            " --all-keys".into()
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// One line: how many keys, how many failed. A search that stopped at the first bad
+/// key proves only that at least that many failed.
+pub fn summary(report: &Report, all_keys: bool) -> String {
+    let keys = report.partitions.len();
+    let count = |v: Verdict| report.partitions.iter().filter(|p| p.verdict == v).count();
+    let stopped_early = report.partitions.iter().any(|p| {
+        p.verdict == Verdict::Unknown
+            && p.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("another key"))
+    });
+    match report.verdict {
+        Verdict::Valid => format!("{} ops on {keys} keys, linearizable", report.ops),
+        Verdict::Invalid if all_keys || !stopped_early => format!(
+            "{} ops on {keys} keys, {} key(s) not linearizable",
+            report.ops,
+            count(Verdict::Invalid)
+        ),
+        Verdict::Invalid => format!(
+            "{} ops on {keys} keys, at least {} key(s) not linearizable (checking stopped at the first; --all-keys checks every key)",
+            report.ops,
+            count(Verdict::Invalid)
+        ),
+        Verdict::Unknown => format!(
+            "{} ops on {keys} keys, {} key(s) undecided: {}",
+            report.ops,
+            count(Verdict::Unknown),
+            report.partitions.iter().find_map(|p| p.reason.clone()).unwrap_or_default()
+        ),
+    }
+}

@@ -1,0 +1,45 @@
+//! Sequential consistency (`checker::sequential`), with the linearizability check's
+//! model. A history the `linearizable` check (run earlier in the list) proved
+//! linearizable is sequentially consistent without a search. Otherwise each key is
+//! checked, then the whole history at once: proving a violation can take exponential
+//! time, on a run that may already have failed, so the search gets its own budget
+//! ([`CheckContext::sequential_timeout`](super::CheckContext)) and says `unknown`
+//! past it, with the reason and the per-key verdicts.
+
+use super::linearizable::model_of;
+use super::{CheckInput, CheckKind, CheckReport, Checker, Found};
+use checker::sequential;
+use checker::verdict::Verdict;
+
+pub struct Sequential;
+
+impl Checker for Sequential {
+    fn kind(&self) -> CheckKind {
+        CheckKind::Sequential
+    }
+
+    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+        let ctx = input.context;
+        let model = model_of(ctx.workload);
+        let history = input.history_with_final_reads_as_reads();
+        let proven_linearizable = input
+            .earlier
+            .iter()
+            .any(|c| c.name == CheckKind::Linearizable && c.verdict == Verdict::Valid);
+        let report = if proven_linearizable {
+            sequential::implied_by_linearizability(&history, model.name())
+        } else {
+            let options = sequential::Options {
+                timeout: Some(ctx.sequential_timeout.min(ctx.check_timeout)),
+                ..sequential::Options::default()
+            };
+            sequential::check_builtin(model, &history, &options)
+                .map_err(|e| format!("the history does not fit the {} model: {e}", model.name()))?
+        };
+        Ok(Found {
+            verdict: report.verdict,
+            summary: report.summary(),
+            report: CheckReport::Sequential(Box::new(report)),
+        })
+    }
+}

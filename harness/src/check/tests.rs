@@ -1,0 +1,257 @@
+use super::*;
+use checker::history::parse_jsonl;
+use serde_json::Value;
+use std::time::Duration;
+
+fn context(workload: Workload, checks: &[&str]) -> CheckContext {
+    let mut c = CheckContext::new(
+        workload,
+        checks.iter().map(|s| s.parse().unwrap()).collect(),
+    );
+    c.quiet_period = Duration::from_nanos(10);
+    c.check_timeout = Duration::from_secs(10);
+    c.nodes = vec!["n1".into(), "n2".into()];
+    c
+}
+
+fn json(r: &CheckReport) -> Value {
+    serde_json::to_value(r).unwrap()
+}
+
+/// An append history where process 0's second read goes back (a monotonic-reads
+/// violation) and both nodes' final reads agree after the heal.
+const STALE_APPEND: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"append","key":1,"value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"append","key":1,"value":1}
+{"index":2,"time":2,"process":0,"type":"invoke","f":"append","key":1,"value":2}
+{"index":3,"time":3,"process":0,"type":"ok","f":"append","key":1,"value":2}
+{"index":4,"time":4,"process":0,"type":"invoke","f":"read","key":1}
+{"index":5,"time":5,"process":0,"type":"ok","f":"read","key":1,"value":[1,2]}
+{"index":6,"time":6,"process":0,"type":"invoke","f":"read","key":1}
+{"index":7,"time":7,"process":0,"type":"ok","f":"read","key":1,"value":[1]}
+{"index":8,"time":80,"process":"nemesis","type":"info","f":"heal-all","value":null}
+{"index":9,"time":100,"process":5,"type":"invoke","f":"final-read","key":1,"node":"n1"}
+{"index":10,"time":101,"process":5,"type":"ok","f":"final-read","key":1,"value":[1,2],"node":"n1"}
+{"index":11,"time":102,"process":6,"type":"invoke","f":"final-read","key":1,"node":"n2"}
+{"index":12,"time":103,"process":6,"type":"ok","f":"final-read","key":1,"value":[1,2],"node":"n2"}
+"#;
+
+#[test]
+fn append_checks_share_the_index_and_the_history_is_placed() {
+    let h = parse_jsonl(STALE_APPEND).unwrap();
+    let results = run_checks(
+        &h,
+        &context(Workload::Append, &["session", "eventual"]),
+        "h.jsonl",
+    );
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Invalid,
+        "{:#}",
+        json(&results[0].report)
+    );
+    assert_eq!(
+        results[1].verdict,
+        Verdict::Valid,
+        "{:#}",
+        json(&results[1].report)
+    );
+    assert_eq!(
+        json(&results[0].report)["monotonic_reads"]["violations"]["count"],
+        serde_json::json!(1)
+    );
+    let p = placement(&results).unwrap();
+    assert_eq!(p.strongest, "session");
+    assert!(p.line.contains("violates monotonic reads"), "{}", p.line);
+    assert!(p.line.contains("+ eventually consistent"), "{}", p.line);
+    let replay = results[1].replay.as_deref().unwrap();
+    assert!(
+        replay.contains("--nodes n1,n2") && replay.ends_with("h.jsonl"),
+        "{replay}"
+    );
+}
+
+/// A cas-register history as raft-kv records it: versions on acknowledged
+/// operations (`with`), or none at all.
+fn register_history(with_versions: bool) -> History {
+    let v = |n: u64| {
+        if with_versions {
+            format!(",\"version\":{n}")
+        } else {
+            String::new()
+        }
+    };
+    parse_jsonl(&format!(
+        r#"{{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":1,"value":1}}
+{{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":1,"value":1{}}}
+{{"index":2,"time":2,"process":1,"type":"invoke","f":"read","key":1,"value":null}}
+{{"index":3,"time":3,"process":1,"type":"ok","f":"read","key":1,"value":1{}}}
+{{"index":4,"time":4,"process":1,"type":"invoke","f":"cas","key":1,"value":[1,2]}}
+{{"index":5,"time":5,"process":1,"type":"ok","f":"cas","key":1,"value":[1,2]{}}}
+{{"index":6,"time":6,"process":0,"type":"invoke","f":"read","key":1,"value":null}}
+{{"index":7,"time":7,"process":0,"type":"ok","f":"read","key":1,"value":2{}}}
+"#,
+        v(4),
+        v(4),
+        v(9),
+        v(9)
+    ))
+    .unwrap()
+}
+
+#[test]
+fn register_sessions_are_judged_from_versions() {
+    let h = register_history(true);
+    let results = run_checks(
+        &h,
+        &context(Workload::CasRegister, &["linearizable", "session"]),
+        "h.jsonl",
+    );
+    let session = &results[1];
+    assert_eq!(session.verdict, Verdict::Valid, "{}", session.summary);
+    assert_eq!(
+        session.summary,
+        "monotonic-reads valid (2 reads), monotonic-writes valid (2 writes), \
+             read-your-writes valid (1 reads), writes-follow-reads valid (1 writes); \
+             from per-key versions"
+    );
+    assert_eq!(
+        json(&session.report)["workload"],
+        serde_json::json!("register")
+    );
+    assert_eq!(
+        session.replay.as_deref(),
+        Some("faultline check --check session --workload cas-register h.jsonl")
+    );
+    let p = placement(&results).unwrap();
+    assert_eq!(p.line, "strongest model satisfied: linearizable");
+}
+
+#[test]
+fn register_sessions_without_versions_are_unknown_and_say_why() {
+    let h = register_history(false);
+    let results = run_checks(
+        &h,
+        &context(Workload::Register, &["linearizable", "session"]),
+        "h.jsonl",
+    );
+    let session = &results[1];
+    assert_eq!(session.verdict, Verdict::Unknown);
+    assert_eq!(session.summary, session::NO_VERSIONS);
+    // Linearizability implies the guarantees the versions could not judge.
+    let p = placement(&results).unwrap();
+    assert_eq!(p.line, "strongest model satisfied: linearizable");
+    // Without that implication they are open, and the line says why.
+    let mut results = results;
+    for c in results.iter_mut().filter(|c| c.name != CheckKind::Session) {
+        c.verdict = Verdict::Invalid;
+    }
+    let p = placement(&results).unwrap();
+    assert!(
+        p.line.ends_with(
+            "not determined: monotonic reads, monotonic writes, read-your-writes, \
+                 writes-follow-reads (session guarantees on registers need the per-key \
+                 versions this system does not report)"
+        ),
+        "{}",
+        p.line
+    );
+}
+
+#[test]
+fn an_invariant_with_nothing_to_judge_is_unknown_and_not_placed() {
+    let h = parse_jsonl(
+            r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"generate","key":0,"value":null}
+{"index":1,"time":1,"process":0,"type":"fail","f":"generate","key":0,"value":null,"error":"cas: no-leader"}
+"#,
+        )
+        .unwrap();
+    let results = run_checks(&h, &context(Workload::UniqueIds, &["unique-ids"]), "h");
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Unknown,
+        "{}",
+        results[0].summary
+    );
+    assert!(results[0].summary.contains("nothing to judge"));
+    assert_eq!(placement(&results), None);
+}
+
+fn context_cas(checks: &[&str]) -> CheckContext {
+    let mut c = context(Workload::CasRegister, checks);
+    c.nodes = Vec::new();
+    c.quiet_period = Duration::ZERO;
+    c
+}
+
+/// Process 1 reads nil after process 0's write of 1 completed, then reads 1:
+/// stale, but in the one order of writes.
+const STALE: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"k","value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":"k","value":1}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"read","key":"k","value":null}
+{"index":3,"time":3,"process":1,"type":"ok","f":"read","key":"k","value":null}
+{"index":4,"time":4,"process":1,"type":"invoke","f":"read","key":"k","value":null}
+{"index":5,"time":5,"process":1,"type":"ok","f":"read","key":"k","value":1}
+"#;
+
+/// Each process writes its key, then reads the other's as unwritten.
+const DEKKER: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"x","value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":"x","value":1}
+{"index":2,"time":2,"process":0,"type":"invoke","f":"read","key":"y","value":null}
+{"index":3,"time":3,"process":0,"type":"ok","f":"read","key":"y","value":null}
+{"index":4,"time":4,"process":1,"type":"invoke","f":"write","key":"y","value":1}
+{"index":5,"time":5,"process":1,"type":"ok","f":"write","key":"y","value":1}
+{"index":6,"time":6,"process":1,"type":"invoke","f":"read","key":"x","value":null}
+{"index":7,"time":7,"process":1,"type":"ok","f":"read","key":"x","value":null}
+"#;
+
+#[test]
+fn a_stale_but_ordered_history_is_placed_at_sequential() {
+    let h = parse_jsonl(STALE).unwrap();
+    let results = run_checks(&h, &context_cas(&["linearizable", "sequential"]), "h");
+    assert_eq!(results[0].verdict, Verdict::Invalid);
+    assert_eq!(results[1].verdict, Verdict::Valid, "{}", results[1].summary);
+    assert_eq!(json(&results[1].report)["basis"], "whole-history");
+    let p = placement(&results).unwrap();
+    assert_eq!(p.strongest, "sequential", "{}", p.line);
+    assert_eq!(
+        results[1].replay.as_deref(),
+        Some("faultline check --check sequential --workload cas-register h")
+    );
+}
+
+#[test]
+fn a_linearizable_history_needs_no_sequential_search() {
+    let h = parse_jsonl(&STALE.replace(
+        r#""value":null}
+{"index":4"#,
+        r#""value":1}
+{"index":4"#,
+    ))
+    .unwrap();
+    let results = run_checks(&h, &context_cas(&["linearizable", "sequential"]), "h");
+    assert_eq!(results[0].verdict, Verdict::Valid);
+    assert_eq!(results[1].verdict, Verdict::Valid);
+    assert_eq!(json(&results[1].report)["basis"], "linearizability");
+    assert_eq!(placement(&results).unwrap().strongest, "linearizable");
+}
+
+#[test]
+fn keys_that_cannot_be_merged_are_a_violation_with_evidence() {
+    let h = parse_jsonl(DEKKER).unwrap();
+    let results = run_checks(&h, &context_cas(&["sequential"]), "h");
+    let c = &results[0];
+    assert_eq!(c.verdict, Verdict::Invalid, "{}", c.summary);
+    assert_eq!(json(&c.report)["per_key"], "valid");
+    let text = crate::results::render::text::counterexample(c).expect("evidence for a violation");
+    assert!(text.contains("cannot be merged"), "{text}");
+    assert!(
+        text.contains("process 1") || text.contains("process 0"),
+        "{text}"
+    );
+    let p = placement(&results).unwrap();
+    assert!(
+        p.line.contains("violates sequential consistency"),
+        "{}",
+        p.line
+    );
+}

@@ -1,0 +1,244 @@
+//! The model mode of `faultline check`: linearizability of each history against one
+//! model (given, or guessed from the history's functions).
+
+use super::{exit_status, CheckArgs};
+use crate::cli::{exit, out};
+use crate::config::units::{parse_bytes, parse_duration};
+use anyhow::{anyhow, bail, Result};
+use checker::import::{self, Format};
+use checker::linearizability::{Options, Report, DEFAULT_MEMORY_LIMIT};
+use checker::model::{BuiltinModel, CasFailMeaning};
+use checker::verdict::Verdict;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// One history's result.
+#[derive(Serialize)]
+struct Checked {
+    path: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<Report>,
+    /// Why the history could not be checked (unreadable, malformed, wrong model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    histories: usize,
+    valid: usize,
+    invalid: usize,
+    unknown: usize,
+    errors: usize,
+    /// Sum of the checks' own times, in seconds.
+    checking_seconds: f64,
+    /// Wall-clock time of the whole command, in seconds.
+    wall_seconds: f64,
+}
+
+pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
+    let started = Instant::now();
+    let settings = match Settings::from_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("faultline check: {e:#}");
+            return exit::code(exit::BAD_INPUT);
+        }
+    };
+    // Histories in parallel (each check also splits its keys across cores).
+    let results: Vec<Checked> = files
+        .par_iter()
+        .map(|path| check_file(path, &settings))
+        .collect();
+    let summary = Summary::of(&results, started);
+    let mut text = String::new();
+    if args.json {
+        let doc = serde_json::json!({ "histories": results, "summary": summary });
+        let _ = writeln!(
+            text,
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("reports serialize")
+        );
+    } else {
+        for r in &results {
+            print_text(&mut text, r);
+        }
+        let _ = writeln!(text,
+            "{} histories: {} valid, {} invalid, {} unknown, {} not checked; checking time {:.1} ms, wall time {:.1} ms",
+            summary.histories, summary.valid, summary.invalid, summary.unknown, summary.errors,
+            summary.checking_seconds * 1e3, summary.wall_seconds * 1e3
+        );
+    }
+    out(&text);
+    exit_status(summary.invalid > 0, summary.errors > 0, summary.unknown > 0)
+}
+
+impl Summary {
+    fn of(results: &[Checked], started: Instant) -> Summary {
+        let mut summary = Summary {
+            histories: results.len(),
+            ..Summary::default()
+        };
+        for r in results {
+            match &r.report {
+                Some(report) => {
+                    summary.checking_seconds += report.elapsed.as_secs_f64();
+                    match report.verdict {
+                        Verdict::Valid => summary.valid += 1,
+                        Verdict::Invalid => summary.invalid += 1,
+                        Verdict::Unknown => summary.unknown += 1,
+                    }
+                }
+                None => summary.errors += 1,
+            }
+        }
+        summary.wall_seconds = started.elapsed().as_secs_f64();
+        summary
+    }
+}
+
+struct Settings {
+    model: Option<BuiltinModel>,
+    cas_fail: CasFailMeaning,
+    format: Option<Format>,
+    options: Options,
+}
+
+impl Settings {
+    fn from_args(args: &CheckArgs) -> Result<Settings> {
+        let cas_fail = match args.cas_fail.as_deref() {
+            None | Some("from-error") => CasFailMeaning::FromError,
+            Some("compared" | "comparison-failed") => CasFailMeaning::ComparisonFailed,
+            Some("no-effect") => CasFailMeaning::NoEffect,
+            Some(other) => bail!("--cas-fail: unknown meaning `{other}` (expected compared, no-effect or from-error)"),
+        };
+        let model = match &args.model {
+            None => None,
+            Some(name) => Some(BuiltinModel::from_name(name, cas_fail).ok_or_else(|| {
+                anyhow!(
+                    "--model: unknown model `{name}` (known: {})",
+                    BuiltinModel::NAMES.join(", ")
+                )
+            })?),
+        };
+        let format = match &args.format {
+            None => None,
+            Some(name) => Some(
+                name.parse::<Format>()
+                    .map_err(|e| anyhow!("--format: {e}"))?,
+            ),
+        };
+        let timeout = match &args.timeout {
+            None => None,
+            Some(text) => Some(parse_duration(text).map_err(|e| anyhow!("--timeout: {e}"))?),
+        };
+        let memory_limit = match &args.memory {
+            None => DEFAULT_MEMORY_LIMIT,
+            Some(text) => parse_bytes(text).map_err(|e| anyhow!("--memory: {e}"))?,
+        };
+        Ok(Settings {
+            model,
+            cas_fail,
+            format,
+            options: Options {
+                timeout,
+                memory_limit,
+                all_keys: args.all_keys,
+            },
+        })
+    }
+}
+
+fn check_file(path: &Path, settings: &Settings) -> Checked {
+    let fail = |error: String| Checked {
+        path: path.to_path_buf(),
+        report: None,
+        error: Some(error),
+    };
+    let history = match import::load(path, settings.format) {
+        Ok(h) => h,
+        Err(e) => return fail(e.to_string()),
+    };
+    let model = settings
+        .model
+        .unwrap_or_else(|| BuiltinModel::guess(&history, settings.cas_fail));
+    match model.check(&history, &settings.options) {
+        Ok(report) => Checked {
+            path: path.to_path_buf(),
+            report: Some(report),
+            error: None,
+        },
+        Err(e) => fail(format!(
+            "{}: does not fit the {} model: {e}",
+            path.display(),
+            model.name()
+        )),
+    }
+}
+
+fn print_text(out: &mut String, r: &Checked) {
+    let Some(report) = &r.report else {
+        let _ = writeln!(
+            out,
+            "{}  error  {}",
+            r.path.display(),
+            r.error.as_deref().unwrap_or("")
+        );
+        return;
+    };
+    let keys = report.partitions.len();
+    let _ = writeln!(
+        out,
+        "{}  {}  {} ops, {} key{}  {:.2} ms  ({})",
+        r.path.display(),
+        report.verdict,
+        report.ops,
+        keys,
+        if keys == 1 { "" } else { "s" },
+        report.elapsed.as_secs_f64() * 1e3,
+        report.model
+    );
+    let invalid = report
+        .partitions
+        .iter()
+        .filter(|p| p.verdict == Verdict::Invalid)
+        .count();
+    let unknown: Vec<_> = report
+        .partitions
+        .iter()
+        .filter(|p| p.verdict == Verdict::Unknown)
+        .collect();
+    if report.partitions.len() > 1 && (invalid > 0 || !unknown.is_empty()) {
+        let _ = writeln!(
+            out,
+            "  keys: {} valid, {} invalid, {} unknown",
+            report.partitions.len() - invalid - unknown.len(),
+            invalid,
+            unknown.len()
+        );
+    }
+    for p in &unknown {
+        if let Some(reason) = &p.reason {
+            if report.partitions.len() > 1 {
+                let _ = writeln!(out, "  key {}: unknown: {reason}", p.key);
+            } else {
+                let _ = writeln!(out, "  unknown: {reason}");
+            }
+        }
+    }
+    for p in report
+        .partitions
+        .iter()
+        .filter(|p| p.verdict == Verdict::Invalid)
+    {
+        if let Some(c) = &p.counterexample {
+            for line in c.to_string().lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The command line: the only layer that prints or chooses exit codes. Each
+//! subcommand is one file; everything it runs lives in the layers below.
+
+mod check;
+mod clean;
+pub mod exit;
+mod synth;
+mod test;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "faultline",
+    version,
+    about = "Jepsen-style tests of distributed systems: real clusters, real faults, checked histories."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a test: start a cluster, drive a workload, inject faults, check the history.
+    Test(crate::config::TestArgs),
+    /// Check recorded histories against a consistency model, or re-check a run.
+    Check(check::CheckArgs),
+    /// Generate a synthetic history from a simulated object, optionally with an anomaly.
+    Synth(synth::SynthArgs),
+    /// Remove namespaces, links, rules and processes a killed faultline left behind.
+    Clean(clean::CleanArgs),
+}
+
+/// Parses the arguments, runs the subcommand, and returns its exit code.
+pub fn run() -> ExitCode {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::code(exit::VALID)
+                }
+                _ => exit::code(exit::BAD_INPUT),
+            };
+        }
+    };
+    match cli.command {
+        Command::Test(args) => test::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Synth(args) => synth::run(args),
+        Command::Clean(args) => clean::run(args),
+    }
+}
+
+/// Parses argv, with `faultline test --help` showing each flag's default from the one
+/// table of defaults (`config::defaults`).
+fn parse() -> Result<Cli, clap::Error> {
+    let command = Cli::command().mut_subcommand("test", |mut test| {
+        let ids: Vec<String> = test
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .collect();
+        for id in ids {
+            let flag = id.replace('_', "-");
+            if let Some(default) = crate::config::defaults::shown(&flag) {
+                test = test.mut_arg(id, |a| {
+                    let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    a.help(format!("{help} [default: {default}]"))
+                });
+            }
+        }
+        test
+    });
+    let matches = command.try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// Writes to standard output. A reader that stops early (`faultline test | head`)
+/// closes it; that is not an error worth a panic, and the exit code stays the
+/// verdict's.
+pub fn out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// [`out`] with a newline and formatting.
+macro_rules! outln {
+    () => { $crate::cli::out("\n") };
+    ($($t:tt)*) => { $crate::cli::out(&format!("{}\n", format_args!($($t)*))) };
+}
+pub(crate) use outln;

@@ -1,0 +1,114 @@
+//! `faultline test`'s flags, raw: every setting optional, so that "not given" can be
+//! told apart from "given as the default" when merging with a test file. The
+//! defaults are in [`defaults`](super::defaults), and `--help` shows them from there.
+
+use std::path::PathBuf;
+
+/// `faultline test` flags.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct TestArgs {
+    /// A TOML test file with any of the settings below (keys are the flag names,
+    /// e.g. `time-limit = "30s"`); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The system under test: a built-in name (raft-kv, dynamo-kv, pb-kv, cl-bank,
+    /// etcd, redis-sentinel) or a system TOML file (docs/systems.md).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub system: Option<String>,
+    /// Extra arguments for every node of the system (bug switches, tuning); repeat
+    /// for several, e.g. `--system-arg=--bug=stale-read`.
+    #[arg(long = "system-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub system_args: Vec<String>,
+    /// Number of nodes.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub nodes: Option<i64>,
+    /// The workload: register, cas-register, append, set, counter, bank (cl-bank
+    /// only) or unique-ids.
+    #[arg(long, value_name = "W")]
+    pub workload: Option<String>,
+    /// Logical client processes running at once, spread over the nodes.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub concurrency: Option<i64>,
+    /// How client processes pick nodes: `sticky` (each bound to one node, as in
+    /// Jepsen) or `roaming` (every operation to a node drawn from the seed, so a
+    /// session moves between replicas, as Terry's do).
+    #[arg(long, value_name = "MODE")]
+    pub sessions: Option<String>,
+    /// Operations per second over all clients; 0 for as fast as they go.
+    #[arg(long, value_name = "OPS", allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// How long the workload runs (e.g. 30s, 2m; at most a week).
+    #[arg(long, value_name = "D")]
+    pub time_limit: Option<String>,
+    /// Fault kinds, comma-separated: kinds (partition-halves, kill, pause,
+    /// pause-leader, clock-bump, loss, ...), groups (partition, process, clock, packet,
+    /// all), compositions of kinds started and healed together
+    /// (pause-leader+clock-bump), or `none`. The default is partitions, kills and
+    /// pauses, those of them the system supports.
+    #[arg(long, value_name = "KINDS")]
+    pub nemesis: Option<String>,
+    /// Time a fault lasts, and the healthy time between a heal and the next fault;
+    /// the first fault comes after a warm-up of 2 s (or the interval, if shorter).
+    #[arg(long, value_name = "D")]
+    pub nemesis_interval: Option<String>,
+    /// How far clock-bump faults move a clock: uniform between two signed durations,
+    /// e.g. `--clock-bump=-30s..-6s` (one value: exactly that). Without it: 100ms to
+    /// 60s, log-uniform, either sign.
+    #[arg(long, value_name = "MIN..MAX", allow_hyphen_values = true)]
+    pub clock_bump: Option<String>,
+    /// Checks to run, comma-separated: linearizable, sequential, session, eventual,
+    /// bank, counter, unique-ids, or `default` (every check that applies to the
+    /// workload).
+    #[arg(long, value_name = "CHECKS")]
+    pub check: Option<String>,
+    /// Check every key for linearizability even after one is found invalid, so the
+    /// count of bad keys is exact (otherwise: "at least").
+    #[arg(long)]
+    pub all_keys: bool,
+    /// Seed for the operation mix, the node choice and the fault schedule.
+    /// [default: random, printed]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub seed: Option<i64>,
+    /// Run this many independent tests (seeds seed, seed+1, ...); fail if any fails.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub test_count: Option<i64>,
+    /// Where results go: DIR/<test>/<timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// The test's name, the results subfolder. [default: <system>-<workload>]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Per-request client timeout; a timed-out write is indeterminate (info).
+    #[arg(long, value_name = "D")]
+    pub client_timeout: Option<String>,
+    /// Keys in use at once.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub keys: Option<i64>,
+    /// Operations per key before it is retired for a fresh one.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub ops_per_key: Option<i64>,
+    /// After the final heal, how long the cluster may take to be ready again.
+    #[arg(long, value_name = "D")]
+    pub recovery_timeout: Option<String>,
+    /// After the cluster is ready again, a quiet period before the final reads.
+    #[arg(long, value_name = "D")]
+    pub quiet_period: Option<String>,
+    /// Time limit for the checkers per test; past it a verdict is unknown.
+    #[arg(long, value_name = "D")]
+    pub check_timeout: Option<String>,
+    /// When to keep the nodes' data directories in the results folder: `on-failure`
+    /// (the run was not valid), `always` or `never`.
+    #[arg(long, value_name = "WHEN")]
+    pub keep_data: Option<String>,
+    /// etcd only: how reads are served, `linearizable` (through the leader) or
+    /// `serializable` (from the local member, stale under partitions).
+    #[arg(long, value_name = "MODE")]
+    pub etcd_reads: Option<String>,
+    /// Redis only: every write waits (`WAIT`) for this many replicas to acknowledge
+    /// it, and is indeterminate if they do not in time. 0: no waiting.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub redis_wait: Option<i64>,
+    /// No live progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}

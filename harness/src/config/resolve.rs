@@ -1,0 +1,469 @@
+//! Flags over the test file over the defaults, every value checked. An error names
+//! the flag, or the file and key, that is wrong.
+
+use super::defaults as def;
+use super::file::{DurationText, StringList, TestFile};
+use super::flags::TestArgs;
+use super::units::{parse_duration, MAX_DURATION};
+use super::{KeepData, TestConfig};
+use crate::check::{parse_check_list, CheckKind};
+use crate::error::bad_input;
+use crate::system::{faults, SystemSpec};
+use crate::workload::default_checks;
+use anyhow::Result;
+use nemesis::{ClockBumpRange, FaultKind};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+use workloads::generator::Workload;
+
+/// Where a setting's value came from, for messages.
+struct Origins<'a> {
+    file: Option<&'a Path>,
+}
+
+impl Origins<'_> {
+    /// `--key` if the flag was given (or nothing was: the default), else the file's key.
+    fn name(&self, flag_given: bool, key: &str) -> String {
+        match (self.file, flag_given) {
+            (Some(path), false) => format!("test file {}: key `{key}`", path.display()),
+            _ => format!("--{key}"),
+        }
+    }
+
+    fn error(&self, flag_given: bool, key: &str, message: impl std::fmt::Display) -> anyhow::Error {
+        bad_input(format!("{}: {message}", self.name(flag_given, key)))
+    }
+}
+
+/// A value from the flag or the file, and whether the flag gave it.
+fn pick<T>(flag: Option<T>, file: Option<T>) -> (Option<T>, bool) {
+    match (flag, file) {
+        (Some(v), _) => (Some(v), true),
+        (None, v) => (v, false),
+    }
+}
+
+/// Merges flags over the test file over the defaults, and checks every value.
+pub fn resolve(args: &TestArgs) -> Result<TestConfig> {
+    let file = match &args.config {
+        Some(path) => TestFile::read(path).map_err(|e| bad_input(format!("{e:#}")))?,
+        None => TestFile::default(),
+    };
+    let o = Origins {
+        file: args.config.as_deref(),
+    };
+    let r = Resolver { args, file, o };
+    r.resolve()
+}
+
+struct Resolver<'a> {
+    args: &'a TestArgs,
+    file: TestFile,
+    o: Origins<'a>,
+}
+
+impl Resolver<'_> {
+    fn resolve(self) -> Result<TestConfig> {
+        let (system, spec) = self.system()?;
+        let nodes = self.count(
+            self.args.nodes,
+            self.file.nodes,
+            "nodes",
+            def::NODES,
+            1,
+            253,
+        )?;
+        let workload: Workload = self.parsed(
+            &self.args.workload,
+            &self.file.workload,
+            "workload",
+            def::WORKLOAD,
+        )?;
+        let (nemesis, nemesis_left_out) = self.nemesis(&spec, nodes)?;
+        let time_limit = self.duration(
+            &self.args.time_limit,
+            &self.file.time_limit,
+            "time-limit",
+            def::TIME_LIMIT,
+        )?;
+        let nemesis_interval = self.duration(
+            &self.args.nemesis_interval,
+            &self.file.nemesis_interval,
+            "nemesis-interval",
+            def::NEMESIS_INTERVAL,
+        )?;
+        if time_limit.is_zero() {
+            return Err(self.o.error(
+                self.args.time_limit.is_some(),
+                "time-limit",
+                "the test must run for some time",
+            ));
+        }
+        if nemesis_interval.is_zero() && !nemesis.is_empty() {
+            return Err(self.o.error(
+                self.args.nemesis_interval.is_some(),
+                "nemesis-interval",
+                "must be greater than zero",
+            ));
+        }
+        let (seed, test_count) = self.seed_and_count()?;
+        let client_timeout = self.duration(
+            &self.args.client_timeout,
+            &self.file.client_timeout,
+            "client-timeout",
+            def::CLIENT_TIMEOUT,
+        )?;
+        if client_timeout.is_zero() {
+            return Err(self.o.error(
+                self.args.client_timeout.is_some(),
+                "client-timeout",
+                "must be greater than zero",
+            ));
+        }
+        Ok(TestConfig {
+            name: self.name(&system, workload)?,
+            system,
+            system_args: self.system_args(),
+            nodes,
+            workload,
+            concurrency: self.count(
+                self.args.concurrency,
+                self.file.concurrency,
+                "concurrency",
+                def::CONCURRENCY,
+                1,
+                10_000,
+            )?,
+            sessions: self.parsed(
+                &self.args.sessions,
+                &self.file.sessions,
+                "sessions",
+                def::SESSIONS,
+            )?,
+            rate: self.rate()?,
+            time_limit,
+            clock_bump: self.clock_bump(&nemesis)?,
+            nemesis,
+            nemesis_left_out,
+            nemesis_interval,
+            checks: self.checks(workload)?,
+            all_keys: self.args.all_keys || self.file.all_keys.unwrap_or(false),
+            seed,
+            test_count,
+            results_dir: self
+                .args
+                .results_dir
+                .clone()
+                .or(self.file.results_dir.clone())
+                .unwrap_or_else(|| def::RESULTS_DIR.into()),
+            client_timeout,
+            keys: self.count(
+                self.args.keys,
+                self.file.keys,
+                "keys",
+                def::KEYS,
+                1,
+                1_000_000,
+            )?,
+            ops_per_key: self.count(
+                self.args.ops_per_key,
+                self.file.ops_per_key,
+                "ops-per-key",
+                def::OPS_PER_KEY as usize,
+                1,
+                usize::MAX,
+            )? as u64,
+            recovery_timeout: self.duration(
+                &self.args.recovery_timeout,
+                &self.file.recovery_timeout,
+                "recovery-timeout",
+                def::RECOVERY_TIMEOUT,
+            )?,
+            quiet_period: self.duration(
+                &self.args.quiet_period,
+                &self.file.quiet_period,
+                "quiet-period",
+                def::QUIET_PERIOD,
+            )?,
+            check_timeout: self.duration(
+                &self.args.check_timeout,
+                &self.file.check_timeout,
+                "check-timeout",
+                def::CHECK_TIMEOUT,
+            )?,
+            keep_data: self.parsed::<KeepData>(
+                &self.args.keep_data,
+                &self.file.keep_data,
+                "keep-data",
+                def::KEEP_DATA,
+            )?,
+            etcd_reads: self.parsed(
+                &self.args.etcd_reads,
+                &self.file.etcd_reads,
+                "etcd-reads",
+                Default::default(),
+            )?,
+            redis_wait: self.count(
+                self.args.redis_wait,
+                self.file.redis_wait,
+                "redis-wait",
+                def::REDIS_WAIT as usize,
+                0,
+                16,
+            )? as u32,
+            quiet: self.args.quiet || self.file.quiet.unwrap_or(false),
+            config_file: self.args.config.as_deref().map(absolute),
+        })
+    }
+
+    /// The system: a built-in name, or a system file stored by its absolute path so
+    /// the test replays from any directory.
+    fn system(&self) -> Result<(String, SystemSpec)> {
+        let (given, from_flag) = pick(self.args.system.clone(), self.file.system.clone());
+        let text = given.unwrap_or_else(|| def::SYSTEM.to_string());
+        let spec = SystemSpec::resolve(&text)
+            .map_err(|e| self.o.error(from_flag, "system", format!("{e:#}")))?;
+        let stored = match &spec.source {
+            crate::system::SpecSource::File(p) => absolute(p).display().to_string(),
+            crate::system::SpecSource::Builtin => text,
+        };
+        Ok((stored, spec))
+    }
+
+    fn system_args(&self) -> Vec<String> {
+        let mut v = self.file.system_args.clone().unwrap_or_default();
+        v.extend(self.args.system_args.iter().cloned());
+        v
+    }
+
+    /// An integer setting in `min..=max`; negative numbers are refused by name.
+    fn count(
+        &self,
+        flag: Option<i64>,
+        file: Option<i64>,
+        key: &str,
+        default: usize,
+        min: usize,
+        max: usize,
+    ) -> Result<usize> {
+        let (v, from_flag) = pick(flag, file);
+        let Some(v) = v else { return Ok(default) };
+        if v < min as i64 || (v as u128) > max as u128 {
+            let range = if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("between {min} and {max}")
+            };
+            return Err(self
+                .o
+                .error(from_flag, key, format!("must be {range}, not {v}")));
+        }
+        Ok(v as usize)
+    }
+
+    /// A setting parsed from its text (`FromStr`), or the default.
+    fn parsed<T: FromStr>(
+        &self,
+        flag: &Option<String>,
+        file: &Option<String>,
+        key: &str,
+        default: T,
+    ) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match pick(flag.as_ref(), file.as_ref()) {
+            (Some(text), from_flag) => text.parse().map_err(|e| self.o.error(from_flag, key, e)),
+            (None, _) => Ok(default),
+        }
+    }
+
+    fn duration(
+        &self,
+        flag: &Option<String>,
+        file: &Option<DurationText>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration> {
+        match pick(flag.clone(), file.as_ref().map(DurationText::text)) {
+            (Some(text), from_flag) => {
+                parse_duration(&text).map_err(|e| self.o.error(from_flag, key, e))
+            }
+            (None, _) => Ok(default.min(MAX_DURATION)),
+        }
+    }
+
+    fn rate(&self) -> Result<f64> {
+        let (v, from_flag) = pick(self.args.rate, self.file.rate);
+        let rate = v.unwrap_or(def::RATE);
+        if !rate.is_finite() || rate < 0.0 {
+            return Err(self.o.error(
+                from_flag,
+                "rate",
+                format!(
+                "a rate is 0 (unlimited) or a positive number of operations per second, not {rate}"
+            ),
+            ));
+        }
+        Ok(rate)
+    }
+
+    /// The fault kinds: as given, or the default kinds the system supports (and the
+    /// ones left out). Empty items and `none` beside other kinds are refused: both
+    /// are typos that would silently change the test.
+    fn nemesis(&self, spec: &SystemSpec, nodes: usize) -> Result<(Vec<FaultKind>, Vec<FaultKind>)> {
+        let (text, from_flag) = pick(
+            self.args.nemesis.clone(),
+            self.file.nemesis.as_ref().map(StringList::joined),
+        );
+        let Some(text) = text else {
+            return Ok(faults::default_kinds(&spec.faults, nodes));
+        };
+        let items: Vec<&str> = text.split(',').map(str::trim).collect();
+        if items.iter().any(|i| i.is_empty()) {
+            return Err(self.o.error(
+                from_flag,
+                "nemesis",
+                format!("`{text}` has an empty item (two commas, or one at an end)"),
+            ));
+        }
+        if items.len() > 1 && items.contains(&"none") {
+            return Err(self.o.error(
+                from_flag,
+                "nemesis",
+                format!("`{text}`: `none` means no faults and cannot be combined with other kinds"),
+            ));
+        }
+        let kinds = FaultKind::parse_list(&text, nodes)
+            .map_err(|e| self.o.error(from_flag, "nemesis", e))?;
+        let unsupported: Vec<String> = kinds
+            .iter()
+            .filter(|k| !spec.faults.allows(k))
+            .map(FaultKind::name)
+            .collect();
+        if !unsupported.is_empty() {
+            return Err(self.o.error(
+                from_flag,
+                "nemesis",
+                format!(
+                    "{} does not support {} (it supports: {}){}",
+                    spec.origin(),
+                    unsupported.join(", "),
+                    spec.faults.describe(),
+                    clock_note(spec, &kinds)
+                ),
+            ));
+        }
+        Ok((kinds, Vec::new()))
+    }
+
+    fn clock_bump(&self, kinds: &[FaultKind]) -> Result<Option<ClockBumpRange>> {
+        let (text, from_flag) = pick(self.args.clock_bump.clone(), self.file.clock_bump.clone());
+        let Some(text) = text else { return Ok(None) };
+        let range: ClockBumpRange = text
+            .parse()
+            .map_err(|e| self.o.error(from_flag, "clock-bump", e))?;
+        if !kinds
+            .iter()
+            .any(|k| k.parts().contains(&FaultKind::ClockBump))
+        {
+            let names: Vec<String> = kinds.iter().map(FaultKind::name).collect();
+            let shown = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(",")
+            };
+            return Err(self.o.error(from_flag, "clock-bump", format!(
+                "sets the size of clock-bump faults, but the nemesis ({shown}) has none; add clock-bump, e.g. --nemesis pause-leader+clock-bump"
+            )));
+        }
+        Ok(Some(range))
+    }
+
+    fn checks(&self, workload: Workload) -> Result<Vec<CheckKind>> {
+        match pick(
+            self.args.check.clone(),
+            self.file.check.as_ref().map(StringList::joined),
+        ) {
+            (Some(list), from_flag) => {
+                parse_check_list(&list, workload).map_err(|e| self.o.error(from_flag, "check", e))
+            }
+            (None, _) => Ok(default_checks(workload).to_vec()),
+        }
+    }
+
+    /// A random seed is short enough to retype; any seed must fit a TOML integer
+    /// (signed 64-bit), because test.toml stores it for replay.
+    fn seed_and_count(&self) -> Result<(u64, u32)> {
+        let count = self.count(
+            self.args.test_count,
+            self.file.test_count,
+            "test-count",
+            def::TEST_COUNT as usize,
+            1,
+            1_000_000,
+        )? as u64;
+        let (seed, from_flag) = pick(self.args.seed, self.file.seed);
+        let seed = match seed {
+            None => rand::random::<u32>() as u64,
+            Some(s) if s < 0 => {
+                return Err(self.o.error(
+                    from_flag,
+                    "seed",
+                    format!("a seed is a number from 0 to {}, not {s}", i64::MAX),
+                ))
+            }
+            Some(s) => s as u64,
+        };
+        if seed.saturating_add(count - 1) > i64::MAX as u64 {
+            return Err(self.o.error(
+                from_flag,
+                "seed",
+                format!(
+                    "seeds go up to {} (with --test-count N, seed + N - 1 must too)",
+                    i64::MAX
+                ),
+            ));
+        }
+        Ok((seed, count as u32))
+    }
+
+    fn name(&self, system: &str, workload: Workload) -> Result<String> {
+        let label = Path::new(system)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("system");
+        let (name, from_flag) = pick(self.args.name.clone(), self.file.name.clone());
+        let name = name.unwrap_or_else(|| format!("{label}-{workload}"));
+        if name.is_empty() || name == "latest" || name.contains('/') || name.starts_with('.') {
+            return Err(self.o.error(
+                from_flag,
+                "name",
+                format!(
+                    "`{name}` cannot name a results folder (no `/`, no leading `.`, not `latest`)"
+                ),
+            ));
+        }
+        Ok(name)
+    }
+}
+
+/// Why clock faults are refused, when they are among the kinds asked for.
+fn clock_note(spec: &SystemSpec, kinds: &[FaultKind]) -> &'static str {
+    let clocks = kinds
+        .iter()
+        .any(|k| faults::classes_of(k).contains(&faults::FaultClass::Clock));
+    match (clocks && !spec.faults.clock, spec.protocol) {
+        (false, _) => "",
+        (true, crate::adapter::ClientProtocol::Etcd) => {
+            "; etcd reads time without libc (Go's runtime calls the vDSO directly), so libfaketime cannot move its clock"
+        }
+        (true, _) => "; libfaketime only moves clocks read through libc",
+    }
+}
+
+/// A path made absolute against the current directory (as typed if that fails).
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}

@@ -1,0 +1,381 @@
+use super::*;
+use std::io::Write;
+use std::path::Path;
+
+/// The names of resolved kinds, for comparing with what was typed.
+fn names<T: ToString>(v: &[T]) -> Vec<String> {
+    v.iter().map(T::to_string).collect()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn defaults_are_the_main_job() {
+    let c = resolve(&TestArgs {
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.system, "raft-kv");
+    assert_eq!(c.nodes, 5);
+    assert_eq!(c.workload, Workload::CasRegister);
+    assert_eq!(c.time_limit, Duration::from_secs(30));
+    assert_eq!(c.nemesis_interval, Duration::from_secs(5));
+    assert_eq!(
+        names(&c.checks),
+        vec!["linearizable", "sequential", "eventual"]
+    );
+    assert_eq!(c.name, "raft-kv-cas-register");
+    assert!(names(&c.nemesis)
+        .iter()
+        .any(|k| k.starts_with("partition-")));
+    assert!(
+        names(&c.nemesis).contains(&"kill".to_string())
+            && names(&c.nemesis).contains(&"pause".to_string())
+    );
+    assert_eq!(c.test_count, 1);
+}
+
+#[test]
+fn flags_override_the_file_which_overrides_defaults() {
+    let f = file("nodes = 3\nworkload = \"append\"\ntime-limit = \"8s\"\nnemesis = [\"kill\", \"partition-halves\"]\nrate = 50\nseed = 9\nsystem-args = [\"--bug=x\"]\n");
+    let args = TestArgs {
+        config: Some(f.path().to_path_buf()),
+        time_limit: Some("12s".into()),
+        system_args: vec!["--tick=5".into()],
+        ..Default::default()
+    };
+    let c = resolve(&args).unwrap();
+    assert_eq!(
+        (c.nodes, c.workload, c.rate, c.seed),
+        (3, Workload::Append, 50.0, 9)
+    );
+    assert_eq!(c.time_limit, Duration::from_secs(12));
+    assert_eq!(names(&c.nemesis), vec!["kill", "partition-halves"]);
+    assert_eq!(names(&c.checks), vec!["session", "eventual"]);
+    assert_eq!(c.system_args, vec!["--bug=x", "--tick=5"]);
+}
+
+#[test]
+fn unknown_keys_name_the_file_and_the_key() {
+    let f = file("nodes = 3\ntime_limt = \"8s\"\n");
+    let e = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains(&f.path().display().to_string()), "{e}");
+    assert!(e.contains("time_limt"), "{e}");
+}
+
+#[test]
+fn bad_values_name_where_they_came_from() {
+    let f = file("time-limit = \"soon\"\n");
+    let e = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("key `time-limit`") && e.contains("soon"), "{e}");
+    let e = resolve(&TestArgs {
+        nemesis: Some("kil".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("--nemesis"), "{e}");
+    let e = resolve(&TestArgs {
+        workload: Some("queue".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("--workload") && e.contains("cas-register"),
+        "{e}"
+    );
+    let e = resolve(&TestArgs {
+        check: Some("linearizable".into()),
+        workload: Some("append".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("does not apply"), "{e}");
+    let e = resolve(&TestArgs {
+        check: Some("serializable".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("unknown check"), "{e}");
+    assert!(resolve(&TestArgs {
+        nodes: Some(0),
+        ..Default::default()
+    })
+    .is_err());
+    assert!(resolve(&TestArgs {
+        name: Some("latest".into()),
+        ..Default::default()
+    })
+    .is_err());
+    let e = resolve(&TestArgs {
+        seed: Some(-1),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("--seed"), "{e}");
+    let e = resolve(&TestArgs {
+        seed: Some(i64::MAX),
+        test_count: Some(2),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("seed + N - 1"), "{e}");
+}
+
+#[test]
+fn none_means_no_faults_and_a_random_seed_is_chosen() {
+    let a = resolve(&TestArgs {
+        nemesis: Some("none".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(a.nemesis.is_empty());
+    let b = resolve(&TestArgs::default()).unwrap();
+    assert_ne!(a.seed, b.seed);
+}
+
+#[test]
+fn real_system_client_settings_come_from_flags_or_the_file() {
+    use workloads::etcd::EtcdReads;
+    let d = resolve(&TestArgs {
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!((d.etcd_reads, d.redis_wait), (EtcdReads::Linearizable, 0));
+    let f = file("etcd-reads = \"serializable\"\nredis-wait = 2\n");
+    let c = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!((c.etcd_reads, c.redis_wait), (EtcdReads::Serializable, 2));
+    let e = resolve(&TestArgs {
+        etcd_reads: Some("stale".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("--etcd-reads") && e.contains("serializable"),
+        "{e}"
+    );
+    let f = file("etcd-reads = \"fast\"\n");
+    let e = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("key `etcd-reads`"), "{e}");
+    let e = resolve(&TestArgs {
+        redis_wait: Some(99),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("--redis-wait"), "{e}");
+}
+
+#[test]
+fn sessions_come_from_the_flag_or_the_file_and_default_to_sticky() {
+    use workloads::sessions::Sessions;
+    let d = resolve(&TestArgs {
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(d.sessions, Sessions::Sticky);
+    let f = file("sessions = \"roaming\"\n");
+    let c = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.sessions, Sessions::Roaming);
+    let c = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        sessions: Some("sticky".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.sessions, Sessions::Sticky);
+    let e = resolve(&TestArgs {
+        sessions: Some("random".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("--sessions") && e.contains("roaming"), "{e}");
+    let f = file("sessions = \"moving\"\n");
+    let e = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("key `sessions`") && e.contains("moving"), "{e}");
+    // test.json stores it; one written before the setting existed reads as sticky.
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!(json["sessions"], "sticky");
+    let mut old = serde_json::to_value(&d).unwrap();
+    old.as_object_mut().unwrap().remove("sessions");
+    assert_eq!(
+        serde_json::from_value::<TestConfig>(old).unwrap().sessions,
+        Sessions::Sticky
+    );
+    // test.toml replays it.
+    let roaming = resolve(&TestArgs {
+        seed: Some(3),
+        sessions: Some("roaming".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let replay = file(&TestFile::of(&roaming).to_toml(Path::new("/tmp/run")));
+    let again = resolve(&TestArgs {
+        config: Some(replay.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(again.sessions, Sessions::Roaming);
+}
+
+#[test]
+fn test_json_round_trips() {
+    let c = resolve(&TestArgs {
+        seed: Some(5),
+        ..Default::default()
+    })
+    .unwrap();
+    let text = serde_json::to_string(&c).unwrap();
+    let back: TestConfig = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, c);
+}
+
+#[test]
+fn clock_bump_range_and_compositions_resolve_and_are_recorded() {
+    let c = resolve(&TestArgs {
+        seed: Some(1),
+        nemesis: Some("pause-leader+clock-bump,partition-leader+clock-bump".into()),
+        clock_bump: Some("-30s..-6000ms".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        names(&c.nemesis),
+        vec!["pause-leader+clock-bump", "partition-leader+clock-bump"]
+    );
+    assert_eq!(
+        c.clock_bump.map(|r| r.to_string()).as_deref(),
+        Some("-30s..-6s")
+    );
+    assert_eq!(c.nemesis.len(), 2);
+    assert_eq!(
+        c.fault_params().clock_bump,
+        Some(ClockBumpRange {
+            min_ms: -30_000,
+            max_ms: -6_000
+        })
+    );
+    let back: TestConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+    // Without the setting: the default magnitudes, and test.json leaves it out.
+    let d = resolve(&TestArgs {
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(d.fault_params(), FaultParams::default());
+    assert!(serde_json::to_value(&d)
+        .unwrap()
+        .get("clock-bump")
+        .is_none());
+    // From a test file.
+    let f = file("nemesis = [\"clock-bump\", \"pause\"]\nclock-bump = \"-5s..+5s\"\n");
+    let c = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        c.clock_bump.map(|r| r.to_string()).as_deref(),
+        Some("-5s..+5s")
+    );
+}
+
+#[test]
+fn bad_clock_bump_ranges_and_compositions_name_the_flag_and_the_text() {
+    let with = |nemesis: &str, range: Option<&str>| {
+        resolve(&TestArgs {
+            nemesis: Some(nemesis.into()),
+            clock_bump: range.map(String::from),
+            ..Default::default()
+        })
+    };
+    let e = with("clock-bump", Some("-5s..-20s"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("--clock-bump: `-5s..-20s`") && e.contains("above the upper bound"),
+        "{e}"
+    );
+    let e = with("clock-bump", Some("-20sec..-5s"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("--clock-bump") && e.contains("`-20sec`"),
+        "{e}"
+    );
+    let e = with("pause-leader", Some("-20s..-5s"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("--clock-bump") && e.contains("has none") && e.contains("pause-leader"),
+        "{e}"
+    );
+    let e = with("pause-leader+clok-bump", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("--nemesis")
+            && e.contains("\"pause-leader+clok-bump\"")
+            && e.contains("\"clok-bump\""),
+        "{e}"
+    );
+    let e = with("kill-all+clock-bump", None).unwrap_err().to_string();
+    assert!(
+        e.starts_with("--nemesis") && e.contains("\"kill-all+clock-bump\""),
+        "{e}"
+    );
+    let f = file("nemesis = \"clock-bump\"\nclock-bump = \"later\"\n");
+    let e = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("key `clock-bump`") && e.contains("`later`"),
+        "{e}"
+    );
+}

@@ -1,0 +1,132 @@
+//! A test's results, typed: what `results.json` holds and what every renderer
+//! (`render/`) draws from. The folder they live in is [`store`]'s.
+//!
+//! A results folder: `test.json` (the configuration and seed), `test.toml` (the same,
+//! as a test file to replay with `--config`), `history.jsonl`, `results.json`,
+//! `nodes/*.log`, `system.toml` (a copy of a user's system file), and `data/` when
+//! `--keep-data` keeps it.
+
+pub mod render;
+pub mod stats;
+pub mod store;
+
+pub use stats::{stats, Stats};
+
+use crate::backend::NodeExit;
+use crate::check::CheckResult;
+use crate::config::TestConfig;
+use checker::consistency::hierarchy::Placement;
+use checker::verdict::Verdict;
+use nemesis::FaultKind;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What `test.json` holds besides the configuration.
+#[derive(Debug, Serialize)]
+pub struct TestRecord<'a> {
+    pub faultline_version: &'static str,
+    pub command_line: Vec<String>,
+    /// Which of `--test-count` tests this is (from 1).
+    pub test_number: u32,
+    pub run_id: &'a str,
+    pub started_at: String,
+    pub config: &'a TestConfig,
+    /// The command that replays this test (same seed, one test).
+    pub replay: String,
+}
+
+/// The results of one run (`results.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResults {
+    pub verdict: Verdict,
+    pub name: String,
+    pub seed: u64,
+    pub run_id: String,
+    pub workload: workloads::generator::Workload,
+    /// The run was cut short by an interrupt: the history is partial.
+    pub interrupted: bool,
+    pub checks: Vec<CheckResult>,
+    pub stats: Stats,
+    /// The first counterexample any check found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<serde_json::Value>,
+    /// Where the history sits among the consistency models (the run's last line);
+    /// absent when no model was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hierarchy: Option<Placement>,
+    pub nemesis: NemesisRecord,
+    pub final_reads: FinalReads,
+    /// Nodes that exited on their own: a finding, whatever the checks say.
+    pub crashed_nodes: Vec<NodeExit>,
+    /// Problems the run met that did not stop it (a fault that failed to apply, no
+    /// fault at all, nodes that could not be read at the end).
+    pub warnings: Vec<String>,
+    pub timings_s: BTreeMap<&'static str, f64>,
+    /// The folder these results are in.
+    pub run_dir: PathBuf,
+    /// The command that replays the run.
+    pub replay: String,
+}
+
+/// What the nemesis did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NemesisRecord {
+    pub kinds: Vec<FaultKind>,
+    /// Default kinds the system does not support, left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<FaultKind>,
+    pub interval_s: f64,
+    pub clock_bump: Option<String>,
+    /// Faults started and failed; absent when no fault kind was asked for.
+    pub schedule: Option<ScheduleRecord>,
+    pub events: Vec<NemesisEventRecord>,
+    /// Events in the whole history (clients and nemesis).
+    pub history_events: u64,
+    pub clients: ClientsRecord,
+}
+
+impl NemesisRecord {
+    /// Faults that were started (attempted) during the run.
+    pub fn faults_started(&self) -> usize {
+        self.schedule.as_ref().map_or(0, |s| s.started)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScheduleRecord {
+    pub started: usize,
+    pub failed: usize,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientsRecord {
+    pub invoked: u64,
+    pub retired: u64,
+}
+
+/// One nemesis event as `results.json` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NemesisEventRecord {
+    pub index: u64,
+    pub time_s: f64,
+    pub stage: nemesis::Stage,
+    pub f: String,
+    pub error: Option<String>,
+    pub took_s: Option<f64>,
+    pub in_force: String,
+}
+
+/// The final reads of every key from every node.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FinalReads {
+    pub ok: u64,
+    pub unread: Vec<NodeKey>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeKey {
+    pub node: String,
+    pub key: u64,
+}

@@ -1,0 +1,123 @@
+//! The console summary of a run: operations per function, each check's verdict, the
+//! findings (crashed nodes, warnings), the first counterexample, the verdict line,
+//! the replay command and, last, where the history sits among the models.
+
+use super::{Renderer, RunResults};
+use crate::check::{CheckReport, CheckResult};
+use crate::results::Stats;
+use checker::verdict::Verdict;
+use std::fmt::Write;
+
+pub struct Text;
+
+impl Renderer for Text {
+    fn render(&self, r: &RunResults) -> String {
+        let mut out = String::new();
+        out.push_str(&summary_table(&r.stats, &r.checks));
+        for c in &r.crashed_nodes {
+            let _ = writeln!(
+                out,
+                "finding: node {} exited on its own ({}); its log ends:",
+                c.node, c.status
+            );
+            for line in c.log_tail.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        for w in &r.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+        if let Some(text) = r
+            .checks
+            .iter()
+            .find(|c| c.verdict == Verdict::Invalid)
+            .and_then(counterexample)
+        {
+            let _ = write!(out, "\n{text}");
+        }
+        let partial = if r.interrupted {
+            "  (interrupted: the history is partial)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "\nverdict: {}   seed {}   {}{partial}",
+            r.verdict,
+            r.seed,
+            r.run_dir.display()
+        );
+        if r.verdict != Verdict::Valid {
+            let _ = writeln!(out, "replay: {}", r.replay);
+        }
+        match &r.hierarchy {
+            Some(p) => {
+                let _ = writeln!(out, "{}", p.line);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "no consistency model checked (the {} workload is judged by its invariant)",
+                    r.workload
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A failing check's counterexample or evidence, as text.
+pub fn counterexample(c: &CheckResult) -> Option<String> {
+    let body = match &c.report {
+        CheckReport::Linearizable(r) => r.counterexample.as_ref()?.to_string(),
+        CheckReport::Sequential(r) => r.evidence.as_ref()?.to_string(),
+        _ => return None,
+    };
+    Some(format!("{} counterexample:\n{body}\n", c.name))
+}
+
+/// The table of operations per function, then one line per check.
+pub fn summary_table(stats: &Stats, checks: &[CheckResult]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}",
+        "f", "ok", "fail", "info", "p50 ms", "p99 ms", "max ms"
+    );
+    for (f, c) in &stats.counts {
+        let l = stats.latency_ms.get(f).cloned().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<12} {:>8} {:>8} {:>8} {:>10.2} {:>10.2} {:>10.2}",
+            f, c.ok, c.fail, c.info, l.p50, l.p99, l.max
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<12} {:>8} {:>8} {:>8}   ({} nemesis events, {:.1} s; {:.0} ok/s of {:.0} attempts/s)",
+        "total",
+        stats.total.ok,
+        stats.total.fail,
+        stats.total.info,
+        stats.nemesis_events,
+        stats.duration_s,
+        stats.ok_per_s,
+        stats.attempts_per_s
+    );
+    out.push('\n');
+    for c in checks {
+        out.push_str(&check_line(c));
+    }
+    out
+}
+
+/// One check: name, verdict, summary, time.
+pub fn check_line(c: &CheckResult) -> String {
+    format!(
+        "{:<14} {:<8} {}  ({:.2} s)\n",
+        c.name.to_string(),
+        c.verdict.to_string(),
+        c.summary,
+        c.seconds
+    )
+}

@@ -1,0 +1,69 @@
+//! What is checked before a test starts anything, not even its results folder:
+//! privileges, that the system can start here, and that the workload, the system's
+//! client protocol and the client settings fit together. A refusal here is the
+//! user's to fix (bad input), except missing privileges (the harness's).
+
+use crate::adapter::{self, ClientProtocol};
+use crate::config::TestConfig;
+use crate::error::bad_input;
+use crate::system::SystemSpec;
+use crate::workload::required_protocol;
+use anyhow::Result;
+use std::sync::Arc;
+use workloads::client::ClientFactory;
+use workloads::generator::{Workload, BANK_ACCOUNTS, BANK_INITIAL_BALANCE};
+
+/// The system of a test, with its extra arguments, ready to start.
+pub fn system(config: &TestConfig) -> Result<SystemSpec> {
+    let spec = SystemSpec::resolve(&config.system)
+        .map_err(|e| bad_input(format!("--system: {e:#}")))?
+        .with_extra_args(config.system_args.iter().cloned());
+    if let Some(why) = &spec.unavailable {
+        return Err(bad_input(format!("--system: {why}")));
+    }
+    Ok(spec)
+}
+
+/// The client factory for the system's protocol, after checking the workload fits.
+pub fn client_factory(config: &TestConfig, spec: &SystemSpec) -> Result<Arc<dyn ClientFactory>> {
+    check_workload(config, spec)?;
+    adapter::client_factory(spec.protocol, &config.client_settings())
+        .map_err(|e| bad_input(format!("{e:#}")))
+}
+
+/// Refuses a workload the system cannot run soundly. The bank workload needs atomic
+/// transfers between accounts and whole-bank reads, which the KV protocol cannot
+/// express (a transfer changes two keys, and no KV operation does that atomically);
+/// a bank speaks nothing else.
+fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
+    let needed = required_protocol(config.workload);
+    if needed.is_some_and(|p| p != spec.protocol) {
+        return Err(bad_input(format!(
+            "--workload {}: {} cannot run it: a transfer must move money between two accounts atomically, which the {} protocol cannot express; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
+            config.workload,
+            spec.origin(),
+            spec.protocol
+        )));
+    }
+    if spec.protocol == ClientProtocol::Bank && config.workload != Workload::Bank {
+        return Err(bad_input(format!(
+            "--workload {}: {} is a bank (transfers and snapshots), not a key-value store; use --workload bank",
+            config.workload,
+            spec.origin()
+        )));
+    }
+    // The bank checker's expected total is the workload's accounts times their
+    // initial balance, which are cl-bank's defaults.
+    if let Some(a) = config
+        .system_args
+        .iter()
+        .find(|a| a.starts_with("--accounts") || a.starts_with("--initial-balance"))
+    {
+        if spec.protocol == ClientProtocol::Bank {
+            return Err(bad_input(format!(
+                "--system-arg {a}: the bank workload uses {BANK_ACCOUNTS} accounts of {BANK_INITIAL_BALANCE} each (cl-bank's defaults); other bank sizes are not supported"
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The built-in systems: the reference systems built from our design documents (one
+//! workspace binary each, all speaking the faultline KV protocol except cl-bank) and
+//! real systems from the distribution's packages (etcd, Redis with Sentinel).
+
+mod etcd;
+mod redis;
+
+use super::faults::FaultSet;
+use super::file::is_executable;
+use super::leader::LeaderLookup;
+use super::template::CommandTemplate;
+use super::{Readiness, SpecSource, SystemSpec};
+use crate::adapter::ClientProtocol;
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use etcd::{ETCD_CLIENT_PORT, ETCD_PEER_PORT};
+
+/// The built-in systems `faultline test --system NAME` knows.
+pub const BUILTIN_NAMES: &[&str] = &[
+    "raft-kv",
+    "dynamo-kv",
+    "pb-kv",
+    "cl-bank",
+    "etcd",
+    "redis-sentinel",
+];
+
+/// A built-in system by name.
+pub fn builtin(name: &str) -> Result<SystemSpec> {
+    Ok(match name {
+        "raft-kv" => kv_reference("raft-kv", LeaderLookup::Health),
+        "dynamo-kv" => kv_reference("dynamo-kv", LeaderLookup::None),
+        "pb-kv" => kv_reference("pb-kv", LeaderLookup::Health),
+        // Chandy-Lamport assumes no failures and reliable FIFO channels: crashes lose
+        // its in-memory state and partitions stall every snapshot, so only faults
+        // that delay (pauses, packet delay and loss, which its channels resend
+        // through) are allowed. It speaks the bank endpoints, not the KV protocol.
+        "cl-bank" => SystemSpec {
+            protocol: ClientProtocol::Bank,
+            faults: FaultSet {
+                partition: false,
+                kill: false,
+                clock: false,
+                ..FaultSet::ALL
+            },
+            ..kv_reference("cl-bank", LeaderLookup::None)
+        },
+        "etcd" => etcd::spec(),
+        "redis-sentinel" => redis::spec(),
+        other => bail!(
+            "unknown system {other:?}: built-in systems are {}; for your own system pass a TOML file (see docs/systems.md)",
+            BUILTIN_NAMES.join(", ")
+        ),
+    })
+}
+
+/// The reference systems share one command line (`--id --listen --peers
+/// --data-dir`), the KV protocol and `/health`. A binary that is not built yet makes
+/// the spec unavailable (with the command that builds it), not unknown: what the
+/// system is does not depend on whether it is built.
+fn kv_reference(name: &str, leader: LeaderLookup) -> SystemSpec {
+    let (program, unavailable) = match find_workspace_binary(name) {
+        Ok(bin) => (bin.display().to_string(), None),
+        Err(e) => (name.to_string(), Some(e.to_string())),
+    };
+    let args = [
+        "--id",
+        "{id}",
+        "--listen",
+        "{addr}",
+        "--peers",
+        "{peers}",
+        "--data-dir",
+        "{data_dir}",
+    ];
+    SystemSpec {
+        name: name.to_string(),
+        command: CommandTemplate {
+            program,
+            args: args.map(String::from).to_vec(),
+        },
+        restart: None,
+        extra_args: Vec::new(),
+        env: Vec::new(),
+        working_dir: None,
+        protocol: ClientProtocol::Kv,
+        port: 8080,
+        peer_port: None,
+        readiness: Readiness::Http {
+            path: "/health".into(),
+        },
+        ready_timeout: Duration::from_secs(20),
+        leader,
+        faults: FaultSet::ALL,
+        source: SpecSource::Builtin,
+        unavailable,
+    }
+}
+
+/// Finds a workspace binary (a reference system) next to the running executable, or
+/// in the workspace's `target/release` or `target/debug`.
+pub fn find_workspace_binary(name: &str) -> Result<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            candidates.push(dir.join(name));
+            // Test binaries live in target/<profile>/deps.
+            if dir.ends_with("deps") {
+                if let Some(up) = dir.parent() {
+                    candidates.push(up.join(name));
+                }
+            }
+        }
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf);
+    for root in workspace.into_iter().chain(std::env::current_dir().ok()) {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        candidates.push(target.join("release").join(name));
+        candidates.push(target.join("debug").join(name));
+    }
+    if let Some(found) = candidates.iter().find(|c| is_executable(c)) {
+        return Ok(found.clone());
+    }
+    let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    bail!(
+        "the {name} binary was not found (looked in: {}); build it with `cargo build --release -p {name}`",
+        looked.join(", ")
+    )
+}

@@ -1,0 +1,228 @@
+//! The TOML form of a user's system (`docs/systems.md`). Unknown fields are errors: a
+//! misspelt `restart` must not silently restart nodes as fresh members. Programs given
+//! as relative paths are relative to the system file, so a file checked into a
+//! repository works from any directory.
+
+use super::faults::{FaultClass, FaultSet};
+use super::leader::LeaderLookup;
+use super::template::CommandTemplate;
+use super::{Readiness, SpecSource, SystemSpec};
+use crate::adapter::ClientProtocol;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+impl SystemSpec {
+    /// A user system described by a TOML file (format in `docs/systems.md`). Errors
+    /// name the file and the field (and the line, for syntax errors).
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<SystemSpec> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("system file {}: cannot read it", path.display()))?;
+        SystemSpec::from_toml_str(&text, path)
+    }
+
+    /// As [`SystemSpec::from_toml_file`], from text; `path` names the file in errors
+    /// and anchors relative paths.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<SystemSpec> {
+        let file: SystemFile = toml::from_str(text).map_err(|e| {
+            anyhow!(
+                "system file {}: {}",
+                path.display(),
+                e.to_string().trim_end()
+            )
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        let base = base.canonicalize().unwrap_or(base);
+        file.into_spec(path, &base)
+            .map_err(|e| anyhow!("system file {}: {e:#}", path.display()))
+    }
+}
+
+/// The TOML form of a system. Unknown fields are errors: a misspelt `restart` must
+/// not silently restart nodes as fresh members.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SystemFile {
+    name: String,
+    command: Words,
+    restart: Option<Words>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    working_dir: Option<PathBuf>,
+    #[serde(default = "default_protocol")]
+    protocol: ClientProtocol,
+    port: u16,
+    peer_port: Option<u16>,
+    #[serde(default)]
+    ready: ReadyFile,
+    #[serde(default = "default_leader")]
+    leader: LeaderFile,
+    faults: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Words {
+    Line(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReadyFile {
+    /// Path for an HTTP check; the default is `/health`.
+    http: Option<String>,
+    /// `true` for a TCP connect check instead.
+    #[serde(default)]
+    tcp: bool,
+    timeout_secs: Option<f64>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum LeaderFile {
+    None,
+    Health,
+}
+
+fn default_protocol() -> ClientProtocol {
+    ClientProtocol::Kv
+}
+
+fn default_leader() -> LeaderFile {
+    LeaderFile::None
+}
+
+impl Words {
+    fn template(self, field: &str, base: &Path) -> Result<CommandTemplate> {
+        let mut t = match self {
+            Words::Line(l) => CommandTemplate::parse_words(&l),
+            Words::List(l) => CommandTemplate::from_words(l),
+        }
+        .with_context(|| format!("field `{field}`"))?;
+        // Programs given as relative paths are relative to the system file, so a file
+        // checked into a repository works from any directory.
+        if t.program.contains('/') && !t.program.starts_with('/') && !t.program.starts_with('{') {
+            let relative = t.program.trim_start_matches("./");
+            t.program = base.join(relative).display().to_string();
+        }
+        Ok(t)
+    }
+}
+
+impl SystemFile {
+    fn into_spec(self, path: &Path, base: &Path) -> Result<SystemSpec> {
+        if self.name.trim().is_empty() {
+            bail!("field `name`: must not be empty");
+        }
+        let command = self.command.template("command", base)?;
+        let restart = self
+            .restart
+            .map(|r| r.template("restart", base))
+            .transpose()?;
+        check_program(&command.program).context("field `command`")?;
+        if let Some(r) = &restart {
+            check_program(&r.program).context("field `restart`")?;
+        }
+        let readiness = match (self.ready.http, self.ready.tcp) {
+            (Some(_), true) => bail!("field `ready`: give either `http` or `tcp = true`, not both"),
+            (None, true) => Readiness::Tcp,
+            (Some(p), false) if !p.starts_with('/') => {
+                bail!("field `ready.http`: the path must start with '/', got {p:?}")
+            }
+            (Some(p), false) => Readiness::Http { path: p },
+            (None, false) => Readiness::Http {
+                path: "/health".into(),
+            },
+        };
+        let ready_timeout = match self.ready.timeout_secs {
+            None => Duration::from_secs(20),
+            Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Duration::from_secs_f64(s),
+            Some(s) => {
+                bail!("field `ready.timeout_secs`: must be between 0 and 3600 seconds, got {s}")
+            }
+        };
+        let faults = match self.faults {
+            None => FaultSet::ALL_BUT_CLOCK,
+            Some(names) => {
+                let mut kinds = Vec::new();
+                for n in &names {
+                    let k = FaultClass::parse(n).ok_or_else(|| {
+                        let known: Vec<&str> = FaultClass::ALL.iter().map(|k| k.name()).collect();
+                        anyhow!(
+                            "field `faults`: unknown fault {n:?} (known: {})",
+                            known.join(", ")
+                        )
+                    })?;
+                    kinds.push(k);
+                }
+                FaultSet::from_classes(&kinds)
+            }
+        };
+        let working_dir = self
+            .working_dir
+            .map(|d| if d.is_absolute() { d } else { base.join(d) });
+        let spec = SystemSpec {
+            name: self.name,
+            command,
+            restart,
+            extra_args: Vec::new(),
+            env: self.env.into_iter().collect(),
+            working_dir,
+            protocol: self.protocol,
+            port: self.port,
+            peer_port: self.peer_port,
+            readiness,
+            ready_timeout,
+            leader: match self.leader {
+                LeaderFile::None => LeaderLookup::None,
+                LeaderFile::Health => LeaderLookup::Health,
+            },
+            faults,
+            source: SpecSource::File(path.to_path_buf()),
+            unavailable: None,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+/// Fails early, with the path, when a program does not exist or is not executable; a
+/// bare name is looked up on `PATH`.
+fn check_program(program: &str) -> Result<()> {
+    if program.contains('{') {
+        return Ok(()); // decided per node
+    }
+    let found = if program.contains('/') {
+        Some(PathBuf::from(program))
+    } else {
+        std::env::var_os("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(program))
+                    .find(|c| is_executable(c))
+            })
+            .unwrap_or(None)
+    };
+    match found {
+        Some(p) if is_executable(&p) => Ok(()),
+        Some(p) if p.exists() => bail!("program {} is not executable", p.display()),
+        Some(p) => bail!("program {} does not exist", p.display()),
+        None => bail!("program {program:?} is not on PATH"),
+    }
+}
+
+pub(crate) fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

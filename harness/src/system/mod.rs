@@ -1,0 +1,360 @@
+//! What a system under test is: how to start a node, how to tell it is ready, how to
+//! talk to it, how to find its leader, and which faults make sense for it.
+//!
+//! Built-in systems are in [`builtin`]; any other system is a TOML file ([`file`],
+//! format in `docs/systems.md`), which is how users test their own implementations.
+
+pub mod builtin;
+pub mod faults;
+pub mod file;
+pub mod leader;
+pub mod template;
+
+pub use builtin::BUILTIN_NAMES;
+pub use faults::{FaultClass, FaultSet};
+pub use leader::LeaderLookup;
+pub use template::{CommandTemplate, NodeVars, PLACEHOLDERS};
+
+use crate::adapter::ClientProtocol;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How the harness decides a node is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// `GET http://ip:port{path}` answers 2xx.
+    Http { path: String },
+    /// A TCP connection to `ip:port` is accepted (systems without an HTTP endpoint).
+    Tcp,
+}
+
+/// Where a spec came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecSource {
+    Builtin,
+    File(PathBuf),
+}
+
+/// One node's command line, with every placeholder filled in: program, arguments and
+/// extra environment (on top of the harness's own).
+pub type RenderedCommand = (String, Vec<String>, Vec<(String, String)>);
+
+/// Everything the harness needs to know about a system under test.
+#[derive(Debug, Clone)]
+pub struct SystemSpec {
+    pub name: String,
+    /// How to start a node for the first time.
+    pub command: CommandTemplate,
+    /// How to start a node again after a kill, from its existing data directory
+    /// (e.g. etcd's `--initial-cluster-state existing`); `None` means as `command`.
+    pub restart: Option<CommandTemplate>,
+    /// Appended to both commands: bug switches and tuning chosen per test.
+    pub extra_args: Vec<String>,
+    /// Extra environment for each node; values are templates like the command's.
+    pub env: Vec<(String, String)>,
+    /// The node's working directory; `None` means its data directory.
+    pub working_dir: Option<PathBuf>,
+    pub protocol: ClientProtocol,
+    /// The port clients connect to, on every node's own IP.
+    pub port: u16,
+    /// A second port for peer traffic, for systems that separate them (etcd).
+    pub peer_port: Option<u16>,
+    pub readiness: Readiness,
+    /// How long a node may take to become ready at start.
+    pub ready_timeout: Duration,
+    pub leader: LeaderLookup,
+    pub faults: FaultSet,
+    pub source: SpecSource,
+    /// Why this system cannot start on this machine (a reference binary not built
+    /// yet), said before anything starts.
+    pub unavailable: Option<String>,
+}
+
+impl SystemSpec {
+    /// A built-in name, or else a path to a TOML system file.
+    pub fn resolve(name_or_file: &str) -> Result<SystemSpec> {
+        if BUILTIN_NAMES.contains(&name_or_file) {
+            return builtin::builtin(name_or_file);
+        }
+        let path = Path::new(name_or_file);
+        if name_or_file.ends_with(".toml") || path.is_file() {
+            return SystemSpec::from_toml_file(path);
+        }
+        builtin::builtin(name_or_file)
+    }
+
+    /// Adds arguments to both the start and restart commands.
+    pub fn with_extra_args(
+        mut self,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> SystemSpec {
+        self.extra_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Describes where this spec came from, for messages.
+    pub fn origin(&self) -> String {
+        match &self.source {
+            SpecSource::Builtin => format!("built-in system {}", self.name),
+            SpecSource::File(p) => format!("system {} ({})", self.name, p.display()),
+        }
+    }
+
+    /// Checks the templates; called by the cluster before it starts anything.
+    pub fn validate(&self) -> Result<()> {
+        self.command
+            .validate(self.peer_port.is_some())
+            .context("field `command`")?;
+        if let Some(r) = &self.restart {
+            r.validate(self.peer_port.is_some())
+                .context("field `restart`")?;
+        }
+        for (k, v) in &self.env {
+            CommandTemplate {
+                program: v.clone(),
+                args: vec![],
+            }
+            .validate(self.peer_port.is_some())
+            .with_context(|| format!("field `env.{k}`"))?;
+        }
+        if self.port == 0 {
+            bail!("field `port`: must be between 1 and 65535");
+        }
+        if self.peer_port == Some(self.port) {
+            bail!("field `peer_port`: must differ from `port` ({})", self.port);
+        }
+        Ok(())
+    }
+
+    /// The argv and environment of one node, for its first start or a restart.
+    pub fn render(&self, vars: &NodeVars, restart: bool) -> Result<RenderedCommand> {
+        let template = match (&self.restart, restart) {
+            (Some(r), true) => r,
+            _ => &self.command,
+        };
+        let (program, mut args) = template.render(self, vars)?;
+        args.extend(self.extra_args.iter().cloned());
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), template::render_word(v, self, vars)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((program, args, env))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn spec_with(command: &str, peer_port: Option<u16>) -> SystemSpec {
+        SystemSpec {
+            name: "t".into(),
+            command: CommandTemplate::parse_words(command).unwrap(),
+            restart: None,
+            extra_args: vec![],
+            env: vec![],
+            working_dir: None,
+            protocol: ClientProtocol::Kv,
+            port: 7000,
+            peer_port,
+            readiness: Readiness::Tcp,
+            ready_timeout: Duration::from_secs(1),
+            leader: LeaderLookup::None,
+            faults: FaultSet::ALL,
+            source: SpecSource::Builtin,
+            unavailable: None,
+        }
+    }
+
+    fn members() -> Vec<(String, Ipv4Addr)> {
+        vec![
+            ("n1".into(), Ipv4Addr::new(10, 77, 3, 1)),
+            ("n2".into(), Ipv4Addr::new(10, 77, 3, 2)),
+        ]
+    }
+
+    #[test]
+    fn renders_every_placeholder() {
+        let spec = spec_with(
+            "/bin/x --id={id} {index} {addr} {peers} {others} {data_dir} {node_count} {peer_addr} {initial_cluster} {{lit}}",
+            Some(7001),
+        );
+        spec.validate().unwrap();
+        let m = members();
+        let vars = NodeVars {
+            id: "n2",
+            index: 2,
+            ip: m[1].1,
+            data_dir: Path::new("/d/n2"),
+            members: &m,
+        };
+        let (program, args, _) = spec.render(&vars, false).unwrap();
+        assert_eq!(program, "/bin/x");
+        assert_eq!(
+            args,
+            vec![
+                "--id=n2",
+                "2",
+                "10.77.3.2:7000",
+                "n1=10.77.3.1:7000,n2=10.77.3.2:7000",
+                "n1=10.77.3.1:7000",
+                "/d/n2",
+                "2",
+                "10.77.3.2:7001",
+                "n1=http://10.77.3.1:7001,n2=http://10.77.3.2:7001",
+                "{lit}"
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_and_unusable_placeholders() {
+        let e = spec_with("/bin/x {nope}", None).validate().unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unknown placeholder {nope}"),
+            "{e:#}"
+        );
+        let e = spec_with("/bin/x {peer_addr}", None)
+            .validate()
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("needs `peer_port`"), "{e:#}");
+        let e = spec_with("/bin/x {id", None).validate().unwrap_err();
+        assert!(format!("{e:#}").contains("unclosed"), "{e:#}");
+    }
+
+    #[test]
+    fn restart_template_and_extra_args() {
+        let mut spec =
+            spec_with("/bin/x --new {id}", None).with_extra_args(["--bug", "stale-read"]);
+        spec.restart = Some(CommandTemplate::parse_words("/bin/x --existing {id}").unwrap());
+        let m = members();
+        let vars = NodeVars {
+            id: "n1",
+            index: 1,
+            ip: m[0].1,
+            data_dir: Path::new("/d"),
+            members: &m,
+        };
+        assert_eq!(
+            spec.render(&vars, false).unwrap().1,
+            vec!["--new", "n1", "--bug", "stale-read"]
+        );
+        assert_eq!(
+            spec.render(&vars, true).unwrap().1,
+            vec!["--existing", "n1", "--bug", "stale-read"]
+        );
+    }
+
+    #[test]
+    fn toml_file_full_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("my.toml");
+        let text = r#"
+name = "my-kv"
+command = ["/bin/sh", "-c", "exec sleep 1000", "{id}"]
+restart = "/bin/sh -c true {id}"
+port = 9000
+peer_port = 9001
+leader = "health"
+faults = ["partition", "kill", "clock"]
+[env]
+NODE = "{id}@{ip}"
+[ready]
+tcp = true
+timeout_secs = 5
+"#;
+        std::fs::write(&path, text).unwrap();
+        let spec = SystemSpec::from_toml_file(&path).unwrap();
+        assert_eq!(spec.name, "my-kv");
+        assert_eq!(spec.command.args, vec!["-c", "exec sleep 1000", "{id}"]);
+        assert_eq!(
+            spec.restart.as_ref().unwrap().args,
+            vec!["-c", "true", "{id}"]
+        );
+        assert_eq!(spec.readiness, Readiness::Tcp);
+        assert_eq!(spec.ready_timeout, Duration::from_secs(5));
+        assert_eq!(spec.leader, LeaderLookup::Health);
+        assert_eq!(
+            spec.faults.kinds(),
+            vec![FaultClass::Partition, FaultClass::Kill, FaultClass::Clock]
+        );
+        assert_eq!(
+            spec.env,
+            vec![("NODE".to_string(), "{id}@{ip}".to_string())]
+        );
+        assert_eq!(spec.source, SpecSource::File(path.clone()));
+    }
+
+    #[test]
+    fn toml_defaults() {
+        let spec = SystemSpec::from_toml_str(
+            "name = \"a\"\ncommand = \"sh {id}\"\nport = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            spec.readiness,
+            Readiness::Http {
+                path: "/health".into()
+            }
+        );
+        assert_eq!(spec.protocol, ClientProtocol::Kv);
+        assert!(!spec.faults.clock && spec.faults.kill && spec.faults.partition);
+        assert_eq!(spec.leader, LeaderLookup::None);
+    }
+
+    #[test]
+    fn toml_errors_name_file_and_field() {
+        let check = |text: &str, want: &[&str]| {
+            let e = format!(
+                "{:#}",
+                SystemSpec::from_toml_str(text, Path::new("/tmp/sys.toml")).unwrap_err()
+            );
+            assert!(e.contains("/tmp/sys.toml"), "{e}");
+            for w in want {
+                assert!(e.contains(w), "missing {w:?} in {e}");
+            }
+        };
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 1\nrestrat = \"sh\"\n",
+            &["restrat", "line 4"],
+        );
+        check("name = \"a\"\ncommand = \"sh\"\n", &["port"]);
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 70000\n",
+            &["port", "line 3"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"sh {bad}\"\nport = 1\n",
+            &["`command`", "{bad}"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 1\nfaults = [\"nuke\"]\n",
+            &["`faults`", "nuke"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 1\nprotocol = \"smtp\"\n",
+            &["protocol", "smtp"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"./no-such-binary {id}\"\nport = 1\n",
+            &["`command`", "does not exist"],
+        );
+        check(
+            "name = \"a\"\ncommand = \"sh\"\nport = 1\n[ready]\nhttp = \"health\"\n",
+            &["ready.http", "'/'"],
+        );
+    }
+
+    #[test]
+    fn unknown_builtin_lists_the_known_ones() {
+        let e = builtin::builtin("nope").unwrap_err().to_string();
+        assert!(
+            e.contains("raft-kv") && e.contains("docs/systems.md"),
+            "{e}"
+        );
+    }
+}
