@@ -17,9 +17,13 @@ use std::time::{Duration, Instant};
 /// monotonic clock and `date +%s` run as a child), `/probe` (whether it can open a TCP
 /// connection to each other node), and counts its starts in its data directory.
 const SERVER: &str = r#"
-import json, os, socket, subprocess, sys, time
+import json, os, signal, socket, subprocess, sys, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 node, ip, port, peers, data_dir, mode = sys.argv[1:7]
+def stop(*_):
+    open(os.path.join(data_dir, "stopped"), "w").write("SIGTERM")
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
 peers = dict(p.split("=", 1) for p in peers.split(","))
 leader = sorted(peers)[0]
 os.makedirs(data_dir, exist_ok=True)
@@ -406,6 +410,21 @@ async fn a_node_that_crashes_is_reaped_noted_and_can_be_restarted() {
     }
     let log = std::fs::read_to_string(&c.nodes()[0].log).unwrap();
     assert!(log.contains("n1 exited on its own: signal 11"), "{log}");
+    // The runner hears of it as a finding, and does not wait for the dead node.
+    use harness::backend::RunningCluster;
+    let exited = c.exited_nodes();
+    assert_eq!(exited.len(), 1, "{exited:?}");
+    assert_eq!(
+        (exited[0].node.as_str(), exited[0].status.as_str()),
+        ("n1", "signal 11")
+    );
+    let started = Instant::now();
+    c.wait_recovered(Duration::from_secs(15)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited {:?} for a dead node",
+        started.elapsed()
+    );
     // Pausing or killing a dead node is not an error; restarting it works.
     c.pause("n1").unwrap();
     c.kill("n1").unwrap();
@@ -417,7 +436,32 @@ async fn a_node_that_crashes_is_reaped_noted_and_can_be_restarted() {
             .unwrap()["starts"],
         2
     );
+    assert!(
+        c.exited_nodes().is_empty(),
+        "a restarted node is not a crash"
+    );
     c.teardown().await.unwrap();
+}
+
+/// Teardown asks nodes to stop (SIGTERM) and gives them a grace before SIGKILL, so a
+/// node can flush and close what it holds.
+#[tokio::test]
+async fn teardown_stops_nodes_with_sigterm_before_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(options(dir.path(), test_system(dir.path(), ""), 2))
+        .await
+        .unwrap();
+    let data: Vec<_> = c.nodes().iter().map(|n| n.data_dir.clone()).collect();
+    let logs: Vec<_> = c.nodes().iter().map(|n| n.log.clone()).collect();
+    c.teardown().await.unwrap();
+    for (d, log) in data.iter().zip(&logs) {
+        assert_eq!(
+            std::fs::read_to_string(d.join("stopped")).unwrap(),
+            "SIGTERM"
+        );
+        let log = std::fs::read_to_string(log).unwrap();
+        assert!(log.contains("stopped at teardown: exit code 0"), "{log}");
+    }
 }
 
 #[test]
@@ -587,6 +631,30 @@ async fn faultline_clean_removes_a_killed_run_and_leaves_live_ones_alone() {
             "stray process never entered the namespace"
         );
         std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // The leaked run's nodes died with their harness (or will be killed): the dry
+    // run lists only the recorded processes that still run, none of the dead ones.
+    let record = state::RunState::load(&state::RunState::path_of(&id)).unwrap();
+    assert!(!record.processes.is_empty());
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["clean", "--dry-run", "--run", &id])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    let alive: Vec<i32> = record
+        .processes
+        .iter()
+        .filter(|p| state::process_alive(p.pid, p.start_time))
+        .map(|p| p.pid)
+        .collect();
+    assert!(listed.contains(&format!("processes {alive:?}")), "{listed}");
+    for p in record.processes.iter().filter(|p| !alive.contains(&p.pid)) {
+        assert!(
+            !listed.contains(&p.pid.to_string()),
+            "dead {} listed: {listed}",
+            p.pid
+        );
     }
 
     let found = cleanup::find_runs();

@@ -1,6 +1,6 @@
 //! `faultline test` runs every consistency checker that applies to its workload and
 //! ends with the hierarchy line; these tests drive the built binary against the
-//! reference systems and assert the verdicts the issue promises. They need root
+//! reference systems and assert the verdict each system earns. They need root
 //! (network namespaces), as CI has, and build the systems they use.
 //!
 //!     cargo test -p faultline --test consistency_campaign                 # ~20 s
@@ -253,7 +253,7 @@ fn long(root: &Path, name: &str, args: &[&str]) -> Run {
 
 #[test]
 #[ignore = "campaign: about 6 minutes of 20 s tests against every reference system"]
-fn campaign_every_model_where_the_issue_says() {
+fn every_reference_system_is_placed_where_its_design_puts_it() {
     build(&["raft-kv", "dynamo-kv", "cl-bank"]);
     let root = tempfile::tempdir().unwrap();
     let p = root.path();

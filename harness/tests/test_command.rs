@@ -29,7 +29,8 @@ fn build_raft_kv() {
     assert!(status.success(), "cargo build -p raft-kv failed");
 }
 
-/// Runs a short test against raft-kv and checks everything the issue promises of it.
+/// Runs a short test against raft-kv and checks the verdict, the results folder, the
+/// replay files, and that nothing is left behind.
 fn run_and_verify(dir: &tempfile::TempDir, extra: &[&str], seed: &str) -> PathBuf {
     build_raft_kv();
     let results = dir.path().join("results");
@@ -233,6 +234,17 @@ fn bad_flags_and_test_files_exit_3_naming_what_is_wrong() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let out = faultline(&["test", "--frobnicate"], dir.path());
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // A negative number after a space is a value, and the message says what is wrong
+    // with it (clap alone would call it an unexpected argument).
+    let out = faultline(&["test", "--rate", "-1"], dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--rate") && stderr.contains("not -1"),
+        "{stderr}"
+    );
+    let out = faultline(&["test", "--nemesis", "partition,,kill"], dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     // Nothing was started, so nothing was written.
     assert!(!dir.path().join("results").exists());
 }
@@ -270,6 +282,24 @@ fn a_fault_the_system_does_not_support_is_bad_input_before_anything_starts() {
 /// checks the partial history, and exits 4 (the run did not finish).
 #[test]
 fn ctrl_c_tears_down_keeps_the_history_and_exits_4() {
+    interrupt_mid_run(|pid| unsafe {
+        libc::kill(pid, libc::SIGINT);
+    });
+}
+
+/// `timeout(1)` and CI cancellation signal faultline and its process group at once:
+/// one request to stop, handled as one (healed, checked, results.json written), not
+/// as a second, forcing interrupt.
+#[test]
+fn a_burst_of_signals_is_one_interrupt() {
+    interrupt_mid_run(|pid| unsafe {
+        libc::kill(pid, libc::SIGTERM);
+        libc::kill(pid, libc::SIGTERM);
+        libc::kill(pid, libc::SIGINT);
+    });
+}
+
+fn interrupt_mid_run(send: impl Fn(i32)) {
     build_raft_kv();
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
@@ -315,9 +345,14 @@ fn ctrl_c_tears_down_keeps_the_history_and_exits_4() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    send(child.id() as i32);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("interrupted again"),
+        "{}",
+        text(&out)
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("interrupted"),
         "{}",
@@ -356,5 +391,112 @@ fn ctrl_c_tears_down_keeps_the_history_and_exits_4() {
     assert_eq!(
         processes_mentioning(run_dir.to_str().unwrap()),
         Vec::<String>::new()
+    );
+}
+
+/// A run that cannot start as a non-root user refuses before it creates anything:
+/// no results folder, no `latest` moved.
+#[test]
+fn a_run_without_privileges_fails_before_it_writes_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let results = dir.path().join("results");
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--quiet",
+            "--results-dir",
+            results.to_str().unwrap(),
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("running setpriv");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("root"),
+        "{}",
+        text(&out)
+    );
+    assert!(!results.exists(), "the results folder was created");
+}
+
+/// `faultline check | head`: a reader that closes its end early is no reason to
+/// panic; the exit code is still the verdict's.
+#[test]
+fn a_closed_standard_output_does_not_change_the_exit_code() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read); // every write to the pipe now fails with EPIPE
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/histories/porcupine/jepsen"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", corpus])
+        .stdout(std::process::Stdio::from(write))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// A history in a run's results folder re-checks with no flags, whatever the run's
+/// workload: `faultline check` reads the run's `test.json`.
+#[test]
+fn a_stored_append_run_rechecks_with_no_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::config::resolve(&harness::config::TestArgs {
+        workload: Some("append".into()),
+        nodes: Some(2),
+        quiet_period: Some("10ns".into()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let record = serde_json::json!({ "config": config });
+    std::fs::write(dir.path().join("test.json"), record.to_string()).unwrap();
+    // Process 0's second read goes back: monotonic reads broken; both nodes agree.
+    let history = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"append","key":1,"value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"append","key":1,"value":1}
+{"index":2,"time":2,"process":0,"type":"invoke","f":"append","key":1,"value":2}
+{"index":3,"time":3,"process":0,"type":"ok","f":"append","key":1,"value":2}
+{"index":4,"time":4,"process":0,"type":"invoke","f":"read","key":1}
+{"index":5,"time":5,"process":0,"type":"ok","f":"read","key":1,"value":[1,2]}
+{"index":6,"time":6,"process":0,"type":"invoke","f":"read","key":1}
+{"index":7,"time":7,"process":0,"type":"ok","f":"read","key":1,"value":[1]}
+{"index":8,"time":80,"process":"nemesis","type":"info","f":"heal-all","value":null}
+{"index":9,"time":100,"process":5,"type":"invoke","f":"final-read","key":1,"node":"n1"}
+{"index":10,"time":101,"process":5,"type":"ok","f":"final-read","key":1,"value":[1,2],"node":"n1"}
+{"index":11,"time":102,"process":6,"type":"invoke","f":"final-read","key":1,"node":"n2"}
+{"index":12,"time":103,"process":6,"type":"ok","f":"final-read","key":1,"value":[1,2],"node":"n2"}
+"#;
+    let path = dir.path().join("history.jsonl");
+    std::fs::write(&path, history).unwrap();
+    let out = faultline(&["check", path.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("session") && stdout.contains("monotonic-reads invalid"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("eventual") && stdout.contains("convergence valid"),
+        "{stdout}"
     );
 }

@@ -18,7 +18,7 @@ mod bank;
 mod counter;
 mod eventual;
 mod kind;
-mod linearizable;
+pub(crate) mod linearizable;
 mod placement;
 mod sequential;
 mod session;

@@ -255,3 +255,44 @@ fn keys_that_cannot_be_merged_are_a_violation_with_evidence() {
         p.line
     );
 }
+
+/// Two keys, each with a read of a value never written: both not linearizable.
+const TWO_BAD_KEYS: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"read","key":1,"value":null}
+{"index":1,"time":1,"process":0,"type":"ok","f":"read","key":1,"value":7}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"read","key":2,"value":null}
+{"index":3,"time":3,"process":1,"type":"ok","f":"read","key":2,"value":8}
+"#;
+
+#[test]
+fn with_all_keys_every_bad_key_is_counted_and_the_replay_says_so() {
+    let h = parse_jsonl(TWO_BAD_KEYS).unwrap();
+    let mut ctx = context_cas(&["linearizable"]);
+    ctx.all_keys = true;
+    let results = run_checks(&h, &ctx, "h");
+    assert_eq!(results[0].verdict, Verdict::Invalid);
+    assert!(
+        results[0].summary.ends_with("2 key(s) not linearizable"),
+        "{}",
+        results[0].summary
+    );
+    assert!(results[0].replay.as_deref().unwrap().contains("--all-keys"));
+}
+
+#[test]
+fn a_search_stopped_at_the_first_bad_key_claims_only_at_least_that_many() {
+    let h = parse_jsonl(TWO_BAD_KEYS).unwrap();
+    let mut ctx = context_cas(&["linearizable"]);
+    ctx.all_keys = true;
+    let CheckReport::Linearizable(mut report) = run_checks(&h, &ctx, "h").remove(0).report else {
+        panic!("a linearizability report")
+    };
+    // As a search without --all-keys leaves a key it cancelled.
+    report.partitions[1].verdict = Verdict::Unknown;
+    report.partitions[1].reason = Some("not decided: another key was already found invalid".into());
+    let text = linearizable::summary(&report, false);
+    assert!(
+        text.contains("at least 1 key(s) not linearizable") && text.contains("--all-keys"),
+        "{text}"
+    );
+    assert!(linearizable::summary(&report, true).ends_with("1 key(s) not linearizable"));
+}

@@ -57,6 +57,16 @@ pub fn resolve(args: &TestArgs) -> Result<TestConfig> {
     r.resolve()
 }
 
+/// The duration settings, resolved.
+struct Timings {
+    time_limit: Duration,
+    nemesis_interval: Duration,
+    client_timeout: Duration,
+    recovery_timeout: Duration,
+    quiet_period: Duration,
+    check_timeout: Duration,
+}
+
 struct Resolver<'a> {
     args: &'a TestArgs,
     file: TestFile,
@@ -81,46 +91,9 @@ impl Resolver<'_> {
             def::WORKLOAD,
         )?;
         let (nemesis, nemesis_left_out) = self.nemesis(&spec, nodes)?;
-        let time_limit = self.duration(
-            &self.args.time_limit,
-            &self.file.time_limit,
-            "time-limit",
-            def::TIME_LIMIT,
-        )?;
-        let nemesis_interval = self.duration(
-            &self.args.nemesis_interval,
-            &self.file.nemesis_interval,
-            "nemesis-interval",
-            def::NEMESIS_INTERVAL,
-        )?;
-        if time_limit.is_zero() {
-            return Err(self.o.error(
-                self.args.time_limit.is_some(),
-                "time-limit",
-                "the test must run for some time",
-            ));
-        }
-        if nemesis_interval.is_zero() && !nemesis.is_empty() {
-            return Err(self.o.error(
-                self.args.nemesis_interval.is_some(),
-                "nemesis-interval",
-                "must be greater than zero",
-            ));
-        }
+        let t = self.timings(!nemesis.is_empty())?;
         let (seed, test_count) = self.seed_and_count()?;
-        let client_timeout = self.duration(
-            &self.args.client_timeout,
-            &self.file.client_timeout,
-            "client-timeout",
-            def::CLIENT_TIMEOUT,
-        )?;
-        if client_timeout.is_zero() {
-            return Err(self.o.error(
-                self.args.client_timeout.is_some(),
-                "client-timeout",
-                "must be greater than zero",
-            ));
-        }
+        let (a, f) = (self.args, &self.file);
         Ok(TestConfig {
             name: self.name(&system, workload)?,
             system,
@@ -128,92 +101,127 @@ impl Resolver<'_> {
             nodes,
             workload,
             concurrency: self.count(
-                self.args.concurrency,
-                self.file.concurrency,
+                a.concurrency,
+                f.concurrency,
                 "concurrency",
                 def::CONCURRENCY,
                 1,
                 10_000,
             )?,
-            sessions: self.parsed(
-                &self.args.sessions,
-                &self.file.sessions,
-                "sessions",
-                def::SESSIONS,
-            )?,
+            sessions: self.parsed(&a.sessions, &f.sessions, "sessions", def::SESSIONS)?,
             rate: self.rate()?,
-            time_limit,
+            time_limit: t.time_limit,
             clock_bump: self.clock_bump(&nemesis)?,
             nemesis,
             nemesis_left_out,
-            nemesis_interval,
+            nemesis_interval: t.nemesis_interval,
             checks: self.checks(workload)?,
-            all_keys: self.args.all_keys || self.file.all_keys.unwrap_or(false),
+            all_keys: a.all_keys || f.all_keys.unwrap_or(false),
             seed,
             test_count,
-            results_dir: self
-                .args
+            results_dir: a
                 .results_dir
                 .clone()
-                .or(self.file.results_dir.clone())
+                .or(f.results_dir.clone())
                 .unwrap_or_else(|| def::RESULTS_DIR.into()),
-            client_timeout,
-            keys: self.count(
-                self.args.keys,
-                self.file.keys,
-                "keys",
-                def::KEYS,
-                1,
-                1_000_000,
-            )?,
+            client_timeout: t.client_timeout,
+            keys: self.count(a.keys, f.keys, "keys", def::KEYS, 1, 1_000_000)?,
             ops_per_key: self.count(
-                self.args.ops_per_key,
-                self.file.ops_per_key,
+                a.ops_per_key,
+                f.ops_per_key,
                 "ops-per-key",
                 def::OPS_PER_KEY as usize,
                 1,
                 usize::MAX,
             )? as u64,
-            recovery_timeout: self.duration(
-                &self.args.recovery_timeout,
-                &self.file.recovery_timeout,
-                "recovery-timeout",
-                def::RECOVERY_TIMEOUT,
-            )?,
-            quiet_period: self.duration(
-                &self.args.quiet_period,
-                &self.file.quiet_period,
-                "quiet-period",
-                def::QUIET_PERIOD,
-            )?,
-            check_timeout: self.duration(
-                &self.args.check_timeout,
-                &self.file.check_timeout,
-                "check-timeout",
-                def::CHECK_TIMEOUT,
-            )?,
+            recovery_timeout: t.recovery_timeout,
+            quiet_period: t.quiet_period,
+            check_timeout: t.check_timeout,
             keep_data: self.parsed::<KeepData>(
-                &self.args.keep_data,
-                &self.file.keep_data,
+                &a.keep_data,
+                &f.keep_data,
                 "keep-data",
                 def::KEEP_DATA,
             )?,
             etcd_reads: self.parsed(
-                &self.args.etcd_reads,
-                &self.file.etcd_reads,
+                &a.etcd_reads,
+                &f.etcd_reads,
                 "etcd-reads",
                 Default::default(),
             )?,
             redis_wait: self.count(
-                self.args.redis_wait,
-                self.file.redis_wait,
+                a.redis_wait,
+                f.redis_wait,
                 "redis-wait",
                 def::REDIS_WAIT as usize,
                 0,
                 16,
             )? as u32,
-            quiet: self.args.quiet || self.file.quiet.unwrap_or(false),
-            config_file: self.args.config.as_deref().map(absolute),
+            quiet: a.quiet || f.quiet.unwrap_or(false),
+            config_file: a.config.as_deref().map(absolute),
+        })
+    }
+
+    /// Every duration setting; the time limit and client timeout must be positive,
+    /// and so must the fault interval when there are faults.
+    fn timings(&self, faults: bool) -> Result<Timings> {
+        let (a, f) = (self.args, &self.file);
+        let positive = |flag: &Option<String>,
+                        file: &Option<DurationText>,
+                        key: &str,
+                        default: Duration,
+                        needed: bool| {
+            let d = self.duration(flag, file, key, default)?;
+            if needed && d.is_zero() {
+                return Err(self
+                    .o
+                    .error(flag.is_some(), key, "must be greater than zero"));
+            }
+            Ok(d)
+        };
+        Ok(Timings {
+            time_limit: positive(
+                &a.time_limit,
+                &f.time_limit,
+                "time-limit",
+                def::TIME_LIMIT,
+                true,
+            )?,
+            nemesis_interval: positive(
+                &a.nemesis_interval,
+                &f.nemesis_interval,
+                "nemesis-interval",
+                def::NEMESIS_INTERVAL,
+                faults,
+            )?,
+            client_timeout: positive(
+                &a.client_timeout,
+                &f.client_timeout,
+                "client-timeout",
+                def::CLIENT_TIMEOUT,
+                true,
+            )?,
+            recovery_timeout: positive(
+                &a.recovery_timeout,
+                &f.recovery_timeout,
+                "recovery-timeout",
+                def::RECOVERY_TIMEOUT,
+                false,
+            )?,
+            quiet_period: positive(
+                &a.quiet_period,
+                &f.quiet_period,
+                "quiet-period",
+                def::QUIET_PERIOD,
+                false,
+            )?,
+            check_timeout: positive(
+                &a.check_timeout,
+                &f.check_timeout,
+                "check-timeout",
+                def::CHECK_TIMEOUT,
+                false,
+            )?,
         })
     }
 
@@ -225,7 +233,11 @@ impl Resolver<'_> {
         let spec = SystemSpec::resolve(&text)
             .map_err(|e| self.o.error(from_flag, "system", format!("{e:#}")))?;
         let stored = match &spec.source {
-            crate::system::SpecSource::File(p) => absolute(p).display().to_string(),
+            crate::system::SpecSource::File(p) => p
+                .canonicalize()
+                .unwrap_or_else(|_| absolute(p))
+                .display()
+                .to_string(),
             crate::system::SpecSource::Builtin => text,
         };
         Ok((stored, spec))

@@ -379,3 +379,192 @@ fn bad_clock_bump_ranges_and_compositions_name_the_flag_and_the_text() {
         "{e}"
     );
 }
+
+#[test]
+fn empty_nemesis_items_and_none_beside_other_kinds_are_refused() {
+    for text in ["partition,,kill", "kill,", ",kill"] {
+        let e = resolve(&TestArgs {
+            nemesis: Some(text.into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("--nemesis") && e.contains("empty item"),
+            "{text}: {e}"
+        );
+    }
+    let e = resolve(&TestArgs {
+        nemesis: Some("none,partition".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("`none` means no faults"), "{e}");
+}
+
+#[test]
+fn negative_counts_are_refused_by_name_with_the_value() {
+    let e = resolve(&TestArgs {
+        nodes: Some(-1),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert_eq!(e, "--nodes: must be between 1 and 253, not -1");
+    let e = resolve(&TestArgs {
+        rate: Some(-1.0),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("--rate") && e.contains("not -1"), "{e}");
+}
+
+#[test]
+fn absurd_durations_are_refused() {
+    let e = resolve(&TestArgs {
+        time_limit: Some("999999999h".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("--time-limit") && e.contains("longer than a week"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_default_nemesis_is_the_default_kinds_the_system_supports() {
+    let c = resolve(&TestArgs {
+        system: Some("cl-bank".into()),
+        workload: Some("bank".into()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(names(&c.nemesis), vec!["pause"]);
+    let left = names(&c.nemesis_left_out);
+    assert!(
+        left.contains(&"kill".to_string()) && left.iter().any(|k| k.starts_with("partition-")),
+        "{left:?}"
+    );
+    // Asked for explicitly, an unsupported kind is refused, not dropped.
+    let e = resolve(&TestArgs {
+        system: Some("cl-bank".into()),
+        workload: Some("bank".into()),
+        nemesis: Some("kill".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("does not support kill") && e.contains("pause"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_system_file_is_stored_by_its_absolute_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sys.toml"),
+        "name = \"s\"\ncommand = \"sh -c 'exec sleep 9' {id}\"\nport = 1\n",
+    )
+    .unwrap();
+    let here = std::env::current_dir().unwrap();
+    let relative = pathdiff(dir.path(), &here).join("sys.toml");
+    let c = resolve(&TestArgs {
+        system: Some(relative.display().to_string()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(Path::new(&c.system).is_absolute(), "{}", c.system);
+    assert_eq!(Path::new(&c.system), dir.path().join("sys.toml"));
+    assert_eq!(c.name, "sys-cas-register");
+}
+
+/// `path` relative to `base` (both absolute), with `..` as needed.
+fn pathdiff(path: &Path, base: &Path) -> std::path::PathBuf {
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = std::path::PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn the_sequential_search_budget_is_proportional_to_the_run() {
+    let c = resolve(&TestArgs {
+        time_limit: Some("20s".into()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        c.check_context(&[]).sequential_timeout,
+        Duration::from_secs(20)
+    );
+    let short = resolve(&TestArgs {
+        time_limit: Some("2s".into()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        short.check_context(&[]).sequential_timeout,
+        Duration::from_secs(10)
+    );
+    let capped = resolve(&TestArgs {
+        time_limit: Some("1h".into()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        capped.check_context(&[]).sequential_timeout,
+        Duration::from_secs(60)
+    );
+}
+
+#[test]
+fn keep_data_defaults_to_on_failure_and_replays() {
+    let c = resolve(&TestArgs {
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.keep_data, KeepData::OnFailure);
+    let e = resolve(&TestArgs {
+        keep_data: Some("sometimes".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("--keep-data") && e.contains("on-failure"),
+        "{e}"
+    );
+    let never = resolve(&TestArgs {
+        keep_data: Some("never".into()),
+        all_keys: true,
+        seed: Some(2),
+        ..Default::default()
+    })
+    .unwrap();
+    let replay = file(&TestFile::of(&never).to_toml(Path::new("/tmp/run")));
+    let again = resolve(&TestArgs {
+        config: Some(replay.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!((again.keep_data, again.all_keys), (KeepData::Never, true));
+}

@@ -34,6 +34,8 @@ struct FakeCluster {
     actions: AtomicUsize,
     torn_down: Arc<AtomicBool>,
     broken: bool,
+    /// A node that "exited on its own" (reported by `exited_nodes`).
+    crashed: Option<&'static str>,
 }
 
 impl FakeCluster {
@@ -100,7 +102,14 @@ impl RunningCluster for FakeCluster {
         Ok(())
     }
     fn exited_nodes(&self) -> Vec<crate::backend::NodeExit> {
-        Vec::new()
+        self.crashed
+            .iter()
+            .map(|n| crate::backend::NodeExit {
+                node: n.to_string(),
+                status: "exit code 101".into(),
+                log_tail: "thread 'main' panicked".into(),
+            })
+            .collect()
     }
     fn teardown(&self) -> impl Future<Output = Result<()>> + Send {
         self.torn_down.store(true, Ordering::SeqCst);
@@ -109,7 +118,17 @@ impl RunningCluster for FakeCluster {
 }
 
 async fn run_fake(broken: bool, results: &Path) -> (Outcome, Arc<AtomicBool>, TestConfig) {
-    let args = TestArgs {
+    run_fake_with(broken, None, TestArgs::default(), results).await
+}
+
+/// A fake run; `extra` overrides the defaults below where it sets a field.
+async fn run_fake_with(
+    broken: bool,
+    crashed: Option<&'static str>,
+    extra: TestArgs,
+    results: &Path,
+) -> (Outcome, Arc<AtomicBool>, TestConfig) {
+    let base = TestArgs {
         nodes: Some(3),
         workload: Some("register".into()),
         time_limit: Some("2s".into()),
@@ -123,6 +142,13 @@ async fn run_fake(broken: bool, results: &Path) -> (Outcome, Arc<AtomicBool>, Te
         quiet: true,
         ..Default::default()
     };
+    let args = TestArgs {
+        nemesis: extra.nemesis.or(base.nemesis.clone()),
+        time_limit: extra.time_limit.or(base.time_limit.clone()),
+        keep_data: extra.keep_data.or(base.keep_data.clone()),
+        nemesis_interval: extra.nemesis_interval.or(base.nemesis_interval.clone()),
+        ..base
+    };
     let config = resolve(&args).unwrap();
     let (url, fake) = fake_node::start().await;
     let torn_down = Arc::new(AtomicBool::new(false));
@@ -134,20 +160,19 @@ async fn run_fake(broken: bool, results: &Path) -> (Outcome, Arc<AtomicBool>, Te
         actions: AtomicUsize::new(0),
         torn_down: Arc::clone(&torn_down),
         broken,
+        crashed,
     };
     cluster.apply();
     let factory: Arc<dyn ClientFactory> =
         Arc::new(KvClientFactory::new(Duration::from_millis(500)).unwrap());
     let (_tx, interrupt) = watch::channel(false);
-    let outcome = run_test(
-        &config,
-        1,
-        |_dir, _id| async { Ok(cluster) },
-        factory,
-        interrupt,
-        &Silent,
-    )
-    .await;
+    // The fake's nodes keep data, as real ones do, so keep-data has something to keep.
+    let start = |dir: PathBuf, _id| async move {
+        std::fs::create_dir_all(dir.join("data/n1"))?;
+        std::fs::write(dir.join("data/n1/log"), b"x")?;
+        Ok(cluster)
+    };
+    let outcome = run_test(&config, 1, start, factory, interrupt, &Silent).await;
     (outcome, torn_down, config)
 }
 
@@ -273,4 +298,101 @@ async fn a_cluster_that_does_not_start_is_a_harness_error_with_results() {
         .as_str()
         .unwrap()
         .contains("starting the cluster"));
+}
+
+fn results_json(outcome: &Outcome) -> Value {
+    let dir = outcome.run_dir().expect("a results folder");
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_any_fault_says_so_on_the_console_and_in_results_json() {
+    let root = tempfile::tempdir().unwrap();
+    let none = TestArgs {
+        nemesis: Some("none".into()),
+        ..Default::default()
+    };
+    let (outcome, _, _) = run_fake_with(false, None, none, root.path()).await;
+    assert_eq!(outcome.verdict(), Some(Verdict::Valid));
+    let warnings = results_json(&outcome)["warnings"].clone();
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("no fault was injected"),
+        "{warnings:#}"
+    );
+    let Outcome::Checked(r) = &outcome else {
+        panic!()
+    };
+    let text = crate::results::render::Renderer::render(&crate::results::render::text::Text, r);
+    assert!(text.contains("warning: no fault was injected"), "{text}");
+    // A time limit shorter than the warm-up: kinds asked for, none started.
+    let short = TestArgs {
+        time_limit: Some("1s".into()),
+        nemesis: Some("kill".into()),
+        nemesis_interval: Some("5s".into()),
+        ..Default::default()
+    };
+    let (outcome, _, _) = run_fake_with(false, None, short, root.path()).await;
+    let warnings = results_json(&outcome)["warnings"].clone();
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("the schedule started none in 1s"),
+        "{warnings:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_is_kept_on_failure_only_by_default_and_always_when_asked() {
+    let root = tempfile::tempdir().unwrap();
+    let (valid, _, _) = run_fake(false, root.path()).await;
+    assert_eq!(valid.verdict(), Some(Verdict::Valid));
+    assert!(
+        !valid.run_dir().unwrap().join("data").exists(),
+        "a valid run's data was kept"
+    );
+    let (invalid, _, _) = run_fake(true, root.path()).await;
+    assert_eq!(invalid.verdict(), Some(Verdict::Invalid));
+    assert!(
+        invalid.run_dir().unwrap().join("data/n1/log").exists(),
+        "a failing run's data was removed"
+    );
+    let always = TestArgs {
+        keep_data: Some("always".into()),
+        ..Default::default()
+    };
+    let (kept, _, _) = run_fake_with(false, None, always, root.path()).await;
+    assert!(kept.run_dir().unwrap().join("data/n1/log").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_crashed_on_its_own_is_a_finding_and_is_not_read_at_the_end() {
+    let root = tempfile::tempdir().unwrap();
+    let (outcome, _, _) = run_fake_with(false, Some("n2"), TestArgs::default(), root.path()).await;
+    let r = results_json(&outcome);
+    assert_eq!(r["crashed_nodes"][0]["node"], json!("n2"), "{r:#}");
+    assert_eq!(r["crashed_nodes"][0]["status"], json!("exit code 101"));
+    let dir = outcome.run_dir().unwrap();
+    let history =
+        parse_jsonl(&std::fs::read_to_string(dir.join("history.jsonl")).unwrap()).unwrap();
+    let read_from: std::collections::BTreeSet<_> = history
+        .ops
+        .iter()
+        .filter(|o| o.f == "final-read")
+        .filter_map(|o| o.node.clone())
+        .collect();
+    assert_eq!(read_from.into_iter().collect::<Vec<_>>(), vec!["n1", "n3"]);
+    // The eventual check judged the nodes that were up, and decided.
+    assert_ne!(outcome.verdict(), Some(Verdict::Unknown), "{r:#}");
+    let Outcome::Checked(res) = &outcome else {
+        panic!()
+    };
+    let text = crate::results::render::Renderer::render(&crate::results::render::text::Text, res);
+    assert!(
+        text.contains("finding: node n2 exited on its own (exit code 101)"),
+        "{text}"
+    );
 }

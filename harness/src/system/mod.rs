@@ -357,4 +357,23 @@ timeout_secs = 5
             "{e}"
         );
     }
+
+    #[test]
+    fn a_one_line_command_splits_as_a_shell_would() {
+        let spec = SystemSpec::from_toml_str(
+            "name = \"a\"\ncommand = \"sh -c 'exec my-node --id {id}' x\"\nport = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(spec.command.program, "sh");
+        assert_eq!(spec.command.args, vec!["-c", "exec my-node --id {id}", "x"]);
+        // Shown as it runs: quoted where a word has spaces.
+        assert_eq!(spec.command.to_string(), "sh -c 'exec my-node --id {id}' x");
+        let e = SystemSpec::from_toml_str(
+            "name = \"a\"\ncommand = \"sh -c 'unclosed\"\nport = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("`command`"), "{e:#}");
+    }
 }

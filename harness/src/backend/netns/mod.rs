@@ -142,32 +142,10 @@ impl Cluster {
     /// Builds the network, starts every node and waits until all are ready. On any
     /// failure everything made so far is removed before the error is returned.
     pub async fn start(opts: ClusterOptions) -> Result<Cluster> {
-        network::check_privileges()?;
-        naming::check_run_id(&opts.run_id)?;
-        if opts.node_count == 0 || opts.node_count > 253 {
-            bail!("a cluster has 1 to 253 nodes, not {}", opts.node_count);
-        }
-        let system = opts.system.clone();
-        system.validate().with_context(|| system.origin())?;
-        let faketime_lib = if opts.clock_faults {
-            if !system.faults.clock {
-                bail!(
-                    "{} does not support clock faults: libfaketime can only move clocks read through libc \
-                     (a Go binary, for instance, bypasses it); list \"clock\" in the system's `faults` if its clock does go through libc",
-                    system.origin()
-                );
-            }
-            Some(faketime::library()?)
-        } else {
-            None
-        };
+        let faketime_lib = check_options(&opts)?;
         let run_id = opts.run_id.clone();
         let names = RunNames::new(&run_id);
         let ids = naming::node_ids(opts.node_count);
-        for id in &ids {
-            naming::check_node_id(id)?;
-        }
-
         let state_path = RunState::path_of(&run_id);
         if state_path.exists() || network::netns_exists(&names.switch_netns()) {
             bail!(
@@ -175,101 +153,31 @@ impl Cluster {
                 state_path.display()
             );
         }
-
-        let run_dir = absolute(&opts.run_dir)?;
-        for sub in ["nodes", "data", "clock"] {
-            let d = run_dir.join(sub);
-            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-        }
-        // A new cluster starts empty: data or clock offsets left in this run directory
-        // by an earlier cluster must not leak into this one. (Logs are appended to.)
-        for id in &ids {
-            for stale in [
-                run_dir.join("data").join(id),
-                run_dir.join("clock").join(id),
-            ] {
-                if stale.is_dir() {
-                    std::fs::remove_dir_all(&stale)
-                        .with_context(|| format!("clearing {}", stale.display()))?;
-                } else if stale.exists() {
-                    std::fs::remove_file(&stale)
-                        .with_context(|| format!("clearing {}", stale.display()))?;
-                }
-            }
-        }
-
-        let mut namespaces = vec![names.switch_netns()];
-        namespaces.extend(ids.iter().map(|id| names.node_netns(id)));
-        let me = std::process::id() as i32;
-        let mut state = RunState {
-            run_id: run_id.clone(),
-            owner_pid: me,
-            owner_start_time: state::proc_start_time(me).unwrap_or(0),
-            created_unix: state::now_unix(),
-            system: system.name.clone(),
-            run_dir: run_dir.clone(),
-            subnet_octet: None,
-            namespaces,
-            host_link: names.host_link(),
-            processes: Vec::new(),
-        };
-        // Written before anything exists, so nothing can exist without a record.
-        state
-            .save()
-            .context("faultline keeps a record of each run's network in its state directory")?;
-        let octet = match tokio::task::spawn_blocking({
-            let id = run_id.clone();
-            move || network::lease_subnet(&id)
-        })
-        .await?
-        {
-            Ok(o) => o,
-            Err(e) => {
-                let _ = std::fs::remove_file(&state_path);
-                return Err(e);
-            }
-        };
-        state.subnet_octet = Some(octet);
-        if let Err(e) = state.save() {
-            state::lease::release(octet, &run_id);
-            let _ = std::fs::remove_file(&state_path);
-            return Err(e);
-        }
-
-        let plan = match plan_nodes(
-            &system,
+        let run_dir = prepare_run_dir(&opts.run_dir, &ids)?;
+        let claim = Claim::take(&run_id, &names, &opts.system, &run_dir, &ids).await?;
+        let plan = plan_nodes(
+            &opts.system,
             &names,
             &run_dir,
-            octet,
+            claim.octet,
             &ids,
             faketime_lib.as_deref(),
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                state::lease::release(octet, &run_id);
-                let _ = std::fs::remove_file(&state_path);
-                return Err(e);
-            }
-        };
-        let NodePlan {
-            nodes,
-            launches,
-            clock_files,
-        } = plan;
-
+        )?;
+        let (octet, state) = claim.into_parts();
         let inner = Arc::new(Inner {
             run_id: run_id.clone(),
-            names: names.clone(),
-            system,
+            names,
+            system: opts.system.clone(),
             run_dir,
             octet,
-            procs: nodes
+            procs: plan
+                .nodes
                 .iter()
                 .map(|_| Mutex::new(NodeProcess::default()))
                 .collect(),
-            nodes,
-            launches,
-            clock_files,
+            nodes: plan.nodes,
+            launches: plan.launches,
+            clock_files: plan.clock_files,
             state: Mutex::new(state),
             torn_down: Mutex::new(false),
             setup_lock: Mutex::new(()),
@@ -279,11 +187,10 @@ impl Cluster {
             signals::install();
         }
         signals::register(Arc::downgrade(&inner) as Weak<dyn signals::Teardown>);
-
-        let setup = {
+        let setup = tokio::task::spawn_blocking({
             let inner = inner.clone();
-            tokio::task::spawn_blocking(move || inner.setup())
-        };
+            move || inner.setup()
+        });
         match setup.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(fail_start(inner, e).await),
@@ -291,19 +198,26 @@ impl Cluster {
         }
         let cluster = Cluster { inner };
         cluster.spawn_reaper();
-        let timeout = opts
-            .ready_timeout
-            .unwrap_or(cluster.inner.system.ready_timeout);
-        for node in cluster.nodes() {
-            if let Err(e) = cluster.wait_ready(&node.id, timeout).await {
-                let e = e.context(format!("run {run_id}: the cluster did not come up"));
-                return Err(match cluster.teardown().await {
+        cluster.wait_started(opts.ready_timeout).await?;
+        Ok(cluster)
+    }
+
+    /// Waits for every node's first readiness; tears down if one never gets there.
+    async fn wait_started(&self, timeout: Option<Duration>) -> Result<()> {
+        let timeout = timeout.unwrap_or(self.inner.system.ready_timeout);
+        for node in self.nodes() {
+            if let Err(e) = self.wait_ready(&node.id, timeout).await {
+                let e = e.context(format!(
+                    "run {}: the cluster did not come up",
+                    self.inner.run_id
+                ));
+                return Err(match self.teardown().await {
                     Ok(()) => e,
                     Err(t) => e.context(format!("(and cleaning up failed: {t:#})")),
                 });
             }
         }
-        Ok(cluster)
+        Ok(())
     }
 
     pub fn run_id(&self) -> &str {
@@ -538,6 +452,136 @@ impl ClusterControl for Cluster {
                 self.inner.system.origin()
             ),
             None => bail!("clock faults are off for run {}: start the cluster with clock faults on (ClusterOptions::clock_faults)", self.inner.run_id),
+        }
+    }
+}
+
+/// Checks the options before anything exists; the libfaketime library, when clock
+/// faults are on.
+fn check_options(opts: &ClusterOptions) -> Result<Option<PathBuf>> {
+    network::check_privileges()?;
+    naming::check_run_id(&opts.run_id)?;
+    if opts.node_count == 0 || opts.node_count > 253 {
+        bail!("a cluster has 1 to 253 nodes, not {}", opts.node_count);
+    }
+    let system = &opts.system;
+    system.validate().with_context(|| system.origin())?;
+    if !opts.clock_faults {
+        return Ok(None);
+    }
+    if !system.faults.clock {
+        bail!(
+            "{} does not support clock faults: libfaketime can only move clocks read through libc \
+             (a Go binary, for instance, bypasses it); list \"clock\" in the system's `faults` if its clock does go through libc",
+            system.origin()
+        );
+    }
+    Ok(Some(faketime::library()?))
+}
+
+/// The run directory, absolute, with its subfolders, and without data or clock
+/// offsets an earlier cluster left in it (logs are appended to).
+fn prepare_run_dir(run_dir: &Path, ids: &[String]) -> Result<PathBuf> {
+    let run_dir = absolute(run_dir)?;
+    for sub in ["nodes", "data", "clock"] {
+        let d = run_dir.join(sub);
+        std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    for id in ids {
+        for stale in [
+            run_dir.join("data").join(id),
+            run_dir.join("clock").join(id),
+        ] {
+            let removed = if stale.is_dir() {
+                std::fs::remove_dir_all(&stale)
+            } else if stale.exists() {
+                std::fs::remove_file(&stale)
+            } else {
+                Ok(())
+            };
+            removed.with_context(|| format!("clearing {}", stale.display()))?;
+        }
+    }
+    Ok(run_dir)
+}
+
+/// A run's claim on the machine before its network exists: the state file (written
+/// before anything else, so nothing can exist without a record) and the subnet
+/// lease. Dropped unclaimed, it gives both back: one guard instead of the same
+/// cleanup at every early return.
+struct Claim {
+    state: Option<RunState>,
+    octet: u8,
+}
+
+impl Claim {
+    async fn take(
+        run_id: &str,
+        names: &RunNames,
+        system: &SystemSpec,
+        run_dir: &Path,
+        ids: &[String],
+    ) -> Result<Claim> {
+        let mut namespaces = vec![names.switch_netns()];
+        namespaces.extend(ids.iter().map(|id| names.node_netns(id)));
+        let me = std::process::id() as i32;
+        let mut state = RunState {
+            run_id: run_id.to_string(),
+            owner_pid: me,
+            owner_start_time: state::proc_start_time(me).unwrap_or(0),
+            created_unix: state::now_unix(),
+            system: system.name.clone(),
+            run_dir: run_dir.to_path_buf(),
+            subnet_octet: None,
+            namespaces,
+            host_link: names.host_link(),
+            processes: Vec::new(),
+        };
+        state
+            .save()
+            .context("faultline keeps a record of each run's network in its state directory")?;
+        let id = run_id.to_string();
+        let leased = tokio::task::spawn_blocking(move || network::lease_subnet(&id)).await;
+        let octet = match leased {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return Err(Claim::abandon(&state, None, e)),
+            Err(e) => {
+                return Err(Claim::abandon(
+                    &state,
+                    None,
+                    anyhow!("leasing a subnet panicked: {e}"),
+                ))
+            }
+        };
+        state.subnet_octet = Some(octet);
+        if let Err(e) = state.save() {
+            return Err(Claim::abandon(&state, Some(octet), e));
+        }
+        Ok(Claim {
+            state: Some(state),
+            octet,
+        })
+    }
+
+    /// Gives back what was claimed so far, and returns the error.
+    fn abandon(state: &RunState, octet: Option<u8>, e: anyhow::Error) -> anyhow::Error {
+        if let Some(o) = octet {
+            state::lease::release(o, &state.run_id);
+        }
+        let _ = std::fs::remove_file(RunState::path_of(&state.run_id));
+        e
+    }
+
+    /// The claim, kept: from now on the cluster's teardown gives it back.
+    fn into_parts(mut self) -> (u8, RunState) {
+        (self.octet, self.state.take().expect("claimed once"))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            Claim::abandon(&state, Some(self.octet), anyhow!("abandoned"));
         }
     }
 }
