@@ -139,6 +139,12 @@ impl Observer for Console {
         }
     }
 
+    fn progress_done(&self) {
+        if std::io::stderr().is_terminal() {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        }
+    }
+
     fn progress_sink(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
         if std::io::stderr().is_terminal() {
             // Fit the terminal's usual width; \x1b[K clears what a longer line left.

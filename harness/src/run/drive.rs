@@ -96,6 +96,7 @@ impl<C: RunningCluster> Drive<'_, C> {
         let _ = progress_stop.send(true);
         if let Some(t) = progress_task {
             let _ = t.await;
+            self.observer.progress_done();
         }
         let history_events = recorder
             .finish()

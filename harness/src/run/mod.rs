@@ -42,6 +42,8 @@ pub trait Observer: Send + Sync {
     fn progress_every(&self) -> Option<Duration>;
     /// Where progress lines go.
     fn progress_sink(&self) -> Arc<dyn Fn(&str) + Send + Sync>;
+    /// Progress is over (the line may be cleared).
+    fn progress_done(&self) {}
 }
 
 /// Runs one test of `config` against a real cluster of its system.

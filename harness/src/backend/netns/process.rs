@@ -33,11 +33,10 @@ pub struct Launch {
 }
 
 impl Launch {
+    /// The argv as it is run, quoted as a shell would need it, so a word with spaces
+    /// shows as one word.
     pub fn command_line(&self) -> String {
-        std::iter::once(self.program.as_str())
-            .chain(self.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ")
+        shell_words::join(std::iter::once(&self.program).chain(&self.args))
     }
 }
 
@@ -412,5 +411,24 @@ pub fn log_tail(path: &Path, max_lines: usize) -> String {
             .map(|l| format!("    | {l}"))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logged_command_line_quotes_words_with_spaces() {
+        let l = Launch {
+            node: "n1".into(),
+            netns: "x".into(),
+            program: "sh".into(),
+            args: vec!["-c".into(), "exec node --id n1".into()],
+            env: vec![],
+            cwd: "/".into(),
+            log: "/dev/null".into(),
+        };
+        assert_eq!(l.command_line(), "sh -c 'exec node --id n1'");
     }
 }
