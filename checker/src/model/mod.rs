@@ -21,7 +21,8 @@ pub mod unordered_queue;
 pub mod value;
 
 pub use catalog::{
-    is_comparison_failure, BuiltinModel, CasFailMeaning, UseModel, COMPARISON_FAILURE_ERRORS,
+    is_comparison_failure, BuiltinModel, CasFailMeaning, NilRead, Readings, UseModel,
+    COMPARISON_FAILURE_ERRORS,
 };
 pub use value::Scalar;
 
