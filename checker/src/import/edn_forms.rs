@@ -202,11 +202,7 @@ fn find_unclosed(form: &str, first_line: usize) -> Option<Unclosed> {
             '"' => {
                 while let Some(c) = chars.next() {
                     match c {
-                        '\\' => {
-                            if chars.next() == Some('\n') {
-                                line += 1;
-                            }
-                        }
+                        '\\' => line += usize::from(chars.next() == Some('\n')),
                         '"' => break,
                         '\n' => line += 1,
                         _ => {}

@@ -11,6 +11,7 @@
 
 pub mod cas_register;
 pub mod catalog;
+pub mod configured;
 pub mod fifo_queue;
 pub mod kv;
 pub mod multi_register;
@@ -24,6 +25,7 @@ pub use catalog::{
     is_comparison_failure, BuiltinModel, CasFailMeaning, NilRead, Readings, UseModel,
     COMPARISON_FAILURE_ERRORS,
 };
+pub use configured::{ConfiguredModel, InitialValueError};
 pub use value::Scalar;
 
 use crate::history::Operation;
