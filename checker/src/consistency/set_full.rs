@@ -153,19 +153,29 @@ enum Class {
 
 struct Tally<'h> {
     opts: &'h EventualOptions,
+    /// A set history without final reads, judged from the last read of each key as
+    /// Jepsen's set checker does: an element that read has counts as present at the
+    /// end even when no read began after it became known.
+    last_read_basis: bool,
     history: &'h History,
     report: ElementsReport,
     latencies: Vec<u64>,
 }
 
 impl<'h> Tally<'h> {
-    fn new(history: &'h History, opts: &'h EventualOptions, add_f: &str) -> Self {
+    fn new(
+        history: &'h History,
+        opts: &'h EventualOptions,
+        add_f: &str,
+        last_read_basis: bool,
+    ) -> Self {
         let adds = history.ops.iter().filter(|o| o.f == add_f);
         let (attempted, acknowledged) = adds.fold((0, 0), |(a, k), o| {
             (a + 1, k + (o.outcome == Outcome::Ok) as u64)
         });
         Tally {
             opts,
+            last_read_basis,
             history,
             latencies: Vec::new(),
             report: ElementsReport {
@@ -226,8 +236,17 @@ impl<'h> Tally<'h> {
                     .iter()
                     .filter(|&&p| p >= start)
                     .partition(|&&p| present_at(p));
+                let in_last_read = || {
+                    self.last_read_basis
+                        && !reads.calls.is_empty()
+                        && present_at(reads.calls.len() - 1)
+                };
                 if start == reads.calls.len() {
-                    Class::NeverRead
+                    match (in_last_read(), indeterminate) {
+                        (true, true) => Class::Recovered { latency: 0 },
+                        (true, false) => Class::Stable,
+                        (false, _) => Class::NeverRead,
+                    }
                 } else if !absent.is_empty() && present.is_empty() {
                     Class::Lost {
                         last_absent: *absent.last().unwrap(),
@@ -378,7 +397,7 @@ pub fn classify_append(
     ix: &AppendIndex,
     opts: &EventualOptions,
 ) -> ElementsReport {
-    let mut tally = Tally::new(history, opts, "append");
+    let mut tally = Tally::new(history, opts, "append", false);
     // First sighting per node: the earliest completion of a read in its subtree
     // (children have larger ids than their parents).
     let mut min_ret = vec![u64::MAX; ix.nodes.len()];
@@ -469,7 +488,8 @@ pub fn classify_set(
     history: &History,
     opts: &EventualOptions,
 ) -> Result<ElementsReport, ShapeError> {
-    let mut tally = Tally::new(history, opts, "add");
+    let no_final_reads = !history.ops.iter().any(|o| o.f == FINAL_READ_F);
+    let mut tally = Tally::new(history, opts, "add", no_final_reads);
     struct SetElem<'h> {
         key: u32,
         value: Value,
