@@ -1285,7 +1285,9 @@ mod tests {
             .skip(1)
             .map(|b| b.split("```").next().unwrap())
             .collect();
-        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks.len(), 4);
+        let jepsen = crate::import::parse(blocks[3], Some(crate::import::Format::JepsenJson));
+        assert_eq!(jepsen.unwrap().ops[0].outcome, Outcome::Ok);
         let first = parse_jsonl(blocks[0]).unwrap();
         assert_eq!((first.ops.len(), first.ops[0].outcome), (1, Outcome::Fail));
         let complete = parse_jsonl(blocks[2]).unwrap();

@@ -6,7 +6,7 @@ use super::{
     mutex::Mutex, register::REGISTER, set::Set, unordered_queue::UnorderedQueue, Model, ModelError,
 };
 use crate::history::History;
-use crate::linearizability::{check, Options, Report};
+use crate::linearizability::{Options, Report};
 use serde::{Deserialize, Serialize};
 
 /// What a `fail`ed compare-and-set means.
@@ -222,14 +222,7 @@ impl BuiltinModel {
 
     /// Checks `history` for linearizability with this model.
     pub fn check(&self, history: &History, options: &Options) -> Result<Report, ModelError> {
-        struct Linearizability<'a>(&'a History, &'a Options);
-        impl UseModel for Linearizability<'_> {
-            type Output = Result<Report, ModelError>;
-            fn with<M: Model>(self, model: &M) -> Self::Output {
-                check(self.0, model, self.1)
-            }
-        }
-        self.use_model(Linearizability(history, options))
+        super::ConfiguredModel::new(*self).check(history, options)
     }
 
     /// Hands the model itself to `user`: the built-in models have different state

@@ -11,7 +11,7 @@ use super::catalog::{BuiltinModel, NilRead, UseModel};
 use super::multi_register::MultiRegister;
 use super::register::REGISTER;
 use super::{Growth, Model, ModelError, Scalar};
-use crate::history::{Operation, Outcome};
+use crate::history::{History, Operation, Outcome};
 use crate::linearizability::{check, Options, Report};
 use serde_json::Value;
 
@@ -227,12 +227,8 @@ impl ConfiguredModel {
     }
 
     /// Checks `history` for linearizability with this model.
-    pub fn check(
-        &self,
-        history: &crate::history::History,
-        options: &Options,
-    ) -> Result<Report, ModelError> {
-        struct Linearizability<'a>(&'a crate::history::History, &'a Options);
+    pub fn check(&self, history: &History, options: &Options) -> Result<Report, ModelError> {
+        struct Linearizability<'a>(&'a History, &'a Options);
         impl UseModel for Linearizability<'_> {
             type Output = Result<Report, ModelError>;
             fn with<M: Model>(self, model: &M) -> Self::Output {
