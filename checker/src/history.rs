@@ -1276,6 +1276,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn in_file_order_times_follow_the_events_and_steps_back_are_recorded() {
+        let at = |index: u64, time: u64, p: u64, kind: EventType| {
+            Event::new(index, time, c(p), kind, "write").with_value(json!(1))
+        };
+        let events = vec![
+            at(0, 100, 0, EventType::Invoke),
+            at(1, 200, 0, EventType::Ok),
+            at(2, 190, 1, EventType::Invoke),
+            at(3, 190, 1, EventType::Ok),
+            at(4, 50, 2, EventType::Invoke),
+        ];
+        assert!(History::from_events(events.clone()).is_err());
+        let (h, steps) = History::from_events_in_file_order(events).unwrap();
+        let times: Vec<(u64, u64)> = h.ops.iter().map(|o| (o.call, o.ret)).collect();
+        assert_eq!(times, vec![(100, 200), (201, 202), (203, u64::MAX)]);
+        assert_eq!(h.events[2].time, 190, "events keep their times");
+        assert_eq!(
+            steps,
+            vec![
+                TimeStepBack {
+                    position: 2,
+                    time: 190,
+                    previous: 200
+                },
+                TimeStepBack {
+                    position: 4,
+                    time: 50,
+                    previous: 190
+                }
+            ]
+        );
+        assert_eq!(steps[1].by_ns(), 140);
+    }
+
     /// The examples in docs/history.md are real histories.
     #[test]
     fn documented_examples_parse() {
