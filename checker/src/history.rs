@@ -376,6 +376,63 @@ pub struct KeyPartition {
     pub ops: Vec<usize>,
 }
 
+/// Whether pairing insists that `time` never decreases ([`History::from_events`]) or
+/// takes the order of the events as the real-time order
+/// ([`History::from_events_in_file_order`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TimeOrder {
+    Strict,
+    FileOrder,
+}
+
+/// A place where an event's `time` is earlier than the previous event's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeStepBack {
+    /// Position of the event in the event list (from 0); the previous event is at
+    /// `position - 1`.
+    pub position: usize,
+    /// The event's `time`.
+    pub time: u64,
+    /// The previous event's `time`.
+    pub previous: u64,
+}
+
+impl TimeStepBack {
+    /// How far back time went (ns).
+    pub fn by_ns(&self) -> u64 {
+        self.previous - self.time
+    }
+}
+
+/// The times operations get when the order of events is the real-time order: never
+/// earlier than the latest time so far, and strictly increasing.
+#[derive(Default)]
+struct OrderClock {
+    /// The last time handed out, and the previous event's `time`.
+    last: Option<u64>,
+    previous: Option<u64>,
+    steps_back: Vec<TimeStepBack>,
+}
+
+impl OrderClock {
+    fn tick(&mut self, position: usize, time: u64) -> u64 {
+        if let Some(previous) = self.previous.filter(|&p| time < p) {
+            self.steps_back.push(TimeStepBack {
+                position,
+                time,
+                previous,
+            });
+        }
+        self.previous = Some(time);
+        let t = match self.last {
+            Some(last) if time <= last => last.saturating_add(1),
+            _ => time,
+        };
+        self.last = Some(t);
+        t
+    }
+}
+
 /// What a client process is doing while the events are paired.
 enum ProcessState {
     Idle,
@@ -395,9 +452,30 @@ impl History {
     /// Nemesis events stay in [`History::events`] but are not paired. Invokes still
     /// pending at the end are indeterminate operations, like `info` ones.
     pub fn from_events(events: Vec<Event>) -> Result<History, HistoryError> {
+        Self::pair(events, TimeOrder::Strict).map(|(history, _)| history)
+    }
+
+    /// Like [`History::from_events`], but the order of the events is the real-time
+    /// order, as Knossos and Elle read Jepsen's histories: `time` may go back (Jepsen
+    /// reads its clock on many threads, which disagree by microseconds). Events keep
+    /// their `time` as written, for display; operations get times that follow the
+    /// order (each event at the latest time so far, plus 1 ns where it is not later),
+    /// so `call` and `ret` still order operations exactly as the file does. Also
+    /// returns every place where time went back.
+    pub fn from_events_in_file_order(
+        events: Vec<Event>,
+    ) -> Result<(History, Vec<TimeStepBack>), HistoryError> {
+        Self::pair(events, TimeOrder::FileOrder)
+    }
+
+    fn pair(
+        events: Vec<Event>,
+        order: TimeOrder,
+    ) -> Result<(History, Vec<TimeStepBack>), HistoryError> {
         let mut state: HashMap<u64, ProcessState> = HashMap::new();
         let mut ops: Vec<Operation> = Vec::new();
         let mut previous: Option<&Event> = None;
+        let mut clock = OrderClock::default();
         for (position, event) in events.iter().enumerate() {
             let fail = |problem| {
                 Err(HistoryError {
@@ -413,7 +491,7 @@ impl History {
                         previous: prev.index,
                     });
                 }
-                if event.time < prev.time {
+                if order == TimeOrder::Strict && event.time < prev.time {
                     return fail(HistoryProblem::TimeWentBackwards {
                         time: event.time,
                         previous: prev.time,
@@ -421,6 +499,10 @@ impl History {
                 }
             }
             previous = Some(event);
+            let time = match order {
+                TimeOrder::Strict => event.time,
+                TimeOrder::FileOrder => clock.tick(position, event.time),
+            };
             let Process::Client(process) = event.process else {
                 continue;
             };
@@ -436,7 +518,7 @@ impl History {
                         input: event.value.clone(),
                         output: Value::Null,
                         outcome: Outcome::Info,
-                        call: event.time,
+                        call: time,
                         ret: u64::MAX,
                         invoke_index: event.index,
                         complete_index: None,
@@ -491,7 +573,7 @@ impl History {
                             } else {
                                 Outcome::Fail
                             };
-                            op.ret = event.time;
+                            op.ret = time;
                             *slot = ProcessState::Idle;
                         }
                         _ => {
@@ -510,7 +592,7 @@ impl History {
                 }
             }
         }
-        Ok(History { events, ops })
+        Ok((History { events, ops }, clock.steps_back))
     }
 
     /// The fault injector's events, in history order.
@@ -1194,6 +1276,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn in_file_order_times_follow_the_events_and_steps_back_are_recorded() {
+        let at = |index: u64, time: u64, p: u64, kind: EventType| {
+            Event::new(index, time, c(p), kind, "write").with_value(json!(1))
+        };
+        let events = vec![
+            at(0, 100, 0, EventType::Invoke),
+            at(1, 200, 0, EventType::Ok),
+            at(2, 190, 1, EventType::Invoke),
+            at(3, 190, 1, EventType::Ok),
+            at(4, 50, 2, EventType::Invoke),
+        ];
+        assert!(History::from_events(events.clone()).is_err());
+        let (h, steps) = History::from_events_in_file_order(events).unwrap();
+        let times: Vec<(u64, u64)> = h.ops.iter().map(|o| (o.call, o.ret)).collect();
+        assert_eq!(times, vec![(100, 200), (201, 202), (203, u64::MAX)]);
+        assert_eq!(h.events[2].time, 190, "events keep their times");
+        assert_eq!(
+            steps,
+            vec![
+                TimeStepBack {
+                    position: 2,
+                    time: 190,
+                    previous: 200
+                },
+                TimeStepBack {
+                    position: 4,
+                    time: 50,
+                    previous: 190
+                }
+            ]
+        );
+        assert_eq!(steps[1].by_ns(), 140);
+    }
+
     /// The examples in docs/history.md are real histories.
     #[test]
     fn documented_examples_parse() {
@@ -1203,7 +1320,9 @@ mod tests {
             .skip(1)
             .map(|b| b.split("```").next().unwrap())
             .collect();
-        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks.len(), 4);
+        let jepsen = crate::import::parse(blocks[3], Some(crate::import::Format::JepsenJson));
+        assert_eq!(jepsen.unwrap().ops[0].outcome, Outcome::Ok);
         let first = parse_jsonl(blocks[0]).unwrap();
         assert_eq!((first.ops.len(), first.ops[0].outcome), (1, Outcome::Fail));
         let complete = parse_jsonl(blocks[2]).unwrap();

@@ -73,8 +73,44 @@ fn diverging_final_reads_are_reported_by_node() {
     assert_eq!(d.values[0].nodes, vec!["n1", "n3"]);
     assert_eq!(d.values[1].nodes, vec!["n2"]);
     assert_eq!(d.values[1].value, "[1]");
-    // The last read of the key (n3's) has 2, so 2 is stale, not lost.
-    assert_eq!(r.elements.unwrap().lost, 0);
+    // n2's final read lacks 2 while n1's and n3's have it: missing on some nodes,
+    // not lost (lost is gone from every node's final read), and not stale either.
+    let e = r.elements.as_ref().unwrap();
+    assert_eq!((e.lost, e.missing_on_some_nodes, e.stale), (0, 1, 0));
+    let m = &e.missing_on_some_nodes_examples[0];
+    assert_eq!((m.key.clone(), m.element.clone()), (json!(1), json!(2)));
+    assert_eq!(
+        (m.present_on.clone(), m.missing_on.clone()),
+        (
+            vec!["n1".to_string(), "n3".to_string()],
+            vec!["n2".to_string()]
+        )
+    );
+    assert!(
+        r.summary()
+            .contains("0 lost (gone from every node), 1 missing on some nodes"),
+        "{}",
+        r.summary()
+    );
+}
+
+#[test]
+fn an_element_gone_from_every_nodes_final_read_is_lost() {
+    let mut b = Builder::new();
+    b.append(0, k(1), json!(1))
+        .append(0, k(1), json!(2))
+        .read(1, k(1), json!([1, 2]))
+        .nemesis("stop-partition");
+    finals(
+        &mut b,
+        Some(k(1)),
+        &[("n1", json!([1])), ("n2", json!([1])), ("n3", json!([1]))],
+    );
+    let r = check(&b.build(), Collection::Append);
+    let e = r.elements.unwrap();
+    assert_eq!((e.lost, e.missing_on_some_nodes), (1, 0));
+    assert_eq!(e.lost_elements[0].element, json!(2));
+    assert_eq!(r.verdict, Verdict::Invalid);
 }
 
 #[test]
@@ -305,6 +341,7 @@ struct Classes {
     stable: u64,
     stale: u64,
     lost: u64,
+    missing_on_some_nodes: u64,
     never_read: u64,
     recovered: u64,
     unseen: u64,
@@ -372,6 +409,23 @@ fn brute_force(h: &History, add_f: &str) -> Classes {
             c.never_read += 1;
             continue;
         }
+        // Each node's last final read of the key, if it began after `known`, decides
+        // whether the element is gone everywhere or missing on some nodes.
+        let mut last_final: std::collections::BTreeMap<String, &checker::history::Operation> =
+            Default::default();
+        for r in key_reads.iter().filter(|r| r.f == "final-read") {
+            last_final.insert(r.node.clone().unwrap_or_default(), r);
+        }
+        let owed: Vec<_> = last_final.values().filter(|r| r.call > known).collect();
+        let lacking = owed.iter().filter(|r| !list(r).contains(v)).count();
+        if lacking > 0 && lacking == owed.len() {
+            c.lost += 1;
+            continue;
+        }
+        if lacking > 0 {
+            c.missing_on_some_nodes += 1;
+            continue;
+        }
         match after.iter().rposition(|r| !list(r).contains(v)) {
             None if info => {
                 c.recovered += 1;
@@ -402,6 +456,7 @@ fn classes(r: &EventualReport) -> Classes {
         stable: e.stable,
         stale: e.stale,
         lost: e.lost,
+        missing_on_some_nodes: e.missing_on_some_nodes,
         never_read: e.never_read,
         recovered: e.recovered,
         unseen: e.indeterminate_unseen,
@@ -559,6 +614,7 @@ fn agrees_with_brute_force_on_random_set_and_append_histories() {
             totals.stable += want.stable;
             totals.stale += want.stale;
             totals.lost += want.lost;
+            totals.missing_on_some_nodes += want.missing_on_some_nodes;
             totals.recovered += want.recovered;
             totals.unexpected += want.unexpected;
             totals.duplicated += want.duplicated;
@@ -569,6 +625,7 @@ fn agrees_with_brute_force_on_random_set_and_append_histories() {
                 totals.stable,
                 totals.stale,
                 totals.lost,
+                totals.missing_on_some_nodes,
                 totals.recovered,
                 totals.unexpected,
                 totals.duplicated

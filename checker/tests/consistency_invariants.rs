@@ -74,7 +74,10 @@ fn bank_reads_must_sum_to_the_initial_total_without_overdrafts() {
     let mut b = Builder::new();
     b.read_value(0, json!([1, 2]));
     let err = bank::check(&b.build(), &opts).unwrap_err();
-    assert!(err.to_string().contains("object of balances"), "{err}");
+    assert!(
+        err.to_string().contains("map of account to balance"),
+        "{err}"
+    );
 }
 
 fn add(b: &mut Builder, p: u64, amount: i64, kind: EventType) {

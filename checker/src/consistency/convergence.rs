@@ -76,7 +76,8 @@ fn canonical(collection: Collection, op: &Operation) -> Result<Vec<Atom>, ShapeE
     })
 }
 
-fn node_name(op: &Operation) -> String {
+/// The node a final read went to, or its process where the history does not say.
+pub(crate) fn node_name(op: &Operation) -> String {
     op.node
         .clone()
         .unwrap_or_else(|| format!("process {}", op.process))

@@ -12,8 +12,10 @@
 use super::append_index::AppendIndex;
 pub use super::convergence::{convergence, ConvergenceReport, Divergence, FinalValue};
 use super::set_full::{classify_append, classify_set};
-pub use super::set_full::{ElementsReport, LostElement, StaleElement, UnexpectedElement};
-use super::{ShapeError, DEFAULT_MAX_EXAMPLES};
+pub use super::set_full::{
+    ElementsReport, LostElement, PartlyMissingElement, StaleElement, UnexpectedElement,
+};
+use super::{ShapeError, DEFAULT_MAX_EXAMPLES, FINAL_READ_F};
 use crate::history::History;
 use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
@@ -65,17 +67,32 @@ impl EventualOptions {
     }
 }
 
+/// What the verdict rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// The final reads of every node after the final heal: convergence and element
+    /// classification together.
+    FinalReads,
+    /// A set history without final reads (a Jepsen `set` test: adds, then one read
+    /// of the whole set), so the last read of each key decides, as Jepsen's set checker
+    /// does: lost = acknowledged elements it lacks, unexpected = elements it has that
+    /// were never added, recovered = indeterminate adds it has. Convergence cannot be
+    /// judged and does not enter the verdict.
+    LastRead,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventualReport {
-    /// Convergence and element verdicts together.
+    /// Convergence and element verdicts together (see `basis`).
     pub verdict: Verdict,
+    pub basis: Basis,
     pub convergence: ConvergenceReport,
     /// Absent for registers, whose reads do not show which writes they saw.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elements: Option<ElementsReport>,
 }
 
-/// One group of nodes whose final reads of a key returned the same thing.
 /// Checks convergence and, for set and append workloads, classifies every element.
 pub fn check(history: &History, opts: &EventualOptions) -> Result<EventualReport, ShapeError> {
     match opts.collection {
@@ -86,9 +103,19 @@ pub fn check(history: &History, opts: &EventualOptions) -> Result<EventualReport
         Collection::Set => {
             let convergence = convergence(history, opts)?;
             let elements = classify_set(history, opts)?;
-            Ok(assemble(convergence, Some(elements)))
+            Ok(assemble(
+                history,
+                opts.collection,
+                convergence,
+                Some(elements),
+            ))
         }
-        Collection::Register => Ok(assemble(convergence(history, opts)?, None)),
+        Collection::Register => Ok(assemble(
+            history,
+            opts.collection,
+            convergence(history, opts)?,
+            None,
+        )),
     }
 }
 
@@ -101,18 +128,73 @@ pub fn check_append_indexed(
 ) -> Result<EventualReport, ShapeError> {
     let convergence = convergence(history, opts)?;
     Ok(assemble(
+        history,
+        opts.collection,
         convergence,
         Some(classify_append(history, ix, opts)),
     ))
 }
 
-fn assemble(convergence: ConvergenceReport, elements: Option<ElementsReport>) -> EventualReport {
-    let verdict = convergence
-        .verdict
-        .and(elements.as_ref().map_or(Verdict::Valid, |e| e.verdict));
+fn assemble(
+    history: &History,
+    collection: Collection,
+    convergence: ConvergenceReport,
+    elements: Option<ElementsReport>,
+) -> EventualReport {
+    // Jepsen's set test has no final reads of every node; the append workload is
+    // faultline's own, whose runner always takes them, so their absence there is a
+    // broken run and stays `unknown`.
+    let jepsen_set =
+        collection == Collection::Set && !history.ops.iter().any(|o| o.f == FINAL_READ_F);
+    let (basis, verdict) = match &elements {
+        Some(e) if jepsen_set => (Basis::LastRead, e.verdict),
+        _ => (
+            Basis::FinalReads,
+            convergence
+                .verdict
+                .and(elements.as_ref().map_or(Verdict::Valid, |e| e.verdict)),
+        ),
+    };
     EventualReport {
         verdict,
+        basis,
         convergence,
         elements,
+    }
+}
+
+impl EventualReport {
+    /// One line for a person, saying what the verdict rests on.
+    pub fn summary(&self) -> String {
+        let mut out = match self.basis {
+            Basis::FinalReads => format!(
+                "convergence {} ({} keys)",
+                self.convergence.verdict, self.convergence.keys_checked
+            ),
+            Basis::LastRead => {
+                "no final reads: judged from the last read of each key, as Jepsen's set checker"
+                    .to_string()
+            }
+        };
+        if let Some(e) = &self.elements {
+            out.push_str(&format!(
+                ", elements {}: {} acknowledged, {} lost (gone from every node), {} missing on some nodes, \
+                 {} stale, {} recovered, {} unexpected",
+                e.verdict,
+                e.acknowledged,
+                e.lost,
+                e.missing_on_some_nodes,
+                e.stale,
+                e.recovered,
+                e.unexpected.count
+            ));
+            if e.never_read_acknowledged > 0 {
+                out.push_str(&format!(
+                    ", {} acknowledged never read after",
+                    e.never_read_acknowledged
+                ));
+            }
+        }
+        out
     }
 }

@@ -3,11 +3,17 @@
 //! unexpected or duplicated, with the latency until it became stably visible.
 //!
 //! Reads are ordered by invocation per key; an element is owed by every read that
-//! began after it became known. Rules and complexity in `docs/consistency.md`.
+//! began after it became known. An element is lost when it is gone from every node's
+//! final read of its key (without final reads, from the last read, as Jepsen reads
+//! it); one that some final reads have and others lack is missing on some nodes, a
+//! divergence rather than a loss. Rules and complexity in `docs/consistency.md`.
 
 use super::append_index::{AppendIndex, NONE};
+use super::convergence::node_name;
 use super::eventual::EventualOptions;
-use super::{is_read, show_key, Atom, Examples, FastMap, LatencySummary, OpRef, ShapeError};
+use super::{
+    is_read, show_key, Atom, Examples, FastMap, LatencySummary, OpRef, ShapeError, FINAL_READ_F,
+};
 use crate::history::{History, Operation, Outcome};
 use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
@@ -23,6 +29,20 @@ pub struct LostElement {
     pub known_ns: u64,
     /// The last read of the key (by invocation), which did not contain it.
     pub last_absent: OpRef,
+}
+
+/// An element that some nodes' final reads of its key return and others lack: the
+/// nodes disagree (a convergence failure), but it is not gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartlyMissingElement {
+    pub key: Value,
+    pub element: Value,
+    pub add: Option<OpRef>,
+    /// The nodes whose final read has it, and those whose final read lacks it.
+    pub present_on: Vec<String>,
+    pub missing_on: Vec<String>,
+    /// One final read that lacks it.
+    pub absent_in: OpRef,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,8 +80,13 @@ pub struct ElementsReport {
     /// Acknowledged, missed by some reads that began after it was known, then present
     /// in every later read.
     pub stale: u64,
-    /// Known (acknowledged or seen), and missing from the last read of its key.
+    /// Known (acknowledged or seen), and gone: missing from every node's final read
+    /// of its key begun after it was known, or, where the key has no final reads,
+    /// from its last read.
     pub lost: u64,
+    /// Known, and present in some nodes' final reads of its key but missing from
+    /// others': the nodes diverge (convergence judges that), nothing is lost.
+    pub missing_on_some_nodes: u64,
     /// Known, but no read of its key began after it was known.
     pub never_read: u64,
     /// Of those, the acknowledged ones: whether they survived cannot be told, which
@@ -78,6 +103,8 @@ pub struct ElementsReport {
     pub duplicated: u64,
     /// The lost elements (the first `max_lost`), in history order of their writes.
     pub lost_elements: Vec<LostElement>,
+    /// The first `max_examples` elements missing on some nodes.
+    pub missing_on_some_nodes_examples: Vec<PartlyMissingElement>,
     pub stale_examples: Vec<StaleElement>,
     /// Time until each element that ended visible (stable, stale, recovered) became
     /// stably visible (0 for stable ones): see `StaleElement::latency_ns`.
@@ -98,14 +125,27 @@ struct Sighting<'h> {
 struct KeyReads {
     calls: Vec<u64>,
     ops: Vec<usize>,
+    /// Positions (in `calls`) of the final reads, one a node.
+    finals: Vec<usize>,
 }
 
 enum Class {
     Stable,
-    Stale { latency: u64, last_absent: usize },
-    Lost { last_absent: usize },
+    Stale {
+        latency: u64,
+        last_absent: usize,
+    },
+    Lost {
+        last_absent: usize,
+    },
+    MissingOnSomeNodes {
+        present: Vec<usize>,
+        absent: Vec<usize>,
+    },
     NeverRead,
-    Recovered { latency: u64 },
+    Recovered {
+        latency: u64,
+    },
     IndeterminateUnseen,
     Unexpected,
     Ignored,
@@ -113,19 +153,29 @@ enum Class {
 
 struct Tally<'h> {
     opts: &'h EventualOptions,
+    /// A set history without final reads, judged from the last read of each key as
+    /// Jepsen's set checker does: an element that read has counts as present at the
+    /// end even when no read began after it became known.
+    last_read_basis: bool,
     history: &'h History,
     report: ElementsReport,
     latencies: Vec<u64>,
 }
 
 impl<'h> Tally<'h> {
-    fn new(history: &'h History, opts: &'h EventualOptions, add_f: &str) -> Self {
+    fn new(
+        history: &'h History,
+        opts: &'h EventualOptions,
+        add_f: &str,
+        last_read_basis: bool,
+    ) -> Self {
         let adds = history.ops.iter().filter(|o| o.f == add_f);
         let (attempted, acknowledged) = adds.fold((0, 0), |(a, k), o| {
             (a + 1, k + (o.outcome == Outcome::Ok) as u64)
         });
         Tally {
             opts,
+            last_read_basis,
             history,
             latencies: Vec::new(),
             report: ElementsReport {
@@ -135,6 +185,7 @@ impl<'h> Tally<'h> {
                 stable: 0,
                 stale: 0,
                 lost: 0,
+                missing_on_some_nodes: 0,
                 never_read: 0,
                 never_read_acknowledged: 0,
                 recovered: 0,
@@ -142,6 +193,7 @@ impl<'h> Tally<'h> {
                 unexpected: Examples::new(),
                 duplicated: 0,
                 lost_elements: Vec::new(),
+                missing_on_some_nodes_examples: Vec::new(),
                 stale_examples: Vec::new(),
                 stable_latency: LatencySummary::default(),
             },
@@ -161,12 +213,14 @@ impl<'h> Tally<'h> {
     }
 
     /// Classifies one element. `last_absent(s)` finds the last read from position
-    /// `s` on (in the key's invocation order) that lacks the element.
+    /// `s` on (in the key's invocation order) that lacks the element; `present_at(j)`
+    /// says whether read `j` has it.
     fn classify(
         &mut self,
         s: &Sighting,
         reads: &KeyReads,
         last_absent: impl FnOnce(usize) -> Option<usize>,
+        present_at: impl Fn(usize) -> bool,
     ) {
         let class = match (s.add.map(|a| a.outcome), s.first_seen_ret) {
             (None, Some(_)) | (Some(Outcome::Fail), Some(_)) => Class::Unexpected,
@@ -176,8 +230,29 @@ impl<'h> Tally<'h> {
                 let known = Self::known(s).unwrap();
                 let start = reads.calls.partition_point(|&c| c <= known);
                 let indeterminate = s.add.unwrap().outcome == Outcome::Info;
+                // The final reads owed the element: if any lacks it, they decide.
+                let (present, absent): (Vec<usize>, Vec<usize>) = reads
+                    .finals
+                    .iter()
+                    .filter(|&&p| p >= start)
+                    .partition(|&&p| present_at(p));
+                let in_last_read = || {
+                    self.last_read_basis
+                        && !reads.calls.is_empty()
+                        && present_at(reads.calls.len() - 1)
+                };
                 if start == reads.calls.len() {
-                    Class::NeverRead
+                    match (in_last_read(), indeterminate) {
+                        (true, true) => Class::Recovered { latency: 0 },
+                        (true, false) => Class::Stable,
+                        (false, _) => Class::NeverRead,
+                    }
+                } else if !absent.is_empty() && present.is_empty() {
+                    Class::Lost {
+                        last_absent: *absent.last().unwrap(),
+                    }
+                } else if !absent.is_empty() {
+                    Class::MissingOnSomeNodes { present, absent }
                 } else {
                     match last_absent(start) {
                         None if indeterminate => Class::Recovered { latency: 0 },
@@ -234,6 +309,25 @@ impl<'h> Tally<'h> {
                     });
                 }
             }
+            Class::MissingOnSomeNodes { present, absent } => {
+                r.missing_on_some_nodes += 1;
+                if r.missing_on_some_nodes_examples.len() < self.opts.max_examples {
+                    let nodes = |positions: &[usize]| -> Vec<String> {
+                        positions
+                            .iter()
+                            .map(|&p| node_name(&self.history.ops[reads.ops[p]]))
+                            .collect()
+                    };
+                    r.missing_on_some_nodes_examples.push(PartlyMissingElement {
+                        key: s.key.clone(),
+                        element: s.element.clone(),
+                        add: s.add.map(OpRef::of),
+                        present_on: nodes(&present),
+                        missing_on: nodes(&absent),
+                        absent_in: op_ref(reads.ops[absent[0]]),
+                    });
+                }
+            }
             Class::NeverRead => {
                 r.never_read += 1;
                 if s.add.is_some_and(|a| a.outcome == Outcome::Ok) {
@@ -278,8 +372,23 @@ fn sort_reads(ops: impl Iterator<Item = usize>, history: &History) -> KeyReads {
     v.sort_by_key(|&i| (history.ops[i].call, i));
     KeyReads {
         calls: v.iter().map(|&i| history.ops[i].call).collect(),
+        finals: last_final_read_per_node(&v, history),
         ops: v,
     }
+}
+
+/// Positions in `sorted` (a key's reads by invocation) of each node's last final read.
+fn last_final_read_per_node(sorted: &[usize], history: &History) -> Vec<usize> {
+    let mut last: std::collections::BTreeMap<String, usize> = Default::default();
+    for (position, &i) in sorted.iter().enumerate() {
+        let op = &history.ops[i];
+        if op.f == FINAL_READ_F {
+            last.insert(node_name(op), position);
+        }
+    }
+    let mut finals: Vec<usize> = last.into_values().collect();
+    finals.sort_unstable();
+    finals
 }
 
 /// Classifies the elements of an append history, using its index.
@@ -288,7 +397,7 @@ pub fn classify_append(
     ix: &AppendIndex,
     opts: &EventualOptions,
 ) -> ElementsReport {
-    let mut tally = Tally::new(history, opts, "append");
+    let mut tally = Tally::new(history, opts, "append", false);
     // First sighting per node: the earliest completion of a read in its subtree
     // (children have larger ids than their parents).
     let mut min_ret = vec![u64::MAX; ix.nodes.len()];
@@ -311,7 +420,7 @@ pub fn classify_append(
     for (i, obs) in ix.reads.iter().enumerate() {
         per_key[obs.key as usize].push(i);
     }
-    let key_reads: Vec<(KeyReads, MinMaxTree)> = per_key
+    let key_reads: Vec<(KeyReads, MinMaxTree, Vec<u32>)> = per_key
         .into_iter()
         .map(|rs| {
             let kr = sort_reads(rs.iter().map(|&i| ix.reads[i].op), history);
@@ -330,7 +439,8 @@ pub fn classify_append(
                 v.into_iter().map(|(_, _, n)| n).collect()
             };
             let tins: Vec<u32> = nodes.iter().map(|&n| ix.tin(n)).collect();
-            (kr, MinMaxTree::new(&tins))
+            let tree = MinMaxTree::new(&tins);
+            (kr, tree, nodes)
         })
         .collect();
     // Duplicates: an element at two nodes of one path.
@@ -357,13 +467,18 @@ pub fn classify_append(
             first_seen_ret: seen,
             first_read: fr,
         };
-        let (reads, tree) = &key_reads[elem.key as usize];
-        tally.classify(&sighting, reads, |start| {
-            // A read contains the element iff its node lies in the subtree of a node
-            // labelled with it: one range, or a few when reads disagree about it.
-            let ranges: Vec<(u32, u32)> = ix.nodes_of(e).map(|m| ix.subtree_range(m)).collect();
-            tree.last_outside(start, &ranges)
-        });
+        let (reads, tree, trie_nodes) = &key_reads[elem.key as usize];
+        tally.classify(
+            &sighting,
+            reads,
+            |start| {
+                // A read contains the element iff its node lies in the subtree of a
+                // node labelled with it: one range, or a few when reads disagree.
+                let ranges: Vec<(u32, u32)> = ix.nodes_of(e).map(|m| ix.subtree_range(m)).collect();
+                tree.last_outside(start, &ranges)
+            },
+            |j| ix.contains(trie_nodes[j], e),
+        );
     }
     tally.finish()
 }
@@ -373,7 +488,8 @@ pub fn classify_set(
     history: &History,
     opts: &EventualOptions,
 ) -> Result<ElementsReport, ShapeError> {
-    let mut tally = Tally::new(history, opts, "add");
+    let no_final_reads = !history.ops.iter().any(|o| o.f == FINAL_READ_F);
+    let mut tally = Tally::new(history, opts, "add", no_final_reads);
     struct SetElem<'h> {
         key: u32,
         value: Value,
@@ -479,17 +595,22 @@ pub fn classify_set(
             first_seen_ret: el.first_seen.map(|(t, _)| t),
             first_read: el.first_seen.map(|(_, o)| o),
         };
-        tally.classify(&sighting, reads, |start| {
-            // Walk back from the last read while the element is present: the
-            // trailing run is no longer than its presence list.
-            let mut j = reads.calls.len();
-            let mut p = el.presence.len();
-            while j > start && p > 0 && el.presence[p - 1] as usize == j - 1 {
-                j -= 1;
-                p -= 1;
-            }
-            (j > start).then(|| j - 1)
-        });
+        tally.classify(
+            &sighting,
+            reads,
+            |start| {
+                // Walk back from the last read while the element is present: the
+                // trailing run is no longer than its presence list.
+                let mut j = reads.calls.len();
+                let mut p = el.presence.len();
+                while j > start && p > 0 && el.presence[p - 1] as usize == j - 1 {
+                    j -= 1;
+                    p -= 1;
+                }
+                (j > start).then(|| j - 1)
+            },
+            |j| el.presence.binary_search(&(j as u32)).is_ok(),
+        );
     }
     Ok(tally.finish())
 }

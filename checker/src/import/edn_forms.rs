@@ -131,8 +131,19 @@ impl<'a> Iterator for Forms<'a> {
                 Some(Ok(Form { line, edn }))
             }
             Err(error) => {
-                // An unclosed form runs to the end of the file: the useful line is
-                // the one where it starts.
+                // An unclosed collection runs on until a bracket that does not match
+                // (often the history's closing `]`) or the end of the file: the
+                // useful line is the one where it opens.
+                if matches!(
+                    error.code,
+                    Code::UnexpectedEOF | Code::UnmatchedDelimiter(_)
+                ) {
+                    if let Some(unclosed) = find_unclosed(rest, line) {
+                        if unclosed.found.is_none() || unclosed.noticed_line != unclosed.line {
+                            return self.error(unclosed.line, unclosed.describe());
+                        }
+                    }
+                }
                 let at = match error.code {
                     Code::UnexpectedEOF => line,
                     _ => line + error.line.unwrap_or(1).saturating_sub(1),
@@ -143,6 +154,101 @@ impl<'a> Iterator for Forms<'a> {
             }
         }
     }
+}
+
+/// A collection that a form leaves open: where it opens, and where the reader noticed.
+#[derive(Debug, PartialEq, Eq)]
+struct Unclosed {
+    /// `(`, `[` or `{` (a set's `#{` too).
+    open: char,
+    line: usize,
+    /// The closing bracket that does not match it, or `None` at the end of the file.
+    found: Option<char>,
+    noticed_line: usize,
+}
+
+impl Unclosed {
+    fn describe(&self) -> String {
+        let (what, close) = match self.open {
+            '(' => ("list", ')'),
+            '[' => ("vector", ']'),
+            _ => ("map or set", '}'),
+        };
+        match self.found {
+            Some(found) => format!(
+                "invalid EDN: the {what} opened on this line is not closed: `{found}` on line {} where `{close}` \
+                 was expected",
+                self.noticed_line
+            ),
+            None => format!(
+                "invalid EDN: the {what} opened on this line is not closed before the end of the file (line {})",
+                self.noticed_line
+            ),
+        }
+    }
+}
+
+/// Scans a form (starting on `first_line`) the way the reader does, bracket by
+/// bracket, skipping strings, character literals and comments, and finds the
+/// innermost collection still open at the first bracket that does not match or at
+/// the end of the text. `None` when every collection closes.
+fn find_unclosed(form: &str, first_line: usize) -> Option<Unclosed> {
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut line = first_line;
+    let mut chars = form.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => line += usize::from(chars.next() == Some('\n')),
+                        '"' => break,
+                        '\n' => line += 1,
+                        _ => {}
+                    }
+                }
+            }
+            ';' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            }
+            '\\' => {
+                // A character literal: `\a`, `\(`, `\newline`.
+                chars.next();
+                while chars.peek().is_some_and(|c| c.is_alphanumeric()) {
+                    chars.next();
+                }
+            }
+            '(' | '[' | '{' => stack.push((c, line)),
+            ')' | ']' | '}' => {
+                let (open, opened) = stack.pop()?;
+                let matching = matches!((open, c), ('(', ')') | ('[', ']') | ('{', '}'));
+                if !matching {
+                    return Some(Unclosed {
+                        open,
+                        line: opened,
+                        found: Some(c),
+                        noticed_line: line,
+                    });
+                }
+                if stack.is_empty() {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    stack.pop().map(|(open, opened)| Unclosed {
+        open,
+        line: opened,
+        found: None,
+        noticed_line: line,
+    })
 }
 
 /// `start_column` is the 1-based column where the form that failed starts: the
@@ -362,8 +468,9 @@ mod tests {
         let e = lines_and_values("{:a 1}\n{:b 2\n").unwrap_err();
         assert_eq!(e.line, 2);
         assert!(
-            e.to_string()
-                .contains("unexpected end of file inside the form"),
+            e.to_string().contains(
+                "map or set opened on this line is not closed before the end of the file"
+            ),
             "{e}"
         );
         let e = lines_and_values("[{:a 1}\n{:b 2}\n").unwrap_err();
@@ -374,6 +481,45 @@ mod tests {
         let e = lines_and_values("{:a 1}\n\n{:a 99999999999999999999}").unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.to_string().contains("invalid number"), "{e}");
+    }
+
+    #[test]
+    fn an_unclosed_map_is_reported_where_it_opens_not_where_the_history_ends() {
+        let text = "[{:a 1}\n {:b 2\n {:c 3}\n {:d 4}]\n";
+        let e = lines_and_values(text).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(
+            e.to_string()
+                .contains("map or set opened on this line is not closed: `]` on line 4"),
+            "{e}"
+        );
+        let e = lines_and_values("{:a 1}\n{:b [1 2\n{:c \"]\"}\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(
+            e.to_string().contains(
+                "vector opened on this line is not closed before the end of the file (line 4)"
+            ),
+            "{e}"
+        );
+        // A mismatch on the line where the collection opens keeps the reader's column.
+        let e = lines_and_values("{:a 1}\n{:b [1 2}}\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("unmatched"), "{e}");
+    }
+
+    #[test]
+    fn the_bracket_scan_skips_strings_characters_and_comments() {
+        let form = "{:s \"}]\\\"\" :c \\] :d \\newline ; ]]\n :e [1]\n";
+        assert_eq!(
+            find_unclosed(form, 7),
+            Some(Unclosed {
+                open: '{',
+                line: 7,
+                found: None,
+                noticed_line: 9
+            })
+        );
+        assert_eq!(find_unclosed("(a [b] {c d})", 1), None);
     }
 
     #[test]

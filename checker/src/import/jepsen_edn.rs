@@ -11,7 +11,7 @@
 //! tuple `[key value]`; see [`IndependentKeys`] for how they are recognised.
 
 use super::edn_forms::{describe_edn, edn_text, name_of, to_json, Forms, MAX_TEXT};
-use super::IndependentKeys;
+use super::{time_warnings, ImportWarning, IndependentKeys};
 use crate::history::{
     history_error_at_line, Defaults, Event, EventType, History, ParseError, ParseProblem, Process,
 };
@@ -29,8 +29,14 @@ pub(crate) struct RawEvent {
     pub event: Event,
 }
 
-/// Parses a Jepsen EDN history.
-pub fn parse(text: &str, independent: IndependentKeys) -> Result<History, ParseError> {
+/// Parses a Jepsen EDN history. The order of the events is the real-time order
+/// (`time` may go back, see [`History::from_events_in_file_order`]); the warnings
+/// name the lines where it went back by more than
+/// [`TIME_BACK_WARNING_NS`](super::TIME_BACK_WARNING_NS).
+pub fn parse(
+    text: &str,
+    independent: IndependentKeys,
+) -> Result<(History, Vec<ImportWarning>), ParseError> {
     let mut raw = read_raw_events(text)?;
     split_independent_tuples(&mut raw, independent)?;
     finish(raw)
@@ -50,8 +56,9 @@ pub(crate) fn read_raw_events(text: &str) -> Result<Vec<RawEvent>, ParseError> {
     Ok(events)
 }
 
-/// Fills in defaults for `index` and `time` and pairs the events into a history.
-pub(crate) fn finish(raw: Vec<RawEvent>) -> Result<History, ParseError> {
+/// Fills in defaults for `index` and `time` and pairs the events into a history, in
+/// the order they come.
+pub(crate) fn finish(raw: Vec<RawEvent>) -> Result<(History, Vec<ImportWarning>), ParseError> {
     let mut defaults = Defaults::default();
     let mut lines = Vec::with_capacity(raw.len());
     let mut events = Vec::with_capacity(raw.len());
@@ -67,7 +74,9 @@ pub(crate) fn finish(raw: Vec<RawEvent>) -> Result<History, ParseError> {
         lines.push(r.line);
         events.push(r.event);
     }
-    History::from_events(events).map_err(|e| history_error_at_line(e, &lines))
+    let (history, steps) =
+        History::from_events_in_file_order(events).map_err(|e| history_error_at_line(e, &lines))?;
+    Ok((history, time_warnings(&steps, &lines)))
 }
 
 fn key(name: &'static str) -> Edn<'static> {
@@ -228,7 +237,10 @@ fn looks_independent(raw: &[RawEvent]) -> bool {
     !all_cas
 }
 
-fn split_independent_tuples(raw: &mut [RawEvent], mode: IndependentKeys) -> Result<(), ParseError> {
+pub(crate) fn split_independent_tuples(
+    raw: &mut [RawEvent],
+    mode: IndependentKeys,
+) -> Result<(), ParseError> {
     let split = match mode {
         IndependentKeys::Never => false,
         IndependentKeys::Always => true,
@@ -272,7 +284,7 @@ mod tests {
     use serde_json::json;
 
     fn parse_auto(text: &str) -> Result<History, ParseError> {
-        parse(text, IndependentKeys::Auto)
+        parse(text, IndependentKeys::Auto).map(|(h, _)| h)
     }
 
     #[test]
@@ -376,7 +388,7 @@ mod tests {
             (Some(json!("k")), json!(2))
         );
         assert_eq!(h.ops_by_key().len(), 2);
-        let h = parse(INDEPENDENT, IndependentKeys::Never).unwrap();
+        let (h, _) = parse(INDEPENDENT, IndependentKeys::Never).unwrap();
         assert_eq!(
             (h.ops[0].key.clone(), h.ops[0].output.clone()),
             (None, json!([7, 5]))
@@ -389,7 +401,7 @@ mod tests {
         assert_eq!(parse_auto(mixed).unwrap().ops[0].key, None);
         let cas_only = "{:process 0, :type :invoke, :f :cas, :value [1 2]}\n{:process 0, :type :ok, :f :cas, :value [1 2]}";
         assert_eq!(parse_auto(cas_only).unwrap().ops[0].input, json!([1, 2]));
-        let h = parse(cas_only, IndependentKeys::Always).unwrap();
+        let (h, _) = parse(cas_only, IndependentKeys::Always).unwrap();
         assert_eq!(
             (h.ops[0].key.clone(), h.ops[0].input.clone()),
             (Some(json!(1)), json!(2))

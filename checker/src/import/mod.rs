@@ -7,11 +7,13 @@
 
 mod edn_forms;
 pub mod jepsen_edn;
+pub mod jepsen_json;
 pub mod jsonl;
 pub mod porcupine_kv;
 pub mod porcupine_log;
 
-use crate::history::{History, ParseError, ParseProblem};
+use crate::history::{History, ParseError, ParseProblem, TimeStepBack};
+use crate::model::{CasFailMeaning, NilRead, Readings};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -23,6 +25,8 @@ pub enum Format {
     Jsonl,
     /// Jepsen's `history.edn` (a vector of maps or one map per line; Knossos-style too).
     JepsenEdn,
+    /// Jepsen's history as JSON: an array of operation objects.
+    JepsenJson,
     /// porcupine's Jepsen console logs of a CAS register (`jepsen/etcd_*.log`).
     PorcupineLog,
     /// porcupine's key-value EDN histories (`kv/*.txt`).
@@ -30,18 +34,21 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Jsonl,
         Format::JepsenEdn,
+        Format::JepsenJson,
         Format::PorcupineLog,
         Format::PorcupineKv,
     ];
 
-    /// The name used on the command line: `jsonl`, `edn`, `porcupine-log`, `porcupine-kv`.
+    /// The name used on the command line: `jsonl`, `edn`, `jepsen-json`,
+    /// `porcupine-log`, `porcupine-kv`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
             Format::JepsenEdn => "edn",
+            Format::JepsenJson => "jepsen-json",
             Format::PorcupineLog => "porcupine-log",
             Format::PorcupineKv => "porcupine-kv",
         }
@@ -49,6 +56,26 @@ impl Format {
 
     pub fn from_name(name: &str) -> Option<Format> {
         Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// How the tool that writes this format means the operations whose reading
+    /// differs between tools: Jepsen's histories (EDN, JSON) as Jepsen and Knossos
+    /// read them (a failed CAS never happened, a read of nil constrains nothing);
+    /// porcupine's logs as porcupine's etcd model (a failed CAS compared and failed);
+    /// faultline's own and porcupine's key-value histories by faultline's rules. An
+    /// option given by the caller overrides these ([`Readings::overridden`]).
+    pub fn readings(self) -> Readings {
+        match self {
+            Format::JepsenEdn | Format::JepsenJson => Readings {
+                cas_fail: CasFailMeaning::NoEffect,
+                nil_read: NilRead::Unknown,
+            },
+            Format::PorcupineLog => Readings {
+                cas_fail: CasFailMeaning::ComparisonFailed,
+                nil_read: NilRead::Value,
+            },
+            Format::Jsonl | Format::PorcupineKv => Readings::default(),
+        }
     }
 }
 
@@ -97,6 +124,95 @@ pub struct ImportOptions {
     pub independent: IndependentKeys,
 }
 
+/// A Jepsen history whose `time` goes back by more than this (1 s) from one event to
+/// the next gets a warning. Jepsen reads its clock on many threads, so times that go
+/// back by microseconds are normal and say nothing; a second is far beyond any such
+/// skew, and says the file was stitched together or its clock was reset.
+pub const TIME_BACK_WARNING_NS: u64 = 1_000_000_000;
+
+/// How many [`ImportWarning::TimeWentBack`] a result lists; the rest are counted.
+pub const MAX_TIME_WARNINGS: usize = 10;
+
+/// Something odd in a history that does not stop it from being read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportWarning {
+    /// `time` went back by more than [`TIME_BACK_WARNING_NS`] from the event on
+    /// `previous_line` to the next one, on `line`. The order of the events decides
+    /// what happened first, whatever their times.
+    TimeWentBack {
+        line: usize,
+        previous_line: usize,
+        time: u64,
+        previous: u64,
+    },
+    /// More places where time went back that far, beyond the first
+    /// [`MAX_TIME_WARNINGS`].
+    MoreTimeWentBack { count: usize },
+}
+
+impl fmt::Display for ImportWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImportWarning::TimeWentBack {
+                line,
+                previous_line,
+                time,
+                previous,
+            } => write!(
+                f,
+                "line {line}: time goes back by {:.3} s (from {previous} ns on line {previous_line} to {time} ns); \
+                 the order of events in the file is taken as the order they happened",
+                (previous - time) as f64 / 1e9
+            ),
+            ImportWarning::MoreTimeWentBack { count } => write!(
+                f,
+                "time goes back by more than {} s at {count} more places",
+                TIME_BACK_WARNING_NS / 1_000_000_000
+            ),
+        }
+    }
+}
+
+/// The warnings for the places where time went back too far. `lines[i]` is the line
+/// of event `i`.
+pub(crate) fn time_warnings(steps: &[TimeStepBack], lines: &[usize]) -> Vec<ImportWarning> {
+    let far: Vec<&TimeStepBack> = steps
+        .iter()
+        .filter(|s| s.by_ns() > TIME_BACK_WARNING_NS)
+        .collect();
+    let line = |position: usize| lines.get(position).copied().unwrap_or(0);
+    let mut warnings: Vec<ImportWarning> = far
+        .iter()
+        .take(MAX_TIME_WARNINGS)
+        .map(|s| ImportWarning::TimeWentBack {
+            line: line(s.position),
+            previous_line: line(s.position.saturating_sub(1)),
+            time: s.time,
+            previous: s.previous,
+        })
+        .collect();
+    if far.len() > MAX_TIME_WARNINGS {
+        warnings.push(ImportWarning::MoreTimeWentBack {
+            count: far.len() - MAX_TIME_WARNINGS,
+        });
+    }
+    warnings
+}
+
+/// What an import produced: the history, what was odd about it, and how the tool
+/// that wrote it means its operations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub history: History,
+    /// The format it was read as; `None` for blank input.
+    pub format: Option<Format>,
+    pub warnings: Vec<ImportWarning>,
+    /// The format's own readings ([`Format::readings`]; faultline's for blank
+    /// input). A caller checking the history uses these unless told otherwise, and
+    /// says which it used.
+    pub readings: Readings,
+}
+
 /// What went wrong while importing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportProblem {
@@ -135,9 +251,9 @@ impl fmt::Display for ImportError {
                 let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
                 write!(
                     f,
-                    "cannot tell the history format from the content: expected JSON objects (jsonl), EDN maps \
-                     (edn, porcupine-kv) or `INFO  jepsen.util - ...` lines (porcupine-log); name the format \
-                     explicitly ({})",
+                    "cannot tell the history format from the content: expected JSON objects (jsonl), a JSON \
+                     array of objects (jepsen-json), EDN maps (edn, porcupine-kv) or `INFO  jepsen.util - ...` \
+                     lines (porcupine-log); name the format explicitly ({})",
                     names.join(", ")
                 )
             }
@@ -195,6 +311,16 @@ pub fn detect(text: &str) -> Option<Format> {
         }
         return None;
     }
+    if let Some(after) = text.trim_start().strip_prefix('[') {
+        // Jepsen's JSON form: `[{"type": ...`, the first object maybe on the next line.
+        let after = after.trim_start();
+        if after
+            .strip_prefix('{')
+            .is_some_and(|o| o.trim_start().starts_with('"'))
+        {
+            return Some(Format::JepsenJson);
+        }
+    }
     if first.starts_with('[')
         || first.starts_with('(')
         || first.starts_with("#jepsen")
@@ -208,17 +334,23 @@ pub fn detect(text: &str) -> Option<Format> {
 /// Parses a history in `format`, or in the format [`detect`] finds. Blank input is an
 /// empty history whatever the format.
 pub fn parse(text: &str, format: Option<Format>) -> Result<History, ImportError> {
-    parse_with(text, format, &ImportOptions::default())
+    parse_with(text, format, &ImportOptions::default()).map(|i| i.history)
 }
 
+/// [`parse`] with options, returning the warnings and the format's readings too.
 pub fn parse_with(
     text: &str,
     format: Option<Format>,
     options: &ImportOptions,
-) -> Result<History, ImportError> {
+) -> Result<Imported, ImportError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
-        return Ok(History::default());
+        return Ok(Imported {
+            history: History::default(),
+            format: None,
+            warnings: Vec::new(),
+            readings: Readings::default(),
+        });
     }
     let format = match format.or_else(|| detect(text)) {
         Some(format) => format,
@@ -236,24 +368,32 @@ pub fn parse_with(
         }
     };
     let parsed = match format {
-        Format::Jsonl => jsonl::parse(text),
+        Format::Jsonl => jsonl::parse(text).map(|h| (h, Vec::new())),
         Format::JepsenEdn => jepsen_edn::parse(text, options.independent),
-        Format::PorcupineLog => porcupine_log::parse(text),
-        Format::PorcupineKv => porcupine_kv::parse(text),
+        Format::JepsenJson => jepsen_json::parse(text, options.independent),
+        Format::PorcupineLog => porcupine_log::parse(text).map(|h| (h, Vec::new())),
+        Format::PorcupineKv => porcupine_kv::parse(text).map(|h| (h, Vec::new())),
     };
-    parsed.map_err(|e| ImportError::from_parse(e, format))
+    let (history, warnings) = parsed.map_err(|e| ImportError::from_parse(e, format))?;
+    Ok(Imported {
+        history,
+        format: Some(format),
+        warnings,
+        readings: format.readings(),
+    })
 }
 
 /// Reads and parses a history file.
 pub fn load(path: &Path, format: Option<Format>) -> Result<History, ImportError> {
-    load_with(path, format, &ImportOptions::default())
+    load_with(path, format, &ImportOptions::default()).map(|i| i.history)
 }
 
+/// [`load`] with options, returning the warnings and the format's readings too.
 pub fn load_with(
     path: &Path,
     format: Option<Format>,
     options: &ImportOptions,
-) -> Result<History, ImportError> {
+) -> Result<Imported, ImportError> {
     let bytes = std::fs::read(path).map_err(|e| {
         ImportError {
             file: None,

@@ -57,7 +57,7 @@ pub fn parse(text: &str) -> Result<History, ParseError> {
         r.index = Some(r.line as u64);
         r.time = Some(r.line as u64);
     }
-    finish(raw)
+    finish(raw).map(|(history, _)| history)
 }
 
 fn shape(field: &str, expected: &'static str, found: &Value) -> ParseProblem {

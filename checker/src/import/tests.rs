@@ -20,7 +20,7 @@ fn format_names_round_trip() {
     assert!("json"
         .parse::<Format>()
         .unwrap_err()
-        .contains("known: jsonl, edn, porcupine-log, porcupine-kv"));
+        .contains("known: jsonl, edn, jepsen-json, porcupine-log, porcupine-kv"));
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn independent_keys_option_reaches_the_edn_importer() {
         independent: IndependentKeys::Always,
     };
     assert_eq!(
-        parse_with(cas, None, &options).unwrap().ops[0].key,
+        parse_with(cas, None, &options).unwrap().history.ops[0].key,
         Some(serde_json::json!(1))
     );
 }

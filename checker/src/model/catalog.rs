@@ -6,7 +6,7 @@ use super::{
     mutex::Mutex, register::REGISTER, set::Set, unordered_queue::UnorderedQueue, Model, ModelError,
 };
 use crate::history::History;
-use crate::linearizability::{check, Options, Report};
+use crate::linearizability::{Options, Report};
 use serde::{Deserialize, Serialize};
 
 /// What a `fail`ed compare-and-set means.
@@ -58,6 +58,93 @@ impl CasFailMeaning {
             CasFailMeaning::ComparisonFailed => true,
             CasFailMeaning::NoEffect => false,
         }
+    }
+}
+
+impl CasFailMeaning {
+    pub const NAMES: &'static [&'static str] = &["from-error", "compared", "no-effect"];
+
+    /// The name on the command line: `from-error`, `compared`, `no-effect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CasFailMeaning::FromError => "from-error",
+            CasFailMeaning::ComparisonFailed => "compared",
+            CasFailMeaning::NoEffect => "no-effect",
+        }
+    }
+
+    /// Reads a name; `comparison-failed` is accepted for `compared`.
+    pub fn from_name(name: &str) -> Option<CasFailMeaning> {
+        match name {
+            "from-error" => Some(CasFailMeaning::FromError),
+            "compared" | "comparison-failed" => Some(CasFailMeaning::ComparisonFailed),
+            "no-effect" => Some(CasFailMeaning::NoEffect),
+            _ => None,
+        }
+    }
+}
+
+/// What an `ok` read that returned nil means to the register models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NilRead {
+    /// The register held nil (faultline: the key was never written, or was deleted).
+    #[default]
+    Value,
+    /// The value read is unknown, so the read constrains nothing (Knossos: its
+    /// register models accept a nil read in any state, and Jepsen writes one where a
+    /// client could not tell what it read).
+    Unknown,
+}
+
+impl NilRead {
+    pub const NAMES: &'static [&'static str] = &["value", "unknown"];
+
+    /// The name on the command line: `value`, `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NilRead::Value => "value",
+            NilRead::Unknown => "unknown",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<NilRead> {
+        match name {
+            "value" => Some(NilRead::Value),
+            "unknown" => Some(NilRead::Unknown),
+            _ => None,
+        }
+    }
+}
+
+/// How the operations whose meaning differs between tools are read: a failed CAS and
+/// a read of nil. Each history format has its own ([`crate::import::Format::readings`]);
+/// a caller's explicit choice overrides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Readings {
+    pub cas_fail: CasFailMeaning,
+    pub nil_read: NilRead,
+}
+
+impl Readings {
+    /// These readings with the caller's choices, where it made one.
+    pub fn overridden(self, cas_fail: Option<CasFailMeaning>, nil_read: Option<NilRead>) -> Self {
+        Readings {
+            cas_fail: cas_fail.unwrap_or(self.cas_fail),
+            nil_read: nil_read.unwrap_or(self.nil_read),
+        }
+    }
+}
+
+/// `cas-fail=no-effect nil-read=unknown`, for a verdict line.
+impl std::fmt::Display for Readings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cas-fail={} nil-read={}",
+            self.cas_fail.name(),
+            self.nil_read.name()
+        )
     }
 }
 
@@ -135,14 +222,7 @@ impl BuiltinModel {
 
     /// Checks `history` for linearizability with this model.
     pub fn check(&self, history: &History, options: &Options) -> Result<Report, ModelError> {
-        struct Linearizability<'a>(&'a History, &'a Options);
-        impl UseModel for Linearizability<'_> {
-            type Output = Result<Report, ModelError>;
-            fn with<M: Model>(self, model: &M) -> Self::Output {
-                check(self.0, model, self.1)
-            }
-        }
-        self.use_model(Linearizability(history, options))
+        super::ConfiguredModel::new(*self).check(history, options)
     }
 
     /// Hands the model itself to `user`: the built-in models have different state

@@ -11,6 +11,7 @@
 
 pub mod cas_register;
 pub mod catalog;
+pub mod configured;
 pub mod fifo_queue;
 pub mod kv;
 pub mod multi_register;
@@ -21,8 +22,10 @@ pub mod unordered_queue;
 pub mod value;
 
 pub use catalog::{
-    is_comparison_failure, BuiltinModel, CasFailMeaning, UseModel, COMPARISON_FAILURE_ERRORS,
+    is_comparison_failure, BuiltinModel, CasFailMeaning, NilRead, Readings, UseModel,
+    COMPARISON_FAILURE_ERRORS,
 };
+pub use configured::{ConfiguredModel, InitialValueError};
 pub use value::Scalar;
 
 use crate::history::Operation;
