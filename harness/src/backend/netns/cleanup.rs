@@ -123,6 +123,32 @@ pub fn remove(r: &RunResources) -> Result<Removed> {
     Ok(removed)
 }
 
+/// Gives every run found without a state file the state file it has now, if any.
+///
+/// A run writes its state file before it makes anything else (lease, namespaces,
+/// links), but the state files are listed before the other objects: a run that
+/// started in between shows up with objects and no state, as if its harness were
+/// dead, and `faultline clean` would release its lease or remove its network while
+/// it starts (another run could then lease the same subnet). Looking again, after
+/// the objects were found, closes that window.
+fn attach_late_states(runs: &mut BTreeMap<String, FoundRun>) {
+    for (id, run) in runs.iter_mut().filter(|(_, r)| r.state.is_none()) {
+        let Ok(s) = RunState::load(&RunState::path_of(id)) else {
+            continue;
+        };
+        let mut resources = RunResources::from_state(&s);
+        for ns in &run.resources.namespaces {
+            if !resources.namespaces.contains(ns) {
+                resources.namespaces.push(ns.clone());
+            }
+        }
+        resources.octet = resources.octet.or(run.resources.octet);
+        run.live_owner = s.owner_alive().then_some(s.owner_pid);
+        run.resources = resources;
+        run.state = Some(s);
+    }
+}
+
 /// A run found on the machine, and whether its harness still lives.
 #[derive(Debug, Clone)]
 pub struct FoundRun {
@@ -205,6 +231,7 @@ pub fn find_runs() -> Vec<FoundRun> {
             run.resources.octet.get_or_insert(octet);
         }
     }
+    attach_late_states(&mut runs);
     // A switch namespace always exists alongside node namespaces; make sure it is
     // included even if it lost its marker.
     for run in runs.values_mut() {
@@ -214,4 +241,51 @@ pub fn find_runs() -> Vec<FoundRun> {
         }
     }
     runs.into_values().collect()
+}
+
+#[cfg(test)]
+mod late_state_tests {
+    use super::*;
+
+    /// A run seen first by its lease alone, whose state file appears before the
+    /// search ends, is the live run it is, not an orphan to remove.
+    #[test]
+    fn a_run_whose_state_file_appears_during_the_search_is_not_an_orphan() {
+        let id = "zz9lat";
+        let me = std::process::id() as i32;
+        let state = RunState {
+            run_id: id.into(),
+            owner_pid: me,
+            owner_start_time: state::proc_start_time(me).unwrap_or(0),
+            created_unix: state::now_unix(),
+            system: "test".into(),
+            run_dir: std::env::temp_dir(),
+            subnet_octet: Some(201),
+            namespaces: vec![format!("fl-{id}-sw")],
+            host_link: String::new(),
+            processes: Vec::new(),
+        };
+        let mut runs = BTreeMap::new();
+        runs.insert(
+            id.to_string(),
+            FoundRun {
+                resources: RunResources {
+                    run_id: id.into(),
+                    namespaces: Vec::new(),
+                    host_link: String::new(),
+                    processes: Vec::new(),
+                    octet: Some(201),
+                },
+                state: None,
+                live_owner: None,
+            },
+        );
+        state.save().unwrap();
+        attach_late_states(&mut runs);
+        let _ = std::fs::remove_file(RunState::path_of(id));
+        let run = &runs[id];
+        assert_eq!(run.live_owner, Some(me));
+        assert!(run.state.is_some());
+        assert_eq!(run.resources.namespaces, vec![format!("fl-{id}-sw")]);
+    }
 }

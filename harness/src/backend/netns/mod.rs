@@ -319,11 +319,16 @@ impl Cluster {
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let Some(inner) = weak.upgrade() else { return };
-                if *lock(&inner.torn_down) {
-                    return;
-                }
                 for (i, p) in inner.procs.iter().enumerate() {
-                    if let Some(status) = lock(p).reap() {
+                    // Held while reaping: teardown holds it throughout, so a node that
+                    // obeys teardown's SIGTERM is never taken for one that crashed.
+                    let torn_down = lock(&inner.torn_down);
+                    if *torn_down {
+                        return;
+                    }
+                    let reaped = lock(p).reap();
+                    drop(torn_down);
+                    if let Some(status) = reaped {
                         let node = &inner.nodes[i];
                         process::note(
                             &node.log,
@@ -816,7 +821,10 @@ impl Inner {
         // Every node is asked to stop at once, then each gets what is left of the
         // grace: one slow node costs the grace once, not once per node.
         for p in &self.procs {
-            let _ = lock(p).signal_group(libc::SIGTERM);
+            if let Some(pid) = lock(p).pid() {
+                // The child is not reaped while we hold it: its group id is still its.
+                unsafe { libc::killpg(pid, libc::SIGTERM) };
+            }
         }
         let deadline = std::time::Instant::now() + STOP_GRACE;
         for (i, p) in self.procs.iter().enumerate() {

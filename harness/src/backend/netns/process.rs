@@ -222,23 +222,26 @@ impl NodeProcess {
     /// if it was running. A paused group is resumed first, or it could not act on
     /// the SIGTERM.
     pub fn stop(&mut self, grace: Duration) -> Result<Option<ExitStatus>> {
-        if !self.is_running() {
+        // Not `is_running()`: that would reap a node that already obeyed an earlier
+        // SIGTERM and lose how it ended.
+        let Some(pid) = self.pid() else {
             return Ok(None);
-        }
-        let pid = self.pid().expect("running");
+        };
         unsafe {
             libc::killpg(pid, libc::SIGTERM);
             libc::killpg(pid, libc::SIGCONT);
         }
         let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
+        loop {
             if let Some(status) = self.reap() {
                 self.exited_on_its_own = false;
                 return Ok(Some(status));
             }
+            if Instant::now() >= deadline {
+                return self.kill();
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
-        self.kill()
     }
 
     /// `kill -9` the group and reap the process; returns how it ended, if it was
