@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
+use systems_common::kv_http::{bad_request, error};
 
 type Shared = State<Arc<Node>>;
 
@@ -40,18 +41,6 @@ pub fn router(node: Arc<Node>) -> Router {
         // Anti-entropy and handoff batches can be larger than axum's 2 MB default.
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(node)
-}
-
-fn error(status: StatusCode, code: &str, definite: bool, detail: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": code, "definite": definite, "detail": detail.into()})),
-    )
-        .into_response()
-}
-
-fn bad_request(detail: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad-request", true, detail)
 }
 
 fn op_error(e: OpError) -> Response {
