@@ -790,6 +790,7 @@ mod tests {
         let c = factory(free_port(), 0).open(&target()).unwrap();
         let w = c.invoke(&Op::write(1, 1)).await;
         assert_eq!(w.outcome, Outcome::Fail, "{w:?}");
+        assert!(w.unreached, "the runner backs off after it: {w:?}");
         assert!(
             w.error
                 .as_deref()
