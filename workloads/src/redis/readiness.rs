@@ -584,13 +584,59 @@ mod tests {
         }));
     }
 
+    /// A redis-server on a loopback port, a replica of `replica_of` if given.
+    fn spawn_server(
+        dir: &std::path::Path,
+        port: u16,
+        replica_of: Option<u16>,
+    ) -> std::process::Child {
+        let mut c = std::process::Command::new("redis-server");
+        c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(["--dir", dir.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(p) = replica_of {
+            c.args(["--replicaof", "127.0.0.1", &p.to_string()]);
+        }
+        c.spawn()
+            .expect("redis-server is installed (scripts/setup.sh)")
+    }
+
+    /// A sentinel monitoring `primary` (quorum 2) and told of `replicas` up front, as
+    /// the harness's sentinels are; its down-after is long so that it never fails over
+    /// while a test keeps the primary absent.
+    fn spawn_sentinel(
+        dir: &std::path::Path,
+        port: u16,
+        primary: u16,
+        replicas: &[u16],
+    ) -> std::process::Child {
+        let conf = dir.join(format!("sentinel-{port}.conf"));
+        let mut text = format!(
+            "port {port}\nbind 127.0.0.1\nsentinel monitor ready-test 127.0.0.1 {primary} 2\n\
+             sentinel down-after-milliseconds ready-test 60000\n"
+        );
+        for r in replicas {
+            text.push_str(&format!(
+                "sentinel known-replica ready-test 127.0.0.1 {r}\n"
+            ));
+        }
+        std::fs::write(&conf, text).unwrap();
+        std::process::Command::new("redis-sentinel")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-sentinel is installed (scripts/setup.sh)")
+    }
+
     /// Against real processes on loopback: two replicas and two sentinels start before
     /// their primary exists, so the replicas certainly cannot be in sync yet; once the
     /// primary is up the deployment becomes ready; a killed replica makes it unready.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_deployment_is_ready_only_once_its_replicas_have_synced() {
         use crate::redis::tests::{free_port, wait_for, Procs};
-        use std::process::{Command, Stdio};
         let dir = tempfile::tempdir().unwrap();
         let servers: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let sentinels: Vec<u16> = (0..2).map(|_| free_port()).collect();
@@ -599,47 +645,16 @@ mod tests {
             sentinels: sentinels.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
             master_name: "ready-test".into(),
         };
-        let server = |port: u16, replica_of: Option<u16>| {
-            let mut c = Command::new("redis-server");
-            c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .args(["--dir", dir.path().to_str().unwrap()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            if let Some(p) = replica_of {
-                c.args(["--replicaof", "127.0.0.1", &p.to_string()]);
-            }
-            c.spawn()
-                .expect("redis-server is installed (scripts/setup.sh)")
-        };
         let mut procs = Procs {
-            children: vec![
-                server(servers[1], Some(servers[0])),
-                server(servers[2], Some(servers[0])),
-            ],
+            children: Vec::new(),
             _dir: tempfile::tempdir().unwrap(),
         };
-        for (i, port) in sentinels.iter().enumerate() {
-            // Known replicas named up front, as the harness does; a long down-after so
-            // that no sentinel fails over while the primary is still absent.
-            let conf = dir.path().join(format!("sentinel{i}.conf"));
-            let mut text = format!(
-                "port {port}\nbind 127.0.0.1\nsentinel monitor ready-test 127.0.0.1 {} 2\n\
-                 sentinel down-after-milliseconds ready-test 60000\n",
-                servers[0]
-            );
-            for r in &servers[1..] {
-                text.push_str(&format!(
-                    "sentinel known-replica ready-test 127.0.0.1 {r}\n"
-                ));
-            }
-            std::fs::write(&conf, text).unwrap();
-            let child = Command::new("redis-sentinel")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+        for replica in &servers[1..] {
+            let child = spawn_server(dir.path(), *replica, Some(servers[0]));
+            procs.children.push(child);
+        }
+        for port in &sentinels {
+            let child = spawn_sentinel(dir.path(), *port, servers[0], &servers[1..]);
             procs.children.push(child);
         }
         let timeout = Duration::from_millis(500);
@@ -662,7 +677,9 @@ mod tests {
                 "{replica}: {lags:?}"
             );
         }
-        procs.children.push(server(servers[0], None));
+        procs
+            .children
+            .push(spawn_server(dir.path(), servers[0], None));
         wait_for(
             "the deployment to be ready",
             Duration::from_secs(30),
