@@ -23,7 +23,7 @@
 
 mod readiness;
 
-pub use readiness::{check_ready, Lag, NotReady, Ready, SentinelDeployment};
+pub use readiness::{check_ready, wait_ready, Lag, NotReady, Ready, SentinelDeployment};
 
 use crate::client::{BoxFuture, Client, ClientFactory, Target};
 use crate::op::{Completion, Op, OpFn};

@@ -238,6 +238,29 @@ fn answered<T>(
     views
 }
 
+/// How often [`wait_ready`] checks.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Checks until the deployment is ready or `within` has passed; on timeout, what the
+/// last check found missing. Each check's requests get at most half a second.
+pub async fn wait_ready(
+    deployment: &SentinelDeployment,
+    within: Duration,
+) -> Result<Ready, NotReady> {
+    let deadline = tokio::time::Instant::now() + within;
+    let per_check = within.min(Duration::from_millis(500));
+    loop {
+        let not_ready = match check_ready(deployment, per_check).await {
+            Ok(ready) => return Ok(ready),
+            Err(n) => n,
+        };
+        if tokio::time::Instant::now() + POLL >= deadline {
+            return Err(not_ready);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Asks every address at once, each in its own task; the answers in the order of
 /// `addrs`.
 async fn ask_all<T, F, Fut>(addrs: &[String], ask: F) -> Vec<(String, Result<T, String>)>
@@ -680,23 +703,22 @@ mod tests {
         procs
             .children
             .push(spawn_server(dir.path(), servers[0], None));
-        wait_for(
-            "the deployment to be ready",
-            Duration::from_secs(30),
-            async || check_ready(&d, timeout).await.is_ok(),
-        )
-        .await;
+        // Once the primary is up, the replicas sync and it is ready (every sentinel knew
+        // the replicas from the start).
         assert_eq!(
-            check_ready(&d, timeout).await,
+            wait_ready(&d, Duration::from_secs(30)).await,
             Ok(Ready {
                 primary: d.servers[0].clone()
             })
         );
-        // A killed replica: not ready, and the reason names it.
+        // A killed replica: not ready, and the reason names it, also when waiting.
         let mut replica = procs.children.remove(1);
         replica.kill().unwrap();
         replica.wait().unwrap();
-        let lags = check_ready(&d, timeout).await.unwrap_err().lags;
+        let lags = wait_ready(&d, Duration::from_millis(300))
+            .await
+            .unwrap_err()
+            .lags;
         assert!(
             lags.iter().any(
                 |l| matches!(l, Lag::ServerUnreachable { server, .. } if *server == d.servers[2])
