@@ -220,7 +220,7 @@ pub(crate) fn transport_error(op: &Op, e: &reqwest::Error) -> Completion {
     }
     if e.is_connect() {
         // The connection was never established, so the request was never sent.
-        return Completion::fail(op.value.clone(), error_name("connect", e));
+        return Completion::unreached(op.value.clone(), error_name("connect", e));
     }
     indeterminate(op, error_name("connection", e))
 }

@@ -33,13 +33,15 @@ async fn generate(client: &dyn Client, key: u64) -> Completion {
     for _ in 0..GENERATE_ATTEMPTS {
         let read = client.invoke(&Op::read(key)).await;
         if read.outcome != Outcome::Ok {
-            return Completion::fail(
-                Value::Null,
-                format!(
-                    "read of the allocation key: {}",
-                    read.error.unwrap_or_default()
-                ),
+            let error = format!(
+                "read of the allocation key: {}",
+                read.error.unwrap_or_default()
             );
+            // Nothing reached the node: say so, so that the runner backs off.
+            return Completion {
+                unreached: read.unreached,
+                ..Completion::fail(Value::Null, error)
+            };
         }
         let current = match &read.value {
             Value::Null => 0,

@@ -133,20 +133,43 @@ enum Txn {
     CompareFailed,
 }
 
-/// What one gateway call came back with.
-enum Reply {
-    Ok(Value),
-    /// etcd answered with an error; `definite` when it certainly did not apply.
-    Error {
-        message: String,
-        definite: bool,
-    },
-    /// No usable answer: `definite` when the request was never sent.
-    Transport {
-        message: String,
-        definite: bool,
-    },
+/// Why a gateway call brought back no usable answer.
+#[derive(Debug)]
+struct CallError {
+    message: String,
+    /// The request certainly did not apply: etcd said so, or it was never sent.
+    definite: bool,
+    /// It was never sent: the connection was refused (or had no route).
+    unreached: bool,
 }
+
+impl CallError {
+    /// etcd answered with an error.
+    fn answered(message: String, definite: bool) -> CallError {
+        CallError {
+            message,
+            definite,
+            unreached: false,
+        }
+    }
+
+    /// The completion of `op` that failed this way: `fail` when definite (or a read,
+    /// which changed nothing), otherwise `info`.
+    fn completion(self, op: &Op) -> Completion {
+        let c = if self.definite || op.f.is_read() {
+            Completion::fail(op.value.clone(), self.message)
+        } else {
+            Completion::info(op.value.clone(), self.message)
+        };
+        Completion {
+            unreached: self.unreached,
+            ..c
+        }
+    }
+}
+
+/// What one gateway call came back with: the JSON object of a success.
+type Reply = Result<Value, CallError>;
 
 impl EtcdClient {
     pub fn new(url: &str, timeout: Duration, reads: EtcdReads) -> anyhow::Result<EtcdClient> {
@@ -168,36 +191,32 @@ impl EtcdClient {
         {
             Ok(r) => r,
             Err(e) => {
-                let definite = e.is_connect() && !e.is_timeout();
-                let what = if e.is_timeout() {
+                let unreached = e.is_connect() && !e.is_timeout();
+                let message = if e.is_timeout() {
                     "timeout".to_string()
                 } else {
                     chain(&e)
                 };
-                return Reply::Transport {
-                    message: what,
-                    definite,
-                };
+                return Err(CallError {
+                    message,
+                    definite: unreached,
+                    unreached,
+                });
             }
         };
         let status = response.status();
         let bytes = match response.bytes().await {
             Ok(b) => b,
-            Err(e) => {
-                return Reply::Transport {
-                    message: format!("body: {}", chain(&e)),
-                    definite: false,
-                }
-            }
+            Err(e) => return Err(CallError::answered(format!("body: {}", chain(&e)), false)),
         };
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
             return match parsed {
-                Some(v @ Value::Object(_)) => Reply::Ok(v),
-                _ => Reply::Transport {
-                    message: format!("malformed {path} answer"),
-                    definite: false,
-                },
+                Some(v @ Value::Object(_)) => Ok(v),
+                _ => Err(CallError::answered(
+                    format!("malformed {path} answer"),
+                    false,
+                )),
             };
         }
         let (message, code) = match &parsed {
@@ -218,50 +237,37 @@ impl EtcdClient {
         } else {
             format!("{message} (http {})", status.as_u16())
         };
-        Reply::Error { message, definite }
+        Err(CallError::answered(message, definite))
     }
 
     /// The value and mod revision of `key` (`None` for an absent key).
-    async fn range(
-        &self,
-        key: u64,
-        serializable: bool,
-    ) -> Result<Option<(Value, i64)>, (String, bool)> {
+    async fn range(&self, key: u64, serializable: bool) -> Result<Option<(Value, i64)>, CallError> {
         let mut body = json!({ "key": encode_key(key) });
         if serializable {
             body["serializable"] = json!(true);
         }
         match self.call("/v3/kv/range", body).await {
-            Reply::Ok(v) => parse_range(&v).map_err(|e| (e, false)),
-            Reply::Error { message, definite } | Reply::Transport { message, definite } => {
-                Err((message, definite))
-            }
+            Ok(v) => parse_range(&v).map_err(|e| CallError::answered(e, false)),
+            Err(e) => Err(e),
         }
     }
 
     /// A txn that puts `value` if `compare` holds.
-    async fn txn_put(
-        &self,
-        key: u64,
-        compare: Value,
-        value: &Value,
-    ) -> Result<Txn, (String, bool)> {
+    async fn txn_put(&self, key: u64, compare: Value, value: &Value) -> Result<Txn, CallError> {
         let body = json!({
             "compare": [compare],
             "success": [{ "requestPut": { "key": encode_key(key), "value": encode_value(value) } }],
         });
         match self.call("/v3/kv/txn", body).await {
             // A failed compare is `succeeded: false`, which the gateway leaves out.
-            Reply::Ok(v) => Ok(
+            Ok(v) => Ok(
                 if v.get("succeeded").and_then(Value::as_bool).unwrap_or(false) {
                     Txn::Applied(header_revision(&v))
                 } else {
                     Txn::CompareFailed
                 },
             ),
-            Reply::Error { message, definite } | Reply::Transport { message, definite } => {
-                Err((message, definite))
-            }
+            Err(e) => Err(e),
         }
     }
 
@@ -279,18 +285,14 @@ impl EtcdClient {
                     // An absent key: never written (faultline never deletes).
                     Ok(None) => Completion::ok(Value::Null).with_version(Some(0)),
                     // A read changed nothing: fail whatever went wrong.
-                    Err((message, _)) => Completion::fail(op.value.clone(), message),
+                    Err(e) => e.completion(op),
                 }
             }
             OpFn::Write => {
                 let body = json!({ "key": encode_key(key), "value": encode_value(&op.value) });
                 match self.call("/v3/kv/put", body).await {
-                    Reply::Ok(v) => {
-                        Completion::ok(op.value.clone()).with_version(header_revision(&v))
-                    }
-                    Reply::Error { message, definite } | Reply::Transport { message, definite } => {
-                        outcome(op, message, definite)
-                    }
+                    Ok(v) => Completion::ok(op.value.clone()).with_version(header_revision(&v)),
+                    Err(e) => e.completion(op),
                 }
             }
             OpFn::Cas => {
@@ -312,7 +314,7 @@ impl EtcdClient {
                 match self.txn_put(key, compare, to).await {
                     Ok(Txn::Applied(rev)) => Completion::ok(op.value.clone()).with_version(rev),
                     Ok(Txn::CompareFailed) => Completion::fail(op.value.clone(), "cas-mismatch"),
-                    Err((message, definite)) => outcome(op, message, definite),
+                    Err(e) => e.completion(op),
                 }
             }
             OpFn::Append => self.append(op).await,
@@ -327,11 +329,13 @@ impl EtcdClient {
             let current = match self.range(key, false).await {
                 Ok(c) => c,
                 // Nothing was written yet: a failed read fails the append definitely.
-                Err((message, _)) => {
-                    return Completion::fail(
-                        op.value.clone(),
-                        format!("reading for append: {message}"),
-                    )
+                Err(e) => {
+                    return CallError {
+                        message: format!("reading for append: {}", e.message),
+                        definite: true,
+                        ..e
+                    }
+                    .completion(op)
                 }
             };
             let (mut list, compare) = match current {
@@ -354,7 +358,7 @@ impl EtcdClient {
             match self.txn_put(key, compare, &Value::Array(list)).await {
                 Ok(Txn::Applied(rev)) => return Completion::ok(op.value.clone()).with_version(rev),
                 Ok(Txn::CompareFailed) => continue,
-                Err((message, definite)) => return outcome(op, message, definite),
+                Err(e) => return e.completion(op),
             }
         }
         Completion::fail(
@@ -367,14 +371,6 @@ impl EtcdClient {
 impl Client for EtcdClient {
     fn invoke<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Completion> {
         Box::pin(self.perform(op))
-    }
-}
-
-fn outcome(op: &Op, message: String, definite: bool) -> Completion {
-    if definite || op.f.is_read() {
-        Completion::fail(op.value.clone(), message)
-    } else {
-        Completion::info(op.value.clone(), message)
     }
 }
 
@@ -781,6 +777,10 @@ mod tests {
             .perform(&Op::write(1, 1))
             .await;
         assert_eq!(w.outcome, crate::op::Outcome::Fail, "{w:?}");
+        assert!(w.unreached, "the runner backs off after it: {w:?}");
+        // An error etcd answered is not one the runner backs off after.
+        set((503, "etcdserver: no leader", 14));
+        assert!(!c.perform(&Op::write(1, 1)).await.unreached);
     }
 
     #[tokio::test]

@@ -283,6 +283,11 @@ pub struct Completion {
     /// the history event's `version` (`docs/history.md`), kept apart from `value` so
     /// that the models still compare plain values.
     pub version: Option<u64>,
+    /// A `fail` because the operation never reached the node: the connection was
+    /// refused or had no route, so nothing was sent. Not part of the history; the
+    /// runner backs off after it, since retrying a dead node at once only burns CPU
+    /// and fills the history with failures ([`crate::runner::Backoff`]).
+    pub unreached: bool,
 }
 
 impl Completion {
@@ -292,6 +297,7 @@ impl Completion {
             value,
             error: None,
             version: None,
+            unreached: false,
         }
     }
 
@@ -301,6 +307,7 @@ impl Completion {
             value,
             error: Some(error.into()),
             version: None,
+            unreached: false,
         }
     }
 
@@ -310,6 +317,16 @@ impl Completion {
             value,
             error: Some(error.into()),
             version: None,
+            unreached: false,
+        }
+    }
+
+    /// A `fail` of an operation that never reached its node (see
+    /// [`Completion::unreached`]).
+    pub fn unreached(value: Value, error: impl Into<String>) -> Completion {
+        Completion {
+            unreached: true,
+            ..Completion::fail(value, error)
         }
     }
 

@@ -21,6 +21,10 @@
 //! `MASTERDOWN`, `LOADING`, `BUSY`); a lost compare is `fail` too. A timeout or a
 //! dropped connection after the command was sent is `info` (a read, `fail`).
 
+mod readiness;
+
+pub use readiness::{check_ready, wait_ready, Lag, NotReady, Ready, SentinelDeployment};
+
 use crate::client::{BoxFuture, Client, ClientFactory, Target};
 use crate::op::{Completion, Op, OpFn};
 use ::redis::aio::MultiplexedConnection;
@@ -159,6 +163,30 @@ struct Primary {
     conn: MultiplexedConnection,
 }
 
+/// Why a client has no primary to send to: in every case nothing was sent, so the
+/// operation fails. `unreached` when no node could even be connected to (every
+/// sentinel, or the primary they name, is down): the runner then backs off.
+struct NoPrimary {
+    message: String,
+    unreached: bool,
+}
+
+impl NoPrimary {
+    fn unreached(message: String) -> NoPrimary {
+        NoPrimary {
+            message,
+            unreached: true,
+        }
+    }
+
+    fn answered(message: String) -> NoPrimary {
+        NoPrimary {
+            message,
+            unreached: false,
+        }
+    }
+}
+
 /// One client process's view of the deployment.
 pub struct RedisClient {
     own: String,
@@ -240,7 +268,7 @@ impl RedisClient {
 
     /// Finds the primary as a Sentinel client does: the first sentinel that answers
     /// names it, and the named node must say it is a primary.
-    async fn discover(&self) -> Result<Primary, String> {
+    async fn discover(&self) -> Result<Primary, NoPrimary> {
         let per_try = self.options.timeout.min(Duration::from_millis(500));
         let mut tried = Vec::new();
         for host in self.sentinel_hosts() {
@@ -253,19 +281,19 @@ impl RedisClient {
             };
             let mut conn = connect(&addr, self.options.timeout)
                 .await
-                .map_err(|e| format!("no-primary: {e}"))?;
+                .map_err(|e| NoPrimary::unreached(format!("no-primary: {e}")))?;
             return match role(&mut conn, self.options.timeout).await {
                 Ok(r) if r == "master" => Ok(Primary { addr, conn }),
-                Ok(r) => Err(format!(
+                Ok(r) => Err(NoPrimary::answered(format!(
                     "no-primary: the sentinels name {addr}, which is a {r}"
-                )),
-                Err(e) => Err(format!("no-primary: {addr}: {e}")),
+                ))),
+                Err(e) => Err(NoPrimary::answered(format!("no-primary: {addr}: {e}"))),
             };
         }
-        Err(format!(
+        Err(NoPrimary::unreached(format!(
             "no-primary: no sentinel answered ({})",
             tried.join("; ")
-        ))
+        )))
     }
 
     async fn execute(
@@ -368,7 +396,12 @@ impl RedisClient {
             match tokio::time::timeout(self.options.timeout * 2, self.discover()).await {
                 Ok(Ok(p)) => *slot = Some(p),
                 // Nothing reached a primary: certainly not applied.
-                Ok(Err(e)) => return Completion::fail(op.value.clone(), e),
+                Ok(Err(NoPrimary { message, unreached })) => {
+                    return Completion {
+                        unreached,
+                        ..Completion::fail(op.value.clone(), message)
+                    }
+                }
                 Err(_) => {
                     return Completion::fail(
                         op.value.clone(),
@@ -452,9 +485,10 @@ mod tests {
     use std::process::{Child, Command, Stdio};
     use std::time::Instant;
 
-    struct Procs {
-        children: Vec<Child>,
-        _dir: tempfile::TempDir,
+    /// Child processes killed (and reaped) when the guard drops, however the test ends.
+    pub(super) struct Procs {
+        pub(super) children: Vec<Child>,
+        pub(super) _dir: tempfile::TempDir,
     }
 
     impl Drop for Procs {
@@ -466,7 +500,7 @@ mod tests {
         }
     }
 
-    fn free_port() -> u16 {
+    pub(super) fn free_port() -> u16 {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -474,7 +508,11 @@ mod tests {
             .port()
     }
 
-    async fn wait_for(what: &str, deadline: Duration, mut check: impl AsyncFnMut() -> bool) {
+    pub(super) async fn wait_for(
+        what: &str,
+        deadline: Duration,
+        mut check: impl AsyncFnMut() -> bool,
+    ) {
         let until = Instant::now() + deadline;
         while !check().await {
             assert!(Instant::now() < until, "timed out waiting for {what}");
@@ -752,6 +790,7 @@ mod tests {
         let c = factory(free_port(), 0).open(&target()).unwrap();
         let w = c.invoke(&Op::write(1, 1)).await;
         assert_eq!(w.outcome, Outcome::Fail, "{w:?}");
+        assert!(w.unreached, "the runner backs off after it: {w:?}");
         assert!(
             w.error
                 .as_deref()

@@ -22,6 +22,8 @@ use crate::op::{Completion, Op, Outcome};
 use crate::recorder::Recorder;
 use crate::sessions::{NodeChooser, Sessions};
 use checker::history::{Event, EventType, Process};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,11 +84,93 @@ impl ProcessClients {
 /// What the client phase did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSummary {
+    /// Operations invoked (attempts), whatever their outcome.
     pub invoked: u64,
+    /// Operations that completed `ok`: the work the system actually did.
+    pub ok: u64,
+    /// Operations that completed `fail` (certainly without effect).
+    pub failed: u64,
+    /// Of the `failed`, those that never reached their node (connection refused, no
+    /// route): each was followed by a back-off pause ([`Backoff`]).
+    pub unreached: u64,
     /// Processes retired after an `info`.
     pub retired: u64,
     /// A process id above every id used: where later phases (final reads) number from.
     pub next_process: u64,
+    /// How long the client phase ran, from start to the last completion.
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    /// Attempts per second: how hard the clients pushed, useful or not.
+    pub fn attempts_per_second(&self) -> f64 {
+        per_second(self.invoked, self.elapsed)
+    }
+
+    /// `ok` operations per second: the throughput the system delivered. Far below
+    /// [`RunSummary::attempts_per_second`] means most attempts failed.
+    pub fn ok_per_second(&self) -> f64 {
+        per_second(self.ok, self.elapsed)
+    }
+}
+
+fn per_second(count: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 {
+        count as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// The pause a client process takes after an operation that never reached its node
+/// (connection refused, no route), before its next operation.
+///
+/// Without it, with `--rate 0` a process bound to a dead node retries as fast as the
+/// kernel refuses connections, thousands of times a second: the history fills with
+/// failures that say nothing new, and the CPU they burn slows the live nodes. The
+/// pause starts at [`Backoff::FIRST`], doubles with each further unreached failure up
+/// to [`Backoff::LONGEST`], and is drawn between half and all of that from a stream
+/// seeded by the test's seed (so processes do not retry in lockstep, and a run is
+/// repeatable). Any `ok` resets it. Other outcomes neither pause nor reset it: a node
+/// that answers, even with an error, is not hammered in a tight loop of refusals.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    /// Unreached failures since the last `ok`.
+    streak: u32,
+    rng: SmallRng,
+}
+
+impl Backoff {
+    /// The pause after the first unreached failure (before jitter).
+    pub const FIRST: Duration = Duration::from_millis(10);
+    /// The longest pause.
+    pub const LONGEST: Duration = Duration::from_secs(1);
+
+    /// The back-off of worker `worker` in a test with `seed`.
+    pub fn new(seed: u64, worker: usize) -> Backoff {
+        let stream = seed ^ 0x6261_636b_6f66_6600 ^ (worker as u64).wrapping_mul(0x9e37_79b9);
+        Backoff {
+            streak: 0,
+            rng: SmallRng::seed_from_u64(stream),
+        }
+    }
+
+    /// Notes how an operation ended; the pause to take before the next one, if any.
+    pub fn after(&mut self, completion: &Completion) -> Option<Duration> {
+        if completion.outcome == Outcome::Ok {
+            self.streak = 0;
+            return None;
+        }
+        if !completion.unreached {
+            return None;
+        }
+        let ceiling = Backoff::FIRST
+            .saturating_mul(1 << self.streak.min(16))
+            .min(Backoff::LONGEST);
+        self.streak = self.streak.saturating_add(1);
+        Some(ceiling.mul_f64(self.rng.gen_range(0.5..=1.0)))
+    }
 }
 
 fn invoke_event(process: u64, op: &Op, node: &str) -> Event {
@@ -118,6 +202,30 @@ fn completion_event(process: u64, op: &Op, node: &str, c: Completion) -> Event {
     e
 }
 
+/// What one worker did, summed into the [`RunSummary`].
+#[derive(Debug, Default)]
+struct WorkerTally {
+    invoked: u64,
+    ok: u64,
+    failed: u64,
+    unreached: u64,
+    retired: u64,
+    /// The process the worker ended as.
+    last_process: u64,
+}
+
+/// What every worker shares.
+#[derive(Clone)]
+struct Shared {
+    deadline: Instant,
+    concurrency: u64,
+    targets: Arc<[Target]>,
+    factory: Arc<dyn ClientFactory>,
+    generator: Arc<Mutex<Generator>>,
+    recorder: Arc<Recorder>,
+    limiter: Arc<RateLimiter>,
+}
+
 /// Runs the client processes until `options.time_limit` has passed or `stop` turns
 /// true. Fails only if the history cannot be written (or a client cannot be opened),
 /// because a test whose history has holes must not be checked.
@@ -131,68 +239,47 @@ pub async fn run_clients(
 ) -> anyhow::Result<RunSummary> {
     anyhow::ensure!(!targets.is_empty(), "no nodes to run clients against");
     anyhow::ensure!(options.concurrency > 0, "concurrency must be at least 1");
-    let deadline = Instant::now() + options.time_limit;
-    let limiter = Arc::new(RateLimiter::new(options.rate));
-    let retired = Arc::new(AtomicU64::new(0));
-    let concurrency = options.concurrency as u64;
+    let started = Instant::now();
+    let shared = Shared {
+        deadline: started + options.time_limit,
+        concurrency: options.concurrency as u64,
+        targets: targets.into(),
+        factory,
+        generator,
+        recorder,
+        limiter: Arc::new(RateLimiter::new(options.rate)),
+    };
     let mut tasks = tokio::task::JoinSet::new();
-    let shared_targets: Arc<[Target]> = targets.into();
     for worker in 0..options.concurrency {
-        let mut chooser = NodeChooser::new(options.sessions, options.seed, worker, targets.len());
-        let mut clients = ProcessClients::new(Arc::clone(&factory), Arc::clone(&shared_targets));
-        let generator = Arc::clone(&generator);
-        let recorder = Arc::clone(&recorder);
-        let limiter = Arc::clone(&limiter);
-        let retired = Arc::clone(&retired);
-        let mut stop = stop.clone();
-        tasks.spawn(async move {
-            let mut process = worker as u64;
-            let mut invoked = 0u64;
-            loop {
-                if *stop.borrow() || Instant::now() >= deadline {
-                    break;
-                }
-                if let Some(at) = limiter.reserve() {
-                    if at >= deadline {
-                        break;
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(at.into()) => {}
-                        _ = stop.wait_for(|s| *s) => break,
-                    }
-                }
-                let node = chooser.next_node();
-                let client = clients.get(node)?;
-                let node_id = &clients.targets[node].id;
-                let op = generator
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .next_op();
-                recorder.record(invoke_event(process, &op, node_id))?;
-                invoked += 1;
-                let completion = crate::composite::perform(&*client, &op).await;
-                let outcome = completion.outcome;
-                recorder.record(completion_event(process, &op, node_id, completion))?;
-                if outcome == Outcome::Info {
-                    retired.fetch_add(1, Ordering::Relaxed);
-                    process += concurrency;
-                    clients.retire();
-                }
-            }
-            anyhow::Ok((invoked, process))
-        });
+        let chooser = NodeChooser::new(options.sessions, options.seed, worker, targets.len());
+        let backoff = Backoff::new(options.seed, worker);
+        tasks.spawn(run_worker(
+            shared.clone(),
+            worker,
+            chooser,
+            backoff,
+            stop.clone(),
+        ));
     }
     let mut summary = RunSummary {
         invoked: 0,
+        ok: 0,
+        failed: 0,
+        unreached: 0,
         retired: 0,
-        next_process: concurrency,
+        next_process: shared.concurrency,
+        elapsed: Duration::ZERO,
     };
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok((invoked, last_process))) => {
-                summary.invoked += invoked;
-                summary.next_process = summary.next_process.max(last_process + 1);
+            Ok(Ok(t)) => {
+                summary.invoked += t.invoked;
+                summary.ok += t.ok;
+                summary.failed += t.failed;
+                summary.unreached += t.unreached;
+                summary.retired += t.retired;
+                summary.next_process = summary.next_process.max(t.last_process + 1);
             }
             Ok(Err(e)) => {
                 first_error.get_or_insert(e);
@@ -205,8 +292,80 @@ pub async fn run_clients(
     if let Some(e) = first_error {
         return Err(e);
     }
-    summary.retired = retired.load(Ordering::Relaxed);
+    summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// One worker: runs process after process, one operation at a time, until the
+/// deadline or `stop`. Kept apart from [`run_clients`] so that the life of one
+/// process (pace, pick a node, invoke, record, retire or back off) reads in one place.
+async fn run_worker(
+    shared: Shared,
+    worker: usize,
+    mut chooser: NodeChooser,
+    mut backoff: Backoff,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<WorkerTally> {
+    let deadline = shared.deadline;
+    let mut clients = ProcessClients::new(shared.factory, shared.targets);
+    let mut tally = WorkerTally {
+        last_process: worker as u64,
+        ..WorkerTally::default()
+    };
+    loop {
+        if *stop.borrow() || Instant::now() >= deadline {
+            break;
+        }
+        if let Some(at) = shared.limiter.reserve() {
+            if at >= deadline || !pause_until(at, &mut stop).await {
+                break;
+            }
+        }
+        let node = chooser.next_node();
+        let client = clients.get(node)?;
+        let node_id = &clients.targets[node].id;
+        let op = shared
+            .generator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_op();
+        let process = tally.last_process;
+        shared
+            .recorder
+            .record(invoke_event(process, &op, node_id))?;
+        tally.invoked += 1;
+        let completion = crate::composite::perform(&*client, &op).await;
+        let pause = backoff.after(&completion);
+        match completion.outcome {
+            Outcome::Ok => tally.ok += 1,
+            Outcome::Fail => tally.failed += 1,
+            Outcome::Info => tally.retired += 1,
+        }
+        tally.unreached += u64::from(completion.unreached);
+        let retire = completion.outcome == Outcome::Info;
+        shared
+            .recorder
+            .record(completion_event(process, &op, node_id, completion))?;
+        if retire {
+            tally.last_process += shared.concurrency;
+            clients.retire();
+        }
+        if let Some(pause) = pause {
+            let until = (Instant::now() + pause).min(deadline);
+            if !pause_until(until, &mut stop).await {
+                break;
+            }
+        }
+    }
+    Ok(tally)
+}
+
+/// Sleeps until `at`; false if `stop` turned true first.
+async fn pause_until(at: Instant, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(at.into()) => true,
+        _ = stop.wait_for(|s| *s) => false,
+    }
 }
 
 /// What the final reads found.

@@ -112,6 +112,7 @@ async fn connection_refused_is_fail_because_nothing_was_sent() {
     let r = c.invoke(&Op::write(1, 1)).await;
     assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
     assert!(r.error.as_deref().unwrap().starts_with("connect"), "{r:?}");
+    assert!(r.unreached, "never reached the node: {r:?}");
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ use crate::channel::{self, Ack, Delivery};
 use crate::config::Bug;
 use crate::node::Node;
 use crate::snapshot::{self, SnapshotError};
+use systems_common::kv_http::{bad_request, error, relay};
 
 pub const FORWARDED: &str = "x-clbank-forwarded";
 
@@ -71,7 +72,7 @@ fn account(v: &Value, name: &str) -> Result<u64, Response> {
     match v {
         Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap()),
         Value::String(s) if s.parse::<u64>().is_ok() => Ok(s.parse().unwrap()),
-        _ => Err(bad_request(&format!(
+        _ => Err(bad_request(format!(
             "\"{name}\" must be an account number, found {v}"
         ))),
     }
@@ -80,20 +81,20 @@ fn account(v: &Value, name: &str) -> Result<u64, Response> {
 async fn transfer(State(n): State<Arc<Node>>, h: HeaderMap, body: Bytes) -> Response {
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return bad_request(&format!("body is not JSON: {e}")),
+        Err(e) => return bad_request(format!("body is not JSON: {e}")),
     };
     let (from, to) = match (account(&v["from"], "from"), account(&v["to"], "to")) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(r), _) | (_, Err(r)) => return r,
     };
     let Some(amount) = v["amount"].as_i64() else {
-        return bad_request(&format!(
+        return bad_request(format!(
             "\"amount\" must be an integer, found {}",
             v["amount"]
         ));
     };
     if from >= n.cfg.accounts || to >= n.cfg.accounts {
-        return bad_request(&format!("accounts are 0..{}", n.cfg.accounts));
+        return bad_request(format!("accounts are 0..{}", n.cfg.accounts));
     }
     let owner = (from % n.cfg.peers.len() as u64) as usize;
     if owner != n.cfg.index {
@@ -120,18 +121,18 @@ async fn transfer(State(n): State<Arc<Node>>, h: HeaderMap, body: Bytes) -> Resp
             Json(json!({"error": "insufficient-funds", "definite": true, "account": account, "balance": balance})),
         )
             .into_response(),
-        Err(TransferError::UnknownAccount(a)) => bad_request(&format!("account {a} does not exist (accounts are 0..{})", n.cfg.accounts)),
+        Err(TransferError::UnknownAccount(a)) => bad_request(format!("account {a} does not exist (accounts are 0..{})", n.cfg.accounts)),
         Err(TransferError::SameAccount) => bad_request("\"from\" and \"to\" are the same account"),
-        Err(TransferError::NonPositive(x)) => bad_request(&format!("\"amount\" must be positive, found {x}")),
+        Err(TransferError::NonPositive(x)) => bad_request(format!("\"amount\" must be positive, found {x}")),
         Err(TransferError::NotLocal { account, node }) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true, &format!("account {account} lives on {}", n.cfg.peers[node].0))
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true, format!("account {account} lives on {}", n.cfg.peers[node].0))
         }
     }
 }
 
 async fn forward(n: &Arc<Node>, owner: usize, body: Bytes) -> Response {
     let (id, addr) = &n.cfg.peers[owner];
-    let r = n
+    let sent = n
         .http
         .post(format!("http://{addr}/transfer"))
         .header(FORWARDED, n.cfg.id.as_str())
@@ -140,39 +141,15 @@ async fn forward(n: &Arc<Node>, owner: usize, body: Bytes) -> Response {
         .body(body)
         .send()
         .await;
-    match r {
-        Ok(resp) => {
-            let status =
-                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            match resp.bytes().await {
-                Ok(b) => (status, [("content-type", "application/json")], b).into_response(),
-                Err(_) => error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "timeout",
-                    false,
-                    &format!("the answer of {id} was cut off"),
-                ),
-            }
-        }
-        Err(e) if e.is_connect() => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            true,
-            &format!("cannot reach {id}"),
-        ),
-        Err(_) => error(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            false,
-            &format!("no answer from {id}"),
-        ),
-    }
+    relay(sent)
+        .await
+        .unwrap_or_else(|failure| failure.response("unavailable", id))
 }
 
 async fn internal_channel(State(n): State<Arc<Node>>, body: Bytes) -> Response {
     let d: Delivery = match serde_json::from_slice(&body) {
         Ok(d) => d,
-        Err(e) => return bad_request(&format!("channel delivery: {e}")),
+        Err(e) => return bad_request(format!("channel delivery: {e}")),
     };
     match channel::receive(&n, d) {
         Ok(acked) => Json(Ack { acked }).into_response(),
@@ -191,16 +168,4 @@ async fn internal_snapshot(State(n): State<Arc<Node>>, Path(id): Path<String>) -
             "no marker of this snapshot has reached this node yet",
         ),
     }
-}
-
-fn error(status: StatusCode, code: &str, definite: bool, detail: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": code, "definite": definite, "detail": detail})),
-    )
-        .into_response()
-}
-
-fn bad_request(detail: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad-request", true, detail)
 }

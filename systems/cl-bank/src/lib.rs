@@ -10,6 +10,6 @@ pub mod api;
 pub mod bank;
 pub mod channel;
 pub mod config;
-pub mod logging;
+pub use systems_common::logging;
 pub mod node;
 pub mod snapshot;

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use clap::Parser;
+use anyhow::Result;
 use serde_json::json;
+use systems_common::node;
 
 use cl_bank::config::{Args, Config};
 use cl_bank::logging::log;
@@ -12,22 +12,13 @@ use cl_bank::node::Node;
 use cl_bank::{api, channel};
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(args) {
-        eprintln!("cl-bank: error: {e:#}");
-        std::process::exit(1);
-    }
+    node::main_with("cl-bank", run);
 }
 
 fn run(args: Args) -> Result<()> {
     let cfg = Config::from_args(args)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(&cfg.listen))
-        .with_context(|| format!("--listen {}: cannot bind", cfg.listen))?;
+    let rt = node::runtime(Some(2))?;
+    let listener = rt.block_on(node::bind(&cfg.listen))?;
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_millis(500))
         .build()?;

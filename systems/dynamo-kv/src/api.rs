@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
+use systems_common::kv_http::{bad_request, body_fields, error, json_object, required};
 
 type Shared = State<Arc<Node>>;
 
@@ -40,18 +41,6 @@ pub fn router(node: Arc<Node>) -> Router {
         // Anti-entropy and handoff batches can be larger than axum's 2 MB default.
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(node)
-}
-
-fn error(status: StatusCode, code: &str, definite: bool, detail: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": code, "definite": definite, "detail": detail.into()})),
-    )
-        .into_response()
-}
-
-fn bad_request(detail: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad-request", true, detail)
 }
 
 fn op_error(e: OpError) -> Response {
@@ -95,22 +84,6 @@ impl IntoResponse for Refusal {
     }
 }
 
-fn parse_body(body: &Bytes) -> Result<serde_json::Map<String, Value>, Refusal> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Refusal::BadRequest(format!(
-            "body must be a JSON object, got {other}"
-        ))),
-        Err(e) => Err(Refusal::BadRequest(format!("body is not JSON: {e}"))),
-    }
-}
-
-fn field(map: &serde_json::Map<String, Value>, name: &str) -> Result<Value, Refusal> {
-    map.get(name)
-        .cloned()
-        .ok_or_else(|| Refusal::BadRequest(format!("body has no \"{name}\" field")))
-}
-
 fn context(map: &serde_json::Map<String, Value>) -> Result<Option<DotSet>, Refusal> {
     match map.get("context") {
         None | Some(Value::Null) => Ok(None),
@@ -137,8 +110,8 @@ async fn kv_get(State(node): Shared, Path(key): Path<String>) -> Response {
 
 async fn kv_put(State(node): Shared, Path(key): Path<String>, body: Bytes) -> Response {
     let result = async {
-        let map = parse_body(&body)?;
-        let value = field(&map, "value")?;
+        let mut map = json_object(&body)?;
+        let value = required(&mut map, "value")?;
         let ctx = context(&map)?;
         coordinator::put(&node, &key, value, ctx)
             .await
@@ -152,8 +125,8 @@ async fn kv_put(State(node): Shared, Path(key): Path<String>, body: Bytes) -> Re
 
 async fn kv_append(State(node): Shared, Path(key): Path<String>, body: Bytes) -> Response {
     let result = async {
-        let map = parse_body(&body)?;
-        let value = field(&map, "value")?;
+        let mut map = json_object(&body)?;
+        let value = required(&mut map, "value")?;
         let ctx = context(&map)?;
         coordinator::append(&node, &key, value, ctx)
             .await
@@ -167,9 +140,7 @@ async fn kv_append(State(node): Shared, Path(key): Path<String>, body: Bytes) ->
 
 async fn kv_cas(State(node): Shared, Path(key): Path<String>, body: Bytes) -> Response {
     let result = async {
-        let map = parse_body(&body)?;
-        let from = field(&map, "from")?;
-        let to = field(&map, "to")?;
+        let [from, to] = body_fields(&body, ["from", "to"])?;
         coordinator::cas(&node, &key, from, to)
             .await
             .map_err(op_error)
@@ -232,9 +203,9 @@ async fn admin_isolate(State(node): Shared, body: Bytes) -> Response {
     let peers: Vec<String> = if body.iter().all(|b| b.is_ascii_whitespace()) {
         Vec::new()
     } else {
-        let map = match parse_body(&body) {
+        let map = match json_object(&body) {
             Ok(m) => m,
-            Err(r) => return r.into_response(),
+            Err(r) => return r,
         };
         match map.get("peers") {
             None | Some(Value::Null) => Vec::new(),

@@ -1,27 +1,18 @@
 //! dynamo-kv: the Dynamo reference system under test. See docs/systems.md.
 
 use anyhow::Context;
-use clap::Parser;
+use systems_common::node;
 
 fn main() {
-    let cli = dynamo_kv::config::Cli::parse();
-    if let Err(e) = run(cli) {
-        eprintln!("dynamo-kv: error: {e:#}");
-        std::process::exit(1);
-    }
+    node::main_with("dynamo-kv", run);
 }
 
 fn run(cli: dynamo_kv::config::Cli) -> anyhow::Result<()> {
     let cfg = dynamo_kv::config::Config::from_cli(cli)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+    node::runtime(None)?.block_on(async move {
         let listen = cfg.listen;
         let node = dynamo_kv::node::Node::open(cfg)?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("--listen {listen}: cannot bind"))?;
+        let listener = node::bind(&listen.to_string()).await?;
         eprintln!(
             "dynamo-kv {}: listening on {listen} (incarnation {}, {} keys, {} hints)",
             node.id(),

@@ -87,7 +87,7 @@ pub fn encode_context(context: &DotSet) -> String {
 
 /// Decodes a token made by [`encode_context`]; the error says what is wrong with it.
 pub fn decode_context(token: &str) -> Result<DotSet, String> {
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err("context has an odd number of hex digits".into());
     }
     let bytes = (0..token.len())

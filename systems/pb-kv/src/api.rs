@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use crate::node::{Node, Reject, Reply, Request, Role};
 use crate::replication::{HeartbeatMsg, InstallMsg, ReplicateMsg};
 use crate::store::Op;
+use systems_common::kv_http::{bad_request, body_fields, error, forward, KvCall};
 
 pub const FORWARDED: &str = "x-pb-forwarded";
 
@@ -83,13 +84,13 @@ async fn admin_isolate(State(n): State<Arc<Node>>, body: Bytes) -> Response {
             for p in a {
                 match p.as_str() {
                     Some(id) if n.cfg.addr_of(id).is_some() => out.push(id.to_string()),
-                    _ => return bad_request(&format!("\"peers\": {p} is not a peer")),
+                    _ => return bad_request(format!("\"peers\": {p} is not a peer")),
                 }
             }
             out
         }
         other => {
-            return bad_request(&format!(
+            return bad_request(format!(
                 "\"peers\" must be a list of peer ids, found {other}"
             ))
         }
@@ -116,18 +117,8 @@ async fn kv_put(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match fields(&body, &["value"]) {
-        Ok(mut f) => {
-            client(
-                &n,
-                Request::Write(Op::Put {
-                    key,
-                    value: f.remove(0),
-                }),
-                &h,
-            )
-            .await
-        }
+    match body_fields(&body, ["value"]) {
+        Ok([value]) => client(&n, Request::Write(Op::Put { key, value }), &h).await,
         Err(r) => r,
     }
 }
@@ -138,12 +129,8 @@ async fn kv_cas(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match fields(&body, &["from", "to"]) {
-        Ok(mut f) => {
-            let to = f.remove(1);
-            let from = f.remove(0);
-            client(&n, Request::Write(Op::Cas { key, from, to }), &h).await
-        }
+    match body_fields(&body, ["from", "to"]) {
+        Ok([from, to]) => client(&n, Request::Write(Op::Cas { key, from, to }), &h).await,
         Err(r) => r,
     }
 }
@@ -154,18 +141,8 @@ async fn kv_append(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match fields(&body, &["value"]) {
-        Ok(mut f) => {
-            client(
-                &n,
-                Request::Write(Op::Append {
-                    key,
-                    value: f.remove(0),
-                }),
-                &h,
-            )
-            .await
-        }
+    match body_fields(&body, ["value"]) {
+        Ok([value]) => client(&n, Request::Write(Op::Append { key, value }), &h).await,
         Err(r) => r,
     }
 }
@@ -177,8 +154,8 @@ async fn health(State(n): State<Arc<Node>>) -> Response {
 /// Test hook: `{"paused": true}` stops the primary sending anything but heartbeats to its
 /// backups (queued entries wait); `{"paused": false}` resumes.
 async fn admin_replication(State(n): State<Arc<Node>>, body: Bytes) -> Response {
-    match fields(&body, &["paused"]) {
-        Ok(f) => match f[0].as_bool() {
+    match body_fields(&body, ["paused"]) {
+        Ok([paused]) => match paused.as_bool() {
             Some(p) => {
                 n.paused.send_replace(p);
                 crate::logging::log(
@@ -215,7 +192,7 @@ async fn client(n: &Arc<Node>, req: Request, h: &HeaderMap) -> Response {
                 "forwarded to a node that is not the primary",
             )
         }
-        Role::Backup => return forward(n, req).await,
+        Role::Backup => return forward_to_primary(n, req).await,
     }
     let reply = match tokio::time::timeout(
         n.cfg.request_timeout + Duration::from_millis(200),
@@ -241,7 +218,7 @@ async fn client(n: &Arc<Node>, req: Request, h: &HeaderMap) -> Response {
     }
 }
 
-async fn forward(n: &Arc<Node>, req: Request) -> Response {
+async fn forward_to_primary(n: &Arc<Node>, req: Request) -> Response {
     let primary = n.cfg.owner(n.core().epoch).to_string();
     let Some(addr) = n.cfg.addr_of(&primary).map(str::to_string) else {
         return error(
@@ -251,60 +228,16 @@ async fn forward(n: &Arc<Node>, req: Request) -> Response {
             "unknown primary",
         );
     };
-    let (method, path, body) = match &req {
-        Request::Read(k) => (Method::GET, format!("/kv/{}", encode(k)), None),
-        Request::Write(Op::Put { key, value }) => (
-            Method::PUT,
-            format!("/kv/{}", encode(key)),
-            Some(json!({"value": value})),
-        ),
-        Request::Write(Op::Cas { key, from, to }) => (
-            Method::POST,
-            format!("/kv/{}/cas", encode(key)),
-            Some(json!({"from": from, "to": to})),
-        ),
-        Request::Write(Op::Append { key, value }) => (
-            Method::POST,
-            format!("/kv/{}/append", encode(key)),
-            Some(json!({"value": value})),
-        ),
+    let call = match &req {
+        Request::Read(key) => KvCall::Read { key },
+        Request::Write(Op::Put { key, value }) => KvCall::Put { key, value },
+        Request::Write(Op::Cas { key, from, to }) => KvCall::Cas { key, from, to },
+        Request::Write(Op::Append { key, value }) => KvCall::Append { key, value },
     };
-    let mut r = n
-        .http
-        .request(method, format!("http://{addr}{path}"))
-        .header(FORWARDED, n.cfg.id.as_str())
-        .timeout(n.cfg.request_timeout + Duration::from_millis(700));
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    match r.send().await {
-        Ok(resp) => {
-            let status =
-                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            match resp.bytes().await {
-                Ok(b) => (status, [("content-type", "application/json")], b).into_response(),
-                Err(_) => error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "timeout",
-                    false,
-                    "the primary's answer was cut off",
-                ),
-            }
-        }
-        // Never reached the primary: certainly not applied.
-        Err(e) if e.is_connect() => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no-leader",
-            true,
-            &format!("cannot reach primary {primary}"),
-        ),
-        Err(_) => error(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            false,
-            &format!("no answer from primary {primary}"),
-        ),
-    }
+    let limit = n.cfg.request_timeout + Duration::from_millis(700);
+    forward(&n.http, &addr, call.resend(), (FORWARDED, &n.cfg.id), limit)
+        .await
+        .unwrap_or_else(|failure| failure.response("no-leader", &format!("primary {primary}")))
 }
 
 fn peer_answer<T: serde::Serialize>(r: Result<T, Reject>) -> Response {
@@ -344,47 +277,6 @@ async fn internal_dump(State(n): State<Arc<Node>>) -> Response {
     Json(json!({"synced_epoch": c.synced_epoch, "seq": c.seq, "store": c.store})).into_response()
 }
 
-fn error(status: StatusCode, code: &str, definite: bool, detail: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": code, "definite": definite, "detail": detail})),
-    )
-        .into_response()
-}
-
-fn bad_request(detail: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad-request", true, detail)
-}
-
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(&format!("body: {e}")))
-}
-
-/// The named fields of a JSON object body, in order, or a 400 naming what is missing.
-fn fields(body: &Bytes, names: &[&str]) -> Result<Vec<Value>, Response> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| bad_request(&format!("body is not JSON: {e}")))?;
-    let Value::Object(mut o) = v else {
-        return Err(bad_request("body must be a JSON object"));
-    };
-    names
-        .iter()
-        .map(|n| {
-            o.remove(*n)
-                .ok_or_else(|| bad_request(&format!("body lacks \"{n}\"")))
-        })
-        .collect()
-}
-
-/// Percent-encodes a key as one path segment.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("body: {e}")))
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
+use systems_common::peers::{self, parse_peers};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Replicate {
@@ -92,18 +93,8 @@ pub struct Config {
 
 impl Config {
     pub fn from_args(a: Args) -> Result<Config> {
-        let peers = parse_peers(&a.peers)?;
-        let Some(index) = peers.iter().position(|(id, _)| *id == a.id) else {
-            bail!("--id {} does not appear in --peers", a.id);
-        };
-        if peers[index].1 != a.listen {
-            bail!(
-                "--peers gives {} the address {} but --listen is {}",
-                a.id,
-                peers[index].1,
-                a.listen
-            );
-        }
+        let peers = peers::require_some(parse_peers(&a.peers)?)?;
+        let index = peers::position_of(&peers, &a.id, &a.listen)?;
         for (name, v) in [
             ("--heartbeat-ms", a.heartbeat_ms),
             ("--failover-timeout-ms", a.failover_timeout_ms),
@@ -177,26 +168,6 @@ impl Config {
             d => d - 1,
         }
     }
-}
-
-pub fn parse_peers(spec: &str) -> Result<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some((id, addr)) = item.split_once('=') else {
-            bail!("--peers: `{item}` is not of the form id=host:port");
-        };
-        if id.is_empty() || addr.parse::<std::net::SocketAddr>().is_err() {
-            bail!("--peers: `{item}` needs a non-empty id and an address ip:port");
-        }
-        if out.iter().any(|(p, _)| p == id) {
-            bail!("--peers: {id} is listed twice");
-        }
-        out.push((id.to_string(), addr.to_string()));
-    }
-    if out.is_empty() {
-        bail!("--peers is empty");
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod failover;
-pub mod logging;
+pub use systems_common::logging;
 pub mod node;
 pub mod replication;
 pub mod store;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use serde_json::json;
+use systems_common::node;
 
 use pb_kv::config::{Args, Config};
 use pb_kv::logging::log;
@@ -14,23 +14,14 @@ use pb_kv::wal::Wal;
 use pb_kv::{api, failover};
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(args) {
-        eprintln!("pb-kv: error: {e:#}");
-        std::process::exit(1);
-    }
+    node::main_with("pb-kv", run);
 }
 
 fn run(args: Args) -> Result<()> {
     let cfg = Config::from_args(args)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = node::runtime(Some(2))?;
     let _guard = rt.enter();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(&cfg.listen))
-        .with_context(|| format!("--listen {}: cannot bind", cfg.listen))?;
+    let listener = rt.block_on(node::bind(&cfg.listen))?;
     let (wal, rec) = Wal::open(&cfg.data_dir)
         .with_context(|| format!("--data-dir {}", cfg.data_dir.display()))?;
     let links = cfg

@@ -8,7 +8,7 @@
 pub mod bugs;
 pub mod core;
 pub mod kv;
-pub mod logging;
+pub use systems_common::logging;
 pub mod node;
 pub mod server;
 pub mod storage;

@@ -15,6 +15,8 @@ use raft_kv::logging::log;
 use raft_kv::node::{Driver, NodeOptions, Status};
 use raft_kv::server::{router, AppState};
 use raft_kv::transport::Transport;
+use systems_common::node;
+use systems_common::peers::{self, PeersError};
 
 /// One node of raft-kv, a Raft key-value store speaking the faultline KV protocol.
 #[derive(Parser, Debug)]
@@ -59,56 +61,40 @@ struct Args {
     snapshot_chunk_bytes: usize,
 }
 
-fn parse_peers(spec: &str) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some((id, addr)) = item.split_once('=') else {
-            bail!("--peers: `{item}` is not of the form id=host:port");
-        };
-        if id.is_empty() || addr.is_empty() {
-            bail!("--peers: `{item}` has an empty id or address");
-        }
-        if addr.parse::<std::net::SocketAddr>().is_err() {
-            bail!("--peers: address `{addr}` of {id} is not host:port (an IP address and a port)");
-        }
-        if out.insert(id.to_string(), addr.to_string()).is_some() {
-            bail!("--peers: {id} is listed twice");
-        }
-    }
-    Ok(out)
+fn main() {
+    node::main_with("raft-kv", run);
 }
 
-fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(args) {
-        eprintln!("raft-kv: error: {e:#}");
-        std::process::exit(1);
+/// The cluster to bootstrap with: `--peers` (this node included, at its `--listen`
+/// address), just this node when `--peers` is empty, or nobody with `--join` (the
+/// leader adds it later).
+fn bootstrap_membership(args: &Args, peers: &mut BTreeMap<String, String>) -> Result<Membership> {
+    if args.join {
+        return Ok(Membership::default());
+    }
+    if peers.is_empty() {
+        peers.insert(args.id.clone(), args.listen.clone());
+    }
+    let listed: Vec<(String, String)> = peers.clone().into_iter().collect();
+    match peers::position_of(&listed, &args.id, &args.listen) {
+        Ok(_) => Ok(Membership::new(peers.clone())),
+        Err(e @ PeersError::NotListed { .. }) => {
+            bail!("{e} (use --join to start outside the configuration)")
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
 fn run(args: Args) -> Result<()> {
-    let mut peers = parse_peers(&args.peers)?;
+    let mut peers: BTreeMap<String, String> =
+        peers::parse_peers(&args.peers)?.into_iter().collect();
     if args.tick_ms == 0
         || args.election_min_ms < args.tick_ms
         || args.election_max_ms < args.election_min_ms
     {
         bail!("need 0 < --tick-ms <= --election-min-ms <= --election-max-ms");
     }
-    let bootstrap = if args.join {
-        Membership::default()
-    } else {
-        match peers.get(&args.id) {
-            None if peers.is_empty() => {
-                peers.insert(args.id.clone(), args.listen.clone());
-            }
-            None => bail!("--id {} does not appear in --peers (use --join to start outside the configuration)", args.id),
-            Some(a) if a != &args.listen => {
-                bail!("--peers gives {} the address {a} but --listen is {}", args.id, args.listen)
-            }
-            Some(_) => {}
-        }
-        Membership::new(peers.clone())
-    };
+    let bootstrap = bootstrap_membership(&args, &mut peers)?;
     let bugs = Bugs::new(args.bugs.clone());
     let tick = Duration::from_millis(args.tick_ms);
     let opts = NodeOptions {
@@ -124,13 +110,8 @@ fn run(args: Args) -> Result<()> {
         snapshot_threshold_bytes: args.snapshot_threshold_bytes,
         snapshot_chunk_bytes: args.snapshot_chunk_bytes.max(1),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(&args.listen))
-        .with_context(|| format!("--listen {}: cannot bind", args.listen))?;
+    let rt = node::runtime(Some(2))?;
+    let listener = rt.block_on(node::bind(&args.listen))?;
     let peer_timeout = Duration::from_millis(args.request_timeout_ms.max(500));
     peers.remove(&args.id);
     let transport = Transport::new(

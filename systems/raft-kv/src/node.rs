@@ -257,6 +257,8 @@ impl Driver {
         }
     }
 
+    /// One event from the HTTP side or a peer. Each kind has its own method below, so
+    /// that the path a client request takes through the driver reads on one screen.
     fn handle(&mut self, ev: Event) {
         let deadline = Instant::now() + self.opts.request_timeout;
         match ev {
@@ -265,114 +267,108 @@ impl Driver {
                     self.raft.step(m);
                 }
             }
-            Event::Write { cmd, reply } => {
-                let encoded = serde_json::to_string(&cmd).expect("commands serialize");
-                match self.raft.propose(encoded) {
-                    Ok((index, term)) => {
-                        if self.opts.bugs.has(Bug::EarlyAck) {
-                            // BUG (early-ack): answer now, from the leader's current state,
-                            // before the entry is replicated or committed.
-                            let _ = reply.send(outcome_reply(self.kv.predict(&cmd, index)));
-                        } else {
-                            self.writes.insert(
-                                index,
-                                PendingWrite {
-                                    term,
-                                    reply,
-                                    deadline,
-                                },
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        let _ = reply.send(propose_error_reply(e));
-                    }
-                }
-            }
+            Event::Write { cmd, reply } => self.handle_write(cmd, reply, deadline),
             Event::Read { key, local, reply } => {
-                if local {
-                    let _ = reply.send(read_reply(&self.kv, &key));
-                    return;
-                }
-                if self.opts.bugs.has(Bug::LeaseRead)
-                    && self.raft.role() == Role::Leader
-                    && self.lease.serves_reads(SystemTime::now())
-                {
-                    // BUG (lease-read): trust the wall-clock lease instead of a quorum.
-                    let index = self.raft.commit_index();
-                    self.reads_to_serve.push((
-                        index,
-                        PendingRead {
-                            key,
-                            reply,
-                            deadline,
-                        },
-                    ));
-                    self.serve_reads();
-                    return;
-                }
-                let ctx = self.next_ctx;
-                self.next_ctx += 1;
-                match self.raft.read_index(ctx) {
-                    Ok(()) => {
-                        self.reads.insert(
-                            ctx,
-                            PendingRead {
-                                key,
-                                reply,
-                                deadline,
-                            },
-                        );
-                    }
-                    Err(e) => {
-                        let _ = reply.send(propose_error_reply(e));
-                    }
-                }
+                let read = PendingRead {
+                    key,
+                    reply,
+                    deadline,
+                };
+                self.handle_read(read, local)
             }
             Event::AddMember { id, addr, reply } => {
-                if self.admin.is_some() {
-                    let _ = reply.send(Reply::Failed(
-                        "a membership change is already in progress".into(),
-                    ));
-                    return;
-                }
-                let mut book = BTreeMap::new();
-                book.insert(id.clone(), addr.clone());
+                // Learn the address first: the leader must reach the new node to catch
+                // it up before the joint configuration can commit.
+                let book = BTreeMap::from([(id.clone(), addr.clone())]);
                 self.transport.learn(&book);
-                match self.raft.propose_add(id.clone(), addr) {
-                    Ok(()) => {
-                        let deadline = Instant::now() + self.opts.request_timeout * 10;
-                        self.admin = Some(PendingAdmin {
-                            change: AdminChange::Add(id),
-                            reply,
-                            deadline,
-                        });
-                    }
-                    Err(e) => {
-                        let _ = reply.send(propose_error_reply(e));
-                    }
-                }
+                let proposal = |raft: &mut Raft| raft.propose_add(id.clone(), addr);
+                self.handle_membership(AdminChange::Add(id.clone()), reply, proposal)
             }
             Event::RemoveMember { id, reply } => {
-                if self.admin.is_some() {
-                    let _ = reply.send(Reply::Failed(
-                        "a membership change is already in progress".into(),
-                    ));
-                    return;
-                }
-                match self.raft.propose_remove(&id) {
-                    Ok(()) => {
-                        let deadline = Instant::now() + self.opts.request_timeout * 10;
-                        self.admin = Some(PendingAdmin {
-                            change: AdminChange::Remove(id),
-                            reply,
-                            deadline,
-                        });
-                    }
-                    Err(e) => {
-                        let _ = reply.send(propose_error_reply(e));
-                    }
-                }
+                let proposal = |raft: &mut Raft| raft.propose_remove(&id);
+                self.handle_membership(AdminChange::Remove(id.clone()), reply, proposal)
+            }
+        }
+    }
+
+    /// A client write: proposed to the log, answered when its entry is applied (or,
+    /// with the early-ack bug, at once).
+    fn handle_write(&mut self, cmd: Command, reply: oneshot::Sender<Reply>, deadline: Instant) {
+        let encoded = serde_json::to_string(&cmd).expect("commands serialize");
+        match self.raft.propose(encoded) {
+            Ok((index, _)) if self.opts.bugs.has(Bug::EarlyAck) => {
+                // BUG (early-ack): answer now, from the leader's current state,
+                // before the entry is replicated or committed.
+                let _ = reply.send(outcome_reply(self.kv.predict(&cmd, index)));
+            }
+            Ok((index, term)) => {
+                let pending = PendingWrite {
+                    term,
+                    reply,
+                    deadline,
+                };
+                self.writes.insert(index, pending);
+            }
+            Err(e) => {
+                let _ = reply.send(propose_error_reply(e));
+            }
+        }
+    }
+
+    /// A client read: linearizable through ReadIndex (a quorum confirms leadership),
+    /// unless a bug switch answers it from local state (`local`) or a wall-clock lease.
+    fn handle_read(&mut self, read: PendingRead, local: bool) {
+        if local {
+            let _ = read.reply.send(read_reply(&self.kv, &read.key));
+            return;
+        }
+        if self.opts.bugs.has(Bug::LeaseRead)
+            && self.raft.role() == Role::Leader
+            && self.lease.serves_reads(SystemTime::now())
+        {
+            // BUG (lease-read): trust the wall-clock lease instead of a quorum.
+            let index = self.raft.commit_index();
+            self.reads_to_serve.push((index, read));
+            self.serve_reads();
+            return;
+        }
+        let ctx = self.next_ctx;
+        self.next_ctx += 1;
+        match self.raft.read_index(ctx) {
+            Ok(()) => {
+                self.reads.insert(ctx, read);
+            }
+            Err(e) => {
+                let _ = read.reply.send(propose_error_reply(e));
+            }
+        }
+    }
+
+    /// Adding or removing a member: one change at a time (a second is refused while the
+    /// first is in flight), given ten request timeouts because a new node must first
+    /// catch up.
+    fn handle_membership(
+        &mut self,
+        change: AdminChange,
+        reply: oneshot::Sender<Reply>,
+        propose: impl FnOnce(&mut Raft) -> Result<(), ProposeError>,
+    ) {
+        if self.admin.is_some() {
+            let busy = "a membership change is already in progress";
+            let _ = reply.send(Reply::Failed(busy.into()));
+            return;
+        }
+        match propose(&mut self.raft) {
+            Ok(()) => {
+                let deadline = Instant::now() + self.opts.request_timeout * 10;
+                self.admin = Some(PendingAdmin {
+                    change,
+                    reply,
+                    deadline,
+                });
+            }
+            Err(e) => {
+                let _ = reply.send(propose_error_reply(e));
             }
         }
     }

@@ -22,6 +22,9 @@ use crate::core::NodeId;
 use crate::kv::Command;
 use crate::node::{Event, Reply, Status};
 use crate::transport::{Batch, Transport};
+use systems_common::kv_http::{
+    self, bad_request, body_fields, encode_segment, error, KvCall, RelayFailure, Resend,
+};
 
 pub const FORWARDED: &str = "x-faultline-forwarded";
 
@@ -64,35 +67,29 @@ impl Op {
         matches!(self, Op::Read(_))
     }
 
-    fn http(&self) -> (Method, String, Option<Value>) {
-        match self {
-            Op::Read(k) => (Method::GET, format!("/kv/{}", encode(k)), None),
-            Op::Write(Command::Put { key, value }) => (
-                Method::PUT,
-                format!("/kv/{}", encode(key)),
-                Some(json!({"value": value})),
-            ),
-            Op::Write(Command::Cas { key, from, to }) => (
-                Method::POST,
-                format!("/kv/{}/cas", encode(key)),
-                Some(json!({"from": from, "to": to})),
-            ),
-            Op::Write(Command::Append { key, value }) => (
-                Method::POST,
-                format!("/kv/{}/append", encode(key)),
-                Some(json!({"value": value})),
-            ),
-            Op::Add { id, addr } => (
-                Method::POST,
-                "/admin/members".into(),
-                Some(json!({"id": id, "addr": addr})),
-            ),
-            Op::Remove(id) => (
-                Method::DELETE,
-                format!("/admin/members/{}", encode(id)),
-                None,
-            ),
-        }
+    /// The request that performs this operation on another node (the leader).
+    fn http(&self) -> Resend {
+        let kv = match self {
+            Op::Read(key) => KvCall::Read { key },
+            Op::Write(Command::Put { key, value }) => KvCall::Put { key, value },
+            Op::Write(Command::Cas { key, from, to }) => KvCall::Cas { key, from, to },
+            Op::Write(Command::Append { key, value }) => KvCall::Append { key, value },
+            Op::Add { id, addr } => {
+                return Resend {
+                    method: Method::POST,
+                    path: "/admin/members".into(),
+                    body: Some(json!({"id": id, "addr": addr})),
+                }
+            }
+            Op::Remove(id) => {
+                return Resend {
+                    method: Method::DELETE,
+                    path: format!("/admin/members/{}", encode_segment(id)),
+                    body: None,
+                }
+            }
+        };
+        kv.resend()
     }
 
     fn event(self, reply: oneshot::Sender<Reply>, local: bool) -> Event {
@@ -115,8 +112,8 @@ async fn kv_put(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match field(&body, "value") {
-        Ok(value) => run(&s, Op::Write(Command::Put { key, value }), &h).await,
+    match body_fields(&body, ["value"]) {
+        Ok([value]) => run(&s, Op::Write(Command::Put { key, value }), &h).await,
         Err(r) => r,
     }
 }
@@ -127,11 +124,10 @@ async fn kv_cas(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (from, to) = match (field(&body, "from"), field(&body, "to")) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    run(&s, Op::Write(Command::Cas { key, from, to }), &h).await
+    match body_fields(&body, ["from", "to"]) {
+        Ok([from, to]) => run(&s, Op::Write(Command::Cas { key, from, to }), &h).await,
+        Err(r) => r,
+    }
 }
 
 async fn kv_append(
@@ -140,24 +136,19 @@ async fn kv_append(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match field(&body, "value") {
-        Ok(value) => run(&s, Op::Write(Command::Append { key, value }), &h).await,
+    match body_fields(&body, ["value"]) {
+        Ok([value]) => run(&s, Op::Write(Command::Append { key, value }), &h).await,
         Err(r) => r,
     }
 }
 
-#[allow(clippy::result_large_err)]
 async fn admin_add(State(s): State<AppState>, h: HeaderMap, body: Bytes) -> Response {
-    let text = |name| match field(&body, name) {
-        Ok(Value::String(v)) if !v.is_empty() => Ok(v),
-        Ok(_) => Err(bad_request(&format!(
-            "\"{name}\" must be a non-empty string"
-        ))),
-        Err(r) => Err(r),
-    };
-    match (text("id"), text("addr")) {
-        (Ok(id), Ok(addr)) => run(&s, Op::Add { id, addr }, &h).await,
-        (Err(r), _) | (_, Err(r)) => r,
+    match body_fields(&body, ["id", "addr"]) {
+        Ok([Value::String(id), Value::String(addr)]) if !id.is_empty() && !addr.is_empty() => {
+            run(&s, Op::Add { id, addr }, &h).await
+        }
+        Ok(_) => bad_request("\"id\" and \"addr\" must be non-empty strings"),
+        Err(r) => r,
     }
 }
 
@@ -173,7 +164,7 @@ async fn health(State(s): State<AppState>) -> Response {
 async fn raft_messages(State(s): State<AppState>, body: Bytes) -> Response {
     let batch: Batch = match serde_json::from_slice(&body) {
         Ok(b) => b,
-        Err(e) => return bad_request(&format!("peer batch: {e}")),
+        Err(e) => return bad_request(format!("peer batch: {e}")),
     };
     s.transport.learn(
         &[(batch.from.clone(), batch.from_addr.clone())]
@@ -181,7 +172,12 @@ async fn raft_messages(State(s): State<AppState>, body: Bytes) -> Response {
             .collect(),
     );
     if s.events.send(Event::Peer(batch.messages)).is_err() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true);
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            true,
+            "this node is shutting down",
+        );
     }
     Json(json!({})).into_response()
 }
@@ -193,7 +189,14 @@ async fn run(s: &AppState, op: Op, headers: &HeaderMap) -> Response {
     let local = op.is_read() && s.bugs.has(Bug::StaleRead);
     if !local && !forwarded {
         match wait_for_leader(s).await {
-            None => return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true),
+            None => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no-leader",
+                    true,
+                    "no leader known",
+                )
+            }
             Some(leader) if leader != s.id => return forward(s, &op, &leader).await,
             Some(_) => {}
         }
@@ -202,11 +205,23 @@ async fn run(s: &AppState, op: Op, headers: &HeaderMap) -> Response {
     let (tx, rx) = oneshot::channel();
     let resend = op.http();
     if s.events.send(op.event(tx, local)).is_err() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", true);
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            true,
+            "this node is shutting down",
+        );
     }
-    let reply = match tokio::time::timeout(budget(s, &resend.1), rx).await {
+    let reply = match tokio::time::timeout(budget(s, &resend.path), rx).await {
         Ok(Ok(r)) => r,
-        _ => return error(StatusCode::GATEWAY_TIMEOUT, "timeout", false),
+        _ => {
+            return error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                false,
+                "not done in time",
+            )
+        }
     };
     match reply {
         Reply::NotLeader(Some(leader)) if !forwarded && leader != s.id => {
@@ -241,39 +256,26 @@ async fn forward(s: &AppState, op: &Op, leader: &str) -> Response {
     forward_raw(s, op.http(), leader).await
 }
 
-async fn forward_raw(
-    s: &AppState,
-    (method, path, body): (Method, String, Option<Value>),
-    leader: &str,
-) -> Response {
+async fn forward_raw(s: &AppState, req: Resend, leader: &str) -> Response {
     let Some(addr) = s.transport.addr_of(leader) else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true);
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-leader",
+            true,
+            format!("no address known for leader {leader}"),
+        );
     };
-    let limit = budget(s, &path) + Duration::from_millis(500);
-    let mut req = s
-        .client
-        .request(method, format!("http://{addr}{path}"))
-        .header(FORWARDED, s.id.as_str())
-        .timeout(limit);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    match req.send().await {
-        Ok(resp) => {
-            let status =
-                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            match resp.bytes().await {
-                Ok(b) => (status, [("content-type", "application/json")], b).into_response(),
-                Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false),
-            }
-        }
-        // Never reached the leader: certainly not applied.
-        Err(e) if e.is_connect() => {
-            let mut r = json!({"error": "unavailable", "definite": true, "detail": format!("cannot reach leader {leader}")});
-            r["forwarded_to"] = json!(leader);
+    let limit = budget(s, &req.path) + Duration::from_millis(500);
+    match kv_http::forward(&s.client, &addr, req, (FORWARDED, &s.id), limit).await {
+        Ok(answer) => answer,
+        // Never reached the leader: certainly not applied. Says which leader it tried,
+        // so a client (and a test) can tell a stale leader hint from no leader.
+        Err(RelayFailure::Unreachable) => {
+            let r = json!({"error": "unavailable", "definite": true,
+                           "detail": format!("cannot reach leader {leader}"), "forwarded_to": leader});
             (StatusCode::SERVICE_UNAVAILABLE, Json(r)).into_response()
         }
-        Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false),
+        Err(failure) => failure.response("unavailable", &format!("leader {leader}")),
     }
 }
 
@@ -292,51 +294,28 @@ fn to_response(r: Reply, is_read: bool) -> Response {
             Json(json!({"error": "not-a-list", "definite": true, "value": v})),
         )
             .into_response(),
-        Reply::NotLeader(_) => error(StatusCode::SERVICE_UNAVAILABLE, "no-leader", true),
-        Reply::Indeterminate("timeout") => error(StatusCode::GATEWAY_TIMEOUT, "timeout", false),
-        Reply::Indeterminate(code) => error(StatusCode::SERVICE_UNAVAILABLE, code, is_read),
+        Reply::NotLeader(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-leader",
+            true,
+            "this node is not the leader",
+        ),
+        Reply::Indeterminate("timeout") => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            false,
+            "not committed in time",
+        ),
+        Reply::Indeterminate(code) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            is_read,
+            "leadership changed while the request was in flight",
+        ),
         Reply::Failed(detail) => (
             StatusCode::CONFLICT,
             Json(json!({"error": "rejected", "definite": true, "detail": detail})),
         )
             .into_response(),
     }
-}
-
-fn error(status: StatusCode, code: &str, definite: bool) -> Response {
-    (status, Json(json!({"error": code, "definite": definite}))).into_response()
-}
-
-fn bad_request(detail: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error": "bad-request", "definite": true, "detail": detail})),
-    )
-        .into_response()
-}
-
-/// Extracts a required field from a JSON object body, or a 400 naming what is wrong.
-#[allow(clippy::result_large_err)] // the error is the finished HTTP response, built once
-fn field(body: &Bytes, name: &str) -> Result<Value, Response> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| bad_request(&format!("body is not JSON: {e}")))?;
-    match v {
-        Value::Object(mut o) => o
-            .remove(name)
-            .ok_or_else(|| bad_request(&format!("body lacks \"{name}\""))),
-        _ => Err(bad_request("body must be a JSON object")),
-    }
-}
-
-/// Percent-encodes a key as one path segment.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

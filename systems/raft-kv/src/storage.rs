@@ -56,29 +56,8 @@ impl Storage {
     pub fn open(dir: &Path, bootstrap: Membership) -> Result<(Storage, Restored)> {
         fs::create_dir_all(dir)
             .with_context(|| format!("creating data directory {}", dir.display()))?;
-        let hs_path = dir.join("hardstate.json");
-        let hard_state: HardState = if hs_path.exists() {
-            let text = fs::read_to_string(&hs_path)
-                .with_context(|| format!("reading {}", hs_path.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", hs_path.display()))?
-        } else {
-            HardState::default()
-        };
-        let snap_path = dir.join("snapshot.bin");
-        let snapshot = if snap_path.exists() {
-            read_snapshot(&snap_path)?
-        } else {
-            let s = Snapshot {
-                meta: SnapshotMeta {
-                    index: 0,
-                    term: 0,
-                    membership: bootstrap,
-                },
-                data: Vec::new(),
-            };
-            write_atomic(dir, "snapshot.bin", &encode_snapshot(&s))?;
-            s
-        };
+        let hard_state = read_hard_state(&dir.join("hardstate.json"))?;
+        let snapshot = read_or_create_snapshot(dir, bootstrap)?;
         let log_path = dir.join("log.bin");
         let mut log = OpenOptions::new()
             .read(true)
@@ -90,61 +69,31 @@ impl Storage {
         let mut bytes = Vec::new();
         log.read_to_end(&mut bytes)
             .with_context(|| format!("reading {}", log_path.display()))?;
-        let mut entries = Vec::new();
-        let mut offsets = Vec::new();
-        let mut pos = 0usize;
-        let mut first_index = snapshot.meta.index + 1;
-        while pos + HEADER <= bytes.len() {
-            let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
-            let sum = u64::from_le_bytes(bytes[pos + 4..pos + 12].try_into().unwrap());
-            let Some(payload) = bytes.get(pos + HEADER..pos + HEADER + len) else {
-                break;
-            };
-            if fnv1a(payload) != sum {
-                break;
-            }
-            let Ok(entry) = serde_json::from_slice::<Entry>(payload) else {
-                break;
-            };
-            if entries.is_empty() && offsets.is_empty() {
-                first_index = entry.index;
-            }
-            let expected = first_index + offsets.len() as u64;
-            if entry.index != expected {
-                bail!(
-                    "{}: entry {} found where {} was expected (corrupt log)",
-                    log_path.display(),
-                    entry.index,
-                    expected
-                );
-            }
-            offsets.push(pos as u64);
-            entries.push(entry);
-            pos += HEADER + len;
-        }
-        if pos < bytes.len() {
+        let mut scan = scan_log(&bytes, snapshot.meta.index + 1)
+            .with_context(|| format!("{}", log_path.display()))?;
+        if scan.end < bytes.len() as u64 {
             // A torn write from a crash: drop the partial record.
-            log.set_len(pos as u64)?;
+            log.set_len(scan.end)?;
             log.sync_all()?;
         }
-        if first_index > snapshot.meta.index + 1 {
+        if scan.first_index > snapshot.meta.index + 1 {
             bail!(
                 "{}: log starts at {} but the snapshot ends at {}",
                 log_path.display(),
-                first_index,
+                scan.first_index,
                 snapshot.meta.index
             );
         }
         // Entries already covered by the snapshot (a crash between writing the snapshot and
         // rewriting the log leaves them behind) are not handed to the core.
-        let keep_from = (snapshot.meta.index + 1 - first_index) as usize;
-        let restored_entries = entries.split_off(keep_from.min(entries.len()));
+        let keep_from = (snapshot.meta.index + 1 - scan.first_index) as usize;
+        let restored_entries = scan.entries.split_off(keep_from.min(scan.entries.len()));
         let disk = Disk {
             dir: dir.to_path_buf(),
             log,
-            first_index,
-            offsets,
-            end: pos as u64,
+            first_index: scan.first_index,
+            offsets: scan.offsets,
+            end: scan.end,
         };
         Ok((
             Storage { disk: Some(disk) },
@@ -278,6 +227,86 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x100000001b3);
     }
     h
+}
+
+/// The persisted term and vote; the default (term 0, no vote) on first boot.
+fn read_hard_state(path: &Path) -> Result<HardState> {
+    if !path.exists() {
+        return Ok(HardState::default());
+    }
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The persisted snapshot, or on first boot an empty one at index 0 holding the
+/// bootstrap membership (written at once, so a restart finds the same cluster).
+fn read_or_create_snapshot(dir: &Path, bootstrap: Membership) -> Result<Snapshot> {
+    let path = dir.join("snapshot.bin");
+    if path.exists() {
+        return read_snapshot(&path);
+    }
+    let s = Snapshot {
+        meta: SnapshotMeta {
+            index: 0,
+            term: 0,
+            membership: bootstrap,
+        },
+        data: Vec::new(),
+    };
+    write_atomic(dir, "snapshot.bin", &encode_snapshot(&s))?;
+    Ok(s)
+}
+
+/// The intact records of a log file.
+struct LogScan {
+    entries: Vec<Entry>,
+    /// The file offset of each entry's record.
+    offsets: Vec<u64>,
+    /// The index of the first entry (`default_first` for an empty log).
+    first_index: u64,
+    /// Where the last intact record ends: anything after it is a torn write.
+    end: u64,
+}
+
+/// Reads `len | checksum | entry` records until the first torn or corrupt one (the
+/// tail of a crash). Entries must be consecutive; a gap means the log is corrupt.
+fn scan_log(bytes: &[u8], default_first: u64) -> Result<LogScan> {
+    let mut scan = LogScan {
+        entries: Vec::new(),
+        offsets: Vec::new(),
+        first_index: default_first,
+        end: 0,
+    };
+    let mut pos = 0usize;
+    while pos + HEADER <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        let sum = u64::from_le_bytes(bytes[pos + 4..pos + 12].try_into().unwrap());
+        let Some(payload) = bytes.get(pos + HEADER..pos + HEADER + len) else {
+            break;
+        };
+        if fnv1a(payload) != sum {
+            break;
+        }
+        let Ok(entry) = serde_json::from_slice::<Entry>(payload) else {
+            break;
+        };
+        if scan.entries.is_empty() {
+            scan.first_index = entry.index;
+        }
+        let expected = scan.first_index + scan.offsets.len() as u64;
+        if entry.index != expected {
+            bail!(
+                "entry {} found where {} was expected (corrupt log)",
+                entry.index,
+                expected
+            );
+        }
+        scan.offsets.push(pos as u64);
+        scan.entries.push(entry);
+        pos += HEADER + len;
+    }
+    scan.end = pos as u64;
+    Ok(scan)
 }
 
 #[cfg(test)]

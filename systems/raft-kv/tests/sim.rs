@@ -213,7 +213,9 @@ impl Sim {
         self.trace = (self.trace ^ x).wrapping_mul(0x100000001b3);
     }
 
-    /// Carries out a node's `Ready`, then checks every invariant that the node's new state touches.
+    /// Carries out a node's `Ready`, then checks every invariant that the node's new state
+    /// touches. Each step of a `Ready` (persist, send, apply, answer reads, compact) is its
+    /// own method, in the order a real node must take them.
     fn process(&mut self, i: usize) -> Check {
         loop {
             let Some(raft) = self.nodes[i].raft.as_mut() else {
@@ -223,79 +225,16 @@ impl Sim {
             if ready.is_empty() {
                 break;
             }
-            let node = &mut self.nodes[i];
-            if let Some(hs) = ready.hard_state {
-                node.disk.hs = hs;
-            }
-            if let Some(s) = &ready.snapshot {
-                node.disk.snapshot = s.clone();
-                node.disk.entries.retain(|e| e.index > s.meta.index);
-            }
-            if let Some((from, es)) = &ready.entries {
-                node.disk.entries.retain(|e| e.index < *from);
-                node.disk.entries.extend(es.iter().cloned());
-                let raft = node.raft.as_ref().unwrap();
-                for e in es {
-                    let prev_term = raft
-                        .log()
-                        .term(e.index - 1)
-                        .ok_or_else(|| format!("{}: no term for {}", node.id, e.index - 1))?;
-                    match self.entries_seen.get(&(e.index, e.term)) {
-                        Some((p, pt)) if *p != e.payload || *pt != prev_term => {
-                            return Err(format!("log matching: {} holds ({}, {}) = {:?} after term {}, elsewhere {:?} after term {}", node.id, e.index, e.term, e.payload, prev_term, p, pt));
-                        }
-                        Some(_) => {}
-                        None => {
-                            self.entries_seen
-                                .insert((e.index, e.term), (e.payload.clone(), prev_term));
-                        }
-                    }
-                }
-            }
+            self.persist(i, &ready.hard_state, &ready.snapshot, &ready.entries)?;
             for m in ready.messages {
                 self.mix(m.term ^ (m.to.len() as u64) << 7);
                 self.send(m);
             }
-            let node = &mut self.nodes[i];
             if let Some(s) = ready.snapshot {
-                self.stats.snapshots_installed += 1;
-                node.applied = serde_json::from_slice(&s.data).unwrap();
-                node.applied_index = s.meta.index;
-                for (idx, c) in &node.applied {
-                    if let Some(g) = self.applied_global.get(idx) {
-                        if g != c {
-                            return Err(format!("state machine safety: snapshot on {} has {c} at {idx}, elsewhere {g}", node.id));
-                        }
-                    }
-                }
+                self.apply_snapshot(i, s)?;
             }
             for e in ready.committed {
-                if e.index != node.applied_index + 1 {
-                    return Err(format!(
-                        "{} applied {} after {}",
-                        node.id, e.index, node.applied_index
-                    ));
-                }
-                node.applied_index = e.index;
-                if let Payload::Command(c) = &e.payload {
-                    match self.applied_global.get(&e.index) {
-                        Some(g) if g != c => {
-                            return Err(format!(
-                            "state machine safety: {} applied {c} at {}, another node applied {g}",
-                            node.id, e.index
-                        ))
-                        }
-                        Some(_) => {}
-                        None => {
-                            self.applied_global.insert(e.index, c.clone());
-                            self.stats.commits += 1;
-                        }
-                    }
-                    node.applied.push((e.index, c.clone()));
-                }
-                if let Payload::Config(_) = e.payload {
-                    self.stats.membership_changes += 1;
-                }
+                self.apply_entry(i, e)?;
             }
             for rs in ready.read_states {
                 let min = self.reads.remove(&(i, rs.ctx)).ok_or("unknown read ctx")?;
@@ -311,20 +250,123 @@ impl Sim {
                 self.reads.remove(&(i, ctx));
             }
             self.record_commits(i)?;
-            if !self.nodes[i].applied.is_empty() && self.compact_every > 0 {
-                let data = serde_json::to_vec(&self.nodes[i].applied).unwrap();
-                let raft = self.nodes[i].raft.as_mut().unwrap();
-                let applied = raft.applied_index();
-                if applied >= raft.snapshot_meta().index + self.compact_every as u64 {
-                    if let Some(s) = raft.compact(applied, data) {
-                        let node = &mut self.nodes[i];
-                        node.disk.entries.retain(|e| e.index > s.meta.index);
-                        node.disk.snapshot = s;
-                    }
+            self.maybe_compact(i);
+        }
+        self.check_node(i)
+    }
+
+    /// Writes what a `Ready` asks to the node's simulated disk, checking the Log Matching
+    /// property on every appended entry: an (index, term) pair names one payload, after
+    /// one previous term, on every node.
+    fn persist(
+        &mut self,
+        i: usize,
+        hard_state: &Option<HardState>,
+        snapshot: &Option<Snapshot>,
+        entries: &Option<(u64, Vec<Entry>)>,
+    ) -> Check {
+        let node = &mut self.nodes[i];
+        if let Some(hs) = hard_state {
+            node.disk.hs = hs.clone();
+        }
+        if let Some(s) = snapshot {
+            node.disk.snapshot = s.clone();
+            node.disk.entries.retain(|e| e.index > s.meta.index);
+        }
+        let Some((from, es)) = entries else {
+            return Ok(());
+        };
+        node.disk.entries.retain(|e| e.index < *from);
+        node.disk.entries.extend(es.iter().cloned());
+        let raft = node.raft.as_ref().unwrap();
+        for e in es {
+            let prev_term = raft
+                .log()
+                .term(e.index - 1)
+                .ok_or_else(|| format!("{}: no term for {}", node.id, e.index - 1))?;
+            match self.entries_seen.get(&(e.index, e.term)) {
+                Some((p, pt)) if *p != e.payload || *pt != prev_term => {
+                    return Err(format!("log matching: {} holds ({}, {}) = {:?} after term {}, elsewhere {:?} after term {}", node.id, e.index, e.term, e.payload, prev_term, p, pt));
+                }
+                Some(_) => {}
+                None => {
+                    self.entries_seen
+                        .insert((e.index, e.term), (e.payload.clone(), prev_term));
                 }
             }
         }
-        self.check_node(i)
+        Ok(())
+    }
+
+    /// Installs a snapshot as the node's state machine; it must agree with what every
+    /// node applied at the same indexes (State Machine Safety).
+    fn apply_snapshot(&mut self, i: usize, s: Snapshot) -> Check {
+        let node = &mut self.nodes[i];
+        self.stats.snapshots_installed += 1;
+        node.applied = serde_json::from_slice(&s.data).unwrap();
+        node.applied_index = s.meta.index;
+        for (idx, c) in &node.applied {
+            if let Some(g) = self.applied_global.get(idx) {
+                if g != c {
+                    return Err(format!(
+                        "state machine safety: snapshot on {} has {c} at {idx}, elsewhere {g}",
+                        node.id
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one committed entry: in index order, and the same command at an index on
+    /// every node (State Machine Safety).
+    fn apply_entry(&mut self, i: usize, e: Entry) -> Check {
+        let node = &mut self.nodes[i];
+        if e.index != node.applied_index + 1 {
+            return Err(format!(
+                "{} applied {} after {}",
+                node.id, e.index, node.applied_index
+            ));
+        }
+        node.applied_index = e.index;
+        if let Payload::Command(c) = &e.payload {
+            match self.applied_global.get(&e.index) {
+                Some(g) if g != c => {
+                    return Err(format!(
+                        "state machine safety: {} applied {c} at {}, another node applied {g}",
+                        node.id, e.index
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    self.applied_global.insert(e.index, c.clone());
+                    self.stats.commits += 1;
+                }
+            }
+            node.applied.push((e.index, c.clone()));
+        }
+        if let Payload::Config(_) = e.payload {
+            self.stats.membership_changes += 1;
+        }
+        Ok(())
+    }
+
+    /// Compacts the node's log into a snapshot every `compact_every` applied entries, as a
+    /// real node does past its threshold, so snapshots and InstallSnapshot get exercised.
+    fn maybe_compact(&mut self, i: usize) {
+        if self.nodes[i].applied.is_empty() || self.compact_every == 0 {
+            return;
+        }
+        let data = serde_json::to_vec(&self.nodes[i].applied).unwrap();
+        let raft = self.nodes[i].raft.as_mut().unwrap();
+        let applied = raft.applied_index();
+        if applied >= raft.snapshot_meta().index + self.compact_every as u64 {
+            if let Some(s) = raft.compact(applied, data) {
+                let node = &mut self.nodes[i];
+                node.disk.entries.retain(|e| e.index > s.meta.index);
+                node.disk.snapshot = s;
+            }
+        }
     }
 
     /// Records newly committed entries (before compaction can drop them); an index may never

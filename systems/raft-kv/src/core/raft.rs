@@ -412,11 +412,19 @@ impl Raft {
         Some(self.snapshot.clone())
     }
 
-    /// Handles one message from a peer.
+    /// Handles one message from a peer: first its term (which may end this node's
+    /// leadership or mark the message stale), then its body.
     pub fn step(&mut self, m: Message) {
-        if m.to != self.cfg.id {
+        if m.to != self.cfg.id || !self.observe_term(&m) {
             return;
         }
+        self.dispatch(m);
+    }
+
+    /// Brings this node's term in line with a message's (Raft's first rule): a newer
+    /// term makes it a follower, an older one is answered with a refusal carrying this
+    /// node's term so the sender steps down. Whether the message is to be handled.
+    fn observe_term(&mut self, m: &Message) -> bool {
         if m.term > self.term {
             if let Body::RequestVote { .. } = m.body {
                 // A node that hears from a live leader ignores vote requests, so servers removed
@@ -425,7 +433,7 @@ impl Raft {
                     || (self.leader.is_some()
                         && self.election_elapsed < self.cfg.election_ticks_min);
                 if in_lease {
-                    return;
+                    return false;
                 }
             }
             let leader = match m.body {
@@ -435,35 +443,37 @@ impl Raft {
                 _ => None,
             };
             self.become_follower(m.term, leader);
+            true
         } else if m.term < self.term {
-            // Tell a stale leader or candidate about the newer term so it steps down.
-            match m.body {
-                Body::AppendEntries { prev_log_index, .. } => self.send(
-                    &m.from,
-                    Body::AppendEntriesResponse {
-                        index: prev_log_index,
-                        success: false,
-                        hint: 0,
-                    },
-                ),
-                Body::Heartbeat { .. } => {
-                    self.send(&m.from, Body::HeartbeatResponse { read_round: 0 })
-                }
-                Body::InstallSnapshot { meta, .. } => self.send(
-                    &m.from,
-                    Body::InstallSnapshotResponse {
-                        index: meta.index,
-                        next_offset: 0,
-                        done: false,
-                    },
-                ),
-                Body::RequestVote { .. } => {
-                    self.send(&m.from, Body::RequestVoteResponse { granted: false })
-                }
-                _ => {}
-            }
-            return;
+            self.refuse_stale(m);
+            false
+        } else {
+            true
         }
+    }
+
+    /// Tells a stale leader or candidate about the newer term so it steps down.
+    fn refuse_stale(&mut self, m: &Message) {
+        let refusal = match &m.body {
+            Body::AppendEntries { prev_log_index, .. } => Body::AppendEntriesResponse {
+                index: *prev_log_index,
+                success: false,
+                hint: 0,
+            },
+            Body::Heartbeat { .. } => Body::HeartbeatResponse { read_round: 0 },
+            Body::InstallSnapshot { meta, .. } => Body::InstallSnapshotResponse {
+                index: meta.index,
+                next_offset: 0,
+                done: false,
+            },
+            Body::RequestVote { .. } => Body::RequestVoteResponse { granted: false },
+            _ => return,
+        };
+        self.send(&m.from, refusal);
+    }
+
+    /// Handles a message of the current term, by kind.
+    fn dispatch(&mut self, m: Message) {
         match m.body {
             Body::RequestVote {
                 last_log_index,
