@@ -188,3 +188,28 @@ fn redis_sentinels_fail_over_when_the_primary_is_cut_off() {
     );
     assert!(results["final_reads"]["ok"].as_u64().unwrap_or(0) > 0);
 }
+
+/// A Redis cluster is started when it can do its job, not when its ports accept
+/// connections: right after start every replica is in sync with the primary and every
+/// sentinel knows every replica, so a fault at once cannot promote an empty replica.
+#[test]
+fn a_started_redis_cluster_has_every_replica_in_sync() {
+    use harness::backend::netns::{Cluster, ClusterOptions};
+    use workloads::redis::{check_ready, RedisOptions, SentinelDeployment, REDIS_PORT};
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let spec = harness::system::builtin::builtin("redis-sentinel").unwrap();
+        let cluster = Cluster::start(ClusterOptions::new(spec, 3, dir.path().join("run")))
+            .await
+            .unwrap();
+        let hosts: Vec<String> = cluster.nodes().iter().map(|n| n.ip.to_string()).collect();
+        let options = RedisOptions::new(std::time::Duration::from_millis(500), 0);
+        let deployment = SentinelDeployment::on_hosts(&hosts, REDIS_PORT, &options);
+        let ready = check_ready(&deployment, std::time::Duration::from_secs(2)).await;
+        let log = std::fs::read_to_string(&cluster.nodes()[0].log).unwrap();
+        cluster.teardown().await.unwrap();
+        assert!(ready.is_ok(), "{:?}", ready.err().map(|e| e.to_string()));
+        assert!(log.contains("the cluster is ready"), "{log}");
+    });
+}

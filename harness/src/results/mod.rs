@@ -102,7 +102,14 @@ pub struct ScheduleRecord {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClientsRecord {
+    /// Operations attempted.
     pub invoked: u64,
+    /// Operations acknowledged (`ok`).
+    pub ok: u64,
+    /// Attempts that certainly never reached their node (connection refused): each
+    /// is followed by a growing back-off, so a dead node is not hammered.
+    pub unreached: u64,
+    /// Processes retired after an `info`.
     pub retired: u64,
 }
 

@@ -121,6 +121,8 @@ impl<C: RunningCluster> Drive<'_, C> {
             history_events,
             clients: ClientsRecord {
                 invoked: clients.invoked,
+                ok: clients.ok,
+                unreached: clients.unreached,
                 retired: clients.retired,
             },
         };

@@ -181,6 +181,7 @@ impl SystemFile {
             port: self.port,
             peer_port: self.peer_port,
             readiness,
+            cluster_ready: crate::system::ClusterReadiness::Nodes,
             ready_timeout,
             leader: match self.leader {
                 LeaderFile::None => LeaderLookup::None,

@@ -8,11 +8,13 @@ pub mod builtin;
 pub mod faults;
 pub mod file;
 pub mod leader;
+pub mod ready;
 pub mod template;
 
 pub use builtin::BUILTIN_NAMES;
 pub use faults::{FaultClass, FaultSet};
 pub use leader::LeaderLookup;
+pub use ready::ClusterReadiness;
 pub use template::{CommandTemplate, NodeVars, PLACEHOLDERS};
 
 use crate::adapter::ClientProtocol;
@@ -61,6 +63,8 @@ pub struct SystemSpec {
     /// A second port for peer traffic, for systems that separate them (etcd).
     pub peer_port: Option<u16>,
     pub readiness: Readiness,
+    /// What must hold of the whole cluster once every node is ready.
+    pub cluster_ready: ClusterReadiness,
     /// How long a node may take to become ready at start.
     pub ready_timeout: Duration,
     pub leader: LeaderLookup,
@@ -161,6 +165,7 @@ mod tests {
             port: 7000,
             peer_port,
             readiness: Readiness::Tcp,
+            cluster_ready: ClusterReadiness::Nodes,
             ready_timeout: Duration::from_secs(1),
             leader: LeaderLookup::None,
             faults: FaultSet::ALL,

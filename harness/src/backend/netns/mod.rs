@@ -202,22 +202,57 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Waits for every node's first readiness; tears down if one never gets there.
+    /// Waits for every node's first readiness, then the whole cluster's; tears down
+    /// if it never gets there.
     async fn wait_started(&self, timeout: Option<Duration>) -> Result<()> {
         let timeout = timeout.unwrap_or(self.inner.system.ready_timeout);
+        let mut ready = Ok(());
         for node in self.nodes() {
-            if let Err(e) = self.wait_ready(&node.id, timeout).await {
-                let e = e.context(format!(
-                    "run {}: the cluster did not come up",
-                    self.inner.run_id
-                ));
-                return Err(match self.teardown().await {
-                    Ok(()) => e,
-                    Err(t) => e.context(format!("(and cleaning up failed: {t:#})")),
-                });
+            ready = self.wait_ready(&node.id, timeout).await;
+            if ready.is_err() {
+                break;
             }
         }
-        Ok(())
+        if ready.is_ok() {
+            ready = self.wait_cluster_ready(timeout).await;
+        }
+        let Err(e) = ready else { return Ok(()) };
+        let e = e.context(format!(
+            "run {}: the cluster did not come up",
+            self.inner.run_id
+        ));
+        Err(match self.teardown().await {
+            Ok(()) => e,
+            Err(t) => e.context(format!("(and cleaning up failed: {t:#})")),
+        })
+    }
+
+    /// The system's own test that the running nodes make a cluster ready for work
+    /// (`SystemSpec::cluster_ready`), noted in the first node's log.
+    pub async fn wait_cluster_ready(&self, timeout: Duration) -> Result<()> {
+        let nodes: Vec<NodeAddr> = self.node_addrs();
+        let result = self.inner.system.cluster_ready.wait(&nodes, timeout).await;
+        if self.inner.system.cluster_ready != crate::system::ClusterReadiness::Nodes {
+            let how = match &result {
+                Ok(()) => "the cluster is ready".to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            process::note(&self.inner.nodes[0].log, &how);
+        }
+        result
+    }
+
+    /// The running nodes as the system's own lookups address them.
+    fn node_addrs(&self) -> Vec<NodeAddr> {
+        self.nodes()
+            .iter()
+            .filter(|n| self.is_running(&n.id).unwrap_or(false))
+            .map(|n| NodeAddr {
+                id: n.id.clone(),
+                ip: n.ip,
+                port: n.port,
+            })
+            .collect()
     }
 
     pub fn run_id(&self) -> &str {
@@ -369,7 +404,9 @@ impl crate::backend::RunningCluster for Cluster {
             self.wait_ready(&node.id, left.max(Duration::from_millis(1)))
                 .await?;
         }
-        Ok(())
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.wait_cluster_ready(left.max(Duration::from_millis(1)))
+            .await
     }
 
     fn exited_nodes(&self) -> Vec<crate::backend::NodeExit> {
@@ -436,16 +473,7 @@ impl ClusterControl for Cluster {
     }
 
     async fn leader(&self) -> Option<String> {
-        let nodes: Vec<NodeAddr> = self
-            .nodes()
-            .iter()
-            .map(|n| NodeAddr {
-                id: n.id.clone(),
-                ip: n.ip,
-                port: n.port,
-            })
-            .collect();
-        self.inner.system.leader.find(&nodes).await
+        self.inner.system.leader.find(&self.node_addrs()).await
     }
 
     fn clock_file(&self, node: &str) -> Result<PathBuf> {

@@ -64,6 +64,7 @@ pub fn spec() -> SystemSpec {
         readiness: Readiness::Http {
             path: "/health".into(),
         },
+        cluster_ready: crate::system::ClusterReadiness::Nodes,
         ready_timeout: Duration::from_secs(30),
         leader: LeaderLookup::EtcdStatus,
         faults: FaultSet::ALL_BUT_CLOCK,

@@ -91,6 +91,7 @@ fn kv_reference(name: &str, leader: LeaderLookup) -> SystemSpec {
         readiness: Readiness::Http {
             path: "/health".into(),
         },
+        cluster_ready: crate::system::ClusterReadiness::Nodes,
         ready_timeout: Duration::from_secs(20),
         leader,
         faults: FaultSet::ALL,

@@ -103,6 +103,7 @@ pub fn spec() -> SystemSpec {
         port: workloads::redis::REDIS_PORT,
         peer_port: None,
         readiness: Readiness::Tcp,
+        cluster_ready: crate::system::ClusterReadiness::RedisReplication,
         ready_timeout: Duration::from_secs(20),
         leader: LeaderLookup::RedisSentinel,
         // redis is C and reads time through libc: libfaketime moves its clock.
