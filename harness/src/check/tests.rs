@@ -20,20 +20,7 @@ fn json(r: &CheckReport) -> Value {
 
 /// An append history where process 0's second read goes back (a monotonic-reads
 /// violation) and both nodes' final reads agree after the heal.
-const STALE_APPEND: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"append","key":1,"value":1}
-{"index":1,"time":1,"process":0,"type":"ok","f":"append","key":1,"value":1}
-{"index":2,"time":2,"process":0,"type":"invoke","f":"append","key":1,"value":2}
-{"index":3,"time":3,"process":0,"type":"ok","f":"append","key":1,"value":2}
-{"index":4,"time":4,"process":0,"type":"invoke","f":"read","key":1}
-{"index":5,"time":5,"process":0,"type":"ok","f":"read","key":1,"value":[1,2]}
-{"index":6,"time":6,"process":0,"type":"invoke","f":"read","key":1}
-{"index":7,"time":7,"process":0,"type":"ok","f":"read","key":1,"value":[1]}
-{"index":8,"time":80,"process":"nemesis","type":"info","f":"heal-all","value":null}
-{"index":9,"time":100,"process":5,"type":"invoke","f":"final-read","key":1,"node":"n1"}
-{"index":10,"time":101,"process":5,"type":"ok","f":"final-read","key":1,"value":[1,2],"node":"n1"}
-{"index":11,"time":102,"process":6,"type":"invoke","f":"final-read","key":1,"node":"n2"}
-{"index":12,"time":103,"process":6,"type":"ok","f":"final-read","key":1,"value":[1,2],"node":"n2"}
-"#;
+const STALE_APPEND: &str = include_str!("../../tests/fixtures/stale-append.jsonl");
 
 #[test]
 fn append_checks_share_the_index_and_the_history_is_placed() {
