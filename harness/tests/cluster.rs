@@ -375,11 +375,13 @@ async fn a_node_that_never_listens_times_out_with_the_last_error() {
     )
     .unwrap();
     let mut opts = options(dir.path(), SystemSpec::from_toml_file(&path).unwrap(), 1);
-    opts.ready_timeout = Some(Duration::from_millis(800));
+    // Long enough for a connection attempt to be refused even on a loaded machine
+    // (one attempt may wait up to a second for an answer).
+    opts.ready_timeout = Some(Duration::from_millis(2500));
     let run_id = opts.run_id.clone();
     let e = format!("{:#}", Cluster::start(opts).await.err().expect("must fail"));
     assert!(
-        e.contains("node n1 was not ready") && e.contains(":7072 (tcp) within 0.8s"),
+        e.contains("node n1 was not ready") && e.contains(":7072 (tcp) within 2.5s"),
         "{e}"
     );
     assert!(e.contains("Connection refused"), "{e}");
