@@ -4,6 +4,7 @@
 //! so `--time-limit 30s` and `time-limit = "30s"` mean the same thing and are refused
 //! with the same message.
 
+use anyhow::{anyhow, bail, Result};
 use std::time::Duration;
 
 /// The longest duration any setting accepts: a week. Longer is a typo (`999999999h`),
@@ -12,12 +13,12 @@ pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Parses a duration: a number with a unit (`ns`, `us`, `ms`, `s`, `m`, `h`), or a
 /// bare number of seconds; at most [`MAX_DURATION`].
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration> {
     let t = text.trim();
     let (number, unit) = split_number(t);
     let n: f64 = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration (try 500ms, 30s, 2m)"))?;
+        .map_err(|_| anyhow!("`{text}` is not a duration (try 500ms, 30s, 2m)"))?;
     let scale = match unit {
         "ns" => 1e-9,
         "us" | "µs" => 1e-6,
@@ -25,30 +26,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" | "sec" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        other => {
-            return Err(format!(
-                "`{text}`: unknown unit `{other}` (use ns, us, ms, s, m or h)"
-            ))
-        }
+        other => bail!("`{text}`: unknown unit `{other}` (use ns, us, ms, s, m or h)"),
     };
     let d =
-        Duration::try_from_secs_f64(n * scale).map_err(|_| format!("`{text}` is out of range"))?;
+        Duration::try_from_secs_f64(n * scale).map_err(|_| anyhow!("`{text}` is out of range"))?;
     if d > MAX_DURATION {
-        return Err(format!(
-            "`{text}` is longer than a week, the longest any setting accepts"
-        ));
+        bail!("`{text}` is longer than a week, the longest any setting accepts");
     }
     Ok(d)
 }
 
 /// Parses a size: a number with an optional `K`, `M`, `G` or `T` suffix (powers of
 /// 1024, an optional trailing `B` or `iB`).
-pub fn parse_bytes(text: &str) -> Result<usize, String> {
+pub fn parse_bytes(text: &str) -> Result<usize> {
     let t = text.trim();
     let (number, unit) = split_number(t);
     let n: f64 = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a size (try 512M, 2G)"))?;
+        .map_err(|_| anyhow!("`{text}` is not a size (try 512M, 2G)"))?;
     let unit = unit.to_ascii_uppercase();
     let scale = match unit.trim_end_matches("IB").trim_end_matches('B') {
         "" => 1.0,
@@ -56,7 +51,7 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
         "M" => 1024.0 * 1024.0,
         "G" => 1024.0 * 1024.0 * 1024.0,
         "T" => 1024.0f64.powi(4),
-        _ => return Err(format!("`{text}`: unknown unit (use K, M, G or T)")),
+        _ => bail!("`{text}`: unknown unit (use K, M, G or T)"),
     };
     Ok((n * scale) as usize)
 }
@@ -104,7 +99,7 @@ mod tests {
 
     #[test]
     fn absurd_durations_are_refused_with_the_limit() {
-        let e = parse_duration("999999999h").unwrap_err();
+        let e = parse_duration("999999999h").unwrap_err().to_string();
         assert!(e.contains("longer than a week"), "{e}");
         assert!(parse_duration("168h").is_ok());
     }

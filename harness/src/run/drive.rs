@@ -105,9 +105,7 @@ impl<C: RunningCluster> Drive<'_, C> {
         if let Some(e) = record_error {
             anyhow::bail!("recording a nemesis event: {e}");
         }
-        let schedule = schedule
-            .map(|s| s.map_err(|e| anyhow::anyhow!("the fault schedule: {e}")))
-            .transpose()?;
+        let schedule = schedule.transpose()?;
         for e in schedule.iter().flat_map(|s| &s.errors) {
             warnings.push(format!("nemesis: {e}"));
         }
@@ -167,7 +165,7 @@ impl<C: RunningCluster> Drive<'_, C> {
         generator: &Arc<Mutex<Generator>>,
         nemesis: &mut Nemesis<C>,
         log: &NemesisLog,
-    ) -> (Result<RunSummary>, Option<Result<ScheduleRecord, String>>) {
+    ) -> (Result<RunSummary>, Option<Result<ScheduleRecord>>) {
         let config = self.config;
         let options = RunOptions {
             concurrency: config.concurrency,
@@ -196,7 +194,7 @@ impl<C: RunningCluster> Drive<'_, C> {
                 targets.len(),
             ) {
                 Ok(s) => s.with_params(config.fault_params()),
-                Err(e) => return Some(Err(e.to_string())),
+                Err(e) => return Some(Err(anyhow::Error::new(e).context("the fault schedule"))),
             };
             let mut interrupt = self.interrupt.clone();
             let until = async move {
