@@ -239,6 +239,15 @@ fn a_bank_history_is_held_to_the_total_given_or_else_the_first_reads() {
     let check = &json(&out)["histories"][0]["checks"][0];
     assert_eq!(check["report"]["wrong_totals"], 2, "{check:#}");
     assert_eq!(check["report"]["expected_total"], 90, "{check:#}");
+    let mut empty = bank.to_vec();
+    empty.extend(["--bank-accounts", ","]);
+    let out = faultline(&empty, &[&path]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("--bank-accounts: no account named"),
+        "{}",
+        text(&out)
+    );
     // Without --check the bank flags would be ignored: refused instead.
     let out = faultline(&["check", "--bank-total", "100"], &[&path]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));

@@ -55,7 +55,7 @@ fn context(args: &CheckArgs, history: &Path) -> Result<CheckContext> {
             history.parent().unwrap_or(Path::new(".")),
         ));
         ctx.all_keys |= args.all_keys;
-        ctx.bank = bank_flags(args, ctx.bank.take());
+        ctx.bank = bank_flags(args, ctx.bank.take())?;
         return Ok(ctx);
     }
     from_flags(args)
@@ -63,18 +63,22 @@ fn context(args: &CheckArgs, history: &Path) -> Result<CheckContext> {
 
 /// The bank `--bank-total` and `--bank-accounts` describe, each over `known` (or the
 /// first read's, when neither knows).
-fn bank_flags(args: &CheckArgs, known: Option<BankOptions>) -> Option<BankOptions> {
+fn bank_flags(args: &CheckArgs, known: Option<BankOptions>) -> Result<Option<BankOptions>> {
     if args.bank_total.is_none() && args.bank_accounts.is_none() {
-        return known;
+        return Ok(known);
     }
     let mut bank = known.unwrap_or_else(BankOptions::from_first_read);
     if let Some(total) = args.bank_total {
         bank.initial_total = BankTotal::Given(total);
     }
     if let Some(list) = &args.bank_accounts {
-        bank.accounts = Some(comma_list(list));
+        let accounts = comma_list(list);
+        if accounts.is_empty() {
+            bail!("--bank-accounts: no account named in `{list}` (expected ids, comma-separated: 0,1,2)");
+        }
+        bank.accounts = Some(accounts);
     }
-    Some(bank)
+    Ok(Some(bank))
 }
 
 /// `a, b,,c` as `["a", "b", "c"]`.
@@ -107,7 +111,7 @@ fn from_flags(args: &CheckArgs) -> Result<CheckContext> {
     }
     ctx.nodes = comma_list(args.nodes.as_deref().unwrap_or(""));
     ctx.all_keys = args.all_keys;
-    ctx.bank = bank_flags(args, None);
+    ctx.bank = bank_flags(args, None)?;
     Ok(ctx)
 }
 
