@@ -1,11 +1,20 @@
-//! The bank invariant: every whole-bank read sums to the total the workload set up
-//! (its accounts times their initial balance), with no negative balance.
+//! The bank invariant: every whole-bank read sums to the bank's total, with no
+//! negative balance and exactly the bank's accounts. `faultline test` knows the bank
+//! its workload set up ([`generated_bank`]); a stored history checked with flags gets
+//! `--bank-total` and `--bank-accounts`, or else the first complete read's.
 
-use super::{CheckInput, CheckKind, CheckReport, Checker, Found};
-use checker::consistency::invariants::bank;
+use super::{CheckContext, CheckInput, CheckKind, CheckReport, Checker, Found};
+use checker::consistency::invariants::bank::{self, BankOptions, BankTotal};
 use workloads::generator::{BANK_ACCOUNTS, BANK_INITIAL_BALANCE};
 
 pub struct Bank;
+
+/// The bank the bank workload sets up: its accounts, each with the initial balance.
+pub fn generated_bank() -> BankOptions {
+    let mut options = BankOptions::new(BANK_ACCOUNTS as i64 * BANK_INITIAL_BALANCE);
+    options.accounts = Some((0..BANK_ACCOUNTS).map(|a| a.to_string()).collect());
+    options
+}
 
 impl Checker for Bank {
     fn kind(&self) -> CheckKind {
@@ -13,24 +22,34 @@ impl Checker for Bank {
     }
 
     fn check(&self, input: &CheckInput) -> Result<Found, String> {
-        let mut options = bank::BankOptions::new(BANK_ACCOUNTS as i64 * BANK_INITIAL_BALANCE);
-        options.accounts = Some((0..BANK_ACCOUNTS).map(|a| a.to_string()).collect());
+        let options = input
+            .context
+            .bank
+            .clone()
+            .unwrap_or_else(BankOptions::from_first_read);
         let r = bank::check(input.history, &options).map_err(|e| e.to_string())?;
-        let seen = match (r.min_total, r.max_total) {
-            (Some(lo), Some(hi)) if lo == hi => lo.to_string(),
-            (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
-            _ => "none".to_string(),
-        };
-        let summary = format!(
-            "{} reads: {} wrong totals (expected {}, seen {seen}), {} negative balances, {} wrong account sets",
-            r.reads_checked, r.wrong_totals, options.initial_total, r.negative_balances, r.wrong_accounts
-        );
         Ok(super::invariant(
             r.verdict,
             r.reads_checked,
             "no whole-bank read completed",
-            summary,
+            r.summary(),
             CheckReport::Bank(Box::new(r)),
         ))
+    }
+
+    /// The total and accounts the check was given, so the replay holds the reads to
+    /// the same bank instead of the first read's.
+    fn replay_flags(&self, context: &CheckContext) -> String {
+        let Some(options) = &context.bank else {
+            return String::new();
+        };
+        let mut flags = String::new();
+        if let BankTotal::Given(total) = options.initial_total {
+            flags.push_str(&format!(" --bank-total {total}"));
+        }
+        if let Some(accounts) = &options.accounts {
+            flags.push_str(&format!(" --bank-accounts {}", accounts.join(",")));
+        }
+        flags
     }
 }

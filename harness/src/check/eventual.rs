@@ -1,11 +1,12 @@
 //! Eventual consistency (`checker::consistency::eventual`): every node's final reads
 //! agree after the quiet period, and (for sets and appends) no acknowledged element
 //! is lost. It needs what the runner vouches for: the quiet period it waited after
-//! the final heal, and every node it read from.
+//! the final heal, and every node it read from. Its summary is the checker's own
+//! (`EventualReport::summary`), which says what the verdict rests on.
 
 use super::{quiet_period_flag, CheckContext, CheckInput, CheckKind, CheckReport, Checker, Found};
 use crate::workload::Workload;
-use checker::consistency::eventual::{self, EventualReport};
+use checker::consistency::eventual;
 
 pub struct Eventual;
 
@@ -37,7 +38,7 @@ impl Checker for Eventual {
         .map_err(|e| e.to_string())?;
         Ok(Found {
             verdict: report.verdict,
-            summary: summary(&report),
+            summary: report.summary(),
             report: CheckReport::Eventual(Box::new(report)),
         })
     }
@@ -49,18 +50,4 @@ impl Checker for Eventual {
         }
         flags
     }
-}
-
-fn summary(report: &EventualReport) -> String {
-    let mut summary = format!(
-        "convergence {} ({} keys)",
-        report.convergence.verdict, report.convergence.keys_checked
-    );
-    if let Some(el) = &report.elements {
-        summary.push_str(&format!(
-            ", elements {}: {} acknowledged, {} lost, {} stale",
-            el.verdict, el.acknowledged, el.lost, el.stale
-        ));
-    }
-    summary
 }

@@ -1,23 +1,26 @@
 //! Linearizability per key (`checker::linearizability`), with the register model
-//! for register workloads (a failed CAS read from its error) and the set model for
-//! sets. Without `--all-keys` the search stops at the first key that fails, so the
-//! summary says "at least" that many.
+//! for register workloads and the set model for sets. A failed CAS and a read of nil
+//! mean what the history's readings say ([`CheckInput::readings`](super::CheckInput)):
+//! faultline's rules for its own histories (a failed CAS read from its error), the
+//! writing tool's for an imported one. Without `--all-keys` the search stops at the
+//! first key that fails, so the summary says "at least" that many.
 
 use super::{CheckInput, CheckKind, CheckReport, Checker, Found};
 use crate::workload::Workload;
 use checker::linearizability::{Options, Report, DEFAULT_MEMORY_LIMIT};
-use checker::model::{BuiltinModel, CasFailMeaning};
+use checker::model::{BuiltinModel, ConfiguredModel, Readings};
 use checker::verdict::Verdict;
 
 pub struct Linearizable;
 
 /// The model a workload's history is checked against (by this and the sequential
-/// check).
-pub fn model_of(workload: Workload) -> BuiltinModel {
-    match workload {
+/// check), reading failed CASes and nil reads as `readings` says.
+pub fn model_of(workload: Workload, readings: Readings) -> ConfiguredModel {
+    let model = match workload {
         Workload::Set => BuiltinModel::Set,
-        _ => BuiltinModel::CasRegister(CasFailMeaning::FromError),
-    }
+        _ => BuiltinModel::CasRegister(readings.cas_fail),
+    };
+    ConfiguredModel::new(model).with_nil_read(readings.nil_read)
 }
 
 impl Checker for Linearizable {
@@ -27,7 +30,7 @@ impl Checker for Linearizable {
 
     fn check(&self, input: &CheckInput) -> Result<Found, String> {
         let ctx = input.context;
-        let model = model_of(ctx.workload);
+        let model = model_of(ctx.workload, input.readings);
         let options = Options {
             timeout: Some(ctx.check_timeout),
             memory_limit: DEFAULT_MEMORY_LIMIT,
@@ -35,7 +38,12 @@ impl Checker for Linearizable {
         };
         let report = model
             .check(&input.history_with_final_reads_as_reads(), &options)
-            .map_err(|e| format!("the history does not fit the {} model: {e}", model.name()))?;
+            .map_err(|e| {
+                format!(
+                    "the history does not fit the {} model: {e}",
+                    model.model().name()
+                )
+            })?;
         Ok(Found {
             verdict: report.verdict,
             summary: summary(&report, ctx.all_keys),

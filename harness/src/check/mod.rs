@@ -24,6 +24,7 @@ mod sequential;
 mod session;
 mod unique_ids;
 
+pub use bank::generated_bank;
 pub use kind::{parse_check_list, CheckKind};
 pub use placement::placement;
 
@@ -31,10 +32,13 @@ use crate::config::units::duration_text;
 use crate::workload::Workload;
 use checker::consistency::append_index::AppendIndex;
 use checker::consistency::invariants::{
-    bank::BankReport, counter::CounterReport, unique_ids::UniqueIdReport,
+    bank::{BankOptions, BankReport},
+    counter::CounterReport,
+    unique_ids::UniqueIdReport,
 };
 use checker::consistency::{eventual::EventualReport, session::SessionReport};
 use checker::history::History;
+use checker::model::Readings;
 use checker::verdict::Verdict;
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -110,6 +114,10 @@ pub struct CheckContext {
     pub nodes: Vec<String>,
     /// Check every key even after one is found invalid.
     pub all_keys: bool,
+    /// What the bank check holds every read to; `None`: the total and the accounts
+    /// of the first complete read (a stored history that does not say how its bank
+    /// was set up). `faultline test` knows its own bank ([`generated_bank`]).
+    pub bank: Option<BankOptions>,
 }
 
 impl CheckContext {
@@ -123,6 +131,7 @@ impl CheckContext {
             sequential_timeout: Duration::from_secs(60),
             nodes: Vec::new(),
             all_keys: false,
+            bank: None,
         }
     }
 }
@@ -131,6 +140,9 @@ impl CheckContext {
 pub struct CheckInput<'a> {
     pub history: &'a History,
     pub context: &'a CheckContext,
+    /// How the history's failed CASes and nil reads are read: faultline's own rules
+    /// for its JSONL, the writing tool's for an imported history.
+    pub readings: Readings,
     /// The results of the checks that ran before this one, in order.
     pub earlier: &'a [CheckResult],
     append_index: &'a OnceLock<Result<AppendIndex, String>>,
@@ -188,10 +200,22 @@ pub fn checker(kind: CheckKind) -> &'static dyn Checker {
     }
 }
 
-/// Runs every check the context names, in order. `history_path` is how replay
-/// commands name the stored history.
+/// Runs every check the context names, in order, on a history faultline recorded.
+/// `history_path` is how replay commands name the stored history.
 pub fn run_checks(
     history: &History,
+    context: &CheckContext,
+    history_path: &str,
+) -> Vec<CheckResult> {
+    run_checks_read_as(history, Readings::default(), context, history_path)
+}
+
+/// [`run_checks`] on a history whose failed CASes and nil reads mean what `readings`
+/// says: an imported history, read as the tool that wrote it means it
+/// (`checker::import::Imported::readings`), or as the user chose.
+pub fn run_checks_read_as(
+    history: &History,
+    readings: Readings,
     context: &CheckContext,
     history_path: &str,
 ) -> Vec<CheckResult> {
@@ -202,6 +226,7 @@ pub fn run_checks(
         let input = CheckInput {
             history,
             context,
+            readings,
             earlier: &results,
             append_index: &index,
         };

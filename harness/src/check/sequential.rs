@@ -8,7 +8,9 @@
 
 use super::linearizable::model_of;
 use super::{CheckInput, CheckKind, CheckReport, Checker, Found};
-use checker::sequential;
+use checker::history::History;
+use checker::model::{Model, ModelError, UseModel};
+use checker::sequential::{self, Report};
 use checker::verdict::Verdict;
 
 pub struct Sequential;
@@ -20,26 +22,38 @@ impl Checker for Sequential {
 
     fn check(&self, input: &CheckInput) -> Result<Found, String> {
         let ctx = input.context;
-        let model = model_of(ctx.workload);
+        let model = model_of(ctx.workload, input.readings);
+        let name = model.model().name();
         let history = input.history_with_final_reads_as_reads();
         let proven_linearizable = input
             .earlier
             .iter()
             .any(|c| c.name == CheckKind::Linearizable && c.verdict == Verdict::Valid);
         let report = if proven_linearizable {
-            sequential::implied_by_linearizability(&history, model.name())
+            sequential::implied_by_linearizability(&history, name)
         } else {
             let options = sequential::Options {
                 timeout: Some(ctx.sequential_timeout.min(ctx.check_timeout)),
                 ..sequential::Options::default()
             };
-            sequential::check_builtin(model, &history, &options)
-                .map_err(|e| format!("the history does not fit the {} model: {e}", model.name()))?
+            model
+                .use_model(Search(&history, &options))
+                .map_err(|e| format!("the history does not fit the {name} model: {e}"))?
         };
         Ok(Found {
             verdict: report.verdict,
             summary: report.summary(),
             report: CheckReport::Sequential(Box::new(report)),
         })
+    }
+}
+
+/// The sequential search with whichever model the configured one turns out to be.
+struct Search<'a>(&'a History, &'a sequential::Options);
+
+impl UseModel for Search<'_> {
+    type Output = Result<Report, ModelError>;
+    fn with<M: Model>(self, model: &M) -> Self::Output {
+        sequential::check(self.0, model, self.1)
     }
 }

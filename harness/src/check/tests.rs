@@ -283,3 +283,90 @@ fn a_search_stopped_at_the_first_bad_key_claims_only_at_least_that_many() {
     );
     assert!(linearizable::summary(&report, true).ends_with("1 key(s) not linearizable"));
 }
+
+/// Three accounts holding 100 in all, before and after a transfer (also checked by
+/// `tests/check_command.rs` through the binary).
+const BANK: &str = include_str!("../../tests/histories/bank.jsonl");
+
+#[test]
+fn a_bank_without_known_options_is_held_to_its_first_read() {
+    let h = parse_jsonl(BANK).unwrap();
+    let results = run_checks(&h, &context(Workload::Bank, &["bank"]), "h");
+    let bank = &results[0];
+    assert_eq!(bank.verdict, Verdict::Valid, "{}", bank.summary);
+    assert!(
+        bank.summary.contains("expected 100, from the first read"),
+        "{}",
+        bank.summary
+    );
+    assert_eq!(
+        bank.replay.as_deref(),
+        Some("faultline check --check bank --workload bank h")
+    );
+}
+
+#[test]
+fn a_known_bank_is_checked_and_replayed_with_its_total_and_accounts() {
+    let h = parse_jsonl(BANK).unwrap();
+    let mut ctx = context(Workload::Bank, &["bank"]);
+    let mut known = BankOptions::new(90);
+    known.accounts = Some(vec!["0".into(), "1".into(), "2".into()]);
+    ctx.bank = Some(known);
+    let bank = run_checks(&h, &ctx, "h").remove(0);
+    assert_eq!(bank.verdict, Verdict::Invalid, "{}", bank.summary);
+    assert!(
+        bank.summary
+            .contains("2 wrong totals (expected 90, given; seen 100)"),
+        "{}",
+        bank.summary
+    );
+    assert_eq!(
+        bank.replay.as_deref(),
+        Some(
+            "faultline check --check bank --workload bank --bank-total 90 --bank-accounts 0,1,2 h"
+        )
+    );
+}
+
+#[test]
+fn faultline_test_holds_the_bank_to_the_one_its_workload_set_up() {
+    let config = crate::config::resolve(&crate::config::TestArgs {
+        system: Some("cl-bank".into()),
+        workload: Some("bank".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let bank = config.check_context(&[]).bank.expect("a known bank");
+    assert_eq!(bank, generated_bank());
+    assert_eq!(
+        bank.initial_total,
+        checker::consistency::invariants::bank::BankTotal::Given(1000)
+    );
+    assert_eq!(bank.accounts.map(|a| a.len()), Some(10));
+}
+
+/// After a write of 1, an `ok` read of nil: stale if nil is a value, nothing at all
+/// if it means "unknown" (Jepsen's reading).
+const NIL_AFTER_WRITE: &str = r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"k","value":1}
+{"index":1,"time":1,"process":0,"type":"ok","f":"write","key":"k","value":1}
+{"index":2,"time":2,"process":0,"type":"invoke","f":"read","key":"k","value":null}
+{"index":3,"time":3,"process":0,"type":"ok","f":"read","key":"k","value":null}
+"#;
+
+#[test]
+fn the_register_checks_read_a_history_as_its_readings_say() {
+    let h = parse_jsonl(NIL_AFTER_WRITE).unwrap();
+    let ctx = context_cas(&["linearizable", "sequential"]);
+    let own = run_checks(&h, &ctx, "h");
+    assert_eq!(own[0].verdict, Verdict::Invalid, "{}", own[0].summary);
+    assert_eq!(own[1].verdict, Verdict::Invalid, "{}", own[1].summary);
+    let jepsen = Readings {
+        cas_fail: checker::model::CasFailMeaning::NoEffect,
+        nil_read: checker::model::NilRead::Unknown,
+    };
+    // Sequential alone, so its own search runs with the readings too.
+    for checks in [&["linearizable"][..], &["sequential"][..]] {
+        let read_as = run_checks_read_as(&h, jepsen, &context_cas(checks), "h");
+        assert_eq!(read_as[0].verdict, Verdict::Valid, "{}", read_as[0].summary);
+    }
+}

@@ -167,6 +167,7 @@ impl TestConfig {
             sequential_timeout: proportional.min(self.check_timeout / 5),
             nodes: nodes.to_vec(),
             all_keys: self.all_keys,
+            bank: Some(crate::check::generated_bank()),
         }
     }
 }

@@ -3,16 +3,19 @@
 //! (`--check`, `--workload`, `--quiet-period`, `--nodes`), or, for a history in a
 //! run's results folder, from the run's `test.json`, so
 //! `faultline check results/latest/history.jsonl` re-checks a run to the verdicts it
-//! had, whatever its workload.
+//! had, whatever its workload. An imported history is read as its format means it
+//! (`--cas-fail` and `--nil-read` override), and the bank check holds reads to
+//! `--bank-total` and `--bank-accounts` when given, else to the first read.
 
-use super::{exit_status, CheckArgs};
+use super::{exit_status, format_flag, print_warnings, CheckArgs, ReadingFlags, ReadingsUsed};
 use crate::check::{self, parse_check_list, CheckContext, CheckResult};
 use crate::cli::{out, outln};
 use crate::config::units::parse_duration;
 use crate::config::TestConfig;
 use crate::results::render::text::{check_line, counterexample};
 use anyhow::{anyhow, bail, Result};
-use checker::import;
+use checker::consistency::invariants::bank::{BankOptions, BankTotal};
+use checker::import::Format;
 use checker::verdict::Verdict;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,9 +55,39 @@ fn context(args: &CheckArgs, history: &Path) -> Result<CheckContext> {
             history.parent().unwrap_or(Path::new(".")),
         ));
         ctx.all_keys |= args.all_keys;
+        ctx.bank = bank_flags(args, ctx.bank.take())?;
         return Ok(ctx);
     }
     from_flags(args)
+}
+
+/// The bank `--bank-total` and `--bank-accounts` describe, each over `known` (or the
+/// first read's, when neither knows).
+fn bank_flags(args: &CheckArgs, known: Option<BankOptions>) -> Result<Option<BankOptions>> {
+    if args.bank_total.is_none() && args.bank_accounts.is_none() {
+        return Ok(known);
+    }
+    let mut bank = known.unwrap_or_else(BankOptions::from_first_read);
+    if let Some(total) = args.bank_total {
+        bank.initial_total = BankTotal::Given(total);
+    }
+    if let Some(list) = &args.bank_accounts {
+        let accounts = comma_list(list);
+        if accounts.is_empty() {
+            bail!("--bank-accounts: no account named in `{list}` (expected ids, comma-separated: 0,1,2)");
+        }
+        bank.accounts = Some(accounts);
+    }
+    Ok(Some(bank))
+}
+
+/// `a, b,,c` as `["a", "b", "c"]`.
+fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// The context the flags describe; the error names the flag.
@@ -76,43 +109,54 @@ fn from_flags(args: &CheckArgs) -> Result<CheckContext> {
         ctx.check_timeout = parse_duration(t).map_err(|e| anyhow!("--timeout: {e}"))?;
         ctx.sequential_timeout = ctx.check_timeout;
     }
-    ctx.nodes = args
-        .nodes
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
+    ctx.nodes = comma_list(args.nodes.as_deref().unwrap_or(""));
     ctx.all_keys = args.all_keys;
+    ctx.bank = bank_flags(args, None)?;
     Ok(ctx)
 }
 
+/// The flags every history is read with.
+struct ReadWith {
+    format: Option<Format>,
+    readings: ReadingFlags,
+}
+
+impl ReadWith {
+    fn from_args(args: &CheckArgs) -> Result<ReadWith> {
+        if args.check.is_some() || args.workload.is_some() {
+            from_flags(args)?;
+        }
+        Ok(ReadWith {
+            format: format_flag(args)?,
+            readings: ReadingFlags::from_args(args)?,
+        })
+    }
+}
+
 pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
-    if args.check.is_some() || args.workload.is_some() {
-        if let Err(e) = from_flags(args) {
+    let read_with = match ReadWith::from_args(args) {
+        Ok(r) => r,
+        Err(e) => {
             eprintln!("faultline check: {e:#}");
             return exit_status(false, true, false);
         }
-    }
+    };
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut errors = 0usize;
     let mut docs = Vec::new();
     for path in &files {
-        match check_one(args, path) {
-            Ok((verdict, results)) => {
-                verdicts.push(verdict);
-                let placement = check::placement(&results);
+        match check_one(args, &read_with, path) {
+            Ok(c) => {
+                verdicts.push(c.verdict);
+                let placement = check::placement(&c.results);
                 if args.json {
-                    docs.push(serde_json::json!({ "path": path, "verdict": verdict, "checks": results, "hierarchy": placement }));
+                    docs.push(serde_json::json!({
+                        "path": path, "verdict": c.verdict, "checks": c.results,
+                        "hierarchy": placement, "readings": c.readings.to_json(),
+                        "warnings": c.warnings,
+                    }));
                 } else {
-                    print_text(
-                        path,
-                        verdict,
-                        &results,
-                        placement.as_ref().map(|p| p.line.as_str()),
-                    );
+                    print_text(path, &c, placement.as_ref().map(|p| p.line.as_str()));
                 }
             }
             Err(e) => {
@@ -136,17 +180,45 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
     )
 }
 
-/// Loads and checks one history.
-fn check_one(args: &CheckArgs, path: &Path) -> Result<(Verdict, Vec<CheckResult>)> {
-    let ctx = context(args, path)?;
-    let history = import::load(path, None)?;
-    let results = check::run_checks(&history, &ctx, &path.display().to_string());
-    Ok((Verdict::all(results.iter().map(|c| c.verdict)), results))
+/// One history's checks.
+struct Checked {
+    verdict: Verdict,
+    results: Vec<CheckResult>,
+    readings: ReadingsUsed,
+    warnings: Vec<String>,
 }
 
-fn print_text(path: &Path, verdict: Verdict, results: &[CheckResult], placement: Option<&str>) {
-    outln!("{}  {verdict}", path.display());
-    for c in results {
+/// Loads and checks one history, printing its import warnings.
+fn check_one(args: &CheckArgs, read_with: &ReadWith, path: &Path) -> Result<Checked> {
+    let ctx = context(args, path)?;
+    let imported = super::load(path, read_with.format)?;
+    let warnings: Vec<String> = imported.warnings.iter().map(|w| w.to_string()).collect();
+    print_warnings(path, &warnings);
+    let readings = read_with.readings.apply(&imported);
+    let results = check::run_checks_read_as(
+        &imported.history,
+        readings.readings,
+        &ctx,
+        &path.display().to_string(),
+    );
+    Ok(Checked {
+        verdict: Verdict::all(results.iter().map(|c| c.verdict)),
+        results,
+        readings,
+        warnings,
+    })
+}
+
+/// The verdict line (with the readings, unless they are faultline's own unasked),
+/// each check's line and counterexample, and the hierarchy line.
+fn print_text(path: &Path, checked: &Checked, placement: Option<&str>) {
+    let readings = if checked.readings.plain() {
+        String::new()
+    } else {
+        format!("  {}", checked.readings)
+    };
+    outln!("{}  {}{readings}", path.display(), checked.verdict);
+    for c in &checked.results {
         out(&format!("  {}", check_line(c)));
         if let Some(text) = counterexample(c) {
             for line in text.lines() {

@@ -1,13 +1,15 @@
 //! The model mode of `faultline check`: linearizability of each history against one
-//! model (given, or guessed from the history's functions).
+//! model (given, or guessed from the history's functions). The model is chosen per
+//! file once it is read, since its readings (what a failed CAS and a nil read mean)
+//! are the file format's unless the flags choose.
 
-use super::{exit_status, CheckArgs};
+use super::{exit_status, format_flag, print_warnings, CheckArgs, ReadingFlags, ReadingsUsed};
 use crate::cli::{exit, out};
 use crate::config::units::{parse_bytes, parse_duration};
-use anyhow::{anyhow, bail, Result};
-use checker::import::{self, Format};
+use anyhow::{anyhow, Result};
+use checker::import::Format;
 use checker::linearizability::{Options, Report, DEFAULT_MEMORY_LIMIT};
-use checker::model::{BuiltinModel, CasFailMeaning};
+use checker::model::{BuiltinModel, CasFailMeaning, ConfiguredModel};
 use checker::verdict::Verdict;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -25,6 +27,21 @@ struct Checked {
     /// Why the history could not be checked (unreadable, malformed, wrong model).
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The readings it was checked with ([`ReadingsUsed::to_json`]), once read.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "readings_json"
+    )]
+    readings: Option<ReadingsUsed>,
+    /// What was odd about the file (time that goes back), each as one line.
+    warnings: Vec<String>,
+}
+
+fn readings_json<S: serde::Serializer>(
+    readings: &Option<ReadingsUsed>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    readings.map(ReadingsUsed::to_json).serialize(s)
 }
 
 #[derive(Serialize, Default)]
@@ -54,6 +71,9 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
         .par_iter()
         .map(|path| check_file(path, &settings))
         .collect();
+    for r in &results {
+        print_warnings(&r.path, &r.warnings);
+    }
     let summary = Summary::of(&results, started);
     let mut text = String::new();
     if args.json {
@@ -102,35 +122,33 @@ impl Summary {
 }
 
 struct Settings {
+    /// `--model`, whose CAS reading is set per file ([`with_cas_fail`]).
     model: Option<BuiltinModel>,
-    cas_fail: CasFailMeaning,
+    readings: ReadingFlags,
+    /// `--initial`, parsed.
+    initial: Option<serde_json::Value>,
     format: Option<Format>,
     options: Options,
 }
 
 impl Settings {
     fn from_args(args: &CheckArgs) -> Result<Settings> {
-        let cas_fail = match args.cas_fail.as_deref() {
-            None | Some("from-error") => CasFailMeaning::FromError,
-            Some("compared" | "comparison-failed") => CasFailMeaning::ComparisonFailed,
-            Some("no-effect") => CasFailMeaning::NoEffect,
-            Some(other) => bail!("--cas-fail: unknown meaning `{other}` (expected compared, no-effect or from-error)"),
-        };
         let model = match &args.model {
             None => None,
-            Some(name) => Some(BuiltinModel::from_name(name, cas_fail).ok_or_else(|| {
-                anyhow!(
-                    "--model: unknown model `{name}` (known: {})",
-                    BuiltinModel::NAMES.join(", ")
-                )
-            })?),
-        };
-        let format = match &args.format {
-            None => None,
             Some(name) => Some(
-                name.parse::<Format>()
-                    .map_err(|e| anyhow!("--format: {e}"))?,
+                BuiltinModel::from_name(name, CasFailMeaning::default()).ok_or_else(|| {
+                    anyhow!(
+                        "--model: unknown model `{name}` (known: {})",
+                        BuiltinModel::NAMES.join(", ")
+                    )
+                })?,
             ),
+        };
+        let initial = match &args.initial {
+            None => None,
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                anyhow!("--initial: `{text}` is not a JSON value ({e}); examples: 0, '\"a\"', '{{\"1\":0}}'")
+            })?),
         };
         let timeout = match &args.timeout {
             None => None,
@@ -142,8 +160,9 @@ impl Settings {
         };
         Ok(Settings {
             model,
-            cas_fail,
-            format,
+            readings: ReadingFlags::from_args(args)?,
+            initial,
+            format: format_flag(args)?,
             options: Options {
                 timeout,
                 memory_limit,
@@ -153,31 +172,60 @@ impl Settings {
     }
 }
 
+/// `model` with failed CASes read as `meaning`, for the models that have CAS.
+fn with_cas_fail(model: BuiltinModel, meaning: CasFailMeaning) -> BuiltinModel {
+    match model {
+        BuiltinModel::CasRegister(_) => BuiltinModel::CasRegister(meaning),
+        BuiltinModel::Kv(_) => BuiltinModel::Kv(meaning),
+        other => other,
+    }
+}
+
 fn check_file(path: &Path, settings: &Settings) -> Checked {
-    let fail = |error: String| Checked {
+    let mut checked = Checked {
         path: path.to_path_buf(),
         report: None,
-        error: Some(error),
+        error: None,
+        readings: None,
+        warnings: Vec::new(),
     };
-    let history = match import::load(path, settings.format) {
-        Ok(h) => h,
-        Err(e) => return fail(e.to_string()),
+    let imported = match super::load(path, settings.format) {
+        Ok(i) => i,
+        Err(e) => {
+            checked.error = Some(e.to_string());
+            return checked;
+        }
     };
-    let model = settings
-        .model
-        .unwrap_or_else(|| BuiltinModel::guess(&history, settings.cas_fail));
-    match model.check(&history, &settings.options) {
-        Ok(report) => Checked {
-            path: path.to_path_buf(),
-            report: Some(report),
-            error: None,
-        },
-        Err(e) => fail(format!(
-            "{}: does not fit the {} model: {e}",
-            path.display(),
-            model.name()
-        )),
+    checked.warnings = imported.warnings.iter().map(|w| w.to_string()).collect();
+    let used = settings.readings.apply(&imported);
+    checked.readings = Some(used);
+    let history = &imported.history;
+    let cas_fail = used.readings.cas_fail;
+    let model = match settings.model {
+        Some(m) => with_cas_fail(m, cas_fail),
+        None => BuiltinModel::guess(history, cas_fail),
+    };
+    let mut configured = ConfiguredModel::new(model).with_nil_read(used.readings.nil_read);
+    if let Some(initial) = &settings.initial {
+        configured = match configured.with_initial(initial) {
+            Ok(c) => c,
+            Err(e) => {
+                checked.error = Some(format!("{}: --initial: {e}", path.display()));
+                return checked;
+            }
+        };
     }
+    match configured.check(history, &settings.options) {
+        Ok(report) => checked.report = Some(report),
+        Err(e) => {
+            checked.error = Some(format!(
+                "{}: does not fit the {} model: {e}",
+                path.display(),
+                model.name()
+            ))
+        }
+    }
+    checked
 }
 
 fn print_text(out: &mut String, r: &Checked) {
@@ -191,9 +239,13 @@ fn print_text(out: &mut String, r: &Checked) {
         return;
     };
     let keys = report.partitions.len();
+    let readings = r
+        .readings
+        .map(|used| format!("  {used}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{}  {}  {} ops, {} key{}  {:.2} ms  ({})",
+        "{}  {}  {} ops, {} key{}  {:.2} ms  ({}){readings}",
         r.path.display(),
         report.verdict,
         report.ops,
