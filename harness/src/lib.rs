@@ -10,7 +10,7 @@
 //! - [`backend`]: where nodes run (today: local network namespaces).
 //! - [`system`]: what a system under test is; the built-in ones.
 //! - [`adapter`]: client protocols behind one trait; [`workload`]: what a workload
-//!   needs; [`error`]: the one error style.
+//!   needs; [`error`]: the one error style; [`units`]: durations and sizes as typed.
 
 pub mod adapter;
 pub mod backend;
@@ -21,4 +21,5 @@ pub mod error;
 pub mod results;
 pub mod run;
 pub mod system;
+pub mod units;
 pub mod workload;

@@ -1,5 +1,6 @@
-//! What a workload is to the harness: which checks judge it, which apply to it at all,
-//! and what kind of client it needs. The operations themselves come from
+//! What a workload is to the harness: which checks judge it, which apply to it at all
+//! (and the one parser of check lists: `--check`, the test file's `check`, and
+//! `faultline check --check` all use it), and what kind of client it needs. The operations themselves come from
 //! `workloads::generator`; this file is the harness's side of the contract.
 
 use crate::adapter::ClientProtocol;
@@ -47,7 +48,68 @@ pub fn required_protocol(workload: Workload) -> Option<ClientProtocol> {
     (workload == Workload::Bank).then_some(ClientProtocol::Bank)
 }
 
-/// Whether the workload's operations are register operations (read, write, cas).
-pub fn is_register(workload: Workload) -> bool {
-    matches!(workload, Workload::Register | Workload::CasRegister)
+/// Parses a comma-separated check list for a workload: names, or `default` for every
+/// check that applies to it. Refuses unknown names, checks that do not apply, empty
+/// items and an empty list; keeps the first of repeated names.
+pub fn parse_check_list(list: &str, workload: Workload) -> Result<Vec<CheckKind>, String> {
+    let mut out: Vec<CheckKind> = Vec::new();
+    let items: Vec<&str> = list.split(',').map(str::trim).collect();
+    if items.iter().all(|s| s.is_empty()) {
+        return Err("name at least one check".into());
+    }
+    for item in items {
+        if item.is_empty() {
+            return Err(format!(
+                "`{list}` has an empty item (two commas, or one at an end)"
+            ));
+        }
+        let kinds: Vec<CheckKind> = if item == "default" {
+            default_checks(workload).to_vec()
+        } else {
+            let kind: CheckKind = item.parse()?;
+            if !check_applies(kind, workload) {
+                return Err(format!(
+                    "the `{kind}` check does not apply to the {workload} workload"
+                ));
+            }
+            vec![kind]
+        };
+        for k in kinds {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_expands_to_the_workloads_checks_and_repeats_are_dropped() {
+        let v = parse_check_list("default,session,linearizable", Workload::CasRegister).unwrap();
+        assert_eq!(
+            v,
+            vec![
+                CheckKind::Linearizable,
+                CheckKind::Sequential,
+                CheckKind::Eventual,
+                CheckKind::Session
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_inapplicable_and_empty_items_are_refused_with_the_reason() {
+        let e = parse_check_list("serializable", Workload::CasRegister).unwrap_err();
+        assert!(e.contains("unknown check `serializable`"), "{e}");
+        let e = parse_check_list("linearizable", Workload::Append).unwrap_err();
+        assert!(e.contains("does not apply to the append workload"), "{e}");
+        let e = parse_check_list("linearizable,,eventual", Workload::CasRegister).unwrap_err();
+        assert!(e.contains("empty item"), "{e}");
+        let e = parse_check_list(" , ", Workload::CasRegister).unwrap_err();
+        assert!(e.contains("at least one"), "{e}");
+    }
 }

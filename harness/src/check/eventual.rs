@@ -5,8 +5,8 @@
 //! (`EventualReport::summary`), which says what the verdict rests on.
 
 use super::{quiet_period_flag, CheckContext, CheckInput, CheckKind, CheckReport, Checker, Found};
-use crate::workload::Workload;
 use checker::consistency::eventual;
+use workloads::generator::Workload;
 
 pub struct Eventual;
 

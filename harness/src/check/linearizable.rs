@@ -6,10 +6,10 @@
 //! first key that fails, so the summary says "at least" that many.
 
 use super::{CheckInput, CheckKind, CheckReport, Checker, Found};
-use crate::workload::Workload;
 use checker::linearizability::{Options, Report, DEFAULT_MEMORY_LIMIT};
 use checker::model::{BuiltinModel, ConfiguredModel, Readings};
 use checker::verdict::Verdict;
+use workloads::generator::Workload;
 
 pub struct Linearizable;
 

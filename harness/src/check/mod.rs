@@ -25,11 +25,10 @@ mod session;
 mod unique_ids;
 
 pub use bank::generated_bank;
-pub use kind::{parse_check_list, CheckKind};
+pub use kind::CheckKind;
 pub use placement::placement;
 
-use crate::config::units::duration_text;
-use crate::workload::Workload;
+use crate::units::duration_text;
 use checker::consistency::append_index::AppendIndex;
 use checker::consistency::invariants::{
     bank::{BankOptions, BankReport},
@@ -43,6 +42,7 @@ use checker::verdict::Verdict;
 use serde::Serialize;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use workloads::generator::Workload;
 
 /// One check's answer.
 #[derive(Debug, Clone, Serialize)]

@@ -4,8 +4,8 @@
 //! on a history without them.
 
 use super::{CheckInput, CheckKind, CheckReport, Checker, Found};
-use crate::workload::is_register;
 use checker::consistency::session::{self, GuaranteeReport, SessionReport};
+use workloads::generator::Workload;
 
 pub struct Session;
 
@@ -20,7 +20,10 @@ impl Checker for Session {
     }
 
     fn check(&self, input: &CheckInput) -> Result<Found, String> {
-        if is_register(input.context.workload) {
+        if matches!(
+            input.context.workload,
+            Workload::Register | Workload::CasRegister
+        ) {
             return Ok(registers(input));
         }
         let ix = input.append_index()?;

@@ -5,8 +5,8 @@
 //! The defaults are the README's main job: a 5-node raft-kv cluster, the cas-register
 //! workload, partitions, kills and pauses every 5 s, for 30 s.
 
-use super::units::duration_text;
 use super::KeepData;
+use crate::units::duration_text;
 use std::time::Duration;
 use workloads::generator::Workload;
 use workloads::sessions::Sessions;

@@ -6,8 +6,8 @@
 //! An unknown key is an error that names the file and the key: a misspelt setting
 //! that is silently ignored gives a test that is not the one the user asked for.
 
-use super::units::duration_text;
 use super::TestConfig;
+use crate::units::duration_text;
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

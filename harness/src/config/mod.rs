@@ -10,7 +10,6 @@ pub mod defaults;
 pub mod file;
 pub mod flags;
 mod resolve;
-pub mod units;
 
 pub use file::TestFile;
 pub use flags::TestArgs;

@@ -4,12 +4,13 @@
 use super::defaults as def;
 use super::file::{DurationText, StringList, TestFile};
 use super::flags::TestArgs;
-use super::units::{parse_duration, MAX_DURATION};
 use super::{KeepData, TestConfig};
-use crate::check::{parse_check_list, CheckKind};
+use crate::check::CheckKind;
 use crate::error::bad_input;
 use crate::system::{faults, SystemSpec};
+use crate::units::{parse_duration, MAX_DURATION};
 use crate::workload::default_checks;
+use crate::workload::parse_check_list;
 use anyhow::Result;
 use nemesis::{ClockBumpRange, FaultKind};
 use std::path::{Path, PathBuf};

@@ -206,7 +206,7 @@ fn warn_if_no_fault(config: &TestConfig, driven: &mut Driven) {
     } else {
         format!(
             "the schedule started none in {} (the first fault comes after a warm-up of 2 s, or the interval if shorter; for some kinds, such as partitions of one node, there is nothing to do)",
-            crate::config::units::duration_text(config.time_limit)
+            crate::units::duration_text(config.time_limit)
         )
     };
     driven.warnings.insert(0, format!("no fault was injected during this run: {why}; a valid verdict says nothing about faults"));

@@ -8,11 +8,12 @@
 //! `--bank-total` and `--bank-accounts` when given, else to the first read.
 
 use super::{exit_status, format_flag, print_warnings, CheckArgs, ReadingFlags, ReadingsUsed};
-use crate::check::{self, parse_check_list, CheckContext, CheckResult};
+use crate::check::{self, CheckContext, CheckResult};
 use crate::cli::{out, outln};
-use crate::config::units::parse_duration;
 use crate::config::TestConfig;
 use crate::results::render::text::{check_line, counterexample};
+use crate::units::parse_duration;
+use crate::workload::parse_check_list;
 use anyhow::{anyhow, bail, Result};
 use checker::consistency::invariants::bank::{BankOptions, BankTotal};
 use checker::import::Format;

@@ -5,7 +5,7 @@
 
 use super::{exit_status, format_flag, print_warnings, CheckArgs, ReadingFlags, ReadingsUsed};
 use crate::cli::{exit, out};
-use crate::config::units::{parse_bytes, parse_duration};
+use crate::units::{parse_bytes, parse_duration};
 use anyhow::{anyhow, Result};
 use checker::import::Format;
 use checker::linearizability::{Options, Report, DEFAULT_MEMORY_LIMIT};
