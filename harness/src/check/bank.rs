@@ -21,13 +21,13 @@ impl Checker for Bank {
         CheckKind::Bank
     }
 
-    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+    fn check(&self, input: &CheckInput) -> anyhow::Result<Found> {
         let options = input
             .context
             .bank
             .clone()
             .unwrap_or_else(BankOptions::from_first_read);
-        let r = bank::check(input.history, &options).map_err(|e| e.to_string())?;
+        let r = bank::check(input.history, &options).map_err(anyhow::Error::new)?;
         Ok(super::invariant(
             r.verdict,
             r.reads_checked,

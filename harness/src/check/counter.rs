@@ -11,9 +11,9 @@ impl Checker for Counter {
         CheckKind::Counter
     }
 
-    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+    fn check(&self, input: &CheckInput) -> anyhow::Result<Found> {
         let r = counter::check(input.history, &counter::CounterOptions::default())
-            .map_err(|e| e.to_string())?;
+            .map_err(anyhow::Error::new)?;
         let summary = format!(
             "{} reads of {} counters, {} out of bounds ({} increments acknowledged, {} indeterminate)",
             r.reads_checked,

@@ -28,14 +28,14 @@ impl Checker for Eventual {
         CheckKind::Eventual
     }
 
-    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+    fn check(&self, input: &CheckInput) -> anyhow::Result<Found> {
         let opts = options(input.context);
         let report = if input.context.workload == Workload::Append {
             eventual::check_append_indexed(input.history, input.append_index()?, &opts)
         } else {
             eventual::check(input.history, &opts)
         }
-        .map_err(|e| e.to_string())?;
+        .map_err(anyhow::Error::new)?;
         Ok(Found {
             verdict: report.verdict,
             summary: report.summary(),

@@ -28,7 +28,7 @@ impl Checker for Linearizable {
         CheckKind::Linearizable
     }
 
-    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+    fn check(&self, input: &CheckInput) -> anyhow::Result<Found> {
         let ctx = input.context;
         let model = model_of(ctx.workload, input.readings);
         let options = Options {
@@ -39,7 +39,7 @@ impl Checker for Linearizable {
         let report = model
             .check(&input.history_with_final_reads_as_reads(), &options)
             .map_err(|e| {
-                format!(
+                anyhow::anyhow!(
                     "the history does not fit the {} model: {e}",
                     model.model().name()
                 )

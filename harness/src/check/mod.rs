@@ -145,16 +145,18 @@ pub struct CheckInput<'a> {
     pub readings: Readings,
     /// The results of the checks that ran before this one, in order.
     pub earlier: &'a [CheckResult],
+    /// The index or why it could not be built, as text: every check that shares it
+    /// reports the same failure, and an error cannot be cloned.
     append_index: &'a OnceLock<Result<AppendIndex, String>>,
 }
 
 impl CheckInput<'_> {
     /// The append index, built on first use and shared by every check after it.
-    pub fn append_index(&self) -> Result<&AppendIndex, String> {
+    pub fn append_index(&self) -> anyhow::Result<&AppendIndex> {
         self.append_index
             .get_or_init(|| AppendIndex::build(self.history).map_err(|e| e.to_string()))
             .as_ref()
-            .map_err(Clone::clone)
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// The history with final reads turned into reads, for the register models.
@@ -180,7 +182,7 @@ pub struct Found {
 pub trait Checker: Sync {
     fn kind(&self) -> CheckKind;
     /// Judges the history; an error means it could not (the history does not fit).
-    fn check(&self, input: &CheckInput) -> Result<Found, String>;
+    fn check(&self, input: &CheckInput) -> anyhow::Result<Found>;
     /// The extra `faultline check` flags that reproduce this check's settings.
     fn replay_flags(&self, _context: &CheckContext) -> String {
         String::new()
@@ -235,9 +237,9 @@ pub fn run_checks_read_as(
             Ok(f) => (f.verdict, f.summary, f.report, None),
             Err(e) => (
                 Verdict::Unknown,
-                format!("could not check: {e}"),
+                format!("could not check: {e:#}"),
                 CheckReport::None,
-                Some(e),
+                Some(format!("{e:#}")),
             ),
         };
         results.push(CheckResult {

@@ -20,7 +20,7 @@ impl Checker for Sequential {
         CheckKind::Sequential
     }
 
-    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+    fn check(&self, input: &CheckInput) -> anyhow::Result<Found> {
         let ctx = input.context;
         let model = model_of(ctx.workload, input.readings);
         let name = model.model().name();
@@ -38,7 +38,7 @@ impl Checker for Sequential {
             };
             model
                 .use_model(Search(&history, &options))
-                .map_err(|e| format!("the history does not fit the {name} model: {e}"))?
+                .map_err(|e| anyhow::anyhow!("the history does not fit the {name} model: {e}"))?
         };
         Ok(Found {
             verdict: report.verdict,

@@ -19,7 +19,7 @@ impl Checker for Session {
         CheckKind::Session
     }
 
-    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+    fn check(&self, input: &CheckInput) -> anyhow::Result<Found> {
         if matches!(
             input.context.workload,
             Workload::Register | Workload::CasRegister

@@ -10,9 +10,9 @@ impl Checker for UniqueIds {
         CheckKind::UniqueIds
     }
 
-    fn check(&self, input: &CheckInput) -> Result<Found, String> {
+    fn check(&self, input: &CheckInput) -> anyhow::Result<Found> {
         let r = unique_ids::check(input.history, &unique_ids::UniqueIdOptions::default())
-            .map_err(|e| e.to_string())?;
+            .map_err(anyhow::Error::new)?;
         let summary = format!(
             "{} generated ({} attempted), {} distinct, {} duplicated",
             r.acknowledged, r.attempted, r.distinct, r.duplicates.count
