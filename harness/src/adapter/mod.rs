@@ -44,6 +44,18 @@ impl ClientProtocol {
     }
 }
 
+impl ClientProtocol {
+    /// The protocol as a sentence names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ClientProtocol::Kv => "the faultline KV protocol (docs/protocol.md)",
+            ClientProtocol::Etcd => "etcd's HTTP gateway",
+            ClientProtocol::Redis => "Redis's protocol",
+            ClientProtocol::Bank => "the bank protocol",
+        }
+    }
+}
+
 impl fmt::Display for ClientProtocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -39,10 +39,10 @@ fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
     let needed = required_protocol(config.workload);
     if needed.is_some_and(|p| p != spec.protocol) {
         return Err(bad_input(format!(
-            "--workload {}: {} cannot run it: a transfer must move money between two accounts atomically, which the {} protocol cannot express; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
+            "--workload {}: {} cannot run it: a transfer must move money between two accounts atomically, which {} cannot express; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
             config.workload,
             spec.origin(),
-            spec.protocol
+            spec.protocol.describe()
         )));
     }
     if spec.protocol == ClientProtocol::Bank && config.workload != Workload::Bank {

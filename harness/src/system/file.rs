@@ -198,7 +198,7 @@ impl SystemFile {
 
 /// Fails early, with the path, when a program does not exist or is not executable; a
 /// bare name is looked up on `PATH`.
-fn check_program(program: &str) -> Result<()> {
+pub(crate) fn check_program(program: &str) -> Result<()> {
     if program.contains('{') {
         return Ok(()); // decided per node
     }

@@ -47,13 +47,35 @@ pub fn builtin(name: &str) -> Result<SystemSpec> {
             },
             ..kv_reference("cl-bank", LeaderLookup::None)
         },
-        "etcd" => etcd::spec(),
-        "redis-sentinel" => redis::spec(),
+        "etcd" => needs(etcd::spec(), &["etcd"]),
+        "redis-sentinel" => needs(redis::spec(), &["redis-server", "redis-sentinel"]),
         other => bail!(
             "unknown system {other:?}: built-in systems are {}; for your own system pass a TOML file (see docs/systems.md)",
             BUILTIN_NAMES.join(", ")
         ),
     })
+}
+
+/// A real system from the distribution's packages is unavailable (with the command
+/// that installs it) when one of its programs is not installed, so a run says so
+/// before it starts anything instead of failing to start a node.
+fn needs(spec: SystemSpec, programs: &[&str]) -> SystemSpec {
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| super::file::check_program(p).is_err())
+        .collect();
+    if missing.is_empty() {
+        return spec;
+    }
+    SystemSpec {
+        unavailable: Some(format!(
+            "{} needs {} on PATH, which this machine does not have; scripts/setup.sh installs it (the distribution's packages)",
+            spec.name,
+            missing.join(" and ")
+        )),
+        ..spec
+    }
 }
 
 /// The reference systems share one command line (`--id --listen --peers
@@ -133,4 +155,21 @@ pub fn find_workspace_binary(name: &str) -> Result<PathBuf> {
         "the {name} binary was not found (looked in: {}); build it with `cargo build --release -p {name}`",
         looked.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_system_whose_program_is_missing_is_unavailable_and_says_how_to_install_it() {
+        let spec = needs(etcd::spec(), &["sh", "no-such-program-fl"]);
+        let why = spec.unavailable.expect("unavailable");
+        assert!(
+            why.contains("no-such-program-fl") && why.contains("scripts/setup.sh"),
+            "{why}"
+        );
+        assert!(!why.contains(" sh "), "{why}");
+        assert!(needs(etcd::spec(), &["sh"]).unavailable.is_none());
+    }
 }
