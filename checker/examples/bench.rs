@@ -1,5 +1,5 @@
-//! Checker benchmarks against the targets in the issue (porcupine v1.3.0 figures on
-//! the same kind of machine in brackets). Not a test: run it in release mode,
+//! Checker benchmarks against porcupine's times on its own reference histories
+//! (porcupine v1.3.0 figures on the same kind of machine in brackets). Not a test: run it in release mode,
 //!
 //!     cargo run --release -p checker --example bench [-- --skip-synth] [-- --ops N]
 //!
