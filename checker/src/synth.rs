@@ -11,6 +11,8 @@
 //! process: the client continues under a fresh process number, as Jepsen's do.
 
 use crate::history::{Event, EventType, History, Process};
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256StarStar;
 use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -95,33 +97,17 @@ pub struct SynthOutcome {
     pub anomaly_at: Option<u64>,
 }
 
-/// xoshiro256** seeded by SplitMix64: small, fast, and the same on every platform.
-struct Rng([u64; 4]);
+/// xoshiro256** seeded by SplitMix64 (`rand_xoshiro`): small, fast, and the same on
+/// every platform and release, so a seed always synthesizes the same history.
+struct Rng(Xoshiro256StarStar);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        let mut x = seed;
-        let mut next = || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        Rng([next(), next(), next(), next()])
+        Rng(Xoshiro256StarStar::seed_from_u64(seed))
     }
 
     fn next(&mut self) -> u64 {
-        let s = &mut self.0;
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
+        self.0.next_u64()
     }
 
     /// Uniform in `lo..=hi`.

@@ -9,81 +9,24 @@
 //! one false match; that is the price of checking million-operation histories in
 //! linear memory per step.
 
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::SplitMix64;
+use rustc_hash::FxBuildHasher;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hash;
 
-/// A fast non-cryptographic hasher (the rustc "Fx" multiply-rotate scheme): memo keys
-/// are already random fingerprints, so SipHash's protection buys nothing here.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
-}
+/// The hasher of the searches' tables: rustc's fast non-cryptographic "Fx" hash.
+/// Memo keys are already random fingerprints and states are the checker's own, so
+/// SipHash's protection against chosen keys buys nothing here.
+pub type FxBuild = FxBuildHasher;
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().unwrap()));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_u128(&mut self, i: u128) {
-        self.add(i as u64);
-        self.add((i >> 64) as u64);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-pub type FxBuild = BuildHasherDefault<FxHasher>;
-
-/// SplitMix64: a tiny, well-mixed generator for the Zobrist keys.
-pub fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The random key of the `i`th operation of a partition.
+/// The random key of the `i`th operation of a partition: two SplitMix64 outputs
+/// (a tiny, well-mixed generator), so keys are independent of each other.
 pub fn zobrist(i: usize) -> u128 {
-    let a = splitmix64(2 * i as u64);
-    let b = splitmix64(2 * i as u64 + 1);
+    let mut r = SplitMix64::seed_from_u64(i as u64);
+    let a = r.next_u64();
+    let b = r.next_u64();
     ((a as u128) << 64) | b as u128
 }
 
