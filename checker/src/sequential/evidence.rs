@@ -6,12 +6,11 @@ use super::chains::{Chains, SeqOp};
 use super::feasibility::Starved;
 use super::report::Evidence;
 use crate::history::Operation;
-use crate::linearizability::report::TAIL;
-use crate::linearizability::{BlockedOp, OpSummary};
 use crate::model::{Growth, Model};
+use crate::search::{BlockedOp, OpSummary, TAIL};
 use serde_json::Value;
 
-/// `prefix` is the search's longest order ([`super::search::SearchOutcome::Violation`]);
+/// `prefix` is the search's longest order ([`super::search::Violation`]);
 /// `objects[o]` names object `o` (its key) for a whole-history search, and is empty
 /// for a search over one key (`key`).
 pub fn explain<M: Model>(

@@ -1,7 +1,9 @@
-//! The search's memory of configurations already explored: (set of linearized
-//! operations, model state) pairs, as in Lowe's refinement of Wing & Gong.
+//! The searches' memory of configurations already explored: (set of operations
+//! placed, model state) pairs, as in Lowe's refinement of Wing & Gong. Both the
+//! linearizability and the sequential-consistency search use it (the latter with a
+//! 128-bit hash of every object's state as the state).
 //!
-//! The linearized set is kept as a 128-bit Zobrist fingerprint (the XOR of a random
+//! The placed set is kept as a 128-bit Zobrist fingerprint (the XOR of a random
 //! 128-bit key per operation) that the search updates in O(1) per step, instead of a
 //! bitset whose copy and hash cost grows with the history. States are stored and
 //! compared exactly. Two different sets share a fingerprint with probability 2^-128
@@ -19,11 +21,11 @@ use std::hash::Hash;
 /// The hasher of the searches' tables: rustc's fast non-cryptographic "Fx" hash.
 /// Memo keys are already random fingerprints and states are the checker's own, so
 /// SipHash's protection against chosen keys buys nothing here.
-pub type FxBuild = FxBuildHasher;
+pub(crate) type FxBuild = FxBuildHasher;
 
 /// The random key of the `i`th operation of a partition: two SplitMix64 outputs
 /// (a tiny, well-mixed generator), so keys are independent of each other.
-pub fn zobrist(i: usize) -> u128 {
+pub(crate) fn zobrist(i: usize) -> u128 {
     let mut r = SplitMix64::seed_from_u64(i as u64);
     let a = r.next_u64();
     let b = r.next_u64();
@@ -32,7 +34,7 @@ pub fn zobrist(i: usize) -> u128 {
 
 /// The `info` operations of a configuration that are linearized, as a bitmask over
 /// the partition's first 128 open operations (the rest go into the fingerprint).
-pub type OpenMask = u128;
+pub(crate) type OpenMask = u128;
 
 enum Masks {
     One(OpenMask),
@@ -44,13 +46,13 @@ enum Masks {
 /// configuration that has linearized a subset of another's open operations (all else
 /// equal) can do everything the other can. Having explored the smaller one, the
 /// larger one need not be explored.
-pub struct Memo<S> {
+pub(crate) struct Memo<S> {
     seen: HashMap<(u128, S), Masks, FxBuild>,
     masks: usize,
 }
 
 impl<S: Hash + Eq> Memo<S> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Memo {
             seen: HashMap::default(),
             masks: 0,
@@ -59,7 +61,7 @@ impl<S: Hash + Eq> Memo<S> {
 
     /// Records a configuration; false if it, or one it is dominated by, was already
     /// explored.
-    pub fn insert(&mut self, linearized: u128, state: S, open: OpenMask) -> bool {
+    pub(crate) fn insert(&mut self, linearized: u128, state: S, open: OpenMask) -> bool {
         match self.seen.entry((linearized, state)) {
             Entry::Vacant(v) => {
                 v.insert(Masks::One(open));
@@ -86,12 +88,8 @@ impl<S: Hash + Eq> Memo<S> {
     }
 
     /// Configurations recorded (each open-operation set counted).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.masks
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.masks == 0
     }
 }
 
