@@ -39,9 +39,9 @@ pub struct TimeLimit {
 pub fn stopped_because(reason: StopReason, budget: &Budget, time: TimeLimit) -> String {
     match reason {
         StopReason::Memory => format!(
-            "{}: the search's tables outgrew {} MiB (the sequential check's memory_limit)",
+            "{}: the search's tables outgrew {} (the sequential check's memory_limit)",
             reason.describe(),
-            budget.memory_limit() >> 20
+            bytes(budget.memory_limit())
         ),
         StopReason::Timeout => match time.limit {
             Some(limit) => format!(
@@ -53,6 +53,15 @@ pub fn stopped_because(reason: StopReason, budget: &Budget, time: TimeLimit) -> 
             None => format!("{}: {}", reason.describe(), time.name),
         },
         StopReason::Cancelled => reason.describe().into(),
+    }
+}
+
+/// A size for people: whole MiB when it is one or more, else bytes.
+fn bytes(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
     }
 }
 
