@@ -257,9 +257,10 @@ impl Operation {
 }
 
 /// What is wrong with a sequence of events, found by [`History::from_events`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryProblem {
     /// A completion (`ok`, `fail`, `info`) from a client with nothing pending.
+    #[error("process {process} completes `{f}` ({kind}) but has no pending invoke")]
     CompletionWithoutInvoke {
         process: u64,
         kind: EventType,
@@ -267,11 +268,22 @@ pub enum HistoryProblem {
     },
     /// A client invoked while its previous operation had not completed: a process
     /// runs one operation at a time.
+    #[error(
+        "process {process} invokes while its operation invoked at index {pending_index} is still \
+         pending (a process runs one operation at a time)"
+    )]
     InvokeWhilePending { process: u64, pending_index: u64 },
     /// A client invoked again after an `info` completion: a process whose operation
     /// is indeterminate is retired, and its operation stays open to the end.
+    #[error(
+        "process {process} invokes again after its indeterminate (info) completion at index \
+         {info_index} (a process must not be reused after info)"
+    )]
     InvokeAfterInfo { process: u64, info_index: u64 },
     /// A completion names another function than its invocation.
+    #[error(
+        "process {process} completes `{completed}` but invoked `{invoked}` at index {invoke_index}"
+    )]
     FunctionMismatch {
         process: u64,
         invoked: String,
@@ -279,6 +291,11 @@ pub enum HistoryProblem {
         invoke_index: u64,
     },
     /// A completion names another key than its invocation (keys as JSON text).
+    #[error(
+        "process {process} completes with key {completed} but invoked with {} at index \
+         {invoke_index}",
+        invoked_key(.invoked)
+    )]
     KeyMismatch {
         process: u64,
         invoked: Option<String>,
@@ -286,65 +303,23 @@ pub enum HistoryProblem {
         invoke_index: u64,
     },
     /// Indices must strictly increase.
+    #[error("index {index} is not greater than the previous event's index {previous}")]
     IndexNotIncreasing { index: u64, previous: u64 },
     /// Times must never decrease.
+    #[error("time {time} is earlier than the previous event's time {previous}")]
     TimeWentBackwards { time: u64, previous: u64 },
 }
 
-impl fmt::Display for HistoryProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HistoryProblem::CompletionWithoutInvoke { process, kind, f: func } => write!(
-                f,
-                "process {process} completes `{func}` ({kind}) but has no pending invoke"
-            ),
-            HistoryProblem::InvokeWhilePending { process, pending_index } => write!(
-                f,
-                "process {process} invokes while its operation invoked at index {pending_index} is still \
-                 pending (a process runs one operation at a time)"
-            ),
-            HistoryProblem::InvokeAfterInfo { process, info_index } => write!(
-                f,
-                "process {process} invokes again after its indeterminate (info) completion at index \
-                 {info_index} (a process must not be reused after info)"
-            ),
-            HistoryProblem::FunctionMismatch {
-                process,
-                invoked,
-                completed,
-                invoke_index,
-            } => write!(
-                f,
-                "process {process} completes `{completed}` but invoked `{invoked}` at index {invoke_index}"
-            ),
-            HistoryProblem::KeyMismatch {
-                process,
-                invoked,
-                completed,
-                invoke_index,
-            } => {
-                let invoked = invoked.as_ref().map_or("no key".to_string(), |k| format!("key {k}"));
-                write!(
-                    f,
-                    "process {process} completes with key {completed} but invoked with {invoked} at index \
-                     {invoke_index}"
-                )
-            }
-            HistoryProblem::IndexNotIncreasing { index, previous } => {
-                write!(
-                    f,
-                    "index {index} is not greater than the previous event's index {previous}"
-                )
-            }
-            HistoryProblem::TimeWentBackwards { time, previous } => {
-                write!(f, "time {time} is earlier than the previous event's time {previous}")
-            }
-        }
-    }
+/// How a key mismatch names the invocation's key.
+fn invoked_key(invoked: &Option<String>) -> String {
+    invoked
+        .as_ref()
+        .map_or("no key".to_string(), |k| format!("key {k}"))
 }
 
 /// A [`HistoryProblem`] and the event where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {position} (index {index}): {problem}")]
 pub struct HistoryError {
     /// Position of the offending event in the event list (from 0); importers map it
     /// back to a line of their input.
@@ -353,18 +328,6 @@ pub struct HistoryError {
     pub index: u64,
     pub problem: HistoryProblem,
 }
-
-impl fmt::Display for HistoryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "event {} (index {}): {}",
-            self.position, self.index, self.problem
-        )
-    }
-}
-
-impl std::error::Error for HistoryError {}
 
 /// The operations on one key, for checkers that split a history into independent
 /// parts (P-compositionality).
@@ -603,74 +566,50 @@ fn canonical_json(value: &Value) -> String {
 }
 
 /// What is wrong with one line (or one form) of a history file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseProblem {
     /// Not well-formed in the file's syntax (JSON, EDN, log line).
+    #[error("{0}")]
     Syntax(String),
     /// A required field is absent.
+    #[error("missing field `{0}`")]
     MissingField(String),
     /// A field holds a value of the wrong shape.
+    #[error("field `{field}`: expected {expected}, found {found}")]
     WrongShape {
         field: String,
         expected: &'static str,
         found: String,
     },
     /// The event type is none of invoke, ok, fail, info.
+    #[error("unknown event type {0} (expected invoke, ok, fail or info)")]
     UnknownType(String),
     /// An optional field (`index`, `time`) that earlier events carry is missing
     /// here, or the other way round: a file must give it for every event or none.
+    #[error(
+        "{} (give it for every event or for none)",
+        if *.earlier_events_have_it {
+            format!("missing field `{field}`, which earlier events have")
+        } else {
+            format!("field `{field}` is present, but earlier events have none")
+        }
+    )]
     Inconsistent {
         field: String,
         earlier_events_have_it: bool,
     },
     /// The events parse but do not form a valid history.
+    #[error("{0}")]
     History(HistoryProblem),
 }
 
-impl fmt::Display for ParseProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseProblem::Syntax(message) => f.write_str(message),
-            ParseProblem::MissingField(field) => write!(f, "missing field `{field}`"),
-            ParseProblem::WrongShape { field, expected, found } => {
-                write!(f, "field `{field}`: expected {expected}, found {found}")
-            }
-            ParseProblem::UnknownType(found) => {
-                write!(f, "unknown event type {found} (expected invoke, ok, fail or info)")
-            }
-            ParseProblem::Inconsistent {
-                field,
-                earlier_events_have_it: true,
-            } => write!(
-                f,
-                "missing field `{field}`, which earlier events have (give it for every event or for none)"
-            ),
-            ParseProblem::Inconsistent {
-                field,
-                earlier_events_have_it: false,
-            } => write!(
-                f,
-                "field `{field}` is present, but earlier events have none (give it for every event or for none)"
-            ),
-            ParseProblem::History(problem) => write!(f, "{problem}"),
-        }
-    }
-}
-
 /// A [`ParseProblem`] and the 1-based line where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
 pub struct ParseError {
     pub line: usize,
     pub problem: ParseProblem,
 }
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.problem)
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// Turns a [`HistoryError`] into a [`ParseError`] at the line its event came from.
 /// `lines[i]` is the line of event `i`.

@@ -126,21 +126,17 @@ const MAX_BUMP_MS: i64 = 365 * 24 * 3600 * 1000;
 
 impl ClockBumpRange {
     /// A range, refused unless `min_ms <= max_ms` and both are within a year.
-    pub fn new(min_ms: i64, max_ms: i64) -> Result<ClockBumpRange, String> {
+    pub fn new(min_ms: i64, max_ms: i64) -> Result<ClockBumpRange, ClockBumpError> {
         for v in [min_ms, max_ms] {
             if v.abs() > MAX_BUMP_MS {
-                return Err(format!(
-                    "a clock bump of {} is beyond a year either way",
-                    signed_ms(v)
-                ));
+                return Err(ClockBumpError::BeyondAYear { bump: signed_ms(v) });
             }
         }
         if min_ms > max_ms {
-            return Err(format!(
-                "the lower bound {} is above the upper bound {} (write MIN..MAX, e.g. -30s..-6s)",
-                signed_ms(min_ms),
-                signed_ms(max_ms)
-            ));
+            return Err(ClockBumpError::Reversed {
+                min: signed_ms(min_ms),
+                max: signed_ms(max_ms),
+            });
         }
         Ok(ClockBumpRange { min_ms, max_ms })
     }
@@ -153,7 +149,7 @@ impl ClockBumpRange {
 }
 
 impl std::str::FromStr for ClockBumpRange {
-    type Err = String;
+    type Err = ClockBumpError;
 
     /// `MIN..MAX` with signed durations (`-30s..-6s`, `-500ms..2s`, `+1m..+5m`), or
     /// one duration for bumps of exactly that size. Units: ms, s, m, h (none: seconds).
@@ -164,12 +160,16 @@ impl std::str::FromStr for ClockBumpRange {
             None => (t, t),
         };
         let parse = |part: &str| {
-            parse_signed_ms(part.trim()).map_err(|e| {
-                format!("`{text}`: {e} (write MIN..MAX with signed durations, e.g. -30s..-6s)")
+            parse_signed_ms(part.trim()).map_err(|problem| ClockBumpError::Syntax {
+                text: text.to_string(),
+                problem,
             })
         };
         let (lo, hi) = (parse(lo)?, parse(hi)?);
-        ClockBumpRange::new(lo, hi).map_err(|e| format!("`{text}`: {e}"))
+        ClockBumpRange::new(lo, hi).map_err(|error| ClockBumpError::Refused {
+            text: text.to_string(),
+            error: Box::new(error),
+        })
     }
 }
 
@@ -224,16 +224,30 @@ fn signed_ms(ms: i64) -> String {
 }
 
 /// Why a schedule cannot be built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct ScheduleError(pub String);
 
-impl std::fmt::Display for ScheduleError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why a clock-bump range (`--clock-bump`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClockBumpError {
+    #[error("a clock bump of {bump} is beyond a year either way")]
+    BeyondAYear { bump: String },
+    #[error(
+        "the lower bound {min} is above the upper bound {max} (write MIN..MAX, e.g. -30s..-6s)"
+    )]
+    Reversed { min: String, max: String },
+    /// A bound that is not a signed duration.
+    #[error("`{text}`: {problem} (write MIN..MAX with signed durations, e.g. -30s..-6s)")]
+    Syntax { text: String, problem: String },
+    /// A range written as `text` that parses but is refused.
+    #[error("`{text}`: {error}")]
+    Refused {
+        text: String,
+        #[source]
+        error: Box<ClockBumpError>,
+    },
 }
-
-impl std::error::Error for ScheduleError {}
 
 /// A deterministic sequence of fault decisions. Faults alternate with healing: the
 /// driver waits the warm-up healthy, starts `next_decision()`, waits `interval`,
@@ -929,7 +943,15 @@ mod tests {
         );
         assert_eq!(ok("-30s..-6s").to_string(), "-30s..-6s");
         assert_eq!(ok("-1500ms..+250ms").to_string(), "-1500ms..+250ms");
-        let err = |t: &str| t.parse::<ClockBumpRange>().unwrap_err();
+        let err = |t: &str| t.parse::<ClockBumpRange>().unwrap_err().to_string();
+        assert!(matches!(
+            "-5s..-20s".parse::<ClockBumpRange>(),
+            Err(ClockBumpError::Refused { error, .. }) if matches!(*error, ClockBumpError::Reversed { .. })
+        ));
+        assert!(matches!(
+            "soon".parse::<ClockBumpRange>(),
+            Err(ClockBumpError::Syntax { .. })
+        ));
         let e = err("-5s..-20s");
         assert!(
             e.contains("`-5s..-20s`")

@@ -20,6 +20,7 @@ fn format_names_round_trip() {
     assert!("json"
         .parse::<Format>()
         .unwrap_err()
+        .to_string()
         .contains("known: jsonl, edn, porcupine-log, porcupine-kv"));
 }
 
