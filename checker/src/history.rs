@@ -348,6 +348,92 @@ enum ProcessState {
     Retired(u64),
 }
 
+/// Indices strictly increase and times never decrease, from one event to the next.
+fn in_order(prev: &Event, event: &Event) -> Result<(), HistoryProblem> {
+    if event.index <= prev.index {
+        return Err(HistoryProblem::IndexNotIncreasing {
+            index: event.index,
+            previous: prev.index,
+        });
+    }
+    if event.time < prev.time {
+        return Err(HistoryProblem::TimeWentBackwards {
+            time: event.time,
+            previous: prev.time,
+        });
+    }
+    Ok(())
+}
+
+impl Operation {
+    /// The operation `invoke` starts: indeterminate until a completion says more.
+    fn invoked(id: usize, process: u64, invoke: &Event) -> Operation {
+        Operation {
+            id,
+            process,
+            f: invoke.f.clone(),
+            key: invoke.key.clone(),
+            input: invoke.value.clone(),
+            output: Value::Null,
+            outcome: Outcome::Info,
+            call: invoke.time,
+            ret: u64::MAX,
+            invoke_index: invoke.index,
+            complete_index: None,
+            node: invoke.node.clone(),
+            error: None,
+            version: None,
+        }
+    }
+
+    /// Completes this pending operation of `process` with `event` (same function,
+    /// and same key if it names one), and says what the process may do next: invoke
+    /// again after `ok` or `fail`, nothing after `info`.
+    fn complete(&mut self, process: u64, event: &Event) -> Result<ProcessState, HistoryProblem> {
+        if self.f != event.f {
+            return Err(HistoryProblem::FunctionMismatch {
+                process,
+                invoked: self.f.clone(),
+                completed: event.f.clone(),
+                invoke_index: self.invoke_index,
+            });
+        }
+        if let Some(key) = &event.key {
+            if self.key.as_ref() != Some(key) {
+                return Err(HistoryProblem::KeyMismatch {
+                    process,
+                    invoked: self.key.as_ref().map(Value::to_string),
+                    completed: key.to_string(),
+                    invoke_index: self.invoke_index,
+                });
+            }
+        }
+        self.output = event.value.clone();
+        self.complete_index = Some(event.index);
+        self.error = event.error.clone();
+        self.version = event.version;
+        if self.node.is_none() {
+            self.node = event.node.clone();
+        }
+        Ok(match event.kind {
+            EventType::Ok | EventType::Fail => {
+                self.outcome = if event.kind == EventType::Ok {
+                    Outcome::Ok
+                } else {
+                    Outcome::Fail
+                };
+                self.ret = event.time;
+                ProcessState::Idle
+            }
+            _ => {
+                self.outcome = Outcome::Info;
+                self.ret = u64::MAX;
+                ProcessState::Retired(event.index)
+            }
+        })
+    }
+}
+
 impl History {
     /// Validates `events` and pairs every client completion with the same process's
     /// pending invoke.
@@ -362,116 +448,45 @@ impl History {
         let mut ops: Vec<Operation> = Vec::new();
         let mut previous: Option<&Event> = None;
         for (position, event) in events.iter().enumerate() {
-            let fail = |problem| {
-                Err(HistoryError {
-                    position,
-                    index: event.index,
-                    problem,
-                })
+            let at = |problem| HistoryError {
+                position,
+                index: event.index,
+                problem,
             };
             if let Some(prev) = previous {
-                if event.index <= prev.index {
-                    return fail(HistoryProblem::IndexNotIncreasing {
-                        index: event.index,
-                        previous: prev.index,
-                    });
-                }
-                if event.time < prev.time {
-                    return fail(HistoryProblem::TimeWentBackwards {
-                        time: event.time,
-                        previous: prev.time,
-                    });
-                }
+                in_order(prev, event).map_err(at)?;
             }
             previous = Some(event);
             let Process::Client(process) = event.process else {
                 continue;
             };
             let slot = state.entry(process).or_insert(ProcessState::Idle);
-            match (event.kind, &*slot) {
+            *slot = match (event.kind, &*slot) {
                 (EventType::Invoke, ProcessState::Idle) => {
-                    *slot = ProcessState::Pending(ops.len());
-                    ops.push(Operation {
-                        id: ops.len(),
-                        process,
-                        f: event.f.clone(),
-                        key: event.key.clone(),
-                        input: event.value.clone(),
-                        output: Value::Null,
-                        outcome: Outcome::Info,
-                        call: event.time,
-                        ret: u64::MAX,
-                        invoke_index: event.index,
-                        complete_index: None,
-                        node: event.node.clone(),
-                        error: None,
-                        version: None,
-                    });
+                    ops.push(Operation::invoked(ops.len(), process, event));
+                    ProcessState::Pending(ops.len() - 1)
                 }
                 (EventType::Invoke, ProcessState::Pending(p)) => {
-                    return fail(HistoryProblem::InvokeWhilePending {
+                    return Err(at(HistoryProblem::InvokeWhilePending {
                         process,
                         pending_index: ops[*p].invoke_index,
-                    });
+                    }));
                 }
                 (EventType::Invoke, ProcessState::Retired(info_index)) => {
-                    return fail(HistoryProblem::InvokeAfterInfo {
+                    return Err(at(HistoryProblem::InvokeAfterInfo {
                         process,
                         info_index: *info_index,
-                    });
+                    }));
                 }
-                (kind, ProcessState::Pending(p)) => {
-                    let op = &mut ops[*p];
-                    if op.f != event.f {
-                        return fail(HistoryProblem::FunctionMismatch {
-                            process,
-                            invoked: op.f.clone(),
-                            completed: event.f.clone(),
-                            invoke_index: op.invoke_index,
-                        });
-                    }
-                    if let Some(key) = &event.key {
-                        if op.key.as_ref() != Some(key) {
-                            return fail(HistoryProblem::KeyMismatch {
-                                process,
-                                invoked: op.key.as_ref().map(Value::to_string),
-                                completed: key.to_string(),
-                                invoke_index: op.invoke_index,
-                            });
-                        }
-                    }
-                    op.output = event.value.clone();
-                    op.complete_index = Some(event.index);
-                    op.error = event.error.clone();
-                    op.version = event.version;
-                    if op.node.is_none() {
-                        op.node = event.node.clone();
-                    }
-                    match kind {
-                        EventType::Ok | EventType::Fail => {
-                            op.outcome = if kind == EventType::Ok {
-                                Outcome::Ok
-                            } else {
-                                Outcome::Fail
-                            };
-                            op.ret = event.time;
-                            *slot = ProcessState::Idle;
-                        }
-                        _ => {
-                            op.outcome = Outcome::Info;
-                            op.ret = u64::MAX;
-                            *slot = ProcessState::Retired(event.index);
-                        }
-                    }
-                }
+                (_, ProcessState::Pending(p)) => ops[*p].complete(process, event).map_err(at)?,
                 (kind, _) => {
-                    return fail(HistoryProblem::CompletionWithoutInvoke {
+                    return Err(at(HistoryProblem::CompletionWithoutInvoke {
                         process,
                         kind,
                         f: event.f.clone(),
-                    });
+                    }));
                 }
-            }
+            };
         }
         Ok(History { events, ops })
     }
