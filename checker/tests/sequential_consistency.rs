@@ -395,28 +395,34 @@ fn the_sequential_check_has_a_memory_budget_of_its_own_by_default() {
     assert!(Options::default().memory_limit < linearizability::Options::default().memory_limit);
 }
 
-#[test]
-fn a_tiny_memory_budget_stops_the_whole_history_search_with_that_reason() {
+/// Checks [`many_small_keys`] without the linearizability search first (so the
+/// whole-history search runs) and returns what stopped that search, its reason, and
+/// the report's summary. Every key on its own must be decided first.
+fn whole_search_stopped(options: Options) -> (Option<StopReason>, String, String) {
     let options = Options {
-        memory_limit: 1,
         linearizability_first: false,
-        ..Options::default()
+        ..options
     };
     let report = check(&many_small_keys(), &Kv::default(), &options).unwrap();
     assert_eq!(report.per_key, Verdict::Valid, "{}", report.summary());
     assert_eq!(report.verdict, Verdict::Unknown);
     let whole = report.whole.as_ref().expect("the whole-history search ran");
-    assert_eq!(whole.stopped, Some(StopReason::Memory));
-    let reason = whole.reason.as_deref().unwrap();
+    let reason = whole.reason.clone().unwrap_or_default();
+    (whole.stopped, reason, report.summary())
+}
+
+#[test]
+fn a_tiny_memory_budget_stops_the_whole_history_search_with_that_reason() {
+    let (stopped, reason, summary) = whole_search_stopped(Options {
+        memory_limit: 1,
+        ..Options::default()
+    });
+    assert_eq!(stopped, Some(StopReason::Memory));
     assert!(
         reason.contains("memory budget exhausted") && reason.contains("memory_limit"),
         "{reason}"
     );
-    assert!(
-        report.summary().contains("memory budget"),
-        "{}",
-        report.summary()
-    );
+    assert!(summary.contains("memory budget"), "{summary}");
 }
 
 #[test]
@@ -447,17 +453,11 @@ fn a_tiny_memory_budget_stops_a_key_search_with_that_reason() {
 
 #[test]
 fn the_whole_history_time_limit_is_named_when_it_runs_out() {
-    let options = Options {
+    let (stopped, reason, _) = whole_search_stopped(Options {
         whole_timeout: Some(Duration::ZERO),
-        linearizability_first: false,
         ..Options::default()
-    };
-    let report = check(&many_small_keys(), &Kv::default(), &options).unwrap();
-    assert_eq!(report.per_key, Verdict::Valid, "{}", report.summary());
-    assert_eq!(report.verdict, Verdict::Unknown);
-    let whole = report.whole.as_ref().expect("the whole-history search ran");
-    assert_eq!(whole.stopped, Some(StopReason::Timeout));
-    let reason = whole.reason.as_deref().unwrap();
+    });
+    assert_eq!(stopped, Some(StopReason::Timeout));
     assert!(
         reason.contains("time limit reached") && reason.contains("whole-history search"),
         "{reason}"
