@@ -28,7 +28,7 @@ mod prune;
 mod report;
 pub(crate) mod search;
 
-pub use crate::search::{BlockedOp, OpSummary, DEFAULT_MEMORY_LIMIT};
+pub use crate::search::{BlockedOp, OpSummary};
 pub use report::{Counterexample, PartitionReport, Report};
 
 use crate::history::History;
@@ -47,6 +47,10 @@ pub struct Options {
     /// Check every key even after one is found invalid, to diagnose them all.
     pub all_keys: bool,
 }
+
+/// 4 GiB: enough for any search that finishes in minutes, small enough to leave a
+/// test machine standing.
+pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
 
 impl Default for Options {
     fn default() -> Self {

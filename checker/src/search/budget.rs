@@ -7,10 +7,6 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// 4 GiB: enough for any linearizability search that finishes in minutes, small
-/// enough to leave a test machine standing.
-pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
-
 /// Why a search stopped before deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

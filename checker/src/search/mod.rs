@@ -13,5 +13,5 @@ pub(crate) mod memo;
 pub(crate) mod per_key;
 pub(crate) mod report;
 
-pub use budget::{StopReason, DEFAULT_MEMORY_LIMIT};
+pub use budget::StopReason;
 pub use report::{BlockedOp, OpSummary, TAIL};
