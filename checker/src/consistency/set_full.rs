@@ -460,6 +460,7 @@ impl<'h> SetElems<'h> {
         Ok((set, reads_by_key))
     }
 
+    /// Key `k`'s number, given on first sight so keys keep their order of appearance.
     fn key_id(&mut self, k: &Option<Value>) -> u32 {
         let atom = k.as_ref().map(Atom::of).unwrap_or(Atom::Null);
         let keys = &mut self.keys;
@@ -469,6 +470,8 @@ impl<'h> SetElems<'h> {
         })
     }
 
+    /// The number of element `v` of key `k`, given on first sight (by an add or a
+    /// read: a read may return an element nothing added).
     fn elem_id(&mut self, k: u32, v: &Value) -> u32 {
         let elems = &mut self.elems;
         *self.elem_ids.entry((k, Atom::of(v))).or_insert_with(|| {

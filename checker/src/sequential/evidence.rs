@@ -91,6 +91,7 @@ impl<'a, M: Model> Explainer<'a, M> {
         }
     }
 
+    /// The search's operation `i`, spelled out as in the history.
     fn summary(&self, i: u32) -> OpSummary {
         OpSummary::of(&self.history_ops[self.ops[i as usize].id])
     }
