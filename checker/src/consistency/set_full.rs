@@ -212,9 +212,9 @@ impl<'h> Tally<'h> {
         }
     }
 
-    /// Classifies one element. `last_absent(s)` finds the last read from position
-    /// `s` on (in the key's invocation order) that lacks the element; `present_at(j)`
-    /// says whether read `j` has it.
+    /// Classifies one element and counts it. `last_absent(s)` finds the last read
+    /// from position `s` on (in the key's invocation order) that lacks the element;
+    /// `present_at(j)` says whether read `j` has it.
     fn classify(
         &mut self,
         s: &Sighting,
@@ -222,7 +222,19 @@ impl<'h> Tally<'h> {
         last_absent: impl FnOnce(usize) -> Option<usize>,
         present_at: impl Fn(usize) -> bool,
     ) {
-        let class = match (s.add.map(|a| a.outcome), s.first_seen_ret) {
+        let class = self.class_of(s, reads, last_absent, present_at);
+        self.count(s, reads, class);
+    }
+
+    /// What became of one element (arguments as for [`Tally::classify`]).
+    fn class_of(
+        &self,
+        s: &Sighting,
+        reads: &KeyReads,
+        last_absent: impl FnOnce(usize) -> Option<usize>,
+        present_at: impl Fn(usize) -> bool,
+    ) -> Class {
+        match (s.add.map(|a| a.outcome), s.first_seen_ret) {
             (None, Some(_)) | (Some(Outcome::Fail), Some(_)) => Class::Unexpected,
             (None, None) | (Some(Outcome::Fail), None) => Class::Ignored,
             (Some(Outcome::Info), None) => Class::IndeterminateUnseen,
@@ -268,7 +280,12 @@ impl<'h> Tally<'h> {
                     }
                 }
             }
-        };
+        }
+    }
+
+    /// Counts one element of `class` in the report, keeping it as an example while
+    /// there is room.
+    fn count(&mut self, s: &Sighting, reads: &KeyReads, class: Class) {
         let r = &mut self.report;
         let op_ref = |i: usize| OpRef::of(&self.history.ops[i]);
         match class {
