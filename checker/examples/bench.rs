@@ -1,5 +1,5 @@
-//! Checker benchmarks against the targets in the issue (porcupine v1.3.0 figures on
-//! the same kind of machine in brackets). Not a test: run it in release mode,
+//! Checker benchmarks against porcupine's times on its own reference histories
+//! (porcupine v1.3.0 figures on the same kind of machine in brackets). Not a test: run it in release mode,
 //!
 //!     cargo run --release -p checker --example bench [-- --skip-synth] [-- --ops N]
 //!
@@ -43,9 +43,16 @@ fn main() {
         .position(|a| a == "--ops")
         .map(|i| args[i + 1].parse().expect("--ops N"))
         .unwrap_or(1_000_000);
-    let default = Options::default();
+    etcd_corpus();
+    kv_corpus();
+    if !args.iter().any(|a| a == "--skip-synth") {
+        synthetic(ops);
+    }
+}
 
-    // 1. The etcd corpus: every log, one after another, checking time only.
+/// 1. The etcd corpus: every log, one after another, checking time only.
+fn etcd_corpus() {
+    let default = Options::default();
     let mut logs: Vec<PathBuf> = std::fs::read_dir(corpus().join("jepsen"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -71,8 +78,11 @@ fn main() {
         ms(total),
         ms(slowest)
     );
+}
 
-    // 2. kv c50-ok.
+/// 2. kv c50-ok, and 3. kv c50-bad with every key diagnosed.
+fn kv_corpus() {
+    let default = Options::default();
     let r = check(&corpus().join("kv/c50-ok.txt"), &default);
     println!(
         "kv c50-ok: {} in {}   [porcupine: 230 ms]",
@@ -80,7 +90,6 @@ fn main() {
         ms(r.elapsed)
     );
 
-    // 3. kv c50-bad with every key diagnosed.
     let all = Options {
         all_keys: true,
         timeout: Some(Duration::from_secs(60)),
@@ -106,43 +115,43 @@ fn main() {
         peak_rss_mb().unwrap_or(f64::NAN),
         per_key.join(" ")
     );
+}
 
-    // 4. A synthetic cas-register history: 50 clients, 1% crashed operations.
-    if !args.iter().any(|a| a == "--skip-synth") {
-        let started = Instant::now();
-        let synth = generate(&SynthOptions {
-            model: SynthModel::CasRegister,
-            clients: 50,
-            ops,
-            crash_rate: 0.01,
-            keys: 1,
-            anomaly: None,
-            seed: 1,
-        });
-        let generated = started.elapsed();
-        let crashed = synth
-            .history
-            .ops
-            .iter()
-            .filter(|o| o.is_indeterminate())
-            .count();
-        let model = BuiltinModel::CasRegister(CasFailMeaning::ComparisonFailed);
-        let r = model
-            .check(
-                &synth.history,
-                &Options {
-                    timeout: Some(Duration::from_secs(120)),
-                    ..Options::default()
-                },
-            )
-            .unwrap();
-        println!(
-            "synthetic cas-register, {} ops, 50 clients, {crashed} crashed: {} in {} (generated in {}), peak RSS {:.0} MB   [target: < 5 s]",
-            synth.history.ops.len(),
-            r.verdict,
-            ms(r.elapsed),
-            ms(generated),
-            peak_rss_mb().unwrap_or(f64::NAN)
-        );
-    }
+/// 4. A synthetic cas-register history: 50 clients, 1% crashed operations.
+fn synthetic(ops: usize) {
+    let started = Instant::now();
+    let synth = generate(&SynthOptions {
+        model: SynthModel::CasRegister,
+        clients: 50,
+        ops,
+        crash_rate: 0.01,
+        keys: 1,
+        anomaly: None,
+        seed: 1,
+    });
+    let generated = started.elapsed();
+    let crashed = synth
+        .history
+        .ops
+        .iter()
+        .filter(|o| o.is_indeterminate())
+        .count();
+    let model = BuiltinModel::CasRegister(CasFailMeaning::ComparisonFailed);
+    let r = model
+        .check(
+            &synth.history,
+            &Options {
+                timeout: Some(Duration::from_secs(120)),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+    println!(
+        "synthetic cas-register, {} ops, 50 clients, {crashed} crashed: {} in {} (generated in {}), peak RSS {:.0} MB   [target: < 5 s]",
+        synth.history.ops.len(),
+        r.verdict,
+        ms(r.elapsed),
+        ms(generated),
+        peak_rss_mb().unwrap_or(f64::NAN)
+    );
 }

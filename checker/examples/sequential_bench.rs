@@ -67,6 +67,13 @@ fn main() {
         .map(|i| args[i + 1].parse().expect("--ops N"))
         .unwrap_or(100_000);
     let timeout = Duration::from_secs(60);
+    synthetic(ops, timeout);
+    named_histories(&args, timeout);
+    etcd_corpus(timeout);
+}
+
+/// Synthetic histories of each model, linearizable and with a stale read.
+fn synthetic(ops: usize, timeout: Duration) {
     let cas = BuiltinModel::CasRegister(CasFailMeaning::FromError);
     let kv = BuiltinModel::Kv(CasFailMeaning::FromError);
     let cases = [
@@ -112,9 +119,11 @@ fn main() {
             timeout,
         );
     }
+}
 
-    // Histories named on the command line (`--history PATH`, e.g. a faultline run's
-    // history.jsonl), with the register workloads' model.
+/// Histories named on the command line (`--history PATH`, e.g. a faultline run's
+/// history.jsonl), with the register workloads' model.
+fn named_histories(args: &[String], timeout: Duration) {
     for (i, a) in args.iter().enumerate() {
         if a == "--history" {
             let path = PathBuf::from(&args[i + 1]);
@@ -128,8 +137,11 @@ fn main() {
             );
         }
     }
+}
 
-    // Real runs: porcupine's etcd corpus (Jepsen histories), each log in turn.
+/// Real runs: porcupine's etcd corpus (Jepsen histories), each log in turn, with and
+/// without the linearizability search first.
+fn etcd_corpus(timeout: Duration) {
     let dir = corpus().join("jepsen");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         println!("(no etcd corpus at {})", dir.display());

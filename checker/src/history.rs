@@ -257,9 +257,10 @@ impl Operation {
 }
 
 /// What is wrong with a sequence of events, found by [`History::from_events`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryProblem {
     /// A completion (`ok`, `fail`, `info`) from a client with nothing pending.
+    #[error("process {process} completes `{f}` ({kind}) but has no pending invoke")]
     CompletionWithoutInvoke {
         process: u64,
         kind: EventType,
@@ -267,11 +268,22 @@ pub enum HistoryProblem {
     },
     /// A client invoked while its previous operation had not completed: a process
     /// runs one operation at a time.
+    #[error(
+        "process {process} invokes while its operation invoked at index {pending_index} is still \
+         pending (a process runs one operation at a time)"
+    )]
     InvokeWhilePending { process: u64, pending_index: u64 },
     /// A client invoked again after an `info` completion: a process whose operation
     /// is indeterminate is retired, and its operation stays open to the end.
+    #[error(
+        "process {process} invokes again after its indeterminate (info) completion at index \
+         {info_index} (a process must not be reused after info)"
+    )]
     InvokeAfterInfo { process: u64, info_index: u64 },
     /// A completion names another function than its invocation.
+    #[error(
+        "process {process} completes `{completed}` but invoked `{invoked}` at index {invoke_index}"
+    )]
     FunctionMismatch {
         process: u64,
         invoked: String,
@@ -279,6 +291,11 @@ pub enum HistoryProblem {
         invoke_index: u64,
     },
     /// A completion names another key than its invocation (keys as JSON text).
+    #[error(
+        "process {process} completes with key {completed} but invoked with {} at index \
+         {invoke_index}",
+        invoked_key(.invoked)
+    )]
     KeyMismatch {
         process: u64,
         invoked: Option<String>,
@@ -286,65 +303,23 @@ pub enum HistoryProblem {
         invoke_index: u64,
     },
     /// Indices must strictly increase.
+    #[error("index {index} is not greater than the previous event's index {previous}")]
     IndexNotIncreasing { index: u64, previous: u64 },
     /// Times must never decrease.
+    #[error("time {time} is earlier than the previous event's time {previous}")]
     TimeWentBackwards { time: u64, previous: u64 },
 }
 
-impl fmt::Display for HistoryProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HistoryProblem::CompletionWithoutInvoke { process, kind, f: func } => write!(
-                f,
-                "process {process} completes `{func}` ({kind}) but has no pending invoke"
-            ),
-            HistoryProblem::InvokeWhilePending { process, pending_index } => write!(
-                f,
-                "process {process} invokes while its operation invoked at index {pending_index} is still \
-                 pending (a process runs one operation at a time)"
-            ),
-            HistoryProblem::InvokeAfterInfo { process, info_index } => write!(
-                f,
-                "process {process} invokes again after its indeterminate (info) completion at index \
-                 {info_index} (a process must not be reused after info)"
-            ),
-            HistoryProblem::FunctionMismatch {
-                process,
-                invoked,
-                completed,
-                invoke_index,
-            } => write!(
-                f,
-                "process {process} completes `{completed}` but invoked `{invoked}` at index {invoke_index}"
-            ),
-            HistoryProblem::KeyMismatch {
-                process,
-                invoked,
-                completed,
-                invoke_index,
-            } => {
-                let invoked = invoked.as_ref().map_or("no key".to_string(), |k| format!("key {k}"));
-                write!(
-                    f,
-                    "process {process} completes with key {completed} but invoked with {invoked} at index \
-                     {invoke_index}"
-                )
-            }
-            HistoryProblem::IndexNotIncreasing { index, previous } => {
-                write!(
-                    f,
-                    "index {index} is not greater than the previous event's index {previous}"
-                )
-            }
-            HistoryProblem::TimeWentBackwards { time, previous } => {
-                write!(f, "time {time} is earlier than the previous event's time {previous}")
-            }
-        }
-    }
+/// How a key mismatch names the invocation's key.
+fn invoked_key(invoked: &Option<String>) -> String {
+    invoked
+        .as_ref()
+        .map_or("no key".to_string(), |k| format!("key {k}"))
 }
 
 /// A [`HistoryProblem`] and the event where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {position} (index {index}): {problem}")]
 pub struct HistoryError {
     /// Position of the offending event in the event list (from 0); importers map it
     /// back to a line of their input.
@@ -353,18 +328,6 @@ pub struct HistoryError {
     pub index: u64,
     pub problem: HistoryProblem,
 }
-
-impl fmt::Display for HistoryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "event {} (index {}): {}",
-            self.position, self.index, self.problem
-        )
-    }
-}
-
-impl std::error::Error for HistoryError {}
 
 /// The operations on one key, for checkers that split a history into independent
 /// parts (P-compositionality).
@@ -442,6 +405,99 @@ enum ProcessState {
     Retired(u64),
 }
 
+/// Indices strictly increase and, unless the file's order is the real-time order,
+/// times never decrease, from one event to the next.
+fn in_order(prev: &Event, event: &Event, order: TimeOrder) -> Result<(), HistoryProblem> {
+    if event.index <= prev.index {
+        return Err(HistoryProblem::IndexNotIncreasing {
+            index: event.index,
+            previous: prev.index,
+        });
+    }
+    if order == TimeOrder::Strict && event.time < prev.time {
+        return Err(HistoryProblem::TimeWentBackwards {
+            time: event.time,
+            previous: prev.time,
+        });
+    }
+    Ok(())
+}
+
+impl Operation {
+    /// The operation `invoke` starts at `time`: indeterminate until a completion says
+    /// more.
+    fn invoked(id: usize, process: u64, invoke: &Event, time: u64) -> Operation {
+        Operation {
+            id,
+            process,
+            f: invoke.f.clone(),
+            key: invoke.key.clone(),
+            input: invoke.value.clone(),
+            output: Value::Null,
+            outcome: Outcome::Info,
+            call: time,
+            ret: u64::MAX,
+            invoke_index: invoke.index,
+            complete_index: None,
+            node: invoke.node.clone(),
+            error: None,
+            version: None,
+        }
+    }
+
+    /// Completes this pending operation of `process` with `event` at `time` (same
+    /// function, and same key if it names one), and says what the process may do
+    /// next: invoke again after `ok` or `fail`, nothing after `info`.
+    fn complete(
+        &mut self,
+        process: u64,
+        event: &Event,
+        time: u64,
+    ) -> Result<ProcessState, HistoryProblem> {
+        if self.f != event.f {
+            return Err(HistoryProblem::FunctionMismatch {
+                process,
+                invoked: self.f.clone(),
+                completed: event.f.clone(),
+                invoke_index: self.invoke_index,
+            });
+        }
+        if let Some(key) = &event.key {
+            if self.key.as_ref() != Some(key) {
+                return Err(HistoryProblem::KeyMismatch {
+                    process,
+                    invoked: self.key.as_ref().map(Value::to_string),
+                    completed: key.to_string(),
+                    invoke_index: self.invoke_index,
+                });
+            }
+        }
+        self.output = event.value.clone();
+        self.complete_index = Some(event.index);
+        self.error = event.error.clone();
+        self.version = event.version;
+        if self.node.is_none() {
+            self.node = event.node.clone();
+        }
+        Ok(match event.kind {
+            EventType::Ok | EventType::Fail => {
+                self.outcome = if event.kind == EventType::Ok {
+                    Outcome::Ok
+                } else {
+                    Outcome::Fail
+                };
+                self.ret = time;
+                ProcessState::Idle
+            }
+            _ => {
+                self.outcome = Outcome::Info;
+                self.ret = u64::MAX;
+                ProcessState::Retired(event.index)
+            }
+        })
+    }
+}
+
 impl History {
     /// Validates `events` and pairs every client completion with the same process's
     /// pending invoke.
@@ -477,26 +533,13 @@ impl History {
         let mut previous: Option<&Event> = None;
         let mut clock = OrderClock::default();
         for (position, event) in events.iter().enumerate() {
-            let fail = |problem| {
-                Err(HistoryError {
-                    position,
-                    index: event.index,
-                    problem,
-                })
+            let at = |problem| HistoryError {
+                position,
+                index: event.index,
+                problem,
             };
             if let Some(prev) = previous {
-                if event.index <= prev.index {
-                    return fail(HistoryProblem::IndexNotIncreasing {
-                        index: event.index,
-                        previous: prev.index,
-                    });
-                }
-                if order == TimeOrder::Strict && event.time < prev.time {
-                    return fail(HistoryProblem::TimeWentBackwards {
-                        time: event.time,
-                        previous: prev.time,
-                    });
-                }
+                in_order(prev, event, order).map_err(at)?;
             }
             previous = Some(event);
             let time = match order {
@@ -507,90 +550,34 @@ impl History {
                 continue;
             };
             let slot = state.entry(process).or_insert(ProcessState::Idle);
-            match (event.kind, &*slot) {
+            *slot = match (event.kind, &*slot) {
                 (EventType::Invoke, ProcessState::Idle) => {
-                    *slot = ProcessState::Pending(ops.len());
-                    ops.push(Operation {
-                        id: ops.len(),
-                        process,
-                        f: event.f.clone(),
-                        key: event.key.clone(),
-                        input: event.value.clone(),
-                        output: Value::Null,
-                        outcome: Outcome::Info,
-                        call: time,
-                        ret: u64::MAX,
-                        invoke_index: event.index,
-                        complete_index: None,
-                        node: event.node.clone(),
-                        error: None,
-                        version: None,
-                    });
+                    ops.push(Operation::invoked(ops.len(), process, event, time));
+                    ProcessState::Pending(ops.len() - 1)
                 }
                 (EventType::Invoke, ProcessState::Pending(p)) => {
-                    return fail(HistoryProblem::InvokeWhilePending {
+                    return Err(at(HistoryProblem::InvokeWhilePending {
                         process,
                         pending_index: ops[*p].invoke_index,
-                    });
+                    }));
                 }
                 (EventType::Invoke, ProcessState::Retired(info_index)) => {
-                    return fail(HistoryProblem::InvokeAfterInfo {
+                    return Err(at(HistoryProblem::InvokeAfterInfo {
                         process,
                         info_index: *info_index,
-                    });
+                    }));
                 }
-                (kind, ProcessState::Pending(p)) => {
-                    let op = &mut ops[*p];
-                    if op.f != event.f {
-                        return fail(HistoryProblem::FunctionMismatch {
-                            process,
-                            invoked: op.f.clone(),
-                            completed: event.f.clone(),
-                            invoke_index: op.invoke_index,
-                        });
-                    }
-                    if let Some(key) = &event.key {
-                        if op.key.as_ref() != Some(key) {
-                            return fail(HistoryProblem::KeyMismatch {
-                                process,
-                                invoked: op.key.as_ref().map(Value::to_string),
-                                completed: key.to_string(),
-                                invoke_index: op.invoke_index,
-                            });
-                        }
-                    }
-                    op.output = event.value.clone();
-                    op.complete_index = Some(event.index);
-                    op.error = event.error.clone();
-                    op.version = event.version;
-                    if op.node.is_none() {
-                        op.node = event.node.clone();
-                    }
-                    match kind {
-                        EventType::Ok | EventType::Fail => {
-                            op.outcome = if kind == EventType::Ok {
-                                Outcome::Ok
-                            } else {
-                                Outcome::Fail
-                            };
-                            op.ret = time;
-                            *slot = ProcessState::Idle;
-                        }
-                        _ => {
-                            op.outcome = Outcome::Info;
-                            op.ret = u64::MAX;
-                            *slot = ProcessState::Retired(event.index);
-                        }
-                    }
+                (_, ProcessState::Pending(p)) => {
+                    ops[*p].complete(process, event, time).map_err(at)?
                 }
                 (kind, _) => {
-                    return fail(HistoryProblem::CompletionWithoutInvoke {
+                    return Err(at(HistoryProblem::CompletionWithoutInvoke {
                         process,
                         kind,
                         f: event.f.clone(),
-                    });
+                    }));
                 }
-            }
+            };
         }
         Ok((History { events, ops }, clock.steps_back))
     }
@@ -685,74 +672,50 @@ fn canonical_json(value: &Value) -> String {
 }
 
 /// What is wrong with one line (or one form) of a history file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseProblem {
     /// Not well-formed in the file's syntax (JSON, EDN, log line).
+    #[error("{0}")]
     Syntax(String),
     /// A required field is absent.
+    #[error("missing field `{0}`")]
     MissingField(String),
     /// A field holds a value of the wrong shape.
+    #[error("field `{field}`: expected {expected}, found {found}")]
     WrongShape {
         field: String,
         expected: &'static str,
         found: String,
     },
     /// The event type is none of invoke, ok, fail, info.
+    #[error("unknown event type {0} (expected invoke, ok, fail or info)")]
     UnknownType(String),
     /// An optional field (`index`, `time`) that earlier events carry is missing
     /// here, or the other way round: a file must give it for every event or none.
+    #[error(
+        "{} (give it for every event or for none)",
+        if *.earlier_events_have_it {
+            format!("missing field `{field}`, which earlier events have")
+        } else {
+            format!("field `{field}` is present, but earlier events have none")
+        }
+    )]
     Inconsistent {
         field: String,
         earlier_events_have_it: bool,
     },
     /// The events parse but do not form a valid history.
+    #[error("{0}")]
     History(HistoryProblem),
 }
 
-impl fmt::Display for ParseProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseProblem::Syntax(message) => f.write_str(message),
-            ParseProblem::MissingField(field) => write!(f, "missing field `{field}`"),
-            ParseProblem::WrongShape { field, expected, found } => {
-                write!(f, "field `{field}`: expected {expected}, found {found}")
-            }
-            ParseProblem::UnknownType(found) => {
-                write!(f, "unknown event type {found} (expected invoke, ok, fail or info)")
-            }
-            ParseProblem::Inconsistent {
-                field,
-                earlier_events_have_it: true,
-            } => write!(
-                f,
-                "missing field `{field}`, which earlier events have (give it for every event or for none)"
-            ),
-            ParseProblem::Inconsistent {
-                field,
-                earlier_events_have_it: false,
-            } => write!(
-                f,
-                "field `{field}` is present, but earlier events have none (give it for every event or for none)"
-            ),
-            ParseProblem::History(problem) => write!(f, "{problem}"),
-        }
-    }
-}
-
 /// A [`ParseProblem`] and the 1-based line where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
 pub struct ParseError {
     pub line: usize,
     pub problem: ParseProblem,
 }
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.problem)
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// Turns a [`HistoryError`] into a [`ParseError`] at the line its event came from.
 /// `lines[i]` is the line of event `i`.

@@ -11,6 +11,7 @@ pub mod history;
 pub mod import;
 pub mod linearizability;
 pub mod model;
+pub mod search;
 pub mod sequential;
 pub mod synth;
 pub mod verdict;

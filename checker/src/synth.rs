@@ -11,6 +11,8 @@
 //! process: the client continues under a fresh process number, as Jepsen's do.
 
 use crate::history::{Event, EventType, History, Process};
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256StarStar;
 use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -95,33 +97,17 @@ pub struct SynthOutcome {
     pub anomaly_at: Option<u64>,
 }
 
-/// xoshiro256** seeded by SplitMix64: small, fast, and the same on every platform.
-struct Rng([u64; 4]);
+/// xoshiro256** seeded by SplitMix64 (`rand_xoshiro`): small, fast, and the same on
+/// every platform and release, so a seed always synthesizes the same history.
+struct Rng(Xoshiro256StarStar);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        let mut x = seed;
-        let mut next = || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        Rng([next(), next(), next(), next()])
+        Rng(Xoshiro256StarStar::seed_from_u64(seed))
     }
 
     fn next(&mut self) -> u64 {
-        let s = &mut self.0;
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
+        self.0.next_u64()
     }
 
     /// Uniform in `lo..=hi`.
@@ -184,268 +170,320 @@ struct Pending {
     replaced: Option<Value>,
 }
 
+/// Simulates `options.clients` clients against one correct object (or one with the
+/// anomaly asked for) and records the history they see. The same options always give
+/// the same history.
 pub fn generate(options: &SynthOptions) -> SynthOutcome {
-    let mut rng = Rng::new(options.seed);
-    let clients = options.clients.max(1);
-    let keys = if options.model == SynthModel::Kv {
-        options.keys.max(1)
-    } else {
-        1
-    };
-    let initial = if options.model == SynthModel::Kv {
-        json!("")
-    } else {
-        Value::Null
-    };
-    let mut cells: Vec<Cell> = vec![
-        Cell {
+    let mut sim = Sim::new(options);
+    while let Some(Reverse((time, _, client, phase))) = sim.queue.pop() {
+        match phase {
+            INVOKE => sim.invoke(time, client),
+            LINEARIZE => sim.linearize(time, client),
+            _ => sim.complete(time, client),
+        }
+    }
+    let history =
+        History::from_events(sim.events).expect("the simulation produces well-formed histories");
+    SynthOutcome {
+        history,
+        anomaly_at: sim.anomaly_at,
+    }
+}
+
+/// The phases of one operation, in the order the simulation's queue runs them.
+const INVOKE: u8 = 0;
+const LINEARIZE: u8 = 1;
+const COMPLETE: u8 = 2;
+
+/// The simulation's whole state: the object, the clients' operations in flight, the
+/// queue of what happens next, and the events recorded so far. One method per phase
+/// of an operation, so each fits on a screen.
+struct Sim<'a> {
+    options: &'a SynthOptions,
+    rng: Rng,
+    clients: usize,
+    keys: usize,
+    cells: Vec<Cell>,
+    overwritten: Vec<Vec<Overwritten>>,
+    /// Each client's last value seen, for the `from` of its next CAS.
+    last_seen: Vec<Value>,
+    /// Each client's current process number (a new one after a crash).
+    process_of: Vec<u64>,
+    pending: HashMap<usize, Pending>,
+    /// (time, order, client, phase).
+    queue: BinaryHeap<Reverse<(u64, u64, usize, u8)>>,
+    order: u64,
+    events: Vec<Event>,
+    invoked: usize,
+    next_value: u64,
+    anomaly_at: Option<u64>,
+    anomaly_armed: bool,
+    /// Lost write: the key frozen, and the completion time after which a read ends it.
+    frozen: Option<(usize, u64)>,
+}
+
+impl<'a> Sim<'a> {
+    /// Every key at its initial value, every client's first invocation queued.
+    fn new(options: &'a SynthOptions) -> Sim<'a> {
+        let clients = options.clients.max(1);
+        let kv = options.model == SynthModel::Kv;
+        let keys = if kv { options.keys.max(1) } else { 1 };
+        let initial = if kv { json!("") } else { Value::Null };
+        let cell = Cell {
             value: initial,
             writer_ret: 0,
-            writer: 0
+            writer: 0,
         };
-        keys
-    ];
-    let mut overwritten: Vec<Vec<Overwritten>> = vec![Vec::new(); keys];
-    let mut last_seen: Vec<Value> = vec![Value::Null; clients];
-    let mut process_of: Vec<u64> = (0..clients as u64).collect();
-    let mut pending: HashMap<usize, Pending> = HashMap::new();
-    // (time, order, client, phase): phase 0 invoke, 1 linearize, 2 complete.
-    let mut queue: BinaryHeap<Reverse<(u64, u64, usize, u8)>> = BinaryHeap::new();
-    let mut order = 0u64;
-    for c in 0..clients {
-        queue.push(Reverse((rng.range(0, 50), order, c, 0)));
-        order += 1;
+        let mut sim = Sim {
+            options,
+            rng: Rng::new(options.seed),
+            clients,
+            keys,
+            cells: vec![cell; keys],
+            overwritten: vec![Vec::new(); keys],
+            last_seen: vec![Value::Null; clients],
+            process_of: (0..clients as u64).collect(),
+            pending: HashMap::new(),
+            queue: BinaryHeap::new(),
+            order: 0,
+            events: Vec::new(),
+            invoked: 0,
+            next_value: 1,
+            anomaly_at: None,
+            anomaly_armed: options.anomaly.is_some(),
+            frozen: None,
+        };
+        for c in 0..clients {
+            let at = sim.rng.range(0, 50);
+            sim.schedule(at, c, INVOKE);
+        }
+        sim
     }
-    let mut events: Vec<Event> = Vec::new();
-    let mut invoked = 0usize;
-    let mut next_value: u64 = 1;
-    let mut anomaly_at = None;
-    let mut anomaly_armed = options.anomaly.is_some();
-    // Lost write: the key frozen, and the completion time after which a read ends it.
-    let mut frozen: Option<(usize, u64)> = None;
-    let emit = |events: &mut Vec<Event>,
-                time: u64,
-                process: u64,
-                kind: EventType,
-                f: &str,
-                key: &Option<Value>,
-                value: Value| {
-        let index = events.len() as u64;
-        events.push(Event {
+
+    /// Queues `phase` of `client`'s operation at `time` (ties in queueing order).
+    fn schedule(&mut self, time: u64, client: usize, phase: u8) {
+        self.queue.push(Reverse((time, self.order, client, phase)));
+        self.order += 1;
+    }
+
+    /// Records one event of `process`.
+    fn emit(&mut self, time: u64, process: u64, kind: EventType, op: &Pending, value: Value) {
+        let index = self.events.len() as u64;
+        self.events.push(Event {
             index,
             time,
             process: Process::Client(process),
             kind,
-            f: f.to_string(),
-            key: key.clone(),
+            f: op.f.to_string(),
+            key: op.key.clone(),
             value,
             node: None,
             error: None,
             version: None,
         });
-    };
+    }
 
-    while let Some(Reverse((time, _, client, phase))) = queue.pop() {
-        match phase {
-            0 => {
-                if invoked >= options.ops {
-                    continue;
-                }
-                invoked += 1;
-                let cell = rng.range(0, keys as u64 - 1) as usize;
-                let key = (options.model == SynthModel::Kv).then(|| json!(cell.to_string()));
-                let roll = rng.range(0, 99);
-                let (f, action, input) = match options.model {
-                    SynthModel::Register if roll < 50 => ("read", Action::Read, Value::Null),
-                    SynthModel::Register => {
-                        next_value += 1;
-                        ("write", Action::Write(json!(next_value)), json!(next_value))
-                    }
-                    SynthModel::CasRegister if roll < 40 => ("read", Action::Read, Value::Null),
-                    SynthModel::CasRegister if roll < 70 => {
-                        next_value += 1;
-                        ("write", Action::Write(json!(next_value)), json!(next_value))
-                    }
-                    SynthModel::CasRegister => {
-                        next_value += 1;
-                        let from = last_seen[client].clone();
-                        (
-                            "cas",
-                            Action::Cas(from.clone(), json!(next_value)),
-                            json!([from, next_value]),
-                        )
-                    }
-                    SynthModel::Kv if roll < 40 => ("get", Action::Read, Value::Null),
-                    SynthModel::Kv if roll < 50 => {
-                        next_value += 1;
-                        let v = format!("p{next_value} ");
-                        ("put", Action::Write(json!(v)), json!(v))
-                    }
-                    SynthModel::Kv => {
-                        next_value += 1;
-                        let v = format!("a{next_value} ");
-                        ("append", Action::Append(v.clone()), json!(v))
-                    }
-                };
-                let process = process_of[client];
-                let crashed = rng.chance(options.crash_rate);
-                emit(
-                    &mut events,
-                    time,
-                    process,
-                    EventType::Invoke,
-                    f,
-                    &key,
-                    input.clone(),
-                );
-                pending.insert(
-                    client,
-                    Pending {
-                        serial: invoked as u64,
-                        process,
-                        f,
-                        key,
-                        action,
-                        input,
-                        call: time,
-                        crashed,
-                        output: Value::Null,
-                        ok: true,
-                        cell,
-                        wrote: false,
-                        replaced: None,
-                    },
-                );
-                let lin = time + rng.range(1, 200);
-                queue.push(Reverse((lin, order, client, 1)));
-                order += 1;
+    /// The next operation `client` invokes: its function, what it does, its input.
+    fn draw_action(&mut self, client: usize) -> (&'static str, Action, Value) {
+        let roll = self.rng.range(0, 99);
+        let model = self.options.model;
+        let mut fresh = || {
+            self.next_value += 1;
+            self.next_value
+        };
+        match model {
+            SynthModel::Register if roll < 50 => ("read", Action::Read, Value::Null),
+            SynthModel::Register => {
+                let v = fresh();
+                ("write", Action::Write(json!(v)), json!(v))
             }
-            1 => {
-                let op = pending
-                    .get_mut(&client)
-                    .expect("a linearization follows an invoke");
-                let takes_effect = !op.crashed || rng.chance(0.5);
-                let cell = &mut cells[op.cell];
-                let is_frozen = frozen.is_some_and(|(k, _)| k == op.cell);
-                let mut next: Option<Value> = None;
-                match &op.action {
-                    Action::Read => {
-                        op.output = cell.value.clone();
-                        if is_frozen && frozen.is_some_and(|(_, after)| op.call > after) {
-                            frozen = None;
-                        }
-                        if anomaly_armed
-                            && options.anomaly == Some(Anomaly::StaleRead)
-                            && invoked * 2 >= options.ops
-                        {
-                            // The newest value overwritten by an operation that completed
-                            // before this read began, itself written by an operation that
-                            // completed before that one was invoked: no order can justify
-                            // reading it now.
-                            let stale = overwritten[op.cell]
-                                .iter()
-                                .rev()
-                                .find(|o| o.by_ret < op.call && o.value != op.output);
-                            if let Some(old) = stale {
-                                op.output = old.value.clone();
-                                anomaly_armed = false;
-                                anomaly_at = Some(op.call);
-                            }
-                        }
-                    }
-                    Action::Write(v) => next = Some(v.clone()),
-                    Action::Cas(from, to) => {
-                        if *from == cell.value {
-                            next = Some(to.clone());
-                        } else {
-                            op.ok = false;
-                        }
-                    }
-                    Action::Append(s) => {
-                        next = Some(json!(format!("{}{s}", cell.value.as_str().unwrap_or(""))))
-                    }
-                }
-                if let (Some(v), true) = (next, takes_effect) {
-                    let lose = anomaly_armed
-                        && options.anomaly == Some(Anomaly::LostWrite)
-                        && invoked * 2 >= options.ops
-                        && !op.crashed
-                        && cell.writer_ret < op.call;
-                    if lose {
-                        anomaly_armed = false;
-                        anomaly_at = Some(op.call);
-                        frozen = Some((op.cell, u64::MAX));
-                    } else if !is_frozen {
-                        if cell.writer_ret < op.call {
-                            op.replaced = Some(cell.value.clone());
-                        }
-                        cell.value = v;
-                        cell.writer = op.serial;
-                        cell.writer_ret = u64::MAX;
-                        op.wrote = true;
-                    }
-                }
-                let done = time + rng.range(1, 200);
-                queue.push(Reverse((done, order, client, 2)));
-                order += 1;
+            SynthModel::CasRegister if roll < 40 => ("read", Action::Read, Value::Null),
+            SynthModel::CasRegister if roll < 70 => {
+                let v = fresh();
+                ("write", Action::Write(json!(v)), json!(v))
             }
-            _ => {
-                let op = pending
-                    .remove(&client)
-                    .expect("a completion follows a linearization");
-                if let Some((k, after)) = frozen.as_mut() {
-                    if *k == op.cell && *after == u64::MAX && anomaly_at == Some(op.call) {
-                        *after = time;
-                    }
-                }
-                if op.wrote && !op.crashed {
-                    let cell = &mut cells[op.cell];
-                    if cell.writer == op.serial && cell.writer_ret == u64::MAX {
-                        cell.writer_ret = time;
-                    }
-                }
-                if let (Some(value), false) = (op.replaced.clone(), op.crashed) {
-                    overwritten[op.cell].push(Overwritten {
-                        value,
-                        by_ret: time,
-                    });
-                }
-                if op.crashed {
-                    if rng.chance(0.5) {
-                        emit(
-                            &mut events,
-                            time,
-                            op.process,
-                            EventType::Info,
-                            op.f,
-                            &op.key,
-                            op.input.clone(),
-                        );
-                    }
-                    process_of[client] += clients as u64;
-                } else {
-                    let (kind, value) = match (&op.action, op.ok) {
-                        (Action::Read, _) => (EventType::Ok, op.output.clone()),
-                        (_, true) => (EventType::Ok, op.input.clone()),
-                        (_, false) => (EventType::Fail, op.input.clone()),
-                    };
-                    if let Action::Read = op.action {
-                        last_seen[client] = op.output.clone();
-                    }
-                    if let (Action::Cas(_, to), true) = (&op.action, op.ok) {
-                        last_seen[client] = to.clone();
-                    }
-                    emit(&mut events, time, op.process, kind, op.f, &op.key, value);
-                }
-                queue.push(Reverse((time + rng.range(0, 50), order, client, 0)));
-                order += 1;
+            SynthModel::CasRegister => {
+                let v = fresh();
+                let from = self.last_seen[client].clone();
+                ("cas", Action::Cas(from.clone(), json!(v)), json!([from, v]))
+            }
+            SynthModel::Kv if roll < 40 => ("get", Action::Read, Value::Null),
+            SynthModel::Kv if roll < 50 => {
+                let v = format!("p{} ", fresh());
+                ("put", Action::Write(json!(v)), json!(v))
+            }
+            SynthModel::Kv => {
+                let v = format!("a{} ", fresh());
+                ("append", Action::Append(v.clone()), json!(v))
             }
         }
     }
-    let history =
-        History::from_events(events).expect("the simulation produces well-formed histories");
-    SynthOutcome {
-        history,
-        anomaly_at,
+
+    /// `client` invokes its next operation (unless every operation is invoked), and
+    /// its linearization point is queued.
+    fn invoke(&mut self, time: u64, client: usize) {
+        if self.invoked >= self.options.ops {
+            return;
+        }
+        self.invoked += 1;
+        let cell = self.rng.range(0, self.keys as u64 - 1) as usize;
+        let key = (self.options.model == SynthModel::Kv).then(|| json!(cell.to_string()));
+        let (f, action, input) = self.draw_action(client);
+        let process = self.process_of[client];
+        let crashed = self.rng.chance(self.options.crash_rate);
+        let op = Pending {
+            serial: self.invoked as u64,
+            process,
+            f,
+            key,
+            action,
+            input,
+            call: time,
+            crashed,
+            output: Value::Null,
+            ok: true,
+            cell,
+            wrote: false,
+            replaced: None,
+        };
+        self.emit(time, process, EventType::Invoke, &op, op.input.clone());
+        self.pending.insert(client, op);
+        let lin = time + self.rng.range(1, 200);
+        self.schedule(lin, client, LINEARIZE);
+    }
+
+    /// `client`'s operation takes effect (or, crashed, may not), and its completion
+    /// is queued.
+    fn linearize(&mut self, time: u64, client: usize) {
+        let mut op = self
+            .pending
+            .remove(&client)
+            .expect("a linearization follows an invoke");
+        let takes_effect = !op.crashed || self.rng.chance(0.5);
+        let is_frozen = self.frozen.is_some_and(|(k, _)| k == op.cell);
+        let current = self.cells[op.cell].value.clone();
+        let next: Option<Value> = match &op.action {
+            Action::Read => {
+                self.read(&mut op, current, is_frozen);
+                None
+            }
+            Action::Write(v) => Some(v.clone()),
+            Action::Cas(from, to) if *from == current => Some(to.clone()),
+            Action::Cas(..) => {
+                op.ok = false;
+                None
+            }
+            Action::Append(s) => Some(json!(format!("{}{s}", current.as_str().unwrap_or("")))),
+        };
+        if let (Some(v), true) = (next, takes_effect) {
+            self.write(&mut op, v, is_frozen);
+        }
+        self.pending.insert(client, op);
+        let done = time + self.rng.range(1, 200);
+        self.schedule(done, client, COMPLETE);
+    }
+
+    /// A read's value: the key's current one, or, when the stale-read anomaly strikes,
+    /// one no order can justify. A read after a lost write's completion thaws the key.
+    fn read(&mut self, op: &mut Pending, current: Value, is_frozen: bool) {
+        op.output = current;
+        if is_frozen && self.frozen.is_some_and(|(_, after)| op.call > after) {
+            self.frozen = None;
+        }
+        if self.anomaly_armed
+            && self.options.anomaly == Some(Anomaly::StaleRead)
+            && self.invoked * 2 >= self.options.ops
+        {
+            // The newest value overwritten by an operation that completed before this
+            // read began, itself written by an operation that completed before that
+            // one was invoked: no order can justify reading it now.
+            let stale = self.overwritten[op.cell]
+                .iter()
+                .rev()
+                .find(|o| o.by_ret < op.call && o.value != op.output);
+            if let Some(old) = stale {
+                op.output = old.value.clone();
+                self.anomaly_armed = false;
+                self.anomaly_at = Some(op.call);
+            }
+        }
+    }
+
+    /// A change taking effect: applied, or, when the lost-write anomaly strikes,
+    /// acknowledged but dropped (and the key frozen); a frozen key drops it too.
+    fn write(&mut self, op: &mut Pending, value: Value, is_frozen: bool) {
+        let cell = &mut self.cells[op.cell];
+        let lose = self.anomaly_armed
+            && self.options.anomaly == Some(Anomaly::LostWrite)
+            && self.invoked * 2 >= self.options.ops
+            && !op.crashed
+            && cell.writer_ret < op.call;
+        if lose {
+            self.anomaly_armed = false;
+            self.anomaly_at = Some(op.call);
+            self.frozen = Some((op.cell, u64::MAX));
+        } else if !is_frozen {
+            if cell.writer_ret < op.call {
+                op.replaced = Some(cell.value.clone());
+            }
+            cell.value = value;
+            cell.writer = op.serial;
+            cell.writer_ret = u64::MAX;
+            op.wrote = true;
+        }
+    }
+
+    /// `client`'s operation completes (or, crashed, maybe says `info`, and the client
+    /// goes on as a new process), and its next invocation is queued.
+    fn complete(&mut self, time: u64, client: usize) {
+        let op = self
+            .pending
+            .remove(&client)
+            .expect("a completion follows a linearization");
+        self.record_completion(time, &op);
+        if op.crashed {
+            if self.rng.chance(0.5) {
+                self.emit(time, op.process, EventType::Info, &op, op.input.clone());
+            }
+            self.process_of[client] += self.clients as u64;
+        } else {
+            let (kind, value) = match (&op.action, op.ok) {
+                (Action::Read, _) => (EventType::Ok, op.output.clone()),
+                (_, true) => (EventType::Ok, op.input.clone()),
+                (_, false) => (EventType::Fail, op.input.clone()),
+            };
+            if let Action::Read = op.action {
+                self.last_seen[client] = op.output.clone();
+            }
+            if let (Action::Cas(_, to), true) = (&op.action, op.ok) {
+                self.last_seen[client] = to.clone();
+            }
+            self.emit(time, op.process, kind, &op, value);
+        }
+        let next = time + self.rng.range(0, 50);
+        self.schedule(next, client, INVOKE);
+    }
+
+    /// What the anomalies need to know of a completion: when a lost write completed
+    /// (a read after it thaws the key), when a value's writer completed, and which
+    /// values are now provably overwritten.
+    fn record_completion(&mut self, time: u64, op: &Pending) {
+        if let Some((k, after)) = self.frozen.as_mut() {
+            if *k == op.cell && *after == u64::MAX && self.anomaly_at == Some(op.call) {
+                *after = time;
+            }
+        }
+        if op.wrote && !op.crashed {
+            let cell = &mut self.cells[op.cell];
+            if cell.writer == op.serial && cell.writer_ret == u64::MAX {
+                cell.writer_ret = time;
+            }
+        }
+        if let (Some(value), false) = (op.replaced.clone(), op.crashed) {
+            self.overwritten[op.cell].push(Overwritten {
+                value,
+                by_ret: time,
+            });
+        }
     }
 }

@@ -38,35 +38,8 @@ fn generate(n_ops: usize, per_key: usize, stale: f64, seed: u64) -> History {
     let mut lists: Vec<Vec<Value>> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
     let mut next_elem = 0u64;
-    let clients = 16u64;
     let finals_budget = 3 * (n_ops / 2 / per_key + 8);
     let body = n_ops.saturating_sub(finals_budget);
-    let push = |ops: &mut Vec<Operation>,
-                process,
-                f: &str,
-                key: usize,
-                input,
-                output,
-                t: u64,
-                node: Option<&str>| {
-        let id = ops.len();
-        ops.push(Operation {
-            id,
-            process,
-            f: f.to_string(),
-            key: Some(json!(key)),
-            input,
-            output,
-            outcome: Outcome::Ok,
-            call: t,
-            ret: t + 250,
-            invoke_index: 2 * id as u64,
-            complete_index: Some(2 * id as u64 + 1),
-            node: node.map(str::to_string),
-            error: None,
-            version: None,
-        });
-    };
     for i in 0..body {
         while open.len() < 8 {
             lists.push(Vec::new());
@@ -75,20 +48,12 @@ fn generate(n_ops: usize, per_key: usize, stale: f64, seed: u64) -> History {
         let slot = rng.gen_range(0..open.len());
         let key = open[slot];
         let t = i as u64 * 100;
-        let process = i as u64 % clients;
+        let process = i as u64 % CLIENTS;
         if rng.gen_bool(0.5) {
             next_elem += 1;
             lists[key].push(json!(next_elem));
-            push(
-                &mut ops,
-                process,
-                "append",
-                key,
-                json!(next_elem),
-                Value::Null,
-                t,
-                None,
-            );
+            let append = ("append", json!(next_elem), Value::Null);
+            push_op(&mut ops, process, key, append, t, None);
             if lists[key].len() >= per_key {
                 open.swap_remove(slot);
             }
@@ -99,32 +64,16 @@ fn generate(n_ops: usize, per_key: usize, stale: f64, seed: u64) -> History {
             } else {
                 list.len()
             };
-            push(
-                &mut ops,
-                process,
-                "read",
-                key,
-                Value::Null,
-                Value::Array(list[..len].to_vec()),
-                t,
-                None,
-            );
+            let read = ("read", Value::Null, Value::Array(list[..len].to_vec()));
+            push_op(&mut ops, process, key, read, t, None);
         }
     }
     let heal = body as u64 * 100 + 1_000;
     let mut t = heal + 1_000_000;
     for (key, list) in lists.iter().enumerate() {
         for (n, node) in ["n1", "n2", "n3"].iter().enumerate() {
-            push(
-                &mut ops,
-                clients + n as u64,
-                "final-read",
-                key,
-                Value::Null,
-                Value::Array(list.clone()),
-                t,
-                Some(node),
-            );
+            let read = ("final-read", Value::Null, Value::Array(list.clone()));
+            push_op(&mut ops, CLIENTS + n as u64, key, read, t, Some(node));
             t += 300;
         }
     }
@@ -139,6 +88,38 @@ fn generate(n_ops: usize, per_key: usize, stale: f64, seed: u64) -> History {
         Event::new(1, heal, Process::Nemesis, EventType::Info, "stop-partition"),
     ];
     History { events, ops }
+}
+
+/// The clients of [`generate`]'s histories (the final reads use the next three).
+const CLIENTS: u64 = 16;
+
+/// Appends one acknowledged operation `(f, input, output)` on `key`, invoked at `t`
+/// and completed 250 ns later (so it overlaps the next two).
+fn push_op(
+    ops: &mut Vec<Operation>,
+    process: u64,
+    key: usize,
+    (f, input, output): (&str, Value, Value),
+    t: u64,
+    node: Option<&str>,
+) {
+    let id = ops.len();
+    ops.push(Operation {
+        id,
+        process,
+        f: f.to_string(),
+        key: Some(json!(key)),
+        input,
+        output,
+        outcome: Outcome::Ok,
+        call: t,
+        ret: t + 250,
+        invoke_index: 2 * id as u64,
+        complete_index: Some(2 * id as u64 + 1),
+        node: node.map(str::to_string),
+        error: None,
+        version: None,
+    });
 }
 
 fn run(label: &str, h: &History) -> (Verdict, Verdict, f64) {

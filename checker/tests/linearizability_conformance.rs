@@ -74,7 +74,7 @@ fn every_reference_history_gets_porcupines_verdict() {
     assert_eq!(
         (etcd, etcd_ok, kv),
         (102, 23, 6),
-        "the corpus is the one the issue describes"
+        "the corpus is porcupine's: 102 etcd histories (23 linearizable) and 6 kv histories"
     );
     let mut wrong = Vec::new();
     for (rel, expected) in &rows {

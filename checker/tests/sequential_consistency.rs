@@ -6,7 +6,7 @@ use checker::linearizability;
 use checker::model::cas_register::CasRegister;
 use checker::model::kv::Kv;
 use checker::model::register::REGISTER;
-use checker::sequential::{check, Basis, Options};
+use checker::sequential::{check, Basis, Options, StopReason};
 use checker::synth::{generate, SynthModel, SynthOptions};
 use checker::verdict::Verdict;
 use serde_json::{json, Value};
@@ -364,9 +364,102 @@ fn out_of_time_is_unknown_with_the_reason() {
     };
     let report = check(&h, &CasRegister::default(), &options).unwrap();
     assert_eq!(report.verdict, Verdict::Unknown);
+    assert_eq!(report.keys[0].stopped, Some(StopReason::Timeout));
     assert!(
-        report.summary().contains("time limit reached"),
+        report
+            .summary()
+            .contains("time limit reached: the check's timeout"),
         "{}",
         report.summary()
+    );
+}
+
+/// A history of many small keys: each key's search is short (it never reaches a
+/// budget poll), the search over every key at once is long.
+fn many_small_keys() -> History {
+    generate(&SynthOptions {
+        model: SynthModel::Kv,
+        clients: 8,
+        ops: 20_000,
+        keys: 2_000,
+        seed: 5,
+        ..SynthOptions::default()
+    })
+    .history
+}
+
+#[test]
+fn the_sequential_check_has_a_memory_budget_of_its_own_by_default() {
+    assert_eq!(Options::default().memory_limit, 512 << 20);
+    assert_eq!(checker::sequential::DEFAULT_MEMORY_LIMIT, 512 << 20);
+    assert!(Options::default().memory_limit < linearizability::Options::default().memory_limit);
+}
+
+/// Checks [`many_small_keys`] without the linearizability search first (so the
+/// whole-history search runs) and returns what stopped that search, its reason, and
+/// the report's summary. Every key on its own must be decided first.
+fn whole_search_stopped(options: Options) -> (Option<StopReason>, String, String) {
+    let options = Options {
+        linearizability_first: false,
+        ..options
+    };
+    let report = check(&many_small_keys(), &Kv::default(), &options).unwrap();
+    assert_eq!(report.per_key, Verdict::Valid, "{}", report.summary());
+    assert_eq!(report.verdict, Verdict::Unknown);
+    let whole = report.whole.as_ref().expect("the whole-history search ran");
+    let reason = whole.reason.clone().unwrap_or_default();
+    (whole.stopped, reason, report.summary())
+}
+
+#[test]
+fn a_tiny_memory_budget_stops_the_whole_history_search_with_that_reason() {
+    let (stopped, reason, summary) = whole_search_stopped(Options {
+        memory_limit: 1,
+        ..Options::default()
+    });
+    assert_eq!(stopped, Some(StopReason::Memory));
+    assert!(
+        reason.contains("memory budget exhausted") && reason.contains("memory_limit"),
+        "{reason}"
+    );
+    assert!(summary.contains("memory budget"), "{summary}");
+}
+
+#[test]
+fn a_tiny_memory_budget_stops_a_key_search_with_that_reason() {
+    let h = generate(&SynthOptions {
+        clients: 8,
+        ops: 20_000,
+        seed: 3,
+        ..SynthOptions::default()
+    })
+    .history;
+    for linearizability_first in [true, false] {
+        let options = Options {
+            memory_limit: 1,
+            linearizability_first,
+            ..Options::default()
+        };
+        let report = check(&h, &CasRegister::default(), &options).unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown);
+        assert_eq!(report.keys[0].stopped, Some(StopReason::Memory));
+        assert!(
+            report.summary().contains("memory budget exhausted"),
+            "{}",
+            report.summary()
+        );
+    }
+}
+
+#[test]
+fn the_whole_history_time_limit_is_named_when_it_runs_out() {
+    let (stopped, reason, _) = whole_search_stopped(Options {
+        whole_timeout: Some(Duration::ZERO),
+        ..Options::default()
+    });
+    assert_eq!(stopped, Some(StopReason::Timeout));
+    assert!(
+        reason.contains("time limit reached") && reason.contains("whole-history search"),
+        "{reason}"
     );
 }

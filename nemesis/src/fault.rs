@@ -715,44 +715,20 @@ impl std::str::FromStr for FaultKind {
 }
 
 /// Why a list of fault kind names was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseKindError {
-    Unknown {
-        name: String,
-        valid: String,
-    },
+    #[error("unknown nemesis fault {name:?}; valid names: {valid}")]
+    Unknown { name: String, valid: String },
+    #[error("nemesis fault {kind} needs at least {needs} nodes, the cluster has {nodes}")]
     TooFewNodes {
         kind: String,
         needs: usize,
         nodes: usize,
     },
     /// A composition (`a+b`) that cannot work, with the reason.
-    Composition {
-        item: String,
-        reason: String,
-    },
+    #[error("cannot compose nemesis fault {item:?}: {reason}")]
+    Composition { item: String, reason: String },
 }
-
-impl fmt::Display for ParseKindError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseKindError::Unknown { name, valid } => {
-                write!(f, "unknown nemesis fault {name:?}; valid names: {valid}")
-            }
-            ParseKindError::TooFewNodes { kind, needs, nodes } => {
-                write!(
-                    f,
-                    "nemesis fault {kind} needs at least {needs} nodes, the cluster has {nodes}"
-                )
-            }
-            ParseKindError::Composition { item, reason } => {
-                write!(f, "cannot compose nemesis fault {item:?}: {reason}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ParseKindError {}
 
 #[cfg(test)]
 mod tests {

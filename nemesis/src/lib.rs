@@ -44,7 +44,9 @@ pub mod schedule;
 pub use fault::{Fault, FaultKind, Grudge, Link, PacketKind, PartitionKind};
 pub use nemesis::{Nemesis, StatusHandle};
 pub use run::{NemesisEvent, RunSummary, Stage};
-pub use schedule::{ClockBumpRange, Decision, FaultParams, Schedule};
+pub use schedule::{
+    ClockBumpError, ClockBumpRange, Decision, FaultParams, Schedule, ScheduleError,
+};
 
 /// A stable hash of a name (FNV-1a), for deriving per-node seeds.
 pub(crate) fn fault_hash(s: &str) -> u64 {

@@ -126,21 +126,17 @@ const MAX_BUMP_MS: i64 = 365 * 24 * 3600 * 1000;
 
 impl ClockBumpRange {
     /// A range, refused unless `min_ms <= max_ms` and both are within a year.
-    pub fn new(min_ms: i64, max_ms: i64) -> Result<ClockBumpRange, String> {
+    pub fn new(min_ms: i64, max_ms: i64) -> Result<ClockBumpRange, ClockBumpError> {
         for v in [min_ms, max_ms] {
             if v.abs() > MAX_BUMP_MS {
-                return Err(format!(
-                    "a clock bump of {} is beyond a year either way",
-                    signed_ms(v)
-                ));
+                return Err(ClockBumpError::BeyondAYear { bump: signed_ms(v) });
             }
         }
         if min_ms > max_ms {
-            return Err(format!(
-                "the lower bound {} is above the upper bound {} (write MIN..MAX, e.g. -30s..-6s)",
-                signed_ms(min_ms),
-                signed_ms(max_ms)
-            ));
+            return Err(ClockBumpError::Reversed {
+                min: signed_ms(min_ms),
+                max: signed_ms(max_ms),
+            });
         }
         Ok(ClockBumpRange { min_ms, max_ms })
     }
@@ -153,7 +149,7 @@ impl ClockBumpRange {
 }
 
 impl std::str::FromStr for ClockBumpRange {
-    type Err = String;
+    type Err = ClockBumpError;
 
     /// `MIN..MAX` with signed durations (`-30s..-6s`, `-500ms..2s`, `+1m..+5m`), or
     /// one duration for bumps of exactly that size. Units: ms, s, m, h (none: seconds).
@@ -164,12 +160,16 @@ impl std::str::FromStr for ClockBumpRange {
             None => (t, t),
         };
         let parse = |part: &str| {
-            parse_signed_ms(part.trim()).map_err(|e| {
-                format!("`{text}`: {e} (write MIN..MAX with signed durations, e.g. -30s..-6s)")
+            parse_signed_ms(part.trim()).map_err(|problem| ClockBumpError::Syntax {
+                text: text.to_string(),
+                problem,
             })
         };
         let (lo, hi) = (parse(lo)?, parse(hi)?);
-        ClockBumpRange::new(lo, hi).map_err(|e| format!("`{text}`: {e}"))
+        ClockBumpRange::new(lo, hi).map_err(|error| ClockBumpError::Refused {
+            text: text.to_string(),
+            error: Box::new(error),
+        })
     }
 }
 
@@ -224,16 +224,30 @@ fn signed_ms(ms: i64) -> String {
 }
 
 /// Why a schedule cannot be built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct ScheduleError(pub String);
 
-impl std::fmt::Display for ScheduleError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why a clock-bump range (`--clock-bump`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClockBumpError {
+    #[error("a clock bump of {bump} is beyond a year either way")]
+    BeyondAYear { bump: String },
+    #[error(
+        "the lower bound {min} is above the upper bound {max} (write MIN..MAX, e.g. -30s..-6s)"
+    )]
+    Reversed { min: String, max: String },
+    /// A bound that is not a signed duration.
+    #[error("`{text}`: {problem} (write MIN..MAX with signed durations, e.g. -30s..-6s)")]
+    Syntax { text: String, problem: String },
+    /// A range written as `text` that parses but is refused.
+    #[error("`{text}`: {error}")]
+    Refused {
+        text: String,
+        #[source]
+        error: Box<ClockBumpError>,
+    },
 }
-
-impl std::error::Error for ScheduleError {}
 
 /// A deterministic sequence of fault decisions. Faults alternate with healing: the
 /// driver waits the warm-up healthy, starts `next_decision()`, waits `interval`,
@@ -247,6 +261,11 @@ pub struct Schedule {
     kinds: Vec<FaultKind>,
     nodes: usize,
     params: FaultParams,
+    /// The families ([`Schedule::families`]) still to come in this round, drawn from
+    /// the back; refilled with a fresh seeded permutation when empty.
+    families_left: Vec<usize>,
+    /// The same for the partition shapes, within the partition family.
+    shapes_left: Vec<usize>,
 }
 
 impl Schedule {
@@ -290,6 +309,8 @@ impl Schedule {
             kinds,
             nodes: node_count,
             params: FaultParams::default(),
+            families_left: Vec::new(),
+            shapes_left: Vec::new(),
         })
     }
 
@@ -320,30 +341,26 @@ impl Schedule {
         self.nodes
     }
 
-    /// The next fault to start. The choice is first among families, every partition
-    /// shape together being one family and every other kind its own, then among the
-    /// family's kinds: so `partition,kill,pause` gives partitions, kills and pauses a
-    /// third each, rather than partitions seven ninths for having seven shapes.
+    /// The next fault to start. The choice cycles through the families, every
+    /// partition shape together being one family and every other kind its own, so
+    /// `partition,kill,pause` gives partitions, kills and pauses a third each rather
+    /// than partitions seven ninths for having seven shapes. Each round of as many
+    /// faults as there are families is a seeded permutation of the families, so no
+    /// family repeats before every other has had its turn (a short run with
+    /// `--nemesis clock` sees both clock-bump and clock-strobe, not one of them twice);
+    /// the partition family cycles through its shapes the same way.
     pub fn next_decision(&mut self) -> Decision {
-        let partitions: Vec<FaultKind> = self
-            .kinds
-            .iter()
-            .filter(|k| matches!(k, FaultKind::Partition(_)))
-            .cloned()
-            .collect();
-        let others: Vec<FaultKind> = self
-            .kinds
-            .iter()
-            .filter(|k| !matches!(k, FaultKind::Partition(_)))
-            .cloned()
-            .collect();
-        let families = others.len() as u64 + u64::from(!partitions.is_empty());
-        let pick = self.rng.below(families) as usize;
+        let is_partition = |i: &usize| matches!(self.kinds[*i], FaultKind::Partition(_));
+        let (shapes, others): (Vec<usize>, Vec<usize>) =
+            (0..self.kinds.len()).partition(is_partition);
+        let families = others.len() + usize::from(!shapes.is_empty());
+        let pick = next_in_round(&mut self.families_left, families, &mut self.rng);
         let kind = if pick < others.len() {
-            others[pick].clone()
+            others[pick]
         } else {
-            partitions[self.rng.below(partitions.len() as u64) as usize].clone()
+            shapes[next_in_round(&mut self.shapes_left, shapes.len(), &mut self.rng)]
         };
+        let kind = self.kinds[kind].clone();
         self.decide(&kind)
     }
 
@@ -487,6 +504,17 @@ impl Schedule {
 
 /// A clock delta for each of `nodes`: uniform in the `--clock-bump` range when one is
 /// set, else a log-uniform magnitude in `[clock_min_ms, clock_max_ms]` of either sign.
+/// The next of `n` choices in a round where each comes once, in a seeded order:
+/// `left` holds the rest of the current round and is refilled with a fresh
+/// permutation when it runs out.
+fn next_in_round(left: &mut Vec<usize>, n: usize, rng: &mut SeededRng) -> usize {
+    if left.is_empty() {
+        *left = rng.permutation(n);
+    }
+    left.pop()
+        .expect("a round holds every one of n > 0 choices")
+}
+
 fn bumps(nodes: &[usize], p: &FaultParams, rng: &mut SeededRng) -> Vec<(usize, i64)> {
     nodes
         .iter()
@@ -540,6 +568,7 @@ fn links(n: usize, rng: &mut SeededRng) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn all_kinds(n: usize) -> Vec<FaultKind> {
         FaultKind::parse_list("all", n).unwrap()
@@ -664,9 +693,83 @@ mod tests {
         assert!(e.to_string().contains("at least 4 nodes"), "{e}");
     }
 
+    /// A decision's kind, as the cycling tests compare them.
+    fn kind_of(d: &Decision) -> String {
+        match d {
+            Decision::Partition { kind, .. } => format!("partition-{kind:?}"),
+            other => serde_json::to_value(other).unwrap()["decision"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        }
+    }
+
+    #[test]
+    fn every_round_of_faults_is_a_seeded_permutation_of_the_kinds() {
+        let kinds = FaultKind::parse_list("kill,pause,clock-bump", 5).unwrap();
+        let mut first_rounds = BTreeSet::new();
+        for seed in 0..20 {
+            let mut s = Schedule::new(seed, Duration::from_secs(5), kinds.clone(), 5).unwrap();
+            let drawn: Vec<String> = (0..30).map(|_| kind_of(&s.next_decision())).collect();
+            for round in drawn.chunks(3) {
+                let mut sorted = round.to_vec();
+                sorted.sort();
+                assert_eq!(
+                    sorted,
+                    ["clock-bump", "kill", "pause"],
+                    "seed {seed}: {drawn:?}"
+                );
+            }
+            first_rounds.insert(drawn[..3].to_vec());
+        }
+        assert!(
+            first_rounds.len() > 1,
+            "the seed chooses the order: {first_rounds:?}"
+        );
+    }
+
+    #[test]
+    fn the_clock_group_gives_both_clock_kinds_before_repeating_one() {
+        let kinds = FaultKind::parse_list("clock", 3).unwrap();
+        assert_eq!(kinds, vec![FaultKind::ClockBump, FaultKind::ClockStrobe]);
+        for seed in 0..50 {
+            let mut s = Schedule::new(seed, Duration::from_secs(5), kinds.clone(), 3).unwrap();
+            for round in 0..3 {
+                let mut pair = [kind_of(&s.next_decision()), kind_of(&s.next_decision())];
+                pair.sort();
+                assert_eq!(
+                    pair,
+                    ["clock-bump", "clock-strobe"],
+                    "seed {seed}, round {round}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_partition_family_cycles_through_its_shapes() {
+        let kinds = FaultKind::parse_list("partition,kill", 5).unwrap();
+        let shapes = kinds.len() - 1;
+        let mut s = Schedule::new(9, Duration::from_secs(5), kinds, 5).unwrap();
+        let drawn: Vec<String> = (0..4 * shapes)
+            .map(|_| kind_of(&s.next_decision()))
+            .collect();
+        let partitions: Vec<&String> = drawn
+            .iter()
+            .filter(|k| k.starts_with("partition"))
+            .collect();
+        assert_eq!(partitions.len(), 2 * shapes, "{drawn:?}");
+        for round in partitions.chunks(shapes) {
+            let distinct: BTreeSet<&&String> = round.iter().collect();
+            assert_eq!(distinct.len(), shapes, "{drawn:?}");
+        }
+    }
+
     /// The first four decisions of seed 4000 for `pause-leader+clock-bump` and
     /// `partition-leader+clock-bump` with `--clock-bump=-30s..-6s`, pinned: a change
-    /// here means old seeds no longer replay the same faults.
+    /// here means old seeds no longer replay the same faults. (Re-pinned when the
+    /// schedule began cycling through the kinds: two rounds of both kinds, where the
+    /// draw with replacement gave partition-leader three times first.)
     #[test]
     fn composed_decisions_are_pinned_per_seed() {
         let kinds = FaultKind::parse_list("pause-leader+clock-bump,partition-leader+clock-bump", 3)
@@ -686,13 +789,12 @@ mod tests {
         r#"[{"decision":"composed","parts":[{"decision":"partition","kind":"leader","grudge"#,
         r#"":{"0":[2],"1":[2],"2":[0,1]},"fallback":2},{"decision":"clock-bump","deltas_ms""#,
         r#":[[0,-23230],[1,-22768],[2,-22009]]}]},{"decision":"composed","parts":[{"decisio"#,
-        r#"n":"partition","kind":"leader","grudge":{"0":[2],"1":[2],"2":[0,1]},"fallback":2"#,
-        r#"},{"decision":"clock-bump","deltas_ms":[[0,-22044],[1,-12134],[2,-6136]]}]},{"de"#,
-        r#"cision":"composed","parts":[{"decision":"partition","kind":"leader","grudge":{"0"#,
-        r#"":[1],"1":[0,2],"2":[1]},"fallback":1},{"decision":"clock-bump","deltas_ms":[[0,"#,
-        r#"-7795],[1,-15532],[2,-26915]]}]},{"decision":"composed","parts":[{"decision":"pa"#,
-        r#"use-leader","fallback":0},{"decision":"clock-bump","deltas_ms":[[0,-27084],[1,-1"#,
-        r#"7296],[2,-20130]]}]}]"#,
+        r#"n":"pause-leader","fallback":0},{"decision":"clock-bump","deltas_ms":[[0,-16325]"#,
+        r#",[1,-22044],[2,-12134]]}]},{"decision":"composed","parts":[{"decision":"pause-le"#,
+        r#"ader","fallback":1},{"decision":"clock-bump","deltas_ms":[[0,-12338],[1,-7795],["#,
+        r#"2,-15532]]}]},{"decision":"composed","parts":[{"decision":"partition","kind":"le"#,
+        r#"ader","grudge":{"0":[2],"1":[2],"2":[0,1]},"fallback":2},{"decision":"clock-bump"#,
+        r#"","deltas_ms":[[0,-22928],[1,-27315],[2,-27084]]}]}]"#,
     );
 
     #[test]
@@ -841,7 +943,15 @@ mod tests {
         );
         assert_eq!(ok("-30s..-6s").to_string(), "-30s..-6s");
         assert_eq!(ok("-1500ms..+250ms").to_string(), "-1500ms..+250ms");
-        let err = |t: &str| t.parse::<ClockBumpRange>().unwrap_err();
+        let err = |t: &str| t.parse::<ClockBumpRange>().unwrap_err().to_string();
+        assert!(matches!(
+            "-5s..-20s".parse::<ClockBumpRange>(),
+            Err(ClockBumpError::Refused { error, .. }) if matches!(*error, ClockBumpError::Reversed { .. })
+        ));
+        assert!(matches!(
+            "soon".parse::<ClockBumpRange>(),
+            Err(ClockBumpError::Syntax { .. })
+        ));
         let e = err("-5s..-20s");
         assert!(
             e.contains("`-5s..-20s`")

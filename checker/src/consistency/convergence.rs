@@ -116,66 +116,12 @@ pub fn convergence(
             });
         }
     }
-    // Per key (in first-seen order), per node: the last completed final read.
-    let mut keys: Vec<(Option<Value>, BTreeMap<String, &Operation>)> = Vec::new();
-    let mut key_pos: FastMap<Atom, usize> = FastMap::default();
-    let mut failed_attempts: Vec<(usize, &Operation)> = Vec::new();
-    for op in &finals {
-        if let Some(h) = final_heal {
-            if op.call < h {
-                premature = true;
-                problems.offer(limit, || {
-                    format!(
-                        "final read at history event {} (node {}) began before the final heal at {h} ns",
-                        op.invoke_index,
-                        node_name(op)
-                    )
-                });
-            }
-        }
-        let atom = op.key.as_ref().map(Atom::of).unwrap_or(Atom::Null);
-        let pos = *key_pos.entry(atom).or_insert_with(|| {
-            keys.push((op.key.clone(), BTreeMap::new()));
-            keys.len() - 1
-        });
-        if op.outcome != Outcome::Ok {
-            // A failed attempt is retried (a node between leaders answers `no-leader`):
-            // it is a problem only if no attempt on that node completed (below).
-            failed_attempts.push((pos, op));
-            continue;
-        }
-        keys[pos].1.insert(node_name(op), op);
-    }
-    for (pos, op) in failed_attempts {
-        if !keys[pos].1.contains_key(&node_name(op)) {
-            problems.offer(limit, || {
-                format!(
-                    "final read of key {} on node {} did not complete (history event {})",
-                    show_key(&op.key),
-                    node_name(op),
-                    op.invoke_index
-                )
-            });
-        }
-    }
-    // Keys written but never finally read.
-    let mut unread: Vec<Value> = Vec::new();
-    for op in &history.ops {
-        if op.outcome == Outcome::Ok && !is_read(op) {
-            let atom = op.key.as_ref().map(Atom::of).unwrap_or(Atom::Null);
-            if let std::collections::hash_map::Entry::Vacant(slot) = key_pos.entry(atom) {
-                slot.insert(usize::MAX);
-                unread.push(show_key(&op.key));
-            }
-        }
-    }
+    let finals_by_key = FinalReads::collect(&finals, final_heal, limit, &mut problems);
+    premature |= finals_by_key.premature;
     if !finals.is_empty() {
-        for k in unread {
-            problems.offer(limit, || {
-                format!("key {k} was written but has no final read")
-            });
-        }
+        unread_keys(history, finals_by_key.key_pos, limit, &mut problems);
     }
+    let keys = finals_by_key.keys;
     let mut divergent = Examples::new();
     for (key, by_node) in &keys {
         if let Some(expected) = &opts.nodes {
@@ -188,27 +134,7 @@ pub fn convergence(
                 });
             }
         }
-        let mut groups: Vec<(Vec<Atom>, FinalValue)> = Vec::new();
-        for (node, op) in by_node {
-            let c = canonical(opts.collection, op)?;
-            match groups.iter_mut().find(|(g, _)| *g == c) {
-                Some((_, fv)) => {
-                    fv.nodes.push(node.clone());
-                    fv.reads.push(OpRef::of(op));
-                }
-                None => groups.push((
-                    c,
-                    FinalValue {
-                        nodes: vec![node.clone()],
-                        reads: vec![OpRef::of(op)],
-                        value: match &op.output {
-                            Value::Array(items) => show_list(items),
-                            other => other.to_string(),
-                        },
-                    },
-                )),
-            }
-        }
+        let groups = group_by_value(opts.collection, by_node)?;
         if groups.len() > 1 {
             divergent.offer(limit, || {
                 let mut values: Vec<FinalValue> = groups.iter().map(|(_, v)| v.clone()).collect();
@@ -236,4 +162,127 @@ pub fn convergence(
         divergent_keys: divergent,
         problems,
     })
+}
+
+/// The final reads, per key (in first-seen order) and per node: the last one that
+/// completed.
+struct FinalReads<'h> {
+    keys: Vec<(Option<Value>, BTreeMap<String, &'h Operation>)>,
+    /// Each key's position in `keys`.
+    key_pos: FastMap<Atom, usize>,
+    /// Whether a final read began before the final heal (so a divergence may not
+    /// be the system's fault).
+    premature: bool,
+}
+
+impl<'h> FinalReads<'h> {
+    /// Groups the final reads, offering as problems the ones that began before the
+    /// final heal and the nodes none of whose attempts on a key completed.
+    fn collect(
+        finals: &[&'h Operation],
+        final_heal: Option<u64>,
+        limit: usize,
+        problems: &mut Examples<String>,
+    ) -> Self {
+        let mut out = FinalReads {
+            keys: Vec::new(),
+            key_pos: FastMap::default(),
+            premature: false,
+        };
+        let mut failed_attempts: Vec<(usize, &Operation)> = Vec::new();
+        for &op in finals {
+            if let Some(h) = final_heal.filter(|&h| op.call < h) {
+                out.premature = true;
+                problems.offer(limit, || {
+                    format!(
+                        "final read at history event {} (node {}) began before the final heal at {h} ns",
+                        op.invoke_index,
+                        node_name(op)
+                    )
+                });
+            }
+            let atom = op.key.as_ref().map(Atom::of).unwrap_or(Atom::Null);
+            let keys = &mut out.keys;
+            let pos = *out.key_pos.entry(atom).or_insert_with(|| {
+                keys.push((op.key.clone(), BTreeMap::new()));
+                keys.len() - 1
+            });
+            if op.outcome != Outcome::Ok {
+                // A failed attempt is retried (a node between leaders answers
+                // `no-leader`): it is a problem only if no attempt on that node
+                // completed (below).
+                failed_attempts.push((pos, op));
+                continue;
+            }
+            out.keys[pos].1.insert(node_name(op), op);
+        }
+        for (pos, op) in failed_attempts {
+            if !out.keys[pos].1.contains_key(&node_name(op)) {
+                problems.offer(limit, || {
+                    format!(
+                        "final read of key {} on node {} did not complete (history event {})",
+                        show_key(&op.key),
+                        node_name(op),
+                        op.invoke_index
+                    )
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Offers as problems the keys written but never finally read (convergence says
+/// nothing about them).
+fn unread_keys(
+    history: &History,
+    mut key_pos: FastMap<Atom, usize>,
+    limit: usize,
+    problems: &mut Examples<String>,
+) {
+    let mut unread: Vec<Value> = Vec::new();
+    for op in &history.ops {
+        if op.outcome == Outcome::Ok && !is_read(op) {
+            let atom = op.key.as_ref().map(Atom::of).unwrap_or(Atom::Null);
+            if let std::collections::hash_map::Entry::Vacant(slot) = key_pos.entry(atom) {
+                slot.insert(usize::MAX);
+                unread.push(show_key(&op.key));
+            }
+        }
+    }
+    for k in unread {
+        problems.offer(limit, || {
+            format!("key {k} was written but has no final read")
+        });
+    }
+}
+
+/// One key's final reads grouped by the value they returned (compared as the
+/// collection's canonical form), in node order.
+fn group_by_value(
+    collection: Collection,
+    by_node: &BTreeMap<String, &Operation>,
+) -> Result<Vec<(Vec<Atom>, FinalValue)>, ShapeError> {
+    let mut groups: Vec<(Vec<Atom>, FinalValue)> = Vec::new();
+    for (node, op) in by_node {
+        let c = canonical(collection, op)?;
+        match groups.iter_mut().find(|(g, _)| *g == c) {
+            Some((_, fv)) => {
+                fv.nodes.push(node.clone());
+                fv.reads.push(OpRef::of(op));
+            }
+            None => groups.push((
+                c,
+                FinalValue {
+                    nodes: vec![node.clone()],
+                    reads: vec![OpRef::of(op)],
+                    value: match &op.output {
+                        Value::Array(items) => show_list(items),
+                        other => other.to_string(),
+                    },
+                },
+            )),
+        }
+    }
+    Ok(groups)
 }

@@ -31,7 +31,6 @@ pub mod snowflake;
 use crate::history::Operation;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// The default number of example violations a report keeps per kind. Counts are
 /// always exact; only the list of examples is bounded, so a report on a badly broken
@@ -186,59 +185,13 @@ pub fn is_read(op: &Operation) -> bool {
     op.f == READ_F || op.f == FINAL_READ_F
 }
 
-/// A small, fast, non-cryptographic hasher (the multiply-rotate scheme used inside
-/// rustc) for the hot hash maps of these checkers. The inputs are a test's own
-/// history, never attacker-chosen, so resistance to hash flooding buys nothing and
-/// SipHash would cost a third of the running time.
-#[derive(Default, Clone, Copy)]
-pub struct FastHasher(u64);
+/// The hasher of these checkers' hot hash maps: rustc's fast non-cryptographic "Fx"
+/// hash. The inputs are a test's own history, never attacker-chosen, so resistance
+/// to hash flooding buys nothing and SipHash would cost a third of the running time.
+pub type FastHasher = rustc_hash::FxHasher;
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FastHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().unwrap()));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64)
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64)
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i)
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64)
-    }
-}
-
-pub type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// A hash map with [`FastHasher`].
+pub type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Quantiles of a set of durations (ns), for latency evidence.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,9 +19,9 @@
 //! `version`: a Raft log index, an etcd `mod_revision`) and says `unknown`, with the
 //! reason, for what it cannot judge without one.
 
-use super::append_index::{AppendIndex, NONE};
+use super::append_index::{AppendIndex, ReadObs, NONE};
 use super::{is_read, show_list, Examples, OpRef, ShapeError, DEFAULT_MAX_EXAMPLES};
-use crate::history::{History, Outcome};
+use crate::history::{History, Operation, Outcome};
 use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -215,10 +215,50 @@ struct SessionState {
 /// consistency can share it). The index must have been built from this history.
 pub fn check_indexed(history: &History, ix: &AppendIndex, opts: &SessionOptions) -> SessionReport {
     let limit = opts.max_examples;
-    let n_nodes = ix.nodes.len();
+    let (mw_break, dup_at) = monotonic_write_breaks(ix);
+    let order = in_process_order(history, ix, &mw_break, limit);
+    let wfr_break = writes_follow_reads_breaks(ix, &order.dep_of_elem);
+    let mut mw = GuaranteeReport::new(Guarantee::MonotonicWrites);
+    let mut wfr = GuaranteeReport::new(Guarantee::WritesFollowReads);
+    let mut dups = Examples::new();
+    for obs in &ix.reads {
+        let read = &history.ops[obs.op];
+        mw.checked += 1;
+        wfr.checked += 1;
+        let b = mw_break[obs.node as usize];
+        if b != NONE {
+            mw.violations
+                .offer(limit, || monotonic_write_violation(history, ix, obs, b));
+        }
+        let b = wfr_break[obs.node as usize];
+        if b != NONE {
+            wfr.violations.offer(limit, || {
+                writes_follow_reads_violation(history, ix, &order.dep_of_elem, obs, b)
+            });
+        }
+        if dup_at[obs.node as usize] {
+            dups.offer(limit, || OpRef::of(read));
+        }
+    }
+    SessionReport::assemble(
+        "append",
+        [
+            order.mr.finish(),
+            mw.finish(),
+            order.ryw.finish(),
+            wfr.finish(),
+        ],
+        dups,
+    )
+}
 
-    // Monotonic writes, per trie node: the first node on the path whose element's
-    // session predecessor is not before it. Nodes are created parent first.
+/// Monotonic writes, per trie node: the first node on the path whose element's
+/// session predecessor is not before it (`NONE` if there is none), and whether the
+/// path holds an element twice. Nodes are created parent first, so one pass in node
+/// order sees each parent before its children and every read's verdict is then a
+/// lookup.
+fn monotonic_write_breaks(ix: &AppendIndex) -> (Vec<u32>, Vec<bool>) {
+    let n_nodes = ix.nodes.len();
     let mut mw_break = vec![NONE; n_nodes];
     let mut dup_at = vec![false; n_nodes];
     for n in 0..n_nodes {
@@ -237,12 +277,33 @@ pub fn check_indexed(history: &History, ix: &AppendIndex, opts: &SessionOptions)
         dup_at[n] = dup_at[parent as usize]
             || (ix.is_scattered(node.elem) && ix.contains(parent, node.elem));
     }
+    (mw_break, dup_at)
+}
 
-    // Monotonic reads and read-your-writes, in each process's order; on the way,
-    // what each append followed (writes-follow-reads' dependency).
-    let mut mr = GuaranteeReport::new(Guarantee::MonotonicReads);
-    let mut ryw = GuaranteeReport::new(Guarantee::ReadYourWrites);
-    let mut dep_of_elem: Vec<(u32, usize)> = vec![(NONE, usize::MAX); ix.elems.len()];
+/// What the pass over each process's operations in order finds: the two
+/// guarantees about one process's reads, and what each append followed.
+struct InOrder {
+    mr: GuaranteeReport,
+    ryw: GuaranteeReport,
+    /// For each element, the longest list its appending process had read of the key
+    /// before appending it, and that read (writes-follow-reads' dependency).
+    dep_of_elem: Vec<(u32, usize)>,
+}
+
+/// Monotonic reads and read-your-writes need each process's session state as of
+/// each read, so they are checked in one pass over the history in order; on the way
+/// it records what each append followed, for writes-follow-reads.
+fn in_process_order(
+    history: &History,
+    ix: &AppendIndex,
+    mw_break: &[u32],
+    limit: usize,
+) -> InOrder {
+    let mut out = InOrder {
+        mr: GuaranteeReport::new(Guarantee::MonotonicReads),
+        ryw: GuaranteeReport::new(Guarantee::ReadYourWrites),
+        dep_of_elem: vec![(NONE, usize::MAX); ix.elems.len()],
+    };
     let mut sessions: super::FastMap<(u64, u32), SessionState> = super::FastMap::default();
     let mut read_at = 0usize;
     for op in &history.ops {
@@ -251,7 +312,7 @@ pub fn check_indexed(history: &History, ix: &AppendIndex, opts: &SessionOptions)
             let key = ix.elems[e as usize].key;
             let s = session(&mut sessions, ix, op.process, key);
             if let Some(hw_op) = s.high_water_op {
-                dep_of_elem[e as usize] = (s.high_water, hw_op);
+                out.dep_of_elem[e as usize] = (s.high_water, hw_op);
             }
             if op.outcome == Outcome::Ok {
                 s.own_ok.push(e);
@@ -265,62 +326,99 @@ pub fn check_indexed(history: &History, ix: &AppendIndex, opts: &SessionOptions)
         read_at += 1;
         debug_assert_eq!(obs.op, op.id);
         let s = session(&mut sessions, ix, op.process, obs.key);
-        let n = obs.node;
-
-        mr.checked += 1;
-        if ix.is_prefix(s.high_water, n) {
-            s.high_water = n;
-            s.high_water_op = Some(op.id);
-        } else {
-            let (hw, hw_op) = (
-                s.high_water,
-                s.high_water_op.expect("root is a prefix of all"),
-            );
-            mr.violations.offer(limit, || SessionViolation {
-                guarantee: Guarantee::MonotonicReads,
-                process: op.process,
-                key: ix.key_value(obs.key),
-                first: OpRef::of(&history.ops[hw_op]),
-                second: OpRef::of(op),
-                witness: None,
-                expected: format!("an extension of {}", show_list(&ix.list(hw))),
-                observed: describe_non_extension(ix, hw, n),
-            });
+        out.mr.checked += 1;
+        if let Some(v) = monotonic_read(history, ix, s, op, &obs) {
+            out.mr.violations.offer(limit, v);
         }
-
-        if let Some(&last) = s.own_ok.last() {
-            ryw.checked += 1;
-            let all_present = match ix.find_on_path(last, n) {
-                None => false,
-                // The chain of session predecessors behind `last` is all there.
-                Some(m) if mw_break[m as usize] == NONE => true,
-                Some(_) => s.own_ok.iter().all(|&x| ix.contains(n, x)),
-            };
-            if !all_present {
-                let missing = *s.own_ok.iter().find(|&&x| !ix.contains(n, x)).unwrap();
-                ryw.violations.offer(limit, || {
-                    let writer = &history.ops[ix.elems[missing as usize].writer.unwrap()];
-                    SessionViolation {
-                        guarantee: Guarantee::ReadYourWrites,
-                        process: op.process,
-                        key: ix.key_value(obs.key),
-                        first: OpRef::of(writer),
-                        second: OpRef::of(op),
-                        witness: None,
-                        expected: format!(
-                            "a list containing {}, which this process appended (acknowledged) before reading",
-                            ix.elem_value(missing)
-                        ),
-                        observed: format!("{} without it", show_list(&ix.list(n))),
-                    }
-                });
+        if !s.own_ok.is_empty() {
+            out.ryw.checked += 1;
+            if let Some(v) = read_your_writes(history, ix, mw_break, s, op, &obs) {
+                out.ryw.violations.offer(limit, v);
             }
         }
     }
+    out
+}
 
-    // Writes-follow-reads, per trie node, now that every append's dependency is known.
-    let mut wfr_break = vec![NONE; n_nodes];
-    for n in 0..n_nodes {
+/// Monotonic reads at one read: it must extend the longest list the session read
+/// before (which it then becomes). Returns the violation, built only if wanted.
+fn monotonic_read<'a>(
+    history: &'a History,
+    ix: &'a AppendIndex,
+    s: &mut SessionState,
+    op: &'a Operation,
+    obs: &ReadObs,
+) -> Option<impl FnOnce() -> SessionViolation + 'a> {
+    let n = obs.node;
+    if ix.is_prefix(s.high_water, n) {
+        s.high_water = n;
+        s.high_water_op = Some(op.id);
+        return None;
+    }
+    let (hw, hw_op) = (
+        s.high_water,
+        s.high_water_op.expect("root is a prefix of all"),
+    );
+    let key = obs.key;
+    Some(move || SessionViolation {
+        guarantee: Guarantee::MonotonicReads,
+        process: op.process,
+        key: ix.key_value(key),
+        first: OpRef::of(&history.ops[hw_op]),
+        second: OpRef::of(op),
+        witness: None,
+        expected: format!("an extension of {}", show_list(&ix.list(hw))),
+        observed: describe_non_extension(ix, hw, n),
+    })
+}
+
+/// Read-your-writes at one read: it must hold every element the session appended
+/// (acknowledged) before it. Returns the violation, built only if wanted.
+fn read_your_writes<'a>(
+    history: &'a History,
+    ix: &'a AppendIndex,
+    mw_break: &[u32],
+    s: &SessionState,
+    op: &'a Operation,
+    obs: &ReadObs,
+) -> Option<impl FnOnce() -> SessionViolation + 'a> {
+    let n = obs.node;
+    let last = *s.own_ok.last()?;
+    let all_present = match ix.find_on_path(last, n) {
+        None => false,
+        // The chain of session predecessors behind `last` is all there.
+        Some(m) if mw_break[m as usize] == NONE => true,
+        Some(_) => s.own_ok.iter().all(|&x| ix.contains(n, x)),
+    };
+    if all_present {
+        return None;
+    }
+    let missing = *s.own_ok.iter().find(|&&x| !ix.contains(n, x)).unwrap();
+    let key = obs.key;
+    Some(move || {
+        let writer = &history.ops[ix.elems[missing as usize].writer.unwrap()];
+        SessionViolation {
+            guarantee: Guarantee::ReadYourWrites,
+            process: op.process,
+            key: ix.key_value(key),
+            first: OpRef::of(writer),
+            second: OpRef::of(op),
+            witness: None,
+            expected: format!(
+                "a list containing {}, which this process appended (acknowledged) before reading",
+                ix.elem_value(missing)
+            ),
+            observed: format!("{} without it", show_list(&ix.list(n))),
+        }
+    })
+}
+
+/// Writes-follow-reads, per trie node, once every append's dependency is known: the
+/// first node on the path whose element's appender had read something the list
+/// before it lacks (`NONE` if there is none).
+fn writes_follow_reads_breaks(ix: &AppendIndex, dep_of_elem: &[(u32, usize)]) -> Vec<u32> {
+    let mut wfr_break = vec![NONE; ix.nodes.len()];
+    for n in 0..ix.nodes.len() {
         let node = &ix.nodes[n];
         if node.elem == NONE {
             continue;
@@ -333,82 +431,78 @@ pub fn check_indexed(history: &History, ix: &AppendIndex, opts: &SessionOptions)
             }
         }
     }
+    wfr_break
+}
 
-    let mut mw = GuaranteeReport::new(Guarantee::MonotonicWrites);
-    let mut wfr = GuaranteeReport::new(Guarantee::WritesFollowReads);
-    let mut dups = Examples::new();
-    for obs in &ix.reads {
-        let read = &history.ops[obs.op];
-        mw.checked += 1;
-        wfr.checked += 1;
-        let b = mw_break[obs.node as usize];
-        if b != NONE {
-            mw.violations.offer(limit, || {
-                let e2 = ix.nodes[b as usize].elem;
-                let e1 = ix.elems[e2 as usize].prev_ok;
-                let w2 = ix.writer(history, e2).unwrap();
-                let w1 = ix.writer(history, e1).unwrap();
-                let observed = if ix.contains(obs.node, e1) {
-                    format!("{} after {} in {}", ix.elem_value(e1), ix.elem_value(e2), show_list(&ix.list(obs.node)))
-                } else {
-                    format!("{} present without {}: {}", ix.elem_value(e2), ix.elem_value(e1), show_list(&ix.list(obs.node)))
-                };
-                SessionViolation {
-                    guarantee: Guarantee::MonotonicWrites,
-                    process: w2.process,
-                    key: ix.key_value(obs.key),
-                    first: OpRef::of(w1),
-                    second: OpRef::of(w2),
-                    witness: Some(OpRef::of(read)),
-                    expected: format!(
-                        "{} before {}: the same process appended them in that order, the first acknowledged",
-                        ix.elem_value(e1),
-                        ix.elem_value(e2)
-                    ),
-                    observed,
-                }
-            });
-        }
-        let b = wfr_break[obs.node as usize];
-        if b != NONE {
-            wfr.violations.offer(limit, || {
-                let e2 = ix.nodes[b as usize].elem;
-                let (dep, dep_op) = dep_of_elem[e2 as usize];
-                let w2 = ix.writer(history, e2).unwrap();
-                let before = ix.nodes[b as usize].parent;
-                let missing = first_missing(ix, dep, before)
-                    .map(|e| ix.elem_value(e).to_string())
-                    .unwrap_or_default();
-                SessionViolation {
-                    guarantee: Guarantee::WritesFollowReads,
-                    process: w2.process,
-                    key: ix.key_value(obs.key),
-                    first: OpRef::of(&history.ops[dep_op]),
-                    second: OpRef::of(w2),
-                    witness: Some(OpRef::of(read)),
-                    expected: format!(
-                        "every element of {} (read by the appending process first) before {}",
-                        show_list(&ix.list(dep)),
-                        ix.elem_value(e2)
-                    ),
-                    observed: format!(
-                        "{} has {} without {missing} before it",
-                        show_list(&ix.list(obs.node)),
-                        ix.elem_value(e2)
-                    ),
-                }
-            });
-        }
-        if dup_at[obs.node as usize] {
-            dups.offer(limit, || OpRef::of(read));
-        }
+/// The monotonic-writes violation a read witnesses: at trie node `b`, an element
+/// present without (or before) the same process's earlier acknowledged append.
+fn monotonic_write_violation(
+    history: &History,
+    ix: &AppendIndex,
+    obs: &ReadObs,
+    b: u32,
+) -> SessionViolation {
+    let read = &history.ops[obs.op];
+    let e2 = ix.nodes[b as usize].elem;
+    let e1 = ix.elems[e2 as usize].prev_ok;
+    let w2 = ix.writer(history, e2).unwrap();
+    let w1 = ix.writer(history, e1).unwrap();
+    let list = show_list(&ix.list(obs.node));
+    let (v1, v2) = (ix.elem_value(e1), ix.elem_value(e2));
+    let observed = if ix.contains(obs.node, e1) {
+        format!("{v1} after {v2} in {list}")
+    } else {
+        format!("{v2} present without {v1}: {list}")
+    };
+    SessionViolation {
+        guarantee: Guarantee::MonotonicWrites,
+        process: w2.process,
+        key: ix.key_value(obs.key),
+        first: OpRef::of(w1),
+        second: OpRef::of(w2),
+        witness: Some(OpRef::of(read)),
+        expected: format!(
+            "{v1} before {v2}: the same process appended them in that order, the first acknowledged"
+        ),
+        observed,
     }
+}
 
-    SessionReport::assemble(
-        "append",
-        [mr.finish(), mw.finish(), ryw.finish(), wfr.finish()],
-        dups,
-    )
+/// The writes-follow-reads violation a read witnesses: at trie node `b`, an element
+/// whose appender had read an element the list before it lacks.
+fn writes_follow_reads_violation(
+    history: &History,
+    ix: &AppendIndex,
+    dep_of_elem: &[(u32, usize)],
+    obs: &ReadObs,
+    b: u32,
+) -> SessionViolation {
+    let read = &history.ops[obs.op];
+    let e2 = ix.nodes[b as usize].elem;
+    let (dep, dep_op) = dep_of_elem[e2 as usize];
+    let w2 = ix.writer(history, e2).unwrap();
+    let before = ix.nodes[b as usize].parent;
+    let missing = first_missing(ix, dep, before)
+        .map(|e| ix.elem_value(e).to_string())
+        .unwrap_or_default();
+    SessionViolation {
+        guarantee: Guarantee::WritesFollowReads,
+        process: w2.process,
+        key: ix.key_value(obs.key),
+        first: OpRef::of(&history.ops[dep_op]),
+        second: OpRef::of(w2),
+        witness: Some(OpRef::of(read)),
+        expected: format!(
+            "every element of {} (read by the appending process first) before {}",
+            show_list(&ix.list(dep)),
+            ix.elem_value(e2)
+        ),
+        observed: format!(
+            "{} has {} without {missing} before it",
+            show_list(&ix.list(obs.node)),
+            ix.elem_value(e2)
+        ),
+    }
 }
 
 fn session<'a>(
@@ -533,7 +627,13 @@ struct Unversioned {
 /// guarantees they feed `unknown` (with counts) rather than being guessed at.
 pub fn check_registers(history: &History, opts: &RegisterOptions) -> SessionReport {
     let limit = opts.max_examples;
-    let [mut mr, mut mw, mut ryw, mut wfr] = Guarantee::ALL.map(GuaranteeReport::new);
+    let mut reports = RegisterReports {
+        limit,
+        mr: GuaranteeReport::new(Guarantee::MonotonicReads),
+        mw: GuaranteeReport::new(Guarantee::MonotonicWrites),
+        ryw: GuaranteeReport::new(Guarantee::ReadYourWrites),
+        wfr: GuaranteeReport::new(Guarantee::WritesFollowReads),
+    };
     let mut missing = Unversioned::default();
     let mut sessions: HashMap<(u64, super::Atom), RegisterSession> = HashMap::new();
     let mut conflicts = Examples::new();
@@ -568,103 +668,143 @@ pub fn check_registers(history: &History, opts: &RegisterOptions) -> SessionRepo
             });
         }
         let s = sessions.entry((op.process, key_atom)).or_default();
-        let violation = |g: Guarantee, first: usize, expected: String| SessionViolation {
-            guarantee: g,
-            process: op.process,
-            key: super::show_key(&op.key),
-            first: OpRef::of(&history.ops[first]),
-            second: OpRef::of(op),
-            witness: None,
-            expected,
-            observed: format!("version {v}"),
-        };
+        let seen = Versioned { history, op, v };
         if is_write {
-            mw.checked += 1;
-            if let Some((w, w_op)) = s.last_write {
-                if v <= w {
-                    mw.violations.offer(limit, || {
-                        violation(
-                            Guarantee::MonotonicWrites,
-                            w_op,
-                            format!(
-                                "a version above {w}, this process's previous acknowledged write"
-                            ),
-                        )
-                    });
-                }
-            }
-            if let Some((r, r_op)) = s.max_read {
-                wfr.checked += 1;
-                if v <= r {
-                    wfr.violations.offer(limit, || {
-                        violation(
-                            Guarantee::WritesFollowReads,
-                            r_op,
-                            format!(
-                                "a version above {r}, the newest this process read before writing"
-                            ),
-                        )
-                    });
-                }
-            }
-            s.last_write = Some((v, op.id));
-            if s.max_write.is_none_or(|(m, _)| v > m) {
-                s.max_write = Some((v, op.id));
-            }
+            reports.write(s, &seen);
         } else {
-            mr.checked += 1;
-            if let Some((r, r_op)) = s.max_read {
-                if v < r {
-                    mr.violations.offer(limit, || {
-                        violation(
-                            Guarantee::MonotonicReads,
-                            r_op,
-                            format!("version {r} or later, already read by this process"),
-                        )
-                    });
-                }
-            }
-            if let Some((w, w_op)) = s.max_write {
-                ryw.checked += 1;
-                if v < w {
-                    ryw.violations.offer(limit, || {
-                        violation(
-                            Guarantee::ReadYourWrites,
-                            w_op,
-                            format!("version {w} or later, written by this process (acknowledged)"),
-                        )
-                    });
-                }
-            }
-            if s.max_read.is_none_or(|(m, _)| v > m) {
-                s.max_read = Some((v, op.id));
-            }
+            reports.read(s, &seen);
         }
     }
     let any_version = history.ops.iter().any(|op| op.version.is_some());
-    let finish = |r: GuaranteeReport| {
-        let mut r = register_finish(r, &missing, any_version);
-        if conflicts.count > 0 && r.verdict == Verdict::Valid {
-            r.verdict = Verdict::Unknown;
-            r.note = Some(format!(
-                "the system's versions contradict each other ({} conflicts, see version_conflicts), \
-                 so {} cannot be judged from them",
-                conflicts.count,
-                r.guarantee.name()
-            ));
+    reports.assemble(&missing, conflicts, any_version)
+}
+
+/// An acknowledged operation with a version, as the register checks see it.
+struct Versioned<'a> {
+    history: &'a History,
+    op: &'a Operation,
+    v: u64,
+}
+
+impl Versioned<'_> {
+    /// The violation of `g` this operation commits against the earlier operation
+    /// `first`, expecting `expected`.
+    fn violation(&self, g: Guarantee, first: usize, expected: String) -> SessionViolation {
+        SessionViolation {
+            guarantee: g,
+            process: self.op.process,
+            key: super::show_key(&self.op.key),
+            first: OpRef::of(&self.history.ops[first]),
+            second: OpRef::of(self.op),
+            witness: None,
+            expected,
+            observed: format!("version {}", self.v),
         }
-        r
-    };
-    let mut report = SessionReport::assemble(
-        "register",
-        [finish(mr), finish(mw), finish(ryw), finish(wfr)],
-        Examples::new(),
-    );
-    if conflicts.count > 0 {
-        report.verdict = Verdict::Invalid;
     }
-    report.version_conflicts = Some(conflicts);
-    report
+}
+
+/// The four guarantees' reports as the register check fills them, one operation at
+/// a time in history order.
+struct RegisterReports {
+    limit: usize,
+    mr: GuaranteeReport,
+    mw: GuaranteeReport,
+    ryw: GuaranteeReport,
+    wfr: GuaranteeReport,
+}
+
+impl RegisterReports {
+    /// A write must be above the session's previous write (monotonic writes) and
+    /// above everything it read (writes-follow-reads).
+    fn write(&mut self, s: &mut RegisterSession, seen: &Versioned) {
+        let (v, limit) = (seen.v, self.limit);
+        self.mw.checked += 1;
+        if let Some((w, w_op)) = s.last_write.filter(|&(w, _)| v <= w) {
+            self.mw.violations.offer(limit, || {
+                let expected =
+                    format!("a version above {w}, this process's previous acknowledged write");
+                seen.violation(Guarantee::MonotonicWrites, w_op, expected)
+            });
+        }
+        if let Some((r, r_op)) = s.max_read {
+            self.wfr.checked += 1;
+            if v <= r {
+                self.wfr.violations.offer(limit, || {
+                    let expected =
+                        format!("a version above {r}, the newest this process read before writing");
+                    seen.violation(Guarantee::WritesFollowReads, r_op, expected)
+                });
+            }
+        }
+        s.last_write = Some((v, seen.op.id));
+        if s.max_write.is_none_or(|(m, _)| v > m) {
+            s.max_write = Some((v, seen.op.id));
+        }
+    }
+
+    /// A read must be at or above everything the session read (monotonic reads) and
+    /// everything it wrote (read-your-writes).
+    fn read(&mut self, s: &mut RegisterSession, seen: &Versioned) {
+        let (v, limit) = (seen.v, self.limit);
+        self.mr.checked += 1;
+        if let Some((r, r_op)) = s.max_read.filter(|&(r, _)| v < r) {
+            self.mr.violations.offer(limit, || {
+                let expected = format!("version {r} or later, already read by this process");
+                seen.violation(Guarantee::MonotonicReads, r_op, expected)
+            });
+        }
+        if let Some((w, w_op)) = s.max_write {
+            self.ryw.checked += 1;
+            if v < w {
+                self.ryw.violations.offer(limit, || {
+                    let expected =
+                        format!("version {w} or later, written by this process (acknowledged)");
+                    seen.violation(Guarantee::ReadYourWrites, w_op, expected)
+                });
+            }
+        }
+        if s.max_read.is_none_or(|(m, _)| v > m) {
+            s.max_read = Some((v, seen.op.id));
+        }
+    }
+
+    /// The report: each guarantee finished (unknown where versions are missing or
+    /// contradict each other), `invalid` outright on any version conflict.
+    fn assemble(
+        self,
+        missing: &Unversioned,
+        conflicts: Examples<VersionConflict>,
+        any_version: bool,
+    ) -> SessionReport {
+        let finish = |r: GuaranteeReport| {
+            let mut r = register_finish(r, missing, any_version);
+            if conflicts.count > 0 && r.verdict == Verdict::Valid {
+                r.verdict = Verdict::Unknown;
+                r.note = Some(format!(
+                    "the system's versions contradict each other ({} conflicts, see version_conflicts), \
+                     so {} cannot be judged from them",
+                    conflicts.count,
+                    r.guarantee.name()
+                ));
+            }
+            r
+        };
+        let mut report = SessionReport::assemble(
+            "register",
+            [
+                finish(self.mr),
+                finish(self.mw),
+                finish(self.ryw),
+                finish(self.wfr),
+            ],
+            Examples::new(),
+        );
+        if conflicts.count > 0 {
+            report.verdict = Verdict::Invalid;
+        }
+        report.version_conflicts = Some(conflicts);
+        report
+    }
 }
 
 /// Ties `op`'s value to its version on its key and says what contradicts an earlier

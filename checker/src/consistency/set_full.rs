@@ -212,9 +212,9 @@ impl<'h> Tally<'h> {
         }
     }
 
-    /// Classifies one element. `last_absent(s)` finds the last read from position
-    /// `s` on (in the key's invocation order) that lacks the element; `present_at(j)`
-    /// says whether read `j` has it.
+    /// Classifies one element and counts it. `last_absent(s)` finds the last read
+    /// from position `s` on (in the key's invocation order) that lacks the element;
+    /// `present_at(j)` says whether read `j` has it.
     fn classify(
         &mut self,
         s: &Sighting,
@@ -222,7 +222,19 @@ impl<'h> Tally<'h> {
         last_absent: impl FnOnce(usize) -> Option<usize>,
         present_at: impl Fn(usize) -> bool,
     ) {
-        let class = match (s.add.map(|a| a.outcome), s.first_seen_ret) {
+        let class = self.class_of(s, reads, last_absent, present_at);
+        self.count(s, reads, class);
+    }
+
+    /// What became of one element (arguments as for [`Tally::classify`]).
+    fn class_of(
+        &self,
+        s: &Sighting,
+        reads: &KeyReads,
+        last_absent: impl FnOnce(usize) -> Option<usize>,
+        present_at: impl Fn(usize) -> bool,
+    ) -> Class {
+        match (s.add.map(|a| a.outcome), s.first_seen_ret) {
             (None, Some(_)) | (Some(Outcome::Fail), Some(_)) => Class::Unexpected,
             (None, None) | (Some(Outcome::Fail), None) => Class::Ignored,
             (Some(Outcome::Info), None) => Class::IndeterminateUnseen,
@@ -268,7 +280,12 @@ impl<'h> Tally<'h> {
                     }
                 }
             }
-        };
+        }
+    }
+
+    /// Counts one element of `class` in the report, keeping it as an example while
+    /// there is room.
+    fn count(&mut self, s: &Sighting, reads: &KeyReads, class: Class) {
         let r = &mut self.report;
         let op_ref = |i: usize| OpRef::of(&self.history.ops[i]);
         match class {
@@ -490,106 +507,18 @@ pub fn classify_set(
 ) -> Result<ElementsReport, ShapeError> {
     let no_final_reads = !history.ops.iter().any(|o| o.f == FINAL_READ_F);
     let mut tally = Tally::new(history, opts, "add", no_final_reads);
-    struct SetElem<'h> {
-        key: u32,
-        value: Value,
-        add: Option<&'h Operation>,
-        presence: Vec<u32>,
-        first_seen: Option<(u64, usize)>,
-        duplicated: bool,
-    }
-    let mut keys: Vec<Option<Value>> = Vec::new();
-    let mut key_ids: FastMap<Atom, u32> = FastMap::default();
-    let mut key_id = |k: &Option<Value>| -> u32 {
-        let atom = k.as_ref().map(Atom::of).unwrap_or(Atom::Null);
-        *key_ids.entry(atom).or_insert_with(|| {
-            keys.push(k.clone());
-            keys.len() as u32 - 1
-        })
-    };
-    let mut elems: Vec<SetElem> = Vec::new();
-    let mut elem_ids: FastMap<(u32, Atom), u32> = FastMap::default();
-    let mut reads_by_key: Vec<Vec<usize>> = Vec::new();
-    for op in &history.ops {
-        let k = key_id(&op.key);
-        if reads_by_key.len() <= k as usize {
-            reads_by_key.resize(k as usize + 1, Vec::new());
-        }
-        if op.f == "add" {
-            let id = *elem_ids.entry((k, Atom::of(&op.input))).or_insert_with(|| {
-                elems.push(SetElem {
-                    key: k,
-                    value: op.input.clone(),
-                    add: None,
-                    presence: Vec::new(),
-                    first_seen: None,
-                    duplicated: false,
-                });
-                elems.len() as u32 - 1
-            });
-            if let Some(prev) = elems[id as usize].add {
-                return Err(ShapeError::at(
-                    op,
-                    format!(
-                        "element {} added a second time (first at history event {}); set elements must be unique",
-                        op.input, prev.invoke_index
-                    ),
-                ));
-            }
-            elems[id as usize].add = Some(op);
-        } else if is_read(op) && op.outcome == Outcome::Ok {
-            reads_by_key[k as usize].push(op.id);
-        }
-    }
+    let (mut set, reads_by_key) = SetElems::from_adds(history)?;
     let key_reads: Vec<KeyReads> = reads_by_key
         .into_iter()
         .map(|rs| sort_reads(rs.into_iter(), history))
         .collect();
     for (k, kr) in key_reads.iter().enumerate() {
-        for (j, &op_id) in kr.ops.iter().enumerate() {
-            let op = &history.ops[op_id];
-            let items = match &op.output {
-                Value::Null => continue,
-                Value::Array(items) => items,
-                other => {
-                    return Err(ShapeError::at(
-                        op,
-                        format!("a set read must return a list or null, found {other}"),
-                    ))
-                }
-            };
-            for v in items {
-                let id = *elem_ids.entry((k as u32, Atom::of(v))).or_insert_with(|| {
-                    elems.push(SetElem {
-                        key: k as u32,
-                        value: v.clone(),
-                        add: None,
-                        presence: Vec::new(),
-                        first_seen: None,
-                        duplicated: false,
-                    });
-                    elems.len() as u32 - 1
-                });
-                let el = &mut elems[id as usize];
-                if el.presence.last() == Some(&(j as u32)) {
-                    // Counted once per element, however often it repeats.
-                    if !el.duplicated {
-                        el.duplicated = true;
-                        tally.report.duplicated += 1;
-                    }
-                    continue;
-                }
-                el.presence.push(j as u32);
-                if earlier(op.ret, el.first_seen.map(|(t, _)| t)) {
-                    el.first_seen = Some((op.ret, op_id));
-                }
-            }
-        }
+        set.record_reads(history, k as u32, kr, &mut tally)?;
     }
-    for el in &elems {
+    for el in &set.elems {
         let reads = &key_reads[el.key as usize];
         let sighting = Sighting {
-            key: show_key(&keys[el.key as usize]),
+            key: show_key(&set.keys[el.key as usize]),
             element: el.value.clone(),
             add: el.add,
             first_seen_ret: el.first_seen.map(|(t, _)| t),
@@ -613,6 +542,129 @@ pub fn classify_set(
         );
     }
     Ok(tally.finish())
+}
+
+/// One element of a set history: its add, and the reads (by position in its key's
+/// reads) that returned it.
+struct SetElem<'h> {
+    key: u32,
+    value: Value,
+    add: Option<&'h Operation>,
+    presence: Vec<u32>,
+    first_seen: Option<(u64, usize)>,
+    duplicated: bool,
+}
+
+/// Every key and element of a set history, numbered in order of appearance.
+struct SetElems<'h> {
+    keys: Vec<Option<Value>>,
+    key_ids: FastMap<Atom, u32>,
+    elems: Vec<SetElem<'h>>,
+    elem_ids: FastMap<(u32, Atom), u32>,
+}
+
+impl<'h> SetElems<'h> {
+    /// The elements the history adds (refusing one added twice), and each key's
+    /// successful reads, by operation id.
+    fn from_adds(history: &'h History) -> Result<(Self, Vec<Vec<usize>>), ShapeError> {
+        let mut set = SetElems {
+            keys: Vec::new(),
+            key_ids: FastMap::default(),
+            elems: Vec::new(),
+            elem_ids: FastMap::default(),
+        };
+        let mut reads_by_key: Vec<Vec<usize>> = Vec::new();
+        for op in &history.ops {
+            let k = set.key_id(&op.key);
+            if reads_by_key.len() <= k as usize {
+                reads_by_key.resize(k as usize + 1, Vec::new());
+            }
+            if op.f == "add" {
+                let id = set.elem_id(k, &op.input);
+                if let Some(prev) = set.elems[id as usize].add {
+                    return Err(ShapeError::at(
+                        op,
+                        format!(
+                            "element {} added a second time (first at history event {}); set elements must be unique",
+                            op.input, prev.invoke_index
+                        ),
+                    ));
+                }
+                set.elems[id as usize].add = Some(op);
+            } else if is_read(op) && op.outcome == Outcome::Ok {
+                reads_by_key[k as usize].push(op.id);
+            }
+        }
+        Ok((set, reads_by_key))
+    }
+
+    /// Key `k`'s number, given on first sight so keys keep their order of appearance.
+    fn key_id(&mut self, k: &Option<Value>) -> u32 {
+        let atom = k.as_ref().map(Atom::of).unwrap_or(Atom::Null);
+        let keys = &mut self.keys;
+        *self.key_ids.entry(atom).or_insert_with(|| {
+            keys.push(k.clone());
+            keys.len() as u32 - 1
+        })
+    }
+
+    /// The number of element `v` of key `k`, given on first sight (by an add or a
+    /// read: a read may return an element nothing added).
+    fn elem_id(&mut self, k: u32, v: &Value) -> u32 {
+        let elems = &mut self.elems;
+        *self.elem_ids.entry((k, Atom::of(v))).or_insert_with(|| {
+            elems.push(SetElem {
+                key: k,
+                value: v.clone(),
+                add: None,
+                presence: Vec::new(),
+                first_seen: None,
+                duplicated: false,
+            });
+            elems.len() as u32 - 1
+        })
+    }
+
+    /// Records which of key `k`'s reads returned each element (and which returned
+    /// one twice), and when each element was first seen.
+    fn record_reads(
+        &mut self,
+        history: &History,
+        k: u32,
+        kr: &KeyReads,
+        tally: &mut Tally,
+    ) -> Result<(), ShapeError> {
+        for (j, &op_id) in kr.ops.iter().enumerate() {
+            let op = &history.ops[op_id];
+            let items = match &op.output {
+                Value::Null => continue,
+                Value::Array(items) => items,
+                other => {
+                    return Err(ShapeError::at(
+                        op,
+                        format!("a set read must return a list or null, found {other}"),
+                    ))
+                }
+            };
+            for v in items {
+                let id = self.elem_id(k, v);
+                let el = &mut self.elems[id as usize];
+                if el.presence.last() == Some(&(j as u32)) {
+                    // Counted once per element, however often it repeats.
+                    if !el.duplicated {
+                        el.duplicated = true;
+                        tally.report.duplicated += 1;
+                    }
+                    continue;
+                }
+                el.presence.push(j as u32);
+                if earlier(op.ret, el.first_seen.map(|(t, _)| t)) {
+                    el.first_seen = Some((op.ret, op_id));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether `t` is earlier than the best so far (any time beats none).

@@ -9,28 +9,17 @@
 
 use crate::history::{Event, History, Process};
 use serde_json::Value;
-use std::fmt::{self, Write};
+use std::fmt::Write;
 
 /// Something in the history that EDN cannot represent exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event with index {index}: field `{field}`: {problem}")]
 pub struct ExportError {
     /// The `index` of the event that cannot be written.
     pub index: u64,
     pub field: &'static str,
     pub problem: String,
 }
-
-impl fmt::Display for ExportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "event with index {}: field `{}`: {}",
-            self.index, self.field, self.problem
-        )
-    }
-}
-
-impl std::error::Error for ExportError {}
 
 /// The history as EDN, one event per line, each line ended by a newline.
 pub fn to_edn(history: &History) -> Result<String, ExportError> {

@@ -85,16 +85,25 @@ impl fmt::Display for Format {
     }
 }
 
-impl FromStr for Format {
-    type Err = String;
+/// A history format name that names none of [`Format::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown history format `{name}` (known: {known})")]
+pub struct UnknownFormatName {
+    pub name: String,
+    /// The known names, comma-separated.
+    pub known: String,
+}
 
-    fn from_str(name: &str) -> Result<Format, String> {
+impl FromStr for Format {
+    type Err = UnknownFormatName;
+
+    fn from_str(name: &str) -> Result<Format, UnknownFormatName> {
         Format::from_name(name).ok_or_else(|| {
             let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-            format!(
-                "unknown history format `{name}` (known: {})",
-                names.join(", ")
-            )
+            UnknownFormatName {
+                name: name.to_string(),
+                known: names.join(", "),
+            }
         })
     }
 }
@@ -227,7 +236,8 @@ pub enum ImportProblem {
 }
 
 /// An import error: what is wrong and where (file and 1-based line, when known).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}", where_(.file.as_deref(), *.line), describe(.problem, *.format))]
 pub struct ImportError {
     pub file: Option<PathBuf>,
     pub line: Option<usize>,
@@ -236,36 +246,38 @@ pub struct ImportError {
     pub problem: ImportProblem,
 }
 
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.line) {
-            (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display())?,
-            (Some(file), None) => write!(f, "{}: ", file.display())?,
-            (None, Some(line)) => write!(f, "line {line}: ")?,
-            (None, None) => {}
-        }
-        match &self.problem {
-            ImportProblem::Io(message) => write!(f, "cannot read: {message}"),
-            ImportProblem::NotUtf8 => f.write_str("not UTF-8 text"),
-            ImportProblem::UnknownFormat => {
-                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-                write!(
-                    f,
-                    "cannot tell the history format from the content: expected JSON objects (jsonl), a JSON \
-                     array of objects (jepsen-json), EDN maps (edn, porcupine-kv) or `INFO  jepsen.util - ...` \
-                     lines (porcupine-log); name the format explicitly ({})",
-                    names.join(", ")
-                )
-            }
-            ImportProblem::Parse(problem) => match self.format {
-                Some(format) => write!(f, "{problem} (reading as {format})"),
-                None => write!(f, "{problem}"),
-            },
-        }
+/// Where an import error is, as its message begins: `file:line: `, `file: `,
+/// `line N: ` or nothing.
+fn where_(file: Option<&std::path::Path>, line: Option<usize>) -> String {
+    match (file, line) {
+        (Some(file), Some(line)) => format!("{}:{line}: ", file.display()),
+        (Some(file), None) => format!("{}: ", file.display()),
+        (None, Some(line)) => format!("line {line}: "),
+        (None, None) => String::new(),
     }
 }
 
-impl std::error::Error for ImportError {}
+/// What is wrong, as an import error says it (with the format it read as, for a
+/// parse error).
+fn describe(problem: &ImportProblem, format: Option<Format>) -> String {
+    match problem {
+        ImportProblem::Io(message) => format!("cannot read: {message}"),
+        ImportProblem::NotUtf8 => "not UTF-8 text".into(),
+        ImportProblem::UnknownFormat => {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            format!(
+                "cannot tell the history format from the content: expected JSON objects (jsonl), a JSON \
+                 array of objects (jepsen-json), EDN maps (edn, porcupine-kv) or `INFO  jepsen.util - ...` \
+                 lines (porcupine-log); name the format explicitly ({})",
+                names.join(", ")
+            )
+        }
+        ImportProblem::Parse(problem) => match format {
+            Some(format) => format!("{problem} (reading as {format})"),
+            None => format!("{problem}"),
+        },
+    }
+}
 
 impl ImportError {
     fn from_parse(error: ParseError, format: Format) -> ImportError {

@@ -68,6 +68,8 @@ fn shape(field: &str, expected: &'static str, found: impl Into<String>) -> Parse
     }
 }
 
+/// One log line as an event: the fixed prefix, then process, type, function and
+/// value, each read by its own function so each can say what it expected.
 fn parse_line(line: &str, number: u64) -> Result<Event, ParseProblem> {
     let mut tokens = Tokens(line);
     for expected in ["INFO", "jepsen.util", "-"] {
@@ -81,39 +83,9 @@ fn parse_line(line: &str, number: u64) -> Result<Event, ParseProblem> {
             }
         }
     }
-    let process = match tokens.next() {
-        None => return Err(ParseProblem::MissingField("process".into())),
-        Some(":nemesis") => Process::Nemesis,
-        Some(p) => Process::Client(p.parse().map_err(|_| {
-            shape(
-                "process",
-                "a non-negative integer or :nemesis",
-                format!("`{p}`"),
-            )
-        })?),
-    };
-    let kind = match tokens.next() {
-        None => return Err(ParseProblem::MissingField("type".into())),
-        Some(t) => match t.strip_prefix(':') {
-            Some(name) => EventType::from_name(name)
-                .ok_or_else(|| ParseProblem::UnknownType(t.to_string()))?,
-            None => {
-                return Err(shape(
-                    "type",
-                    "one of :invoke, :ok, :fail, :info",
-                    format!("`{t}`"),
-                ))
-            }
-        },
-    };
-    let f = match tokens.next() {
-        None => return Err(ParseProblem::MissingField("f".into())),
-        Some(f) => match (f.strip_prefix(':'), process) {
-            (Some(name @ ("read" | "write" | "cas")), _) => name.to_string(),
-            (Some(name), Process::Nemesis) if !name.is_empty() => name.to_string(),
-            _ => return Err(shape("f", "one of :read, :write, :cas", format!("`{f}`"))),
-        },
-    };
+    let process = parse_process(tokens.next())?;
+    let kind = parse_kind(tokens.next())?;
+    let f = parse_f(tokens.next(), process)?;
     let text = tokens.rest();
     if text.is_empty() {
         return Err(ParseProblem::MissingField("value".into()));
@@ -141,47 +113,76 @@ fn parse_line(line: &str, number: u64) -> Result<Event, ParseProblem> {
             return Ok(event);
         }
     }
-    event.value = match (event.f.as_str(), kind, &value) {
-        ("read", EventType::Invoke, Edn::Nil) => Value::Null,
-        ("read", EventType::Invoke, other) => {
-            return Err(shape(
-                "value",
-                "nil (a read invoke asks for the value)",
-                describe_edn(other),
-            ))
-        }
-        ("read", _, Edn::Nil) => Value::Null,
-        ("read", _, Edn::Int(i)) => Value::from(*i),
-        ("read", _, other) => {
-            return Err(shape(
-                "value",
-                "nil or an integer (the value read)",
-                describe_edn(other),
-            ))
-        }
-        ("write", _, Edn::Int(i)) => Value::from(*i),
-        ("write", _, other) => {
-            return Err(shape(
-                "value",
-                "an integer (the value written)",
-                describe_edn(other),
-            ))
-        }
-        (_, _, Edn::Vector(pair)) if matches!(pair.as_slice(), [Edn::Int(_), Edn::Int(_)]) => {
-            let [Edn::Int(from), Edn::Int(to)] = pair.as_slice() else {
-                unreachable!("matched above")
-            };
-            Value::from(vec![*from, *to])
-        }
-        (_, _, other) => {
-            return Err(shape(
-                "value",
-                "[from to], two integers",
-                describe_edn(other),
-            ))
-        }
-    };
+    event.value = register_value(&event.f, kind, &value)?;
     Ok(event)
+}
+
+/// The process token: a client number or `:nemesis`.
+fn parse_process(token: Option<&str>) -> Result<Process, ParseProblem> {
+    match token {
+        None => Err(ParseProblem::MissingField("process".into())),
+        Some(":nemesis") => Ok(Process::Nemesis),
+        Some(p) => Ok(Process::Client(p.parse().map_err(|_| {
+            shape(
+                "process",
+                "a non-negative integer or :nemesis",
+                format!("`{p}`"),
+            )
+        })?)),
+    }
+}
+
+/// The type token: `:invoke`, `:ok`, `:fail` or `:info`.
+fn parse_kind(token: Option<&str>) -> Result<EventType, ParseProblem> {
+    let Some(t) = token else {
+        return Err(ParseProblem::MissingField("type".into()));
+    };
+    match t.strip_prefix(':') {
+        Some(name) => {
+            EventType::from_name(name).ok_or_else(|| ParseProblem::UnknownType(t.to_string()))
+        }
+        None => Err(shape(
+            "type",
+            "one of :invoke, :ok, :fail, :info",
+            format!("`{t}`"),
+        )),
+    }
+}
+
+/// The function token: a register's `:read`, `:write` or `:cas`, or any keyword
+/// for the nemesis.
+fn parse_f(token: Option<&str>, process: Process) -> Result<String, ParseProblem> {
+    let Some(f) = token else {
+        return Err(ParseProblem::MissingField("f".into()));
+    };
+    match (f.strip_prefix(':'), process) {
+        (Some(name @ ("read" | "write" | "cas")), _) => Ok(name.to_string()),
+        (Some(name), Process::Nemesis) if !name.is_empty() => Ok(name.to_string()),
+        _ => Err(shape("f", "one of :read, :write, :cas", format!("`{f}`"))),
+    }
+}
+
+/// A client event's value, as the register operation `f` allows it: nil for a read
+/// invoke, an integer read or written, a `[from to]` pair for a CAS.
+fn register_value(f: &str, kind: EventType, value: &Edn) -> Result<Value, ParseProblem> {
+    let wrong =
+        |expected: &'static str, other: &Edn| Err(shape("value", expected, describe_edn(other)));
+    match (f, kind, value) {
+        ("read", EventType::Invoke, Edn::Nil) => Ok(Value::Null),
+        ("read", EventType::Invoke, other) => {
+            wrong("nil (a read invoke asks for the value)", other)
+        }
+        ("read", _, Edn::Nil) => Ok(Value::Null),
+        ("read", _, Edn::Int(i)) => Ok(Value::from(*i)),
+        ("read", _, other) => wrong("nil or an integer (the value read)", other),
+        ("write", _, Edn::Int(i)) => Ok(Value::from(*i)),
+        ("write", _, other) => wrong("an integer (the value written)", other),
+        (_, _, Edn::Vector(pair)) => match pair.as_slice() {
+            [Edn::Int(from), Edn::Int(to)] => Ok(Value::from(vec![*from, *to])),
+            _ => wrong("[from to], two integers", value),
+        },
+        (_, _, other) => wrong("[from to], two integers", other),
+    }
 }
 
 #[cfg(test)]

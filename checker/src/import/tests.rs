@@ -20,6 +20,7 @@ fn format_names_round_trip() {
     assert!("json"
         .parse::<Format>()
         .unwrap_err()
+        .to_string()
         .contains("known: jsonl, edn, jepsen-json, porcupine-log, porcupine-kv"));
 }
 

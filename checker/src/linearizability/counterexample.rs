@@ -2,10 +2,11 @@
 //! which operation had to take effect before it returned, and why no operation can
 //! come next.
 
-use super::report::{BlockedOp, Counterexample, OpSummary, TAIL};
+use super::report::Counterexample;
 use super::search::Prepared;
 use crate::history::Operation;
 use crate::model::Model;
+use crate::search::{BlockedOp, OpSummary, TAIL};
 use serde_json::Value;
 
 /// `ops[i]` is the search's operation `i`, and `ids[i]` its [`Operation::id`].

@@ -10,27 +10,30 @@
 //!   first violation unless every key is asked for.
 //! - `prune`: exact simplifications before any search (operations that can neither
 //!   change nor constrain the state are left out).
-//! - `search`: the general exact search (Wing & Gong / Lowe, as in porcupine).
-//! - `memo`: the search's table of explored configurations.
+//! - `search`: the general exact search (Wing & Gong / Lowe, as in porcupine). The
+//!   sequential-consistency checker runs it first on each key (a linearizable key
+//!   needs no other search), so it is visible to the crate.
 //! - `open_index`: the operations open to the end, by class of identical operations
 //!   and by the state they need, for the search's stuck points.
-//! - `budget`: deadline, memory budget, cancellation.
 //! - `counterexample`: explains a violation.
 //! - `report`: the serializable answer.
+//!
+//! The budget, the memo of explored configurations and the per-key driver are shared
+//! with the sequential-consistency checker, in [`crate::search`].
 
-pub mod budget;
-pub mod counterexample;
-pub mod memo;
+mod counterexample;
 mod open_index;
-pub mod partition;
-pub mod prune;
-pub mod report;
-pub mod search;
+mod partition;
+mod prune;
+mod report;
+pub(crate) mod search;
 
-pub use report::{BlockedOp, Counterexample, OpSummary, PartitionReport, Report};
+pub use crate::search::{BlockedOp, OpSummary};
+pub use report::{Counterexample, PartitionReport, Report};
 
 use crate::history::History;
 use crate::model::{Model, ModelError};
+use crate::search::budget::Budget;
 use std::time::{Duration, Instant};
 
 /// Limits and choices for one check.
@@ -45,6 +48,10 @@ pub struct Options {
     pub all_keys: bool,
 }
 
+/// 4 GiB: enough for any search that finishes in minutes, small enough to leave a
+/// test machine standing.
+pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -55,10 +62,6 @@ impl Default for Options {
     }
 }
 
-/// 4 GiB: enough for any search that finishes in minutes, small enough to leave a
-/// test machine standing.
-pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
-
 /// Checks `history` against `model`. Fails only when an operation does not fit the
 /// model (an unknown `f`, a malformed value); everything else is in the report.
 pub fn check<M: Model>(
@@ -68,7 +71,7 @@ pub fn check<M: Model>(
 ) -> Result<Report, ModelError> {
     let started = Instant::now();
     let prepared = prune::prepare_all(history, model)?;
-    let budget = budget::Budget::new(options.timeout.map(|t| started + t), options.memory_limit);
+    let budget = Budget::starting(started, options.timeout, options.memory_limit);
     let partitions =
         partition::check_partitions(history, model, &prepared, &budget, options.all_keys);
     let verdict = crate::verdict::Verdict::all(partitions.iter().map(|p| p.verdict));

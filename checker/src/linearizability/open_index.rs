@@ -14,9 +14,9 @@
 //!   ([`Model::changes_only_from`], such as a CAS from its expected value) is listed
 //!   under that state, and offered only when the search is in it.
 
-use super::memo::FxBuild;
 use super::search::Prepared;
 use crate::model::Model;
+use crate::search::memo::FxBuild;
 use std::collections::HashMap;
 
 const NIL: u32 = u32::MAX;

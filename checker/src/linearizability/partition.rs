@@ -2,17 +2,20 @@
 //! if each key's sub-history is, so keys are checked separately and in parallel,
 //! largest first, on every core.
 
-use super::budget::{Budget, StopReason};
 use super::counterexample::explain;
 use super::report::PartitionReport;
-use super::search::{search, Prepared, SearchOutcome};
+use super::search::{search, Prepared, Violation};
 use crate::history::History;
 use crate::model::Model;
+use crate::search::budget::{Budget, StopReason};
+use crate::search::per_key;
+use crate::search::report::Outcome;
 use crate::verdict::Verdict;
-use rayon::prelude::*;
 use serde_json::Value;
 use std::time::Instant;
 
+/// Checks every key's partition on its own, in parallel (see
+/// [`per_key::check_keys`]); reports in the keys' order of first appearance.
 pub fn check_partitions<M: Model>(
     history: &History,
     model: &M,
@@ -21,23 +24,18 @@ pub fn check_partitions<M: Model>(
     all_keys: bool,
 ) -> Vec<PartitionReport> {
     let parts = history.ops_by_key();
-    // Largest first, so the longest search starts at once instead of last.
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].ops.len()));
-    let mut reports: Vec<(usize, PartitionReport)> = order
-        .into_par_iter()
-        .map(|i| {
+    let sizes: Vec<usize> = parts.iter().map(|p| p.ops.len()).collect();
+    per_key::check_keys(
+        &sizes,
+        budget,
+        all_keys,
+        |i| {
             let part = &parts[i];
             let key = part.key.clone().unwrap_or(Value::Null);
-            let report = check_one(history, model, prepared, &part.ops, key, budget);
-            if report.verdict == Verdict::Invalid && !all_keys {
-                budget.cancel();
-            }
-            (i, report)
-        })
-        .collect();
-    reports.sort_by_key(|(i, _)| *i);
-    reports.into_iter().map(|(_, r)| r).collect()
+            check_one(history, model, prepared, &part.ops, key, budget)
+        },
+        |report| report.verdict,
+    )
 }
 
 /// The model's exact rewrite of one partition ([`Model::canonicalize`]), and its
@@ -52,6 +50,8 @@ fn canonicalize<M: Model>(model: &M, ops: &mut [Prepared<M::Op>]) -> Option<Vec<
     Some(classes)
 }
 
+/// Checks one partition: its operations canonicalized, then the search, then a
+/// counterexample if it found a violation.
 fn check_one<M: Model>(
     history: &History,
     model: &M,
@@ -90,8 +90,8 @@ fn check_one<M: Model>(
     let result = search(model, &ops, classes.as_deref(), budget);
     report.explored = result.explored;
     match result.outcome {
-        SearchOutcome::Linearizable => report.verdict = Verdict::Valid,
-        SearchOutcome::Violation { prefix, state } => {
+        Outcome::Holds => report.verdict = Verdict::Valid,
+        Outcome::Violation(Violation { prefix, state }) => {
             report.verdict = Verdict::Invalid;
             report.counterexample = Some(explain(
                 model,
@@ -103,7 +103,7 @@ fn check_one<M: Model>(
                 &state,
             ));
         }
-        SearchOutcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
+        Outcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
     }
     report.elapsed = started.elapsed();
     report

@@ -1,6 +1,8 @@
 //! What a linearizability check answers, in a shape that serializes to JSON as is.
+//! The parts the sequential-consistency report shares are in `crate::search::report`.
 
-use crate::history::{Operation, Outcome};
+use crate::search::report::seconds;
+use crate::search::{BlockedOp, OpSummary};
 use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -59,7 +61,7 @@ pub struct Counterexample {
     /// Operation ids ([`Operation::id`]) of the longest linearizable prefix found, in
     /// linearization order.
     pub prefix: Vec<usize>,
-    /// The last operations of that prefix, spelled out (at most [`TAIL`]).
+    /// The last operations of that prefix, spelled out (at most [`crate::search::TAIL`]).
     pub prefix_tail: Vec<OpSummary>,
     /// The model state after the prefix.
     pub state: String,
@@ -67,71 +69,6 @@ pub struct Counterexample {
     pub must_precede: OpSummary,
     /// Every operation that could have come next, and why it cannot.
     pub blocked: Vec<BlockedOp>,
-}
-
-/// How many of the prefix's last operations a counterexample spells out.
-pub const TAIL: usize = 12;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BlockedOp {
-    pub op: OpSummary,
-    pub reason: String,
-}
-
-/// One operation, as counterexamples show it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OpSummary {
-    pub id: usize,
-    pub process: u64,
-    pub f: String,
-    pub input: Value,
-    pub output: Value,
-    pub outcome: Outcome,
-    /// Positions of its events in the source history.
-    pub invoke_index: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub complete_index: Option<u64>,
-}
-
-impl OpSummary {
-    pub fn of(op: &Operation) -> OpSummary {
-        OpSummary {
-            id: op.id,
-            process: op.process,
-            f: op.f.clone(),
-            input: op.input.clone(),
-            output: op.output.clone(),
-            outcome: op.outcome,
-            invoke_index: op.invoke_index,
-            complete_index: op.complete_index,
-        }
-    }
-}
-
-impl std::fmt::Display for OpSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "op {} (process {}, {} {}",
-            self.id, self.process, self.f, self.input
-        )?;
-        match self.outcome {
-            Outcome::Ok if !self.output.is_null() && self.output != self.input => {
-                write!(f, " -> ok {}", self.output)?
-            }
-            Outcome::Ok => f.write_str(" -> ok")?,
-            Outcome::Fail => f.write_str(" -> fail")?,
-            Outcome::Info => f.write_str(" -> unknown")?,
-        }
-        match self.complete_index {
-            Some(c) => write!(f, ", events {}..{})", self.invoke_index, c),
-            None => write!(
-                f,
-                ", invoked at event {}, never completed)",
-                self.invoke_index
-            ),
-        }
-    }
 }
 
 impl std::fmt::Display for Counterexample {
@@ -164,19 +101,5 @@ impl std::fmt::Display for Counterexample {
             writeln!(f, "    {}: {}", b.op, b.reason)?;
         }
         Ok(())
-    }
-}
-
-mod seconds {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
     }
 }

@@ -17,10 +17,11 @@
 //! on the open operations linearized (see `memo`), and for models with a growth
 //! order a lookahead abandons states from which a later observation is unreachable.
 
-use super::budget::{Budget, StopReason};
-use super::memo::{zobrist, FxBuild, Memo, OpenMask};
 use super::open_index::OpenIndex;
 use crate::model::{Growth, Model};
+use crate::search::budget::{Budget, Meter};
+use crate::search::memo::{zobrist, FxBuild, Memo, OpenMask};
+use crate::search::report::{Outcome, SearchResult};
 use std::collections::HashMap;
 
 /// One operation as the search sees it.
@@ -39,24 +40,13 @@ impl<O> Prepared<O> {
     }
 }
 
+/// Why no linearization exists: `prefix` (indices into the search's operations, in
+/// order) is the longest linearizable prefix the search found, `state` the model
+/// state after it.
 #[derive(Debug)]
-pub enum SearchOutcome<S> {
-    Linearizable,
-    /// No linearization exists. `prefix` (indices into the search's operations, in
-    /// order) is the longest linearizable prefix the search found, `state` the model
-    /// state after it.
-    Violation {
-        prefix: Vec<usize>,
-        state: S,
-    },
-    Stopped(StopReason),
-}
-
-#[derive(Debug)]
-pub struct SearchResult<S> {
-    pub outcome: SearchOutcome<S>,
-    /// Configurations explored (model steps taken into new configurations).
-    pub explored: u64,
+pub struct Violation<S> {
+    pub prefix: Vec<usize>,
+    pub state: S,
 }
 
 const NIL: u32 = u32::MAX;
@@ -390,9 +380,6 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
     }
 }
 
-/// How often (in steps) the search polls its budget (a power of two).
-const POLL: u64 = 1 << 12;
-
 /// The search's whole mutable state.
 struct Search<'a, M: Model> {
     model: &'a M,
@@ -649,162 +636,205 @@ pub fn search<M: Model>(
     ops: &[Prepared<M::Op>],
     classes: Option<&[u32]>,
     budget: &Budget,
-) -> SearchResult<M::State> {
-    let class: Vec<u32> = match classes {
-        Some(c) => {
-            assert_eq!(c.len(), ops.len(), "one class per operation");
-            c.to_vec()
-        }
-        None => (0..ops.len() as u32).collect(),
-    };
-
-    let mut open: Vec<u32> = (0..ops.len() as u32)
-        .filter(|&i| ops[i as usize].is_open())
-        .collect();
-    open.sort_by_key(|&i| (ops[i as usize].call, i));
-    let mut open_at = vec![NIL; ops.len()];
-    for (p, &i) in open.iter().enumerate() {
-        open_at[i as usize] = p as u32;
+) -> SearchResult<Violation<M::State>> {
+    let mut s = Search::new(model, ops, classes);
+    let outcome = s.run(&mut Meter::new(budget));
+    SearchResult {
+        outcome,
+        explored: s.explored,
     }
-    let mut s = Search {
-        model,
-        ops,
-        events: Events::new(ops),
-        keys: (0..ops.len()).map(zobrist).collect(),
-        open_at,
-        open,
-        open_index: OpenIndex::new(model, ops, class),
-        offers: Vec::new(),
-        observes: ops
-            .iter()
-            .map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open())
-            .collect(),
-        lin: vec![false; ops.len()],
-        state: model.init(),
-        fingerprint: 0,
-        mask: 0,
-        memo: Memo::new(),
-        stack: Vec::new(),
-        lookahead: Lookahead::new(model, ops),
-        remaining: ops.iter().filter(|p| !p.is_open()).count(),
-        explored: 0,
-        scratch: Vec::new(),
-        best: Vec::new(),
-        best_state: model.init(),
-        synced: 0,
-    };
-    let entry_bytes = (std::mem::size_of::<(u128, M::State, OpenMask)>() + 16) as isize;
-    let frame_bytes = std::mem::size_of::<Frame<M::State>>() as isize;
-    let mut charged: isize = 0;
-    let mut polls: u64 = 0;
-    let mut successors: Vec<M::State> = Vec::new();
+}
 
-    let outcome = 'search: {
-        let mut cur = s.events.e[HEAD as usize].next;
-        loop {
-            if s.remaining == 0 {
-                break 'search SearchOutcome::Linearizable;
+/// What the walk does after an event: go on from the first event (an operation was
+/// linearized), go on to the given event, or undo the latest choice.
+enum Walk {
+    Restart,
+    Next(u32),
+    Backtrack,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    /// The search at its root: nothing linearized, every open operation indexed.
+    fn new(model: &'a M, ops: &'a [Prepared<M::Op>], classes: Option<&[u32]>) -> Self {
+        let class: Vec<u32> = match classes {
+            Some(c) => {
+                assert_eq!(c.len(), ops.len(), "one class per operation");
+                c.to_vec()
             }
-            polls += 1;
-            if polls & (POLL - 1) == 0 {
-                let sample = s
-                    .stack
-                    .last()
-                    .map(|f| model.state_bytes(&f.prev_state) as isize)
-                    .unwrap_or(0);
-                let used = s.memo.len() as isize * (entry_bytes + sample)
-                    + s.stack.len() as isize * (frame_bytes + sample);
-                budget.charge(used - charged);
-                charged = used;
-                if let Some(reason) = budget.exhausted() {
-                    break 'search SearchOutcome::Stopped(reason);
-                }
+            None => (0..ops.len() as u32).collect(),
+        };
+        let mut open: Vec<u32> = (0..ops.len() as u32)
+            .filter(|&i| ops[i as usize].is_open())
+            .collect();
+        open.sort_by_key(|&i| (ops[i as usize].call, i));
+        let mut open_at = vec![NIL; ops.len()];
+        for (p, &i) in open.iter().enumerate() {
+            open_at[i as usize] = p as u32;
+        }
+        Search {
+            model,
+            ops,
+            events: Events::new(ops),
+            keys: (0..ops.len()).map(zobrist).collect(),
+            open_at,
+            open,
+            open_index: OpenIndex::new(model, ops, class),
+            offers: Vec::new(),
+            observes: ops
+                .iter()
+                .map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open())
+                .collect(),
+            lin: vec![false; ops.len()],
+            state: model.init(),
+            fingerprint: 0,
+            mask: 0,
+            memo: Memo::new(),
+            stack: Vec::new(),
+            lookahead: Lookahead::new(model, ops),
+            remaining: ops.iter().filter(|p| !p.is_open()).count(),
+            explored: 0,
+            scratch: Vec::new(),
+            best: Vec::new(),
+            best_state: model.init(),
+            synced: 0,
+        }
+    }
+
+    /// Approximate bytes the memo and the stack hold, for the memory budget (one
+    /// state's size, sampled from the top of the stack, stands for every state's).
+    fn bytes_used(&self) -> isize {
+        let entry_bytes = (std::mem::size_of::<(u128, M::State, OpenMask)>() + 16) as isize;
+        let frame_bytes = std::mem::size_of::<Frame<M::State>>() as isize;
+        let sample = self
+            .stack
+            .last()
+            .map(|f| self.model.state_bytes(&f.prev_state) as isize)
+            .unwrap_or(0);
+        self.memo.len() as isize * (entry_bytes + sample)
+            + self.stack.len() as isize * (frame_bytes + sample)
+    }
+
+    /// The walk over the events in time order, until every operation that returned
+    /// is linearized, no choice is left, or the budget runs out.
+    fn run(&mut self, meter: &mut Meter) -> Outcome<Violation<M::State>> {
+        let mut successors: Vec<M::State> = Vec::new();
+        let mut cur = self.events.e[HEAD as usize].next;
+        loop {
+            if self.remaining == 0 {
+                return Outcome::Holds;
+            }
+            if let Some(reason) = meter.step(|| self.bytes_used()) {
+                return Outcome::Stopped(reason);
             }
             // While an operation that returned is unlinearized, its return event is
             // in the list, so the walk meets it before running off the end.
             debug_assert!(cur != NIL);
-            let entry = s.events.e[cur as usize];
-            if entry.is_call {
-                successors.clear();
-                model.successors(&s.state, &ops[entry.op as usize].op, &mut successors);
-                // An observation that can happen now may as well happen now: moving it
-                // earlier in any linearization from here keeps that linearization
-                // valid (it changes nothing, and everything that returned before it
-                // was invoked is already placed). So it is not a choice: if it leads
-                // nowhere, neither does this configuration.
-                let forced = s.observes[entry.op as usize] && !successors.is_empty();
-                if let Some(next) = s.choose(entry.op, &mut successors) {
-                    let alternatives = std::mem::take(&mut successors);
-                    s.push(entry.op, cur, next, alternatives, Vec::new(), forced);
-                    cur = s.events.e[HEAD as usize].next;
-                    continue;
-                }
-                if !forced {
-                    cur = entry.next;
-                    continue;
-                }
+            let entry = self.events.e[cur as usize];
+            let walk = if entry.is_call {
+                self.at_call(cur, entry, &mut successors)
             } else {
-                // Stuck at the return event of an unlinearized operation: an open
-                // operation may help; otherwise undo the latest choice.
-                // If the stuck operation is an observation that no state still to come can
-                // satisfy (the lookahead's own test), no open operation can help either.
-                let dead = s.lookahead.as_ref().is_some_and(|l| {
-                    l.unreachable(model, ops, &s.lin, &s.state, entry.op as usize)
-                });
-                let (candidates, more) = if s.open.is_empty() || dead {
-                    (Vec::new(), false)
-                } else {
-                    s.open_candidates(entry.op)
-                };
-                if s.try_open(entry.op, candidates, more) {
-                    cur = s.events.e[HEAD as usize].next;
-                    continue;
-                }
+                self.at_return(entry)
+            };
+            cur = match walk {
+                Walk::Restart => self.events.e[HEAD as usize].next,
+                Walk::Next(next) => next,
+                Walk::Backtrack => match self.backtrack() {
+                    Some(next) => next,
+                    None => {
+                        let prefix = self.best.iter().map(|&i| i as usize).collect();
+                        return Outcome::Violation(Violation {
+                            prefix,
+                            state: self.best_state.clone(),
+                        });
+                    }
+                },
+            };
+        }
+    }
+
+    /// At the call event `cur` of `entry.op`: linearizes the operation now if it can
+    /// reach a new configuration, else moves on to the next event (or backtracks, for a
+    /// forced observation).
+    fn at_call(&mut self, cur: u32, entry: Entry, successors: &mut Vec<M::State>) -> Walk {
+        successors.clear();
+        self.model
+            .successors(&self.state, &self.ops[entry.op as usize].op, successors);
+        // An observation that can happen now may as well happen now: moving it
+        // earlier in any linearization from here keeps that linearization valid (it
+        // changes nothing, and everything that returned before it was invoked is
+        // already placed). So it is not a choice: if it leads nowhere, neither does
+        // this configuration.
+        let forced = self.observes[entry.op as usize] && !successors.is_empty();
+        if let Some(next) = self.choose(entry.op, successors) {
+            let alternatives = std::mem::take(successors);
+            self.push(entry.op, cur, next, alternatives, Vec::new(), forced);
+            return Walk::Restart;
+        }
+        if forced {
+            Walk::Backtrack
+        } else {
+            Walk::Next(entry.next)
+        }
+    }
+
+    /// Stuck at the return event of an unlinearized operation: an open operation
+    /// may help; otherwise undo the latest choice.
+    fn at_return(&mut self, entry: Entry) -> Walk {
+        // If the stuck operation is an observation that no state still to come can
+        // satisfy (the lookahead's own test), no open operation can help either.
+        let dead = self.lookahead.as_ref().is_some_and(|l| {
+            l.unreachable(
+                self.model,
+                self.ops,
+                &self.lin,
+                &self.state,
+                entry.op as usize,
+            )
+        });
+        let (candidates, more) = if self.open.is_empty() || dead {
+            (Vec::new(), false)
+        } else {
+            self.open_candidates(entry.op)
+        };
+        if self.try_open(entry.op, candidates, more) {
+            Walk::Restart
+        } else {
+            Walk::Backtrack
+        }
+    }
+
+    /// Undoes choices until one has an alternative left, takes it, and returns the
+    /// event to go on from; `None` when the root is reached (no linearization).
+    fn backtrack(&mut self) -> Option<u32> {
+        loop {
+            let mut frame = self.pop()?;
+            if frame.forced {
+                continue;
             }
-            loop {
-                let Some(mut frame) = s.pop() else {
-                    let prefix = s.best.iter().map(|&i| i as usize).collect();
-                    break 'search SearchOutcome::Violation {
-                        prefix,
-                        state: s.best_state.clone(),
-                    };
-                };
-                if frame.forced {
-                    continue;
-                }
-                let op = frame.op;
-                // The same operation with another possible effect.
-                if let Some(next) = s.choose(op, &mut frame.alternatives) {
-                    let (stuck, more) = (frame.stuck, frame.open_more);
-                    s.push(
-                        op,
-                        frame.entry,
-                        next,
-                        frame.alternatives,
-                        frame.open_rest,
-                        false,
-                    );
-                    let top = s.stack.last_mut().expect("just pushed");
-                    top.stuck = stuck;
-                    top.open_more = more;
-                    cur = s.events.e[HEAD as usize].next;
-                    break;
-                }
-                if frame.entry != NIL {
-                    cur = s.events.e[frame.entry as usize].next;
-                    break;
-                }
-                // An open operation tried at a stuck point: try the next one there.
-                if s.try_open(frame.stuck, frame.open_rest, frame.open_more) {
-                    cur = s.events.e[HEAD as usize].next;
-                    break;
-                }
+            let op = frame.op;
+            // The same operation with another possible effect.
+            if let Some(next) = self.choose(op, &mut frame.alternatives) {
+                let (stuck, more) = (frame.stuck, frame.open_more);
+                self.push(
+                    op,
+                    frame.entry,
+                    next,
+                    frame.alternatives,
+                    frame.open_rest,
+                    false,
+                );
+                let top = self.stack.last_mut().expect("just pushed");
+                top.stuck = stuck;
+                top.open_more = more;
+                return Some(self.events.e[HEAD as usize].next);
+            }
+            if frame.entry != NIL {
+                return Some(self.events.e[frame.entry as usize].next);
+            }
+            // An open operation tried at a stuck point: try the next one there.
+            if self.try_open(frame.stuck, frame.open_rest, frame.open_more) {
+                return Some(self.events.e[HEAD as usize].next);
             }
         }
-    };
-    budget.charge(-charged);
-    SearchResult {
-        outcome,
-        explored: s.explored,
     }
 }

@@ -17,8 +17,8 @@
 //! the operations in between has been tried.
 
 use super::chains::SeqOp;
-use crate::linearizability::memo::FxBuild;
 use crate::model::{Growth, Model};
+use crate::search::memo::FxBuild;
 use std::collections::HashMap;
 use std::hash::Hash;
 

@@ -25,26 +25,43 @@
 //! - `evidence`: explains a violation.
 //! - `report`: the serializable answer.
 //!
+//! The budget, the memo of explored configurations and the per-key driver are shared
+//! with the linearizability checker, in [`crate::search`].
+//!
+//! The whole-history search is exponential in the worst case, and its table of
+//! explored configurations grows with it, so the check has a memory budget of its
+//! own ([`DEFAULT_MEMORY_LIMIT`], 512 MiB, well below the linearizability check's):
+//! past it, or past the time budget the caller gives, the verdict is `unknown` and the
+//! report says which budget ran out ([`KeyReport::stopped`], [`WholeReport::stopped`]
+//! and their `reason`).
+//!
 //! Crashed (`info`) and failed operations are prepared exactly as for
 //! linearizability ([`Model::prepare`]): a failed operation had no effect and is left
 //! out; a crashed one may have taken effect at any point after its process's earlier
 //! operations, or never.
 
-pub mod chains;
-pub mod evidence;
-pub mod feasibility;
-pub mod report;
-pub mod scope;
-pub mod search;
+mod chains;
+mod evidence;
+mod feasibility;
+mod report;
+mod scope;
+mod search;
 
+pub use crate::search::StopReason;
 pub use report::{Basis, Evidence, KeyReport, Report, WholeReport};
 
 use crate::history::History;
-use crate::linearizability::budget::Budget;
-use crate::linearizability::DEFAULT_MEMORY_LIMIT;
 use crate::model::{BuiltinModel, Model, ModelError, UseModel};
+use crate::search::budget::Budget;
 use crate::verdict::Verdict;
+use scope::{KeyPart, TimeLimit};
 use std::time::{Duration, Instant};
+
+/// 512 MiB of search tables: the sequential check's default memory budget. The
+/// whole-history search is the one search that can grow without bound on a history
+/// that is not sequentially consistent, and one that has outgrown this rarely
+/// finishes at all; past it the verdict is `unknown`, per key decided.
+pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
 
 /// Limits and choices for one check.
 #[derive(Debug, Clone)]
@@ -53,7 +70,8 @@ pub struct Options {
     /// per-key checks and the whole-history search that follows them.
     pub timeout: Option<Duration>,
     /// Approximate bytes the searches' tables may use, summed over every search
-    /// running at once.
+    /// running at once ([`DEFAULT_MEMORY_LIMIT`] unless set). Past it the answer is
+    /// `unknown`, with the reason saying the memory budget ran out.
     pub memory_limit: usize,
     /// Check every key even after one is found invalid, to diagnose them all.
     pub all_keys: bool,
@@ -98,66 +116,28 @@ pub fn check<M: Model>(
         .iter()
         .map(|op| model.prepare(op))
         .collect::<Result<_, _>>()?;
-    let budget = Budget::new(options.timeout.map(|t| started + t), options.memory_limit);
+    let budget = Budget::starting(started, options.timeout, options.memory_limit);
     let parts = scope::key_parts(history, model, &prepared);
+    let time = TimeLimit {
+        name: "the check's timeout",
+        limit: options.timeout,
+    };
     let keys = scope::check_keys(
         history,
         model,
         &parts,
         &budget,
+        time,
         options.all_keys,
         options.linearizability_first,
     );
     let mut per_key = Verdict::all(keys.iter().map(|k| k.verdict));
-    let all_linearizable = keys.iter().all(|k| k.method == "linearizable");
-    let skipped = |reason: &str| WholeReport {
-        verdict: Verdict::Unknown,
-        method: "skipped".into(),
-        reason: Some(reason.into()),
-        keys: parts.len(),
-        checked_ops: parts.iter().map(|p| p.seq.len()).sum(),
-        explored: 0,
-        evidence: None,
-        elapsed: Duration::ZERO,
-    };
-    let (verdict, basis, whole) = if parts.len() <= 1 {
-        let basis = if all_linearizable && per_key == Verdict::Valid {
-            Basis::Linearizability
-        } else {
-            Basis::WholeHistory
-        };
-        (per_key, basis, None)
-    } else if per_key == Verdict::Invalid {
-        (Verdict::Invalid, Basis::PerKey, None)
-    } else if all_linearizable {
-        let mut w = skipped("every key is linearizable, so the whole history is");
-        w.verdict = Verdict::Valid;
-        w.method = "linearizable".into();
-        w.reason = None;
-        (Verdict::Valid, Basis::Linearizability, Some(w))
-    } else if !options.whole_history {
-        let w = skipped("the whole-history search was not asked for");
-        (Verdict::Unknown, Basis::PerKey, Some(w))
-    } else {
-        let deadline = [
-            options.timeout.map(|t| started + t),
-            options.whole_timeout.map(|t| Instant::now() + t),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let whole_budget = Budget::new(deadline, options.memory_limit);
-        let w = scope::check_whole(history, model, &parts, &whole_budget);
-        let basis = match w.verdict {
-            Verdict::Unknown => Basis::PerKey,
-            _ => Basis::WholeHistory,
-        };
-        if w.verdict == Verdict::Valid {
-            // An order of the whole history orders each key.
-            per_key = Verdict::Valid;
-        }
-        (w.verdict, basis, Some(w))
-    };
+    let (verdict, basis, whole) =
+        decide_whole(history, model, &parts, &keys, per_key, options, started);
+    if whole.as_ref().is_some_and(|w| w.verdict == Verdict::Valid) {
+        // An order of the whole history orders each key.
+        per_key = Verdict::Valid;
+    }
     let evidence = keys
         .iter()
         .find_map(|k| k.evidence.clone())
@@ -174,6 +154,80 @@ pub fn check<M: Model>(
         evidence,
         elapsed: started.elapsed(),
     })
+}
+
+/// The verdict for the whole history once every key is checked: from the keys alone
+/// when they decide it (one key, a key with no order, every key linearizable), else
+/// from a search over every key at once, under what is left of the time budget and
+/// the whole-history limit.
+fn decide_whole<M: Model>(
+    history: &History,
+    model: &M,
+    parts: &[KeyPart<M::Op>],
+    keys: &[KeyReport],
+    per_key: Verdict,
+    options: &Options,
+    started: Instant,
+) -> (Verdict, Basis, Option<WholeReport>) {
+    let all_linearizable = keys.iter().all(|k| k.method == "linearizable");
+    let skipped = |reason: &str| WholeReport {
+        verdict: Verdict::Unknown,
+        method: "skipped".into(),
+        reason: Some(reason.into()),
+        stopped: None,
+        keys: parts.len(),
+        checked_ops: parts.iter().map(|p| p.seq.len()).sum(),
+        explored: 0,
+        evidence: None,
+        elapsed: Duration::ZERO,
+    };
+    if parts.len() <= 1 {
+        let basis = if all_linearizable && per_key == Verdict::Valid {
+            Basis::Linearizability
+        } else {
+            Basis::WholeHistory
+        };
+        return (per_key, basis, None);
+    }
+    if per_key == Verdict::Invalid {
+        return (Verdict::Invalid, Basis::PerKey, None);
+    }
+    if all_linearizable {
+        let mut w = skipped("every key is linearizable, so the whole history is");
+        w.verdict = Verdict::Valid;
+        w.method = "linearizable".into();
+        w.reason = None;
+        return (Verdict::Valid, Basis::Linearizability, Some(w));
+    }
+    if !options.whole_history {
+        let w = skipped("the whole-history search was not asked for");
+        return (Verdict::Unknown, Basis::PerKey, Some(w));
+    }
+    let overall = options.timeout.map(|t| started + t);
+    let own = options.whole_timeout.map(|t| Instant::now() + t);
+    // Name the time limit that will fire first, so the report says which one ran out.
+    let time = match (overall, own) {
+        (Some(o), Some(w)) if o <= w => TimeLimit {
+            name: "the check's timeout",
+            limit: options.timeout,
+        },
+        (_, Some(_)) => TimeLimit {
+            name: "the whole-history search's time limit",
+            limit: options.whole_timeout,
+        },
+        _ => TimeLimit {
+            name: "the check's timeout",
+            limit: options.timeout,
+        },
+    };
+    let deadline = [overall, own].into_iter().flatten().min();
+    let whole_budget = Budget::new(deadline, options.memory_limit);
+    let w = scope::check_whole(history, model, parts, &whole_budget, time);
+    let basis = match w.verdict {
+        Verdict::Unknown => Basis::PerKey,
+        _ => Basis::WholeHistory,
+    };
+    (w.verdict, basis, Some(w))
 }
 
 /// A report that needs no search: the history was already proven linearizable

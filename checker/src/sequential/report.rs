@@ -1,7 +1,8 @@
 //! What a sequential-consistency check answers, in a shape that serializes to JSON
 //! as is.
 
-use crate::linearizability::{BlockedOp, OpSummary};
+use crate::search::report::seconds;
+use crate::search::{BlockedOp, OpSummary, StopReason};
 use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -76,8 +77,12 @@ pub struct KeyReport {
     /// `linearizable` (its linearizability search succeeded, which decides it),
     /// `search` (the sequential-consistency search decided or stopped), `skipped`.
     pub method: String,
+    /// Why the verdict is unknown, in words: which budget ran out and its size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Which budget stopped the search, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<StopReason>,
     pub explored: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
@@ -91,8 +96,13 @@ pub struct WholeReport {
     pub verdict: Verdict,
     /// `linearizable` (every key is), `search`, or `skipped` (with the reason).
     pub method: String,
+    /// Why the verdict is unknown, in words: which budget ran out and its size, or
+    /// why the search was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Which budget stopped the search, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<StopReason>,
     pub keys: usize,
     pub checked_ops: usize,
     pub explored: u64,
@@ -117,7 +127,7 @@ pub struct Evidence {
     pub processes: Vec<u64>,
     /// Operation ids ([`crate::history::Operation::id`]) of the longest order found.
     pub prefix: Vec<usize>,
-    /// Its last operations, spelled out (at most [`crate::linearizability::report::TAIL`]).
+    /// Its last operations, spelled out (at most [`crate::search::TAIL`]).
     pub prefix_tail: Vec<OpSummary>,
     /// The state after it (per key, for a whole-history search: the keys the
     /// blocked operations touch).
@@ -232,19 +242,5 @@ impl Report {
                 reason()
             ),
         }
-    }
-}
-
-mod seconds {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
     }
 }

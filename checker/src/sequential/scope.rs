@@ -15,15 +15,55 @@
 use super::chains::SeqOp;
 use super::evidence::explain;
 use super::report::{KeyReport, WholeReport};
-use super::search::{search, SearchOutcome};
+use super::search::{search, Violation};
 use crate::history::History;
-use crate::linearizability::budget::{Budget, StopReason};
 use crate::linearizability::search::{self as lin, Prepared};
 use crate::model::Model;
+use crate::search::budget::{Budget, StopReason};
+use crate::search::per_key;
+use crate::search::report::Outcome;
 use crate::verdict::Verdict;
-use rayon::prelude::*;
 use serde_json::Value;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The time budget a search ran under, to name it when it runs out.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeLimit {
+    /// What the limit is (`the check's timeout`, `the whole-history search's limit`).
+    pub name: &'static str,
+    pub limit: Option<Duration>,
+}
+
+/// Why a search stopped, naming the budget that ran out and its size, so a reader
+/// knows which option to raise.
+pub fn stopped_because(reason: StopReason, budget: &Budget, time: TimeLimit) -> String {
+    match reason {
+        StopReason::Memory => format!(
+            "{}: the search's tables outgrew {} (the sequential check's memory_limit)",
+            reason.describe(),
+            bytes(budget.memory_limit())
+        ),
+        StopReason::Timeout => match time.limit {
+            Some(limit) => format!(
+                "{}: {} ({:.3} s)",
+                reason.describe(),
+                time.name,
+                limit.as_secs_f64()
+            ),
+            None => format!("{}: {}", reason.describe(), time.name),
+        },
+        StopReason::Cancelled => reason.describe().into(),
+    }
+}
+
+/// A size for people: whole MiB when it is one or more, else bytes.
+fn bytes(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
 
 /// One key's operations, ready for either search.
 pub struct KeyPart<O> {
@@ -72,39 +112,49 @@ pub fn key_parts<M: Model>(
         .collect()
 }
 
-/// Checks every key on its own, in parallel; reports in the keys' order.
+/// Checks every key on its own, in parallel (see [`per_key::check_keys`]); reports
+/// in the keys' order.
 pub fn check_keys<M: Model>(
     history: &History,
     model: &M,
     parts: &[KeyPart<M::Op>],
     budget: &Budget,
+    time: TimeLimit,
     all_keys: bool,
     linearizability_first: bool,
 ) -> Vec<KeyReport> {
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].seq.len()));
-    let mut reports: Vec<(usize, KeyReport)> = order
-        .into_par_iter()
-        .map(|i| {
-            let report = check_key(history, model, &parts[i], budget, linearizability_first);
-            if report.verdict == Verdict::Invalid && !all_keys {
-                budget.cancel();
-            }
-            (i, report)
-        })
-        .collect();
-    reports.sort_by_key(|(i, _)| *i);
-    reports.into_iter().map(|(_, r)| r).collect()
+    let sizes: Vec<usize> = parts.iter().map(|p| p.seq.len()).collect();
+    per_key::check_keys(
+        &sizes,
+        budget,
+        all_keys,
+        |i| {
+            let started = Instant::now();
+            let mut report = check_key(
+                history,
+                model,
+                &parts[i],
+                budget,
+                time,
+                linearizability_first,
+            );
+            report.elapsed = started.elapsed();
+            report
+        },
+        |report| report.verdict,
+    )
 }
 
+/// Checks one key: its linearizability search first (when asked), which decides a
+/// linearizable key at once, then the sequential search.
 fn check_key<M: Model>(
     history: &History,
     model: &M,
     part: &KeyPart<M::Op>,
     budget: &Budget,
+    time: TimeLimit,
     linearizability_first: bool,
 ) -> KeyReport {
-    let started = Instant::now();
     let mut report = KeyReport {
         key: part.key.clone(),
         verdict: Verdict::Unknown,
@@ -112,47 +162,41 @@ fn check_key<M: Model>(
         checked_ops: part.seq.len(),
         method: "search".into(),
         reason: None,
+        stopped: None,
         explored: 0,
         evidence: None,
         elapsed: Default::default(),
     };
+    let stop = |report: &mut KeyReport, reason: StopReason| {
+        report.stopped = Some(reason);
+        report.reason = Some(stopped_because(reason, budget, time));
+    };
     if budget.exhausted() == Some(StopReason::Cancelled) {
         report.method = "skipped".into();
-        report.reason = Some(StopReason::Cancelled.describe().into());
+        stop(&mut report, StopReason::Cancelled);
         return report;
     }
     if linearizability_first {
-        let ops: Vec<Prepared<M::Op>> = part
-            .seq
-            .iter()
-            .map(|o| Prepared {
-                call: o.call,
-                ret: history.ops[o.id].ret,
-                op: o.op.clone(),
-            })
-            .collect();
-        let result = lin::search(model, &ops, part.classes.as_deref(), budget);
+        let result = linearizability_search(history, model, part, budget);
         report.explored = result.explored;
         match result.outcome {
-            lin::SearchOutcome::Linearizable => {
+            Outcome::Holds => {
                 report.verdict = Verdict::Valid;
                 report.method = "linearizable".into();
-                report.elapsed = started.elapsed();
                 return report;
             }
-            lin::SearchOutcome::Stopped(reason) => {
-                report.reason = Some(reason.describe().into());
-                report.elapsed = started.elapsed();
+            Outcome::Stopped(reason) => {
+                stop(&mut report, reason);
                 return report;
             }
-            lin::SearchOutcome::Violation { .. } => {}
+            Outcome::Violation(_) => {}
         }
     }
     let result = search(model, &part.seq, 1, budget);
     report.explored += result.explored;
     match result.outcome {
-        SearchOutcome::Consistent => report.verdict = Verdict::Valid,
-        SearchOutcome::Violation { prefix, starved } => {
+        Outcome::Holds => report.verdict = Verdict::Valid,
+        Outcome::Violation(Violation { prefix, starved }) => {
             report.verdict = Verdict::Invalid;
             report.evidence = Some(explain(
                 model,
@@ -164,10 +208,29 @@ fn check_key<M: Model>(
                 starved.as_ref(),
             ));
         }
-        SearchOutcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
+        Outcome::Stopped(reason) => stop(&mut report, reason),
     }
-    report.elapsed = started.elapsed();
     report
+}
+
+/// The linearizability search over one key's operations: exact, usually much
+/// faster than the sequential one, and enough to decide a linearizable key.
+fn linearizability_search<M: Model>(
+    history: &History,
+    model: &M,
+    part: &KeyPart<M::Op>,
+    budget: &Budget,
+) -> crate::search::report::SearchResult<lin::Violation<M::State>> {
+    let ops: Vec<Prepared<M::Op>> = part
+        .seq
+        .iter()
+        .map(|o| Prepared {
+            call: o.call,
+            ret: history.ops[o.id].ret,
+            op: o.op.clone(),
+        })
+        .collect();
+    lin::search(model, &ops, part.classes.as_deref(), budget)
 }
 
 /// Searches every key at once: each key one object of the model.
@@ -176,6 +239,7 @@ pub fn check_whole<M: Model>(
     model: &M,
     parts: &[KeyPart<M::Op>],
     budget: &Budget,
+    time: TimeLimit,
 ) -> WholeReport {
     let started = Instant::now();
     let mut ops: Vec<SeqOp<M::Op>> = Vec::with_capacity(parts.iter().map(|p| p.seq.len()).sum());
@@ -192,6 +256,7 @@ pub fn check_whole<M: Model>(
         verdict: Verdict::Unknown,
         method: "search".into(),
         reason: None,
+        stopped: None,
         keys: parts.len(),
         checked_ops: ops.len(),
         explored: 0,
@@ -201,8 +266,8 @@ pub fn check_whole<M: Model>(
     let result = search(model, &ops, parts.len(), budget);
     report.explored = result.explored;
     match result.outcome {
-        SearchOutcome::Consistent => report.verdict = Verdict::Valid,
-        SearchOutcome::Violation { prefix, starved } => {
+        Outcome::Holds => report.verdict = Verdict::Valid,
+        Outcome::Violation(Violation { prefix, starved }) => {
             report.verdict = Verdict::Invalid;
             report.evidence = Some(explain(
                 model,
@@ -214,7 +279,10 @@ pub fn check_whole<M: Model>(
                 starved.as_ref(),
             ));
         }
-        SearchOutcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
+        Outcome::Stopped(reason) => {
+            report.stopped = Some(reason);
+            report.reason = Some(stopped_because(reason, budget, time));
+        }
     }
     report.elapsed = started.elapsed();
     report

@@ -25,36 +25,23 @@
 
 use super::chains::{Chains, SeqOp};
 use super::feasibility::{Feasibility, Starved};
-use crate::linearizability::budget::{Budget, StopReason};
-use crate::linearizability::memo::{zobrist, Memo, OpenMask};
 use crate::model::{Growth, Model};
+use crate::search::budget::{Budget, Meter};
+use crate::search::memo::{zobrist, Memo, OpenMask};
+use crate::search::report::{Outcome, SearchResult};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+/// Why no order exists. `prefix` is the longest order of operations the search could
+/// justify: each operation (an index into the search's operations) with the state of
+/// its object after it; `None` for a crashed operation left out. `starved` says why
+/// the configuration after it is a dead end, when the search knew at once.
 #[derive(Debug)]
-pub enum SearchOutcome<S> {
-    Consistent,
-    /// No order exists. `prefix` is the longest order of operations the search could
-    /// justify: each operation (an index into the search's operations) with the state
-    /// of its object after it; `None` for a crashed operation left out.
-    /// `starved` says why the configuration after it is a dead end, when the search
-    /// knew at once.
-    Violation {
-        prefix: Vec<(u32, Option<S>)>,
-        starved: Option<Starved<S>>,
-    },
-    Stopped(StopReason),
-}
-
-#[derive(Debug)]
-pub struct SearchResult<S> {
-    pub outcome: SearchOutcome<S>,
-    /// Configurations explored.
-    pub explored: u64,
+pub struct Violation<S> {
+    pub prefix: Vec<(u32, Option<S>)>,
+    pub starved: Option<Starved<S>>,
 }
 
 const NIL: u32 = u32::MAX;
-/// How often (in steps) the search polls its budget (a power of two).
-const POLL: u64 = 1 << 12;
 
 /// The state hash of one object holding `state`: two independent SipHash values.
 pub fn state_hash<S: Hash>(object: u32, state: &S) -> u128 {
@@ -295,11 +282,23 @@ pub fn search<M: Model>(
     ops: &[SeqOp<M::Op>],
     objects: usize,
     budget: &Budget,
-) -> SearchResult<M::State> {
+) -> SearchResult<Violation<M::State>> {
     let chains = Chains::new(ops);
-    // Dominance (having ordered fewer crashed operations never hurts) holds for a
-    // crashed operation that is its process's last; one followed by others (not in a
-    // history `History::from_events` accepts) goes into the fingerprint instead.
+    let mut s = Search::new(model, ops, &chains, objects);
+    let outcome = s.run(&mut Meter::new(budget));
+    SearchResult {
+        outcome,
+        explored: s.explored,
+    }
+}
+
+/// Each crashed operation's position among the crashed ones that may be tracked by
+/// dominance (NIL for the others), in invocation order.
+///
+/// Dominance (having ordered fewer crashed operations never hurts) holds for a
+/// crashed operation that is its process's last; one followed by others (not in a
+/// history `History::from_events` accepts) goes into the fingerprint instead.
+fn open_positions<O>(ops: &[SeqOp<O>], chains: &Chains) -> Vec<u32> {
     let last_of_chain = |i: u32| {
         let chain = &chains.chains[chains.chain_of[i as usize] as usize];
         chain.last() == Some(&i)
@@ -312,87 +311,93 @@ pub fn search<M: Model>(
     for (p, &i) in open.iter().enumerate() {
         open_at[i as usize] = p as u32;
     }
-    let states = vec![model.init(); objects.max(1)];
-    let state_hash = states
-        .iter()
-        .enumerate()
-        .fold(0u128, |h, (o, s)| h ^ self::state_hash(o as u32, s));
-    let mut feasibility = Feasibility::new(model, ops, states.len());
-    let dead = feasibility.dead_at_start(&states);
-    let best_starved = feasibility.starved.clone();
-    let mut s = Search {
-        model,
-        ops,
-        chains: &chains,
-        pos: vec![0; chains.chains.len()],
-        keys: (0..ops.len()).map(zobrist).collect(),
-        open_at,
-        observes: ops
+    open_at
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    /// The search at its root, with the root's choices on the stack.
+    fn new(model: &'a M, ops: &'a [SeqOp<M::Op>], chains: &'a Chains, objects: usize) -> Self {
+        let states = vec![model.init(); objects.max(1)];
+        let state_hash = states
             .iter()
-            .map(|o| !o.open && model.growth(&o.op) == Growth::Observes)
-            .collect(),
-        states,
-        state_hash,
-        fingerprint: 0,
-        mask: 0,
-        remaining: ops.iter().filter(|o| !o.open).count(),
-        memo: Memo::new(),
-        feasibility,
-        stack: Vec::new(),
-        best: Vec::new(),
-        best_starved,
-        synced: 0,
-        explored: 0,
-        scratch: Vec::new(),
-    };
-    let root_choices = if dead || s.remaining == 0 {
-        Vec::new()
-    } else {
-        s.choices()
-    };
-    s.stack.push(Frame {
-        op: NIL,
-        before: None,
-        after: None,
-        choices: root_choices,
-    });
-    let entry_bytes = (std::mem::size_of::<(u128, u128, OpenMask)>() + 16) as isize;
-    let frame_bytes = std::mem::size_of::<Frame<M::State>>() as isize;
-    let state_bytes = model.state_bytes(&model.init()) as isize;
-    let mut charged: isize = 0;
-    let mut polls: u64 = 0;
-    let outcome = loop {
-        if s.remaining == 0 {
-            break SearchOutcome::Consistent;
-        }
-        polls += 1;
-        if polls & (POLL - 1) == 0 {
-            let used = s.memo.len() as isize * entry_bytes
-                + s.stack.len() as isize * (frame_bytes + 4 * state_bytes);
-            budget.charge(used - charged);
-            charged = used;
-            if let Some(reason) = budget.exhausted() {
-                break SearchOutcome::Stopped(reason);
+            .enumerate()
+            .fold(0u128, |h, (o, s)| h ^ self::state_hash(o as u32, s));
+        let mut feasibility = Feasibility::new(model, ops, states.len());
+        let dead = feasibility.dead_at_start(&states);
+        let best_starved = feasibility.starved.clone();
+        let mut s = Search {
+            model,
+            ops,
+            chains,
+            pos: vec![0; chains.chains.len()],
+            keys: (0..ops.len()).map(zobrist).collect(),
+            open_at: open_positions(ops, chains),
+            observes: ops
+                .iter()
+                .map(|o| !o.open && model.growth(&o.op) == Growth::Observes)
+                .collect(),
+            states,
+            state_hash,
+            fingerprint: 0,
+            mask: 0,
+            remaining: ops.iter().filter(|o| !o.open).count(),
+            memo: Memo::new(),
+            feasibility,
+            stack: Vec::new(),
+            best: Vec::new(),
+            best_starved,
+            synced: 0,
+            explored: 0,
+            scratch: Vec::new(),
+        };
+        let root_choices = if dead || s.remaining == 0 {
+            Vec::new()
+        } else {
+            s.choices()
+        };
+        s.stack.push(Frame {
+            op: NIL,
+            before: None,
+            after: None,
+            choices: root_choices,
+        });
+        s
+    }
+
+    /// Approximate bytes the memo and the stack hold, for the memory budget.
+    fn bytes_used(&self) -> isize {
+        let entry_bytes = (std::mem::size_of::<(u128, u128, OpenMask)>() + 16) as isize;
+        let frame_bytes = std::mem::size_of::<Frame<M::State>>() as isize;
+        let state_bytes = self.model.state_bytes(&self.model.init()) as isize;
+        self.memo.len() as isize * entry_bytes
+            + self.stack.len() as isize * (frame_bytes + 4 * state_bytes)
+    }
+
+    /// The depth-first search: takes the top configuration's next choice, or undoes
+    /// it when none is left, until every completed operation is ordered, the root has
+    /// no choice left, or the budget runs out.
+    fn run(&mut self, meter: &mut Meter) -> Outcome<Violation<M::State>> {
+        loop {
+            if self.remaining == 0 {
+                return Outcome::Holds;
             }
-        }
-        let top = s.stack.last_mut().expect("the root is never popped");
-        match top.choices.pop() {
-            Some((op, after)) => {
-                s.push(op, after);
+            if let Some(reason) = meter.step(|| self.bytes_used()) {
+                return Outcome::Stopped(reason);
             }
-            None => {
-                if !s.pop() {
-                    break SearchOutcome::Violation {
-                        prefix: std::mem::take(&mut s.best),
-                        starved: s.best_starved.take(),
-                    };
+            let top = self.stack.last_mut().expect("the root is never popped");
+            match top.choices.pop() {
+                Some((op, after)) => {
+                    self.push(op, after);
+                }
+                None => {
+                    if !self.pop() {
+                        return Outcome::Violation(Violation {
+                            prefix: std::mem::take(&mut self.best),
+                            starved: self.best_starved.take(),
+                        });
+                    }
                 }
             }
         }
-    };
-    budget.charge(-charged);
-    SearchResult {
-        outcome,
-        explored: s.explored,
     }
 }

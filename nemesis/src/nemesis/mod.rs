@@ -227,26 +227,65 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     /// leader fault, the leader the system reports now; for a composition, its later
     /// parts narrowed to the nodes its first part singles out.
     pub async fn resolve(&self, decision: &Decision) -> Result<Fault> {
-        if let Decision::Composed { parts } = decision {
-            let Some((first, rest)) = parts.split_first() else {
-                bail!("a composed decision with no parts");
-            };
-            let first = Box::pin(self.resolve(first)).await?;
-            let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
-            let singled = first.singled_out(&all);
-            if singled.is_empty() {
-                bail!(
-                    "{} singles out no nodes for the rest of the composition to act on",
-                    first.start_name()
-                );
+        match decision {
+            Decision::Composed { parts } => self.resolve_composed(parts).await,
+            Decision::Partition {
+                kind: PartitionKind::Leader,
+                fallback,
+                ..
+            } => {
+                let (target, leader) = self.leader_or(*fallback).await?;
+                let g = crate::grudge::isolate(self.nodes.len(), target);
+                Ok(Fault::Partition {
+                    kind: PartitionKind::Leader,
+                    grudge: self.named_grudge(&g),
+                    leader,
+                })
             }
-            let mut faults = vec![first];
-            for part in rest {
-                let fault = Box::pin(self.resolve(part)).await?;
-                faults.push(fault.narrowed_to(&singled));
+            Decision::KillLeader { fallback } => {
+                let (target, leader) = self.leader_or(*fallback).await?;
+                Ok(Fault::KillLeader {
+                    nodes: vec![self.name(target)],
+                    leader,
+                })
             }
-            return Ok(Fault::Composed { faults });
+            Decision::PauseLeader { fallback } => {
+                let (target, leader) = self.leader_or(*fallback).await?;
+                Ok(Fault::PauseLeader {
+                    nodes: vec![self.name(target)],
+                    leader,
+                })
+            }
+            other => self.resolve_by_index(other),
         }
+    }
+
+    /// A composition: its first part resolved, then the rest narrowed to the nodes
+    /// the first singles out (refused if it singles out none).
+    async fn resolve_composed(&self, parts: &[Decision]) -> Result<Fault> {
+        let Some((first, rest)) = parts.split_first() else {
+            bail!("a composed decision with no parts");
+        };
+        let first = Box::pin(self.resolve(first)).await?;
+        let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
+        let singled = first.singled_out(&all);
+        if singled.is_empty() {
+            bail!(
+                "{} singles out no nodes for the rest of the composition to act on",
+                first.start_name()
+            );
+        }
+        let mut faults = vec![first];
+        for part in rest {
+            let fault = Box::pin(self.resolve(part)).await?;
+            faults.push(fault.narrowed_to(&singled));
+        }
+        Ok(Fault::Composed { faults })
+    }
+
+    /// A decision that names its nodes by index (no leader to ask for): the indices
+    /// checked against the node count and turned into names.
+    fn resolve_by_index(&self, decision: &Decision) -> Result<Fault> {
         let n = self.nodes.len();
         let in_range = |i: &usize| *i < n;
         let check = |ok: bool| {
@@ -256,35 +295,16 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 Err(anyhow!("decision names a node index beyond the {n} nodes"))
             }
         };
+        let names =
+            |nodes: &[usize]| -> Vec<String> { nodes.iter().map(|i| self.name(*i)).collect() };
         Ok(match decision {
-            Decision::Partition {
+            Decision::Composed { .. }
+            | Decision::KillLeader { .. }
+            | Decision::PauseLeader { .. }
+            | Decision::Partition {
                 kind: PartitionKind::Leader,
-                fallback,
                 ..
-            } => {
-                let (target, leader) = self.leader_or(*fallback).await?;
-                let g = crate::grudge::isolate(n, target);
-                Fault::Partition {
-                    kind: PartitionKind::Leader,
-                    grudge: self.named_grudge(&g),
-                    leader,
-                }
-            }
-            Decision::KillLeader { fallback } => {
-                let (target, leader) = self.leader_or(*fallback).await?;
-                Fault::KillLeader {
-                    nodes: vec![self.name(target)],
-                    leader,
-                }
-            }
-            Decision::PauseLeader { fallback } => {
-                let (target, leader) = self.leader_or(*fallback).await?;
-                Fault::PauseLeader {
-                    nodes: vec![self.name(target)],
-                    leader,
-                }
-            }
-            Decision::Composed { .. } => unreachable!("resolved above"),
+            } => unreachable!("resolved by Nemesis::resolve"),
             Decision::Partition { kind, grudge, .. } => {
                 check(
                     grudge
@@ -300,7 +320,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             Decision::Kill { nodes } => {
                 check(nodes.iter().all(in_range))?;
                 Fault::Kill {
-                    nodes: nodes.iter().map(|i| self.name(*i)).collect(),
+                    nodes: names(nodes),
                 }
             }
             Decision::KillAll => Fault::KillAll {
@@ -309,7 +329,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             Decision::Pause { nodes } => {
                 check(nodes.iter().all(in_range))?;
                 Fault::Pause {
-                    nodes: nodes.iter().map(|i| self.name(*i)).collect(),
+                    nodes: names(nodes),
                 }
             }
             Decision::ClockBump { deltas_ms } => {
@@ -326,7 +346,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             } => {
                 check(nodes.iter().all(in_range))?;
                 Fault::ClockStrobe {
-                    nodes: nodes.iter().map(|i| self.name(*i)).collect(),
+                    nodes: names(nodes),
                     delta_ms: *delta_ms,
                     period_ms: *period_ms,
                     duration_ms: *duration_ms,

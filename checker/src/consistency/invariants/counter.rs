@@ -54,6 +54,7 @@ pub struct CounterReport {
     pub violations: Examples<CounterViolation>,
 }
 
+/// An increment that may have happened: when, whether acknowledged, by how much.
 struct Inc {
     call: u64,
     ret: u64,
@@ -61,9 +62,8 @@ struct Inc {
     amount: i128,
 }
 
+/// Checks that every counter read lies within what the increments around it allow.
 pub fn check(history: &History, opts: &CounterOptions) -> Result<CounterReport, ShapeError> {
-    let mut by_key: FastMap<Atom, (Vec<Inc>, Vec<usize>)> = FastMap::default();
-    let mut order: Vec<Atom> = Vec::new();
     let mut report = CounterReport {
         verdict: Verdict::Valid,
         keys: 0,
@@ -72,6 +72,30 @@ pub fn check(history: &History, opts: &CounterOptions) -> Result<CounterReport, 
         increments_indeterminate: 0,
         violations: Examples::new(),
     };
+    let (order, by_key) = by_key(history, &mut report)?;
+    report.keys = order.len() as u64;
+    for atom in &order {
+        let (incs, reads) = &by_key[atom];
+        check_key(history, opts, incs, reads, &mut report);
+    }
+    if report.violations.count > 0 {
+        report.verdict = Verdict::Invalid;
+    }
+    Ok(report)
+}
+
+/// One key's increments that may have happened, and its successful reads (ids).
+type KeyOps = (Vec<Inc>, Vec<usize>);
+
+/// Each key's increments that may have happened and successful reads (keys in
+/// order of first appearance), counting the increments in `report`. Refuses an add
+/// without an integer increment and a read without an integer.
+fn by_key(
+    history: &History,
+    report: &mut CounterReport,
+) -> Result<(Vec<Atom>, FastMap<Atom, KeyOps>), ShapeError> {
+    let mut by_key: FastMap<Atom, KeyOps> = FastMap::default();
+    let mut order: Vec<Atom> = Vec::new();
     for op in &history.ops {
         let atom = op.key.as_ref().map(Atom::of).unwrap_or(Atom::Null);
         let is_add = op.f == "add" && op.outcome != Outcome::Fail;
@@ -113,53 +137,59 @@ pub fn check(history: &History, opts: &CounterOptions) -> Result<CounterReport, 
             entry.1.push(op.id);
         }
     }
-    report.keys = order.len() as u64;
-    for atom in &order {
-        let (incs, reads) = &by_key[atom];
-        // Possible increments by invocation time, with prefix sums of their negative
-        // and positive parts; certain ones by completion time, with prefix sums of
-        // what certainty adds on top of the possible bound.
-        let mut by_call: Vec<&Inc> = incs.iter().collect();
-        by_call.sort_by_key(|i| i.call);
-        let mut neg = vec![0i128];
-        let mut pos = vec![0i128];
-        for i in &by_call {
-            neg.push(neg.last().unwrap() + i.amount.min(0));
-            pos.push(pos.last().unwrap() + i.amount.max(0));
-        }
-        let mut certain: Vec<&Inc> = incs.iter().filter(|i| i.ok).collect();
-        certain.sort_by_key(|i| i.ret);
-        let mut lo_extra = vec![0i128];
-        let mut hi_extra = vec![0i128];
-        for i in &certain {
-            lo_extra.push(lo_extra.last().unwrap() + (i.amount - i.amount.min(0)));
-            hi_extra.push(hi_extra.last().unwrap() + (i.amount - i.amount.max(0)));
-        }
-        for &rid in reads {
-            let r = &history.ops[rid];
-            report.reads_checked += 1;
-            let observed = r.output.as_i64().unwrap();
-            let possible = by_call.partition_point(|i| i.call < r.ret);
-            let sure = certain.partition_point(|i| i.ret < r.call);
-            let base = opts.initial as i128;
-            let lower = base + neg[possible] + lo_extra[sure];
-            let upper = base + pos[possible] + hi_extra[sure];
-            if (observed as i128) < lower || (observed as i128) > upper {
-                report
-                    .violations
-                    .offer(opts.max_examples, || CounterViolation {
-                        read: OpRef::of(r),
-                        process: r.process,
-                        key: crate::consistency::show_key(&r.key),
-                        lower,
-                        upper,
-                        observed,
-                    });
-            }
+    Ok((order, by_key))
+}
+
+/// Checks each read of one key against the bounds the increments allow: every
+/// increment possibly begun before the read returned may count (the negative ones
+/// for the lower bound, the positive for the upper), every one certainly finished
+/// before it began must.
+fn check_key(
+    history: &History,
+    opts: &CounterOptions,
+    incs: &[Inc],
+    reads: &[usize],
+    report: &mut CounterReport,
+) {
+    // Possible increments by invocation time, with prefix sums of their negative and
+    // positive parts; certain ones by completion time, with prefix sums of what
+    // certainty adds on top of the possible bound.
+    let mut by_call: Vec<&Inc> = incs.iter().collect();
+    by_call.sort_by_key(|i| i.call);
+    let mut neg = vec![0i128];
+    let mut pos = vec![0i128];
+    for i in &by_call {
+        neg.push(neg.last().unwrap() + i.amount.min(0));
+        pos.push(pos.last().unwrap() + i.amount.max(0));
+    }
+    let mut certain: Vec<&Inc> = incs.iter().filter(|i| i.ok).collect();
+    certain.sort_by_key(|i| i.ret);
+    let mut lo_extra = vec![0i128];
+    let mut hi_extra = vec![0i128];
+    for i in &certain {
+        lo_extra.push(lo_extra.last().unwrap() + (i.amount - i.amount.min(0)));
+        hi_extra.push(hi_extra.last().unwrap() + (i.amount - i.amount.max(0)));
+    }
+    for &rid in reads {
+        let r = &history.ops[rid];
+        report.reads_checked += 1;
+        let observed = r.output.as_i64().unwrap();
+        let possible = by_call.partition_point(|i| i.call < r.ret);
+        let sure = certain.partition_point(|i| i.ret < r.call);
+        let base = opts.initial as i128;
+        let lower = base + neg[possible] + lo_extra[sure];
+        let upper = base + pos[possible] + hi_extra[sure];
+        if (observed as i128) < lower || (observed as i128) > upper {
+            report
+                .violations
+                .offer(opts.max_examples, || CounterViolation {
+                    read: OpRef::of(r),
+                    process: r.process,
+                    key: crate::consistency::show_key(&r.key),
+                    lower,
+                    upper,
+                    observed,
+                });
         }
     }
-    if report.violations.count > 0 {
-        report.verdict = Verdict::Invalid;
-    }
-    Ok(report)
 }
