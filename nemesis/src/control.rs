@@ -15,6 +15,25 @@ pub struct NodeRef {
     pub netns: String,
 }
 
+/// A command to run in a node's network context: a program, its arguments and what
+/// to feed it on standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeCommand {
+    pub program: String,
+    pub args: Vec<String>,
+    pub input: Option<String>,
+}
+
+impl NodeCommand {
+    pub fn new(program: &str, args: &[&str], input: Option<String>) -> NodeCommand {
+        NodeCommand {
+            program: program.to_string(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            input,
+        }
+    }
+}
+
 /// What the nemesis needs from a running cluster. Implemented by the harness's
 /// cluster; tests may implement it with fakes.
 pub trait ClusterControl: Send + Sync {
@@ -43,4 +62,25 @@ pub trait ClusterControl: Send + Sync {
     /// saying why clock faults are impossible for this system (e.g. a Go binary that
     /// reads the clock without libc).
     fn clock_file(&self, node: &str) -> anyhow::Result<PathBuf>;
+
+    /// Runs `command` in the node's network context and returns its standard output;
+    /// fails with its standard error when it fails. This is how partitions and packet
+    /// rules reach a node: the default enters the node's local network namespace
+    /// (`setns` between fork and exec); a backend whose nodes live elsewhere (a remote
+    /// host) runs it there instead, and the nemesis does not change.
+    fn run_in_node(
+        &self,
+        node: &NodeRef,
+        command: NodeCommand,
+    ) -> impl Future<Output = anyhow::Result<String>> + Send + 'static {
+        crate::netns::run_command(node.clone(), command)
+    }
+
+    /// Whether [`run_in_node`](ClusterControl::run_in_node) runs commands on this
+    /// machine, in the nodes' local namespaces (the default): then the nemesis checks
+    /// before the first fault that it is root, has iptables and can enter them. A
+    /// backend that runs them elsewhere checks its hosts itself.
+    fn local_network(&self) -> bool {
+        true
+    }
 }

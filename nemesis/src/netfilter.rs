@@ -1,12 +1,11 @@
 //! Runs faultline's iptables scripts in the node namespaces: all namespaces at once,
 //! one `iptables-restore --noflush` (one atomic commit) per namespace.
 
-use crate::control::NodeRef;
+use crate::control::{ClusterControl, NodeCommand, NodeRef};
 use crate::iptables::{self, Installed};
 use crate::netns::{self, Netns};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use std::collections::BTreeSet;
-use tokio::io::AsyncWriteExt;
 
 /// Which node namespaces have faultline's chains installed.
 #[derive(Debug, Default)]
@@ -17,7 +16,11 @@ pub struct Netfilter {
 impl Netfilter {
     /// Installs the (empty) chains and their jumps in every namespace that lacks them, so
     /// applying a fault later is a single chain rewrite. Idempotent.
-    pub async fn install(&mut self, nodes: &[NodeRef]) -> Result<()> {
+    pub async fn install<C: ClusterControl>(
+        &mut self,
+        cluster: &C,
+        nodes: &[NodeRef],
+    ) -> Result<()> {
         let todo: Vec<&NodeRef> = nodes
             .iter()
             .filter(|n| !self.installed.contains(&n.netns))
@@ -25,7 +28,7 @@ impl Netfilter {
         if todo.is_empty() {
             return Ok(());
         }
-        let saved = run_all(todo.iter().map(|n| (*n, Job::Save)).collect()).await;
+        let saved = run_all(cluster, todo.iter().map(|n| (*n, Job::Save)).collect()).await;
         let mut scripts = Vec::new();
         let mut errors = Vec::new();
         for (node, out) in todo.iter().zip(saved) {
@@ -38,7 +41,7 @@ impl Netfilter {
             }
         }
         let nodes_done: Vec<&NodeRef> = scripts.iter().map(|(n, _)| *n).collect();
-        for (node, r) in nodes_done.iter().zip(run_all(scripts).await) {
+        for (node, r) in nodes_done.iter().zip(run_all(cluster, scripts).await) {
             match r {
                 Ok(_) => {
                     self.installed.insert(node.netns.clone());
@@ -51,15 +54,19 @@ impl Netfilter {
 
     /// Runs each node's script in its namespace, all concurrently, installing the chains
     /// first where needed. Fails with every namespace's error if any failed.
-    pub async fn apply(&mut self, scripts: Vec<(NodeRef, String)>) -> Result<()> {
+    pub async fn apply<C: ClusterControl>(
+        &mut self,
+        cluster: &C,
+        scripts: Vec<(NodeRef, String)>,
+    ) -> Result<()> {
         let need: Vec<NodeRef> = scripts.iter().map(|(n, _)| n.clone()).collect();
-        self.install(&need).await?;
+        self.install(cluster, &need).await?;
         let jobs = scripts
             .iter()
             .map(|(n, s)| (n, Job::Restore(s.clone())))
             .collect();
         combine(
-            run_all(jobs)
+            run_all(cluster, jobs)
                 .await
                 .into_iter()
                 .filter_map(Result::err)
@@ -70,12 +77,20 @@ impl Netfilter {
     /// Removes every faultline chain and jump from the nodes' namespaces (whatever this
     /// process installed or an earlier one left). Namespaces that no longer exist are
     /// skipped: nothing can be left in them.
-    pub async fn remove(&mut self, nodes: &[NodeRef]) -> Result<()> {
+    pub async fn remove<C: ClusterControl>(
+        &mut self,
+        cluster: &C,
+        nodes: &[NodeRef],
+    ) -> Result<()> {
+        // A local namespace that is gone has nothing left in it; a node elsewhere is
+        // asked, and answers with its error.
         let live: Vec<&NodeRef> = nodes
             .iter()
-            .filter(|n| netns::path_of(&n.netns).is_ok_and(|p| p.exists()))
+            .filter(|n| {
+                !cluster.local_network() || netns::path_of(&n.netns).is_ok_and(|p| p.exists())
+            })
             .collect();
-        let saved = run_all(live.iter().map(|n| (*n, Job::Save)).collect()).await;
+        let saved = run_all(cluster, live.iter().map(|n| (*n, Job::Save)).collect()).await;
         let mut jobs = Vec::new();
         let mut errors = Vec::new();
         for (node, out) in live.iter().zip(saved) {
@@ -88,12 +103,18 @@ impl Netfilter {
                 Err(e) => errors.push(e),
             }
         }
-        errors.extend(run_all(jobs).await.into_iter().filter_map(Result::err));
+        errors.extend(
+            run_all(cluster, jobs)
+                .await
+                .into_iter()
+                .filter_map(Result::err),
+        );
         self.installed.clear();
         combine(errors)
     }
 
-    /// The blocking twin of [`Netfilter::remove`], for `Drop`.
+    /// The blocking twin of [`Netfilter::remove`], for `Drop`, where no async context
+    /// is left to ask the cluster: local namespaces only.
     pub fn remove_blocking(&mut self, nodes: &[NodeRef]) {
         for node in nodes {
             let Ok(ns) = Netns::open(&node.netns) else {
@@ -127,73 +148,32 @@ enum Job {
     Restore(String),
 }
 
-/// Starts every job's process first and only then waits, so the namespaces are
-/// changed concurrently.
-async fn run_all(jobs: Vec<(&NodeRef, Job)>) -> Vec<Result<String>> {
-    let mut running = Vec::with_capacity(jobs.len());
-    for (node, job) in jobs {
-        running.push(start(node, job).await);
-    }
+/// Runs every job at once (each in its own task), so the namespaces are changed
+/// concurrently, through the cluster's [`ClusterControl::run_in_node`].
+async fn run_all<C: ClusterControl>(
+    cluster: &C,
+    jobs: Vec<(&NodeRef, Job)>,
+) -> Vec<Result<String>> {
+    let running: Vec<_> = jobs
+        .into_iter()
+        .map(|(node, job)| {
+            let command = match job {
+                Job::Save => NodeCommand::new("iptables-save", &[], None),
+                Job::Restore(s) => {
+                    NodeCommand::new("iptables-restore", &["-w", "--noflush"], Some(s))
+                }
+            };
+            tokio::spawn(cluster.run_in_node(node, command))
+        })
+        .collect();
     let mut out = Vec::with_capacity(running.len());
-    for r in running {
-        out.push(match r {
-            Ok((node, child)) => finish(&node, child).await,
-            Err(e) => Err(e),
-        });
+    for task in running {
+        out.push(
+            task.await
+                .unwrap_or_else(|e| Err(anyhow!("a netfilter task failed: {e}"))),
+        );
     }
     out
-}
-
-async fn start(node: &NodeRef, job: Job) -> Result<(String, tokio::process::Child)> {
-    let ns = Netns::open(&node.netns).with_context(|| format!("node {}", node.id))?;
-    let (program, args, input): (&str, &[&str], Option<String>) = match job {
-        Job::Save => ("iptables-save", &[], None),
-        Job::Restore(s) => ("iptables-restore", &["-w", "--noflush"], Some(s)),
-    };
-    let mut child = ns
-        .command(program)
-        .args(args)
-        .stdin(if input.is_some() {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        })
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "node {}: starting {program} in namespace {:?}",
-                node.id, node.netns
-            )
-        })?;
-    if let Some(input) = input {
-        let mut pipe = child.stdin.take().expect("piped stdin");
-        // Scripts are a few KiB at most: far below a pipe's buffer, so this never waits
-        // on the child.
-        pipe.write_all(input.as_bytes())
-            .await
-            .with_context(|| format!("node {}: feeding {program}", node.id))?;
-    }
-    Ok((
-        format!("node {} (namespace {:?}): {program}", node.id, node.netns),
-        child,
-    ))
-}
-
-async fn finish(what: &str, child: tokio::process::Child) -> Result<String> {
-    let out = child
-        .wait_with_output()
-        .await
-        .with_context(|| what.to_string())?;
-    if !out.status.success() {
-        return Err(anyhow!(
-            "{what} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// One error naming every failure, or Ok.

@@ -226,3 +226,20 @@ pub fn run_blocking(
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Runs `command` in `node`'s local namespace: [`ClusterControl::run_in_node`]'s
+/// default.
+///
+/// [`ClusterControl::run_in_node`]: crate::control::ClusterControl::run_in_node
+pub async fn run_command(
+    node: crate::control::NodeRef,
+    command: crate::control::NodeCommand,
+) -> Result<String> {
+    let ns = Netns::open(&node.netns).with_context(|| format!("node {}", node.id))?;
+    let args: Vec<&str> = command.args.iter().map(String::as_str).collect();
+    let out = match &command.input {
+        Some(input) => run_with_input(&ns, &command.program, &args, input).await,
+        None => run(&ns, &command.program, &args).await,
+    };
+    out.with_context(|| format!("node {}", node.id))
+}

@@ -119,7 +119,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                     .with_context(|| format!("clock faults are impossible for node {}", n.id))?;
             }
         }
-        if kinds.iter().any(|k| k.is_network()) {
+        if kinds.iter().any(|k| k.is_network()) && self.control.local_network() {
             // SAFETY: geteuid has no preconditions.
             if unsafe { libc::geteuid() } != 0 {
                 bail!(
@@ -145,7 +145,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     pub async fn prepare(&mut self, kinds: &[FaultKind]) -> Result<()> {
         self.check(kinds)?;
         if kinds.iter().any(|k| k.is_network()) {
-            self.netfilter.install(&self.nodes).await?;
+            self.netfilter.install(&*self.control, &self.nodes).await?;
         }
         let delays = kinds.iter().any(FaultKind::delays_packets);
         if delays && self.backend()? == DelayBackend::Nfqueue {
@@ -475,7 +475,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     /// namespace. Call at the end of a run.
     pub async fn teardown(&mut self) -> Result<()> {
         let healed = self.heal_all().await;
-        let removed = self.netfilter.remove(&self.nodes).await;
+        let removed = self.netfilter.remove(&*self.control, &self.nodes).await;
         if removed.is_ok() {
             self.partition_rules.clear();
         }

@@ -217,6 +217,6 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 + &iptables::replace_chain(iptables::DUPLICATE_CHAIN, &dup);
             scripts.push((node, script));
         }
-        self.netfilter.apply(scripts).await
+        self.netfilter.apply(&*self.control, scripts).await
     }
 }

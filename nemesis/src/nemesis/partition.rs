@@ -69,7 +69,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 )
             })
             .collect();
-        let r = self.netfilter.apply(scripts).await;
+        let r = self.netfilter.apply(&*self.control, scripts).await;
         for (node, rules) in changes {
             match (&r, rules.is_empty()) {
                 (Ok(()), true) => self.partition_rules.remove(&node.id),
