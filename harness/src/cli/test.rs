@@ -7,7 +7,7 @@
 use super::{exit, out, outln};
 use crate::config::{self, TestArgs, TestConfig};
 use crate::error::is_bad_input;
-use crate::results::render::{text::Text, Renderer};
+use crate::results::render::{junit, text::Text, Renderer};
 use crate::run::{self, interrupt, Observer, Outcome};
 use checker::verdict::Verdict;
 use std::io::{IsTerminal, Write};
@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(args: TestArgs) -> ExitCode {
+    let junit = args.junit.clone();
     let config = match config::resolve(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -38,7 +39,7 @@ pub fn run(args: TestArgs) -> ExitCode {
             return exit::code(exit::HARNESS_ERROR);
         }
     };
-    let code = runtime.block_on(run_all(config));
+    let code = runtime.block_on(run_all(config, junit.as_deref()));
     // Tasks still running (a client stuck past its timeout) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     exit::code(code)
@@ -49,7 +50,7 @@ fn say(message: &str) {
     let _ = writeln!(std::io::stderr(), "faultline test: {message}");
 }
 
-async fn run_all(config: TestConfig) -> u8 {
+async fn run_all(config: TestConfig, junit: Option<&Path>) -> u8 {
     let interrupt = interrupt::watch_signals(say);
     let observer = Console {
         quiet: config.quiet,
@@ -81,7 +82,45 @@ async fn run_all(config: TestConfig) -> u8 {
             outln!("{:<6} {:<22} {:<11} {dir}", i + 1, seed, verdict);
         }
     }
-    exit_code(&outcomes.iter().map(|(_, o)| o).collect::<Vec<_>>())
+    let mut code = exit_code(&outcomes.iter().map(|(_, o)| o).collect::<Vec<_>>());
+    if let Some(path) = junit {
+        if let Err(e) = write_junit(path, &config, &outcomes) {
+            say(&format!("--junit: {e:#}"));
+            // A CI that asked for the file must not read a missing one as a pass.
+            if code != exit::INVALID && code != exit::BAD_INPUT {
+                code = exit::HARNESS_ERROR;
+            }
+        }
+    }
+    code
+}
+
+/// `--junit FILE`: every test's verdicts in one JUnit document, and each test that
+/// ended without verdicts as an error.
+fn write_junit(
+    path: &Path,
+    config: &TestConfig,
+    outcomes: &[(u64, Outcome)],
+) -> anyhow::Result<()> {
+    let checked: Vec<&crate::results::RunResults> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Outcome::Checked(r) => Some(&**r),
+            _ => None,
+        })
+        .collect();
+    let broken: Vec<junit::Broken> = outcomes
+        .iter()
+        .filter(|(_, o)| !matches!(o, Outcome::Checked(_)))
+        .filter_map(|(seed, o)| {
+            o.error().map(|e| junit::Broken {
+                name: config.name.clone(),
+                seed: *seed,
+                error: e.to_string(),
+            })
+        })
+        .collect();
+    crate::results::store::write_file(path, junit::document_with(&checked, &broken).as_bytes())
 }
 
 /// One test's results on the console, or why there are none.
