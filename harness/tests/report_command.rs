@@ -85,6 +85,11 @@ fn chromium() -> &'static str {
 
 /// Runs headless Chromium on a file (as root it needs --no-sandbox).
 fn headless(args: &[&str], page: &Path) -> Output {
+    headless_at(args, page, "")
+}
+
+/// [`headless`] on the page with a `#fragment`.
+fn headless_at(args: &[&str], page: &Path, fragment: &str) -> Output {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(chromium())
         .args([
@@ -95,7 +100,7 @@ fn headless(args: &[&str], page: &Path) -> Output {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
-        .arg(format!("file://{}", page.display()))
+        .arg(format!("file://{}{fragment}", page.display()))
         .output()
         .expect("running chromium");
     assert!(
@@ -157,6 +162,35 @@ fn chromium_shows_every_operation_the_fault_bands_and_the_stale_read_with_its_no
     assert!(
         drawn.contains("data-op=\"6\"") && drawn.contains("culprit"),
         "the stale read is drawn: {drawn}"
+    );
+}
+
+#[test]
+fn the_counterexample_links_to_its_window_of_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = report_of(dir.path(), STALE_READ);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let link = between(&html, "<a href=\"#t=", "\" class=\"zoomto\"");
+    let fragment = link["<a href=\"".len()..].replace("&amp;", "&");
+    let dom = String::from_utf8(headless_at(&["--dump-dom"], &page, &fragment).stdout).unwrap();
+    let timeline = between(&dom, "<svg id=\"tl\"", "</svg>");
+    let shown = data_ops(timeline);
+    assert!(
+        shown.contains(&4) && shown.contains(&6),
+        "the window shows the write and the stale read: {shown:?} ({fragment})"
+    );
+    assert!(
+        !shown.contains(&16),
+        "the last read is outside the window: {shown:?} ({fragment})"
+    );
+    assert!(
+        timeline.contains("hl"),
+        "the counterexample's operations are outlined"
+    );
+    let window = between(&dom, "<span id=\"window\">", "</span>");
+    assert!(
+        window.contains("showing 0.0") && !window.contains("showing 0.000 s to 0.091"),
+        "{window}"
     );
 }
 

@@ -9,6 +9,7 @@ use crate::config::{self, TestArgs, TestConfig};
 use crate::error::is_bad_input;
 use crate::results::render::{junit, text::Text, Renderer};
 use crate::run::{self, interrupt, Observer, Outcome};
+use anyhow::Context;
 use checker::verdict::Verdict;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -120,6 +121,11 @@ fn write_junit(
             })
         })
         .collect();
+    // CI tools often name a folder that does not exist yet (`reports/junit.xml`).
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
     crate::results::store::write_file(path, junit::document_with(&checked, &broken).as_bytes())
 }
 
@@ -213,5 +219,61 @@ mod tests {
         assert_eq!(exit_code(&[&harness(), &bad()]), exit::BAD_INPUT);
         assert_eq!(exit_code(&[&harness()]), exit::HARNESS_ERROR);
         assert_eq!(exit_code(&[]), exit::VALID);
+    }
+
+    #[test]
+    fn junit_holds_a_suite_per_test_and_an_error_for_a_test_without_verdicts() {
+        use crate::check::{run_checks, CheckContext, CheckKind};
+        use crate::results::render::html::tests::stale_read_history;
+        use crate::results::{Recheck, RunResults};
+        use workloads::generator::Workload;
+        let config = config::resolve(&TestArgs::default()).unwrap();
+        let h = stale_read_history();
+        let ctx = CheckContext::new(Workload::CasRegister, vec![CheckKind::Linearizable]);
+        let checked = RunResults::rechecked(
+            &h,
+            run_checks(&h, &ctx, "h.jsonl"),
+            Recheck {
+                name: config.name.clone(),
+                seed: 1,
+                run_id: "r1".into(),
+                workload: Workload::CasRegister,
+                run_dir: "/tmp/r1".into(),
+                replay: String::new(),
+                crashed_nodes: Vec::new(),
+                warnings: Vec::new(),
+            },
+        );
+        let outcomes = vec![
+            (1, Outcome::Checked(Box::new(checked))),
+            (
+                2,
+                Outcome::HarnessError {
+                    error: "node n3 did not start".into(),
+                    run_dir: None,
+                },
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reports/ci/junit.xml");
+        write_junit(&path, &config, &outcomes).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            xml.contains(&format!("name=\"{} seed 1\"", config.name)),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure message="), "{xml}");
+        assert!(
+            xml.contains(&format!("name=\"{} seed 2\"", config.name)),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("type=\"harness-error\">node n3 did not start</error>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("tests=\"2\" failures=\"1\" errors=\"1\""),
+            "{xml}"
+        );
     }
 }

@@ -192,13 +192,15 @@ fn counterexamples(data: &Data) -> String {
             out,
             "<div class=\"ce\" id=\"ce{i}\"><h3>{}</h3><p class=\"culprit\">{}</p>\
              <div class=\"cesvg\" data-ce=\"{i}\"></div>\
-             <p><a href=\"#timeline\" class=\"zoomto\" data-ce=\"{i}\">Show {:.3} s to {:.3} s in the timeline</a></p>\
-             <details open><summary>The checker's words</summary><pre>{}</pre></details></div>\n",
+             <p><a href=\"#t={}-{}&amp;ce={i}\" class=\"zoomto\">Show {} to {} in the timeline</a></p>\
+             <details><summary>The checker's words</summary><pre>{}</pre></details></div>\n",
             esc(&ce.check),
             esc(&ce.headline),
-            ce.window.0 / 1000.0,
-            ce.window.1 / 1000.0,
-            esc(&ce.text)
+            data::link_seconds(ce.window.0),
+            data::link_seconds(ce.window.1),
+            data::when(ce.window.0, data.end),
+            data::when(ce.window.1, data.end),
+            esc(&ce.text),
         );
     }
     out.push_str("</section>\n");
@@ -220,16 +222,25 @@ pub fn evidence_text(c: &CheckResult) -> String {
         CheckReport::None => c.error.clone().unwrap_or_else(|| c.summary.clone()),
         other => {
             let mut text = serde_json::to_string_pretty(other).unwrap_or_default();
-            if text.len() > 20_000 {
-                let mut cut = 20_000;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
-                text.push_str("\n... (cut; the whole report is in results.json)");
-            }
+            cut(
+                &mut text,
+                20_000,
+                "\n... (cut; the whole report is in results.json)",
+            );
             text
         }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes (at a character boundary), marking the cut.
+pub fn cut(text: &mut String, max: usize, mark: &str) {
+    if text.len() > max {
+        let mut at = max;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        text.push_str(mark);
     }
 }
 

@@ -5,6 +5,7 @@
 use super::evidence_text;
 use crate::check::{CheckReport, CheckResult};
 use checker::history::{History, Operation, Outcome};
+use checker::linearizability::{BlockedOp, OpSummary};
 use checker::verdict::Verdict;
 use serde::Serialize;
 use serde_json::Value;
@@ -254,7 +255,9 @@ fn drawn(op: &Operation, lane: usize, times: &HashMap<u64, u64>, end: f64, c: bo
 /// Whether a nemesis `f` heals (every part of a composed fault heals).
 fn heals(f: &str) -> bool {
     f.split('+').all(|p| {
-        p.starts_with("stop-") || matches!(p, "restart" | "restart-all" | "resume" | "clock-reset")
+        p.starts_with("stop-")
+            || p.starts_with("heal")
+            || matches!(p, "restart" | "restart-all" | "resume" | "clock-reset")
     })
 }
 
@@ -302,14 +305,7 @@ fn short(v: &Value) -> String {
     } else {
         v.to_string()
     };
-    if s.len() > 300 {
-        let mut cut = 300;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
+    super::cut(&mut s, 300, "…");
     s
 }
 
@@ -347,35 +343,7 @@ fn counterexample(
     bands: &[Band],
     end: f64,
 ) -> Ce {
-    let (mut ids, culprit, lead) = match &c.report {
-        CheckReport::Linearizable(r) if r.counterexample.is_some() => {
-            let ce = r.counterexample.as_ref().unwrap();
-            let mut ids: Vec<u64> = ce.prefix_tail.iter().map(|o| o.invoke_index).collect();
-            ids.extend(ce.blocked.iter().map(|b| b.op.invoke_index));
-            ids.push(ce.must_precede.invoke_index);
-            let lead = format!(
-                "Key {}: after the longest linearizable order the search found ({} operations, state {}), this operation must take effect before it returns, yet no operation can come next:",
-                ce.key,
-                ce.prefix.len(),
-                ce.state
-            );
-            (ids, Some(ce.must_precede.invoke_index), lead)
-        }
-        report => {
-            let mut ids = Vec::new();
-            indices(
-                &serde_json::to_value(report).unwrap_or(Value::Null),
-                &mut ids,
-            );
-            let ids: Vec<u64> = ids
-                .into_iter()
-                .filter_map(|i| by_event.get(&i).map(|o| o.invoke_index))
-                .collect();
-            let lead = format!("{}. The first operation it names:", c.summary);
-            let first = ids.first().copied();
-            (ids, first, lead)
-        }
-    };
+    let (mut ids, culprit, lead) = named_ops(c, by_event);
     ids.sort_unstable();
     ids.dedup();
     let spans: Vec<(f64, f64)> = ids
@@ -388,7 +356,9 @@ fn counterexample(
     let window = if spans.is_empty() {
         (0.0, end)
     } else {
-        let pad = ((hi - lo) * 0.15).max(5.0);
+        // A margin around the operations: 15% of their span, at least 5 ms in a
+        // real run, and never more than the run.
+        let pad = ((hi - lo) * 0.15).max(5.0f64.min(end * 0.01));
         ((lo - pad).max(0.0), (hi + pad).min(end.max(hi)))
     };
     let named = culprit
@@ -409,6 +379,66 @@ fn counterexample(
     }
 }
 
+/// The operations a failing check's report names (invocation indices), the one that
+/// ends it, and the words that lead to it.
+fn named_ops(
+    c: &CheckResult,
+    by_event: &HashMap<u64, &Operation>,
+) -> (Vec<u64>, Option<u64>, String) {
+    let key = |k: &Value| {
+        if k.is_null() {
+            String::new()
+        } else {
+            format!("Key {k}: ")
+        }
+    };
+    let spelled = |tail: &[OpSummary], blocked: &[BlockedOp]| -> Vec<u64> {
+        tail.iter()
+            .map(|o| o.invoke_index)
+            .chain(blocked.iter().map(|b| b.op.invoke_index))
+            .collect()
+    };
+    match &c.report {
+        CheckReport::Linearizable(r) if r.counterexample.is_some() => {
+            let ce = r.counterexample.as_ref().unwrap();
+            let mut ids = spelled(&ce.prefix_tail, &ce.blocked);
+            ids.push(ce.must_precede.invoke_index);
+            let lead = format!(
+                "{}after the longest linearizable order the search found ({} operations, state {}), this operation must take effect before it returns, yet no operation can come next:",
+                key(&ce.key),
+                ce.prefix.len(),
+                ce.state
+            );
+            (ids, Some(ce.must_precede.invoke_index), lead)
+        }
+        CheckReport::Sequential(r) if r.evidence.is_some() => {
+            let ev = r.evidence.as_ref().unwrap();
+            let lead = format!(
+                "{}the longest order that respects every process's program order ({} operations, state {}) cannot go on: no process's next operation can come next. The first of them:",
+                key(&ev.key),
+                ev.prefix.len(),
+                ev.state
+            );
+            let first = ev.blocked.first().map(|b| b.op.invoke_index);
+            (spelled(&ev.prefix_tail, &ev.blocked), first, lead)
+        }
+        report => {
+            let mut found = Vec::new();
+            indices(
+                &serde_json::to_value(report).unwrap_or(Value::Null),
+                &mut found,
+            );
+            let ids: Vec<u64> = found
+                .into_iter()
+                .filter_map(|i| by_event.get(&i).map(|o| o.invoke_index))
+                .collect();
+            let lead = format!("{}. The first operation it names:", c.summary);
+            let first = ids.first().copied();
+            (ids, first, lead)
+        }
+    }
+}
+
 fn span(op: &Operation, times: &HashMap<u64, u64>, end: f64) -> (f64, f64) {
     let e = match op.outcome {
         Outcome::Info => op
@@ -420,11 +450,31 @@ fn span(op: &Operation, times: &HashMap<u64, u64>, end: f64) -> (f64, f64) {
     (ms(op.call), e)
 }
 
+/// A time for people, in the unit the history's length calls for: seconds for a
+/// real run, milliseconds or nanoseconds for an imported history on a logical clock
+/// (as the page's script shows them).
+pub fn when(ms: f64, end: f64) -> String {
+    if end >= 1000.0 {
+        format!("{:.3} s", ms / 1000.0)
+    } else if end >= 1.0 {
+        format!("{ms:.3} ms")
+    } else {
+        format!("{:.0} ns", ms * 1e6)
+    }
+}
+
+/// Seconds for a `#t=` link, to the nanosecond, without trailing zeros.
+pub fn link_seconds(ms: f64) -> String {
+    let s = format!("{:.9}", ms / 1000.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// An operation in one sentence: index, process, node, what it did, when, under
 /// which fault.
 pub fn describe(op: &Operation, times: &HashMap<u64, u64>, bands: &[Band], end: f64) -> String {
     let (s, e) = span(op, times, end);
     let result = match op.outcome {
+        Outcome::Ok if op.output.is_null() || op.output == op.input => "ok".to_string(),
         Outcome::Ok => format!("ok {}", op.output),
         Outcome::Fail => format!(
             "fail{}",
@@ -435,18 +485,34 @@ pub fn describe(op: &Operation, times: &HashMap<u64, u64>, bands: &[Band], end: 
         ),
         Outcome::Info => "unknown outcome".to_string(),
     };
+    let asked = if op.input.is_null() {
+        String::new()
+    } else {
+        format!(" {}", op.input)
+    };
+    let node = op
+        .node
+        .as_ref()
+        .map(|n| format!(" on node {n}"))
+        .unwrap_or_default();
     format!(
-        "operation #{} by process {} on node {}: {}{} {} → {}, invoked at {:.3} s, {} at {:.3} s ({:.1} ms); {}.",
+        "operation #{} by process {}{node}: {}{}{} → {}, invoked at {}, {} at {} ({:.3} ms); {}.",
         op.invoke_index,
         op.process,
-        op.node.as_deref().unwrap_or("(none)"),
         op.f,
-        op.key.as_ref().map(|k| format!(" key {k}")).unwrap_or_default(),
-        op.input,
+        op.key
+            .as_ref()
+            .map(|k| format!(" key {k}"))
+            .unwrap_or_default(),
+        asked,
         result,
-        s / 1000.0,
-        if op.outcome == Outcome::Info { "last heard of" } else { "returned" },
-        e / 1000.0,
+        when(s, end),
+        if op.outcome == Outcome::Info {
+            "last heard of"
+        } else {
+            "returned"
+        },
+        when(e, end),
         e - s,
         faults_during(bands, s, e)
     )

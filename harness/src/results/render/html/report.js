@@ -4,12 +4,16 @@
 (function () {
   const D = JSON.parse(document.getElementById("data").textContent);
   const NS = "http://www.w3.org/2000/svg";
-  const LANE = 16, TOP = 34, LEFT = 92, RIGHT = 10;
+  // Many short-lived processes (each retired after an info) get thinner lanes.
+  const LANE = D.lanes.length > 30 ? 11 : 16, TOP = 34, LEFT = 92, RIGHT = 36;
   const svg = document.getElementById("tl");
   const tip = document.getElementById("tip");
   const detail = document.getElementById("detail");
   const byIndex = new Map(D.ops.map((o) => [o.i, o]));
-  let view = { t0: 0, t1: Math.max(D.end, 1) };
+  // The whole run; imported histories may count time in nanoseconds of a logical
+  // clock, so nothing here assumes milliseconds of real time.
+  const END = Math.max(D.end, 1e-6);
+  let view = { t0: 0, t1: END };
   let highlighted = new Set();
 
   function el(name, attrs, parent) {
@@ -27,7 +31,11 @@
     el("rect", { width: 6, height: 6, fill: "#ffe082" }, info);
     el("rect", { width: 3, height: 6, fill: "#f5b000" }, info);
   }
-  function fmt(ms) { return (ms / 1000).toFixed(3) + " s"; }
+  function fmt(ms) {
+    if (END >= 1000) return (ms / 1000).toFixed(3) + " s";
+    if (END >= 1) return ms.toFixed(3) + " ms";
+    return (ms * 1e6).toFixed(0) + " ns";
+  }
   function describe(o) {
     const lines = [
       "#" + o.i + "  process " + o.p + (o.n ? "  node " + o.n : ""),
@@ -75,14 +83,15 @@
     const clip = (t) => Math.min(Math.max(x(t), LEFT - 2), W - RIGHT + 6);
     D.lanes.forEach((label, i) => {
       el("rect", { x: 0, y: TOP + i * LANE, width: W, height: LANE, class: "lanebg" + (i % 2 ? " odd" : "") }, svg);
-      el("text", { x: 4, y: TOP + i * LANE + 12 }, svg).textContent = label;
+      el("text", { x: 4, y: TOP + i * LANE + LANE - 3, "font-size": LANE > 12 ? 11 : 9 }, svg).textContent = label;
     });
     // Axis: about ten ticks at round seconds.
-    const step = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600]
-      .map((s) => s * 1000).find((s) => span / s <= 12) || 1e6;
-    for (let t = Math.ceil(view.t0 / step) * step; t <= view.t1; t += step) {
+    let step = 1e-6;
+    for (let k = -6; k <= 8 && span / step > 12; k++)
+      step = [1, 2, 5].map((m) => m * 10 ** k).find((s) => span / s <= 12) || 10 ** (k + 1);
+    for (let t = Math.ceil(view.t0 / step) * step; t <= view.t1 + 1e-12; t += step) {
       el("line", { x1: x(t), x2: x(t), y1: TOP - 4, y2: TOP + D.lanes.length * LANE, stroke: "#ccc" }, svg);
-      el("text", { x: x(t) + 2, y: TOP - 6 }, svg).textContent = (t / 1000).toFixed(step < 1000 ? 3 : 0) + " s";
+      el("text", { x: x(t) + 2, y: TOP - 6, "font-size": 11 }, svg).textContent = fmt(t);
     }
     const bands = el("g", { id: "bands" }, svg);
     D.bands.forEach((b) => {
@@ -131,9 +140,9 @@
   function zoom(factor, at) {
     const span = view.t1 - view.t0;
     const c = at === undefined ? view.t0 + span / 2 : at;
-    const ns = Math.min(Math.max(span * factor, 0.05), D.end || 1);
+    const ns = Math.min(Math.max(span * factor, END / 1e6), END);
     let t0 = c - (c - view.t0) * (ns / span);
-    t0 = Math.min(Math.max(t0, 0), Math.max(D.end - ns, 0));
+    t0 = Math.min(Math.max(t0, 0), Math.max(END - ns, 0));
     view = { t0, t1: t0 + ns };
     draw();
   }
@@ -144,7 +153,7 @@
   }
   document.getElementById("zin").onclick = () => zoom(0.5);
   document.getElementById("zout").onclick = () => zoom(2);
-  document.getElementById("zall").onclick = () => { view = { t0: 0, t1: Math.max(D.end, 1) }; draw(); };
+  document.getElementById("zall").onclick = () => { view = { t0: 0, t1: END }; draw(); };
   svg.addEventListener("wheel", (ev) => { ev.preventDefault(); zoom(ev.deltaY < 0 ? 0.8 : 1.25, timeAt(ev.clientX)); }, { passive: false });
   let drag = null;
   svg.addEventListener("mousedown", (ev) => { drag = { x: ev.clientX, view: { ...view } }; });
@@ -154,7 +163,7 @@
     const r = svg.getBoundingClientRect();
     const span = drag.view.t1 - drag.view.t0;
     let t0 = drag.view.t0 - ((ev.clientX - drag.x) / (r.width - LEFT - RIGHT)) * span;
-    t0 = Math.min(Math.max(t0, 0), Math.max(D.end - span, 0));
+    t0 = Math.min(Math.max(t0, 0), Math.max(END - span, 0));
     view = { t0, t1: t0 + span };
     draw();
   });
@@ -169,7 +178,7 @@
     const s = el("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", xmlns: NS }, div);
     defs(s);
     const [t0, t1] = ce.window;
-    const x = (t) => 110 + ((t - t0) / Math.max(t1 - t0, 1e-3)) * (W - 130);
+    const x = (t) => 110 + ((t - t0) / Math.max(t1 - t0, 1e-9)) * (W - 260);
     D.bands.forEach((b) => {
       if (b.e < t0 || b.s > t1) return;
       const a = Math.max(x(b.s), 110), z = Math.min(x(b.e), W - 10);
@@ -180,21 +189,38 @@
       const node = (ops.find((o) => o.p === p) || {}).n || "";
       el("text", { x: 4, y: T + i * L + 16, "font-size": 12 }, s).textContent = "process " + p + " " + node;
     });
-    ops.forEach((o) => {
+    const labelEnd = new Map();
+    ops.sort((a, b) => a.s - b.s).forEach((o) => {
       const y = T + procs.indexOf(o.p) * L + 3;
       const b = bar(s, o, x(Math.max(o.s, t0)), x(Math.min(o.e, t1)), y, L - 12, ce.culprit === o.i ? " culprit" : "");
       b.addEventListener("mousemove", (ev) => showTip(ev, describe(o)));
       b.addEventListener("mouseleave", () => (tip.hidden = true));
-      el("text", { x: x(Math.max(o.s, t0)), y: y + L - 1, "font-size": 10 }, s).textContent =
-        "#" + o.i + " " + o.f + " " + (o.v || "") + (o.o === "ok" && o.r && o.r !== o.v ? "→" + o.r : o.o === "ok" ? "" : " " + o.o);
+      // A label that would overlap the previous one on its lane is left out (the
+      // tooltip still has it), except the culprit's.
+      const lx = x(Math.max(o.s, t0));
+      const label = "#" + o.i + " " + o.f + " " + (o.v || "") +
+        (o.o === "ok" && o.r && o.r !== o.v ? "→" + o.r : o.o === "ok" ? "" : " " + o.o);
+      if (lx >= (labelEnd.get(o.p) || 0) || ce.culprit === o.i) {
+        el("text", { x: lx, y: y + L - 1, "font-size": 10 }, s).textContent = label;
+        labelEnd.set(o.p, lx + label.length * 5.6 + 4);
+      }
     });
   }
   document.querySelectorAll(".cesvg").forEach((div) => drawCe(div, D.ces[+div.dataset.ce]));
-  document.querySelectorAll(".zoomto").forEach((a) => a.addEventListener("click", () => {
-    const ce = D.ces[+a.dataset.ce];
-    view = { t0: ce.window[0], t1: Math.max(ce.window[1], ce.window[0] + 0.05) };
-    highlighted = new Set(ce.ops);
+  // A window of the timeline is a link: `#t=FROM-TO` (seconds), `&ce=N` outlines
+  // counterexample N's operations. The counterexamples link to theirs.
+  function fromHash() {
+    const m = /^#t=([\d.]+)-([\d.]+)(?:&ce=(\d+))?$/.exec(location.hash);
+    if (!m) return false;
+    const t0 = +m[1] * 1000, t1 = Math.max(+m[2] * 1000, t0 + END / 1e6);
+    view = { t0: Math.max(t0, 0), t1: Math.min(t1, END) };
+    highlighted = new Set(m[3] !== undefined && D.ces[+m[3]] ? D.ces[+m[3]].ops : []);
     draw();
-  }));
-  draw();
+    document.getElementById("timeline").scrollIntoView();
+    return true;
+  }
+  window.addEventListener("hashchange", fromHash);
+  // The same link clicked again changes no hash: apply it anyway.
+  document.querySelectorAll(".zoomto").forEach((a) => a.addEventListener("click", () => setTimeout(fromHash, 0)));
+  if (!fromHash()) draw();
 })();

@@ -254,3 +254,23 @@ fn a_hundred_thousand_operations_render_small_and_fast_with_the_violation_kept()
         took
     );
 }
+
+#[test]
+fn the_final_heal_is_no_fault_band_and_a_fault_never_healed_runs_to_the_end() {
+    let mut events = stale_read_history().events;
+    let last = events.last().unwrap().time;
+    let n = |i: u64, t: u64, f: &str| {
+        Event::new(i, t, Process::Nemesis, EventType::Info, f).with_value(json!({"nodes": ["n1"]}))
+    };
+    events.push(n(14, last + 1_000_000, "heal-all"));
+    events.push(n(15, last + 2_000_000, "pause"));
+    events.push(n(16, last + 3_000_000, "heal-all"));
+    events.push(n(17, last + 4_000_000, "kill"));
+    let h = History::from_events(events).unwrap();
+    let bands = Data::build(&h, &[]).bands;
+    let kinds: Vec<(&str, f64)> = bands.iter().map(|b| (b.kind.as_str(), b.e)).collect();
+    assert_eq!(
+        kinds,
+        vec![("partition", 51.0), ("pause", 73.0), ("kill", 74.0)]
+    );
+}
