@@ -210,3 +210,86 @@ fn from_flags(args: &ReportArgs) -> Result<CheckContext> {
         .context("choosing the checks")?;
     Ok(CheckContext::new(workload, checks))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{resolve, TestArgs};
+
+    /// A run folder as `faultline test` leaves it, by hand: the history of a stale
+    /// read, `test.json` with the run's configuration, `results.json` with a crashed
+    /// node and a warning.
+    fn run_folder(dir: &Path) -> TestConfig {
+        let config = resolve(&TestArgs {
+            seed: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
+        let h = crate::results::render::html::tests::stale_read_history();
+        let jsonl: String = h
+            .events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        std::fs::write(dir.join("history.jsonl"), jsonl).unwrap();
+        let test = serde_json::json!({
+            "config": config, "run_id": "abc12", "replay": "faultline test --config X/test.toml",
+        });
+        std::fs::write(dir.join("test.json"), test.to_string()).unwrap();
+        let results = serde_json::json!({
+            "crashed_nodes": [{"node": "n4", "status": "exit code 101", "log_tail": "panicked at raft.rs"}],
+            "warnings": ["a fault failed to apply"],
+        });
+        std::fs::write(dir.join("results.json"), results.to_string()).unwrap();
+        config
+    }
+
+    #[test]
+    fn a_run_folder_gets_its_report_from_its_own_record_and_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = run_folder(dir.path());
+        let args = ReportArgs {
+            path: dir.path().to_path_buf(),
+            output: None,
+            check: None,
+            workload: None,
+            format: None,
+        };
+        let (path, verdict) = write_report(&args).unwrap();
+        assert_eq!(verdict, Verdict::Invalid);
+        assert_eq!(
+            path,
+            std::path::absolute(dir.path().join("report.html")).unwrap()
+        );
+        let page = std::fs::read_to_string(&path).unwrap();
+        for needed in [
+            format!("<dd>{}</dd>", config.system),
+            "<dt>seed</dt><dd>5</dd>".to_string(),
+            "abc12".into(),
+            "faultline test --config X/test.toml".into(),
+            "node <b>n4</b> exited on its own (exit code 101)".into(),
+            "panicked at raft.rs".into(),
+            "warning: a fault failed to apply".into(),
+            "id=\"settings\"".into(),
+            "operation #6".into(),
+        ] {
+            assert!(page.contains(&needed), "{needed:?} missing");
+        }
+    }
+
+    #[test]
+    fn a_workload_that_does_not_exist_is_bad_input_naming_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        run_folder(dir.path());
+        let args = ReportArgs {
+            path: dir.path().join("history.jsonl"),
+            output: Some(dir.path().join("out.html")),
+            check: None,
+            workload: Some("registr".into()),
+            format: None,
+        };
+        let e = write_report(&args).unwrap_err();
+        assert!(is_bad_input(&e), "{e:#}");
+        assert!(format!("{e:#}").contains("--workload"), "{e:#}");
+    }
+}

@@ -118,7 +118,7 @@ impl Data {
         let ces: Vec<Ce> = checks
             .iter()
             .filter(|c| c.verdict == Verdict::Invalid)
-            .map(|c| counterexample(c, history, &by_event, &times, &bands, end))
+            .map(|c| counterexample(c, &by_event, &times, &bands, end))
             .collect();
         let flagged: BTreeSet<u64> = ces.iter().flat_map(|c| c.ops.iter().copied()).collect();
         let keep = kept(history, &flagged);
@@ -337,7 +337,6 @@ pub fn faults_during(bands: &[Band], s: f64, e: f64) -> String {
 
 fn counterexample(
     c: &CheckResult,
-    history: &History,
     by_event: &HashMap<u64, &Operation>,
     times: &HashMap<u64, u64>,
     bands: &[Band],
@@ -368,7 +367,6 @@ fn counterexample(
         Some(n) => format!("{lead} {n}"),
         None => c.summary.clone(),
     };
-    let _ = history;
     Ce {
         check: c.name.to_string(),
         headline,
