@@ -5,6 +5,10 @@
 //! failing operation and its node. A screenshot is taken too. Without Chromium the
 //! browser tests fail and say so.
 //!
+//! One test runs a real raft-kv cluster with its `stale-read` bug under partitions
+//! (root, as CI has; it builds raft-kv first if needed) and loads the report the run
+//! itself wrote.
+//!
 //!     cargo test -p faultline --test report_command
 
 use std::collections::BTreeSet;
@@ -239,4 +243,80 @@ fn a_history_that_cannot_be_read_is_bad_input_naming_the_line() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("broken.jsonl") && err.contains('2'), "{err}");
+}
+
+fn build_raft_kv() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "raft-kv"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("running cargo build -p raft-kv");
+    assert!(status.success(), "cargo build -p raft-kv failed");
+}
+
+#[test]
+fn a_real_stale_read_run_shows_its_violation_in_chromium() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let out = faultline(&[
+        "test",
+        "--system-arg=--bug=stale-read",
+        "--nemesis",
+        "partition",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "6s",
+        "--seed",
+        "21",
+        "--quiet",
+        "--results-dir",
+        results.to_str().unwrap(),
+    ]);
+    let console = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the bug is caught: {console}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_dir = results.join("latest").canonicalize().unwrap();
+    let page = run_dir.join("report.html");
+    assert!(
+        console.contains(&format!("report: {}", page.display())),
+        "the console names the report: {console}"
+    );
+    let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    let results_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("results.json")).unwrap())
+            .unwrap();
+    let culprit = results_json["counterexample"]["must_precede"]["invoke_index"]
+        .as_u64()
+        .expect("a counterexample");
+    let node = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["index"] == culprit)
+        .and_then(|e| e["node"].as_str().map(String::from))
+        .expect("the failing operation's node");
+    let dom = String::from_utf8(headless(&["--dump-dom"], &page).stdout).unwrap();
+    let timeline = between(&dom, "<svg id=\"tl\"", "</svg>");
+    assert_eq!(
+        data_ops(timeline),
+        invocations(&history),
+        "every operation on the timeline"
+    );
+    assert!(
+        timeline.contains("class=\"band partition"),
+        "the partitions are bands"
+    );
+    let ce = between(&dom, "<section id=\"counterexamples\"", "</section>");
+    for needed in [format!("operation #{culprit} "), format!("on node {node}:")] {
+        assert!(
+            ce.contains(&needed),
+            "{needed:?} not in the counterexample: {ce}"
+        );
+    }
 }

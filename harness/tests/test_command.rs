@@ -61,6 +61,8 @@ fn run_and_verify(dir: &tempfile::TempDir, extra: &[&str], seed: &str) -> PathBu
         "test.toml",
         "history.jsonl",
         "results.json",
+        "report.html",
+        "junit.xml",
         "nodes/n1.log",
         "nodes/n2.log",
         "nodes/n3.log",

@@ -206,15 +206,26 @@ for suite in doc:
         if not case.result:
             print("case", case.name, "passed")
 "#;
-        let out = std::process::Command::new("python3")
+        // Debian's python3-junitparser (scripts/setup.sh) is under /usr/bin/python3;
+        // a `python3` earlier on the PATH may have it from PyPI instead.
+        let python = ["python3", "/usr/bin/python3"]
+            .into_iter()
+            .find(|p| {
+                std::process::Command::new(p)
+                    .args(["-c", "import junitparser"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .expect("junitparser is missing: install Debian's python3-junitparser (scripts/setup.sh) or `pip install junitparser`");
+        let out = std::process::Command::new(python)
             .arg("-c")
             .arg(script)
             .arg(&path)
             .output()
-            .expect("python3 is needed to validate JUnit (scripts/setup.sh installs it)");
+            .expect("running python3");
         assert!(
             out.status.success(),
-            "junitparser could not read the document (pip install junitparser): {}",
+            "junitparser could not read the document: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
