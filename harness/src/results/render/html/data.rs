@@ -449,13 +449,26 @@ fn span(op: &Operation, times: &HashMap<u64, u64>, end: f64) -> (f64, f64) {
 }
 
 /// A time for people, in the unit the history's length calls for: seconds for a
-/// real run, milliseconds or nanoseconds for an imported history on a logical clock
-/// (as the page's script shows them).
+/// real run, milliseconds, microseconds or nanoseconds for an imported history on a
+/// logical clock (as the page's script shows them).
 pub fn when(ms: f64, end: f64) -> String {
     if end >= 1000.0 {
         format!("{:.3} s", ms / 1000.0)
     } else if end >= 1.0 {
         format!("{ms:.3} ms")
+    } else if end >= 1e-3 {
+        format!("{:.3} µs", ms * 1e3)
+    } else {
+        format!("{:.0} ns", ms * 1e6)
+    }
+}
+
+/// A latency for people: milliseconds, or smaller units for a logical clock.
+pub fn duration(ms: f64) -> String {
+    if ms >= 1.0 {
+        format!("{ms:.1} ms")
+    } else if ms >= 1e-3 {
+        format!("{:.1} µs", ms * 1e3)
     } else {
         format!("{:.0} ns", ms * 1e6)
     }
@@ -494,7 +507,7 @@ pub fn describe(op: &Operation, times: &HashMap<u64, u64>, bands: &[Band], end: 
         .map(|n| format!(" on node {n}"))
         .unwrap_or_default();
     format!(
-        "operation #{} by process {}{node}: {}{}{} → {}, invoked at {}, {} at {} ({:.3} ms); {}.",
+        "operation #{} by process {}{node}: {}{}{} → {}, invoked at {}, {} at {} ({}); {}.",
         op.invoke_index,
         op.process,
         op.f,
@@ -511,7 +524,7 @@ pub fn describe(op: &Operation, times: &HashMap<u64, u64>, bands: &[Band], end: 
             "returned"
         },
         when(e, end),
-        e - s,
+        duration(e - s),
         faults_during(bands, s, e)
     )
 }

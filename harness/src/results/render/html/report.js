@@ -4,8 +4,11 @@
 (function () {
   const D = JSON.parse(document.getElementById("data").textContent);
   const NS = "http://www.w3.org/2000/svg";
-  // Many short-lived processes (each retired after an info) get thinner lanes.
-  const LANE = D.lanes.length > 30 ? 11 : 16, TOP = 34, LEFT = 92, RIGHT = 36;
+  // Many short-lived processes (each retired after an info) get thinner lanes, and
+  // past a point only every few lanes is labelled.
+  const N = D.lanes.length;
+  const LANE = N > 200 ? 5 : N > 30 ? 11 : 16, TOP = 34, LEFT = 92, RIGHT = 36;
+  const LABEL_EVERY = LANE >= 11 ? 1 : Math.ceil(14 / LANE);
   const svg = document.getElementById("tl");
   const tip = document.getElementById("tip");
   const detail = document.getElementById("detail");
@@ -34,6 +37,7 @@
   function fmt(ms) {
     if (END >= 1000) return (ms / 1000).toFixed(3) + " s";
     if (END >= 1) return ms.toFixed(3) + " ms";
+    if (END >= 1e-3) return (ms * 1e3).toFixed(3) + " µs";
     return (ms * 1e6).toFixed(0) + " ns";
   }
   function describe(o) {
@@ -83,7 +87,8 @@
     const clip = (t) => Math.min(Math.max(x(t), LEFT - 2), W - RIGHT + 6);
     D.lanes.forEach((label, i) => {
       el("rect", { x: 0, y: TOP + i * LANE, width: W, height: LANE, class: "lanebg" + (i % 2 ? " odd" : "") }, svg);
-      el("text", { x: 4, y: TOP + i * LANE + LANE - 3, "font-size": LANE > 12 ? 11 : 9 }, svg).textContent = label;
+      if (i % LABEL_EVERY === 0)
+        el("text", { x: 4, y: TOP + i * LANE + Math.max(LANE - 3, 8), "font-size": LANE > 12 ? 11 : 9 }, svg).textContent = label;
     });
     // Axis: about ten ticks at round seconds.
     let step = 1e-6;
@@ -110,7 +115,7 @@
       const s = b.b * D.bin_ms, e = s + D.bin_ms;
       if (e < view.t0 || s > view.t1) return;
       const n = b.ok + b.fail + b.info;
-      const r = el("rect", { x: clip(s), y: TOP + b.l * LANE + 3, width: Math.max(clip(e) - clip(s), 1), height: LANE - 6,
+      const r = el("rect", { x: clip(s), y: TOP + b.l * LANE + (LANE > 8 ? 3 : 1), width: Math.max(clip(e) - clip(s), 1), height: LANE > 8 ? LANE - 6 : LANE - 2,
         class: "bin", opacity: Math.min(0.25 + n / 20, 0.9) }, bins);
       const text = n + " operations (" + b.ok + " ok, " + b.fail + " fail, " + b.info + " info), " + fmt(s) + " to " + fmt(e) +
         "\nfar from any counterexample: counted, not drawn one by one";
@@ -120,7 +125,7 @@
     const ops = el("g", { id: "ops" }, svg);
     D.ops.forEach((o) => {
       if (o.e < view.t0 || o.s > view.t1) return;
-      bar(ops, o, clip(o.s), clip(o.e), TOP + o.l * LANE + 2, LANE - 4);
+      bar(ops, o, clip(o.s), clip(o.e), TOP + o.l * LANE + (LANE > 8 ? 2 : 0.5), LANE > 8 ? LANE - 4 : LANE - 1);
     });
     document.getElementById("window").textContent =
       "showing " + fmt(view.t0) + " to " + fmt(view.t1) + " of " + fmt(D.end) + "; " + D.total_ops + " operations" +

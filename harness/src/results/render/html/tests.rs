@@ -253,6 +253,10 @@ fn a_hundred_thousand_operations_render_small_and_fast_with_the_violation_kept()
         page.len(),
         took
     );
+    // To look at it: FAULTLINE_BIG_REPORT=/tmp/big.html.
+    if let Some(path) = std::env::var_os("FAULTLINE_BIG_REPORT") {
+        std::fs::write(path, &page).unwrap();
+    }
 }
 
 #[test]
