@@ -11,6 +11,8 @@
 //!
 //!     cargo test -p faultline --test report_command
 
+mod common;
+use common::build_raft_kv;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -243,16 +245,6 @@ fn a_history_that_cannot_be_read_is_bad_input_naming_the_line() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("broken.jsonl") && err.contains('2'), "{err}");
-}
-
-fn build_raft_kv() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "raft-kv"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("running cargo build -p raft-kv");
-    assert!(status.success(), "cargo build -p raft-kv failed");
 }
 
 #[test]

@@ -138,24 +138,19 @@ fn suite(r: &RunResults) -> String {
     out
 }
 
-/// Text made safe for XML 1.0 content and attributes: markup escaped, and the
-/// control characters XML cannot hold at all (node logs may have them) replaced.
+/// Text made safe for XML 1.0 content and attributes: markup escaped as for HTML,
+/// line ends kept in attributes, and the control characters XML cannot hold at all
+/// (node logs may have them) replaced.
 pub fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' | '\r' => out.push(ch),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+    let allowed: String = s
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    super::html::esc(&allowed).replace('\n', "&#10;")
 }
 
 #[cfg(test)]

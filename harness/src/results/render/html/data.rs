@@ -452,26 +452,23 @@ fn span(op: &Operation, times: &HashMap<u64, u64>, end: f64) -> (f64, f64) {
 /// real run, milliseconds, microseconds or nanoseconds for an imported history on a
 /// logical clock (as the page's script shows them).
 pub fn when(ms: f64, end: f64) -> String {
-    if end >= 1000.0 {
-        format!("{:.3} s", ms / 1000.0)
-    } else if end >= 1.0 {
-        format!("{ms:.3} ms")
-    } else if end >= 1e-3 {
-        format!("{:.3} µs", ms * 1e3)
-    } else {
-        format!("{:.0} ns", ms * 1e6)
-    }
+    in_unit_of(ms, end, 3)
 }
 
 /// A latency for people: milliseconds, or smaller units for a logical clock.
 pub fn duration(ms: f64) -> String {
-    if ms >= 1.0 {
-        format!("{ms:.1} ms")
-    } else if ms >= 1e-3 {
-        format!("{:.1} µs", ms * 1e3)
-    } else {
-        format!("{:.0} ns", ms * 1e6)
-    }
+    in_unit_of(ms, ms.min(999.0), 1)
+}
+
+/// `ms` in the unit that suits a magnitude of `scale` (ms): s, ms, µs or ns.
+fn in_unit_of(ms: f64, scale: f64, decimals: usize) -> String {
+    let (factor, unit, decimals) = match scale {
+        s if s >= 1000.0 => (1e-3, "s", decimals),
+        s if s >= 1.0 => (1.0, "ms", decimals),
+        s if s >= 1e-3 => (1e3, "µs", decimals),
+        _ => (1e6, "ns", 0),
+    };
+    format!("{:.*} {unit}", decimals, ms * factor)
 }
 
 /// Seconds for a `#t=` link, to the nanosecond, without trailing zeros.
