@@ -19,16 +19,6 @@ fn faultline(args: &[&str], cwd: &Path) -> Output {
         .expect("running faultline")
 }
 
-fn build_raft_kv() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "raft-kv"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("running cargo build -p raft-kv");
-    assert!(status.success(), "cargo build -p raft-kv failed");
-}
-
 /// Runs a short test against raft-kv and checks the verdict, the results folder, the
 /// replay files, and that nothing is left behind.
 fn run_and_verify(dir: &tempfile::TempDir, extra: &[&str], seed: &str) -> PathBuf {
@@ -61,6 +51,8 @@ fn run_and_verify(dir: &tempfile::TempDir, extra: &[&str], seed: &str) -> PathBu
         "test.toml",
         "history.jsonl",
         "results.json",
+        "report.html",
+        "junit.xml",
         "nodes/n1.log",
         "nodes/n2.log",
         "nodes/n3.log",

@@ -13,7 +13,7 @@ use std::time::Duration;
 use workloads::client::Target;
 
 /// A node that exited on its own (not killed by the nemesis): a finding in itself.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeExit {
     pub node: String,
     /// How it ended: `exit code 101`, `signal 6`.

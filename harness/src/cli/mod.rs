@@ -4,6 +4,7 @@
 mod check;
 mod clean;
 pub mod exit;
+mod report;
 mod synth;
 mod test;
 
@@ -30,6 +31,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Generate a synthetic history from a simulated object, optionally with an anomaly.
     Synth(synth::SynthArgs),
+    /// Write the HTML report of a run folder or of any history, and print its path.
+    Report(report::ReportArgs),
     /// Remove namespaces, links, rules and processes a killed faultline left behind.
     Clean(clean::CleanArgs),
 }
@@ -52,6 +55,7 @@ pub fn run() -> ExitCode {
         Command::Test(args) => test::run(args),
         Command::Check(args) => check::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Report(args) => report::run(args),
         Command::Clean(args) => clean::run(args),
     }
 }

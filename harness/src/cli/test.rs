@@ -7,8 +7,9 @@
 use super::{exit, out, outln};
 use crate::config::{self, TestArgs, TestConfig};
 use crate::error::is_bad_input;
-use crate::results::render::{text::Text, Renderer};
+use crate::results::render::{junit, text::Text, Renderer};
 use crate::run::{self, interrupt, Observer, Outcome};
+use anyhow::Context;
 use checker::verdict::Verdict;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(args: TestArgs) -> ExitCode {
+    let junit = args.junit.clone();
     let config = match config::resolve(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -38,7 +40,7 @@ pub fn run(args: TestArgs) -> ExitCode {
             return exit::code(exit::HARNESS_ERROR);
         }
     };
-    let code = runtime.block_on(run_all(config));
+    let code = runtime.block_on(run_all(config, junit.as_deref()));
     // Tasks still running (a client stuck past its timeout) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     exit::code(code)
@@ -49,7 +51,7 @@ fn say(message: &str) {
     let _ = writeln!(std::io::stderr(), "faultline test: {message}");
 }
 
-async fn run_all(config: TestConfig) -> u8 {
+async fn run_all(config: TestConfig, junit: Option<&Path>) -> u8 {
     let interrupt = interrupt::watch_signals(say);
     let observer = Console {
         quiet: config.quiet,
@@ -81,7 +83,50 @@ async fn run_all(config: TestConfig) -> u8 {
             outln!("{:<6} {:<22} {:<11} {dir}", i + 1, seed, verdict);
         }
     }
-    exit_code(&outcomes.iter().map(|(_, o)| o).collect::<Vec<_>>())
+    let mut code = exit_code(&outcomes.iter().map(|(_, o)| o).collect::<Vec<_>>());
+    if let Some(path) = junit {
+        if let Err(e) = write_junit(path, &config, &outcomes) {
+            say(&format!("--junit: {e:#}"));
+            // A CI that asked for the file must not read a missing one as a pass.
+            if code != exit::INVALID && code != exit::BAD_INPUT {
+                code = exit::HARNESS_ERROR;
+            }
+        }
+    }
+    code
+}
+
+/// `--junit FILE`: every test's verdicts in one JUnit document, and each test that
+/// ended without verdicts as an error.
+fn write_junit(
+    path: &Path,
+    config: &TestConfig,
+    outcomes: &[(u64, Outcome)],
+) -> anyhow::Result<()> {
+    let checked: Vec<&crate::results::RunResults> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Outcome::Checked(r) => Some(&**r),
+            _ => None,
+        })
+        .collect();
+    let broken: Vec<junit::Broken> = outcomes
+        .iter()
+        .filter(|(_, o)| !matches!(o, Outcome::Checked(_)))
+        .filter_map(|(seed, o)| {
+            o.error().map(|e| junit::Broken {
+                name: config.name.clone(),
+                seed: *seed,
+                error: e.to_string(),
+            })
+        })
+        .collect();
+    // CI tools often name a folder that does not exist yet (`reports/junit.xml`).
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    crate::results::store::write_file(path, junit::document_with(&checked, &broken).as_bytes())
 }
 
 /// One test's results on the console, or why there are none.
@@ -174,5 +219,61 @@ mod tests {
         assert_eq!(exit_code(&[&harness(), &bad()]), exit::BAD_INPUT);
         assert_eq!(exit_code(&[&harness()]), exit::HARNESS_ERROR);
         assert_eq!(exit_code(&[]), exit::VALID);
+    }
+
+    #[test]
+    fn junit_holds_a_suite_per_test_and_an_error_for_a_test_without_verdicts() {
+        use crate::check::{run_checks, CheckContext, CheckKind};
+        use crate::results::render::html::tests::stale_read_history;
+        use crate::results::{Recheck, RunResults};
+        use workloads::generator::Workload;
+        let config = config::resolve(&TestArgs::default()).unwrap();
+        let h = stale_read_history();
+        let ctx = CheckContext::new(Workload::CasRegister, vec![CheckKind::Linearizable]);
+        let checked = RunResults::rechecked(
+            &h,
+            run_checks(&h, &ctx, "h.jsonl"),
+            Recheck {
+                name: config.name.clone(),
+                seed: 1,
+                run_id: "r1".into(),
+                workload: Workload::CasRegister,
+                run_dir: "/tmp/r1".into(),
+                replay: String::new(),
+                crashed_nodes: Vec::new(),
+                warnings: Vec::new(),
+            },
+        );
+        let outcomes = vec![
+            (1, Outcome::Checked(Box::new(checked))),
+            (
+                2,
+                Outcome::HarnessError {
+                    error: "node n3 did not start".into(),
+                    run_dir: None,
+                },
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reports/ci/junit.xml");
+        write_junit(&path, &config, &outcomes).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            xml.contains(&format!("name=\"{} seed 1\"", config.name)),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure message="), "{xml}");
+        assert!(
+            xml.contains(&format!("name=\"{} seed 2\"", config.name)),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("type=\"harness-error\">node n3 did not start</error>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("tests=\"2\" failures=\"1\" errors=\"1\""),
+            "{xml}"
+        );
     }
 }

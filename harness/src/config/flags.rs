@@ -111,4 +111,10 @@ pub struct TestArgs {
     /// No live progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Also write the verdicts as JUnit XML to FILE, for CI (every run folder has
+    /// its own `junit.xml` anyway): one testsuite per test, one testcase per check.
+    /// Where a CI puts its reports is the CI's business, so this is a flag only,
+    /// never a test-file key.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }

@@ -74,6 +74,29 @@ fn unknown_keys_name_the_file_and_the_key() {
 }
 
 #[test]
+fn junit_is_a_flag_only_and_a_test_file_naming_it_is_refused() {
+    let f = file("junit = \"/tmp/junit.xml\"\n");
+    let e = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("junit"), "{e}");
+    let c = resolve(&TestArgs {
+        junit: Some("/tmp/ci/junit.xml".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(
+        !TestFile::of(&c)
+            .to_toml(Path::new("/tmp"))
+            .contains("junit"),
+        "a run's test.toml never carries --junit"
+    );
+}
+
+#[test]
 fn bad_values_name_where_they_came_from() {
     let f = file("time-limit = \"soon\"\n");
     let e = resolve(&TestArgs {

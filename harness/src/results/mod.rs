@@ -3,6 +3,7 @@
 //!
 //! A results folder: `test.json` (the configuration and seed), `test.toml` (the same,
 //! as a test file to replay with `--config`), `history.jsonl`, `results.json`,
+//! `report.html` (the page a person reads), `junit.xml` (the verdicts for CI),
 //! `nodes/*.log`, `system.toml` (a copy of a user's system file), and `data/` when
 //! `--keep-data` keeps it.
 
@@ -136,4 +137,52 @@ pub struct FinalReads {
 pub struct NodeKey {
     pub node: String,
     pub key: u64,
+}
+
+/// What is known of a history checked after its run (`faultline report`): the run's
+/// own record when it has one, else only the file.
+#[derive(Debug, Clone)]
+pub struct Recheck {
+    pub name: String,
+    pub seed: u64,
+    pub run_id: String,
+    pub workload: workloads::generator::Workload,
+    pub run_dir: PathBuf,
+    pub replay: String,
+    pub crashed_nodes: Vec<NodeExit>,
+    pub warnings: Vec<String>,
+}
+
+impl RunResults {
+    /// The results of checks run on a stored history: verdicts, counterexample,
+    /// hierarchy and statistics from the history; the nemesis record stays empty
+    /// (its events are in the history).
+    pub fn rechecked(
+        history: &checker::history::History,
+        checks: Vec<CheckResult>,
+        about: Recheck,
+    ) -> RunResults {
+        RunResults {
+            verdict: Verdict::all(checks.iter().map(|c| c.verdict)),
+            name: about.name,
+            seed: about.seed,
+            run_id: about.run_id,
+            workload: about.workload,
+            interrupted: false,
+            counterexample: checks
+                .iter()
+                .filter(|c| c.verdict == Verdict::Invalid)
+                .find_map(|c| c.report.counterexample()),
+            hierarchy: crate::check::placement(&checks),
+            checks,
+            stats: stats(history),
+            nemesis: NemesisRecord::default(),
+            final_reads: FinalReads::default(),
+            crashed_nodes: about.crashed_nodes,
+            warnings: about.warnings,
+            timings_s: BTreeMap::new(),
+            run_dir: about.run_dir,
+            replay: about.replay,
+        }
+    }
 }

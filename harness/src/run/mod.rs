@@ -285,8 +285,8 @@ fn prepare_folder(config: &TestConfig, test_number: u32, run_id: &str) -> Result
 }
 
 impl RunFolder {
-    /// Assembles the results, writes `results.json`, and keeps or removes the nodes'
-    /// data as `--keep-data` says.
+    /// Assembles the results, writes `results.json`, `report.html` and `junit.xml`,
+    /// and keeps or removes the nodes' data as `--keep-data` says.
     fn finish(
         &self,
         config: &TestConfig,
@@ -332,12 +332,23 @@ impl RunFolder {
                 results.warnings.push(format!("{e:#}"));
             }
         }
-        use crate::results::render::Renderer;
+        use crate::results::render::{html::Html, json::Json, junit::Junit, Renderer};
         store::write_file(
             &self.dir.join("results.json"),
-            crate::results::render::json::Json
-                .render(&results)
-                .as_bytes(),
+            Json.render(&results).as_bytes(),
+        )?;
+        let report = Html {
+            history: &history,
+            system: Some(config.system.clone()),
+            settings: Some(TestFile::of(config).to_toml(&self.dir)),
+        };
+        store::write_file(
+            &self.dir.join("report.html"),
+            report.render(&results).as_bytes(),
+        )?;
+        store::write_file(
+            &self.dir.join("junit.xml"),
+            Junit.render(&results).as_bytes(),
         )?;
         Ok(results)
     }

@@ -217,6 +217,12 @@ async fn a_correct_store_is_valid_and_every_result_file_is_written() {
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["verdict"], json!("valid"));
+    assert!(dir.join("report.html").is_file(), "no report.html");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<testcase ") && !junit.contains("<failure"),
+        "{junit}"
+    );
     assert!(
         results["stats"]["counts"]["write"]["ok"].as_u64().unwrap() > 50,
         "{results:#}"
@@ -262,6 +268,28 @@ async fn a_store_that_loses_writes_is_invalid_with_a_counterexample() {
         results["counterexample"].is_object(),
         "{:#}",
         results["counterexample"]
+    );
+    // The page a person opens and the file CI reads are written beside it, and the
+    // console names the page.
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        report.contains("id=\"counterexamples\""),
+        "no counterexample section"
+    );
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure "), "{junit}");
+    assert!(
+        junit.contains(&dir.join("report.html").display().to_string()),
+        "{junit}"
+    );
+    let Outcome::Checked(r) = &outcome else {
+        unreachable!()
+    };
+    use crate::results::render::{text::Text, Renderer};
+    let console = Text.render(r);
+    assert!(
+        console.contains(&format!("report: {}", dir.join("report.html").display())),
+        "{console}"
     );
 }
 

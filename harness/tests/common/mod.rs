@@ -47,3 +47,14 @@ pub fn namespaces_of(run_id: &str) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// Builds raft-kv (the tests that run it start its binary from target/).
+pub fn build_raft_kv() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "raft-kv"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("running cargo build -p raft-kv");
+    assert!(status.success(), "cargo build -p raft-kv failed");
+}

@@ -31,7 +31,7 @@ pub fn run_record(history: &Path) -> Option<TestConfig> {
 }
 
 /// The nodes a run read at the end: all of them, less those that crashed.
-fn nodes_read(config: &TestConfig, dir: &Path) -> Vec<String> {
+pub fn nodes_read(config: &TestConfig, dir: &Path) -> Vec<String> {
     let crashed: Vec<String> = std::fs::read_to_string(dir.join("results.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())

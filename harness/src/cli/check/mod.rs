@@ -18,6 +18,8 @@ mod checks;
 mod files;
 mod model;
 
+pub(crate) use checks::{nodes_read, run_record};
+
 use super::exit;
 use anyhow::{anyhow, Result};
 use checker::import::{self, Format, ImportOptions, Imported};

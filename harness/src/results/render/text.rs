@@ -1,6 +1,7 @@
 //! The console summary of a run: operations per function, each check's verdict, the
 //! findings (crashed nodes, warnings), the first counterexample, the verdict line,
-//! the replay command and, last, where the history sits among the models.
+//! the replay command and the report's path (when not valid) and, last, where the
+//! history sits among the models.
 
 use super::{Renderer, RunResults};
 use crate::check::{CheckReport, CheckResult};
@@ -49,6 +50,7 @@ impl Renderer for Text {
         );
         if r.verdict != Verdict::Valid {
             let _ = writeln!(out, "replay: {}", r.replay);
+            let _ = writeln!(out, "report: {}", r.run_dir.join("report.html").display());
         }
         match &r.hierarchy {
             Some(p) => {
