@@ -13,6 +13,7 @@ pub mod store;
 pub use stats::{stats, Stats};
 
 use crate::backend::NodeExit;
+use crate::check::promises::PromiseReport;
 use crate::check::CheckResult;
 use crate::config::TestConfig;
 use checker::consistency::hierarchy::Placement;
@@ -55,6 +56,9 @@ pub struct RunResults {
     /// absent when no model was checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hierarchy: Option<Placement>,
+    /// Each model, promised or not, held or broken, with its evidence; and the
+    /// verdict on the promises, which decides the exit code when there are some.
+    pub promises: PromiseReport,
     pub nemesis: NemesisRecord,
     pub final_reads: FinalReads,
     /// Nodes that exited on their own: a finding, whatever the checks say.
@@ -67,6 +71,14 @@ pub struct RunResults {
     pub run_dir: PathBuf,
     /// The command that replays the run.
     pub replay: String,
+}
+
+impl RunResults {
+    /// The verdict the exit code carries: the promises' when the run has promises
+    /// (an unpromised model broken is a finding), else every check's.
+    pub fn decisive_verdict(&self) -> Verdict {
+        self.promises.verdict.unwrap_or(self.verdict)
+    }
 }
 
 /// What the nemesis did.

@@ -308,6 +308,7 @@ impl RunFolder {
                 .filter(|c| c.verdict == Verdict::Invalid)
                 .find_map(|c| c.report.counterexample()),
             hierarchy: check::placement(&checks),
+            promises: check::promises::judge(&checks, &history, config.promises.as_ref()),
             checks,
             stats: results::stats(&history),
             nemesis: driven.nemesis,
