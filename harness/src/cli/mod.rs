@@ -3,6 +3,7 @@
 
 mod check;
 mod clean;
+mod compare;
 pub mod exit;
 mod synth;
 mod test;
@@ -30,6 +31,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Generate a synthetic history from a simulated object, optionally with an anomaly.
     Synth(synth::SynthArgs),
+    /// Run a campaign from a plan (entries x fault sets x seeds) and write the consistency matrix.
+    Compare(compare::CompareArgs),
     /// Remove namespaces, links, rules and processes a killed faultline left behind.
     Clean(clean::CleanArgs),
 }
@@ -53,6 +56,7 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Clean(args) => clean::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 
