@@ -165,3 +165,50 @@ fn an_interrupted_campaign_resumes_and_its_matrix_says_what_each_system_kept() {
         "{md}"
     );
 }
+
+/// The reference campaign (`campaigns/reference.toml`: every reference system and
+/// setting, every bug switch with the faults that catch it, 10 seeds of 30 s, about 3
+/// hours): every bug build breaks a promise in at least 8 of 10 runs, and no correct
+/// build breaks one.
+///
+///     cargo build --release --workspace
+///     sudo cargo test --release -p faultline --test compare -- --ignored --nocapture
+#[test]
+#[ignore = "a campaign of about 3 hours"]
+fn the_reference_campaign_finds_every_bug_and_no_correct_build_breaks_a_promise() {
+    build(&["raft-kv", "dynamo-kv", "pb-kv", "cl-bank"]);
+    let plan = concat!(env!("CARGO_MANIFEST_DIR"), "/../campaigns/reference.toml");
+    let results = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../results"));
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["compare", plan, "--results-dir"])
+        .arg(results)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    let matrix = read_json(&results.join("compare/reference/latest/matrix.json"));
+    let mut misses = Vec::new();
+    for table in matrix["tables"].as_array().unwrap() {
+        for row in table["rows"].as_array().unwrap() {
+            let entry = row["entry"].as_str().unwrap();
+            let broken_promises = row["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c[1]["promised"] == true)
+                .map(|c| c[1]["broken"].as_u64().unwrap())
+                .max()
+                .unwrap_or(0);
+            let runs = row["runs"].as_u64().unwrap();
+            let bug = entry.contains("--bug");
+            if (bug && broken_promises * 10 < runs * 8) || (!bug && broken_promises > 0) {
+                misses.push(format!(
+                    "{entry} / {}: a promise broken in {broken_promises} of {runs}",
+                    table["faults"]
+                ));
+            }
+        }
+    }
+    assert!(misses.is_empty(), "{misses:#?}");
+}

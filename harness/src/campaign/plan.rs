@@ -27,6 +27,9 @@ pub struct Plan {
 pub struct Labelled {
     pub label: String,
     pub settings: toml::Table,
+    /// An entry's `faults = [...]`: the only fault sets it runs under (a bug switch
+    /// with the faults that catch it); `None`: every fault set.
+    pub only: Option<Vec<String>>,
 }
 
 /// One run of the campaign: which entry, which fault set, which seed.
@@ -77,6 +80,16 @@ impl Plan {
         if let Some(k) = table.keys().next() {
             bail!("unknown key `{k}` (known: name, seeds, seed, defaults, entry, faults)");
         }
+        for e in &entries {
+            for f in e.only.iter().flatten() {
+                if !fault_sets.iter().any(|s| &s.label == f) {
+                    bail!(
+                        "[[entry]] `{}`: key `faults`: no [[faults]] is labelled `{f}`",
+                        e.label
+                    );
+                }
+            }
+        }
         Ok(Plan {
             name,
             seeds: seeds as u32,
@@ -92,6 +105,9 @@ impl Plan {
         let mut out = Vec::new();
         for e in &self.entries {
             for f in &self.fault_sets {
+                if e.only.as_ref().is_some_and(|o| !o.contains(&f.label)) {
+                    continue;
+                }
                 for i in 0..self.seeds as u64 {
                     out.push(RunKey {
                         entry: e.label.clone(),
@@ -190,6 +206,22 @@ fn labelled(
         if out.iter().any(|o| o.label == label) {
             bail!("[[{what}]] `{label}`: the label is used twice");
         }
+        let only = match (what, t.remove("faults")) {
+            (_, None) => None,
+            ("entry", Some(toml::Value::Array(list))) => Some(
+                list.into_iter()
+                    .map(|v| match v {
+                        toml::Value::String(s) => Ok(s),
+                        _ => {
+                            bail!("[[entry]] `{label}`: key `faults` is a list of fault-set labels")
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            (_, Some(_)) => bail!(
+                "[[{what}]] `{label}`: key `faults` is a list of fault-set labels, in an [[entry]]"
+            ),
+        };
         let mut settings = defaults.clone();
         if let Some(c) = t.remove("config") {
             let toml::Value::String(c) = c else {
@@ -204,7 +236,11 @@ fn labelled(
         }
         settings.extend(t);
         check_keys(&settings, &format!("[[{what}]] `{label}`"))?;
-        out.push(Labelled { label, settings });
+        out.push(Labelled {
+            label,
+            settings,
+            only,
+        });
     }
     Ok(out)
 }
@@ -257,6 +293,35 @@ nemesis = "partition"
     }
 
     #[test]
+    fn an_entry_limited_to_some_fault_sets_runs_only_under_them() {
+        let plan = format!(
+            "{}\n[[faults]]\nlabel = \"kills\"\nnemesis = \"kill\"\n",
+            PLAN.replace(
+                "time-limit = \"7s\"",
+                "time-limit = \"7s\"\nfaults = [\"kills\"]"
+            )
+        );
+        let plan = Plan::parse(&plan, Path::new("p.toml")).unwrap();
+        let runs: Vec<(String, String)> = plan
+            .runs()
+            .into_iter()
+            .filter(|k| k.seed == 100)
+            .map(|k| (k.entry, k.faults))
+            .collect();
+        assert_eq!(
+            runs,
+            vec![
+                ("raft-kv".into(), "partitions".into()),
+                ("raft-kv".into(), "kills".into()),
+                ("dynamo-kv R=W=1".into(), "kills".into()),
+            ]
+        );
+        let bad = PLAN.replace("time-limit = \"7s\"", "faults = [\"floods\"]");
+        let e = format!("{:#}", Plan::parse(&bad, Path::new("p.toml")).unwrap_err());
+        assert!(e.contains("floods"), "{e}");
+    }
+
+    #[test]
     fn plan_errors_name_the_entry_and_the_key() {
         let bad = PLAN.replace(
             "workload = \"append\"\ntime-limit",
@@ -277,5 +342,39 @@ nemesis = "partition"
             Plan::parse(&format!("{PLAN}\nsedes = 3\n"), Path::new("p.toml")).unwrap_err()
         );
         assert!(e.contains("sedes"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+    use crate::config::{resolve, TestArgs};
+
+    /// Every run of the plans in `campaigns/` resolves as a test: a typo in a plan is
+    /// found here, not hours into a campaign.
+    #[test]
+    fn the_shipped_plans_resolve_run_by_run() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["quick", "reference", "real"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../campaigns")
+                .join(format!("{name}.toml"));
+            let plan = Plan::read(&path).unwrap();
+            assert_eq!(plan.name, name);
+            for key in plan
+                .runs()
+                .into_iter()
+                .filter(|k| k.seed == plan.first_seed)
+            {
+                let file = plan.test_file(&key, dir.path()).unwrap();
+                let path = dir.path().join("t.toml");
+                std::fs::write(&path, file.to_toml(dir.path())).unwrap();
+                let config = resolve(&TestArgs {
+                    config: Some(path),
+                    ..Default::default()
+                });
+                assert!(config.is_ok(), "{name} {key:?}: {:#}", config.unwrap_err());
+            }
+        }
     }
 }
