@@ -106,6 +106,31 @@ pub struct Row {
     pub runs: u32,
     pub errors: u32,
     pub cells: Vec<(Model, Cell)>,
+    /// The strongest model of the chain (linearizable, sequential, the four session
+    /// guarantees, eventual) held in every run of the row; `none` when none was.
+    pub strongest: String,
+}
+
+/// The strongest model of the chain held in every run: the four session guarantees
+/// count as one step, `session`.
+fn strongest(runs: u32, cells: &[(Model, Cell)]) -> String {
+    let held = |m: Model| {
+        cells
+            .iter()
+            .any(|(x, c)| *x == m && runs > 0 && c.held == runs)
+    };
+    if held(Model::Linearizable) {
+        "linearizable"
+    } else if held(Model::Sequential) {
+        "sequential"
+    } else if Model::SESSION.iter().all(|m| held(*m)) {
+        "session"
+    } else if held(Model::Eventual) {
+        "eventual"
+    } else {
+        "none"
+    }
+    .to_string()
 }
 
 /// The rows of one fault set.
@@ -148,7 +173,7 @@ pub fn build(entries: &[String], fault_sets: &[String], records: &[RunRecord]) -
 fn row<'a>(entry: &str, records: impl Iterator<Item = &'a RunRecord>) -> Row {
     let records: Vec<&RunRecord> = records.collect();
     let ok: Vec<&&RunRecord> = records.iter().filter(|r| r.error.is_none()).collect();
-    let cells = Model::ALL
+    let cells: Vec<(Model, Cell)> = Model::ALL
         .into_iter()
         .map(|m| {
             let mut c = Cell {
@@ -179,10 +204,12 @@ fn row<'a>(entry: &str, records: impl Iterator<Item = &'a RunRecord>) -> Row {
             (m, c)
         })
         .collect();
+    let runs = ok.len() as u32;
     Row {
         entry: entry.to_string(),
-        runs: ok.len() as u32,
+        runs,
         errors: (records.len() - ok.len()) as u32,
+        strongest: strongest(runs, &cells),
         cells,
     }
 }
@@ -222,8 +249,8 @@ pub fn markdown(m: &Matrix) -> String {
         for c in &m.columns {
             let _ = write!(out, " {c} |");
         }
-        out.push_str("\n|---|");
-        out.push_str(&"---|".repeat(m.columns.len()));
+        out.push_str(" strongest held in every run |\n|---|");
+        out.push_str(&"---|".repeat(m.columns.len() + 1));
         out.push('\n');
         for r in &t.rows {
             let errors = if r.errors > 0 {
@@ -240,7 +267,7 @@ pub fn markdown(m: &Matrix) -> String {
                     .map(|(_, c)| c.text());
                 let _ = write!(out, " {} |", cell.unwrap_or_default());
             }
-            out.push('\n');
+            let _ = writeln!(out, " {} |", r.strongest);
         }
     }
     out
