@@ -161,6 +161,8 @@ fn an_interrupted_campaign_resumes_and_its_matrix_says_what_each_system_kept() {
     let md = std::fs::read_to_string(root.join("latest/matrix.md")).unwrap();
     assert!(md.contains("| raft-kv | – | – | **held 1/1** |"), "{md}");
     assert!(md.contains("**held 1/1** | session |"), "{md}");
+    let page = std::fs::read_to_string(root.join("latest/matrix.html")).unwrap();
+    assert!(page.contains("<a href=\"runs/dynamo-kv-R-W-1--partitions/"), "{page}");
     assert!(
         md.contains("| dynamo-kv R=W=1 | broken 1/1 (median"),
         "{md}"

@@ -5,8 +5,9 @@
 //! A campaign folder, `results/compare/<plan>/<ts>/`: `plan.toml` (the plan as run),
 //! `runs.jsonl` (the ledger: one line per finished run), `configs/` (each run's test
 //! file), `runs/` (each run's results folder), and once every run is done
-//! `matrix.md` and `matrix.json`.
+//! `matrix.md`, `matrix.json` and `matrix.html`.
 
+pub mod html;
 pub mod matrix;
 pub mod plan;
 
@@ -173,7 +174,7 @@ impl Campaign {
         self.pending().is_empty()
     }
 
-    /// Writes `matrix.json` and `matrix.md`, and returns the matrix.
+    /// Writes `matrix.json`, `matrix.md` and `matrix.html`, and returns the matrix.
     pub fn write_matrix(&self, started_at: &str) -> Result<Matrix> {
         let records: Vec<RunRecord> = self.done.values().cloned().collect();
         let labels = |l: &[plan::Labelled]| l.iter().map(|x| x.label.clone()).collect::<Vec<_>>();
@@ -196,6 +197,10 @@ impl Campaign {
             format!("{json}\n").as_bytes(),
         )?;
         store::write_file(&self.dir.join("matrix.md"), matrix::markdown(&m).as_bytes())?;
+        store::write_file(
+            &self.dir.join("matrix.html"),
+            html::html(&m, &self.dir).as_bytes(),
+        )?;
         Ok(m)
     }
 }
