@@ -14,20 +14,6 @@ use std::time::{Duration, Instant};
 
 const PLAN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../campaigns/quick.toml");
 
-fn build(packages: &[&str]) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut args = vec!["build"];
-    for p in packages {
-        args.extend(["-p", p]);
-    }
-    let status = Command::new(cargo)
-        .args(&args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("running cargo build");
-    assert!(status.success(), "cargo build {packages:?} failed");
-}
-
 fn compare(results: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_faultline"));
     c.args(["compare", PLAN, "--results-dir"]).arg(results);
@@ -162,7 +148,10 @@ fn an_interrupted_campaign_resumes_and_its_matrix_says_what_each_system_kept() {
     assert!(md.contains("| raft-kv | – | – | **held 1/1** |"), "{md}");
     assert!(md.contains("**held 1/1** | session |"), "{md}");
     let page = std::fs::read_to_string(root.join("latest/matrix.html")).unwrap();
-    assert!(page.contains("<a href=\"runs/dynamo-kv-R-W-1--partitions/"), "{page}");
+    assert!(
+        page.contains("<a href=\"runs/dynamo-kv-R-W-1--partitions/"),
+        "{page}"
+    );
     assert!(
         md.contains("| dynamo-kv R=W=1 | broken 1/1 (median"),
         "{md}"

@@ -9,19 +9,9 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn build(package: &str) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", package])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("running cargo build");
-    assert!(status.success(), "cargo build -p {package} failed");
-}
-
 #[test]
 fn dynamo_kv_under_partitions_keeps_its_promises_and_reports_broken_monotonic_reads() {
-    build("dynamo-kv");
+    build(&["dynamo-kv"]);
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))

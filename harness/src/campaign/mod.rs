@@ -14,15 +14,14 @@ pub mod plan;
 use crate::config::{self, TestArgs, TestConfig};
 use crate::error::bad_input;
 use crate::results::store;
-use crate::run::{self, Observer, Outcome};
+use crate::run::{self, Outcome, Silent};
 use anyhow::{Context, Result};
 use matrix::{FaultTable, Matrix, ModelRecord, RunRecord};
 use plan::{slug, Plan, RunKey};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 use tokio::sync::watch;
 
 /// What a person sees of a campaign; the CLI implements it.
@@ -283,17 +282,4 @@ fn machine() -> String {
         .unwrap_or_else(|_| "unknown host".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{host} ({cores} cores)")
-}
-
-/// A run of a campaign shows nothing of its own: the campaign has one progress line.
-struct Silent;
-
-impl Observer for Silent {
-    fn started(&self, _: &TestConfig, _: u32, _: &str, _: &Path) {}
-    fn progress_every(&self) -> Option<Duration> {
-        None
-    }
-    fn progress_sink(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
-        Arc::new(|_| {})
-    }
 }

@@ -55,15 +55,8 @@ pub fn run(args: CompareArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return code(&crate::error::bad_input(format!("{e:#}"))),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            say(&format!("cannot start the async runtime: {e}"));
-            return exit::code(exit::HARNESS_ERROR);
-        }
+    let Some(runtime) = super::runtime(say) else {
+        return exit::code(exit::HARNESS_ERROR);
     };
     let mut campaign = match Campaign::open(plan, &args.results_dir, args.fresh) {
         Ok(c) => c,

@@ -83,6 +83,21 @@ fn parse() -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&matches)
 }
 
+/// The async runtime of a subcommand that runs tests; `None` (after saying why) when
+/// it cannot start, which is a harness error.
+fn runtime(say: fn(&str)) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            say(&format!("cannot start the async runtime: {e}"));
+            None
+        }
+    }
+}
+
 /// Writes to standard output. A reader that stops early (`faultline test | head`)
 /// closes it; that is not an error worth a panic, and the exit code stays the
 /// verdict's.

@@ -3,18 +3,6 @@
 
 use super::*;
 
-/// An observer that shows nothing.
-struct Silent;
-
-impl Observer for Silent {
-    fn started(&self, _: &TestConfig, _: u32, _: &str, _: &Path) {}
-    fn progress_every(&self) -> Option<Duration> {
-        None
-    }
-    fn progress_sink(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
-        Arc::new(|_| {})
-    }
-}
 use crate::config::{resolve, TestArgs};
 use anyhow::Result;
 use nemesis::control::ClusterControl;

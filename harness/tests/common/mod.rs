@@ -47,3 +47,22 @@ pub fn namespaces_of(run_id: &str) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// Builds workspace packages (reference systems) the way this test binary was built:
+/// release for a release test run, debug otherwise.
+pub fn build(packages: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec!["build"];
+    if cfg!(not(debug_assertions)) {
+        args.push("--release");
+    }
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    let status = Command::new(cargo)
+        .args(&args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("running cargo build");
+    assert!(status.success(), "cargo {args:?} failed");
+}
