@@ -85,10 +85,12 @@ impl Cell {
                 .map(|s| format!(" (median {s:.1} s)"))
                 .unwrap_or_default();
             format!("broken {}/{}{median}", self.broken, self.runs)
-        } else {
+        } else if self.held > 0 {
             format!("held {}/{}", self.held, self.runs)
+        } else {
+            format!("unknown {}/{}", self.unknown, self.runs)
         };
-        if self.unknown > 0 {
+        if self.unknown > 0 && self.broken + self.held > 0 {
             let _ = write!(t, ", unknown {}", self.unknown);
         }
         match (self.promised, self.broken > 0) {
@@ -165,6 +167,8 @@ pub fn build(entries: &[String], fault_sets: &[String], records: &[RunRecord]) -
                         records.iter().filter(|r| &r.entry == e && &r.faults == f),
                     )
                 })
+                // An entry limited to other fault sets has no runs here, and no row.
+                .filter(|r| r.runs + r.errors > 0)
                 .collect(),
         })
         .collect()
