@@ -78,6 +78,13 @@ fn dynamo_kv_under_partitions_keeps_its_promises_and_reports_broken_monotonic_re
         "{}",
         text(&out)
     );
+    assert!(
+        stdout.contains(
+            "promises (the built-in system's, for these settings): eventual, no-lost-writes"
+        ),
+        "{}",
+        text(&out)
+    );
     let line = stdout
         .lines()
         .find(|l| l.starts_with("monotonic-reads "))

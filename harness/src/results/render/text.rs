@@ -75,6 +75,14 @@ impl Renderer for Text {
 /// Each model: promised or not, its status, the evidence and when it first broke.
 pub fn models_table(p: &PromiseReport) -> String {
     let mut out = String::new();
+    if let Some(promises) = &p.promises {
+        let _ = writeln!(
+            out,
+            "promises ({}): {}",
+            promises.from.describe(),
+            names(&promises.models)
+        );
+    }
     let _ = writeln!(
         out,
         "{:<20} {:<9} {:<12} evidence",
