@@ -105,6 +105,8 @@ mod tests {
                     runs: 2,
                     errors: 0,
                     cells: vec![(Model::Linearizable, broken)],
+                    promise_broken: 1,
+                    median_detect_s: Some(1.5),
                     strongest: "none".into(),
                 }],
             }],

@@ -108,6 +108,13 @@ pub struct Row {
     pub runs: u32,
     pub errors: u32,
     pub cells: Vec<(Model, Cell)>,
+    /// Runs in which some promised model was broken: for a bug switch, the runs that
+    /// caught it (its detection rate is this over `runs`).
+    pub promise_broken: u32,
+    /// The median, over those runs, of the time to the first operation that broke a
+    /// promise (where the evidence names one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_detect_s: Option<f64>,
     /// The strongest model of the chain (linearizable, sequential, the four session
     /// guarantees, eventual) held in every run of the row; `none` when none was.
     pub strongest: String,
@@ -209,13 +216,39 @@ fn row<'a>(entry: &str, records: impl Iterator<Item = &'a RunRecord>) -> Row {
         })
         .collect();
     let runs = ok.len() as u32;
+    let (promise_broken, median_detect_s) = detection(&ok);
     Row {
         entry: entry.to_string(),
         runs,
         errors: (records.len() - ok.len()) as u32,
         strongest: strongest(runs, &cells),
+        promise_broken,
+        median_detect_s,
         cells,
     }
+}
+
+/// How many runs broke a promise, and the median time to the first violation of a
+/// promised model in them.
+fn detection(runs: &[&&RunRecord]) -> (u32, Option<f64>) {
+    let mut caught = 0;
+    let mut times = Vec::new();
+    for r in runs {
+        let broken = r
+            .models
+            .iter()
+            .filter(|m| m.promised && m.status == RecordStatus::Broken);
+        let first = broken
+            .clone()
+            .filter_map(|m| m.first_violation_s)
+            .reduce(f64::min);
+        if broken.count() > 0 {
+            caught += 1;
+            times.extend(first);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    (caught, median(&times))
 }
 
 fn median(sorted: &[f64]) -> Option<f64> {
@@ -272,6 +305,25 @@ pub fn markdown(m: &Matrix) -> String {
                 let _ = write!(out, " {} |", cell.unwrap_or_default());
             }
             let _ = writeln!(out, " {} |", r.strongest);
+        }
+    }
+    let bugs: Vec<(&str, &Row)> = m
+        .tables
+        .iter()
+        .flat_map(|t| t.rows.iter().map(move |r| (t.faults.as_str(), r)))
+        .filter(|(_, r)| r.entry.contains("--bug"))
+        .collect();
+    if !bugs.is_empty() {
+        out.push_str("\n## Bug switches\n\n| bug build | faults | caught (a promise broken) | median time to detect |\n|---|---|---|---|\n");
+        for (faults, r) in bugs {
+            let median = r
+                .median_detect_s
+                .map_or("–".to_string(), |s| format!("{s:.1} s"));
+            let _ = writeln!(
+                out,
+                "| {} | {faults} | {} of {} | {median} |",
+                r.entry, r.promise_broken, r.runs
+            );
         }
     }
     out
