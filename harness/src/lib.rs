@@ -3,6 +3,7 @@
 //!
 //! - [`cli`]: the only layer that prints or chooses exit codes (test, check, synth,
 //!   clean). Nothing imports it but `main.rs`.
+//! - [`campaign`]: a comparison plan's runs, resumable, and the consistency matrix.
 //! - [`run`]: the phases of a test, its outcome, progress, interrupts.
 //! - [`results`]: typed run results, the results folder, and the renderers.
 //! - [`config`]: raw flags and a test file resolved into one typed configuration.
@@ -14,6 +15,7 @@
 
 pub mod adapter;
 pub mod backend;
+pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod config;

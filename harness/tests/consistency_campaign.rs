@@ -8,26 +8,11 @@
 //!
 //! The ignored campaign runs one 20 s test per claim (about 6 minutes in all).
 
+mod common;
+use common::build;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn build(packages: &[&str]) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut args = vec!["build"];
-    if cfg!(not(debug_assertions)) {
-        args.push("--release");
-    }
-    for p in packages {
-        args.extend(["-p", p]);
-    }
-    let status = Command::new(cargo)
-        .args(&args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("running cargo build");
-    assert!(status.success(), "cargo {args:?} failed");
-}
 
 fn text(o: &Output) -> String {
     format!(

@@ -20,6 +20,7 @@ mod eventual;
 mod kind;
 pub(crate) mod linearizable;
 mod placement;
+pub mod promises;
 mod sequential;
 mod session;
 mod unique_ids;

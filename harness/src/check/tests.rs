@@ -370,3 +370,111 @@ fn the_register_checks_read_a_history_as_its_readings_say() {
         assert_eq!(read_as[0].verdict, Verdict::Valid, "{}", read_as[0].summary);
     }
 }
+
+fn promised(models: &[&str]) -> crate::system::Promises {
+    crate::system::Promises {
+        models: crate::system::promise::parse_models(models.iter().copied()).unwrap(),
+        from: crate::system::PromiseSource::Expect,
+    }
+}
+
+fn outcome(r: &promises::PromiseReport, m: crate::system::Model) -> &promises::ModelOutcome {
+    r.models.iter().find(|o| o.model == m).unwrap()
+}
+
+#[test]
+fn a_broken_model_nobody_promised_is_a_finding_and_the_promises_hold() {
+    use crate::system::Model;
+    let h = parse_jsonl(STALE_APPEND).unwrap();
+    let results = run_checks(
+        &h,
+        &context(Workload::Append, &["session", "eventual"]),
+        "h.jsonl",
+    );
+    let r = promises::judge(
+        &results,
+        &h,
+        Some(&promised(&["eventual", "no-lost-writes"])),
+    );
+    assert_eq!(r.verdict, Some(Verdict::Valid));
+    let mr = outcome(&r, Model::MonotonicReads);
+    assert_eq!((mr.promised, mr.status), (false, promises::Status::Broken));
+    assert!(mr.first_violation_s.is_some(), "{mr:?}");
+    let findings: Vec<Model> = r.findings().map(|o| o.model).collect();
+    assert_eq!(
+        findings,
+        vec![
+            Model::Linearizable,
+            Model::Sequential,
+            Model::MonotonicReads,
+            Model::ReadYourWrites
+        ]
+    );
+    let lost = outcome(&r, Model::NoLostWrites);
+    assert_eq!((lost.promised, lost.status), (true, promises::Status::Held));
+    assert!(lost.evidence.starts_with("0 of "), "{}", lost.evidence);
+    // Linearizability is neither checked on lists nor promised, and a model it
+    // implies is broken: it is listed as broken, not promised.
+    let lin = outcome(&r, Model::Linearizable);
+    assert_eq!(
+        (lin.promised, lin.status),
+        (false, promises::Status::Broken)
+    );
+    assert!(lin.evidence.contains("monotonic-reads"), "{}", lin.evidence);
+}
+
+#[test]
+fn a_promise_broken_directly_or_through_what_it_implies_is_invalid() {
+    use crate::system::Model;
+    let h = parse_jsonl(STALE_APPEND).unwrap();
+    let results = run_checks(
+        &h,
+        &context(Workload::Append, &["session", "eventual"]),
+        "h.jsonl",
+    );
+    let r = promises::judge(&results, &h, Some(&promised(&["monotonic-reads"])));
+    assert_eq!(r.verdict, Some(Verdict::Invalid));
+    assert!(r.findings().all(|o| o.model != Model::MonotonicReads));
+    // Linearizability is not checked on an append history, but it implies monotonic
+    // reads, so promising it promises them too.
+    let r = promises::judge(&results, &h, Some(&promised(&["linearizable"])));
+    assert_eq!(r.verdict, Some(Verdict::Invalid));
+    let mr = outcome(&r, Model::MonotonicReads);
+    assert_eq!(mr.promised_as_part_of, Some(Model::Linearizable));
+    assert_eq!(mr.status, promises::Status::Broken);
+}
+
+#[test]
+fn a_promised_model_no_check_could_decide_makes_the_promises_unknown() {
+    let h = register_history(false);
+    let results = run_checks(&h, &context(Workload::Register, &["session"]), "h.jsonl");
+    let r = promises::judge(&results, &h, Some(&promised(&["read-your-writes"])));
+    assert_eq!(r.verdict, Some(Verdict::Unknown));
+    // Linearizability, held, decides the guarantees the session check could not.
+    let results = run_checks(
+        &h,
+        &context(Workload::Register, &["linearizable", "session"]),
+        "h.jsonl",
+    );
+    let r = promises::judge(&results, &h, Some(&promised(&["read-your-writes"])));
+    assert_eq!(r.verdict, Some(Verdict::Valid));
+    let ryw = outcome(&r, crate::system::Model::ReadYourWrites);
+    assert_eq!(ryw.evidence, "implied by linearizable, which holds");
+}
+
+#[test]
+fn without_promises_there_is_no_promise_verdict_and_no_finding() {
+    let h = parse_jsonl(STALE_APPEND).unwrap();
+    let results = run_checks(
+        &h,
+        &context(Workload::Append, &["session", "eventual"]),
+        "h.jsonl",
+    );
+    let r = promises::judge(&results, &h, None);
+    assert_eq!(r.verdict, None);
+    assert_eq!(r.findings().count(), 0);
+    assert!(r.models.iter().all(|m| !m.promised));
+    // A system that promises nothing: every promise (there are none) holds.
+    let r = promises::judge(&results, &h, Some(&promised(&["none"])));
+    assert_eq!(r.verdict, Some(Verdict::Valid));
+}

@@ -3,6 +3,7 @@
 
 mod check;
 mod clean;
+mod compare;
 pub mod exit;
 mod report;
 mod synth;
@@ -33,6 +34,8 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Write the HTML report of a run folder or of any history, and print its path.
     Report(report::ReportArgs),
+    /// Run a campaign from a plan (entries x fault sets x seeds) and write the consistency matrix.
+    Compare(compare::CompareArgs),
     /// Remove namespaces, links, rules and processes a killed faultline left behind.
     Clean(clean::CleanArgs),
 }
@@ -57,6 +60,7 @@ pub fn run() -> ExitCode {
         Command::Synth(args) => synth::run(args),
         Command::Report(args) => report::run(args),
         Command::Clean(args) => clean::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 
@@ -81,6 +85,21 @@ fn parse() -> Result<Cli, clap::Error> {
     });
     let matches = command.try_get_matches()?;
     Cli::from_arg_matches(&matches)
+}
+
+/// The async runtime of a subcommand that runs tests; `None` (after saying why) when
+/// it cannot start, which is a harness error.
+fn runtime(say: fn(&str)) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            say(&format!("cannot start the async runtime: {e}"));
+            None
+        }
+    }
 }
 
 /// Writes to standard output. A reader that stops early (`faultline test | head`)

@@ -164,6 +164,7 @@ fn of_run(config: &TestConfig, dir: &Path) -> Recheck {
         replay: text(&test, "replay"),
         crashed_nodes: serde_json::from_value(results["crashed_nodes"].clone()).unwrap_or_default(),
         warnings: serde_json::from_value(results["warnings"].clone()).unwrap_or_default(),
+        promises: config.promises.clone(),
     }
 }
 
@@ -193,6 +194,7 @@ fn of_file(args: &ReportArgs, history: &Path) -> Recheck {
         replay,
         crashed_nodes: Vec::new(),
         warnings: Vec::new(),
+        promises: None,
     }
 }
 

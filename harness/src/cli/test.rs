@@ -30,15 +30,8 @@ pub fn run(args: TestArgs) -> ExitCode {
             });
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            say(&format!("cannot start the async runtime: {e}"));
-            return exit::code(exit::HARNESS_ERROR);
-        }
+    let Some(runtime) = super::runtime(say) else {
+        return exit::code(exit::HARNESS_ERROR);
     };
     let code = runtime.block_on(run_all(config, junit.as_deref()));
     // Tasks still running (a client stuck past its timeout) must not hold the exit.
@@ -242,6 +235,7 @@ mod tests {
                 replay: String::new(),
                 crashed_nodes: Vec::new(),
                 warnings: Vec::new(),
+                promises: None,
             },
         );
         let outcomes = vec![

@@ -7,6 +7,7 @@
 //! that is silently ignored gives a test that is not the one the user asked for.
 
 use super::TestConfig;
+use crate::system::PromiseSource;
 use crate::units::duration_text;
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,8 @@ pub struct TestFile {
     pub etcd_reads: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_wait: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<StringList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quiet: Option<bool>,
 }
@@ -133,6 +136,23 @@ impl TestFile {
             keep_data: Some(c.keep_data.to_string()),
             etcd_reads: (c.etcd_reads != Default::default()).then(|| c.etcd_reads.to_string()),
             redis_wait: (c.redis_wait > 0).then_some(c.redis_wait as i64),
+            // Only an override is written: the system's own promises follow from
+            // the system and its settings, which the file already holds.
+            expect: c
+                .promises
+                .as_ref()
+                .filter(|p| p.from == PromiseSource::Expect)
+                .map(|p| {
+                    StringList::One(if p.models.is_empty() {
+                        "none".to_string()
+                    } else {
+                        p.models
+                            .iter()
+                            .map(|m| m.name())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                }),
             quiet: None,
         }
     }

@@ -108,6 +108,13 @@ pub struct TestArgs {
     /// it, and is indeterminate if they do not in time. 0: no waiting.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub redis_wait: Option<i64>,
+    /// The models this run is judged by, comma-separated, instead of the system's
+    /// promises: linearizable, sequential, monotonic-reads, monotonic-writes,
+    /// read-your-writes, writes-follow-reads (or `session` for the four), eventual,
+    /// no-lost-writes, bank, counter, unique-ids, or `none`. The exit code is 1 only
+    /// when one of them is broken; other broken models are findings.
+    #[arg(long, value_name = "MODELS")]
+    pub expect: Option<String>,
     /// No live progress line.
     #[arg(long)]
     pub quiet: bool,

@@ -119,6 +119,10 @@ pub struct TestConfig {
     /// Replicas a Redis write waits for; 0 for none.
     #[serde(default)]
     pub redis_wait: u32,
+    /// The models the run is judged by (`--expect`, else the system's promises);
+    /// `None`: the system promises nothing known, and every check decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promises: Option<crate::system::Promises>,
     #[serde(skip)]
     pub quiet: bool,
     /// Where the settings came from, for the record (absolute).

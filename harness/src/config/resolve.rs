@@ -7,7 +7,8 @@ use super::flags::TestArgs;
 use super::{KeepData, TestConfig};
 use crate::check::CheckKind;
 use crate::error::bad_input;
-use crate::system::{faults, SystemSpec};
+use crate::system::promise::parse_models;
+use crate::system::{faults, PromiseSource, Promises, SystemSpec};
 use crate::units::{parse_duration, MAX_DURATION};
 use crate::workload::default_checks;
 use crate::workload::parse_check_list;
@@ -95,10 +96,18 @@ impl Resolver<'_> {
         let t = self.timings(!nemesis.is_empty())?;
         let (seed, test_count) = self.seed_and_count()?;
         let (a, f) = (self.args, &self.file);
+        let etcd_reads = self.parsed(
+            &a.etcd_reads,
+            &f.etcd_reads,
+            "etcd-reads",
+            Default::default(),
+        )?;
+        let system_args = self.system_args();
+        let promises = self.promises(&spec, &system_args, etcd_reads)?;
         Ok(TestConfig {
             name: self.name(&system, workload)?,
             system,
-            system_args: self.system_args(),
+            system_args,
             nodes,
             workload,
             concurrency: self.count(
@@ -144,12 +153,7 @@ impl Resolver<'_> {
                 "keep-data",
                 def::KEEP_DATA,
             )?,
-            etcd_reads: self.parsed(
-                &a.etcd_reads,
-                &f.etcd_reads,
-                "etcd-reads",
-                Default::default(),
-            )?,
+            etcd_reads,
             redis_wait: self.count(
                 a.redis_wait,
                 f.redis_wait,
@@ -158,6 +162,7 @@ impl Resolver<'_> {
                 0,
                 16,
             )? as u32,
+            promises,
             quiet: a.quiet || f.quiet.unwrap_or(false),
             config_file: a.config.as_deref().map(absolute),
         })
@@ -242,6 +247,35 @@ impl Resolver<'_> {
             crate::system::SpecSource::Builtin => text,
         };
         Ok((stored, spec))
+    }
+
+    /// `--expect` (or the file's `expect`) over what the system promises with these
+    /// settings; the settings are known only here, with the spec.
+    fn promises(
+        &self,
+        spec: &SystemSpec,
+        system_args: &[String],
+        etcd_reads: workloads::etcd::EtcdReads,
+    ) -> Result<Option<Promises>> {
+        let (text, from_flag) = pick(
+            self.args.expect.clone(),
+            self.file.expect.as_ref().map(StringList::joined),
+        );
+        if let Some(text) = text {
+            let models = parse_models(text.split(','))
+                .map_err(|e| self.o.error(from_flag, "expect", format!("`{text}`: {e}")))?;
+            return Ok(Some(Promises {
+                models,
+                from: PromiseSource::Expect,
+            }));
+        }
+        let from = match spec.source {
+            crate::system::SpecSource::Builtin => PromiseSource::Builtin,
+            crate::system::SpecSource::File(_) => PromiseSource::SystemFile,
+        };
+        Ok(spec
+            .promises_for(system_args, etcd_reads)
+            .map(|models| Promises { models, from }))
     }
 
     fn system_args(&self) -> Vec<String> {

@@ -591,3 +591,89 @@ fn keep_data_defaults_to_on_failure_and_replays() {
     .unwrap();
     assert_eq!((again.keep_data, again.all_keys), (KeepData::Never, true));
 }
+
+#[test]
+fn promises_come_from_the_system_and_its_settings_or_from_expect() {
+    use crate::system::{Model, PromiseSource};
+    let resolve_with = |args: TestArgs| {
+        resolve(&TestArgs {
+            seed: Some(1),
+            ..args
+        })
+    };
+    let c = resolve_with(TestArgs {
+        system: Some("etcd".into()),
+        etcd_reads: Some("serializable".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let p = c.promises.unwrap();
+    assert_eq!(p.from, PromiseSource::Builtin);
+    assert_eq!(
+        p.models,
+        vec![Model::Sequential, Model::Eventual, Model::NoLostWrites]
+    );
+    // --expect overrides, and test.toml keeps the override so a replay is judged alike.
+    let c = resolve_with(TestArgs {
+        system: Some("dynamo-kv".into()),
+        system_args: vec!["--lww".into()],
+        expect: Some("session,no-lost-writes".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let p = c.promises.clone().unwrap();
+    assert_eq!(p.from, PromiseSource::Expect);
+    assert_eq!(p.models.len(), 5);
+    let toml = TestFile::of(&c).to_toml(Path::new("/r"));
+    assert!(
+        toml.contains("expect = \"monotonic-reads,monotonic-writes,read-your-writes,writes-follow-reads,no-lost-writes\""),
+        "{toml}"
+    );
+    let e = resolve_with(TestArgs {
+        expect: Some("linearizable,strong".into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(crate::error::is_bad_input(&e));
+    let e = format!("{e:#}");
+    assert!(
+        e.starts_with("--expect: `linearizable,strong`: unknown model `strong`"),
+        "{e}"
+    );
+    let f = file("expect = [\"bank\", \"\"]\n");
+    let e = resolve_with(TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(format!("{e:#}").contains("key `expect`"), "{e:#}");
+}
+
+#[test]
+fn a_system_file_states_its_promises() {
+    use crate::system::{Model, SystemSpec};
+    let spec = SystemSpec::from_toml_str(
+        "name = \"a\"\ncommand = \"sh {id}\"\nport = 1\npromises = [\"linearizable\", \"session\"]\n",
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    let models = spec.promises_for(&[], Default::default()).unwrap();
+    assert_eq!(models.len(), 5);
+    assert_eq!(models[0], Model::Linearizable);
+    let e = SystemSpec::from_toml_str(
+        "name = \"a\"\ncommand = \"sh {id}\"\nport = 1\npromises = [\"acid\"]\n",
+        Path::new("/tmp/s.toml"),
+    )
+    .unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("/tmp/s.toml") && e.contains("field `promises`") && e.contains("acid"),
+        "{e}"
+    );
+    let plain = SystemSpec::from_toml_str(
+        "name = \"a\"\ncommand = \"sh {id}\"\nport = 1\n",
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert_eq!(plain.promises_for(&[], Default::default()), None);
+}

@@ -14,6 +14,7 @@ pub mod store;
 pub use stats::{stats, Stats};
 
 use crate::backend::NodeExit;
+use crate::check::promises::PromiseReport;
 use crate::check::CheckResult;
 use crate::config::TestConfig;
 use checker::consistency::hierarchy::Placement;
@@ -56,6 +57,9 @@ pub struct RunResults {
     /// absent when no model was checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hierarchy: Option<Placement>,
+    /// Each model, promised or not, held or broken, with its evidence; and the
+    /// verdict on the promises, which decides the exit code when there are some.
+    pub promises: PromiseReport,
     pub nemesis: NemesisRecord,
     pub final_reads: FinalReads,
     /// Nodes that exited on their own: a finding, whatever the checks say.
@@ -68,6 +72,14 @@ pub struct RunResults {
     pub run_dir: PathBuf,
     /// The command that replays the run.
     pub replay: String,
+}
+
+impl RunResults {
+    /// The verdict the exit code carries: the promises' when the run has promises
+    /// (an unpromised model broken is a finding), else every check's.
+    pub fn decisive_verdict(&self) -> Verdict {
+        self.promises.verdict.unwrap_or(self.verdict)
+    }
 }
 
 /// What the nemesis did.
@@ -151,6 +163,8 @@ pub struct Recheck {
     pub replay: String,
     pub crashed_nodes: Vec<NodeExit>,
     pub warnings: Vec<String>,
+    /// What the system promised, when the run's configuration is known.
+    pub promises: Option<crate::system::Promises>,
 }
 
 impl RunResults {
@@ -174,6 +188,7 @@ impl RunResults {
                 .filter(|c| c.verdict == Verdict::Invalid)
                 .find_map(|c| c.report.counterexample()),
             hierarchy: crate::check::placement(&checks),
+            promises: crate::check::promises::judge(&checks, history, about.promises.as_ref()),
             checks,
             stats: stats(history),
             nemesis: NemesisRecord::default(),

@@ -46,6 +46,20 @@ pub trait Observer: Send + Sync {
     fn progress_done(&self) {}
 }
 
+/// An observer that shows nothing: a run inside a campaign (which has its own
+/// progress line), or a test of the runner.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn started(&self, _: &TestConfig, _: u32, _: &str, _: &Path) {}
+    fn progress_every(&self) -> Option<Duration> {
+        None
+    }
+    fn progress_sink(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
+        Arc::new(|_| {})
+    }
+}
+
 /// Runs one test of `config` against a real cluster of its system.
 pub async fn run_real(
     config: &TestConfig,
@@ -308,6 +322,7 @@ impl RunFolder {
                 .filter(|c| c.verdict == Verdict::Invalid)
                 .find_map(|c| c.report.counterexample()),
             hierarchy: check::placement(&checks),
+            promises: check::promises::judge(&checks, &history, config.promises.as_ref()),
             checks,
             stats: results::stats(&history),
             nemesis: driven.nemesis,

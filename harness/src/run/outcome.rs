@@ -21,9 +21,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The verdict that decides the exit code (the promises', when there are some).
     pub fn verdict(&self) -> Option<Verdict> {
         match self {
-            Outcome::Checked(r) => Some(r.verdict),
+            Outcome::Checked(r) => Some(r.decisive_verdict()),
             _ => None,
         }
     }

@@ -3,18 +3,6 @@
 
 use super::*;
 
-/// An observer that shows nothing.
-struct Silent;
-
-impl Observer for Silent {
-    fn started(&self, _: &TestConfig, _: u32, _: &str, _: &Path) {}
-    fn progress_every(&self) -> Option<Duration> {
-        None
-    }
-    fn progress_sink(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
-        Arc::new(|_| {})
-    }
-}
 use crate::config::{resolve, TestArgs};
 use anyhow::Result;
 use nemesis::control::ClusterControl;
@@ -147,6 +135,7 @@ async fn run_fake_with(
         time_limit: extra.time_limit.or(base.time_limit.clone()),
         keep_data: extra.keep_data.or(base.keep_data.clone()),
         nemesis_interval: extra.nemesis_interval.or(base.nemesis_interval.clone()),
+        expect: extra.expect.or(base.expect.clone()),
         ..base
     };
     let config = resolve(&args).unwrap();
@@ -291,6 +280,43 @@ async fn a_store_that_loses_writes_is_invalid_with_a_counterexample() {
         console.contains(&format!("report: {}", dir.join("report.html").display())),
         "{console}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_model_outside_the_promises_leaves_the_run_valid_and_is_reported() {
+    let root = tempfile::tempdir().unwrap();
+    let expect = |models: &str| TestArgs {
+        expect: Some(models.into()),
+        ..Default::default()
+    };
+    let (outcome, _, _) = run_fake_with(true, None, expect("eventual"), root.path()).await;
+    // The checks find the lost writes; the exit code follows the promise, which holds.
+    assert_eq!(outcome.verdict(), Some(Verdict::Valid), "{outcome:?}");
+    let dir = outcome.run_dir().unwrap().to_path_buf();
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["verdict"], json!("invalid"));
+    assert_eq!(results["promises"]["verdict"], json!("valid"));
+    assert_eq!(results["promises"]["promises"]["from"], json!("expect"));
+    let lin = results["promises"]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == json!("linearizable"))
+        .unwrap();
+    assert_eq!(lin["promised"], json!(false));
+    assert_eq!(lin["status"], json!("broken"));
+    let Outcome::Checked(r) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    let text = crate::results::render::Renderer::render(&crate::results::render::text::Text, r);
+    assert!(
+        text.contains("verdict: valid (promises kept: eventual; findings, not promised: linearizable, sequential broken)"),
+        "{text}"
+    );
+    // The same run promising linearizability fails.
+    let (outcome, _, _) = run_fake_with(true, None, expect("linearizable"), root.path()).await;
+    assert_eq!(outcome.verdict(), Some(Verdict::Invalid), "{outcome:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 
 use super::faults::{FaultClass, FaultSet};
 use super::leader::LeaderLookup;
+use super::promise::parse_models;
 use super::template::CommandTemplate;
 use super::{Readiness, SpecSource, SystemSpec};
 use crate::adapter::ClientProtocol;
@@ -66,6 +67,8 @@ struct SystemFile {
     #[serde(default = "default_leader")]
     leader: LeaderFile,
     faults: Option<Vec<String>>,
+    /// The models the system claims to keep: a run's exit code follows them.
+    promises: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -190,6 +193,11 @@ impl SystemFile {
             faults,
             source: SpecSource::File(path.to_path_buf()),
             unavailable: None,
+            promises: self
+                .promises
+                .map(|p| parse_models(p.iter().map(String::as_str)))
+                .transpose()
+                .map_err(|e| anyhow!("field `promises`: {e}"))?,
         };
         spec.validate()?;
         Ok(spec)

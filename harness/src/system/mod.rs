@@ -8,12 +8,14 @@ pub mod builtin;
 pub mod faults;
 pub mod file;
 pub mod leader;
+pub mod promise;
 pub mod ready;
 pub mod template;
 
 pub use builtin::BUILTIN_NAMES;
 pub use faults::{FaultClass, FaultSet};
 pub use leader::LeaderLookup;
+pub use promise::{Model, PromiseSource, Promises};
 pub use ready::ClusterReadiness;
 pub use template::{CommandTemplate, NodeVars, PLACEHOLDERS};
 
@@ -73,6 +75,10 @@ pub struct SystemSpec {
     /// Why this system cannot start on this machine (a reference binary not built
     /// yet), said before anything starts.
     pub unavailable: Option<String>,
+    /// The models a system file says the system keeps (`promises = [...]`); `None`
+    /// when it says nothing. Built-in systems' promises depend on their settings:
+    /// [`SystemSpec::promises_for`].
+    pub promises: Option<Vec<Model>>,
 }
 
 impl SystemSpec {
@@ -102,6 +108,21 @@ impl SystemSpec {
         match &self.source {
             SpecSource::Builtin => format!("built-in system {}", self.name),
             SpecSource::File(p) => format!("system {} ({})", self.name, p.display()),
+        }
+    }
+
+    /// What the system promises when run with these node arguments and etcd read
+    /// mode: a built-in's promises per setting, a system file's as written.
+    pub fn promises_for(
+        &self,
+        system_args: &[String],
+        etcd_reads: workloads::etcd::EtcdReads,
+    ) -> Option<Vec<Model>> {
+        match self.source {
+            SpecSource::Builtin => {
+                builtin::promises::for_settings(&self.name, system_args, etcd_reads)
+            }
+            SpecSource::File(_) => self.promises.clone(),
         }
     }
 
@@ -171,6 +192,7 @@ mod tests {
             faults: FaultSet::ALL,
             source: SpecSource::Builtin,
             unavailable: None,
+            promises: None,
         }
     }
 

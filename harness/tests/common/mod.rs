@@ -48,13 +48,26 @@ pub fn namespaces_of(run_id: &str) -> Vec<String> {
         .collect()
 }
 
-/// Builds raft-kv (the tests that run it start its binary from target/).
-pub fn build_raft_kv() {
+/// Builds workspace packages (reference systems) the way this test binary was built:
+/// release for a release test run, debug otherwise.
+pub fn build(packages: &[&str]) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec!["build"];
+    if cfg!(not(debug_assertions)) {
+        args.push("--release");
+    }
+    for p in packages {
+        args.extend(["-p", p]);
+    }
     let status = Command::new(cargo)
-        .args(["build", "-p", "raft-kv"])
+        .args(&args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .status()
-        .expect("running cargo build -p raft-kv");
-    assert!(status.success(), "cargo build -p raft-kv failed");
+        .expect("running cargo build");
+    assert!(status.success(), "cargo {args:?} failed");
+}
+
+/// Builds raft-kv (the tests that run it start its binary from target/).
+pub fn build_raft_kv() {
+    build(&["raft-kv"]);
 }

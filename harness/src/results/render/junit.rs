@@ -179,6 +179,7 @@ mod tests {
                 replay: "faultline test --config '/tmp/run <1>/test.toml'".into(),
                 crashed_nodes: Vec::new(),
                 warnings: Vec::new(),
+                promises: None,
             },
         )
     }

@@ -4,8 +4,10 @@
 //! history sits among the models.
 
 use super::{Renderer, RunResults};
+use crate::check::promises::{PromiseReport, Status};
 use crate::check::{CheckReport, CheckResult};
 use crate::results::Stats;
+use crate::system::promise::names;
 use checker::verdict::Verdict;
 use std::fmt::Write;
 
@@ -41,10 +43,14 @@ impl Renderer for Text {
         } else {
             ""
         };
+        if r.promises.promises.is_some() {
+            let _ = write!(out, "\n{}", models_table(&r.promises));
+        }
         let _ = writeln!(
             out,
-            "\nverdict: {}   seed {}   {}{partial}",
-            r.verdict,
+            "\nverdict: {}{}   seed {}   {}{partial}",
+            r.decisive_verdict(),
+            promise_note(&r.promises),
             r.seed,
             r.run_dir.display()
         );
@@ -66,6 +72,73 @@ impl Renderer for Text {
         }
         out
     }
+}
+
+/// Each model: promised or not, its status, the evidence and when it first broke.
+pub fn models_table(p: &PromiseReport) -> String {
+    let mut out = String::new();
+    if let Some(promises) = &p.promises {
+        let _ = writeln!(
+            out,
+            "promises ({}): {}",
+            promises.from.describe(),
+            names(&promises.models)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<20} {:<9} {:<12} evidence",
+        "model", "promised", "status"
+    );
+    for m in &p.models {
+        let promised = match (m.promised, m.promised_as_part_of) {
+            (false, _) => "no".to_string(),
+            (true, None) => "yes".to_string(),
+            (true, Some(_)) => "implied".to_string(),
+        };
+        let when = m
+            .first_violation_s
+            .map(|s| format!(" (first at {s:.1} s)"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<20} {:<9} {:<12} {}{when}",
+            m.model.name(),
+            promised,
+            m.status.name(),
+            m.evidence
+        );
+    }
+    out
+}
+
+/// What the verdict rests on when the run has promises: kept or broken, and the
+/// findings (broken models nobody promised).
+fn promise_note(p: &PromiseReport) -> String {
+    let Some(promises) = &p.promises else {
+        return String::new();
+    };
+    let broken: Vec<&str> = p
+        .models
+        .iter()
+        .filter(|m| m.promised && m.status == Status::Broken)
+        .map(|m| m.model.name())
+        .collect();
+    let mut note = if promises.models.is_empty() {
+        "no model promised".to_string()
+    } else if broken.is_empty() {
+        format!("promises kept: {}", names(&promises.models))
+    } else {
+        format!("promise broken: {}", broken.join(", "))
+    };
+    let findings: Vec<&str> = p.findings().map(|m| m.model.name()).collect();
+    if !findings.is_empty() {
+        note.push_str(&format!(
+            "; findings, not promised: {} broken",
+            findings.join(", ")
+        ));
+    }
+    format!(" ({note})")
 }
 
 /// A failing check's counterexample or evidence, as text.

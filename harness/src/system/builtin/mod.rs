@@ -3,6 +3,7 @@
 //! real systems from the distribution's packages (etcd, Redis with Sentinel).
 
 mod etcd;
+pub mod promises;
 mod redis;
 
 use super::faults::FaultSet;
@@ -119,6 +120,7 @@ fn kv_reference(name: &str, leader: LeaderLookup) -> SystemSpec {
         faults: FaultSet::ALL,
         source: SpecSource::Builtin,
         unavailable,
+        promises: None,
     }
 }
 

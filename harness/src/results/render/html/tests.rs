@@ -53,6 +53,7 @@ fn rechecked(history: &History, workload: Workload) -> RunResults {
             replay: "faultline test --config /tmp/r/test.toml".into(),
             crashed_nodes: Vec::new(),
             warnings: vec!["no fault was injected during this run: testing".into()],
+            promises: None,
         },
     )
 }
@@ -218,6 +219,7 @@ fn a_hundred_thousand_operations_render_small_and_fast_with_the_violation_kept()
             replay: String::new(),
             crashed_nodes: Vec::new(),
             warnings: Vec::new(),
+            promises: None,
         },
     );
     let started = Instant::now();
