@@ -217,13 +217,7 @@ fn kept(history: &History, flagged: &BTreeSet<u64>) -> Vec<bool> {
 }
 
 fn drawn(op: &Operation, lane: usize, times: &HashMap<u64, u64>, end: f64, c: bool) -> Op {
-    let e = match op.outcome {
-        Outcome::Info => op
-            .complete_index
-            .and_then(|i| times.get(&i))
-            .map_or(end, |t| ms(*t)),
-        _ => ms(op.ret),
-    };
+    let (_, e) = span(op, times, end);
     let compact = |v: &Value| {
         if v.is_null() {
             String::new()
@@ -437,6 +431,8 @@ fn named_ops(
     }
 }
 
+/// When an operation was invoked and when it was last heard of (ms): an `info`
+/// operation ends at its completion event, or at the end of the history.
 fn span(op: &Operation, times: &HashMap<u64, u64>, end: f64) -> (f64, f64) {
     let e = match op.outcome {
         Outcome::Info => op
