@@ -73,6 +73,9 @@ pub struct SystemSpec {
     /// Why this system cannot start on this machine (a reference binary not built
     /// yet), said before anything starts.
     pub unavailable: Option<String>,
+    /// The client adapter a system file's `[client]` table names, for
+    /// [`ClientProtocol::External`] (`docs/adapters.md`).
+    pub client: Option<workloads::external::AdapterCommand>,
 }
 
 impl SystemSpec {
@@ -171,6 +174,7 @@ mod tests {
             faults: FaultSet::ALL,
             source: SpecSource::Builtin,
             unavailable: None,
+            client: None,
         }
     }
 

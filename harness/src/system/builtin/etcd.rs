@@ -70,6 +70,7 @@ pub fn spec() -> SystemSpec {
         faults: FaultSet::ALL_BUT_CLOCK,
         source: SpecSource::Builtin,
         unavailable: None,
+        client: None,
     }
 }
 

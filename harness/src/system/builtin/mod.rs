@@ -97,6 +97,7 @@ fn kv_reference(name: &str, leader: LeaderLookup) -> SystemSpec {
         faults: FaultSet::ALL,
         source: SpecSource::Builtin,
         unavailable,
+        client: None,
     }
 }
 

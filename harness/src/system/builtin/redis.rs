@@ -110,6 +110,7 @@ pub fn spec() -> SystemSpec {
         faults: FaultSet::ALL,
         source: SpecSource::Builtin,
         unavailable: None,
+        client: None,
     }
 }
 

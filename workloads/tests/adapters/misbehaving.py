@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+# A client adapter that keeps its own in-memory store (no node needed) and misbehaves,
+# as the MISBEHAVE environment variable says, on every operation on key 1:
+# hang, exit, garbage, wrong-id, list (a list read on a register), refuse (init).
+# With MISBEHAVE=rotate it misbehaves on its 5th operation, in one of the first four
+# ways chosen by the process id and the key.
+import json, os, sys, time
+
+mode = os.environ.get("MISBEHAVE", "none")
+store = {}
+count = 0
+process = 0
+sys.stderr.write(f"pid {os.getpid()}\n"); sys.stderr.flush()
+pids = os.environ.get("PID_DIR")
+if pids:
+    open(os.path.join(pids, str(os.getpid())), "w").close()
+
+def send(m):
+    sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
+
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["type"] == "init":
+        process = m["process"]
+        if mode == "refuse":
+            send({"type": "error", "error": "cannot reach the cluster: no credentials"})
+        else:
+            send({"type": "init_ok"})
+        continue
+    count += 1
+    how = mode if m["key"] == 1 else "none"
+    if mode == "rotate":
+        ways = ["hang", "exit", "garbage", "wrong-id"]
+        how = ways[(process + m["key"]) % 4] if count % 5 == 0 else "none"
+    if how == "hang":
+        time.sleep(60)
+    if how == "exit":
+        sys.exit(3)
+    if how == "garbage":
+        sys.stdout.write("Traceback (most recent call last): oops\n"); sys.stdout.flush()
+        continue
+    if how == "wrong-id":
+        send({"type": "ok", "id": m["id"] + 1, "value": None})
+        continue
+    f, k, v = m["f"], str(m["key"]), m.get("value")
+    if f == "read":
+        send({"type": "ok", "id": m["id"], "value": [1, 2] if how == "list" else store.get(k)})
+    elif f == "write":
+        store[k] = v; send({"type": "ok", "id": m["id"]})
+    elif f == "cas":
+        if store.get(k) == v[0]:
+            store[k] = v[1]; send({"type": "ok", "id": m["id"]})
+        else:
+            send({"type": "fail", "id": m["id"], "error": "cas-mismatch"})
+    elif f == "append":
+        store.setdefault(k, []).append(v); send({"type": "ok", "id": m["id"]})
