@@ -388,20 +388,21 @@ impl Session {
     /// The completion an answer (with the right id) says.
     fn completion(&self, op: &Op, a: &Value) -> Completion {
         let error = a.get("error").and_then(Value::as_str).map(str::to_string);
-        let version =
-            match a.get("version") {
-                None | Some(Value::Null) => None,
-                Some(v) => match v.as_u64() {
-                    Some(n) => Some(n),
-                    None if op.f.is_read() => return indeterminate(
+        let version = match a.get("version") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_u64() {
+                Some(n) => Some(n),
+                None if op.f.is_read() => {
+                    return indeterminate(
                         op,
                         format!(
                             "malformed-response: \"version\" is {v}, not a non-negative integer"
                         ),
-                    ),
-                    None => None,
-                },
-            };
+                    )
+                }
+                None => None,
+            },
+        };
         match a.get("type").and_then(Value::as_str) {
             Some("ok") if op.f.is_read() => match a.get("value") {
                 None => indeterminate(
@@ -538,11 +539,14 @@ impl Client for AdapterClient {
             let s = &self.session;
             let mut state = s.state.lock().await;
             s.ensure_running(&mut state).await.map_err(|e| {
+                let log = std::fs::read_to_string(&s.log).unwrap_or_default();
+                let tail = log.trim_end().rsplit('\n').next().unwrap_or("");
                 anyhow!(
-                    "the client adapter of process {} {} (its log: {})",
+                    "the client adapter of process {} did not start: {} (its log, {}, ends: {})",
                     s.process,
                     e.cause,
-                    s.log.display()
+                    s.log.display(),
+                    clip(tail)
                 )
             })
         })

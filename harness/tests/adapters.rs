@@ -1,0 +1,195 @@
+//! Client adapters end to end: `faultline test` on raft-kv driven through the Python
+//! adapter of `examples/adapters/kv-python/` gives the verdicts the built-in client
+//! gives on the same seeds (valid on the correct build, invalid with the stale-read
+//! bug under partitions), serves every KV workload, keeps each process's log, and
+//! leaves no adapter running. Needs root (network namespaces) and python3; builds
+//! raft-kv first if needed.
+//!
+//!     cargo test -p faultline --test adapters
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ADAPTER_SYSTEM: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/adapters/kv-python/raft-kv.toml"
+);
+
+fn faultline(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("running faultline")
+}
+
+fn build_raft_kv() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "raft-kv"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("running cargo build -p raft-kv");
+    assert!(status.success(), "cargo build -p raft-kv failed");
+}
+
+/// One run: its exit code and results folder.
+fn run(dir: &Path, system: &str, seed: &str, extra: &[&str]) -> (Option<i32>, PathBuf, String) {
+    let results = dir.join("results");
+    let mut args = vec!["test", "--system", system, "--seed", seed, "--quiet"];
+    args.extend_from_slice(&["--results-dir", results.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let out = faultline(&args, dir);
+    let run_dir = results.join("latest").canonicalize().unwrap();
+    (out.status.code(), run_dir, text(&out))
+}
+
+/// The pids the harness noted in an adapter run's client logs (`started (pid N)`).
+fn adapter_pids(run_dir: &Path) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir(run_dir.join("clients")).unwrap() {
+        let log = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in log.lines() {
+            if let Some(rest) = line.strip_prefix("[faultline] started (pid ") {
+                pids.push(rest.trim_end_matches(')').parse().unwrap());
+            }
+        }
+    }
+    pids
+}
+
+fn assert_no_adapter_left(run_dir: &Path) {
+    let pids = adapter_pids(run_dir);
+    assert!(
+        !pids.is_empty(),
+        "no adapter started in {}",
+        run_dir.display()
+    );
+    let alive: Vec<u32> = pids
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.contains("client.py"))
+        })
+        .collect();
+    assert_eq!(alive, Vec::<u32>::new(), "adapters left running");
+}
+
+#[test]
+fn the_python_adapter_gives_the_built_in_clients_verdicts_on_the_same_seeds() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], i32, &str); 2] = [
+        (
+            &[
+                "--nodes",
+                "3",
+                "--time-limit",
+                "8s",
+                "--nemesis",
+                "partition",
+            ],
+            0,
+            "21",
+        ),
+        (
+            &[
+                "--nodes",
+                "5",
+                "--time-limit",
+                "15s",
+                "--system-arg=--bug=stale-read",
+                "--nemesis",
+                "partition",
+            ],
+            1,
+            "11",
+        ),
+    ];
+    for (extra, want, seed) in cases {
+        for system in ["raft-kv", ADAPTER_SYSTEM] {
+            let (code, run_dir, out) = run(dir.path(), system, seed, extra);
+            assert_eq!(code, Some(want), "{system} {extra:?}: {out}");
+            let results = read_json(&run_dir.join("results.json"));
+            let ok = results["stats"]["total"]["ok"].as_u64().unwrap();
+            assert!(ok > 100, "{system}: only {ok} ok operations");
+            if system == ADAPTER_SYSTEM {
+                assert!(run_dir.join("clients/0.log").is_file());
+                assert_no_adapter_left(&run_dir);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_kv_workload_runs_through_an_adapter() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    for workload in ["register", "append", "set", "counter", "unique-ids"] {
+        let (code, run_dir, out) = run(
+            dir.path(),
+            ADAPTER_SYSTEM,
+            "3",
+            &[
+                "--nodes",
+                "3",
+                "--time-limit",
+                "4s",
+                "--nemesis",
+                "none",
+                "--workload",
+                workload,
+            ],
+        );
+        assert_eq!(code, Some(0), "{workload}: {out}");
+        let results = read_json(&run_dir.join("results.json"));
+        assert_eq!(results["workload"], workload);
+        let ok = results["stats"]["total"]["ok"].as_u64().unwrap();
+        assert!(ok > 50, "{workload}: only {ok} ok operations");
+        assert_no_adapter_left(&run_dir);
+    }
+}
+
+#[test]
+fn an_adapter_that_cannot_start_stops_the_run_with_its_log_named() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("broken.toml");
+    let raft_kv = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/debug/raft-kv"
+    ))
+    .canonicalize()
+    .unwrap();
+    std::fs::write(
+        &system,
+        format!(
+            "name = \"broken\"\ncommand = [\"{}\", \"--id\", \"{{id}}\", \"--listen\", \"{{addr}}\", \"--peers\", \"{{peers}}\", \"--data-dir\", \"{{data_dir}}\"]\nport = 8080\n[client]\ncommand = [\"python3\", \"-c\", \"import sys; sys.stderr.write('no driver installed'); sys.exit(2)\"]\n",
+            raft_kv.display()
+        ),
+    )
+    .unwrap();
+    let (code, run_dir, out) = run(
+        dir.path(),
+        system.to_str().unwrap(),
+        "1",
+        &["--nodes", "3", "--time-limit", "3s"],
+    );
+    assert_eq!(code, Some(4), "{out}");
+    // The error names the adapter's log and quotes its last line.
+    assert!(out.contains("client adapter of process"), "{out}");
+    assert!(out.contains("did not start"), "{out}");
+    let log = out
+        .split("(its log, ")
+        .nth(1)
+        .unwrap()
+        .split(", ends:")
+        .next()
+        .unwrap();
+    assert!(log.ends_with(".log") && log.contains("/clients/"), "{out}");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(out.contains("ends: no driver installed"), "{out}");
+    assert!(log.contains("no driver installed"), "{log}");
+}
