@@ -60,7 +60,7 @@ fn factory(mode: &str, workload: Workload, dir: &Path, pids: &Path) -> AdapterCl
 fn pids(dir: &Path) -> Vec<i32> {
     std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .filter_map(|e| e.unwrap().file_name().to_string_lossy().parse().ok())
         .collect()
 }
 

@@ -3,7 +3,7 @@
 # as the MISBEHAVE environment variable says, on every operation on key 1:
 # hang, exit, garbage, wrong-id, list (a list read on a register), refuse (init).
 # With MISBEHAVE=rotate it misbehaves on its 5th operation, in one of the first four
-# ways chosen by the process id and the key.
+# ways, each in turn over all the adapters of a run.
 import json, os, sys, time
 
 mode = os.environ.get("MISBEHAVE", "none")
@@ -30,8 +30,14 @@ for line in sys.stdin:
     count += 1
     how = mode if m["key"] == 1 else "none"
     if mode == "rotate":
-        ways = ["hang", "exit", "garbage", "wrong-id"]
-        how = ways[(process + m["key"]) % 4] if count % 5 == 0 else "none"
+        if count % 5 == 0:
+            # Every adapter of the run takes the next way in turn: a one-byte append
+            # to a shared file is atomic, so its size counts the misbehaviours.
+            with open(os.path.join(pids, "turns"), "ab") as t:
+                t.write(b"x")
+                t.flush()
+                turn = t.tell()
+            how = ["hang", "exit", "garbage", "wrong-id"][turn % 4]
     if how == "hang":
         time.sleep(60)
     if how == "exit":
