@@ -193,3 +193,75 @@ fn an_adapter_that_cannot_start_stops_the_run_with_its_log_named() {
     assert!(out.contains("ends: no driver installed"), "{out}");
     assert!(log.contains("no driver installed"), "{log}");
 }
+
+#[test]
+fn a_run_whose_adapters_hang_exit_and_answer_garbage_completes_with_the_causes_in_results_json() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let pid_dir = dir.path().join("pids");
+    std::fs::create_dir(&pid_dir).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../workloads/tests/adapters/misbehaving.py"
+    );
+    let raft_kv = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/debug/raft-kv"
+    ))
+    .canonicalize()
+    .unwrap();
+    let system = dir.path().join("misbehaving.toml");
+    std::fs::write(
+        &system,
+        format!(
+            "name = \"misbehaving\"\ncommand = [\"{}\", \"--id\", \"{{id}}\", \"--listen\", \"{{addr}}\", \"--peers\", \"{{peers}}\", \"--data-dir\", \"{{data_dir}}\"]\nport = 8080\n[client]\ncommand = [\"python3\", \"{script}\"]\nenv = {{ MISBEHAVE = \"rotate\", PID_DIR = \"{}\" }}\n",
+            raft_kv.display(),
+            pid_dir.display()
+        ),
+    )
+    .unwrap();
+    let (code, run_dir, out) = run(
+        dir.path(),
+        system.to_str().unwrap(),
+        "2",
+        &[
+            "--nodes",
+            "3",
+            "--time-limit",
+            "5s",
+            "--nemesis",
+            "none",
+            "--client-timeout",
+            "500ms",
+        ],
+    );
+    // The adapter keeps its own store per process, so the verdict is not the point:
+    // the run completed and was judged (0 or 1, not a harness error).
+    assert!(matches!(code, Some(0) | Some(1)), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    let warnings = results["warnings"].to_string();
+    for cause in [
+        "adapter-timeout",
+        "adapter-exit",
+        "adapter-garbage",
+        "adapter-wrong-id",
+    ] {
+        assert!(warnings.contains(cause), "no {cause} in {warnings}");
+    }
+    let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    let history = checker::history::parse_jsonl(&history).unwrap();
+    assert!(
+        history.ops.iter().all(|o| o.complete_index.is_some()),
+        "an operation without a completion"
+    );
+    let alive: Vec<String> = std::fs::read_dir(&pid_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|p| p != "turns" && Path::new(&format!("/proc/{p}/cmdline")).exists())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.contains("misbehaving.py"))
+        })
+        .collect();
+    assert_eq!(alive, Vec::<String>::new(), "adapters left running");
+}
