@@ -10,30 +10,11 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const ADAPTER_SYSTEM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../examples/adapters/kv-python/raft-kv.toml"
 );
-
-fn faultline(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running faultline")
-}
-
-fn build_raft_kv() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "raft-kv"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("running cargo build -p raft-kv");
-    assert!(status.success(), "cargo build -p raft-kv failed");
-}
 
 /// One run: its exit code and results folder.
 fn run(dir: &Path, system: &str, seed: &str, extra: &[&str]) -> (Option<i32>, PathBuf, String) {
@@ -152,25 +133,32 @@ fn every_kv_workload_runs_through_an_adapter() {
     }
 }
 
-#[test]
-fn an_adapter_that_cannot_start_stops_the_run_with_its_log_named() {
-    build_raft_kv();
-    let dir = tempfile::tempdir().unwrap();
-    let system = dir.path().join("broken.toml");
+/// A system file in `dir` for raft-kv (the debug build) with this `[client]` table.
+fn raft_kv_with_client(dir: &Path, name: &str, client: &str) -> PathBuf {
     let raft_kv = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../target/debug/raft-kv"
     ))
     .canonicalize()
     .unwrap();
-    std::fs::write(
-        &system,
-        format!(
-            "name = \"broken\"\ncommand = [\"{}\", \"--id\", \"{{id}}\", \"--listen\", \"{{addr}}\", \"--peers\", \"{{peers}}\", \"--data-dir\", \"{{data_dir}}\"]\nport = 8080\n[client]\ncommand = [\"python3\", \"-c\", \"import sys; sys.stderr.write('no driver installed'); sys.exit(2)\"]\n",
-            raft_kv.display()
-        ),
-    )
-    .unwrap();
+    let system = dir.join(format!("{name}.toml"));
+    let node = format!(
+        "name = \"{name}\"\ncommand = [\"{}\", \"--id\", \"{{id}}\", \"--listen\", \"{{addr}}\", \"--peers\", \"{{peers}}\", \"--data-dir\", \"{{data_dir}}\"]\nport = 8080\n",
+        raft_kv.display()
+    );
+    std::fs::write(&system, format!("{node}[client]\n{client}")).unwrap();
+    system
+}
+
+#[test]
+fn an_adapter_that_cannot_start_stops_the_run_with_its_log_named() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let system = raft_kv_with_client(
+        dir.path(),
+        "broken",
+        "command = [\"python3\", \"-c\", \"import sys; sys.stderr.write('no driver installed'); sys.exit(2)\"]\n",
+    );
     let (code, run_dir, out) = run(
         dir.path(),
         system.to_str().unwrap(),
@@ -188,7 +176,8 @@ fn an_adapter_that_cannot_start_stops_the_run_with_its_log_named() {
         .split(", ends:")
         .next()
         .unwrap();
-    assert!(log.ends_with(".log") && log.contains("/clients/"), "{out}");
+    assert!(log.ends_with(".log"), "{out}");
+    assert!(Path::new(log).starts_with(run_dir.join("clients")), "{out}");
     let log = std::fs::read_to_string(log).unwrap();
     assert!(out.contains("ends: no driver installed"), "{out}");
     assert!(log.contains("no driver installed"), "{log}");
@@ -204,22 +193,14 @@ fn a_run_whose_adapters_hang_exit_and_answer_garbage_completes_with_the_causes_i
         env!("CARGO_MANIFEST_DIR"),
         "/../workloads/tests/adapters/misbehaving.py"
     );
-    let raft_kv = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/debug/raft-kv"
-    ))
-    .canonicalize()
-    .unwrap();
-    let system = dir.path().join("misbehaving.toml");
-    std::fs::write(
-        &system,
-        format!(
-            "name = \"misbehaving\"\ncommand = [\"{}\", \"--id\", \"{{id}}\", \"--listen\", \"{{addr}}\", \"--peers\", \"{{peers}}\", \"--data-dir\", \"{{data_dir}}\"]\nport = 8080\n[client]\ncommand = [\"python3\", \"{script}\"]\nenv = {{ MISBEHAVE = \"rotate\", PID_DIR = \"{}\" }}\n",
-            raft_kv.display(),
+    let system = raft_kv_with_client(
+        dir.path(),
+        "misbehaving",
+        &format!(
+            "command = [\"python3\", \"{script}\"]\nenv = {{ MISBEHAVE = \"rotate\", PID_DIR = \"{}\" }}\n",
             pid_dir.display()
         ),
-    )
-    .unwrap();
+    );
     let (code, run_dir, out) = run(
         dir.path(),
         system.to_str().unwrap(),

@@ -9,25 +9,7 @@ mod common;
 use checker::history::parse_jsonl;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn faultline(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running faultline")
-}
-
-fn build_raft_kv() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "raft-kv"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .expect("running cargo build -p raft-kv");
-    assert!(status.success(), "cargo build -p raft-kv failed");
-}
+use std::process::Command;
 
 /// Runs a short test against raft-kv and checks the verdict, the results folder, the
 /// replay files, and that nothing is left behind.

@@ -15,7 +15,7 @@ use workloads::external::{AdapterClientFactory, AdapterCommand, AdapterOptions};
 use workloads::generator::{Generator, KeyOptions, Workload};
 use workloads::op::{Op, Outcome};
 use workloads::recorder::Recorder;
-use workloads::runner::{run_clients, RunOptions};
+use workloads::runner::{run_clients, RunOptions, RunSummary};
 use workloads::sessions::Sessions;
 
 const TIMEOUT: Duration = Duration::from_millis(500);
@@ -207,26 +207,23 @@ async fn a_list_read_on_a_register_is_a_malformed_response_and_on_a_list_it_is_a
     assert_eq!((r.outcome, r.value), (Outcome::Ok, json!([1, 2])));
 }
 
-#[tokio::test]
-async fn an_adapter_that_refuses_init_stops_the_run_with_its_text() {
-    let c = case("refuse", Workload::Register);
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Arc::new(Recorder::create(&dir.path().join("h.jsonl")).unwrap());
+/// Runs the client processes of `workload` through `factory` for `options`; the
+/// summary (or the run's error), the recorder and the history's path.
+async fn run(
+    factory: Arc<dyn ClientFactory>,
+    workload: Workload,
+    options: RunOptions,
+    dir: &Path,
+) -> (anyhow::Result<RunSummary>, Arc<Recorder>, PathBuf) {
+    let path = dir.join("history.jsonl");
+    let recorder = Arc::new(Recorder::create(&path).unwrap());
     let generator = Arc::new(Mutex::new(Generator::new(
-        Workload::Register,
-        1,
+        workload,
+        3,
         KeyOptions::default(),
     )));
     let (_tx, stop) = tokio::sync::watch::channel(false);
-    let options = RunOptions {
-        concurrency: 2,
-        time_limit: Duration::from_secs(1),
-        rate: 0.0,
-        sessions: Sessions::Sticky,
-        seed: 1,
-    };
-    let factory: Arc<dyn ClientFactory> = Arc::new(c.factory);
-    let e = run_clients(
+    let summary = run_clients(
         &options,
         &nodes(),
         factory,
@@ -234,9 +231,23 @@ async fn an_adapter_that_refuses_init_stops_the_run_with_its_text() {
         Arc::clone(&recorder),
         stop,
     )
-    .await
-    .unwrap_err()
-    .to_string();
+    .await;
+    (summary, recorder, path)
+}
+
+#[tokio::test]
+async fn an_adapter_that_refuses_init_stops_the_run_with_its_text() {
+    let c = case("refuse", Workload::Register);
+    let options = RunOptions {
+        concurrency: 2,
+        time_limit: Duration::from_secs(1),
+        rate: 0.0,
+        sessions: Sessions::Sticky,
+        seed: 1,
+    };
+    let (summary, recorder, _) =
+        run(Arc::new(c.factory), Workload::Register, options, &c.dir).await;
+    let e = summary.unwrap_err().to_string();
     assert!(
         e.contains("refused init: cannot reach the cluster: no credentials") && e.contains(".log"),
         "{e}"
@@ -247,15 +258,6 @@ async fn an_adapter_that_refuses_init_stops_the_run_with_its_text() {
 #[tokio::test]
 async fn a_run_whose_adapters_misbehave_completes_every_operation_and_leaves_none_running() {
     let c = case("rotate", Workload::CasRegister);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("h.jsonl");
-    let recorder = Arc::new(Recorder::create(&path).unwrap());
-    let generator = Arc::new(Mutex::new(Generator::new(
-        Workload::CasRegister,
-        3,
-        KeyOptions::default(),
-    )));
-    let (_tx, stop) = tokio::sync::watch::channel(false);
     let options = RunOptions {
         concurrency: 4,
         time_limit: Duration::from_secs(3),
@@ -264,16 +266,9 @@ async fn a_run_whose_adapters_misbehave_completes_every_operation_and_leaves_non
         seed: 3,
     };
     let factory: Arc<dyn ClientFactory> = Arc::new(c.factory);
-    let summary = run_clients(
-        &options,
-        &nodes(),
-        Arc::clone(&factory),
-        generator,
-        Arc::clone(&recorder),
-        stop,
-    )
-    .await
-    .unwrap();
+    let (summary, recorder, path) =
+        run(Arc::clone(&factory), Workload::CasRegister, options, &c.dir).await;
+    let summary = summary.unwrap();
     recorder.finish().unwrap();
     let history = parse_jsonl(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let invokes = history

@@ -47,3 +47,23 @@ pub fn namespaces_of(run_id: &str) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// Runs the built faultline in `cwd`.
+pub fn faultline(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("running faultline")
+}
+
+/// Builds raft-kv (the debug build the tests run), if it is not up to date.
+pub fn build_raft_kv() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "raft-kv"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("running cargo build -p raft-kv");
+    assert!(status.success(), "cargo build -p raft-kv failed");
+}
