@@ -246,3 +246,27 @@ fn a_run_whose_adapters_hang_exit_and_answer_garbage_completes_with_the_causes_i
         .collect();
     assert_eq!(alive, Vec::<String>::new(), "adapters left running");
 }
+
+#[test]
+fn the_sentinel_aware_redis_adapter_drives_redis_and_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/adapters/redis-python/redis-sentinel.toml"
+    );
+    let (code, run_dir, out) = run(
+        dir.path(),
+        system,
+        "4",
+        &["--nodes", "3", "--time-limit", "6s", "--nemesis", "none"],
+    );
+    assert_eq!(
+        code,
+        Some(0),
+        "(needs redis-server, redis-sentinel and python3-redis: scripts/setup.sh) {out}"
+    );
+    let results = read_json(&run_dir.join("results.json"));
+    let ok = results["stats"]["total"]["ok"].as_u64().unwrap();
+    assert!(ok > 100, "only {ok} ok operations");
+    assert_no_adapter_left(&run_dir);
+}
