@@ -10,6 +10,8 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const ADAPTER_SYSTEM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,11 +29,15 @@ fn run(dir: &Path, system: &str, seed: &str, extra: &[&str]) -> (Option<i32>, Pa
     (out.status.code(), run_dir, text(&out))
 }
 
-/// The pids the harness noted in an adapter run's client logs (`started (pid N)`).
+/// The pids the harness noted in an adapter run's client logs (`started (pid N)`), so
+/// far (none before the run's clients folder exists).
 fn adapter_pids(run_dir: &Path) -> Vec<u32> {
     let mut pids = Vec::new();
-    for entry in std::fs::read_dir(run_dir.join("clients")).unwrap() {
-        let log = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for entry in std::fs::read_dir(run_dir.join("clients"))
+        .into_iter()
+        .flatten()
+    {
+        let log = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
         for line in log.lines() {
             if let Some(rest) = line.strip_prefix("[faultline] started (pid ") {
                 pids.push(rest.trim_end_matches(')').parse().unwrap());
@@ -269,4 +275,83 @@ fn the_sentinel_aware_redis_adapter_drives_redis_and_leaves_nothing_running() {
     let ok = results["stats"]["total"]["ok"].as_u64().unwrap();
     assert!(ok > 100, "only {ok} ok operations");
     assert_no_adapter_left(&run_dir);
+}
+
+/// An adapter that does not exit at the end of its input: only a signal stops it.
+const DEAF: &str = r#"import json, sys, time
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["type"] == "init":
+        print(json.dumps({"type": "init_ok"}), flush=True)
+    else:
+        print(json.dumps({"type": "ok", "id": m["id"], "value": None}), flush=True)
+time.sleep(600)
+"#;
+
+#[test]
+fn adapters_die_with_a_faultline_killed_by_sigkill_and_clean_removes_the_rest() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("deaf.py");
+    std::fs::write(&script, DEAF).unwrap();
+    let system = raft_kv_with_client(
+        dir.path(),
+        "deaf",
+        &format!("command = [\"python3\", \"{}\"]\n", script.display()),
+    );
+    let results = dir.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--system", system.to_str().unwrap(), "--nodes", "3"])
+        .args([
+            "--time-limit",
+            "60s",
+            "--nemesis",
+            "none",
+            "--concurrency",
+            "4",
+        ])
+        .args(["--quiet", "--results-dir"])
+        .arg(&results)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = |what: &str, done: &mut dyn FnMut() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let mut run_dir = PathBuf::new();
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        until(
+            "the 4 adapters never started",
+            &mut || match results.join("latest").canonicalize() {
+                Ok(d) if adapter_pids(&d).len() >= 4 => {
+                    run_dir = d;
+                    true
+                }
+                _ => false,
+            },
+        )
+    }));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    started.unwrap();
+    let pids = adapter_pids(&run_dir);
+    until("adapters outlived faultline", &mut || {
+        pids.iter().all(|p| {
+            !std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.contains("deaf.py"))
+        })
+    });
+    let run_id = read_json(&run_dir.join("test.json"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = faultline(&["clean", "--run", &run_id], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(namespaces_of(&run_id), Vec::<String>::new());
 }
