@@ -56,12 +56,15 @@ fn assert_no_adapter_left(run_dir: &Path) {
     );
     let alive: Vec<u32> = pids
         .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.contains("client.py"))
-        })
+        .filter(|p| running(*p, "client.py"))
         .collect();
     assert_eq!(alive, Vec::<u32>::new(), "adapters left running");
+}
+
+/// Whether process `pid` runs and its command line mentions `needle` (a pid reused by
+/// another program does not count).
+fn running(pid: u32, needle: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.contains(needle))
 }
 
 #[test]
@@ -241,16 +244,12 @@ fn a_run_whose_adapters_hang_exit_and_answer_garbage_completes_with_the_causes_i
         history.ops.iter().all(|o| o.complete_index.is_some()),
         "an operation without a completion"
     );
-    let alive: Vec<String> = std::fs::read_dir(&pid_dir)
+    let alive: Vec<u32> = std::fs::read_dir(&pid_dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|p| p != "turns" && Path::new(&format!("/proc/{p}/cmdline")).exists())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.contains("misbehaving.py"))
-        })
+        .filter_map(|e| e.unwrap().file_name().to_string_lossy().parse().ok())
+        .filter(|p| running(*p, "misbehaving.py"))
         .collect();
-    assert_eq!(alive, Vec::<String>::new(), "adapters left running");
+    assert_eq!(alive, Vec::<u32>::new(), "adapters left running");
 }
 
 #[test]
@@ -342,10 +341,7 @@ fn adapters_die_with_a_faultline_killed_by_sigkill_and_clean_removes_the_rest() 
     started.unwrap();
     let pids = adapter_pids(&run_dir);
     until("adapters outlived faultline", &mut || {
-        pids.iter().all(|p| {
-            !std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.contains("deaf.py"))
-        })
+        pids.iter().all(|p| !running(*p, "deaf.py"))
     });
     let run_id = read_json(&run_dir.join("test.json"))["run_id"]
         .as_str()
