@@ -7,7 +7,7 @@
 # Idempotent: packages already present are left alone. Needs root (apt-get).
 set -euo pipefail
 
-packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel python3 python3-junitparser chromium)
+packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel python3 python3-junitparser python3-redis chromium)
 
 missing=()
 for p in "${packages[@]}"; do

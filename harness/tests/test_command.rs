@@ -9,15 +9,7 @@ mod common;
 use checker::history::parse_jsonl;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn faultline(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running faultline")
-}
+use std::process::Command;
 
 /// Runs a short test against raft-kv and checks the verdict, the results folder, the
 /// replay files, and that nothing is left behind.

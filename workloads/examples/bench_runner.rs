@@ -10,7 +10,10 @@
 //!   minimal HTTP/1.1 responder (every request gets `200 {"value":null}`), so that as
 //!   little as possible of the machine's two cores goes to the node;
 //! - `http-axum`: the same against the in-process fake node of the tests (a real
-//!   in-memory KV store on axum), for comparison.
+//!   in-memory KV store on axum), for comparison;
+//! - `adapters`: one trivial external client adapter per process (`docs/adapters.md`;
+//!   Python, answering every operation from memory), so the figure is the adapter
+//!   path's: a JSON line out and one back through pipes, per operation.
 //!
 //! Each run's history is read back and parsed, to show it is complete and checkable.
 
@@ -18,6 +21,7 @@ use checker::history::parse_jsonl;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workloads::client::{BoxFuture, Client, ClientFactory, KvClientFactory, Target};
+use workloads::external::{AdapterClientFactory, AdapterCommand, AdapterOptions};
 use workloads::fake_node;
 use workloads::generator::{Generator, KeyOptions, Workload};
 use workloads::op::{Completion, Op};
@@ -73,6 +77,45 @@ async fn instant_http_node() -> String {
         }
     });
     format!("http://{addr}")
+}
+
+const TRIVIAL: &str = r#"
+import json, sys
+store = {}
+out = sys.stdout
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["type"] == "init":
+        out.write('{"type": "init_ok"}\n'); out.flush(); continue
+    f, k = m["f"], m["key"]
+    a = {"type": "ok", "id": m["id"]}
+    if f == "read":
+        a["value"] = store.get(k)
+    elif f == "write":
+        store[k] = m["value"]
+    elif f == "cas":
+        if store.get(k) == m["value"][0]:
+            store[k] = m["value"][1]
+        else:
+            a = {"type": "fail", "id": m["id"], "error": "cas-mismatch"}
+    out.write(json.dumps(a) + "\n"); out.flush()
+"#;
+
+/// One trivial Python adapter per process, its logs in `dir`.
+fn trivial_adapters(targets: &[Target], dir: &std::path::Path) -> Arc<dyn ClientFactory> {
+    let factory = AdapterClientFactory::new(AdapterOptions {
+        command: AdapterCommand {
+            program: "python3".into(),
+            args: vec!["-c".into(), TRIVIAL.into()],
+            env: vec![],
+            working_dir: None,
+            settings: Default::default(),
+        },
+        timeout: Duration::from_secs(1),
+        workload: Workload::CasRegister,
+    });
+    factory.prepare(dir, targets).expect("the logs folder");
+    Arc::new(factory)
 }
 
 struct Instant0;
@@ -179,6 +222,9 @@ fn main() {
                 url: url.clone(),
             })
             .collect();
-        measure("http-axum", targets, factory, seconds, concurrency).await;
+        measure("http-axum", targets.clone(), factory, seconds, concurrency).await;
+        let logs = tempfile::tempdir().expect("a temporary directory");
+        let adapters = trivial_adapters(&targets, logs.path());
+        measure("adapters", targets, adapters, seconds, concurrency).await;
     });
 }

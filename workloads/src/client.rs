@@ -39,11 +39,39 @@ pub trait Client: Send + Sync {
     /// Performs `op` and says how it ended. Never panics and never returns an error:
     /// every failure is a [`Completion`] with the right outcome.
     fn invoke<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Completion>;
+
+    /// Gets ready before the workload starts (an external adapter's `init`), so that
+    /// a client that cannot work at all stops the run before anything is recorded.
+    /// Most clients have nothing to do.
+    fn ready(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Opens a [`Client`] for a process bound to a node.
 pub trait ClientFactory: Send + Sync {
     fn open(&self, target: &Target) -> anyhow::Result<Arc<dyn Client>>;
+
+    /// Opens the client of logical process `process` to `target`. Clients that keep
+    /// one session per process (an external adapter: one OS process per logical
+    /// process, whatever nodes it visits) need the id; the rest ignore it.
+    fn open_process(&self, process: u64, target: &Target) -> anyhow::Result<Arc<dyn Client>> {
+        let _ = process;
+        self.open(target)
+    }
+
+    /// Told, once the cluster is up, where the run's files go and which nodes it
+    /// has (all of them, which an adapter's `init` lists).
+    fn prepare(&self, run_dir: &std::path::Path, targets: &[Target]) -> anyhow::Result<()> {
+        let _ = (run_dir, targets);
+        Ok(())
+    }
+
+    /// What went wrong on the client side without stopping the run (an adapter that
+    /// hung, crashed or answered garbage), for the results' warnings.
+    fn incidents(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The per-request timeout when none is given: long enough for a leader election on

@@ -16,12 +16,15 @@
 //!   allocation by CAS, counter sums); [`bank`]: the client of bank systems.
 //! - [`etcd`], [`redis`]: clients for real systems, etcd's JSON gateway and Redis
 //!   primaries found through Sentinel.
+//! - [`external`]: clients written in any language, one adapter process per
+//!   logical process, spoken to in JSON lines (`docs/adapters.md`).
 //! - [`fake_node`]: an instant in-memory node on loopback, for tests and benchmarks.
 
 pub mod bank;
 pub mod client;
 pub mod composite;
 pub mod etcd;
+pub mod external;
 pub mod fake_node;
 pub mod generator;
 pub mod op;

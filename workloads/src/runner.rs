@@ -66,12 +66,13 @@ impl ProcessClients {
         }
     }
 
-    /// The client of node `node` (an index into the targets), opened if need be.
-    fn get(&mut self, node: usize) -> anyhow::Result<Arc<dyn Client>> {
+    /// The client of node `node` (an index into the targets) for `process`, opened
+    /// if need be.
+    fn get(&mut self, node: usize, process: u64) -> anyhow::Result<Arc<dyn Client>> {
         if let Some(client) = &self.open[node] {
             return Ok(Arc::clone(client));
         }
-        let client = self.factory.open(&self.targets[node])?;
+        let client = self.factory.open_process(process, &self.targets[node])?;
         self.open[node] = Some(Arc::clone(&client));
         Ok(client)
     }
@@ -219,8 +220,6 @@ struct WorkerTally {
 struct Shared {
     deadline: Instant,
     concurrency: u64,
-    targets: Arc<[Target]>,
-    factory: Arc<dyn ClientFactory>,
     generator: Arc<Mutex<Generator>>,
     recorder: Arc<Recorder>,
     limiter: Arc<RateLimiter>,
@@ -239,23 +238,24 @@ pub async fn run_clients(
 ) -> anyhow::Result<RunSummary> {
     anyhow::ensure!(!targets.is_empty(), "no nodes to run clients against");
     anyhow::ensure!(options.concurrency > 0, "concurrency must be at least 1");
+    let targets: Arc<[Target]> = targets.into();
+    let prepared = open_first_clients(options, &targets, &factory).await?;
     let started = Instant::now();
     let shared = Shared {
         deadline: started + options.time_limit,
         concurrency: options.concurrency as u64,
-        targets: targets.into(),
-        factory,
         generator,
         recorder,
         limiter: Arc::new(RateLimiter::new(options.rate)),
     };
     let mut tasks = tokio::task::JoinSet::new();
-    for worker in 0..options.concurrency {
+    for (worker, clients) in prepared.into_iter().enumerate() {
         let chooser = NodeChooser::new(options.sessions, options.seed, worker, targets.len());
         let backoff = Backoff::new(options.seed, worker);
         tasks.spawn(run_worker(
             shared.clone(),
             worker,
+            clients,
             chooser,
             backoff,
             stop.clone(),
@@ -296,18 +296,43 @@ pub async fn run_clients(
     Ok(summary)
 }
 
+/// Opens every worker's first client (process `w` to the node its first operation
+/// goes to) and gets them ready, all at once, before the clock starts: a client that
+/// cannot work at all (an adapter whose `init` fails) stops the run here, before
+/// anything is recorded, and an adapter's start-up is not charged to the time limit.
+async fn open_first_clients(
+    options: &RunOptions,
+    targets: &Arc<[Target]>,
+    factory: &Arc<dyn ClientFactory>,
+) -> anyhow::Result<Vec<ProcessClients>> {
+    let mut all = Vec::with_capacity(options.concurrency);
+    let mut readying = tokio::task::JoinSet::new();
+    for worker in 0..options.concurrency {
+        let mut clients = ProcessClients::new(Arc::clone(factory), Arc::clone(targets));
+        let first =
+            NodeChooser::new(options.sessions, options.seed, worker, targets.len()).next_node();
+        let client = clients.get(first, worker as u64)?;
+        readying.spawn(async move { client.ready().await });
+        all.push(clients);
+    }
+    while let Some(joined) = readying.join_next().await {
+        joined.map_err(|e| anyhow::anyhow!("a client failed to start: {e}"))??;
+    }
+    Ok(all)
+}
+
 /// One worker: runs process after process, one operation at a time, until the
 /// deadline or `stop`. Kept apart from [`run_clients`] so that the life of one
 /// process (pace, pick a node, invoke, record, retire or back off) reads in one place.
 async fn run_worker(
     shared: Shared,
     worker: usize,
+    mut clients: ProcessClients,
     mut chooser: NodeChooser,
     mut backoff: Backoff,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<WorkerTally> {
     let deadline = shared.deadline;
-    let mut clients = ProcessClients::new(shared.factory, shared.targets);
     let mut tally = WorkerTally {
         last_process: worker as u64,
         ..WorkerTally::default()
@@ -322,7 +347,7 @@ async fn run_worker(
             }
         }
         let node = chooser.next_node();
-        let client = clients.get(node)?;
+        let client = clients.get(node, tally.last_process)?;
         let node_id = &clients.targets[node].id;
         let op = shared
             .generator
@@ -413,8 +438,8 @@ pub async fn final_reads_of(
         let next_process = Arc::clone(&next_process);
         let ops = ops.clone();
         tasks.spawn(async move {
-            let mut client = factory.open(&target)?;
             let mut process = next_process.fetch_add(1, Ordering::SeqCst);
+            let mut client = factory.open_process(process, &target)?;
             let mut ok = 0u64;
             let mut unread = Vec::new();
             for op in ops {
@@ -431,7 +456,7 @@ pub async fn final_reads_of(
                         }
                         Outcome::Info => {
                             process = next_process.fetch_add(1, Ordering::SeqCst);
-                            client = factory.open(&target)?;
+                            client = factory.open_process(process, &target)?;
                         }
                         Outcome::Fail => {}
                     }

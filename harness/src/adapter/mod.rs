@@ -7,6 +7,7 @@
 
 mod bank;
 mod etcd;
+mod external;
 mod kv;
 mod redis;
 
@@ -17,6 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use workloads::client::ClientFactory;
 use workloads::etcd::EtcdReads;
+use workloads::external::AdapterCommand;
+use workloads::generator::Workload;
 
 /// How the harness's clients speak to a system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,6 +34,10 @@ pub enum ClientProtocol {
     /// A bank's transfers and whole-bank snapshots (cl-bank's `POST /transfer`,
     /// `POST /snapshot`); the only protocol that serves the bank workload.
     Bank,
+    /// A client adapter in any language, one process per logical client, spoken to
+    /// in JSON lines (`workloads::external`, `docs/adapters.md`): a system file's
+    /// `[client]` table.
+    External,
 }
 
 impl ClientProtocol {
@@ -40,11 +47,10 @@ impl ClientProtocol {
             ClientProtocol::Etcd => "etcd",
             ClientProtocol::Redis => "redis",
             ClientProtocol::Bank => "bank",
+            ClientProtocol::External => "external",
         }
     }
-}
 
-impl ClientProtocol {
     /// The protocol as a sentence names it.
     pub fn describe(self) -> &'static str {
         match self {
@@ -52,6 +58,7 @@ impl ClientProtocol {
             ClientProtocol::Etcd => "etcd's HTTP gateway",
             ClientProtocol::Redis => "Redis's protocol",
             ClientProtocol::Bank => "the bank protocol",
+            ClientProtocol::External => "the system's own client adapter (docs/adapters.md)",
         }
     }
 }
@@ -71,6 +78,10 @@ pub struct ClientSettings {
     pub etcd_reads: EtcdReads,
     /// Redis only: replicas every write waits for (`WAIT`); 0 for none.
     pub redis_wait: u32,
+    /// The test's workload (an adapter is told it in `init`).
+    pub workload: Workload,
+    /// External adapters only: the system file's `[client]` command.
+    pub adapter: Option<AdapterCommand>,
 }
 
 /// One client protocol.
@@ -92,6 +103,7 @@ pub fn adapter(protocol: ClientProtocol) -> &'static dyn Adapter {
         ClientProtocol::Etcd => &etcd::Etcd,
         ClientProtocol::Redis => &redis::Redis,
         ClientProtocol::Bank => &bank::Bank,
+        ClientProtocol::External => &external::External,
     }
 }
 
@@ -122,6 +134,14 @@ mod tests {
             timeout: Duration::from_secs(1),
             etcd_reads: EtcdReads::default(),
             redis_wait: 0,
+            workload: Workload::CasRegister,
+            adapter: Some(AdapterCommand {
+                program: "true".into(),
+                args: vec![],
+                env: vec![],
+                working_dir: None,
+                settings: Default::default(),
+            }),
         }
     }
 
@@ -132,6 +152,7 @@ mod tests {
             ClientProtocol::Etcd,
             ClientProtocol::Redis,
             ClientProtocol::Bank,
+            ClientProtocol::External,
         ] {
             assert_eq!(adapter(p).protocol(), p);
             assert!(client_factory(p, &settings()).is_ok(), "{p}");

@@ -153,6 +153,8 @@ impl TestConfig {
             timeout: self.client_timeout,
             etcd_reads: self.etcd_reads,
             redis_wait: self.redis_wait,
+            workload: self.workload,
+            adapter: None,
         }
     }
 

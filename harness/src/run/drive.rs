@@ -65,6 +65,9 @@ impl<C: RunningCluster> Drive<'_, C> {
     }
 
     async fn drive(&self, nemesis: &mut Nemesis<C>) -> Result<Driven> {
+        self.factory
+            .prepare(self.run_dir, &self.cluster.targets())
+            .context("preparing the clients")?;
         let history_path = self.run_dir.join("history.jsonl");
         let recorder = Arc::new(
             Recorder::create(&history_path)
@@ -105,6 +108,7 @@ impl<C: RunningCluster> Drive<'_, C> {
         if let Some(e) = record_error {
             anyhow::bail!("recording a nemesis event: {e}");
         }
+        warnings.extend(self.factory.incidents());
         let schedule = schedule.transpose()?;
         for e in schedule.iter().flat_map(|s| &s.errors) {
             warnings.push(format!("nemesis: {e}"));

@@ -27,8 +27,11 @@ pub fn system(config: &TestConfig) -> Result<SystemSpec> {
 /// The client factory for the system's protocol, after checking the workload fits.
 pub fn client_factory(config: &TestConfig, spec: &SystemSpec) -> Result<Arc<dyn ClientFactory>> {
     check_workload(config, spec)?;
-    adapter::client_factory(spec.protocol, &config.client_settings())
-        .map_err(|e| bad_input(format!("{e:#}")))
+    let settings = adapter::ClientSettings {
+        adapter: spec.client.clone(),
+        ..config.client_settings()
+    };
+    adapter::client_factory(spec.protocol, &settings).map_err(|e| bad_input(format!("{e:#}")))
 }
 
 /// Refuses a workload the system cannot run soundly. The bank workload needs atomic

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use workloads::external::AdapterCommand;
 
 impl SystemSpec {
     /// A user system described by a TOML file (format in `docs/systems.md`). Errors
@@ -58,8 +59,7 @@ struct SystemFile {
     #[serde(default)]
     env: BTreeMap<String, String>,
     working_dir: Option<PathBuf>,
-    #[serde(default = "default_protocol")]
-    protocol: ClientProtocol,
+    protocol: Option<ClientProtocol>,
     port: u16,
     peer_port: Option<u16>,
     #[serde(default)]
@@ -69,6 +69,22 @@ struct SystemFile {
     faults: Option<Vec<String>>,
     /// The models the system claims to keep: a run's exit code follows them.
     promises: Option<Vec<String>>,
+    client: Option<ClientFile>,
+}
+
+/// `[client]`: the system's client adapter (`docs/adapters.md`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientFile {
+    command: Words,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    /// Default: the system file's folder, so `["python3", "client.py"]` finds the
+    /// script beside the file from any directory.
+    working_dir: Option<PathBuf>,
+    /// Passed to the adapter in `init`.
+    #[serde(default)]
+    settings: toml::Table,
 }
 
 #[derive(Deserialize)]
@@ -94,10 +110,6 @@ struct ReadyFile {
 enum LeaderFile {
     None,
     Health,
-}
-
-fn default_protocol() -> ClientProtocol {
-    ClientProtocol::Kv
 }
 
 fn default_leader() -> LeaderFile {
@@ -170,6 +182,7 @@ impl SystemFile {
                 FaultSet::from_classes(&kinds)
             }
         };
+        let (protocol, client) = client_of(self.protocol, self.client, base)?;
         let working_dir = self
             .working_dir
             .map(|d| if d.is_absolute() { d } else { base.join(d) });
@@ -180,7 +193,7 @@ impl SystemFile {
             extra_args: Vec::new(),
             env: self.env.into_iter().collect(),
             working_dir,
-            protocol: self.protocol,
+            protocol,
             port: self.port,
             peer_port: self.peer_port,
             readiness,
@@ -198,10 +211,49 @@ impl SystemFile {
                 .map(|p| parse_models(p.iter().map(String::as_str)))
                 .transpose()
                 .map_err(|e| anyhow!("field `promises`: {e}"))?,
+            client,
         };
         spec.validate()?;
         Ok(spec)
     }
+}
+
+/// The protocol and adapter of a system file: `[client]` means the external
+/// protocol, and then `protocol` may only say so; without either, the KV protocol.
+fn client_of(
+    protocol: Option<ClientProtocol>,
+    client: Option<ClientFile>,
+    base: &Path,
+) -> Result<(ClientProtocol, Option<AdapterCommand>)> {
+    let Some(c) = client else {
+        return match protocol {
+            Some(ClientProtocol::External) => bail!(
+                "field `protocol`: \"external\" needs a [client] table with the adapter's `command` (docs/adapters.md)"
+            ),
+            p => Ok((p.unwrap_or(ClientProtocol::Kv), None)),
+        };
+    };
+    if let Some(p) = protocol.filter(|p| *p != ClientProtocol::External) {
+        bail!("field `protocol`: {p:?} contradicts the [client] table, whose adapter is how faultline speaks to this system; remove one of them");
+    }
+    let command = c.command.template("client.command", base)?;
+    check_program(&command.program).context("field `client.command`")?;
+    let settings = match serde_json::to_value(&c.settings) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => bail!("field `client.settings`: must be a table"),
+    };
+    let working_dir = c
+        .working_dir
+        .map(|d| if d.is_absolute() { d } else { base.join(d) })
+        .unwrap_or_else(|| base.to_path_buf());
+    let adapter = AdapterCommand {
+        program: command.program,
+        args: command.args,
+        env: c.env.into_iter().collect(),
+        working_dir: Some(working_dir),
+        settings,
+    };
+    Ok((ClientProtocol::External, Some(adapter)))
 }
 
 /// Fails early, with the path, when a program does not exist or is not executable; a
@@ -234,4 +286,69 @@ pub(crate) fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, dir: &Path) -> Result<SystemSpec> {
+        SystemSpec::from_toml_str(text, &dir.join("sys.toml"))
+    }
+
+    const NODE: &str = "name = \"a\"\ncommand = \"sh {id}\"\nport = 1\n";
+
+    #[test]
+    fn a_client_table_makes_the_system_speak_through_its_adapter() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{NODE}[client]\ncommand = [\"sh\", \"client.sh\", \"--fast\"]\nenv = {{ TOKEN = \"x\" }}\n[client.settings]\ndatabase = \"test\"\nretries = 2\n"
+        );
+        let spec = parse(&text, dir.path()).unwrap();
+        assert_eq!(spec.protocol, ClientProtocol::External);
+        let c = spec.client.unwrap();
+        assert_eq!(
+            (c.program.as_str(), c.args.clone()),
+            ("sh", vec!["client.sh".to_string(), "--fast".into()])
+        );
+        assert_eq!(c.env, vec![("TOKEN".to_string(), "x".to_string())]);
+        // Relative script names are found beside the system file, from any directory.
+        assert_eq!(c.working_dir.unwrap(), dir.path().canonicalize().unwrap());
+        assert_eq!(
+            serde_json::Value::Object(c.settings),
+            serde_json::json!({"database": "test", "retries": 2})
+        );
+        let spec = parse(NODE, dir.path()).unwrap();
+        assert_eq!((spec.protocol, spec.client), (ClientProtocol::Kv, None));
+    }
+
+    #[test]
+    fn a_client_table_that_contradicts_the_protocol_or_is_missing_is_refused_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = |text: String| format!("{:#}", parse(&text, dir.path()).unwrap_err());
+        let e = err(format!(
+            "{NODE}protocol = \"kv\"\n[client]\ncommand = \"sh c.sh\"\n"
+        ));
+        assert!(
+            e.contains("field `protocol`") && e.contains("[client]"),
+            "{e}"
+        );
+        let e = err(format!("{NODE}protocol = \"external\"\n"));
+        assert!(
+            e.contains("field `protocol`") && e.contains("needs a [client] table"),
+            "{e}"
+        );
+        let e = err(format!("{NODE}[client]\ncommand = \"./no-such-adapter\"\n"));
+        assert!(
+            e.contains("`client.command`") && e.contains("does not exist"),
+            "{e}"
+        );
+        let e = err(format!("{NODE}[client]\ncommand = \"sh\"\ncwd = \"/\"\n"));
+        assert!(e.contains("cwd"), "{e}");
+        let ok = parse(
+            &format!("{NODE}protocol = \"external\"\n[client]\ncommand = \"sh c.sh\"\n"),
+            dir.path(),
+        );
+        assert_eq!(ok.unwrap().protocol, ClientProtocol::External);
+    }
 }

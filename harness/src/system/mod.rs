@@ -79,6 +79,9 @@ pub struct SystemSpec {
     /// when it says nothing. Built-in systems' promises depend on their settings:
     /// [`SystemSpec::promises_for`].
     pub promises: Option<Vec<Model>>,
+    /// The client adapter a system file's `[client]` table names, for
+    /// [`ClientProtocol::External`] (`docs/adapters.md`).
+    pub client: Option<workloads::external::AdapterCommand>,
 }
 
 impl SystemSpec {
@@ -193,6 +196,7 @@ mod tests {
             source: SpecSource::Builtin,
             unavailable: None,
             promises: None,
+            client: None,
         }
     }
 

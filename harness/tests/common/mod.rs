@@ -71,3 +71,12 @@ pub fn build(packages: &[&str]) {
 pub fn build_raft_kv() {
     build(&["raft-kv"]);
 }
+
+/// Runs the built faultline in `cwd`.
+pub fn faultline(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("running faultline")
+}

@@ -71,6 +71,7 @@ pub fn spec() -> SystemSpec {
         source: SpecSource::Builtin,
         unavailable: None,
         promises: None,
+        client: None,
     }
 }
 

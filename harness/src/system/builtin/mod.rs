@@ -121,6 +121,7 @@ fn kv_reference(name: &str, leader: LeaderLookup) -> SystemSpec {
         source: SpecSource::Builtin,
         unavailable,
         promises: None,
+        client: None,
     }
 }
 

@@ -111,6 +111,7 @@ pub fn spec() -> SystemSpec {
         source: SpecSource::Builtin,
         unavailable: None,
         promises: None,
+        client: None,
     }
 }
 
