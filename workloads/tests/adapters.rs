@@ -190,6 +190,24 @@ async fn a_read_that_fails_on_the_adapter_is_a_fail_since_reads_change_nothing()
 }
 
 #[tokio::test]
+async fn a_fresh_adapter_that_does_not_start_mid_run_fails_the_operation_as_unreached() {
+    let c = case("refuse-again", Workload::Register);
+    let client = c.factory.open_process(0, &nodes()[0]).unwrap();
+    client.ready().await.unwrap();
+    assert_eq!(client.invoke(&Op::write(1, 1)).await.outcome, Outcome::Info);
+    // The next adapter refuses init: the operation never reached one, so it
+    // certainly did not happen, and the process backs off.
+    let w = client.invoke(&Op::write(2, 1)).await;
+    assert_eq!((w.outcome, w.unreached), (Outcome::Fail, true), "{w:?}");
+    let error = w.error.unwrap();
+    assert!(
+        error.starts_with("adapter-start: refused init: cannot reach the cluster"),
+        "{error}"
+    );
+    assert!(c.log(0).contains("could not start"), "{}", c.log(0));
+}
+
+#[tokio::test]
 async fn a_list_read_on_a_register_is_a_malformed_response_and_on_a_list_it_is_a_value() {
     let c = case("list", Workload::CasRegister);
     let client = c.factory.open_process(0, &nodes()[0]).unwrap();

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # A client adapter that keeps its own in-memory store (no node needed) and misbehaves,
 # as the MISBEHAVE environment variable says, on every operation on key 1:
-# hang, exit, garbage, wrong-id, list (a list read on a register), refuse (init).
+# hang, exit, garbage, wrong-id, list (a list read on a register), refuse (init),
+# refuse-again (exit on key 1, and every adapter but the first refuses init).
 # With MISBEHAVE=rotate it misbehaves on its 5th operation, in one of the first four
 # ways, each in turn over all the adapters of a run.
 import json, os, sys, time
@@ -22,13 +23,17 @@ for line in sys.stdin:
     m = json.loads(line)
     if m["type"] == "init":
         process = m["process"]
-        if mode == "refuse":
+        # refuse-again: the first adapter of a test starts; every later one refuses.
+        again = mode == "refuse-again" and len(os.listdir(pids)) > 1
+        if mode == "refuse" or again:
             send({"type": "error", "error": "cannot reach the cluster: no credentials"})
         else:
             send({"type": "init_ok"})
         continue
     count += 1
     how = mode if m["key"] == 1 else "none"
+    if mode == "refuse-again" and m["key"] == 1:
+        how = "exit"
     if mode == "rotate":
         if count % 5 == 0:
             # Every adapter of the run takes the next way in turn: a one-byte append
