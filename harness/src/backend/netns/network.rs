@@ -311,7 +311,12 @@ pub fn netns_exists(name: &str) -> bool {
 
 /// Every named network namespace (`ip netns list`, read directly).
 pub fn list_netns() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+    sorted_names("/run/netns")
+}
+
+/// The names in a directory, sorted; none when it cannot be read.
+fn sorted_names(dir: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut out: Vec<String> = entries
@@ -335,15 +340,7 @@ pub fn host_link_alias(name: &str) -> Option<String> {
 
 /// Every interface in the host namespace.
 pub fn list_host_links() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    out.sort();
-    out
+    sorted_names("/sys/class/net")
 }
 
 /// Whether an interface inside `netns` carries `alias` (our marker).
