@@ -1,9 +1,10 @@
 //! A client for Redis behind Sentinel, as a real application talks to it: ask the
 //! sentinels which node is the primary, check that node agrees (`ROLE`), send every
-//! read and write there, and go back to the sentinels only when the primary stops
-//! answering or refuses a write. So a client cut off with an old primary keeps using
-//! it, exactly the situation in which Redis's asynchronous replication loses
-//! acknowledged writes.
+//! read and write there, and go back to the sentinels when the primary stops
+//! answering, refuses a write, or a sentinel announces a failover on `+switch-master`
+//! (see [`switches`]). A client cut off with an old primary (and with the sentinels
+//! that announce the new one) keeps using it, exactly the situation in which Redis's
+//! asynchronous replication loses acknowledged writes.
 //!
 //! Values are JSON text under the decimal key. A `cas` is one Lua script (a
 //! server-side compare and set, atomic on the primary); an `append` is a Lua script
@@ -22,6 +23,7 @@
 //! dropped connection after the command was sent is `info` (a read, `fail`).
 
 mod readiness;
+mod switches;
 
 pub use readiness::{check_ready, wait_ready, Lag, NotReady, Ready, SentinelDeployment};
 
@@ -30,8 +32,10 @@ use crate::op::{Completion, Op, OpFn};
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{cmd, RedisError};
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use switches::Switches;
 
 /// The name the sentinels monitor the primary under.
 pub const MASTER_NAME: &str = "faultline";
@@ -99,17 +103,26 @@ impl RedisOptions {
 
 /// Clients for a Redis-with-Sentinel deployment. Every node runs a sentinel; a client
 /// asks its own node's sentinel first and then every other one the factory has seen.
+/// The factory subscribes to every sentinel it has seen (once it runs inside tokio),
+/// and its clones share those subscriptions; they end when the last clone is dropped.
 #[derive(Clone)]
 pub struct RedisClientFactory {
     options: RedisOptions,
     sentinels: Arc<Mutex<Vec<String>>>,
+    switches: Arc<Switches>,
 }
 
 impl RedisClientFactory {
     pub fn new(options: RedisOptions) -> RedisClientFactory {
+        let switches = Switches::new(
+            options.master_name.clone(),
+            options.sentinel_port,
+            options.timeout,
+        );
         RedisClientFactory {
             options,
             sentinels: Arc::default(),
+            switches: Arc::new(switches),
         }
     }
 
@@ -122,6 +135,7 @@ impl RedisClientFactory {
                     known.push(h);
                 }
             }
+            self.switches.follow(&known);
         }
         self
     }
@@ -147,20 +161,25 @@ impl ClientFactory for RedisClientFactory {
             if !known.contains(&own) {
                 known.push(own.clone());
             }
+            self.switches.follow(&known);
         }
         Ok(Arc::new(RedisClient {
             own,
             options: self.options.clone(),
             sentinels: Arc::clone(&self.sentinels),
             primary: tokio::sync::Mutex::new(None),
+            epoch: self.switches.epoch(),
+            switches: Arc::downgrade(&self.switches),
         }))
     }
 }
 
-/// The primary a client believes in, and its connection to it.
+/// The primary a client believes in, its connection to it, and the switch epoch it
+/// was found in (a later announced switch makes the client look again).
 struct Primary {
     addr: String,
     conn: MultiplexedConnection,
+    epoch: u64,
 }
 
 /// Why a client has no primary to send to: in every case nothing was sent, so the
@@ -193,6 +212,10 @@ pub struct RedisClient {
     options: RedisOptions,
     sentinels: Arc<Mutex<Vec<String>>>,
     primary: tokio::sync::Mutex<Option<Primary>>,
+    /// Advanced by the factory's subscriptions on every `+switch-master` for us.
+    epoch: Arc<AtomicU64>,
+    /// Weak, so that a client left over does not keep the subscriptions running.
+    switches: Weak<Switches>,
 }
 
 async fn connect(addr: &str, timeout: Duration) -> Result<MultiplexedConnection, String> {
@@ -269,6 +292,8 @@ impl RedisClient {
     /// Finds the primary as a Sentinel client does: the first sentinel that answers
     /// names it, and the named node must say it is a primary.
     async fn discover(&self) -> Result<Primary, NoPrimary> {
+        // Read before asking: a switch announced while we ask makes us ask again.
+        let epoch = self.epoch.load(Ordering::SeqCst);
         let per_try = self.options.timeout.min(Duration::from_millis(500));
         let mut tried = Vec::new();
         for host in self.sentinel_hosts() {
@@ -283,7 +308,7 @@ impl RedisClient {
                 .await
                 .map_err(|e| NoPrimary::unreached(format!("no-primary: {e}")))?;
             return match role(&mut conn, self.options.timeout).await {
-                Ok(r) if r == "master" => Ok(Primary { addr, conn }),
+                Ok(r) if r == "master" => Ok(Primary { addr, conn, epoch }),
                 Ok(r) => Err(NoPrimary::answered(format!(
                     "no-primary: the sentinels name {addr}, which is a {r}"
                 ))),
@@ -391,7 +416,18 @@ impl RedisClient {
     }
 
     async fn perform(&self, op: &Op) -> Completion {
+        if let Some(switches) = self.switches.upgrade() {
+            switches.follow(&self.sentinel_hosts());
+        }
         let mut slot = self.primary.lock().await;
+        // A failover was announced since this primary was found: only where this
+        // operation goes changes, so dropping it here cannot change any outcome.
+        if slot
+            .as_ref()
+            .is_some_and(|p| p.epoch != self.epoch.load(Ordering::SeqCst))
+        {
+            *slot = None;
+        }
         if slot.is_none() {
             match tokio::time::timeout(self.options.timeout * 2, self.discover()).await {
                 Ok(Ok(p)) => *slot = Some(p),
@@ -688,11 +724,8 @@ mod tests {
         assert_eq!(one.invoke(&Op::read(1)).await, Completion::ok(json!(3)));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failover_is_followed_to_the_new_primary() {
-        let (_procs, ports, sentinel_port) = deployment(1).await;
-        let c = factory(sentinel_port, 0).open(&target()).unwrap();
-        assert_eq!(c.invoke(&Op::write(1, 1)).await.outcome, Outcome::Ok);
+    /// `SENTINEL FAILOVER`, retried until the sentinel accepts it.
+    async fn fail_over(sentinel_port: u16) {
         let mut s = connect(
             &format!("127.0.0.1:{sentinel_port}"),
             Duration::from_secs(1),
@@ -714,6 +747,37 @@ mod tests {
             },
         )
         .await;
+    }
+
+    /// The sentinel's count of connected clients (this query's own included).
+    async fn sentinel_clients(sentinel_port: u16) -> usize {
+        let Ok(mut s) = connect(
+            &format!("127.0.0.1:{sentinel_port}"),
+            Duration::from_millis(500),
+        )
+        .await
+        else {
+            return 0;
+        };
+        let info: String = cmd("INFO")
+            .arg("clients")
+            .query_async(&mut s)
+            .await
+            .unwrap_or_default();
+        info.lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failover_is_followed_to_the_new_primary() {
+        let (_procs, ports, sentinel_port) = deployment(1).await;
+        // The factory is dropped at once, and with it the subscriptions: this client
+        // hears no announcement and must find the failover on its own.
+        let c = factory(sentinel_port, 0).open(&target()).unwrap();
+        assert_eq!(c.invoke(&Op::write(1, 1)).await.outcome, Outcome::Ok);
+        fail_over(sentinel_port).await;
         let new_primary = format!("127.0.0.1:{}", ports[1]);
         let options = RedisOptions {
             sentinel_port,
@@ -763,6 +827,75 @@ mod tests {
             primary_index(&["127.0.0.2".into(), "127.0.0.1".into()], &options).await,
             Some(1)
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_announced_switch_sends_the_next_operation_to_the_new_primary() {
+        let (_procs, ports, sentinel_port) = deployment(1).await;
+        // A second sentinel host where nothing listens: its subscription keeps
+        // retrying without holding up the other.
+        let f = factory(sentinel_port, 0).with_sentinels(["127.0.0.2".to_string()]);
+        let c = f.open(&target()).unwrap();
+        assert_eq!(c.invoke(&Op::write(1, 1)).await.outcome, Outcome::Ok);
+        let before = f.switches.epoch().load(Ordering::SeqCst);
+        // The subscription is up before the failover, or the announcement is missed.
+        wait_for(
+            "the subscription to connect",
+            Duration::from_secs(10),
+            async || sentinel_clients(sentinel_port).await >= 2,
+        )
+        .await;
+        fail_over(sentinel_port).await;
+        wait_for(
+            "the +switch-master announcement",
+            Duration::from_secs(20),
+            async || f.switches.epoch().load(Ordering::SeqCst) > before,
+        )
+        .await;
+        // Without the announcement this write would go to the old primary and fail
+        // (it dropped its clients when demoted); now it goes to the new one at once.
+        assert_eq!(c.invoke(&Op::write(1, 2)).await, Completion::ok(json!(2)));
+        let mut p = connect(&format!("127.0.0.1:{}", ports[1]), Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            role(&mut p, Duration::from_secs(1)).await.unwrap(),
+            "master"
+        );
+        let on_new: String = cmd("GET").arg("1").query_async(&mut p).await.unwrap();
+        assert_eq!(on_new, "2");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_factory_ends_its_subscriptions() {
+        let (_procs, _ports, sentinel_port) = deployment(0).await;
+        let f = factory(sentinel_port, 0).with_sentinels(["127.0.0.2".to_string()]);
+        let c = f.open(&target()).unwrap();
+        assert_eq!(f.switches.running(), 2);
+        let alive = f.switches.alive_token();
+        wait_for(
+            "the subscription to connect",
+            Duration::from_secs(10),
+            async || sentinel_clients(sentinel_port).await == 2,
+        )
+        .await;
+        let copy = f.clone();
+        drop(f);
+        assert_eq!(copy.switches.running(), 2, "a clone keeps them running");
+        drop(copy);
+        wait_for("the tasks to end", Duration::from_secs(10), async || {
+            alive.strong_count() == 0
+        })
+        .await;
+        wait_for(
+            "the subscription connection to close",
+            Duration::from_secs(10),
+            async || sentinel_clients(sentinel_port).await == 1,
+        )
+        .await;
+        // A client left over does not start them again.
+        assert_eq!(c.invoke(&Op::write(1, 1)).await.outcome, Outcome::Ok);
+        assert_eq!(alive.strong_count(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
