@@ -85,10 +85,19 @@ fn check_one<M: Model>(
         counterexample: None,
         elapsed: Default::default(),
     };
-    if budget.exhausted() == Some(StopReason::Cancelled) {
-        report.reason = Some(StopReason::Cancelled.describe().into());
-        report.method = "skipped".into();
-        return report;
+    // A key not started before a limit was reached is not started at all: building
+    // a large partition's search costs time of its own.
+    match budget.exhausted() {
+        Some(StopReason::Cancelled) => {
+            report.reason = Some(StopReason::Cancelled.describe().into());
+            report.method = "skipped".into();
+            return report;
+        }
+        Some(reason) => {
+            report.reason = Some(reason.describe().into());
+            return report;
+        }
+        None => {}
     }
     if let Some(found) = prechecks.then(|| future_read::find(model, &ops)).flatten() {
         report.verdict = Verdict::Invalid;
