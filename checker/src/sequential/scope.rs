@@ -184,6 +184,17 @@ fn check_key<M: Model>(
         }
         None => {}
     }
+    if let Some(found) = super::backwards::find(model, &part.seq) {
+        report.verdict = Verdict::Invalid;
+        report.method = "reads-go-backwards pre-check".into();
+        report.evidence = Some(super::backwards::evidence::<M>(
+            &report.key,
+            &history.ops,
+            &part.seq,
+            &found,
+        ));
+        return report;
+    }
     if linearizability_first {
         let result = linearizability_search(history, model, part, budget);
         report.explored = result.explored;
