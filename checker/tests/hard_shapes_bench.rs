@@ -6,7 +6,7 @@
 //!
 //! (`BENCH_TIMEOUT=60` for the 60 s limit; the default is 10 s per row).
 
-use checker::linearizability::{check, Options};
+use checker::linearizability::{check, check_by_search_only, Options};
 use checker::model::cas_register::CasRegister;
 use checker::synth::{generate, Anomaly, SynthModel, SynthOptions};
 use std::time::{Duration, Instant};
@@ -122,5 +122,72 @@ fn hard_shapes() {
     println!("|---|---|---|---|");
     for r in &rows {
         run(r, timeout);
+    }
+}
+
+/// How far past a short time limit a check of a million-operation history ends
+/// (building the search of one huge partition is not interruptible).
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn time_limit_overshoot_at_a_million_operations() {
+    let history = generate(&SynthOptions {
+        model: SynthModel::CasRegister,
+        clients: 50,
+        ops: 1_000_000,
+        crash_rate: 0.01,
+        values: Some(5),
+        seed: 1,
+        ..SynthOptions::default()
+    })
+    .history;
+    for limit in [200, 1000] {
+        let limit = Duration::from_millis(limit);
+        let started = Instant::now();
+        let report = check(
+            &history,
+            &CasRegister::default(),
+            &Options {
+                timeout: Some(limit),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let took = started.elapsed();
+        println!(
+            "limit {limit:?}: {} after {took:?}, overshoot {:?}",
+            report.verdict,
+            took.saturating_sub(limit)
+        );
+    }
+}
+
+/// The 61 s row: the search alone (no pre-check) on 100,000 operations, 5
+/// clients, unique values and one future read, where stuck steps are expensive.
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn time_limit_overshoot_of_the_search_on_a_future_read() {
+    let history = generate(&SynthOptions {
+        model: SynthModel::CasRegister,
+        clients: 5,
+        ops: 100_000,
+        anomaly: Some(Anomaly::FutureRead),
+        seed: 1,
+        ..SynthOptions::default()
+    })
+    .history;
+    for limit in [200, 2000] {
+        let limit = Duration::from_millis(limit);
+        let started = Instant::now();
+        let options = Options {
+            timeout: Some(limit),
+            ..Options::default()
+        };
+        let report = check_by_search_only(&history, &CasRegister::default(), &options).unwrap();
+        let took = started.elapsed();
+        println!(
+            "search alone, limit {limit:?}: {} after {took:?}, overshoot {:?}",
+            report.verdict,
+            took.saturating_sub(limit)
+        );
     }
 }

@@ -8,18 +8,7 @@ use checker::verdict::Verdict;
 use serde_json::{json, Value};
 
 fn ev(index: u64, p: u64, kind: EventType, f: &str, value: Value) -> Event {
-    Event {
-        index,
-        time: index * 10,
-        process: Process::Client(p),
-        kind,
-        f: f.into(),
-        key: None,
-        value,
-        node: None,
-        error: None,
-        version: None,
-    }
+    Event::new(index, index * 10, Process::Client(p), kind, f).with_value(value)
 }
 
 /// p0 writes 1 then 2; p1 reads `first` then `second`.

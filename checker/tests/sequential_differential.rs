@@ -259,5 +259,8 @@ fn the_reads_go_backwards_precheck_agrees_with_brute_force() {
             }
         }
     }
-    assert!(decided >= 30, "the pre-check decided only {decided} histories");
+    assert!(
+        decided >= 30,
+        "the pre-check decided only {decided} histories"
+    );
 }
