@@ -128,6 +128,7 @@ fn synthetic(ops: usize) {
         keys: 1,
         anomaly: None,
         seed: 1,
+        values: None,
     });
     let generated = started.elapsed();
     let crashed = synth

@@ -110,6 +110,7 @@ fn synthetic(ops: usize, timeout: Duration) {
             keys,
             anomaly,
             seed: 1,
+            values: None,
         })
         .history;
         line(

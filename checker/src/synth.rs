@@ -6,9 +6,13 @@
 //! Each client invokes an operation, which takes effect atomically at a random
 //! instant before it completes (its linearization point), so the history is
 //! linearizable by construction. Every value written is unique, as in Jepsen's
-//! register workloads. A crashed operation (probability `crash_rate`) takes effect
-//! or not at random, completes with `info` (or never completes), and retires its
-//! process: the client continues under a fresh process number, as Jepsen's do.
+//! register workloads, unless a value count is given ([`SynthOptions::values`]):
+//! then values are drawn from `1..=N` and repeat, the harder shape for a checker. A
+//! crashed operation (probability `crash_rate`) takes effect or not at random,
+//! completes with `info` (or never completes), and retires its process: the client
+//! continues under a fresh process number, as Jepsen's do. Either way the crashed
+//! operation stays open to the end of the history, so crashed operations
+//! accumulate (1% of a million operations is 10,000 open ones), as in real runs.
 
 use crate::history::{Event, EventType, History, Process};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
@@ -48,13 +52,20 @@ pub enum Anomaly {
     /// Once, halfway through, a write is acknowledged but not applied; the object then
     /// drops every change until a read has witnessed the old value.
     LostWrite,
+    /// Once, halfway through, a read returns a value no write has produced yet; the
+    /// only write of that value is invoked after the read completed (if the history
+    /// goes on long enough for one).
+    FutureRead,
 }
 
 impl Anomaly {
+    pub const NAMES: &'static [&'static str] = &["stale-read", "lost-write", "future-read"];
+
     pub fn from_name(name: &str) -> Option<Anomaly> {
         match name {
             "stale-read" => Some(Anomaly::StaleRead),
             "lost-write" => Some(Anomaly::LostWrite),
+            "future-read" => Some(Anomaly::FutureRead),
             _ => None,
         }
     }
@@ -72,6 +83,29 @@ pub struct SynthOptions {
     pub keys: usize,
     pub anomaly: Option<Anomaly>,
     pub seed: u64,
+    /// How many distinct values writes draw from (`1..=N`, repeated); `None`: every
+    /// value written is unique.
+    pub values: Option<u64>,
+}
+
+impl SynthOptions {
+    /// Why these options cannot make the history they describe, if they cannot: a
+    /// stale read or lost write is a guaranteed violation only when written values
+    /// are unique (a repeated value may be explained by another write of it).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.values == Some(0) {
+            return Err("--values must be at least 1".into());
+        }
+        match self.anomaly {
+            Some(a @ (Anomaly::StaleRead | Anomaly::LostWrite)) if self.values.is_some() => {
+                Err(format!(
+                    "the {} anomaly is a guaranteed violation only with unique values: drop --values (future-read works with both)",
+                    if a == Anomaly::StaleRead { "stale-read" } else { "lost-write" }
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for SynthOptions {
@@ -84,6 +118,7 @@ impl Default for SynthOptions {
             keys: 1,
             anomaly: None,
             seed: 0,
+            values: None,
         }
     }
 }
@@ -220,6 +255,19 @@ struct Sim<'a> {
     anomaly_armed: bool,
     /// Lost write: the key frozen, and the completion time after which a read ends it.
     frozen: Option<(usize, u64)>,
+    /// Future read: the value read before anyone wrote it, the serial number of the
+    /// read, and its completion time once known (writes invoked after it write it).
+    future: Option<FutureValue>,
+}
+
+/// The future-read anomaly's value, once a read has returned it.
+struct FutureValue {
+    value: u64,
+    reader: u64,
+    /// The key it was read from.
+    cell: usize,
+    read_done: Option<u64>,
+    written: bool,
 }
 
 impl<'a> Sim<'a> {
@@ -252,6 +300,7 @@ impl<'a> Sim<'a> {
             anomaly_at: None,
             anomaly_armed: options.anomaly.is_some(),
             frozen: None,
+            future: None,
         };
         for c in 0..clients {
             let at = sim.rng.range(0, 50);
@@ -287,9 +336,12 @@ impl<'a> Sim<'a> {
     fn draw_action(&mut self, client: usize) -> (&'static str, Action, Value) {
         let roll = self.rng.range(0, 99);
         let model = self.options.model;
-        let mut fresh = || {
-            self.next_value += 1;
-            self.next_value
+        let mut fresh = || match self.options.values {
+            Some(n) => self.rng.range(1, n),
+            None => {
+                self.next_value += 1;
+                self.next_value
+            }
         };
         match model {
             SynthModel::Register if roll < 50 => ("read", Action::Read, Value::Null),
@@ -329,6 +381,7 @@ impl<'a> Sim<'a> {
         let cell = self.rng.range(0, self.keys as u64 - 1) as usize;
         let key = (self.options.model == SynthModel::Kv).then(|| json!(cell.to_string()));
         let (f, action, input) = self.draw_action(client);
+        let (action, input) = self.write_future_value(time, cell, action, input);
         let process = self.process_of[client];
         let crashed = self.rng.chance(self.options.crash_rate);
         let op = Pending {
@@ -350,6 +403,31 @@ impl<'a> Sim<'a> {
         self.pending.insert(client, op);
         let lin = time + self.rng.range(1, 200);
         self.schedule(lin, client, LINEARIZE);
+    }
+
+    /// The future-read anomaly's write: once the read of the future value has
+    /// completed, the next write invoked on its key writes that value, once.
+    fn write_future_value(
+        &mut self,
+        time: u64,
+        cell: usize,
+        action: Action,
+        input: Value,
+    ) -> (Action, Value) {
+        let Some(future) = self.future.as_mut() else {
+            return (action, input);
+        };
+        if future.written || future.cell != cell || future.read_done.is_none_or(|done| time <= done)
+        {
+            return (action, input);
+        }
+        let v = future_json(self.options.model, future.value);
+        // A write, not a CAS: a CAS may fail, and then nothing would write the value.
+        let Action::Write(_) = action else {
+            return (action, input);
+        };
+        future.written = true;
+        (Action::Write(v.clone()), v)
     }
 
     /// `client`'s operation takes effect (or, crashed, may not), and its completion
@@ -387,6 +465,31 @@ impl<'a> Sim<'a> {
     /// one no order can justify. A read after a lost write's completion thaws the key.
     fn read(&mut self, op: &mut Pending, current: Value, is_frozen: bool) {
         op.output = current;
+        if self.anomaly_armed
+            && self.options.anomaly == Some(Anomaly::FutureRead)
+            && self.invoked * 2 >= self.options.ops
+            && !op.crashed
+        {
+            // A value no write uses: the next unique one, or one past the value count.
+            let value = match self.options.values {
+                Some(n) => n + 1,
+                None => {
+                    self.next_value += 1;
+                    self.next_value
+                }
+            };
+            op.output = future_json(self.options.model, value);
+            self.future = Some(FutureValue {
+                value,
+                reader: op.serial,
+                cell: op.cell,
+                read_done: None,
+                written: false,
+            });
+            self.anomaly_armed = false;
+            self.anomaly_at = Some(op.call);
+            return;
+        }
         if is_frozen && self.frozen.is_some_and(|(_, after)| op.call > after) {
             self.frozen = None;
         }
@@ -468,6 +571,11 @@ impl<'a> Sim<'a> {
     /// (a read after it thaws the key), when a value's writer completed, and which
     /// values are now provably overwritten.
     fn record_completion(&mut self, time: u64, op: &Pending) {
+        if let Some(future) = self.future.as_mut() {
+            if future.reader == op.serial {
+                future.read_done = Some(time);
+            }
+        }
         if let Some((k, after)) = self.frozen.as_mut() {
             if *k == op.cell && *after == u64::MAX && self.anomaly_at == Some(op.call) {
                 *after = time;
@@ -485,5 +593,14 @@ impl<'a> Sim<'a> {
                 by_ret: time,
             });
         }
+    }
+}
+
+/// How the model writes the value `v`: the number for registers, `"p<v> "` for kv
+/// (as its puts do).
+fn future_json(model: SynthModel, v: u64) -> Value {
+    match model {
+        SynthModel::Kv => json!(format!("p{v} ")),
+        _ => json!(v),
     }
 }

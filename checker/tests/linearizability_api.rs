@@ -191,6 +191,7 @@ fn synth(
         keys: 3,
         anomaly,
         seed,
+        values: None,
     })
 }
 

@@ -6,7 +6,7 @@
 //! memoization, no pruning, no lookahead, no partitioning, no event list.
 
 use checker::history::{Event, EventType, History, Outcome, Process};
-use checker::linearizability::{check, Options};
+use checker::linearizability::{check, check_by_search_only, Options};
 use checker::model::cas_register::CasRegister;
 use checker::model::fifo_queue::FifoQueue;
 use checker::model::kv::Kv;
@@ -559,4 +559,84 @@ fn multi_register_agrees_with_brute_force() {
         "multi-register",
         differential(&MultiRegister, 10, ROUNDS, &mut gen),
     );
+}
+
+/// Runs `rounds` random histories through the check (with its future-read
+/// pre-check), the search alone and brute force; all three must agree, and every
+/// history the pre-check decided must be one brute force finds invalid. Returns how
+/// many the pre-check decided.
+fn precheck_differential<M: Model>(
+    model: &M,
+    seed: u64,
+    rounds: usize,
+    gen: &mut dyn FnMut(&mut SmallRng) -> Spec,
+) -> usize {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut decided = 0;
+    for round in 0..rounds {
+        let processes = rng.gen_range(1..=4);
+        let count = rng.gen_range(1..=8);
+        let history = random_history(&mut rng, processes, count, gen);
+        let expected = if brute_force(model, &history) {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        };
+        let with = check(&history, model, &Options::default()).unwrap();
+        let without = check_by_search_only(&history, model, &Options::default()).unwrap();
+        let context = || {
+            format!(
+                "model {} seed {seed} round {round}\n{}",
+                model.name(),
+                history.to_jsonl()
+            )
+        };
+        assert_eq!(with.verdict, expected, "with the pre-check: {}", context());
+        assert_eq!(without.verdict, expected, "search alone: {}", context());
+        if with
+            .partitions
+            .iter()
+            .any(|p| p.method == "future-read pre-check")
+        {
+            decided += 1;
+            let ce = with.counterexample.as_ref().expect("a counterexample");
+            assert!(ce.impossible.is_some(), "{}", context());
+        }
+    }
+    decided
+}
+
+#[test]
+fn the_future_read_precheck_agrees_with_the_search_and_brute_force() {
+    let mut next = 0;
+    let mut gen = |r: &mut SmallRng| unique_value_spec(r, &mut next);
+    let decided = precheck_differential(&CasRegister::default(), 21, ROUNDS, &mut gen);
+    assert!(
+        decided >= 30,
+        "the pre-check decided only {decided} histories"
+    );
+    let decided = precheck_differential(&CasRegister::default(), 22, ROUNDS, &mut |r| {
+        register_spec(r, true)
+    });
+    assert!(
+        decided >= 30,
+        "repeated values: the pre-check decided only {decided}"
+    );
+}
+
+#[test]
+fn the_future_read_precheck_honours_an_initial_value() {
+    use checker::model::{BuiltinModel, ConfiguredModel, UseModel};
+    struct Run(u64);
+    impl UseModel for Run {
+        type Output = usize;
+        fn with<M: Model>(self, model: &M) -> usize {
+            precheck_differential(model, self.0, ROUNDS, &mut |r| register_spec(r, true))
+        }
+    }
+    let model = ConfiguredModel::new(BuiltinModel::CasRegister(CasFailMeaning::FromError))
+        .with_initial(&json!(3))
+        .unwrap();
+    let decided = model.use_model(Run(23));
+    assert!(decided >= 10, "the pre-check decided only {decided}");
 }

@@ -232,3 +232,35 @@ fn two_keys_agree_with_brute_force() {
     let (valid, invalid) = differential(&CasRegister::default(), true, 2, 22, 3000);
     assert!(valid > 100 && invalid > 100, "{valid}/{invalid}");
 }
+
+/// The reads-go-backwards pre-check against brute force: every history it decides
+/// must be one brute force finds not sequentially consistent, and it must decide
+/// enough of them for that to mean something.
+#[test]
+fn the_reads_go_backwards_precheck_agrees_with_brute_force() {
+    let mut decided = 0;
+    for (seed, cas, keys) in [(31, false, 1), (32, true, 1), (33, false, 2)] {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        for round in 0..3000 {
+            let history = random_history(&mut rng, cas, keys);
+            let report = check(&history, &CasRegister::default(), &Options::default()).unwrap();
+            let by_precheck = report
+                .keys
+                .iter()
+                .any(|k| k.method == "reads-go-backwards pre-check");
+            if by_precheck {
+                decided += 1;
+                assert!(
+                    !brute_force(&CasRegister::default(), &history),
+                    "seed {seed} round {round}: the pre-check's violation is sequential:\n{}",
+                    history.to_jsonl()
+                );
+                assert_eq!(report.verdict, Verdict::Invalid);
+            }
+        }
+    }
+    assert!(
+        decided >= 30,
+        "the pre-check decided only {decided} histories"
+    );
+}

@@ -2,6 +2,7 @@
 //! which operation had to take effect before it returned, and why no operation can
 //! come next.
 
+use super::future_read::FutureRead;
 use super::report::Counterexample;
 use super::search::Prepared;
 use crate::history::Operation;
@@ -44,6 +45,7 @@ pub fn explain<M: Model>(
             state: model.describe_state(state),
             must_precede: summary(prefix.last().copied().unwrap_or(0)),
             blocked: Vec::new(),
+            impossible: None,
         };
     };
     let deadline = ops[stuck].ret;
@@ -77,5 +79,53 @@ pub fn explain<M: Model>(
         state: model.describe_state(state),
         must_precede: summary(stuck),
         blocked,
+        impossible: None,
+    }
+}
+
+/// Explains a violation the future-read pre-check found: the observation, what it
+/// needed, and the operations that produce that, each invoked after it completed.
+/// The prefix is empty: no search ran.
+pub fn explain_future_read<M: Model>(
+    model: &M,
+    key: &Value,
+    history_ops: &[Operation],
+    ids: &[usize],
+    found: &FutureRead,
+) -> Counterexample {
+    let read = &history_ops[ids[found.read]];
+    let completed = read
+        .complete_index
+        .map_or(String::new(), |c| format!(" (event {c})"));
+    let why = if found.producers.is_empty() {
+        "it needs a state that is not the initial one and that no operation in the history produces"
+            .to_string()
+    } else {
+        format!(
+            "it needs a state that is not the initial one and that only operations invoked after it completed{completed} produce"
+        )
+    };
+    let blocked = found
+        .producers
+        .iter()
+        .map(|&i| {
+            let op = &history_ops[ids[i]];
+            BlockedOp {
+                op: OpSummary::of(op),
+                reason: format!(
+                    "invoked at event {}, after op {} completed{completed}",
+                    op.invoke_index, read.id
+                ),
+            }
+        })
+        .collect();
+    Counterexample {
+        key: key.clone(),
+        prefix: Vec::new(),
+        prefix_tail: Vec::new(),
+        state: model.describe_state(&model.init()),
+        must_precede: OpSummary::of(read),
+        blocked,
+        impossible: Some(why),
     }
 }

@@ -10,6 +10,9 @@
 //!   first violation unless every key is asked for.
 //! - `prune`: exact simplifications before any search (operations that can neither
 //!   change nor constrain the state are left out).
+//! - `future_read`: a cheap exact pre-check that finds an observation no operation
+//!   invoked before its completion could satisfy (a read of a value written only
+//!   later), in one pass, before the search.
 //! - `search`: the general exact search (Wing & Gong / Lowe, as in porcupine). The
 //!   sequential-consistency checker runs it first on each key (a linearizable key
 //!   needs no other search), so it is visible to the crate.
@@ -22,6 +25,7 @@
 //! with the sequential-consistency checker, in [`crate::search`].
 
 mod counterexample;
+mod future_read;
 mod open_index;
 mod partition;
 mod prune;
@@ -69,11 +73,37 @@ pub fn check<M: Model>(
     model: &M,
     options: &Options,
 ) -> Result<Report, ModelError> {
+    check_with(history, model, options, true)
+}
+
+/// [`check`] without its cheap pre-checks (the future-read one): every partition is
+/// decided by the search. For differential tests and benchmarks that compare the two;
+/// the verdict is always the same as [`check`]'s, only slower to reach.
+pub fn check_by_search_only<M: Model>(
+    history: &History,
+    model: &M,
+    options: &Options,
+) -> Result<Report, ModelError> {
+    check_with(history, model, options, false)
+}
+
+fn check_with<M: Model>(
+    history: &History,
+    model: &M,
+    options: &Options,
+    prechecks: bool,
+) -> Result<Report, ModelError> {
     let started = Instant::now();
     let prepared = prune::prepare_all(history, model)?;
     let budget = Budget::starting(started, options.timeout, options.memory_limit);
-    let partitions =
-        partition::check_partitions(history, model, &prepared, &budget, options.all_keys);
+    let partitions = partition::check_partitions(
+        history,
+        model,
+        &prepared,
+        &budget,
+        options.all_keys,
+        prechecks,
+    );
     let verdict = crate::verdict::Verdict::all(partitions.iter().map(|p| p.verdict));
     let counterexample = partitions.iter().find_map(|p| p.counterexample.clone());
     Ok(Report {

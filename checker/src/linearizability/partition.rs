@@ -2,7 +2,8 @@
 //! if each key's sub-history is, so keys are checked separately and in parallel,
 //! largest first, on every core.
 
-use super::counterexample::explain;
+use super::counterexample::{explain, explain_future_read};
+use super::future_read;
 use super::report::PartitionReport;
 use super::search::{search, Prepared, Violation};
 use crate::history::History;
@@ -22,6 +23,7 @@ pub fn check_partitions<M: Model>(
     prepared: &[Option<Prepared<M::Op>>],
     budget: &Budget,
     all_keys: bool,
+    prechecks: bool,
 ) -> Vec<PartitionReport> {
     let parts = history.ops_by_key();
     let sizes: Vec<usize> = parts.iter().map(|p| p.ops.len()).collect();
@@ -32,7 +34,7 @@ pub fn check_partitions<M: Model>(
         |i| {
             let part = &parts[i];
             let key = part.key.clone().unwrap_or(Value::Null);
-            check_one(history, model, prepared, &part.ops, key, budget)
+            check_one(history, model, prepared, &part.ops, key, budget, prechecks)
         },
         |report| report.verdict,
     )
@@ -50,8 +52,9 @@ fn canonicalize<M: Model>(model: &M, ops: &mut [Prepared<M::Op>]) -> Option<Vec<
     Some(classes)
 }
 
-/// Checks one partition: its operations canonicalized, then the search, then a
-/// counterexample if it found a violation.
+/// Checks one partition: the future-read pre-check (if `prechecks`), then its
+/// operations canonicalized, the search, and a counterexample if it found a
+/// violation.
 fn check_one<M: Model>(
     history: &History,
     model: &M,
@@ -59,6 +62,7 @@ fn check_one<M: Model>(
     op_ids: &[usize],
     key: Value,
     budget: &Budget,
+    prechecks: bool,
 ) -> PartitionReport {
     let started = Instant::now();
     let ids: Vec<usize> = op_ids
@@ -70,7 +74,6 @@ fn check_one<M: Model>(
         .iter()
         .map(|&id| prepared[id].clone().expect("filtered above"))
         .collect();
-    let classes = canonicalize(model, &mut ops);
     let mut report = PartitionReport {
         key,
         verdict: Verdict::Unknown,
@@ -82,11 +85,34 @@ fn check_one<M: Model>(
         counterexample: None,
         elapsed: Default::default(),
     };
-    if budget.exhausted() == Some(StopReason::Cancelled) {
-        report.reason = Some(StopReason::Cancelled.describe().into());
-        report.method = "skipped".into();
+    // A key not started before a limit was reached is not started at all: building
+    // a large partition's search costs time of its own.
+    match budget.exhausted() {
+        Some(StopReason::Cancelled) => {
+            report.reason = Some(StopReason::Cancelled.describe().into());
+            report.method = "skipped".into();
+            return report;
+        }
+        Some(reason) => {
+            report.reason = Some(reason.describe().into());
+            return report;
+        }
+        None => {}
+    }
+    if let Some(found) = prechecks.then(|| future_read::find(model, &ops)).flatten() {
+        report.verdict = Verdict::Invalid;
+        report.method = "future-read pre-check".into();
+        report.counterexample = Some(explain_future_read(
+            model,
+            &report.key,
+            &history.ops,
+            &ids,
+            &found,
+        ));
+        report.elapsed = started.elapsed();
         return report;
     }
+    let classes = canonicalize(model, &mut ops);
     let result = search(model, &ops, classes.as_deref(), budget);
     report.explored = result.explored;
     match result.outcome {

@@ -69,12 +69,31 @@ pub struct Counterexample {
     pub must_precede: OpSummary,
     /// Every operation that could have come next, and why it cannot.
     pub blocked: Vec<BlockedOp>,
+    /// Set when the pre-check decided without a search: why `must_precede` could
+    /// never happen (it needs a state that nothing invoked before it completed
+    /// produces). `blocked` then lists the operations that produce that state, all
+    /// invoked too late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impossible: Option<String>,
 }
 
 impl std::fmt::Display for Counterexample {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !self.key.is_null() {
             writeln!(f, "key {}:", self.key)?;
+        }
+        if let Some(why) = &self.impossible {
+            writeln!(f, "  {} can never happen: {why}", self.must_precede)?;
+            if !self.blocked.is_empty() {
+                writeln!(
+                    f,
+                    "  the operations that could produce it, all invoked too late:"
+                )?;
+            }
+            for b in &self.blocked {
+                writeln!(f, "    {}: {}", b.op, b.reason)?;
+            }
+            return Ok(());
         }
         writeln!(
             f,

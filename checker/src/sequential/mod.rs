@@ -18,6 +18,8 @@
 //! history at once ([`Report::basis`] says which decided).
 //!
 //! One file per job:
+//! - `backwards`: a cheap exact pre-check for one process's reads going backwards
+//!   (unique values), before any search.
 //! - `chains`: the operations and each process's program order.
 //! - `search`: the memoized depth-first search for an order.
 //! - `feasibility`: the search's early detection of dead ends.
@@ -40,6 +42,7 @@
 //! out; a crashed one may have taken effect at any point after its process's earlier
 //! operations, or never.
 
+mod backwards;
 mod chains;
 mod evidence;
 mod feasibility;

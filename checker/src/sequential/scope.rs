@@ -171,9 +171,28 @@ fn check_key<M: Model>(
         report.stopped = Some(reason);
         report.reason = Some(stopped_because(reason, budget, time));
     };
-    if budget.exhausted() == Some(StopReason::Cancelled) {
-        report.method = "skipped".into();
-        stop(&mut report, StopReason::Cancelled);
+    // Not started once a limit is reached: building a large key's search costs time.
+    match budget.exhausted() {
+        Some(StopReason::Cancelled) => {
+            report.method = "skipped".into();
+            stop(&mut report, StopReason::Cancelled);
+            return report;
+        }
+        Some(reason) => {
+            stop(&mut report, reason);
+            return report;
+        }
+        None => {}
+    }
+    if let Some(found) = super::backwards::find(model, &part.seq) {
+        report.verdict = Verdict::Invalid;
+        report.method = "reads-go-backwards pre-check".into();
+        report.evidence = Some(super::backwards::evidence::<M>(
+            &report.key,
+            &history.ops,
+            &part.seq,
+            &found,
+        ));
         return report;
     }
     if linearizability_first {
@@ -190,6 +209,10 @@ fn check_key<M: Model>(
                 return report;
             }
             Outcome::Violation(_) => {}
+        }
+        if let Some(reason) = budget.exhausted() {
+            stop(&mut report, reason);
+            return report;
         }
     }
     let result = search(model, &part.seq, 1, budget);
@@ -263,6 +286,11 @@ pub fn check_whole<M: Model>(
         evidence: None,
         elapsed: Default::default(),
     };
+    if let Some(reason) = budget.exhausted() {
+        report.stopped = Some(reason);
+        report.reason = Some(stopped_because(reason, budget, time));
+        return report;
+    }
     let result = search(model, &ops, parts.len(), budget);
     report.explored = result.explored;
     match result.outcome {

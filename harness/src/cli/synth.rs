@@ -25,9 +25,15 @@ pub struct SynthArgs {
     /// Keys, for kv.
     #[arg(long, default_value_t = 8)]
     pub keys: usize,
-    /// Inject one anomaly halfway through: stale-read or lost-write.
+    /// Inject one anomaly halfway through, a guaranteed violation: stale-read,
+    /// lost-write, or future-read (a read of a value whose only write is invoked
+    /// after the read completed).
     #[arg(long, value_name = "A")]
     pub anomaly: Option<String>,
+    /// Draw written values from 1..=N, so values repeat (default: every value
+    /// written is unique).
+    #[arg(long, value_name = "N")]
+    pub values: Option<u64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Where to write the history (default: standard output).
@@ -53,7 +59,8 @@ pub fn run(args: SynthArgs) -> ExitCode {
             Some(a) => Some(a),
             None => {
                 return bad(format!(
-                    "--anomaly: unknown anomaly `{name}` (known: stale-read, lost-write)"
+                    "--anomaly: unknown anomaly `{name}` (known: {})",
+                    Anomaly::NAMES.join(", ")
                 ))
             }
         },
@@ -75,7 +82,11 @@ pub fn run(args: SynthArgs) -> ExitCode {
         keys: args.keys,
         anomaly,
         seed: args.seed,
+        values: args.values,
     };
+    if let Err(message) = options.validate() {
+        return bad(message);
+    }
     let outcome = generate(&options);
     let text = outcome.history.to_jsonl();
     let written = match &args.output {

@@ -1,0 +1,193 @@
+//! Benchmarks of the hard shapes (issue table in README's "Checker performance"):
+//! `faultline synth` histories with repeated or unique values, crashed operations
+//! open to the end, and a future read. Not timed tests: run in release,
+//!
+//!     cargo test --release -p checker --test hard_shapes_bench -- --ignored --nocapture
+//!
+//! (`BENCH_TIMEOUT=60` for the issue's 60 s limit; the default is 10 s per row).
+
+use checker::linearizability::{check, check_by_search_only, Options};
+use checker::model::cas_register::CasRegister;
+use checker::synth::{generate, Anomaly, SynthModel, SynthOptions};
+use std::time::{Duration, Instant};
+
+struct Row {
+    name: &'static str,
+    ops: usize,
+    clients: usize,
+    values: Option<u64>,
+    crash_rate: f64,
+    anomaly: Option<Anomaly>,
+}
+
+fn run(row: &Row, timeout: Duration) {
+    let history = generate(&SynthOptions {
+        model: SynthModel::CasRegister,
+        clients: row.clients,
+        ops: row.ops,
+        crash_rate: row.crash_rate,
+        values: row.values,
+        anomaly: row.anomaly,
+        seed: 1,
+        ..SynthOptions::default()
+    })
+    .history;
+    let started = Instant::now();
+    let report = check(
+        &history,
+        &CasRegister::default(),
+        &Options {
+            timeout: Some(timeout),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let method = &report.partitions[0].method;
+    println!(
+        "| {} | {} ops, {} clients | {} ({method}) | {:.3} s |",
+        row.name,
+        row.ops,
+        row.clients,
+        report.verdict,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn hard_shapes() {
+    let secs: u64 = std::env::var("BENCH_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let timeout = Duration::from_secs(secs);
+    let row = |name, ops, clients, values, crash_rate, anomaly| Row {
+        name,
+        ops,
+        clients,
+        values,
+        crash_rate,
+        anomaly,
+    };
+    let rows = [
+        row("5 values, 1% crashed", 10_000, 5, Some(5), 0.01, None),
+        row("5 values, 1% crashed", 100_000, 5, Some(5), 0.01, None),
+        row(
+            "repeated values (5), no crashes",
+            10_000,
+            50,
+            Some(5),
+            0.0,
+            None,
+        ),
+        row(
+            "repeated values (5), no crashes",
+            100_000,
+            50,
+            Some(5),
+            0.0,
+            None,
+        ),
+        row("unique values, 1% crashed", 10_000, 50, None, 0.01, None),
+        row("unique values, 1% crashed", 20_000, 50, None, 0.01, None),
+        row("unique values, 1% crashed", 40_000, 50, None, 0.01, None),
+        row("unique values, 1% crashed", 100_000, 50, None, 0.01, None),
+        row(
+            "unique values, future read",
+            100_000,
+            5,
+            None,
+            0.0,
+            Some(Anomaly::FutureRead),
+        ),
+        row(
+            "5 values, 1% crashed, future read",
+            1_000_000,
+            50,
+            Some(5),
+            0.01,
+            Some(Anomaly::FutureRead),
+        ),
+        row(
+            "repeated values (5), 1% crashed",
+            1_000_000,
+            50,
+            Some(5),
+            0.01,
+            None,
+        ),
+        row("unique values, 1% crashed", 1_000_000, 50, None, 0.01, None),
+    ];
+    println!("| history (cas-register) | size | verdict (method) | checking time |");
+    println!("|---|---|---|---|");
+    for r in &rows {
+        run(r, timeout);
+    }
+}
+
+/// How far past a short time limit a check of a million-operation history ends
+/// (building the search of one huge partition is not interruptible).
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn time_limit_overshoot_at_a_million_operations() {
+    let history = generate(&SynthOptions {
+        model: SynthModel::CasRegister,
+        clients: 50,
+        ops: 1_000_000,
+        crash_rate: 0.01,
+        values: Some(5),
+        seed: 1,
+        ..SynthOptions::default()
+    })
+    .history;
+    for limit in [200, 1000] {
+        let limit = Duration::from_millis(limit);
+        let started = Instant::now();
+        let report = check(
+            &history,
+            &CasRegister::default(),
+            &Options {
+                timeout: Some(limit),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let took = started.elapsed();
+        println!(
+            "limit {limit:?}: {} after {took:?}, overshoot {:?}",
+            report.verdict,
+            took.saturating_sub(limit)
+        );
+    }
+}
+
+/// The issue's 61 s row: the search alone (no pre-check) on 100,000 operations, 5
+/// clients, unique values and one future read, where stuck steps are expensive.
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn time_limit_overshoot_of_the_search_on_a_future_read() {
+    let history = generate(&SynthOptions {
+        model: SynthModel::CasRegister,
+        clients: 5,
+        ops: 100_000,
+        anomaly: Some(Anomaly::FutureRead),
+        seed: 1,
+        ..SynthOptions::default()
+    })
+    .history;
+    for limit in [200, 2000] {
+        let limit = Duration::from_millis(limit);
+        let started = Instant::now();
+        let options = Options {
+            timeout: Some(limit),
+            ..Options::default()
+        };
+        let report = check_by_search_only(&history, &CasRegister::default(), &options).unwrap();
+        let took = started.elapsed();
+        println!(
+            "search alone, limit {limit:?}: {} after {took:?}, overshoot {:?}",
+            report.verdict,
+            took.saturating_sub(limit)
+        );
+    }
+}
