@@ -172,6 +172,7 @@ fn failing_at(op: &checker::history::Operation) -> CheckResult {
         state: "2".into(),
         must_precede: OpSummary::of(op),
         blocked: Vec::new(),
+        impossible: None,
     };
     CheckResult {
         name: CheckKind::Linearizable,
