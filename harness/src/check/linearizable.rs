@@ -37,7 +37,7 @@ impl Checker for Linearizable {
             all_keys: ctx.all_keys,
         };
         let report = model
-            .check(&input.history_with_final_reads_as_reads(), &options)
+            .check(input.history_with_final_reads_as_reads(), &options)
             .map_err(|e| {
                 anyhow::anyhow!(
                     "the history does not fit the {} model: {e}",

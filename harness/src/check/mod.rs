@@ -149,6 +149,8 @@ pub struct CheckInput<'a> {
     /// The index or why it could not be built, as text: every check that shares it
     /// reports the same failure, and an error cannot be cloned.
     append_index: &'a OnceLock<Result<AppendIndex, String>>,
+    /// The history with final reads as reads, made once for every check that wants it.
+    as_reads: &'a OnceLock<History>,
 }
 
 impl CheckInput<'_> {
@@ -160,15 +162,18 @@ impl CheckInput<'_> {
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
-    /// The history with final reads turned into reads, for the register models.
-    pub fn history_with_final_reads_as_reads(&self) -> History {
-        let mut h = self.history.clone();
-        for op in &mut h.ops {
-            if op.f == checker::consistency::FINAL_READ_F {
-                op.f = "read".into();
+    /// The history with final reads turned into reads, for the register models;
+    /// copied once, on first use, and shared by the checks after it.
+    pub fn history_with_final_reads_as_reads(&self) -> &History {
+        self.as_reads.get_or_init(|| {
+            let mut h = self.history.clone();
+            for op in &mut h.ops {
+                if op.f == checker::consistency::FINAL_READ_F {
+                    op.f = "read".into();
+                }
             }
-        }
-        h
+            h
+        })
     }
 }
 
@@ -222,7 +227,7 @@ pub fn run_checks_read_as(
     context: &CheckContext,
     history_path: &str,
 ) -> Vec<CheckResult> {
-    let index = OnceLock::new();
+    let (index, as_reads) = (OnceLock::new(), OnceLock::new());
     let mut results: Vec<CheckResult> = Vec::with_capacity(context.checks.len());
     for &kind in &context.checks {
         let started = Instant::now();
@@ -232,6 +237,7 @@ pub fn run_checks_read_as(
             readings,
             earlier: &results,
             append_index: &index,
+            as_reads: &as_reads,
         };
         let c = checker(kind);
         let (verdict, summary, report, error) = match c.check(&input) {

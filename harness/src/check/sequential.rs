@@ -30,14 +30,14 @@ impl Checker for Sequential {
             .iter()
             .any(|c| c.name == CheckKind::Linearizable && c.verdict == Verdict::Valid);
         let report = if proven_linearizable {
-            sequential::implied_by_linearizability(&history, name)
+            sequential::implied_by_linearizability(history, name)
         } else {
             let options = sequential::Options {
                 timeout: Some(ctx.sequential_timeout.min(ctx.check_timeout)),
                 ..sequential::Options::default()
             };
             model
-                .use_model(Search(&history, &options))
+                .use_model(Search(history, &options))
                 .map_err(|e| anyhow::anyhow!("the history does not fit the {name} model: {e}"))?
         };
         Ok(Found {

@@ -41,8 +41,8 @@ pub fn nodes_read(config: &TestConfig, dir: &Path) -> Vec<String> {
         .iter()
         .filter_map(|c| c.get("node")?.as_str().map(String::from))
         .collect();
-    (1..=config.nodes)
-        .map(|i| format!("n{i}"))
+    crate::backend::netns::naming::node_ids(config.nodes)
+        .into_iter()
         .filter(|n| !crashed.contains(n))
         .collect()
 }
