@@ -7,10 +7,13 @@
 //! `nodes/*.log`, `system.toml` (a copy of a user's system file), and `data/` when
 //! `--keep-data` keeps it.
 
+pub mod availability;
+pub mod faults;
 pub mod render;
 pub mod stats;
 pub mod store;
 
+pub use availability::Availability;
 pub use stats::{stats, Stats};
 
 use crate::backend::NodeExit;
@@ -50,6 +53,8 @@ pub struct RunResults {
     pub interrupted: bool,
     pub checks: Vec<CheckResult>,
     pub stats: Stats,
+    /// The share of `ok` operations overall and while each fault kind was in force.
+    pub availability: Availability,
     /// The first counterexample any check found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<serde_json::Value>,
@@ -191,6 +196,7 @@ impl RunResults {
             promises: crate::check::promises::judge(&checks, history, about.promises.as_ref()),
             checks,
             stats: stats(history),
+            availability: availability::of(history),
             nemesis: NemesisRecord::default(),
             final_reads: FinalReads::default(),
             crashed_nodes: about.crashed_nodes,

@@ -325,6 +325,7 @@ impl RunFolder {
             promises: check::promises::judge(&checks, &history, config.promises.as_ref()),
             checks,
             stats: results::stats(&history),
+            availability: results::availability::of(&history),
             nemesis: driven.nemesis,
             final_reads: driven.final_reads,
             crashed_nodes: driven.crashed,

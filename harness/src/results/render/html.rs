@@ -11,6 +11,8 @@
 //! bins per lane and time ([`Bin`]).
 
 mod data;
+mod nodes;
+mod plots;
 
 use super::{Renderer, RunResults};
 use crate::check::{CheckReport, CheckResult};
@@ -48,6 +50,7 @@ impl Renderer for Html<'_> {
         out.push_str(&self.top(r));
         out.push_str(&counterexamples(&data));
         out.push_str(TIMELINE);
+        out.push_str(&plots::section(self.history, &data, &r.availability));
         if let Some(s) = &self.settings {
             let _ = write!(
                 out,

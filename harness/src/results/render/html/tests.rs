@@ -143,6 +143,43 @@ fn the_page_is_self_contained_and_holds_the_top_and_the_counterexample() {
 }
 
 #[test]
+fn the_page_plots_latency_per_function_throughput_and_availability_with_the_fault_bands() {
+    let h = stale_read_history();
+    let r = rechecked(&h, Workload::CasRegister);
+    let partition = r.availability.by_fault["partition"];
+    assert_eq!(
+        (partition.ops, partition.ok),
+        (2, 2),
+        "the write of 2 and the read"
+    );
+    let page = Html {
+        history: &h,
+        system: None,
+        settings: None,
+    }
+    .render(&r);
+    let plots = &page[page
+        .find("<section id=\"plots\">")
+        .expect("a plots section")..];
+    for needed in [
+        "id=\"latency-read\"",
+        "id=\"latency-write\"",
+        "id=\"latency-cas\"",
+        "id=\"throughput\"",
+        "class=\"pline p99\"",
+        "<td>during partition</td><td>100.0%</td>",
+        "class=\"rate info\" data-total=\"1\"",
+    ] {
+        assert!(plots.contains(needed), "{needed:?} missing");
+    }
+    assert_eq!(
+        plots.matches("data-kind=\"partition\"").count(),
+        4,
+        "the partition shaded on each of the four plots"
+    );
+}
+
+#[test]
 fn a_script_end_tag_in_a_value_cannot_end_the_data_early() {
     let mut h = stale_read_history();
     h.ops[0].input = json!("</script><b>x");
