@@ -73,7 +73,13 @@ impl<C: RunningCluster> Drive<'_, C> {
             Recorder::create(&history_path)
                 .with_context(|| format!("creating {}", history_path.display()))?,
         );
-        let log = NemesisLog::new(Arc::clone(&recorder));
+        let node_logs = self
+            .cluster
+            .targets()
+            .iter()
+            .map(|t| self.run_dir.join("nodes").join(format!("{}.log", t.id)))
+            .collect();
+        let log = NemesisLog::new(Arc::clone(&recorder)).with_node_logs(node_logs);
         let generator = Arc::new(Mutex::new(Generator::new(
             self.config.workload,
             self.config.seed,

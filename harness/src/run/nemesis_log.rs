@@ -1,10 +1,13 @@
 //! The nemesis's events, written into the history as they happen (Jepsen's
 //! convention: both halves are `info` events of process `nemesis`) and kept for
-//! `results.json`.
+//! `results.json`; partitions, packet faults and clock changes are also noted in
+//! every node's log (kills, restarts and pauses the cluster notes itself), so a
+//! node's log says what was done to the network around it and when.
 
 use crate::results::NemesisEventRecord;
 use checker::history::{Event, EventType, Process};
 use nemesis::NemesisEvent;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use workloads::recorder::Recorder;
 
@@ -14,6 +17,7 @@ pub struct NemesisLog {
     recorder: Arc<Recorder>,
     events: Arc<Mutex<Vec<NemesisEventRecord>>>,
     errors: Arc<Mutex<Vec<String>>>,
+    node_logs: Arc<Vec<PathBuf>>,
 }
 
 impl NemesisLog {
@@ -22,7 +26,14 @@ impl NemesisLog {
             recorder,
             events: Arc::default(),
             errors: Arc::default(),
+            node_logs: Arc::default(),
         }
+    }
+
+    /// Notes network and clock faults in these node logs as they take effect.
+    pub fn with_node_logs(mut self, logs: Vec<PathBuf>) -> NemesisLog {
+        self.node_logs = Arc::new(logs);
+        self
     }
 
     /// Writes one event into the history and keeps its record.
@@ -31,16 +42,47 @@ impl NemesisLog {
             .with_value(event.value.clone());
         e.error = event.error.clone();
         match self.recorder.record(e) {
-            Ok((index, time)) => lock(&self.events).push(NemesisEventRecord {
-                index,
-                time_s: time as f64 / 1e9,
-                stage: event.stage,
-                f: event.f,
-                error: event.error,
-                took_s: event.took.map(|d| d.as_secs_f64()),
-                in_force: event.in_force,
-            }),
+            Ok((index, time)) => {
+                self.note(&event, index, time);
+                lock(&self.events).push(NemesisEventRecord {
+                    index,
+                    time_s: time as f64 / 1e9,
+                    stage: event.stage,
+                    f: event.f,
+                    error: event.error,
+                    took_s: event.took.map(|d| d.as_secs_f64()),
+                    in_force: event.in_force,
+                })
+            }
             Err(e) => lock(&self.errors).push(e.to_string()),
+        }
+    }
+
+    /// Notes a completed event in every node's log, unless the cluster notes it (a
+    /// process fault).
+    fn note(&self, event: &NemesisEvent, index: u64, time: u64) {
+        let process_only = event.f.split('+').all(|p| {
+            matches!(
+                p,
+                "kill" | "kill-all" | "restart" | "restart-all" | "pause" | "resume"
+            )
+        });
+        if event.stage != nemesis::Stage::Complete || process_only {
+            return;
+        }
+        let error = event
+            .error
+            .as_ref()
+            .map(|e| format!(": failed: {e}"))
+            .unwrap_or_default();
+        let msg = format!(
+            "nemesis {} {} (history index {index}, {:.3} s){error}",
+            event.f,
+            event.value,
+            time as f64 / 1e9
+        );
+        for log in self.node_logs.iter() {
+            crate::backend::netns::process::note(log, &msg);
         }
     }
 

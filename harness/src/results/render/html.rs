@@ -11,6 +11,7 @@
 //! bins per lane and time ([`Bin`]).
 
 mod data;
+mod logs;
 mod nodes;
 mod plots;
 
@@ -49,6 +50,10 @@ impl Renderer for Html<'_> {
         );
         out.push_str(&self.top(r));
         out.push_str(&counterexamples(&data));
+        if let Some((at, what)) = first_violation(&data) {
+            let wall = self.history.wall_start();
+            out.push_str(&logs::section(&r.run_dir, wall, at, data.end, &what));
+        }
         out.push_str(TIMELINE);
         out.push_str(&plots::section(self.history, &data, &r.availability));
         if let Some(s) = &self.settings {
@@ -208,6 +213,29 @@ fn counterexamples(data: &Data) -> String {
     }
     out.push_str("</section>\n");
     out
+}
+
+/// When the earliest operation a counterexample ends with was invoked (ms), and
+/// which it was.
+fn first_violation(data: &Data) -> Option<(f64, String)> {
+    data.ces
+        .iter()
+        .filter_map(|ce| {
+            let op = data.ops.iter().find(|o| Some(o.i) == ce.culprit)?;
+            let node = if op.n.is_empty() {
+                String::new()
+            } else {
+                format!(" on node {}", op.n)
+            };
+            Some((
+                op.s,
+                format!(
+                    "{} operation #{} ({} by process {}{node})",
+                    ce.check, op.i, op.f, op.p
+                ),
+            ))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 /// The text of a failing check's counterexample or evidence: the checker's own
