@@ -14,6 +14,7 @@ mod data;
 mod logs;
 mod nodes;
 mod plots;
+mod views;
 
 use super::{Renderer, RunResults};
 use crate::check::{CheckReport, CheckResult};
@@ -49,7 +50,7 @@ impl Renderer for Html<'_> {
             r.verdict
         );
         out.push_str(&self.top(r));
-        out.push_str(&counterexamples(&data));
+        out.push_str(&counterexamples(&data, &r.checks, self.history));
         if let Some((at, what)) = first_violation(&data) {
             let wall = self.history.wall_start();
             out.push_str(&logs::section(&r.run_dir, wall, at, data.end, &what));
@@ -190,20 +191,22 @@ fn checks_table(checks: &[CheckResult]) -> String {
 /// Each failing check's counterexample: in words, naming the operation that ends
 /// it (process, node, times, fault in force), the full text, a drawing (made by the
 /// script from the data) and a link to the same window of the timeline.
-fn counterexamples(data: &Data) -> String {
+fn counterexamples(data: &Data, checks: &[CheckResult], history: &History) -> String {
     if data.ces.is_empty() {
         return String::new();
     }
     let mut out = String::from("<section id=\"counterexamples\"><h2>Counterexamples</h2>\n");
-    for (i, ce) in data.ces.iter().enumerate() {
+    let failing = checks.iter().filter(|c| c.verdict == Verdict::Invalid);
+    for (i, (ce, check)) in data.ces.iter().zip(failing).enumerate() {
         let _ = write!(
             out,
             "<div class=\"ce\" id=\"ce{i}\"><h3>{}</h3><p class=\"culprit\">{}</p>\
-             <div class=\"cesvg\" data-ce=\"{i}\"></div>\
+             <div class=\"cesvg\" data-ce=\"{i}\"></div>{}\
              <p><a href=\"#t={}-{}&amp;ce={i}\" class=\"zoomto\">Show {} to {} in the timeline</a></p>\
              <details><summary>The checker's words</summary><pre>{}</pre></details></div>\n",
             esc(&ce.check),
             esc(&ce.headline),
+            views::view(check, history, &data.bands, data.end),
             data::link_seconds(ce.window.0),
             data::link_seconds(ce.window.1),
             data::when(ce.window.0, data.end),

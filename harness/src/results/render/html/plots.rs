@@ -16,12 +16,12 @@ use checker::history::{History, Outcome};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-const W: f64 = 1000.0;
-const H: f64 = 190.0;
-const LEFT: f64 = 74.0;
-const RIGHT: f64 = 60.0;
-const TOP: f64 = 18.0;
-const BOTTOM: f64 = 22.0;
+pub(super) const W: f64 = 1000.0;
+pub(super) const H: f64 = 190.0;
+pub(super) const LEFT: f64 = 74.0;
+pub(super) const RIGHT: f64 = 60.0;
+pub(super) const TOP: f64 = 18.0;
+pub(super) const BOTTOM: f64 = 22.0;
 /// Percentile lines are computed over this many windows of the run.
 const WINDOWS: usize = 60;
 
@@ -86,17 +86,17 @@ fn availability_table(a: &Availability) -> String {
 }
 
 /// The run's time axis, shared by every plot.
-struct Frame {
-    end: f64,
+pub(super) struct Frame {
+    pub(super) end: f64,
 }
 
 impl Frame {
-    fn x(&self, t: f64) -> f64 {
+    pub(super) fn x(&self, t: f64) -> f64 {
         LEFT + (t / self.end).clamp(0.0, 1.0) * (W - LEFT - RIGHT)
     }
 
     /// The SVG's opening, the fault bands and the time axis.
-    fn open(&self, id: &str, title: &str, bands: &[Band]) -> String {
+    pub(super) fn open(&self, id: &str, title: &str, bands: &[Band]) -> String {
         let mut s = format!(
             "<figure><figcaption>{}</figcaption><svg class=\"plot\" id=\"{id}\" viewBox=\"0 0 {W} {H}\" xmlns=\"http://www.w3.org/2000/svg\">",
             esc(title)

@@ -318,3 +318,103 @@ fn the_final_heal_is_no_fault_band_and_a_fault_never_healed_runs_to_the_end() {
         vec![("partition", 51.0), ("pause", 73.0), ("kill", 74.0)]
     );
 }
+
+/// The page of `events` checked with `check` for `workload`.
+fn page_of(events: Vec<Event>, workload: Workload, check: CheckKind) -> (String, RunResults) {
+    let h = History::from_events(events).unwrap();
+    let ctx = CheckContext::new(workload, vec![check]);
+    let checks = run_checks(&h, &ctx, "h.jsonl");
+    let mut r = rechecked(&h, workload);
+    r.checks = checks;
+    let page = Html {
+        history: &h,
+        system: None,
+        settings: None,
+    }
+    .render(&r);
+    (page, r)
+}
+
+fn ev(i: u64, p: u64, kind: EventType, f: &str, v: serde_json::Value, node: &str) -> Event {
+    Event::new(i, i * 1_000_000, Process::Client(p), kind, f)
+        .with_key(json!(1))
+        .with_value(v)
+        .with_node(node)
+}
+
+#[test]
+fn a_session_violation_is_drawn_as_the_clients_sequence_with_the_pair_marked() {
+    use EventType::*;
+    let events = vec![
+        ev(0, 0, Invoke, "append", json!(1), "n1"),
+        ev(1, 0, Ok, "append", json!(1), "n1"),
+        ev(2, 0, Invoke, "read", json!(null), "n1"),
+        ev(3, 0, Ok, "read", json!([1]), "n1"),
+        ev(4, 0, Invoke, "read", json!(null), "n2"),
+        ev(5, 0, Ok, "read", json!([]), "n2"),
+    ];
+    let (page, r) = page_of(events, Workload::Append, CheckKind::Session);
+    assert_eq!(r.checks[0].verdict, checker::verdict::Verdict::Invalid);
+    let view = &page[page.find("class=\"view session\"").expect("a session view")..];
+    assert!(view.contains("monotonic reads"), "{view}");
+    assert!(
+        view.contains("class=\"sop first\" data-op=\"2\"")
+            && view.contains("class=\"sop second\" data-op=\"4\""),
+        "the read of [1], then the read that missed it: {view}"
+    );
+}
+
+#[test]
+fn a_wrong_bank_total_is_marked_among_the_totals_over_time() {
+    use EventType::*;
+    let read = |i, p, kind, v| {
+        Event::new(i, i * 1_000_000, Process::Client(p), kind, "read").with_value(v)
+    };
+    let events = vec![
+        read(0, 0, Invoke, json!(null)),
+        read(1, 0, Ok, json!({"a": 50, "b": 50})),
+        read(2, 0, Invoke, json!(null)),
+        read(3, 0, Ok, json!({"a": 50, "b": 40})),
+        read(4, 0, Invoke, json!(null)),
+        read(5, 0, Ok, json!({"a": 60, "b": 40})),
+    ];
+    let (page, r) = page_of(events, Workload::Bank, CheckKind::Bank);
+    assert_eq!(r.checks[0].verdict, checker::verdict::Verdict::Invalid);
+    let plot = &page[page.find("id=\"bank-totals\"").expect("the totals plot")..];
+    assert!(plot.contains("class=\"bad\" data-bad=\"1\""), "{plot}");
+    assert!(plot.contains("#2 total 90"), "{plot}");
+    assert!(plot.contains("expected total 100"), "{plot}");
+}
+
+#[test]
+fn lost_elements_are_drawn_apart_from_those_missing_on_some_nodes_with_every_final_read() {
+    use EventType::*;
+    let events = vec![
+        ev(0, 0, Invoke, "append", json!(1), "n1"),
+        ev(1, 0, Ok, "append", json!(1), "n1"),
+        ev(2, 0, Invoke, "append", json!(2), "n1"),
+        ev(3, 0, Ok, "append", json!(2), "n1"),
+        ev(4, 1, Invoke, "final-read", json!(null), "n1"),
+        ev(5, 1, Ok, "final-read", json!([1]), "n1"),
+        ev(6, 2, Invoke, "final-read", json!(null), "n2"),
+        ev(7, 2, Ok, "final-read", json!([]), "n2"),
+    ];
+    let (page, r) = page_of(events, Workload::Append, CheckKind::Eventual);
+    assert_eq!(r.checks[0].verdict, checker::verdict::Verdict::Invalid);
+    let view = &page[page
+        .find("class=\"view eventual\"")
+        .expect("an eventual view")..];
+    let lost = &view[view.find("gone everywhere").expect("a lost element")..];
+    let partly = &view[view
+        .find("missing on some nodes")
+        .expect("a partly missing one")..];
+    assert!(lost.starts_with("gone everywhere") && lost.contains("data-element=\"2\""));
+    let row = &partly[partly.find("data-element=\"1\"").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("#0 append 1")
+            && row.contains("title=\"#4\">✔ has it")
+            && row.contains("title=\"#6\">✘ lacks it"),
+        "{row}"
+    );
+}
