@@ -173,6 +173,7 @@ fn session_one(v: &SessionViolation, history: &History, end: f64) -> String {
         g = v.guarantee.name()
     );
     let bw = (W - 20.0) / shown.len().max(1) as f64;
+    let fits = ((bw - 14.0) / 6.3) as usize;
     let _ = write!(
         s,
         "<svg class=\"seq\" viewBox=\"0 0 {W} 92\" xmlns=\"http://www.w3.org/2000/svg\">"
@@ -197,7 +198,7 @@ fn session_one(v: &SessionViolation, history: &History, end: f64) -> String {
             when(ms(o.call), end),
             bw - 8.0,
             x + 5.0,
-            esc(&short(o)),
+            esc(&fit(&short(o), fits)),
             x + 2.0,
             x + 2.0,
             when(ms(o.call), end),
@@ -217,6 +218,25 @@ fn session_one(v: &SessionViolation, history: &History, end: f64) -> String {
     }
     s.push_str("</div>");
     s
+}
+
+/// `text` in at most `max` characters: a long read keeps its head up to the list and
+/// the list's end, where a session's reads differ.
+fn fit(text: &str, max: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= max {
+        return text.to_string();
+    }
+    let head = chars
+        .iter()
+        .position(|c| *c == '[')
+        .map_or(max / 2, |p| p + 1)
+        .min(max.saturating_sub(4));
+    let tail = max.saturating_sub(head + 1);
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
 }
 
 /// Lost and partly missing elements, each with its append and every node's final
@@ -462,4 +482,15 @@ fn values_plot(
     s.push_str("</g>");
     s.push_str("</svg></figure>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_read_keeps_its_head_and_the_end_of_its_list() {
+        assert_eq!(fit("#7 read →[1,2,3,4,5,6,7,8]", 18), "#7 read →[…,6,7,8]");
+        assert_eq!(fit("#7 read →[1]", 18), "#7 read →[1]");
+    }
 }
