@@ -135,6 +135,22 @@ impl Frame {
     }
 }
 
+/// Horizontal grid lines at `values` of a linear axis, labelled on the left.
+pub(super) fn linear_ticks(values: &[f64], y: impl Fn(f64) -> f64) -> String {
+    let mut s = String::new();
+    for &v in values {
+        let _ = write!(
+            s,
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"ytick\" x=\"{}\" y=\"{:.1}\">{v:.0}</text>",
+            W - RIGHT,
+            LEFT - 4.0,
+            y(v) + 4.0,
+            y = y(v)
+        );
+    }
+    s
+}
+
 /// 1, 2 or 5 times a power of ten, at least `raw`.
 fn nice_step(raw: f64) -> f64 {
     let p = 10f64.powf(raw.max(1e-9).log10().floor());
@@ -320,16 +336,7 @@ fn throughput_plot(frame: &Frame, history: &History, bands: &[Band]) -> String {
         duration(width)
     );
     let mut s = frame.open("throughput", &title, bands);
-    for v in [0.0, top / 2.0, top] {
-        let _ = write!(
-            s,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"ytick\" x=\"{}\" y=\"{:.1}\">{v:.0}</text>",
-            W - RIGHT,
-            LEFT - 4.0,
-            y(v) + 4.0,
-            y = y(v)
-        );
-    }
+    s.push_str(&linear_ticks(&[0.0, top / 2.0, top], y));
     for (slot, class) in ["ok", "fail", "info"].iter().enumerate() {
         let mut d = String::new();
         for (i, c) in counts.iter().enumerate() {

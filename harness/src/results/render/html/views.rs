@@ -11,7 +11,7 @@
 
 use super::data::when;
 use super::esc;
-use super::plots::{Frame, BOTTOM, H, LEFT, RIGHT, TOP, W};
+use super::plots::{linear_ticks, Frame, BOTTOM, H, LEFT, RIGHT, TOP, W};
 use crate::check::{CheckReport, CheckResult};
 use crate::results::faults::{ms, Band};
 use checker::consistency::eventual::EventualReport;
@@ -428,16 +428,7 @@ fn values_plot(
     let (lo, hi) = (lo - pad, hi + pad);
     let y = |v: f64| TOP + (hi - v) / (hi - lo) * (H - TOP - BOTTOM);
     let mut s = frame.open(id, title, bands);
-    for v in [lo + pad, hi - pad] {
-        let _ = write!(
-            s,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"ytick\" x=\"{}\" y=\"{:.1}\">{v:.0}</text>",
-            W - RIGHT,
-            LEFT - 4.0,
-            y(v) + 4.0,
-            y = y(v)
-        );
-    }
+    s.push_str(&linear_ticks(&[lo + pad, hi - pad], y));
     if let Some((v, label)) = &expected {
         let _ = write!(
             s,
