@@ -67,7 +67,9 @@ impl NemesisLog {
                 "kill" | "kill-all" | "restart" | "restart-all" | "pause" | "resume"
             )
         });
-        if event.stage != nemesis::Stage::Complete || process_only {
+        // The final heal of a cluster already healthy changed nothing.
+        let nothing = event.f == "heal-all" && event.value["faults"] == "healthy";
+        if event.stage != nemesis::Stage::Complete || process_only || nothing {
             return;
         }
         let error = event
@@ -97,4 +99,50 @@ impl NemesisLog {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nemesis::Stage;
+    use serde_json::json;
+
+    fn event(stage: Stage, f: &str, value: serde_json::Value) -> NemesisEvent {
+        NemesisEvent {
+            stage,
+            f: f.into(),
+            value,
+            error: None,
+            took: None,
+            in_force: String::new(),
+        }
+    }
+
+    #[test]
+    fn network_faults_are_noted_in_every_node_log_once_in_force_and_process_faults_are_left_to_the_cluster(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::create(&dir.path().join("history.jsonl")).unwrap());
+        let logs = vec![dir.path().join("n1.log"), dir.path().join("n2.log")];
+        let log = NemesisLog::new(recorder).with_node_logs(logs.clone());
+        let grudge = json!({"fault": "partition", "grudge": {"n1": ["n2"]}});
+        log.record(event(Stage::Invoke, "start-partition", grudge.clone()));
+        log.record(event(Stage::Complete, "start-partition", grudge));
+        log.record(event(Stage::Complete, "kill", json!({"nodes": ["n1"]})));
+        log.record(event(
+            Stage::Complete,
+            "heal-all",
+            json!({"faults": "healthy"}),
+        ));
+        for path in &logs {
+            let text = std::fs::read_to_string(path).unwrap();
+            assert_eq!(text.lines().count(), 1, "{text}");
+            assert!(
+                text.starts_with("[faultline ")
+                    && text.contains("nemesis start-partition")
+                    && text.contains("history index 1,"),
+                "{text}"
+            );
+        }
+    }
 }
