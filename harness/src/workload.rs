@@ -23,6 +23,8 @@ pub fn default_checks(workload: Workload) -> &'static [CheckKind] {
         Workload::Counter => &[Counter, Eventual],
         Workload::Bank => &[Bank],
         Workload::UniqueIds => &[UniqueIds],
+        // Judged by the transactional isolation checks (list-append, rw-register).
+        Workload::TxnAppend | Workload::TxnRegister => &[],
     }
 }
 
@@ -42,10 +44,21 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
     }
 }
 
-/// The client protocol a workload needs, when only one can serve it: a bank transfer
-/// moves money between two accounts atomically, which the KV protocol cannot express.
-pub fn required_protocol(workload: Workload) -> Option<ClientProtocol> {
-    (workload == Workload::Bank).then_some(ClientProtocol::Bank)
+/// The client protocol a workload needs, when only one can serve it, and why: a
+/// bank transfer moves money between two accounts atomically, and a transaction
+/// reads and writes several keys atomically, which the KV protocol cannot express.
+pub fn required_protocol(workload: Workload) -> Option<(ClientProtocol, &'static str)> {
+    match workload {
+        Workload::Bank => Some((
+            ClientProtocol::Bank,
+            "a transfer must move money between two accounts atomically; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
+        )),
+        Workload::TxnAppend | Workload::TxnRegister => Some((
+            ClientProtocol::Postgres,
+            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres)",
+        )),
+        _ => None,
+    }
 }
 
 /// Parses a comma-separated check list for a workload: names, or `default` for every

@@ -42,6 +42,12 @@ pub struct TestFile {
     pub client_timeout: Option<DurationText>,
     pub keys: Option<i64>,
     pub ops_per_key: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txn_length: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_writes_per_key: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<String>,
     pub recovery_timeout: Option<DurationText>,
     pub quiet_period: Option<DurationText>,
     pub check_timeout: Option<DurationText>,
@@ -130,6 +136,10 @@ impl TestFile {
             client_timeout: d(c.client_timeout),
             keys: Some(c.keys as i64),
             ops_per_key: Some(c.ops_per_key as i64),
+            // Written only where they matter, so other tests' files stay as they were.
+            txn_length: c.workload.txn_model().map(|_| c.txn_length as i64),
+            max_writes_per_key: c.workload.txn_model().map(|_| c.max_writes_per_key as i64),
+            isolation: (c.isolation != Default::default()).then(|| c.isolation.to_string()),
             recovery_timeout: d(c.recovery_timeout),
             quiet_period: d(c.quiet_period),
             check_timeout: d(c.check_timeout),

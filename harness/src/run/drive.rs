@@ -74,14 +74,17 @@ impl<C: RunningCluster> Drive<'_, C> {
                 .with_context(|| format!("creating {}", history_path.display()))?,
         );
         let log = NemesisLog::new(Arc::clone(&recorder));
-        let generator = Arc::new(Mutex::new(Generator::new(
-            self.config.workload,
-            self.config.seed,
-            KeyOptions {
-                active_keys: self.config.keys,
-                ops_per_key: self.config.ops_per_key,
-            },
-        )));
+        let generator = Arc::new(Mutex::new(
+            Generator::new(
+                self.config.workload,
+                self.config.seed,
+                KeyOptions {
+                    active_keys: self.config.keys,
+                    ops_per_key: self.config.ops_per_key,
+                },
+            )
+            .with_txn_options(self.config.txn_options()),
+        ));
         let (progress_stop, progress_task) = self.start_progress(&recorder, nemesis);
         let (clients, schedule) = self
             .workload_and_faults(&recorder, &generator, nemesis, &log)

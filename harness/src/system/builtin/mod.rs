@@ -1,8 +1,10 @@
 //! The built-in systems: the reference systems built from our design documents (one
 //! workspace binary each, all speaking the faultline KV protocol except cl-bank) and
-//! real systems from the distribution's packages (etcd, Redis with Sentinel).
+//! real systems from the distribution's packages (etcd, Redis with Sentinel,
+//! PostgreSQL with streaming replicas).
 
 mod etcd;
+mod postgres;
 pub mod promises;
 mod redis;
 
@@ -26,6 +28,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "cl-bank",
     "etcd",
     "redis-sentinel",
+    "postgres",
 ];
 
 /// A built-in system by name.
@@ -50,6 +53,14 @@ pub fn builtin(name: &str) -> Result<SystemSpec> {
         },
         "etcd" => needs(etcd::spec(), &["etcd"]),
         "redis-sentinel" => needs(redis::spec(), &["redis-server", "redis-sentinel"]),
+        "postgres" => needs(
+            postgres::spec(),
+            &[
+                &format!("{}/postgres", postgres::POSTGRES_BIN),
+                &format!("{}/pg_basebackup", postgres::POSTGRES_BIN),
+                "setpriv",
+            ],
+        ),
         other => bail!(
             "unknown system {other:?}: built-in systems are {}; for your own system pass a TOML file (see docs/systems.md)",
             BUILTIN_NAMES.join(", ")
