@@ -14,4 +14,5 @@ pub mod model;
 pub mod search;
 pub mod sequential;
 pub mod synth;
+pub mod txn;
 pub mod verdict;
