@@ -32,6 +32,10 @@ first=${peers%%,*}; first=${first#*=}; primary=${first%:*}
 pg=$dir/pg
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 chown postgres: "$dir"
+if ! as_pg test -w "$dir"; then
+  echo "the postgres user cannot reach $dir: every directory above it must be searchable by others (chmod o+x), or choose a --results-dir that is" >&2
+  exit 1
+fi
 cd "$dir"
 if [ ! -f "$pg/PG_VERSION" ]; then
   if [ "$ip" = "$primary" ]; then
