@@ -8,7 +8,7 @@
 //! commands.
 
 mod common;
-use checker::txn::{check_list_append, TxnOptions, TxnReport};
+use checker::txn::{check_list_append, check_rw_register, TxnOptions, TxnReport};
 use common::*;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -17,6 +17,26 @@ use std::time::{Duration, Instant};
 /// Runs one short test on a single PostgreSQL primary at `isolation`, no faults, and
 /// returns its run folder, the output and how long the whole command took.
 fn run_postgres(dir: &tempfile::TempDir, isolation: &str) -> (PathBuf, Output, Duration) {
+    run_with(
+        dir,
+        &[
+            "--nodes",
+            "1",
+            "--workload",
+            "txn-append",
+            "--isolation",
+            isolation,
+            "--time-limit",
+            "10s",
+            "--nemesis",
+            "none",
+        ],
+    )
+}
+
+/// Runs one test on the built-in postgres system with these settings (ten clients,
+/// four live keys, no rate limit, seed 7 unless given).
+fn run_with(dir: &tempfile::TempDir, settings: &[&str]) -> (PathBuf, Output, Duration) {
     // The server runs as `postgres`, which must be able to reach its data directory.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -32,25 +52,16 @@ fn run_postgres(dir: &tempfile::TempDir, isolation: &str) -> (PathBuf, Output, D
             "--quiet",
             "--system",
             "postgres",
-            "--nodes",
-            "1",
-            "--workload",
-            "txn-append",
-            "--isolation",
-            isolation,
             "--keys",
             "4",
             "--concurrency",
             "10",
             "--rate",
             "0",
-            "--time-limit",
-            "10s",
-            "--nemesis",
-            "none",
             "--seed",
             "7",
         ])
+        .args(settings)
         .output()
         .expect("running faultline");
     let took = started.elapsed();
@@ -66,9 +77,16 @@ fn run_postgres(dir: &tempfile::TempDir, isolation: &str) -> (PathBuf, Output, D
 
 /// The run's history, checked as Elle checks list-append histories.
 fn check(run_dir: &std::path::Path) -> TxnReport {
+    check_as(run_dir, "txn-append")
+}
+
+fn check_as(run_dir: &std::path::Path, workload: &str) -> TxnReport {
     let text = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
     let history = checker::history::parse_jsonl(&text).unwrap();
-    check_list_append(&history, &TxnOptions::default()).unwrap()
+    match workload {
+        "txn-append" => check_list_append(&history, &TxnOptions::default()).unwrap(),
+        _ => check_rw_register(&history, &TxnOptions::default()).unwrap(),
+    }
 }
 
 /// Snapshot isolation lets two transactions each read what the other writes and both
@@ -134,4 +152,175 @@ fn postgres_serializable_shows_no_anomaly_and_aborts_as_failures() {
         history.contains("\"type\":\"fail\"") && history.contains("serialization-failure: 40001"),
         "no serialization failure recorded"
     );
+}
+
+/// What does not fit is refused before anything starts, exit 3, naming the flag: a
+/// transactional workload on a system without transactions, another workload on
+/// PostgreSQL, an unknown isolation level, an isolation level for another system.
+#[test]
+fn transactions_on_the_wrong_system_and_bad_isolation_levels_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let refuse = |args: &[&str], wanted: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args([
+                "test",
+                "--results-dir",
+                results.to_str().unwrap(),
+                "--quiet",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {t}");
+        for w in wanted {
+            assert!(t.contains(w), "{args:?}: no {w:?} in {t}");
+        }
+    };
+    refuse(
+        &["--system", "etcd", "--workload", "txn-append"],
+        &["--workload txn-append", "etcd", "--system postgres"],
+    );
+    refuse(
+        &["--system", "postgres", "--workload", "register"],
+        &["--workload register", "txn-append or txn-register"],
+    );
+    refuse(
+        &[
+            "--system",
+            "postgres",
+            "--workload",
+            "txn-append",
+            "--isolation",
+            "snapshot",
+        ],
+        &["--isolation", "unknown isolation level `snapshot`"],
+    );
+    refuse(
+        &["--system", "etcd", "--isolation", "read-committed"],
+        &["--isolation", "does not apply"],
+    );
+    assert!(!results.exists(), "a refused test made a results folder");
+}
+
+/// The figures of docs/systems.md (PostgreSQL): each isolation level, with and
+/// without faults, 30 s each; prints one line per run. About four minutes.
+///
+///     cargo test -p faultline --test postgres -- --ignored --nocapture
+#[test]
+#[ignore]
+fn postgres_findings_per_isolation_level() {
+    let runs: &[(&str, &[&str])] = &[
+        (
+            "serializable, kills",
+            &[
+                "--isolation",
+                "serializable",
+                "--nodes",
+                "1",
+                "--workload",
+                "txn-append",
+                "--nemesis",
+                "kill",
+            ],
+        ),
+        (
+            "serializable, kills+pauses+partitions, 2 replicas",
+            &[
+                "--isolation",
+                "serializable",
+                "--nodes",
+                "3",
+                "--workload",
+                "txn-append",
+            ],
+        ),
+        (
+            "repeatable-read",
+            &[
+                "--isolation",
+                "repeatable-read",
+                "--nodes",
+                "1",
+                "--workload",
+                "txn-append",
+                "--nemesis",
+                "none",
+            ],
+        ),
+        (
+            "repeatable-read, kills+pauses+partitions, 2 replicas",
+            &[
+                "--isolation",
+                "repeatable-read",
+                "--nodes",
+                "3",
+                "--workload",
+                "txn-append",
+            ],
+        ),
+        (
+            "read-committed, append",
+            &[
+                "--isolation",
+                "read-committed",
+                "--nodes",
+                "1",
+                "--workload",
+                "txn-append",
+                "--nemesis",
+                "none",
+            ],
+        ),
+        (
+            "read-committed, register",
+            &[
+                "--isolation",
+                "read-committed",
+                "--nodes",
+                "1",
+                "--workload",
+                "txn-register",
+                "--nemesis",
+                "none",
+            ],
+        ),
+        (
+            "serializable, register, kills",
+            &[
+                "--isolation",
+                "serializable",
+                "--nodes",
+                "1",
+                "--workload",
+                "txn-register",
+                "--nemesis",
+                "kill",
+            ],
+        ),
+    ];
+    for (label, settings) in runs {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = settings.to_vec();
+        args.extend(["--time-limit", "30s"]);
+        let (run_dir, out, _) = run_with(&dir, &args);
+        let workload = args[args.iter().position(|a| *a == "--workload").unwrap() + 1];
+        let r = check_as(&run_dir, workload);
+        let faults = std::fs::read_to_string(run_dir.join("history.jsonl"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"process\":\"nemesis\"") && l.contains("\"type\":\"info\""))
+            .count();
+        println!(
+            "{label}: {} txns, {} ok, {} fail, {} info; {faults} nemesis events; anomalies {:?}; ruled out {:?}; not ruled out {:?}",
+            r.transactions, r.committed, r.failed, r.indeterminate, r.counts, r.weakest_ruled_out, r.strongest_not_ruled_out
+        );
+        if let Some(a) = r.anomalies.first() {
+            println!("  e.g. {}: {}", a.kind.name(), a.explanation);
+        }
+        if !out.status.success() && r.committed == 0 {
+            println!("  {}", text(&out));
+        }
+    }
 }
