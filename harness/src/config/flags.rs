@@ -12,7 +12,7 @@ pub struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The system under test: a built-in name (raft-kv, dynamo-kv, pb-kv, cl-bank,
-    /// etcd, redis-sentinel) or a system TOML file (docs/systems.md).
+    /// etcd, redis-sentinel, postgres) or a system TOML file (docs/systems.md).
     #[arg(long, value_name = "NAME|FILE")]
     pub system: Option<String>,
     /// Extra arguments for every node of the system (bug switches, tuning); repeat
