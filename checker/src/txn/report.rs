@@ -269,6 +269,58 @@ impl TxnReport {
         }
     }
 
+    /// Every anomaly explained, with its transactions in full; then the cycles
+    /// not named and the notes.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for a in &self.anomalies {
+            out.push_str(&format!(
+                "{} ({}): {}\n",
+                a.kind.name(),
+                a.meaning,
+                a.explanation
+            ));
+            let mut shown: Vec<&str> = Vec::new();
+            for t in &a.txns {
+                if !shown.contains(&t.name.as_str()) {
+                    shown.push(&t.name);
+                    out.push_str(
+                        &format!(
+                            "  {} (process {}, {:?}): {}\n",
+                            t.name, t.process, t.outcome, t.text
+                        )
+                        .replace("Ok)", "ok)")
+                        .replace("Info)", "info)")
+                        .replace("Fail)", "fail)"),
+                    );
+                }
+            }
+        }
+        for (kind, n) in &self.counts {
+            if *n
+                > self
+                    .anomalies
+                    .iter()
+                    .filter(|a| &a.kind.name() == kind)
+                    .count()
+            {
+                out.push_str(&format!("({n} {kind} in all; the first are explained)\n"));
+            }
+        }
+        for c in &self.unnamed_cycles {
+            out.push_str(&format!(
+                "a cycle among {} transactions (the search ran out of time before naming it): {}{}\n",
+                c.size,
+                c.txns.join(", "),
+                if c.size > c.txns.len() { ", ..." } else { "" }
+            ));
+        }
+        for n in &self.notes {
+            out.push_str(&format!("note: {n}\n"));
+        }
+        out
+    }
+
     /// The hierarchy line: where the history sits among isolation models.
     pub fn placement_line(&self) -> String {
         let mut line = format!(

@@ -11,6 +11,7 @@
 //! bins per lane and time ([`Bin`]).
 
 mod data;
+mod txn_graph;
 
 use super::{Renderer, RunResults};
 use crate::check::{CheckReport, CheckResult};
@@ -47,6 +48,7 @@ impl Renderer for Html<'_> {
         );
         out.push_str(&self.top(r));
         out.push_str(&counterexamples(&data));
+        out.push_str(&txn_graph::section(&r.checks));
         out.push_str(TIMELINE);
         if let Some(s) = &self.settings {
             let _ = write!(
@@ -220,6 +222,7 @@ pub fn evidence_text(c: &CheckResult) -> String {
             None => c.summary.clone(),
         },
         CheckReport::None => c.error.clone().unwrap_or_else(|| c.summary.clone()),
+        CheckReport::Txn(r) => r.text(),
         other => {
             let mut text = serde_json::to_string_pretty(other).unwrap_or_default();
             cut(
