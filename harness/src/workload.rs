@@ -23,8 +23,9 @@ pub fn default_checks(workload: Workload) -> &'static [CheckKind] {
         Workload::Counter => &[Counter, Eventual],
         Workload::Bank => &[Bank],
         Workload::UniqueIds => &[UniqueIds],
-        // Judged by the transactional isolation checks (list-append, rw-register).
-        Workload::TxnAppend | Workload::TxnRegister => &[],
+        // Elle's checks: dependency cycles among transactions, per datatype.
+        Workload::TxnAppend => &[ListAppend],
+        Workload::TxnRegister => &[RwRegister],
     }
 }
 
@@ -41,9 +42,10 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
         CheckKind::Bank => workload == Bank,
         CheckKind::Counter => workload == Counter,
         CheckKind::UniqueIds => workload == UniqueIds,
-        // The transactional workloads map these (`faultline check` runs them on any
-        // history of `txn` operations without a workload).
-        CheckKind::ListAppend | CheckKind::RwRegister => false,
+        // `faultline check` also runs these on any history of `txn` operations
+        // without a workload.
+        CheckKind::ListAppend => workload == TxnAppend,
+        CheckKind::RwRegister => workload == TxnRegister,
     }
 }
 

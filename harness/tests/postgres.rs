@@ -125,6 +125,20 @@ fn postgres_repeatable_read_shows_write_skew_within_thirty_seconds() {
         assert_eq!(report.counts.get(kind), None, "{kind}: {:?}", report.counts);
     }
     assert!(took < Duration::from_secs(30), "took {took:?}");
+    // What the user sees: the run's own list-append check says so, and exit 1.
+    let results = read_json(&run_dir.join("results.json"));
+    let check = &results["checks"][0];
+    assert_eq!(
+        (check["name"].as_str(), check["verdict"].as_str()),
+        (Some("list-append"), Some("invalid")),
+        "{check}"
+    );
+    assert!(
+        check["summary"].as_str().unwrap().contains("G2-item")
+            && check["report"]["weakest_ruled_out"] == serde_json::json!(["repeatable-read"]),
+        "{check}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
 
 /// SERIALIZABLE (serializable snapshot isolation) aborts one of every pair that
@@ -152,6 +166,13 @@ fn postgres_serializable_shows_no_anomaly_and_aborts_as_failures() {
         history.contains("\"type\":\"fail\"") && history.contains("serialization-failure: 40001"),
         "no serialization failure recorded"
     );
+    let results = read_json(&run_dir.join("results.json"));
+    assert_eq!(
+        results["checks"][0]["verdict"], "valid",
+        "{}",
+        results["checks"]
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 /// What does not fit is refused before anything starts, exit 3, naming the flag: a
