@@ -75,9 +75,17 @@ fn run_with(dir: &tempfile::TempDir, settings: &[&str]) -> (PathBuf, Output, Dur
     (run_dir, out, took)
 }
 
-/// The run's history, checked as Elle checks list-append histories.
-fn check(run_dir: &std::path::Path) -> TxnReport {
-    check_as(run_dir, "txn-append")
+/// The run's history, checked as Elle checks list-append histories, after making
+/// sure the run did enough to judge.
+fn check_busy_run(run_dir: &std::path::Path, out: &Output) -> TxnReport {
+    let report = check_as(run_dir, "txn-append");
+    assert!(
+        report.committed > 100,
+        "only {} transactions committed\n{}",
+        report.committed,
+        text(out)
+    );
+    report
 }
 
 fn check_as(run_dir: &std::path::Path, workload: &str) -> TxnReport {
@@ -96,13 +104,7 @@ fn check_as(run_dir: &std::path::Path, workload: &str) -> TxnReport {
 fn postgres_repeatable_read_shows_write_skew_within_thirty_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let (run_dir, out, took) = run_postgres(&dir, "repeatable-read");
-    let report = check(&run_dir);
-    assert!(
-        report.committed > 100,
-        "only {} transactions committed\n{}",
-        report.committed,
-        text(&out)
-    );
+    let report = check_busy_run(&run_dir, &out);
     assert!(
         report.counts.get("G2-item").copied().unwrap_or(0) > 0,
         "no write skew in {} committed transactions: {:?}\n{}",
@@ -148,13 +150,7 @@ fn postgres_repeatable_read_shows_write_skew_within_thirty_seconds() {
 fn postgres_serializable_shows_no_anomaly_and_aborts_as_failures() {
     let dir = tempfile::tempdir().unwrap();
     let (run_dir, out, _) = run_postgres(&dir, "serializable");
-    let report = check(&run_dir);
-    assert!(
-        report.committed > 100,
-        "only {} committed\n{}",
-        report.committed,
-        text(&out)
-    );
+    let report = check_busy_run(&run_dir, &out);
     assert!(
         report.counts.is_empty() && report.unnamed_cycles.is_empty(),
         "{:?}\n{:?}",

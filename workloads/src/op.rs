@@ -34,7 +34,7 @@ impl OpFn {
             OpFn::Cas => "cas",
             OpFn::Append => "append",
             OpFn::FinalRead => checker::consistency::FINAL_READ_F,
-            OpFn::Txn => "txn",
+            OpFn::Txn => checker::txn::TXN_F,
         }
     }
 

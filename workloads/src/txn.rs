@@ -48,16 +48,8 @@ pub enum TxnModel {
     RwRegister,
 }
 
-/// What a read saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadValue {
-    /// Not known (an invocation, or a transaction that did not complete `ok`).
-    Unknown,
-    /// A list key's elements, oldest first (empty for a key never written).
-    List(Vec<i64>),
-    /// A register's value; `None` for a key never written.
-    Register(Option<i64>),
-}
+/// What a read saw: the checker's own type (`Unknown` on invocation).
+pub use checker::txn::mop::ReadValue;
 
 /// One micro-operation of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]

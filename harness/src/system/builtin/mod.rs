@@ -68,6 +68,17 @@ pub fn builtin(name: &str) -> Result<SystemSpec> {
     })
 }
 
+/// The arguments of `/bin/sh -c SCRIPT NAME ARGS...`: a node started by a small
+/// shell wrapper. The script's `${...}` are shell, not placeholders, so its braces
+/// are escaped for the command template; the other arguments are templates.
+fn sh_script_args(script: &str, name: &str, args: &[&str]) -> Vec<String> {
+    let escaped = script.replace('{', "{{").replace('}', "}}");
+    ["-c".to_string(), escaped, name.to_string()]
+        .into_iter()
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect()
+}
+
 /// A real system from the distribution's packages is unavailable (with the command
 /// that installs it) when one of its programs is not installed, so a run says so
 /// before it starts anything instead of failing to start a node.

@@ -62,27 +62,11 @@ exec setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D 
 
 /// One PostgreSQL server per node, started by a small `sh` wrapper.
 pub fn spec() -> SystemSpec {
-    let args: Vec<String> = [
-        "-c",
+    let args = super::sh_script_args(
         POSTGRES_NODE_SCRIPT,
         "postgres-node",
-        "{ip}",
-        "{data_dir}",
-        "{peers}",
-        "{port}",
-        POSTGRES_BIN,
-    ]
-    .map(String::from)
-    .into_iter()
-    // The script's `${...}` are shell, not placeholders: escape the braces.
-    .map(|a| {
-        if a == POSTGRES_NODE_SCRIPT {
-            a.replace('{', "{{").replace('}', "}}")
-        } else {
-            a
-        }
-    })
-    .collect();
+        &["{ip}", "{data_dir}", "{peers}", "{port}", POSTGRES_BIN],
+    );
     SystemSpec {
         name: "postgres".into(),
         command: CommandTemplate {
