@@ -49,18 +49,19 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
     }
 }
 
-/// The client protocol a workload needs, when only one can serve it, and why: a
+/// The client protocols that can serve a workload, when not all can, and why: a
 /// bank transfer moves money between two accounts atomically, and a transaction
 /// reads and writes several keys atomically, which the KV protocol cannot express.
-pub fn required_protocol(workload: Workload) -> Option<(ClientProtocol, &'static str)> {
+/// A client adapter (`external`) gets transactions whole and answers them.
+pub fn required_protocol(workload: Workload) -> Option<(&'static [ClientProtocol], &'static str)> {
     match workload {
         Workload::Bank => Some((
-            ClientProtocol::Bank,
+            &[ClientProtocol::Bank],
             "a transfer must move money between two accounts atomically; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
         )),
         Workload::TxnAppend | Workload::TxnRegister => Some((
-            ClientProtocol::Postgres,
-            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres)",
+            &[ClientProtocol::Postgres, ClientProtocol::External],
+            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres) or a client adapter that runs them (docs/adapters.md)",
         )),
         _ => None,
     }

@@ -137,6 +137,55 @@ pub fn from_json(v: &Value) -> Result<Vec<Mop>, String> {
     items.iter().map(Mop::from_json).collect()
 }
 
+/// The micro-ops of an `ok` answer to the transaction `invoked`: the same functions,
+/// keys and written values in the same order, every read filled in with a value of
+/// the model's shape (a list of integers, or an integer; `null` for a key never
+/// written). Why not, if not: a client adapter's answer is checked before it enters
+/// the history.
+pub fn completed(invoked: &[Mop], answer: &Value, model: TxnModel) -> Result<Vec<Mop>, String> {
+    let items = answer
+        .as_array()
+        .filter(|a| a.len() == invoked.len())
+        .ok_or_else(|| {
+            format!(
+                "a transaction of {} micro-ops was answered with {answer}",
+                invoked.len()
+            )
+        })?;
+    invoked
+        .iter()
+        .zip(items)
+        .map(|(asked, got)| {
+            let parsed = Mop::from_json(got)?;
+            let Mop::Read { key, .. } = asked else {
+                return if &parsed == asked {
+                    Ok(parsed)
+                } else {
+                    Err(format!("{got} answers {asked}"))
+                };
+            };
+            if parsed.key() != *key || !parsed.is_read() {
+                return Err(format!("{got} answers {asked}"));
+            }
+            let v = &got[2];
+            let value = match (model, v) {
+                (TxnModel::ListAppend, Value::Null) => ReadValue::List(Vec::new()),
+                (TxnModel::ListAppend, Value::Array(items)) => ReadValue::List(
+                    items
+                        .iter()
+                        .map(Value::as_i64)
+                        .collect::<Option<Vec<i64>>>()
+                        .ok_or_else(|| format!("{got}: a list read holds a non-integer"))?,
+                ),
+                (TxnModel::RwRegister, Value::Null) => ReadValue::Register(None),
+                (TxnModel::RwRegister, n) if n.is_i64() => ReadValue::Register(n.as_i64()),
+                _ => return Err(format!("{got}: a read of the wrong shape for {model:?}")),
+            };
+            Ok(Mop::Read { key: *key, value })
+        })
+        .collect()
+}
+
 impl fmt::Display for Mop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.to_json())

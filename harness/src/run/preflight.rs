@@ -40,7 +40,7 @@ pub fn client_factory(config: &TestConfig, spec: &SystemSpec) -> Result<Arc<dyn 
 /// a bank speaks nothing else.
 fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
     if let Some((needed, why)) = required_protocol(config.workload) {
-        if needed != spec.protocol {
+        if !needed.contains(&spec.protocol) {
             return Err(bad_input(format!(
                 "--workload {}: {} cannot run it, since it speaks {}: {why}",
                 config.workload,
