@@ -266,18 +266,7 @@ impl PgClient {
             }
         };
         let in_commit = committing.load(Ordering::Relaxed);
-        match result {
-            Ok(()) => Completion::ok(txn::to_json(&mops)),
-            Err(TxnError::Unreached(e)) => Completion::unreached(op.value.clone(), e),
-            Err(TxnError::Refused(e)) | Err(TxnError::Garbled(e)) => {
-                Completion::fail(op.value.clone(), e)
-            }
-            Err(TxnError::Broken(e)) if in_commit && !read_only => Completion::info(
-                op.value.clone(),
-                format!("connection lost during COMMIT: {e}"),
-            ),
-            Err(TxnError::Broken(e)) => Completion::fail(op.value.clone(), e),
-        }
+        outcome(op, result.map(|()| mops), in_commit, read_only)
     }
 
     /// Runs the transaction on `conn`, filling in its reads.
@@ -370,6 +359,30 @@ impl PgClient {
             }
         }
         Ok(())
+    }
+}
+
+/// How a transaction ended: `ok` with its reads; `fail` when it certainly had no
+/// effect (refused by the server, which rolled it back; broken before `COMMIT` was
+/// sent; never sent; or read-only); `info` when the connection broke while `COMMIT`
+/// was in flight.
+fn outcome(
+    op: &Op,
+    result: Result<Vec<Mop>, TxnError>,
+    in_commit: bool,
+    read_only: bool,
+) -> Completion {
+    match result {
+        Ok(mops) => Completion::ok(txn::to_json(&mops)),
+        Err(TxnError::Unreached(e)) => Completion::unreached(op.value.clone(), e),
+        Err(TxnError::Refused(e)) | Err(TxnError::Garbled(e)) => {
+            Completion::fail(op.value.clone(), e)
+        }
+        Err(TxnError::Broken(e)) if in_commit && !read_only => Completion::info(
+            op.value.clone(),
+            format!("connection lost during COMMIT: {e}"),
+        ),
+        Err(TxnError::Broken(e)) => Completion::fail(op.value.clone(), e),
     }
 }
 
@@ -499,6 +512,37 @@ mod tests {
         assert_eq!(Isolation::RepeatableRead.sql(), "REPEATABLE READ");
         let e = "snapshot".parse::<Isolation>().unwrap_err();
         assert!(e.contains("known: serializable"), "{e}");
+    }
+
+    #[test]
+    fn aborts_fail_and_only_a_commit_in_doubt_of_a_writing_transaction_is_info() {
+        use crate::op::Outcome;
+        let write = Op::txn(&[Mop::Append { key: 1, value: 2 }]);
+        let broken = || Err(TxnError::Broken("connection reset".into()));
+        let refused = Err(TxnError::Refused("serialization-failure: 40001".into()));
+        let c = outcome(&write, refused, true, false);
+        assert_eq!((c.outcome, c.value), (Outcome::Fail, write.value.clone()));
+        assert_eq!(
+            outcome(&write, broken(), false, false).outcome,
+            Outcome::Fail
+        );
+        let c = outcome(&write, broken(), true, false);
+        assert_eq!(c.outcome, Outcome::Info);
+        assert!(c.error.unwrap().contains("during COMMIT"));
+        assert_eq!(outcome(&write, broken(), true, true).outcome, Outcome::Fail);
+        let c = outcome(
+            &write,
+            Err(TxnError::Unreached("connect".into())),
+            false,
+            false,
+        );
+        assert!(c.outcome == Outcome::Fail && c.unreached);
+        let read = vec![Mop::Read {
+            key: 1,
+            value: ReadValue::List(vec![2]),
+        }];
+        let c = outcome(&write, Ok(read), true, false);
+        assert_eq!(c.value.to_string(), r#"[["r",1,[2]]]"#);
     }
 
     #[test]
