@@ -34,6 +34,20 @@ fn run_postgres(dir: &tempfile::TempDir, isolation: &str) -> (PathBuf, Output, D
     )
 }
 
+/// `faultline test --results-dir RESULTS --quiet ARGS...`.
+fn faultline_test(results: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--results-dir",
+            results.to_str().unwrap(),
+            "--quiet",
+        ])
+        .args(args)
+        .output()
+        .expect("running faultline")
+}
+
 /// Runs one test on the built-in postgres system with these settings (ten clients,
 /// four live keys, no rate limit, seed 7 unless given).
 fn run_with(dir: &tempfile::TempDir, settings: &[&str]) -> (PathBuf, Output, Duration) {
@@ -42,28 +56,22 @@ fn run_with(dir: &tempfile::TempDir, settings: &[&str]) -> (PathBuf, Output, Dur
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let results = dir.path().join("results");
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args([
-            "test",
-            "--results-dir",
-            results.to_str().unwrap(),
-            "--name",
-            "t",
-            "--quiet",
-            "--system",
-            "postgres",
-            "--keys",
-            "4",
-            "--concurrency",
-            "10",
-            "--rate",
-            "0",
-            "--seed",
-            "7",
-        ])
-        .args(settings)
-        .output()
-        .expect("running faultline");
+    let mut args = vec![
+        "--name",
+        "t",
+        "--system",
+        "postgres",
+        "--keys",
+        "4",
+        "--concurrency",
+        "10",
+        "--rate",
+        "0",
+        "--seed",
+        "7",
+    ];
+    args.extend_from_slice(settings);
+    let out = faultline_test(&results, &args);
     let took = started.elapsed();
     let run_dir = std::fs::canonicalize(results.join("latest"))
         .unwrap_or_else(|e| panic!("{e}\n{}", text(&out)));
@@ -179,16 +187,7 @@ fn transactions_on_the_wrong_system_and_bad_isolation_levels_are_refused_by_name
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     let refuse = |args: &[&str], wanted: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-            .args([
-                "test",
-                "--results-dir",
-                results.to_str().unwrap(),
-                "--quiet",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = faultline_test(&results, args);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {t}");
         for w in wanted {
