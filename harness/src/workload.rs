@@ -23,6 +23,9 @@ pub fn default_checks(workload: Workload) -> &'static [CheckKind] {
         Workload::Counter => &[Counter, Eventual],
         Workload::Bank => &[Bank],
         Workload::UniqueIds => &[UniqueIds],
+        // Elle's checks: dependency cycles among transactions, per datatype.
+        Workload::TxnAppend => &[ListAppend],
+        Workload::TxnRegister => &[RwRegister],
     }
 }
 
@@ -39,13 +42,29 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
         CheckKind::Bank => workload == Bank,
         CheckKind::Counter => workload == Counter,
         CheckKind::UniqueIds => workload == UniqueIds,
+        // `faultline check` also runs these on any history of `txn` operations
+        // without a workload.
+        CheckKind::ListAppend => workload == TxnAppend,
+        CheckKind::RwRegister => workload == TxnRegister,
     }
 }
 
-/// The client protocol a workload needs, when only one can serve it: a bank transfer
-/// moves money between two accounts atomically, which the KV protocol cannot express.
-pub fn required_protocol(workload: Workload) -> Option<ClientProtocol> {
-    (workload == Workload::Bank).then_some(ClientProtocol::Bank)
+/// The client protocols that can serve a workload, when not all can, and why: a
+/// bank transfer moves money between two accounts atomically, and a transaction
+/// reads and writes several keys atomically, which the KV protocol cannot express.
+/// A client adapter (`external`) gets transactions whole and answers them.
+pub fn required_protocol(workload: Workload) -> Option<(&'static [ClientProtocol], &'static str)> {
+    match workload {
+        Workload::Bank => Some((
+            &[ClientProtocol::Bank],
+            "a transfer must move money between two accounts atomically; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
+        )),
+        Workload::TxnAppend | Workload::TxnRegister => Some((
+            &[ClientProtocol::Postgres, ClientProtocol::External],
+            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres) or a client adapter that runs them (docs/adapters.md)",
+        )),
+        _ => None,
+    }
 }
 
 /// Parses a comma-separated check list for a workload: names, or `default` for every

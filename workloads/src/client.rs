@@ -156,6 +156,7 @@ impl KvClient {
                 .http
                 .post(format!("{}/kv/{key}/append", self.base))
                 .json(&json!({ "value": op.value })),
+            OpFn::Txn => return Completion::no_transactions(op, "the KV protocol"),
         };
         let response = match request.send().await {
             Ok(r) => r,

@@ -13,6 +13,7 @@
 //! test; the sequence itself does not.
 
 use crate::op::{Kind, Op};
+use crate::txn::{TxnGenerator, TxnModel, TxnOptions};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,10 @@ pub enum Workload {
     Bank,
     /// `generate`s of IDs, each a read-then-CAS allocation on a counter key.
     UniqueIds,
+    /// Transactions of list appends and whole-list reads (Elle's list-append).
+    TxnAppend,
+    /// Transactions of register writes and reads (Elle's rw-register).
+    TxnRegister,
 }
 
 /// The bank workload's accounts, `0..BANK_ACCOUNTS`, and each one's balance at the
@@ -59,6 +64,8 @@ impl Workload {
         "counter",
         "bank",
         "unique-ids",
+        "txn-append",
+        "txn-register",
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +77,17 @@ impl Workload {
             Workload::Counter => "counter",
             Workload::Bank => "bank",
             Workload::UniqueIds => "unique-ids",
+            Workload::TxnAppend => "txn-append",
+            Workload::TxnRegister => "txn-register",
+        }
+    }
+
+    /// The transactional model of a transactional workload.
+    pub fn txn_model(self) -> Option<TxnModel> {
+        match self {
+            Workload::TxnAppend => Some(TxnModel::ListAppend),
+            Workload::TxnRegister => Some(TxnModel::RwRegister),
+            _ => None,
         }
     }
 }
@@ -91,6 +109,8 @@ impl FromStr for Workload {
             "counter" => Ok(Workload::Counter),
             "bank" => Ok(Workload::Bank),
             "unique-ids" => Ok(Workload::UniqueIds),
+            "txn-append" => Ok(Workload::TxnAppend),
+            "txn-register" => Ok(Workload::TxnRegister),
             other => Err(format!(
                 "unknown workload `{other}` (known: {})",
                 Workload::NAMES.join(", ")
@@ -161,6 +181,8 @@ pub struct Generator {
     active: Vec<KeyState>,
     next_key: u64,
     generated: u64,
+    /// The transaction source, for the transactional workloads.
+    txn: Option<TxnGenerator>,
 }
 
 impl Generator {
@@ -178,7 +200,19 @@ impl Generator {
             active: (0..active_keys as u64).map(KeyState::new).collect(),
             next_key: active_keys as u64,
             generated: 0,
+            txn: workload
+                .txn_model()
+                .map(|m| TxnGenerator::new(m, active_keys, TxnOptions::default())),
         }
+    }
+
+    /// The same generator with these transaction settings (only the transactional
+    /// workloads use them).
+    pub fn with_txn_options(mut self, options: TxnOptions) -> Generator {
+        if let Some(model) = self.workload.txn_model() {
+            self.txn = Some(TxnGenerator::new(model, self.keys.active_keys, options));
+        }
+        self
     }
 
     pub fn workload(&self) -> Workload {
@@ -187,7 +221,10 @@ impl Generator {
 
     /// Every key used so far (`0..keys_used()`): what the final reads read.
     pub fn keys_used(&self) -> u64 {
-        self.next_key
+        match &self.txn {
+            Some(t) => t.keys_used(),
+            None => self.next_key,
+        }
     }
 
     pub fn generated(&self) -> u64 {
@@ -202,7 +239,8 @@ impl Generator {
             Workload::Set => Kind::SetRead,
             Workload::Counter => Kind::CounterRead,
             Workload::Bank => return vec![Op::bank_read(true)],
-            Workload::UniqueIds => return Vec::new(),
+            // Transactions are judged from what they read; Elle needs no final reads.
+            Workload::UniqueIds | Workload::TxnAppend | Workload::TxnRegister => return Vec::new(),
             Workload::Register | Workload::CasRegister | Workload::Append => Kind::Plain,
         };
         (0..self.keys_used())
@@ -212,6 +250,10 @@ impl Generator {
 
     /// The next operation.
     pub fn next_op(&mut self) -> Op {
+        if let Some(txn) = &mut self.txn {
+            self.generated += 1;
+            return txn.next_op(&mut self.rng);
+        }
         let slot = self.rng.gen_range(0..self.active.len());
         let roll: u32 = self.rng.gen_range(0..6);
         let state = &mut self.active[slot];
@@ -260,6 +302,9 @@ impl Generator {
                 }
             }
             Workload::UniqueIds => Op::generate(key),
+            Workload::TxnAppend | Workload::TxnRegister => {
+                unreachable!("transactional workloads have a transaction generator")
+            }
             Workload::Bank => {
                 // The bank is one object: keys do not rotate.
                 self.generated += 1;

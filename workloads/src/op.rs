@@ -21,6 +21,8 @@ pub enum OpFn {
     /// A read taken from every node after the final heal; the eventual-consistency
     /// checker compares these across nodes.
     FinalRead,
+    /// A transaction: the value is its micro-ops ([`crate::txn`]).
+    Txn,
 }
 
 impl OpFn {
@@ -32,6 +34,7 @@ impl OpFn {
             OpFn::Cas => "cas",
             OpFn::Append => "append",
             OpFn::FinalRead => checker::consistency::FINAL_READ_F,
+            OpFn::Txn => checker::txn::TXN_F,
         }
     }
 
@@ -291,6 +294,15 @@ pub struct Completion {
 }
 
 impl Completion {
+    /// A transaction sent to a client whose protocol has none: certainly without
+    /// effect (the harness refuses such a test before it starts).
+    pub fn no_transactions(op: &Op, protocol: &str) -> Completion {
+        Completion::fail(
+            op.value.clone(),
+            format!("unsupported: {protocol} has no multi-key transactions"),
+        )
+    }
+
     pub fn ok(value: Value) -> Completion {
         Completion {
             outcome: Outcome::Ok,

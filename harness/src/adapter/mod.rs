@@ -9,6 +9,7 @@ mod bank;
 mod etcd;
 mod external;
 mod kv;
+mod postgres;
 mod redis;
 
 use anyhow::Result;
@@ -20,6 +21,7 @@ use workloads::client::ClientFactory;
 use workloads::etcd::EtcdReads;
 use workloads::external::AdapterCommand;
 use workloads::generator::Workload;
+use workloads::postgres::Isolation;
 
 /// How the harness's clients speak to a system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,6 +40,9 @@ pub enum ClientProtocol {
     /// in JSON lines (`workloads::external`, `docs/adapters.md`): a system file's
     /// `[client]` table.
     External,
+    /// PostgreSQL's wire protocol, transactions of the transactional workloads
+    /// (`workloads::postgres`).
+    Postgres,
 }
 
 impl ClientProtocol {
@@ -48,6 +53,7 @@ impl ClientProtocol {
             ClientProtocol::Redis => "redis",
             ClientProtocol::Bank => "bank",
             ClientProtocol::External => "external",
+            ClientProtocol::Postgres => "postgres",
         }
     }
 
@@ -59,6 +65,7 @@ impl ClientProtocol {
             ClientProtocol::Redis => "Redis's protocol",
             ClientProtocol::Bank => "the bank protocol",
             ClientProtocol::External => "the system's own client adapter (docs/adapters.md)",
+            ClientProtocol::Postgres => "PostgreSQL's protocol",
         }
     }
 }
@@ -78,6 +85,8 @@ pub struct ClientSettings {
     pub etcd_reads: EtcdReads,
     /// Redis only: replicas every write waits for (`WAIT`); 0 for none.
     pub redis_wait: u32,
+    /// PostgreSQL only: the isolation level of every transaction.
+    pub isolation: Isolation,
     /// The test's workload (an adapter is told it in `init`).
     pub workload: Workload,
     /// External adapters only: the system file's `[client]` command.
@@ -104,6 +113,7 @@ pub fn adapter(protocol: ClientProtocol) -> &'static dyn Adapter {
         ClientProtocol::Redis => &redis::Redis,
         ClientProtocol::Bank => &bank::Bank,
         ClientProtocol::External => &external::External,
+        ClientProtocol::Postgres => &postgres::Postgres,
     }
 }
 
@@ -116,6 +126,7 @@ pub fn client_factory(
     let given = [
         ("etcd-reads", settings.etcd_reads != EtcdReads::default()),
         ("redis-wait", settings.redis_wait > 0),
+        ("isolation", settings.isolation != Isolation::default()),
     ];
     for (flag, set) in given {
         if set && !a.own_settings().contains(&flag) {
@@ -134,6 +145,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             etcd_reads: EtcdReads::default(),
             redis_wait: 0,
+            isolation: Isolation::default(),
             workload: Workload::CasRegister,
             adapter: Some(AdapterCommand {
                 program: "true".into(),
@@ -153,6 +165,7 @@ mod tests {
             ClientProtocol::Redis,
             ClientProtocol::Bank,
             ClientProtocol::External,
+            ClientProtocol::Postgres,
         ] {
             assert_eq!(adapter(p).protocol(), p);
             assert!(client_factory(p, &settings()).is_ok(), "{p}");

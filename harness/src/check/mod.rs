@@ -23,6 +23,7 @@ mod placement;
 pub mod promises;
 mod sequential;
 mod session;
+mod txn;
 mod unique_ids;
 
 pub use bank::generated_bank;
@@ -77,6 +78,7 @@ pub enum CheckReport {
     Bank(Box<BankReport>),
     Counter(Box<CounterReport>),
     UniqueIds(Box<UniqueIdReport>),
+    Txn(Box<checker::txn::TxnReport>),
 }
 
 impl CheckReport {
@@ -205,6 +207,8 @@ pub fn checker(kind: CheckKind) -> &'static dyn Checker {
         CheckKind::Bank => &bank::Bank,
         CheckKind::Counter => &counter::Counter,
         CheckKind::UniqueIds => &unique_ids::UniqueIds,
+        CheckKind::ListAppend => &txn::LIST_APPEND,
+        CheckKind::RwRegister => &txn::RW_REGISTER,
     }
 }
 
@@ -255,11 +259,18 @@ pub fn run_checks_read_as(
             summary,
             report,
             error,
-            replay: Some(format!(
-                "faultline check --check {kind} --workload {}{} {history_path}",
-                context.workload,
-                c.replay_flags(context)
-            )),
+            replay: Some(if kind.is_transactional() {
+                format!(
+                    "faultline check --check {kind}{} {history_path}",
+                    c.replay_flags(context)
+                )
+            } else {
+                format!(
+                    "faultline check --check {kind} --workload {}{} {history_path}",
+                    context.workload,
+                    c.replay_flags(context)
+                )
+            }),
             seconds: started.elapsed().as_secs_f64(),
         });
     }

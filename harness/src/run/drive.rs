@@ -80,14 +80,17 @@ impl<C: RunningCluster> Drive<'_, C> {
             .map(|t| self.run_dir.join("nodes").join(format!("{}.log", t.id)))
             .collect();
         let log = NemesisLog::new(Arc::clone(&recorder)).with_node_logs(node_logs);
-        let generator = Arc::new(Mutex::new(Generator::new(
-            self.config.workload,
-            self.config.seed,
-            KeyOptions {
-                active_keys: self.config.keys,
-                ops_per_key: self.config.ops_per_key,
-            },
-        )));
+        let generator = Arc::new(Mutex::new(
+            Generator::new(
+                self.config.workload,
+                self.config.seed,
+                KeyOptions {
+                    active_keys: self.config.keys,
+                    ops_per_key: self.config.ops_per_key,
+                },
+            )
+            .with_txn_options(self.config.txn_options()),
+        ));
         let (progress_stop, progress_task) = self.start_progress(&recorder, nemesis);
         let (clients, schedule) = self
             .workload_and_faults(&recorder, &generator, nemesis, &log)

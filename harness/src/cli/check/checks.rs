@@ -93,6 +93,9 @@ fn comma_list(text: &str) -> Vec<String> {
 
 /// The context the flags describe; the error names the flag.
 fn from_flags(args: &CheckArgs) -> Result<CheckContext> {
+    if let Some(ctx) = transactional(args)? {
+        return Ok(ctx);
+    }
     let Some(workload) = &args.workload else {
         bail!(
             "--check needs --workload ({}): it decides how reads are compared",
@@ -114,6 +117,28 @@ fn from_flags(args: &CheckArgs) -> Result<CheckContext> {
     ctx.all_keys = args.all_keys;
     ctx.bank = bank_flags(args, None)?;
     Ok(ctx)
+}
+
+/// The context of `--check list-append` or `--check rw-register` without
+/// `--workload`: those checks read `txn` operations whatever workload wrote them.
+fn transactional(args: &CheckArgs) -> Result<Option<CheckContext>> {
+    let (Some(list), None) = (&args.check, &args.workload) else {
+        return Ok(None);
+    };
+    let kinds: Vec<check::CheckKind> = match list
+        .split(',')
+        .map(|s| s.trim().parse::<check::CheckKind>())
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(k) if k.iter().all(|k| k.is_transactional()) => k,
+        _ => return Ok(None),
+    };
+    // The workload is not read by the transactional checks; `append` stands in.
+    let mut ctx = CheckContext::new(Workload::Append, kinds);
+    if let Some(t) = &args.timeout {
+        ctx.check_timeout = parse_duration(t).map_err(|e| anyhow!("--timeout: {e}"))?;
+    }
+    Ok(Some(ctx))
 }
 
 /// The flags every history is read with.

@@ -14,6 +14,7 @@ mod data;
 mod logs;
 mod nodes;
 mod plots;
+mod txn_graph;
 mod views;
 
 use super::{Renderer, RunResults};
@@ -51,6 +52,7 @@ impl Renderer for Html<'_> {
         );
         out.push_str(&self.top(r));
         out.push_str(&counterexamples(&data, &r.checks, self.history));
+        out.push_str(&txn_graph::section(&r.checks));
         if let Some((at, what)) = first_violation(&data) {
             let wall = self.history.wall_start();
             out.push_str(&logs::section(&r.run_dir, wall, at, data.end, &what));
@@ -254,6 +256,7 @@ pub fn evidence_text(c: &CheckResult) -> String {
             None => c.summary.clone(),
         },
         CheckReport::None => c.error.clone().unwrap_or_else(|| c.summary.clone()),
+        CheckReport::Txn(r) => r.text(),
         other => {
             let mut text = serde_json::to_string_pretty(other).unwrap_or_default();
             cut(

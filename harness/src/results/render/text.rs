@@ -146,6 +146,7 @@ pub fn counterexample(c: &CheckResult) -> Option<String> {
     let body = match &c.report {
         CheckReport::Linearizable(r) => r.counterexample.as_ref()?.to_string(),
         CheckReport::Sequential(r) => r.evidence.as_ref()?.to_string(),
+        CheckReport::Txn(r) if !r.anomalies.is_empty() || !r.unnamed_cycles.is_empty() => r.text(),
         _ => return None,
     };
     Some(format!("{} counterexample:\n{body}\n", c.name))

@@ -61,34 +61,20 @@ exec redis-server redis.conf
 /// server `exec`'d so its pid is the node's. Sentinels fail over on their own after
 /// 2 s without the primary; a majority of them must agree.
 pub fn spec() -> SystemSpec {
-    let args: Vec<String> = [
-        "-c",
+    let sentinel_port = workloads::redis::SENTINEL_PORT.to_string();
+    let args = super::sh_script_args(
         REDIS_NODE_SCRIPT,
         "redis-node",
-        "{ip}",
-        "{data_dir}",
-        "{peers}",
-        "{node_count}",
-        "{port}",
-    ]
-    .map(String::from)
-    .into_iter()
-    .chain([
-        workloads::redis::SENTINEL_PORT.to_string(),
-        workloads::redis::MASTER_NAME.to_string(),
-    ])
-    .collect();
-    // The script's `${...}` are shell, not placeholders: escape the braces.
-    let args = args
-        .into_iter()
-        .map(|a| {
-            if a == REDIS_NODE_SCRIPT {
-                a.replace('{', "{{").replace('}', "}}")
-            } else {
-                a
-            }
-        })
-        .collect();
+        &[
+            "{ip}",
+            "{data_dir}",
+            "{peers}",
+            "{node_count}",
+            "{port}",
+            &sentinel_port,
+            workloads::redis::MASTER_NAME,
+        ],
+    );
     SystemSpec {
         name: "redis-sentinel".into(),
         command: CommandTemplate {
