@@ -7,6 +7,8 @@
 //! `nodes/*.log`, `system.toml` (a copy of a user's system file), and `data/` when
 //! `--keep-data` keeps it.
 
+pub mod browse;
+pub mod index;
 pub mod render;
 pub mod stats;
 pub mod store;
