@@ -12,6 +12,7 @@ pub mod index;
 pub mod render;
 pub mod stats;
 pub mod store;
+pub mod summary;
 
 pub use stats::{stats, Stats};
 

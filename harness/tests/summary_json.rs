@@ -1,0 +1,77 @@
+//! `faultline test --summary json` as a script and a CI job see it: a real 3-node
+//! raft-kv run with its `stale-read` bug (root, as CI has; raft-kv is built first if
+//! needed); standard output is one JSON object and nothing else, the console
+//! summary (with the report's path) is on standard error, and the markdown summary
+//! is appended to the file `GITHUB_STEP_SUMMARY` names.
+//!
+//!     cargo test -p faultline --test summary_json
+
+mod common;
+use common::{build_raft_kv, text};
+use serde_json::Value;
+use std::process::Command;
+
+#[test]
+fn summary_json_is_the_only_standard_output_and_the_step_summary_is_appended() {
+    build_raft_kv();
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let step = dir.path().join("step-summary.md");
+    std::fs::write(&step, "earlier step\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--nodes", "3", "--time-limit", "6s", "--seed", "5"])
+        .args(["--system-arg=--bug=stale-read", "--nemesis", "partition"])
+        .args(["--summary", "json", "--results-dir"])
+        .arg(&results)
+        .env("GITHUB_STEP_SUMMARY", &step)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one line only: {}", text(&out));
+    let summary: Value = serde_json::from_str(&stdout).expect("stdout is one JSON object");
+    assert_eq!(summary["verdict"], "invalid");
+    assert_eq!(summary["exit_code"], 1);
+    let test = &summary["tests"][0];
+    assert_eq!(test["seed"], 5);
+    assert_eq!(test["verdict"], "invalid");
+    let lin = test["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "linearizable")
+        .unwrap();
+    assert_eq!(lin["verdict"], "invalid");
+    let ce = test["counterexample"].as_str().unwrap();
+    assert!(ce.starts_with("linearizable: "), "{ce}");
+    let report = test["report"].as_str().unwrap();
+    assert!(std::path::Path::new(report).is_file(), "{report}");
+    // What the console shows is on standard error, the report's path with it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("report: {report}")), "{stderr}");
+    assert!(stderr.contains("verdict: invalid"), "{stderr}");
+
+    let md = std::fs::read_to_string(&step).unwrap();
+    assert!(
+        md.starts_with("earlier step\n### faultline: invalid\n"),
+        "{md}"
+    );
+    assert!(md.contains("| **invalid** |"), "{md}");
+    assert!(md.contains(&format!("- report: `{report}`")), "{md}");
+    assert!(md.contains("- counterexample: `linearizable: "), "{md}");
+}
+
+#[test]
+fn an_unknown_summary_format_is_bad_input() {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--summary", "yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--summary"),
+        "{}",
+        text(&out)
+    );
+}
