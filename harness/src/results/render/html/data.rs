@@ -400,7 +400,7 @@ fn named_ops(
                 ids.push(p.ends.invoke_index);
                 ids.extend(p.concurrent.iter().map(|o| o.invoke_index));
                 let lead = format!(
-                    "{}linearizable until this operation returned; with its result no order of the key's operations exists (the shortest non-linearizable prefix: {} of {} operations). The search over the whole key got stuck elsewhere (the checker's words, below):",
+                    "{}linearizable until this operation returned, and with its result no order of the key's operations exists (the shortest non-linearizable prefix: {} of {} operations; where the search over the whole key got stuck is in the checker's words, below):",
                     key(&ce.key),
                     p.ops,
                     p.key_ops
