@@ -329,38 +329,11 @@ fn ctrl_c_stops_the_server_cleanly() {
     );
 }
 
-/// Debian's chromium, or the test fails saying it is missing.
-fn chromium() -> &'static str {
-    for name in ["chromium", "chromium-browser"] {
-        if Command::new(name)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return name;
-        }
-    }
-    panic!("Chromium is missing: the index is tested in headless Chromium; install Debian's `chromium` (sudo scripts/setup.sh)");
-}
-
 #[test]
 fn chromium_shows_every_run_in_the_index_with_the_failing_one_first() {
     let f = fixture();
     let server = start(&f.root);
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://{}/", server.addr))
-        .output()
-        .expect("running chromium");
-    assert!(out.status.success(), "{}", common::text(&out));
+    let out = common::headless(&["--dump-dom"], &format!("http://{}/", server.addr));
     let dom = String::from_utf8_lossy(&out.stdout);
     // Written by the page's script once it ran.
     assert!(dom.contains("2 of 2 runs shown"), "{dom}");
