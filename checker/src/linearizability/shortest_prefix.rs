@@ -60,6 +60,20 @@ struct KeyOps<'a> {
 }
 
 impl KeyOps<'_> {
+    /// The times at which the key's operations returned (ok or fail), sorted: the
+    /// cuts worth deciding (a prefix changes only when an outcome is known).
+    fn returns(&self) -> Vec<u64> {
+        let mut cuts: Vec<u64> = self
+            .ops
+            .iter()
+            .filter(|op| op.outcome != Outcome::Info && op.ret != u64::MAX)
+            .map(|op| op.ret)
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts
+    }
+
     /// The prefix cut at `t`, as a history of its own (ids renumbered from 0;
     /// `ops[i]` is the source of operation `i`).
     fn cut(&self, t: u64) -> History {
@@ -105,15 +119,8 @@ pub fn shortest_invalid_prefix(
             .filter(|op| op.key.as_ref().unwrap_or(&Value::Null) == key)
             .collect(),
     };
-    let mut cuts: Vec<u64> = key_ops
-        .ops
-        .iter()
-        .filter(|op| op.outcome != Outcome::Info && op.ret != u64::MAX)
-        .map(|op| op.ret)
-        .collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut decide = |t: u64| -> Result<Option<(History, Report)>, ModelError> {
+    let cuts = key_ops.returns();
+    let decide = |t: u64| -> Result<Option<(History, Report)>, ModelError> {
         let remaining = match limit {
             Some(l) => match l.checked_sub(started.elapsed()) {
                 Some(r) if !r.is_zero() => Some(r),
@@ -129,33 +136,10 @@ pub fn shortest_invalid_prefix(
         let report = check(&prefix, &options)?;
         Ok(Some((prefix, report)))
     };
-    // Invariant: every cut below `lo` is linearizable or undecided, `cuts[hi]` is not
-    // linearizable once `found` holds it.
-    let (mut lo, mut hi) = (0, cuts.len());
-    let mut found: Option<(History, Report)> = None;
-    let mut undecided_below: Option<usize> = None;
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        match decide(cuts[mid])? {
-            Some((prefix, report)) if report.verdict == Verdict::Invalid => {
-                hi = mid;
-                found = Some((prefix, report));
-            }
-            Some((_, report)) => {
-                if report.verdict == Verdict::Unknown {
-                    undecided_below = Some(mid);
-                }
-                lo = mid + 1;
-            }
-            None => {
-                undecided_below = Some(mid);
-                lo = mid + 1;
-            }
-        }
-    }
-    let Some((prefix, report)) = found else {
+    let Some(first) = first_invalid(&cuts, decide)? else {
         return Ok(None);
     };
+    let (hi, prefix, report) = (first.index, first.prefix, first.report);
     let t = cuts[hi];
     let Some(mut ce) = report.counterexample else {
         return Ok(None);
@@ -184,8 +168,56 @@ pub fn shortest_invalid_prefix(
         concurrent,
         ops: prefix.ops.len(),
         key_ops: key_ops.ops.len(),
-        minimal: undecided_below.map_or(true, |u| u > hi),
+        minimal: first.minimal,
         counterexample: Box::new(ce),
+    }))
+}
+
+/// The first cut found not linearizable, its prefix and report, and whether every
+/// shorter cut was decided linearizable.
+struct FirstInvalid {
+    index: usize,
+    prefix: History,
+    report: Report,
+    minimal: bool,
+}
+
+/// Binary search over `cuts` (sorted) for the first one `decide` finds not
+/// linearizable; `decide` answers `None` when out of time. A cut left undecided
+/// counts as linearizable, and the answer is then not proven minimal.
+fn first_invalid(
+    cuts: &[u64],
+    mut decide: impl FnMut(u64) -> Result<Option<(History, Report)>, ModelError>,
+) -> Result<Option<FirstInvalid>, ModelError> {
+    // Invariant: every cut below `lo` is linearizable or undecided; `cuts[hi]` is not
+    // linearizable once `found` holds it.
+    let (mut lo, mut hi) = (0, cuts.len());
+    let mut found: Option<(History, Report)> = None;
+    let mut undecided_below: Option<usize> = None;
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match decide(cuts[mid])? {
+            Some((prefix, report)) if report.verdict == Verdict::Invalid => {
+                hi = mid;
+                found = Some((prefix, report));
+            }
+            Some((_, report)) => {
+                if report.verdict == Verdict::Unknown {
+                    undecided_below = Some(mid);
+                }
+                lo = mid + 1;
+            }
+            None => {
+                undecided_below = Some(mid);
+                lo = mid + 1;
+            }
+        }
+    }
+    Ok(found.map(|(prefix, report)| FirstInvalid {
+        index: hi,
+        prefix,
+        report,
+        minimal: undecided_below.map_or(true, |u| u > hi),
     }))
 }
 
@@ -321,6 +353,30 @@ mod tests {
             .map(|o| (o.f.clone(), o.input.clone()))
             .collect();
         assert_eq!(concurrent, [("write".to_string(), json!(2))]);
+    }
+
+    #[test]
+    fn a_shorter_cut_left_undecided_is_said_and_a_later_invalid_cut_still_found() {
+        let h = late_stale_read();
+        let model = BuiltinModel::CasRegister(CasFailMeaning::FromError);
+        // As if the time limit struck on every cut of fewer than 7 operations.
+        let found = shortest_invalid_prefix(&h, &json!(1), None, |h, o| {
+            let mut report = model.check(h, o)?;
+            if h.ops.len() < 7 {
+                report.verdict = Verdict::Unknown;
+            }
+            Ok(report)
+        })
+        .unwrap()
+        .expect("not linearizable");
+        assert_eq!(found.time, 90_000_000);
+        assert!(!found.minimal);
+        // Out of time before any cut: nothing is claimed.
+        let none = shortest_invalid_prefix(&h, &json!(1), Some(Duration::ZERO), |h, o| {
+            model.check(h, o)
+        })
+        .unwrap();
+        assert!(none.is_none());
     }
 
     #[test]
