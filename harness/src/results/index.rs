@@ -105,6 +105,10 @@ struct ConfigHead {
 pub struct RunIndex {
     root: PathBuf,
     cache: Mutex<HashMap<PathBuf, Cached>>,
+    /// Held while the index is read: a request that comes while another (or the
+    /// server's first read) parses every run waits for it and then reads the cache,
+    /// rather than parsing everything a second time alongside.
+    reading: Mutex<()>,
 }
 
 #[derive(Clone)]
@@ -118,6 +122,7 @@ impl RunIndex {
         RunIndex {
             root,
             cache: Mutex::new(HashMap::new()),
+            reading: Mutex::new(()),
         }
     }
 
@@ -127,6 +132,7 @@ impl RunIndex {
 
     /// Every run, failing first, newest first within a verdict.
     pub fn entries(&self) -> Result<Vec<RunEntry>> {
+        let _reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
         let mut dirs = Vec::new();
         walk(&self.root, 0, &mut dirs)
             .with_context(|| format!("reading the results folder {}", self.root.display()))?;
