@@ -130,9 +130,17 @@ pub fn listing_page(rel: &str, items: &[Item], is_run: bool) -> String {
         t = esc(rel)
     );
     if is_run {
+        let report = if items.iter().any(|i| i.name == "report.html") {
+            format!(
+                "<a href=\"/runs/{}/report.html\">report</a> · ",
+                url_path(rel)
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             out,
-            "<p><a href=\"/runs/{0}/report.html\">report</a> · <a href=\"/zip/{0}\">the whole folder as a zip</a></p>",
+            "<p>{report}<a href=\"/zip/{}\">the whole folder as a zip</a></p>",
             url_path(rel)
         );
     }
@@ -226,5 +234,32 @@ mod tests {
         assert!(!page.contains("<x>"));
         assert!(page.contains("linearizable \u{2718}"));
         assert!(page.contains("2026-01-01 00:00:00"));
+    }
+
+    #[test]
+    fn a_run_folders_listing_links_its_report_only_when_it_has_one() {
+        let item = |name: &str, is_dir: bool| Item {
+            name: name.into(),
+            is_dir,
+            size: 2048,
+        };
+        let without = listing_page(
+            "t/1",
+            &[item("nodes", true), item("results.json", false)],
+            true,
+        );
+        assert!(!without.contains("report.html"), "{without}");
+        assert!(without.contains("href=\"/zip/t/1\""), "{without}");
+        assert!(
+            without.contains("href=\"/runs/t/1/nodes/\">nodes/</a>"),
+            "{without}"
+        );
+        assert!(without.contains("2.0 KB"), "{without}");
+        assert!(without.contains("href=\"/runs/t\">..</a>"), "{without}");
+        let with = listing_page("t/1", &[item("report.html", false)], true);
+        assert!(
+            with.contains("href=\"/runs/t/1/report.html\">report</a>"),
+            "{with}"
+        );
     }
 }
