@@ -78,17 +78,6 @@ fn report_of(dir: &Path, jsonl: &str) -> PathBuf {
     path
 }
 
-/// Debian's chromium, or the test fails saying it is missing.
-fn chromium() -> &'static str {
-    for name in ["chromium", "chromium-browser"] {
-        let found = Command::new(name).arg("--version").output();
-        if found.is_ok_and(|o| o.status.success()) {
-            return name;
-        }
-    }
-    panic!("Chromium is missing: the report is tested in headless Chromium; install Debian's `chromium` (sudo scripts/setup.sh)");
-}
-
 /// Runs headless Chromium on a file (as root it needs --no-sandbox).
 fn headless(args: &[&str], page: &Path) -> Output {
     headless_at(args, page, "")
@@ -96,25 +85,7 @@ fn headless(args: &[&str], page: &Path) -> Output {
 
 /// [`headless`] on the page with a `#fragment`.
 fn headless_at(args: &[&str], page: &Path, fragment: &str) -> Output {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(format!("file://{}{fragment}", page.display()))
-        .output()
-        .expect("running chromium");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::headless(args, &format!("file://{}{fragment}", page.display()))
 }
 
 /// The text between `start` and the first `end` after it.

@@ -137,4 +137,9 @@ pub struct TestArgs {
     /// never a test-file key.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// `json`: print one JSON object with every test's verdicts as the only standard
+    /// output, for scripts (the console summary and progress go to standard error).
+    /// A flag only, like --junit.
+    #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
+    pub summary: Option<String>,
 }

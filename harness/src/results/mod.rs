@@ -8,10 +8,13 @@
 //! `--keep-data` keeps it.
 
 pub mod availability;
+pub mod browse;
 pub mod faults;
+pub mod index;
 pub mod render;
 pub mod stats;
 pub mod store;
+pub mod summary;
 
 pub use availability::Availability;
 pub use stats::{stats, Stats};

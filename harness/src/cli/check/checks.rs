@@ -175,7 +175,17 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
             Ok(c) => {
                 verdicts.push(c.verdict);
                 let placement = check::placement(&c.results);
-                if args.json {
+                if args.summary.is_some() {
+                    docs.push(serde_json::json!({
+                        "path": path, "verdict": c.verdict,
+                        "checks": c.results.iter().map(|r| serde_json::json!({
+                            "check": r.name, "verdict": r.verdict, "summary": r.summary,
+                        })).collect::<Vec<_>>(),
+                        "counterexample": c.results.iter()
+                            .find(|r| r.verdict == Verdict::Invalid)
+                            .map(crate::results::summary::one_line),
+                    }));
+                } else if args.json {
                     docs.push(serde_json::json!({
                         "path": path, "verdict": c.verdict, "checks": c.results,
                         "hierarchy": placement, "readings": c.readings.to_json(),
@@ -188,9 +198,19 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
             Err(e) => {
                 errors += 1;
                 eprintln!("{}  error  {e:#}", path.display());
-                docs.push(serde_json::json!({ "path": path, "error": format!("{e:#}") }));
+                docs.push(serde_json::json!({ "path": path, "verdict": "error", "error": format!("{e:#}") }));
             }
         }
+    }
+    if args.summary.is_some() {
+        let invalid = verdicts.contains(&Verdict::Invalid);
+        super::print_summary(
+            docs,
+            invalid,
+            errors > 0,
+            verdicts.contains(&Verdict::Unknown),
+        );
+        return exit_status(invalid, errors > 0, verdicts.contains(&Verdict::Unknown));
     }
     if args.json {
         outln!(

@@ -54,7 +54,8 @@ impl Renderer for Text {
             r.seed,
             r.run_dir.display()
         );
-        if r.verdict != Verdict::Valid {
+        // Every run that did not pass names its report: an interrupted one too.
+        if r.verdict != Verdict::Valid || r.interrupted {
             let _ = writeln!(out, "replay: {}", r.replay);
             let _ = writeln!(out, "report: {}", r.run_dir.join("report.html").display());
         }
@@ -196,4 +197,47 @@ pub fn check_line(c: &CheckResult) -> String {
         c.summary,
         c.seconds
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{run_checks, CheckContext, CheckKind};
+    use crate::results::render::html::tests::stale_read_history;
+    use crate::results::Recheck;
+    use workloads::generator::Workload;
+
+    fn results() -> RunResults {
+        let h = stale_read_history();
+        let ctx = CheckContext::new(Workload::CasRegister, vec![CheckKind::Linearizable]);
+        RunResults::rechecked(
+            &h,
+            run_checks(&h, &ctx, "h.jsonl"),
+            Recheck {
+                name: "t".into(),
+                seed: 1,
+                run_id: "r".into(),
+                workload: Workload::CasRegister,
+                run_dir: "/tmp/run".into(),
+                replay: "faultline test --config /tmp/run/test.toml".into(),
+                crashed_nodes: Vec::new(),
+                warnings: Vec::new(),
+                promises: None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_console_names_the_report_of_every_run_that_did_not_pass() {
+        let mut r = results();
+        assert_eq!(r.verdict, Verdict::Invalid);
+        assert!(Text.render(&r).contains("report: /tmp/run/report.html"));
+        r.verdict = Verdict::Unknown;
+        assert!(Text.render(&r).contains("report: /tmp/run/report.html"));
+        r.verdict = Verdict::Valid;
+        r.interrupted = true;
+        assert!(Text.render(&r).contains("report: /tmp/run/report.html"));
+        r.interrupted = false;
+        assert!(!Text.render(&r).contains("report:"));
+    }
 }

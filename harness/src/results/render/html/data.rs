@@ -359,6 +359,18 @@ fn named_ops(c: &CheckResult, by_event: &ByEvent) -> (Vec<u64>, Option<u64>, Str
             let ce = r.counterexample.as_ref().unwrap();
             let mut ids = spelled(&ce.prefix_tail, &ce.blocked);
             ids.push(ce.must_precede.invoke_index);
+            if let Some(p) = &ce.shortest_prefix {
+                // The anomaly first; the search's stuck point stays outlined too.
+                ids.push(p.ends.invoke_index);
+                ids.extend(p.concurrent.iter().map(|o| o.invoke_index));
+                let lead = format!(
+                    "{}linearizable until this operation returned, and with its result no order of the key's operations exists (the shortest non-linearizable prefix: {} of {} operations; where the search over the whole key got stuck is in the checker's words, below):",
+                    key(&ce.key),
+                    p.ops,
+                    p.key_ops
+                );
+                return (ids, Some(p.ends.invoke_index), lead);
+            }
             let lead = format!(
                 "{}after the longest linearizable order the search found ({} operations, state {}), this operation must take effect before it returns, yet no operation can come next:",
                 key(&ce.key),

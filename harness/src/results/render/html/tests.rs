@@ -204,6 +204,7 @@ fn failing_at(op: &checker::history::Operation) -> CheckResult {
     use checker::linearizability::{Counterexample, OpSummary, Report};
     let ce = Counterexample {
         key: json!(null),
+        shortest_prefix: None,
         prefix: Vec::new(),
         prefix_tail: Vec::new(),
         state: "2".into(),
