@@ -320,28 +320,30 @@ fn config_name(key: &RunKey) -> String {
     )
 }
 
-/// The newest campaign folder of a plan, finished or not.
-fn newest(plan_root: &Path) -> Option<PathBuf> {
+/// The campaign folders of a plan, oldest first (their names are timestamps).
+fn campaign_dirs(plan_root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(plan_root)
-        .ok()?
+        .into_iter()
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.is_symlink() && p.join("plan.toml").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop()
-}
-
-/// The newest campaign folder of this plan text that has no matrix yet.
-fn unfinished(plan_root: &Path, text: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(plan_root)
-        .ok()?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_dir() && !p.is_symlink())
         .collect();
     dirs.sort();
-    dirs.into_iter().rev().find(|d| {
+    dirs
+}
+
+/// The newest campaign folder of a plan, finished or not.
+fn newest(plan_root: &Path) -> Option<PathBuf> {
+    campaign_dirs(plan_root)
+        .into_iter()
+        .rev()
+        .find(|d| d.join("plan.toml").exists())
+}
+
+/// The newest campaign folder of this plan text that has no matrix yet.
+fn unfinished(plan_root: &Path, text: &str) -> Option<PathBuf> {
+    campaign_dirs(plan_root).into_iter().rev().find(|d| {
         !d.join("matrix.json").exists()
             && std::fs::read_to_string(d.join("plan.toml")).is_ok_and(|t| t == text)
     })
