@@ -49,7 +49,10 @@ impl Campaign {
     /// campaign's verdicts for every run whose test file is the same: an edited entry,
     /// or a new one, runs; the others are not run again.
     pub fn open(plan: Plan, results_root: &Path, fresh: bool) -> Result<Campaign> {
+        // Absolute, as the run folders and test files name it: an earlier campaign's
+        // test files are compared with this plan's as text.
         let root = results_root.join("compare");
+        let root = std::path::absolute(&root).unwrap_or(root);
         let plan_root = root.join(&plan.name);
         if !fresh {
             if let Some(dir) = unfinished(&plan_root, &plan.text) {
@@ -67,7 +70,6 @@ impl Campaign {
             !fresh && std::fs::read_to_string(d.join("plan.toml")).is_ok_and(|t| t != plan.text)
         });
         let dir = store::create_run_dir(&root, &plan.name)?;
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
         store::write_file(&dir.join("plan.toml"), plan.text.as_bytes())?;
         let _ = store::update_latest(&plan_root, &dir);
         let mut campaign = Campaign {
@@ -427,7 +429,10 @@ nemesis = "partition"
             "system = \"dynamo-kv\"",
             "system = \"dynamo-kv\"\ntime-limit = \"9s\"",
         ) + "[[entry]]\nlabel = \"c\"\nsystem = \"pb-kv\"\n";
-        let second = Campaign::open(plan(dir.path(), &edited), &results, false).unwrap();
+        // The results folder named another way (as `results` and `/abs/results` name
+        // one folder): the test files are still compared as the same.
+        let same_folder = dir.path().join(".").join("results");
+        let second = Campaign::open(plan(dir.path(), &edited), &same_folder, false).unwrap();
         assert_ne!(second.dir, first.dir);
         assert_eq!(second.carried_from, Some((first.dir.clone(), 2)));
         let pending: Vec<(String, u64)> = second
