@@ -5,7 +5,7 @@
 //!     cargo test -p faultline --test real_systems
 //!
 //! The multi-run campaign whose matrix is in docs/systems.md is a plan:
-//! `faultline compare campaigns/real.toml` (about 20 minutes).
+//! `faultline compare campaigns/real.toml` (about 10 minutes).
 
 mod common;
 use common::*;
