@@ -147,11 +147,32 @@ fn an_interrupted_campaign_resumes_and_its_matrix_says_what_each_system_kept() {
     let md = std::fs::read_to_string(root.join("latest/matrix.md")).unwrap();
     assert!(md.contains("| raft-kv | – | – | **held 1/1** |"), "{md}");
     assert!(md.contains("**held 1/1** | session |"), "{md}");
+    // The short form: one line per row, the promises kept.
+    assert!(
+        md.contains("| raft-kv | partitions | 0 of 1 | session |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| dynamo-kv R=W=1 | partitions | 0 of 1 | eventual |"),
+        "{md}"
+    );
+    // Every cell opens a run's report, which is there; one dot per run.
     let page = std::fs::read_to_string(root.join("latest/matrix.html")).unwrap();
     assert!(
         page.contains("<a href=\"runs/dynamo-kv-R-W-1--partitions/"),
         "{page}"
     );
+    let links: Vec<&str> = page
+        .split("href=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert!(!links.is_empty(), "{page}");
+    for link in &links {
+        assert!(link.ends_with("/report.html"), "{link}");
+        assert!(root.join("latest").join(link).is_file(), "{link}");
+    }
+    assert!(page.contains("title=\"seed 8001: broken\">●</a>"), "{page}");
     assert!(
         md.contains("| dynamo-kv R=W=1 | broken 1/1 (median"),
         "{md}"
