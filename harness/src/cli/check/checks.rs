@@ -6,12 +6,19 @@
 //! had, whatever its workload. An imported history is read as its format means it
 //! (`--cas-fail` and `--nil-read` override), and the bank check holds reads to
 //! `--bank-total` and `--bank-accounts` when given, else to the first read.
+//!
+//! A re-check of a run applies the run's promises (its `test.json`), as the run did:
+//! the verdict, and so the exit code, is the promises' (1 a promised model broken, 2
+//! one unknown, 0 every promise kept even with unpromised models broken), and the
+//! models table says which model was promised and what became of it.
 
 use super::{exit_status, format_flag, print_warnings, CheckArgs, ReadingFlags, ReadingsUsed};
+use crate::check::promises::{self, PromiseReport};
 use crate::check::{self, CheckContext, CheckResult};
 use crate::cli::{out, outln};
 use crate::config::TestConfig;
-use crate::results::render::text::{check_line, counterexample};
+use crate::results::render::text::{check_line, counterexample, models_table, promise_note};
+use crate::system::Promises;
 use crate::units::parse_duration;
 use crate::workload::parse_check_list;
 use anyhow::{anyhow, bail, Result};
@@ -47,8 +54,9 @@ pub fn nodes_read(config: &TestConfig, dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The context of one history: from the flags when given, else from its run.
-fn context(args: &CheckArgs, history: &Path) -> Result<CheckContext> {
+/// The context of one history, from the flags when given, else from its run, with
+/// the run's promises (none with flags: every check decides).
+fn context(args: &CheckArgs, history: &Path) -> Result<(CheckContext, Option<Promises>)> {
     if args.check.is_none() && args.workload.is_none() {
         let run = run_record(history).ok_or_else(|| anyhow!("no test.json beside it"))?;
         let mut ctx = run.check_context(&nodes_read(
@@ -57,9 +65,9 @@ fn context(args: &CheckArgs, history: &Path) -> Result<CheckContext> {
         ));
         ctx.all_keys |= args.all_keys;
         ctx.bank = bank_flags(args, ctx.bank.take())?;
-        return Ok(ctx);
+        return Ok((ctx, run.promises));
     }
-    from_flags(args)
+    Ok((from_flags(args)?, None))
 }
 
 /// The bank `--bank-total` and `--bank-accounts` describe, each over `known` (or the
@@ -188,6 +196,7 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
                 } else if args.json {
                     docs.push(serde_json::json!({
                         "path": path, "verdict": c.verdict, "checks": c.results,
+                        "promises": c.promises,
                         "hierarchy": placement, "readings": c.readings.to_json(),
                         "warnings": c.warnings,
                     }));
@@ -228,15 +237,17 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
 
 /// One history's checks.
 struct Checked {
+    /// The promises' verdict when the run had promises, else the checks'.
     verdict: Verdict,
     results: Vec<CheckResult>,
+    promises: PromiseReport,
     readings: ReadingsUsed,
     warnings: Vec<String>,
 }
 
 /// Loads and checks one history, printing its import warnings.
 fn check_one(args: &CheckArgs, read_with: &ReadWith, path: &Path) -> Result<Checked> {
-    let ctx = context(args, path)?;
+    let (ctx, promised) = context(args, path)?;
     let imported = super::load(path, read_with.format)?;
     let warnings: Vec<String> = imported.warnings.iter().map(|w| w.to_string()).collect();
     print_warnings(path, &warnings);
@@ -247,29 +258,44 @@ fn check_one(args: &CheckArgs, read_with: &ReadWith, path: &Path) -> Result<Chec
         &ctx,
         &path.display().to_string(),
     );
+    let promises = promises::judge(&results, &imported.history, promised.as_ref());
     Ok(Checked {
-        verdict: Verdict::all(results.iter().map(|c| c.verdict)),
+        verdict: promises
+            .verdict
+            .unwrap_or_else(|| Verdict::all(results.iter().map(|c| c.verdict))),
+        promises,
         results,
         readings,
         warnings,
     })
 }
 
-/// The verdict line (with the readings, unless they are faultline's own unasked),
-/// each check's line and counterexample, and the hierarchy line.
+/// The verdict line (with what the promises made of it, and the readings unless they
+/// are faultline's own unasked), each check's line and counterexample, the models
+/// table when the run had promises, and the hierarchy line.
 fn print_text(path: &Path, checked: &Checked, placement: Option<&str>) {
     let readings = if checked.readings.plain() {
         String::new()
     } else {
         format!("  {}", checked.readings)
     };
-    outln!("{}  {}{readings}", path.display(), checked.verdict);
+    outln!(
+        "{}  {}{}{readings}",
+        path.display(),
+        checked.verdict,
+        promise_note(&checked.promises)
+    );
     for c in &checked.results {
         out(&format!("  {}", check_line(c)));
         if let Some(text) = counterexample(c) {
             for line in text.lines() {
                 outln!("    {line}");
             }
+        }
+    }
+    if checked.promises.promises.is_some() {
+        for line in models_table(&checked.promises).lines() {
+            outln!("  {line}");
         }
     }
     if let Some(line) = placement {

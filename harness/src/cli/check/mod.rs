@@ -11,8 +11,9 @@
 //! own checks run on it ([`checks`]), so a run's verdicts are reproduced from its
 //! files with no flags.
 //!
-//! Exit status: 1 if any history is invalid, else 3 if any could not be read or does
-//! not fit the model, else 2 if any verdict is unknown, else 0.
+//! Exit status: 1 if any history is invalid (a run's history with promises: a promised
+//! model broken), else 3 if any could not be read or does not fit the model, else 2 if
+//! any verdict is unknown, else 0.
 
 mod checks;
 mod files;

@@ -24,7 +24,8 @@ use checker::verdict::Verdict;
 pub use data::{Bin, Data, KEEP_ALL};
 use std::fmt::Write;
 
-const CSS: &str = include_str!("html/report.css");
+/// The report's style sheet; the campaign matrix page shares it.
+pub const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
 
 /// The HTML report of a run: [`RunResults`] and what the results do not hold.

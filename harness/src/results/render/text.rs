@@ -113,24 +113,28 @@ pub fn models_table(p: &PromiseReport) -> String {
     out
 }
 
-/// What the verdict rests on when the run has promises: kept or broken, and the
-/// findings (broken models nobody promised).
-fn promise_note(p: &PromiseReport) -> String {
+/// What the verdict rests on when the run has promises: broken, undecided (a check
+/// could not tell) or kept, and the findings (broken models nobody promised).
+pub fn promise_note(p: &PromiseReport) -> String {
     let Some(promises) = &p.promises else {
         return String::new();
     };
-    let broken: Vec<&str> = p
-        .models
-        .iter()
-        .filter(|m| m.promised && m.status == Status::Broken)
-        .map(|m| m.model.name())
-        .collect();
+    let promised = |status: Status| -> Vec<&str> {
+        p.models
+            .iter()
+            .filter(|m| m.promised && m.status == status)
+            .map(|m| m.model.name())
+            .collect()
+    };
+    let (broken, unknown) = (promised(Status::Broken), promised(Status::Unknown));
     let mut note = if promises.models.is_empty() {
         "no model promised".to_string()
-    } else if broken.is_empty() {
-        format!("promises kept: {}", names(&promises.models))
-    } else {
+    } else if !broken.is_empty() {
         format!("promise broken: {}", broken.join(", "))
+    } else if !unknown.is_empty() {
+        format!("promise undecided: {}", unknown.join(", "))
+    } else {
+        format!("promises kept: {}", names(&promises.models))
     };
     let findings: Vec<&str> = p.findings().map(|m| m.model.name()).collect();
     if !findings.is_empty() {
