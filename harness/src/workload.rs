@@ -23,6 +23,9 @@ pub fn default_checks(workload: Workload) -> &'static [CheckKind] {
         Workload::Counter => &[Counter, Eventual],
         Workload::Bank => &[Bank],
         Workload::UniqueIds => &[UniqueIds],
+        // Maelstrom's broadcast and g-set promise convergence, not linearizability:
+        // every acknowledged value in every node's final read.
+        Workload::Broadcast | Workload::GSet => &[Eventual],
     }
 }
 
@@ -31,11 +34,14 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
     use Workload::*;
     match check {
         CheckKind::Linearizable | CheckKind::Sequential => {
-            matches!(workload, Register | CasRegister | Set)
+            matches!(workload, Register | CasRegister | Set | Broadcast | GSet)
         }
         // Registers: judged from per-key versions, `unknown` (with the reason) without.
         CheckKind::Session => matches!(workload, Append | Register | CasRegister),
-        CheckKind::Eventual => matches!(workload, Register | CasRegister | Append | Set | Counter),
+        CheckKind::Eventual => matches!(
+            workload,
+            Register | CasRegister | Append | Set | Counter | Broadcast | GSet
+        ),
         CheckKind::Bank => workload == Bank,
         CheckKind::Counter => workload == Counter,
         CheckKind::UniqueIds => workload == UniqueIds,
@@ -44,8 +50,13 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
 
 /// The client protocol a workload needs, when only one can serve it: a bank transfer
 /// moves money between two accounts atomically, which the KV protocol cannot express.
+/// Broadcast and g-set are Maelstrom's message shapes, which only Maelstrom nodes speak.
 pub fn required_protocol(workload: Workload) -> Option<ClientProtocol> {
-    (workload == Workload::Bank).then_some(ClientProtocol::Bank)
+    match workload {
+        Workload::Bank => Some(ClientProtocol::Bank),
+        Workload::Broadcast | Workload::GSet => Some(ClientProtocol::Maelstrom),
+        _ => None,
+    }
 }
 
 /// Parses a comma-separated check list for a workload: names, or `default` for every

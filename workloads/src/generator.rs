@@ -43,6 +43,12 @@ pub enum Workload {
     Bank,
     /// `generate`s of IDs, each a read-then-CAS allocation on a counter key.
     UniqueIds,
+    /// Maelstrom's broadcast: `broadcast` of unique integers and `read`s of every
+    /// message a node has seen (set adds and reads); Maelstrom nodes only.
+    Broadcast,
+    /// Maelstrom's g-set: `add` of unique elements and `read`s of the whole set;
+    /// Maelstrom nodes only (the KV protocol's sets are the `set` workload).
+    GSet,
 }
 
 /// The bank workload's accounts, `0..BANK_ACCOUNTS`, and each one's balance at the
@@ -59,6 +65,14 @@ impl Workload {
         "counter",
         "bank",
         "unique-ids",
+        "broadcast",
+        "g-set",
+    ];
+
+    /// Maelstrom's names for faultline's workloads, accepted by `--workload`.
+    pub const ALIASES: &'static [(&'static str, Workload)] = &[
+        ("lin-kv", Workload::CasRegister),
+        ("g-counter", Workload::Counter),
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +84,8 @@ impl Workload {
             Workload::Counter => "counter",
             Workload::Bank => "bank",
             Workload::UniqueIds => "unique-ids",
+            Workload::Broadcast => "broadcast",
+            Workload::GSet => "g-set",
         }
     }
 }
@@ -91,10 +107,15 @@ impl FromStr for Workload {
             "counter" => Ok(Workload::Counter),
             "bank" => Ok(Workload::Bank),
             "unique-ids" => Ok(Workload::UniqueIds),
-            other => Err(format!(
-                "unknown workload `{other}` (known: {})",
-                Workload::NAMES.join(", ")
-            )),
+            "broadcast" => Ok(Workload::Broadcast),
+            "g-set" => Ok(Workload::GSet),
+            other => match Workload::ALIASES.iter().find(|(name, _)| *name == other) {
+                Some((_, w)) => Ok(*w),
+                None => Err(format!(
+                    "unknown workload `{other}` (known: {}; Maelstrom's lin-kv and g-counter are cas-register and counter)",
+                    Workload::NAMES.join(", ")
+                )),
+            },
         }
     }
 }
@@ -199,7 +220,7 @@ impl Generator {
     /// (their allocation counters say nothing about uniqueness).
     pub fn final_read_ops(&self) -> Vec<Op> {
         let kind = match self.workload {
-            Workload::Set => Kind::SetRead,
+            Workload::Set | Workload::Broadcast | Workload::GSet => Kind::SetRead,
             Workload::Counter => Kind::CounterRead,
             Workload::Bank => return vec![Op::bank_read(true)],
             Workload::UniqueIds => return Vec::new(),
@@ -245,7 +266,7 @@ impl Generator {
                     Op::append(key, state.fresh_value())
                 }
             }
-            Workload::Set => {
+            Workload::Set | Workload::Broadcast | Workload::GSet => {
                 if roll < 2 {
                     Op::read(key).with_kind(Kind::SetRead)
                 } else {

@@ -9,6 +9,7 @@ mod bank;
 mod etcd;
 mod external;
 mod kv;
+mod maelstrom;
 mod redis;
 
 use anyhow::Result;
@@ -38,6 +39,9 @@ pub enum ClientProtocol {
     /// in JSON lines (`workloads::external`, `docs/adapters.md`): a system file's
     /// `[client]` table.
     External,
+    /// Maelstrom's JSON messages, over UDP to each node's relay
+    /// (`workloads::maelstrom`, `docs/maelstrom.md`).
+    Maelstrom,
 }
 
 impl ClientProtocol {
@@ -48,6 +52,7 @@ impl ClientProtocol {
             ClientProtocol::Redis => "redis",
             ClientProtocol::Bank => "bank",
             ClientProtocol::External => "external",
+            ClientProtocol::Maelstrom => "maelstrom",
         }
     }
 
@@ -59,6 +64,7 @@ impl ClientProtocol {
             ClientProtocol::Redis => "Redis's protocol",
             ClientProtocol::Bank => "the bank protocol",
             ClientProtocol::External => "the system's own client adapter (docs/adapters.md)",
+            ClientProtocol::Maelstrom => "Maelstrom's messages (docs/maelstrom.md)",
         }
     }
 }
@@ -104,6 +110,7 @@ pub fn adapter(protocol: ClientProtocol) -> &'static dyn Adapter {
         ClientProtocol::Redis => &redis::Redis,
         ClientProtocol::Bank => &bank::Bank,
         ClientProtocol::External => &external::External,
+        ClientProtocol::Maelstrom => &maelstrom::Maelstrom,
     }
 }
 
@@ -153,6 +160,7 @@ mod tests {
             ClientProtocol::Redis,
             ClientProtocol::Bank,
             ClientProtocol::External,
+            ClientProtocol::Maelstrom,
         ] {
             assert_eq!(adapter(p).protocol(), p);
             assert!(client_factory(p, &settings()).is_ok(), "{p}");

@@ -7,6 +7,7 @@
 //! `nodes/*.log`, `system.toml` (a copy of a user's system file), and `data/` when
 //! `--keep-data` keeps it.
 
+pub mod convergence;
 pub mod render;
 pub mod stats;
 pub mod store;
@@ -72,6 +73,10 @@ pub struct RunResults {
     pub run_dir: PathBuf,
     /// The command that replays the run.
     pub replay: String,
+    /// The network as the clients saw it, for protocols that count it (Maelstrom:
+    /// messages per operation and per node, the broadcast's stable latencies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<serde_json::Value>,
 }
 
 impl RunResults {
@@ -198,6 +203,7 @@ impl RunResults {
             timings_s: BTreeMap::new(),
             run_dir: about.run_dir,
             replay: about.replay,
+            network: None,
         }
     }
 }

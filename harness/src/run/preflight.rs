@@ -40,6 +40,25 @@ pub fn client_factory(config: &TestConfig, spec: &SystemSpec) -> Result<Arc<dyn 
 /// a bank speaks nothing else.
 fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
     let needed = required_protocol(config.workload);
+    if needed == Some(ClientProtocol::Maelstrom) && spec.protocol != ClientProtocol::Maelstrom {
+        return Err(bad_input(format!(
+            "--workload {}: a Maelstrom workload, which only Maelstrom nodes speak; {} speaks {} (run a node with --system maelstrom:PATH, docs/maelstrom.md)",
+            config.workload,
+            spec.origin(),
+            spec.protocol.describe()
+        )));
+    }
+    if spec.protocol == ClientProtocol::Maelstrom
+        && matches!(
+            config.workload,
+            Workload::Append | Workload::Set | Workload::Bank
+        )
+    {
+        return Err(bad_input(format!(
+            "--workload {}: Maelstrom nodes run the workloads Maelstrom's messages express: lin-kv (cas-register), register, g-counter (counter), unique-ids, broadcast, g-set (docs/maelstrom.md)",
+            config.workload
+        )));
+    }
     if needed.is_some_and(|p| p != spec.protocol) {
         return Err(bad_input(format!(
             "--workload {}: {} cannot run it: a transfer must move money between two accounts atomically, which {} cannot express; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",

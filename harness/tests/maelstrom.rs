@@ -1,0 +1,186 @@
+//! Maelstrom nodes end to end: `faultline test --system maelstrom:PATH` runs the
+//! Python nodes of `examples/maelstrom/python/` as real processes under their relays,
+//! with real faults, and checks their histories. A correct node passes; a weak one
+//! is caught by the check its weakness breaks. Needs root (network namespaces) and
+//! python3.
+//!
+//!     cargo test -p faultline --test maelstrom
+//!     cargo test -p faultline --test maelstrom -- --ignored   # the longer runs
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn node(name: &str) -> String {
+    format!(
+        "maelstrom:{}/../examples/maelstrom/python/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// One run: its exit code, results.json and the output.
+fn run(dir: &Path, node_file: &str, args: &[&str]) -> (Option<i32>, Value, PathBuf, String) {
+    let results = dir.join("results");
+    let system = node(node_file);
+    let mut all = vec!["test", "--system", &system, "--quiet", "--nodes", "3"];
+    all.extend_from_slice(&["--results-dir", results.to_str().unwrap()]);
+    all.extend_from_slice(args);
+    let out = faultline(&all, dir);
+    let run_dir = results
+        .join("latest")
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("no results folder ({e}): {}", text(&out)));
+    let r = read_json(&run_dir.join("results.json"));
+    (out.status.code(), r, run_dir, text(&out))
+}
+
+fn verdict_of(r: &Value, check: &str) -> String {
+    r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == check)
+        .map(|c| c["verdict"].as_str().unwrap_or("").to_string())
+        .unwrap_or_else(|| panic!("no {check} check in {}", r["checks"]))
+}
+
+#[test]
+fn a_correct_broadcast_node_converges_under_partitions_and_its_messages_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, r, run_dir, out) = run(
+        dir.path(),
+        "broadcast.py",
+        &[
+            "--workload",
+            "broadcast",
+            "--time-limit",
+            "6s",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2s",
+            "--rate",
+            "50",
+            "--seed",
+            "1",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(verdict_of(&r, "eventual"), "valid", "{out}");
+    let net = &r["network"];
+    assert!(net["server_messages"].as_u64().unwrap() > 0, "{net}");
+    assert!(
+        net["nodes"]["n2"]["received"].as_u64().unwrap() > 0,
+        "{net}"
+    );
+    assert!(r["nemesis"]["schedule"].is_object(), "{}", r["nemesis"]);
+    // The node's stderr and the relay's notes are in the node log.
+    assert!(run_dir.join("nodes/n1.log").exists());
+}
+
+#[test]
+fn a_broadcast_without_retries_loses_acknowledged_messages_under_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, r, _, out) = run(
+        dir.path(),
+        "broadcast.py",
+        &[
+            "--workload",
+            "broadcast",
+            "--system-arg=--weak",
+            "--time-limit",
+            "6s",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1s",
+            "--rate",
+            "50",
+            "--seed",
+            "1",
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(verdict_of(&r, "eventual"), "invalid", "{out}");
+}
+
+#[test]
+fn unique_ids_from_a_counter_alone_collide_after_a_kill_and_random_incarnations_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--workload",
+        "unique-ids",
+        "--time-limit",
+        "6s",
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "1s",
+        "--rate",
+        "100",
+        "--seed",
+        "2",
+    ];
+    let (code, r, _, out) = run(dir.path(), "unique_ids.py", &args);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(verdict_of(&r, "unique-ids"), "valid", "{out}");
+    let mut weak = args.to_vec();
+    weak.push("--system-arg=--weak");
+    let (code, r, _, out) = run(dir.path(), "unique_ids.py", &weak);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(verdict_of(&r, "unique-ids"), "invalid", "{out}");
+}
+
+#[test]
+fn a_lin_kv_node_over_the_lin_kv_service_is_linearizable_under_packet_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, r, _, out) = run(
+        dir.path(),
+        "lin_kv.py",
+        &[
+            "--workload",
+            "lin-kv",
+            "--time-limit",
+            "5s",
+            "--nemesis",
+            "loss",
+            "--nemesis-interval",
+            "1s",
+            "--rate",
+            "100",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(verdict_of(&r, "linearizable"), "valid", "{out}");
+    assert!(r["network"]["service_requests"]["lin-kv"].as_u64().unwrap() > 0);
+}
+
+#[test]
+#[ignore = "about 30 s: g-counter under kills, correct and weak"]
+fn a_g_counter_kept_in_memory_loses_counts_on_kill_and_one_in_lin_kv_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--workload",
+        "g-counter",
+        "--time-limit",
+        "8s",
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "1s",
+        "--rate",
+        "50",
+        "--seed",
+        "4",
+    ];
+    let (code, r, _, out) = run(dir.path(), "g_counter.py", &args);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(verdict_of(&r, "counter"), "valid", "{out}");
+    let mut weak = args.to_vec();
+    weak.push("--system-arg=--weak");
+    let (code, _, _, out) = run(dir.path(), "g_counter.py", &weak);
+    assert_eq!(code, Some(1), "{out}");
+}
