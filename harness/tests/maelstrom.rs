@@ -46,6 +46,41 @@ fn verdict_of(r: &Value, check: &str) -> String {
 }
 
 #[test]
+fn a_maelstrom_workload_on_a_system_that_is_not_a_maelstrom_node_is_refused_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = dir.path().join("kv.toml");
+    std::fs::write(&kv, "name = \"kv\"\ncommand = \"/bin/cat\"\nport = 8000\n").unwrap();
+    let out = faultline(
+        &[
+            "test",
+            "--system",
+            kv.to_str().unwrap(),
+            "--workload",
+            "broadcast",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("--workload broadcast") && t.contains("maelstrom:PATH"),
+        "{t}"
+    );
+    let out = faultline(
+        &[
+            "test",
+            "--system",
+            "maelstrom:/no/such/node",
+            "--workload",
+            "broadcast",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("/no/such/node"), "{}", text(&out));
+}
+
+#[test]
 fn a_correct_broadcast_node_converges_under_partitions_and_its_messages_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let (code, r, run_dir, out) = run(
@@ -183,4 +218,74 @@ fn a_g_counter_kept_in_memory_loses_counts_on_kill_and_one_in_lin_kv_does_not() 
     weak.push("--system-arg=--weak");
     let (code, _, _, out) = run(dir.path(), "g_counter.py", &weak);
     assert_eq!(code, Some(1), "{out}");
+}
+
+/// The relay path's throughput: five flood nodes (`maelstrom-nodes flood RATE`) each
+/// send RATE messages a second to the others in turn, through their relays over UDP,
+/// and print what they received each second; the figure is the sum over the nodes of
+/// each node's median second. Goal: 20,000 messages a second between 5 nodes.
+///
+///     cargo test --release -p faultline --test maelstrom -- --ignored --nocapture relay_path
+#[test]
+#[ignore = "benchmark: about 20 s, meaningful in release builds"]
+fn relay_path_carries_twenty_thousand_messages_a_second_between_five_nodes() {
+    build(&["maelstrom-nodes"]);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let bin = format!(
+        "{}/../target/{profile}/maelstrom-nodes",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let rate = std::env::var("FL_FLOOD_RATE").unwrap_or_else(|_| "5000".into());
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let system = format!("maelstrom:{bin}");
+    let args = [
+        "test",
+        "--system",
+        &system,
+        "--system-arg=flood",
+        "--system-arg",
+        &rate,
+        "--workload",
+        "unique-ids",
+        "--nodes",
+        "5",
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "10s",
+        "--rate",
+        "10",
+        "--quiet",
+        "--keep-data",
+        "always",
+        "--results-dir",
+        results.to_str().unwrap(),
+    ];
+    let out = faultline(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run_dir = results.join("latest").canonicalize().unwrap();
+    let mut total = 0u64;
+    for i in 1..=5 {
+        let log = std::fs::read_to_string(run_dir.join(format!("nodes/n{i}.log"))).unwrap();
+        let mut seconds: Vec<u64> = log
+            .lines()
+            .filter_map(|l| l.strip_prefix("received ")?.trim().parse().ok())
+            .collect();
+        assert!(
+            seconds.len() >= 5,
+            "n{i} logged {} seconds:\n{log}",
+            seconds.len()
+        );
+        seconds.sort_unstable();
+        total += seconds[seconds.len() / 2];
+    }
+    println!(
+        "relay path: {total} messages/s delivered between 5 nodes (offered {rate}/s per node)"
+    );
+    assert!(total >= 20_000, "{total} messages/s");
 }

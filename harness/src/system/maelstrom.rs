@@ -133,6 +133,30 @@ mod tests {
     }
 
     #[test]
+    fn a_system_file_with_the_maelstrom_protocol_runs_its_command_under_the_relay() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let text = "name = \"n\"\ncommand = \"/bin/cat -u\"\nprotocol = \"maelstrom\"\nport = 7070\nkeep_working_dir = true\n";
+        std::fs::write(&path, text).unwrap();
+        let spec = SystemSpec::from_toml_file(&path).unwrap();
+        assert_eq!(spec.readiness, Readiness::Tcp);
+        assert!(spec.command.args.contains(&"--keep-data".to_string()));
+        assert_eq!(spec.command_node_program(), "/bin/cat");
+        assert_eq!(spec.command.args.last().unwrap(), "-u");
+        // Only a Maelstrom node has a working directory the harness manages.
+        std::fs::write(
+            &path,
+            "name = \"n\"\ncommand = \"/bin/cat\"\nport = 1\nkeep_working_dir = true\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", SystemSpec::from_toml_file(&path).unwrap_err());
+        assert!(
+            e.contains("keep_working_dir") && e.contains("maelstrom"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_missing_maelstrom_binary_is_named() {
         let e = format!("{:#}", binary_spec("/no/such/node").unwrap_err());
         assert!(e.contains("/no/such/node"), "{e}");

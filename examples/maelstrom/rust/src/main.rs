@@ -7,6 +7,10 @@
 //!   (every node's whole set to every other node every half second);
 //! - g-counter: one counter in the lin-kv service, added to by compare-and-set;
 //! - lin-kv: requests passed to the lin-kv service.
+//!
+//! `flood [RATE]` is the relay benchmark's node: it sends RATE messages a second
+//! (default 5000) to the other nodes in turn, counts what it receives, prints the
+//! count of every second to stderr (`received N`), and answers `generate`.
 
 mod node;
 
@@ -29,6 +33,7 @@ fn main() {
         )],
         "unique-ids" => unique_ids(),
         "broadcast" => return broadcast(),
+        "flood" => return flood(),
         "g-counter" => g_counter(),
         "lin-kv" => ["read", "write", "cas"]
             .map(|k| (k, Arc::new(forward) as Handler))
@@ -203,6 +208,49 @@ fn broadcast() {
                     n.send(&p, json!({"type": "gossip", "messages": all}));
                 }
             }
+        });
+    });
+}
+
+fn flood() {
+    let rate: u64 = std::env::args()
+        .nth(2)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5000);
+    let received = Arc::new(AtomicU64::new(0));
+    let mut h: HashMap<String, Handler> = unique_ids()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let r = Arc::clone(&received);
+    h.insert(
+        "flood".into(),
+        Arc::new(move |_: &Arc<Node>, _: Value| {
+            r.fetch_add(1, Ordering::Relaxed);
+        }),
+    );
+    Node::with_inline(h, &["flood"]).run(move |n| {
+        let n = Arc::clone(n);
+        std::thread::spawn(move || {
+            let others = n.others();
+            let start = Instant::now();
+            let (mut sent, mut i) = (0u64, 0usize);
+            loop {
+                let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+                while sent < due && !others.is_empty() {
+                    n.send(
+                        &others[i % others.len()],
+                        json!({"type": "flood", "n": sent}),
+                    );
+                    sent += 1;
+                    i += 1;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            eprintln!("received {}", received.swap(0, Ordering::Relaxed));
         });
     });
 }

@@ -15,6 +15,8 @@ pub type Handler = Arc<dyn Fn(&Arc<Node>, Value) + Send + Sync>;
 pub struct Node {
     ids: OnceLock<(String, Vec<String>)>,
     handlers: HashMap<String, Handler>,
+    /// Message types handled on the reader thread (handlers that never wait).
+    inline: Vec<String>,
     waiting: Mutex<HashMap<u64, Sender<Value>>>,
     next_id: AtomicU64,
     out: Mutex<std::io::Stdout>,
@@ -29,9 +31,15 @@ pub enum RpcError {
 
 impl Node {
     pub fn new(handlers: HashMap<String, Handler>) -> Arc<Node> {
+        Node::with_inline(handlers, &[])
+    }
+
+    /// A node whose `inline` message types are handled without a thread each.
+    pub fn with_inline(handlers: HashMap<String, Handler>, inline: &[&str]) -> Arc<Node> {
         Arc::new(Node {
             ids: OnceLock::new(),
             handlers,
+            inline: inline.iter().map(|s| s.to_string()).collect(),
             waiting: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             out: Mutex::new(std::io::stdout()),
@@ -115,6 +123,7 @@ impl Node {
                 continue;
             }
             match self.handlers.get(&kind) {
+                Some(h) if self.inline.contains(&kind) => h(self, msg),
                 Some(h) => {
                     let (h, node) = (Arc::clone(h), Arc::clone(self));
                     std::thread::spawn(move || h(&node, msg));
