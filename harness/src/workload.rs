@@ -26,6 +26,7 @@ pub fn default_checks(workload: Workload) -> &'static [CheckKind] {
         // Maelstrom's broadcast and g-set promise convergence, not linearizability:
         // every acknowledged value in every node's final read.
         Workload::Broadcast | Workload::GSet => &[Eventual],
+        Workload::Echo => &[Echo],
     }
 }
 
@@ -45,6 +46,7 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
         CheckKind::Bank => workload == Bank,
         CheckKind::Counter => workload == Counter,
         CheckKind::UniqueIds => workload == UniqueIds,
+        CheckKind::Echo => workload == Echo,
     }
 }
 
@@ -54,7 +56,7 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
 pub fn required_protocol(workload: Workload) -> Option<ClientProtocol> {
     match workload {
         Workload::Bank => Some(ClientProtocol::Bank),
-        Workload::Broadcast | Workload::GSet => Some(ClientProtocol::Maelstrom),
+        Workload::Broadcast | Workload::GSet | Workload::Echo => Some(ClientProtocol::Maelstrom),
         _ => None,
     }
 }

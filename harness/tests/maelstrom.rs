@@ -168,6 +168,35 @@ fn unique_ids_from_a_counter_alone_collide_after_a_kill_and_random_incarnations_
 }
 
 #[test]
+fn an_echo_node_answers_every_echo_with_its_text_under_pauses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, r, _, out) = run(
+        dir.path(),
+        "echo.py",
+        &[
+            "--workload",
+            "echo",
+            "--time-limit",
+            "4s",
+            "--nemesis",
+            "pause",
+            "--nemesis-interval",
+            "1s",
+            "--rate",
+            "100",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(verdict_of(&r, "echo"), "valid", "{out}");
+    assert!(
+        r["stats"]["counts"]["echo"]["ok"].as_u64().unwrap() > 100,
+        "{out}"
+    );
+}
+
+#[test]
 fn a_lin_kv_node_over_the_lin_kv_service_is_linearizable_under_packet_loss() {
     let dir = tempfile::tempdir().unwrap();
     let (code, r, _, out) = run(

@@ -49,6 +49,9 @@ pub enum Workload {
     /// Maelstrom's g-set: `add` of unique elements and `read`s of the whole set;
     /// Maelstrom nodes only (the KV protocol's sets are the `set` workload).
     GSet,
+    /// Maelstrom's echo: `echo` of a unique text, answered with the same text;
+    /// Maelstrom nodes only.
+    Echo,
 }
 
 /// The bank workload's accounts, `0..BANK_ACCOUNTS`, and each one's balance at the
@@ -67,6 +70,7 @@ impl Workload {
         "unique-ids",
         "broadcast",
         "g-set",
+        "echo",
     ];
 
     /// Maelstrom's names for faultline's workloads, accepted by `--workload`.
@@ -86,6 +90,7 @@ impl Workload {
             Workload::UniqueIds => "unique-ids",
             Workload::Broadcast => "broadcast",
             Workload::GSet => "g-set",
+            Workload::Echo => "echo",
         }
     }
 }
@@ -109,6 +114,7 @@ impl FromStr for Workload {
             "unique-ids" => Ok(Workload::UniqueIds),
             "broadcast" => Ok(Workload::Broadcast),
             "g-set" => Ok(Workload::GSet),
+            "echo" => Ok(Workload::Echo),
             other => match Workload::ALIASES.iter().find(|(name, _)| *name == other) {
                 Some((_, w)) => Ok(*w),
                 None => Err(format!(
@@ -223,7 +229,7 @@ impl Generator {
             Workload::Set | Workload::Broadcast | Workload::GSet => Kind::SetRead,
             Workload::Counter => Kind::CounterRead,
             Workload::Bank => return vec![Op::bank_read(true)],
-            Workload::UniqueIds => return Vec::new(),
+            Workload::UniqueIds | Workload::Echo => return Vec::new(),
             Workload::Register | Workload::CasRegister | Workload::Append => Kind::Plain,
         };
         (0..self.keys_used())
@@ -281,6 +287,7 @@ impl Generator {
                 }
             }
             Workload::UniqueIds => Op::generate(key),
+            Workload::Echo => Op::echo(format!("echo {}", state.fresh_value())),
             Workload::Bank => {
                 // The bank is one object: keys do not rotate.
                 self.generated += 1;

@@ -15,10 +15,12 @@ pub enum CheckKind {
     Bank,
     Counter,
     UniqueIds,
+    /// Maelstrom's echo: every acknowledged echo returned what was sent.
+    Echo,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 7] = [
+    pub const ALL: [CheckKind; 8] = [
         CheckKind::Linearizable,
         CheckKind::Sequential,
         CheckKind::Session,
@@ -26,6 +28,7 @@ impl CheckKind {
         CheckKind::Bank,
         CheckKind::Counter,
         CheckKind::UniqueIds,
+        CheckKind::Echo,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +40,7 @@ impl CheckKind {
             CheckKind::Bank => "bank",
             CheckKind::Counter => "counter",
             CheckKind::UniqueIds => "unique-ids",
+            CheckKind::Echo => "echo",
         }
     }
 

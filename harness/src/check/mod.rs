@@ -16,6 +16,7 @@
 
 mod bank;
 mod counter;
+mod echo;
 mod eventual;
 mod kind;
 pub(crate) mod linearizable;
@@ -77,6 +78,7 @@ pub enum CheckReport {
     Bank(Box<BankReport>),
     Counter(Box<CounterReport>),
     UniqueIds(Box<UniqueIdReport>),
+    Echo(Box<echo::EchoReport>),
 }
 
 impl CheckReport {
@@ -205,6 +207,7 @@ pub fn checker(kind: CheckKind) -> &'static dyn Checker {
         CheckKind::Bank => &bank::Bank,
         CheckKind::Counter => &counter::Counter,
         CheckKind::UniqueIds => &unique_ids::UniqueIds,
+        CheckKind::Echo => &echo::Echo,
     }
 }
 

@@ -35,6 +35,7 @@ pub fn request(workload: Workload, op: &Op) -> Option<Value> {
             }
             OpFn::Append => return None,
         },
+        Kind::Echo => json!({"type": "echo", "echo": op.value}),
         Kind::Transfer | Kind::BankRead => return None,
     })
 }
@@ -51,6 +52,9 @@ pub fn completion(workload: Workload, op: &Op, reply: &Value) -> Completion {
             op,
             format!("malformed-response: answered {kind:?}, not {expected:?}"),
         );
+    }
+    if op.kind == Kind::Echo {
+        return Completion::ok(reply.get("echo").cloned().unwrap_or(Value::Null));
     }
     if !op.f.is_read() {
         return match op.kind {
