@@ -112,6 +112,24 @@ fn a_correct_broadcast_node_converges_under_partitions_and_its_messages_are_coun
     assert!(r["nemesis"]["schedule"].is_object(), "{}", r["nemesis"]);
     // The node's stderr and the relay's notes are in the node log.
     assert!(run_dir.join("nodes/n1.log").exists());
+    // Nodes ran in their folders inside the run; none outlived it (relay or child).
+    assert_eq!(processes_working_in(&run_dir), Vec::<String>::new());
+}
+
+/// Processes whose working directory is inside `dir` (a node runs in
+/// `data/<id>/node` of its run), with their command lines.
+fn processes_working_in(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
+            continue;
+        };
+        if cwd.starts_with(dir) {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
 }
 
 #[test]
