@@ -5,7 +5,7 @@
 //! python3.
 //!
 //!     cargo test -p faultline --test maelstrom
-//!     cargo test -p faultline --test maelstrom -- --ignored   # the longer runs
+//!     cargo test -p faultline --test maelstrom -- --ignored   # the longer runs: g-counter, the Rust nodes, the relay benchmark
 
 mod common;
 use common::*;
@@ -335,4 +335,54 @@ fn relay_path_carries_twenty_thousand_messages_a_second_between_five_nodes() {
         "relay path: {total} messages/s delivered between 5 nodes (offered {rate}/s per node)"
     );
     assert!(total >= 20_000, "{total} messages/s");
+}
+
+/// The Rust nodes (`examples/maelstrom/rust/`, one binary) under the default faults
+/// (partitions, kills, pauses) and packet loss, every workload.
+///
+///     cargo test -p faultline --test maelstrom -- --ignored rust_nodes
+#[test]
+#[ignore = "about 60 s: five runs of the Rust nodes"]
+fn the_rust_nodes_pass_every_workload_under_partitions_kills_pauses_and_loss() {
+    build(&["maelstrom-nodes"]);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let bin = format!(
+        "{}/../target/{profile}/maelstrom-nodes",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let system = format!("maelstrom:{bin}");
+    for workload in ["echo", "unique-ids", "broadcast", "g-counter", "lin-kv"] {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("results");
+        let arg = format!("--system-arg={workload}");
+        let args = [
+            "test",
+            "--system",
+            &system,
+            &arg,
+            "--workload",
+            workload,
+            "--nodes",
+            "5",
+            "--time-limit",
+            "8s",
+            "--nemesis",
+            "partition,kill,pause,loss",
+            "--nemesis-interval",
+            "1s",
+            "--rate",
+            "100",
+            "--seed",
+            "5",
+            "--quiet",
+            "--results-dir",
+            results.to_str().unwrap(),
+        ];
+        let out = faultline(&args, dir.path());
+        assert_eq!(out.status.code(), Some(0), "{workload}: {}", text(&out));
+    }
 }

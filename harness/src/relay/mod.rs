@@ -295,6 +295,18 @@ mod tests {
     }
 
     #[test]
+    fn a_restarted_nodes_folder_is_emptied_unless_its_data_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("node");
+        prepare_dir(&node, false).unwrap();
+        std::fs::write(node.join("state"), "42").unwrap();
+        prepare_dir(&node, true).unwrap();
+        assert!(node.join("state").exists());
+        prepare_dir(&node, false).unwrap();
+        assert!(node.is_dir() && !node.join("state").exists());
+    }
+
+    #[test]
     fn node_ids_sort_by_their_number() {
         let mut ids = vec!["n10", "n2", "n1"];
         ids.sort_by_key(|i| node_number(i));
