@@ -20,7 +20,7 @@ pub fn default_checks(workload: Workload) -> &'static [CheckKind] {
         // No linearizability model for lists: session and eventual are exact here.
         Workload::Append => &[Session, Eventual],
         Workload::Set => &[Linearizable, Sequential, Eventual],
-        Workload::Counter => &[Counter, Eventual],
+        Workload::Counter | Workload::PnCounter => &[Counter, Eventual],
         Workload::Bank => &[Bank],
         Workload::UniqueIds => &[UniqueIds],
         // Maelstrom's broadcast and g-set promise convergence, not linearizability:
@@ -41,10 +41,10 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
         CheckKind::Session => matches!(workload, Append | Register | CasRegister),
         CheckKind::Eventual => matches!(
             workload,
-            Register | CasRegister | Append | Set | Counter | Broadcast | GSet
+            Register | CasRegister | Append | Set | Counter | PnCounter | Broadcast | GSet
         ),
         CheckKind::Bank => workload == Bank,
-        CheckKind::Counter => workload == Counter,
+        CheckKind::Counter => matches!(workload, Counter | PnCounter),
         CheckKind::UniqueIds => workload == UniqueIds,
         CheckKind::Echo => workload == Echo,
     }

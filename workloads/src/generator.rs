@@ -52,6 +52,10 @@ pub enum Workload {
     /// Maelstrom's echo: `echo` of a unique text, answered with the same text;
     /// Maelstrom nodes only.
     Echo,
+    /// Adds of small increments of either sign (never 0) to counters, and reads of
+    /// their sums: Maelstrom's pn-counter, and the KV protocol's counter with
+    /// decrements.
+    PnCounter,
 }
 
 /// The bank workload's accounts, `0..BANK_ACCOUNTS`, and each one's balance at the
@@ -71,6 +75,7 @@ impl Workload {
         "broadcast",
         "g-set",
         "echo",
+        "pn-counter",
     ];
 
     /// Maelstrom's names for faultline's workloads, accepted by `--workload`.
@@ -91,6 +96,7 @@ impl Workload {
             Workload::Broadcast => "broadcast",
             Workload::GSet => "g-set",
             Workload::Echo => "echo",
+            Workload::PnCounter => "pn-counter",
         }
     }
 }
@@ -115,6 +121,7 @@ impl FromStr for Workload {
             "broadcast" => Ok(Workload::Broadcast),
             "g-set" => Ok(Workload::GSet),
             "echo" => Ok(Workload::Echo),
+            "pn-counter" => Ok(Workload::PnCounter),
             other => match Workload::ALIASES.iter().find(|(name, _)| *name == other) {
                 Some((_, w)) => Ok(*w),
                 None => Err(format!(
@@ -227,7 +234,7 @@ impl Generator {
     pub fn final_read_ops(&self) -> Vec<Op> {
         let kind = match self.workload {
             Workload::Set | Workload::Broadcast | Workload::GSet => Kind::SetRead,
-            Workload::Counter => Kind::CounterRead,
+            Workload::Counter | Workload::PnCounter => Kind::CounterRead,
             Workload::Bank => return vec![Op::bank_read(true)],
             Workload::UniqueIds | Workload::Echo => return Vec::new(),
             Workload::Register | Workload::CasRegister | Workload::Append => Kind::Plain,
@@ -284,6 +291,15 @@ impl Generator {
                     Op::read(key).with_kind(Kind::CounterRead)
                 } else {
                     Op::counter_add(key, self.rng.gen_range(1..=5))
+                }
+            }
+            Workload::PnCounter => {
+                if roll < 3 {
+                    Op::read(key).with_kind(Kind::CounterRead)
+                } else {
+                    let magnitude = self.rng.gen_range(1..=5);
+                    let sign = if self.rng.gen_bool(0.5) { 1 } else { -1 };
+                    Op::counter_add(key, sign * magnitude)
                 }
             }
             Workload::UniqueIds => Op::generate(key),
@@ -499,6 +515,13 @@ mod tests {
                 assert!((1..=5).contains(&op.value.as_i64().unwrap()));
             }
         }
+        let pn: Vec<i64> = ops(Workload::PnCounter, 5, 2000)
+            .iter()
+            .filter(|o| o.kind == Kind::CounterAdd)
+            .map(|o| o.value.as_i64().unwrap())
+            .collect();
+        assert!(pn.iter().all(|d| (1..=5).contains(&d.abs())), "{pn:?}");
+        assert!(pn.iter().any(|d| *d < 0) && pn.iter().any(|d| *d > 0));
         let mut g = Generator::new(Workload::Counter, 1, KeyOptions::default());
         for _ in 0..1000 {
             g.next_op();

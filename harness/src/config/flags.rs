@@ -23,8 +23,8 @@ pub struct TestArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub nodes: Option<i64>,
     /// The workload: register, cas-register, append, set, counter, bank (cl-bank
-    /// only) or unique-ids; for Maelstrom nodes also broadcast, g-set, lin-kv
-    /// (cas-register) and g-counter (counter).
+    /// only), unique-ids or pn-counter (counter with decrements); for Maelstrom nodes
+    /// also echo, broadcast, g-set, lin-kv (cas-register) and g-counter (counter).
     #[arg(long, value_name = "W")]
     pub workload: Option<String>,
     /// Logical client processes running at once, spread over the nodes.

@@ -55,7 +55,7 @@ fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
         )
     {
         return Err(bad_input(format!(
-            "--workload {}: Maelstrom nodes run the workloads Maelstrom's messages express: echo, lin-kv (cas-register), register, g-counter (counter), unique-ids, broadcast, g-set (docs/maelstrom.md)",
+            "--workload {}: Maelstrom nodes run the workloads Maelstrom's messages express: echo, lin-kv (cas-register), register, g-counter (counter), pn-counter, unique-ids, broadcast, g-set (docs/maelstrom.md)",
             config.workload
         )));
     }
