@@ -175,14 +175,7 @@ fn unique_ids_from_a_counter_alone_collide_after_a_kill_and_random_incarnations_
         "--seed",
         "2",
     ];
-    let (code, r, _, out) = run(dir.path(), "unique_ids.py", &args);
-    assert_eq!(code, Some(0), "{out}");
-    assert_eq!(verdict_of(&r, "unique-ids"), "valid", "{out}");
-    let mut weak = args.to_vec();
-    weak.push("--system-arg=--weak");
-    let (code, r, _, out) = run(dir.path(), "unique_ids.py", &weak);
-    assert_eq!(code, Some(1), "{out}");
-    assert_eq!(verdict_of(&r, "unique-ids"), "invalid", "{out}");
+    correct_passes_and_weak_is_caught(dir.path(), "unique_ids.py", &args, "unique-ids");
 }
 
 #[test]
@@ -258,13 +251,7 @@ fn a_g_counter_kept_in_memory_loses_counts_on_kill_and_one_in_lin_kv_does_not() 
         "--seed",
         "4",
     ];
-    let (code, r, _, out) = run(dir.path(), "g_counter.py", &args);
-    assert_eq!(code, Some(0), "{out}");
-    assert_eq!(verdict_of(&r, "counter"), "valid", "{out}");
-    let mut weak = args.to_vec();
-    weak.push("--system-arg=--weak");
-    let (code, _, _, out) = run(dir.path(), "g_counter.py", &weak);
-    assert_eq!(code, Some(1), "{out}");
+    correct_passes_and_weak_is_caught(dir.path(), "g_counter.py", &args, "counter");
 }
 
 /// The relay path's throughput: five flood nodes (`maelstrom-nodes flood RATE`) each
@@ -276,16 +263,7 @@ fn a_g_counter_kept_in_memory_loses_counts_on_kill_and_one_in_lin_kv_does_not() 
 #[test]
 #[ignore = "benchmark: about 20 s, meaningful in release builds"]
 fn relay_path_carries_twenty_thousand_messages_a_second_between_five_nodes() {
-    build(&["maelstrom-nodes"]);
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    let bin = format!(
-        "{}/../target/{profile}/maelstrom-nodes",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let bin = rust_nodes();
     let rate = std::env::var("FL_FLOOD_RATE").unwrap_or_else(|_| "5000".into());
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
@@ -344,16 +322,7 @@ fn relay_path_carries_twenty_thousand_messages_a_second_between_five_nodes() {
 #[test]
 #[ignore = "about 60 s: five runs of the Rust nodes"]
 fn the_rust_nodes_pass_every_workload_under_partitions_kills_pauses_and_loss() {
-    build(&["maelstrom-nodes"]);
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    let bin = format!(
-        "{}/../target/{profile}/maelstrom-nodes",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let bin = rust_nodes();
     let system = format!("maelstrom:{bin}");
     for workload in ["echo", "unique-ids", "broadcast", "g-counter", "lin-kv"] {
         let dir = tempfile::tempdir().unwrap();
@@ -385,4 +354,30 @@ fn the_rust_nodes_pass_every_workload_under_partitions_kills_pauses_and_loss() {
         let out = faultline(&args, dir.path());
         assert_eq!(out.status.code(), Some(0), "{workload}: {}", text(&out));
     }
+}
+
+/// The node passes with `args`, and its `--weak` variant fails `check` (exit 1).
+fn correct_passes_and_weak_is_caught(dir: &Path, node: &str, args: &[&str], check: &str) {
+    let (code, r, _, out) = run(dir, node, args);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(verdict_of(&r, check), "valid", "{out}");
+    let mut weak = args.to_vec();
+    weak.push("--system-arg=--weak");
+    let (code, r, _, out) = run(dir, node, &weak);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(verdict_of(&r, check), "invalid", "{out}");
+}
+
+/// The Rust nodes' binary, built as this test binary was (debug or release).
+fn rust_nodes() -> String {
+    build(&["maelstrom-nodes"]);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    format!(
+        "{}/../target/{profile}/maelstrom-nodes",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
