@@ -468,7 +468,7 @@ impl Session {
 fn shape_error(workload: Workload, v: &Value) -> Option<String> {
     let lists = matches!(
         workload,
-        Workload::Append | Workload::Set | Workload::Counter
+        Workload::Append | Workload::Set | Workload::Counter | Workload::PnCounter
     );
     let fits = match v {
         Value::Null => true,

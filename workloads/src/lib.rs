@@ -30,6 +30,7 @@ pub mod etcd;
 pub mod external;
 pub mod fake_node;
 pub mod generator;
+pub mod maelstrom;
 pub mod op;
 pub mod postgres;
 pub mod recorder;

@@ -85,6 +85,8 @@ pub enum Kind {
     /// Bank whole-bank read (a Chandy-Lamport snapshot on cl-bank): bank systems
     /// only. Completes with `{"account": balance, ...}`.
     BankRead,
+    /// Maelstrom's `echo` of a text (the value), answered with the same text.
+    Echo,
 }
 
 /// One operation: a function on a key with an argument (`null` for reads).
@@ -171,6 +173,16 @@ impl Op {
         }
     }
 
+    /// A Maelstrom `echo` of `text`.
+    pub fn echo(text: String) -> Op {
+        Op {
+            f: OpFn::Read,
+            key: 0,
+            value: Value::String(text),
+            kind: Kind::Echo,
+        }
+    }
+
     /// A bank transfer.
     pub fn transfer(from: u64, to: u64, amount: i64) -> Op {
         Op {
@@ -201,6 +213,7 @@ impl Op {
             Kind::SetAdd | Kind::CounterAdd => "add",
             Kind::Generate => "generate",
             Kind::Transfer => "transfer",
+            Kind::Echo => "echo",
             _ => self.f.name(),
         }
     }

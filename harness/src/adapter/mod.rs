@@ -10,6 +10,7 @@ mod etcd;
 mod external;
 mod kv;
 mod postgres;
+mod maelstrom;
 mod redis;
 
 use anyhow::Result;
@@ -43,6 +44,9 @@ pub enum ClientProtocol {
     /// PostgreSQL's wire protocol, transactions of the transactional workloads
     /// (`workloads::postgres`).
     Postgres,
+    /// Maelstrom's JSON messages, over UDP to each node's relay
+    /// (`workloads::maelstrom`, `docs/maelstrom.md`).
+    Maelstrom,
 }
 
 impl ClientProtocol {
@@ -54,6 +58,7 @@ impl ClientProtocol {
             ClientProtocol::Bank => "bank",
             ClientProtocol::External => "external",
             ClientProtocol::Postgres => "postgres",
+            ClientProtocol::Maelstrom => "maelstrom",
         }
     }
 
@@ -66,6 +71,7 @@ impl ClientProtocol {
             ClientProtocol::Bank => "the bank protocol",
             ClientProtocol::External => "the system's own client adapter (docs/adapters.md)",
             ClientProtocol::Postgres => "PostgreSQL's protocol",
+            ClientProtocol::Maelstrom => "Maelstrom's messages (docs/maelstrom.md)",
         }
     }
 }
@@ -114,6 +120,7 @@ pub fn adapter(protocol: ClientProtocol) -> &'static dyn Adapter {
         ClientProtocol::Bank => &bank::Bank,
         ClientProtocol::External => &external::External,
         ClientProtocol::Postgres => &postgres::Postgres,
+        ClientProtocol::Maelstrom => &maelstrom::Maelstrom,
     }
 }
 
@@ -166,6 +173,7 @@ mod tests {
             ClientProtocol::Bank,
             ClientProtocol::External,
             ClientProtocol::Postgres,
+            ClientProtocol::Maelstrom,
         ] {
             assert_eq!(adapter(p).protocol(), p);
             assert!(client_factory(p, &settings()).is_ok(), "{p}");

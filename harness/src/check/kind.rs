@@ -19,10 +19,12 @@ pub enum CheckKind {
     ListAppend,
     /// Transactional isolation on read-write register transactions.
     RwRegister,
+    /// Maelstrom's echo: every acknowledged echo returned what was sent.
+    Echo,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 9] = [
+    pub const ALL: [CheckKind; 10] = [
         CheckKind::Linearizable,
         CheckKind::Sequential,
         CheckKind::Session,
@@ -32,6 +34,7 @@ impl CheckKind {
         CheckKind::UniqueIds,
         CheckKind::ListAppend,
         CheckKind::RwRegister,
+        CheckKind::Echo,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +48,7 @@ impl CheckKind {
             CheckKind::UniqueIds => "unique-ids",
             CheckKind::ListAppend => "list-append",
             CheckKind::RwRegister => "rw-register",
+            CheckKind::Echo => "echo",
         }
     }
 

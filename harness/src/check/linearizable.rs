@@ -18,7 +18,7 @@ pub struct Linearizable;
 /// check), reading failed CASes and nil reads as `readings` says.
 pub fn model_of(workload: Workload, readings: Readings) -> ConfiguredModel {
     let model = match workload {
-        Workload::Set => BuiltinModel::Set,
+        Workload::Set | Workload::Broadcast | Workload::GSet => BuiltinModel::Set,
         _ => BuiltinModel::CasRegister(readings.cas_fail),
     };
     ConfiguredModel::new(model).with_nil_read(readings.nil_read)

@@ -16,6 +16,7 @@
 
 mod bank;
 mod counter;
+mod echo;
 mod eventual;
 mod kind;
 pub(crate) mod linearizable;
@@ -79,6 +80,7 @@ pub enum CheckReport {
     Counter(Box<CounterReport>),
     UniqueIds(Box<UniqueIdReport>),
     Txn(Box<checker::txn::TxnReport>),
+    Echo(Box<echo::EchoReport>),
 }
 
 impl CheckReport {
@@ -209,6 +211,7 @@ pub fn checker(kind: CheckKind) -> &'static dyn Checker {
         CheckKind::UniqueIds => &unique_ids::UniqueIds,
         CheckKind::ListAppend => &txn::LIST_APPEND,
         CheckKind::RwRegister => &txn::RW_REGISTER,
+        CheckKind::Echo => &echo::Echo,
     }
 }
 

@@ -41,6 +41,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Remove namespaces, links, rules and processes a killed faultline left behind.
     Clean(clean::CleanArgs),
+    /// A Maelstrom node's relay, run by the harness inside the node's namespace.
+    #[command(hide = true)]
+    MaelstromRelay(crate::relay::args::RelayArgs),
 }
 
 /// Parses the arguments, runs the subcommand, and returns its exit code.
@@ -65,6 +68,13 @@ pub fn run() -> ExitCode {
         Command::Clean(args) => clean::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::MaelstromRelay(args) => match crate::relay::run(args) {
+            Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+            Err(e) => {
+                eprintln!("[relay] {e:#}");
+                exit::code(exit::HARNESS_ERROR)
+            }
+        },
     }
 }
 

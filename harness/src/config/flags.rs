@@ -23,8 +23,9 @@ pub struct TestArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub nodes: Option<i64>,
     /// The workload: register, cas-register, append, set, counter, bank (cl-bank
-    /// only), unique-ids, or the transactional txn-append and txn-register
-    /// (postgres only).
+    /// only), unique-ids, pn-counter (counter with decrements), or the transactional
+    /// txn-append and txn-register (postgres only); for Maelstrom nodes also echo,
+    /// broadcast, g-set, lin-kv (cas-register) and g-counter (counter).
     #[arg(long, value_name = "W")]
     pub workload: Option<String>,
     /// Logical client processes running at once, spread over the nodes.

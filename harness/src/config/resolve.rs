@@ -8,7 +8,7 @@ use super::{KeepData, TestConfig};
 use crate::check::CheckKind;
 use crate::error::bad_input;
 use crate::system::promise::parse_models;
-use crate::system::{faults, PromiseSource, Promises, SystemSpec};
+use crate::system::{faults, maelstrom, PromiseSource, Promises, SystemSpec};
 use crate::units::{parse_duration, MAX_DURATION};
 use crate::workload::default_checks;
 use crate::workload::parse_check_list;
@@ -104,6 +104,7 @@ impl Resolver<'_> {
         )?;
         let system_args = self.system_args();
         let promises = self.promises(&spec, &system_args, etcd_reads)?;
+        let one_object = one_maelstrom_object(&spec, workload);
         Ok(TestConfig {
             name: self.name(&system, workload)?,
             system,
@@ -135,15 +136,21 @@ impl Resolver<'_> {
                 .or(f.results_dir.clone())
                 .unwrap_or_else(|| def::RESULTS_DIR.into()),
             client_timeout: t.client_timeout,
-            keys: self.count(a.keys, f.keys, "keys", def::KEYS, 1, 1_000_000)?,
-            ops_per_key: self.count(
-                a.ops_per_key,
-                f.ops_per_key,
-                "ops-per-key",
-                def::OPS_PER_KEY as usize,
-                1,
-                usize::MAX,
-            )? as u64,
+            keys: match one_object {
+                true => 1,
+                false => self.count(a.keys, f.keys, "keys", def::KEYS, 1, 1_000_000)?,
+            },
+            ops_per_key: match one_object {
+                true => i64::MAX as u64,
+                false => self.count(
+                    a.ops_per_key,
+                    f.ops_per_key,
+                    "ops-per-key",
+                    def::OPS_PER_KEY as usize,
+                    1,
+                    usize::MAX,
+                )? as u64,
+            },
             txn_length: self.count(
                 a.txn_length,
                 f.txn_length,
@@ -261,7 +268,11 @@ impl Resolver<'_> {
                 .unwrap_or_else(|_| absolute(p))
                 .display()
                 .to_string(),
-            crate::system::SpecSource::Builtin => text,
+            crate::system::SpecSource::Builtin => match text.strip_prefix(maelstrom::PREFIX) {
+                // A Maelstrom node by its absolute path, so the run replays anywhere.
+                Some(_) => format!("{}{}", maelstrom::PREFIX, spec.command_node_program()),
+                None => text,
+            },
         };
         Ok((stored, spec))
     }
@@ -511,6 +522,13 @@ impl Resolver<'_> {
         }
         Ok(name)
     }
+}
+
+/// Maelstrom's broadcast, g-set, g-counter and unique-ids workloads act on one
+/// object per cluster (their messages name no key): one key, never rotated.
+fn one_maelstrom_object(spec: &SystemSpec, workload: Workload) -> bool {
+    spec.protocol == crate::adapter::ClientProtocol::Maelstrom
+        && !matches!(workload, Workload::Register | Workload::CasRegister)
 }
 
 /// Why clock faults are refused, when they are among the kinds asked for.

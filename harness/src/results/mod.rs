@@ -9,6 +9,7 @@
 
 pub mod availability;
 pub mod browse;
+pub mod convergence;
 pub mod faults;
 pub mod index;
 pub mod render;
@@ -80,6 +81,10 @@ pub struct RunResults {
     pub run_dir: PathBuf,
     /// The command that replays the run.
     pub replay: String,
+    /// The network as the clients saw it, for protocols that count it (Maelstrom:
+    /// messages per operation and per node, the broadcast's stable latencies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<serde_json::Value>,
 }
 
 impl RunResults {
@@ -207,6 +212,7 @@ impl RunResults {
             timings_s: BTreeMap::new(),
             run_dir: about.run_dir,
             replay: about.replay,
+            network: None,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Driven {
     pub crashed: Vec<NodeExit>,
     pub warnings: Vec<String>,
     pub interrupted: bool,
+    /// The clients' network statistics (Maelstrom), when the protocol counts them.
+    pub network: Option<serde_json::Value>,
 }
 
 /// What every phase of driving needs.
@@ -118,6 +120,7 @@ impl<C: RunningCluster> Drive<'_, C> {
             anyhow::bail!("recording a nemesis event: {e}");
         }
         warnings.extend(self.factory.incidents());
+        let network = self.factory.network_stats();
         let schedule = schedule.transpose()?;
         for e in schedule.iter().flat_map(|s| &s.errors) {
             warnings.push(format!("nemesis: {e}"));
@@ -144,6 +147,7 @@ impl<C: RunningCluster> Drive<'_, C> {
             crashed: end.crashed,
             warnings,
             interrupted,
+            network,
         })
     }
 

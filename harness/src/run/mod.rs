@@ -333,6 +333,7 @@ impl RunFolder {
             timings_s: timings,
             run_dir: self.dir.clone(),
             replay: self.replay.clone(),
+            network: network_with_convergence(driven.network, config.workload, &history),
         };
         let keep = match config.keep_data {
             KeepData::Always => true,
@@ -381,3 +382,20 @@ impl RunFolder {
 
 #[cfg(test)]
 mod tests;
+
+/// The clients' network statistics, with how long acknowledged elements took to
+/// reach every node for the grow-only set workloads (broadcast, g-set).
+fn network_with_convergence(
+    network: Option<serde_json::Value>,
+    workload: workloads::generator::Workload,
+    history: &checker::history::History,
+) -> Option<serde_json::Value> {
+    use workloads::generator::Workload;
+    let mut network = network?;
+    if matches!(workload, Workload::Broadcast | Workload::GSet) {
+        if let Some(c) = results::convergence::convergence(history) {
+            network["convergence"] = serde_json::to_value(c).unwrap_or_default();
+        }
+    }
+    Some(network)
+}

@@ -49,6 +49,17 @@ fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
             )));
         }
     }
+    if spec.protocol == ClientProtocol::Maelstrom
+        && matches!(
+            config.workload,
+            Workload::Append | Workload::Set | Workload::Bank
+        )
+    {
+        return Err(bad_input(format!(
+            "--workload {}: Maelstrom nodes run the workloads Maelstrom's messages express: echo, lin-kv (cas-register), register, g-counter (counter), pn-counter, unique-ids, broadcast, g-set (docs/maelstrom.md)",
+            config.workload
+        )));
+    }
     if spec.protocol == ClientProtocol::Postgres && config.workload.txn_model().is_none() {
         return Err(bad_input(format!(
             "--workload {}: {} runs transactions; use --workload txn-append or txn-register",

@@ -5,6 +5,7 @@
 
 use super::faults::{FaultClass, FaultSet};
 use super::leader::LeaderLookup;
+use super::maelstrom;
 use super::promise::parse_models;
 use super::template::CommandTemplate;
 use super::{Readiness, SpecSource, SystemSpec};
@@ -70,6 +71,9 @@ struct SystemFile {
     /// The models the system claims to keep: a run's exit code follows them.
     promises: Option<Vec<String>>,
     client: Option<ClientFile>,
+    /// Maelstrom nodes only: keep the node's working directory across restarts (for
+    /// nodes that persist their state); by default a restarted node starts empty.
+    keep_working_dir: Option<bool>,
 }
 
 /// `[client]`: the system's client adapter (`docs/adapters.md`).
@@ -182,6 +186,7 @@ impl SystemFile {
                 FaultSet::from_classes(&kinds)
             }
         };
+        let keep_working_dir = self.keep_working_dir;
         let (protocol, client) = client_of(self.protocol, self.client, base)?;
         let working_dir = self
             .working_dir
@@ -212,6 +217,13 @@ impl SystemFile {
                 .transpose()
                 .map_err(|e| anyhow!("field `promises`: {e}"))?,
             client,
+        };
+        let spec = match (spec.protocol, keep_working_dir) {
+            (ClientProtocol::Maelstrom, keep) => maelstrom::wrap(spec, keep.unwrap_or(false))?,
+            (_, Some(_)) => bail!(
+                "field `keep_working_dir`: only Maelstrom nodes (protocol = \"maelstrom\") have a working directory the harness manages"
+            ),
+            (_, None) => spec,
         };
         spec.validate()?;
         Ok(spec)
