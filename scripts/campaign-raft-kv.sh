@@ -15,6 +15,9 @@
 #   volatile-state    --bug volatile-state  kill-all              5s  invalid in >= 80%
 #   lease-read        --bug lease-read      LEASE_FAULTS          3s  invalid in >= 80%
 #   correct-clock     no bug switch         LEASE_FAULTS          3s  valid in every run
+#   no-fsync          --bug no-fsync        power-loss-all        5s  invalid in >= 80%
+#   no-fsync-kill     --bug no-fsync        kill-all --lazyfs     5s  valid in every run
+#   correct-power-loss no bug switch        power-loss-all        5s  valid in every run
 #   lease-read-pause  --bug lease-read      pause-leader+clock-bump
 #                                           --clock-bump=-30s..-6s 3s  reported, no expectation
 # where LEASE_FAULTS = pause-leader+clock-bump,partition-leader+clock-bump
@@ -68,7 +71,7 @@ INTERVAL=${INTERVAL:-}
 JOBS=${JOBS:-1}
 OUT=${OUT:-/tmp/faultline-campaign-raft-kv-$(date -u +%Y%m%dT%H%M%S)}
 
-ALL=(correct stale-read early-ack no-log-check volatile-state lease-read correct-clock lease-read-pause)
+ALL=(correct stale-read early-ack no-log-check volatile-state lease-read correct-clock lease-read-pause no-fsync no-fsync-kill correct-power-loss)
 LEASE_FAULTS="--nemesis pause-leader+clock-bump,partition-leader+clock-bump --clock-bump=-30s..-6s"
 
 # name -> "expectation (valid, invalid or any)|nemesis interval|faultline flags"
@@ -77,6 +80,9 @@ config_of() {
     correct) echo "valid|5s|--nemesis partition,kill,pause" ;;
     stale-read) echo "invalid|5s|--system-arg=--bug=stale-read --nemesis partition" ;;
     early-ack) echo "invalid|5s|--system-arg=--bug=early-ack --nemesis kill" ;;
+    no-fsync) echo "invalid|5s|--system-arg=--bug=no-fsync --nemesis power-loss-all" ;;
+    no-fsync-kill) echo "valid|5s|--system-arg=--bug=no-fsync --nemesis kill-all --lazyfs" ;;
+    correct-power-loss) echo "valid|5s|--nemesis power-loss-all" ;;
     no-log-check) echo "invalid|3s|--system-arg=--bug=no-log-check --nemesis partition,kill" ;;
     volatile-state) echo "invalid|5s|--system-arg=--bug=volatile-state --nemesis kill-all" ;;
     lease-read) echo "invalid|3s|--system-arg=--bug=lease-read $LEASE_FAULTS" ;;
@@ -117,6 +123,9 @@ fi
 
 mkdir -p "$OUT/bin" || exit 2
 cp "$FAULTLINE" "$OUT/bin/faultline" && cp "$RAFT_KV" "$OUT/bin/raft-kv" || exit 2
+# The lazy filesystem, for the disk-fault configurations (found next to faultline).
+LAZYFS="$(dirname "$FAULTLINE")/faultline-lazyfs"
+if [ -x "$LAZYFS" ]; then cp "$LAZYFS" "$OUT/bin/faultline-lazyfs" || exit 2; fi
 BIN="$OUT/bin/faultline"
 echo "campaign: $RUNS runs of $TIME per configuration, seeds $((SEED + 1))..$((SEED + RUNS)), results in $OUT"
 
