@@ -45,21 +45,20 @@ fn assert_nothing_left(run_dir: &Path) {
     assert!(left.is_empty(), "processes left: {left:?}");
 }
 
-fn root_with_fuse() -> bool {
-    let ok = unsafe { libc::geteuid() } == 0 && Path::new("/dev/fuse").exists();
-    if !ok {
+/// A fresh directory to run in, with raft-kv and lazyfs built; `None` (skipped)
+/// without root and /dev/fuse.
+fn prepare() -> Option<tempfile::TempDir> {
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/dev/fuse").exists() {
         eprintln!("skipped: needs root and /dev/fuse");
+        return None;
     }
-    ok
+    build(&["raft-kv", "lazyfs"]);
+    Some(tempfile::tempdir().unwrap())
 }
 
 #[test]
 fn no_fsync_is_caught_by_power_loss_of_every_node() {
-    if !root_with_fuse() {
-        return;
-    }
-    build(&["raft-kv", "lazyfs"]);
-    let dir = tempfile::tempdir().unwrap();
+    let Some(dir) = prepare() else { return };
     let (code, out, run_dir) = run(
         dir.path(),
         "power-loss-all",
@@ -83,11 +82,7 @@ fn no_fsync_is_caught_by_power_loss_of_every_node() {
 
 #[test]
 fn no_fsync_is_not_caught_by_kill_9_of_every_node() {
-    if !root_with_fuse() {
-        return;
-    }
-    build(&["raft-kv", "lazyfs"]);
-    let dir = tempfile::tempdir().unwrap();
+    let Some(dir) = prepare() else { return };
     let (code, out, run_dir) = run(
         dir.path(),
         "kill-all",
@@ -99,11 +94,7 @@ fn no_fsync_is_not_caught_by_kill_9_of_every_node() {
 
 #[test]
 fn the_correct_build_survives_power_loss_of_every_node() {
-    if !root_with_fuse() {
-        return;
-    }
-    build(&["raft-kv", "lazyfs"]);
-    let dir = tempfile::tempdir().unwrap();
+    let Some(dir) = prepare() else { return };
     let (code, out, run_dir) = run(dir.path(), "power-loss-all", &[]);
     assert_eq!(code, 0, "{out}");
     assert_nothing_left(&run_dir);

@@ -1129,4 +1129,58 @@ mod tests {
         );
         assert!(fallback.describe().contains("no leader reported"));
     }
+
+    #[test]
+    fn the_disk_group_names_the_disk_kinds_and_all_leaves_them_out() {
+        assert_eq!(
+            FaultKind::parse_list("disk", 3).unwrap(),
+            FaultKind::DISK.to_vec()
+        );
+        let all = FaultKind::parse_list("all", 5).unwrap();
+        assert!(all.iter().all(|k| !k.is_disk()), "{all:?}");
+        assert!(FaultKind::parse_list("partition,power-loss", 5).unwrap()[7].is_disk());
+    }
+
+    #[test]
+    fn a_power_loss_composes_as_a_kill_does() {
+        let k: FaultKind = "partition-halves+power-loss".parse().unwrap();
+        assert!(k.is_disk() && k.is_network());
+        assert!("pause+lose-unsynced".parse::<FaultKind>().is_ok());
+        for (item, why) in [
+            ("power-loss+clock-bump", "kills the nodes it singles out"),
+            (
+                "partition-one+power-loss+clock-bump",
+                "power-loss must be the last part",
+            ),
+            ("partition-one+power-loss-all", "acts on every node"),
+            ("pause+torn-write", "at most one process part"),
+        ] {
+            let e = item.parse::<FaultKind>().unwrap_err().to_string();
+            assert!(e.contains(why), "{item}: {e}");
+        }
+    }
+
+    #[test]
+    fn disk_faults_start_and_heal_under_their_own_names() {
+        let n = vec!["n1".to_string()];
+        let names = |f: Fault| (f.start_name(), f.stop_name());
+        assert_eq!(
+            names(Fault::PowerLoss { nodes: n.clone() }),
+            ("power-loss".into(), "restart".into())
+        );
+        assert_eq!(
+            names(Fault::PowerLossAll { nodes: n.clone() }),
+            ("power-loss-all".into(), "restart-all".into())
+        );
+        assert_eq!(
+            names(Fault::TornWrite { nodes: n.clone() }),
+            ("torn-write".into(), "restart".into())
+        );
+        assert_eq!(
+            names(Fault::LoseUnsynced { nodes: n.clone() }),
+            ("lose-unsynced".into(), "stop-lose-unsynced".into())
+        );
+        let json = serde_json::to_string(&Fault::PowerLoss { nodes: n }).unwrap();
+        assert_eq!(json, r#"{"fault":"power-loss","nodes":["n1"]}"#);
+    }
 }

@@ -957,6 +957,10 @@ impl Inner {
         if let Err(e) = cleanup::remove(&resources) {
             errors.push(format!("{e:#}"));
         }
+        if self.lazyfs.is_some() {
+            // The mountpoints' folder, empty once they are unmounted and removed.
+            let _ = std::fs::remove_dir(self.run_dir.join("mnt"));
+        }
         if !errors.is_empty() {
             bail!(
                 "run {}: teardown incomplete: {}; run `faultline clean --run {}`",
