@@ -51,6 +51,9 @@ if [ ! -f sentinel.conf ]; then
     done
   } > sentinel.conf
 fi
+# Durable before either server reads them: a power loss (disk faults) must not
+# bring a node back with an empty configuration.
+sync redis.conf sentinel.conf
 setpriv --pdeathsig KILL redis-sentinel sentinel.conf &
 exec redis-server redis.conf
 "#;
