@@ -99,3 +99,57 @@ fn the_correct_build_survives_power_loss_of_every_node() {
     assert_eq!(code, 0, "{out}");
     assert_nothing_left(&run_dir);
 }
+
+#[test]
+fn faultline_clean_unmounts_what_a_killed_faultline_left() {
+    let Some(dir) = prepare() else { return };
+    let results = dir.path().join("results");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--nodes",
+            "3",
+            "--time-limit",
+            "60s",
+            "--nemesis",
+            "lose-unsynced",
+        ])
+        .args(["--quiet", "--results-dir", results.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdout(std::fs::File::create(dir.path().join("out")).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let needle = results.to_string_lossy().to_string();
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while mounted() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the three mounts never came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(mounted(), 3, "a killed faultline leaves its mounts");
+    // Only this run: other runs on the machine are not this test's to clean.
+    let console = std::fs::read_to_string(dir.path().join("out")).unwrap();
+    let run_id = console
+        .split(", run ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("no run id in {console:?}"));
+    let out = faultline(&["clean", "--run", run_id], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("unmounted"), "{}", text(&out));
+    assert_eq!(mounted(), 0, "{}", text(&out));
+    let left = common::processes_mentioning(&needle);
+    assert!(left.is_empty(), "processes left: {left:?}");
+}
