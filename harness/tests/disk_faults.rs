@@ -116,7 +116,7 @@ fn faultline_clean_unmounts_what_a_killed_faultline_left() {
         ])
         .args(["--quiet", "--results-dir", results.to_str().unwrap()])
         .current_dir(dir.path())
-        .stdout(std::fs::File::create(dir.path().join("out")).unwrap())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -139,14 +139,19 @@ fn faultline_clean_unmounts_what_a_killed_faultline_left() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(mounted(), 3, "a killed faultline leaves its mounts");
-    // Only this run: other runs on the machine are not this test's to clean.
-    let console = std::fs::read_to_string(dir.path().join("out")).unwrap();
-    let run_id = console
-        .split(", run ")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .unwrap_or_else(|| panic!("no run id in {console:?}"));
-    let out = faultline(&["clean", "--run", run_id], dir.path());
+    // Only this run: other runs on the machine are not this test's to clean. Its id
+    // names the mounts' control sockets (`<state dir>/<run id>-n1.lazyfs`), which
+    // the daemons' command lines give.
+    let daemons = common::processes_mentioning(&needle);
+    let run_id = daemons
+        .iter()
+        .find_map(|p| {
+            let sock = p.split_whitespace().find(|w| w.ends_with("-n1.lazyfs"))?;
+            let name = std::path::Path::new(sock).file_name()?.to_str()?;
+            Some(name.trim_end_matches("-n1.lazyfs").to_string())
+        })
+        .unwrap_or_else(|| panic!("no lazyfs daemon among {daemons:?}"));
+    let out = faultline(&["clean", "--run", &run_id], dir.path());
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("unmounted"), "{}", text(&out));
     assert_eq!(mounted(), 0, "{}", text(&out));
