@@ -151,6 +151,16 @@ fn faultline_clean_unmounts_what_a_killed_faultline_left() {
             Some(name.trim_end_matches("-n1.lazyfs").to_string())
         })
         .unwrap_or_else(|| panic!("no lazyfs daemon among {daemons:?}"));
+    // Should an assertion below fail, the run is still cleaned.
+    struct Cleaned(String);
+    impl Drop for Cleaned {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+                .args(["clean", "--run", &self.0])
+                .output();
+        }
+    }
+    let _guard = Cleaned(run_id.clone());
     let out = faultline(&["clean", "--run", &run_id], dir.path());
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("unmounted"), "{}", text(&out));
