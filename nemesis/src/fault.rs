@@ -157,6 +157,16 @@ pub enum Fault {
     },
     /// Loss, delay, reordering or duplication on these links.
     Packet { kind: PacketKind, links: Vec<Link> },
+    /// Disk faults (the node's data directory on faultline's lazy filesystem):
+    /// `kill -9` these nodes and drop their unsynced writes; healed by restarting them.
+    PowerLoss { nodes: Vec<String> },
+    /// As [`Fault::PowerLoss`], every node at once.
+    PowerLossAll { nodes: Vec<String> },
+    /// Drop these nodes' unsynced writes while they run; nothing to heal.
+    LoseUnsynced { nodes: Vec<String> },
+    /// `kill -9` these nodes; their unsynced writes reach the disk except the tail of
+    /// each file's last write, cut at a page boundary; healed by restarting them.
+    TornWrite { nodes: Vec<String> },
     /// Several faults in force together, started in this order and healed together
     /// (in the same order). The parts after the first act only on the nodes the first
     /// singled out ([`Fault::singled_out`]).
@@ -174,6 +184,10 @@ impl Fault {
             Fault::ClockBump { .. } => "clock-bump".into(),
             Fault::ClockStrobe { .. } => "clock-strobe".into(),
             Fault::Packet { kind, .. } => format!("start-{}", kind.name()),
+            Fault::PowerLoss { .. } => "power-loss".into(),
+            Fault::PowerLossAll { .. } => "power-loss-all".into(),
+            Fault::LoseUnsynced { .. } => "lose-unsynced".into(),
+            Fault::TornWrite { .. } => "torn-write".into(),
             Fault::Composed { faults } => join_names(faults, Fault::start_name),
         }
     }
@@ -187,6 +201,9 @@ impl Fault {
             Fault::Pause { .. } | Fault::PauseLeader { .. } => "resume".into(),
             Fault::ClockBump { .. } | Fault::ClockStrobe { .. } => "clock-reset".into(),
             Fault::Packet { kind, .. } => format!("stop-{}", kind.name()),
+            Fault::PowerLoss { .. } | Fault::TornWrite { .. } => "restart".into(),
+            Fault::PowerLossAll { .. } => "restart-all".into(),
+            Fault::LoseUnsynced { .. } => "stop-lose-unsynced".into(),
             Fault::Composed { faults } => join_names(faults, Fault::stop_name),
         }
     }
@@ -244,6 +261,12 @@ impl Fault {
                 };
                 format!("{what} on {} links", links.len())
             }
+            Fault::PowerLoss { nodes } => format!("power lost on {}", nodes.join(",")),
+            Fault::PowerLossAll { .. } => "power lost on all nodes".into(),
+            Fault::LoseUnsynced { nodes } => {
+                format!("unsynced writes dropped on {}", nodes.join(","))
+            }
+            Fault::TornWrite { nodes } => format!("power lost mid-write on {}", nodes.join(",")),
             Fault::Composed { faults } => faults
                 .iter()
                 .map(Fault::describe)
@@ -296,7 +319,11 @@ impl Fault {
             | Fault::KillLeader { nodes, .. }
             | Fault::Pause { nodes }
             | Fault::PauseLeader { nodes, .. }
-            | Fault::ClockStrobe { nodes, .. } => nodes.clone(),
+            | Fault::ClockStrobe { nodes, .. }
+            | Fault::PowerLoss { nodes }
+            | Fault::PowerLossAll { nodes }
+            | Fault::LoseUnsynced { nodes }
+            | Fault::TornWrite { nodes } => nodes.clone(),
             Fault::ClockBump { deltas_ms } => deltas_ms.keys().cloned().collect(),
             Fault::Packet { .. } => Vec::new(),
             Fault::Composed { faults } => faults
@@ -317,6 +344,9 @@ impl Fault {
         match self {
             Fault::Kill { nodes: n } => Fault::Kill { nodes: keep(n) },
             Fault::Pause { nodes: n } => Fault::Pause { nodes: keep(n) },
+            Fault::PowerLoss { nodes: n } => Fault::PowerLoss { nodes: keep(n) },
+            Fault::LoseUnsynced { nodes: n } => Fault::LoseUnsynced { nodes: keep(n) },
+            Fault::TornWrite { nodes: n } => Fault::TornWrite { nodes: keep(n) },
             Fault::ClockBump { deltas_ms } => Fault::ClockBump {
                 deltas_ms: deltas_ms
                     .iter()
@@ -378,6 +408,12 @@ pub enum FaultKind {
     Delay,
     Reorder,
     Duplicate,
+    /// Disk faults: they need each node's data directory on faultline's lazy
+    /// filesystem (`--lazyfs`, on by itself when one is asked for).
+    PowerLoss,
+    PowerLossAll,
+    LoseUnsynced,
+    TornWrite,
     /// Several single kinds started together as one fault and healed together
     /// (`pause-leader+clock-bump`). Built only through [`FaultKind::compose`], which
     /// refuses compositions that cannot work; the parts after the first act on the
@@ -394,7 +430,14 @@ const GROUPS: &[(&str, &str)] = &[
     ),
     ("clock", "clock-bump, clock-strobe"),
     ("packet", "loss, delay, reorder, duplicate"),
-    ("all", "every single kind the node count allows"),
+    (
+        "disk",
+        "power-loss, power-loss-all, lose-unsynced, torn-write",
+    ),
+    (
+        "all",
+        "every single kind the node count allows but the disk kinds",
+    ),
     ("none", "no faults"),
 ];
 
@@ -418,7 +461,22 @@ impl FaultKind {
             FaultKind::Reorder,
             FaultKind::Duplicate,
         ]);
+        v.extend(FaultKind::DISK);
         v
+    }
+
+    /// The disk kinds, which mount the lazy filesystem under every node.
+    pub const DISK: [FaultKind; 4] = [
+        FaultKind::PowerLoss,
+        FaultKind::PowerLossAll,
+        FaultKind::LoseUnsynced,
+        FaultKind::TornWrite,
+    ];
+
+    /// Whether this kind acts on the nodes' disks (a composition: whether any part
+    /// does): the nodes' data directories must then be on the lazy filesystem.
+    pub fn is_disk(&self) -> bool {
+        self.parts().iter().any(|k| FaultKind::DISK.contains(k))
     }
 
     /// The name users type and events carry.
@@ -436,6 +494,10 @@ impl FaultKind {
             FaultKind::Delay => "delay".into(),
             FaultKind::Reorder => "reorder".into(),
             FaultKind::Duplicate => "duplicate".into(),
+            FaultKind::PowerLoss => "power-loss".into(),
+            FaultKind::PowerLossAll => "power-loss-all".into(),
+            FaultKind::LoseUnsynced => "lose-unsynced".into(),
+            FaultKind::TornWrite => "torn-write".into(),
             FaultKind::Composed(parts) => parts
                 .iter()
                 .map(FaultKind::name)
@@ -512,7 +574,7 @@ impl FaultKind {
                 (0, FaultKind::Partition(PartitionKind::Ring)) => Some(format!(
                     "{name} singles out no nodes (every node sees a different majority), so the parts after it would have none to act on"
                 )),
-                (0, FaultKind::Kill | FaultKind::KillAll | FaultKind::KillLeader) => Some(format!(
+                (0, FaultKind::Kill | FaultKind::KillAll | FaultKind::KillLeader | FaultKind::PowerLoss | FaultKind::PowerLossAll | FaultKind::TornWrite) => Some(format!(
                     "{name} kills the nodes it singles out, so nothing after it can act on them (put a kill last, e.g. partition-leader+kill)"
                 )),
                 (0, FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate) => Some(format!(
@@ -525,7 +587,7 @@ impl FaultKind {
                 (_, FaultKind::KillLeader | FaultKind::PauseLeader) => Some(format!(
                     "{name} can only be the first part: the parts after the first act on the nodes it singled out, not on the leader"
                 )),
-                (_, FaultKind::KillAll) => Some(format!(
+                (_, FaultKind::KillAll | FaultKind::PowerLossAll) => Some(format!(
                     "{name} acts on every node, not on the nodes the first part singled out"
                 )),
                 _ => None,
@@ -536,9 +598,13 @@ impl FaultKind {
             if parts[..i].contains(part) {
                 return Err(refuse(format!("{name} appears twice")));
             }
-            if i + 1 < parts.len() && *part == FaultKind::Kill {
+            let kills = matches!(
+                part,
+                FaultKind::Kill | FaultKind::PowerLoss | FaultKind::TornWrite
+            );
+            if i + 1 < parts.len() && kills {
                 return Err(refuse(format!(
-                    "kill must be the last part: the nodes it kills are down until the heal, so {} would act on nothing",
+                    "{name} must be the last part: the nodes it kills are down until the heal, so {} would act on nothing",
                     parts[i + 1].name()
                 )));
             }
@@ -546,13 +612,18 @@ impl FaultKind {
         let process = |k: &FaultKind| {
             matches!(
                 k,
-                FaultKind::Kill | FaultKind::KillLeader | FaultKind::Pause | FaultKind::PauseLeader
+                FaultKind::Kill
+                    | FaultKind::KillLeader
+                    | FaultKind::Pause
+                    | FaultKind::PauseLeader
+                    | FaultKind::PowerLoss
+                    | FaultKind::TornWrite
             )
         };
         let count = |pred: &dyn Fn(&FaultKind) -> bool| parts.iter().filter(|k| pred(k)).count();
         if count(&process) > 1 {
             return Err(refuse(
-                "at most one process part (kill, pause, kill-leader, pause-leader)".into(),
+                "at most one process part (kill, pause, kill-leader, pause-leader, power-loss, torn-write)".into(),
             ));
         }
         if count(&|k| k.is_clock()) > 1 {
@@ -649,7 +720,13 @@ impl FaultKind {
                     FaultKind::Reorder,
                     FaultKind::Duplicate,
                 ]),
-                "all" => Some(FaultKind::all()),
+                "disk" => Some(FaultKind::DISK.to_vec()),
+                "all" => Some(
+                    FaultKind::all()
+                        .into_iter()
+                        .filter(|k| !k.is_disk())
+                        .collect(),
+                ),
                 "none" => Some(Vec::new()),
                 _ => None,
             };
@@ -1051,5 +1128,59 @@ mod tests {
             ("kill", "restart")
         );
         assert!(fallback.describe().contains("no leader reported"));
+    }
+
+    #[test]
+    fn the_disk_group_names_the_disk_kinds_and_all_leaves_them_out() {
+        assert_eq!(
+            FaultKind::parse_list("disk", 3).unwrap(),
+            FaultKind::DISK.to_vec()
+        );
+        let all = FaultKind::parse_list("all", 5).unwrap();
+        assert!(all.iter().all(|k| !k.is_disk()), "{all:?}");
+        assert!(FaultKind::parse_list("partition,power-loss", 5).unwrap()[7].is_disk());
+    }
+
+    #[test]
+    fn a_power_loss_composes_as_a_kill_does() {
+        let k: FaultKind = "partition-halves+power-loss".parse().unwrap();
+        assert!(k.is_disk() && k.is_network());
+        assert!("pause+lose-unsynced".parse::<FaultKind>().is_ok());
+        for (item, why) in [
+            ("power-loss+clock-bump", "kills the nodes it singles out"),
+            (
+                "partition-one+power-loss+clock-bump",
+                "power-loss must be the last part",
+            ),
+            ("partition-one+power-loss-all", "acts on every node"),
+            ("pause+torn-write", "at most one process part"),
+        ] {
+            let e = item.parse::<FaultKind>().unwrap_err().to_string();
+            assert!(e.contains(why), "{item}: {e}");
+        }
+    }
+
+    #[test]
+    fn disk_faults_start_and_heal_under_their_own_names() {
+        let n = vec!["n1".to_string()];
+        let names = |f: Fault| (f.start_name(), f.stop_name());
+        assert_eq!(
+            names(Fault::PowerLoss { nodes: n.clone() }),
+            ("power-loss".into(), "restart".into())
+        );
+        assert_eq!(
+            names(Fault::PowerLossAll { nodes: n.clone() }),
+            ("power-loss-all".into(), "restart-all".into())
+        );
+        assert_eq!(
+            names(Fault::TornWrite { nodes: n.clone() }),
+            ("torn-write".into(), "restart".into())
+        );
+        assert_eq!(
+            names(Fault::LoseUnsynced { nodes: n.clone() }),
+            ("lose-unsynced".into(), "stop-lose-unsynced".into())
+        );
+        let json = serde_json::to_string(&Fault::PowerLoss { nodes: n }).unwrap();
+        assert_eq!(json, r#"{"fault":"power-loss","nodes":["n1"]}"#);
     }
 }

@@ -62,6 +62,13 @@ pub enum Decision {
         kind: PacketKind,
         links: Vec<(usize, usize)>,
     },
+    /// Power loss, power loss mid-write, or unsynced writes dropped, on these nodes.
+    Disk {
+        kind: DiskKind,
+        nodes: Vec<usize>,
+    },
+    /// Power loss on every node at once.
+    PowerLossAll,
     /// Parts started together and healed together. The first is decided as it would
     /// be alone; the later ones for every node (every node's clock delta, every link),
     /// and [`crate::Nemesis::resolve`] narrows them to the nodes the first singles out,
@@ -69,6 +76,15 @@ pub enum Decision {
     Composed {
         parts: Vec<Decision>,
     },
+}
+
+/// The disk fault of a [`Decision::Disk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskKind {
+    PowerLoss,
+    LoseUnsynced,
+    TornWrite,
 }
 
 /// The magnitudes of faults. Defaults are chosen to disturb a system on one machine
@@ -456,6 +472,19 @@ impl Schedule {
                 kind: PacketKind::Duplicate { p: p.duplicate_p },
                 links: links(n, rng),
             },
+            FaultKind::PowerLoss => Decision::Disk {
+                kind: DiskKind::PowerLoss,
+                nodes: targets(n, rng),
+            },
+            FaultKind::LoseUnsynced => Decision::Disk {
+                kind: DiskKind::LoseUnsynced,
+                nodes: targets(n, rng),
+            },
+            FaultKind::TornWrite => Decision::Disk {
+                kind: DiskKind::TornWrite,
+                nodes: targets(n, rng),
+            },
+            FaultKind::PowerLossAll => Decision::PowerLossAll,
             FaultKind::Composed(_) => unreachable!("handled above"),
         }
     }
@@ -469,6 +498,24 @@ impl Schedule {
         match kind {
             FaultKind::Kill => return Decision::Kill { nodes: every },
             FaultKind::Pause => return Decision::Pause { nodes: every },
+            FaultKind::PowerLoss => {
+                return Decision::Disk {
+                    kind: DiskKind::PowerLoss,
+                    nodes: every,
+                }
+            }
+            FaultKind::LoseUnsynced => {
+                return Decision::Disk {
+                    kind: DiskKind::LoseUnsynced,
+                    nodes: every,
+                }
+            }
+            FaultKind::TornWrite => {
+                return Decision::Disk {
+                    kind: DiskKind::TornWrite,
+                    nodes: every,
+                }
+            }
             FaultKind::ClockBump => {
                 let p = self.params.clone();
                 return Decision::ClockBump {
@@ -643,6 +690,9 @@ mod tests {
                     assert_eq!(*duration_ms, 10_000);
                 }
                 Decision::KillAll => {}
+                Decision::Disk { .. } | Decision::PowerLossAll => {
+                    panic!("`all` holds no disk faults")
+                }
                 Decision::KillLeader { fallback } | Decision::PauseLeader { fallback } => {
                     assert!(*fallback < 5);
                 }

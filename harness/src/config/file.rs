@@ -35,6 +35,8 @@ pub struct TestFile {
     pub check: Option<StringList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_keys: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lazyfs: Option<bool>,
     pub seed: Option<i64>,
     pub test_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,6 +135,7 @@ impl TestFile {
             check: (!c.checks.is_empty())
                 .then(|| StringList::Many(c.checks.iter().map(|k| k.to_string()).collect())),
             all_keys: c.all_keys.then_some(true),
+            lazyfs: c.lazyfs.then_some(true),
             seed: Some(c.seed as i64),
             test_count: Some(1),
             results_dir: None,

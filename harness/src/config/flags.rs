@@ -67,6 +67,12 @@ pub struct TestArgs {
     /// count of bad keys is exact (otherwise: "at least").
     #[arg(long)]
     pub all_keys: bool,
+    /// Put every node's data directory on faultline's lazy filesystem, where writes
+    /// not yet fsync'd live in memory until a disk fault drops them. On by itself
+    /// when --nemesis has a disk fault (power-loss, power-loss-all, lose-unsynced,
+    /// torn-write).
+    #[arg(long)]
+    pub lazyfs: bool,
     /// Seed for the operation mix, the node choice and the fault schedule.
     /// [default: random, printed]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]

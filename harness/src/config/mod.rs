@@ -98,6 +98,9 @@ pub struct TestConfig {
     /// Check every key for linearizability, even after one failed.
     #[serde(default)]
     pub all_keys: bool,
+    /// Node data directories on the lazy filesystem (`--lazyfs`, or a disk fault).
+    #[serde(default)]
+    pub lazyfs: bool,
     pub seed: u64,
     pub test_count: u32,
     pub results_dir: PathBuf,

@@ -94,6 +94,9 @@ impl Resolver<'_> {
         )?;
         let (nemesis, nemesis_left_out) = self.nemesis(&spec, nodes)?;
         let t = self.timings(!nemesis.is_empty())?;
+        let lazyfs = self.args.lazyfs
+            || self.file.lazyfs.unwrap_or(false)
+            || nemesis.iter().any(|k| k.is_disk());
         let (seed, test_count) = self.seed_and_count()?;
         let (a, f) = (self.args, &self.file);
         let etcd_reads = self.parsed(
@@ -128,6 +131,7 @@ impl Resolver<'_> {
             nemesis_interval: t.nemesis_interval,
             checks: self.checks(workload)?,
             all_keys: a.all_keys || f.all_keys.unwrap_or(false),
+            lazyfs,
             seed,
             test_count,
             results_dir: a

@@ -83,6 +83,7 @@ pub async fn run_real(
         Err(e) => return harness_error(e, None),
     };
     let clock_faults = config.nemesis.iter().any(|k| k.is_clock());
+    let lazyfs = config.lazyfs;
     let system_file = match &spec.source {
         crate::system::SpecSource::File(p) => Some(p.clone()),
         crate::system::SpecSource::Builtin => None,
@@ -96,6 +97,7 @@ pub async fn run_real(
         let mut options = ClusterOptions::new(spec, config.nodes, run_dir);
         options.run_id = run_id;
         options.clock_faults = clock_faults;
+        options.lazyfs = lazyfs;
         // This runner handles Ctrl-C itself, to heal, tear down and keep the history.
         options.handle_signals = false;
         Cluster::start(options).await

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 mod clocks;
+mod disk;
 mod packets;
 mod partition;
 mod process;
@@ -118,6 +119,12 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                     .clock_file(&n.id)
                     .with_context(|| format!("clock faults are impossible for node {}", n.id))?;
             }
+        }
+        if kinds.iter().any(|k| k.is_disk()) && !self.control.has_lazy_disk() {
+            bail!(
+                "disk faults ({}) need every node's data directory on faultline's lazy filesystem (--lazyfs)",
+                kind_names(kinds, FaultKind::is_disk)
+            );
         }
         if kinds.iter().any(|k| k.is_network()) && self.control.local_network() {
             // SAFETY: geteuid has no preconditions.
@@ -326,6 +333,13 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             Decision::KillAll => Fault::KillAll {
                 nodes: self.nodes.iter().map(|x| x.id.clone()).collect(),
             },
+            Decision::Disk { kind, nodes } => {
+                check(nodes.iter().all(in_range))?;
+                disk::fault(*kind, names(nodes))
+            }
+            Decision::PowerLossAll => Fault::PowerLossAll {
+                nodes: self.nodes.iter().map(|x| x.id.clone()).collect(),
+            },
             Decision::Pause { nodes } => {
                 check(nodes.iter().all(in_range))?;
                 Fault::Pause {
@@ -394,6 +408,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 duration_ms,
             } => self.clock_strobe(nodes, *delta_ms, *period_ms, *duration_ms),
             Fault::Packet { kind, links } => self.start_packet(fault, kind, links).await,
+            Fault::PowerLoss { .. }
+            | Fault::PowerLossAll { .. }
+            | Fault::LoseUnsynced { .. }
+            | Fault::TornWrite { .. } => self.start_disk(fault).await,
             Fault::Composed { faults } => {
                 let mut errors = Vec::new();
                 for f in faults {
@@ -430,6 +448,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             }
             Fault::ClockStrobe { nodes, .. } => self.clock_reset(nodes),
             Fault::Packet { .. } => self.stop_packet(fault).await,
+            Fault::PowerLoss { nodes }
+            | Fault::PowerLossAll { nodes }
+            | Fault::TornWrite { nodes } => self.restart(nodes).await,
+            Fault::LoseUnsynced { .. } => Ok(()),
             Fault::Composed { faults } => {
                 let mut errors = Vec::new();
                 for f in faults {

@@ -21,6 +21,11 @@ pub enum Bug {
     /// elected elsewhere (a paused one only until a message of the newer term reaches it after
     /// it resumes). See `node::lease`.
     LeaseRead,
+    /// Log appends are written but never fsync'd: the node acknowledges (votes for,
+    /// commits, answers clients about) entries that are only in the page cache, so a
+    /// power loss of enough nodes forgets acknowledged writes. A kill alone loses
+    /// nothing: the kernel (or faultline's lazy filesystem) still holds the writes.
+    NoFsync,
 }
 
 #[derive(Clone, Debug, Default)]
