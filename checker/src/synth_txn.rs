@@ -8,7 +8,8 @@
 //! Keys are retired after `max_writes_per_key` writes, as Elle's generators do, so
 //! reads stay short however long the history.
 
-use crate::history::{Event, EventType, History, Process};
+use crate::history::{Event, EventType, History, Outcome, Process};
+use crate::txn::mop::{KeyName, Mop, ReadValue, Txn, Txns};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256StarStar;
 use serde_json::{json, Value};
@@ -85,6 +86,25 @@ impl Rng {
     }
 }
 
+/// A micro-operation's value, kept typed until the history is written: a million
+/// transactions of JSON values would not fit the benchmark's memory.
+#[derive(Clone)]
+enum Val {
+    Int(i64),
+    List(Vec<i64>),
+    Reg(Option<i64>),
+}
+
+impl Val {
+    fn json(&self) -> Value {
+        match self {
+            Val::Int(v) => json!(v),
+            Val::List(l) => json!(l),
+            Val::Reg(r) => json!(r),
+        }
+    }
+}
+
 /// A transaction being simulated.
 struct Planned {
     process: u64,
@@ -93,7 +113,7 @@ struct Planned {
     ret: u64,
     crashed: bool,
     /// Filled in when it is applied: (function, key, invoke value, completion value).
-    mops: Vec<(&'static str, u64, Value)>,
+    mops: Vec<(&'static str, u64, Val)>,
 }
 
 /// The simulated store.
@@ -117,11 +137,11 @@ impl Store {
         k
     }
 
-    fn read(&self, k: u64) -> Value {
+    fn read(&self, k: u64) -> Val {
         let l = &self.lists[k as usize];
         match self.datatype {
-            TxnDatatype::ListAppend => json!(l),
-            TxnDatatype::RwRegister => json!(l.last()),
+            TxnDatatype::ListAppend => Val::List(l.clone()),
+            TxnDatatype::RwRegister => Val::Reg(l.last().copied()),
         }
     }
 
@@ -147,6 +167,76 @@ impl Store {
 /// Generates the history; returns it with the invoke index of the first transaction
 /// of the injected anomaly, if one was injected.
 pub fn generate_txns(o: &TxnSynthOptions) -> (History, Option<u64>) {
+    let (planned, injected) = simulate(o);
+    let injected_index = injected.map(|i| planned[i].call);
+    (events(planned), injected_index)
+}
+
+/// The same transactions as [`generate_txns`], straight into the checker's form, with
+/// no JSON in between (for the benchmark: the checker alone, on a million).
+pub fn generate_compact(o: &TxnSynthOptions) -> Txns {
+    let (planned, _) = simulate(o);
+    let keys = planned
+        .iter()
+        .flat_map(|t| t.mops.iter().map(|m| m.1))
+        .max()
+        .map_or(0, |k| k + 1);
+    let mut invoke_index = vec![0u64; planned.len()];
+    for (index, (_, i, done)) in timeline(&planned).into_iter().enumerate() {
+        if !done {
+            invoke_index[i as usize] = index as u64;
+        }
+    }
+    let txns = planned
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| Txn {
+            op: i,
+            process: t.process,
+            outcome: if t.crashed {
+                Outcome::Info
+            } else {
+                Outcome::Ok
+            },
+            call: t.call,
+            ret: if t.crashed { u64::MAX } else { t.ret },
+            invoke_index: invoke_index[i],
+            mops: t
+                .mops
+                .into_iter()
+                .map(|(f, k, v)| {
+                    let key = k as u32;
+                    match (f, v) {
+                        ("r", _) if t.crashed => Mop::Read {
+                            key,
+                            value: ReadValue::Unknown,
+                        },
+                        ("r", Val::List(l)) => Mop::Read {
+                            key,
+                            value: ReadValue::List(l),
+                        },
+                        ("r", Val::Reg(r)) => Mop::Read {
+                            key,
+                            value: ReadValue::Register(r),
+                        },
+                        ("append", Val::Int(value)) => Mop::Append { key, value },
+                        (_, Val::Int(value)) => Mop::Write { key, value },
+                        _ => unreachable!(
+                            "the simulation writes integers and reads lists or registers"
+                        ),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    Txns {
+        txns,
+        keys: (0..keys as i64).map(KeyName::Int).collect(),
+    }
+}
+
+/// Runs the simulation: the transactions, and which one starts the injected anomaly.
+fn simulate(o: &TxnSynthOptions) -> (Vec<Planned>, Option<usize>) {
     let mut rng = Rng(Xoshiro256StarStar::seed_from_u64(o.seed));
     let mut planned = schedule(o, &mut rng);
     let mut order: Vec<usize> = (0..planned.len()).collect();
@@ -193,18 +283,17 @@ pub fn generate_txns(o: &TxnSynthOptions) -> (History, Option<u64>) {
                 mops.push(("r", k, store.read(k)));
             } else if applies {
                 let v = store.write(k, slot);
-                mops.push((store.write_f(), k, json!(v)));
+                mops.push((store.write_f(), k, Val::Int(v)));
             } else {
                 // Not applied: a value nobody will see, still unique.
                 store.ghost += 1;
-                mops.push((store.write_f(), k, json!(store.ghost)));
+                mops.push((store.write_f(), k, Val::Int(store.ghost)));
             }
         }
         t.mops = mops;
         at += 1;
     }
-    let injected_index = injected.map(|i| planned[i].call);
-    (events(planned), injected_index)
+    (planned, injected)
 }
 
 /// Each client's transactions, back to back, with random durations.
@@ -248,8 +337,8 @@ fn inject(a: TxnAnomaly, store: &mut Store, planned: &mut [Planned], group: &[us
             push(store, y, 2);
             push(store, y, 1);
             (
-                vec![(w, x, json!(1)), (w, y, json!(1))],
-                vec![(w, x, json!(2)), (w, y, json!(2))],
+                vec![(w, x, Val::Int(1)), (w, y, Val::Int(1))],
+                vec![(w, x, Val::Int(2)), (w, y, Val::Int(2))],
                 vec![("r", x, store.read(x)), ("r", y, store.read(y))],
             )
         }
@@ -258,8 +347,8 @@ fn inject(a: TxnAnomaly, store: &mut Store, planned: &mut [Planned], group: &[us
             push(store, y, 1);
             let (rx, ry) = (store.read(x), store.read(y));
             (
-                vec![(w, x, json!(1)), ("r", y, ry)],
-                vec![(w, y, json!(1)), ("r", x, rx)],
+                vec![(w, x, Val::Int(1)), ("r", y, ry)],
+                vec![(w, y, Val::Int(1)), ("r", x, rx)],
                 vec![],
             )
         }
@@ -268,7 +357,7 @@ fn inject(a: TxnAnomaly, store: &mut Store, planned: &mut [Planned], group: &[us
             push(store, x, 1);
             push(store, y, 1);
             (
-                vec![(w, x, json!(1)), (w, y, json!(1))],
+                vec![(w, x, Val::Int(1)), (w, y, Val::Int(1))],
                 vec![("r", x, store.read(x)), ("r", y, before)],
                 vec![],
             )
@@ -278,8 +367,12 @@ fn inject(a: TxnAnomaly, store: &mut Store, planned: &mut [Planned], group: &[us
             push(store, x, 1);
             push(store, y, 1);
             (
-                vec![("r", x, rx.clone()), ("r", y, ry.clone()), (w, x, json!(1))],
-                vec![("r", x, rx), ("r", y, ry), (w, y, json!(1))],
+                vec![
+                    ("r", x, rx.clone()),
+                    ("r", y, ry.clone()),
+                    (w, x, Val::Int(1)),
+                ],
+                vec![("r", x, rx), ("r", y, ry), (w, y, Val::Int(1))],
                 vec![("r", x, store.read(x)), ("r", y, store.read(y))],
             )
         }
@@ -293,15 +386,21 @@ fn inject(a: TxnAnomaly, store: &mut Store, planned: &mut [Planned], group: &[us
     }
 }
 
-/// The events: invocations with reads blank, completions with reads filled (a
-/// crashed transaction completes `info`, with its invocation's value).
-fn events(planned: Vec<Planned>) -> History {
+/// Every invocation and completion, in time order: (time, transaction, completion?).
+fn timeline(planned: &[Planned]) -> Vec<(u64, u32, bool)> {
     let mut timed: Vec<(u64, u32, bool)> = Vec::with_capacity(planned.len() * 2);
     for (i, t) in planned.iter().enumerate() {
         timed.push((t.call, i as u32, false));
         timed.push((t.ret, i as u32, true));
     }
     timed.sort_unstable();
+    timed
+}
+
+/// The events: invocations with reads blank, completions with reads filled (a
+/// crashed transaction completes `info`, with its invocation's value).
+fn events(planned: Vec<Planned>) -> History {
+    let timed = timeline(&planned);
     let mut events = Vec::with_capacity(timed.len());
     for (index, (time, i, done)) in timed.into_iter().enumerate() {
         let t = &planned[i as usize];
@@ -313,7 +412,7 @@ fn events(planned: Vec<Planned>) -> History {
                     let v = if *f == "r" && !filled {
                         Value::Null
                     } else {
-                        v.clone()
+                        v.json()
                     };
                     json!([f, k, v])
                 })

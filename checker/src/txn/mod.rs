@@ -104,27 +104,27 @@ pub fn txn_name(txns: &Txns, t: u32) -> String {
 /// Checks a list-append history.
 pub fn check_list_append(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnError> {
     let txns = Txns::parse(history, ReadKind::List)?;
-    let (inference, inferred) = list_append::infer(&txns);
-    Ok(report::build(
-        &txns,
-        "list-append",
-        &inference,
-        inferred,
-        options,
-    ))
+    Ok(check_txns(&txns, ReadKind::List, options))
+}
+
+/// Checks transactions already parsed (list-append when `kind` is `List`).
+pub fn check_txns(txns: &Txns, kind: ReadKind, options: &TxnOptions) -> TxnReport {
+    match kind {
+        ReadKind::List => {
+            let (inference, inferred) = list_append::infer(txns);
+            report::build(txns, "list-append", &inference, inferred, options)
+        }
+        ReadKind::Register => {
+            let (inference, inferred) = register::infer(txns);
+            report::build(txns, "rw-register", &inference, inferred, options)
+        }
+    }
 }
 
 /// Checks a read-write register history.
 pub fn check_rw_register(history: &History, options: &TxnOptions) -> Result<TxnReport, TxnError> {
     let txns = Txns::parse(history, ReadKind::Register)?;
-    let (inference, inferred) = register::infer(&txns);
-    Ok(report::build(
-        &txns,
-        "rw-register",
-        &inference,
-        inferred,
-        options,
-    ))
+    Ok(check_txns(&txns, ReadKind::Register, options))
 }
 
 #[cfg(test)]

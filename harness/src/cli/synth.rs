@@ -54,6 +54,12 @@ pub fn run(args: SynthArgs) -> ExitCode {
         eprintln!("faultline synth: {message}");
         exit::code(exit::BAD_INPUT)
     };
+    if !(0.0..=1.0).contains(&args.crash_rate) {
+        return bad(format!(
+            "--crash-rate: {} is not a probability between 0 and 1",
+            args.crash_rate
+        ));
+    }
     if let Some(datatype) = txn_datatype(&args.model) {
         return txn(&args, datatype);
     }
@@ -64,24 +70,10 @@ pub fn run(args: SynthArgs) -> ExitCode {
             SynthModel::NAMES.join(", ")
         ));
     };
-    let anomaly = match args.anomaly.as_deref() {
-        None => None,
-        Some(name) => match Anomaly::from_name(name) {
-            Some(a) => Some(a),
-            None => {
-                return bad(format!(
-                    "--anomaly: unknown anomaly `{name}` (known: {})",
-                    Anomaly::NAMES.join(", ")
-                ))
-            }
-        },
+    let anomaly = match anomaly_flag(&args, Anomaly::from_name, &Anomaly::NAMES, "") {
+        Ok(a) => a,
+        Err(message) => return bad(message),
     };
-    if !(0.0..=1.0).contains(&args.crash_rate) {
-        return bad(format!(
-            "--crash-rate: {} is not a probability between 0 and 1",
-            args.crash_rate
-        ));
-    }
     if args.clients == 0 || args.keys == 0 {
         return bad("--clients and --keys must be at least 1".into());
     }
@@ -160,24 +152,15 @@ fn txn(args: &SynthArgs, datatype: TxnDatatype) -> ExitCode {
         eprintln!("faultline synth: {message}");
         exit::code(exit::BAD_INPUT)
     };
-    let anomaly = match args.anomaly.as_deref() {
-        None => None,
-        Some(name) => match TxnAnomaly::from_name(name) {
-            Some(a) => Some(a),
-            None => {
-                return bad(format!(
-                    "--anomaly: unknown anomaly `{name}` for transactions (known: {})",
-                    TxnAnomaly::NAMES.join(", ")
-                ))
-            }
-        },
+    let anomaly = match anomaly_flag(
+        args,
+        TxnAnomaly::from_name,
+        &TxnAnomaly::NAMES,
+        " for transactions",
+    ) {
+        Ok(a) => a,
+        Err(message) => return bad(message),
     };
-    if !(0.0..=1.0).contains(&args.crash_rate) {
-        return bad(format!(
-            "--crash-rate: {} is not a probability between 0 and 1",
-            args.crash_rate
-        ));
-    }
     let options = TxnSynthOptions {
         datatype,
         clients: args.clients,
@@ -215,4 +198,24 @@ fn txn(args: &SynthArgs, datatype: TxnDatatype) -> ExitCode {
     }
     eprintln!("{summary}");
     exit::code(exit::VALID)
+}
+
+/// `--anomaly`, read with the names a kind of history knows.
+fn anomaly_flag<A>(
+    args: &SynthArgs,
+    parse: fn(&str) -> Option<A>,
+    names: &[&str],
+    what: &str,
+) -> Result<Option<A>, String> {
+    args.anomaly
+        .as_deref()
+        .map(|name| {
+            parse(name).ok_or_else(|| {
+                format!(
+                    "--anomaly: unknown anomaly `{name}`{what} (known: {})",
+                    names.join(", ")
+                )
+            })
+        })
+        .transpose()
 }

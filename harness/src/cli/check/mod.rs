@@ -81,7 +81,8 @@ pub struct CheckArgs {
     /// Run `faultline test`'s checks instead of one model, comma-separated:
     /// linearizable, sequential, session, eventual, bank, counter, unique-ids, or
     /// `default` (every check that applies to --workload). A history in a run's
-    /// results folder gets that run's checks without this flag.
+    /// results folder gets that run's checks without this flag. list-append and
+    /// rw-register (transactional isolation) need no --workload.
     #[arg(long, value_name = "CHECKS")]
     pub check: Option<String>,
     /// With --check: the workload that produced the history.
