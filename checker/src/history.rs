@@ -1300,8 +1300,10 @@ mod tests {
             .skip(1)
             .map(|b| b.split("```").next().unwrap())
             .collect();
-        assert_eq!(blocks.len(), 4);
-        let jepsen = crate::import::parse(blocks[3], Some(crate::import::Format::JepsenJson));
+        assert_eq!(blocks.len(), 5);
+        let txn = parse_jsonl(blocks[3]).unwrap();
+        assert_eq!((txn.ops.len(), txn.ops[0].f.as_str()), (1, "txn"));
+        let jepsen = crate::import::parse(blocks[4], Some(crate::import::Format::JepsenJson));
         assert_eq!(jepsen.unwrap().ops[0].outcome, Outcome::Ok);
         let first = parse_jsonl(blocks[0]).unwrap();
         assert_eq!((first.ops.len(), first.ops[0].outcome), (1, Outcome::Fail));

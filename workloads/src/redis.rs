@@ -612,7 +612,7 @@ mod tests {
         let primary = format!("127.0.0.1:{}", ports[0]);
         wait_for(
             "replication and the sentinel",
-            Duration::from_secs(10),
+            Duration::from_secs(30),
             async || {
                 let Ok(mut c) = connect(&primary, Duration::from_millis(200)).await else {
                     return false;

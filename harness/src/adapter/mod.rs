@@ -9,8 +9,8 @@ mod bank;
 mod etcd;
 mod external;
 mod kv;
-mod postgres;
 mod maelstrom;
+mod postgres;
 mod redis;
 
 use anyhow::Result;

@@ -75,12 +75,82 @@ pub fn end_ms(history: &History) -> f64 {
     ms(history.events.iter().map(|e| e.time).max().unwrap_or(0))
 }
 
+/// A fault's value in words, for a band's label and the "fault in force" sentence: a
+/// partition's grudge as its sides (`n1 n3 | n2 n4 n5`), other fields as `name: value`
+/// without JSON's quotes; the `fault` field repeats the band's kind and is left out.
 fn short(v: &Value) -> String {
-    let mut s = if v.is_null() {
-        String::new()
-    } else {
-        v.to_string()
-    };
+    let mut s = in_words(v);
     super::render::html::cut(&mut s, 300, "…");
     s
+}
+
+fn in_words(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(in_words).collect::<Vec<_>>().join(", "),
+        Value::Object(fields) => fields
+            .iter()
+            .filter(|(k, _)| k.as_str() != "fault")
+            .map(|(k, v)| match (k.as_str(), v) {
+                ("grudge", Value::Object(g)) => format!("sides {}", sides(g)),
+                _ => format!("{k}: {}", in_words(v)),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// The sides of a partition: each node with the nodes it can still reach (every node
+/// named in the grudge but those it holds a grudge against), one side per distinct set.
+fn sides(grudge: &serde_json::Map<String, Value>) -> String {
+    use std::collections::BTreeSet;
+    let named = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut all: BTreeSet<String> = grudge.keys().cloned().collect();
+    grudge.values().for_each(|v| all.extend(named(v)));
+    let mut out: Vec<BTreeSet<String>> = Vec::new();
+    for node in &all {
+        let cut = grudge.get(node).map(named).unwrap_or_default();
+        let side: BTreeSet<String> = all.difference(&cut).cloned().collect();
+        if !out.contains(&side) {
+            out.push(side);
+        }
+    }
+    out.iter()
+        .map(|s| s.iter().cloned().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_partition_is_described_by_its_sides_not_its_json() {
+        let v = json!({"fault": "partition", "kind": "halves", "grudge": {
+            "n1": ["n2", "n4", "n5"], "n3": ["n2", "n4", "n5"],
+            "n2": ["n1", "n3"], "n4": ["n1", "n3"], "n5": ["n1", "n3"]}});
+        assert_eq!(short(&v), "kind: halves; sides n1 n3 | n2 n4 n5");
+    }
+
+    #[test]
+    fn other_fault_values_lose_their_quotes() {
+        assert_eq!(short(&json!(["n1", "n2"])), "n1, n2");
+        assert_eq!(
+            short(&json!({"nodes": ["n3"], "delta_ms": -6000})),
+            "nodes: n3; delta_ms: -6000"
+        );
+        assert_eq!(short(&Value::Null), "");
+    }
 }
