@@ -76,6 +76,37 @@ pub trait ClusterControl: Send + Sync {
         crate::netns::run_command(node.clone(), command)
     }
 
+    /// Removes `nodes` from the cluster through the system's own admin interface, so
+    /// that the members are `members`. The removed nodes keep running (as non-members
+    /// that may not know it yet) until [`add_members`](ClusterControl::add_members)
+    /// brings them back. An error leaves it unknown whether they left.
+    fn remove_members(
+        &self,
+        nodes: &[String],
+        members: &[String],
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = (nodes, members);
+        std::future::ready(Err(anyhow::anyhow!(
+            "this cluster cannot change its membership"
+        )))
+    }
+
+    /// Adds `nodes` back so that the members are `members`: first makes sure they are
+    /// out (asking again to remove them, which must be harmless when they are), then
+    /// stops them, wipes their data directories, starts them fresh as nodes waiting to
+    /// join, and adds them through the system's admin interface. Nothing is wiped
+    /// unless the system confirmed the removal.
+    fn add_members(
+        &self,
+        nodes: &[String],
+        members: &[String],
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = (nodes, members);
+        std::future::ready(Err(anyhow::anyhow!(
+            "this cluster cannot change its membership"
+        )))
+    }
+
     /// Whether [`run_in_node`](ClusterControl::run_in_node) runs commands on this
     /// machine, in the nodes' local namespaces (the default): then the nemesis checks
     /// before the first fault that it is root, has iptables and can enter them. A

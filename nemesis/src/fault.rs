@@ -157,6 +157,16 @@ pub enum Fault {
     },
     /// Loss, delay, reordering or duplication on these links.
     Packet { kind: PacketKind, links: Vec<Link> },
+    /// A membership change through the system's own admin interface: `change` says
+    /// whether `nodes` leave the cluster or come back (with empty data, as fresh
+    /// nodes), `members` is the membership asked for. Not healed by its stop: a
+    /// membership change stays until the next one (the nemesis alternates removing
+    /// and adding back, and the final heal adds back whatever is out).
+    Membership {
+        change: MembershipChange,
+        nodes: Vec<String>,
+        members: Vec<String>,
+    },
     /// Several faults in force together, started in this order and healed together
     /// (in the same order). The parts after the first act only on the nodes the first
     /// singled out ([`Fault::singled_out`]).
@@ -174,6 +184,7 @@ impl Fault {
             Fault::ClockBump { .. } => "clock-bump".into(),
             Fault::ClockStrobe { .. } => "clock-strobe".into(),
             Fault::Packet { kind, .. } => format!("start-{}", kind.name()),
+            Fault::Membership { change, .. } => change.name().into(),
             Fault::Composed { faults } => join_names(faults, Fault::start_name),
         }
     }
@@ -187,6 +198,7 @@ impl Fault {
             Fault::Pause { .. } | Fault::PauseLeader { .. } => "resume".into(),
             Fault::ClockBump { .. } | Fault::ClockStrobe { .. } => "clock-reset".into(),
             Fault::Packet { kind, .. } => format!("stop-{}", kind.name()),
+            Fault::Membership { .. } => "membership-held".into(),
             Fault::Composed { faults } => join_names(faults, Fault::stop_name),
         }
     }
@@ -244,6 +256,16 @@ impl Fault {
                 };
                 format!("{what} on {} links", links.len())
             }
+            Fault::Membership {
+                change,
+                nodes,
+                members,
+            } => format!(
+                "{} {}: members {}",
+                change.name(),
+                nodes.join(","),
+                members.join(",")
+            ),
             Fault::Composed { faults } => faults
                 .iter()
                 .map(Fault::describe)
@@ -298,6 +320,7 @@ impl Fault {
             | Fault::PauseLeader { nodes, .. }
             | Fault::ClockStrobe { nodes, .. } => nodes.clone(),
             Fault::ClockBump { deltas_ms } => deltas_ms.keys().cloned().collect(),
+            Fault::Membership { nodes, .. } => nodes.clone(),
             Fault::Packet { .. } => Vec::new(),
             Fault::Composed { faults } => faults
                 .first()
@@ -348,6 +371,27 @@ impl Fault {
     }
 }
 
+/// Which way a membership change goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MembershipChange {
+    /// The nodes are removed from the cluster (they keep running, as non-members,
+    /// until they are added back).
+    Remove,
+    /// The nodes are stopped, their data wiped, started fresh and added back.
+    Add,
+}
+
+impl MembershipChange {
+    /// The history's `f` for the change.
+    pub fn name(self) -> &'static str {
+        match self {
+            MembershipChange::Remove => "remove-members",
+            MembershipChange::Add => "add-members",
+        }
+    }
+}
+
 fn join_names(faults: &[Fault], name: fn(&Fault) -> String) -> String {
     faults.iter().map(name).collect::<Vec<_>>().join("+")
 }
@@ -378,6 +422,9 @@ pub enum FaultKind {
     Delay,
     Reorder,
     Duplicate,
+    /// Remove one or two members through the system's admin interface, or add back
+    /// those out (fresh, with empty data), in turns.
+    Membership,
     /// Several single kinds started together as one fault and healed together
     /// (`pause-leader+clock-bump`). Built only through [`FaultKind::compose`], which
     /// refuses compositions that cannot work; the parts after the first act on the
@@ -394,7 +441,10 @@ const GROUPS: &[(&str, &str)] = &[
     ),
     ("clock", "clock-bump, clock-strobe"),
     ("packet", "loss, delay, reorder, duplicate"),
-    ("all", "every single kind the node count allows"),
+    (
+        "all",
+        "every single kind the node count allows, but membership",
+    ),
     ("none", "no faults"),
 ];
 
@@ -417,6 +467,7 @@ impl FaultKind {
             FaultKind::Delay,
             FaultKind::Reorder,
             FaultKind::Duplicate,
+            FaultKind::Membership,
         ]);
         v
     }
@@ -436,6 +487,7 @@ impl FaultKind {
             FaultKind::Delay => "delay".into(),
             FaultKind::Reorder => "reorder".into(),
             FaultKind::Duplicate => "duplicate".into(),
+            FaultKind::Membership => "membership".into(),
             FaultKind::Composed(parts) => parts
                 .iter()
                 .map(FaultKind::name)
@@ -486,6 +538,7 @@ impl FaultKind {
         match self {
             FaultKind::Partition(p) => p.min_nodes(),
             FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate => 2,
+            FaultKind::Membership => 3,
             FaultKind::Composed(parts) => parts.iter().map(FaultKind::min_nodes).max().unwrap_or(1),
             _ => 1,
         }
@@ -517,6 +570,9 @@ impl FaultKind {
                 )),
                 (0, FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate) => Some(format!(
                     "{name} acts on links, not nodes, so it singles out none for the parts after it (put it after a part that does, e.g. partition-one+{name})"
+                )),
+                (0, FaultKind::Membership) => Some(format!(
+                    "{name} singles out no nodes for the parts after it; put it after a part that does (e.g. partition-halves+{name}, which changes the membership while the partition is in force)"
                 )),
                 (0, _) => None,
                 (_, FaultKind::Partition(_)) => Some(format!(
@@ -649,7 +705,12 @@ impl FaultKind {
                     FaultKind::Reorder,
                     FaultKind::Duplicate,
                 ]),
-                "all" => Some(FaultKind::all()),
+                "all" => Some(
+                    FaultKind::all()
+                        .into_iter()
+                        .filter(|k| *k != FaultKind::Membership)
+                        .collect(),
+                ),
                 "none" => Some(Vec::new()),
                 _ => None,
             };

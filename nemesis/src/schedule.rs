@@ -62,6 +62,11 @@ pub enum Decision {
         kind: PacketKind,
         links: Vec<(usize, usize)>,
     },
+    /// Change the membership: remove `nodes` when every node is a member, else add
+    /// back the nodes that are out ([`crate::Nemesis::resolve`] knows which).
+    Membership {
+        nodes: Vec<usize>,
+    },
     /// Parts started together and healed together. The first is decided as it would
     /// be alone; the later ones for every node (every node's clock delta, every link),
     /// and [`crate::Nemesis::resolve`] narrows them to the nodes the first singles out,
@@ -456,6 +461,9 @@ impl Schedule {
                 kind: PacketKind::Duplicate { p: p.duplicate_p },
                 links: links(n, rng),
             },
+            FaultKind::Membership => Decision::Membership {
+                nodes: membership_targets(n, rng),
+            },
             FaultKind::Composed(_) => unreachable!("handled above"),
         }
     }
@@ -513,6 +521,19 @@ fn next_in_round(left: &mut Vec<usize>, n: usize, rng: &mut SeededRng) -> usize 
     }
     left.pop()
         .expect("a round holds every one of n > 0 choices")
+}
+
+/// The nodes a membership change removes: one, or with five nodes or more two at once
+/// as often as one (a change of two members is what joint consensus exists for: a
+/// majority of the old and of the new configuration may be disjoint). Never so many
+/// that fewer than three members stay.
+fn membership_targets(n: usize, rng: &mut SeededRng) -> Vec<usize> {
+    let count = if n >= 5 && rng.coin() { 2 } else { 1 };
+    let count = count.min(n.saturating_sub(3)).max(1);
+    let mut order = rng.permutation(n);
+    order.truncate(count);
+    order.sort_unstable();
+    order
 }
 
 fn bumps(nodes: &[usize], p: &FaultParams, rng: &mut SeededRng) -> Vec<(usize, i64)> {

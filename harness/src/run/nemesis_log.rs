@@ -2,9 +2,9 @@
 //! convention: both halves are `info` events of process `nemesis`) and kept for
 //! `results.json`.
 
-use crate::results::NemesisEventRecord;
+use crate::results::{MembershipStep, NemesisEventRecord};
 use checker::history::{Event, EventType, Process};
-use nemesis::NemesisEvent;
+use nemesis::{Fault, NemesisEvent};
 use std::sync::{Arc, Mutex};
 use workloads::recorder::Recorder;
 
@@ -13,6 +13,7 @@ use workloads::recorder::Recorder;
 pub struct NemesisLog {
     recorder: Arc<Recorder>,
     events: Arc<Mutex<Vec<NemesisEventRecord>>>,
+    membership: Arc<Mutex<Vec<MembershipStep>>>,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -21,6 +22,7 @@ impl NemesisLog {
         NemesisLog {
             recorder,
             events: Arc::default(),
+            membership: Arc::default(),
             errors: Arc::default(),
         }
     }
@@ -31,15 +33,21 @@ impl NemesisLog {
             .with_value(event.value.clone());
         e.error = event.error.clone();
         match self.recorder.record(e) {
-            Ok((index, time)) => lock(&self.events).push(NemesisEventRecord {
-                index,
-                time_s: time as f64 / 1e9,
-                stage: event.stage,
-                f: event.f,
-                error: event.error,
-                took_s: event.took.map(|d| d.as_secs_f64()),
-                in_force: event.in_force,
-            }),
+            Ok((index, time)) => {
+                let time_s = time as f64 / 1e9;
+                if event.stage == nemesis::Stage::Complete {
+                    lock(&self.membership).extend(membership_steps(&event, time_s));
+                }
+                lock(&self.events).push(NemesisEventRecord {
+                    index,
+                    time_s,
+                    stage: event.stage,
+                    f: event.f,
+                    error: event.error,
+                    took_s: event.took.map(|d| d.as_secs_f64()),
+                    in_force: event.in_force,
+                })
+            }
             Err(e) => lock(&self.errors).push(e.to_string()),
         }
     }
@@ -51,6 +59,42 @@ impl NemesisLog {
             lock(&self.errors).first().cloned(),
         )
     }
+}
+
+impl NemesisLog {
+    /// The membership changes recorded so far, in order.
+    pub fn membership(&self) -> Vec<MembershipStep> {
+        lock(&self.membership).clone()
+    }
+}
+
+/// The membership changes a completion event records: its fault's, or its
+/// composition's membership part's. Heals of a membership fault change nothing.
+fn membership_steps(event: &NemesisEvent, time_s: f64) -> Vec<MembershipStep> {
+    let Ok(fault) = serde_json::from_value::<Fault>(event.value.clone()) else {
+        return Vec::new();
+    };
+    let parts = match fault {
+        Fault::Composed { faults } => faults,
+        single => vec![single],
+    };
+    parts
+        .into_iter()
+        .filter_map(|f| match f {
+            Fault::Membership {
+                change,
+                nodes,
+                members,
+            } if event.f.split('+').any(|name| name == change.name()) => Some(MembershipStep {
+                time_s,
+                change,
+                nodes,
+                members,
+                error: event.error.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 mod clocks;
+mod membership;
 mod packets;
 mod partition;
 mod process;
@@ -60,6 +61,9 @@ pub struct Nemesis<C: ClusterControl + 'static> {
     partition_rules: BTreeMap<String, Option<Vec<Rule>>>,
     killed: BTreeSet<String>,
     paused: BTreeSet<String>,
+    /// Nodes out of the cluster, or maybe out (a removal that failed may have
+    /// happened): the next membership change adds them back.
+    removed: BTreeSet<String>,
     /// Clock offsets in force (ms), by node, with the file that sets them.
     clocks: BTreeMap<String, (PathBuf, i64)>,
     strobe: Option<(Strobe, Vec<String>)>,
@@ -83,6 +87,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             partition_rules: BTreeMap::new(),
             killed: BTreeSet::new(),
             paused: BTreeSet::new(),
+            removed: BTreeSet::new(),
             clocks: BTreeMap::new(),
             strobe: None,
             packets: Vec::new(),
@@ -229,6 +234,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     pub async fn resolve(&self, decision: &Decision) -> Result<Fault> {
         match decision {
             Decision::Composed { parts } => self.resolve_composed(parts).await,
+            Decision::Membership { nodes } => self.resolve_membership(nodes),
             Decision::Partition {
                 kind: PartitionKind::Leader,
                 fallback,
@@ -299,6 +305,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             |nodes: &[usize]| -> Vec<String> { nodes.iter().map(|i| self.name(*i)).collect() };
         Ok(match decision {
             Decision::Composed { .. }
+            | Decision::Membership { .. }
             | Decision::KillLeader { .. }
             | Decision::PauseLeader { .. }
             | Decision::Partition {
@@ -394,6 +401,11 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 duration_ms,
             } => self.clock_strobe(nodes, *delta_ms, *period_ms, *duration_ms),
             Fault::Packet { kind, links } => self.start_packet(fault, kind, links).await,
+            Fault::Membership {
+                change,
+                nodes,
+                members,
+            } => self.change_membership(*change, nodes, members).await,
             Fault::Composed { faults } => {
                 let mut errors = Vec::new();
                 for f in faults {
@@ -430,6 +442,8 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             }
             Fault::ClockStrobe { nodes, .. } => self.clock_reset(nodes),
             Fault::Packet { .. } => self.stop_packet(fault).await,
+            // A membership change stays until the next one (or the final heal).
+            Fault::Membership { .. } => Ok(()),
             Fault::Composed { faults } => {
                 let mut errors = Vec::new();
                 for f in faults {
@@ -465,6 +479,9 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         }
         let skewed: Vec<String> = self.clocks.keys().cloned().collect();
         if let Err(e) = self.clock_reset(&skewed) {
+            errors.push(e);
+        }
+        if let Err(e) = self.add_back_removed().await {
             errors.push(e);
         }
         self.update_status();
@@ -514,6 +531,9 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         for p in &self.packets {
             parts.push(p.fault.describe());
         }
+        if !self.removed.is_empty() {
+            parts.push(format!("out of the cluster {}", join(&self.removed)));
+        }
         if parts.is_empty() {
             "healthy".into()
         } else {
@@ -529,6 +549,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             && self.strobe.is_none()
             && self.clocks.values().all(|(_, ms)| *ms == 0)
             && self.packets.is_empty()
+            && self.removed.is_empty()
     }
 
     fn update_status(&self) {

@@ -15,6 +15,7 @@
 
 pub mod cleanup;
 pub mod faketime;
+mod membership;
 pub mod naming;
 pub mod network;
 pub mod process;
@@ -466,6 +467,14 @@ impl ClusterControl for Cluster {
 
     fn pause(&self, node: &str) -> Result<()> {
         self.inner.signal(node, libc::SIGSTOP, "paused (SIGSTOP)")
+    }
+
+    async fn remove_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        Cluster::remove_members(self, nodes, members).await
+    }
+
+    async fn add_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        Cluster::add_members(self, nodes, members).await
     }
 
     fn resume(&self, node: &str) -> Result<()> {

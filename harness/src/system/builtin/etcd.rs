@@ -72,6 +72,7 @@ pub fn spec() -> SystemSpec {
         unavailable: None,
         promises: None,
         client: None,
+        membership: None,
     }
 }
 

@@ -1,0 +1,197 @@
+//! How a system's membership is changed: its own admin interface, asked by the harness
+//! when the nemesis removes nodes or adds them back (`--nemesis membership`).
+//!
+//! A change always goes through the system: the harness only starts and stops the
+//! processes the change needs (a removed node keeps running until it is added back;
+//! then it is stopped, its data wiped, and started fresh with the `join` command).
+
+use super::template::{render_word, CommandTemplate, NodeVars};
+use super::SystemSpec;
+use anyhow::{anyhow, bail, Context, Result};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+/// How long one admin request or command may take. raft-kv gives a change ten request
+/// timeouts (20 s by default); a change stuck behind a partition is abandoned sooner,
+/// and its outcome is then unknown (the nemesis treats the nodes as maybe out).
+pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The system's admin interface for membership changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembershipApi {
+    /// `PUT /admin/members {"members": {"n1": "ip:port", ...}}` on any member, which
+    /// forwards it to the leader: the voters become exactly those (raft-kv).
+    KvAdmin,
+    /// A system file's `[membership]` commands, run on the controller once per node
+    /// changed; exit status 0 means done. Placeholders are the changed node's, and
+    /// `{peers}`, `{others}`, `{node_count}` and `{initial_cluster}` describe the
+    /// membership after the change.
+    Commands {
+        add: CommandTemplate,
+        remove: CommandTemplate,
+    },
+}
+
+/// What a system needs for membership changes: the interface, and how a fresh node
+/// starts to be added (its first start otherwise, e.g. raft-kv's `--join`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipSpec {
+    pub api: MembershipApi,
+    /// The command that starts a fresh node waiting to be added (placeholders as in
+    /// `command`, with the membership after the change).
+    pub join: CommandTemplate,
+}
+
+/// One node as a change names it.
+#[derive(Debug, Clone)]
+pub struct MemberAddr<'a> {
+    pub id: &'a str,
+    pub index: usize,
+    pub ip: Ipv4Addr,
+    pub data_dir: &'a Path,
+}
+
+impl MembershipSpec {
+    /// Checks the templates' placeholders.
+    pub fn validate(&self, has_peer_port: bool) -> Result<()> {
+        self.join
+            .validate(has_peer_port)
+            .context("field `membership.join`")?;
+        if let MembershipApi::Commands { add, remove } = &self.api {
+            add.validate(has_peer_port)
+                .context("field `membership.add`")?;
+            remove
+                .validate(has_peer_port)
+                .context("field `membership.remove`")?;
+        }
+        Ok(())
+    }
+
+    /// Removes `nodes` so that the members are `members` (the nodes after the change).
+    pub async fn remove(
+        &self,
+        spec: &SystemSpec,
+        nodes: &[MemberAddr<'_>],
+        members: &[MemberAddr<'_>],
+    ) -> Result<()> {
+        match &self.api {
+            MembershipApi::KvAdmin => put_members(spec, members).await,
+            MembershipApi::Commands { remove, .. } => {
+                run_each(remove, spec, nodes, members, "remove").await
+            }
+        }
+    }
+
+    /// Adds `nodes` (started fresh already) so that the members are `members`.
+    pub async fn add(
+        &self,
+        spec: &SystemSpec,
+        nodes: &[MemberAddr<'_>],
+        members: &[MemberAddr<'_>],
+    ) -> Result<()> {
+        match &self.api {
+            MembershipApi::KvAdmin => put_members(spec, members).await,
+            MembershipApi::Commands { add, .. } => run_each(add, spec, nodes, members, "add").await,
+        }
+    }
+}
+
+/// The template variables of `node` with the membership `members`.
+pub fn vars_of<'a>(node: &MemberAddr<'a>, members: &'a [(String, Ipv4Addr)]) -> NodeVars<'a> {
+    NodeVars {
+        id: node.id,
+        index: node.index,
+        ip: node.ip,
+        data_dir: node.data_dir,
+        members,
+    }
+}
+
+fn pairs(members: &[MemberAddr<'_>]) -> Vec<(String, Ipv4Addr)> {
+    members.iter().map(|m| (m.id.to_string(), m.ip)).collect()
+}
+
+/// raft-kv's `PUT /admin/members`, tried on each member in turn until one answers
+/// 2xx (any member forwards to the leader). Idempotent: asking for the membership in
+/// force is answered done.
+async fn put_members(spec: &SystemSpec, members: &[MemberAddr<'_>]) -> Result<()> {
+    let book: BTreeMap<&str, String> = members
+        .iter()
+        .map(|m| (m.id, format!("{}:{}", m.ip, spec.port)))
+        .collect();
+    let body = serde_json::json!({ "members": book });
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(ADMIN_TIMEOUT)
+        .build()?;
+    let mut errors = Vec::new();
+    for m in members {
+        let url = format!("http://{}:{}/admin/members", m.ip, spec.port);
+        match client.put(&url).json(&body).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => {
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                errors.push(format!("{}: {status} {}", m.id, text.trim()));
+            }
+            Err(e) => errors.push(format!("{}: {e}", m.id)),
+        }
+    }
+    bail!(
+        "PUT /admin/members ({}) refused by every member: {}",
+        members.iter().map(|m| m.id).collect::<Vec<_>>().join(","),
+        errors.join("; ")
+    )
+}
+
+/// Runs a `[membership]` command for each node, in order, on the controller.
+async fn run_each(
+    template: &CommandTemplate,
+    spec: &SystemSpec,
+    nodes: &[MemberAddr<'_>],
+    members: &[MemberAddr<'_>],
+    what: &str,
+) -> Result<()> {
+    let after = pairs(members);
+    for node in nodes {
+        let vars = vars_of(node, &after);
+        let program = render_word(&template.program, spec, &vars)?;
+        let args = template
+            .args
+            .iter()
+            .map(|a| render_word(a, spec, &vars))
+            .collect::<Result<Vec<_>>>()?;
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.args(&args).kill_on_drop(true);
+        let out = tokio::time::timeout(ADMIN_TIMEOUT, cmd.output())
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "`membership.{what}` for {} did not finish within {ADMIN_TIMEOUT:?}",
+                    node.id
+                )
+            })?
+            .with_context(|| format!("running `membership.{what}` ({program})"))?;
+        if !out.status.success() {
+            bail!(
+                "`membership.{what}` for {} failed ({}): {}",
+                node.id,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The raft-kv kind: the admin endpoint, and the first start's command with `--join`.
+pub fn kv_admin(command: &CommandTemplate) -> MembershipSpec {
+    let mut join = command.clone();
+    join.args.push("--join".into());
+    MembershipSpec {
+        api: MembershipApi::KvAdmin,
+        join,
+    }
+}
