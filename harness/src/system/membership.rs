@@ -16,7 +16,7 @@ use std::time::Duration;
 /// How long one admin request or command may take. raft-kv gives a change ten request
 /// timeouts (20 s by default); a change stuck behind a partition is abandoned sooner,
 /// and its outcome is then unknown (the nemesis treats the nodes as maybe out).
-pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The system's admin interface for membership changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +113,10 @@ fn pairs(members: &[MemberAddr<'_>]) -> Vec<(String, Ipv4Addr)> {
     members.iter().map(|m| (m.id.to_string(), m.ip)).collect()
 }
 
-/// raft-kv's `PUT /admin/members`, tried on each member in turn until one answers
-/// 2xx (any member forwards to the leader). Idempotent: asking for the membership in
-/// force is answered done.
+/// raft-kv's `PUT /admin/members`, sent to every member at once (any member forwards
+/// to the leader; the copies that reach it second are refused as a change already in
+/// progress): done when one answers 2xx, so a member cut off from the leader costs
+/// nothing. Idempotent: asking for the membership in force is answered done.
 async fn put_members(spec: &SystemSpec, members: &[MemberAddr<'_>]) -> Result<()> {
     let book: BTreeMap<&str, String> = members
         .iter()
@@ -126,19 +127,31 @@ async fn put_members(spec: &SystemSpec, members: &[MemberAddr<'_>]) -> Result<()
         .no_proxy()
         .timeout(ADMIN_TIMEOUT)
         .build()?;
-    let mut errors = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     for m in members {
         let url = format!("http://{}:{}/admin/members", m.ip, spec.port);
-        match client.put(&url).json(&body).send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) => {
-                let status = r.status();
-                let text = r.text().await.unwrap_or_default();
-                errors.push(format!("{}: {status} {}", m.id, text.trim()));
+        let (client, body, id) = (client.clone(), body.clone(), m.id.to_string());
+        tasks.spawn(async move {
+            match client.put(&url).json(&body).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => {
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    Err(format!("{id}: {status} {}", text.trim()))
+                }
+                Err(e) => Err(format!("{id}: {e}")),
             }
-            Err(e) => errors.push(format!("{}: {e}", m.id)),
+        });
+    }
+    let mut errors = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => errors.push(e),
+            Err(e) => errors.push(format!("request task failed: {e}")),
         }
     }
+    errors.sort();
     bail!(
         "PUT /admin/members ({}) refused by every member: {}",
         members.iter().map(|m| m.id).collect::<Vec<_>>().join(","),
