@@ -76,6 +76,14 @@ pub trait ClusterControl: Send + Sync {
         crate::netns::run_command(node.clone(), command)
     }
 
+    /// The node's data directory, for disk faults (`corrupt`, `truncate`), which act
+    /// on its files directly (through a FUSE mount, if one sits on it).
+    fn data_dir(&self, node: &str) -> anyhow::Result<PathBuf> {
+        Err(anyhow::anyhow!(
+            "this cluster does not expose node {node}'s data directory"
+        ))
+    }
+
     /// Removes `nodes` from the cluster through the system's own admin interface, so
     /// that the members are `members`. The removed nodes keep running (as non-members
     /// that may not know it yet) until [`add_members`](ClusterControl::add_members)

@@ -167,6 +167,21 @@ pub enum Fault {
         nodes: Vec<String>,
         members: Vec<String>,
     },
+    /// Flip bits in `len` bytes at `offset` of `file` (a path inside `node`'s data
+    /// directory, relative to it). Not healed: the node must notice.
+    Corrupt {
+        node: String,
+        file: String,
+        offset: u64,
+        len: u64,
+    },
+    /// Cut `file` of `node`'s data directory to `to` bytes (it had `from`). Not healed.
+    Truncate {
+        node: String,
+        file: String,
+        from: u64,
+        to: u64,
+    },
     /// Several faults in force together, started in this order and healed together
     /// (in the same order). The parts after the first act only on the nodes the first
     /// singled out ([`Fault::singled_out`]).
@@ -185,6 +200,8 @@ impl Fault {
             Fault::ClockStrobe { .. } => "clock-strobe".into(),
             Fault::Packet { kind, .. } => format!("start-{}", kind.name()),
             Fault::Membership { change, .. } => change.name().into(),
+            Fault::Corrupt { .. } => "corrupt".into(),
+            Fault::Truncate { .. } => "truncate".into(),
             Fault::Composed { faults } => join_names(faults, Fault::start_name),
         }
     }
@@ -199,6 +216,7 @@ impl Fault {
             Fault::ClockBump { .. } | Fault::ClockStrobe { .. } => "clock-reset".into(),
             Fault::Packet { kind, .. } => format!("stop-{}", kind.name()),
             Fault::Membership { .. } => "membership-held".into(),
+            Fault::Corrupt { .. } | Fault::Truncate { .. } => "disk-held".into(),
             Fault::Composed { faults } => join_names(faults, Fault::stop_name),
         }
     }
@@ -266,6 +284,18 @@ impl Fault {
                 nodes.join(","),
                 members.join(",")
             ),
+            Fault::Corrupt {
+                node,
+                file,
+                offset,
+                len,
+            } => format!("{node}: {len} bytes of {file} corrupted at {offset}"),
+            Fault::Truncate {
+                node,
+                file,
+                from,
+                to,
+            } => format!("{node}: {file} cut from {from} to {to} bytes"),
             Fault::Composed { faults } => faults
                 .iter()
                 .map(Fault::describe)
@@ -321,6 +351,7 @@ impl Fault {
             | Fault::ClockStrobe { nodes, .. } => nodes.clone(),
             Fault::ClockBump { deltas_ms } => deltas_ms.keys().cloned().collect(),
             Fault::Membership { nodes, .. } => nodes.clone(),
+            Fault::Corrupt { node, .. } | Fault::Truncate { node, .. } => vec![node.clone()],
             Fault::Packet { .. } => Vec::new(),
             Fault::Composed { faults } => faults
                 .first()
@@ -425,6 +456,10 @@ pub enum FaultKind {
     /// Remove one or two members through the system's admin interface, or add back
     /// those out (fresh, with empty data), in turns.
     Membership,
+    /// Flip bits in a random byte range of a file in one node's data directory.
+    Corrupt,
+    /// Cut a file in one node's data directory short.
+    Truncate,
     /// Several single kinds started together as one fault and healed together
     /// (`pause-leader+clock-bump`). Built only through [`FaultKind::compose`], which
     /// refuses compositions that cannot work; the parts after the first act on the
@@ -443,7 +478,7 @@ const GROUPS: &[(&str, &str)] = &[
     ("packet", "loss, delay, reorder, duplicate"),
     (
         "all",
-        "every single kind the node count allows, but membership",
+        "every single kind the node count allows, but membership, corrupt and truncate",
     ),
     ("none", "no faults"),
 ];
@@ -468,6 +503,8 @@ impl FaultKind {
             FaultKind::Reorder,
             FaultKind::Duplicate,
             FaultKind::Membership,
+            FaultKind::Corrupt,
+            FaultKind::Truncate,
         ]);
         v
     }
@@ -488,6 +525,8 @@ impl FaultKind {
             FaultKind::Reorder => "reorder".into(),
             FaultKind::Duplicate => "duplicate".into(),
             FaultKind::Membership => "membership".into(),
+            FaultKind::Corrupt => "corrupt".into(),
+            FaultKind::Truncate => "truncate".into(),
             FaultKind::Composed(parts) => parts
                 .iter()
                 .map(FaultKind::name)
@@ -708,7 +747,12 @@ impl FaultKind {
                 "all" => Some(
                     FaultKind::all()
                         .into_iter()
-                        .filter(|k| *k != FaultKind::Membership)
+                        .filter(|k| {
+                            !matches!(
+                                k,
+                                FaultKind::Membership | FaultKind::Corrupt | FaultKind::Truncate
+                            )
+                        })
                         .collect(),
                 ),
                 "none" => Some(Vec::new()),

@@ -67,6 +67,13 @@ pub enum Decision {
     Membership {
         nodes: Vec<usize>,
     },
+    /// Corrupt or cut a file of `node`'s data directory; `draw` picks the file (among
+    /// those there when the fault starts) and the byte range.
+    Disk {
+        truncate: bool,
+        node: usize,
+        draw: u64,
+    },
     /// Parts started together and healed together. The first is decided as it would
     /// be alone; the later ones for every node (every node's clock delta, every link),
     /// and [`crate::Nemesis::resolve`] narrows them to the nodes the first singles out,
@@ -460,6 +467,11 @@ impl Schedule {
             FaultKind::Duplicate => Decision::Packet {
                 kind: PacketKind::Duplicate { p: p.duplicate_p },
                 links: links(n, rng),
+            },
+            FaultKind::Corrupt | FaultKind::Truncate => Decision::Disk {
+                truncate: *kind == FaultKind::Truncate,
+                node: rng.below(n as u64) as usize,
+                draw: rng.next_u64(),
             },
             FaultKind::Membership => Decision::Membership {
                 nodes: membership_targets(n, rng),

@@ -122,6 +122,8 @@ pub fn classes_of(kind: &nemesis::FaultKind) -> Vec<FaultClass> {
         K::ClockBump | K::ClockStrobe => vec![FaultClass::Clock],
         K::Loss | K::Delay | K::Reorder | K::Duplicate => vec![FaultClass::Packet],
         K::Membership => vec![FaultClass::Membership],
+        // Any system writes its data directory; whether it notices damage is the test.
+        K::Corrupt | K::Truncate => Vec::new(),
         K::Composed(parts) => parts.iter().flat_map(classes_of).collect(),
     }
 }

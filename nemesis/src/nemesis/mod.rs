@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 mod clocks;
+mod disk;
 mod membership;
 mod packets;
 mod partition;
@@ -235,6 +236,11 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         match decision {
             Decision::Composed { parts } => self.resolve_composed(parts).await,
             Decision::Membership { nodes } => self.resolve_membership(nodes),
+            Decision::Disk {
+                truncate,
+                node,
+                draw,
+            } => self.resolve_disk(*truncate, *node, *draw),
             Decision::Partition {
                 kind: PartitionKind::Leader,
                 fallback,
@@ -306,6 +312,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         Ok(match decision {
             Decision::Composed { .. }
             | Decision::Membership { .. }
+            | Decision::Disk { .. }
             | Decision::KillLeader { .. }
             | Decision::PauseLeader { .. }
             | Decision::Partition {
@@ -406,6 +413,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 nodes,
                 members,
             } => self.change_membership(*change, nodes, members).await,
+            Fault::Corrupt { .. } | Fault::Truncate { .. } => self.damage(fault),
             Fault::Composed { faults } => {
                 let mut errors = Vec::new();
                 for f in faults {
@@ -444,6 +452,8 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             Fault::Packet { .. } => self.stop_packet(fault).await,
             // A membership change stays until the next one (or the final heal).
             Fault::Membership { .. } => Ok(()),
+            // Damage to a file cannot be undone; the node must notice it.
+            Fault::Corrupt { .. } | Fault::Truncate { .. } => Ok(()),
             Fault::Composed { faults } => {
                 let mut errors = Vec::new();
                 for f in faults {

@@ -469,6 +469,10 @@ impl ClusterControl for Cluster {
         self.inner.signal(node, libc::SIGSTOP, "paused (SIGSTOP)")
     }
 
+    fn data_dir(&self, node: &str) -> Result<PathBuf> {
+        Ok(self.node(node)?.data_dir.clone())
+    }
+
     async fn remove_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
         Cluster::remove_members(self, nodes, members).await
     }
