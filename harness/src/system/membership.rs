@@ -208,3 +208,91 @@ pub fn kv_admin(command: &CommandTemplate) -> MembershipSpec {
         join,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::FaultClass;
+
+    fn spec_file(dir: &Path, membership: &str, faults: &str) -> Result<SystemSpec> {
+        let text = format!(
+            "name = \"m\"\ncommand = \"sh -c 'sleep 100' {{id}}\"\nport = 9000\n{faults}\n{membership}"
+        );
+        SystemSpec::from_toml_str(&text, &dir.join("m.toml"))
+    }
+
+    #[test]
+    fn a_membership_table_enables_the_fault_and_its_commands_see_the_membership_after_the_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("calls");
+        let table = format!(
+            "[membership]\nremove = \"sh -c 'echo remove $0 $1 >> {0}' {{id}} {{peers}}\"\nadd = \"sh -c 'echo add $0 $1 >> {0}' {{id}} {{peers}}\"\njoin = \"sh -c 'sleep 100' {{id}} --join\"\n",
+            out.display()
+        );
+        let spec = spec_file(dir.path(), &table, "").unwrap();
+        assert!(spec.faults.supports(FaultClass::Membership));
+        let m = spec.membership.clone().unwrap();
+        assert_eq!(m.join.args.last().map(String::as_str), Some("--join"));
+        let d = Path::new("/d");
+        let node = |id: &'static str, i: u8| MemberAddr {
+            id,
+            index: i as usize,
+            ip: Ipv4Addr::new(10, 0, 0, i),
+            data_dir: d,
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            m.remove(&spec, &[node("n2", 2)], &[node("n1", 1), node("n3", 3)])
+                .await
+                .unwrap();
+            m.add(
+                &spec,
+                &[node("n2", 2)],
+                &[node("n1", 1), node("n2", 2), node("n3", 3)],
+            )
+            .await
+            .unwrap();
+        });
+        let calls = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            calls,
+            "remove n2 n1=10.0.0.1:9000,n3=10.0.0.3:9000\nadd n2 n1=10.0.0.1:9000,n2=10.0.0.2:9000,n3=10.0.0.3:9000\n"
+        );
+    }
+
+    #[test]
+    fn a_failing_membership_command_is_an_error_with_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let table =
+            "[membership]\nremove = \"sh -c 'echo no quorum >&2; exit 3'\"\nadd = \"true\"\n";
+        let spec = spec_file(dir.path(), table, "").unwrap();
+        let m = spec.membership.clone().unwrap();
+        let n = MemberAddr {
+            id: "n1",
+            index: 1,
+            ip: Ipv4Addr::new(10, 0, 0, 1),
+            data_dir: Path::new("/d"),
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let e = rt
+            .block_on(m.remove(&spec, &[n.clone()], &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("membership.remove") && e.contains("no quorum"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn membership_in_faults_without_a_membership_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = format!(
+            "{:#}",
+            spec_file(dir.path(), "", "faults = [\"kill\", \"membership\"]").unwrap_err()
+        );
+        assert!(e.contains("[membership]") && e.contains("m.toml"), "{e}");
+        let spec = spec_file(dir.path(), "", "").unwrap();
+        assert!(!spec.faults.supports(FaultClass::Membership));
+    }
+}
