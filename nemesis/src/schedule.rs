@@ -680,6 +680,9 @@ mod tests {
                     assert!(*fallback < 5);
                 }
                 Decision::Composed { .. } => panic!("`all` holds no compositions"),
+                Decision::Membership { .. } | Decision::Disk { .. } => {
+                    panic!("`all` holds no membership or disk faults")
+                }
             }
             seen.insert(tag);
         }
