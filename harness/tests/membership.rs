@@ -114,7 +114,7 @@ fn raft_kv_stays_linearizable_while_members_leave_and_come_back_under_partitions
         log.contains("removed from the cluster by faultline"),
         "{log}"
     );
-    assert!(log.contains("data wiped, started fresh"), "{log}");
+    assert!(log.contains("started fresh to join"), "{log}");
     assert!(log.contains("--join"), "{log}");
 }
 

@@ -24,6 +24,10 @@ pub enum MembershipApi {
     /// `PUT /admin/members {"members": {"n1": "ip:port", ...}}` on any member, which
     /// forwards it to the leader: the voters become exactly those (raft-kv).
     KvAdmin,
+    /// etcd's member API through its JSON gateway (`/v3/cluster/member/list`, `add`,
+    /// `remove`), one member at a time, matched by peer URL; a fresh member starts
+    /// with `--initial-cluster-state existing`.
+    Etcd,
     /// A system file's `[membership]` commands, run on the controller once per node
     /// changed; exit status 0 means done. Placeholders are the changed node's, and
     /// `{peers}`, `{others}`, `{node_count}` and `{initial_cluster}` describe the
@@ -78,6 +82,7 @@ impl MembershipSpec {
     ) -> Result<()> {
         match &self.api {
             MembershipApi::KvAdmin => put_members(spec, members).await,
+            MembershipApi::Etcd => etcd_change(spec, nodes, members, false).await,
             MembershipApi::Commands { remove, .. } => {
                 run_each(remove, spec, nodes, members, "remove").await
             }
@@ -93,6 +98,7 @@ impl MembershipSpec {
     ) -> Result<()> {
         match &self.api {
             MembershipApi::KvAdmin => put_members(spec, members).await,
+            MembershipApi::Etcd => etcd_change(spec, nodes, members, true).await,
             MembershipApi::Commands { add, .. } => run_each(add, spec, nodes, members, "add").await,
         }
     }
@@ -157,6 +163,83 @@ async fn put_members(spec: &SystemSpec, members: &[MemberAddr<'_>]) -> Result<()
         members.iter().map(|m| m.id).collect::<Vec<_>>().join(","),
         errors.join("; ")
     )
+}
+
+/// etcd: adds or removes each node's member (by its peer URL), asking the members
+/// that stay in turn. Idempotent: a node already in (or out) is left as it is.
+async fn etcd_change(
+    spec: &SystemSpec,
+    nodes: &[MemberAddr<'_>],
+    members: &[MemberAddr<'_>],
+    add: bool,
+) -> Result<()> {
+    let peer_port = spec
+        .peer_port
+        .ok_or_else(|| anyhow!("etcd membership needs the peer port"))?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(ADMIN_TIMEOUT)
+        .build()?;
+    for node in nodes {
+        let peer_url = format!("http://{}:{peer_port}", node.ip);
+        let mut errors = Vec::new();
+        let mut done = false;
+        for m in members.iter().filter(|m| m.id != node.id) {
+            let base = format!("http://{}:{}/v3/cluster/member", m.ip, spec.port);
+            match etcd_one(&client, &base, &peer_url, add).await {
+                Ok(()) => {
+                    done = true;
+                    break;
+                }
+                Err(e) => errors.push(format!("{}: {e:#}", m.id)),
+            }
+        }
+        if !done {
+            bail!(
+                "etcd member {} of {}: {}",
+                if add { "add" } else { "remove" },
+                node.id,
+                errors.join("; ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One member change through one member's gateway at `base`.
+async fn etcd_one(client: &reqwest::Client, base: &str, peer_url: &str, add: bool) -> Result<()> {
+    let post = |what: &'static str, body: serde_json::Value| {
+        let req = client.post(format!("{base}/{what}")).json(&body);
+        async move {
+            let r = req.send().await?;
+            let status = r.status();
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            if !status.is_success() {
+                bail!("{what}: {status} {v}");
+            }
+            Ok(v)
+        }
+    };
+    let list = post("list", serde_json::json!({})).await?;
+    let id = list["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|m| {
+            let urls = m["peerURLs"].as_array()?;
+            urls.iter()
+                .any(|u| u.as_str() == Some(peer_url))
+                .then(|| m["ID"].clone())
+        });
+    match (add, id) {
+        (true, Some(_)) | (false, None) => Ok(()),
+        (true, None) => post("add", serde_json::json!({ "peerURLs": [peer_url] }))
+            .await
+            .map(drop),
+        (false, Some(id)) => post("remove", serde_json::json!({ "ID": id }))
+            .await
+            .map(drop),
+    }
 }
 
 /// Runs a `[membership]` command for each node, in order, on the controller.

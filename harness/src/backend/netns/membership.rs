@@ -77,17 +77,25 @@ impl Cluster {
             after.iter().map(|m| (m.id.to_string(), m.ip)).collect();
         for node in &back {
             let inner = self.inner.clone();
+            let id = node.id.to_string();
+            tokio::task::spawn_blocking(move || inner.stop_and_wipe(&id))
+                .await
+                .map_err(|e| anyhow!("wiping a node panicked: {e}"))??;
+        }
+        // Added before they start: etcd refuses a node that is not a member yet, and
+        // a Raft configuration may name a node that is still starting.
+        let r = spec.add(&self.inner.system, &back, &after).await;
+        for node in &back {
+            let inner = self.inner.clone();
             let (id, vars_members) = (node.id.to_string(), pairs.clone());
-            tokio::task::spawn_blocking(move || inner.start_fresh(&id, &vars_members))
+            tokio::task::spawn_blocking(move || inner.start_joining(&id, &vars_members))
                 .await
                 .map_err(|e| anyhow!("starting a fresh node panicked: {e}"))??;
         }
         for node in &back {
-            // Best effort: a node that is slow to listen is still added; the leader
-            // retries until it answers.
+            // Best effort: readiness may wait for the node to catch up.
             let _ = self.wait_ready(node.id, FRESH_READY).await;
         }
-        let r = spec.add(&self.inner.system, &back, &after).await;
         let how = match &r {
             Ok(()) => "added back to the cluster by faultline".to_string(),
             Err(e) => format!("adding back by faultline failed (it may still happen): {e:#}"),
@@ -100,16 +108,10 @@ impl Cluster {
 }
 
 impl Inner {
-    /// Stops node `id`, empties its data directory and starts it with the system's
-    /// `join` command, the membership after the change being `members`.
-    fn start_fresh(&self, id: &str, members: &[(String, Ipv4Addr)]) -> Result<()> {
+    /// Stops node `id` and empties its data directory.
+    fn stop_and_wipe(&self, id: &str) -> Result<()> {
         let i = self.index_of(id)?;
         self.check_live()?;
-        let spec = self
-            .system
-            .membership
-            .as_ref()
-            .expect("checked by the caller");
         let node = &self.nodes[i];
         let mut p = lock(&self.procs[i]);
         p.kill()?;
@@ -119,6 +121,28 @@ impl Inner {
             Duration::from_secs(5),
         )?;
         wipe(&node.data_dir)?;
+        process::note(
+            &node.log,
+            &format!("{id} stopped and data wiped by faultline"),
+        );
+        Ok(())
+    }
+
+    /// Starts node `id` with the system's `join` command, the membership after the
+    /// change being `members`.
+    fn start_joining(&self, id: &str, members: &[(String, Ipv4Addr)]) -> Result<()> {
+        let i = self.index_of(id)?;
+        self.check_live()?;
+        let spec = self
+            .system
+            .membership
+            .as_ref()
+            .expect("checked by the caller");
+        let node = &self.nodes[i];
+        let mut p = lock(&self.procs[i]);
+        if p.is_running() {
+            bail!("node {id} is running; it must be stopped before it starts fresh");
+        }
         let vars = vars_of(
             &MemberAddr {
                 id,
@@ -139,7 +163,7 @@ impl Inner {
         };
         process::note(
             &node.log,
-            &format!("{id} stopped, data wiped, started fresh to join by faultline"),
+            &format!("{id} started fresh to join by faultline"),
         );
         let child = process::spawn(&launch)?;
         self.record_pid(id, child.id() as i32);
