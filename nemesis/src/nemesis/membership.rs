@@ -8,6 +8,9 @@ use crate::control::ClusterControl;
 use crate::fault::{Fault, MembershipChange};
 use anyhow::{bail, Result};
 
+/// How many times the final heal tries to add back the nodes out, a second apart.
+const FINAL_ADD_TRIES: u32 = 10;
+
 impl<C: ClusterControl + 'static> Nemesis<C> {
     /// A membership decision as a fault: adding back the nodes out of the cluster if
     /// there are any, else removing `nodes` (indices).
@@ -60,14 +63,29 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         }
     }
 
-    /// Adds back every node out of the cluster (the final heal).
+    /// Adds back every node out of the cluster (the final heal). The heal of the other
+    /// faults just before may leave the cluster without a leader for a while (an
+    /// election after a partition heals), so a refusal is retried, for up to
+    /// [`FINAL_ADD_TRIES`] seconds.
     pub(super) async fn add_back_removed(&mut self) -> Result<()> {
-        if self.removed.is_empty() {
-            return Ok(());
-        }
-        let out: Vec<String> = self.removed.iter().cloned().collect();
         let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
-        self.change_membership(MembershipChange::Add, &out, &all)
-            .await
+        let mut tries = 0;
+        loop {
+            if self.removed.is_empty() {
+                return Ok(());
+            }
+            let out: Vec<String> = self.removed.iter().cloned().collect();
+            match self
+                .change_membership(MembershipChange::Add, &out, &all)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if tries + 1 >= FINAL_ADD_TRIES => return Err(e),
+                Err(_) => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
     }
 }
