@@ -8,6 +8,7 @@
 use super::template::{render_word, CommandTemplate, NodeVars};
 use super::SystemSpec;
 use anyhow::{anyhow, bail, Context, Result};
+use nemesis::MembershipChange;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -73,33 +74,24 @@ impl MembershipSpec {
         Ok(())
     }
 
-    /// Removes `nodes` so that the members are `members` (the nodes after the change).
-    pub async fn remove(
+    /// Removes `nodes` (`change` Remove) or adds them (Add; stopped and wiped
+    /// already, started after) so that the members are `members`, the nodes after the
+    /// change.
+    pub async fn change(
         &self,
         spec: &SystemSpec,
+        change: MembershipChange,
         nodes: &[MemberAddr<'_>],
         members: &[MemberAddr<'_>],
     ) -> Result<()> {
+        let add = change == MembershipChange::Add;
         match &self.api {
             MembershipApi::KvAdmin => put_members(spec, members).await,
-            MembershipApi::Etcd => etcd_change(spec, nodes, members, false).await,
-            MembershipApi::Commands { remove, .. } => {
-                run_each(remove, spec, nodes, members, "remove").await
+            MembershipApi::Etcd => etcd_change(spec, nodes, members, add).await,
+            MembershipApi::Commands { add: a, remove: r } => {
+                let (template, what) = if add { (a, "add") } else { (r, "remove") };
+                run_each(template, spec, nodes, members, what).await
             }
-        }
-    }
-
-    /// Adds `nodes` (started fresh already) so that the members are `members`.
-    pub async fn add(
-        &self,
-        spec: &SystemSpec,
-        nodes: &[MemberAddr<'_>],
-        members: &[MemberAddr<'_>],
-    ) -> Result<()> {
-        match &self.api {
-            MembershipApi::KvAdmin => put_members(spec, members).await,
-            MembershipApi::Etcd => etcd_change(spec, nodes, members, true).await,
-            MembershipApi::Commands { add, .. } => run_each(add, spec, nodes, members, "add").await,
         }
     }
 }
@@ -325,11 +317,17 @@ mod tests {
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            m.remove(&spec, &[node("n2", 2)], &[node("n1", 1), node("n3", 3)])
-                .await
-                .unwrap();
-            m.add(
+            m.change(
                 &spec,
+                MembershipChange::Remove,
+                &[node("n2", 2)],
+                &[node("n1", 1), node("n3", 3)],
+            )
+            .await
+            .unwrap();
+            m.change(
+                &spec,
+                MembershipChange::Add,
                 &[node("n2", 2)],
                 &[node("n1", 1), node("n2", 2), node("n3", 3)],
             )
@@ -358,7 +356,7 @@ mod tests {
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
         let e = rt
-            .block_on(m.remove(&spec, &[n.clone()], &[]))
+            .block_on(m.change(&spec, MembershipChange::Remove, &[n.clone()], &[]))
             .unwrap_err()
             .to_string();
         assert!(

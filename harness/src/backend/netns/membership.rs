@@ -6,6 +6,7 @@
 use super::{lock, process, Cluster, Inner};
 use crate::system::membership::{vars_of, MemberAddr, MembershipSpec};
 use anyhow::{anyhow, bail, Context, Result};
+use nemesis::MembershipChange;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -45,7 +46,9 @@ impl Cluster {
         let spec = self.membership_spec()?;
         let out = self.member_addrs(nodes)?;
         let stay = self.member_addrs(members)?;
-        let r = spec.remove(&self.inner.system, &out, &stay).await;
+        let r = spec
+            .change(&self.inner.system, MembershipChange::Remove, &out, &stay)
+            .await;
         let how = match &r {
             Ok(()) => "removed from the cluster by faultline".to_string(),
             Err(e) => format!("removal by faultline failed (it may still happen): {e:#}"),
@@ -69,7 +72,7 @@ impl Cluster {
             .cloned()
             .collect();
         let stay = self.member_addrs(&without)?;
-        spec.remove(&self.inner.system, &back, &stay)
+        spec.change(&self.inner.system, MembershipChange::Remove, &back, &stay)
             .await
             .context("confirming the nodes are out before wiping their data")?;
         let after = self.member_addrs(members)?;
@@ -84,7 +87,9 @@ impl Cluster {
         }
         // Added before they start: etcd refuses a node that is not a member yet, and
         // a Raft configuration may name a node that is still starting.
-        let r = spec.add(&self.inner.system, &back, &after).await;
+        let r = spec
+            .change(&self.inner.system, MembershipChange::Add, &back, &after)
+            .await;
         for node in &back {
             let inner = self.inner.clone();
             let (id, vars_members) = (node.id.to_string(), pairs.clone());
