@@ -26,6 +26,8 @@ fn raft_kv_detects_a_corrupted_file_and_refuses_to_start_from_it() {
             "corrupt+kill",
             "--nemesis-interval",
             "2s",
+            "--disk-files",
+            "*.bin",
             "--results-dir",
             results.to_str().unwrap(),
         ],
@@ -46,6 +48,7 @@ fn raft_kv_detects_a_corrupted_file_and_refuses_to_start_from_it() {
     assert_eq!(corrupt["fault"], "corrupt", "{e}");
     let node = corrupt["node"].as_str().unwrap();
     let file = corrupt["file"].as_str().unwrap();
+    assert!(file.ends_with(".bin"), "--disk-files *.bin picked {file}");
     // The node refused to start from the corrupted file, saying which, and exited.
     let crashed = r["crashed_nodes"].as_array().unwrap();
     assert!(
@@ -68,4 +71,15 @@ fn raft_kv_detects_a_corrupted_file_and_refuses_to_start_from_it() {
         .find(|c| c["name"] == "linearizable")
         .expect("a linearizable check");
     assert_eq!(lin["verdict"], "valid", "{lin:#}");
+}
+
+#[test]
+fn an_empty_disk_files_pattern_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultline(
+        &["test", "--nemesis", "corrupt", "--disk-files", " "],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("--disk-files"), "{}", text(&out));
 }

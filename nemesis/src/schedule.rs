@@ -73,6 +73,9 @@ pub enum Decision {
         truncate: bool,
         node: usize,
         draw: u64,
+        /// Only files matching this pattern (`FaultParams::disk_files`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        files: Option<String>,
     },
     /// Parts started together and healed together. The first is decided as it would
     /// be alone; the later ones for every node (every node's clock delta, every link),
@@ -100,6 +103,9 @@ pub struct FaultParams {
     /// When set (`--clock-bump`), clock bumps are uniform in this signed range
     /// instead. Strobes are not affected.
     pub clock_bump: Option<ClockBumpRange>,
+    /// When set (`--disk-files`), disk faults pick only files whose path relative to
+    /// the data directory matches this pattern (`*`: any run of characters).
+    pub disk_files: Option<String>,
     /// Strobe periods are log-uniform in `[strobe_min_period_ms, strobe_max_period_ms]`.
     pub strobe_min_period_ms: u64,
     pub strobe_max_period_ms: u64,
@@ -117,6 +123,7 @@ impl Default for FaultParams {
             clock_min_ms: 100,
             clock_max_ms: 60_000,
             clock_bump: None,
+            disk_files: None,
             strobe_min_period_ms: 10,
             strobe_max_period_ms: 1_000,
         }
@@ -472,6 +479,7 @@ impl Schedule {
                 truncate: *kind == FaultKind::Truncate,
                 node: rng.below(n as u64) as usize,
                 draw: rng.next_u64(),
+                files: p.disk_files.clone(),
             },
             FaultKind::Membership => Decision::Membership {
                 nodes: membership_targets(n, rng),

@@ -32,6 +32,8 @@ pub struct TestFile {
     pub nemesis_interval: Option<DurationText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_bump: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_files: Option<String>,
     pub check: Option<StringList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_keys: Option<bool>,
@@ -122,6 +124,7 @@ impl TestFile {
             nemesis: names(nemesis),
             nemesis_interval: d(c.nemesis_interval),
             clock_bump: c.clock_bump.map(|r| r.to_string()),
+            disk_files: c.disk_files.clone(),
             check: names(c.checks.iter().map(|k| k.to_string()).collect()),
             all_keys: c.all_keys.then_some(true),
             seed: Some(c.seed as i64),

@@ -122,6 +122,7 @@ impl Resolver<'_> {
             rate: self.rate()?,
             time_limit: t.time_limit,
             clock_bump: self.clock_bump(&nemesis)?,
+            disk_files: self.disk_files()?,
             nemesis,
             nemesis_left_out,
             nemesis_interval: t.nemesis_interval,
@@ -403,6 +404,22 @@ impl Resolver<'_> {
             ));
         }
         Ok((kinds, Vec::new()))
+    }
+
+    /// `--disk-files`: a non-empty pattern.
+    fn disk_files(&self) -> Result<Option<String>> {
+        let (text, from_flag) = pick(self.args.disk_files.clone(), self.file.disk_files.clone());
+        match text {
+            Some(t) if t.trim().is_empty() => Err(bad_input(format!(
+                "{}: the pattern is empty (leave it out to let disk faults pick any file)",
+                if from_flag {
+                    "--disk-files"
+                } else {
+                    "disk-files in the test file"
+                }
+            ))),
+            other => Ok(other),
+        }
     }
 
     fn clock_bump(&self, kinds: &[FaultKind]) -> Result<Option<ClockBumpRange>> {

@@ -18,7 +18,13 @@ const MAX_CORRUPT_BYTES: u64 = 16;
 impl<C: ClusterControl + 'static> Nemesis<C> {
     /// A disk decision as a fault: the file `draw` picks among the node's non-empty
     /// files (sorted by path), and the byte range or new length it picks.
-    pub(super) fn resolve_disk(&self, truncate: bool, node: usize, draw: u64) -> Result<Fault> {
+    pub(super) fn resolve_disk(
+        &self,
+        truncate: bool,
+        node: usize,
+        draw: u64,
+        pattern: Option<&str>,
+    ) -> Result<Fault> {
         let id = self.nodes.get(node).map(|n| n.id.clone()).ok_or_else(|| {
             anyhow!(
                 "decision names a node index beyond the {} nodes",
@@ -26,9 +32,21 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             )
         })?;
         let dir = self.control.data_dir(&id)?;
-        let files = files_of(&dir).with_context(|| format!("listing {}", dir.display()))?;
+        let mut files = files_of(&dir).with_context(|| format!("listing {}", dir.display()))?;
+        if let Some(p) = pattern {
+            files.retain(|(f, _)| {
+                let rel = f.strip_prefix(&dir).unwrap_or(f).to_string_lossy();
+                matches_pattern(p, &rel)
+            });
+        }
         if files.is_empty() {
-            bail!("node {id} has written no file in {} yet", dir.display());
+            let which = pattern
+                .map(|p| format!(" matching {p:?}"))
+                .unwrap_or_default();
+            bail!(
+                "node {id} has written no file{which} in {} yet",
+                dir.display()
+            );
         }
         let mut rng = SeededRng::new(draw);
         let (file, size) = files[rng.below(files.len() as u64) as usize].clone();
@@ -83,6 +101,27 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     }
 }
 
+/// Whether `text` matches `pattern`, where `*` matches any run of characters
+/// (`/` included) and everything else itself.
+fn matches_pattern(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Inverts every bit of `len` bytes at `offset` (so each byte certainly changes).
 fn flip_bits(path: &Path, offset: u64, len: u64) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
@@ -124,6 +163,18 @@ fn files_of(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_match_with_stars_anywhere() {
+        assert!(matches_pattern("*.log", "data.log"));
+        assert!(matches_pattern("*.log", "sub/hints.log"));
+        assert!(!matches_pattern("*.log", "data.log.tmp"));
+        assert!(matches_pattern("log.bin", "log.bin"));
+        assert!(!matches_pattern("log.bin", "xlog.bin"));
+        assert!(matches_pattern("member/*/wal*", "member/snap/wal-0"));
+        assert!(!matches_pattern("a*b*c", "acb"));
+        assert!(matches_pattern("*", "anything"));
+    }
 
     #[test]
     fn flipping_changes_exactly_the_range_and_files_are_listed_sorted() {

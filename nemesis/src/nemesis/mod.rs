@@ -240,7 +240,8 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 truncate,
                 node,
                 draw,
-            } => self.resolve_disk(*truncate, *node, *draw),
+                files,
+            } => self.resolve_disk(*truncate, *node, *draw, files.as_deref()),
             Decision::Partition {
                 kind: PartitionKind::Leader,
                 fallback,
