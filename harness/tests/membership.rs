@@ -68,7 +68,7 @@ fn raft_kv_stays_linearizable_while_members_leave_and_come_back_under_partitions
     let (code, run_dir) = run(
         dir.path(),
         "17",
-        "12s",
+        "15s",
         "partition-halves+membership,membership,kill",
         &[],
     );
