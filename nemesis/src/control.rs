@@ -94,9 +94,7 @@ pub trait ClusterControl: Send + Sync {
         members: &[String],
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
         let _ = (nodes, members);
-        std::future::ready(Err(anyhow::anyhow!(
-            "this cluster cannot change its membership"
-        )))
+        no_membership()
     }
 
     /// Adds `nodes` back so that the members are `members`: first makes sure they are
@@ -110,9 +108,7 @@ pub trait ClusterControl: Send + Sync {
         members: &[String],
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
         let _ = (nodes, members);
-        std::future::ready(Err(anyhow::anyhow!(
-            "this cluster cannot change its membership"
-        )))
+        no_membership()
     }
 
     /// Whether [`run_in_node`](ClusterControl::run_in_node) runs commands on this
@@ -122,4 +118,11 @@ pub trait ClusterControl: Send + Sync {
     fn local_network(&self) -> bool {
         true
     }
+}
+
+/// The answer of a cluster that has no membership interface.
+fn no_membership() -> std::future::Ready<anyhow::Result<()>> {
+    std::future::ready(Err(anyhow::anyhow!(
+        "this cluster cannot change its membership"
+    )))
 }
