@@ -74,8 +74,15 @@ impl MembershipSpec {
         Ok(())
     }
 
-    /// Removes `nodes` (`change` Remove) or adds them (Add; stopped and wiped
-    /// already, started after) so that the members are `members`, the nodes after the
+    /// Whether a node coming back is added before it starts (etcd refuses to start a
+    /// node that is not a member yet) rather than started first and then added (a
+    /// node that waits to be added, raft-kv's `--join`, a system file's `join`).
+    pub fn add_before_start(&self) -> bool {
+        self.api == MembershipApi::Etcd
+    }
+
+    /// Removes `nodes` (`change` Remove) or adds them (Add; wiped already, started
+    /// as [`MembershipSpec::add_before_start`] says) so that the members are `members`, the nodes after the
     /// change.
     pub async fn change(
         &self,

@@ -85,11 +85,16 @@ impl Cluster {
                 .await
                 .map_err(|e| anyhow!("wiping a node panicked: {e}"))??;
         }
-        // Added before they start: etcd refuses a node that is not a member yet, and
-        // a Raft configuration may name a node that is still starting.
-        let r = spec
-            .change(&self.inner.system, MembershipChange::Add, &back, &after)
-            .await;
+        // etcd refuses a node that is not a member yet: added first, started after.
+        // A Raft node started with --join waits to be added, and its leader needs it
+        // running to replicate to it: started first.
+        let add_first = spec.add_before_start();
+        let mut r = Ok(());
+        if add_first {
+            r = spec
+                .change(&self.inner.system, MembershipChange::Add, &back, &after)
+                .await;
+        }
         for node in &back {
             let inner = self.inner.clone();
             let (id, vars_members) = (node.id.to_string(), pairs.clone());
@@ -100,6 +105,11 @@ impl Cluster {
         for node in &back {
             // Best effort: readiness may wait for the node to catch up.
             let _ = self.wait_ready(node.id, FRESH_READY).await;
+        }
+        if !add_first {
+            r = spec
+                .change(&self.inner.system, MembershipChange::Add, &back, &after)
+                .await;
         }
         let how = match &r {
             Ok(()) => "added back to the cluster by faultline".to_string(),
