@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages faultline needs to run real tests on this machine:
 # iproute2 and iptables (namespaces, links, partitions), libfaketime (clock faults),
-# procps (process inspection), the third-party systems it tests (etcd, Redis),
+# procps (process inspection), the third-party systems it tests (etcd, Redis,
+# PostgreSQL 15: faultline runs its own servers, never the packaged service),
 # chromium (headless, for the tests that load the HTML report as a person would) and
 # python3-junitparser (the JUnit consumer the tests validate junit.xml with).
 # Idempotent: packages already present are left alone. Needs root (apt-get).
 set -euo pipefail
 
-packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel python3 python3-junitparser python3-redis chromium)
+packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel postgresql python3 python3-junitparser python3-redis chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -103,6 +103,12 @@ pub struct Event {
     /// `value` so that the value stays what the models compare.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// On the first event of a history faultline recorded: the wall-clock time at
+    /// which `time` was 0, in nanoseconds since the Unix epoch, so that history times
+    /// and the nodes' log lines can be put on one clock. Readers that do not know it
+    /// ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_start: Option<u64>,
 }
 
 /// How an operation ended.
@@ -212,6 +218,7 @@ impl Event {
             node: None,
             error: None,
             version: None,
+            wall_start: None,
         }
     }
 
@@ -499,6 +506,12 @@ impl Operation {
 }
 
 impl History {
+    /// The wall-clock time (ns since the Unix epoch) at which the history's `time`
+    /// was 0, when its first event records it ([`Event::wall_start`]).
+    pub fn wall_start(&self) -> Option<u64> {
+        self.events.first().and_then(|e| e.wall_start)
+    }
+
     /// Validates `events` and pairs every client completion with the same process's
     /// pending invoke.
     ///
@@ -819,6 +832,8 @@ struct JsonlFields {
     error: Option<Value>,
     #[serde(default)]
     version: Option<Value>,
+    #[serde(default)]
+    wall_start: Option<Value>,
 }
 
 fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, ParseProblem> {
@@ -877,6 +892,7 @@ fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, Parse
     let node = string_field("node", fields.node)?;
     let error = string_field("error", fields.error)?;
     let version = u64_field("version", fields.version)?;
+    let wall_start = u64_field("wall_start", fields.wall_start)?;
     let (index, time) = defaults.apply(index, time)?;
     Ok(Event {
         index,
@@ -889,6 +905,7 @@ fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, Parse
         node,
         error,
         version,
+        wall_start,
     })
 }
 

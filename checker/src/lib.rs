@@ -14,4 +14,6 @@ pub mod model;
 pub mod search;
 pub mod sequential;
 pub mod synth;
+pub mod synth_txn;
+pub mod txn;
 pub mod verdict;

@@ -329,6 +329,7 @@ impl<'a> Sim<'a> {
             node: None,
             error: None,
             version: None,
+            wall_start: None,
         });
     }
 

@@ -24,6 +24,7 @@ fn event(index: u64, process: u64, kind: EventType, f: &str, value: Value) -> Ev
         node: None,
         error: None,
         version: None,
+        wall_start: None,
     }
 }
 

@@ -58,6 +58,7 @@ fn random_history(
             node: None,
             error,
             version: None,
+            wall_start: None,
         });
         index += 1;
     };

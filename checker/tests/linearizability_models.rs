@@ -25,6 +25,7 @@ fn sequential(ops: &[(&str, Value, &str, Value)]) -> History {
             node: None,
             error: None,
             version: None,
+            wall_start: None,
         };
         events.push(e(2 * i, EventType::Invoke, input));
         events.push(e(2 * i + 1, EventType::from_name(kind).unwrap(), output));

@@ -9,6 +9,7 @@
 //! - [`config`]: raw flags and a test file resolved into one typed configuration.
 //! - [`check`]: the checks a test runs on its history, behind one trait.
 //! - [`backend`]: where nodes run (today: local network namespaces).
+//! - [`relay`]: the Maelstrom relay, a node-side program that uses no other layer.
 //! - [`system`]: what a system under test is; the built-in ones.
 //! - [`adapter`]: client protocols behind one trait; [`workload`]: what a workload
 //!   needs; [`error`]: the one error style; [`units`]: durations and sizes as typed.
@@ -20,6 +21,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod relay;
 pub mod results;
 pub mod run;
 pub mod system;

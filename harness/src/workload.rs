@@ -20,9 +20,16 @@ pub fn default_checks(workload: Workload) -> &'static [CheckKind] {
         // No linearizability model for lists: session and eventual are exact here.
         Workload::Append => &[Session, Eventual],
         Workload::Set => &[Linearizable, Sequential, Eventual],
-        Workload::Counter => &[Counter, Eventual],
+        Workload::Counter | Workload::PnCounter => &[Counter, Eventual],
         Workload::Bank => &[Bank],
         Workload::UniqueIds => &[UniqueIds],
+        // Elle's checks: dependency cycles among transactions, per datatype.
+        Workload::TxnAppend => &[ListAppend],
+        Workload::TxnRegister => &[RwRegister],
+        // Maelstrom's broadcast and g-set promise convergence, not linearizability:
+        // every acknowledged value in every node's final read.
+        Workload::Broadcast | Workload::GSet => &[Eventual],
+        Workload::Echo => &[Echo],
     }
 }
 
@@ -31,21 +38,47 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
     use Workload::*;
     match check {
         CheckKind::Linearizable | CheckKind::Sequential => {
-            matches!(workload, Register | CasRegister | Set)
+            matches!(workload, Register | CasRegister | Set | Broadcast | GSet)
         }
         // Registers: judged from per-key versions, `unknown` (with the reason) without.
         CheckKind::Session => matches!(workload, Append | Register | CasRegister),
-        CheckKind::Eventual => matches!(workload, Register | CasRegister | Append | Set | Counter),
+        CheckKind::Eventual => matches!(
+            workload,
+            Register | CasRegister | Append | Set | Counter | PnCounter | Broadcast | GSet
+        ),
         CheckKind::Bank => workload == Bank,
-        CheckKind::Counter => workload == Counter,
+        CheckKind::Counter => matches!(workload, Counter | PnCounter),
         CheckKind::UniqueIds => workload == UniqueIds,
+        // `faultline check` also runs these on any history of `txn` operations
+        // without a workload.
+        CheckKind::ListAppend => workload == TxnAppend,
+        CheckKind::RwRegister => workload == TxnRegister,
+        CheckKind::Echo => workload == Echo,
     }
 }
 
-/// The client protocol a workload needs, when only one can serve it: a bank transfer
-/// moves money between two accounts atomically, which the KV protocol cannot express.
-pub fn required_protocol(workload: Workload) -> Option<ClientProtocol> {
-    (workload == Workload::Bank).then_some(ClientProtocol::Bank)
+/// The client protocols that can serve a workload, when not all can, and why: a
+/// bank transfer moves money between two accounts atomically, and a transaction
+/// reads and writes several keys atomically, which the KV protocol cannot express.
+/// A client adapter (`external`) gets transactions whole and answers them.
+/// Broadcast, g-set and echo are Maelstrom's message shapes, which only Maelstrom
+/// nodes speak.
+pub fn required_protocol(workload: Workload) -> Option<(&'static [ClientProtocol], &'static str)> {
+    match workload {
+        Workload::Bank => Some((
+            &[ClientProtocol::Bank],
+            "a transfer must move money between two accounts atomically; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
+        )),
+        Workload::TxnAppend | Workload::TxnRegister => Some((
+            &[ClientProtocol::Postgres, ClientProtocol::External],
+            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres) or a client adapter that runs them (docs/adapters.md)",
+        )),
+        Workload::Broadcast | Workload::GSet | Workload::Echo => Some((
+            &[ClientProtocol::Maelstrom],
+            "it is a Maelstrom workload, which only Maelstrom nodes speak (run a node with --system maelstrom:PATH, docs/maelstrom.md)",
+        )),
+        _ => None,
+    }
 }
 
 /// Parses a comma-separated check list for a workload: names, or `default` for every

@@ -292,3 +292,66 @@ fn the_format_flag_lists_jepsen_json() {
         .join("\n");
     assert!(format.contains("jepsen-json"), "{help}");
 }
+
+/// A run folder written here: the stored append history (process 0's second read goes
+/// back: monotonic reads broken; nodes n1 and n2 agree at the end) and a `test.json`
+/// for `nodes` nodes that promises `expect`.
+fn stored_append_run(dir: &tempfile::TempDir, nodes: i64, expect: &str) -> PathBuf {
+    let config = harness::config::resolve(&harness::config::TestArgs {
+        workload: Some("append".into()),
+        nodes: Some(nodes),
+        quiet_period: Some("10ns".into()),
+        seed: Some(1),
+        expect: Some(expect.into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let record = serde_json::json!({ "config": config });
+    std::fs::write(dir.path().join("test.json"), record.to_string()).unwrap();
+    write(
+        dir,
+        "history.jsonl",
+        include_str!("fixtures/stale-append.jsonl"),
+    )
+}
+
+/// The exit code of a re-check follows the run's promises, as `faultline test`'s does:
+/// 1 when a promised model is broken, 0 when only an unpromised one is (a finding),
+/// 2 when a promised model is unknown (a third node that never answered its final
+/// read leaves convergence undecided).
+#[test]
+fn a_rechecked_run_is_judged_by_its_promises() {
+    let cases = [
+        (2, "monotonic-reads", 1, "(promise broken: monotonic-reads"),
+        (
+            2,
+            "eventual",
+            0,
+            "(promises kept: eventual; findings, not promised: linearizable, sequential, monotonic-reads, read-your-writes broken)",
+        ),
+        (3, "eventual", 2, "(promise undecided: eventual"),
+    ];
+    for (nodes, expect, code, note) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let history = stored_append_run(&dir, nodes, expect);
+        let out = faultline(&["check"], &[&history]);
+        assert_eq!(out.status.code(), Some(code), "{expect}: {}", text(&out));
+        let stdout = stdout(&out);
+        assert!(stdout.contains(note), "{expect}: {stdout}");
+        let promised = stdout
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("model "))
+            .find(|l| l.trim_start().starts_with(&format!("{expect} ")))
+            .unwrap_or_else(|| panic!("no model line for {expect}: {stdout}"));
+        assert!(promised.contains(" yes "), "{promised}");
+        let out = faultline(&["check", "--json"], &[&history]);
+        let doc = json(&out);
+        let report = &doc["histories"][0]["promises"];
+        assert_eq!(
+            report["promises"]["models"],
+            serde_json::json!([expect]),
+            "{report:#}"
+        );
+        assert_eq!(out.status.code(), Some(code), "{expect}: {}", text(&out));
+    }
+}

@@ -4,8 +4,8 @@
 //!
 //!     cargo test -p faultline --test real_systems
 //!
-//! The multi-run campaigns whose figures are in docs/systems.md are a script:
-//! `scripts/campaign-real.sh` (several minutes per campaign).
+//! The multi-run campaign whose matrix is in docs/systems.md is a plan:
+//! `faultline compare campaigns/real.toml` (about 10 minutes).
 
 mod common;
 use common::*;

@@ -12,7 +12,7 @@
 //!     cargo test -p faultline --test report_command
 
 mod common;
-use common::build_raft_kv;
+use common::{build, build_raft_kv};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -78,17 +78,6 @@ fn report_of(dir: &Path, jsonl: &str) -> PathBuf {
     path
 }
 
-/// Debian's chromium, or the test fails saying it is missing.
-fn chromium() -> &'static str {
-    for name in ["chromium", "chromium-browser"] {
-        let found = Command::new(name).arg("--version").output();
-        if found.is_ok_and(|o| o.status.success()) {
-            return name;
-        }
-    }
-    panic!("Chromium is missing: the report is tested in headless Chromium; install Debian's `chromium` (sudo scripts/setup.sh)");
-}
-
 /// Runs headless Chromium on a file (as root it needs --no-sandbox).
 fn headless(args: &[&str], page: &Path) -> Output {
     headless_at(args, page, "")
@@ -96,25 +85,7 @@ fn headless(args: &[&str], page: &Path) -> Output {
 
 /// [`headless`] on the page with a `#fragment`.
 fn headless_at(args: &[&str], page: &Path, fragment: &str) -> Output {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(format!("file://{}{fragment}", page.display()))
-        .output()
-        .expect("running chromium");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::headless(args, &format!("file://{}{fragment}", page.display()))
 }
 
 /// The text between `start` and the first `end` after it.
@@ -168,6 +139,20 @@ fn chromium_shows_every_operation_the_fault_bands_and_the_stale_read_with_its_no
     assert!(
         drawn.contains("data-op=\"6\"") && drawn.contains("culprit"),
         "the stale read is drawn: {drawn}"
+    );
+    let nodes = between(timeline, "<g id=\"nodes\">", "</g>");
+    for mark in [
+        "data-node=\"n3\" data-what=\"kill\"",
+        "data-node=\"n3\" data-what=\"restart\"",
+    ] {
+        assert!(
+            nodes.contains(mark),
+            "{mark} not on the node lanes: {nodes}"
+        );
+    }
+    assert!(
+        nodes.contains("class=\"nspan down\""),
+        "n3 shown down: {nodes}"
     );
 }
 
@@ -256,7 +241,9 @@ fn a_real_stale_read_run_shows_its_violation_in_chromium() {
         "test",
         "--system-arg=--bug=stale-read",
         "--nemesis",
-        "partition",
+        "partition,kill",
+        "--nemesis-interval",
+        "1s",
         "--nodes",
         "3",
         "--time-limit",
@@ -311,4 +298,101 @@ fn a_real_stale_read_run_shows_its_violation_in_chromium() {
             "{needed:?} not in the counterexample: {ce}"
         );
     }
+    shows_plots_node_marks_and_logs(&dom, &history);
+}
+
+/// The plots with their fault bands, a mark on its node's lane for every node the
+/// history says was killed, and each node's log around the violation, linked.
+fn shows_plots_node_marks_and_logs(dom: &str, history: &str) {
+    let plots = between(dom, "<section id=\"plots\">", "</section>");
+    for needed in [
+        "id=\"latency-read\"",
+        "id=\"latency-write\"",
+        "id=\"throughput\"",
+        "class=\"pline p99\"",
+        "data-kind=\"partition\"",
+        "<td>during partition</td>",
+    ] {
+        assert!(plots.contains(needed), "{needed:?} not in the plots");
+    }
+    let killed: BTreeSet<String> = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["f"] == "kill")
+        .flat_map(|e| e["value"]["nodes"].as_array().cloned().unwrap_or_default())
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    assert!(!killed.is_empty(), "this seed's schedule kills a node");
+    let timeline = between(dom, "<svg id=\"tl\"", "</svg>");
+    for n in &killed {
+        let mark = format!("data-node=\"{n}\" data-what=\"kill\"");
+        assert!(timeline.contains(&mark), "{mark} not on the node lanes");
+    }
+    let logs = between(dom, "<section id=\"nodelogs\">", "</section>");
+    for n in ["n1", "n2", "n3"] {
+        assert!(
+            logs.contains(&format!("<a href=\"nodes/{n}.log\">")),
+            "no link to {n}'s log"
+        );
+    }
+    assert!(
+        logs.contains("class=\"here\""),
+        "the violation marked among the lines"
+    );
+    assert!(
+        logs.contains("nemesis start-partition"),
+        "the partition noted in the node logs"
+    );
+}
+
+#[test]
+fn a_real_session_violation_is_drawn_in_chromium() {
+    build(&["dynamo-kv"]);
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let out = faultline(&[
+        "test",
+        "--system",
+        "dynamo-kv",
+        "--workload",
+        "append",
+        "--nemesis",
+        "partition",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "6s",
+        "--quiet-period",
+        "2s",
+        "--seed",
+        "3",
+        "--quiet",
+        "--results-dir",
+        results.to_str().unwrap(),
+    ]);
+    let page = results
+        .join("latest")
+        .canonicalize()
+        .unwrap()
+        .join("report.html");
+    let results_json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(page.with_file_name("results.json")).unwrap(),
+    )
+    .unwrap();
+    let session = results_json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "session")
+        .expect("a session check");
+    assert_eq!(
+        session["verdict"], "invalid",
+        "dynamo-kv's reads went back: {out:?}"
+    );
+    let dom = String::from_utf8(headless(&["--dump-dom"], &page).stdout).unwrap();
+    let view = between(&dom, "<div class=\"view session\"", "</svg>");
+    assert!(
+        view.contains("class=\"sop first\"") && view.contains("class=\"sop second\""),
+        "the violating pair marked: {view}"
+    );
 }

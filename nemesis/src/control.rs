@@ -118,6 +118,41 @@ pub trait ClusterControl: Send + Sync {
     fn local_network(&self) -> bool {
         true
     }
+
+    // --- Disk faults (faultline's lazy filesystem under each node's data directory).
+
+    /// Whether every node's data directory is on a lazy filesystem, so that
+    /// [`disk`](ClusterControl::disk) can act on it.
+    fn has_lazy_disk(&self) -> bool {
+        false
+    }
+
+    /// Drops the node's unsynced writes, whole or torn ([`DiskFault`]); the node's
+    /// process is not touched (the nemesis kills it first for a power loss).
+    fn disk(&self, node: &str, fault: DiskFault) -> anyhow::Result<DiskReport> {
+        let _ = fault;
+        anyhow::bail!(
+            "node {node}'s data directory is not on faultline's lazy filesystem (run with --lazyfs)"
+        )
+    }
+}
+
+/// What a disk fault does to a node's unsynced writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskFault {
+    /// Every write not yet fsync'd is lost.
+    LoseUnsynced,
+    /// Unsynced writes reach the disk except the tail of each file's last one, cut
+    /// at a page boundary.
+    TornWrite,
+}
+
+/// What a disk fault dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskReport {
+    pub files: u64,
+    pub bytes_lost: u64,
+    pub bytes_kept: u64,
 }
 
 /// The answer of a cluster that has no membership interface.

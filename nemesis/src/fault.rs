@@ -182,6 +182,16 @@ pub enum Fault {
         from: u64,
         to: u64,
     },
+    /// Disk faults (the node's data directory on faultline's lazy filesystem):
+    /// `kill -9` these nodes and drop their unsynced writes; healed by restarting them.
+    PowerLoss { nodes: Vec<String> },
+    /// As [`Fault::PowerLoss`], every node at once.
+    PowerLossAll { nodes: Vec<String> },
+    /// Drop these nodes' unsynced writes while they run; nothing to heal.
+    LoseUnsynced { nodes: Vec<String> },
+    /// `kill -9` these nodes; their unsynced writes reach the disk except the tail of
+    /// each file's last write, cut at a page boundary; healed by restarting them.
+    TornWrite { nodes: Vec<String> },
     /// Several faults in force together, started in this order and healed together
     /// (in the same order). The parts after the first act only on the nodes the first
     /// singled out ([`Fault::singled_out`]).
@@ -202,6 +212,10 @@ impl Fault {
             Fault::Membership { change, .. } => change.name().into(),
             Fault::Corrupt { .. } => "corrupt".into(),
             Fault::Truncate { .. } => "truncate".into(),
+            Fault::PowerLoss { .. } => "power-loss".into(),
+            Fault::PowerLossAll { .. } => "power-loss-all".into(),
+            Fault::LoseUnsynced { .. } => "lose-unsynced".into(),
+            Fault::TornWrite { .. } => "torn-write".into(),
             Fault::Composed { faults } => join_names(faults, Fault::start_name),
         }
     }
@@ -217,6 +231,9 @@ impl Fault {
             Fault::Packet { kind, .. } => format!("stop-{}", kind.name()),
             Fault::Membership { .. } => "membership-held".into(),
             Fault::Corrupt { .. } | Fault::Truncate { .. } => "disk-held".into(),
+            Fault::PowerLoss { .. } | Fault::TornWrite { .. } => "restart".into(),
+            Fault::PowerLossAll { .. } => "restart-all".into(),
+            Fault::LoseUnsynced { .. } => "stop-lose-unsynced".into(),
             Fault::Composed { faults } => join_names(faults, Fault::stop_name),
         }
     }
@@ -296,6 +313,12 @@ impl Fault {
                 from,
                 to,
             } => format!("{node}: {file} cut from {from} to {to} bytes"),
+            Fault::PowerLoss { nodes } => format!("power lost on {}", nodes.join(",")),
+            Fault::PowerLossAll { .. } => "power lost on all nodes".into(),
+            Fault::LoseUnsynced { nodes } => {
+                format!("unsynced writes dropped on {}", nodes.join(","))
+            }
+            Fault::TornWrite { nodes } => format!("power lost mid-write on {}", nodes.join(",")),
             Fault::Composed { faults } => faults
                 .iter()
                 .map(Fault::describe)
@@ -348,7 +371,11 @@ impl Fault {
             | Fault::KillLeader { nodes, .. }
             | Fault::Pause { nodes }
             | Fault::PauseLeader { nodes, .. }
-            | Fault::ClockStrobe { nodes, .. } => nodes.clone(),
+            | Fault::ClockStrobe { nodes, .. }
+            | Fault::PowerLoss { nodes }
+            | Fault::PowerLossAll { nodes }
+            | Fault::LoseUnsynced { nodes }
+            | Fault::TornWrite { nodes } => nodes.clone(),
             Fault::ClockBump { deltas_ms } => deltas_ms.keys().cloned().collect(),
             Fault::Membership { nodes, .. } => nodes.clone(),
             Fault::Corrupt { node, .. } | Fault::Truncate { node, .. } => vec![node.clone()],
@@ -371,6 +398,9 @@ impl Fault {
         match self {
             Fault::Kill { nodes: n } => Fault::Kill { nodes: keep(n) },
             Fault::Pause { nodes: n } => Fault::Pause { nodes: keep(n) },
+            Fault::PowerLoss { nodes: n } => Fault::PowerLoss { nodes: keep(n) },
+            Fault::LoseUnsynced { nodes: n } => Fault::LoseUnsynced { nodes: keep(n) },
+            Fault::TornWrite { nodes: n } => Fault::TornWrite { nodes: keep(n) },
             Fault::ClockBump { deltas_ms } => Fault::ClockBump {
                 deltas_ms: deltas_ms
                     .iter()
@@ -460,6 +490,12 @@ pub enum FaultKind {
     Corrupt,
     /// Cut a file in one node's data directory short.
     Truncate,
+    /// Disk faults: they need each node's data directory on faultline's lazy
+    /// filesystem (`--lazyfs`, on by itself when one is asked for).
+    PowerLoss,
+    PowerLossAll,
+    LoseUnsynced,
+    TornWrite,
     /// Several single kinds started together as one fault and healed together
     /// (`pause-leader+clock-bump`). Built only through [`FaultKind::compose`], which
     /// refuses compositions that cannot work; the parts after the first act on the
@@ -477,8 +513,12 @@ const GROUPS: &[(&str, &str)] = &[
     ("clock", "clock-bump, clock-strobe"),
     ("packet", "loss, delay, reorder, duplicate"),
     (
+        "disk",
+        "power-loss, power-loss-all, lose-unsynced, torn-write, corrupt, truncate",
+    ),
+    (
         "all",
-        "every single kind the node count allows, but membership, corrupt and truncate",
+        "every single kind the node count allows but membership and the disk kinds",
     ),
     ("none", "no faults"),
 ];
@@ -503,10 +543,44 @@ impl FaultKind {
             FaultKind::Reorder,
             FaultKind::Duplicate,
             FaultKind::Membership,
-            FaultKind::Corrupt,
-            FaultKind::Truncate,
         ]);
+        v.extend(FaultKind::DISK);
         v
+    }
+
+    /// The disk kinds (the `disk` group, which `all` leaves out): the first four
+    /// need the lazy filesystem under every node, `corrupt` and `truncate` act on
+    /// the files of the data directory wherever it is.
+    pub const DISK: [FaultKind; 6] = [
+        FaultKind::PowerLoss,
+        FaultKind::PowerLossAll,
+        FaultKind::LoseUnsynced,
+        FaultKind::TornWrite,
+        FaultKind::Corrupt,
+        FaultKind::Truncate,
+    ];
+
+    /// The disk kinds that drop or tear unsynced writes, which only faultline's
+    /// lazy filesystem knows about.
+    pub const LAZY_DISK: [FaultKind; 4] = [
+        FaultKind::PowerLoss,
+        FaultKind::PowerLossAll,
+        FaultKind::LoseUnsynced,
+        FaultKind::TornWrite,
+    ];
+
+    /// Whether this kind acts on the nodes' disks (a composition: whether any part
+    /// does).
+    pub fn is_disk(&self) -> bool {
+        self.parts().iter().any(|k| FaultKind::DISK.contains(k))
+    }
+
+    /// Whether this kind (or a part of it) needs the nodes' data directories on the
+    /// lazy filesystem.
+    pub fn needs_lazy_disk(&self) -> bool {
+        self.parts()
+            .iter()
+            .any(|k| FaultKind::LAZY_DISK.contains(k))
     }
 
     /// The name users type and events carry.
@@ -527,6 +601,10 @@ impl FaultKind {
             FaultKind::Membership => "membership".into(),
             FaultKind::Corrupt => "corrupt".into(),
             FaultKind::Truncate => "truncate".into(),
+            FaultKind::PowerLoss => "power-loss".into(),
+            FaultKind::PowerLossAll => "power-loss-all".into(),
+            FaultKind::LoseUnsynced => "lose-unsynced".into(),
+            FaultKind::TornWrite => "torn-write".into(),
             FaultKind::Composed(parts) => parts
                 .iter()
                 .map(FaultKind::name)
@@ -604,7 +682,7 @@ impl FaultKind {
                 (0, FaultKind::Partition(PartitionKind::Ring)) => Some(format!(
                     "{name} singles out no nodes (every node sees a different majority), so the parts after it would have none to act on"
                 )),
-                (0, FaultKind::Kill | FaultKind::KillAll | FaultKind::KillLeader) => Some(format!(
+                (0, FaultKind::Kill | FaultKind::KillAll | FaultKind::KillLeader | FaultKind::PowerLoss | FaultKind::PowerLossAll | FaultKind::TornWrite) => Some(format!(
                     "{name} kills the nodes it singles out, so nothing after it can act on them (put a kill last, e.g. partition-leader+kill)"
                 )),
                 (0, FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate) => Some(format!(
@@ -620,7 +698,7 @@ impl FaultKind {
                 (_, FaultKind::KillLeader | FaultKind::PauseLeader) => Some(format!(
                     "{name} can only be the first part: the parts after the first act on the nodes it singled out, not on the leader"
                 )),
-                (_, FaultKind::KillAll) => Some(format!(
+                (_, FaultKind::KillAll | FaultKind::PowerLossAll) => Some(format!(
                     "{name} acts on every node, not on the nodes the first part singled out"
                 )),
                 _ => None,
@@ -631,9 +709,13 @@ impl FaultKind {
             if parts[..i].contains(part) {
                 return Err(refuse(format!("{name} appears twice")));
             }
-            if i + 1 < parts.len() && *part == FaultKind::Kill {
+            let kills = matches!(
+                part,
+                FaultKind::Kill | FaultKind::PowerLoss | FaultKind::TornWrite
+            );
+            if i + 1 < parts.len() && kills {
                 return Err(refuse(format!(
-                    "kill must be the last part: the nodes it kills are down until the heal, so {} would act on nothing",
+                    "{name} must be the last part: the nodes it kills are down until the heal, so {} would act on nothing",
                     parts[i + 1].name()
                 )));
             }
@@ -641,13 +723,18 @@ impl FaultKind {
         let process = |k: &FaultKind| {
             matches!(
                 k,
-                FaultKind::Kill | FaultKind::KillLeader | FaultKind::Pause | FaultKind::PauseLeader
+                FaultKind::Kill
+                    | FaultKind::KillLeader
+                    | FaultKind::Pause
+                    | FaultKind::PauseLeader
+                    | FaultKind::PowerLoss
+                    | FaultKind::TornWrite
             )
         };
         let count = |pred: &dyn Fn(&FaultKind) -> bool| parts.iter().filter(|k| pred(k)).count();
         if count(&process) > 1 {
             return Err(refuse(
-                "at most one process part (kill, pause, kill-leader, pause-leader)".into(),
+                "at most one process part (kill, pause, kill-leader, pause-leader, power-loss, torn-write)".into(),
             ));
         }
         if count(&|k| k.is_clock()) > 1 {
@@ -744,15 +831,11 @@ impl FaultKind {
                     FaultKind::Reorder,
                     FaultKind::Duplicate,
                 ]),
+                "disk" => Some(FaultKind::DISK.to_vec()),
                 "all" => Some(
                     FaultKind::all()
                         .into_iter()
-                        .filter(|k| {
-                            !matches!(
-                                k,
-                                FaultKind::Membership | FaultKind::Corrupt | FaultKind::Truncate
-                            )
-                        })
+                        .filter(|k| !k.is_disk() && *k != FaultKind::Membership)
                         .collect(),
                 ),
                 "none" => Some(Vec::new()),
@@ -1156,5 +1239,67 @@ mod tests {
             ("kill", "restart")
         );
         assert!(fallback.describe().contains("no leader reported"));
+    }
+
+    #[test]
+    fn the_disk_group_names_the_disk_kinds_and_all_leaves_them_out() {
+        assert_eq!(
+            FaultKind::parse_list("disk", 3).unwrap(),
+            FaultKind::DISK.to_vec()
+        );
+        let all = FaultKind::parse_list("all", 5).unwrap();
+        assert!(all.iter().all(|k| !k.is_disk()), "{all:?}");
+        assert!(!all.contains(&FaultKind::Membership), "{all:?}");
+        // File damage is in the group but needs no lazy filesystem.
+        assert!(FaultKind::Truncate.is_disk() && !FaultKind::Truncate.needs_lazy_disk());
+        assert!("corrupt+kill".parse::<FaultKind>().unwrap().is_disk());
+        assert!("partition-halves+power-loss"
+            .parse::<FaultKind>()
+            .unwrap()
+            .needs_lazy_disk());
+        assert!(FaultKind::parse_list("partition,power-loss", 5).unwrap()[7].is_disk());
+    }
+
+    #[test]
+    fn a_power_loss_composes_as_a_kill_does() {
+        let k: FaultKind = "partition-halves+power-loss".parse().unwrap();
+        assert!(k.is_disk() && k.is_network());
+        assert!("pause+lose-unsynced".parse::<FaultKind>().is_ok());
+        for (item, why) in [
+            ("power-loss+clock-bump", "kills the nodes it singles out"),
+            (
+                "partition-one+power-loss+clock-bump",
+                "power-loss must be the last part",
+            ),
+            ("partition-one+power-loss-all", "acts on every node"),
+            ("pause+torn-write", "at most one process part"),
+        ] {
+            let e = item.parse::<FaultKind>().unwrap_err().to_string();
+            assert!(e.contains(why), "{item}: {e}");
+        }
+    }
+
+    #[test]
+    fn disk_faults_start_and_heal_under_their_own_names() {
+        let n = vec!["n1".to_string()];
+        let names = |f: Fault| (f.start_name(), f.stop_name());
+        assert_eq!(
+            names(Fault::PowerLoss { nodes: n.clone() }),
+            ("power-loss".into(), "restart".into())
+        );
+        assert_eq!(
+            names(Fault::PowerLossAll { nodes: n.clone() }),
+            ("power-loss-all".into(), "restart-all".into())
+        );
+        assert_eq!(
+            names(Fault::TornWrite { nodes: n.clone() }),
+            ("torn-write".into(), "restart".into())
+        );
+        assert_eq!(
+            names(Fault::LoseUnsynced { nodes: n.clone() }),
+            ("lose-unsynced".into(), "stop-lose-unsynced".into())
+        );
+        let json = serde_json::to_string(&Fault::PowerLoss { nodes: n }).unwrap();
+        assert_eq!(json, r#"{"fault":"power-loss","nodes":["n1"]}"#);
     }
 }

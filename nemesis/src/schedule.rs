@@ -69,7 +69,7 @@ pub enum Decision {
     },
     /// Corrupt or cut a file of `node`'s data directory; `draw` picks the file (among
     /// those there when the fault starts) and the byte range.
-    Disk {
+    Damage {
         truncate: bool,
         node: usize,
         draw: u64,
@@ -77,6 +77,13 @@ pub enum Decision {
         #[serde(skip_serializing_if = "Option::is_none")]
         files: Option<String>,
     },
+    /// Power loss, power loss mid-write, or unsynced writes dropped, on these nodes.
+    Disk {
+        kind: DiskKind,
+        nodes: Vec<usize>,
+    },
+    /// Power loss on every node at once.
+    PowerLossAll,
     /// Parts started together and healed together. The first is decided as it would
     /// be alone; the later ones for every node (every node's clock delta, every link),
     /// and [`crate::Nemesis::resolve`] narrows them to the nodes the first singles out,
@@ -84,6 +91,15 @@ pub enum Decision {
     Composed {
         parts: Vec<Decision>,
     },
+}
+
+/// The disk fault of a [`Decision::Disk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskKind {
+    PowerLoss,
+    LoseUnsynced,
+    TornWrite,
 }
 
 /// The magnitudes of faults. Defaults are chosen to disturb a system on one machine
@@ -475,7 +491,7 @@ impl Schedule {
                 kind: PacketKind::Duplicate { p: p.duplicate_p },
                 links: links(n, rng),
             },
-            FaultKind::Corrupt | FaultKind::Truncate => Decision::Disk {
+            FaultKind::Corrupt | FaultKind::Truncate => Decision::Damage {
                 truncate: *kind == FaultKind::Truncate,
                 node: rng.below(n as u64) as usize,
                 draw: rng.next_u64(),
@@ -484,6 +500,19 @@ impl Schedule {
             FaultKind::Membership => Decision::Membership {
                 nodes: membership_targets(n, rng),
             },
+            FaultKind::PowerLoss => Decision::Disk {
+                kind: DiskKind::PowerLoss,
+                nodes: targets(n, rng),
+            },
+            FaultKind::LoseUnsynced => Decision::Disk {
+                kind: DiskKind::LoseUnsynced,
+                nodes: targets(n, rng),
+            },
+            FaultKind::TornWrite => Decision::Disk {
+                kind: DiskKind::TornWrite,
+                nodes: targets(n, rng),
+            },
+            FaultKind::PowerLossAll => Decision::PowerLossAll,
             FaultKind::Composed(_) => unreachable!("handled above"),
         }
     }
@@ -497,6 +526,24 @@ impl Schedule {
         match kind {
             FaultKind::Kill => return Decision::Kill { nodes: every },
             FaultKind::Pause => return Decision::Pause { nodes: every },
+            FaultKind::PowerLoss => {
+                return Decision::Disk {
+                    kind: DiskKind::PowerLoss,
+                    nodes: every,
+                }
+            }
+            FaultKind::LoseUnsynced => {
+                return Decision::Disk {
+                    kind: DiskKind::LoseUnsynced,
+                    nodes: every,
+                }
+            }
+            FaultKind::TornWrite => {
+                return Decision::Disk {
+                    kind: DiskKind::TornWrite,
+                    nodes: every,
+                }
+            }
             FaultKind::ClockBump => {
                 let p = self.params.clone();
                 return Decision::ClockBump {
@@ -684,11 +731,14 @@ mod tests {
                     assert_eq!(*duration_ms, 10_000);
                 }
                 Decision::KillAll => {}
+                Decision::Disk { .. } | Decision::PowerLossAll => {
+                    panic!("`all` holds no disk faults")
+                }
                 Decision::KillLeader { fallback } | Decision::PauseLeader { fallback } => {
                     assert!(*fallback < 5);
                 }
                 Decision::Composed { .. } => panic!("`all` holds no compositions"),
-                Decision::Membership { .. } | Decision::Disk { .. } => {
+                Decision::Membership { .. } | Decision::Damage { .. } => {
                     panic!("`all` holds no membership or disk faults")
                 }
             }

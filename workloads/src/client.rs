@@ -46,6 +46,13 @@ pub trait Client: Send + Sync {
     fn ready(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
     }
+
+    /// Whether the client performs workload operations (a `generate`, a counter
+    /// read) itself, as one request, instead of through the KV requests of
+    /// [`crate::composite`]: a Maelstrom node answers `generate` and counter reads.
+    fn whole_operations(&self) -> bool {
+        false
+    }
 }
 
 /// Opens a [`Client`] for a process bound to a node.
@@ -71,6 +78,12 @@ pub trait ClientFactory: Send + Sync {
     /// hung, crashed or answered garbage), for the results' warnings.
     fn incidents(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Statistics of the network the clients saw, for results.json (Maelstrom's
+    /// messages per operation and per node); `None` for protocols without them.
+    fn network_stats(&self) -> Option<serde_json::Value> {
+        None
     }
 }
 
@@ -156,6 +169,7 @@ impl KvClient {
                 .http
                 .post(format!("{}/kv/{key}/append", self.base))
                 .json(&json!({ "value": op.value })),
+            OpFn::Txn => return Completion::no_transactions(op, "the KV protocol"),
         };
         let response = match request.send().await {
             Ok(r) => r,

@@ -22,6 +22,9 @@ pub const GENERATE_ATTEMPTS: usize = 20;
 
 /// Performs a workload operation through `client`.
 pub async fn perform(client: &dyn Client, op: &Op) -> Completion {
+    if client.whole_operations() {
+        return client.invoke(op).await;
+    }
     match op.kind {
         Kind::Generate => generate(client, op.key).await,
         _ => op.interpret(client.invoke(op).await),

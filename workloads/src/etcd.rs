@@ -318,6 +318,7 @@ impl EtcdClient {
                 }
             }
             OpFn::Append => self.append(op).await,
+            OpFn::Txn => Completion::no_transactions(op, "this etcd client"),
         }
     }
 

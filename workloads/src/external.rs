@@ -340,7 +340,7 @@ impl Session {
         }
         state.next_id += 1;
         let id = state.next_id;
-        let request = json!({
+        let mut request = json!({
             "type": "invoke",
             "id": id,
             "f": wire_f(op.f),
@@ -348,6 +348,10 @@ impl Session {
             "value": op.value,
             "node": node,
         });
+        if op.f == OpFn::Txn {
+            // A transaction names its keys in its micro-ops.
+            request.as_object_mut().map(|m| m.remove("key"));
+        }
         let Some(running) = state.running.as_mut() else {
             return indeterminate(op, "adapter-start: not running".into());
         };
@@ -414,6 +418,7 @@ impl Session {
                     None => Completion::ok(v.clone()).with_version(version),
                 },
             },
+            Some("ok") if op.f == OpFn::Txn => self.completed_txn(op, a.get("value")),
             Some("ok") => Completion::ok(op.value.clone()).with_version(version),
             Some("fail") => {
                 let unreached = a.get("unreached").and_then(Value::as_bool) == Some(true);
@@ -436,11 +441,34 @@ impl Session {
     }
 }
 
+impl Session {
+    /// An `ok` transaction: its micro-ops with the reads filled in, checked against
+    /// what was asked; anything else is a malformed answer, and indeterminate (its
+    /// writes may have happened).
+    fn completed_txn(&self, op: &Op, answer: Option<&Value>) -> Completion {
+        let model = self.options.workload.txn_model();
+        let checked = match (crate::txn::from_json(&op.value), model) {
+            (Ok(asked), Some(model)) => {
+                crate::txn::completed(&asked, answer.unwrap_or(&Value::Null), model)
+            }
+            (Err(e), _) => Err(e),
+            (_, None) => Err(format!(
+                "a transaction in the {} workload",
+                self.options.workload
+            )),
+        };
+        match checked {
+            Ok(mops) => Completion::ok(crate::txn::to_json(&mops)),
+            Err(why) => indeterminate(op, format!("malformed-response: {}", clip(&why))),
+        }
+    }
+}
+
 /// Why a read's value cannot be an answer in this workload, if it cannot.
 fn shape_error(workload: Workload, v: &Value) -> Option<String> {
     let lists = matches!(
         workload,
-        Workload::Append | Workload::Set | Workload::Counter
+        Workload::Append | Workload::Set | Workload::Counter | Workload::PnCounter
     );
     let fits = match v {
         Value::Null => true,

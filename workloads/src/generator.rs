@@ -13,6 +13,7 @@
 //! test; the sequence itself does not.
 
 use crate::op::{Kind, Op};
+use crate::txn::{TxnGenerator, TxnModel, TxnOptions};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,23 @@ pub enum Workload {
     Bank,
     /// `generate`s of IDs, each a read-then-CAS allocation on a counter key.
     UniqueIds,
+    /// Transactions of list appends and whole-list reads (Elle's list-append).
+    TxnAppend,
+    /// Transactions of register writes and reads (Elle's rw-register).
+    TxnRegister,
+    /// Maelstrom's broadcast: `broadcast` of unique integers and `read`s of every
+    /// message a node has seen (set adds and reads); Maelstrom nodes only.
+    Broadcast,
+    /// Maelstrom's g-set: `add` of unique elements and `read`s of the whole set;
+    /// Maelstrom nodes only (the KV protocol's sets are the `set` workload).
+    GSet,
+    /// Maelstrom's echo: `echo` of a unique text, answered with the same text;
+    /// Maelstrom nodes only.
+    Echo,
+    /// Adds of small increments of either sign (never 0) to counters, and reads of
+    /// their sums: Maelstrom's pn-counter, and the KV protocol's counter with
+    /// decrements.
+    PnCounter,
 }
 
 /// The bank workload's accounts, `0..BANK_ACCOUNTS`, and each one's balance at the
@@ -59,6 +77,18 @@ impl Workload {
         "counter",
         "bank",
         "unique-ids",
+        "txn-append",
+        "txn-register",
+        "broadcast",
+        "g-set",
+        "echo",
+        "pn-counter",
+    ];
+
+    /// Maelstrom's names for faultline's workloads, accepted by `--workload`.
+    pub const ALIASES: &'static [(&'static str, Workload)] = &[
+        ("lin-kv", Workload::CasRegister),
+        ("g-counter", Workload::Counter),
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +100,21 @@ impl Workload {
             Workload::Counter => "counter",
             Workload::Bank => "bank",
             Workload::UniqueIds => "unique-ids",
+            Workload::Broadcast => "broadcast",
+            Workload::GSet => "g-set",
+            Workload::Echo => "echo",
+            Workload::PnCounter => "pn-counter",
+            Workload::TxnAppend => "txn-append",
+            Workload::TxnRegister => "txn-register",
+        }
+    }
+
+    /// The transactional model of a transactional workload.
+    pub fn txn_model(self) -> Option<TxnModel> {
+        match self {
+            Workload::TxnAppend => Some(TxnModel::ListAppend),
+            Workload::TxnRegister => Some(TxnModel::RwRegister),
+            _ => None,
         }
     }
 }
@@ -91,10 +136,19 @@ impl FromStr for Workload {
             "counter" => Ok(Workload::Counter),
             "bank" => Ok(Workload::Bank),
             "unique-ids" => Ok(Workload::UniqueIds),
-            other => Err(format!(
-                "unknown workload `{other}` (known: {})",
-                Workload::NAMES.join(", ")
-            )),
+            "txn-append" => Ok(Workload::TxnAppend),
+            "txn-register" => Ok(Workload::TxnRegister),
+            "broadcast" => Ok(Workload::Broadcast),
+            "g-set" => Ok(Workload::GSet),
+            "echo" => Ok(Workload::Echo),
+            "pn-counter" => Ok(Workload::PnCounter),
+            other => match Workload::ALIASES.iter().find(|(name, _)| *name == other) {
+                Some((_, w)) => Ok(*w),
+                None => Err(format!(
+                    "unknown workload `{other}` (known: {}; Maelstrom's lin-kv and g-counter are cas-register and counter)",
+                    Workload::NAMES.join(", ")
+                )),
+            },
         }
     }
 }
@@ -161,6 +215,8 @@ pub struct Generator {
     active: Vec<KeyState>,
     next_key: u64,
     generated: u64,
+    /// The transaction source, for the transactional workloads.
+    txn: Option<TxnGenerator>,
 }
 
 impl Generator {
@@ -178,7 +234,19 @@ impl Generator {
             active: (0..active_keys as u64).map(KeyState::new).collect(),
             next_key: active_keys as u64,
             generated: 0,
+            txn: workload
+                .txn_model()
+                .map(|m| TxnGenerator::new(m, active_keys, TxnOptions::default())),
         }
+    }
+
+    /// The same generator with these transaction settings (only the transactional
+    /// workloads use them).
+    pub fn with_txn_options(mut self, options: TxnOptions) -> Generator {
+        if let Some(model) = self.workload.txn_model() {
+            self.txn = Some(TxnGenerator::new(model, self.keys.active_keys, options));
+        }
+        self
     }
 
     pub fn workload(&self) -> Workload {
@@ -187,7 +255,10 @@ impl Generator {
 
     /// Every key used so far (`0..keys_used()`): what the final reads read.
     pub fn keys_used(&self) -> u64 {
-        self.next_key
+        match &self.txn {
+            Some(t) => t.keys_used(),
+            None => self.next_key,
+        }
     }
 
     pub fn generated(&self) -> u64 {
@@ -199,10 +270,12 @@ impl Generator {
     /// (their allocation counters say nothing about uniqueness).
     pub fn final_read_ops(&self) -> Vec<Op> {
         let kind = match self.workload {
-            Workload::Set => Kind::SetRead,
-            Workload::Counter => Kind::CounterRead,
+            Workload::Set | Workload::Broadcast | Workload::GSet => Kind::SetRead,
+            Workload::Counter | Workload::PnCounter => Kind::CounterRead,
             Workload::Bank => return vec![Op::bank_read(true)],
-            Workload::UniqueIds => return Vec::new(),
+            Workload::UniqueIds | Workload::Echo | Workload::TxnAppend | Workload::TxnRegister => {
+                return Vec::new()
+            }
             Workload::Register | Workload::CasRegister | Workload::Append => Kind::Plain,
         };
         (0..self.keys_used())
@@ -212,6 +285,10 @@ impl Generator {
 
     /// The next operation.
     pub fn next_op(&mut self) -> Op {
+        if let Some(txn) = &mut self.txn {
+            self.generated += 1;
+            return txn.next_op(&mut self.rng);
+        }
         let slot = self.rng.gen_range(0..self.active.len());
         let roll: u32 = self.rng.gen_range(0..6);
         let state = &mut self.active[slot];
@@ -245,7 +322,7 @@ impl Generator {
                     Op::append(key, state.fresh_value())
                 }
             }
-            Workload::Set => {
+            Workload::Set | Workload::Broadcast | Workload::GSet => {
                 if roll < 2 {
                     Op::read(key).with_kind(Kind::SetRead)
                 } else {
@@ -259,7 +336,20 @@ impl Generator {
                     Op::counter_add(key, self.rng.gen_range(1..=5))
                 }
             }
+            Workload::PnCounter => {
+                if roll < 3 {
+                    Op::read(key).with_kind(Kind::CounterRead)
+                } else {
+                    let magnitude = self.rng.gen_range(1..=5);
+                    let sign = if self.rng.gen_bool(0.5) { 1 } else { -1 };
+                    Op::counter_add(key, sign * magnitude)
+                }
+            }
             Workload::UniqueIds => Op::generate(key),
+            Workload::TxnAppend | Workload::TxnRegister => {
+                unreachable!("transactional workloads have a transaction generator")
+            }
+            Workload::Echo => Op::echo(format!("echo {}", state.fresh_value())),
             Workload::Bank => {
                 // The bank is one object: keys do not rotate.
                 self.generated += 1;
@@ -471,6 +561,13 @@ mod tests {
                 assert!((1..=5).contains(&op.value.as_i64().unwrap()));
             }
         }
+        let pn: Vec<i64> = ops(Workload::PnCounter, 5, 2000)
+            .iter()
+            .filter(|o| o.kind == Kind::CounterAdd)
+            .map(|o| o.value.as_i64().unwrap())
+            .collect();
+        assert!(pn.iter().all(|d| (1..=5).contains(&d.abs())), "{pn:?}");
+        assert!(pn.iter().any(|d| *d < 0) && pn.iter().any(|d| *d > 0));
         let mut g = Generator::new(Workload::Counter, 1, KeyOptions::default());
         for _ in 0..1000 {
             g.next_op();

@@ -16,8 +16,11 @@
 //!   allocation by CAS, counter sums); [`bank`]: the client of bank systems.
 //! - [`etcd`], [`redis`]: clients for real systems, etcd's JSON gateway and Redis
 //!   primaries found through Sentinel.
+//! - [`postgres`]: PostgreSQL transactions for the transactional workloads.
 //! - [`external`]: clients written in any language, one adapter process per
 //!   logical process, spoken to in JSON lines (`docs/adapters.md`).
+//! - [`txn`]: transactions of micro-ops (`txn-append`, `txn-register`), generated
+//!   as Elle's generators make them.
 //! - [`fake_node`]: an instant in-memory node on loopback, for tests and benchmarks.
 
 pub mod bank;
@@ -27,8 +30,11 @@ pub mod etcd;
 pub mod external;
 pub mod fake_node;
 pub mod generator;
+pub mod maelstrom;
 pub mod op;
+pub mod postgres;
 pub mod recorder;
 pub mod redis;
 pub mod runner;
 pub mod sessions;
+pub mod txn;

@@ -21,6 +21,8 @@ pub enum OpFn {
     /// A read taken from every node after the final heal; the eventual-consistency
     /// checker compares these across nodes.
     FinalRead,
+    /// A transaction: the value is its micro-ops ([`crate::txn`]).
+    Txn,
 }
 
 impl OpFn {
@@ -32,6 +34,7 @@ impl OpFn {
             OpFn::Cas => "cas",
             OpFn::Append => "append",
             OpFn::FinalRead => checker::consistency::FINAL_READ_F,
+            OpFn::Txn => checker::txn::TXN_F,
         }
     }
 
@@ -82,6 +85,8 @@ pub enum Kind {
     /// Bank whole-bank read (a Chandy-Lamport snapshot on cl-bank): bank systems
     /// only. Completes with `{"account": balance, ...}`.
     BankRead,
+    /// Maelstrom's `echo` of a text (the value), answered with the same text.
+    Echo,
 }
 
 /// One operation: a function on a key with an argument (`null` for reads).
@@ -168,6 +173,16 @@ impl Op {
         }
     }
 
+    /// A Maelstrom `echo` of `text`.
+    pub fn echo(text: String) -> Op {
+        Op {
+            f: OpFn::Read,
+            key: 0,
+            value: Value::String(text),
+            kind: Kind::Echo,
+        }
+    }
+
     /// A bank transfer.
     pub fn transfer(from: u64, to: u64, amount: i64) -> Op {
         Op {
@@ -198,6 +213,7 @@ impl Op {
             Kind::SetAdd | Kind::CounterAdd => "add",
             Kind::Generate => "generate",
             Kind::Transfer => "transfer",
+            Kind::Echo => "echo",
             _ => self.f.name(),
         }
     }
@@ -291,6 +307,15 @@ pub struct Completion {
 }
 
 impl Completion {
+    /// A transaction sent to a client whose protocol has none: certainly without
+    /// effect (the harness refuses such a test before it starts).
+    pub fn no_transactions(op: &Op, protocol: &str) -> Completion {
+        Completion::fail(
+            op.value.clone(),
+            format!("unsupported: {protocol} has no multi-key transactions"),
+        )
+    }
+
     pub fn ok(value: Value) -> Completion {
         Completion {
             outcome: Outcome::Ok,

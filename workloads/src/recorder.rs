@@ -63,6 +63,9 @@ struct Syncer {
 pub struct Recorder {
     path: PathBuf,
     started: Instant,
+    /// The wall clock at `started` (ns since the Unix epoch), written on the first
+    /// event so that history times line up with node logs.
+    wall_start: u64,
     inner: Mutex<Inner>,
     counts: Counts,
     syncer: Arc<Syncer>,
@@ -100,6 +103,9 @@ impl Recorder {
         Ok(Recorder {
             path: path.to_path_buf(),
             started: Instant::now(),
+            wall_start: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
             inner: Mutex::new(Inner {
                 file,
                 line: Vec::with_capacity(256),
@@ -139,6 +145,7 @@ impl Recorder {
         let time = elapsed.max(inner.last_time);
         event.index = inner.next_index;
         event.time = time;
+        event.wall_start = (event.index == 0).then_some(self.wall_start);
         let Inner { file, line, .. } = &mut *inner;
         line.clear();
         serde_json::to_writer(&mut *line, &event).expect("an Event always serializes to JSON");
@@ -269,6 +276,26 @@ mod tests {
         let (invoked, ok, fail, info) = recorder.counts().snapshot();
         assert_eq!((invoked, ok + fail, info), (2000, 2000, 0));
         assert_eq!(fail, 4 * 167);
+    }
+
+    #[test]
+    fn the_first_event_alone_records_the_wall_clock_time_of_time_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let before = std::time::SystemTime::now();
+        let recorder = Recorder::create(&path).unwrap();
+        let after = std::time::SystemTime::now();
+        for _ in 0..2 {
+            recorder.record_nemesis("kill", json!(["n1"])).unwrap();
+        }
+        recorder.finish().unwrap();
+        let history = parse_jsonl(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let ns = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        };
+        let start = history.wall_start().expect("the first event carries it");
+        assert!(ns(before) <= start && start <= ns(after));
+        assert_eq!(history.events[1].wall_start, None);
     }
 
     #[test]

@@ -388,6 +388,7 @@ impl RedisClient {
                     .await?;
                 self.replicated(conn, op).await
             }
+            OpFn::Txn => Ok(Completion::no_transactions(op, "this Redis client")),
         }
     }
 

@@ -175,16 +175,25 @@ impl Backoff {
 }
 
 fn invoke_event(process: u64, op: &Op, node: &str) -> Event {
-    Event::new(
+    let e = Event::new(
         0,
         0,
         Process::Client(process),
         EventType::Invoke,
         op.history_f(),
     )
-    .with_key(Value::from(op.key))
     .with_value(op.history_value())
-    .with_node(node)
+    .with_node(node);
+    with_op_key(e, op)
+}
+
+/// A transaction names its keys in its micro-ops; every other operation has one.
+fn with_op_key(e: Event, op: &Op) -> Event {
+    if op.f == crate::op::OpFn::Txn {
+        e
+    } else {
+        e.with_key(Value::from(op.key))
+    }
 }
 
 fn completion_event(process: u64, op: &Op, node: &str, c: Completion) -> Event {
@@ -195,9 +204,9 @@ fn completion_event(process: u64, op: &Op, node: &str, c: Completion) -> Event {
         c.outcome.event_type(),
         op.history_f(),
     )
-    .with_key(Value::from(op.key))
     .with_value(c.value)
     .with_node(node);
+    e = with_op_key(e, op);
     e.error = c.error;
     e.version = c.version;
     e

@@ -225,6 +225,45 @@ async fn a_list_read_on_a_register_is_a_malformed_response_and_on_a_list_it_is_a
     assert_eq!((r.outcome, r.value), (Outcome::Ok, json!([1, 2])));
 }
 
+/// A transaction goes to the adapter whole, and its `ok` answer becomes the
+/// history's completion only if it answers what was asked, reads of the workload's
+/// shape filled in; anything else is malformed and indeterminate.
+#[tokio::test]
+async fn a_transaction_answer_is_checked_against_what_was_asked() {
+    use workloads::txn::{Mop, ReadValue};
+    let txn = Op::txn(&[
+        Mop::Append { key: 2, value: 5 },
+        Mop::Read {
+            key: 2,
+            value: ReadValue::Unknown,
+        },
+    ]);
+    let c = case("none", Workload::TxnAppend);
+    let client = c.factory.open_process(0, &nodes()[0]).unwrap();
+    let r = client.invoke(&txn).await;
+    assert_eq!(
+        (r.outcome, r.value),
+        (Outcome::Ok, json!([["append", 2, 5], ["r", 2, [5]]]))
+    );
+    // On registers a list read is the wrong shape: the writes may have happened.
+    let c = case("list", Workload::TxnRegister);
+    let client = c.factory.open_process(0, &nodes()[0]).unwrap();
+    let write_then_read = Op::txn(&[
+        Mop::Write { key: 1, value: 3 },
+        Mop::Read {
+            key: 1,
+            value: ReadValue::Unknown,
+        },
+    ]);
+    let r = client.invoke(&write_then_read).await;
+    assert_eq!(r.outcome, Outcome::Info, "{r:?}");
+    assert!(
+        r.error.as_deref().unwrap().contains("malformed-response"),
+        "{r:?}"
+    );
+    assert_eq!(r.value, write_then_read.value);
+}
+
 /// Runs the client processes of `workload` through `factory` for `options`; the
 /// summary (or the run's error), the recorder and the history's path.
 async fn run(

@@ -84,6 +84,11 @@ pub struct ElementsReport {
     /// of its key begun after it was known, or, where the key has no final reads,
     /// from its last read.
     pub lost: u64,
+    /// Of the lost, the acknowledged ones: what "no lost acknowledged writes" is
+    /// about. The rest were indeterminate adds a read saw before they vanished (a
+    /// dirty read, not a broken acknowledgement).
+    #[serde(default)]
+    pub lost_acknowledged: u64,
     /// Known, and present in some nodes' final reads of its key but missing from
     /// others': the nodes diverge (convergence judges that), nothing is lost.
     pub missing_on_some_nodes: u64,
@@ -185,6 +190,7 @@ impl<'h> Tally<'h> {
                 stable: 0,
                 stale: 0,
                 lost: 0,
+                lost_acknowledged: 0,
                 missing_on_some_nodes: 0,
                 never_read: 0,
                 never_read_acknowledged: 0,
@@ -316,6 +322,9 @@ impl<'h> Tally<'h> {
             }
             Class::Lost { last_absent } => {
                 r.lost += 1;
+                if s.add.is_some_and(|a| a.outcome == Outcome::Ok) {
+                    r.lost_acknowledged += 1;
+                }
                 if r.lost_elements.len() < self.opts.max_lost {
                     r.lost_elements.push(LostElement {
                         key: s.key.clone(),

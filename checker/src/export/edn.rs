@@ -68,7 +68,11 @@ pub fn event_to_edn(event: &Event) -> Result<String, ExportError> {
         value(&mut out, key).map_err(|p| problem("key", p))?;
     }
     out.push_str(", :value ");
-    value(&mut out, &event.value).map_err(|p| problem("value", p))?;
+    if event.f == crate::txn::TXN_F {
+        txn_value(&mut out, &event.value).map_err(|p| problem("value", p))?;
+    } else {
+        value(&mut out, &event.value).map_err(|p| problem("value", p))?;
+    }
     if let Some(node) = &event.node {
         out.push_str(", :node ");
         string(&mut out, node);
@@ -87,6 +91,34 @@ pub fn event_to_edn(event: &Event) -> Result<String, ExportError> {
     }
     out.push('}');
     Ok(out)
+}
+
+/// A transaction's value as Elle writes it: micro-operation functions as keywords
+/// (`[[:append 5 3] [:r 5 [1 2 3]]]`), the rest as any value.
+fn txn_value(out: &mut String, v: &Value) -> Result<(), String> {
+    let Some(mops) = v.as_array() else {
+        return value(out, v);
+    };
+    out.push('[');
+    for (i, m) in mops.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match m.as_array().map(|a| a.split_first()) {
+            Some(Some((Value::String(f), rest))) if is_keyword_name(f) => {
+                out.push('[');
+                name(out, f);
+                for x in rest {
+                    out.push(' ');
+                    value(out, x)?;
+                }
+                out.push(']');
+            }
+            _ => value(out, m)?,
+        }
+    }
+    out.push(']');
+    Ok(())
 }
 
 fn int(n: u64) -> Result<u64, String> {
@@ -269,6 +301,28 @@ mod tests {
             .unwrap()
             .history;
         assert_eq!(back, history);
+    }
+
+    #[test]
+    fn transactions_are_written_as_elle_reads_them_and_read_back() {
+        let h = parse_jsonl(concat!(
+            r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"txn","value":[["append",5,3],["r",5,null]]}"#,
+            "\n",
+            r#"{"index":1,"time":2,"process":0,"type":"ok","f":"txn","value":[["append",5,3],["r",5,[1,2,3]]]}"#,
+            "\n"
+        ))
+        .unwrap();
+        let edn = to_edn(&h).unwrap();
+        assert!(
+            edn.contains(":f :txn, :value [[:append 5 3] [:r 5 nil]]"),
+            "{edn}"
+        );
+        assert!(
+            edn.contains(":value [[:append 5 3] [:r 5 [1 2 3]]]"),
+            "{edn}"
+        );
+        let back = import::parse(&edn, Some(Format::JepsenEdn)).unwrap();
+        assert_eq!(back.ops[0].output, h.ops[0].output);
     }
 
     #[test]

@@ -195,6 +195,7 @@ fn raw_event(form: &Edn, line: usize) -> Result<RawEvent, ParseProblem> {
         node,
         error,
         version: u64_field(fields, "version")?,
+        wall_start: None,
     };
     Ok(RawEvent {
         line,

@@ -223,6 +223,7 @@ fn raw_event(value: &Value, line: usize) -> Result<RawEvent, ParseProblem> {
         node: name_field(fields, "node", "a string")?.map(str::to_string),
         error,
         version: u64_field(fields, "version")?,
+        wall_start: None,
     };
     Ok(RawEvent {
         line,

@@ -40,6 +40,7 @@ pub fn explain<M: Model>(
         // operation succeeds), but an explanation must never panic.
         return Counterexample {
             key: key.clone(),
+            shortest_prefix: None,
             prefix: prefix_ids,
             prefix_tail,
             state: model.describe_state(state),
@@ -74,6 +75,7 @@ pub fn explain<M: Model>(
     }
     Counterexample {
         key: key.clone(),
+        shortest_prefix: None,
         prefix: prefix_ids,
         prefix_tail,
         state: model.describe_state(state),
@@ -121,6 +123,7 @@ pub fn explain_future_read<M: Model>(
         .collect();
     Counterexample {
         key: key.clone(),
+        shortest_prefix: None,
         prefix: Vec::new(),
         prefix_tail: Vec::new(),
         state: model.describe_state(&model.init()),

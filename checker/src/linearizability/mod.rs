@@ -19,6 +19,9 @@
 //! - `open_index`: the operations open to the end, by class of identical operations
 //!   and by the state they need, for the search's stuck points.
 //! - `counterexample`: explains a violation.
+//! - `shortest_prefix`: where a failing key stops being linearizable (the shortest
+//!   non-linearizable prefix in real time), found by re-checking cuts of it; run by
+//!   the caller after a check, since it costs a few checks of the key.
 //! - `report`: the serializable answer.
 //!
 //! The budget, the memo of explored configurations and the per-key driver are shared
@@ -31,9 +34,11 @@ mod partition;
 mod prune;
 mod report;
 pub(crate) mod search;
+mod shortest_prefix;
 
 pub use crate::search::{BlockedOp, OpSummary};
 pub use report::{Counterexample, PartitionReport, Report};
+pub use shortest_prefix::{shortest_invalid_prefix, ShortestPrefix};
 
 use crate::history::History;
 use crate::model::{Model, ModelError};

@@ -58,6 +58,12 @@ pub struct PartitionReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Counterexample {
     pub key: Value,
+    /// Where the key's history stops being linearizable, when it was looked for
+    /// ([`super::shortest_invalid_prefix`]): the operation whose return ends the
+    /// shortest non-linearizable prefix. It points at the anomaly; the fields below
+    /// are the search's stuck point over the whole history, secondary evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortest_prefix: Option<Box<super::ShortestPrefix>>,
     /// Operation ids ([`Operation::id`]) of the longest linearizable prefix found, in
     /// linearization order.
     pub prefix: Vec<usize>,
@@ -81,6 +87,10 @@ impl std::fmt::Display for Counterexample {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !self.key.is_null() {
             writeln!(f, "key {}:", self.key)?;
+        }
+        if let Some(p) = &self.shortest_prefix {
+            write!(f, "{p}")?;
+            writeln!(f, "  the search over the whole key (secondary evidence):")?;
         }
         if let Some(why) = &self.impossible {
             writeln!(f, "  {} can never happen: {why}", self.must_precede)?;
@@ -118,6 +128,28 @@ impl std::fmt::Display for Counterexample {
         )?;
         for b in &self.blocked {
             writeln!(f, "    {}: {}", b.op, b.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for super::ShortestPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "  linearizable until {} returned at {:.3} s; with its result no order exists (the shortest non-linearizable prefix: {} of the key's {} operations{}):",
+            self.ends,
+            self.time as f64 / 1e9,
+            self.ops,
+            self.key_ops,
+            if self.minimal { "" } else { "; a time limit left shorter prefixes undecided" }
+        )?;
+        writeln!(f, "    {}", self.ends)?;
+        if !self.concurrent.is_empty() {
+            writeln!(f, "  concurrent with it:")?;
+            for op in &self.concurrent {
+                writeln!(f, "    {op}")?;
+            }
         }
         Ok(())
     }

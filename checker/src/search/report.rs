@@ -78,6 +78,10 @@ impl std::fmt::Display for OpSummary {
             OpOutcome::Ok if !self.output.is_null() && self.output != self.input => {
                 write!(f, " -> ok {}", self.output)?
             }
+            // A read of nil says something (the register was empty): say it.
+            OpOutcome::Ok if self.output.is_null() && self.f.contains("read") => {
+                f.write_str(" -> ok nil")?
+            }
             OpOutcome::Ok => f.write_str(" -> ok")?,
             OpOutcome::Fail => f.write_str(" -> fail")?,
             OpOutcome::Info => f.write_str(" -> unknown")?,

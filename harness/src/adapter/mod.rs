@@ -9,6 +9,8 @@ mod bank;
 mod etcd;
 mod external;
 mod kv;
+mod maelstrom;
+mod postgres;
 mod redis;
 
 use anyhow::Result;
@@ -20,6 +22,7 @@ use workloads::client::ClientFactory;
 use workloads::etcd::EtcdReads;
 use workloads::external::AdapterCommand;
 use workloads::generator::Workload;
+use workloads::postgres::Isolation;
 
 /// How the harness's clients speak to a system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,6 +41,12 @@ pub enum ClientProtocol {
     /// in JSON lines (`workloads::external`, `docs/adapters.md`): a system file's
     /// `[client]` table.
     External,
+    /// PostgreSQL's wire protocol, transactions of the transactional workloads
+    /// (`workloads::postgres`).
+    Postgres,
+    /// Maelstrom's JSON messages, over UDP to each node's relay
+    /// (`workloads::maelstrom`, `docs/maelstrom.md`).
+    Maelstrom,
 }
 
 impl ClientProtocol {
@@ -48,6 +57,8 @@ impl ClientProtocol {
             ClientProtocol::Redis => "redis",
             ClientProtocol::Bank => "bank",
             ClientProtocol::External => "external",
+            ClientProtocol::Postgres => "postgres",
+            ClientProtocol::Maelstrom => "maelstrom",
         }
     }
 
@@ -59,6 +70,8 @@ impl ClientProtocol {
             ClientProtocol::Redis => "Redis's protocol",
             ClientProtocol::Bank => "the bank protocol",
             ClientProtocol::External => "the system's own client adapter (docs/adapters.md)",
+            ClientProtocol::Postgres => "PostgreSQL's protocol",
+            ClientProtocol::Maelstrom => "Maelstrom's messages (docs/maelstrom.md)",
         }
     }
 }
@@ -78,6 +91,8 @@ pub struct ClientSettings {
     pub etcd_reads: EtcdReads,
     /// Redis only: replicas every write waits for (`WAIT`); 0 for none.
     pub redis_wait: u32,
+    /// PostgreSQL only: the isolation level of every transaction.
+    pub isolation: Isolation,
     /// The test's workload (an adapter is told it in `init`).
     pub workload: Workload,
     /// External adapters only: the system file's `[client]` command.
@@ -104,6 +119,8 @@ pub fn adapter(protocol: ClientProtocol) -> &'static dyn Adapter {
         ClientProtocol::Redis => &redis::Redis,
         ClientProtocol::Bank => &bank::Bank,
         ClientProtocol::External => &external::External,
+        ClientProtocol::Postgres => &postgres::Postgres,
+        ClientProtocol::Maelstrom => &maelstrom::Maelstrom,
     }
 }
 
@@ -116,6 +133,7 @@ pub fn client_factory(
     let given = [
         ("etcd-reads", settings.etcd_reads != EtcdReads::default()),
         ("redis-wait", settings.redis_wait > 0),
+        ("isolation", settings.isolation != Isolation::default()),
     ];
     for (flag, set) in given {
         if set && !a.own_settings().contains(&flag) {
@@ -134,6 +152,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             etcd_reads: EtcdReads::default(),
             redis_wait: 0,
+            isolation: Isolation::default(),
             workload: Workload::CasRegister,
             adapter: Some(AdapterCommand {
                 program: "true".into(),
@@ -153,6 +172,8 @@ mod tests {
             ClientProtocol::Redis,
             ClientProtocol::Bank,
             ClientProtocol::External,
+            ClientProtocol::Postgres,
+            ClientProtocol::Maelstrom,
         ] {
             assert_eq!(adapter(p).protocol(), p);
             assert!(client_factory(p, &settings()).is_ok(), "{p}");

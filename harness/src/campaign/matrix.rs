@@ -69,6 +69,18 @@ pub struct Cell {
     /// The run whose first violation came soonest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fastest_run: Option<PathBuf>,
+    /// Every run with a verdict, seed by seed, for the HTML page's links to each run's
+    /// report (the ledger has them too, so matrix.json leaves them out).
+    #[serde(skip)]
+    pub each_run: Vec<CellRun>,
+}
+
+/// One run of a cell: its seed, what it said of the cell's model, and its folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellRun {
+    pub seed: u64,
+    pub status: RecordStatus,
+    pub run_dir: Option<PathBuf>,
 }
 
 impl Cell {
@@ -196,6 +208,11 @@ fn row<'a>(entry: &str, records: impl Iterator<Item = &'a RunRecord>) -> Row {
                 let Some(mr) = r.models.iter().find(|x| x.model == m) else {
                     continue;
                 };
+                c.each_run.push(CellRun {
+                    seed: r.seed,
+                    status: mr.status,
+                    run_dir: r.run_dir.clone(),
+                });
                 c.promised |= mr.promised;
                 match mr.status {
                     RecordStatus::Held => c.held += 1,
@@ -209,6 +226,7 @@ fn row<'a>(entry: &str, records: impl Iterator<Item = &'a RunRecord>) -> Row {
                     RecordStatus::NotChecked => {}
                 }
             }
+            c.each_run.sort_by_key(|r| r.seed);
             times.sort_by(|a, b| a.0.total_cmp(&b.0));
             c.median_first_violation_s = median(&times.iter().map(|t| t.0).collect::<Vec<_>>());
             c.fastest_run = times.first().and_then(|t| t.1.cloned());
@@ -275,12 +293,42 @@ pub fn columns(tables: &[FaultTable]) -> Vec<Model> {
         .collect()
 }
 
+/// One line per row of every table: how often a promise broke, and the strongest
+/// model held in every run; the short form of the matrix, for a README.
+pub fn summary(m: &Matrix) -> String {
+    let mut out = String::from(
+        "\n## Summary\n\n| system and setting | faults | a promise broken | strongest held in every run |\n|---|---|---|---|\n",
+    );
+    for t in &m.tables {
+        for r in &t.rows {
+            let errors = if r.errors > 0 {
+                format!(" ({} failed to run)", r.errors)
+            } else {
+                String::new()
+            };
+            let broken = format!("{} of {}{errors}", r.promise_broken, r.runs);
+            let broken = if r.promise_broken > 0 {
+                format!("**{broken}** ⚠")
+            } else {
+                broken
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {broken} | {} |",
+                r.entry, t.faults, r.strongest
+            );
+        }
+    }
+    out
+}
+
 /// The matrix as markdown, ready for a README.
 pub fn markdown(m: &Matrix) -> String {
     let mut out = format!(
         "# Consistency matrix: {}\n\n{} to {}, on {}. A cell: held in k of n runs, or broken in k of n with the median time from the first operation to the first violating one. **Bold**: promised by the system in that setting; ⚠: a broken promise.\n",
         m.plan, m.started_at, m.finished_at, m.machine
     );
+    out.push_str(&summary(m));
     for t in &m.tables {
         let _ = write!(out, "\n## Faults: {}\n\n| system and setting |", t.faults);
         for c in &m.columns {
@@ -386,6 +434,43 @@ mod tests {
         assert_eq!(
             (linearizable.0, linearizable.1.text()),
             (Model::Linearizable, "–".to_string())
+        );
+    }
+
+    #[test]
+    fn the_markdown_sums_up_each_row_and_rates_each_bug_switch() {
+        let records = vec![
+            rec("x --bug y", 1, RecordStatus::Broken, Some(4.0), true),
+            rec("x --bug y", 2, RecordStatus::Broken, Some(2.0), true),
+            rec("x --bug y", 3, RecordStatus::Held, None, true),
+            rec("x", 1, RecordStatus::Held, None, true),
+        ];
+        let tables = build(
+            &["x".into(), "x --bug y".into()],
+            &["partitions".into()],
+            &records,
+        );
+        let m = Matrix {
+            plan: "p".into(),
+            started_at: "s".into(),
+            finished_at: "f".into(),
+            machine: "m".into(),
+            columns: columns(&tables),
+            tables,
+        };
+        let md = markdown(&m);
+        assert!(md.contains("| x | partitions | 0 of 1 | none |\n"), "{md}");
+        assert!(
+            md.contains("| x --bug y | partitions | **2 of 3** ⚠ | none |\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| x --bug y | partitions | 2 of 3 | 3.0 s |\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| x --bug y | – | – | **broken 2/3 (median 3.0 s)** ⚠ |"),
+            "{md}"
         );
     }
 }

@@ -37,13 +37,22 @@ pub struct Campaign {
     /// Finished runs (with a verdict, or an error), the newest record per run.
     pub done: BTreeMap<RunKey, RunRecord>,
     pub resumed: bool,
+    /// The earlier campaign of this plan, under another text, whose verdicts this one
+    /// took over for the runs whose test file did not change, and how many.
+    pub carried_from: Option<(PathBuf, usize)>,
 }
 
 impl Campaign {
     /// The newest unfinished campaign of the same plan (same text) under
-    /// `results_root/compare/<plan>/`, or a new one (always new with `fresh`).
+    /// `results_root/compare/<plan>/`, or a new one (always new with `fresh`). A new
+    /// campaign of a plan whose text changed since its newest campaign takes over that
+    /// campaign's verdicts for every run whose test file is the same: an edited entry,
+    /// or a new one, runs; the others are not run again.
     pub fn open(plan: Plan, results_root: &Path, fresh: bool) -> Result<Campaign> {
+        // Absolute, as the run folders and test files name it: an earlier campaign's
+        // test files are compared with this plan's as text.
         let root = results_root.join("compare");
+        let root = std::path::absolute(&root).unwrap_or(root);
         let plan_root = root.join(&plan.name);
         if !fresh {
             if let Some(dir) = unfinished(&plan_root, &plan.text) {
@@ -53,19 +62,67 @@ impl Campaign {
                     dir,
                     done,
                     resumed: true,
+                    carried_from: None,
                 });
             }
         }
+        let earlier = newest(&plan_root).filter(|d| {
+            !fresh && std::fs::read_to_string(d.join("plan.toml")).is_ok_and(|t| t != plan.text)
+        });
         let dir = store::create_run_dir(&root, &plan.name)?;
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
         store::write_file(&dir.join("plan.toml"), plan.text.as_bytes())?;
         let _ = store::update_latest(&plan_root, &dir);
-        Ok(Campaign {
+        let mut campaign = Campaign {
             plan,
             dir,
             done: BTreeMap::new(),
             resumed: false,
-        })
+            carried_from: None,
+        };
+        if let Some(earlier) = earlier {
+            let n = campaign.carry_over(&earlier)?;
+            campaign.carried_from = Some((earlier, n));
+        }
+        Ok(campaign)
+    }
+
+    /// Takes over `earlier`'s verdicts for the runs whose test file is unchanged (the
+    /// same keys after merging, compared as `earlier` wrote them): they go into this
+    /// campaign's ledger, with their test files, and are not run again.
+    fn carry_over(&mut self, earlier: &Path) -> Result<usize> {
+        let old_runs = earlier.join("runs");
+        let new_runs = self.dir.join("runs");
+        let records = read_ledger(&earlier.join("runs.jsonl"))?;
+        let configs = self.dir.join("configs");
+        std::fs::create_dir_all(&configs)
+            .with_context(|| format!("cannot create {}", configs.display()))?;
+        let mut lines = String::new();
+        for (key, record) in records {
+            if record.error.is_some() {
+                continue;
+            }
+            let (Ok(stored), Ok(now)) = (
+                std::fs::read_to_string(earlier.join("configs").join(config_name(&key))),
+                self.plan.test_file(&key, &old_runs),
+            ) else {
+                continue; // not in this plan any more, or its test file is gone
+            };
+            if stored != now.to_toml(&old_runs) {
+                continue;
+            }
+            let file = self.plan.test_file(&key, &new_runs)?;
+            store::write_file(
+                &configs.join(config_name(&key)),
+                file.to_toml(&new_runs).as_bytes(),
+            )?;
+            if let Ok(line) = serde_json::to_string(&record) {
+                lines.push_str(&line);
+                lines.push('\n');
+            }
+            self.done.insert(key, record);
+        }
+        store::write_file(&self.dir.join("runs.jsonl"), lines.as_bytes())?;
+        Ok(self.done.len())
     }
 
     /// The runs still to do, in the plan's order.
@@ -90,12 +147,7 @@ impl Campaign {
                 .plan
                 .test_file(&key, &runs)
                 .map_err(|e| bad_input(format!("{e:#}")))?;
-            let path = configs.join(format!(
-                "{}--{}--{}.toml",
-                slug(&key.entry),
-                slug(&key.faults),
-                key.seed
-            ));
+            let path = configs.join(config_name(&key));
             store::write_file(&path, file.to_toml(&runs).as_bytes())?;
             let config = config::resolve(&TestArgs {
                 config: Some(path),
@@ -260,16 +312,40 @@ fn read_ledger(path: &Path) -> Result<BTreeMap<RunKey, RunRecord>> {
         .collect())
 }
 
-/// The newest campaign folder of this plan text that has no matrix yet.
-fn unfinished(plan_root: &Path, text: &str) -> Option<PathBuf> {
+/// The file name of a run's test file in the campaign's `configs/`.
+fn config_name(key: &RunKey) -> String {
+    format!(
+        "{}--{}--{}.toml",
+        slug(&key.entry),
+        slug(&key.faults),
+        key.seed
+    )
+}
+
+/// The campaign folders of a plan, oldest first (their names are timestamps).
+fn campaign_dirs(plan_root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(plan_root)
-        .ok()?
+        .into_iter()
+        .flatten()
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_dir() && !p.is_symlink())
         .collect();
     dirs.sort();
-    dirs.into_iter().rev().find(|d| {
+    dirs
+}
+
+/// The newest campaign folder of a plan, finished or not.
+fn newest(plan_root: &Path) -> Option<PathBuf> {
+    campaign_dirs(plan_root)
+        .into_iter()
+        .rev()
+        .find(|d| d.join("plan.toml").exists())
+}
+
+/// The newest campaign folder of this plan text that has no matrix yet.
+fn unfinished(plan_root: &Path, text: &str) -> Option<PathBuf> {
+    campaign_dirs(plan_root).into_iter().rev().find(|d| {
         !d.join("matrix.json").exists()
             && std::fs::read_to_string(d.join("plan.toml")).is_ok_and(|t| t == text)
     })
@@ -282,4 +358,111 @@ fn machine() -> String {
         .unwrap_or_else(|_| "unknown host".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{host} ({cores} cores)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"
+name = "tiny"
+seeds = 2
+seed = 100
+[defaults]
+time-limit = "5s"
+workload = "append"
+[[entry]]
+label = "a"
+system = "raft-kv"
+[[entry]]
+label = "b"
+system = "dynamo-kv"
+[[faults]]
+label = "partitions"
+nemesis = "partition"
+"#;
+
+    fn plan(dir: &Path, text: &str) -> Plan {
+        let path = dir.join("tiny.toml");
+        std::fs::write(&path, text).unwrap();
+        Plan::read(&path).unwrap()
+    }
+
+    /// Records every run of `c` as finished, with the test file `configs()` would
+    /// have written before running it.
+    fn finish_every_run(c: &mut Campaign) {
+        let runs = c.dir.join("runs");
+        std::fs::create_dir_all(c.dir.join("configs")).unwrap();
+        let mut ledger = String::new();
+        for key in c.plan.runs() {
+            let file = c.plan.test_file(&key, &runs).unwrap();
+            std::fs::write(
+                c.dir.join("configs").join(config_name(&key)),
+                file.to_toml(&runs),
+            )
+            .unwrap();
+            let record = RunRecord {
+                entry: key.entry.clone(),
+                faults: key.faults.clone(),
+                seed: key.seed,
+                run_dir: Some(runs.join(format!("{}-{}", slug(&key.entry), key.seed))),
+                error: None,
+                models: Vec::new(),
+            };
+            ledger.push_str(&serde_json::to_string(&record).unwrap());
+            ledger.push('\n');
+        }
+        std::fs::write(c.dir.join("runs.jsonl"), ledger).unwrap();
+    }
+
+    #[test]
+    fn an_edited_plan_runs_only_the_runs_whose_test_file_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("results");
+        let mut first = Campaign::open(plan(dir.path(), PLAN), &results, false).unwrap();
+        finish_every_run(&mut first);
+        std::fs::write(first.dir.join("matrix.json"), "{}").unwrap();
+
+        // Entry b gets a longer run and a third entry appears: a's two runs are
+        // taken over, with their run folders; b's and c's run.
+        let edited = PLAN.replace(
+            "system = \"dynamo-kv\"",
+            "system = \"dynamo-kv\"\ntime-limit = \"9s\"",
+        ) + "[[entry]]\nlabel = \"c\"\nsystem = \"pb-kv\"\n";
+        // The results folder named another way (as `results` and `/abs/results` name
+        // one folder): the test files are still compared as the same.
+        let same_folder = dir.path().join(".").join("results");
+        let second = Campaign::open(plan(dir.path(), &edited), &same_folder, false).unwrap();
+        assert_ne!(second.dir, first.dir);
+        assert_eq!(second.carried_from, Some((first.dir.clone(), 2)));
+        let pending: Vec<(String, u64)> = second
+            .pending()
+            .into_iter()
+            .map(|k| (k.entry, k.seed))
+            .collect();
+        assert_eq!(
+            pending,
+            vec![
+                ("b".to_string(), 100),
+                ("b".to_string(), 101),
+                ("c".to_string(), 100),
+                ("c".to_string(), 101)
+            ]
+        );
+        let kept = read_ledger(&second.dir.join("runs.jsonl")).unwrap();
+        let a = kept.values().next().unwrap();
+        assert_eq!(a.entry, "a");
+        assert!(a.run_dir.as_ref().unwrap().starts_with(&first.dir));
+        assert!(second.dir.join("configs/a--partitions--100.toml").exists());
+
+        // The same edited plan again resumes the second campaign; --fresh takes
+        // nothing over.
+        let again = Campaign::open(plan(dir.path(), &edited), &results, false).unwrap();
+        assert_eq!(
+            (again.dir.clone(), again.resumed),
+            (second.dir.clone(), true)
+        );
+        let fresh = Campaign::open(plan(dir.path(), PLAN), &results, true).unwrap();
+        assert_eq!((fresh.carried_from, fresh.done.len()), (None, 0));
+    }
 }

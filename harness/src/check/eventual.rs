@@ -14,7 +14,7 @@ pub struct Eventual;
 pub fn options(context: &CheckContext) -> eventual::EventualOptions {
     let collection = match context.workload {
         Workload::Append => eventual::Collection::Append,
-        Workload::Set => eventual::Collection::Set,
+        Workload::Set | Workload::Broadcast | Workload::GSet => eventual::Collection::Set,
         _ => eventual::Collection::Register,
     };
     let mut options = eventual::EventualOptions::new(collection);

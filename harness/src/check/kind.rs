@@ -15,10 +15,16 @@ pub enum CheckKind {
     Bank,
     Counter,
     UniqueIds,
+    /// Transactional isolation on list-append transactions (Elle's list-append).
+    ListAppend,
+    /// Transactional isolation on read-write register transactions.
+    RwRegister,
+    /// Maelstrom's echo: every acknowledged echo returned what was sent.
+    Echo,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 7] = [
+    pub const ALL: [CheckKind; 10] = [
         CheckKind::Linearizable,
         CheckKind::Sequential,
         CheckKind::Session,
@@ -26,6 +32,9 @@ impl CheckKind {
         CheckKind::Bank,
         CheckKind::Counter,
         CheckKind::UniqueIds,
+        CheckKind::ListAppend,
+        CheckKind::RwRegister,
+        CheckKind::Echo,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,7 +46,16 @@ impl CheckKind {
             CheckKind::Bank => "bank",
             CheckKind::Counter => "counter",
             CheckKind::UniqueIds => "unique-ids",
+            CheckKind::ListAppend => "list-append",
+            CheckKind::RwRegister => "rw-register",
+            CheckKind::Echo => "echo",
         }
+    }
+
+    /// The transactional isolation checks: they read `txn` operations, whatever the
+    /// workload that wrote them.
+    pub fn is_transactional(self) -> bool {
+        matches!(self, CheckKind::ListAppend | CheckKind::RwRegister)
     }
 
     fn known() -> String {

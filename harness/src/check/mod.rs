@@ -16,6 +16,7 @@
 
 mod bank;
 mod counter;
+mod echo;
 mod eventual;
 mod kind;
 pub(crate) mod linearizable;
@@ -23,6 +24,7 @@ mod placement;
 pub mod promises;
 mod sequential;
 mod session;
+mod txn;
 mod unique_ids;
 
 pub use bank::generated_bank;
@@ -77,6 +79,8 @@ pub enum CheckReport {
     Bank(Box<BankReport>),
     Counter(Box<CounterReport>),
     UniqueIds(Box<UniqueIdReport>),
+    Txn(Box<checker::txn::TxnReport>),
+    Echo(Box<echo::EchoReport>),
 }
 
 impl CheckReport {
@@ -205,6 +209,9 @@ pub fn checker(kind: CheckKind) -> &'static dyn Checker {
         CheckKind::Bank => &bank::Bank,
         CheckKind::Counter => &counter::Counter,
         CheckKind::UniqueIds => &unique_ids::UniqueIds,
+        CheckKind::ListAppend => &txn::LIST_APPEND,
+        CheckKind::RwRegister => &txn::RW_REGISTER,
+        CheckKind::Echo => &echo::Echo,
     }
 }
 
@@ -255,11 +262,18 @@ pub fn run_checks_read_as(
             summary,
             report,
             error,
-            replay: Some(format!(
-                "faultline check --check {kind} --workload {}{} {history_path}",
-                context.workload,
-                c.replay_flags(context)
-            )),
+            replay: Some(if kind.is_transactional() {
+                format!(
+                    "faultline check --check {kind}{} {history_path}",
+                    c.replay_flags(context)
+                )
+            } else {
+                format!(
+                    "faultline check --check {kind} --workload {}{} {history_path}",
+                    context.workload,
+                    c.replay_flags(context)
+                )
+            }),
             seconds: started.elapsed().as_secs_f64(),
         });
     }

@@ -10,6 +10,35 @@ use checker::verdict::Verdict;
 /// The placement; `None` when no consistency model was checked (an invariant-only
 /// workload).
 pub fn placement(checks: &[CheckResult]) -> Option<Placement> {
+    let isolation = isolation(checks);
+    match (models(checks), isolation) {
+        (Some(mut p), Some(i)) => {
+            p.line.push_str(&format!("; isolation: {}", i.line));
+            Some(p)
+        }
+        (p, i) => p.or(i),
+    }
+}
+
+/// Where transactional checks place the history among isolation models: the first
+/// transactional check's line (`checker::txn::TxnReport::placement_line`).
+fn isolation(checks: &[CheckResult]) -> Option<Placement> {
+    checks.iter().find_map(|c| match &c.report {
+        CheckReport::Txn(r) => Some(Placement {
+            strongest: r
+                .strongest_not_ruled_out
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            line: r.placement_line(),
+        }),
+        _ => None,
+    })
+}
+
+/// The placement among the non-transactional models.
+fn models(checks: &[CheckResult]) -> Option<Placement> {
     let mut v = ModelVerdicts::default();
     let mut any = false;
     let mut sequential_per_key: Option<Verdict> = None;

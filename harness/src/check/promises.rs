@@ -13,7 +13,8 @@ use super::{CheckKind, CheckReport, CheckResult};
 use crate::system::{Model, Promises};
 use checker::consistency::eventual::Basis;
 use checker::consistency::session::{GuaranteeReport, SessionReport};
-use checker::history::History;
+use checker::consistency::set_full::ElementsReport;
+use checker::history::{History, Outcome};
 use checker::verdict::Verdict;
 use serde::Serialize;
 
@@ -103,7 +104,7 @@ pub fn judge(
 ) -> PromiseReport {
     let own: Vec<(Model, Own)> = Model::ALL
         .into_iter()
-        .filter_map(|m| own_status(m, checks).map(|o| (m, o)))
+        .filter_map(|m| own_status(m, checks, history).map(|o| (m, o)))
         .collect();
     let find = |m: Model| own.iter().find(|(x, _)| *x == m).map(|(_, o)| o);
     let start = history.ops.iter().map(|o| o.call).min().unwrap_or(0);
@@ -189,7 +190,7 @@ fn derive<'a>(
 }
 
 /// A model's status from the check that judges it, if that check ran.
-fn own_status(m: Model, checks: &[CheckResult]) -> Option<Own> {
+fn own_status(m: Model, checks: &[CheckResult], history: &History) -> Option<Own> {
     let kind = match m {
         Model::Linearizable => CheckKind::Linearizable,
         Model::Sequential => CheckKind::Sequential,
@@ -230,22 +231,7 @@ fn own_status(m: Model, checks: &[CheckResult]) -> Option<Own> {
             },
         }),
         (CheckReport::Eventual(r), _) => Some(match &r.elements {
-            Some(e) => Own {
-                status: if e.lost > 0 {
-                    Status::Broken
-                } else {
-                    Status::Held
-                },
-                evidence: format!(
-                    "{} of {} acknowledged writes lost (gone from every node)",
-                    e.lost, e.acknowledged
-                ),
-                first_op: e
-                    .lost_elements
-                    .iter()
-                    .filter_map(|l| l.add.as_ref().map(|a| a.op))
-                    .min(),
-            },
+            Some(e) => lost_writes(e, history),
             None => Own {
                 status: Status::NotChecked,
                 evidence: "register reads do not show which writes they saw".into(),
@@ -254,6 +240,41 @@ fn own_status(m: Model, checks: &[CheckResult]) -> Option<Own> {
         }),
         // The check could not run, or an invariant: the check's own verdict.
         _ => Some(whole()),
+    }
+}
+
+/// No lost writes: broken by an acknowledged write gone from every node. Indeterminate
+/// writes a read saw and that vanished after are counted in the evidence, not against
+/// the model: nothing promised them.
+fn lost_writes(e: &ElementsReport, history: &History) -> Own {
+    let acknowledged = |id: usize| {
+        history
+            .ops
+            .get(id)
+            .is_some_and(|o| o.outcome == Outcome::Ok)
+    };
+    let seen_only = e.lost.saturating_sub(e.lost_acknowledged);
+    let also = if seen_only > 0 {
+        format!("; {seen_only} indeterminate writes some read saw are gone too")
+    } else {
+        String::new()
+    };
+    Own {
+        status: if e.lost_acknowledged > 0 {
+            Status::Broken
+        } else {
+            Status::Held
+        },
+        evidence: format!(
+            "{} of {} acknowledged writes lost (gone from every node){also}",
+            e.lost_acknowledged, e.acknowledged
+        ),
+        first_op: e
+            .lost_elements
+            .iter()
+            .filter_map(|l| l.add.as_ref().map(|a| a.op))
+            .filter(|&id| acknowledged(id))
+            .min(),
     }
 }
 

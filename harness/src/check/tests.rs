@@ -478,3 +478,48 @@ fn without_promises_there_is_no_promise_verdict_and_no_finding() {
     let r = promises::judge(&results, &h, Some(&promised(&["none"])));
     assert_eq!(r.verdict, Some(Verdict::Valid));
 }
+
+/// Appends 1 (acknowledged) and 2 (`info` when `acked` is false: its outcome unknown),
+/// a read that sees both, then final reads on both nodes that have only 1: element 2
+/// is gone from every node.
+fn vanished_append(acked: bool) -> String {
+    let second = if acked { "ok" } else { "info" };
+    format!(
+        r#"{{"index":0,"time":0,"process":0,"type":"invoke","f":"append","key":1,"value":1}}
+{{"index":1,"time":1,"process":0,"type":"ok","f":"append","key":1,"value":1}}
+{{"index":2,"time":2,"process":1,"type":"invoke","f":"append","key":1,"value":2}}
+{{"index":3,"time":3,"process":1,"type":"{second}","f":"append","key":1,"value":2}}
+{{"index":4,"time":4,"process":0,"type":"invoke","f":"read","key":1}}
+{{"index":5,"time":5,"process":0,"type":"ok","f":"read","key":1,"value":[1,2]}}
+{{"index":6,"time":80,"process":"nemesis","type":"info","f":"heal-all","value":null}}
+{{"index":7,"time":100,"process":5,"type":"invoke","f":"final-read","key":1,"node":"n1"}}
+{{"index":8,"time":101,"process":5,"type":"ok","f":"final-read","key":1,"value":[1],"node":"n1"}}
+{{"index":9,"time":102,"process":6,"type":"invoke","f":"final-read","key":1,"node":"n2"}}
+{{"index":10,"time":103,"process":6,"type":"ok","f":"final-read","key":1,"value":[1],"node":"n2"}}
+"#
+    )
+}
+
+#[test]
+fn only_an_acknowledged_write_gone_from_every_node_breaks_no_lost_writes() {
+    use crate::system::Model;
+    for (acked, status, evidence) in [
+        (
+            false,
+            promises::Status::Held,
+            "0 of 1 acknowledged writes lost (gone from every node); 1 indeterminate writes some read saw are gone too",
+        ),
+        (
+            true,
+            promises::Status::Broken,
+            "1 of 2 acknowledged writes lost (gone from every node)",
+        ),
+    ] {
+        let h = parse_jsonl(&vanished_append(acked)).unwrap();
+        let results = run_checks(&h, &context(Workload::Append, &["eventual"]), "h");
+        let r = promises::judge(&results, &h, Some(&promised(&["no-lost-writes"])));
+        let lost = outcome(&r, Model::NoLostWrites);
+        assert_eq!((lost.status, lost.evidence.as_str()), (status, evidence));
+        assert_eq!(lost.first_violation_s.is_some(), acked, "{lost:?}");
+    }
+}

@@ -90,6 +90,9 @@ pub fn run(args: CleanArgs) -> ExitCode {
                 if !removed.links.is_empty() {
                     parts.push(format!("removed link {}", removed.links.join(", ")));
                 }
+                if !removed.mounts.is_empty() {
+                    parts.push(format!("unmounted {}", removed.mounts.join(", ")));
+                }
                 if let Some(o) = removed.lease {
                     parts.push(format!("released subnet {}", network::subnet_text(o)));
                 }

@@ -1,7 +1,8 @@
 //! `faultline compare PLAN.toml`: runs a campaign (every entry of the plan under
 //! every fault set, for its seeds), with one progress line per run, and writes the
 //! consistency matrix. Running the same command again after an interruption resumes
-//! the campaign: finished runs are not run again. Exit codes: 0 the matrix is
+//! the campaign: finished runs are not run again; after an edit of the plan, only the
+//! runs whose test file changed (and new ones) run. Exit codes: 0 the matrix is
 //! written, 3 a bad plan, 4 interrupted or runs that could not run (run it again).
 
 use super::{exit, outln};
@@ -67,6 +68,12 @@ pub fn run(args: CompareArgs) -> ExitCode {
         Err(e) => return code(&e),
     };
     let total = campaign.plan.runs().len();
+    if let Some((earlier, n)) = &campaign.carried_from {
+        say(&format!(
+            "the plan changed since {}: {n} runs whose test file is the same are taken over, the others run",
+            earlier.display()
+        ));
+    }
     say(&format!(
         "{} {}: {} runs, {} to do, in {}",
         if campaign.resumed {

@@ -6,6 +6,7 @@ mod clean;
 mod compare;
 pub mod exit;
 mod report;
+mod serve;
 mod synth;
 mod test;
 
@@ -34,10 +35,15 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Write the HTML report of a run folder or of any history, and print its path.
     Report(report::ReportArgs),
+    /// Serve the runs under a results folder: an index, each run's report, files and zip.
+    Serve(serve::ServeArgs),
     /// Run a campaign from a plan (entries x fault sets x seeds) and write the consistency matrix.
     Compare(compare::CompareArgs),
     /// Remove namespaces, links, rules and processes a killed faultline left behind.
     Clean(clean::CleanArgs),
+    /// A Maelstrom node's relay, run by the harness inside the node's namespace.
+    #[command(hide = true)]
+    MaelstromRelay(crate::relay::args::RelayArgs),
 }
 
 /// Parses the arguments, runs the subcommand, and returns its exit code.
@@ -61,6 +67,14 @@ pub fn run() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Clean(args) => clean::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::MaelstromRelay(args) => match crate::relay::run(args) {
+            Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+            Err(e) => {
+                eprintln!("[relay] {e:#}");
+                exit::code(exit::HARNESS_ERROR)
+            }
+        },
     }
 }
 

@@ -3,13 +3,15 @@
 
 use super::exit;
 use checker::synth::{generate, Anomaly, SynthModel, SynthOptions};
+use checker::synth_txn::{generate_txns, TxnAnomaly, TxnDatatype, TxnSynthOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct SynthArgs {
-    /// The simulated object: register, cas-register or kv.
+    /// The simulated object: register, cas-register or kv; or transactions:
+    /// list-append or rw-register (strict serializable unless an anomaly is injected).
     #[arg(long, short, value_name = "M", default_value = "cas-register")]
     pub model: String,
     /// Concurrent clients.
@@ -27,13 +29,19 @@ pub struct SynthArgs {
     pub keys: usize,
     /// Inject one anomaly halfway through, a guaranteed violation: stale-read,
     /// lost-write, or future-read (a read of a value whose only write is invoked
-    /// after the read completed).
+    /// after the read completed); for transactions G0, G1c, G-single or G2-item.
     #[arg(long, value_name = "A")]
     pub anomaly: Option<String>,
     /// Draw written values from 1..=N, so values repeat (default: every value
     /// written is unique).
     #[arg(long, value_name = "N")]
     pub values: Option<u64>,
+    /// Micro-operations per transaction (list-append, rw-register).
+    #[arg(long, default_value_t = 4)]
+    pub txn_length: usize,
+    /// Writes after which a key is retired for a fresh one (list-append, rw-register).
+    #[arg(long, default_value_t = 32)]
+    pub max_writes_per_key: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Where to write the history (default: standard output).
@@ -46,31 +54,26 @@ pub fn run(args: SynthArgs) -> ExitCode {
         eprintln!("faultline synth: {message}");
         exit::code(exit::BAD_INPUT)
     };
-    let Some(model) = SynthModel::from_name(&args.model) else {
-        return bad(format!(
-            "--model: unknown model `{}` (known: {})",
-            args.model,
-            SynthModel::NAMES.join(", ")
-        ));
-    };
-    let anomaly = match args.anomaly.as_deref() {
-        None => None,
-        Some(name) => match Anomaly::from_name(name) {
-            Some(a) => Some(a),
-            None => {
-                return bad(format!(
-                    "--anomaly: unknown anomaly `{name}` (known: {})",
-                    Anomaly::NAMES.join(", ")
-                ))
-            }
-        },
-    };
     if !(0.0..=1.0).contains(&args.crash_rate) {
         return bad(format!(
             "--crash-rate: {} is not a probability between 0 and 1",
             args.crash_rate
         ));
     }
+    if let Some(datatype) = txn_datatype(&args.model) {
+        return txn(&args, datatype);
+    }
+    let Some(model) = SynthModel::from_name(&args.model) else {
+        return bad(format!(
+            "--model: unknown model `{}` (known: {}, list-append, rw-register)",
+            args.model,
+            SynthModel::NAMES.join(", ")
+        ));
+    };
+    let anomaly = match anomaly_flag(&args, Anomaly::from_name, &Anomaly::NAMES, "") {
+        Ok(a) => a,
+        Err(message) => return bad(message),
+    };
     if args.clients == 0 || args.keys == 0 {
         return bad("--clients and --keys must be at least 1".into());
     }
@@ -88,19 +91,8 @@ pub fn run(args: SynthArgs) -> ExitCode {
         return bad(message);
     }
     let outcome = generate(&options);
-    let text = outcome.history.to_jsonl();
-    let written = match &args.output {
-        Some(path) => {
-            std::fs::write(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
-        }
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|e| format!("standard output: {e}")),
-    };
-    if let Err(message) = written {
-        eprintln!("faultline synth: cannot write the history: {message}");
-        return exit::code(exit::HARNESS_ERROR);
+    if let Err(code) = write(&args, &outcome.history) {
+        return code;
     }
     let crashed = outcome
         .history
@@ -126,4 +118,104 @@ pub fn run(args: SynthArgs) -> ExitCode {
     }
     eprintln!("{summary}");
     exit::code(exit::VALID)
+}
+
+/// Writes the history where asked.
+fn write(args: &SynthArgs, history: &checker::history::History) -> Result<(), ExitCode> {
+    let text = history.to_jsonl();
+    let written = match &args.output {
+        Some(path) => {
+            std::fs::write(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("standard output: {e}")),
+    };
+    written.map_err(|message| {
+        eprintln!("faultline synth: cannot write the history: {message}");
+        exit::code(exit::HARNESS_ERROR)
+    })
+}
+
+fn txn_datatype(model: &str) -> Option<TxnDatatype> {
+    match model {
+        "list-append" => Some(TxnDatatype::ListAppend),
+        "rw-register" => Some(TxnDatatype::RwRegister),
+        _ => None,
+    }
+}
+
+/// A transactional history (`checker::synth_txn`).
+fn txn(args: &SynthArgs, datatype: TxnDatatype) -> ExitCode {
+    let bad = |message: String| {
+        eprintln!("faultline synth: {message}");
+        exit::code(exit::BAD_INPUT)
+    };
+    let anomaly = match anomaly_flag(
+        args,
+        TxnAnomaly::from_name,
+        &TxnAnomaly::NAMES,
+        " for transactions",
+    ) {
+        Ok(a) => a,
+        Err(message) => return bad(message),
+    };
+    let options = TxnSynthOptions {
+        datatype,
+        clients: args.clients,
+        txns: args.ops,
+        length: args.txn_length,
+        keys: args.keys,
+        max_writes_per_key: args.max_writes_per_key,
+        crash_rate: args.crash_rate,
+        anomaly,
+        seed: args.seed,
+    };
+    if let Err(message) = options.validate() {
+        return bad(message);
+    }
+    let (history, injected) = generate_txns(&options);
+    if let Err(code) = write(args, &history) {
+        return code;
+    }
+    let mut summary = format!(
+        "faultline synth: {} events, {} transactions, {} clients, model {}",
+        history.events.len(),
+        history.ops.len(),
+        args.clients,
+        args.model
+    );
+    match (anomaly, injected) {
+        (Some(a), Some(time)) => summary.push_str(&format!(
+            "; {} injected at the transaction invoked at time {time}",
+            TxnAnomaly::NAMES[a as usize]
+        )),
+        (Some(_), None) => {
+            summary.push_str("; too few transactions to inject the anomaly: none injected")
+        }
+        (None, _) => {}
+    }
+    eprintln!("{summary}");
+    exit::code(exit::VALID)
+}
+
+/// `--anomaly`, read with the names a kind of history knows.
+fn anomaly_flag<A>(
+    args: &SynthArgs,
+    parse: fn(&str) -> Option<A>,
+    names: &[&str],
+    what: &str,
+) -> Result<Option<A>, String> {
+    args.anomaly
+        .as_deref()
+        .map(|name| {
+            parse(name).ok_or_else(|| {
+                format!(
+                    "--anomaly: unknown anomaly `{name}`{what} (known: {})",
+                    names.join(", ")
+                )
+            })
+        })
+        .transpose()
 }

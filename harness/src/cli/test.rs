@@ -8,6 +8,7 @@ use super::{exit, out, outln};
 use crate::config::{self, TestArgs, TestConfig};
 use crate::error::is_bad_input;
 use crate::results::render::{junit, text::Text, Renderer};
+use crate::results::summary::{self, Summary, TestSummary};
 use crate::run::{self, interrupt, Observer, Outcome};
 use anyhow::Context;
 use checker::verdict::Verdict;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub fn run(args: TestArgs) -> ExitCode {
     let junit = args.junit.clone();
+    let json_summary = args.summary.is_some();
     let config = match config::resolve(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -33,7 +35,7 @@ pub fn run(args: TestArgs) -> ExitCode {
     let Some(runtime) = super::runtime(say) else {
         return exit::code(exit::HARNESS_ERROR);
     };
-    let code = runtime.block_on(run_all(config, junit.as_deref()));
+    let code = runtime.block_on(run_all(config, junit.as_deref(), json_summary));
     // Tasks still running (a client stuck past its timeout) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     exit::code(code)
@@ -44,7 +46,9 @@ fn say(message: &str) {
     let _ = writeln!(std::io::stderr(), "faultline test: {message}");
 }
 
-async fn run_all(config: TestConfig, junit: Option<&Path>) -> u8 {
+async fn run_all(config: TestConfig, junit: Option<&Path>, json_summary: bool) -> u8 {
+    // With --summary json the summary object is standard output's only content.
+    let print: fn(&str) = if json_summary { err } else { out };
     let interrupt = interrupt::watch_signals(say);
     let observer = Console {
         quiet: config.quiet,
@@ -54,7 +58,7 @@ async fn run_all(config: TestConfig, junit: Option<&Path>) -> u8 {
         let seed = config.seed.wrapping_add(i as u64);
         let outcome =
             run::run_real(&config.with_seed(seed), i + 1, interrupt.clone(), &observer).await;
-        show(&outcome);
+        show(&outcome, print);
         let stop = outcome.interrupted() || *interrupt.borrow();
         outcomes.push((seed, outcome));
         if stop {
@@ -62,7 +66,10 @@ async fn run_all(config: TestConfig, junit: Option<&Path>) -> u8 {
         }
     }
     if config.test_count > 1 {
-        outln!("\n{:<6} {:<22} {:<11} results", "test", "seed", "verdict");
+        print(&format!(
+            "\n{:<6} {:<22} {:<11} results\n",
+            "test", "seed", "verdict"
+        ));
         for (i, (seed, o)) in outcomes.iter().enumerate() {
             let verdict = match (o.verdict(), o.interrupted()) {
                 (Some(_), true) => "interrupted".to_string(),
@@ -73,7 +80,12 @@ async fn run_all(config: TestConfig, junit: Option<&Path>) -> u8 {
                 .run_dir()
                 .map(|d| d.display().to_string())
                 .unwrap_or_default();
-            outln!("{:<6} {:<22} {:<11} {dir}", i + 1, seed, verdict);
+            print(&format!(
+                "{:<6} {:<22} {:<11} {dir}\n",
+                i + 1,
+                seed,
+                verdict
+            ));
         }
     }
     let mut code = exit_code(&outcomes.iter().map(|(_, o)| o).collect::<Vec<_>>());
@@ -86,7 +98,58 @@ async fn run_all(config: TestConfig, junit: Option<&Path>) -> u8 {
             }
         }
     }
+    let summary = summarize(&config, &outcomes, code);
+    if json_summary {
+        match serde_json::to_string(&summary) {
+            Ok(json) => outln!("{json}"),
+            Err(e) => say(&format!("--summary json: {e}")),
+        }
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        if let Err(e) = append_markdown(Path::new(&path), &summary) {
+            say(&format!("GITHUB_STEP_SUMMARY: {e:#}"));
+        }
+    }
     code
+}
+
+/// Every test's verdicts, counterexample and report path, for `--summary json` and
+/// the CI job's summary page.
+fn summarize(config: &TestConfig, outcomes: &[(u64, Outcome)], code: u8) -> Summary {
+    let tests = outcomes
+        .iter()
+        .map(|(seed, o)| match o {
+            Outcome::Checked(r) => TestSummary::checked(r),
+            _ => TestSummary::failed(
+                &config.name,
+                *seed,
+                o.error().unwrap_or("failed"),
+                o.run_dir().map(Path::to_path_buf),
+            ),
+        })
+        .collect();
+    let verdict = match code {
+        exit::VALID => "valid",
+        exit::INVALID => "invalid",
+        exit::UNKNOWN => "unknown",
+        _ => "error",
+    };
+    Summary {
+        verdict: verdict.into(),
+        exit_code: code,
+        tests,
+    }
+}
+
+/// Appends the markdown summary to the file GitHub Actions shows on the job's page.
+fn append_markdown(path: &Path, summary: &Summary) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    f.write_all(format!("{}\n", summary::markdown(summary)).as_bytes())
+        .with_context(|| format!("appending to {}", path.display()))
 }
 
 /// `--junit FILE`: every test's verdicts in one JUnit document, and each test that
@@ -122,12 +185,17 @@ fn write_junit(
     crate::results::store::write_file(path, junit::document_with(&checked, &broken).as_bytes())
 }
 
+/// Standard error, for what would go to standard output without --summary json.
+fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// One test's results on the console, or why there are none.
-fn show(outcome: &Outcome) {
+fn show(outcome: &Outcome, print: fn(&str)) {
     match outcome {
         Outcome::Checked(r) => {
-            out("\n");
-            out(&Text.render(r));
+            print("\n");
+            print(&Text.render(r));
         }
         Outcome::BadInput(e) | Outcome::HarnessError { error: e, .. } => say(e),
     }

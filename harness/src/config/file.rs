@@ -37,6 +37,8 @@ pub struct TestFile {
     pub check: Option<StringList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_keys: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lazyfs: Option<bool>,
     pub seed: Option<i64>,
     pub test_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +46,12 @@ pub struct TestFile {
     pub client_timeout: Option<DurationText>,
     pub keys: Option<i64>,
     pub ops_per_key: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txn_length: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_writes_per_key: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<String>,
     pub recovery_timeout: Option<DurationText>,
     pub quiet_period: Option<DurationText>,
     pub check_timeout: Option<DurationText>,
@@ -125,14 +133,22 @@ impl TestFile {
             nemesis_interval: d(c.nemesis_interval),
             clock_bump: c.clock_bump.map(|r| r.to_string()),
             disk_files: c.disk_files.clone(),
-            check: names(c.checks.iter().map(|k| k.to_string()).collect()),
+            // No checks at all (a workload whose checks are not built in) replays as
+            // the workload's defaults: an empty list is refused on reading.
+            check: (!c.checks.is_empty())
+                .then(|| StringList::Many(c.checks.iter().map(|k| k.to_string()).collect())),
             all_keys: c.all_keys.then_some(true),
+            lazyfs: c.lazyfs.then_some(true),
             seed: Some(c.seed as i64),
             test_count: Some(1),
             results_dir: None,
             client_timeout: d(c.client_timeout),
             keys: Some(c.keys as i64),
             ops_per_key: Some(c.ops_per_key as i64),
+            // Written only where they matter, so other tests' files stay as they were.
+            txn_length: c.workload.txn_model().map(|_| c.txn_length as i64),
+            max_writes_per_key: c.workload.txn_model().map(|_| c.max_writes_per_key as i64),
+            isolation: (c.isolation != Default::default()).then(|| c.isolation.to_string()),
             recovery_timeout: d(c.recovery_timeout),
             quiet_period: d(c.quiet_period),
             check_timeout: d(c.check_timeout),

@@ -12,7 +12,7 @@ pub struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The system under test: a built-in name (raft-kv, dynamo-kv, pb-kv, cl-bank,
-    /// etcd, redis-sentinel) or a system TOML file (docs/systems.md).
+    /// etcd, redis-sentinel, postgres) or a system TOML file (docs/systems.md).
     #[arg(long, value_name = "NAME|FILE")]
     pub system: Option<String>,
     /// Extra arguments for every node of the system (bug switches, tuning); repeat
@@ -23,7 +23,9 @@ pub struct TestArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub nodes: Option<i64>,
     /// The workload: register, cas-register, append, set, counter, bank (cl-bank
-    /// only) or unique-ids.
+    /// only), unique-ids, pn-counter (counter with decrements), or the transactional
+    /// txn-append and txn-register (postgres only); for Maelstrom nodes also echo,
+    /// broadcast, g-set, lin-kv (cas-register) and g-counter (counter).
     #[arg(long, value_name = "W")]
     pub workload: Option<String>,
     /// Logical client processes running at once, spread over the nodes.
@@ -70,6 +72,12 @@ pub struct TestArgs {
     /// count of bad keys is exact (otherwise: "at least").
     #[arg(long)]
     pub all_keys: bool,
+    /// Put every node's data directory on faultline's lazy filesystem, where writes
+    /// not yet fsync'd live in memory until a disk fault drops them. On by itself
+    /// when --nemesis has a disk fault (power-loss, power-loss-all, lose-unsynced,
+    /// torn-write).
+    #[arg(long)]
+    pub lazyfs: bool,
     /// Seed for the operation mix, the node choice and the fault schedule.
     /// [default: random, printed]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
@@ -92,6 +100,18 @@ pub struct TestArgs {
     /// Operations per key before it is retired for a fresh one.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub ops_per_key: Option<i64>,
+    /// Transactional workloads: the most micro-operations a transaction has (each
+    /// has 1 to this many).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub txn_length: Option<i64>,
+    /// Transactional workloads: writes a key gets before it is retired for a fresh
+    /// one (Elle's key retirement; `--keys` is how many are live at once).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_writes_per_key: Option<i64>,
+    /// PostgreSQL only: the isolation level of every transaction, `serializable`,
+    /// `repeatable-read` or `read-committed`.
+    #[arg(long, value_name = "LEVEL")]
+    pub isolation: Option<String>,
     /// After the final heal, how long the cluster may take to be ready again.
     #[arg(long, value_name = "D")]
     pub recovery_timeout: Option<String>,
@@ -129,4 +149,9 @@ pub struct TestArgs {
     /// never a test-file key.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// `json`: print one JSON object with every test's verdicts as the only standard
+    /// output, for scripts (the console summary and progress go to standard error).
+    /// A flag only, like --junit.
+    #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
+    pub summary: Option<String>,
 }

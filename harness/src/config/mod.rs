@@ -101,6 +101,9 @@ pub struct TestConfig {
     /// Check every key for linearizability, even after one failed.
     #[serde(default)]
     pub all_keys: bool,
+    /// Node data directories on the lazy filesystem (`--lazyfs`, or a disk fault).
+    #[serde(default)]
+    pub lazyfs: bool,
     pub seed: u64,
     pub test_count: u32,
     pub results_dir: PathBuf,
@@ -108,6 +111,16 @@ pub struct TestConfig {
     pub client_timeout: Duration,
     pub keys: usize,
     pub ops_per_key: u64,
+    /// Transactional workloads: the most micro-ops per transaction, and the writes
+    /// a key gets before it is retired (absent in test files written before them).
+    #[serde(default = "default_txn_length")]
+    pub txn_length: usize,
+    #[serde(default = "default_max_writes_per_key")]
+    pub max_writes_per_key: u64,
+    /// PostgreSQL's isolation level (refused for other systems' clients unless the
+    /// default).
+    #[serde(default)]
+    pub isolation: workloads::postgres::Isolation,
     #[serde(with = "seconds")]
     pub recovery_timeout: Duration,
     #[serde(with = "seconds")]
@@ -157,6 +170,7 @@ impl TestConfig {
             timeout: self.client_timeout,
             etcd_reads: self.etcd_reads,
             redis_wait: self.redis_wait,
+            isolation: self.isolation,
             workload: self.workload,
             adapter: None,
         }
@@ -177,6 +191,24 @@ impl TestConfig {
             nodes: nodes.to_vec(),
             all_keys: self.all_keys,
             bank: Some(crate::check::generated_bank()),
+        }
+    }
+}
+
+fn default_txn_length() -> usize {
+    defaults::TXN_LENGTH
+}
+
+fn default_max_writes_per_key() -> u64 {
+    defaults::MAX_WRITES_PER_KEY
+}
+
+impl TestConfig {
+    /// The transaction settings of the transactional workloads.
+    pub fn txn_options(&self) -> workloads::txn::TxnOptions {
+        workloads::txn::TxnOptions {
+            max_length: self.txn_length,
+            max_writes_per_key: self.max_writes_per_key,
         }
     }
 }

@@ -8,7 +8,7 @@ use super::{KeepData, TestConfig};
 use crate::check::CheckKind;
 use crate::error::bad_input;
 use crate::system::promise::parse_models;
-use crate::system::{faults, PromiseSource, Promises, SystemSpec};
+use crate::system::{faults, maelstrom, PromiseSource, Promises, SystemSpec};
 use crate::units::{parse_duration, MAX_DURATION};
 use crate::workload::default_checks;
 use crate::workload::parse_check_list;
@@ -94,6 +94,9 @@ impl Resolver<'_> {
         )?;
         let (nemesis, nemesis_left_out) = self.nemesis(&spec, nodes)?;
         let t = self.timings(!nemesis.is_empty())?;
+        let lazyfs = self.args.lazyfs
+            || self.file.lazyfs.unwrap_or(false)
+            || nemesis.iter().any(|k| k.needs_lazy_disk());
         let (seed, test_count) = self.seed_and_count()?;
         let (a, f) = (self.args, &self.file);
         let etcd_reads = self.parsed(
@@ -104,6 +107,7 @@ impl Resolver<'_> {
         )?;
         let system_args = self.system_args();
         let promises = self.promises(&spec, &system_args, etcd_reads)?;
+        let one_object = one_maelstrom_object(&spec, workload);
         Ok(TestConfig {
             name: self.name(&system, workload)?,
             system,
@@ -128,6 +132,7 @@ impl Resolver<'_> {
             nemesis_interval: t.nemesis_interval,
             checks: self.checks(workload)?,
             all_keys: a.all_keys || f.all_keys.unwrap_or(false),
+            lazyfs,
             seed,
             test_count,
             results_dir: a
@@ -136,15 +141,38 @@ impl Resolver<'_> {
                 .or(f.results_dir.clone())
                 .unwrap_or_else(|| def::RESULTS_DIR.into()),
             client_timeout: t.client_timeout,
-            keys: self.count(a.keys, f.keys, "keys", def::KEYS, 1, 1_000_000)?,
-            ops_per_key: self.count(
-                a.ops_per_key,
-                f.ops_per_key,
-                "ops-per-key",
-                def::OPS_PER_KEY as usize,
+            keys: match one_object {
+                true => 1,
+                false => self.count(a.keys, f.keys, "keys", def::KEYS, 1, 1_000_000)?,
+            },
+            ops_per_key: match one_object {
+                true => i64::MAX as u64,
+                false => self.count(
+                    a.ops_per_key,
+                    f.ops_per_key,
+                    "ops-per-key",
+                    def::OPS_PER_KEY as usize,
+                    1,
+                    usize::MAX,
+                )? as u64,
+            },
+            txn_length: self.count(
+                a.txn_length,
+                f.txn_length,
+                "txn-length",
+                def::TXN_LENGTH,
                 1,
-                usize::MAX,
+                1000,
+            )?,
+            max_writes_per_key: self.count(
+                a.max_writes_per_key,
+                f.max_writes_per_key,
+                "max-writes-per-key",
+                def::MAX_WRITES_PER_KEY as usize,
+                1,
+                1_000_000,
             )? as u64,
+            isolation: self.parsed(&a.isolation, &f.isolation, "isolation", Default::default())?,
             recovery_timeout: t.recovery_timeout,
             quiet_period: t.quiet_period,
             check_timeout: t.check_timeout,
@@ -245,7 +273,11 @@ impl Resolver<'_> {
                 .unwrap_or_else(|_| absolute(p))
                 .display()
                 .to_string(),
-            crate::system::SpecSource::Builtin => text,
+            crate::system::SpecSource::Builtin => match text.strip_prefix(maelstrom::PREFIX) {
+                // A Maelstrom node by its absolute path, so the run replays anywhere.
+                Some(_) => format!("{}{}", maelstrom::PREFIX, spec.command_node_program()),
+                None => text,
+            },
         };
         Ok((stored, spec))
     }
@@ -511,6 +543,13 @@ impl Resolver<'_> {
         }
         Ok(name)
     }
+}
+
+/// Maelstrom's broadcast, g-set, g-counter and unique-ids workloads act on one
+/// object per cluster (their messages name no key): one key, never rotated.
+fn one_maelstrom_object(spec: &SystemSpec, workload: Workload) -> bool {
+    spec.protocol == crate::adapter::ClientProtocol::Maelstrom
+        && !matches!(workload, Workload::Register | Workload::CasRegister)
 }
 
 /// Why clock faults are refused, when they are among the kinds asked for.

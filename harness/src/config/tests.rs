@@ -677,3 +677,56 @@ fn a_system_file_states_its_promises() {
     .unwrap();
     assert_eq!(plain.promises_for(&[], Default::default()), None);
 }
+
+#[test]
+fn transaction_settings_come_from_flags_or_the_file_and_are_checked() {
+    use workloads::postgres::Isolation;
+    let d = resolve(&TestArgs {
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (d.txn_length, d.max_writes_per_key, d.isolation),
+        (4, 32, Isolation::Serializable)
+    );
+    let f = file("workload = \"txn-register\"\ntxn-length = 6\nmax-writes-per-key = 8\nisolation = \"read-committed\"\n");
+    let c = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        isolation: Some("repeatable-read".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (c.txn_length, c.max_writes_per_key, c.isolation),
+        (6, 8, Isolation::RepeatableRead)
+    );
+    // The resolved test written as a file resolves to the same settings.
+    let again = file(&toml::to_string(&TestFile::of(&c)).unwrap());
+    let r = resolve(&TestArgs {
+        config: Some(again.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (r.workload, r.txn_length, r.max_writes_per_key, r.isolation),
+        (c.workload, 6, 8, Isolation::RepeatableRead)
+    );
+    let e = resolve(&TestArgs {
+        txn_length: Some(0),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("--txn-length") && e.contains("not 0"), "{e}");
+    let e = resolve(&TestArgs {
+        isolation: Some("snapshot".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("--isolation") && e.contains("repeatable-read"),
+        "{e}"
+    );
+}

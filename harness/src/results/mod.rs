@@ -7,10 +7,17 @@
 //! `nodes/*.log`, `system.toml` (a copy of a user's system file), and `data/` when
 //! `--keep-data` keeps it.
 
+pub mod availability;
+pub mod browse;
+pub mod convergence;
+pub mod faults;
+pub mod index;
 pub mod render;
 pub mod stats;
 pub mod store;
+pub mod summary;
 
+pub use availability::Availability;
 pub use stats::{stats, Stats};
 
 use crate::backend::NodeExit;
@@ -50,6 +57,8 @@ pub struct RunResults {
     pub interrupted: bool,
     pub checks: Vec<CheckResult>,
     pub stats: Stats,
+    /// The share of `ok` operations overall and while each fault kind was in force.
+    pub availability: Availability,
     /// The first counterexample any check found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<serde_json::Value>,
@@ -72,6 +81,10 @@ pub struct RunResults {
     pub run_dir: PathBuf,
     /// The command that replays the run.
     pub replay: String,
+    /// The network as the clients saw it, for protocols that count it (Maelstrom:
+    /// messages per operation and per node, the broadcast's stable latencies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<serde_json::Value>,
 }
 
 impl RunResults {
@@ -232,6 +245,7 @@ impl RunResults {
             promises: crate::check::promises::judge(&checks, history, about.promises.as_ref()),
             checks,
             stats: stats(history),
+            availability: availability::of(history),
             nemesis: NemesisRecord::default(),
             final_reads: FinalReads::default(),
             crashed_nodes: about.crashed_nodes,
@@ -239,6 +253,7 @@ impl RunResults {
             timings_s: BTreeMap::new(),
             run_dir: about.run_dir,
             replay: about.replay,
+            network: None,
         }
     }
 }

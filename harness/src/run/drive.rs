@@ -30,6 +30,8 @@ pub struct Driven {
     pub crashed: Vec<NodeExit>,
     pub warnings: Vec<String>,
     pub interrupted: bool,
+    /// The clients' network statistics (Maelstrom), when the protocol counts them.
+    pub network: Option<serde_json::Value>,
 }
 
 /// What every phase of driving needs.
@@ -73,15 +75,24 @@ impl<C: RunningCluster> Drive<'_, C> {
             Recorder::create(&history_path)
                 .with_context(|| format!("creating {}", history_path.display()))?,
         );
-        let log = NemesisLog::new(Arc::clone(&recorder));
-        let generator = Arc::new(Mutex::new(Generator::new(
-            self.config.workload,
-            self.config.seed,
-            KeyOptions {
-                active_keys: self.config.keys,
-                ops_per_key: self.config.ops_per_key,
-            },
-        )));
+        let node_logs = self
+            .cluster
+            .targets()
+            .iter()
+            .map(|t| self.run_dir.join("nodes").join(format!("{}.log", t.id)))
+            .collect();
+        let log = NemesisLog::new(Arc::clone(&recorder)).with_node_logs(node_logs);
+        let generator = Arc::new(Mutex::new(
+            Generator::new(
+                self.config.workload,
+                self.config.seed,
+                KeyOptions {
+                    active_keys: self.config.keys,
+                    ops_per_key: self.config.ops_per_key,
+                },
+            )
+            .with_txn_options(self.config.txn_options()),
+        ));
         let (progress_stop, progress_task) = self.start_progress(&recorder, nemesis);
         let (clients, schedule) = self
             .workload_and_faults(&recorder, &generator, nemesis, &log)
@@ -109,6 +120,7 @@ impl<C: RunningCluster> Drive<'_, C> {
             anyhow::bail!("recording a nemesis event: {e}");
         }
         warnings.extend(self.factory.incidents());
+        let network = self.factory.network_stats();
         let schedule = schedule.transpose()?;
         for e in schedule.iter().flat_map(|s| &s.errors) {
             warnings.push(format!("nemesis: {e}"));
@@ -144,6 +156,7 @@ impl<C: RunningCluster> Drive<'_, C> {
             crashed: end.crashed,
             warnings,
             interrupted,
+            network,
         })
     }
 

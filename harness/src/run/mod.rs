@@ -83,6 +83,7 @@ pub async fn run_real(
         Err(e) => return harness_error(e, None),
     };
     let clock_faults = config.nemesis.iter().any(|k| k.is_clock());
+    let lazyfs = config.lazyfs;
     let system_file = match &spec.source {
         crate::system::SpecSource::File(p) => Some(p.clone()),
         crate::system::SpecSource::Builtin => None,
@@ -96,6 +97,7 @@ pub async fn run_real(
         let mut options = ClusterOptions::new(spec, config.nodes, run_dir);
         options.run_id = run_id;
         options.clock_faults = clock_faults;
+        options.lazyfs = lazyfs;
         // This runner handles Ctrl-C itself, to heal, tear down and keep the history.
         options.handle_signals = false;
         Cluster::start(options).await
@@ -325,6 +327,7 @@ impl RunFolder {
             promises: check::promises::judge(&checks, &history, config.promises.as_ref()),
             checks,
             stats: results::stats(&history),
+            availability: results::availability::of(&history),
             nemesis: driven.nemesis,
             final_reads: driven.final_reads,
             crashed_nodes: driven.crashed,
@@ -332,6 +335,7 @@ impl RunFolder {
             timings_s: timings,
             run_dir: self.dir.clone(),
             replay: self.replay.clone(),
+            network: network_with_convergence(driven.network, config.workload, &history),
         };
         let keep = match config.keep_data {
             KeepData::Always => true,
@@ -380,3 +384,20 @@ impl RunFolder {
 
 #[cfg(test)]
 mod tests;
+
+/// The clients' network statistics, with how long acknowledged elements took to
+/// reach every node for the grow-only set workloads (broadcast, g-set).
+fn network_with_convergence(
+    network: Option<serde_json::Value>,
+    workload: workloads::generator::Workload,
+    history: &checker::history::History,
+) -> Option<serde_json::Value> {
+    use workloads::generator::Workload;
+    let mut network = network?;
+    if matches!(workload, Workload::Broadcast | Workload::GSet) {
+        if let Some(c) = results::convergence::convergence(history) {
+            network["convergence"] = serde_json::to_value(c).unwrap_or_default();
+        }
+    }
+    Some(network)
+}

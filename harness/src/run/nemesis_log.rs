@@ -1,10 +1,13 @@
 //! The nemesis's events, written into the history as they happen (Jepsen's
 //! convention: both halves are `info` events of process `nemesis`) and kept for
-//! `results.json`.
+//! `results.json`; partitions, packet faults and clock changes are also noted in
+//! every node's log (kills, restarts and pauses the cluster notes itself), so a
+//! node's log says what was done to the network around it and when.
 
 use crate::results::{MembershipStep, NemesisEventRecord};
 use checker::history::{Event, EventType, Process};
 use nemesis::{Fault, NemesisEvent};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use workloads::recorder::Recorder;
 
@@ -15,6 +18,7 @@ pub struct NemesisLog {
     events: Arc<Mutex<Vec<NemesisEventRecord>>>,
     membership: Arc<Mutex<Vec<MembershipStep>>>,
     errors: Arc<Mutex<Vec<String>>>,
+    node_logs: Arc<Vec<PathBuf>>,
 }
 
 impl NemesisLog {
@@ -24,7 +28,14 @@ impl NemesisLog {
             events: Arc::default(),
             membership: Arc::default(),
             errors: Arc::default(),
+            node_logs: Arc::default(),
         }
+    }
+
+    /// Notes network and clock faults in these node logs as they take effect.
+    pub fn with_node_logs(mut self, logs: Vec<PathBuf>) -> NemesisLog {
+        self.node_logs = Arc::new(logs);
+        self
     }
 
     /// Writes one event into the history and keeps its record.
@@ -38,6 +49,7 @@ impl NemesisLog {
                 if event.stage == nemesis::Stage::Complete {
                     lock(&self.membership).extend(membership_steps(&event, time_s));
                 }
+                self.note(&event, index, time);
                 lock(&self.events).push(NemesisEventRecord {
                     index,
                     time_s,
@@ -49,6 +61,36 @@ impl NemesisLog {
                 })
             }
             Err(e) => lock(&self.errors).push(e.to_string()),
+        }
+    }
+
+    /// Notes a completed event in every node's log, unless the cluster notes it (a
+    /// process fault).
+    fn note(&self, event: &NemesisEvent, index: u64, time: u64) {
+        let process_only = event.f.split('+').all(|p| {
+            matches!(
+                p,
+                "kill" | "kill-all" | "restart" | "restart-all" | "pause" | "resume"
+            )
+        });
+        // The final heal of a cluster already healthy changed nothing.
+        let nothing = event.f == "heal-all" && event.value["faults"] == "healthy";
+        if event.stage != nemesis::Stage::Complete || process_only || nothing {
+            return;
+        }
+        let error = event
+            .error
+            .as_ref()
+            .map(|e| format!(": failed: {e}"))
+            .unwrap_or_default();
+        let msg = format!(
+            "nemesis {} {} (history index {index}, {:.3} s){error}",
+            event.f,
+            event.value,
+            time as f64 / 1e9
+        );
+        for log in self.node_logs.iter() {
+            crate::backend::netns::process::note(log, &msg);
         }
     }
 
@@ -99,4 +141,50 @@ fn membership_steps(event: &NemesisEvent, time_s: f64) -> Vec<MembershipStep> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nemesis::Stage;
+    use serde_json::json;
+
+    fn event(stage: Stage, f: &str, value: serde_json::Value) -> NemesisEvent {
+        NemesisEvent {
+            stage,
+            f: f.into(),
+            value,
+            error: None,
+            took: None,
+            in_force: String::new(),
+        }
+    }
+
+    #[test]
+    fn network_faults_are_noted_in_every_node_log_once_in_force_and_process_faults_are_left_to_the_cluster(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::create(&dir.path().join("history.jsonl")).unwrap());
+        let logs = vec![dir.path().join("n1.log"), dir.path().join("n2.log")];
+        let log = NemesisLog::new(recorder).with_node_logs(logs.clone());
+        let grudge = json!({"fault": "partition", "grudge": {"n1": ["n2"]}});
+        log.record(event(Stage::Invoke, "start-partition", grudge.clone()));
+        log.record(event(Stage::Complete, "start-partition", grudge));
+        log.record(event(Stage::Complete, "kill", json!({"nodes": ["n1"]})));
+        log.record(event(
+            Stage::Complete,
+            "heal-all",
+            json!({"faults": "healthy"}),
+        ));
+        for path in &logs {
+            let text = std::fs::read_to_string(path).unwrap();
+            assert_eq!(text.lines().count(), 1, "{text}");
+            assert!(
+                text.starts_with("[faultline ")
+                    && text.contains("nemesis start-partition")
+                    && text.contains("history index 1,"),
+                "{text}"
+            );
+        }
+    }
 }

@@ -39,13 +39,32 @@ pub fn client_factory(config: &TestConfig, spec: &SystemSpec) -> Result<Arc<dyn 
 /// express (a transfer changes two keys, and no KV operation does that atomically);
 /// a bank speaks nothing else.
 fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
-    let needed = required_protocol(config.workload);
-    if needed.is_some_and(|p| p != spec.protocol) {
-        return Err(bad_input(format!(
-            "--workload {}: {} cannot run it: a transfer must move money between two accounts atomically, which {} cannot express; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
+    if let Some((needed, why)) = required_protocol(config.workload) {
+        if !needed.contains(&spec.protocol) {
+            return Err(bad_input(format!(
+                "--workload {}: {} cannot run it, since it speaks {}: {why}",
+                config.workload,
+                spec.origin(),
+                spec.protocol.describe()
+            )));
+        }
+    }
+    if spec.protocol == ClientProtocol::Maelstrom
+        && matches!(
             config.workload,
-            spec.origin(),
-            spec.protocol.describe()
+            Workload::Append | Workload::Set | Workload::Bank
+        )
+    {
+        return Err(bad_input(format!(
+            "--workload {}: Maelstrom nodes run the workloads Maelstrom's messages express: echo, lin-kv (cas-register), register, g-counter (counter), pn-counter, unique-ids, broadcast, g-set (docs/maelstrom.md)",
+            config.workload
+        )));
+    }
+    if spec.protocol == ClientProtocol::Postgres && config.workload.txn_model().is_none() {
+        return Err(bad_input(format!(
+            "--workload {}: {} runs transactions; use --workload txn-append or txn-register",
+            config.workload,
+            spec.origin()
         )));
     }
     if spec.protocol == ClientProtocol::Bank && config.workload != Workload::Bank {

@@ -117,7 +117,12 @@ pub fn classes_of(kind: &nemesis::FaultKind) -> Vec<FaultClass> {
     use nemesis::FaultKind as K;
     match kind {
         K::Partition(_) => vec![FaultClass::Partition],
+        // Disk faults kill (or, for lose-unsynced, wound) a node that must come
+        // back from what it made durable: the same support as kills.
         K::Kill | K::KillAll | K::KillLeader => vec![FaultClass::Kill],
+        K::PowerLoss | K::PowerLossAll | K::LoseUnsynced | K::TornWrite => {
+            vec![FaultClass::Kill]
+        }
         K::Pause | K::PauseLeader => vec![FaultClass::Pause],
         K::ClockBump | K::ClockStrobe => vec![FaultClass::Clock],
         K::Loss | K::Delay | K::Reorder | K::Duplicate => vec![FaultClass::Packet],

@@ -5,6 +5,7 @@
 
 use super::faults::{FaultClass, FaultSet};
 use super::leader::LeaderLookup;
+use super::maelstrom;
 use super::membership::{MembershipApi, MembershipSpec};
 use super::promise::parse_models;
 use super::template::CommandTemplate;
@@ -73,6 +74,9 @@ struct SystemFile {
     client: Option<ClientFile>,
     /// `[membership]`: how to add and remove members (`--nemesis membership`).
     membership: Option<MembershipFile>,
+    /// Maelstrom nodes only: keep the node's working directory across restarts (for
+    /// nodes that persist their state); by default a restarted node starts empty.
+    keep_working_dir: Option<bool>,
 }
 
 /// `[membership]`: the system's admin commands, run on the controller once per node
@@ -220,6 +224,7 @@ impl SystemFile {
             },
             _ => faults,
         };
+        let keep_working_dir = self.keep_working_dir;
         let (protocol, client) = client_of(self.protocol, self.client, base)?;
         let working_dir = self
             .working_dir
@@ -251,6 +256,13 @@ impl SystemFile {
                 .map_err(|e| anyhow!("field `promises`: {e}"))?,
             client,
             membership,
+        };
+        let spec = match (spec.protocol, keep_working_dir) {
+            (ClientProtocol::Maelstrom, keep) => maelstrom::wrap(spec, keep.unwrap_or(false))?,
+            (_, Some(_)) => bail!(
+                "field `keep_working_dir`: only Maelstrom nodes (protocol = \"maelstrom\") have a working directory the harness manages"
+            ),
+            (_, None) => spec,
         };
         spec.validate()?;
         Ok(spec)

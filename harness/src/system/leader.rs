@@ -17,6 +17,9 @@ pub enum LeaderLookup {
     EtcdStatus,
     /// The primary most Redis sentinels name (`SENTINEL get-master-addr-by-name`).
     RedisSentinel,
+    /// Always the first node: a primary with streaming replicas and no failover
+    /// (PostgreSQL).
+    FirstNode,
 }
 
 /// A node as a leader lookup addresses it.
@@ -41,6 +44,7 @@ impl LeaderLookup {
     pub async fn find(self, nodes: &[NodeAddr]) -> Option<String> {
         let index = match self {
             LeaderLookup::None => return None,
+            LeaderLookup::FirstNode => 0,
             LeaderLookup::Health => return health_leader(nodes).await,
             LeaderLookup::EtcdStatus => {
                 let urls: Vec<String> = nodes.iter().map(NodeAddr::url).collect();

@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod faults;
 pub mod file;
 pub mod leader;
+pub mod maelstrom;
 pub mod membership;
 pub mod promise;
 pub mod ready;
@@ -91,6 +92,9 @@ pub struct SystemSpec {
 impl SystemSpec {
     /// A built-in name, or else a path to a TOML system file.
     pub fn resolve(name_or_file: &str) -> Result<SystemSpec> {
+        if let Some(path) = name_or_file.strip_prefix(maelstrom::PREFIX) {
+            return maelstrom::binary_spec(path);
+        }
         if BUILTIN_NAMES.contains(&name_or_file) {
             return builtin::builtin(name_or_file);
         }

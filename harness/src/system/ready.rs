@@ -20,6 +20,9 @@ pub enum ClusterReadiness {
     /// link to it is up (`master_link_status:up`), and every sentinel knows every
     /// replica (none down or disconnected).
     RedisReplication,
+    /// PostgreSQL: the primary (first node) answers and has the workload's tables,
+    /// every replica streams from it and has replayed them.
+    PostgresReplication,
 }
 
 impl ClusterReadiness {
@@ -36,6 +39,17 @@ impl ClusterReadiness {
                     .await
                     .map(|_| ())
                     .map_err(|not| anyhow!("the Redis cluster is {not} after {within:?}"))
+            }
+            ClusterReadiness::PostgresReplication => {
+                let hosts: Vec<String> = nodes.iter().map(|n| n.ip.to_string()).collect();
+                let port = nodes
+                    .first()
+                    .map_or(workloads::postgres::POSTGRES_PORT, |n| n.port);
+                workloads::postgres::wait_ready(&hosts, port, within)
+                    .await
+                    .map_err(|why| {
+                        anyhow!("the PostgreSQL cluster is not ready after {within:?}: {why}")
+                    })
             }
         }
     }

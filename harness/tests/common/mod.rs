@@ -80,3 +80,38 @@ pub fn faultline(args: &[&str], cwd: &Path) -> Output {
         .output()
         .expect("running faultline")
 }
+
+/// Debian's chromium, or the test fails saying it is missing.
+pub fn chromium() -> &'static str {
+    for name in ["chromium", "chromium-browser"] {
+        let found = Command::new(name).arg("--version").output();
+        if found.is_ok_and(|o| o.status.success()) {
+            return name;
+        }
+    }
+    panic!("Chromium is missing: pages are tested in headless Chromium; install Debian's `chromium` (sudo scripts/setup.sh)");
+}
+
+/// Headless Chromium on `url` with `args` (as root it needs --no-sandbox), in a
+/// profile of its own; fails the test if Chromium does.
+pub fn headless(args: &[&str], url: &str) -> Output {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("running chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -125,6 +125,12 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                     .with_context(|| format!("clock faults are impossible for node {}", n.id))?;
             }
         }
+        if kinds.iter().any(|k| k.needs_lazy_disk()) && !self.control.has_lazy_disk() {
+            bail!(
+                "disk faults ({}) need every node's data directory on faultline's lazy filesystem (--lazyfs)",
+                kind_names(kinds, FaultKind::needs_lazy_disk)
+            );
+        }
         if kinds.iter().any(|k| k.is_network()) && self.control.local_network() {
             // SAFETY: geteuid has no preconditions.
             if unsafe { libc::geteuid() } != 0 {
@@ -236,7 +242,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         match decision {
             Decision::Composed { parts } => self.resolve_composed(parts).await,
             Decision::Membership { nodes } => self.resolve_membership(nodes),
-            Decision::Disk {
+            Decision::Damage {
                 truncate,
                 node,
                 draw,
@@ -313,7 +319,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         Ok(match decision {
             Decision::Composed { .. }
             | Decision::Membership { .. }
-            | Decision::Disk { .. }
+            | Decision::Damage { .. }
             | Decision::KillLeader { .. }
             | Decision::PauseLeader { .. }
             | Decision::Partition {
@@ -339,6 +345,13 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 }
             }
             Decision::KillAll => Fault::KillAll {
+                nodes: self.nodes.iter().map(|x| x.id.clone()).collect(),
+            },
+            Decision::Disk { kind, nodes } => {
+                check(nodes.iter().all(in_range))?;
+                disk::fault(*kind, names(nodes))
+            }
+            Decision::PowerLossAll => Fault::PowerLossAll {
                 nodes: self.nodes.iter().map(|x| x.id.clone()).collect(),
             },
             Decision::Pause { nodes } => {
@@ -415,6 +428,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 members,
             } => self.change_membership(*change, nodes, members).await,
             Fault::Corrupt { .. } | Fault::Truncate { .. } => self.damage(fault),
+            Fault::PowerLoss { .. }
+            | Fault::PowerLossAll { .. }
+            | Fault::LoseUnsynced { .. }
+            | Fault::TornWrite { .. } => self.start_disk(fault).await,
             Fault::Composed { faults } => {
                 let mut errors = Vec::new();
                 for f in faults {
@@ -455,6 +472,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             Fault::Membership { .. } => Ok(()),
             // Damage to a file cannot be undone; the node must notice it.
             Fault::Corrupt { .. } | Fault::Truncate { .. } => Ok(()),
+            Fault::PowerLoss { nodes }
+            | Fault::PowerLossAll { nodes }
+            | Fault::TornWrite { nodes } => self.restart(nodes).await,
+            Fault::LoseUnsynced { .. } => Ok(()),
             Fault::Composed { faults } => {
                 let mut errors = Vec::new();
                 for f in faults {

@@ -27,6 +27,11 @@ pub enum Bug {
     /// once, a majority of C_old and a majority of C_new can be disjoint, and each can
     /// elect its own leader and commit its own entries.
     SingleStepMembership,
+    /// Log appends are written but never fsync'd: the node acknowledges (votes for,
+    /// commits, answers clients about) entries that are only in the page cache, so a
+    /// power loss of enough nodes forgets acknowledged writes. A kill alone loses
+    /// nothing: the kernel (or faultline's lazy filesystem) still holds the writes.
+    NoFsync,
 }
 
 #[derive(Clone, Debug, Default)]

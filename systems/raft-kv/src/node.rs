@@ -169,7 +169,12 @@ impl Driver {
         let (storage, restored) = if opts.bugs.has(Bug::VolatileState) {
             Storage::volatile(opts.bootstrap.clone())
         } else {
-            Storage::open(&opts.data_dir, opts.bootstrap.clone())?
+            let (s, r) = Storage::open(&opts.data_dir, opts.bootstrap.clone())?;
+            if opts.bugs.has(Bug::NoFsync) {
+                (s.without_log_fsync(), r)
+            } else {
+                (s, r)
+            }
         };
         let kv = Kv::from_snapshot(&restored.snapshot.data, restored.snapshot.meta.index)?;
         let mut cfg = RaftConfig::new(opts.id.clone());

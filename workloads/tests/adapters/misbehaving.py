@@ -31,8 +31,9 @@ for line in sys.stdin:
             send({"type": "init_ok"})
         continue
     count += 1
-    how = mode if m["key"] == 1 else "none"
-    if mode == "refuse-again" and m["key"] == 1:
+    keys = [mop[1] for mop in m["value"]] if m["f"] == "txn" else [m["key"]]
+    how = mode if 1 in keys else "none"
+    if mode == "refuse-again" and 1 in keys:
         how = "exit"
     if mode == "rotate":
         if count % 5 == 0:
@@ -52,6 +53,20 @@ for line in sys.stdin:
         continue
     if how == "wrong-id":
         send({"type": "ok", "id": m["id"] + 1, "value": None})
+        continue
+    if m["f"] == "txn":
+        # Micro-ops one after the other on the store (lists for appends, integers
+        # for writes); "list" answers every read with [1, 2].
+        done = []
+        for f, k, v in m["value"]:
+            if f == "append":
+                store.setdefault(str(k), []).append(v)
+            elif f == "w":
+                store[str(k)] = v
+            else:
+                v = [1, 2] if how == "list" else store.get(str(k))
+            done.append([f, k, v])
+        send({"type": "ok", "id": m["id"], "value": done})
         continue
     f, k, v = m["f"], str(m["key"]), m.get("value")
     if f == "read":

@@ -22,6 +22,8 @@ pub struct Removed {
     pub links: Vec<String>,
     pub state_file: bool,
     pub lease: Option<u8>,
+    /// Mountpoints of lazy filesystems unmounted.
+    pub mounts: Vec<String>,
 }
 
 impl Removed {
@@ -31,6 +33,7 @@ impl Removed {
             && self.links.is_empty()
             && !self.state_file
             && self.lease.is_none()
+            && self.mounts.is_empty()
     }
 }
 
@@ -42,6 +45,7 @@ pub struct RunResources {
     pub host_link: String,
     pub processes: Vec<state::ProcRecord>,
     pub octet: Option<u8>,
+    pub mounts: Vec<state::MountRecord>,
 }
 
 impl RunResources {
@@ -52,6 +56,7 @@ impl RunResources {
             host_link: s.host_link.clone(),
             processes: s.processes.clone(),
             octet: s.subnet_octet,
+            mounts: s.mounts.clone(),
         }
     }
 }
@@ -70,6 +75,15 @@ pub fn remove(r: &RunResources) -> Result<Removed> {
                 libc::kill(p.pid, libc::SIGKILL);
             }
             removed.processes.push(p.pid);
+        }
+    }
+    // Node processes are gone: their lazy filesystems can be unmounted (after
+    // everything unsynced is made durable, as at a clean shutdown).
+    for m in &r.mounts {
+        match super::lazyfs::unmount(m) {
+            Ok(true) => removed.mounts.push(m.mountpoint.display().to_string()),
+            Ok(false) => {}
+            Err(e) => errors.push(format!("{e:#}")),
         }
     }
     for ns in &r.namespaces {
@@ -171,6 +185,7 @@ pub fn find_runs() -> Vec<FoundRun> {
             host_link: String::new(),
             processes: Vec::new(),
             octet: None,
+            mounts: Vec::new(),
         },
         state: None,
         live_owner: None,
@@ -264,6 +279,7 @@ mod late_state_tests {
             namespaces: vec![format!("fl-{id}-sw")],
             host_link: String::new(),
             processes: Vec::new(),
+            mounts: Vec::new(),
         };
         let mut runs = BTreeMap::new();
         runs.insert(
@@ -275,6 +291,7 @@ mod late_state_tests {
                     host_link: String::new(),
                     processes: Vec::new(),
                     octet: Some(201),
+                    mounts: Vec::new(),
                 },
                 state: None,
                 live_owner: None,

@@ -15,6 +15,7 @@
 
 pub mod cleanup;
 pub mod faketime;
+pub mod lazyfs;
 mod membership;
 pub mod naming;
 pub mod network;
@@ -49,6 +50,9 @@ pub struct ClusterOptions {
     pub run_dir: PathBuf,
     /// Start nodes under libfaketime so the nemesis can move their clocks.
     pub clock_faults: bool,
+    /// Put every node's data directory on faultline's lazy filesystem, so disk
+    /// faults can drop what the node has not fsync'd (`lazyfs` module).
+    pub lazyfs: bool,
     /// Overrides the system's own readiness timeout at start.
     pub ready_timeout: Option<Duration>,
     /// Tear the cluster down on SIGINT/SIGTERM/SIGHUP (see [`signals`]). A runner
@@ -69,6 +73,7 @@ impl ClusterOptions {
             system,
             run_dir: run_dir.into(),
             clock_faults: false,
+            lazyfs: false,
             ready_timeout: None,
             handle_signals: true,
         }
@@ -125,6 +130,10 @@ struct Inner {
     procs: Vec<Mutex<NodeProcess>>,
     launches: Vec<(Launch, Launch)>,
     clock_files: Option<Vec<PathBuf>>,
+    /// The faultline-lazyfs binary, when data directories are lazy filesystems.
+    lazyfs: Option<PathBuf>,
+    /// The lazy filesystems' daemons, to reap (their records are in `state`).
+    mount_children: Mutex<Vec<std::process::Child>>,
     state: Mutex<RunState>,
     torn_down: Mutex<bool>,
     /// Held while the network is built and nodes spawned; teardown (from a signal,
@@ -144,6 +153,11 @@ impl Cluster {
     /// failure everything made so far is removed before the error is returned.
     pub async fn start(opts: ClusterOptions) -> Result<Cluster> {
         let faketime_lib = check_options(&opts)?;
+        let lazyfs_bin = if opts.lazyfs {
+            Some(lazyfs::binary()?)
+        } else {
+            None
+        };
         let run_id = opts.run_id.clone();
         let names = RunNames::new(&run_id);
         let ids = naming::node_ids(opts.node_count);
@@ -154,7 +168,7 @@ impl Cluster {
                 state_path.display()
             );
         }
-        let run_dir = prepare_run_dir(&opts.run_dir, &ids)?;
+        let run_dir = prepare_run_dir(&opts.run_dir, &ids, opts.lazyfs)?;
         let claim = Claim::take(&run_id, &names, &opts.system, &run_dir, &ids).await?;
         let plan = plan_nodes(
             &opts.system,
@@ -163,6 +177,7 @@ impl Cluster {
             claim.octet,
             &ids,
             faketime_lib.as_deref(),
+            opts.lazyfs,
         )?;
         let (octet, state) = claim.into_parts();
         let inner = Arc::new(Inner {
@@ -179,6 +194,8 @@ impl Cluster {
             nodes: plan.nodes,
             launches: plan.launches,
             clock_files: plan.clock_files,
+            lazyfs: lazyfs_bin,
+            mount_children: Mutex::new(Vec::new()),
             state: Mutex::new(state),
             torn_down: Mutex::new(false),
             setup_lock: Mutex::new(()),
@@ -489,6 +506,30 @@ impl ClusterControl for Cluster {
         self.inner.system.leader.find(&self.node_addrs()).await
     }
 
+    fn has_lazy_disk(&self) -> bool {
+        self.inner.lazyfs.is_some()
+    }
+
+    fn disk(
+        &self,
+        node: &str,
+        fault: nemesis::control::DiskFault,
+    ) -> Result<nemesis::control::DiskReport> {
+        self.inner.check_live()?;
+        let record = self.inner.lazy_mount(node)?;
+        let report = lazyfs::disk_fault(&record, fault)
+            .with_context(|| format!("node {node}'s lazy filesystem"))?;
+        let i = self.inner.index_of(node)?;
+        process::note(
+            &self.inner.nodes[i].log,
+            &format!(
+                "{node}: {fault:?} by faultline: {} bytes of unsynced writes lost, {} kept, in {} files",
+                report.bytes_lost, report.bytes_kept, report.files
+            ),
+        );
+        Ok(report)
+    }
+
     fn clock_file(&self, node: &str) -> Result<PathBuf> {
         let i = self.inner.index_of(node)?;
         match &self.inner.clock_files {
@@ -527,9 +568,14 @@ fn check_options(opts: &ClusterOptions) -> Result<Option<PathBuf>> {
 
 /// The run directory, absolute, with its subfolders, and without data or clock
 /// offsets an earlier cluster left in it (logs are appended to).
-fn prepare_run_dir(run_dir: &Path, ids: &[String]) -> Result<PathBuf> {
+fn prepare_run_dir(run_dir: &Path, ids: &[String], lazyfs: bool) -> Result<PathBuf> {
     let run_dir = absolute(run_dir)?;
-    for sub in ["nodes", "data", "clock"] {
+    let subs: &[&str] = if lazyfs {
+        &["nodes", "data", "clock", "mnt"]
+    } else {
+        &["nodes", "data", "clock"]
+    };
+    for sub in subs {
         let d = run_dir.join(sub);
         std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
     }
@@ -582,6 +628,7 @@ impl Claim {
             namespaces,
             host_link: names.host_link(),
             processes: Vec::new(),
+            mounts: Vec::new(),
         };
         state
             .save()
@@ -647,6 +694,7 @@ fn plan_nodes(
     octet: u8,
     ids: &[String],
     faketime_lib: Option<&Path>,
+    lazyfs: bool,
 ) -> Result<NodePlan> {
     let members: Vec<(String, Ipv4Addr)> = ids
         .iter()
@@ -663,7 +711,9 @@ fn plan_nodes(
             .unwrap_or_else(|| data_dir.to_path_buf())
     };
     for (i, (id, ip)) in members.iter().enumerate() {
-        let data_dir = run_dir.join("data").join(id);
+        // On a lazy filesystem the node works in the mount; `data/<id>` behind it
+        // holds what is durable.
+        let data_dir = run_dir.join(if lazyfs { "mnt" } else { "data" }).join(id);
         let log = run_dir.join("nodes").join(format!("{id}.log"));
         let node = Node {
             id: id.clone(),
@@ -771,11 +821,44 @@ impl Inner {
             std::fs::create_dir_all(&node.data_dir)
                 .with_context(|| format!("creating {}", node.data_dir.display()))?;
             self.check_live()?;
+            if let Some(bin) = &self.lazyfs {
+                self.mount_lazyfs(bin, node)?;
+            }
             let child = process::spawn(&self.launches[i].0)?;
             self.record_pid(&node.id, child.id() as i32);
             lock(&self.procs[i]).set(child);
         }
         Ok(())
+    }
+
+    /// Mounts the node's lazy filesystem over its data directory, recording it in
+    /// the state file as soon as the daemon exists.
+    fn mount_lazyfs(&self, bin: &Path, node: &Node) -> Result<()> {
+        let backing = self.run_dir.join("data").join(&node.id);
+        let log = self
+            .run_dir
+            .join("nodes")
+            .join(format!("{}.lazyfs.log", node.id));
+        let (child, record) =
+            lazyfs::mount(bin, &self.run_id, &node.id, &node.data_dir, &backing, &log)?;
+        lock(&self.mount_children).push(child);
+        let mut s = lock(&self.state);
+        s.mounts.push(record);
+        s.save()
+    }
+
+    fn lazy_mount(&self, node: &str) -> Result<state::MountRecord> {
+        self.index_of(node)?;
+        lock(&self.state)
+            .mounts
+            .iter()
+            .find(|m| m.node == node)
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "node {node}'s data directory is not on a lazy filesystem (run with --lazyfs)"
+                )
+            })
     }
 
     fn record_pid(&self, node: &str, pid: i32) {
@@ -886,6 +969,10 @@ impl Inner {
         let resources = cleanup::RunResources::from_state(&lock(&self.state));
         if let Err(e) = cleanup::remove(&resources) {
             errors.push(format!("{e:#}"));
+        }
+        if self.lazyfs.is_some() {
+            // The mountpoints' folder, empty once they are unmounted and removed.
+            let _ = std::fs::remove_dir(self.run_dir.join("mnt"));
         }
         if !errors.is_empty() {
             bail!(

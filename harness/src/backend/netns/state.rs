@@ -40,6 +40,20 @@ pub struct RunState {
     pub namespaces: Vec<String>,
     pub host_link: String,
     pub processes: Vec<ProcRecord>,
+    /// Lazy filesystems mounted over node data directories (`--lazyfs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountRecord>,
+}
+
+/// A node's lazy filesystem: its daemon (pid and start time, as for a node) and
+/// where it is mounted, so teardown and `faultline clean` can unmount it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountRecord {
+    pub node: String,
+    pub mountpoint: PathBuf,
+    pub control: PathBuf,
+    pub pid: i32,
+    pub start_time: u64,
 }
 
 impl RunState {

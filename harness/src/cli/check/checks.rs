@@ -6,12 +6,19 @@
 //! had, whatever its workload. An imported history is read as its format means it
 //! (`--cas-fail` and `--nil-read` override), and the bank check holds reads to
 //! `--bank-total` and `--bank-accounts` when given, else to the first read.
+//!
+//! A re-check of a run applies the run's promises (its `test.json`), as the run did:
+//! the verdict, and so the exit code, is the promises' (1 a promised model broken, 2
+//! one unknown, 0 every promise kept even with unpromised models broken), and the
+//! models table says which model was promised and what became of it.
 
 use super::{exit_status, format_flag, print_warnings, CheckArgs, ReadingFlags, ReadingsUsed};
+use crate::check::promises::{self, PromiseReport};
 use crate::check::{self, CheckContext, CheckResult};
 use crate::cli::{out, outln};
 use crate::config::TestConfig;
-use crate::results::render::text::{check_line, counterexample};
+use crate::results::render::text::{check_line, counterexample, models_table, promise_note};
+use crate::system::Promises;
 use crate::units::parse_duration;
 use crate::workload::parse_check_list;
 use anyhow::{anyhow, bail, Result};
@@ -47,8 +54,9 @@ pub fn nodes_read(config: &TestConfig, dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The context of one history: from the flags when given, else from its run.
-fn context(args: &CheckArgs, history: &Path) -> Result<CheckContext> {
+/// The context of one history, from the flags when given, else from its run, with
+/// the run's promises (none with flags: every check decides).
+fn context(args: &CheckArgs, history: &Path) -> Result<(CheckContext, Option<Promises>)> {
     if args.check.is_none() && args.workload.is_none() {
         let run = run_record(history).ok_or_else(|| anyhow!("no test.json beside it"))?;
         let mut ctx = run.check_context(&nodes_read(
@@ -57,9 +65,9 @@ fn context(args: &CheckArgs, history: &Path) -> Result<CheckContext> {
         ));
         ctx.all_keys |= args.all_keys;
         ctx.bank = bank_flags(args, ctx.bank.take())?;
-        return Ok(ctx);
+        return Ok((ctx, run.promises));
     }
-    from_flags(args)
+    Ok((from_flags(args)?, None))
 }
 
 /// The bank `--bank-total` and `--bank-accounts` describe, each over `known` (or the
@@ -93,6 +101,9 @@ fn comma_list(text: &str) -> Vec<String> {
 
 /// The context the flags describe; the error names the flag.
 fn from_flags(args: &CheckArgs) -> Result<CheckContext> {
+    if let Some(ctx) = transactional(args)? {
+        return Ok(ctx);
+    }
     let Some(workload) = &args.workload else {
         bail!(
             "--check needs --workload ({}): it decides how reads are compared",
@@ -114,6 +125,28 @@ fn from_flags(args: &CheckArgs) -> Result<CheckContext> {
     ctx.all_keys = args.all_keys;
     ctx.bank = bank_flags(args, None)?;
     Ok(ctx)
+}
+
+/// The context of `--check list-append` or `--check rw-register` without
+/// `--workload`: those checks read `txn` operations whatever workload wrote them.
+fn transactional(args: &CheckArgs) -> Result<Option<CheckContext>> {
+    let (Some(list), None) = (&args.check, &args.workload) else {
+        return Ok(None);
+    };
+    let kinds: Vec<check::CheckKind> = match list
+        .split(',')
+        .map(|s| s.trim().parse::<check::CheckKind>())
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(k) if k.iter().all(|k| k.is_transactional()) => k,
+        _ => return Ok(None),
+    };
+    // The workload is not read by the transactional checks; `append` stands in.
+    let mut ctx = CheckContext::new(Workload::Append, kinds);
+    if let Some(t) = &args.timeout {
+        ctx.check_timeout = parse_duration(t).map_err(|e| anyhow!("--timeout: {e}"))?;
+    }
+    Ok(Some(ctx))
 }
 
 /// The flags every history is read with.
@@ -150,9 +183,20 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
             Ok(c) => {
                 verdicts.push(c.verdict);
                 let placement = check::placement(&c.results);
-                if args.json {
+                if args.summary.is_some() {
+                    docs.push(serde_json::json!({
+                        "path": path, "verdict": c.verdict,
+                        "checks": c.results.iter().map(|r| serde_json::json!({
+                            "check": r.name, "verdict": r.verdict, "summary": r.summary,
+                        })).collect::<Vec<_>>(),
+                        "counterexample": c.results.iter()
+                            .find(|r| r.verdict == Verdict::Invalid)
+                            .map(crate::results::summary::one_line),
+                    }));
+                } else if args.json {
                     docs.push(serde_json::json!({
                         "path": path, "verdict": c.verdict, "checks": c.results,
+                        "promises": c.promises,
                         "hierarchy": placement, "readings": c.readings.to_json(),
                         "warnings": c.warnings,
                     }));
@@ -163,9 +207,19 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
             Err(e) => {
                 errors += 1;
                 eprintln!("{}  error  {e:#}", path.display());
-                docs.push(serde_json::json!({ "path": path, "error": format!("{e:#}") }));
+                docs.push(serde_json::json!({ "path": path, "verdict": "error", "error": format!("{e:#}") }));
             }
         }
+    }
+    if args.summary.is_some() {
+        let invalid = verdicts.contains(&Verdict::Invalid);
+        super::print_summary(
+            docs,
+            invalid,
+            errors > 0,
+            verdicts.contains(&Verdict::Unknown),
+        );
+        return exit_status(invalid, errors > 0, verdicts.contains(&Verdict::Unknown));
     }
     if args.json {
         outln!(
@@ -183,15 +237,17 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
 
 /// One history's checks.
 struct Checked {
+    /// The promises' verdict when the run had promises, else the checks'.
     verdict: Verdict,
     results: Vec<CheckResult>,
+    promises: PromiseReport,
     readings: ReadingsUsed,
     warnings: Vec<String>,
 }
 
 /// Loads and checks one history, printing its import warnings.
 fn check_one(args: &CheckArgs, read_with: &ReadWith, path: &Path) -> Result<Checked> {
-    let ctx = context(args, path)?;
+    let (ctx, promised) = context(args, path)?;
     let imported = super::load(path, read_with.format)?;
     let warnings: Vec<String> = imported.warnings.iter().map(|w| w.to_string()).collect();
     print_warnings(path, &warnings);
@@ -202,29 +258,44 @@ fn check_one(args: &CheckArgs, read_with: &ReadWith, path: &Path) -> Result<Chec
         &ctx,
         &path.display().to_string(),
     );
+    let promises = promises::judge(&results, &imported.history, promised.as_ref());
     Ok(Checked {
-        verdict: Verdict::all(results.iter().map(|c| c.verdict)),
+        verdict: promises
+            .verdict
+            .unwrap_or_else(|| Verdict::all(results.iter().map(|c| c.verdict))),
+        promises,
         results,
         readings,
         warnings,
     })
 }
 
-/// The verdict line (with the readings, unless they are faultline's own unasked),
-/// each check's line and counterexample, and the hierarchy line.
+/// The verdict line (with what the promises made of it, and the readings unless they
+/// are faultline's own unasked), each check's line and counterexample, the models
+/// table when the run had promises, and the hierarchy line.
 fn print_text(path: &Path, checked: &Checked, placement: Option<&str>) {
     let readings = if checked.readings.plain() {
         String::new()
     } else {
         format!("  {}", checked.readings)
     };
-    outln!("{}  {}{readings}", path.display(), checked.verdict);
+    outln!(
+        "{}  {}{}{readings}",
+        path.display(),
+        checked.verdict,
+        promise_note(&checked.promises)
+    );
     for c in &checked.results {
         out(&format!("  {}", check_line(c)));
         if let Some(text) = counterexample(c) {
             for line in text.lines() {
                 outln!("    {line}");
             }
+        }
+    }
+    if checked.promises.promises.is_some() {
+        for line in models_table(&checked.promises).lines() {
+            outln!("  {line}");
         }
     }
     if let Some(line) = placement {

@@ -11,8 +11,9 @@
 //! own checks run on it ([`checks`]), so a run's verdicts are reproduced from its
 //! files with no flags.
 //!
-//! Exit status: 1 if any history is invalid, else 3 if any could not be read or does
-//! not fit the model, else 2 if any verdict is unknown, else 0.
+//! Exit status: 1 if any history is invalid (a run's history with promises: a promised
+//! model broken), else 3 if any could not be read or does not fit the model, else 2 if
+//! any verdict is unknown, else 0.
 
 mod checks;
 mod files;
@@ -72,10 +73,16 @@ pub struct CheckArgs {
     /// Print one JSON document with every report instead of text.
     #[arg(long)]
     pub json: bool,
+    /// `json`: print one short JSON object instead of text: each history's verdict,
+    /// each check's, and the counterexample in one line, for scripts (`--json` has
+    /// every report in full).
+    #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
+    pub summary: Option<String>,
     /// Run `faultline test`'s checks instead of one model, comma-separated:
     /// linearizable, sequential, session, eventual, bank, counter, unique-ids, or
     /// `default` (every check that applies to --workload). A history in a run's
-    /// results folder gets that run's checks without this flag.
+    /// results folder gets that run's checks without this flag. list-append and
+    /// rw-register (transactional isolation) need no --workload.
     #[arg(long, value_name = "CHECKS")]
     pub check: Option<String>,
     /// With --check: the workload that produced the history.
@@ -123,6 +130,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
 
 /// Refuses flags that the chosen mode would silently ignore.
 fn flags_fit_mode(args: &CheckArgs, checks_mode: bool) -> Result<(), String> {
+    if args.json && args.summary.is_some() {
+        return Err("--json and --summary json each print a JSON document: give one".into());
+    }
     if checks_mode && args.initial.is_some() {
         return Err(
             "--initial applies to a model check: give --model M, without --check or --workload"
@@ -273,7 +283,11 @@ fn print_warnings(path: &Path, warnings: &[String]) {
 
 /// The exit status of a set of verdicts: invalid beats bad input beats unknown.
 fn exit_status(invalid: bool, errors: bool, unknown: bool) -> ExitCode {
-    exit::code(if invalid {
+    exit::code(exit_number(invalid, errors, unknown))
+}
+
+fn exit_number(invalid: bool, errors: bool, unknown: bool) -> u8 {
+    if invalid {
         exit::INVALID
     } else if errors {
         exit::BAD_INPUT
@@ -281,5 +295,19 @@ fn exit_status(invalid: bool, errors: bool, unknown: bool) -> ExitCode {
         exit::UNKNOWN
     } else {
         exit::VALID
-    })
+    }
+}
+
+/// `--summary json`: one object with the command's verdict and exit code and one
+/// entry per history; printed as the only standard output.
+fn print_summary(histories: Vec<serde_json::Value>, invalid: bool, errors: bool, unknown: bool) {
+    let code = exit_number(invalid, errors, unknown);
+    let verdict = match code {
+        exit::VALID => "valid",
+        exit::INVALID => "invalid",
+        exit::UNKNOWN => "unknown",
+        _ => "error",
+    };
+    let doc = serde_json::json!({ "verdict": verdict, "exit_code": code, "histories": histories });
+    super::outln!("{doc}");
 }

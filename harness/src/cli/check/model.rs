@@ -75,6 +75,16 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
         print_warnings(&r.path, &r.warnings);
     }
     let summary = Summary::of(&results, started);
+    if args.summary.is_some() {
+        let histories = results.iter().map(summary_entry).collect();
+        super::print_summary(
+            histories,
+            summary.invalid > 0,
+            summary.errors > 0,
+            summary.unknown > 0,
+        );
+        return exit_status(summary.invalid > 0, summary.errors > 0, summary.unknown > 0);
+    }
     let mut text = String::new();
     if args.json {
         let doc = serde_json::json!({ "histories": results, "summary": summary });
@@ -95,6 +105,21 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
     }
     out(&text);
     exit_status(summary.invalid > 0, summary.errors > 0, summary.unknown > 0)
+}
+
+/// One history for `--summary json`: its verdict against the model, and the
+/// counterexample in one line.
+fn summary_entry(r: &Checked) -> serde_json::Value {
+    match &r.report {
+        Some(report) => serde_json::json!({
+            "path": r.path, "verdict": report.verdict, "model": report.model,
+            "counterexample": report.counterexample.as_ref().map(|ce| {
+                let key = if ce.key.is_null() { String::new() } else { format!("key {}: ", ce.key) };
+                format!("{}: {key}{} must take effect, but nothing can come next (state {})", report.model, ce.must_precede, ce.state)
+            }),
+        }),
+        None => serde_json::json!({ "path": r.path, "verdict": "error", "error": r.error }),
+    }
 }
 
 impl Summary {

@@ -11,6 +11,11 @@
 //! bins per lane and time ([`Bin`]).
 
 mod data;
+mod logs;
+mod nodes;
+mod plots;
+mod txn_graph;
+mod views;
 
 use super::{Renderer, RunResults};
 use crate::check::{CheckReport, CheckResult};
@@ -19,7 +24,8 @@ use checker::verdict::Verdict;
 pub use data::{Bin, Data, KEEP_ALL};
 use std::fmt::Write;
 
-const CSS: &str = include_str!("html/report.css");
+/// The report's style sheet; the campaign matrix page shares it.
+pub const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
 
 /// The HTML report of a run: [`RunResults`] and what the results do not hold.
@@ -46,8 +52,14 @@ impl Renderer for Html<'_> {
             r.verdict
         );
         out.push_str(&self.top(r));
-        out.push_str(&counterexamples(&data));
+        out.push_str(&counterexamples(&data, &r.checks, self.history));
+        out.push_str(&txn_graph::section(&r.checks));
+        if let Some((at, what)) = first_violation(&data) {
+            let wall = self.history.wall_start();
+            out.push_str(&logs::section(&r.run_dir, wall, at, data.end, &what));
+        }
         out.push_str(TIMELINE);
+        out.push_str(&plots::section(self.history, &data, &r.availability));
         if let Some(s) = &self.settings {
             let _ = write!(
                 out,
@@ -182,20 +194,22 @@ fn checks_table(checks: &[CheckResult]) -> String {
 /// Each failing check's counterexample: in words, naming the operation that ends
 /// it (process, node, times, fault in force), the full text, a drawing (made by the
 /// script from the data) and a link to the same window of the timeline.
-fn counterexamples(data: &Data) -> String {
+fn counterexamples(data: &Data, checks: &[CheckResult], history: &History) -> String {
     if data.ces.is_empty() {
         return String::new();
     }
     let mut out = String::from("<section id=\"counterexamples\"><h2>Counterexamples</h2>\n");
-    for (i, ce) in data.ces.iter().enumerate() {
+    let failing = checks.iter().filter(|c| c.verdict == Verdict::Invalid);
+    for (i, (ce, check)) in data.ces.iter().zip(failing).enumerate() {
         let _ = write!(
             out,
             "<div class=\"ce\" id=\"ce{i}\"><h3>{}</h3><p class=\"culprit\">{}</p>\
-             <div class=\"cesvg\" data-ce=\"{i}\"></div>\
+             <div class=\"cesvg\" data-ce=\"{i}\"></div>{}\
              <p><a href=\"#t={}-{}&amp;ce={i}\" class=\"zoomto\">Show {} to {} in the timeline</a></p>\
              <details><summary>The checker's words</summary><pre>{}</pre></details></div>\n",
             esc(&ce.check),
             esc(&ce.headline),
+            views::view(check, history, &data.bands, data.end),
             data::link_seconds(ce.window.0),
             data::link_seconds(ce.window.1),
             data::when(ce.window.0, data.end),
@@ -205,6 +219,29 @@ fn counterexamples(data: &Data) -> String {
     }
     out.push_str("</section>\n");
     out
+}
+
+/// When the earliest operation a counterexample ends with was invoked (ms), and
+/// which it was.
+fn first_violation(data: &Data) -> Option<(f64, String)> {
+    data.ces
+        .iter()
+        .filter_map(|ce| {
+            let op = data.ops.iter().find(|o| Some(o.i) == ce.culprit)?;
+            let node = if op.n.is_empty() {
+                String::new()
+            } else {
+                format!(" on node {}", op.n)
+            };
+            Some((
+                op.s,
+                format!(
+                    "{} operation #{} ({} by process {}{node})",
+                    ce.check, op.i, op.f, op.p
+                ),
+            ))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 /// The text of a failing check's counterexample or evidence: the checker's own
@@ -220,6 +257,7 @@ pub fn evidence_text(c: &CheckResult) -> String {
             None => c.summary.clone(),
         },
         CheckReport::None => c.error.clone().unwrap_or_else(|| c.summary.clone()),
+        CheckReport::Txn(r) => r.text(),
         other => {
             let mut text = serde_json::to_string_pretty(other).unwrap_or_default();
             cut(

@@ -4,6 +4,7 @@
 //! (`report.html`, which also needs the history) and [`junit`] (`junit.xml`, for CI).
 
 pub mod html;
+pub mod index;
 pub mod json;
 pub mod junit;
 pub mod text;

@@ -54,7 +54,8 @@ impl Renderer for Text {
             r.seed,
             r.run_dir.display()
         );
-        if r.verdict != Verdict::Valid {
+        // Every run that did not pass names its report: an interrupted one too.
+        if r.verdict != Verdict::Valid || r.interrupted {
             let _ = writeln!(out, "replay: {}", r.replay);
             let _ = writeln!(out, "report: {}", r.run_dir.join("report.html").display());
         }
@@ -112,24 +113,28 @@ pub fn models_table(p: &PromiseReport) -> String {
     out
 }
 
-/// What the verdict rests on when the run has promises: kept or broken, and the
-/// findings (broken models nobody promised).
-fn promise_note(p: &PromiseReport) -> String {
+/// What the verdict rests on when the run has promises: broken, undecided (a check
+/// could not tell) or kept, and the findings (broken models nobody promised).
+pub fn promise_note(p: &PromiseReport) -> String {
     let Some(promises) = &p.promises else {
         return String::new();
     };
-    let broken: Vec<&str> = p
-        .models
-        .iter()
-        .filter(|m| m.promised && m.status == Status::Broken)
-        .map(|m| m.model.name())
-        .collect();
+    let promised = |status: Status| -> Vec<&str> {
+        p.models
+            .iter()
+            .filter(|m| m.promised && m.status == status)
+            .map(|m| m.model.name())
+            .collect()
+    };
+    let (broken, unknown) = (promised(Status::Broken), promised(Status::Unknown));
     let mut note = if promises.models.is_empty() {
         "no model promised".to_string()
-    } else if broken.is_empty() {
-        format!("promises kept: {}", names(&promises.models))
-    } else {
+    } else if !broken.is_empty() {
         format!("promise broken: {}", broken.join(", "))
+    } else if !unknown.is_empty() {
+        format!("promise undecided: {}", unknown.join(", "))
+    } else {
+        format!("promises kept: {}", names(&promises.models))
     };
     let findings: Vec<&str> = p.findings().map(|m| m.model.name()).collect();
     if !findings.is_empty() {
@@ -146,6 +151,7 @@ pub fn counterexample(c: &CheckResult) -> Option<String> {
     let body = match &c.report {
         CheckReport::Linearizable(r) => r.counterexample.as_ref()?.to_string(),
         CheckReport::Sequential(r) => r.evidence.as_ref()?.to_string(),
+        CheckReport::Txn(r) if !r.anomalies.is_empty() || !r.unnamed_cycles.is_empty() => r.text(),
         _ => return None,
     };
     Some(format!("{} counterexample:\n{body}\n", c.name))
@@ -195,4 +201,47 @@ pub fn check_line(c: &CheckResult) -> String {
         c.summary,
         c.seconds
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{run_checks, CheckContext, CheckKind};
+    use crate::results::render::html::tests::stale_read_history;
+    use crate::results::Recheck;
+    use workloads::generator::Workload;
+
+    fn results() -> RunResults {
+        let h = stale_read_history();
+        let ctx = CheckContext::new(Workload::CasRegister, vec![CheckKind::Linearizable]);
+        RunResults::rechecked(
+            &h,
+            run_checks(&h, &ctx, "h.jsonl"),
+            Recheck {
+                name: "t".into(),
+                seed: 1,
+                run_id: "r".into(),
+                workload: Workload::CasRegister,
+                run_dir: "/tmp/run".into(),
+                replay: "faultline test --config /tmp/run/test.toml".into(),
+                crashed_nodes: Vec::new(),
+                warnings: Vec::new(),
+                promises: None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_console_names_the_report_of_every_run_that_did_not_pass() {
+        let mut r = results();
+        assert_eq!(r.verdict, Verdict::Invalid);
+        assert!(Text.render(&r).contains("report: /tmp/run/report.html"));
+        r.verdict = Verdict::Unknown;
+        assert!(Text.render(&r).contains("report: /tmp/run/report.html"));
+        r.verdict = Verdict::Valid;
+        r.interrupted = true;
+        assert!(Text.render(&r).contains("report: /tmp/run/report.html"));
+        r.interrupted = false;
+        assert!(!Text.render(&r).contains("report:"));
+    }
 }

@@ -1,8 +1,10 @@
 //! The built-in systems: the reference systems built from our design documents (one
 //! workspace binary each, all speaking the faultline KV protocol except cl-bank) and
-//! real systems from the distribution's packages (etcd, Redis with Sentinel).
+//! real systems from the distribution's packages (etcd, Redis with Sentinel,
+//! PostgreSQL with streaming replicas).
 
 mod etcd;
+mod postgres;
 pub mod promises;
 mod redis;
 
@@ -26,6 +28,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "cl-bank",
     "etcd",
     "redis-sentinel",
+    "postgres",
 ];
 
 /// A built-in system by name.
@@ -60,11 +63,30 @@ pub fn builtin(name: &str) -> Result<SystemSpec> {
         },
         "etcd" => needs(etcd::spec(), &["etcd"]),
         "redis-sentinel" => needs(redis::spec(), &["redis-server", "redis-sentinel"]),
+        "postgres" => needs(
+            postgres::spec(),
+            &[
+                &format!("{}/postgres", postgres::POSTGRES_BIN),
+                &format!("{}/pg_basebackup", postgres::POSTGRES_BIN),
+                "setpriv",
+            ],
+        ),
         other => bail!(
             "unknown system {other:?}: built-in systems are {}; for your own system pass a TOML file (see docs/systems.md)",
             BUILTIN_NAMES.join(", ")
         ),
     })
+}
+
+/// The arguments of `/bin/sh -c SCRIPT NAME ARGS...`: a node started by a small
+/// shell wrapper. The script's `${...}` are shell, not placeholders, so its braces
+/// are escaped for the command template; the other arguments are templates.
+fn sh_script_args(script: &str, name: &str, args: &[&str]) -> Vec<String> {
+    let escaped = script.replace('{', "{{").replace('}', "}}");
+    ["-c".to_string(), escaped, name.to_string()]
+        .into_iter()
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect()
 }
 
 /// A real system from the distribution's packages is unavailable (with the command

@@ -1,4 +1,4 @@
-//! What each built-in system promises, per setting (docs/systems.md, "At a glance").
+//! What each built-in system promises, per setting (docs/systems.md, "Promises").
 //! The settings decide it: dynamo-kv with `--lww` gives up acknowledged writes under
 //! clock skew by design, pb-kv with automatic failover gives up linearizability under
 //! partitions, etcd's serializable reads are documented as possibly stale.

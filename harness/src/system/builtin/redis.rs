@@ -15,9 +15,13 @@ use std::time::Duration;
 /// rewrite both files on a failover), as a node of a real deployment would.
 ///
 /// Arguments: ip, data dir, peers (`n1=ip:port,...`; the first node starts as the
-/// primary), node count, redis port, sentinel port, master name.
+/// primary), node count, redis port, sentinel port, master name, then any
+/// `--system-arg`s, passed to redis-server as options (`--appendfsync always`).
 const REDIS_NODE_SCRIPT: &str = r#"set -eu
 ip=$1 dir=$2 peers=$3 count=$4 port=$5 sport=$6 name=$7
+# The rest (--system-arg) goes to redis-server as options over redis.conf, e.g.
+# --appendfsync always.
+shift 7
 first=${peers%%,*}; first=${first#*=}; primary=${first%:*}
 quorum=$((count / 2 + 1))
 cd "$dir"
@@ -51,8 +55,11 @@ if [ ! -f sentinel.conf ]; then
     done
   } > sentinel.conf
 fi
+# Durable before either server reads them: a power loss (disk faults) must not
+# bring a node back with an empty configuration.
+sync redis.conf sentinel.conf
 setpriv --pdeathsig KILL redis-sentinel sentinel.conf &
-exec redis-server redis.conf
+exec redis-server redis.conf "$@"
 "#;
 
 /// One redis-server and one redis-sentinel per node. The cluster runs one command
@@ -61,34 +68,20 @@ exec redis-server redis.conf
 /// server `exec`'d so its pid is the node's. Sentinels fail over on their own after
 /// 2 s without the primary; a majority of them must agree.
 pub fn spec() -> SystemSpec {
-    let args: Vec<String> = [
-        "-c",
+    let sentinel_port = workloads::redis::SENTINEL_PORT.to_string();
+    let args = super::sh_script_args(
         REDIS_NODE_SCRIPT,
         "redis-node",
-        "{ip}",
-        "{data_dir}",
-        "{peers}",
-        "{node_count}",
-        "{port}",
-    ]
-    .map(String::from)
-    .into_iter()
-    .chain([
-        workloads::redis::SENTINEL_PORT.to_string(),
-        workloads::redis::MASTER_NAME.to_string(),
-    ])
-    .collect();
-    // The script's `${...}` are shell, not placeholders: escape the braces.
-    let args = args
-        .into_iter()
-        .map(|a| {
-            if a == REDIS_NODE_SCRIPT {
-                a.replace('{', "{{").replace('}', "}}")
-            } else {
-                a
-            }
-        })
-        .collect();
+        &[
+            "{ip}",
+            "{data_dir}",
+            "{peers}",
+            "{node_count}",
+            "{port}",
+            &sentinel_port,
+            workloads::redis::MASTER_NAME,
+        ],
+    );
     SystemSpec {
         name: "redis-sentinel".into(),
         command: CommandTemplate {

@@ -3,8 +3,11 @@
 //! them. Times are milliseconds since the history began.
 
 use super::evidence_text;
+use super::nodes::{node_lanes, NodeMark, NodeSpan};
 use crate::check::{CheckReport, CheckResult};
-use checker::history::{History, Operation, Outcome};
+pub use crate::results::faults::Band;
+use crate::results::faults::{bands, end_ms, ms};
+use checker::history::{Event, History, Operation, Outcome};
 use checker::linearizability::{BlockedOp, OpSummary};
 use checker::verdict::Verdict;
 use serde::Serialize;
@@ -33,6 +36,10 @@ pub struct Data {
     pub bins: Vec<Bin>,
     pub bands: Vec<Band>,
     pub ces: Vec<Ce>,
+    /// One lane per node, below the processes, with what the nemesis did to it.
+    pub nodes: Vec<String>,
+    pub marks: Vec<NodeMark>,
+    pub spans: Vec<NodeSpan>,
 }
 
 /// One operation drawn on its own.
@@ -75,19 +82,6 @@ pub struct Bin {
     pub info: u32,
 }
 
-/// A fault in force from `s` to `e` (ms).
-#[derive(Debug, Clone, Serialize)]
-pub struct Band {
-    pub s: f64,
-    pub e: f64,
-    /// The fault's name (`partition`, `kill`, `pause+clock-bump`, ...).
-    pub kind: String,
-    /// Its targets, as the history's value holds them.
-    pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 /// One failing check's counterexample.
 #[derive(Debug, Serialize)]
 pub struct Ce {
@@ -104,16 +98,13 @@ pub struct Ce {
     pub window: (f64, f64),
 }
 
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
-}
-
 impl Data {
     pub fn build(history: &History, checks: &[CheckResult]) -> Data {
-        let times: HashMap<u64, u64> = history.events.iter().map(|e| (e.index, e.time)).collect();
-        let end = ms(history.events.iter().map(|e| e.time).max().unwrap_or(0));
+        let times = Times(&history.events);
+        let end = end_ms(history);
         let (lanes, lane_of) = lanes(history);
         let bands = bands(history, end);
+        let (nodes, marks, spans) = node_lanes(history, end);
         let by_event = ops_by_event(history);
         let ces: Vec<Ce> = checks
             .iter()
@@ -168,6 +159,9 @@ impl Data {
             bins,
             bands,
             ces,
+            nodes,
+            marks,
+            spans,
         }
     }
 }
@@ -216,7 +210,7 @@ fn kept(history: &History, flagged: &BTreeSet<u64>) -> Vec<bool> {
     keep
 }
 
-fn drawn(op: &Operation, lane: usize, times: &HashMap<u64, u64>, end: f64, c: bool) -> Op {
+fn drawn(op: &Operation, lane: usize, times: &Times, end: f64, c: bool) -> Op {
     let (_, e) = span(op, times, end);
     let compact = |v: &Value| {
         if v.is_null() {
@@ -246,73 +240,46 @@ fn drawn(op: &Operation, lane: usize, times: &HashMap<u64, u64>, end: f64, c: bo
     }
 }
 
-/// Whether a nemesis `f` heals (every part of a composed fault heals).
-fn heals(f: &str) -> bool {
-    f.split('+').all(|p| {
-        p.starts_with("stop-")
-            || p.starts_with("heal")
-            || matches!(p, "restart" | "restart-all" | "resume" | "clock-reset")
-    })
-}
+/// Event times by history index (events are in increasing index order), without a
+/// hash table of every event: a large history is looked up a few times only.
+pub struct Times<'a>(&'a [Event]);
 
-/// The faults in force over time: a band opens at a fault's first event and closes
-/// at the last event of its heal; one still open at the end runs to the end.
-fn bands(history: &History, end: f64) -> Vec<Band> {
-    let mut out: Vec<Band> = Vec::new();
-    let mut open: Option<Band> = None;
-    let mut last_heal = String::new();
-    for ev in history.nemesis_events() {
-        let t = ms(ev.time);
-        if heals(&ev.f) {
-            if let Some(mut b) = open.take() {
-                b.e = t;
-                out.push(b);
-                last_heal = ev.f.clone();
-            } else if let Some(b) = out.last_mut().filter(|_| last_heal == ev.f) {
-                b.e = t;
-            }
-            continue;
-        }
-        let b = open.get_or_insert_with(|| Band {
-            s: t,
-            e: end,
-            kind: ev
-                .f
-                .split('+')
-                .map(|p| p.trim_start_matches("start-"))
-                .collect::<Vec<_>>()
-                .join("+"),
-            detail: short(&ev.value),
-            error: None,
-        });
-        if let Some(err) = &ev.error {
-            b.error = Some(err.clone());
-        }
+impl Times<'_> {
+    pub fn get(&self, index: &u64) -> Option<&u64> {
+        let at = self.0.binary_search_by_key(index, |e| e.index).ok()?;
+        Some(&self.0[at].time)
     }
-    out.extend(open);
-    out
 }
 
-fn short(v: &Value) -> String {
-    let mut s = if v.is_null() {
-        String::new()
-    } else {
-        v.to_string()
-    };
-    super::cut(&mut s, 300, "…");
-    s
+/// Operations by the history index of their invocation or of their completion.
+pub struct ByEvent<'a> {
+    ops: &'a [Operation],
+    /// (completion index, position in `ops`), sorted.
+    completions: Vec<(u64, usize)>,
 }
 
-/// Operations by the history index of their invocation and of their completion.
-fn ops_by_event(history: &History) -> HashMap<u64, &Operation> {
-    let mut m = HashMap::new();
-    for op in &history.ops {
-        m.insert(op.invoke_index, op);
-        if let Some(c) = op.complete_index {
-            m.insert(c, op);
+impl<'a> ByEvent<'a> {
+    pub fn get(&self, index: &u64) -> Option<&'a Operation> {
+        if let Ok(at) = self.ops.binary_search_by_key(index, |o| o.invoke_index) {
+            return Some(&self.ops[at]);
         }
+        let at = self.completions.binary_search_by_key(index, |c| c.0).ok()?;
+        Some(&self.ops[self.completions[at].1])
     }
-    m
+}
+
+fn ops_by_event(history: &History) -> ByEvent<'_> {
+    let mut completions: Vec<(u64, usize)> = history
+        .ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| o.complete_index.map(|c| (c, i)))
+        .collect();
+    completions.sort_unstable();
+    ByEvent {
+        ops: &history.ops,
+        completions,
+    }
 }
 
 /// The faults in force while `op` ran, in words.
@@ -331,8 +298,8 @@ pub fn faults_during(bands: &[Band], s: f64, e: f64) -> String {
 
 fn counterexample(
     c: &CheckResult,
-    by_event: &HashMap<u64, &Operation>,
-    times: &HashMap<u64, u64>,
+    by_event: &ByEvent,
+    times: &Times,
     bands: &[Band],
     end: f64,
 ) -> Ce {
@@ -373,10 +340,7 @@ fn counterexample(
 
 /// The operations a failing check's report names (invocation indices), the one that
 /// ends it, and the words that lead to it.
-fn named_ops(
-    c: &CheckResult,
-    by_event: &HashMap<u64, &Operation>,
-) -> (Vec<u64>, Option<u64>, String) {
+fn named_ops(c: &CheckResult, by_event: &ByEvent) -> (Vec<u64>, Option<u64>, String) {
     let key = |k: &Value| {
         if k.is_null() {
             String::new()
@@ -395,6 +359,18 @@ fn named_ops(
             let ce = r.counterexample.as_ref().unwrap();
             let mut ids = spelled(&ce.prefix_tail, &ce.blocked);
             ids.push(ce.must_precede.invoke_index);
+            if let Some(p) = &ce.shortest_prefix {
+                // The anomaly first; the search's stuck point stays outlined too.
+                ids.push(p.ends.invoke_index);
+                ids.extend(p.concurrent.iter().map(|o| o.invoke_index));
+                let lead = format!(
+                    "{}linearizable until this operation returned, and with its result no order of the key's operations exists (the shortest non-linearizable prefix: {} of {} operations; where the search over the whole key got stuck is in the checker's words, below):",
+                    key(&ce.key),
+                    p.ops,
+                    p.key_ops
+                );
+                return (ids, Some(p.ends.invoke_index), lead);
+            }
             let lead = format!(
                 "{}after the longest linearizable order the search found ({} operations, state {}), this operation must take effect before it returns, yet no operation can come next:",
                 key(&ce.key),
@@ -433,7 +409,7 @@ fn named_ops(
 
 /// When an operation was invoked and when it was last heard of (ms): an `info`
 /// operation ends at its completion event, or at the end of the history.
-fn span(op: &Operation, times: &HashMap<u64, u64>, end: f64) -> (f64, f64) {
+fn span(op: &Operation, times: &Times, end: f64) -> (f64, f64) {
     let e = match op.outcome {
         Outcome::Info => op
             .complete_index
@@ -475,7 +451,7 @@ pub fn link_seconds(ms: f64) -> String {
 
 /// An operation in one sentence: index, process, node, what it did, when, under
 /// which fault.
-pub fn describe(op: &Operation, times: &HashMap<u64, u64>, bands: &[Band], end: f64) -> String {
+pub fn describe(op: &Operation, times: &Times, bands: &[Band], end: f64) -> String {
     let (s, e) = span(op, times, end);
     let result = match op.outcome {
         Outcome::Ok if op.output.is_null() || op.output == op.input => "ok".to_string(),

@@ -9,6 +9,7 @@
   const N = D.lanes.length;
   const LANE = N > 200 ? 5 : N > 30 ? 11 : 16, TOP = 34, LEFT = 92, RIGHT = 36;
   const LABEL_EVERY = LANE >= 11 ? 1 : Math.ceil(14 / LANE);
+  const NLANE = 18, NGAP = 8;
   const svg = document.getElementById("tl");
   const tip = document.getElementById("tip");
   const detail = document.getElementById("detail");
@@ -77,7 +78,8 @@
 
   function draw() {
     const W = Math.max(svg.clientWidth || 1000, 600);
-    const H = TOP + D.lanes.length * LANE + 8;
+    const nodesTop = TOP + D.lanes.length * LANE + NGAP;
+    const H = nodesTop + D.nodes.length * NLANE + 8;
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     svg.setAttribute("height", H);
     svg.textContent = "";
@@ -127,9 +129,39 @@
       if (o.e < view.t0 || o.s > view.t1) return;
       bar(ops, o, clip(o.s), clip(o.e), TOP + o.l * LANE + (LANE > 8 ? 2 : 0.5), LANE > 8 ? LANE - 4 : LANE - 1);
     });
+    drawNodes(x, clip, nodesTop, W);
     document.getElementById("window").textContent =
       "showing " + fmt(view.t0) + " to " + fmt(view.t1) + " of " + fmt(D.end) + "; " + D.total_ops + " operations" +
       (D.bin_ms ? " (" + D.ops.length + " drawn one by one, the rest counted in bins)" : "");
+  }
+
+  // Node lanes: spans while a node was down, paused or on a moved clock, and a
+  // labelled mark where each kill, restart, pause, resume or clock change took effect.
+  function drawNodes(x, clip, y0, W) {
+    const g = el("g", { id: "nodes" }, svg);
+    D.nodes.forEach((n, j) => {
+      el("rect", { x: 0, y: y0 + j * NLANE, width: W, height: NLANE, class: "lanebg nodelane" }, g);
+      el("text", { x: 4, y: y0 + j * NLANE + NLANE - 5, "font-size": 11 }, g).textContent = "node " + n;
+    });
+    D.spans.forEach((s) => {
+      if (s.e < view.t0 || s.s > view.t1) return;
+      el("rect", { x: clip(s.s), y: y0 + s.n * NLANE + 4, width: Math.max(clip(s.e) - clip(s.s), 1),
+        height: NLANE - 8, class: "nspan " + s.state }, g);
+    });
+    const labelEnd = new Map();
+    D.marks.forEach((m) => {
+      if (m.t < view.t0 || m.t > view.t1) return;
+      const mx = x(m.t), y = y0 + m.n * NLANE;
+      const e = el("path", { d: `M${mx},${y + 1}V${y + NLANE - 1}`, class: "nmark " + m.what.split(" ")[0],
+        "data-node": D.nodes[m.n], "data-what": m.what }, g);
+      if (mx >= (labelEnd.get(m.n) || 0)) {
+        el("text", { x: mx + 3, y: y + NLANE - 5, class: "nlabel" }, g).textContent = m.what;
+        labelEnd.set(m.n, mx + m.what.length * 5.5 + 6);
+      }
+      const text = "node " + D.nodes[m.n] + ": " + m.what + " at " + fmt(m.t) + (m.err ? "\nerror: " + m.err : "");
+      e.addEventListener("mousemove", (ev) => showTip(ev, text));
+      e.addEventListener("mouseleave", () => (tip.hidden = true));
+    });
   }
 
   svg.addEventListener("mousemove", (ev) => {

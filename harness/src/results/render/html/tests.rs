@@ -143,6 +143,43 @@ fn the_page_is_self_contained_and_holds_the_top_and_the_counterexample() {
 }
 
 #[test]
+fn the_page_plots_latency_per_function_throughput_and_availability_with_the_fault_bands() {
+    let h = stale_read_history();
+    let r = rechecked(&h, Workload::CasRegister);
+    let partition = r.availability.by_fault["partition"];
+    assert_eq!(
+        (partition.ops, partition.ok),
+        (2, 2),
+        "the write of 2 and the read"
+    );
+    let page = Html {
+        history: &h,
+        system: None,
+        settings: None,
+    }
+    .render(&r);
+    let plots = &page[page
+        .find("<section id=\"plots\">")
+        .expect("a plots section")..];
+    for needed in [
+        "id=\"latency-read\"",
+        "id=\"latency-write\"",
+        "id=\"latency-cas\"",
+        "id=\"throughput\"",
+        "class=\"pline p99\"",
+        "<td>during partition</td><td>100.0%</td>",
+        "class=\"rate info\" data-total=\"1\"",
+    ] {
+        assert!(plots.contains(needed), "{needed:?} missing");
+    }
+    assert_eq!(
+        plots.matches("data-kind=\"partition\"").count(),
+        4,
+        "the partition shaded on each of the four plots"
+    );
+}
+
+#[test]
 fn a_script_end_tag_in_a_value_cannot_end_the_data_early() {
     let mut h = stale_read_history();
     h.ops[0].input = json!("</script><b>x");
@@ -167,6 +204,7 @@ fn failing_at(op: &checker::history::Operation) -> CheckResult {
     use checker::linearizability::{Counterexample, OpSummary, Report};
     let ce = Counterexample {
         key: json!(null),
+        shortest_prefix: None,
         prefix: Vec::new(),
         prefix_tail: Vec::new(),
         state: "2".into(),
@@ -279,5 +317,105 @@ fn the_final_heal_is_no_fault_band_and_a_fault_never_healed_runs_to_the_end() {
     assert_eq!(
         kinds,
         vec![("partition", 51.0), ("pause", 73.0), ("kill", 74.0)]
+    );
+}
+
+/// The page of `events` checked with `check` for `workload`.
+fn page_of(events: Vec<Event>, workload: Workload, check: CheckKind) -> (String, RunResults) {
+    let h = History::from_events(events).unwrap();
+    let ctx = CheckContext::new(workload, vec![check]);
+    let checks = run_checks(&h, &ctx, "h.jsonl");
+    let mut r = rechecked(&h, workload);
+    r.checks = checks;
+    let page = Html {
+        history: &h,
+        system: None,
+        settings: None,
+    }
+    .render(&r);
+    (page, r)
+}
+
+fn ev(i: u64, p: u64, kind: EventType, f: &str, v: serde_json::Value, node: &str) -> Event {
+    Event::new(i, i * 1_000_000, Process::Client(p), kind, f)
+        .with_key(json!(1))
+        .with_value(v)
+        .with_node(node)
+}
+
+#[test]
+fn a_session_violation_is_drawn_as_the_clients_sequence_with_the_pair_marked() {
+    use EventType::*;
+    let events = vec![
+        ev(0, 0, Invoke, "append", json!(1), "n1"),
+        ev(1, 0, Ok, "append", json!(1), "n1"),
+        ev(2, 0, Invoke, "read", json!(null), "n1"),
+        ev(3, 0, Ok, "read", json!([1]), "n1"),
+        ev(4, 0, Invoke, "read", json!(null), "n2"),
+        ev(5, 0, Ok, "read", json!([]), "n2"),
+    ];
+    let (page, r) = page_of(events, Workload::Append, CheckKind::Session);
+    assert_eq!(r.checks[0].verdict, checker::verdict::Verdict::Invalid);
+    let view = &page[page.find("class=\"view session\"").expect("a session view")..];
+    assert!(view.contains("monotonic reads"), "{view}");
+    assert!(
+        view.contains("class=\"sop first\" data-op=\"2\"")
+            && view.contains("class=\"sop second\" data-op=\"4\""),
+        "the read of [1], then the read that missed it: {view}"
+    );
+}
+
+#[test]
+fn a_wrong_bank_total_is_marked_among_the_totals_over_time() {
+    use EventType::*;
+    let read = |i, p, kind, v| {
+        Event::new(i, i * 1_000_000, Process::Client(p), kind, "read").with_value(v)
+    };
+    let events = vec![
+        read(0, 0, Invoke, json!(null)),
+        read(1, 0, Ok, json!({"a": 50, "b": 50})),
+        read(2, 0, Invoke, json!(null)),
+        read(3, 0, Ok, json!({"a": 50, "b": 40})),
+        read(4, 0, Invoke, json!(null)),
+        read(5, 0, Ok, json!({"a": 60, "b": 40})),
+    ];
+    let (page, r) = page_of(events, Workload::Bank, CheckKind::Bank);
+    assert_eq!(r.checks[0].verdict, checker::verdict::Verdict::Invalid);
+    let plot = &page[page.find("id=\"bank-totals\"").expect("the totals plot")..];
+    assert!(plot.contains("class=\"bad\" data-bad=\"1\""), "{plot}");
+    assert!(plot.contains("#2 total 90"), "{plot}");
+    assert!(plot.contains("expected total 100"), "{plot}");
+}
+
+#[test]
+fn lost_elements_are_drawn_apart_from_those_missing_on_some_nodes_with_every_final_read() {
+    use EventType::*;
+    let events = vec![
+        ev(0, 0, Invoke, "append", json!(1), "n1"),
+        ev(1, 0, Ok, "append", json!(1), "n1"),
+        ev(2, 0, Invoke, "append", json!(2), "n1"),
+        ev(3, 0, Ok, "append", json!(2), "n1"),
+        ev(4, 1, Invoke, "final-read", json!(null), "n1"),
+        ev(5, 1, Ok, "final-read", json!([1]), "n1"),
+        ev(6, 2, Invoke, "final-read", json!(null), "n2"),
+        ev(7, 2, Ok, "final-read", json!([]), "n2"),
+    ];
+    let (page, r) = page_of(events, Workload::Append, CheckKind::Eventual);
+    assert_eq!(r.checks[0].verdict, checker::verdict::Verdict::Invalid);
+    let view = &page[page
+        .find("class=\"view eventual\"")
+        .expect("an eventual view")..];
+    let lost = &view[view.find("gone everywhere").expect("a lost element")..];
+    let partly = &view[view
+        .find("missing on some nodes")
+        .expect("a partly missing one")..];
+    assert!(lost.starts_with("gone everywhere") && lost.contains("data-element=\"2\""));
+    let row = &partly[partly.find("data-element=\"1\"").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("#0 append 1")
+            && row.contains("title=\"#4\">✔ has it")
+            && row.contains("title=\"#6\">✘ lacks it"),
+        "{row}"
     );
 }

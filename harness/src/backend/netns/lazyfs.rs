@@ -1,0 +1,177 @@
+//! Node data directories on faultline's lazy filesystem (`--lazyfs`): one
+//! `faultline-lazyfs` daemon per node, in the host's namespaces (mounts are not
+//! per network namespace), mounting `mnt/<id>` (the node's data directory) over
+//! `data/<id>` (what is durable; what `--keep-data` keeps). Each mount is recorded in
+//! the run's state file before anything relies on it, so teardown and `faultline
+//! clean` unmount it; its control socket lives in the state directory, named with
+//! the run id and node (a Unix socket path must stay short).
+
+use super::state::{self, MountRecord};
+use anyhow::{bail, Context, Result};
+use lazyfs::control::{self, Command, Reply};
+use nemesis::control::{DiskFault, DiskReport};
+use std::fs::OpenOptions;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a daemon gets to mount and answer, and to sync and unmount at the end.
+const MOUNT_TIMEOUT: Duration = Duration::from_secs(10);
+const UNMOUNT_GRACE: Duration = Duration::from_secs(10);
+/// How long a control command may take (a torn write writes to the disk).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The `faultline-lazyfs` binary, next to faultline or in the workspace's target.
+pub fn binary() -> Result<PathBuf> {
+    crate::system::builtin::find_workspace_binary("faultline-lazyfs").context(
+        "--lazyfs and disk faults need the faultline-lazyfs binary: build it with `cargo build -p lazyfs` (add --release for a release faultline)",
+    )
+}
+
+pub fn control_socket(run_id: &str, node: &str) -> PathBuf {
+    state::state_dir().join(format!("{run_id}-{node}.lazyfs"))
+}
+
+/// Starts the daemon for one node and waits until its mount answers; returns the
+/// child (to reap) and its record.
+pub fn mount(
+    binary: &Path,
+    run_id: &str,
+    node: &str,
+    mountpoint: &Path,
+    backing: &Path,
+    log: &Path,
+) -> Result<(Child, MountRecord)> {
+    for d in [mountpoint, backing] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let control = control_socket(run_id, node);
+    let out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let mut cmd = std::process::Command::new(binary);
+    cmd.arg(mountpoint)
+        .arg(backing)
+        .arg("--control")
+        .arg(&control)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    // Its own session: a Ctrl-C at the terminal reaches faultline, which tears down
+    // in order (nodes first, then mounts), not the daemon behind the nodes' backs.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let pid = child.id() as i32;
+    let record = MountRecord {
+        node: node.to_string(),
+        mountpoint: mountpoint.to_path_buf(),
+        control,
+        pid,
+        start_time: state::proc_start_time(pid).unwrap_or(0),
+    };
+    let deadline = Instant::now() + MOUNT_TIMEOUT;
+    loop {
+        if control::request(&record.control, Command::Stats, Duration::from_secs(2)).is_ok() {
+            return Ok((child, record));
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "node {node}: faultline-lazyfs exited ({status}) before mounting {}: {}",
+                mountpoint.display(),
+                super::process::log_tail(log, 5)
+            );
+        }
+        if Instant::now() > deadline {
+            let _ = unmount(&record);
+            let _ = child.wait();
+            bail!(
+                "node {node}: faultline-lazyfs did not mount {} within {MOUNT_TIMEOUT:?}",
+                mountpoint.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends a disk fault to a node's mount.
+pub fn disk_fault(record: &MountRecord, fault: DiskFault) -> Result<DiskReport> {
+    let command = match fault {
+        DiskFault::LoseUnsynced => Command::LoseUnsynced,
+        DiskFault::TornWrite => Command::TornWrite,
+    };
+    match control::request(&record.control, command, COMMAND_TIMEOUT)? {
+        Reply::Dropped(r) => Ok(DiskReport {
+            files: r.files,
+            bytes_lost: r.bytes_lost,
+            bytes_kept: r.bytes_kept,
+        }),
+        other => bail!("lazyfs answered {other:?} to {}", command.name()),
+    }
+}
+
+/// Whether `path` is a mountpoint now.
+pub fn is_mounted(path: &Path) -> bool {
+    let want = path.to_string_lossy();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split(' ').nth(4).map(unescape).as_deref() == Some(&*want))
+        })
+        .unwrap_or(false)
+}
+
+/// mountinfo escapes spaces and a few other bytes as octal.
+fn unescape(field: &str) -> String {
+    field
+        .replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// Stops a mount's daemon (SIGTERM: it syncs and unmounts), waits for it, and
+/// detaches the mount if it is still there (a killed daemon leaves a dead one).
+/// Returns whether there was anything to remove.
+pub fn unmount(record: &MountRecord) -> Result<bool> {
+    let alive = || state::process_alive(record.pid, record.start_time);
+    let mut found = false;
+    if alive() {
+        found = true;
+        unsafe { libc::kill(record.pid, libc::SIGTERM) };
+        let deadline = Instant::now() + UNMOUNT_GRACE;
+        while alive() && Instant::now() < deadline {
+            // Reaps it when it is our child; harmless otherwise.
+            unsafe { libc::waitpid(record.pid, std::ptr::null_mut(), libc::WNOHANG) };
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if alive() {
+            unsafe { libc::kill(record.pid, libc::SIGKILL) };
+            unsafe { libc::waitpid(record.pid, std::ptr::null_mut(), 0) };
+        }
+    }
+    if is_mounted(&record.mountpoint) {
+        found = true;
+        let c = std::ffi::CString::new(record.mountpoint.as_os_str().as_encoded_bytes())?;
+        if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
+            bail!(
+                "unmounting {}: {}",
+                record.mountpoint.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    let _ = std::fs::remove_file(&record.control);
+    // The empty mountpoint; the data stays in the backing directory.
+    let _ = std::fs::remove_dir(&record.mountpoint);
+    Ok(found)
+}

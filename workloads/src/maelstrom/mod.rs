@@ -1,0 +1,365 @@
+//! Maelstrom clients and services (`docs/maelstrom.md`): the harness's side of the
+//! network that Maelstrom nodes run on under faultline.
+//!
+//! Each node runs under a relay in its namespace (`faultline maelstrom-relay`) that
+//! turns the node's stdout lines into UDP datagrams and datagrams into stdin lines.
+//! The harness holds one UDP socket, the *switchboard*, on the controller's address
+//! (`.254` of the run's subnet, the same port as the relays): clients `c1`, `c2`, ...
+//! send their requests from it, and everything a node sends to a client or a service
+//! comes back to it. Replies are matched to requests by `(dest, in_reply_to)`; the
+//! services (`lin-kv`, `seq-kv`, `lww-kv`, `lin-tso`) are answered here
+//! ([`services`]). For broadcast, every node is sent its `topology` at the start and
+//! again every second (a restarted node has forgotten it).
+//!
+//! A request without a reply within the client timeout is indeterminate (`info`;
+//! `fail` for reads); replies follow Maelstrom's error table ([`messages`]).
+
+pub mod messages;
+pub mod services;
+pub mod stats;
+
+use crate::client::{indeterminate, BoxFuture, Client, ClientFactory, Target};
+use crate::generator::Workload;
+use crate::op::{Completion, Op};
+use anyhow::{anyhow, Context};
+use serde_json::{json, Value};
+use stats::NetStats;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+
+/// The last octet of the controller's address on a run's subnet.
+const CONTROLLER_OCTET: u8 = 254;
+
+/// Where the relays send their statistics.
+const STATS_DEST: &str = "faultline";
+
+/// The `src` of the harness's own messages to nodes (topology); their replies are
+/// not waited for.
+const HARNESS_SRC: &str = "c0";
+
+/// Makes Maelstrom clients; [`ClientFactory::prepare`] opens the switchboard.
+pub struct MaelstromFactory {
+    workload: Workload,
+    timeout: Duration,
+    board: OnceLock<Arc<Switchboard>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// The harness's end of the network: one socket, the requests in flight, the
+/// services and the statistics.
+struct Switchboard {
+    socket: UdpSocket,
+    nodes: HashMap<String, SocketAddr>,
+    pending: Mutex<HashMap<(String, u64), oneshot::Sender<Value>>>,
+    next_msg: AtomicU64,
+    services: Mutex<services::Services>,
+    stats: Mutex<NetStats>,
+}
+
+impl MaelstromFactory {
+    pub fn new(workload: Workload, timeout: Duration) -> MaelstromFactory {
+        MaelstromFactory {
+            workload,
+            timeout,
+            board: OnceLock::new(),
+            tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn board(&self) -> anyhow::Result<&Arc<Switchboard>> {
+        self.board.get().ok_or_else(|| {
+            anyhow!("Maelstrom clients opened before the cluster's nodes were known")
+        })
+    }
+}
+
+impl Drop for MaelstromFactory {
+    fn drop(&mut self) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+    }
+}
+
+/// A node's relay address from its target URL (`http://ip:port`).
+fn relay_addr(t: &Target) -> anyhow::Result<SocketAddr> {
+    let rest = t.url.split_once("://").map_or(t.url.as_str(), |(_, r)| r);
+    rest.trim_end_matches('/')
+        .parse()
+        .with_context(|| format!("node {}'s address {}", t.id, t.url))
+}
+
+impl ClientFactory for MaelstromFactory {
+    fn open(&self, target: &Target) -> anyhow::Result<Arc<dyn Client>> {
+        self.open_process(0, target)
+    }
+
+    fn open_process(&self, process: u64, target: &Target) -> anyhow::Result<Arc<dyn Client>> {
+        let board = Arc::clone(self.board()?);
+        let addr = *board
+            .nodes
+            .get(&target.id)
+            .ok_or_else(|| anyhow!("no node {}", target.id))?;
+        Ok(Arc::new(MaelstromClient {
+            board,
+            name: format!("c{}", process + 1),
+            node: target.id.clone(),
+            addr,
+            workload: self.workload,
+            timeout: self.timeout,
+        }))
+    }
+
+    fn prepare(&self, _run_dir: &std::path::Path, targets: &[Target]) -> anyhow::Result<()> {
+        let nodes: HashMap<String, SocketAddr> = targets
+            .iter()
+            .map(|t| Ok((t.id.clone(), relay_addr(t)?)))
+            .collect::<anyhow::Result<_>>()?;
+        let first = nodes
+            .values()
+            .next()
+            .ok_or_else(|| anyhow!("a Maelstrom test needs at least one node"))?;
+        let IpAddr::V4(ip) = first.ip() else {
+            anyhow::bail!("Maelstrom nodes need IPv4 addresses, got {first}");
+        };
+        let [a, b, c, _] = ip.octets();
+        let controller = SocketAddr::from((Ipv4Addr::new(a, b, c, CONTROLLER_OCTET), first.port()));
+        let std_socket = std::net::UdpSocket::bind(controller)
+            .with_context(|| format!("binding the Maelstrom switchboard on UDP {controller}"))?;
+        std_socket.set_nonblocking(true)?;
+        let socket = UdpSocket::from_std(std_socket)?;
+        let board = Arc::new(Switchboard {
+            socket,
+            nodes,
+            pending: Mutex::new(HashMap::new()),
+            next_msg: AtomicU64::new(1),
+            services: Mutex::default(),
+            stats: Mutex::default(),
+        });
+        self.board
+            .set(Arc::clone(&board))
+            .map_err(|_| anyhow!("Maelstrom clients prepared twice"))?;
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.push(tokio::spawn(Arc::clone(&board).receive()));
+        if self.workload == Workload::Broadcast {
+            tasks.push(tokio::spawn(board.send_topology()));
+        }
+        Ok(())
+    }
+
+    fn network_stats(&self) -> Option<Value> {
+        let board = self.board.get()?;
+        let s = board.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let services = board.services.lock().unwrap_or_else(|e| e.into_inner());
+        Some(s.to_json(&services.requests))
+    }
+}
+
+impl Switchboard {
+    /// Receives every datagram sent to the controller until the run ends.
+    async fn receive(self: Arc<Self>) {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let Ok((n, from)) = self.socket.recv_from(&mut buf).await else {
+                continue;
+            };
+            let Ok(msg) = serde_json::from_slice::<Value>(&buf[..n]) else {
+                self.stats().malformed += 1;
+                continue;
+            };
+            self.dispatch(msg, from).await;
+        }
+    }
+
+    fn stats(&self) -> std::sync::MutexGuard<'_, NetStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn dispatch(&self, msg: Value, from: SocketAddr) {
+        let src = msg["src"].as_str().unwrap_or("").to_string();
+        let dest = msg["dest"].as_str().unwrap_or("");
+        let body = &msg["body"];
+        if dest == STATS_DEST {
+            self.stats().relay_report(&src, body);
+            return;
+        }
+        if services::SERVICES.contains(&dest) {
+            let reply = self
+                .services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .handle(dest, body);
+            let out = json!({"src": dest, "dest": src, "body": reply});
+            let _ = self.socket.send_to(out.to_string().as_bytes(), from).await;
+            return;
+        }
+        let waiting = body["in_reply_to"].as_u64().and_then(|id| {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&(dest.to_string(), id))
+        });
+        match waiting {
+            Some(tx) => {
+                let _ = tx.send(body.clone());
+            }
+            None if dest == HARNESS_SRC => {}
+            None => self.stats().unmatched_replies += 1,
+        }
+    }
+
+    /// Sends every node its topology now and every second after (a restarted
+    /// node has forgotten it; a lost datagram is sent again).
+    async fn send_topology(self: Arc<Self>) {
+        let mut ids: Vec<&String> = self.nodes.keys().collect();
+        ids.sort_by_key(|id| (id.len(), id.to_string()));
+        let topology = grid(&ids);
+        loop {
+            for (id, addr) in &self.nodes {
+                let msg_id = self.next_msg.fetch_add(1, Ordering::Relaxed);
+                let body = json!({"type": "topology", "msg_id": msg_id, "topology": topology});
+                let msg = json!({"src": HARNESS_SRC, "dest": id, "body": body});
+                let _ = self.socket.send_to(msg.to_string().as_bytes(), addr).await;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Maelstrom's default topology: the nodes in a square grid, each a neighbour of
+/// the nodes left, right, above and below it.
+pub fn grid(ids: &[&String]) -> Value {
+    let n = ids.len();
+    let width = (1..=n).find(|w| w * w >= n).unwrap_or(1);
+    let mut out = serde_json::Map::new();
+    for (i, id) in ids.iter().enumerate() {
+        let (x, y) = (i % width, i / width);
+        let mut near = Vec::new();
+        if x > 0 {
+            near.push(ids[i - 1].as_str());
+        }
+        if x + 1 < width && i + 1 < n {
+            near.push(ids[i + 1].as_str());
+        }
+        if y > 0 {
+            near.push(ids[i - width].as_str());
+        }
+        if i + width < n {
+            near.push(ids[i + width].as_str());
+        }
+        out.insert(id.to_string(), json!(near));
+    }
+    Value::Object(out)
+}
+
+/// Client `c<process + 1>` of one node.
+struct MaelstromClient {
+    board: Arc<Switchboard>,
+    name: String,
+    node: String,
+    addr: SocketAddr,
+    workload: Workload,
+    timeout: Duration,
+}
+
+impl MaelstromClient {
+    async fn perform(&self, op: &Op) -> Completion {
+        let Some(mut body) = messages::request(self.workload, op) else {
+            return Completion::fail(
+                op.value.clone(),
+                format!(
+                    "the {} workload has no Maelstrom message for {}",
+                    self.workload, op.f
+                ),
+            );
+        };
+        let msg_id = self.board.next_msg.fetch_add(1, Ordering::Relaxed);
+        body["msg_id"] = json!(msg_id);
+        let key = (self.name.clone(), msg_id);
+        let (tx, rx) = oneshot::channel();
+        self.board
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), tx);
+        let msg = json!({"src": self.name, "dest": self.node, "body": body});
+        let sent = self
+            .board
+            .socket
+            .send_to(msg.to_string().as_bytes(), self.addr)
+            .await;
+        let reply = match sent {
+            Err(e) => Err(Completion::unreached(
+                op.value.clone(),
+                format!("send: {e}"),
+            )),
+            Ok(_) => match tokio::time::timeout(self.timeout, rx).await {
+                Ok(Ok(reply)) => Ok(reply),
+                _ => Err(indeterminate(op, "timeout: no reply".into())),
+            },
+        };
+        self.board
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        let c = match reply {
+            Ok(r) => messages::completion(self.workload, op, &r),
+            Err(c) => c,
+        };
+        self.board.stats().client_request(&self.node, sent_ok(&c));
+        c
+    }
+}
+
+/// Whether the request got any reply (for the statistics).
+fn sent_ok(c: &Completion) -> bool {
+    !c.error
+        .as_deref()
+        .is_some_and(|e| e.starts_with("timeout") || e.starts_with("send"))
+}
+
+impl Client for MaelstromClient {
+    fn invoke<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Completion> {
+        Box::pin(self.perform(op))
+    }
+
+    fn whole_operations(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_topology_links_each_node_to_its_neighbours() {
+        let ids: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let refs: Vec<&String> = ids.iter().collect();
+        let g = grid(&refs);
+        // 3 wide: n1 n2 n3 / n4 n5
+        assert_eq!(g["n1"], json!(["n2", "n4"]));
+        assert_eq!(g["n5"], json!(["n4", "n2"]));
+        assert_eq!(g["n3"], json!(["n2"]));
+    }
+
+    #[test]
+    fn a_relay_address_comes_from_the_node_url() {
+        let t = Target {
+            id: "n1".into(),
+            url: "http://10.77.3.1:7070".into(),
+        };
+        assert_eq!(relay_addr(&t).unwrap(), "10.77.3.1:7070".parse().unwrap());
+    }
+}
