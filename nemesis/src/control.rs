@@ -76,6 +76,41 @@ pub trait ClusterControl: Send + Sync {
         crate::netns::run_command(node.clone(), command)
     }
 
+    /// The node's data directory, for disk faults (`corrupt`, `truncate`), which act
+    /// on its files directly (through a FUSE mount, if one sits on it).
+    fn data_dir(&self, node: &str) -> anyhow::Result<PathBuf> {
+        Err(anyhow::anyhow!(
+            "this cluster does not expose node {node}'s data directory"
+        ))
+    }
+
+    /// Removes `nodes` from the cluster through the system's own admin interface, so
+    /// that the members are `members`. The removed nodes keep running (as non-members
+    /// that may not know it yet) until [`add_members`](ClusterControl::add_members)
+    /// brings them back. An error leaves it unknown whether they left.
+    fn remove_members(
+        &self,
+        nodes: &[String],
+        members: &[String],
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = (nodes, members);
+        no_membership()
+    }
+
+    /// Adds `nodes` back so that the members are `members`: first makes sure they are
+    /// out (asking again to remove them, which must be harmless when they are), then
+    /// stops them, wipes their data directories, starts them fresh as nodes waiting to
+    /// join, and adds them through the system's admin interface. Nothing is wiped
+    /// unless the system confirmed the removal.
+    fn add_members(
+        &self,
+        nodes: &[String],
+        members: &[String],
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = (nodes, members);
+        no_membership()
+    }
+
     /// Whether [`run_in_node`](ClusterControl::run_in_node) runs commands on this
     /// machine, in the nodes' local namespaces (the default): then the nemesis checks
     /// before the first fault that it is root, has iptables and can enter them. A
@@ -118,4 +153,11 @@ pub struct DiskReport {
     pub files: u64,
     pub bytes_lost: u64,
     pub bytes_kept: u64,
+}
+
+/// The answer of a cluster that has no membership interface.
+fn no_membership() -> std::future::Ready<anyhow::Result<()>> {
+    std::future::ready(Err(anyhow::anyhow!(
+        "this cluster cannot change its membership"
+    )))
 }

@@ -157,6 +157,31 @@ pub enum Fault {
     },
     /// Loss, delay, reordering or duplication on these links.
     Packet { kind: PacketKind, links: Vec<Link> },
+    /// A membership change through the system's own admin interface: `change` says
+    /// whether `nodes` leave the cluster or come back (with empty data, as fresh
+    /// nodes), `members` is the membership asked for. Not healed by its stop: a
+    /// membership change stays until the next one (the nemesis alternates removing
+    /// and adding back, and the final heal adds back whatever is out).
+    Membership {
+        change: MembershipChange,
+        nodes: Vec<String>,
+        members: Vec<String>,
+    },
+    /// Flip bits in `len` bytes at `offset` of `file` (a path inside `node`'s data
+    /// directory, relative to it). Not healed: the node must notice.
+    Corrupt {
+        node: String,
+        file: String,
+        offset: u64,
+        len: u64,
+    },
+    /// Cut `file` of `node`'s data directory to `to` bytes (it had `from`). Not healed.
+    Truncate {
+        node: String,
+        file: String,
+        from: u64,
+        to: u64,
+    },
     /// Disk faults (the node's data directory on faultline's lazy filesystem):
     /// `kill -9` these nodes and drop their unsynced writes; healed by restarting them.
     PowerLoss { nodes: Vec<String> },
@@ -184,6 +209,9 @@ impl Fault {
             Fault::ClockBump { .. } => "clock-bump".into(),
             Fault::ClockStrobe { .. } => "clock-strobe".into(),
             Fault::Packet { kind, .. } => format!("start-{}", kind.name()),
+            Fault::Membership { change, .. } => change.name().into(),
+            Fault::Corrupt { .. } => "corrupt".into(),
+            Fault::Truncate { .. } => "truncate".into(),
             Fault::PowerLoss { .. } => "power-loss".into(),
             Fault::PowerLossAll { .. } => "power-loss-all".into(),
             Fault::LoseUnsynced { .. } => "lose-unsynced".into(),
@@ -201,6 +229,8 @@ impl Fault {
             Fault::Pause { .. } | Fault::PauseLeader { .. } => "resume".into(),
             Fault::ClockBump { .. } | Fault::ClockStrobe { .. } => "clock-reset".into(),
             Fault::Packet { kind, .. } => format!("stop-{}", kind.name()),
+            Fault::Membership { .. } => "membership-held".into(),
+            Fault::Corrupt { .. } | Fault::Truncate { .. } => "disk-held".into(),
             Fault::PowerLoss { .. } | Fault::TornWrite { .. } => "restart".into(),
             Fault::PowerLossAll { .. } => "restart-all".into(),
             Fault::LoseUnsynced { .. } => "stop-lose-unsynced".into(),
@@ -261,6 +291,28 @@ impl Fault {
                 };
                 format!("{what} on {} links", links.len())
             }
+            Fault::Membership {
+                change,
+                nodes,
+                members,
+            } => format!(
+                "{} {}: members {}",
+                change.name(),
+                nodes.join(","),
+                members.join(",")
+            ),
+            Fault::Corrupt {
+                node,
+                file,
+                offset,
+                len,
+            } => format!("{node}: {len} bytes of {file} corrupted at {offset}"),
+            Fault::Truncate {
+                node,
+                file,
+                from,
+                to,
+            } => format!("{node}: {file} cut from {from} to {to} bytes"),
             Fault::PowerLoss { nodes } => format!("power lost on {}", nodes.join(",")),
             Fault::PowerLossAll { .. } => "power lost on all nodes".into(),
             Fault::LoseUnsynced { nodes } => {
@@ -325,6 +377,8 @@ impl Fault {
             | Fault::LoseUnsynced { nodes }
             | Fault::TornWrite { nodes } => nodes.clone(),
             Fault::ClockBump { deltas_ms } => deltas_ms.keys().cloned().collect(),
+            Fault::Membership { nodes, .. } => nodes.clone(),
+            Fault::Corrupt { node, .. } | Fault::Truncate { node, .. } => vec![node.clone()],
             Fault::Packet { .. } => Vec::new(),
             Fault::Composed { faults } => faults
                 .first()
@@ -378,6 +432,27 @@ impl Fault {
     }
 }
 
+/// Which way a membership change goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MembershipChange {
+    /// The nodes are removed from the cluster (they keep running, as non-members,
+    /// until they are added back).
+    Remove,
+    /// The nodes are stopped, their data wiped, started fresh and added back.
+    Add,
+}
+
+impl MembershipChange {
+    /// The history's `f` for the change.
+    pub fn name(self) -> &'static str {
+        match self {
+            MembershipChange::Remove => "remove-members",
+            MembershipChange::Add => "add-members",
+        }
+    }
+}
+
 fn join_names(faults: &[Fault], name: fn(&Fault) -> String) -> String {
     faults.iter().map(name).collect::<Vec<_>>().join("+")
 }
@@ -408,6 +483,13 @@ pub enum FaultKind {
     Delay,
     Reorder,
     Duplicate,
+    /// Remove one or two members through the system's admin interface, or add back
+    /// those out (fresh, with empty data), in turns.
+    Membership,
+    /// Flip bits in a random byte range of a file in one node's data directory.
+    Corrupt,
+    /// Cut a file in one node's data directory short.
+    Truncate,
     /// Disk faults: they need each node's data directory on faultline's lazy
     /// filesystem (`--lazyfs`, on by itself when one is asked for).
     PowerLoss,
@@ -432,11 +514,11 @@ const GROUPS: &[(&str, &str)] = &[
     ("packet", "loss, delay, reorder, duplicate"),
     (
         "disk",
-        "power-loss, power-loss-all, lose-unsynced, torn-write",
+        "power-loss, power-loss-all, lose-unsynced, torn-write, corrupt, truncate",
     ),
     (
         "all",
-        "every single kind the node count allows but the disk kinds",
+        "every single kind the node count allows but membership and the disk kinds",
     ),
     ("none", "no faults"),
 ];
@@ -460,13 +542,27 @@ impl FaultKind {
             FaultKind::Delay,
             FaultKind::Reorder,
             FaultKind::Duplicate,
+            FaultKind::Membership,
         ]);
         v.extend(FaultKind::DISK);
         v
     }
 
-    /// The disk kinds, which mount the lazy filesystem under every node.
-    pub const DISK: [FaultKind; 4] = [
+    /// The disk kinds (the `disk` group, which `all` leaves out): the first four
+    /// need the lazy filesystem under every node, `corrupt` and `truncate` act on
+    /// the files of the data directory wherever it is.
+    pub const DISK: [FaultKind; 6] = [
+        FaultKind::PowerLoss,
+        FaultKind::PowerLossAll,
+        FaultKind::LoseUnsynced,
+        FaultKind::TornWrite,
+        FaultKind::Corrupt,
+        FaultKind::Truncate,
+    ];
+
+    /// The disk kinds that drop or tear unsynced writes, which only faultline's
+    /// lazy filesystem knows about.
+    pub const LAZY_DISK: [FaultKind; 4] = [
         FaultKind::PowerLoss,
         FaultKind::PowerLossAll,
         FaultKind::LoseUnsynced,
@@ -474,9 +570,17 @@ impl FaultKind {
     ];
 
     /// Whether this kind acts on the nodes' disks (a composition: whether any part
-    /// does): the nodes' data directories must then be on the lazy filesystem.
+    /// does).
     pub fn is_disk(&self) -> bool {
         self.parts().iter().any(|k| FaultKind::DISK.contains(k))
+    }
+
+    /// Whether this kind (or a part of it) needs the nodes' data directories on the
+    /// lazy filesystem.
+    pub fn needs_lazy_disk(&self) -> bool {
+        self.parts()
+            .iter()
+            .any(|k| FaultKind::LAZY_DISK.contains(k))
     }
 
     /// The name users type and events carry.
@@ -494,6 +598,9 @@ impl FaultKind {
             FaultKind::Delay => "delay".into(),
             FaultKind::Reorder => "reorder".into(),
             FaultKind::Duplicate => "duplicate".into(),
+            FaultKind::Membership => "membership".into(),
+            FaultKind::Corrupt => "corrupt".into(),
+            FaultKind::Truncate => "truncate".into(),
             FaultKind::PowerLoss => "power-loss".into(),
             FaultKind::PowerLossAll => "power-loss-all".into(),
             FaultKind::LoseUnsynced => "lose-unsynced".into(),
@@ -548,6 +655,7 @@ impl FaultKind {
         match self {
             FaultKind::Partition(p) => p.min_nodes(),
             FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate => 2,
+            FaultKind::Membership => 3,
             FaultKind::Composed(parts) => parts.iter().map(FaultKind::min_nodes).max().unwrap_or(1),
             _ => 1,
         }
@@ -579,6 +687,9 @@ impl FaultKind {
                 )),
                 (0, FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate) => Some(format!(
                     "{name} acts on links, not nodes, so it singles out none for the parts after it (put it after a part that does, e.g. partition-one+{name})"
+                )),
+                (0, FaultKind::Membership) => Some(format!(
+                    "{name} singles out no nodes for the parts after it; put it after a part that does (e.g. partition-halves+{name}, which changes the membership while the partition is in force)"
                 )),
                 (0, _) => None,
                 (_, FaultKind::Partition(_)) => Some(format!(
@@ -724,7 +835,7 @@ impl FaultKind {
                 "all" => Some(
                     FaultKind::all()
                         .into_iter()
-                        .filter(|k| !k.is_disk())
+                        .filter(|k| !k.is_disk() && *k != FaultKind::Membership)
                         .collect(),
                 ),
                 "none" => Some(Vec::new()),
@@ -1138,6 +1249,14 @@ mod tests {
         );
         let all = FaultKind::parse_list("all", 5).unwrap();
         assert!(all.iter().all(|k| !k.is_disk()), "{all:?}");
+        assert!(!all.contains(&FaultKind::Membership), "{all:?}");
+        // File damage is in the group but needs no lazy filesystem.
+        assert!(FaultKind::Truncate.is_disk() && !FaultKind::Truncate.needs_lazy_disk());
+        assert!("corrupt+kill".parse::<FaultKind>().unwrap().is_disk());
+        assert!("partition-halves+power-loss"
+            .parse::<FaultKind>()
+            .unwrap()
+            .needs_lazy_disk());
         assert!(FaultKind::parse_list("partition,power-loss", 5).unwrap()[7].is_disk());
     }
 

@@ -41,7 +41,7 @@ pub mod rng;
 pub mod run;
 pub mod schedule;
 
-pub use fault::{Fault, FaultKind, Grudge, Link, PacketKind, PartitionKind};
+pub use fault::{Fault, FaultKind, Grudge, Link, MembershipChange, PacketKind, PartitionKind};
 pub use nemesis::{Nemesis, StatusHandle};
 pub use run::{NemesisEvent, RunSummary, Stage};
 pub use schedule::{

@@ -62,6 +62,21 @@ pub enum Decision {
         kind: PacketKind,
         links: Vec<(usize, usize)>,
     },
+    /// Change the membership: remove `nodes` when every node is a member, else add
+    /// back the nodes that are out ([`crate::Nemesis::resolve`] knows which).
+    Membership {
+        nodes: Vec<usize>,
+    },
+    /// Corrupt or cut a file of `node`'s data directory; `draw` picks the file (among
+    /// those there when the fault starts) and the byte range.
+    Damage {
+        truncate: bool,
+        node: usize,
+        draw: u64,
+        /// Only files matching this pattern (`FaultParams::disk_files`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        files: Option<String>,
+    },
     /// Power loss, power loss mid-write, or unsynced writes dropped, on these nodes.
     Disk {
         kind: DiskKind,
@@ -104,6 +119,9 @@ pub struct FaultParams {
     /// When set (`--clock-bump`), clock bumps are uniform in this signed range
     /// instead. Strobes are not affected.
     pub clock_bump: Option<ClockBumpRange>,
+    /// When set (`--disk-files`), disk faults pick only files whose path relative to
+    /// the data directory matches this pattern (`*`: any run of characters).
+    pub disk_files: Option<String>,
     /// Strobe periods are log-uniform in `[strobe_min_period_ms, strobe_max_period_ms]`.
     pub strobe_min_period_ms: u64,
     pub strobe_max_period_ms: u64,
@@ -121,6 +139,7 @@ impl Default for FaultParams {
             clock_min_ms: 100,
             clock_max_ms: 60_000,
             clock_bump: None,
+            disk_files: None,
             strobe_min_period_ms: 10,
             strobe_max_period_ms: 1_000,
         }
@@ -472,6 +491,15 @@ impl Schedule {
                 kind: PacketKind::Duplicate { p: p.duplicate_p },
                 links: links(n, rng),
             },
+            FaultKind::Corrupt | FaultKind::Truncate => Decision::Damage {
+                truncate: *kind == FaultKind::Truncate,
+                node: rng.below(n as u64) as usize,
+                draw: rng.next_u64(),
+                files: p.disk_files.clone(),
+            },
+            FaultKind::Membership => Decision::Membership {
+                nodes: membership_targets(n, rng),
+            },
             FaultKind::PowerLoss => Decision::Disk {
                 kind: DiskKind::PowerLoss,
                 nodes: targets(n, rng),
@@ -560,6 +588,19 @@ fn next_in_round(left: &mut Vec<usize>, n: usize, rng: &mut SeededRng) -> usize 
     }
     left.pop()
         .expect("a round holds every one of n > 0 choices")
+}
+
+/// The nodes a membership change removes: one, or with five nodes or more two at once
+/// as often as one (a change of two members is what joint consensus exists for: a
+/// majority of the old and of the new configuration may be disjoint). Never so many
+/// that fewer than three members stay.
+fn membership_targets(n: usize, rng: &mut SeededRng) -> Vec<usize> {
+    let count = if n >= 5 && rng.coin() { 2 } else { 1 };
+    let count = count.min(n.saturating_sub(3)).max(1);
+    let mut order = rng.permutation(n);
+    order.truncate(count);
+    order.sort_unstable();
+    order
 }
 
 fn bumps(nodes: &[usize], p: &FaultParams, rng: &mut SeededRng) -> Vec<(usize, i64)> {
@@ -697,6 +738,9 @@ mod tests {
                     assert!(*fallback < 5);
                 }
                 Decision::Composed { .. } => panic!("`all` holds no compositions"),
+                Decision::Membership { .. } | Decision::Damage { .. } => {
+                    panic!("`all` holds no membership or disk faults")
+                }
             }
             seen.insert(tag);
         }

@@ -32,6 +32,8 @@ pub struct TestFile {
     pub nemesis_interval: Option<DurationText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_bump: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_files: Option<String>,
     pub check: Option<StringList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_keys: Option<bool>,
@@ -130,6 +132,7 @@ impl TestFile {
             nemesis: names(nemesis),
             nemesis_interval: d(c.nemesis_interval),
             clock_bump: c.clock_bump.map(|r| r.to_string()),
+            disk_files: c.disk_files.clone(),
             // No checks at all (a workload whose checks are not built in) replays as
             // the workload's defaults: an empty list is refused on reading.
             check: (!c.checks.is_empty())

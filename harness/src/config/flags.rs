@@ -58,6 +58,11 @@ pub struct TestArgs {
     /// 60s, log-uniform, either sign.
     #[arg(long, value_name = "MIN..MAX", allow_hyphen_values = true)]
     pub clock_bump: Option<String>,
+    /// Which files of a node's data directory `corrupt` and `truncate` may damage: a
+    /// pattern on the path relative to it, `*` matching any run of characters (e.g.
+    /// `*.log`, `log.bin`). Default: any non-empty file.
+    #[arg(long, value_name = "PATTERN")]
+    pub disk_files: Option<String>,
     /// Checks to run, comma-separated: linearizable, sequential, session, eventual,
     /// bank, counter, unique-ids, or `default` (every check that applies to the
     /// workload).

@@ -94,6 +94,9 @@ pub struct TestConfig {
         with = "optional_text"
     )]
     pub clock_bump: Option<ClockBumpRange>,
+    /// The files disk faults may damage (`--disk-files`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_files: Option<String>,
     pub checks: Vec<CheckKind>,
     /// Check every key for linearizability, even after one failed.
     #[serde(default)]
@@ -148,6 +151,7 @@ impl TestConfig {
     pub fn fault_params(&self) -> FaultParams {
         FaultParams {
             clock_bump: self.clock_bump,
+            disk_files: self.disk_files.clone(),
             ..FaultParams::default()
         }
     }

@@ -96,7 +96,7 @@ impl Resolver<'_> {
         let t = self.timings(!nemesis.is_empty())?;
         let lazyfs = self.args.lazyfs
             || self.file.lazyfs.unwrap_or(false)
-            || nemesis.iter().any(|k| k.is_disk());
+            || nemesis.iter().any(|k| k.needs_lazy_disk());
         let (seed, test_count) = self.seed_and_count()?;
         let (a, f) = (self.args, &self.file);
         let etcd_reads = self.parsed(
@@ -126,6 +126,7 @@ impl Resolver<'_> {
             rate: self.rate()?,
             time_limit: t.time_limit,
             clock_bump: self.clock_bump(&nemesis)?,
+            disk_files: self.disk_files()?,
             nemesis,
             nemesis_left_out,
             nemesis_interval: t.nemesis_interval,
@@ -435,6 +436,22 @@ impl Resolver<'_> {
             ));
         }
         Ok((kinds, Vec::new()))
+    }
+
+    /// `--disk-files`: a non-empty pattern.
+    fn disk_files(&self) -> Result<Option<String>> {
+        let (text, from_flag) = pick(self.args.disk_files.clone(), self.file.disk_files.clone());
+        match text {
+            Some(t) if t.trim().is_empty() => Err(bad_input(format!(
+                "{}: the pattern is empty (leave it out to let disk faults pick any file)",
+                if from_flag {
+                    "--disk-files"
+                } else {
+                    "disk-files in the test file"
+                }
+            ))),
+            other => Ok(other),
+        }
     }
 
     fn clock_bump(&self, kinds: &[FaultKind]) -> Result<Option<ClockBumpRange>> {

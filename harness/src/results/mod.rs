@@ -107,6 +107,9 @@ pub struct NemesisRecord {
     /// Faults started and failed; absent when no fault kind was asked for.
     pub schedule: Option<ScheduleRecord>,
     pub events: Vec<NemesisEventRecord>,
+    /// Which nodes were members when, for runs with membership changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<MembershipTimeline>,
     /// Events in the whole history (clients and nemesis).
     pub history_events: u64,
     pub clients: ClientsRecord,
@@ -149,6 +152,44 @@ pub struct NemesisEventRecord {
     pub error: Option<String>,
     pub took_s: Option<f64>,
     pub in_force: String,
+}
+
+/// The cluster's membership over a run: the members at the start, then every change
+/// the nemesis made (or tried), in order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MembershipTimeline {
+    pub initial: Vec<String>,
+    pub changes: Vec<MembershipStep>,
+}
+
+/// One membership change, as its completion event recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MembershipStep {
+    /// When the change completed (or failed), seconds since the history began.
+    pub time_s: f64,
+    pub change: nemesis::MembershipChange,
+    pub nodes: Vec<String>,
+    /// The members asked for: the members from then on when `error` is absent; when
+    /// present, the change may or may not have happened.
+    pub members: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl MembershipTimeline {
+    /// The nodes certainly members at `time_s`: the initial members, changed by every
+    /// change completed by then; a change that failed leaves its nodes uncertain,
+    /// and they count as members only once a later change succeeds.
+    pub fn members_at(&self, time_s: f64) -> Vec<String> {
+        let mut members = self.initial.clone();
+        for c in self.changes.iter().filter(|c| c.time_s <= time_s) {
+            match (&c.error, c.change) {
+                (None, _) => members = c.members.clone(),
+                (Some(_), _) => members.retain(|m| !c.nodes.contains(m)),
+            }
+        }
+        members
+    }
 }
 
 /// The final reads of every key from every node.

@@ -132,6 +132,15 @@ impl<C: RunningCluster> Drive<'_, C> {
             clock_bump: self.config.clock_bump.map(|r| r.to_string()),
             schedule,
             events,
+            membership: self
+                .config
+                .nemesis
+                .iter()
+                .any(|k| k.parts().contains(&nemesis::FaultKind::Membership))
+                .then(|| crate::results::MembershipTimeline {
+                    initial: self.cluster.targets().into_iter().map(|t| t.id).collect(),
+                    changes: log.membership(),
+                }),
             history_events,
             clients: ClientsRecord {
                 invoked: clients.invoked,

@@ -4,9 +4,9 @@
 //! every node's log (kills, restarts and pauses the cluster notes itself), so a
 //! node's log says what was done to the network around it and when.
 
-use crate::results::NemesisEventRecord;
+use crate::results::{MembershipStep, NemesisEventRecord};
 use checker::history::{Event, EventType, Process};
-use nemesis::NemesisEvent;
+use nemesis::{Fault, NemesisEvent};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use workloads::recorder::Recorder;
@@ -16,6 +16,7 @@ use workloads::recorder::Recorder;
 pub struct NemesisLog {
     recorder: Arc<Recorder>,
     events: Arc<Mutex<Vec<NemesisEventRecord>>>,
+    membership: Arc<Mutex<Vec<MembershipStep>>>,
     errors: Arc<Mutex<Vec<String>>>,
     node_logs: Arc<Vec<PathBuf>>,
 }
@@ -25,6 +26,7 @@ impl NemesisLog {
         NemesisLog {
             recorder,
             events: Arc::default(),
+            membership: Arc::default(),
             errors: Arc::default(),
             node_logs: Arc::default(),
         }
@@ -43,10 +45,14 @@ impl NemesisLog {
         e.error = event.error.clone();
         match self.recorder.record(e) {
             Ok((index, time)) => {
+                let time_s = time as f64 / 1e9;
+                if event.stage == nemesis::Stage::Complete {
+                    lock(&self.membership).extend(membership_steps(&event, time_s));
+                }
                 self.note(&event, index, time);
                 lock(&self.events).push(NemesisEventRecord {
                     index,
-                    time_s: time as f64 / 1e9,
+                    time_s,
                     stage: event.stage,
                     f: event.f,
                     error: event.error,
@@ -95,6 +101,42 @@ impl NemesisLog {
             lock(&self.errors).first().cloned(),
         )
     }
+}
+
+impl NemesisLog {
+    /// The membership changes recorded so far, in order.
+    pub fn membership(&self) -> Vec<MembershipStep> {
+        lock(&self.membership).clone()
+    }
+}
+
+/// The membership changes a completion event records: its fault's, or its
+/// composition's membership part's. Heals of a membership fault change nothing.
+fn membership_steps(event: &NemesisEvent, time_s: f64) -> Vec<MembershipStep> {
+    let Ok(fault) = serde_json::from_value::<Fault>(event.value.clone()) else {
+        return Vec::new();
+    };
+    let parts = match fault {
+        Fault::Composed { faults } => faults,
+        single => vec![single],
+    };
+    parts
+        .into_iter()
+        .filter_map(|f| match f {
+            Fault::Membership {
+                change,
+                nodes,
+                members,
+            } if event.f.split('+').any(|name| name == change.name()) => Some(MembershipStep {
+                time_s,
+                change,
+                nodes,
+                members,
+                error: event.error.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -13,15 +13,18 @@ pub enum FaultClass {
     Pause,
     Clock,
     Packet,
+    /// Removing and adding members through the system's admin interface.
+    Membership,
 }
 
 impl FaultClass {
-    pub const ALL: [FaultClass; 5] = [
+    pub const ALL: [FaultClass; 6] = [
         FaultClass::Partition,
         FaultClass::Kill,
         FaultClass::Pause,
         FaultClass::Clock,
         FaultClass::Packet,
+        FaultClass::Membership,
     ];
 
     pub fn name(self) -> &'static str {
@@ -31,6 +34,7 @@ impl FaultClass {
             FaultClass::Pause => "pause",
             FaultClass::Clock => "clock",
             FaultClass::Packet => "packet",
+            FaultClass::Membership => "membership",
         }
     }
 
@@ -55,6 +59,9 @@ pub struct FaultSet {
     pub pause: bool,
     pub clock: bool,
     pub packet: bool,
+    /// Only where the harness knows how to change the membership: raft-kv, etcd, a
+    /// system file with `[membership]` commands.
+    pub membership: bool,
 }
 
 impl FaultSet {
@@ -64,10 +71,12 @@ impl FaultSet {
         pause: true,
         clock: true,
         packet: true,
+        membership: true,
     };
     /// Everything but clock faults: the default for a system described by a file.
     pub const ALL_BUT_CLOCK: FaultSet = FaultSet {
         clock: false,
+        membership: false,
         ..FaultSet::ALL
     };
 
@@ -78,6 +87,7 @@ impl FaultSet {
             FaultClass::Pause => self.pause,
             FaultClass::Clock => self.clock,
             FaultClass::Packet => self.packet,
+            FaultClass::Membership => self.membership,
         }
     }
 
@@ -96,6 +106,7 @@ impl FaultSet {
             pause: has(FaultClass::Pause),
             clock: has(FaultClass::Clock),
             packet: has(FaultClass::Packet),
+            membership: has(FaultClass::Membership),
         }
     }
 }
@@ -115,6 +126,9 @@ pub fn classes_of(kind: &nemesis::FaultKind) -> Vec<FaultClass> {
         K::Pause | K::PauseLeader => vec![FaultClass::Pause],
         K::ClockBump | K::ClockStrobe => vec![FaultClass::Clock],
         K::Loss | K::Delay | K::Reorder | K::Duplicate => vec![FaultClass::Packet],
+        K::Membership => vec![FaultClass::Membership],
+        // Any system writes its data directory; whether it notices damage is the test.
+        K::Corrupt | K::Truncate => Vec::new(),
         K::Composed(parts) => parts.iter().flat_map(classes_of).collect(),
     }
 }

@@ -6,6 +6,7 @@
 use super::faults::{FaultClass, FaultSet};
 use super::leader::LeaderLookup;
 use super::maelstrom;
+use super::membership::{MembershipApi, MembershipSpec};
 use super::promise::parse_models;
 use super::template::CommandTemplate;
 use super::{Readiness, SpecSource, SystemSpec};
@@ -71,9 +72,22 @@ struct SystemFile {
     /// The models the system claims to keep: a run's exit code follows them.
     promises: Option<Vec<String>>,
     client: Option<ClientFile>,
+    /// `[membership]`: how to add and remove members (`--nemesis membership`).
+    membership: Option<MembershipFile>,
     /// Maelstrom nodes only: keep the node's working directory across restarts (for
     /// nodes that persist their state); by default a restarted node starts empty.
     keep_working_dir: Option<bool>,
+}
+
+/// `[membership]`: the system's admin commands, run on the controller once per node
+/// changed (exit status 0: done), and how a fresh node starts to join.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembershipFile {
+    add: Words,
+    remove: Words,
+    /// Default: `command`.
+    join: Option<Words>,
 }
 
 /// `[client]`: the system's client adapter (`docs/adapters.md`).
@@ -169,6 +183,7 @@ impl SystemFile {
                 bail!("field `ready.timeout_secs`: must be between 0 and 3600 seconds, got {s}")
             }
         };
+        let self_faults_unset = self.faults.is_none();
         let faults = match self.faults {
             None => FaultSet::ALL_BUT_CLOCK,
             Some(names) => {
@@ -185,6 +200,29 @@ impl SystemFile {
                 }
                 FaultSet::from_classes(&kinds)
             }
+        };
+        let membership = match self.membership {
+            None => None,
+            Some(m) => Some(MembershipSpec {
+                api: MembershipApi::Commands {
+                    add: m.add.template("membership.add", base)?,
+                    remove: m.remove.template("membership.remove", base)?,
+                },
+                join: match m.join {
+                    Some(j) => j.template("membership.join", base)?,
+                    None => command.clone(),
+                },
+            }),
+        };
+        let faults = match (membership.is_some(), faults.membership) {
+            (false, true) => bail!(
+                "field `faults`: \"membership\" needs a [membership] table with the commands that add and remove a member (docs/systems.md)"
+            ),
+            (true, _) if self_faults_unset => FaultSet {
+                membership: true,
+                ..faults
+            },
+            _ => faults,
         };
         let keep_working_dir = self.keep_working_dir;
         let (protocol, client) = client_of(self.protocol, self.client, base)?;
@@ -217,6 +255,7 @@ impl SystemFile {
                 .transpose()
                 .map_err(|e| anyhow!("field `promises`: {e}"))?,
             client,
+            membership,
         };
         let spec = match (spec.protocol, keep_working_dir) {
             (ClientProtocol::Maelstrom, keep) => maelstrom::wrap(spec, keep.unwrap_or(false))?,

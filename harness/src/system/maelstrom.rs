@@ -57,6 +57,7 @@ pub fn binary_spec(path: &str) -> Result<SystemSpec> {
         unavailable: None,
         promises: None,
         client: None,
+        membership: None,
     };
     wrap(node, false)
 }

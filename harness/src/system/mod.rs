@@ -9,6 +9,7 @@ pub mod faults;
 pub mod file;
 pub mod leader;
 pub mod maelstrom;
+pub mod membership;
 pub mod promise;
 pub mod ready;
 pub mod template;
@@ -83,6 +84,9 @@ pub struct SystemSpec {
     /// The client adapter a system file's `[client]` table names, for
     /// [`ClientProtocol::External`] (`docs/adapters.md`).
     pub client: Option<workloads::external::AdapterCommand>,
+    /// How to change the membership (`--nemesis membership`); `None`: the harness
+    /// cannot.
+    pub membership: Option<membership::MembershipSpec>,
 }
 
 impl SystemSpec {
@@ -141,6 +145,9 @@ impl SystemSpec {
         if let Some(r) = &self.restart {
             r.validate(self.peer_port.is_some())
                 .context("field `restart`")?;
+        }
+        if let Some(m) = &self.membership {
+            m.validate(self.peer_port.is_some())?;
         }
         for (k, v) in &self.env {
             CommandTemplate {
@@ -201,6 +208,7 @@ mod tests {
             unavailable: None,
             promises: None,
             client: None,
+            membership: None,
         }
     }
 

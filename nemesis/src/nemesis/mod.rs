@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 mod clocks;
 mod disk;
+mod membership;
 mod packets;
 mod partition;
 mod process;
@@ -61,6 +62,9 @@ pub struct Nemesis<C: ClusterControl + 'static> {
     partition_rules: BTreeMap<String, Option<Vec<Rule>>>,
     killed: BTreeSet<String>,
     paused: BTreeSet<String>,
+    /// Nodes out of the cluster, or maybe out (a removal that failed may have
+    /// happened): the next membership change adds them back.
+    removed: BTreeSet<String>,
     /// Clock offsets in force (ms), by node, with the file that sets them.
     clocks: BTreeMap<String, (PathBuf, i64)>,
     strobe: Option<(Strobe, Vec<String>)>,
@@ -84,6 +88,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             partition_rules: BTreeMap::new(),
             killed: BTreeSet::new(),
             paused: BTreeSet::new(),
+            removed: BTreeSet::new(),
             clocks: BTreeMap::new(),
             strobe: None,
             packets: Vec::new(),
@@ -120,10 +125,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                     .with_context(|| format!("clock faults are impossible for node {}", n.id))?;
             }
         }
-        if kinds.iter().any(|k| k.is_disk()) && !self.control.has_lazy_disk() {
+        if kinds.iter().any(|k| k.needs_lazy_disk()) && !self.control.has_lazy_disk() {
             bail!(
                 "disk faults ({}) need every node's data directory on faultline's lazy filesystem (--lazyfs)",
-                kind_names(kinds, FaultKind::is_disk)
+                kind_names(kinds, FaultKind::needs_lazy_disk)
             );
         }
         if kinds.iter().any(|k| k.is_network()) && self.control.local_network() {
@@ -236,6 +241,13 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     pub async fn resolve(&self, decision: &Decision) -> Result<Fault> {
         match decision {
             Decision::Composed { parts } => self.resolve_composed(parts).await,
+            Decision::Membership { nodes } => self.resolve_membership(nodes),
+            Decision::Damage {
+                truncate,
+                node,
+                draw,
+                files,
+            } => self.resolve_disk(*truncate, *node, *draw, files.as_deref()),
             Decision::Partition {
                 kind: PartitionKind::Leader,
                 fallback,
@@ -306,6 +318,8 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             |nodes: &[usize]| -> Vec<String> { nodes.iter().map(|i| self.name(*i)).collect() };
         Ok(match decision {
             Decision::Composed { .. }
+            | Decision::Membership { .. }
+            | Decision::Damage { .. }
             | Decision::KillLeader { .. }
             | Decision::PauseLeader { .. }
             | Decision::Partition {
@@ -408,6 +422,12 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 duration_ms,
             } => self.clock_strobe(nodes, *delta_ms, *period_ms, *duration_ms),
             Fault::Packet { kind, links } => self.start_packet(fault, kind, links).await,
+            Fault::Membership {
+                change,
+                nodes,
+                members,
+            } => self.change_membership(*change, nodes, members).await,
+            Fault::Corrupt { .. } | Fault::Truncate { .. } => self.damage(fault),
             Fault::PowerLoss { .. }
             | Fault::PowerLossAll { .. }
             | Fault::LoseUnsynced { .. }
@@ -448,6 +468,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             }
             Fault::ClockStrobe { nodes, .. } => self.clock_reset(nodes),
             Fault::Packet { .. } => self.stop_packet(fault).await,
+            // A membership change stays until the next one (or the final heal).
+            Fault::Membership { .. } => Ok(()),
+            // Damage to a file cannot be undone; the node must notice it.
+            Fault::Corrupt { .. } | Fault::Truncate { .. } => Ok(()),
             Fault::PowerLoss { nodes }
             | Fault::PowerLossAll { nodes }
             | Fault::TornWrite { nodes } => self.restart(nodes).await,
@@ -487,6 +511,9 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         }
         let skewed: Vec<String> = self.clocks.keys().cloned().collect();
         if let Err(e) = self.clock_reset(&skewed) {
+            errors.push(e);
+        }
+        if let Err(e) = self.add_back_removed().await {
             errors.push(e);
         }
         self.update_status();
@@ -536,6 +563,9 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         for p in &self.packets {
             parts.push(p.fault.describe());
         }
+        if !self.removed.is_empty() {
+            parts.push(format!("out of the cluster {}", join(&self.removed)));
+        }
         if parts.is_empty() {
             "healthy".into()
         } else {
@@ -551,6 +581,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             && self.strobe.is_none()
             && self.clocks.values().all(|(_, ms)| *ms == 0)
             && self.packets.is_empty()
+            && self.removed.is_empty()
     }
 
     fn update_status(&self) {

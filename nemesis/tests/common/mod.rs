@@ -305,6 +305,30 @@ impl ClusterControl for FakeControl {
         let l = self.leader.lock().unwrap().clone();
         async move { l }
     }
+    fn remove_members(
+        &self,
+        nodes: &[String],
+        members: &[String],
+    ) -> impl Future<Output = Result<()>> + Send {
+        let r = self.record(
+            "remove-members",
+            &format!("{} -> {}", nodes.join(","), members.join(",")),
+            None,
+        );
+        async move { r }
+    }
+    fn add_members(
+        &self,
+        nodes: &[String],
+        members: &[String],
+    ) -> impl Future<Output = Result<()>> + Send {
+        let r = self.record(
+            "add-members",
+            &format!("{} -> {}", nodes.join(","), members.join(",")),
+            None,
+        );
+        async move { r }
+    }
     fn clock_file(&self, node: &str) -> Result<PathBuf> {
         match &self.clock_dir {
             Some(d) => Ok(d.join(format!("{node}.faketime"))),

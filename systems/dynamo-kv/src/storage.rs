@@ -1,5 +1,9 @@
 //! Durable local stores: the replica's data and its hints, each an append-only log of
-//! JSON lines fsynced before a write is acknowledged, replayed into memory at start.
+//! lines fsynced before a write is acknowledged, replayed into memory at start. Each
+//! line is `<fnv1a-64 of the JSON, 16 hex digits> <JSON record>`: a whole line (ending
+//! in a newline) that fails its checksum is corruption, and the node refuses to start
+//! from it (an error naming the file and line) rather than serve it; only a last line
+//! without its newline is a torn write from a crash, and is cut off.
 
 use crate::dots::Dot;
 use crate::version::{reconcile, same_dots, Resolver, Version};
@@ -57,7 +61,17 @@ impl LogStore {
                 }
                 lineno += 1;
                 let complete = line.ends_with('\n');
-                match serde_json::from_str::<Record>(line.trim_end()) {
+                let body = line.strip_suffix('\n').unwrap_or(&line);
+                if complete && unseal_line(body).is_none() {
+                    bail!(
+                        "{}:{lineno}: corrupt record (checksum mismatch); refusing to start from it (wipe the data directory and let the node be repaired by its peers)",
+                        path.display()
+                    );
+                }
+                let parsed = unseal_line(body)
+                    .ok_or_else(|| anyhow::anyhow!("checksum mismatch"))
+                    .and_then(|json| Ok(serde_json::from_str::<Record>(json)?));
+                match parsed {
                     Ok(r) if complete => {
                         records += 1;
                         if r.versions.is_empty() {
@@ -72,7 +86,10 @@ impl LogStore {
                         reader.read_line(&mut rest)?;
                         if !rest.is_empty() {
                             let why = result.err().map(|e| e.to_string()).unwrap_or_default();
-                            bail!("{}:{lineno}: corrupt record: {why}", path.display());
+                            bail!(
+                                "{}:{lineno}: corrupt record: {why}; refusing to start from it",
+                                path.display()
+                            );
                         }
                         eprintln!(
                             "dynamo-kv: {}:{lineno}: dropping a torn last record (crash during a write)",
@@ -182,13 +199,32 @@ impl LogStore {
 }
 
 fn write_record(f: &mut impl Write, key: &str, versions: &[Version]) -> Result<()> {
-    let mut line = serde_json::to_vec(&Record {
+    let json = serde_json::to_string(&Record {
         key: key.to_string(),
         versions: versions.to_vec(),
     })?;
+    let mut line = seal_line(&json).into_bytes();
     line.push(b'\n');
     f.write_all(&line)?;
     Ok(())
+}
+
+/// `text` prefixed with its checksum.
+fn seal_line(text: &str) -> String {
+    format!("{:016x} {text}", fnv1a(text.as_bytes()))
+}
+
+/// The text of a sealed line, if its checksum matches.
+fn unseal_line(line: &str) -> Option<&str> {
+    let (sum, text) = line.split_once(' ')?;
+    let sum = u64::from_str_radix(sum, 16).ok()?;
+    (sum == fnv1a(text.as_bytes()) && line.len() > 17).then_some(text)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn sync_dir(path: &Path) -> Result<()> {
@@ -205,10 +241,15 @@ fn sync_dir(path: &Path) -> Result<()> {
 pub fn next_incarnation(data_dir: &Path) -> Result<u64> {
     let path = data_dir.join("incarnation");
     let current = match std::fs::read_to_string(&path) {
-        Ok(s) => s
-            .trim()
-            .parse::<u64>()
-            .with_context(|| format!("{}: not a number: {:?}", path.display(), s.trim()))?,
+        Ok(s) => unseal_line(s.trim_end())
+            .and_then(|n| n.parse::<u64>().ok())
+            .with_context(|| {
+                format!(
+                    "{}: corrupt (checksum mismatch or not a number: {:?}); refusing to start from it",
+                    path.display(),
+                    s.trim()
+                )
+            })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
@@ -216,7 +257,7 @@ pub fn next_incarnation(data_dir: &Path) -> Result<u64> {
     let tmp = data_dir.join("incarnation.tmp");
     {
         let mut f = File::create(&tmp)?;
-        writeln!(f, "{next}")?;
+        writeln!(f, "{}", seal_line(&next.to_string()))?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, &path)?;
@@ -278,9 +319,43 @@ mod tests {
     fn corruption_in_the_middle_is_an_error_naming_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data.log");
-        std::fs::write(&path, "garbage\n{\"key\":\"a\",\"versions\":[]}\n").unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "garbage\n{}\n",
+                seal_line("{\"key\":\"a\",\"versions\":[]}")
+            ),
+        )
+        .unwrap();
         let err = LogStore::open(&path).err().unwrap().to_string();
         assert!(err.contains("data.log:1"), "{err}");
+    }
+
+    #[test]
+    fn a_flipped_bit_in_any_whole_record_is_refused_even_in_the_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.log");
+        {
+            let s = LogStore::open(&path).unwrap();
+            s.merge("a", &[v("n1", 1, 17)], Resolver::Causal).unwrap();
+            s.merge("b", &[v("n1", 2, 25)], Resolver::Causal).unwrap();
+        }
+        let good = std::fs::read(&path).unwrap();
+        // A digit of a value changed is still valid JSON: only the checksum sees it.
+        let at = good.len() - 1 - good.iter().rev().position(|b| *b == b'5').unwrap();
+        for pos in [3, 20, at] {
+            let mut bad = good.clone();
+            bad[pos] ^= 0x01;
+            std::fs::write(&path, &bad).unwrap();
+            let err = format!("{:#}", LogStore::open(&path).err().expect("refused"));
+            assert!(
+                err.contains("data.log:") && err.contains("refusing"),
+                "{err}"
+            );
+        }
+        let mut f = std::fs::File::create(dir.path().join("incarnation")).unwrap();
+        f.write_all(b"0000000000000000 7\n").unwrap();
+        assert!(next_incarnation(dir.path()).is_err());
     }
 
     #[test]

@@ -21,6 +21,12 @@ pub enum Bug {
     /// elected elsewhere (a paused one only until a message of the newer term reaches it after
     /// it resumes). See `node::lease`.
     LeaseRead,
+    /// A change of the voter set (`PUT /admin/members`) takes effect in one step, C_old to
+    /// C_new, without the joint configuration C_old,new in between. Safe when one member
+    /// changes (any majority of C_old meets any majority of C_new); when two change at
+    /// once, a majority of C_old and a majority of C_new can be disjoint, and each can
+    /// elect its own leader and commit its own entries.
+    SingleStepMembership,
     /// Log appends are written but never fsync'd: the node acknowledges (votes for,
     /// commits, answers clients about) entries that are only in the page cache, so a
     /// power loss of enough nodes forgets acknowledged writes. A kill alone loses

@@ -2,7 +2,7 @@
 //! the core ticks (monotonic clock) and events, and carries out each `Ready` in the order Raft
 //! needs: persist with fsync, then send, then apply and answer clients.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
@@ -60,6 +60,11 @@ pub enum Event {
     },
     RemoveMember {
         id: NodeId,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// Make the voters exactly these (id -> address), however many change at once.
+    SetMembers {
+        members: BTreeMap<NodeId, String>,
         reply: oneshot::Sender<Reply>,
     },
 }
@@ -122,6 +127,7 @@ struct PendingRead {
 enum AdminChange {
     Add(NodeId),
     Remove(NodeId),
+    Set(BTreeSet<NodeId>),
 }
 
 struct PendingAdmin {
@@ -293,6 +299,7 @@ impl Driver {
                 let proposal = |raft: &mut Raft| raft.propose_remove(&id);
                 self.handle_membership(AdminChange::Remove(id.clone()), reply, proposal)
             }
+            Event::SetMembers { members, reply } => self.handle_set_members(members, reply),
         }
     }
 
@@ -376,6 +383,30 @@ impl Driver {
                 let _ = reply.send(propose_error_reply(e));
             }
         }
+    }
+
+    /// `PUT /admin/members`: the voters become exactly `members`. Idempotent: a leader
+    /// whose configuration already is that answers done at once, so a caller that lost
+    /// an answer can ask again.
+    fn handle_set_members(
+        &mut self,
+        members: BTreeMap<NodeId, String>,
+        reply: oneshot::Sender<Reply>,
+    ) {
+        let wanted: BTreeSet<NodeId> = members.keys().cloned().collect();
+        let current = self.raft.membership();
+        if self.raft.role() == Role::Leader
+            && self.admin.is_none()
+            && !current.is_joint()
+            && current.voters == wanted
+        {
+            let _ = reply.send(Reply::Done);
+            return;
+        }
+        self.transport.learn(&members);
+        let single_step = self.opts.bugs.has(Bug::SingleStepMembership);
+        let proposal = |raft: &mut Raft| raft.propose_set(members, single_step);
+        self.handle_membership(AdminChange::Set(wanted), reply, proposal)
     }
 
     fn on_tick(&mut self, now: Instant) {
@@ -580,6 +611,10 @@ impl Driver {
                 change: AdminChange::Remove(id),
                 ..
             }) => !m.voters.contains(id),
+            Some(PendingAdmin {
+                change: AdminChange::Set(ids),
+                ..
+            }) => &m.voters == ids,
             None => false,
         };
         if done {

@@ -4,6 +4,7 @@
 //! believes leads (marking it with `x-faultline-forwarded` so it is never forwarded twice) and
 //! passes the answer back verbatim.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -45,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/kv/:key/cas", post(kv_cas))
         .route("/kv/:key/append", post(kv_append))
         .route("/health", get(health))
-        .route("/admin/members", post(admin_add))
+        .route("/admin/members", post(admin_add).put(admin_set))
         .route("/admin/members/:id", delete(admin_remove))
         .route(
             "/raft/messages",
@@ -60,6 +61,7 @@ enum Op {
     Write(Command),
     Add { id: NodeId, addr: String },
     Remove(NodeId),
+    Set(BTreeMap<NodeId, String>),
 }
 
 impl Op {
@@ -81,6 +83,13 @@ impl Op {
                     body: Some(json!({"id": id, "addr": addr})),
                 }
             }
+            Op::Set(members) => {
+                return Resend {
+                    method: Method::PUT,
+                    path: "/admin/members".into(),
+                    body: Some(json!({ "members": members })),
+                }
+            }
             Op::Remove(id) => {
                 return Resend {
                     method: Method::DELETE,
@@ -98,6 +107,7 @@ impl Op {
             Op::Write(cmd) => Event::Write { cmd, reply },
             Op::Add { id, addr } => Event::AddMember { id, addr, reply },
             Op::Remove(id) => Event::RemoveMember { id, reply },
+            Op::Set(members) => Event::SetMembers { members, reply },
         }
     }
 }
@@ -149,6 +159,21 @@ async fn admin_add(State(s): State<AppState>, h: HeaderMap, body: Bytes) -> Resp
         }
         Ok(_) => bad_request("\"id\" and \"addr\" must be non-empty strings"),
         Err(r) => r,
+    }
+}
+
+/// `PUT /admin/members {"members": {"n1": "10.0.0.1:8080", ...}}`: the voters become
+/// exactly these, in one change however many differ (through joint consensus).
+async fn admin_set(State(s): State<AppState>, h: HeaderMap, body: Bytes) -> Response {
+    let members = match body_fields(&body, ["members"]) {
+        Ok([m]) => serde_json::from_value::<BTreeMap<NodeId, String>>(m),
+        Err(r) => return r,
+    };
+    match members {
+        Ok(m) if !m.is_empty() && m.iter().all(|(k, v)| !k.is_empty() && !v.is_empty()) => {
+            run(&s, Op::Set(m), &h).await
+        }
+        _ => bad_request("\"members\" must be a non-empty object of node id -> address"),
     }
 }
 

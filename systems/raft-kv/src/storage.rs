@@ -3,12 +3,20 @@
 //! keeps nothing across a restart.
 //!
 //! Files in the data directory:
-//! - `hardstate.json`: written to a temporary file, fsync'd and renamed over the old one.
-//! - `snapshot.bin`: one JSON line of `SnapshotMeta`, then the state-machine bytes; replaced the
-//!   same way. Written on first boot with index 0 and the bootstrap membership, so a restarted
-//!   node ignores `--peers` and trusts what it persisted.
-//! - `log.bin`: records `[len: u32 LE][fnv1a-64 of payload: u64 LE][payload: JSON Entry]`.
-//!   A torn record at the end (crash mid-write) is cut off on load.
+//! - `hardstate.json`: the JSON, then its fnv1a-64 (u64 LE); written to a temporary file,
+//!   fsync'd and renamed over the old one.
+//! - `snapshot.bin`: one JSON line of `SnapshotMeta`, then the state-machine bytes, then the
+//!   fnv1a-64 of both; replaced the same way. Written on first boot with index 0 and the
+//!   bootstrap membership, so a restarted node ignores `--peers` and trusts what it persisted.
+//! - `log.bin`: records `[len: u32 LE][!len: u32 LE][fnv1a-64 of payload: u64 LE][payload:
+//!   JSON Entry]`.
+//!
+//! Corruption is refused, never served: a file whose checksum does not match, or a log
+//! record that is whole but whose length or payload checksum is wrong, stops the node at
+//! startup with an error naming the file and offset ([`Corrupt`]). Only a record cut short
+//! by the end of the file (a crash mid-write: a torn write keeps a prefix of what was
+//! written) is taken for a torn tail and cut off. A length corrupted so that its record
+//! seems to run past the end of the file is caught by the length's complement.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -18,7 +26,57 @@ use anyhow::{bail, Context, Result};
 
 use crate::core::{Entry, HardState, Membership, Restored, Snapshot, SnapshotMeta};
 
-const HEADER: usize = 12;
+const HEADER: usize = 16;
+
+/// A data file that fails its checksum: the node refuses to start from it.
+#[derive(Debug)]
+pub struct Corrupt {
+    pub path: PathBuf,
+    pub what: String,
+}
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "corrupt data file {}: {}; refusing to start from it (restore the node from its peers: remove it from the cluster, wipe its data directory and add it back)",
+            self.path.display(),
+            self.what
+        )
+    }
+}
+
+impl std::error::Error for Corrupt {}
+
+fn corrupt(path: &Path, what: impl Into<String>) -> anyhow::Error {
+    Corrupt {
+        path: path.to_path_buf(),
+        what: what.into(),
+    }
+    .into()
+}
+
+/// `bytes` followed by their checksum.
+fn sealed(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out.extend_from_slice(&fnv1a(bytes).to_le_bytes());
+    out
+}
+
+/// The contents of a sealed file, or [`Corrupt`] when the checksum does not match.
+fn unseal<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a [u8]> {
+    if bytes.len() < 8 {
+        return Err(corrupt(
+            path,
+            format!("{} bytes, too short for its checksum", bytes.len()),
+        ));
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
+    if fnv1a(body).to_le_bytes() != sum {
+        return Err(corrupt(path, "checksum mismatch"));
+    }
+    Ok(body)
+}
 
 pub struct Storage {
     disk: Option<Disk>,
@@ -83,8 +141,7 @@ impl Storage {
         let mut bytes = Vec::new();
         log.read_to_end(&mut bytes)
             .with_context(|| format!("reading {}", log_path.display()))?;
-        let mut scan = scan_log(&bytes, snapshot.meta.index + 1)
-            .with_context(|| format!("{}", log_path.display()))?;
+        let mut scan = scan_log(&log_path, &bytes, snapshot.meta.index + 1)?;
         if scan.end < bytes.len() as u64 {
             // A torn write from a crash: drop the partial record.
             log.set_len(scan.end)?;
@@ -127,7 +184,7 @@ impl Storage {
         write_atomic(
             &d.dir,
             "hardstate.json",
-            serde_json::to_string(hs)?.as_bytes(),
+            &sealed(serde_json::to_string(hs)?.as_bytes()),
         )
     }
 
@@ -203,7 +260,9 @@ impl Disk {
 
 fn encode_record(buf: &mut Vec<u8>, e: &Entry) {
     let payload = serde_json::to_vec(e).expect("entries serialize");
-    buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    let len = payload.len() as u32;
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(&(!len).to_le_bytes());
     buf.extend_from_slice(&fnv1a(&payload).to_le_bytes());
     buf.extend_from_slice(&payload);
 }
@@ -212,11 +271,12 @@ fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
     let mut out = serde_json::to_vec(&s.meta).expect("snapshot meta serializes");
     out.push(b'\n');
     out.extend_from_slice(&s.data);
-    out
+    sealed(&out)
 }
 
 fn read_snapshot(path: &Path) -> Result<Snapshot> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let sealed = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = unseal(path, &sealed)?;
     let nl = bytes
         .iter()
         .position(|&b| b == b'\n')
@@ -254,8 +314,9 @@ fn read_hard_state(path: &Path) -> Result<HardState> {
     if !path.exists() {
         return Ok(HardState::default());
     }
-    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(unseal(path, &bytes)?)
+        .with_context(|| format!("parsing {}", path.display()))
 }
 
 /// The persisted snapshot, or on first boot an empty one at index 0 holding the
@@ -288,9 +349,11 @@ struct LogScan {
     end: u64,
 }
 
-/// Reads `len | checksum | entry` records until the first torn or corrupt one (the
-/// tail of a crash). Entries must be consecutive; a gap means the log is corrupt.
-fn scan_log(bytes: &[u8], default_first: u64) -> Result<LogScan> {
+/// Reads `len | !len | checksum | entry` records up to a torn tail (a record cut short by
+/// the end of the file, from a crash mid-write). A whole record that fails its checks,
+/// or entries that are not consecutive, mean the log is corrupt: [`Corrupt`], with the
+/// offset. `path` names the file in errors.
+fn scan_log(path: &Path, bytes: &[u8], default_first: u64) -> Result<LogScan> {
     let mut scan = LogScan {
         entries: Vec::new(),
         offsets: Vec::new(),
@@ -299,27 +362,37 @@ fn scan_log(bytes: &[u8], default_first: u64) -> Result<LogScan> {
     };
     let mut pos = 0usize;
     while pos + HEADER <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
-        let sum = u64::from_le_bytes(bytes[pos + 4..pos + 12].try_into().unwrap());
+        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let (len, check) = (word(pos), word(pos + 4));
+        if check != !len {
+            return Err(corrupt(
+                path,
+                format!("record at byte {pos}: its length is damaged"),
+            ));
+        }
+        let len = len as usize;
+        let sum = u64::from_le_bytes(bytes[pos + 8..pos + 16].try_into().unwrap());
         let Some(payload) = bytes.get(pos + HEADER..pos + HEADER + len) else {
             break;
         };
         if fnv1a(payload) != sum {
-            break;
+            return Err(corrupt(
+                path,
+                format!("record at byte {pos}: checksum mismatch"),
+            ));
         }
         let Ok(entry) = serde_json::from_slice::<Entry>(payload) else {
-            break;
+            return Err(corrupt(path, format!("record at byte {pos}: not an entry")));
         };
         if scan.entries.is_empty() {
             scan.first_index = entry.index;
         }
         let expected = scan.first_index + scan.offsets.len() as u64;
         if entry.index != expected {
-            bail!(
-                "entry {} found where {} was expected (corrupt log)",
-                entry.index,
-                expected
-            );
+            return Err(corrupt(
+                path,
+                format!("entry {} found where {expected} was expected", entry.index),
+            ));
         }
         scan.offsets.push(pos as u64);
         scan.entries.push(entry);
@@ -398,10 +471,77 @@ mod tests {
             .append(true)
             .open(dir.path().join("log.bin"))
             .unwrap();
-        f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+        f.write_all(&[200, 0, 0, 0, !200, 255, 255, 255, 1, 2, 3])
+            .unwrap();
         drop(f);
         let (_s, r) = Storage::open(dir.path(), boot()).unwrap();
         assert_eq!(r.snapshot, snap);
         assert_eq!(r.entries, vec![entry(3, 1), entry(4, 2), entry(5, 2)]);
+    }
+
+    /// A store with a few entries written, closed.
+    fn written() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = Storage::open(dir.path(), boot()).unwrap();
+        s.save_hard_state(&HardState {
+            term: 2,
+            vote: None,
+        })
+        .unwrap();
+        s.append(1, &(1..=4).map(|i| entry(i, 1)).collect::<Vec<_>>())
+            .unwrap();
+        dir
+    }
+
+    fn flip(path: &Path, at: usize) {
+        let mut bytes = fs::read(path).unwrap();
+        bytes[at] ^= 0x10;
+        fs::write(path, bytes).unwrap();
+    }
+
+    fn refused(dir: &Path) -> String {
+        match Storage::open(dir, boot()) {
+            Ok(_) => panic!("a corrupt store was opened"),
+            Err(e) => {
+                assert!(e.downcast_ref::<Corrupt>().is_some(), "{e:#}");
+                format!("{e:#}")
+            }
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_anywhere_in_the_log_is_refused_with_the_file_and_offset() {
+        let len = fs::read(written().path().join("log.bin")).unwrap().len();
+        for at in [0, 5, 9, 20, len / 2, len - 1] {
+            let dir = written();
+            flip(&dir.path().join("log.bin"), at);
+            let e = refused(dir.path());
+            assert!(
+                e.contains("log.bin") && e.contains("refusing to start"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_in_the_hard_state_or_the_snapshot_is_refused() {
+        for file in ["hardstate.json", "snapshot.bin"] {
+            let dir = written();
+            flip(&dir.path().join(file), 3);
+            let e = refused(dir.path());
+            assert!(e.contains(file), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_log_cut_mid_record_is_a_torn_tail_and_loses_only_that_record() {
+        let dir = written();
+        let path = dir.path().join("log.bin");
+        let len = fs::read(&path).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len as u64 - 3).unwrap();
+        drop(f);
+        let (_s, r) = Storage::open(dir.path(), boot()).unwrap();
+        assert_eq!(r.entries, (1..=3).map(|i| entry(i, 1)).collect::<Vec<_>>());
     }
 }

@@ -26,6 +26,8 @@ struct Knobs {
     check_log: bool,
     /// `true` reproduces `--bug volatile-state`: a crash loses everything.
     volatile: bool,
+    /// `true` reproduces `--bug single-step-membership`: `propose_set` skips C_old,new.
+    single_step: bool,
     /// Run length in ticks before the final liveness phase.
     ticks: u64,
 }
@@ -35,6 +37,7 @@ impl Default for Knobs {
         Knobs {
             check_log: true,
             volatile: false,
+            single_step: false,
             ticks: 400,
         }
     }
@@ -536,6 +539,25 @@ impl Sim {
             if raft.read_index(self.next_ctx).is_ok() {
                 self.reads.insert((k, self.next_ctx), self.max_commit);
             }
+        } else if r < 0.93 {
+            // Two members change in one request: two spares in, or two voters out.
+            let m = raft.membership();
+            let mut book = m.addrs.clone();
+            book.retain(|id, _| m.voters.contains(id));
+            let spare: Vec<String> = all_ids
+                .iter()
+                .filter(|id| !m.contains(id))
+                .cloned()
+                .collect();
+            if spare.len() >= 2 {
+                for id in &spare[..2] {
+                    book.insert(id.clone(), format!("addr-{id}"));
+                }
+            } else if book.len() >= 5 {
+                let out: Vec<String> = book.keys().skip(pick % 2).take(2).cloned().collect();
+                book.retain(|id, _| !out.contains(id));
+            }
+            let _ = raft.propose_set(book, self.knobs.single_step);
         } else if r < 0.95 {
             let spare: Vec<String> = all_ids
                 .into_iter()
@@ -754,6 +776,19 @@ fn volatile_state_bug_is_caught() {
     );
     let (seed, e) = v.expect("no violation found with --bug volatile-state in 300 seeds");
     eprintln!("volatile-state caught at seed {seed}: {e}");
+}
+
+#[test]
+fn single_step_membership_bug_is_caught() {
+    let v = find_violation(
+        Knobs {
+            single_step: true,
+            ..Default::default()
+        },
+        300,
+    );
+    let (seed, e) = v.expect("no violation found with --bug single-step-membership in 300 seeds");
+    eprintln!("single-step-membership caught at seed {seed}: {e}");
 }
 
 #[test]

@@ -16,6 +16,7 @@
 pub mod cleanup;
 pub mod faketime;
 pub mod lazyfs;
+mod membership;
 pub mod naming;
 pub mod network;
 pub mod process;
@@ -483,6 +484,18 @@ impl ClusterControl for Cluster {
 
     fn pause(&self, node: &str) -> Result<()> {
         self.inner.signal(node, libc::SIGSTOP, "paused (SIGSTOP)")
+    }
+
+    fn data_dir(&self, node: &str) -> Result<PathBuf> {
+        Ok(self.node(node)?.data_dir.clone())
+    }
+
+    async fn remove_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        Cluster::remove_members(self, nodes, members).await
+    }
+
+    async fn add_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        Cluster::add_members(self, nodes, members).await
     }
 
     fn resume(&self, node: &str) -> Result<()> {

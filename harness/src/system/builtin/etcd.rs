@@ -67,11 +67,23 @@ pub fn spec() -> SystemSpec {
         cluster_ready: crate::system::ClusterReadiness::Nodes,
         ready_timeout: Duration::from_secs(30),
         leader: LeaderLookup::EtcdStatus,
-        faults: FaultSet::ALL_BUT_CLOCK,
+        faults: FaultSet {
+            membership: true,
+            ..FaultSet::ALL_BUT_CLOCK
+        },
         source: SpecSource::Builtin,
         unavailable: None,
         promises: None,
         client: None,
+        // A fresh member joins the running cluster: the restart command, rendered
+        // with the membership after the change as --initial-cluster.
+        membership: Some(crate::system::membership::MembershipSpec {
+            api: crate::system::membership::MembershipApi::Etcd,
+            join: CommandTemplate {
+                program: "etcd".into(),
+                args: words("existing"),
+            },
+        }),
     }
 }
 

@@ -34,7 +34,17 @@ pub const BUILTIN_NAMES: &[&str] = &[
 /// A built-in system by name.
 pub fn builtin(name: &str) -> Result<SystemSpec> {
     Ok(match name {
-        "raft-kv" => kv_reference("raft-kv", LeaderLookup::Health),
+        "raft-kv" => {
+            let spec = kv_reference("raft-kv", LeaderLookup::Health);
+            SystemSpec {
+                membership: Some(super::membership::kv_admin(&spec.command)),
+                faults: FaultSet {
+                    membership: true,
+                    ..spec.faults
+                },
+                ..spec
+            }
+        }
         "dynamo-kv" => kv_reference("dynamo-kv", LeaderLookup::None),
         "pb-kv" => kv_reference("pb-kv", LeaderLookup::Health),
         // Chandy-Lamport assumes no failures and reliable FIFO channels: crashes lose
@@ -139,11 +149,17 @@ fn kv_reference(name: &str, leader: LeaderLookup) -> SystemSpec {
         cluster_ready: crate::system::ClusterReadiness::Nodes,
         ready_timeout: Duration::from_secs(20),
         leader,
-        faults: FaultSet::ALL,
+        // Membership changes only where the harness knows the admin interface
+        // (raft-kv, above).
+        faults: FaultSet {
+            membership: false,
+            ..FaultSet::ALL
+        },
         source: SpecSource::Builtin,
         unavailable,
         promises: None,
         client: None,
+        membership: None,
     }
 }
 

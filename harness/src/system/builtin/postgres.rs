@@ -85,11 +85,16 @@ pub fn spec() -> SystemSpec {
         // A replica's first start copies the primary, which must be up first.
         ready_timeout: Duration::from_secs(60),
         leader: LeaderLookup::FirstNode,
-        faults: FaultSet::ALL,
+        // No admin interface the harness knows for changing its replicas.
+        faults: FaultSet {
+            membership: false,
+            ..FaultSet::ALL
+        },
         source: SpecSource::Builtin,
         unavailable: None,
         promises: None,
         client: None,
+        membership: None,
     }
 }
 

@@ -382,6 +382,42 @@ impl Raft {
         Ok(())
     }
 
+    /// Sets the voters to exactly `addrs` (any number added and removed at once), through
+    /// the joint configuration C_old,new; with `single_step` (the `single-step-membership`
+    /// bug) straight to C_new. New voters are not caught up first: the joint
+    /// configuration waits for a majority of C_new to hold its entry, which is safe, only
+    /// slower than [`Raft::propose_add`].
+    pub fn propose_set(
+        &mut self,
+        addrs: BTreeMap<NodeId, String>,
+        single_step: bool,
+    ) -> Result<(), ProposeError> {
+        self.require_leader()?;
+        if addrs.is_empty() {
+            return Err(ProposeError::LastMember);
+        }
+        if self.change_in_progress() {
+            return Err(ProposeError::ChangeInProgress);
+        }
+        let voters: BTreeSet<NodeId> = addrs.keys().cloned().collect();
+        if voters == self.membership.voters {
+            return Err(ProposeError::AlreadyMember);
+        }
+        let next = if single_step {
+            // BUG (single-step-membership): C_old -> C_new with no C_old,new between.
+            Membership::new(addrs)
+        } else {
+            let mut all = self.membership.addrs.clone();
+            all.extend(addrs);
+            self.membership.enter_joint(voters, all)
+        };
+        self.append_own(Payload::Config(next));
+        for peer in self.progress.keys().cloned().collect::<Vec<_>>() {
+            self.send_append(&peer);
+        }
+        Ok(())
+    }
+
     /// Gives up leadership: becomes a follower in the same term that knows no leader, failing
     /// pending reads as when deposed. For drivers that decide leadership lapsed by a rule of
     /// their own (the wall-clock lease of the `lease-read` bug); a no-op unless leader.

@@ -1,0 +1,208 @@
+//! Membership changes on a real cluster: the system's admin interface does the change
+//! (`system::membership`); the cluster starts and stops the processes it needs. The
+//! namespaces of every node exist for the whole run, so a node removed and added back
+//! keeps its id, address and namespace, and comes back with an empty data directory.
+
+use super::{lock, process, Cluster, Inner};
+use crate::system::membership::{vars_of, MemberAddr, MembershipSpec};
+use anyhow::{anyhow, bail, Context, Result};
+use nemesis::MembershipChange;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// How long a fresh node gets to answer its readiness check before it is added (it is
+/// added anyway after that: the leader catches it up once it listens).
+const FRESH_READY: Duration = Duration::from_secs(10);
+
+impl Cluster {
+    fn membership_spec(&self) -> Result<&MembershipSpec> {
+        self.inner.system.membership.as_ref().ok_or_else(|| {
+            anyhow!(
+                "{} has no membership interface the harness knows (a system file's [membership] commands; docs/systems.md)",
+                self.inner.system.origin()
+            )
+        })
+    }
+
+    fn member_addrs(&self, ids: &[String]) -> Result<Vec<MemberAddr<'_>>> {
+        ids.iter()
+            .map(|id| {
+                let i = self.inner.index_of(id)?;
+                let n = &self.inner.nodes[i];
+                Ok(MemberAddr {
+                    id: &n.id,
+                    index: i + 1,
+                    ip: n.ip,
+                    data_dir: &n.data_dir,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes `nodes` through the system, leaving `members`; the removed nodes keep
+    /// running. Noted in each removed node's log.
+    pub async fn remove_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        self.inner.check_live()?;
+        let spec = self.membership_spec()?;
+        let out = self.member_addrs(nodes)?;
+        let stay = self.member_addrs(members)?;
+        let r = spec
+            .change(&self.inner.system, MembershipChange::Remove, &out, &stay)
+            .await;
+        let how = match &r {
+            Ok(()) => "removed from the cluster by faultline".to_string(),
+            Err(e) => format!("removal by faultline failed (it may still happen): {e:#}"),
+        };
+        for id in nodes {
+            process::note(&self.node(id)?.log, &format!("{id} {how}"));
+        }
+        r
+    }
+
+    /// Adds `nodes` back so that the members are `members`: confirms through the
+    /// system that they are out, then stops them, wipes their data, starts them with
+    /// the `join` command and adds them.
+    pub async fn add_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        self.inner.check_live()?;
+        let spec = self.membership_spec()?;
+        let back = self.member_addrs(nodes)?;
+        let without: Vec<String> = members
+            .iter()
+            .filter(|m| !nodes.contains(m))
+            .cloned()
+            .collect();
+        let stay = self.member_addrs(&without)?;
+        spec.change(&self.inner.system, MembershipChange::Remove, &back, &stay)
+            .await
+            .context("confirming the nodes are out before wiping their data")?;
+        let after = self.member_addrs(members)?;
+        let pairs: Vec<(String, Ipv4Addr)> =
+            after.iter().map(|m| (m.id.to_string(), m.ip)).collect();
+        for node in &back {
+            let inner = self.inner.clone();
+            let id = node.id.to_string();
+            tokio::task::spawn_blocking(move || inner.stop_and_wipe(&id))
+                .await
+                .map_err(|e| anyhow!("wiping a node panicked: {e}"))??;
+        }
+        // etcd refuses a node that is not a member yet: added first, started after.
+        // A Raft node started with --join waits to be added, and its leader needs it
+        // running to replicate to it: started first.
+        let add_first = spec.add_before_start();
+        let mut r = Ok(());
+        if add_first {
+            r = spec
+                .change(&self.inner.system, MembershipChange::Add, &back, &after)
+                .await;
+        }
+        for node in &back {
+            let inner = self.inner.clone();
+            let (id, vars_members) = (node.id.to_string(), pairs.clone());
+            tokio::task::spawn_blocking(move || inner.start_joining(&id, &vars_members))
+                .await
+                .map_err(|e| anyhow!("starting a fresh node panicked: {e}"))??;
+        }
+        for node in &back {
+            // Best effort: readiness may wait for the node to catch up.
+            let _ = self.wait_ready(node.id, FRESH_READY).await;
+        }
+        if !add_first {
+            r = spec
+                .change(&self.inner.system, MembershipChange::Add, &back, &after)
+                .await;
+        }
+        let how = match &r {
+            Ok(()) => "added back to the cluster by faultline".to_string(),
+            Err(e) => format!("adding back by faultline failed (it may still happen): {e:#}"),
+        };
+        for id in nodes {
+            process::note(&self.node(id)?.log, &format!("{id} {how}"));
+        }
+        r
+    }
+}
+
+impl Inner {
+    /// Stops node `id` and empties its data directory.
+    fn stop_and_wipe(&self, id: &str) -> Result<()> {
+        let i = self.index_of(id)?;
+        self.check_live()?;
+        let node = &self.nodes[i];
+        let mut p = lock(&self.procs[i]);
+        p.kill()?;
+        process::kill_netns_processes(
+            &node.netns,
+            process::Sweep::NodeStrays,
+            Duration::from_secs(5),
+        )?;
+        wipe(&node.data_dir)?;
+        process::note(
+            &node.log,
+            &format!("{id} stopped and data wiped by faultline"),
+        );
+        Ok(())
+    }
+
+    /// Starts node `id` with the system's `join` command, the membership after the
+    /// change being `members`.
+    fn start_joining(&self, id: &str, members: &[(String, Ipv4Addr)]) -> Result<()> {
+        let i = self.index_of(id)?;
+        self.check_live()?;
+        let spec = self
+            .system
+            .membership
+            .as_ref()
+            .expect("checked by the caller");
+        let node = &self.nodes[i];
+        let mut p = lock(&self.procs[i]);
+        if p.is_running() {
+            bail!("node {id} is running; it must be stopped before it starts fresh");
+        }
+        let vars = vars_of(
+            &MemberAddr {
+                id,
+                index: i + 1,
+                ip: node.ip,
+                data_dir: &node.data_dir,
+            },
+            members,
+        );
+        let (program, mut args) = spec.join.render(&self.system, &vars).with_context(|| {
+            format!("{}: `membership.join` for node {id}", self.system.origin())
+        })?;
+        args.extend(self.system.extra_args.iter().cloned());
+        let launch = process::Launch {
+            program,
+            args,
+            ..self.launches[i].0.clone()
+        };
+        process::note(
+            &node.log,
+            &format!("{id} started fresh to join by faultline"),
+        );
+        let child = process::spawn(&launch)?;
+        self.record_pid(id, child.id() as i32);
+        p.set(child);
+        Ok(())
+    }
+}
+
+/// Empties a data directory (keeps the directory itself: a mount may sit on it).
+fn wipe(dir: &std::path::Path) -> Result<()> {
+    if !dir.exists() {
+        return std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()));
+    }
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let r = if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        r.with_context(|| format!("wiping {}", path.display()))?;
+    }
+    if std::fs::read_dir(dir)?.next().is_some() {
+        bail!("{} is not empty after wiping it", dir.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Membership changes through the cluster control: nodes leave the cluster through
+//! the system's own admin interface and come back later as fresh nodes (empty data).
+//! The nemesis alternates: when every node is a member it removes some, otherwise it
+//! adds back those out.
+
+use super::Nemesis;
+use crate::control::ClusterControl;
+use crate::fault::{Fault, MembershipChange};
+use anyhow::{bail, Result};
+
+/// How many times the final heal tries to add back the nodes out, a second apart.
+const FINAL_ADD_TRIES: u32 = 10;
+
+impl<C: ClusterControl + 'static> Nemesis<C> {
+    /// A membership decision as a fault: adding back the nodes out of the cluster if
+    /// there are any, else removing `nodes` (indices).
+    pub(super) fn resolve_membership(&self, nodes: &[usize]) -> Result<Fault> {
+        let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
+        if !self.removed.is_empty() {
+            return Ok(Fault::Membership {
+                change: MembershipChange::Add,
+                nodes: self.removed.iter().cloned().collect(),
+                members: all,
+            });
+        }
+        if nodes.iter().any(|i| *i >= all.len()) {
+            bail!("decision names a node index beyond the {} nodes", all.len());
+        }
+        let out: Vec<String> = nodes.iter().map(|i| all[*i].clone()).collect();
+        Ok(Fault::Membership {
+            change: MembershipChange::Remove,
+            members: all.into_iter().filter(|n| !out.contains(n)).collect(),
+            nodes: out,
+        })
+    }
+
+    /// Applies one change. A removal counts the nodes as out even when it failed
+    /// (it may have happened); an addition takes them back only when it succeeded.
+    pub(super) async fn change_membership(
+        &mut self,
+        change: MembershipChange,
+        nodes: &[String],
+        members: &[String],
+    ) -> Result<()> {
+        for n in nodes {
+            self.node(n)?;
+        }
+        match change {
+            MembershipChange::Remove => {
+                self.removed.extend(nodes.iter().cloned());
+                self.control.remove_members(nodes, members).await
+            }
+            MembershipChange::Add => {
+                self.control.add_members(nodes, members).await?;
+                // A fresh process replaces whatever was killed or paused.
+                for n in nodes {
+                    self.removed.remove(n);
+                    self.killed.remove(n);
+                    self.paused.remove(n);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds back every node out of the cluster (the final heal). The heal of the other
+    /// faults just before may leave the cluster without a leader for a while (an
+    /// election after a partition heals), so a refusal is retried, for up to
+    /// [`FINAL_ADD_TRIES`] seconds.
+    pub(super) async fn add_back_removed(&mut self) -> Result<()> {
+        let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
+        let mut tries = 0;
+        loop {
+            if self.removed.is_empty() {
+                return Ok(());
+            }
+            let out: Vec<String> = self.removed.iter().cloned().collect();
+            match self
+                .change_membership(MembershipChange::Add, &out, &all)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if tries + 1 >= FINAL_ADD_TRIES => return Err(e),
+                Err(_) => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The membership nemesis against a fake cluster: it alternates removing members and
+//! adding back those out, counts a failed removal as maybe done, and the final heal
+//! adds back whatever is out.
+
+mod common;
+use common::FakeControl;
+use nemesis::{Fault, FaultKind, MembershipChange, Nemesis, Schedule};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn schedule(seed: u64) -> Schedule {
+    let kinds = FaultKind::parse_list("membership", 5).unwrap();
+    Schedule::new(seed, Duration::from_secs(1), kinds, 5).unwrap()
+}
+
+#[tokio::test]
+async fn membership_faults_alternate_removing_and_adding_back_the_same_nodes() {
+    let control = Arc::new(FakeControl::offline(5, None));
+    let mut nemesis = Nemesis::new(control.clone());
+    let mut s = schedule(7);
+    let mut removed = Vec::new();
+    for round in 0..6 {
+        let fault = nemesis.resolve(&s.next_decision()).await.unwrap();
+        let Fault::Membership {
+            change,
+            nodes,
+            members,
+        } = &fault
+        else {
+            panic!("not a membership fault: {fault:?}")
+        };
+        if round % 2 == 0 {
+            assert_eq!(*change, MembershipChange::Remove);
+            assert!((1..=2).contains(&nodes.len()), "{nodes:?}");
+            assert_eq!(members.len() + nodes.len(), 5);
+            assert!(nodes.iter().all(|n| !members.contains(n)));
+            removed = nodes.clone();
+        } else {
+            assert_eq!(*change, MembershipChange::Add);
+            assert_eq!(nodes, &removed, "adds back exactly the nodes out");
+            assert_eq!(members.len(), 5);
+        }
+        nemesis.start(&fault).await.unwrap();
+        assert_eq!(nemesis.is_healthy(), round % 2 == 1, "round {round}");
+        // The heal of a membership fault changes nothing.
+        nemesis.stop(&fault).await.unwrap();
+        assert_eq!(nemesis.is_healthy(), round % 2 == 1, "round {round}");
+    }
+    let calls = control.calls();
+    assert_eq!(calls.len(), 6, "{calls:?}");
+    assert!(calls[0].starts_with("remove-members"), "{calls:?}");
+    assert!(calls[1].starts_with("add-members"), "{calls:?}");
+}
+
+#[tokio::test]
+async fn two_members_change_at_once_in_some_rounds_with_five_nodes() {
+    let mut s = schedule(3);
+    let sizes: Vec<usize> = (0..40)
+        .map(|_| match s.next_decision() {
+            nemesis::Decision::Membership { nodes } => nodes.len(),
+            d => panic!("{d:?}"),
+        })
+        .collect();
+    assert!(sizes.contains(&1) && sizes.contains(&2), "{sizes:?}");
+    assert!(sizes.iter().all(|n| *n <= 2));
+    let kinds = FaultKind::parse_list("membership", 3).unwrap();
+    let mut three = Schedule::new(3, Duration::from_secs(1), kinds, 3).unwrap();
+    for _ in 0..20 {
+        match three.next_decision() {
+            nemesis::Decision::Membership { nodes } => assert_eq!(nodes.len(), 1),
+            d => panic!("{d:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failed_removal_counts_as_maybe_done_and_the_final_heal_adds_the_nodes_back() {
+    let control = Arc::new(FakeControl::offline(5, None));
+    let mut nemesis = Nemesis::new(control.clone());
+    let fault = Fault::Membership {
+        change: MembershipChange::Remove,
+        nodes: vec!["n2".into()],
+        members: vec!["n1".into(), "n3".into(), "n4".into(), "n5".into()],
+    };
+    control
+        .fail
+        .lock()
+        .unwrap()
+        .push("n2 -> n1,n3,n4,n5".into());
+    assert!(nemesis.start(&fault).await.is_err());
+    assert!(
+        nemesis.describe().contains("out of the cluster n2"),
+        "{}",
+        nemesis.describe()
+    );
+    nemesis.heal_all().await.unwrap();
+    assert!(nemesis.is_healthy(), "{}", nemesis.describe());
+    assert_eq!(
+        control.calls().last().unwrap(),
+        "add-members n2 -> n1,n2,n3,n4,n5"
+    );
+}
+
+#[test]
+fn membership_composes_only_after_a_part_that_singles_out_nodes() {
+    assert!(FaultKind::parse_list("partition-halves+membership", 5).is_ok());
+    let e = FaultKind::parse_list("membership+kill", 5)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("singles out no nodes"), "{e}");
+    assert!(!FaultKind::parse_list("all", 5)
+        .unwrap()
+        .contains(&FaultKind::Membership));
+    let e = FaultKind::parse_list("membership", 2)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at least 3 nodes"), "{e}");
+}
