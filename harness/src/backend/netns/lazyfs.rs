@@ -34,7 +34,9 @@ pub fn control_socket(run_id: &str, node: &str) -> PathBuf {
 }
 
 /// Starts the daemon for one node and waits until its mount answers; returns the
-/// child (to reap) and its record.
+/// child (to reap) and its record. `record` is handed the record as soon as the
+/// daemon exists, before it mounts: a faultline killed in between leaves a mount
+/// that `faultline clean` knows of.
 pub fn mount(
     binary: &Path,
     run_id: &str,
@@ -42,6 +44,7 @@ pub fn mount(
     mountpoint: &Path,
     backing: &Path,
     log: &Path,
+    record: impl FnOnce(&MountRecord) -> Result<()>,
 ) -> Result<(Child, MountRecord)> {
     for d in [mountpoint, backing] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -72,13 +75,19 @@ pub fn mount(
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
     let pid = child.id() as i32;
-    let record = MountRecord {
+    let mount = MountRecord {
         node: node.to_string(),
         mountpoint: mountpoint.to_path_buf(),
         control,
         pid,
         start_time: state::proc_start_time(pid).unwrap_or(0),
     };
+    if let Err(e) = record(&mount) {
+        let _ = unmount(&mount);
+        let _ = child.wait();
+        return Err(e);
+    }
+    let record = mount;
     let deadline = Instant::now() + MOUNT_TIMEOUT;
     loop {
         if control::request(&record.control, Command::Stats, Duration::from_secs(2)).is_ok() {

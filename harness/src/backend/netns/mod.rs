@@ -839,12 +839,21 @@ impl Inner {
             .run_dir
             .join("nodes")
             .join(format!("{}.lazyfs.log", node.id));
-        let (child, record) =
-            lazyfs::mount(bin, &self.run_id, &node.id, &node.data_dir, &backing, &log)?;
+        let (child, _) = lazyfs::mount(
+            bin,
+            &self.run_id,
+            &node.id,
+            &node.data_dir,
+            &backing,
+            &log,
+            |record| {
+                let mut s = lock(&self.state);
+                s.mounts.push(record.clone());
+                s.save()
+            },
+        )?;
         lock(&self.mount_children).push(child);
-        let mut s = lock(&self.state);
-        s.mounts.push(record);
-        s.save()
+        Ok(())
     }
 
     fn lazy_mount(&self, node: &str) -> Result<state::MountRecord> {
