@@ -217,7 +217,7 @@ fn first_invalid(
         index: hi,
         prefix,
         report,
-        minimal: undecided_below.map_or(true, |u| u > hi),
+        minimal: undecided_below.is_none_or(|u| u > hi),
     }))
 }
 

@@ -61,7 +61,7 @@ impl Bfs {
         let mut first = true;
         while let Some(v) = self.queue.pop_front() {
             self.steps += 1;
-            if self.steps % 4096 == 0 && Instant::now() > self.deadline {
+            if self.steps.is_multiple_of(4096) && Instant::now() > self.deadline {
                 self.timed_out = true;
                 return None;
             }
