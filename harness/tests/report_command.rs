@@ -156,6 +156,52 @@ fn chromium_shows_every_operation_the_fault_bands_and_the_stale_read_with_its_no
     );
 }
 
+/// The stale-read history with n3 removed from the cluster (the members after: n1,
+/// n2) and added back, as the membership nemesis records it.
+fn with_membership_changes() -> String {
+    let change = |i: u64, t: u64, change: &str, members: &str| {
+        let f = if change == "remove" { "remove-members" } else { "add-members" };
+        format!(
+            r#"{{"index":{i},"time":{t},"process":"nemesis","type":"info","f":"{f}","value":{{"fault":"membership","change":"{change}","nodes":["n3"],"members":[{members}]}}}}"#
+        )
+    };
+    let mut h = STALE_READ.to_string();
+    for line in [
+        change(18, 92_000_000, "remove", r#""n1","n2""#),
+        change(19, 93_000_000, "remove", r#""n1","n2""#),
+        change(20, 96_000_000, "add", r#""n1","n2","n3""#),
+        change(21, 98_000_000, "add", r#""n1","n2","n3""#),
+    ] {
+        h.push_str(&line);
+        h.push('\n');
+    }
+    h
+}
+
+#[test]
+fn chromium_shows_a_node_out_of_the_cluster_on_its_lane_with_the_members_after_each_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = report_of(dir.path(), &with_membership_changes());
+    let dom = String::from_utf8(headless(&["--dump-dom"], &page).stdout).unwrap();
+    let timeline = between(&dom, "<svg id=\"tl\"", "</svg>");
+    let nodes = between(timeline, "<g id=\"nodes\">", "</g>");
+    for mark in [
+        "data-node=\"n3\" data-what=\"removed\"",
+        "data-node=\"n3\" data-what=\"added\"",
+    ] {
+        assert!(nodes.contains(mark), "{mark} not on the node lanes: {nodes}");
+    }
+    assert!(
+        nodes.contains("class=\"nspan out\""),
+        "n3 shown out of the cluster: {nodes}"
+    );
+    let data = between(&dom, "<script type=\"application/json\" id=\"data\">", "</script>");
+    assert!(
+        data.contains(r#""what":"removed","members":["n1","n2"]"#),
+        "the members after the removal go to the page: {data}"
+    );
+}
+
 #[test]
 fn the_counterexample_links_to_its_window_of_the_timeline() {
     let dir = tempfile::tempdir().unwrap();

@@ -40,6 +40,18 @@ pub fn halves(n: usize, rng: &mut SeededRng) -> IndexGrudge {
     cut_between(a, b)
 }
 
+/// The two sides of a split made by [`cut_between`] (as [`halves`] makes): the smaller
+/// first (on a tie, the side without node 0), each sorted.
+pub fn sides(grudge: &IndexGrudge, n: usize) -> (Vec<usize>, Vec<usize>) {
+    let (with_0, without_0): (Vec<usize>, Vec<usize>) =
+        (0..n).partition(|i| !grudge.get(&0).is_some_and(|d| d.contains(i)));
+    if with_0.len() < without_0.len() {
+        (with_0, without_0)
+    } else {
+        (without_0, with_0)
+    }
+}
+
 /// Node `node` cut off from every other.
 pub fn isolate(n: usize, node: usize) -> IndexGrudge {
     let others: Vec<usize> = (0..n).filter(|&i| i != node).collect();

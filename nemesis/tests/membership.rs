@@ -116,3 +116,59 @@ fn membership_composes_only_after_a_part_that_singles_out_nodes() {
         .to_string();
     assert!(e.contains("at least 3 nodes"), "{e}");
 }
+
+/// `partition-halves+membership` with every node a member: the leader ends on the
+/// minority half with one other member, every node removed is on the majority half,
+/// and one member stays there: the leader's half is a majority of the new members,
+/// the other half a majority of the old ones (what a single-step change gets wrong).
+#[tokio::test]
+async fn a_removal_after_halves_puts_the_leader_with_a_majority_of_the_new_members_only() {
+    for leader in ["n1", "n3", "n5"] {
+        let control = Arc::new(FakeControl::offline(5, None));
+        *control.leader.lock().unwrap() = Some(leader.to_string());
+        let nemesis = Nemesis::new(control.clone());
+        let kinds = FaultKind::parse_list("partition-halves+membership", 5).unwrap();
+        let mut s = Schedule::new(11, Duration::from_secs(1), kinds, 5).unwrap();
+        for _ in 0..5 {
+            let fault = nemesis.resolve(&s.next_decision()).await.unwrap();
+            let Fault::Composed { faults } = &fault else {
+                panic!("{fault:?}")
+            };
+            let [Fault::Partition { grudge, .. }, Fault::Membership {
+                change,
+                nodes,
+                members,
+            }] = faults.as_slice()
+            else {
+                panic!("{faults:?}")
+            };
+            assert_eq!(*change, MembershipChange::Remove);
+            let cut_off = &grudge[leader];
+            let side: Vec<&str> = ["n1", "n2", "n3", "n4", "n5"]
+                .into_iter()
+                .filter(|n| !cut_off.iter().any(|c| c == n))
+                .collect();
+            assert_eq!(side.len(), 2, "{grudge:?}");
+            assert!(side.iter().all(|n| members.iter().any(|m| m == n)));
+            assert_eq!(members.len(), 3, "{members:?}");
+            assert_eq!(nodes.len(), 2, "{nodes:?}");
+            assert!(nodes.iter().all(|n| cut_off.contains(n)), "{fault:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_a_known_leader_a_removal_after_halves_is_drawn_as_before() {
+    let control = Arc::new(FakeControl::offline(5, None));
+    let nemesis = Nemesis::new(control.clone());
+    let kinds = FaultKind::parse_list("partition-halves+membership", 5).unwrap();
+    let mut s = Schedule::new(11, Duration::from_secs(1), kinds, 5).unwrap();
+    let fault = nemesis.resolve(&s.next_decision()).await.unwrap();
+    let Fault::Composed { faults } = &fault else {
+        panic!("{fault:?}")
+    };
+    assert!(
+        matches!(&faults[0], Fault::Partition { leader: None, .. }),
+        "{fault:?}"
+    );
+}

@@ -160,6 +160,19 @@ pub struct NemesisEventRecord {
 pub struct MembershipTimeline {
     pub initial: Vec<String>,
     pub changes: Vec<MembershipStep>,
+    /// Who was a member when the first violation began (the earliest invocation a
+    /// broken model's evidence names); absent when nothing was broken or no evidence
+    /// names an operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_first_violation: Option<MembersAt>,
+}
+
+/// The members at one moment of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MembersAt {
+    /// Seconds since the history began (as [`MembershipStep::time_s`]).
+    pub time_s: f64,
+    pub members: Vec<String>,
 }
 
 /// One membership change, as its completion event recorded it.
@@ -177,6 +190,25 @@ pub struct MembershipStep {
 }
 
 impl MembershipTimeline {
+    /// Notes who was a member at the first violation `promises` found in `history`.
+    pub fn note_first_violation(
+        &mut self,
+        promises: &PromiseReport,
+        history: &checker::history::History,
+    ) {
+        let first = promises
+            .models
+            .iter()
+            .filter(|m| m.status == crate::check::promises::Status::Broken)
+            .filter_map(|m| m.first_violation_s)
+            .min_by(f64::total_cmp);
+        let start_s = history.ops.iter().map(|o| o.call).min().unwrap_or(0) as f64 / 1e9;
+        self.at_first_violation = first.map(|t| MembersAt {
+            time_s: start_s + t,
+            members: self.members_at(start_s + t),
+        });
+    }
+
     /// The nodes certainly members at `time_s`: the initial members, changed by every
     /// change completed by then; a change that failed leaves its nodes uncertain,
     /// and they count as members only once a later change succeeds.
@@ -255,5 +287,67 @@ impl RunResults {
             replay: about.replay,
             network: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod membership_tests {
+    use super::*;
+    use crate::check::promises::{ModelOutcome, Status};
+    use crate::system::Model;
+    use nemesis::MembershipChange;
+
+    fn step(time_s: f64, change: MembershipChange, nodes: &[&str], members: &[&str]) -> MembershipStep {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        MembershipStep {
+            time_s,
+            change,
+            nodes: ids(nodes),
+            members: ids(members),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_members_at_the_first_violation_are_those_after_the_changes_completed_before_it() {
+        let mut timeline = MembershipTimeline {
+            initial: ["n1", "n2", "n3", "n4", "n5"].map(String::from).to_vec(),
+            changes: vec![
+                step(2.5, MembershipChange::Remove, &["n4", "n5"], &["n1", "n2", "n3"]),
+                step(3.5, MembershipChange::Add, &["n4", "n5"], &["n1", "n2", "n3", "n4", "n5"]),
+            ],
+            at_first_violation: None,
+        };
+        // The history's first operation is invoked 1 s in; the violation 2 s after it.
+        let history = checker::history::parse_jsonl(
+            r#"{"index":0,"time":1000000000,"process":0,"type":"invoke","f":"read","value":null}
+{"index":1,"time":1100000000,"process":0,"type":"ok","f":"read","value":null}
+"#,
+        )
+        .unwrap();
+        let broken = |s: f64| ModelOutcome {
+            model: Model::Linearizable,
+            promised: true,
+            promised_as_part_of: None,
+            status: Status::Broken,
+            evidence: String::new(),
+            first_violation_s: Some(s),
+        };
+        let mut promises = PromiseReport {
+            promises: None,
+            verdict: None,
+            models: vec![broken(2.0)],
+        };
+        timeline.note_first_violation(&promises, &history);
+        assert_eq!(
+            timeline.at_first_violation,
+            Some(MembersAt {
+                time_s: 3.0,
+                members: ["n1", "n2", "n3"].map(String::from).to_vec(),
+            })
+        );
+        promises.models[0].status = Status::Held;
+        timeline.note_first_violation(&promises, &history);
+        assert_eq!(timeline.at_first_violation, None, "nothing broken");
     }
 }

@@ -140,6 +140,7 @@ impl<C: RunningCluster> Drive<'_, C> {
                 .then(|| crate::results::MembershipTimeline {
                     initial: self.cluster.targets().into_iter().map(|t| t.id).collect(),
                     changes: log.membership(),
+                    at_first_violation: None,
                 }),
             history_events,
             clients: ClientsRecord {

@@ -337,6 +337,9 @@ impl RunFolder {
             replay: self.replay.clone(),
             network: network_with_convergence(driven.network, config.workload, &history),
         };
+        if let Some(m) = results.nemesis.membership.as_mut() {
+            m.note_first_violation(&results.promises, &history);
+        }
         let keep = match config.keep_data {
             KeepData::Always => true,
             KeepData::Never => false,

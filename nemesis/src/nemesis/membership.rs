@@ -5,7 +5,9 @@
 
 use super::Nemesis;
 use crate::control::ClusterControl;
-use crate::fault::{Fault, MembershipChange};
+use crate::fault::{Fault, MembershipChange, PartitionKind};
+use crate::grudge;
+use crate::schedule::Decision;
 use anyhow::{bail, Result};
 
 /// How many times the final heal tries to add back the nodes out, a second apart.
@@ -31,6 +33,58 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             change: MembershipChange::Remove,
             members: all.into_iter().filter(|n| !out.contains(n)).collect(),
             nodes: out,
+        })
+    }
+
+    /// `partition-halves+membership` when every node is a member, an odd count of at
+    /// least five and a leader the system names: the split where a change of several
+    /// members in one step elects two leaders. The drawn minority half is moved to hold
+    /// the leader; one node of the majority half stays a member and the rest are
+    /// removed. The leader's half is then a majority of the new configuration and the
+    /// other half a majority of the old one: with joint consensus the change cannot
+    /// commit (the old majority is out of reach), without it both halves elect. `None`
+    /// when the composition is another, or the cluster does not allow this split.
+    pub(super) async fn resolve_split_removal(&self, parts: &[Decision]) -> Option<Fault> {
+        let [Decision::Partition {
+            kind: PartitionKind::Halves,
+            grudge: drawn,
+            ..
+        }, Decision::Membership { .. }] = parts
+        else {
+            return None;
+        };
+        let n = self.nodes.len();
+        if !self.removed.is_empty() || n < 5 || n % 2 == 0 {
+            return None;
+        }
+        let leader_id = self.control.leader().await?;
+        let leader = self.nodes.iter().position(|x| x.id == leader_id)?;
+        let (mut small, _) = grudge::sides(drawn, n);
+        if small.is_empty() {
+            return None;
+        }
+        if !small.contains(&leader) {
+            small[0] = leader;
+        }
+        small.sort_unstable();
+        let big: Vec<usize> = (0..n).filter(|i| !small.contains(i)).collect();
+        let (kept, out) = big.split_first()?;
+        let mut members: Vec<usize> = small.iter().copied().chain([*kept]).collect();
+        members.sort_unstable();
+        let names = |v: &[usize]| -> Vec<String> { v.iter().map(|i| self.name(*i)).collect() };
+        Some(Fault::Composed {
+            faults: vec![
+                Fault::Partition {
+                    kind: PartitionKind::Halves,
+                    grudge: self.named_grudge(&grudge::cut_between(&small, &big)),
+                    leader: Some(leader_id),
+                },
+                Fault::Membership {
+                    change: MembershipChange::Remove,
+                    nodes: names(out),
+                    members: names(&members),
+                },
+            ],
         })
     }
 

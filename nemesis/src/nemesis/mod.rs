@@ -285,6 +285,9 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         let Some((first, rest)) = parts.split_first() else {
             bail!("a composed decision with no parts");
         };
+        if let Some(split) = self.resolve_split_removal(parts).await {
+            return Ok(split);
+        }
         let first = Box::pin(self.resolve(first)).await?;
         let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
         let singled = first.singled_out(&all);

@@ -83,7 +83,8 @@ const TIMELINE: &str = "<section id=\"timeline\"><h2>Timeline</h2>\
 <p class=\"help\">Every operation is a bar on its process's lane, from invocation to completion. \
 <span class=\"key ok\">ok</span> solid; <span class=\"key fail\">fail</span> cross-hatched; \
 <span class=\"key info\">info</span> (unknown outcome) striped with an open end; \
-<span class=\"key flag\">outlined</span>: in a counterexample. Shaded bands: faults in force. \
+<span class=\"key flag\">outlined</span>: in a counterexample. Shaded bands: faults in force. Node lanes (below): red while down, blue paused, amber on a moved clock, \
+purple out of the cluster (hover a mark for the members after a change). \
 Wheel or buttons to zoom, drag to pan, hover or click an operation for its details.</p>\
 <div class=\"controls\"><button id=\"zin\">zoom in</button><button id=\"zout\">zoom out</button>\
 <button id=\"zall\">whole run</button> <span id=\"window\"></span></div>\

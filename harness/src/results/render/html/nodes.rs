@@ -1,8 +1,9 @@
 //! The timeline's node lanes: what the nemesis did to each node (kills, restarts,
-//! pauses, resumes, clock bumps and resets), read back from the history's nemesis
-//! events, as marks at the instant each took effect and spans while a node was down,
-//! paused or on a moved clock. Partitions and packet faults act on links, not nodes:
-//! they stay bands across every lane.
+//! pauses, resumes, clock bumps and resets, removals from the cluster and additions
+//! back), read back from the history's nemesis events, as marks at the instant each
+//! took effect and spans while a node was down, paused, on a moved clock or out of
+//! the cluster. Partitions and packet faults act on links, not nodes: they stay bands
+//! across every lane.
 
 use crate::results::faults::ms;
 use checker::history::History;
@@ -19,19 +20,32 @@ pub struct NodeMark {
     /// When it took effect (ms): the completion of the nemesis's event.
     pub t: f64,
     /// `kill`, `restart`, `pause`, `resume`, `clock +5000 ms`, `clock-strobe`,
-    /// `clock-reset`.
+    /// `clock-reset`, `removed`, `added`.
     pub what: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub err: Option<String>,
+    /// For a membership change: the members asked for (from then on, unless `err`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<String>>,
 }
 
-/// A node down (killed), paused or on a moved clock, from `s` to `e` (ms).
+/// One action of the nemesis on one node, at the completion of its event.
+struct Action {
+    t: f64,
+    node: String,
+    what: String,
+    err: Option<String>,
+    members: Option<Vec<String>>,
+}
+
+/// A node down (killed), paused, on a moved clock or out of the cluster, from `s` to
+/// `e` (ms).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NodeSpan {
     pub n: usize,
     pub s: f64,
     pub e: f64,
-    /// `down`, `paused` or `clock`.
+    /// `down`, `paused`, `clock` or `out`.
     pub state: &'static str,
 }
 
@@ -45,7 +59,7 @@ pub fn node_lanes(history: &History, end: f64) -> (Vec<String>, Vec<NodeMark>, V
         .filter_map(|o| o.node.clone())
         .map(|n| (n.len(), n))
         .collect();
-    names.extend(actions.iter().map(|a| (a.1.len(), a.1.clone())));
+    names.extend(actions.iter().map(|a| (a.node.len(), a.node.clone())));
     let nodes: Vec<String> = names.into_iter().map(|(_, n)| n).collect();
     let lane: BTreeMap<&str, usize> = nodes
         .iter()
@@ -53,37 +67,44 @@ pub fn node_lanes(history: &History, end: f64) -> (Vec<String>, Vec<NodeMark>, V
         .map(|(i, n)| (n.as_str(), i))
         .collect();
     let marks: Vec<NodeMark> = actions
-        .iter()
-        .map(|(t, node, what, err)| NodeMark {
-            n: lane[node.as_str()],
-            t: *t,
-            what: what.clone(),
-            err: err.clone(),
+        .into_iter()
+        .map(|a| NodeMark {
+            n: lane[a.node.as_str()],
+            t: a.t,
+            what: a.what,
+            err: a.err,
+            members: a.members,
         })
         .collect();
     let spans = spans(&marks, end);
     (nodes, marks, spans)
 }
 
-/// (time, node, what, error) of every process or clock action, at the completion of
-/// its event (an event that repeats the one before it with the same `f` is its
-/// completion: Jepsen's convention, which faultline follows).
-fn actions(history: &History) -> Vec<(f64, String, String, Option<String>)> {
-    let mut out: Vec<(f64, String, String, Option<String>)> = Vec::new();
+/// Every process, clock or membership action, at the completion of its event (an
+/// event that repeats the one before it with the same `f` is its completion:
+/// Jepsen's convention, which faultline follows).
+fn actions(history: &History) -> Vec<Action> {
+    let mut out: Vec<Action> = Vec::new();
     let mut last: Option<(&str, usize)> = None;
     for ev in history.nemesis_events() {
         let t = ms(ev.time);
         if let Some((_, from)) = last.filter(|(f, _)| *f == ev.f) {
             for a in &mut out[from..] {
-                a.0 = t;
-                a.3 = ev.error.clone();
+                a.t = t;
+                a.err = ev.error.clone();
             }
             last = None;
             continue;
         }
         let from = out.len();
-        for (node, what) in on_nodes(&ev.f, &ev.value) {
-            out.push((t, node, what, ev.error.clone()));
+        for (node, what, members) in on_nodes(&ev.f, &ev.value) {
+            out.push(Action {
+                t,
+                node,
+                what,
+                err: ev.error.clone(),
+                members,
+            });
         }
         last = Some((ev.f.as_str(), from));
     }
@@ -92,8 +113,9 @@ fn actions(history: &History) -> Vec<(f64, String, String, Option<String>)> {
 
 /// What a nemesis event does to which nodes: each part of a composed `f` with its
 /// part of the fault. A value that is not faultline's (an imported history) is read
-/// for a `nodes` list or a list of node names.
-fn on_nodes(f: &str, value: &Value) -> Vec<(String, String)> {
+/// for a `nodes` list or a list of node names. A membership change carries the
+/// members asked for.
+fn on_nodes(f: &str, value: &Value) -> Vec<(String, String, Option<Vec<String>>)> {
     let faults = match serde_json::from_value::<Fault>(value.clone()) {
         Ok(Fault::Composed { faults }) => faults.into_iter().map(Some).collect(),
         Ok(fault) => vec![Some(fault)],
@@ -106,6 +128,10 @@ fn on_nodes(f: &str, value: &Value) -> Vec<(String, String)> {
             Some(fault) => targets(fault),
             None => loose_nodes(value),
         };
+        let members = match &fault {
+            Some(Fault::Membership { members, .. }) => Some(members.clone()),
+            _ => None,
+        };
         for (node, delta) in nodes {
             let what = match (part, delta) {
                 ("kill" | "kill-all", _) => "kill".to_string(),
@@ -114,9 +140,11 @@ fn on_nodes(f: &str, value: &Value) -> Vec<(String, String)> {
                 ("resume", _) => "resume".into(),
                 ("clock-bump", Some(d)) => format!("clock {d:+} ms"),
                 ("clock-strobe" | "clock-reset", _) => part.into(),
+                ("remove-members", _) => "removed".into(),
+                ("add-members", _) => "added".into(),
                 _ => continue,
             };
-            out.push((node, what));
+            out.push((node, what, members.clone()));
         }
     }
     out
@@ -130,7 +158,8 @@ fn targets(fault: &Fault) -> Vec<(String, Option<i64>)> {
         | Fault::KillLeader { nodes, .. }
         | Fault::Pause { nodes }
         | Fault::PauseLeader { nodes, .. }
-        | Fault::ClockStrobe { nodes, .. } => nodes.iter().map(|n| (n.clone(), None)).collect(),
+        | Fault::ClockStrobe { nodes, .. }
+        | Fault::Membership { nodes, .. } => nodes.iter().map(|n| (n.clone(), None)).collect(),
         Fault::ClockBump { deltas_ms } => deltas_ms
             .iter()
             .map(|(n, d)| (n.clone(), Some(*d)))
@@ -152,7 +181,8 @@ fn loose_nodes(value: &Value) -> Vec<(String, Option<i64>)> {
 }
 
 /// Down from a kill to its restart, paused from a pause to its resume, on a moved
-/// clock from a bump or strobe to the reset; one still open runs to `end`.
+/// clock from a bump or strobe to the reset, out from a removal (even one that
+/// failed: it may have happened) to the addition back; one still open runs to `end`.
 fn spans(marks: &[NodeMark], end: f64) -> Vec<NodeSpan> {
     let mut open: BTreeMap<(usize, &'static str), f64> = BTreeMap::new();
     let mut out = Vec::new();
@@ -162,6 +192,10 @@ fn spans(marks: &[NodeMark], end: f64) -> Vec<NodeSpan> {
             "restart" => ("down", false),
             "pause" => ("paused", true),
             "resume" => ("paused", false),
+            "removed" => ("out", true),
+            // A failed addition leaves the nodes out (or maybe out).
+            "added" if m.err.is_some() => continue,
+            "added" => ("out", false),
             "clock-reset" => ("clock", false),
             _ => ("clock", true),
         };
@@ -223,5 +257,43 @@ mod tests {
         assert!(got.contains(&(1, 3.0, 5.0, "down")), "{got:?}");
         assert!(got.contains(&(0, 7.0, 10.0, "paused")), "{got:?}");
         assert!(got.contains(&(0, 7.0, 10.0, "clock")), "{got:?}");
+    }
+
+    #[test]
+    fn membership_changes_mark_their_nodes_with_the_members_after_and_span_the_time_out_until_an_addition_succeeds() {
+        let h = parse_jsonl(
+            r#"{"index":0,"time":1000000,"process":"nemesis","type":"info","f":"start-partition+remove-members","value":{"fault":"composed","faults":[{"fault":"partition","kind":"halves","grudge":{"n1":["n3"]}},{"fault":"membership","change":"remove","nodes":["n4","n5"],"members":["n1","n2","n3"]}]}}
+{"index":1,"time":2000000,"process":"nemesis","type":"info","f":"start-partition+remove-members","value":{"fault":"composed","faults":[{"fault":"partition","kind":"halves","grudge":{"n1":["n3"]}},{"fault":"membership","change":"remove","nodes":["n4","n5"],"members":["n1","n2","n3"]}]}}
+{"index":2,"time":6000000,"process":"nemesis","type":"info","f":"add-members","value":{"fault":"membership","change":"add","nodes":["n4","n5"],"members":["n1","n2","n3","n4","n5"]}}
+{"index":3,"time":7000000,"process":"nemesis","type":"info","f":"add-members","value":{"fault":"membership","change":"add","nodes":["n4","n5"],"members":["n1","n2","n3","n4","n5"]},"error":"refused"}
+{"index":4,"time":8000000,"process":"nemesis","type":"info","f":"add-members","value":{"fault":"membership","change":"add","nodes":["n4","n5"],"members":["n1","n2","n3","n4","n5"]}}
+{"index":5,"time":9000000,"process":"nemesis","type":"info","f":"add-members","value":{"fault":"membership","change":"add","nodes":["n4","n5"],"members":["n1","n2","n3","n4","n5"]}}
+"#,
+        )
+        .unwrap();
+        let (nodes, marks, spans) = node_lanes(&h, 10.0);
+        assert_eq!(nodes, vec!["n4", "n5"]);
+        let got: Vec<(usize, f64, &str, usize, bool)> = marks
+            .iter()
+            .map(|m| {
+                let members = m.members.as_ref().map_or(0, Vec::len);
+                (m.n, m.t, m.what.as_str(), members, m.err.is_some())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 2.0, "removed", 3, false),
+                (1, 2.0, "removed", 3, false),
+                (0, 7.0, "added", 5, true),
+                (1, 7.0, "added", 5, true),
+                (0, 9.0, "added", 5, false),
+                (1, 9.0, "added", 5, false),
+            ]
+        );
+        let got: Vec<(usize, f64, f64, &str)> =
+            spans.iter().map(|s| (s.n, s.s, s.e, s.state)).collect();
+        // The failed addition at 7 ms left them out until the one at 9 ms.
+        assert_eq!(got, vec![(0, 2.0, 9.0, "out"), (1, 2.0, 9.0, "out")]);
     }
 }

@@ -135,8 +135,9 @@
       (D.bin_ms ? " (" + D.ops.length + " drawn one by one, the rest counted in bins)" : "");
   }
 
-  // Node lanes: spans while a node was down, paused or on a moved clock, and a
-  // labelled mark where each kill, restart, pause, resume or clock change took effect.
+  // Node lanes: spans while a node was down, paused, on a moved clock or out of the
+  // cluster, and a labelled mark where each kill, restart, pause, resume, clock change
+  // or membership change took effect.
   function drawNodes(x, clip, y0, W) {
     const g = el("g", { id: "nodes" }, svg);
     D.nodes.forEach((n, j) => {
@@ -158,7 +159,8 @@
         el("text", { x: mx + 3, y: y + NLANE - 5, class: "nlabel" }, g).textContent = m.what;
         labelEnd.set(m.n, mx + m.what.length * 5.5 + 6);
       }
-      const text = "node " + D.nodes[m.n] + ": " + m.what + " at " + fmt(m.t) + (m.err ? "\nerror: " + m.err : "");
+      const text = "node " + D.nodes[m.n] + ": " + m.what + " at " + fmt(m.t) +
+        (m.members ? "\nmembers after the change: " + m.members.join(", ") : "") + (m.err ? "\nerror: " + m.err : "");
       e.addEventListener("mousemove", (ev) => showTip(ev, text));
       e.addEventListener("mouseleave", () => (tip.hidden = true));
     });
