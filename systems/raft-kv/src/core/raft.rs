@@ -680,12 +680,18 @@ impl Raft {
         }
     }
 
+    /// Grants a vote to a candidate whose log is at least as up to date, once per term.
+    /// A node that knows no configuration yet (started empty to wait to be added) grants
+    /// none: it may reuse the id of a removed member whose log and vote it does not hold,
+    /// and a lagging node that still counts that id as a voter could otherwise win an
+    /// election with it that misses entries committed under a later configuration.
     fn handle_request_vote(&mut self, from: &str, last_log_index: u64, last_log_term: u64) {
         let can_vote =
             self.vote.as_deref() == Some(from) || (self.vote.is_none() && self.leader.is_none());
         let log_ok =
             !self.cfg.check_candidate_log || self.log.is_up_to_date(last_log_index, last_log_term);
-        let granted = can_vote && log_ok;
+        let knows_a_configuration = !self.membership.members().is_empty();
+        let granted = can_vote && log_ok && knows_a_configuration;
         if granted {
             self.vote = Some(from.to_string());
             self.reset_election_timer();
@@ -1358,6 +1364,26 @@ mod tests {
         assert_eq!(a.role(), Role::Leader);
         a.ready();
         a
+    }
+
+    #[test]
+    fn a_node_waiting_to_be_added_grants_no_vote_even_to_a_longer_log() {
+        let mut fresh = Raft::new(RaftConfig::new("d"), Restored::default());
+        fresh.step(Message {
+            from: "b".into(),
+            to: "d".into(),
+            term: 5,
+            body: Body::RequestVote {
+                last_log_index: 10,
+                last_log_term: 4,
+            },
+        });
+        let answers: Vec<Body> = fresh.ready().messages.into_iter().map(|m| m.body).collect();
+        assert_eq!(
+            answers,
+            vec![Body::RequestVoteResponse { granted: false }]
+        );
+        assert_eq!(fresh.vote(), None);
     }
 
     #[test]
