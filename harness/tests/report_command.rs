@@ -160,7 +160,11 @@ fn chromium_shows_every_operation_the_fault_bands_and_the_stale_read_with_its_no
 /// n2) and added back, as the membership nemesis records it.
 fn with_membership_changes() -> String {
     let change = |i: u64, t: u64, change: &str, members: &str| {
-        let f = if change == "remove" { "remove-members" } else { "add-members" };
+        let f = if change == "remove" {
+            "remove-members"
+        } else {
+            "add-members"
+        };
         format!(
             r#"{{"index":{i},"time":{t},"process":"nemesis","type":"info","f":"{f}","value":{{"fault":"membership","change":"{change}","nodes":["n3"],"members":[{members}]}}}}"#
         )
@@ -189,13 +193,20 @@ fn chromium_shows_a_node_out_of_the_cluster_on_its_lane_with_the_members_after_e
         "data-node=\"n3\" data-what=\"removed\"",
         "data-node=\"n3\" data-what=\"added\"",
     ] {
-        assert!(nodes.contains(mark), "{mark} not on the node lanes: {nodes}");
+        assert!(
+            nodes.contains(mark),
+            "{mark} not on the node lanes: {nodes}"
+        );
     }
     assert!(
         nodes.contains("class=\"nspan out\""),
         "n3 shown out of the cluster: {nodes}"
     );
-    let data = between(&dom, "<script type=\"application/json\" id=\"data\">", "</script>");
+    let data = between(
+        &dom,
+        "<script type=\"application/json\" id=\"data\">",
+        "</script>",
+    );
     assert!(
         data.contains(r#""what":"removed","members":["n1","n2"]"#),
         "the members after the removal go to the page: {data}"

@@ -297,7 +297,12 @@ mod membership_tests {
     use crate::system::Model;
     use nemesis::MembershipChange;
 
-    fn step(time_s: f64, change: MembershipChange, nodes: &[&str], members: &[&str]) -> MembershipStep {
+    fn step(
+        time_s: f64,
+        change: MembershipChange,
+        nodes: &[&str],
+        members: &[&str],
+    ) -> MembershipStep {
         let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
         MembershipStep {
             time_s,
@@ -313,8 +318,18 @@ mod membership_tests {
         let mut timeline = MembershipTimeline {
             initial: ["n1", "n2", "n3", "n4", "n5"].map(String::from).to_vec(),
             changes: vec![
-                step(2.5, MembershipChange::Remove, &["n4", "n5"], &["n1", "n2", "n3"]),
-                step(3.5, MembershipChange::Add, &["n4", "n5"], &["n1", "n2", "n3", "n4", "n5"]),
+                step(
+                    2.5,
+                    MembershipChange::Remove,
+                    &["n4", "n5"],
+                    &["n1", "n2", "n3"],
+                ),
+                step(
+                    3.5,
+                    MembershipChange::Add,
+                    &["n4", "n5"],
+                    &["n1", "n2", "n3", "n4", "n5"],
+                ),
             ],
             at_first_violation: None,
         };

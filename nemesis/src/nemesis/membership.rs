@@ -54,7 +54,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             return None;
         };
         let n = self.nodes.len();
-        if !self.removed.is_empty() || n < 5 || n % 2 == 0 {
+        if !self.removed.is_empty() || n < 5 || n.is_multiple_of(2) {
             return None;
         }
         let leader_id = self.control.leader().await?;

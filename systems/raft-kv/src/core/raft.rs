@@ -1379,10 +1379,7 @@ mod tests {
             },
         });
         let answers: Vec<Body> = fresh.ready().messages.into_iter().map(|m| m.body).collect();
-        assert_eq!(
-            answers,
-            vec![Body::RequestVoteResponse { granted: false }]
-        );
+        assert_eq!(answers, vec![Body::RequestVoteResponse { granted: false }]);
         assert_eq!(fresh.vote(), None);
     }
 

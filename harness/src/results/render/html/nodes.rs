@@ -260,7 +260,8 @@ mod tests {
     }
 
     #[test]
-    fn membership_changes_mark_their_nodes_with_the_members_after_and_span_the_time_out_until_an_addition_succeeds() {
+    fn membership_changes_mark_their_nodes_with_the_members_after_and_span_the_time_out_until_an_addition_succeeds(
+    ) {
         let h = parse_jsonl(
             r#"{"index":0,"time":1000000,"process":"nemesis","type":"info","f":"start-partition+remove-members","value":{"fault":"composed","faults":[{"fault":"partition","kind":"halves","grudge":{"n1":["n3"]}},{"fault":"membership","change":"remove","nodes":["n4","n5"],"members":["n1","n2","n3"]}]}}
 {"index":1,"time":2000000,"process":"nemesis","type":"info","f":"start-partition+remove-members","value":{"fault":"composed","faults":[{"fault":"partition","kind":"halves","grudge":{"n1":["n3"]}},{"fault":"membership","change":"remove","nodes":["n4","n5"],"members":["n1","n2","n3"]}]}}
