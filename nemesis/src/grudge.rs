@@ -169,6 +169,25 @@ mod tests {
     }
 
     #[test]
+    fn sides_gives_back_the_two_halves_smaller_first() {
+        for seed in 0..20 {
+            for n in 3..=9 {
+                let g = halves(n, &mut SeededRng::new(seed));
+                let (small, big) = sides(&g, n);
+                assert_eq!((small.len(), big.len()), (n / 2, n - n / 2), "n={n}");
+                let mut comps: Vec<Vec<usize>> = components(&g, n)
+                    .into_iter()
+                    .map(|c| c.into_iter().collect())
+                    .collect();
+                comps.sort_by_key(Vec::len);
+                if small.len() < big.len() {
+                    assert_eq!(comps, vec![small, big], "n={n} seed={seed}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn halves_split_into_a_majority_and_a_minority() {
         for seed in 0..50 {
             for n in 2..=9 {
