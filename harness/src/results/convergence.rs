@@ -84,7 +84,7 @@ fn stable_on(reads: &Reads, e: i64, t0: u64) -> Option<u64> {
     Some(after[from].0.max(t0))
 }
 
-fn quantiles(sorted_ns: &[u64]) -> Quantiles {
+pub(crate) fn quantiles(sorted_ns: &[u64]) -> Quantiles {
     let at = |q: f64| {
         if sorted_ns.is_empty() {
             return 0.0;

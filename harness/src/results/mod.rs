@@ -11,6 +11,7 @@ pub mod availability;
 pub mod browse;
 pub mod convergence;
 pub mod faults;
+pub mod network;
 pub mod index;
 pub mod render;
 pub mod stats;

@@ -12,6 +12,7 @@
 
 mod data;
 mod logs;
+mod network;
 mod nodes;
 mod plots;
 mod txn_graph;
@@ -60,6 +61,7 @@ impl Renderer for Html<'_> {
         }
         out.push_str(TIMELINE);
         out.push_str(&plots::section(self.history, &data, &r.availability));
+        out.push_str(&network::section(r.network.as_ref()));
         if let Some(s) = &self.settings {
             let _ = write!(
                 out,
