@@ -151,7 +151,9 @@ pub fn check_kafka(history: &History) -> KafkaReport {
         match op.f.as_str() {
             SEND_F => {
                 r.sends_acknowledged += 1;
-                if let (Some(offset), Some(key)) = (op.output.get(0).and_then(Value::as_u64), &op.key) {
+                if let (Some(offset), Some(key)) =
+                    (op.output.get(0).and_then(Value::as_u64), &op.key)
+                {
                     seen.saw(&key_text(key), offset, &op.input, op.invoke_index);
                 }
             }
@@ -370,11 +372,26 @@ mod tests {
         parse_jsonl(&text).unwrap()
     }
 
-    fn send(key: u64, msg: i64, offset: u64) -> (u64, &'static str, Value, Value, &'static str, Value) {
-        (0, SEND_F, json!(key), json!(msg), "ok", json!([offset, msg]))
+    fn send(
+        key: u64,
+        msg: i64,
+        offset: u64,
+    ) -> (u64, &'static str, Value, Value, &'static str, Value) {
+        (
+            0,
+            SEND_F,
+            json!(key),
+            json!(msg),
+            "ok",
+            json!([offset, msg]),
+        )
     }
 
-    fn poll(key: &str, from: u64, msgs: Value) -> (u64, &'static str, Value, Value, &'static str, Value) {
+    fn poll(
+        key: &str,
+        from: u64,
+        msgs: Value,
+    ) -> (u64, &'static str, Value, Value, &'static str, Value) {
         (
             1,
             POLL_F,
@@ -391,7 +408,14 @@ mod tests {
             send(1, 10, 0),
             send(1, 11, 1),
             poll("1", 0, json!([[0, 10], [1, 11]])),
-            (1, COMMIT_F, Value::Null, json!(["1"]), "ok", json!({"1": 1})),
+            (
+                1,
+                COMMIT_F,
+                Value::Null,
+                json!(["1"]),
+                "ok",
+                json!({"1": 1}),
+            ),
             (2, LIST_F, Value::Null, json!(["1"]), "ok", json!({"1": 1})),
         ]);
         let r = check_kafka(&h);
@@ -412,7 +436,11 @@ mod tests {
         assert_eq!(r.counts.get("lost-writes"), Some(&1), "{r:?}");
         assert_eq!(r.examples["lost-writes"][0].offset, 1);
         // A poll that stopped before offset 1 has not skipped it.
-        let h = history(&[send(1, 10, 0), send(1, 11, 1), poll("1", 0, json!([[0, 10]]))]);
+        let h = history(&[
+            send(1, 10, 0),
+            send(1, 11, 1),
+            poll("1", 0, json!([[0, 10]])),
+        ]);
         assert_eq!(check_kafka(&h).verdict, Verdict::Valid);
     }
 
@@ -444,12 +472,23 @@ mod tests {
     #[test]
     fn a_committed_offset_listed_lower_than_an_earlier_commit_goes_backwards() {
         let h = history(&[
-            (1, COMMIT_F, Value::Null, json!(["1"]), "ok", json!({"1": 5})),
+            (
+                1,
+                COMMIT_F,
+                Value::Null,
+                json!(["1"]),
+                "ok",
+                json!({"1": 5}),
+            ),
             (2, LIST_F, Value::Null, json!(["1"]), "ok", json!({"1": 3})),
             (2, LIST_F, Value::Null, json!(["1"]), "ok", json!({})),
         ]);
         let r = check_kafka(&h);
-        assert_eq!(r.counts.get("committed-offsets-backwards"), Some(&2), "{r:?}");
+        assert_eq!(
+            r.counts.get("committed-offsets-backwards"),
+            Some(&2),
+            "{r:?}"
+        );
         // An unacknowledged commit sets no floor.
         let h = history(&[
             (1, COMMIT_F, Value::Null, json!(["1"]), "info", json!(["1"])),

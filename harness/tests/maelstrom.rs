@@ -81,9 +81,18 @@ fn a_maelstrom_workload_on_a_system_that_is_not_a_maelstrom_node_is_refused_with
     // Maelstrom's settings: a topology outside broadcast, or an unknown one.
     let echo = node("echo.py");
     for (args, says) in [
-        (&["--workload", "echo", "--topology", "line"][..], "only the broadcast workload"),
-        (&["--workload", "broadcast", "--topology", "ring"][..], "unknown topology `ring`"),
-        (&["--workload", "echo", "--kv-services", "eventual"][..], "kv-services"),
+        (
+            &["--workload", "echo", "--topology", "line"][..],
+            "only the broadcast workload",
+        ),
+        (
+            &["--workload", "broadcast", "--topology", "ring"][..],
+            "unknown topology `ring`",
+        ),
+        (
+            &["--workload", "echo", "--kv-services", "eventual"][..],
+            "kv-services",
+        ),
     ] {
         let all = [&["test", "--system", echo.as_str()][..], args].concat();
         let out = faultline(&all, dir.path());
@@ -319,7 +328,10 @@ fn a_node_that_takes_seq_kv_for_linearizable_is_caught_by_its_stale_reads() {
         r["network"]
     );
     let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
-    assert!(html.contains("<section id=\"network\">"), "no network section");
+    assert!(
+        html.contains("<section id=\"network\">"),
+        "no network section"
+    );
 }
 
 #[test]
@@ -327,7 +339,11 @@ fn a_node_that_takes_seq_kv_for_linearizable_is_caught_by_its_stale_reads() {
 fn txn_rw_register_seq_kv_made_linearizable_and_a_line_topology_pass_with_correct_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let base = ["--time-limit", "5s", "--rate", "80", "--seed", "6"];
-    let txn = [&["--workload", "txn-rw-register", "--nemesis", "kill"][..], &base].concat();
+    let txn = [
+        &["--workload", "txn-rw-register", "--nemesis", "kill"][..],
+        &base,
+    ]
+    .concat();
     correct_passes_and_weak_is_caught(dir.path(), "txn.py", &txn, "rw-register");
     let kv = [
         &[
@@ -344,14 +360,29 @@ fn txn_rw_register_seq_kv_made_linearizable_and_a_line_topology_pass_with_correc
     ]
     .concat();
     let (code, r, _, out) = run(dir.path(), "lin_kv.py", &kv);
-    assert_eq!((code, verdict_of(&r, "linearizable")), (Some(0), "valid".into()), "{out}");
+    assert_eq!(
+        (code, verdict_of(&r, "linearizable")),
+        (Some(0), "valid".into()),
+        "{out}"
+    );
     let line = [
-        &["--workload", "broadcast", "--topology", "line", "--nemesis", "partition"][..],
+        &[
+            "--workload",
+            "broadcast",
+            "--topology",
+            "line",
+            "--nemesis",
+            "partition",
+        ][..],
         &base,
     ]
     .concat();
     let (code, r, _, out) = run(dir.path(), "broadcast.py", &line);
-    assert_eq!((code, verdict_of(&r, "eventual")), (Some(0), "valid".into()), "{out}");
+    assert_eq!(
+        (code, verdict_of(&r, "eventual")),
+        (Some(0), "valid".into()),
+        "{out}"
+    );
 }
 
 #[test]

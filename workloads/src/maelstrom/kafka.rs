@@ -29,7 +29,11 @@ impl Consumer {
         let logs: Vec<String> = op
             .value
             .as_array()
-            .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let positions = self.positions();
         let offsets: Map<String, Value> = match op.kind {
@@ -157,10 +161,18 @@ mod tests {
         let poll = Op::kafka(Kind::KafkaPoll, &[1]);
         let mut body = super::super::messages::request(Workload::Kafka, &poll).unwrap();
         c.prepare(&poll, &mut body);
-        let bad = c.completion(&poll, &body, &json!({"type": "poll_ok", "msgs": {"1": [[0]]}}));
+        let bad = c.completion(
+            &poll,
+            &body,
+            &json!({"type": "poll_ok", "msgs": {"1": [[0]]}}),
+        );
         assert_eq!(bad.outcome, Outcome::Fail);
         let list = Op::kafka(Kind::KafkaList, &[1]);
-        let bad = c.completion(&list, &json!({}), &json!({"type": "list_committed_offsets_ok", "offsets": {"1": -1}}));
+        let bad = c.completion(
+            &list,
+            &json!({}),
+            &json!({"type": "list_committed_offsets_ok", "offsets": {"1": -1}}),
+        );
         assert_eq!(bad.outcome, Outcome::Fail);
     }
 }

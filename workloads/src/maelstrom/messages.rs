@@ -213,10 +213,16 @@ mod tests {
         let c = completion(Workload::TxnRegister, &t, &ok);
         assert_eq!(c.outcome, Outcome::Info);
         let other = json!({"type": "txn_ok", "txn": [["append", 1, 4], ["r", 1, [4]]]});
-        assert_eq!(completion(Workload::TxnAppend, &t, &other).outcome, Outcome::Info);
+        assert_eq!(
+            completion(Workload::TxnAppend, &t, &other).outcome,
+            Outcome::Info
+        );
         // txn-conflict (30) is definite: the transaction did not happen.
         let abort = json!({"type": "error", "code": 30, "text": "conflict"});
-        assert_eq!(completion(Workload::TxnAppend, &t, &abort).outcome, Outcome::Fail);
+        assert_eq!(
+            completion(Workload::TxnAppend, &t, &abort).outcome,
+            Outcome::Fail
+        );
     }
 
     #[test]

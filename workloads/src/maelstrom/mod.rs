@@ -27,7 +27,6 @@ use anyhow::{anyhow, Context};
 use serde_json::{json, Value};
 use services::KvServices;
 use stats::NetStats;
-use topology::Topology;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +34,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
+use topology::Topology;
 
 /// The last octet of the controller's address on a run's subnet.
 const CONTROLLER_OCTET: u8 = 254;
@@ -81,7 +81,11 @@ struct Switchboard {
 }
 
 impl MaelstromFactory {
-    pub fn new(workload: Workload, timeout: Duration, options: MaelstromOptions) -> MaelstromFactory {
+    pub fn new(
+        workload: Workload,
+        timeout: Duration,
+        options: MaelstromOptions,
+    ) -> MaelstromFactory {
         MaelstromFactory {
             workload,
             timeout,
@@ -164,7 +168,10 @@ impl ClientFactory for MaelstromFactory {
             nodes,
             pending: Mutex::new(HashMap::new()),
             next_msg: AtomicU64::new(1),
-            services: Mutex::new(services::Services::new(self.options.kv_services, SERVICES_SEED)),
+            services: Mutex::new(services::Services::new(
+                self.options.kv_services,
+                SERVICES_SEED,
+            )),
             stats: Mutex::default(),
         });
         self.board

@@ -10,8 +10,10 @@
 //! that has not itself seen a newer write may read an older value ([`SeqKv`]);
 //! lww-kv keeps one replica per node, syncing them last-write-wins now and then, so
 //! reads are stale and of two concurrent compare-and-sets on different replicas
-//! both succeed and one is lost ([`LwwKv`]). [`KvServices::Linearizable`] serves
-//! all three linearizably (within both contracts), for comparison.
+//! both succeed and one is lost ([`LwwKv`]). Both converge: no read is staler than
+//! [`STALE_HORIZON`], so once writes stop (the quiet period before the final
+//! reads) every node reads the same. [`KvServices::Linearizable`] serves all three
+//! linearizably (within both contracts), for comparison.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -20,6 +22,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 /// The services' names, as nodes address them.
 pub const SERVICES: &[&str] = &["lin-kv", "seq-kv", "lww-kv", "lin-tso"];
@@ -73,6 +76,11 @@ impl FromStr for KvServices {
 /// answering: often enough that values spread, seldom enough that replicas diverge.
 const LWW_SYNC_ODDS: f64 = 0.5;
 
+/// The stalest seq-kv and lww-kv get: a seq-kv read sees every state this old, an
+/// lww-kv replica not synced for this long is synced before it answers. Shorter
+/// than the default quiet period (2 s), so final reads agree.
+pub const STALE_HORIZON: Duration = Duration::from_secs(1);
+
 /// Every service's state.
 pub struct Services {
     lin: HashMap<String, Value>,
@@ -101,7 +109,9 @@ impl Services {
     pub fn new(mode: KvServices, seed: u64) -> Services {
         let (seq, lww) = match mode {
             KvServices::Maelstrom => (Store::Seq(SeqKv::default()), Store::Lww(LwwKv::default())),
-            KvServices::Linearizable => (Store::Plain(HashMap::new()), Store::Plain(HashMap::new())),
+            KvServices::Linearizable => {
+                (Store::Plain(HashMap::new()), Store::Plain(HashMap::new()))
+            }
         };
         Services {
             lin: HashMap::new(),
@@ -116,6 +126,11 @@ impl Services {
     /// The answer body of service `service` to request `body` (with `in_reply_to`)
     /// from node `client`.
     pub fn handle(&mut self, service: &str, client: &str, body: &Value) -> Value {
+        self.handle_at(service, client, body, Instant::now())
+    }
+
+    /// [`Services::handle`] at the instant `now`.
+    pub fn handle_at(&mut self, service: &str, client: &str, body: &Value, now: Instant) -> Value {
         let Some(name) = SERVICES.iter().copied().find(|s| *s == service) else {
             return error(NOT_SUPPORTED, format!("no service {service}"));
         };
@@ -123,8 +138,8 @@ impl Services {
         let mut reply = match name {
             "lin-tso" => self.tso(body),
             "lin-kv" => plain(&mut self.lin, body),
-            "seq-kv" => self.seq.handle(client, body, &mut self.rng),
-            _ => self.lww.handle(client, body, &mut self.rng),
+            "seq-kv" => self.seq.handle(client, body, &mut self.rng, now),
+            _ => self.lww.handle(client, body, &mut self.rng, now),
         };
         if let (Some(r), Some(id)) = (reply.as_object_mut(), body.get("msg_id")) {
             r.insert("in_reply_to".into(), id.clone());
@@ -144,11 +159,11 @@ impl Services {
 }
 
 impl Store {
-    fn handle(&mut self, client: &str, body: &Value, rng: &mut SmallRng) -> Value {
+    fn handle(&mut self, client: &str, body: &Value, rng: &mut SmallRng, now: Instant) -> Value {
         match self {
             Store::Plain(map) => plain(map, body),
-            Store::Seq(s) => s.handle(client, body, rng),
-            Store::Lww(s) => s.handle(client, body, rng),
+            Store::Seq(s) => s.handle(client, body, rng, now),
+            Store::Lww(s) => s.handle(client, body, rng, now),
         }
     }
 }
@@ -206,28 +221,36 @@ fn step(current: Option<&Value>, body: &Value) -> (Value, Option<Value>) {
 }
 
 fn missing(body: &Value) -> Value {
-    error(KEY_DOES_NOT_EXIST, format!("key {} does not exist", body["key"]))
+    error(
+        KEY_DOES_NOT_EXIST,
+        format!("key {} does not exist", body["key"]),
+    )
 }
 
 /// seq-kv as Maelstrom's: one total order of states (every write or successful CAS
 /// makes the next), each client at a position in it that only moves forward. A
 /// read moves the client to a state drawn between its position and the latest, so
-/// it may be stale but never goes back; a write or CAS acts on the latest state
-/// and moves its client there. Sequentially consistent, not linearizable.
+/// it may be stale but never goes back, nor before the last state older than
+/// [`STALE_HORIZON`]; a write or CAS acts on the latest state and moves its client
+/// there. Sequentially consistent, not linearizable.
 #[derive(Default)]
 struct SeqKv {
     /// Per key, its values with the state that wrote each (ascending).
     versions: HashMap<String, Vec<(u64, Value)>>,
     /// The latest state.
     latest: u64,
+    /// When each state after the first was made (state `i + 1` at `made[i]`).
+    made: Vec<Instant>,
     /// Per client, the state it last observed.
     seen: HashMap<String, u64>,
 }
 
 impl SeqKv {
-    fn handle(&mut self, client: &str, body: &Value, rng: &mut SmallRng) -> Value {
+    fn handle(&mut self, client: &str, body: &Value, rng: &mut SmallRng, now: Instant) -> Value {
+        let old = now.checked_sub(STALE_HORIZON);
+        let settled = old.map_or(0, |t| self.made.partition_point(|m| *m <= t)) as u64;
         with_key(body, |k| {
-            let at = self.seen.get(client).copied().unwrap_or(0);
+            let at = self.seen.get(client).copied().unwrap_or(0).max(settled);
             let versions = self.versions.entry(k.to_string()).or_default();
             if body["type"] == "read" {
                 let p = rng.gen_range(at..=self.latest);
@@ -239,6 +262,7 @@ impl SeqKv {
             let (reply, new) = step(versions.last().map(|(_, v)| v), body);
             if let Some(v) = new {
                 self.latest += 1;
+                self.made.push(now);
                 versions.push((self.latest, v));
             }
             self.seen.insert(client.to_string(), self.latest);
@@ -249,19 +273,27 @@ impl SeqKv {
 
 /// lww-kv as Maelstrom's: a replica per client, each value stamped with the time
 /// it was written. Before answering, the asking client's replica is synced from
-/// the others now and then (the newest stamp wins); the request then acts on that
-/// replica alone. Reads are stale, and two clients can each compare-and-set the
-/// same old value successfully: the older stamp's write is lost at the next sync.
+/// the others now and then (the newest stamp wins), and always when it has not been
+/// for [`STALE_HORIZON`]; the request then acts on that replica alone. Reads are
+/// stale, and two clients can each compare-and-set the same old value
+/// successfully: the older stamp's write is lost at the next sync.
 #[derive(Default)]
 struct LwwKv {
     replicas: HashMap<String, HashMap<String, (u64, Value)>>,
     clock: u64,
+    /// Per client, when its replica was last synced.
+    synced: HashMap<String, Instant>,
 }
 
 impl LwwKv {
-    fn handle(&mut self, client: &str, body: &Value, rng: &mut SmallRng) -> Value {
-        if rng.gen_bool(LWW_SYNC_ODDS) {
+    fn handle(&mut self, client: &str, body: &Value, rng: &mut SmallRng, now: Instant) -> Value {
+        let due = self
+            .synced
+            .get(client)
+            .is_none_or(|t| now.saturating_duration_since(*t) >= STALE_HORIZON);
+        if due || rng.gen_bool(LWW_SYNC_ODDS) {
             self.sync(client);
+            self.synced.insert(client.to_string(), now);
         }
         with_key(body, |k| {
             let replica = self.replicas.entry(client.to_string()).or_default();
@@ -303,7 +335,11 @@ mod tests {
     #[test]
     fn lin_kv_reads_writes_and_compares_and_sets_with_maelstroms_error_codes() {
         let mut s = Services::default();
-        let r = s.handle("lin-kv", "n1", &json!({"type": "read", "key": "a", "msg_id": 1}));
+        let r = s.handle(
+            "lin-kv",
+            "n1",
+            &json!({"type": "read", "key": "a", "msg_id": 1}),
+        );
         assert_eq!(
             (r["code"].clone(), r["in_reply_to"].clone()),
             (json!(20), json!(1))
@@ -342,7 +378,8 @@ mod tests {
     }
 
     #[test]
-    fn seq_kv_serves_stale_reads_to_other_clients_but_never_goes_back_or_hides_a_clients_own_write() {
+    fn seq_kv_serves_stale_reads_to_other_clients_but_never_goes_back_or_hides_a_clients_own_write()
+    {
         let mut s = Services::default();
         let mut stale = 0;
         for i in 1..=200 {
@@ -383,6 +420,27 @@ mod tests {
         s.handle("lww-kv", "n1", &write(0));
         assert_eq!(s.handle("lww-kv", "n1", &cas(1))["type"], "cas_ok");
         assert_eq!(s.handle("lww-kv", "n2", &cas(2))["code"], json!(22));
+    }
+
+    #[test]
+    fn seq_kv_and_lww_kv_reads_are_never_staler_than_the_horizon() {
+        let mut s = Services::default();
+        let t0 = Instant::now();
+        let later = t0 + STALE_HORIZON;
+        let read = json!({"type": "read", "key": "k"});
+        for service in ["seq-kv", "lww-kv"] {
+            s.handle_at(service, "n1", &write(0), t0);
+            for client in ["n2", "n3"] {
+                s.handle_at(service, client, &read, t0);
+            }
+            for i in 1..=50 {
+                s.handle_at(service, "n1", &write(i), t0);
+            }
+            for client in ["n2", "n3"] {
+                let r = s.handle_at(service, client, &read, later);
+                assert_eq!(r["value"], json!(50), "{service} {client}");
+            }
+        }
     }
 
     #[test]

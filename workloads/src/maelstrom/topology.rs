@@ -28,7 +28,8 @@ pub enum Topology {
 }
 
 impl Topology {
-    pub const NAMES: &'static [&'static str] = &["grid", "line", "total", "tree2", "tree3", "tree4"];
+    pub const NAMES: &'static [&'static str] =
+        &["grid", "line", "total", "tree2", "tree3", "tree4"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -144,7 +145,10 @@ mod tests {
     #[test]
     fn line_total_and_tree_topologies_have_maelstroms_shapes() {
         let l = five(Topology::Line);
-        assert_eq!((l["n1"].clone(), l["n3"].clone()), (json!(["n2"]), json!(["n2", "n4"])));
+        assert_eq!(
+            (l["n1"].clone(), l["n3"].clone()),
+            (json!(["n2"]), json!(["n2", "n4"]))
+        );
         assert_eq!(five(Topology::Total)["n2"], json!(["n1", "n3", "n4", "n5"]));
         let t = five(Topology::Tree2);
         assert_eq!(t["n1"], json!(["n2", "n3"]));
@@ -153,6 +157,9 @@ mod tests {
         assert_eq!(five(Topology::Tree4)["n1"], json!(["n2", "n3", "n4", "n5"]));
         assert_eq!("tree".parse::<Topology>(), Ok(Topology::Tree2));
         let e = "ring".parse::<Topology>().unwrap_err();
-        assert!(e.contains("unknown topology `ring`") && e.contains("tree3"), "{e}");
+        assert!(
+            e.contains("unknown topology `ring`") && e.contains("tree3"),
+            "{e}"
+        );
     }
 }

@@ -145,7 +145,10 @@ mod tests {
             "convergence": {"acknowledged": 5, "reached_every_node": 4, "stable_latency_ms": {"p50": 10.0, "p95": 20.0, "p99": 30.0, "max": 40.0}}
         });
         let s = section(Some(&net));
-        assert!(s.contains("2.50 per operation") && s.contains("lin-kv 4"), "{s}");
+        assert!(
+            s.contains("2.50 per operation") && s.contains("lin-kv 4"),
+            "{s}"
+        );
         assert!(
             s.contains("<tr><td>n1</td><td>10</td><td>20</td><td>9</td><td>30</td><td>1</td><td>9</td><td>1.5</td><td>3.0</td><td>4.0</td><td>9.0</td></tr>"),
             "{s}"
