@@ -257,41 +257,33 @@ fn a_lin_kv_node_over_the_lin_kv_service_is_linearizable_under_packet_loss() {
 #[test]
 fn a_txn_list_append_node_over_lin_kv_is_serializable_and_its_blind_write_variant_is_caught() {
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "--workload",
-        "txn-list-append",
-        "--time-limit",
-        "4s",
-        "--nemesis",
-        "kill",
-        "--nemesis-interval",
-        "1s",
-        "--rate",
-        "80",
-        "--seed",
-        "4",
-    ];
+    let args = quick("txn-list-append", "kill", "4");
     correct_passes_and_weak_is_caught(dir.path(), "txn.py", &args, "list-append");
 }
 
 #[test]
 fn a_kafka_node_over_lin_kv_keeps_its_logs_and_one_in_memory_per_node_is_caught() {
     let dir = tempfile::tempdir().unwrap();
-    let args = [
+    let args = quick("kafka", "partition", "5");
+    correct_passes_and_weak_is_caught(dir.path(), "kafka.py", &args, "kafka");
+}
+
+/// A 4-second run of `workload` at 80 operations a second, a fault every second.
+fn quick<'a>(workload: &'a str, nemesis: &'a str, seed: &'a str) -> [&'a str; 12] {
+    [
         "--workload",
-        "kafka",
+        workload,
         "--time-limit",
         "4s",
         "--nemesis",
-        "partition",
+        nemesis,
         "--nemesis-interval",
         "1s",
         "--rate",
         "80",
         "--seed",
-        "5",
-    ];
-    correct_passes_and_weak_is_caught(dir.path(), "kafka.py", &args, "kafka");
+        seed,
+    ]
 }
 
 #[test]

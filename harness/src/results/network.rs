@@ -49,11 +49,12 @@ mod tests {
     #[test]
     fn each_nodes_completed_requests_make_its_latency_and_indeterminate_ones_do_not() {
         let ms = 1_000_000u64;
+        // (time in ms, type, process, node), in time order.
         let lines = [
             (0, "invoke", 0, "n1"),
-            (4, "ok", 0, "n1"),
             (1, "invoke", 1, "n2"),
             (3, "fail", 1, "n2"),
+            (4, "ok", 0, "n1"),
             (5, "invoke", 2, "n1"),
             (7, "info", 2, "n1"),
         ];
