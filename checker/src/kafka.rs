@@ -98,13 +98,16 @@ fn offsets(v: &Value) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
+/// Where a message was seen: (key, offset), with an operation that saw it there.
+type Places = BTreeMap<(String, u64), u64>;
+
 /// What every acknowledged send and poll saw at each offset.
 #[derive(Default)]
 struct Observed {
     /// (key, offset) -> messages seen there, with an operation that saw each.
     at: BTreeMap<(String, u64), BTreeMap<String, u64>>,
     /// message -> (key, offset) where it was seen, with an operation.
-    of: HashMap<String, BTreeMap<(String, u64), u64>>,
+    of: HashMap<String, Places>,
     /// Messages some poll returned.
     polled: BTreeSet<String>,
 }
@@ -240,7 +243,7 @@ fn offsets_and_duplicates(r: &mut KafkaReport, seen: &Observed) {
             );
         }
     }
-    let mut dupes: Vec<(&String, &BTreeMap<(String, u64), u64>)> =
+    let mut dupes: Vec<(&String, &Places)> =
         seen.of.iter().filter(|(_, at)| at.len() > 1).collect();
     dupes.sort();
     for (msg, at) in dupes {

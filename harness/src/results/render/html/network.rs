@@ -79,9 +79,9 @@ pub fn section(network: Option<&Value>) -> String {
         .iter()
         .map(|(s, c)| format!("{} {c}", esc(s)))
         .collect();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p>{} operations; {} messages between nodes ({:.2} per operation); {} messages in all ({:.2} per operation); service requests: {}; {} replies no request waited for.</p>\n",
+        "<p>{} operations; {} messages between nodes ({:.2} per operation); {} messages in all ({:.2} per operation); service requests: {}; {} replies no request waited for.</p>",
         n.operations,
         n.server_messages,
         n.server_messages_per_operation,
@@ -116,9 +116,9 @@ pub fn section(network: Option<&Value>) -> String {
     }
     out.push_str("</table>\n");
     if let Some(c) = &n.convergence {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p>Convergence: {} of {} acknowledged elements reached every node; stable latency (ms):</p><table id=\"net-convergence\"><tr><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr><tr>{}</tr></table>\n",
+            "<p>Convergence: {} of {} acknowledged elements reached every node; stable latency (ms):</p><table id=\"net-convergence\"><tr><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr><tr>{}</tr></table>",
             c.reached_every_node,
             c.acknowledged,
             c.stable_latency_ms.cells()
