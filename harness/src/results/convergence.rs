@@ -6,10 +6,10 @@
 //! node's last read lacks never became stable there (the eventual check says which).
 
 use checker::history::{History, Outcome};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Convergence {
     /// Adds acknowledged.
     pub acknowledged: usize,
@@ -19,7 +19,7 @@ pub struct Convergence {
     pub stable_latency_ms: Quantiles,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
     pub p50: f64,
     pub p95: f64,

@@ -5,11 +5,11 @@
 
 use super::convergence::{quantiles, Quantiles};
 use checker::history::{History, Outcome};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One node's requests: how many completed (ok or fail), and their latency.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeLatency {
     pub completed: usize,
     pub latency_ms: Quantiles,

@@ -4,10 +4,13 @@
 //! chatty or slow node shows at a glance.
 
 use super::esc;
+use crate::results::convergence::{Convergence, Quantiles};
+use crate::results::network::NodeLatency;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use workloads::maelstrom::stats::RelayCounts;
 
 /// The parts of `results.json`'s `network` the section shows.
 #[derive(Debug, Default, Deserialize)]
@@ -20,52 +23,18 @@ struct Network {
     all_messages_per_operation: f64,
     unmatched_replies: u64,
     service_requests: BTreeMap<String, u64>,
-    nodes: BTreeMap<String, NodeCounts>,
+    nodes: BTreeMap<String, RelayCounts>,
     requests_per_node: BTreeMap<String, u64>,
     latency_ms_per_node: BTreeMap<String, NodeLatency>,
     convergence: Option<Convergence>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct NodeCounts {
-    to_nodes: u64,
-    to_controller: u64,
-    received: u64,
-    dropped: u64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct NodeLatency {
-    completed: u64,
-    latency_ms: Quantiles,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Quantiles {
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Convergence {
-    acknowledged: u64,
-    reached_every_node: u64,
-    stable_latency_ms: Quantiles,
-}
-
-impl Quantiles {
-    fn cells(&self) -> String {
-        format!(
-            "<td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td>",
-            self.p50, self.p95, self.p99, self.max
-        )
-    }
+/// A row's latency cells.
+fn cells(q: &Quantiles) -> String {
+    format!(
+        "<td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td>",
+        q.p50, q.p95, q.p99, q.max
+    )
 }
 
 /// The section; empty when the run counted no network.
@@ -96,7 +65,7 @@ pub fn section(network: Option<&Value>) -> String {
     let mut names: Vec<&String> = n.nodes.keys().chain(n.latency_ms_per_node.keys()).collect();
     names.sort_by_key(|id| (id.len(), id.to_string()));
     names.dedup();
-    let none = NodeCounts::default();
+    let none = RelayCounts::default();
     let no_latency = NodeLatency::default();
     for id in names {
         let c = n.nodes.get(id).unwrap_or(&none);
@@ -111,7 +80,7 @@ pub fn section(network: Option<&Value>) -> String {
             c.received,
             c.dropped,
             l.completed,
-            l.latency_ms.cells()
+            cells(&l.latency_ms)
         );
     }
     out.push_str("</table>\n");
@@ -121,7 +90,7 @@ pub fn section(network: Option<&Value>) -> String {
             "<p>Convergence: {} of {} acknowledged elements reached every node; stable latency (ms):</p><table id=\"net-convergence\"><tr><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr><tr>{}</tr></table>",
             c.reached_every_node,
             c.acknowledged,
-            c.stable_latency_ms.cells()
+            cells(&c.stable_latency_ms)
         );
     }
     out.push_str("</section>\n");
