@@ -9,6 +9,7 @@ pub mod consistency;
 pub mod export;
 pub mod history;
 pub mod import;
+pub mod kafka;
 pub mod linearizability;
 pub mod model;
 pub mod search;

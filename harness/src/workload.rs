@@ -30,6 +30,7 @@ pub fn default_checks(workload: Workload) -> &'static [CheckKind] {
         // every acknowledged value in every node's final read.
         Workload::Broadcast | Workload::GSet => &[Eventual],
         Workload::Echo => &[Echo],
+        Workload::Kafka => &[Kafka],
     }
 }
 
@@ -54,6 +55,7 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
         CheckKind::ListAppend => workload == TxnAppend,
         CheckKind::RwRegister => workload == TxnRegister,
         CheckKind::Echo => workload == Echo,
+        CheckKind::Kafka => workload == Kafka,
     }
 }
 
@@ -61,7 +63,7 @@ pub fn check_applies(check: CheckKind, workload: Workload) -> bool {
 /// bank transfer moves money between two accounts atomically, and a transaction
 /// reads and writes several keys atomically, which the KV protocol cannot express.
 /// A client adapter (`external`) gets transactions whole and answers them.
-/// Broadcast, g-set and echo are Maelstrom's message shapes, which only Maelstrom
+/// Broadcast, g-set, echo and kafka are Maelstrom's message shapes, which only Maelstrom
 /// nodes speak.
 pub fn required_protocol(workload: Workload) -> Option<(&'static [ClientProtocol], &'static str)> {
     match workload {
@@ -70,10 +72,10 @@ pub fn required_protocol(workload: Workload) -> Option<(&'static [ClientProtocol
             "a transfer must move money between two accounts atomically; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
         )),
         Workload::TxnAppend | Workload::TxnRegister => Some((
-            &[ClientProtocol::Postgres, ClientProtocol::External],
-            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres) or a client adapter that runs them (docs/adapters.md)",
+            &[ClientProtocol::Postgres, ClientProtocol::External, ClientProtocol::Maelstrom],
+            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres), a client adapter that runs them (docs/adapters.md) or a Maelstrom node (txn-list-append, txn-rw-register; docs/maelstrom.md)",
         )),
-        Workload::Broadcast | Workload::GSet | Workload::Echo => Some((
+        Workload::Broadcast | Workload::GSet | Workload::Echo | Workload::Kafka => Some((
             &[ClientProtocol::Maelstrom],
             "it is a Maelstrom workload, which only Maelstrom nodes speak (run a node with --system maelstrom:PATH, docs/maelstrom.md)",
         )),

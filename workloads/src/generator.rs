@@ -61,6 +61,10 @@ pub enum Workload {
     /// their sums: Maelstrom's pn-counter, and the KV protocol's counter with
     /// decrements.
     PnCounter,
+    /// Maelstrom's kafka: `send`s of unique messages to a few logs, `poll`s of them
+    /// from each client's position, `commit_offsets` and `list_committed_offsets`;
+    /// Maelstrom nodes only. The logs are the active keys, never rotated.
+    Kafka,
 }
 
 /// The bank workload's accounts, `0..BANK_ACCOUNTS`, and each one's balance at the
@@ -83,12 +87,15 @@ impl Workload {
         "g-set",
         "echo",
         "pn-counter",
+        "kafka",
     ];
 
     /// Maelstrom's names for faultline's workloads, accepted by `--workload`.
     pub const ALIASES: &'static [(&'static str, Workload)] = &[
         ("lin-kv", Workload::CasRegister),
         ("g-counter", Workload::Counter),
+        ("txn-list-append", Workload::TxnAppend),
+        ("txn-rw-register", Workload::TxnRegister),
     ];
 
     pub fn name(self) -> &'static str {
@@ -104,6 +111,7 @@ impl Workload {
             Workload::GSet => "g-set",
             Workload::Echo => "echo",
             Workload::PnCounter => "pn-counter",
+            Workload::Kafka => "kafka",
             Workload::TxnAppend => "txn-append",
             Workload::TxnRegister => "txn-register",
         }
@@ -142,10 +150,11 @@ impl FromStr for Workload {
             "g-set" => Ok(Workload::GSet),
             "echo" => Ok(Workload::Echo),
             "pn-counter" => Ok(Workload::PnCounter),
+            "kafka" => Ok(Workload::Kafka),
             other => match Workload::ALIASES.iter().find(|(name, _)| *name == other) {
                 Some((_, w)) => Ok(*w),
                 None => Err(format!(
-                    "unknown workload `{other}` (known: {}; Maelstrom's lin-kv and g-counter are cas-register and counter)",
+                    "unknown workload `{other}` (known: {}; Maelstrom's lin-kv, g-counter, txn-list-append and txn-rw-register are cas-register, counter, txn-append and txn-register)",
                     Workload::NAMES.join(", ")
                 )),
             },
@@ -273,9 +282,11 @@ impl Generator {
             Workload::Set | Workload::Broadcast | Workload::GSet => Kind::SetRead,
             Workload::Counter | Workload::PnCounter => Kind::CounterRead,
             Workload::Bank => return vec![Op::bank_read(true)],
-            Workload::UniqueIds | Workload::Echo | Workload::TxnAppend | Workload::TxnRegister => {
-                return Vec::new()
-            }
+            Workload::UniqueIds
+            | Workload::Echo
+            | Workload::TxnAppend
+            | Workload::TxnRegister
+            | Workload::Kafka => return Vec::new(),
             Workload::Register | Workload::CasRegister | Workload::Append => Kind::Plain,
         };
         (0..self.keys_used())
@@ -350,6 +361,12 @@ impl Generator {
                 unreachable!("transactional workloads have a transaction generator")
             }
             Workload::Echo => Op::echo(format!("echo {}", state.fresh_value())),
+            Workload::Kafka => {
+                // The logs are fixed: a poll after a send must be able to ask for
+                // its log, so keys do not rotate.
+                self.generated += 1;
+                return self.kafka_op(roll, key);
+            }
             Workload::Bank => {
                 // The bank is one object: keys do not rotate.
                 self.generated += 1;
@@ -369,6 +386,20 @@ impl Generator {
         }
         self.generated += 1;
         op
+    }
+}
+
+impl Generator {
+    /// A kafka operation: half sends to `key` (of a message unique in the test),
+    /// a third polls of every log, the rest commits and lists of committed offsets.
+    fn kafka_op(&mut self, roll: u32, key: u64) -> Op {
+        let logs: Vec<u64> = self.active.iter().map(|s| s.key).collect();
+        match roll {
+            0..=2 => Op::kafka_send(key, self.generated as i64),
+            3 | 4 => Op::kafka(Kind::KafkaPoll, &logs),
+            _ if self.rng.gen_bool(0.5) => Op::kafka(Kind::KafkaCommit, &logs),
+            _ => Op::kafka(Kind::KafkaList, &logs),
+        }
     }
 }
 

@@ -87,6 +87,16 @@ pub enum Kind {
     BankRead,
     /// Maelstrom's `echo` of a text (the value), answered with the same text.
     Echo,
+    /// Maelstrom's kafka `send` of a message (the value) to the log `key`.
+    KafkaSend,
+    /// Maelstrom's kafka `poll` of the logs named in the value, each from the
+    /// client's position in it.
+    KafkaPoll,
+    /// Maelstrom's kafka `commit_offsets` of the client's positions in the logs
+    /// named in the value.
+    KafkaCommit,
+    /// Maelstrom's kafka `list_committed_offsets` of the logs named in the value.
+    KafkaList,
 }
 
 /// One operation: a function on a key with an argument (`null` for reads).
@@ -183,6 +193,26 @@ impl Op {
         }
     }
 
+    /// A kafka `send` of `msg` to the log `key`.
+    pub fn kafka_send(key: u64, msg: i64) -> Op {
+        Op::append(key, msg).with_kind(Kind::KafkaSend)
+    }
+
+    /// A kafka poll, commit or list of the logs `keys` (the value: their names).
+    pub fn kafka(kind: Kind, keys: &[u64]) -> Op {
+        let names: Vec<Value> = keys.iter().map(|k| Value::from(k.to_string())).collect();
+        Op {
+            f: if kind == Kind::KafkaCommit {
+                OpFn::Write
+            } else {
+                OpFn::Read
+            },
+            key: 0,
+            value: Value::Array(names),
+            kind,
+        }
+    }
+
     /// A bank transfer.
     pub fn transfer(from: u64, to: u64, amount: i64) -> Op {
         Op {
@@ -214,6 +244,10 @@ impl Op {
             Kind::Generate => "generate",
             Kind::Transfer => "transfer",
             Kind::Echo => "echo",
+            Kind::KafkaSend => checker::kafka::SEND_F,
+            Kind::KafkaPoll => checker::kafka::POLL_F,
+            Kind::KafkaCommit => checker::kafka::COMMIT_F,
+            Kind::KafkaList => checker::kafka::LIST_F,
             _ => self.f.name(),
         }
     }

@@ -18,6 +18,11 @@ impl Adapter for Maelstrom {
         Ok(Arc::new(MaelstromFactory::new(
             settings.workload,
             settings.timeout,
+            settings.maelstrom,
         )))
+    }
+
+    fn own_settings(&self) -> &'static [&'static str] {
+        &["topology", "kv-services"]
     }
 }

@@ -22,6 +22,7 @@ use workloads::client::ClientFactory;
 use workloads::etcd::EtcdReads;
 use workloads::external::AdapterCommand;
 use workloads::generator::Workload;
+use workloads::maelstrom::MaelstromOptions;
 use workloads::postgres::Isolation;
 
 /// How the harness's clients speak to a system.
@@ -97,6 +98,8 @@ pub struct ClientSettings {
     pub workload: Workload,
     /// External adapters only: the system file's `[client]` command.
     pub adapter: Option<AdapterCommand>,
+    /// Maelstrom only: broadcast's topology and how seq-kv and lww-kv behave.
+    pub maelstrom: MaelstromOptions,
 }
 
 /// One client protocol.
@@ -134,6 +137,14 @@ pub fn client_factory(
         ("etcd-reads", settings.etcd_reads != EtcdReads::default()),
         ("redis-wait", settings.redis_wait > 0),
         ("isolation", settings.isolation != Isolation::default()),
+        (
+            "topology",
+            settings.maelstrom.topology != Default::default(),
+        ),
+        (
+            "kv-services",
+            settings.maelstrom.kv_services != Default::default(),
+        ),
     ];
     for (flag, set) in given {
         if set && !a.own_settings().contains(&flag) {
@@ -161,6 +172,7 @@ mod tests {
                 working_dir: None,
                 settings: Default::default(),
             }),
+            maelstrom: MaelstromOptions::default(),
         }
     }
 

@@ -21,10 +21,13 @@ pub enum CheckKind {
     RwRegister,
     /// Maelstrom's echo: every acknowledged echo returned what was sent.
     Echo,
+    /// Maelstrom's kafka: no lost, duplicated or reordered messages, committed
+    /// offsets never going backwards (`checker::kafka`).
+    Kafka,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 10] = [
+    pub const ALL: [CheckKind; 11] = [
         CheckKind::Linearizable,
         CheckKind::Sequential,
         CheckKind::Session,
@@ -35,6 +38,7 @@ impl CheckKind {
         CheckKind::ListAppend,
         CheckKind::RwRegister,
         CheckKind::Echo,
+        CheckKind::Kafka,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +53,7 @@ impl CheckKind {
             CheckKind::ListAppend => "list-append",
             CheckKind::RwRegister => "rw-register",
             CheckKind::Echo => "echo",
+            CheckKind::Kafka => "kafka",
         }
     }
 

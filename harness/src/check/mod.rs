@@ -18,6 +18,7 @@ mod bank;
 mod counter;
 mod echo;
 mod eventual;
+mod kafka;
 mod kind;
 pub(crate) mod linearizable;
 mod placement;
@@ -81,6 +82,7 @@ pub enum CheckReport {
     UniqueIds(Box<UniqueIdReport>),
     Txn(Box<checker::txn::TxnReport>),
     Echo(Box<echo::EchoReport>),
+    Kafka(Box<checker::kafka::KafkaReport>),
 }
 
 impl CheckReport {
@@ -212,6 +214,7 @@ pub fn checker(kind: CheckKind) -> &'static dyn Checker {
         CheckKind::ListAppend => &txn::LIST_APPEND,
         CheckKind::RwRegister => &txn::RW_REGISTER,
         CheckKind::Echo => &echo::Echo,
+        CheckKind::Kafka => &kafka::Kafka,
     }
 }
 

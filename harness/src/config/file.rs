@@ -61,6 +61,10 @@ pub struct TestFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_wait: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub topology: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kv_services: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<StringList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quiet: Option<bool>,
@@ -155,6 +159,10 @@ impl TestFile {
             keep_data: Some(c.keep_data.to_string()),
             etcd_reads: (c.etcd_reads != Default::default()).then(|| c.etcd_reads.to_string()),
             redis_wait: (c.redis_wait > 0).then_some(c.redis_wait as i64),
+            topology: (c.maelstrom.topology != Default::default())
+                .then(|| c.maelstrom.topology.to_string()),
+            kv_services: (c.maelstrom.kv_services != Default::default())
+                .then(|| c.maelstrom.kv_services.to_string()),
             // Only an override is written: the system's own promises follow from
             // the system and its settings, which the file already holds.
             expect: c

@@ -24,8 +24,10 @@ pub struct TestArgs {
     pub nodes: Option<i64>,
     /// The workload: register, cas-register, append, set, counter, bank (cl-bank
     /// only), unique-ids, pn-counter (counter with decrements), or the transactional
-    /// txn-append and txn-register (postgres only); for Maelstrom nodes also echo,
-    /// broadcast, g-set, lin-kv (cas-register) and g-counter (counter).
+    /// txn-append and txn-register (postgres, client adapters and Maelstrom nodes);
+    /// for Maelstrom nodes also echo, broadcast, g-set, lin-kv (cas-register),
+    /// g-counter (counter), txn-list-append (txn-append), txn-rw-register
+    /// (txn-register) and kafka.
     #[arg(long, value_name = "W")]
     pub workload: Option<String>,
     /// Logical client processes running at once, spread over the nodes.
@@ -133,6 +135,15 @@ pub struct TestArgs {
     /// it, and is indeterminate if they do not in time. 0: no waiting.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub redis_wait: Option<i64>,
+    /// Maelstrom broadcast only: the `topology` sent to the nodes, as Maelstrom's
+    /// `--topology`: grid (the default), line, total, tree2 (or tree), tree3, tree4.
+    #[arg(long, value_name = "SHAPE")]
+    pub topology: Option<String>,
+    /// Maelstrom only: how the seq-kv and lww-kv services behave: `maelstrom` (the
+    /// default: seq-kv serves stale reads, lww-kv loses concurrent writes, as
+    /// Maelstrom's do) or `linearizable`.
+    #[arg(long, value_name = "MODE")]
+    pub kv_services: Option<String>,
     /// The models this run is judged by, comma-separated, instead of the system's
     /// promises: linearizable, sequential, monotonic-reads, monotonic-writes,
     /// read-your-writes, writes-follow-reads (or `session` for the four), eventual,

@@ -135,6 +135,10 @@ pub struct TestConfig {
     /// Replicas a Redis write waits for; 0 for none.
     #[serde(default)]
     pub redis_wait: u32,
+    /// Maelstrom's broadcast topology and key-value services (refused for other
+    /// systems' clients unless the defaults).
+    #[serde(default)]
+    pub maelstrom: workloads::maelstrom::MaelstromOptions,
     /// The models the run is judged by (`--expect`, else the system's promises);
     /// `None`: the system promises nothing known, and every check decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,6 +174,7 @@ impl TestConfig {
             timeout: self.client_timeout,
             etcd_reads: self.etcd_reads,
             redis_wait: self.redis_wait,
+            maelstrom: self.maelstrom,
             isolation: self.isolation,
             workload: self.workload,
             adapter: None,

@@ -191,6 +191,15 @@ impl Resolver<'_> {
                 0,
                 16,
             )? as u32,
+            maelstrom: workloads::maelstrom::MaelstromOptions {
+                topology: self.parsed(&a.topology, &f.topology, "topology", Default::default())?,
+                kv_services: self.parsed(
+                    &a.kv_services,
+                    &f.kv_services,
+                    "kv-services",
+                    Default::default(),
+                )?,
+            },
             promises,
             quiet: a.quiet || f.quiet.unwrap_or(false),
             config_file: a.config.as_deref().map(absolute),
@@ -546,10 +555,18 @@ impl Resolver<'_> {
 }
 
 /// Maelstrom's broadcast, g-set, g-counter and unique-ids workloads act on one
-/// object per cluster (their messages name no key): one key, never rotated.
+/// object per cluster (their messages name no key): one key, never rotated. Its
+/// lin-kv, transactions and kafka name keys.
 fn one_maelstrom_object(spec: &SystemSpec, workload: Workload) -> bool {
     spec.protocol == crate::adapter::ClientProtocol::Maelstrom
-        && !matches!(workload, Workload::Register | Workload::CasRegister)
+        && !matches!(
+            workload,
+            Workload::Register
+                | Workload::CasRegister
+                | Workload::TxnAppend
+                | Workload::TxnRegister
+                | Workload::Kafka
+        )
 }
 
 /// Why clock faults are refused, when they are among the kinds asked for.

@@ -6,10 +6,10 @@
 //! node's last read lacks never became stable there (the eventual check says which).
 
 use checker::history::{History, Outcome};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Convergence {
     /// Adds acknowledged.
     pub acknowledged: usize,
@@ -19,7 +19,7 @@ pub struct Convergence {
     pub stable_latency_ms: Quantiles,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
     pub p50: f64,
     pub p95: f64,
@@ -84,7 +84,7 @@ fn stable_on(reads: &Reads, e: i64, t0: u64) -> Option<u64> {
     Some(after[from].0.max(t0))
 }
 
-fn quantiles(sorted_ns: &[u64]) -> Quantiles {
+pub(crate) fn quantiles(sorted_ns: &[u64]) -> Quantiles {
     let at = |q: f64| {
         if sorted_ns.is_empty() {
             return 0.0;

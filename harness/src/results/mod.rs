@@ -12,6 +12,7 @@ pub mod browse;
 pub mod convergence;
 pub mod faults;
 pub mod index;
+pub mod network;
 pub mod render;
 pub mod stats;
 pub mod store;

@@ -388,8 +388,9 @@ impl RunFolder {
 #[cfg(test)]
 mod tests;
 
-/// The clients' network statistics, with how long acknowledged elements took to
-/// reach every node for the grow-only set workloads (broadcast, g-set).
+/// The clients' network statistics, with each node's request latencies and, for
+/// the grow-only set workloads (broadcast, g-set), how long acknowledged elements
+/// took to reach every node.
 fn network_with_convergence(
     network: Option<serde_json::Value>,
     workload: workloads::generator::Workload,
@@ -397,6 +398,8 @@ fn network_with_convergence(
 ) -> Option<serde_json::Value> {
     use workloads::generator::Workload;
     let mut network = network?;
+    network["latency_ms_per_node"] =
+        serde_json::to_value(results::network::per_node(history)).unwrap_or_default();
     if matches!(workload, Workload::Broadcast | Workload::GSet) {
         if let Some(c) = results::convergence::convergence(history) {
             network["convergence"] = serde_json::to_value(c).unwrap_or_default();

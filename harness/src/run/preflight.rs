@@ -56,8 +56,14 @@ fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
         )
     {
         return Err(bad_input(format!(
-            "--workload {}: Maelstrom nodes run the workloads Maelstrom's messages express: echo, lin-kv (cas-register), register, g-counter (counter), pn-counter, unique-ids, broadcast, g-set (docs/maelstrom.md)",
+            "--workload {}: Maelstrom nodes run the workloads Maelstrom's messages express: echo, lin-kv (cas-register), register, g-counter (counter), pn-counter, unique-ids, broadcast, g-set, txn-list-append (txn-append), txn-rw-register (txn-register), kafka (docs/maelstrom.md)",
             config.workload
+        )));
+    }
+    if config.maelstrom.topology != Default::default() && config.workload != Workload::Broadcast {
+        return Err(bad_input(format!(
+            "--topology {}: only the broadcast workload sends a topology, not {}",
+            config.maelstrom.topology, config.workload
         )));
     }
     if spec.protocol == ClientProtocol::Postgres && config.workload.txn_model().is_none() {

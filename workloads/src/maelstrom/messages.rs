@@ -4,6 +4,7 @@
 use crate::client::indeterminate;
 use crate::generator::Workload;
 use crate::op::{Completion, Kind, Op, OpFn};
+use crate::txn;
 use serde_json::{json, Value};
 
 /// Maelstrom's error codes that say the operation certainly did not happen
@@ -33,28 +34,29 @@ pub fn request(workload: Workload, op: &Op) -> Option<Value> {
             OpFn::Cas => {
                 json!({"type": "cas", "key": op.key, "from": op.value[0], "to": op.value[1]})
             }
-            OpFn::Append | OpFn::Txn => return None,
+            OpFn::Txn => json!({"type": "txn", "txn": op.value}),
+            OpFn::Append => return None,
         },
         Kind::Echo => json!({"type": "echo", "echo": op.value}),
+        // The client fills in the offsets from its positions (`super::kafka`).
+        Kind::KafkaSend => json!({"type": "send", "key": op.key.to_string(), "msg": op.value}),
+        Kind::KafkaPoll => json!({"type": "poll", "offsets": {}}),
+        Kind::KafkaCommit => json!({"type": "commit_offsets", "offsets": {}}),
+        Kind::KafkaList => json!({"type": "list_committed_offsets", "keys": op.value}),
         Kind::Transfer | Kind::BankRead => return None,
     })
 }
 
 /// The completion a reply body means.
 pub fn completion(workload: Workload, op: &Op, reply: &Value) -> Completion {
-    let kind = reply["type"].as_str().unwrap_or("");
-    if kind == "error" {
-        return error(op, reply);
-    }
-    let expected = format!("{}_ok", request_type(workload, op));
-    if kind != expected {
-        return indeterminate(
-            op,
-            format!("malformed-response: answered {kind:?}, not {expected:?}"),
-        );
+    if let Err(c) = expected_reply(workload, op, reply) {
+        return c;
     }
     if op.kind == Kind::Echo {
         return Completion::ok(reply.get("echo").cloned().unwrap_or(Value::Null));
+    }
+    if op.f == OpFn::Txn {
+        return txn_completion(workload, op, reply);
     }
     if !op.f.is_read() {
         return match op.kind {
@@ -85,6 +87,38 @@ pub fn completion(workload: Workload, op: &Op, reply: &Value) -> Completion {
         );
     }
     Completion::ok(value)
+}
+
+/// A `txn_ok`: its `txn` must answer the transaction asked, micro-op by micro-op,
+/// with reads of the workload's shape ([`txn::completed`]); otherwise it is a
+/// malformed answer, and the transaction may or may not have happened.
+fn txn_completion(workload: Workload, op: &Op, reply: &Value) -> Completion {
+    let checked = match (txn::from_json(&op.value), workload.txn_model()) {
+        (Ok(asked), Some(model)) => txn::completed(&asked, &reply["txn"], model),
+        (Err(e), _) => Err(e),
+        (_, None) => Err(format!("the {workload} workload has no transactions")),
+    };
+    match checked {
+        Ok(mops) => Completion::ok(txn::to_json(&mops)),
+        Err(e) => indeterminate(op, format!("malformed-response: txn_ok: {e}")),
+    }
+}
+
+/// `Ok` when the reply has the request's `_ok` type; otherwise the completion it
+/// means: an error's by Maelstrom's table, a reply of another type indeterminate.
+pub fn expected_reply(workload: Workload, op: &Op, reply: &Value) -> Result<(), Completion> {
+    let kind = reply["type"].as_str().unwrap_or("");
+    if kind == "error" {
+        return Err(error(op, reply));
+    }
+    let expected = format!("{}_ok", request_type(workload, op));
+    if kind != expected {
+        return Err(indeterminate(
+            op,
+            format!("malformed-response: answered {kind:?}, not {expected:?}"),
+        ));
+    }
+    Ok(())
 }
 
 fn request_type(workload: Workload, op: &Op) -> String {
@@ -160,6 +194,35 @@ mod tests {
         );
         let c = completion(Workload::CasRegister, &r, &e(20));
         assert_eq!((c.outcome, c.value), (Outcome::Ok, Value::Null));
+    }
+
+    #[test]
+    fn a_transaction_is_maelstroms_txn_and_its_reads_are_filled_in_from_txn_ok() {
+        let t = Op::txn(&txn::from_json(&json!([["append", 1, 3], ["r", 1, null]])).unwrap());
+        assert_eq!(
+            request(Workload::TxnAppend, &t).unwrap(),
+            json!({"type": "txn", "txn": [["append", 1, 3], ["r", 1, null]]})
+        );
+        let ok = json!({"type": "txn_ok", "txn": [["append", 1, 3], ["r", 1, [2, 3]]]});
+        let c = completion(Workload::TxnAppend, &t, &ok);
+        assert_eq!(
+            (c.outcome, c.value),
+            (Outcome::Ok, json!([["append", 1, 3], ["r", 1, [2, 3]]]))
+        );
+        // A register read of a list, or an answer to another transaction, is not ok.
+        let c = completion(Workload::TxnRegister, &t, &ok);
+        assert_eq!(c.outcome, Outcome::Info);
+        let other = json!({"type": "txn_ok", "txn": [["append", 1, 4], ["r", 1, [4]]]});
+        assert_eq!(
+            completion(Workload::TxnAppend, &t, &other).outcome,
+            Outcome::Info
+        );
+        // txn-conflict (30) is definite: the transaction did not happen.
+        let abort = json!({"type": "error", "code": 30, "text": "conflict"});
+        assert_eq!(
+            completion(Workload::TxnAppend, &t, &abort).outcome,
+            Outcome::Fail
+        );
     }
 
     #[test]

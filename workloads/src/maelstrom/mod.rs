@@ -8,21 +8,24 @@
 //! send their requests from it, and everything a node sends to a client or a service
 //! comes back to it. Replies are matched to requests by `(dest, in_reply_to)`; the
 //! services (`lin-kv`, `seq-kv`, `lww-kv`, `lin-tso`) are answered here
-//! ([`services`]). For broadcast, every node is sent its `topology` at the start and
-//! again every second (a restarted node has forgotten it).
+//! ([`services`]). For broadcast, every node is sent its `topology` ([`topology`])
+//! at the start and again every second (a restarted node has forgotten it).
 //!
 //! A request without a reply within the client timeout is indeterminate (`info`;
 //! `fail` for reads); replies follow Maelstrom's error table ([`messages`]).
 
+pub mod kafka;
 pub mod messages;
 pub mod services;
 pub mod stats;
+pub mod topology;
 
 use crate::client::{indeterminate, BoxFuture, Client, ClientFactory, Target};
 use crate::generator::Workload;
 use crate::op::{Completion, Op};
 use anyhow::{anyhow, Context};
 use serde_json::{json, Value};
+use services::KvServices;
 use stats::NetStats;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -31,6 +34,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
+use topology::Topology;
 
 /// The last octet of the controller's address on a run's subnet.
 const CONTROLLER_OCTET: u8 = 254;
@@ -38,14 +42,29 @@ const CONTROLLER_OCTET: u8 = 254;
 /// Where the relays send their statistics.
 const STATS_DEST: &str = "faultline";
 
+/// The services' random choices (which stale state seq-kv serves, when lww-kv
+/// syncs): fixed, since real timing decides far more of a run than they do.
+const SERVICES_SEED: u64 = 0x6d61_656c;
+
 /// The `src` of the harness's own messages to nodes (topology); their replies are
 /// not waited for.
 const HARNESS_SRC: &str = "c0";
+
+/// The settings only Maelstrom tests have.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct MaelstromOptions {
+    /// Broadcast's `topology` (`--topology`).
+    pub topology: Topology,
+    /// How seq-kv and lww-kv behave (`--kv-services`).
+    pub kv_services: KvServices,
+}
 
 /// Makes Maelstrom clients; [`ClientFactory::prepare`] opens the switchboard.
 pub struct MaelstromFactory {
     workload: Workload,
     timeout: Duration,
+    options: MaelstromOptions,
     board: OnceLock<Arc<Switchboard>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -62,10 +81,15 @@ struct Switchboard {
 }
 
 impl MaelstromFactory {
-    pub fn new(workload: Workload, timeout: Duration) -> MaelstromFactory {
+    pub fn new(
+        workload: Workload,
+        timeout: Duration,
+        options: MaelstromOptions,
+    ) -> MaelstromFactory {
         MaelstromFactory {
             workload,
             timeout,
+            options,
             board: OnceLock::new(),
             tasks: Mutex::new(Vec::new()),
         }
@@ -117,6 +141,7 @@ impl ClientFactory for MaelstromFactory {
             addr,
             workload: self.workload,
             timeout: self.timeout,
+            consumer: kafka::Consumer::default(),
         }))
     }
 
@@ -143,7 +168,10 @@ impl ClientFactory for MaelstromFactory {
             nodes,
             pending: Mutex::new(HashMap::new()),
             next_msg: AtomicU64::new(1),
-            services: Mutex::default(),
+            services: Mutex::new(services::Services::new(
+                self.options.kv_services,
+                SERVICES_SEED,
+            )),
             stats: Mutex::default(),
         });
         self.board
@@ -152,7 +180,7 @@ impl ClientFactory for MaelstromFactory {
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         tasks.push(tokio::spawn(Arc::clone(&board).receive()));
         if self.workload == Workload::Broadcast {
-            tasks.push(tokio::spawn(board.send_topology()));
+            tasks.push(tokio::spawn(board.send_topology(self.options.topology)));
         }
         Ok(())
     }
@@ -198,7 +226,7 @@ impl Switchboard {
                 .services
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .handle(dest, body);
+                .handle(dest, &src, body);
             let out = json!({"src": dest, "dest": src, "body": reply});
             let _ = self.socket.send_to(out.to_string().as_bytes(), from).await;
             return;
@@ -220,10 +248,10 @@ impl Switchboard {
 
     /// Sends every node its topology now and every second after (a restarted
     /// node has forgotten it; a lost datagram is sent again).
-    async fn send_topology(self: Arc<Self>) {
+    async fn send_topology(self: Arc<Self>, shape: Topology) {
         let mut ids: Vec<&String> = self.nodes.keys().collect();
         ids.sort_by_key(|id| (id.len(), id.to_string()));
-        let topology = grid(&ids);
+        let topology = shape.neighbours(&ids);
         loop {
             for (id, addr) in &self.nodes {
                 let msg_id = self.next_msg.fetch_add(1, Ordering::Relaxed);
@@ -236,32 +264,6 @@ impl Switchboard {
     }
 }
 
-/// Maelstrom's default topology: the nodes in a square grid, each a neighbour of
-/// the nodes left, right, above and below it.
-pub fn grid(ids: &[&String]) -> Value {
-    let n = ids.len();
-    let width = (1..=n).find(|w| w * w >= n).unwrap_or(1);
-    let mut out = serde_json::Map::new();
-    for (i, id) in ids.iter().enumerate() {
-        let (x, y) = (i % width, i / width);
-        let mut near = Vec::new();
-        if x > 0 {
-            near.push(ids[i - 1].as_str());
-        }
-        if x + 1 < width && i + 1 < n {
-            near.push(ids[i + 1].as_str());
-        }
-        if y > 0 {
-            near.push(ids[i - width].as_str());
-        }
-        if i + width < n {
-            near.push(ids[i + width].as_str());
-        }
-        out.insert(id.to_string(), json!(near));
-    }
-    Value::Object(out)
-}
-
 /// Client `c<process + 1>` of one node.
 struct MaelstromClient {
     board: Arc<Switchboard>,
@@ -270,6 +272,8 @@ struct MaelstromClient {
     addr: SocketAddr,
     workload: Workload,
     timeout: Duration,
+    /// Kafka only: the client's positions in the logs.
+    consumer: kafka::Consumer,
 }
 
 impl MaelstromClient {
@@ -285,6 +289,9 @@ impl MaelstromClient {
         };
         let msg_id = self.board.next_msg.fetch_add(1, Ordering::Relaxed);
         body["msg_id"] = json!(msg_id);
+        if self.workload == Workload::Kafka {
+            self.consumer.prepare(op, &mut body);
+        }
         let key = (self.name.clone(), msg_id);
         let (tx, rx) = oneshot::channel();
         self.board
@@ -314,6 +321,7 @@ impl MaelstromClient {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&key);
         let c = match reply {
+            Ok(r) if self.workload == Workload::Kafka => self.consumer.completion(op, &body, &r),
             Ok(r) => messages::completion(self.workload, op, &r),
             Err(c) => c,
         };
@@ -342,17 +350,6 @@ impl Client for MaelstromClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_grid_topology_links_each_node_to_its_neighbours() {
-        let ids: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
-        let refs: Vec<&String> = ids.iter().collect();
-        let g = grid(&refs);
-        // 3 wide: n1 n2 n3 / n4 n5
-        assert_eq!(g["n1"], json!(["n2", "n4"]));
-        assert_eq!(g["n5"], json!(["n4", "n2"]));
-        assert_eq!(g["n3"], json!(["n2"]));
-    }
 
     #[test]
     fn a_relay_address_comes_from_the_node_url() {

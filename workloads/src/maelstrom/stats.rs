@@ -5,12 +5,12 @@
 //! its earlier incarnations are kept aside and added. Counts a relay made after its
 //! last report before a kill are lost (at most half a second's worth).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
 /// One relay's counts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelayCounts {
     /// Messages the node sent to other nodes.
     pub to_nodes: u64,

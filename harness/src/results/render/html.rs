@@ -3,7 +3,7 @@
 //! check's verdict; each failing check's counterexample is spelled out and drawn,
 //! naming its operations, their nodes and the fault in force; the timeline draws
 //! every operation on its process lane with the nemesis's faults as bands, with zoom,
-//! pan and details on hover or click.
+//! pan and details on hover or click; a Maelstrom run adds its network figures.
 //!
 //! The page's data is one typed JSON document ([`Data`]) the script draws from. A
 //! large history stays small and fast: past [`KEEP_ALL`] operations, only those
@@ -12,6 +12,7 @@
 
 mod data;
 mod logs;
+mod network;
 mod nodes;
 mod plots;
 mod txn_graph;
@@ -60,6 +61,7 @@ impl Renderer for Html<'_> {
         }
         out.push_str(TIMELINE);
         out.push_str(&plots::section(self.history, &data, &r.availability));
+        out.push_str(&network::section(r.network.as_ref()));
         if let Some(s) = &self.settings {
             let _ = write!(
                 out,
