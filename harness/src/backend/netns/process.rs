@@ -84,6 +84,40 @@ pub fn spawn(launch: &Launch) -> Result<Child> {
         .map_err(|_| anyhow!("the process spawner thread is gone"))?
 }
 
+/// Starts `cmd` from the spawner thread, asking for SIGKILL when that thread (the
+/// harness) dies, in a process group of its own (so a Ctrl-C at the terminal does
+/// not reach it before the harness has used it to clean up): for helpers that must
+/// not outlive a harness killed with -9, such as the SSH backend's master
+/// connections.
+pub fn spawn_tied(mut cmd: Command) -> Result<Child> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let parent = std::process::id() as libc::pid_t;
+        cmd.process_group(0);
+        // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        let _ = tx.send(cmd.spawn().map_err(|e| anyhow!("cannot start {program}: {e}")));
+    });
+    spawner()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .map_err(|_| anyhow!("the process spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| anyhow!("the process spawner thread is gone"))?
+}
+
 fn spawn_here(l: &Launch) -> Result<Child> {
     let ns_path = Path::new("/run/netns").join(&l.netns);
     let ns = File::open(&ns_path).with_context(|| {
