@@ -277,16 +277,34 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
     assert!(out.contains("hosts.toml") && out.contains("line 6") && out.contains("prot"), "{out}");
 }
 
-/// Cluster start over SSH for 5 nodes, upload excluded (the figure in the README).
+/// The README's figures: a 5-node cluster started over SSH (upload excluded), and
+/// partitions from decision to in force on 5 hosts.
 #[test]
 #[ignore]
-fn five_nodes_start_over_ssh_quickly() {
+fn five_nodes_start_over_ssh_and_partitions_take_effect_quickly() {
     build_raft_kv();
     let hosts = SshHosts::new(5);
     let dir = tempfile::tempdir().unwrap();
     let file = hosts.hosts_file();
-    let (code, run_dir, out) = run_test(dir.path(), &["--system", "raft-kv", "--nodes", "5", "--time-limit", "3s", "--nemesis", "partition", "--hosts", file.to_str().unwrap()]);
+    let (code, run_dir, out) = run_test(dir.path(), &["--system", "raft-kv", "--nodes", "5", "--time-limit", "12s", "--nemesis", "partition", "--nemesis-interval", "1s", "--hosts", file.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
+    let phases = read_json(&run_dir.join("ssh.json"));
+    let start = phases["start_s"].as_f64().unwrap() + phases["ready_s"].as_f64().unwrap();
+    println!("ssh start phases: {phases}\n5 nodes started and ready, upload excluded: {start:.2} s");
     let results = read_json(&run_dir.join("results.json"));
-    println!("timings: {}", results["timings_s"]);
+    let mut took: Vec<f64> = results["nemesis"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["stage"] == "complete" && e["f"].as_str().unwrap().starts_with("start"))
+        .filter_map(|e| e["took_s"].as_f64())
+        .collect();
+    took.sort_by(f64::total_cmp);
+    assert!(!took.is_empty(), "no partition started: {out}");
+    println!(
+        "partition decided to in force over ssh: median {:.0} ms, all {:?} ms",
+        took[took.len() / 2] * 1e3,
+        took.iter().map(|t| (t * 1e3).round()).collect::<Vec<_>>()
+    );
+    assert!(start < 5.0, "5 nodes took {start:.2} s to start over ssh");
 }

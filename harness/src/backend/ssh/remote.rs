@@ -272,10 +272,13 @@ mod tests {
         let s = start("abc123", "n1", &launch);
         assert!(s.contains("setsid sh -c"), "{s}");
         assert!(s.contains("d=/tmp/faultline-abc123/n1"), "{s}");
-        assert!(
-            s.contains("exec env RUST_LOG=info /tmp/faultline-abc123/bin/raft-kv --id"),
-            "{s}"
+        // The command is one quoted word for the supervisor, which evals it.
+        let command = launch.command_line();
+        assert_eq!(
+            shell_words::split(&command).unwrap(),
+            ["exec", "env", "RUST_LOG=info", "/tmp/faultline-abc123/bin/raft-kv", "--id", "n 1"]
         );
+        assert!(s.contains(&*quote(&command)), "{s}");
     }
 
     #[test]
