@@ -6,6 +6,11 @@
 //! is a new channel on one TCP connection per host (authenticated once), so a fault
 //! costs one local fork and one round trip, not a handshake.
 //!
+//! The nemesis's commands (partitions: `iptables-save`, `iptables-restore`) go
+//! through a long-lived `sh` on each host instead ([`Conn::run_in_shell`]): a new
+//! channel still costs an `ssh` process here and a session with a login shell there,
+//! which on a loaded machine is most of a fault's latency.
+//!
 //! The master (`ssh -M -N`) is started from the harness's spawner thread with
 //! `PR_SET_PDEATHSIG`, so a harness killed with -9 takes it along; what the run left
 //! on the hosts is then `faultline clean --hosts`'s job.
@@ -29,6 +34,17 @@ pub struct Conn {
     master: Mutex<Option<Child>>,
     /// Commands go through `sudo -n` (the user is not root).
     sudo: AtomicBool,
+    /// The long-lived shell, once started (`None` again after it failed).
+    shell: tokio::sync::Mutex<Option<Shell>>,
+    /// Numbers each command's end marker in the shell.
+    commands: std::sync::atomic::AtomicU64,
+}
+
+/// A long-lived `sh` on the host, fed scripts on its standard input.
+struct Shell {
+    _child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::BufReader<tokio::process::ChildStdout>,
 }
 
 impl Conn {
@@ -67,6 +83,8 @@ impl Conn {
             control: control.to_path_buf(),
             master: Mutex::new(Some(child)),
             sudo: AtomicBool::new(false),
+            shell: tokio::sync::Mutex::new(None),
+            commands: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -96,6 +114,41 @@ impl Conn {
         let mut cmd = self.command(script);
         let out = run_with_input(&mut cmd, input)?;
         self.output(out)
+    }
+
+    /// [`Conn::run`] through the host's long-lived shell (started on first use);
+    /// a shell that fails is dropped and the command runs as [`Conn::run_async`].
+    pub async fn run_in_shell(&self, script: &str, input: Option<String>) -> Result<String> {
+        let mut shell = self.shell.lock().await;
+        if shell.is_none() {
+            *shell = self.start_shell().ok();
+        }
+        if let Some(sh) = shell.as_mut() {
+            let n = self.commands.fetch_add(1, Ordering::Relaxed);
+            match sh.run(n, script, input.as_deref()).await {
+                Ok(Ok(out)) => return Ok(out),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => *shell = None,
+            }
+        }
+        drop(shell);
+        self.run_async(script, input).await
+    }
+
+    fn start_shell(&self) -> Result<Shell> {
+        let mut cmd = tokio::process::Command::from(self.command("exec sh"));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().context("starting ssh")?;
+        let stdin = child.stdin.take().context("no stdin")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        Ok(Shell {
+            _child: child,
+            stdin,
+            stdout: tokio::io::BufReader::new(stdout),
+        })
     }
 
     /// [`Conn::run`] without blocking the runtime.
@@ -155,6 +208,9 @@ impl Conn {
 
     /// Ends the master connection. Idempotent.
     pub fn close(&self) {
+        if let Ok(mut shell) = self.shell.try_lock() {
+            *shell = None;
+        }
         let mut master = self.master.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(mut child) = master.take() {
             let _ = child.kill();
@@ -168,6 +224,56 @@ impl Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+impl Shell {
+    /// Runs `script` (in a child `sh`, fed `input`), and reads its output up to its
+    /// numbered end marker, which carries its status and standard error. The outer
+    /// `Err` is the shell's own failure (start another); the inner one, the script's.
+    async fn run(
+        &mut self,
+        n: u64,
+        script: &str,
+        input: Option<&str>,
+    ) -> std::io::Result<Result<String>> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let marker = format!("__FL_END_{n}__");
+        let stdin_part = match input {
+            Some(text) => {
+                let nl = if text.ends_with('\n') { "" } else { "\n" };
+                format!("<<'__FL_IN_{n}__'\n{text}{nl}__FL_IN_{n}__\n")
+            }
+            None => "< /dev/null\n".to_string(),
+        };
+        // Standard output goes straight back (fd 3); standard error is kept in a
+        // variable and sent, on one line, after the marker.
+        let job = format!(
+            "{{ fl_err=$( {{ sh -c {} {stdin_part}}} 2>&1 1>&3 ); fl_rc=$?; }} 3>&1\n\
+             printf '\\n{marker} %s %s\\n' \"$fl_rc\" \"$(printf %s \"$fl_err\" | tr '\\n' ' ')\"\n",
+            shell_words::quote(script)
+        );
+        self.stdin.write_all(job.as_bytes()).await?;
+        self.stdin.flush().await?;
+        let mut out = String::new();
+        loop {
+            let mut line = String::new();
+            if self.stdout.read_line(&mut line).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            if let Some(rest) = line.strip_prefix(&marker) {
+                // The marker's leading newline ended the output's last line.
+                out.pop();
+                let rest = rest.trim();
+                let (rc, err) = rest.split_once(' ').unwrap_or((rest, ""));
+                return Ok(if rc == "0" {
+                    Ok(out)
+                } else {
+                    Err(anyhow!("exit status {rc}: {}", err.trim()))
+                });
+            }
+            out.push_str(&line);
+        }
     }
 }
 

@@ -608,7 +608,7 @@ impl ClusterControl for SshCluster {
             let script = format!("PATH=$PATH:/usr/sbin:/sbin exec {}", shell_words::join(&argv));
             let input = command.input.map(|s| remote::chains_to_host(&s, run_id));
             let out = inner.conns[i]
-                .run_async(&script, input)
+                .run_in_shell(&script, input)
                 .await
                 .with_context(|| format!("node {id} on {}: {}", inner.conns[i].host.label(), command.program))?;
             Ok(remote::chains_from_host(&out, run_id))
