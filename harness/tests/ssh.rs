@@ -84,7 +84,15 @@ impl SshHosts {
             )
             .unwrap();
             let child = Command::new("ip")
-                .args(["netns", "exec", &self.namespaces[i + 1], "/usr/sbin/sshd", "-D", "-e", "-f"])
+                .args([
+                    "netns",
+                    "exec",
+                    &self.namespaces[i + 1],
+                    "/usr/sbin/sshd",
+                    "-D",
+                    "-e",
+                    "-f",
+                ])
                 .arg(&config)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -96,7 +104,12 @@ impl SshHosts {
         std::fs::write(self.path("known_hosts"), known).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         for ip in &self.ips {
-            while std::net::TcpStream::connect_timeout(&(*ip, 22).into(), Duration::from_millis(200)).is_err() {
+            while std::net::TcpStream::connect_timeout(
+                &(*ip, 22).into(),
+                Duration::from_millis(200),
+            )
+            .is_err()
+            {
                 assert!(Instant::now() < deadline, "sshd on {ip} did not come up");
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -160,7 +173,12 @@ fn keygen(path: &Path) {
 /// Runs `faultline test` with `args` and returns (exit code, run folder, output).
 fn run_test(cwd: &Path, args: &[&str]) -> (Option<i32>, PathBuf, String) {
     let results = cwd.join("results");
-    let mut all = vec!["test", "--quiet", "--results-dir", results.to_str().unwrap()];
+    let mut all = vec![
+        "test",
+        "--quiet",
+        "--results-dir",
+        results.to_str().unwrap(),
+    ];
     all.extend_from_slice(args);
     let out = faultline(&all, cwd);
     let run_dir = results.join("latest").canonicalize().unwrap_or_default();
@@ -175,11 +193,19 @@ fn assert_nothing_left(hosts: &SshHosts, run_id: &str) {
     assert!(procs.is_empty(), "processes left: {procs:?}");
     let chains = hosts.chains_left();
     assert!(chains.is_empty(), "chains left: {chains:?}");
-    assert!(!std::env::temp_dir().join(format!("fl-ssh-{run_id}")).exists(), "control sockets left");
+    assert!(
+        !std::env::temp_dir()
+            .join(format!("fl-ssh-{run_id}"))
+            .exists(),
+        "control sockets left"
+    );
 }
 
 fn run_id_of(run_dir: &Path) -> String {
-    read_json(&run_dir.join("test.json"))["run_id"].as_str().unwrap().to_string()
+    read_json(&run_dir.join("test.json"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -188,23 +214,47 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
     let hosts = SshHosts::new(3);
     let dir = tempfile::tempdir().unwrap();
     let file = hosts.hosts_file();
-    let common = ["--system", "raft-kv", "--nodes", "3", "--time-limit", "10s", "--nemesis", "partition,kill", "--nemesis-interval", "1s", "--seed", "7"];
-    let (code, run_dir, out) = run_test(dir.path(), &[&common[..], &["--hosts", file.to_str().unwrap()]].concat());
+    let common = [
+        "--system",
+        "raft-kv",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "10s",
+        "--nemesis",
+        "partition,kill",
+        "--nemesis-interval",
+        "1s",
+        "--seed",
+        "7",
+    ];
+    let (code, run_dir, out) = run_test(
+        dir.path(),
+        &[&common[..], &["--hosts", file.to_str().unwrap()]].concat(),
+    );
     assert_eq!(code, Some(0), "{out}");
     let results = read_json(&run_dir.join("results.json"));
     let events = results["nemesis"]["events"].as_array().unwrap();
     for kind in ["partition", "kill", "restart"] {
         assert!(
-            events.iter().any(|e| e["f"].as_str().unwrap_or("").contains(kind) && e["stage"] == "complete"),
+            events
+                .iter()
+                .any(|e| e["f"].as_str().unwrap_or("").contains(kind) && e["stage"] == "complete"),
             "no {kind} completed: {events:?}"
         );
     }
     let failed: Vec<_> = events.iter().filter(|e| !e["error"].is_null()).collect();
     assert!(failed.is_empty(), "faults failed over ssh: {failed:?}");
     assert!(results["warnings"].as_array().unwrap().is_empty(), "{out}");
-    assert!(results["stats"]["total"]["ok"].as_u64().unwrap() > 50, "{out}");
+    assert!(
+        results["stats"]["total"]["ok"].as_u64().unwrap() > 50,
+        "{out}"
+    );
     let log = std::fs::read_to_string(run_dir.join("nodes/n1.log")).unwrap();
-    assert!(log.contains("starting n1"), "the node's log was not fetched: {log}");
+    assert!(
+        log.contains("starting n1"),
+        "the node's log was not fetched: {log}"
+    );
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
     let (local, _, out) = run_test(dir.path(), &common);
     assert_eq!(local, code, "the namespace backend disagrees: {out}");
@@ -218,7 +268,21 @@ fn a_stale_read_bug_is_caught_over_ssh() {
     let file = hosts.hosts_file();
     let (code, run_dir, out) = run_test(
         dir.path(),
-        &["--system", "raft-kv", "--system-arg=--bug=stale-read", "--nodes", "5", "--time-limit", "12s", "--nemesis", "partition", "--seed", "11", "--hosts", file.to_str().unwrap()],
+        &[
+            "--system",
+            "raft-kv",
+            "--system-arg=--bug=stale-read",
+            "--nodes",
+            "5",
+            "--time-limit",
+            "12s",
+            "--nemesis",
+            "partition",
+            "--seed",
+            "11",
+            "--hosts",
+            file.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, Some(1), "{out}");
     let results = read_json(&run_dir.join("results.json"));
@@ -234,7 +298,21 @@ fn clean_hosts_removes_everything_a_controller_killed_with_sigkill_left() {
     let file = hosts.hosts_file();
     let results = dir.path().join("results");
     let mut controller = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["test", "--quiet", "--system", "raft-kv", "--nodes", "3", "--time-limit", "60s", "--nemesis", "partition", "--nemesis-interval", "1s", "--hosts"])
+        .args([
+            "test",
+            "--quiet",
+            "--system",
+            "raft-kv",
+            "--nodes",
+            "3",
+            "--time-limit",
+            "60s",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1s",
+            "--hosts",
+        ])
         .arg(&file)
         .arg("--results-dir")
         .arg(&results)
@@ -253,10 +331,17 @@ fn clean_hosts_removes_everything_a_controller_killed_with_sigkill_left() {
     controller.wait().unwrap();
     let run_id = run_id_of(&results.join("latest").canonicalize().unwrap());
     let root = format!("/tmp/faultline-{run_id}");
-    assert!(Path::new(&root).exists() && !processes_mentioning(&root).is_empty(), "the dead run left nothing to clean");
+    assert!(
+        Path::new(&root).exists() && !processes_mentioning(&root).is_empty(),
+        "the dead run left nothing to clean"
+    );
     let out = faultline(&["clean", "--hosts", file.to_str().unwrap()], dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("run {run_id}: killed")), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("run {run_id}: killed")),
+        "{}",
+        text(&out)
+    );
     assert_nothing_left(&hosts, &run_id);
 }
 
@@ -266,15 +351,39 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
     let file = dir.path().join("hosts.toml");
     // Nothing listens on port 1 of loopback: both hosts refuse the connection.
     std::fs::write(&file, "[[hosts]]\naddress = \"127.0.0.1\"\nport = 1\n\n[[hosts]]\naddress = \"127.0.0.2\"\nport = 1\n").unwrap();
-    let (code, _, out) = run_test(dir.path(), &["--system", "raft-kv", "--nodes", "2", "--nemesis", "partition,clock-bump", "--hosts", file.to_str().unwrap()]);
+    let (code, _, out) = run_test(
+        dir.path(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nodes",
+            "2",
+            "--nemesis",
+            "partition,clock-bump",
+            "--hosts",
+            file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, Some(3), "{out}");
-    for expected in ["127.0.0.1:1", "127.0.0.2:1", "clock faults (clock-bump) over ssh are not built yet", "3 problems"] {
+    for expected in [
+        "127.0.0.1:1",
+        "127.0.0.2:1",
+        "clock faults (clock-bump) over ssh are not built yet",
+        "3 problems",
+    ] {
         assert!(out.contains(expected), "no {expected:?} in {out}");
     }
-    std::fs::write(&file, "[[hosts]]\naddress = \"127.0.0.1\"\n\n[[hosts]]\naddress = \"127.0.0.2\"\nprot = 22\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[hosts]]\naddress = \"127.0.0.1\"\n\n[[hosts]]\naddress = \"127.0.0.2\"\nprot = 22\n",
+    )
+    .unwrap();
     let (code, _, out) = run_test(dir.path(), &["--hosts", file.to_str().unwrap()]);
     assert_eq!(code, Some(3), "{out}");
-    assert!(out.contains("hosts.toml") && out.contains("line 6") && out.contains("prot"), "{out}");
+    assert!(
+        out.contains("hosts.toml") && out.contains("line 6") && out.contains("prot"),
+        "{out}"
+    );
 }
 
 /// The README's figures: a 5-node cluster started over SSH (upload excluded), and
@@ -286,11 +395,29 @@ fn five_nodes_start_over_ssh_and_partitions_take_effect_quickly() {
     let hosts = SshHosts::new(5);
     let dir = tempfile::tempdir().unwrap();
     let file = hosts.hosts_file();
-    let (code, run_dir, out) = run_test(dir.path(), &["--system", "raft-kv", "--nodes", "5", "--time-limit", "12s", "--nemesis", "partition", "--nemesis-interval", "1s", "--hosts", file.to_str().unwrap()]);
+    let (code, run_dir, out) = run_test(
+        dir.path(),
+        &[
+            "--system",
+            "raft-kv",
+            "--nodes",
+            "5",
+            "--time-limit",
+            "12s",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1s",
+            "--hosts",
+            file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, Some(0), "{out}");
     let phases = read_json(&run_dir.join("ssh.json"));
     let start = phases["start_s"].as_f64().unwrap() + phases["ready_s"].as_f64().unwrap();
-    println!("ssh start phases: {phases}\n5 nodes started and ready, upload excluded: {start:.2} s");
+    println!(
+        "ssh start phases: {phases}\n5 nodes started and ready, upload excluded: {start:.2} s"
+    );
     let results = read_json(&run_dir.join("results.json"));
     let mut took: Vec<f64> = results["nemesis"]["events"]
         .as_array()

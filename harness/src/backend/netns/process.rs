@@ -97,7 +97,14 @@ pub fn spawn_tied(mut cmd: Command) -> Result<Child> {
         // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 if libc::getppid() != parent {
@@ -107,7 +114,10 @@ pub fn spawn_tied(mut cmd: Command) -> Result<Child> {
             });
         }
         let program = cmd.get_program().to_string_lossy().into_owned();
-        let _ = tx.send(cmd.spawn().map_err(|e| anyhow!("cannot start {program}: {e}")));
+        let _ = tx.send(
+            cmd.spawn()
+                .map_err(|e| anyhow!("cannot start {program}: {e}")),
+        );
     });
     spawner()
         .lock()

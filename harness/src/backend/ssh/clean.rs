@@ -42,7 +42,10 @@ pub fn clean_hosts(hosts: &[Host], mode: CleanMode) -> Result<Vec<String>> {
             .enumerate()
             .map(|(i, host)| {
                 let control = control_dir.join(i.to_string());
-                (host.label(), s.spawn(move || clean_host(host, &control, mode)))
+                (
+                    host.label(),
+                    s.spawn(move || clean_host(host, &control, mode)),
+                )
             })
             .collect();
         running
@@ -91,7 +94,10 @@ fn clean_host(host: &Host, control: &std::path::Path, mode: CleanMode) -> Result
             _ => {}
         }
         if mode.dry_run {
-            lines.push(format!("run {id}: would stop its nodes and remove its chains and {}", remote::run_root(&id)));
+            lines.push(format!(
+                "run {id}: would stop its nodes and remove its chains and {}",
+                remote::run_root(&id)
+            ));
             continue;
         }
         let killed = conn.run(&remote::stop_all(&id, None, 1), None)?;
@@ -161,7 +167,10 @@ mod tests {
 
     #[test]
     fn a_run_whose_controller_is_this_process_is_live_and_a_gone_one_is_dead() {
-        assert!(matches!(judge(Some(&super::super::owner_record())), Owner::LiveHere(_)));
+        assert!(matches!(
+            judge(Some(&super::super::owner_record())),
+            Owner::LiveHere(_)
+        ));
         assert_eq!(judge(Some("another-boot 1 1")), Owner::Elsewhere);
         assert_eq!(judge(None), Owner::Dead);
     }

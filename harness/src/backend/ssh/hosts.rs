@@ -80,8 +80,12 @@ struct Doc {
 
 /// Reads a hosts file: `[[hosts]]` tables and nothing else.
 pub fn read_file(path: &Path) -> Result<Vec<Host>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad_input(format!("hosts file {}: cannot read it: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        bad_input(format!(
+            "hosts file {}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
     let hosts = parse(&text, path)?;
     if hosts.is_empty() {
         return Err(bad_input(format!(
@@ -95,9 +99,8 @@ pub fn read_file(path: &Path) -> Result<Vec<Host>> {
 /// The `[[hosts]]` of a TOML text (a hosts file or a test file; other keys are the
 /// caller's), checked, with keys relative to the file's folder made absolute.
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Host>> {
-    let doc: Doc = toml::from_str(text).map_err(|e| {
-        bad_input(format!("{}: {}", path.display(), e.to_string().trim_end()))
-    })?;
+    let doc: Doc = toml::from_str(text)
+        .map_err(|e| bad_input(format!("{}: {}", path.display(), e.to_string().trim_end())))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut hosts: Vec<Host> = Vec::new();
     let mut seen: Vec<(String, usize)> = Vec::new();
@@ -108,7 +111,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Host>> {
         check(&host).map_err(|why| bad_input(format!("{at}: host {}: {why}", host.address)))?;
         if let Some(key) = &host.key {
             let key = expand_home(key);
-            let key = if key.is_absolute() { key } else { base.join(key) };
+            let key = if key.is_absolute() {
+                key
+            } else {
+                base.join(key)
+            };
             if !key.is_file() {
                 return Err(bad_input(format!(
                     "{at}: host {}: key file {} does not exist",
@@ -134,8 +141,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Host>> {
 fn check(host: &Host) -> std::result::Result<(), String> {
     let word = |s: &str| {
         !s.is_empty()
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
     };
     if !word(&host.address) {
@@ -195,9 +201,15 @@ mod tests {
     fn errors_name_the_file_and_the_line_of_the_host() {
         let text = "[[hosts]]\naddress = \"10.1.0.1\"\n\n[[hosts]]\naddress = \"10.1.0.2\"\nkey = \"/no/such/key\"\n";
         let e = format!("{:#}", parse_text(text).unwrap_err());
-        assert!(e.contains("/tmp/hosts.toml:4") || e.contains("/tmp/hosts.toml:5"), "{e}");
+        assert!(
+            e.contains("/tmp/hosts.toml:4") || e.contains("/tmp/hosts.toml:5"),
+            "{e}"
+        );
         assert!(e.contains("/no/such/key does not exist"), "{e}");
-        let e = format!("{:#}", parse_text("[[hosts]]\naddress = \"a\"\nprot = 22\n").unwrap_err());
+        let e = format!(
+            "{:#}",
+            parse_text("[[hosts]]\naddress = \"a\"\nprot = 22\n").unwrap_err()
+        );
         assert!(e.contains("line 3") && e.contains("prot"), "{e}");
         let e = format!(
             "{:#}",

@@ -92,7 +92,10 @@ impl SshCluster {
         cluster.inner.phase("ready_s", t0);
         cluster.inner.write_timings();
         if let Err(e) = started {
-            let e = e.context(format!("run {}: the cluster did not come up", cluster.inner.run_id));
+            let e = e.context(format!(
+                "run {}: the cluster did not come up",
+                cluster.inner.run_id
+            ));
             return Err(match cluster.teardown().await {
                 Ok(()) => e,
                 Err(t) => e.context(format!("(and cleaning up failed: {t:#})")),
@@ -106,7 +109,10 @@ impl SshCluster {
         for (i, node) in self.inner.nodes.iter().enumerate() {
             if let Err(e) = readiness::wait_ready(node, timeout).await {
                 let tail = self.inner.log_tail(i);
-                return Err(e.context(format!("the end of its log on {}:\n{tail}", self.inner.conns[i].host.label())));
+                return Err(e.context(format!(
+                    "the end of its log on {}:\n{tail}",
+                    self.inner.conns[i].host.label()
+                )));
             }
         }
         self.inner
@@ -151,7 +157,9 @@ impl SshCluster {
 impl Inner {
     fn connect_and_start(opts: SshOptions) -> Result<Inner> {
         naming::check_run_id(&opts.run_id)?;
-        opts.system.validate().with_context(|| opts.system.origin())?;
+        opts.system
+            .validate()
+            .with_context(|| opts.system.origin())?;
         if opts.hosts.len() < opts.node_count {
             return Err(crate::error::bad_input(format!(
                 "--hosts: {} nodes need {} hosts (one node per host), and only {} are listed",
@@ -229,7 +237,7 @@ impl Inner {
     }
 
     /// The run's folders on every host, and the binary, in parallel.
-    fn prepare_hosts(&self, ids: &[String], upload: Option<&(PathBuf, String)>) -> Result<()> {
+    fn prepare_hosts(&self, ids: &[String], upload: Option<&preflight::Upload>) -> Result<()> {
         let owner = owner_record();
         self.on_every_host(|i, conn| {
             conn.run(&remote::prepare(&self.run_id, &ids[i], &owner), None)?;
@@ -277,7 +285,8 @@ impl Inner {
                 .into_iter()
                 .filter_map(|(i, h)| {
                     let r = h.join().unwrap_or_else(|_| Err(anyhow!("panicked")));
-                    r.err().map(|e| format!("host {}: {e:#}", self.conns[i].host.label()))
+                    r.err()
+                        .map(|e| format!("host {}: {e:#}", self.conns[i].host.label()))
                 })
                 .collect()
         });
@@ -340,10 +349,17 @@ impl Inner {
                 continue;
             }
             let id = &self.nodes[i].id;
-            let Ok(text) = conn.run(&remote::status(&self.run_id, std::slice::from_ref(id)), None) else {
+            let Ok(text) = conn.run(
+                &remote::status(&self.run_id, std::slice::from_ref(id)),
+                None,
+            ) else {
                 continue;
             };
-            if let Some(status) = text.lines().next().and_then(|l| l.strip_prefix(&format!("{id} exited "))) {
+            if let Some(status) = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix(&format!("{id} exited ")))
+            {
                 let log_tail = text
                     .split_once("--- log\n")
                     .and_then(|(_, rest)| rest.split_once("--- end"))
@@ -383,7 +399,10 @@ impl Inner {
     fn clear_host(&self, i: usize, conn: &Conn) -> Result<()> {
         let id = &self.nodes[i].id;
         let mut errors = Vec::new();
-        if let Err(e) = conn.run(&remote::stop_all(&self.run_id, Some(id), STOP_GRACE_S), None) {
+        if let Err(e) = conn.run(
+            &remote::stop_all(&self.run_id, Some(id), STOP_GRACE_S),
+            None,
+        ) {
             errors.push(format!("stopping {id}: {e:#}"));
         }
         *lock(&self.groups[i]) = None;
@@ -399,7 +418,10 @@ impl Inner {
             merge_log(&fetched, &self.nodes[i].log);
         }
         let _ = conn.fetch(&format!("{dir}/data"), &data.join(id), true);
-        if let Err(e) = conn.run(&remote::remove_chains(&remote::chain_prefix(&self.run_id)), None) {
+        if let Err(e) = conn.run(
+            &remote::remove_chains(&remote::chain_prefix(&self.run_id)),
+            None,
+        ) {
             errors.push(format!("removing the run's iptables chains: {e:#}"));
         }
         if let Err(e) = conn.run(&remote::remove_files(&self.run_id, Some(id)), None) {
@@ -458,14 +480,16 @@ fn describe_status(code: &str) -> String {
     }
 }
 
+/// The nodes, and (first start, restart) for each.
+type Plan = (Vec<Node>, Vec<(RemoteLaunch, RemoteLaunch)>);
+
 /// Nodes and their launches, with host paths, the binary swapped for its upload.
 fn plan(
     opts: &SshOptions,
     ids: &[String],
     ips: &[Ipv4Addr],
-    upload: Option<&(PathBuf, String)>,
-) -> Result<(Vec<Node>, Vec<(RemoteLaunch, RemoteLaunch)>)> {
-    // `upload`: (local file, its name on the host).
+    upload: Option<&preflight::Upload>,
+) -> Result<Plan> {
     let system = &opts.system;
     let members: Vec<(String, Ipv4Addr)> = ids.iter().cloned().zip(ips.iter().copied()).collect();
     let mut nodes = Vec::new();
@@ -603,14 +627,28 @@ impl ClusterControl for SshCluster {
             let i = inner.index_of(&id)?;
             let run_id = &inner.run_id;
             let argv: Vec<String> = std::iter::once(command.program.clone())
-                .chain(command.args.iter().map(|a| remote::chains_to_host(a, run_id)))
+                .chain(
+                    command
+                        .args
+                        .iter()
+                        .map(|a| remote::chains_to_host(a, run_id)),
+                )
                 .collect();
-            let script = format!("PATH=$PATH:/usr/sbin:/sbin exec {}", shell_words::join(&argv));
+            let script = format!(
+                "PATH=$PATH:/usr/sbin:/sbin exec {}",
+                shell_words::join(&argv)
+            );
             let input = command.input.map(|s| remote::chains_to_host(&s, run_id));
             let out = inner.conns[i]
                 .run_in_shell(&script, input)
                 .await
-                .with_context(|| format!("node {id} on {}: {}", inner.conns[i].host.label(), command.program))?;
+                .with_context(|| {
+                    format!(
+                        "node {id} on {}: {}",
+                        inner.conns[i].host.label(),
+                        command.program
+                    )
+                })?;
             Ok(remote::chains_from_host(&out, run_id))
         }
     }

@@ -12,13 +12,19 @@ use anyhow::Result;
 use nemesis::FaultKind;
 use std::path::{Path, PathBuf};
 
-/// The hosts' connections (sudo set where needed) and the binary to upload (local
-/// path, file name), or every problem found.
+/// The system's binary, uploaded to every node's `bin/`: (local path, file name).
+pub type Upload = (PathBuf, String);
+
+/// A host connected, with its problems.
+type Checked = (Conn, Vec<String>);
+
+/// The hosts' connections (sudo set where needed) and the binary to upload, or every
+/// problem found.
 pub fn connect_and_check(
     opts: &SshOptions,
     hosts: &[Host],
     control_dir: &Path,
-) -> Result<(Vec<Conn>, Option<(PathBuf, String)>)> {
+) -> Result<(Vec<Conn>, Option<Upload>)> {
     let mut problems = refused_kinds(&opts.kinds);
     let upload = upload_of(&opts.system.command.program);
     let on_path = upload
@@ -26,13 +32,15 @@ pub fn connect_and_check(
         .then_some(opts.system.command.program.as_str());
     let needs_iptables = opts.kinds.iter().any(FaultKind::is_network);
     let packets = packet_kinds(&opts.kinds);
-    let checked: Vec<(String, Result<(Conn, Vec<String>)>)> = std::thread::scope(|s| {
+    let checked: Vec<(String, Result<Checked>)> = std::thread::scope(|s| {
         let running: Vec<_> = hosts
             .iter()
             .enumerate()
             .map(|(i, host)| {
                 let control = control_dir.join(i.to_string());
-                let node = crate::backend::netns::naming::node_ids(i + 1).pop().unwrap_or_default();
+                let node = crate::backend::netns::naming::node_ids(i + 1)
+                    .pop()
+                    .unwrap_or_default();
                 let script = remote::preflight(&opts.run_id, &node, needs_iptables, on_path);
                 let packets = packets.clone();
                 (
@@ -76,12 +84,7 @@ pub fn connect_and_check(
 }
 
 /// Connects to one host and lists its problems.
-fn check_host(
-    host: &Host,
-    control: &Path,
-    script: &str,
-    packets: &str,
-) -> Result<(Conn, Vec<String>)> {
+fn check_host(host: &Host, control: &Path, script: &str, packets: &str) -> Result<Checked> {
     let conn = Conn::open(host, control)?;
     let out = conn.run(script, None)?;
     conn.set_sudo(out.lines().any(|l| l == "ok sudo"));
@@ -131,11 +134,15 @@ fn refused_kinds(kinds: &[FaultKind]) -> Vec<String> {
     };
     let clock = named(FaultKind::is_clock);
     if !clock.is_empty() {
-        out.push(format!("--nemesis: clock faults ({clock}) over ssh are not built yet"));
+        out.push(format!(
+            "--nemesis: clock faults ({clock}) over ssh are not built yet"
+        ));
     }
     let disk = named(FaultKind::is_disk);
     if !disk.is_empty() {
-        out.push(format!("--nemesis: disk faults ({disk}) over ssh are not built yet"));
+        out.push(format!(
+            "--nemesis: disk faults ({disk}) over ssh are not built yet"
+        ));
     }
     let membership = named(|k| k.parts().contains(&FaultKind::Membership));
     if !membership.is_empty() {
@@ -146,7 +153,7 @@ fn refused_kinds(kinds: &[FaultKind]) -> Vec<String> {
 
 /// The system's binary and its file name, when it is a local file: uploaded to
 /// each node's `bin/`.
-fn upload_of(program: &str) -> Option<(PathBuf, String)> {
+fn upload_of(program: &str) -> Option<Upload> {
     let local = Path::new(program);
     if !local.is_absolute() || !local.is_file() {
         return None;

@@ -250,7 +250,8 @@ mod tests {
 
     #[test]
     fn chains_are_renamed_to_the_run_and_back_hiding_other_chains() {
-        let script = "*filter\n:FAULTLINE-PART - [0:0]\n-A FAULTLINE-PART -s 10.0.0.2/32 -j DROP\nCOMMIT\n";
+        let script =
+            "*filter\n:FAULTLINE-PART - [0:0]\n-A FAULTLINE-PART -s 10.0.0.2/32 -j DROP\nCOMMIT\n";
         let to = chains_to_host(script, "abc123");
         assert!(to.contains(":FL-abc123-PART") && !to.contains("FAULTLINE"));
         let saved = ":FL-abc123-PART - [0:0]\n:FAULTLINE-PART - [0:0]\n:FL-zzz999-PART - [0:0]\n-A INPUT -j FL-abc123-PART\n";
@@ -276,7 +277,14 @@ mod tests {
         let command = launch.command_line();
         assert_eq!(
             shell_words::split(&command).unwrap(),
-            ["exec", "env", "RUST_LOG=info", "/tmp/faultline-abc123/bin/raft-kv", "--id", "n 1"]
+            [
+                "exec",
+                "env",
+                "RUST_LOG=info",
+                "/tmp/faultline-abc123/bin/raft-kv",
+                "--id",
+                "n 1"
+            ]
         );
         assert!(s.contains(&*quote(&command)), "{s}");
     }
