@@ -185,6 +185,29 @@ fn run_test(cwd: &Path, args: &[&str]) -> (Option<i32>, PathBuf, String) {
     (out.status.code(), run_dir, text(&out))
 }
 
+/// A raft-kv test of `nodes` nodes on as many fresh hosts; `args` come after the
+/// system, the node count and the hosts file. Returns the hosts (alive until
+/// dropped) with the run's (exit code, folder, output).
+fn raft_kv_over_ssh(nodes: usize, args: &[&str]) -> (SshHosts, Option<i32>, PathBuf, String) {
+    build_raft_kv();
+    let hosts = SshHosts::new(nodes);
+    let file = hosts.hosts_file();
+    let n = nodes.to_string();
+    let results = hosts.path("run");
+    std::fs::create_dir_all(&results).unwrap();
+    let mut all = vec![
+        "--system",
+        "raft-kv",
+        "--nodes",
+        &n,
+        "--hosts",
+        file.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let (code, run_dir, out) = run_test(&results, &all);
+    (hosts, code, run_dir, out)
+}
+
 /// Nothing of run `run_id` on the hosts: no folder, no process, no chain.
 fn assert_nothing_left(hosts: &SshHosts, run_id: &str) {
     let root = format!("/tmp/faultline-{run_id}");
@@ -210,15 +233,7 @@ fn run_id_of(run_dir: &Path) -> String {
 
 #[test]
 fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_leaves_nothing() {
-    build_raft_kv();
-    let hosts = SshHosts::new(3);
-    let dir = tempfile::tempdir().unwrap();
-    let file = hosts.hosts_file();
     let common = [
-        "--system",
-        "raft-kv",
-        "--nodes",
-        "3",
         "--time-limit",
         "10s",
         "--nemesis",
@@ -228,10 +243,7 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
         "--seed",
         "7",
     ];
-    let (code, run_dir, out) = run_test(
-        dir.path(),
-        &[&common[..], &["--hosts", file.to_str().unwrap()]].concat(),
-    );
+    let (hosts, code, run_dir, out) = raft_kv_over_ssh(3, &common);
     assert_eq!(code, Some(0), "{out}");
     let results = read_json(&run_dir.join("results.json"));
     let events = results["nemesis"]["events"].as_array().unwrap();
@@ -256,32 +268,24 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
         "the node's log was not fetched: {log}"
     );
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
-    let (local, _, out) = run_test(dir.path(), &common);
+    let dir = tempfile::tempdir().unwrap();
+    let local_args = [&["--system", "raft-kv", "--nodes", "3"][..], &common].concat();
+    let (local, _, out) = run_test(dir.path(), &local_args);
     assert_eq!(local, code, "the namespace backend disagrees: {out}");
 }
 
 #[test]
 fn a_stale_read_bug_is_caught_over_ssh() {
-    build_raft_kv();
-    let hosts = SshHosts::new(5);
-    let dir = tempfile::tempdir().unwrap();
-    let file = hosts.hosts_file();
-    let (code, run_dir, out) = run_test(
-        dir.path(),
+    let (hosts, code, run_dir, out) = raft_kv_over_ssh(
+        5,
         &[
-            "--system",
-            "raft-kv",
             "--system-arg=--bug=stale-read",
-            "--nodes",
-            "5",
             "--time-limit",
             "12s",
             "--nemesis",
             "partition",
             "--seed",
             "11",
-            "--hosts",
-            file.to_str().unwrap(),
         ],
     );
     assert_eq!(code, Some(1), "{out}");
@@ -391,25 +395,15 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
 #[test]
 #[ignore]
 fn five_nodes_start_over_ssh_and_partitions_take_effect_quickly() {
-    build_raft_kv();
-    let hosts = SshHosts::new(5);
-    let dir = tempfile::tempdir().unwrap();
-    let file = hosts.hosts_file();
-    let (code, run_dir, out) = run_test(
-        dir.path(),
+    let (_hosts, code, run_dir, out) = raft_kv_over_ssh(
+        5,
         &[
-            "--system",
-            "raft-kv",
-            "--nodes",
-            "5",
             "--time-limit",
             "12s",
             "--nemesis",
             "partition",
             "--nemesis-interval",
             "1s",
-            "--hosts",
-            file.to_str().unwrap(),
         ],
     );
     assert_eq!(code, Some(0), "{out}");
