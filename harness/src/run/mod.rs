@@ -140,7 +140,6 @@ async fn run_over_ssh(
             system: spec,
             run_dir,
             kinds: config.nemesis.clone(),
-            ready_timeout: None,
         })
         .await
     };

@@ -46,7 +46,6 @@ pub struct SshOptions {
     /// The test's fault kinds, refused before anything starts when the hosts cannot
     /// do them.
     pub kinds: Vec<FaultKind>,
-    pub ready_timeout: Option<Duration>,
 }
 
 /// A running cluster on remote hosts.
