@@ -429,3 +429,39 @@ fn five_nodes_start_over_ssh_and_partitions_take_effect_quickly() {
     );
     assert!(start < 5.0, "5 nodes took {start:.2} s to start over ssh");
 }
+
+/// etcd over ssh (its binary from each host's PATH, not uploaded) with partitions
+/// and kills: valid, and nothing left.
+#[test]
+#[ignore]
+fn etcd_over_ssh_with_partitions_and_kills_is_valid_and_leaves_nothing() {
+    build_raft_kv();
+    let hosts = SshHosts::new(3);
+    let file = hosts.hosts_file();
+    let results = hosts.path("run");
+    std::fs::create_dir_all(&results).unwrap();
+    let (code, run_dir, out) = run_test(
+        &results,
+        &[
+            "--system",
+            "etcd",
+            "--nodes",
+            "3",
+            "--time-limit",
+            "15s",
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "2s",
+            "--seed",
+            "5",
+            "--hosts",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    let events = results["nemesis"]["events"].as_array().unwrap();
+    assert!(events.iter().all(|e| e["error"].is_null()), "{events:?}");
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+}
