@@ -4,11 +4,14 @@
 # procps (process inspection), the third-party systems it tests (etcd, Redis,
 # PostgreSQL 15: faultline runs its own servers, never the packaged service),
 # chromium (headless, for the tests that load the HTML report as a person would) and
-# python3-junitparser (the JUnit consumer the tests validate junit.xml with).
+# python3-junitparser (the JUnit consumer the tests validate junit.xml with), and
+# OpenSSH's client and server (the ssh backend; its tests run their own sshd per
+# namespace-host, never the packaged service, which this script neither starts nor
+# enables when it installs it).
 # Idempotent: packages already present are left alone. Needs root (apt-get).
 set -euo pipefail
 
-packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel postgresql python3 python3-junitparser python3-redis chromium)
+packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel postgresql python3 python3-junitparser python3-redis chromium openssh-client openssh-server)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,7 +28,21 @@ if ((${#missing[@]})); then
   apt-get update -qq
   # Debian's packages start their services at install; policy-rc.d stops that where
   # present, and faultline starts its own instances inside its namespaces anyway.
+  # openssh-server would start (and enable) the machine's sshd at install: a
+  # policy-rc.d that refuses every start, for the time of the install only (one
+  # that is already there is left as it is).
+  own_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
+  # Installed here: the service was not there before, so it stays off.
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true
+  fi
 fi
 
 # The distribution's etcd and redis services must not hold the ports or data that

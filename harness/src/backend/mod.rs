@@ -5,6 +5,7 @@
 //! (nodes on remote hosts) plugs in without touching it.
 
 pub mod netns;
+pub mod ssh;
 
 use anyhow::Result;
 use nemesis::control::ClusterControl;

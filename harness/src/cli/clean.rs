@@ -20,6 +20,39 @@ pub struct CleanArgs {
     /// List what would be removed, remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Clean the hosts of ssh runs instead (a hosts file, as for `faultline test
+    /// --hosts`): node processes, iptables chains and files of dead runs.
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<std::path::PathBuf>,
+}
+
+/// `clean --hosts FILE`: the runs dead controllers left on the hosts.
+fn clean_hosts(args: &CleanArgs, file: &std::path::Path) -> ExitCode {
+    use crate::backend::ssh::{clean, hosts};
+    let hosts = match hosts::read_file(file) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("faultline clean: --hosts: {e:#}");
+            return exit::code(exit::BAD_INPUT);
+        }
+    };
+    let mode = clean::CleanMode {
+        only: args.run.as_deref(),
+        force: args.force,
+        dry_run: args.dry_run,
+    };
+    match clean::clean_hosts(&hosts, mode) {
+        Ok(lines) => {
+            for l in lines {
+                outln!("{l}");
+            }
+            exit::code(exit::VALID)
+        }
+        Err(e) => {
+            eprintln!("faultline clean: {e:#}");
+            exit::code(exit::HARNESS_ERROR)
+        }
+    }
 }
 
 pub fn run(args: CleanArgs) -> ExitCode {
@@ -28,6 +61,9 @@ pub fn run(args: CleanArgs) -> ExitCode {
             eprintln!("faultline clean: --run: {e}");
             return exit::code(exit::BAD_INPUT);
         }
+    }
+    if let Some(file) = &args.hosts {
+        return clean_hosts(&args, file);
     }
     if !args.dry_run {
         if let Err(e) = network::check_privileges() {

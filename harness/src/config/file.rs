@@ -68,6 +68,10 @@ pub struct TestFile {
     pub expect: Option<StringList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quiet: Option<bool>,
+    /// `[[hosts]]`: run the nodes on these hosts over SSH (last: tables come after
+    /// plain keys in TOML).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<crate::backend::ssh::hosts::Host>>,
 }
 
 /// A duration in a file: `"30s"`, `"500ms"`, or a number of seconds.
@@ -181,6 +185,7 @@ impl TestFile {
                     })
                 }),
             quiet: None,
+            hosts: (!c.hosts.is_empty()).then(|| c.hosts.clone()),
         }
     }
 

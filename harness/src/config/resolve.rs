@@ -203,7 +203,25 @@ impl Resolver<'_> {
             promises,
             quiet: a.quiet || f.quiet.unwrap_or(false),
             config_file: a.config.as_deref().map(absolute),
+            hosts: self.hosts()?,
         })
+    }
+
+    /// The hosts of an ssh test: `--hosts FILE`, else the test file's `[[hosts]]`
+    /// (read again with their lines, for errors that name them).
+    fn hosts(&self) -> Result<Vec<crate::backend::ssh::hosts::Host>> {
+        use crate::backend::ssh::hosts;
+        if let Some(path) = &self.args.hosts {
+            return hosts::read_file(path).map_err(|e| bad_input(format!("--hosts: {e:#}")));
+        }
+        match (&self.file.hosts, self.o.file) {
+            (Some(_), Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad_input(format!("test file {}: {e}", path.display())))?;
+                hosts::parse(&text, path)
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// Every duration setting; the time limit and client timeout must be positive,

@@ -730,3 +730,50 @@ fn transaction_settings_come_from_flags_or_the_file_and_are_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn hosts_written_into_a_replay_test_file_read_back_the_same() {
+    let hosts = crate::backend::ssh::hosts::parse(
+        "[[hosts]]\naddress = \"10.1.0.1\"\nssh-options = [\"StrictHostKeyChecking=yes\"]\n[[hosts]]\naddress = \"10.1.0.2\"\nport = 2200\n",
+        std::path::Path::new("/tmp/hosts.toml"),
+    )
+    .unwrap();
+    let file = TestFile {
+        system: Some("raft-kv".into()),
+        nodes: Some(2),
+        hosts: Some(hosts.clone()),
+        ..Default::default()
+    };
+    let text = toml::to_string(&file).unwrap();
+    assert_eq!(
+        crate::backend::ssh::hosts::parse(&text, std::path::Path::new("/tmp/t.toml")).unwrap(),
+        hosts,
+        "{text}"
+    );
+    let again: TestFile = toml::from_str(&text).unwrap();
+    assert_eq!(again, file);
+}
+
+#[test]
+fn hosts_come_from_the_test_file_or_the_hosts_flag_with_errors_naming_the_line() {
+    let f = file("system = \"raft-kv\"\nnodes = 1\n\n[[hosts]]\naddress = \"10.1.0.9\"\n");
+    let args = TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    };
+    let config = resolve(&args).unwrap();
+    assert_eq!(config.hosts.len(), 1);
+    assert_eq!(config.hosts[0].address, "10.1.0.9");
+    let bad = file("[[hosts]]\naddress = \"10.1.0.9\"\nport = 0\n");
+    let e = resolve(&TestArgs {
+        hosts: Some(bad.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    let shown = format!("{e:#}");
+    assert!(crate::error::is_bad_input(&e), "{shown}");
+    assert!(
+        shown.contains(&format!("{}:1", bad.path().display())) && shown.contains("port"),
+        "{shown}"
+    );
+}

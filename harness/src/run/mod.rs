@@ -17,6 +17,7 @@ pub mod progress;
 pub use outcome::Outcome;
 
 use crate::backend::netns::{naming, network, Cluster, ClusterOptions};
+use crate::backend::ssh::{SshCluster, SshOptions};
 use crate::backend::RunningCluster;
 use crate::check::{self, CheckResult};
 use crate::config::{KeepData, TestConfig, TestFile};
@@ -67,6 +68,9 @@ pub async fn run_real(
     interrupt: watch::Receiver<bool>,
     observer: &dyn Observer,
 ) -> Outcome {
+    if !config.hosts.is_empty() {
+        return run_over_ssh(config, test_number, interrupt, observer).await;
+    }
     // Before anything exists: no results folder, no `latest` moved, for a run that
     // cannot start.
     if let Err(e) = network::check_privileges() {
@@ -75,12 +79,9 @@ pub async fn run_real(
             run_dir: None,
         };
     }
-    let prepared = preflight::system(config)
-        .and_then(|spec| Ok((preflight::client_factory(config, &spec)?, spec)));
-    let (factory, spec) = match prepared {
+    let (factory, spec) = match prepare_system(config) {
         Ok(p) => p,
-        Err(e) if is_bad_input(&e) => return Outcome::BadInput(format!("{e:#}")),
-        Err(e) => return harness_error(e, None),
+        Err(outcome) => return outcome,
     };
     let clock_faults = config.nemesis.iter().any(|k| k.is_clock());
     let lazyfs = config.lazyfs;
@@ -101,6 +102,46 @@ pub async fn run_real(
         // This runner handles Ctrl-C itself, to heal, tear down and keep the history.
         options.handle_signals = false;
         Cluster::start(options).await
+    };
+    run_test(config, test_number, start, factory, interrupt, observer).await
+}
+
+/// The system and its clients, checked before anything exists.
+fn prepare_system(
+    config: &TestConfig,
+) -> std::result::Result<(Arc<dyn ClientFactory>, crate::system::SystemSpec), Outcome> {
+    let prepared = preflight::system(config)
+        .and_then(|spec| Ok((preflight::client_factory(config, &spec)?, spec)));
+    match prepared {
+        Ok(p) => Ok(p),
+        Err(e) if is_bad_input(&e) => Err(Outcome::BadInput(format!("{e:#}"))),
+        Err(e) => Err(harness_error(e, None)),
+    }
+}
+
+/// Runs one test with the nodes on `config.hosts`, over SSH. The hosts are checked
+/// when the cluster starts (they need connections), so a refusal there leaves a
+/// results folder that says why.
+async fn run_over_ssh(
+    config: &TestConfig,
+    test_number: u32,
+    interrupt: watch::Receiver<bool>,
+    observer: &dyn Observer,
+) -> Outcome {
+    let (factory, spec) = match prepare_system(config) {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
+    };
+    let start = move |run_dir: PathBuf, run_id: String| async move {
+        SshCluster::start(SshOptions {
+            run_id,
+            hosts: config.hosts.clone(),
+            node_count: config.nodes,
+            system: spec,
+            run_dir,
+            kinds: config.nemesis.clone(),
+        })
+        .await
     };
     run_test(config, test_number, start, factory, interrupt, observer).await
 }
@@ -129,8 +170,11 @@ where
     interrupt::set_current_run(Some(folder.dir.clone()));
     let outcome = run_in_folder(config, &folder, start, factory, interrupt, observer, t0).await;
     interrupt::set_current_run(None);
-    if let Outcome::HarnessError { error, .. } = &outcome {
-        folder.write_error(config, error);
+    match &outcome {
+        Outcome::HarnessError { error, .. } | Outcome::BadInput(error) => {
+            folder.write_error(config, error)
+        }
+        _ => {}
     }
     outcome
 }
@@ -154,6 +198,8 @@ where
     let mut timings: BTreeMap<&'static str, f64> = BTreeMap::new();
     let cluster = match start(dir.clone(), folder.run_id.clone()).await {
         Ok(c) => Arc::new(c),
+        // Hosts that are not ready (ssh) are the user's to fix, like any bad input.
+        Err(e) if is_bad_input(&e) => return Outcome::BadInput(format!("{e:#}")),
         Err(e) => return harness_error(e.context("starting the cluster"), Some(dir.clone())),
     };
     timings.insert("cluster_start", t0.elapsed().as_secs_f64());

@@ -71,9 +71,14 @@ fn spawner() -> &'static Mutex<mpsc::Sender<Job>> {
 /// Starts `launch` inside its namespace; returns the running child.
 pub fn spawn(launch: &Launch) -> Result<Child> {
     let launch = launch.clone();
+    on_spawner(move || spawn_here(&launch))
+}
+
+/// Runs `f` on the spawner thread and returns what it returns.
+fn on_spawner<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     let (tx, rx) = mpsc::sync_channel(1);
     let job: Job = Box::new(move || {
-        let _ = tx.send(spawn_here(&launch));
+        let _ = tx.send(f());
     });
     spawner()
         .lock()
@@ -82,6 +87,47 @@ pub fn spawn(launch: &Launch) -> Result<Child> {
         .map_err(|_| anyhow!("the process spawner thread is gone"))?;
     rx.recv()
         .map_err(|_| anyhow!("the process spawner thread is gone"))?
+}
+
+/// Between fork and exec: asks for SIGKILL when the spawner thread dies, and gives
+/// up if it died already (between fork and prctl). Async-signal-safe.
+fn tie_to(parent: libc::pid_t) -> std::io::Result<()> {
+    // SAFETY: prctl and getppid are async-signal-safe and have no preconditions.
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    if unsafe { libc::getppid() } != parent {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    Ok(())
+}
+
+/// Starts `cmd` from the spawner thread, asking for SIGKILL when that thread (the
+/// harness) dies, in a process group of its own (so a Ctrl-C at the terminal does
+/// not reach it before the harness has used it to clean up): for helpers that must
+/// not outlive a harness killed with -9, such as the SSH backend's master
+/// connections.
+pub fn spawn_tied(mut cmd: Command) -> Result<Child> {
+    on_spawner(move || {
+        let parent = std::process::id() as libc::pid_t;
+        cmd.process_group(0);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || tie_to(parent));
+        }
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        cmd.spawn()
+            .map_err(|e| anyhow!("cannot start {program}: {e}"))
+    })
 }
 
 fn spawn_here(l: &Launch) -> Result<Child> {
@@ -113,20 +159,7 @@ fn spawn_here(l: &Launch) -> Result<Child> {
     // exec; `ns` stays open in the parent until spawn() returns, which is after exec.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The spawner died between fork and prctl: do not outlive it.
-            if libc::getppid() != parent {
-                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-            }
+            tie_to(parent)?;
             if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

@@ -1,0 +1,658 @@
+//! Nodes on remote hosts, reached over SSH: one node per host, in the order of the
+//! hosts file ([`hosts`]). The controller keeps one OpenSSH master connection per
+//! host ([`conn`]) and runs small `sh` scripts over it ([`remote`]): start a node
+//! under its supervisor, signal its process group, swap iptables chains, fetch logs.
+//!
+//! A start is all or nothing: every host is connected and checked first
+//! ([`preflight`]), and every problem of every host is reported before anything is
+//! put on any of them. Teardown (also on error, on drop and after the runner's
+//! Ctrl-C) stops every node, fetches logs and data into the results folder, removes
+//! the run's chains and folder on every host and closes the connections. What a
+//! controller killed with -9 leaves, `faultline clean --hosts FILE` removes
+//! ([`clean`]).
+
+pub mod clean;
+pub mod conn;
+pub mod hosts;
+pub mod preflight;
+pub mod remote;
+
+use super::netns::{naming, readiness, Node};
+use crate::system::{leader::NodeAddr, NodeVars, SystemSpec};
+use anyhow::{anyhow, bail, Context, Result};
+use conn::Conn;
+use hosts::Host;
+use nemesis::control::{ClusterControl, NodeCommand, NodeRef};
+use nemesis::FaultKind;
+use remote::RemoteLaunch;
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long nodes get to exit after SIGTERM at teardown before SIGKILL.
+const STOP_GRACE_S: u32 = 3;
+
+/// What cluster to start, and where.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    pub run_id: String,
+    pub hosts: Vec<Host>,
+    pub node_count: usize,
+    pub system: SystemSpec,
+    /// The results folder: logs go to `nodes/`, data to `data/`.
+    pub run_dir: PathBuf,
+    /// The test's fault kinds, refused before anything starts when the hosts cannot
+    /// do them.
+    pub kinds: Vec<FaultKind>,
+}
+
+/// A running cluster on remote hosts.
+pub struct SshCluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    run_id: String,
+    system: SystemSpec,
+    run_dir: PathBuf,
+    /// The local folder of the master connections' sockets.
+    control_dir: PathBuf,
+    nodes: Vec<Node>,
+    /// One per node, in node order.
+    conns: Vec<Conn>,
+    /// (first start, restart) per node.
+    launches: Vec<(RemoteLaunch, RemoteLaunch)>,
+    /// Per node: the supervisor's process group while faultline believes it runs.
+    groups: Vec<Mutex<Option<i32>>>,
+    torn_down: Mutex<bool>,
+    /// How long each phase of the start took, in seconds.
+    timings: Mutex<Vec<(&'static str, f64)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SshCluster {
+    /// Connects to and checks every host, uploads the system's binary, starts every
+    /// node and waits until the cluster is ready. On any failure what was made so far
+    /// is removed before the error is returned.
+    pub async fn start(opts: SshOptions) -> Result<SshCluster> {
+        let inner = tokio::task::spawn_blocking(move || Inner::connect_and_start(opts))
+            .await
+            .map_err(|e| anyhow!("starting the ssh cluster panicked: {e}"))??;
+        let cluster = SshCluster {
+            inner: Arc::new(inner),
+        };
+        let t0 = std::time::Instant::now();
+        let started = cluster.wait_started().await;
+        cluster.inner.phase("ready_s", t0);
+        cluster.inner.write_timings();
+        if let Err(e) = started {
+            let e = e.context(format!(
+                "run {}: the cluster did not come up",
+                cluster.inner.run_id
+            ));
+            return Err(match cluster.teardown().await {
+                Ok(()) => e,
+                Err(t) => e.context(format!("(and cleaning up failed: {t:#})")),
+            });
+        }
+        Ok(cluster)
+    }
+
+    async fn wait_started(&self) -> Result<()> {
+        let timeout = self.inner.system.ready_timeout;
+        for (i, node) in self.inner.nodes.iter().enumerate() {
+            if let Err(e) = readiness::wait_ready(node, timeout).await {
+                let tail = self.inner.log_tail(i);
+                return Err(e.context(format!(
+                    "the end of its log on {}:\n{tail}",
+                    self.inner.conns[i].host.label()
+                )));
+            }
+        }
+        self.inner
+            .system
+            .cluster_ready
+            .wait(&self.node_addrs(), timeout)
+            .await
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.inner.run_id
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.inner.nodes
+    }
+
+    fn node_addrs(&self) -> Vec<NodeAddr> {
+        self.inner
+            .nodes
+            .iter()
+            .zip(&self.inner.groups)
+            .filter(|(_, g)| lock(g).is_some())
+            .map(|(n, _)| NodeAddr {
+                id: n.id.clone(),
+                ip: n.ip,
+                port: n.port,
+            })
+            .collect()
+    }
+
+    /// Stops every node, fetches logs and data, removes the run's chains and files
+    /// on every host. Idempotent.
+    pub async fn teardown(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.teardown_blocking())
+            .await
+            .map_err(|e| anyhow!("teardown panicked: {e}"))?
+    }
+}
+
+impl Inner {
+    fn connect_and_start(opts: SshOptions) -> Result<Inner> {
+        naming::check_run_id(&opts.run_id)?;
+        opts.system
+            .validate()
+            .with_context(|| opts.system.origin())?;
+        if opts.hosts.len() < opts.node_count {
+            return Err(crate::error::bad_input(format!(
+                "--hosts: {} nodes need {} hosts (one node per host), and only {} are listed",
+                opts.node_count,
+                opts.node_count,
+                opts.hosts.len()
+            )));
+        }
+        let hosts = &opts.hosts[..opts.node_count];
+        let ips = hosts
+            .iter()
+            .map(Host::ipv4)
+            .collect::<Result<Vec<Ipv4Addr>>>()?;
+        let logs = opts.run_dir.join("nodes");
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        let control_dir = control_dir(&opts.run_id);
+        std::fs::create_dir_all(&control_dir)
+            .with_context(|| format!("creating {}", control_dir.display()))?;
+        let t0 = std::time::Instant::now();
+        let checked = preflight::connect_and_check(&opts, hosts, &control_dir);
+        let (conns, upload) = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&control_dir);
+                return Err(e);
+            }
+        };
+        let ids = naming::node_ids(opts.node_count);
+        let (nodes, launches) = match plan(&opts, &ids, &ips, upload.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                drop(conns);
+                let _ = std::fs::remove_dir_all(&control_dir);
+                return Err(e);
+            }
+        };
+        let inner = Inner {
+            run_id: opts.run_id.clone(),
+            system: opts.system.clone(),
+            run_dir: opts.run_dir.clone(),
+            control_dir,
+            groups: nodes.iter().map(|_| Mutex::new(None)).collect(),
+            nodes,
+            conns,
+            launches,
+            torn_down: Mutex::new(false),
+            timings: Mutex::new(Vec::new()),
+        };
+        inner.phase("connect_and_check_s", t0);
+        // From here on, dropping `inner` (an error below) tears it all down.
+        let t0 = std::time::Instant::now();
+        inner.prepare_hosts(&ids, upload.as_ref())?;
+        inner.phase("prepare_and_upload_s", t0);
+        let t0 = std::time::Instant::now();
+        inner.start_all()?;
+        inner.phase("start_s", t0);
+        Ok(inner)
+    }
+
+    fn phase(&self, name: &'static str, since: std::time::Instant) {
+        lock(&self.timings).push((name, since.elapsed().as_secs_f64()));
+    }
+
+    /// `ssh.json` in the results folder: how long each phase of the start took
+    /// (the README's figures come from it).
+    fn write_timings(&self) {
+        let map: serde_json::Map<String, serde_json::Value> = lock(&self.timings)
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect();
+        let _ = std::fs::write(
+            self.run_dir.join("ssh.json"),
+            format!("{:#}\n", serde_json::Value::Object(map)),
+        );
+    }
+
+    /// The run's folders on every host, and the binary, in parallel.
+    fn prepare_hosts(&self, ids: &[String], upload: Option<&preflight::Upload>) -> Result<()> {
+        let owner = owner_record();
+        self.on_every_host(|i, conn| {
+            conn.run(&remote::prepare(&self.run_id, &ids[i], &owner), None)?;
+            if let Some((local, name)) = upload {
+                conn.upload(local, &remote::binary(&self.run_id, &ids[i], name))
+                    .with_context(|| format!("uploading {}", local.display()))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn start_all(&self) -> Result<()> {
+        self.on_every_host(|i, _| self.start_node(i, false))
+    }
+
+    fn start_node(&self, i: usize, restart: bool) -> Result<()> {
+        let launch = if restart {
+            &self.launches[i].1
+        } else {
+            &self.launches[i].0
+        };
+        let node = &self.nodes[i].id;
+        let out = self.conns[i]
+            .run(&remote::start(&self.run_id, node, launch), None)
+            .with_context(|| format!("node {node}: starting it"))?;
+        let pgid: i32 = out
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("node {node}: its supervisor reported {out:?}, not a pid"))?;
+        *lock(&self.groups[i]) = Some(pgid);
+        Ok(())
+    }
+
+    /// Runs `f` for every node's host at once; every host's error, each named.
+    fn on_every_host(&self, f: impl Fn(usize, &Conn) -> Result<()> + Sync) -> Result<()> {
+        let f = &f;
+        let errors: Vec<String> = std::thread::scope(|s| {
+            let running: Vec<_> = self
+                .conns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i, s.spawn(move || f(i, c))))
+                .collect();
+            running
+                .into_iter()
+                .filter_map(|(i, h)| {
+                    let r = h.join().unwrap_or_else(|_| Err(anyhow!("panicked")));
+                    r.err()
+                        .map(|e| format!("host {}: {e:#}", self.conns[i].host.label()))
+                })
+                .collect()
+        });
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", errors.join("; "))
+        }
+    }
+
+    fn index_of(&self, id: &str) -> Result<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.id == id)
+            .ok_or_else(|| anyhow!("no node {id:?} in run {}", self.run_id))
+    }
+
+    fn check_live(&self) -> Result<()> {
+        if *lock(&self.torn_down) {
+            bail!("run {} has been torn down", self.run_id);
+        }
+        Ok(())
+    }
+
+    /// Sends a signal to a node's process group over SSH and waits until it took.
+    fn signal(&self, id: &str, signal: &str, what: &str) -> Result<()> {
+        let i = self.index_of(id)?;
+        self.check_live()?;
+        self.conns[i]
+            .run(&remote::signal(&self.run_id, id, signal, what), None)
+            .with_context(|| format!("node {id} on {}", self.conns[i].host.label()))?;
+        if signal == "KILL" {
+            *lock(&self.groups[i]) = None;
+        }
+        Ok(())
+    }
+
+    fn restart(&self, id: &str) -> Result<()> {
+        let i = self.index_of(id)?;
+        self.check_live()?;
+        if let Some(p) = *lock(&self.groups[i]) {
+            bail!("node {id} is still running (process group {p}); kill it before restarting it");
+        }
+        self.start_node(i, true)
+    }
+
+    /// The last lines of a node's log on its host.
+    fn log_tail(&self, i: usize) -> String {
+        let log = format!("{}/log", remote::node_dir(&self.run_id, &self.nodes[i].id));
+        self.conns[i]
+            .run(&format!("tail -n 20 {}", shell_words::quote(&log)), None)
+            .unwrap_or_else(|e| format!("(cannot read it: {e:#})"))
+    }
+
+    /// Nodes whose supervisor recorded an exit: they ended on their own.
+    fn exited(&self) -> Vec<super::NodeExit> {
+        let mut out = Vec::new();
+        for (i, conn) in self.conns.iter().enumerate() {
+            if lock(&self.groups[i]).is_none() {
+                continue;
+            }
+            let id = &self.nodes[i].id;
+            let Ok(text) = conn.run(
+                &remote::status(&self.run_id, std::slice::from_ref(id)),
+                None,
+            ) else {
+                continue;
+            };
+            if let Some(status) = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix(&format!("{id} exited ")))
+            {
+                let log_tail = text
+                    .split_once("--- log\n")
+                    .and_then(|(_, rest)| rest.split_once("--- end"))
+                    .map(|(log, _)| log.to_string())
+                    .unwrap_or_default();
+                out.push(super::NodeExit {
+                    node: id.clone(),
+                    status: describe_status(status.trim()),
+                    log_tail,
+                });
+            }
+        }
+        out
+    }
+
+    fn teardown_blocking(&self) -> Result<()> {
+        let mut done = lock(&self.torn_down);
+        if *done {
+            return Ok(());
+        }
+        *done = true;
+        let result = self.on_every_host(|i, conn| self.clear_host(i, conn));
+        for c in &self.conns {
+            c.close();
+        }
+        let _ = std::fs::remove_dir_all(&self.control_dir);
+        result.map_err(|e| {
+            anyhow!(
+                "run {}: teardown incomplete: {e}; run `faultline clean --hosts FILE`",
+                self.run_id
+            )
+        })
+    }
+
+    /// Stops the host's node, fetches its log and data, removes the run's chains
+    /// and folder there.
+    fn clear_host(&self, i: usize, conn: &Conn) -> Result<()> {
+        let id = &self.nodes[i].id;
+        let mut errors = Vec::new();
+        if let Err(e) = conn.run(
+            &remote::stop_all(&self.run_id, Some(id), STOP_GRACE_S),
+            None,
+        ) {
+            errors.push(format!("stopping {id}: {e:#}"));
+        }
+        *lock(&self.groups[i]) = None;
+        let dir = remote::node_dir(&self.run_id, id);
+        let logs = self.run_dir.join("nodes");
+        let data = self.run_dir.join("data");
+        for d in [&logs, &data] {
+            let _ = std::fs::create_dir_all(d);
+        }
+        // A node that never started has no log: that is not a teardown failure.
+        let fetched = logs.join(format!("{id}.host.log"));
+        if conn.fetch(&format!("{dir}/log"), &fetched, false).is_ok() {
+            merge_log(&fetched, &self.nodes[i].log);
+        }
+        let _ = conn.fetch(&format!("{dir}/data"), &data.join(id), true);
+        if let Err(e) = conn.run(
+            &remote::remove_chains(&remote::chain_prefix(&self.run_id)),
+            None,
+        ) {
+            errors.push(format!("removing the run's iptables chains: {e:#}"));
+        }
+        if let Err(e) = conn.run(&remote::remove_files(&self.run_id, Some(id)), None) {
+            errors.push(format!("removing {dir}: {e:#}"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", errors.join("; "))
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown_blocking() {
+            eprintln!("faultline: {e:#}");
+        }
+    }
+}
+
+/// The local folder of a run's master sockets (short: socket paths are limited).
+pub fn control_dir(run_id: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("fl-ssh-{run_id}"))
+}
+
+/// `<boot id> <pid> <start time>` of this process: `clean` on this machine tells a
+/// live run from a dead one by it.
+pub fn owner_record() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let pid = std::process::id() as i32;
+    let start = super::netns::state::proc_start_time(pid).unwrap_or(0);
+    format!("{} {pid} {start}", boot.trim())
+}
+
+/// Puts a node's log from its host in `log`, followed by what the controller noted
+/// there during the run (the network faults around the node, by the nemesis log).
+fn merge_log(fetched: &Path, log: &Path) {
+    let notes = std::fs::read_to_string(log).unwrap_or_default();
+    let mut text = std::fs::read_to_string(fetched).unwrap_or_default();
+    if !notes.is_empty() {
+        text.push_str("--- noted by the controller during the run:\n");
+        text.push_str(&notes);
+    }
+    if std::fs::write(log, text).is_ok() {
+        let _ = std::fs::remove_file(fetched);
+    }
+}
+
+/// `exit code 3`, `signal 9` from the supervisor's `$?`.
+fn describe_status(code: &str) -> String {
+    match code.parse::<i32>() {
+        Ok(c) if c > 128 => format!("signal {}", c - 128),
+        Ok(c) => format!("exit code {c}"),
+        Err(_) => code.to_string(),
+    }
+}
+
+/// The nodes, and (first start, restart) for each.
+type Plan = (Vec<Node>, Vec<(RemoteLaunch, RemoteLaunch)>);
+
+/// Nodes and their launches, with host paths, the binary swapped for its upload.
+fn plan(
+    opts: &SshOptions,
+    ids: &[String],
+    ips: &[Ipv4Addr],
+    upload: Option<&preflight::Upload>,
+) -> Result<Plan> {
+    let system = &opts.system;
+    let members: Vec<(String, Ipv4Addr)> = ids.iter().cloned().zip(ips.iter().copied()).collect();
+    let mut nodes = Vec::new();
+    let mut launches = Vec::new();
+    for (i, (id, ip)) in members.iter().enumerate() {
+        let dir = remote::node_dir(&opts.run_id, id);
+        let data_dir = PathBuf::from(format!("{dir}/data"));
+        let vars = NodeVars {
+            id,
+            index: i + 1,
+            ip: *ip,
+            data_dir: &data_dir,
+            members: &members,
+        };
+        let launch = |restart: bool| -> Result<RemoteLaunch> {
+            let (program, args, env) = system
+                .render(&vars, restart)
+                .with_context(|| format!("{}: node {id}", system.origin()))?;
+            let program = match upload {
+                Some((local, name)) if Path::new(&program) == local => {
+                    remote::binary(&opts.run_id, id, name)
+                }
+                _ => program,
+            };
+            let cwd = system
+                .working_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| data_dir.display().to_string());
+            Ok(RemoteLaunch {
+                program,
+                args,
+                env,
+                cwd,
+            })
+        };
+        launches.push((launch(false)?, launch(true)?));
+        nodes.push(Node {
+            id: id.clone(),
+            ip: *ip,
+            port: system.port,
+            netns: format!("ssh:{}", opts.hosts[i].address),
+            log: opts.run_dir.join("nodes").join(format!("{id}.log")),
+            data_dir,
+            readiness: system.readiness.clone(),
+        });
+    }
+    Ok((nodes, launches))
+}
+
+impl super::RunningCluster for SshCluster {
+    fn targets(&self) -> Vec<workloads::client::Target> {
+        self.inner
+            .nodes
+            .iter()
+            .map(|n| workloads::client::Target {
+                id: n.id.clone(),
+                url: n.url(),
+            })
+            .collect()
+    }
+
+    async fn wait_recovered(&self, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for (node, group) in self.inner.nodes.iter().zip(&self.inner.groups) {
+            if lock(group).is_none() {
+                continue;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            readiness::wait_ready(node, left.max(Duration::from_millis(1))).await?;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.inner
+            .system
+            .cluster_ready
+            .wait(&self.node_addrs(), left.max(Duration::from_millis(1)))
+            .await
+    }
+
+    fn exited_nodes(&self) -> Vec<super::NodeExit> {
+        self.inner.exited()
+    }
+
+    fn teardown(&self) -> impl Future<Output = Result<()>> + Send {
+        SshCluster::teardown(self)
+    }
+}
+
+impl ClusterControl for SshCluster {
+    fn nodes(&self) -> Vec<NodeRef> {
+        self.inner.nodes.iter().map(Node::node_ref).collect()
+    }
+
+    fn kill(&self, node: &str) -> Result<()> {
+        self.inner.signal(node, "KILL", "killed (SIGKILL)")
+    }
+
+    fn restart(&self, node: &str) -> impl Future<Output = Result<()>> + Send {
+        let inner = self.inner.clone();
+        let node = node.to_string();
+        async move {
+            tokio::task::spawn_blocking(move || inner.restart(&node))
+                .await
+                .map_err(|e| anyhow!("restart panicked: {e}"))?
+        }
+    }
+
+    fn pause(&self, node: &str) -> Result<()> {
+        self.inner.signal(node, "STOP", "paused (SIGSTOP)")
+    }
+
+    fn resume(&self, node: &str) -> Result<()> {
+        self.inner.signal(node, "CONT", "resumed (SIGCONT)")
+    }
+
+    async fn leader(&self) -> Option<String> {
+        self.inner.system.leader.find(&self.node_addrs()).await
+    }
+
+    fn clock_file(&self, node: &str) -> Result<PathBuf> {
+        bail!("node {node} runs on a remote host: clock faults over ssh are not built yet (libfaketime's file would have to be written on the host)")
+    }
+
+    /// Runs the nemesis's command on the node's host over its master connection,
+    /// with the nemesis's chains renamed to the run's own (see
+    /// [`remote::chains_to_host`]).
+    fn run_in_node(
+        &self,
+        node: &NodeRef,
+        command: NodeCommand,
+    ) -> impl Future<Output = Result<String>> + Send + 'static {
+        let inner = self.inner.clone();
+        let id = node.id.clone();
+        async move {
+            let i = inner.index_of(&id)?;
+            let run_id = &inner.run_id;
+            let argv: Vec<String> = std::iter::once(command.program.clone())
+                .chain(
+                    command
+                        .args
+                        .iter()
+                        .map(|a| remote::chains_to_host(a, run_id)),
+                )
+                .collect();
+            let script = format!(
+                "PATH=$PATH:/usr/sbin:/sbin exec {}",
+                shell_words::join(&argv)
+            );
+            let input = command.input.map(|s| remote::chains_to_host(&s, run_id));
+            let out = inner.conns[i]
+                .run_in_shell(&script, input)
+                .await
+                .with_context(|| {
+                    format!(
+                        "node {id} on {}: {}",
+                        inner.conns[i].host.label(),
+                        command.program
+                    )
+                })?;
+            Ok(remote::chains_from_host(&out, run_id))
+        }
+    }
+
+    fn local_network(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,183 @@
+//! Before anything is put on any host: every host is connected and checked (root or
+//! passwordless sudo, the tools the run needs, the system's binary, a free run id,
+//! netem for packet faults), and the fault kinds the backend cannot do are refused.
+//! Every problem of every host is reported at once, so a user fixes a fleet in one
+//! round, not one host per attempt.
+
+use super::conn::Conn;
+use super::hosts::Host;
+use super::{remote, SshOptions};
+use crate::error::bad_input;
+use anyhow::Result;
+use nemesis::FaultKind;
+use std::path::{Path, PathBuf};
+
+/// The system's binary, uploaded to every node's `bin/`: (local path, file name).
+pub type Upload = (PathBuf, String);
+
+/// A host connected, with its problems.
+type Checked = (Conn, Vec<String>);
+
+/// The hosts' connections (sudo set where needed) and the binary to upload, or every
+/// problem found.
+pub fn connect_and_check(
+    opts: &SshOptions,
+    hosts: &[Host],
+    control_dir: &Path,
+) -> Result<(Vec<Conn>, Option<Upload>)> {
+    let mut problems = refused_kinds(&opts.kinds);
+    let upload = upload_of(&opts.system.command.program);
+    let on_path = upload
+        .is_none()
+        .then_some(opts.system.command.program.as_str());
+    let needs_iptables = opts.kinds.iter().any(FaultKind::is_network);
+    let packets = packet_kinds(&opts.kinds);
+    let checked: Vec<(String, Result<Checked>)> = std::thread::scope(|s| {
+        let running: Vec<_> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let control = control_dir.join(i.to_string());
+                let node = crate::backend::netns::naming::node_ids(i + 1)
+                    .pop()
+                    .unwrap_or_default();
+                let script = remote::preflight(&opts.run_id, &node, needs_iptables, on_path);
+                let packets = packets.clone();
+                (
+                    host.label(),
+                    s.spawn(move || check_host(host, &control, &script, &packets)),
+                )
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(label, h)| {
+                let r = h
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("checking it panicked")));
+                (label, r)
+            })
+            .collect()
+    });
+    let mut conns = Vec::new();
+    for (label, result) in checked {
+        match result {
+            Ok((conn, found)) => {
+                problems.extend(found.into_iter().map(|p| format!("host {label}: {p}")));
+                conns.push(conn);
+            }
+            Err(e) => problems.push(format!("host {label}: {e:#}")),
+        }
+    }
+    if !problems.is_empty() {
+        for c in &conns {
+            c.close();
+        }
+        return Err(bad_input(format!(
+            "the hosts are not ready for this test ({} problem{}):\n  {}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("\n  ")
+        )));
+    }
+    Ok((conns, upload))
+}
+
+/// Connects to one host and lists its problems.
+fn check_host(host: &Host, control: &Path, script: &str, packets: &str) -> Result<Checked> {
+    let conn = Conn::open(host, control)?;
+    let out = conn.run(script, None)?;
+    conn.set_sudo(out.lines().any(|l| l == "ok sudo"));
+    let mut problems: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("problem: "))
+        .map(String::from)
+        .collect();
+    if !packets.is_empty() {
+        let netem = conn.run(&remote::netem_probe(), None)?;
+        problems.push(if netem.trim() == "netem" {
+            format!("packet faults ({packets}) over ssh are not built yet (this host's kernel has netem)")
+        } else {
+            format!("packet faults ({packets}) need netem, and this host's kernel has no sch_netem module")
+        });
+    }
+    Ok((conn, problems))
+}
+
+/// The packet kinds asked for, by name (empty: none).
+fn packet_kinds(kinds: &[FaultKind]) -> String {
+    kinds
+        .iter()
+        .filter(|k| {
+            k.parts().iter().any(|p| {
+                matches!(
+                    p,
+                    FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate
+                )
+            })
+        })
+        .map(FaultKind::name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Kinds the ssh backend cannot do on any host, with the reason.
+fn refused_kinds(kinds: &[FaultKind]) -> Vec<String> {
+    let mut out = Vec::new();
+    let named = |pred: fn(&FaultKind) -> bool| {
+        kinds
+            .iter()
+            .filter(|k| pred(k))
+            .map(FaultKind::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let clock = named(FaultKind::is_clock);
+    if !clock.is_empty() {
+        out.push(format!(
+            "--nemesis: clock faults ({clock}) over ssh are not built yet"
+        ));
+    }
+    let disk = named(FaultKind::is_disk);
+    if !disk.is_empty() {
+        out.push(format!(
+            "--nemesis: disk faults ({disk}) over ssh are not built yet"
+        ));
+    }
+    let membership = named(|k| k.parts().contains(&FaultKind::Membership));
+    if !membership.is_empty() {
+        out.push("--nemesis: membership changes over ssh are not built yet".to_string());
+    }
+    out
+}
+
+/// The system's binary and its file name, when it is a local file: uploaded to
+/// each node's `bin/`.
+fn upload_of(program: &str) -> Option<Upload> {
+    let local = Path::new(program);
+    if !local.is_absolute() || !local.is_file() {
+        return None;
+    }
+    let name = local.file_name()?.to_string_lossy().into_owned();
+    Some((local.to_path_buf(), name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_the_backend_cannot_do_are_refused_by_name() {
+        let kinds = FaultKind::parse_list("partition,kill,clock-bump,membership", 5).unwrap();
+        let refused = refused_kinds(&kinds);
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused[0].contains("clock-bump"));
+        let kinds = FaultKind::parse_list("partition,kill,pause", 5).unwrap();
+        assert!(refused_kinds(&kinds).is_empty());
+        assert_eq!(packet_kinds(&kinds), "");
+        assert_eq!(
+            packet_kinds(&FaultKind::parse_list("loss,kill", 3).unwrap()),
+            "loss"
+        );
+    }
+}

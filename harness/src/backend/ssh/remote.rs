@@ -1,0 +1,300 @@
+//! What runs on a host, as `sh` scripts (rendered here, pure, and run by
+//! [`super::conn::Conn`]), and where a run's files live there.
+//!
+//! Everything a run puts on a host is named by its run id, so that runs never touch
+//! each other's things and `faultline clean --hosts` can find a dead run's:
+//! - `/tmp/faultline-<id>/<node>/`: `owner` (which controller process runs it),
+//!   `bin/` (the uploaded binary), `log`, `data/`, `pid`, `exit`. Everything is per
+//!   node, not per host, so that hosts that happen to share a filesystem (or the
+//!   namespace-hosts of the tests) never write the same file;
+//! - iptables chains `FL-<id>-PART`, `FL-<id>-PKT`, `FL-<id>-DUP` and their jumps.
+//!
+//! A node runs under a supervisor: `setsid sh` (a session and process group of its
+//! own, whose id it writes to `pid`) that starts the node with its output appended to
+//! `log`, waits for it and writes its exit status to `exit`. Signals go to the whole
+//! group, so a node's children are killed, paused and resumed with it; a node that
+//! dies on its own leaves `exit`, one that faultline kills (the supervisor with it)
+//! does not.
+
+use shell_words::quote;
+
+/// The run's folder on every host.
+pub fn run_root(run_id: &str) -> String {
+    format!("/tmp/faultline-{run_id}")
+}
+
+/// A node's folder on its host.
+pub fn node_dir(run_id: &str, node: &str) -> String {
+    format!("{}/{node}", run_root(run_id))
+}
+
+/// Where a node's uploaded binary `name` lives on its host.
+pub fn binary(run_id: &str, node: &str, name: &str) -> String {
+    format!("{}/bin/{name}", node_dir(run_id, node))
+}
+
+/// The prefix of the run's iptables chains.
+pub fn chain_prefix(run_id: &str) -> String {
+    format!("FL-{run_id}-")
+}
+
+/// The nemesis writes its chains as `FAULTLINE-*` (inside a namespace of its own,
+/// nobody else's rules are there); on a shared host they are the run's own
+/// `FL-<id>-*` instead. What goes to the host is renamed one way, what comes back
+/// (an `iptables-save`) the other, with anybody else's `FAULTLINE-*` chains hidden
+/// so the nemesis never counts or removes them.
+pub fn chains_to_host(text: &str, run_id: &str) -> String {
+    text.replace("FAULTLINE-", &chain_prefix(run_id))
+}
+
+/// See [`chains_to_host`].
+pub fn chains_from_host(text: &str, run_id: &str) -> String {
+    text.replace("FAULTLINE-", "OTHER-FAULTLINE-")
+        .replace(&chain_prefix(run_id), "FAULTLINE-")
+}
+
+/// The node's folders on its host, with the owner record (`<boot id> <pid> <start
+/// time>` of the controller process), failing if the node's folder exists.
+pub fn prepare(run_id: &str, node: &str, owner: &str) -> String {
+    let dir = node_dir(run_id, node);
+    format!(
+        "set -e\n[ ! -e {d} ] || {{ echo 'run id {run_id} is already in use on this host ({dir})' >&2; exit 1; }}\n\
+         umask 077\nmkdir -p {d}/bin {d}/data\nprintf '%s\\n' {owner} > {d}/owner\n",
+        d = quote(&dir),
+        owner = quote(owner),
+    )
+}
+
+/// Everything a node start needs, with host paths.
+#[derive(Debug, Clone)]
+pub struct RemoteLaunch {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: String,
+}
+
+impl RemoteLaunch {
+    fn command_line(&self) -> String {
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| quote(&format!("{k}={v}")).into_owned());
+        let argv = std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| quote(a).into_owned());
+        std::iter::once("exec env".to_string())
+            .chain(env)
+            .chain(argv)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Starts a node under its supervisor and prints the supervisor's pid (= the
+/// node's process group).
+pub fn start(run_id: &str, node: &str, launch: &RemoteLaunch) -> String {
+    let d = quote(&node_dir(run_id, node)).into_owned();
+    // The supervisor: $0 is the node's folder, $1 the node's command.
+    let supervisor = "echo $$ > \"$0/pid.tmp\"; mv \"$0/pid.tmp\" \"$0/pid\"; \
+        (cd \"$2\" && eval \"$1\") >> \"$0/log\" 2>&1 < /dev/null & wait $!; \
+        echo $? > \"$0/exit.tmp\"; mv \"$0/exit.tmp\" \"$0/exit\"";
+    format!(
+        "d={d}\nrm -f \"$d/pid\" \"$d/exit\"\n{note}\
+         setsid sh -c {sup} \"$d\" {cmd} {cwd} < /dev/null > /dev/null 2>&1 &\n\
+         i=0; while [ ! -s \"$d/pid\" ]; do i=$((i+1)); [ $i -lt 1000 ] || {{ echo 'the supervisor did not start' >&2; exit 1; }}; sleep 0.01; done\n\
+         cat \"$d/pid\"\n",
+        note = note_line(&format!("starting {node}: {}", launch.command_line())),
+        sup = quote(supervisor),
+        cmd = quote(&launch.command_line()),
+        cwd = quote(&launch.cwd),
+    )
+}
+
+/// Appends a harness note to the node's log (`$d` is the node's folder).
+fn note_line(msg: &str) -> String {
+    format!(
+        "echo \"[faultline $(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)] \"{} >> \"$d/log\"\n",
+        quote(msg)
+    )
+}
+
+/// A shell test that is true while any process of session `$p` is alive (zombies
+/// are dead: whoever reaps them is not ours to wait for).
+const ALIVE: &str = "ps -o stat= -s \"$p\" 2>/dev/null | grep -qv '^Z'";
+
+/// Sends `signal` to the node's process group, and waits until the group is gone
+/// (`KILL`), stopped (`STOP`) or running again (`CONT`); prints nothing if the node
+/// was not running.
+pub fn signal(run_id: &str, node: &str, signal: &str, what: &str) -> String {
+    let d = quote(&node_dir(run_id, node)).into_owned();
+    let done = match signal {
+        "KILL" => format!("! {ALIVE}"),
+        "STOP" => "! ps -o stat= -s \"$p\" | grep -qv '^[TZ]'".to_string(),
+        _ => "! ps -o stat= -s \"$p\" | grep -q '^T'".to_string(),
+    };
+    let cleanup = if signal == "KILL" {
+        "rm -f \"$d/pid\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "d={d}\np=$(cat \"$d/pid\" 2>/dev/null) || exit 0\n{ALIVE} || exit 0\n\
+         kill -{signal} \"-$p\" 2>/dev/null\n\
+         i=0; until {done}; do i=$((i+1)); [ $i -lt 500 ] || {{ echo \"process group $p did not take SIG{signal}\" >&2; exit 1; }}; sleep 0.01; done\n\
+         {cleanup}{note}echo signalled\n",
+        note = note_line(&format!("{node} {what} by faultline")),
+    )
+}
+
+/// For every node: `<node> running|exited <status>|stopped`, then the last lines of
+/// each log that exited, between markers.
+pub fn status(run_id: &str, nodes: &[String]) -> String {
+    let root = quote(&run_root(run_id)).into_owned();
+    let names: Vec<String> = nodes.iter().map(|n| quote(n).into_owned()).collect();
+    format!(
+        "for n in {names}; do d={root}/$n\n\
+         if [ -f \"$d/exit\" ]; then echo \"$n exited $(cat \"$d/exit\")\"; echo '--- log'; tail -n 20 \"$d/log\"; echo '--- end'\n\
+         elif p=$(cat \"$d/pid\" 2>/dev/null) && {ALIVE}; then echo \"$n running\"; else echo \"$n stopped\"; fi; done\n",
+        names = names.join(" ")
+    )
+}
+
+/// Asks the run's nodes on this host (`node`, or every node folder there) to stop
+/// (SIGTERM to each group), gives them `grace_s` seconds, then kills what is left.
+/// Prints the groups it killed.
+pub fn stop_all(run_id: &str, node: Option<&str>, grace_s: u32) -> String {
+    let pids = match node {
+        Some(n) => format!("{}/pid", quote(&node_dir(run_id, n))),
+        None => format!("{}/*/pid", quote(&run_root(run_id))),
+    };
+    format!(
+        "groups=$(cat {pids} 2>/dev/null)\n\
+         for p in $groups; do kill -TERM \"-$p\" 2>/dev/null; kill -CONT \"-$p\" 2>/dev/null; done\n\
+         i=0; while [ $i -lt {ticks} ]; do left=''; for p in $groups; do {ALIVE} && left=\"$left $p\"; done; [ -z \"$left\" ] && break; i=$((i+1)); sleep 0.1; done\n\
+         for p in $groups; do if {ALIVE}; then kill -KILL \"-$p\" 2>/dev/null; echo \"killed $p\"; fi; done\n\
+         for p in $groups; do i=0; while {ALIVE} && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.05; done; {ALIVE} && echo \"process group $p survived SIGKILL\" >&2; done; true\n",
+        ticks = grace_s * 10
+    )
+}
+
+/// Removes every iptables chain whose name starts with `prefix` (and the jumps to
+/// them), in the filter and mangle tables. Prints what it removed.
+pub fn remove_chains(prefix: &str) -> String {
+    let pat = quote(prefix).into_owned();
+    format!(
+        "command -v iptables-save >/dev/null 2>&1 || exit 0\n\
+         for t in filter mangle; do\n\
+         iptables-save -t $t 2>/dev/null | grep -e \"^-A [A-Z]* -j {p}\" | while read -r a c j target; do iptables -w -t $t -D \"$c\" -j \"$target\" && echo \"jump $c -> $target\"; done\n\
+         for c in $(iptables-save -t $t 2>/dev/null | grep -o \"^:{p}[A-Za-z0-9-]*\" | cut -c2-); do iptables -w -t $t -F \"$c\" && iptables -w -t $t -X \"$c\" && echo \"chain $t/$c\"; done\n\
+         done\n",
+        p = pat.trim_matches('\'')
+    )
+}
+
+/// Removes a node's folder (and the run's, once empty), or the whole run's folder.
+pub fn remove_files(run_id: &str, node: Option<&str>) -> String {
+    let root = quote(&run_root(run_id)).into_owned();
+    match node {
+        Some(n) => format!(
+            "rm -rf {}\nrmdir {root} 2>/dev/null; true\n",
+            quote(&node_dir(run_id, n))
+        ),
+        None => format!("rm -rf {root}\n"),
+    }
+}
+
+/// Lists the runs on a host: `run <id> <owner record>` for each folder, `chain <id>`
+/// for each run's chain (a dead run may have left either without the other).
+pub fn list_runs() -> String {
+    "for d in /tmp/faultline-*; do [ -d \"$d\" ] || continue; echo \"run ${d#/tmp/faultline-} $(cat \"$d\"/*/owner 2>/dev/null | head -n 1)\"; done\n\
+     command -v iptables-save >/dev/null 2>&1 && for t in filter mangle; do iptables-save -t $t 2>/dev/null | grep -o '^:FL-[a-z0-9]*-' | sed 's/^:FL-\\(.*\\)-$/chain \\1/'; done\n\
+     true\n"
+        .to_string()
+}
+
+/// What a host must have, as problems (one per line; none: ready). `program` is
+/// checked on the host's PATH when it is not uploaded.
+pub fn preflight(run_id: &str, node: &str, needs_iptables: bool, program: Option<&str>) -> String {
+    let mut s = String::from(
+        "if [ \"$(id -u)\" = 0 ]; then echo 'ok root'; elif sudo -n true 2>/dev/null; then echo 'ok sudo'; else echo 'problem: the user is not root and cannot sudo without a password'; fi\n\
+         for c in setsid ps kill tail; do command -v $c >/dev/null 2>&1 || echo \"problem: $c is not installed\"; done\n\
+         [ -w /tmp ] || echo 'problem: /tmp is not writable'\n",
+    );
+    if needs_iptables {
+        s.push_str("PATH=$PATH:/usr/sbin:/sbin; for c in iptables iptables-save iptables-restore; do command -v $c >/dev/null 2>&1 || echo \"problem: $c is not installed (partitions need package iptables)\"; done\n");
+    }
+    if let Some(p) = program {
+        s.push_str(&format!(
+            "command -v {q} >/dev/null 2>&1 || echo 'problem: the system binary {p} is not on the PATH (install it, or give the system command an absolute local path to upload)'\n",
+            q = quote(p),
+            p = p.replace('\'', "")
+        ));
+    }
+    s.push_str(&format!(
+        "[ ! -e {} ] || echo 'problem: run id {run_id} is already in use here'\n",
+        quote(&node_dir(run_id, node))
+    ));
+    s
+}
+
+/// Prints `netem` when the host's kernel can load netem (packet faults).
+pub fn netem_probe() -> String {
+    "if [ -d /sys/module/sch_netem ] || modinfo sch_netem >/dev/null 2>&1; then echo netem; else echo none; fi\n"
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_are_renamed_to_the_run_and_back_hiding_other_chains() {
+        let script =
+            "*filter\n:FAULTLINE-PART - [0:0]\n-A FAULTLINE-PART -s 10.0.0.2/32 -j DROP\nCOMMIT\n";
+        let to = chains_to_host(script, "abc123");
+        assert!(to.contains(":FL-abc123-PART") && !to.contains("FAULTLINE"));
+        let saved = ":FL-abc123-PART - [0:0]\n:FAULTLINE-PART - [0:0]\n:FL-zzz999-PART - [0:0]\n-A INPUT -j FL-abc123-PART\n";
+        let back = chains_from_host(saved, "abc123");
+        assert_eq!(
+            back,
+            ":FAULTLINE-PART - [0:0]\n:OTHER-FAULTLINE-PART - [0:0]\n:FL-zzz999-PART - [0:0]\n-A INPUT -j FAULTLINE-PART\n"
+        );
+    }
+
+    #[test]
+    fn a_start_script_runs_the_node_in_its_own_session_with_its_log() {
+        let launch = RemoteLaunch {
+            program: "/tmp/faultline-abc123/bin/raft-kv".into(),
+            args: vec!["--id".into(), "n 1".into()],
+            env: vec![("RUST_LOG".into(), "info".into())],
+            cwd: "/tmp/faultline-abc123/n1/data".into(),
+        };
+        let s = start("abc123", "n1", &launch);
+        assert!(s.contains("setsid sh -c"), "{s}");
+        assert!(s.contains("d=/tmp/faultline-abc123/n1"), "{s}");
+        // The command is one quoted word for the supervisor, which evals it.
+        let command = launch.command_line();
+        assert_eq!(
+            shell_words::split(&command).unwrap(),
+            [
+                "exec",
+                "env",
+                "RUST_LOG=info",
+                "/tmp/faultline-abc123/bin/raft-kv",
+                "--id",
+                "n 1"
+            ]
+        );
+        assert!(s.contains(&*quote(&command)), "{s}");
+    }
+
+    #[test]
+    fn every_remote_path_is_scoped_by_the_run_id() {
+        assert_eq!(node_dir("abc123", "n2"), "/tmp/faultline-abc123/n2");
+        assert!(remove_files("abc123", Some("n1")).contains("rm -rf /tmp/faultline-abc123/n1"));
+        assert!(remove_chains(&chain_prefix("abc123")).contains("FL-abc123-"));
+        assert!(prepare("abc123", "n1", "b 1 2").contains("/tmp/faultline-abc123/n1/data"));
+        assert!(stop_all("abc123", Some("n2"), 1).contains("/tmp/faultline-abc123/n2/pid"));
+    }
+}
