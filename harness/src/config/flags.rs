@@ -74,8 +74,8 @@ pub struct TestArgs {
     pub all_keys: bool,
     /// Put every node's data directory on faultline's lazy filesystem, where writes
     /// not yet fsync'd live in memory until a disk fault drops them. On by itself
-    /// when --nemesis has a disk fault (power-loss, power-loss-all, lose-unsynced,
-    /// torn-write).
+    /// when --nemesis has a disk fault (power-loss, power-loss-all,
+    /// power-loss-leader, lose-unsynced, torn-write).
     #[arg(long)]
     pub lazyfs: bool,
     /// Seed for the operation mix, the node choice and the fault schedule.
