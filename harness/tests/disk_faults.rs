@@ -152,7 +152,11 @@ fn kill_a_run_with_mounts(dir: &Path) -> (Cleaned, String) {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(mounts_under(&needle), 3, "a killed faultline leaves its mounts");
+    assert_eq!(
+        mounts_under(&needle),
+        3,
+        "a killed faultline leaves its mounts"
+    );
     // Only this run: other runs on the machine are not this test's to clean. Its id
     // names the mounts' control sockets (`<state dir>/<run id>-n1.lazyfs`), which
     // the daemons' command lines give.
@@ -200,15 +204,37 @@ fn faultline_clean_finds_a_killed_runs_mounts_in_the_mount_table_when_its_state_
 /// whose file was damaged is killed and restarted, must refuse to start from it with
 /// an error naming the file and containing `says`, in its log and in results.json's
 /// crashed nodes, while what the other nodes served stays `model` (valid).
-fn damaged_node_refuses_to_start(system: &str, fault: &str, files: &str, seed: &str, says: &str, model: &str) {
+fn damaged_node_refuses_to_start(
+    system: &str,
+    fault: &str,
+    files: &str,
+    seed: &str,
+    says: &str,
+    model: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     let nemesis = format!("{fault}+kill");
     let out = faultline(
         &[
-            "test", "--system", system, "--nodes", "3", "--seed", seed, "--quiet",
-            "--time-limit", "5s", "--nemesis", &nemesis, "--nemesis-interval", "2s",
-            "--disk-files", files, "--results-dir", results.to_str().unwrap(),
+            "test",
+            "--system",
+            system,
+            "--nodes",
+            "3",
+            "--seed",
+            seed,
+            "--quiet",
+            "--time-limit",
+            "5s",
+            "--nemesis",
+            &nemesis,
+            "--nemesis-interval",
+            "2s",
+            "--disk-files",
+            files,
+            "--results-dir",
+            results.to_str().unwrap(),
         ],
         dir.path(),
     );
@@ -228,16 +254,25 @@ fn damaged_node_refuses_to_start(system: &str, fault: &str, files: &str, seed: &
     let node = damage["node"].as_str().unwrap();
     let file = damage["file"].as_str().unwrap();
     let pattern = files.trim_start_matches('*');
-    assert!(file.ends_with(pattern), "--disk-files {files} picked {file}");
+    assert!(
+        file.ends_with(pattern),
+        "--disk-files {files} picked {file}"
+    );
     // The node refused to start from the damaged file, saying which, and exited.
     let crashed = r["crashed_nodes"].as_array().unwrap();
     let Some(crash) = crashed.iter().find(|c| c["node"] == node) else {
         panic!("{node} did not refuse to start: {:#}", r["crashed_nodes"]);
     };
     let tail = crash["log_tail"].as_str().unwrap_or_default();
-    assert!(tail.contains(says) && tail.contains(file), "results.json: {crash:#}");
+    assert!(
+        tail.contains(says) && tail.contains(file),
+        "results.json: {crash:#}"
+    );
     let log = std::fs::read_to_string(run_dir.join(format!("nodes/{node}.log"))).unwrap();
-    assert!(log.contains(says) && log.contains(file) && log.contains("refusing to start"), "{log}");
+    assert!(
+        log.contains(says) && log.contains(file) && log.contains("refusing to start"),
+        "{log}"
+    );
     // What the others served still holds.
     let check = r["checks"]
         .as_array()
@@ -251,19 +286,40 @@ fn damaged_node_refuses_to_start(system: &str, fault: &str, files: &str, seed: &
 #[test]
 fn raft_kv_detects_a_corrupted_file_and_refuses_to_start_from_it() {
     build_raft_kv();
-    damaged_node_refuses_to_start("raft-kv", "corrupt", "*.bin", "5", "corrupt data file", "linearizable");
+    damaged_node_refuses_to_start(
+        "raft-kv",
+        "corrupt",
+        "*.bin",
+        "5",
+        "corrupt data file",
+        "linearizable",
+    );
 }
 
 #[test]
 fn raft_kv_detects_a_truncated_log_and_refuses_to_start_from_it() {
     build_raft_kv();
-    damaged_node_refuses_to_start("raft-kv", "truncate", "log.bin", "5", "cut short", "linearizable");
+    damaged_node_refuses_to_start(
+        "raft-kv",
+        "truncate",
+        "log.bin",
+        "5",
+        "cut short",
+        "linearizable",
+    );
 }
 
 #[test]
 fn dynamo_kv_detects_a_corrupted_record_and_refuses_to_start_from_it() {
     build(&["dynamo-kv"]);
-    damaged_node_refuses_to_start("dynamo-kv", "corrupt", "data.log", "5", "corrupt record", "eventual");
+    damaged_node_refuses_to_start(
+        "dynamo-kv",
+        "corrupt",
+        "data.log",
+        "5",
+        "corrupt record",
+        "eventual",
+    );
 }
 
 #[test]

@@ -240,9 +240,9 @@ impl Fault {
             Fault::Packet { kind, .. } => format!("stop-{}", kind.name()),
             Fault::Membership { .. } => "membership-held".into(),
             Fault::Corrupt { .. } | Fault::Truncate { .. } => "disk-held".into(),
-            Fault::PowerLoss { .. }
-            | Fault::PowerLossLeader { .. }
-            | Fault::TornWrite { .. } => "restart".into(),
+            Fault::PowerLoss { .. } | Fault::PowerLossLeader { .. } | Fault::TornWrite { .. } => {
+                "restart".into()
+            }
             Fault::PowerLossAll { .. } => "restart-all".into(),
             Fault::LoseUnsynced { .. } => "stop-lose-unsynced".into(),
             Fault::Composed { faults } => join_names(faults, Fault::stop_name),
@@ -1293,7 +1293,10 @@ mod tests {
                 "power-loss must be the last part",
             ),
             ("partition-one+power-loss-all", "acts on every node"),
-            ("power-loss-leader+clock-bump", "kills the nodes it singles out"),
+            (
+                "power-loss-leader+clock-bump",
+                "kills the nodes it singles out",
+            ),
             (
                 "partition-one+power-loss-leader",
                 "can only be the first part",

@@ -77,16 +77,25 @@ async fn power_loss_of_the_leader_kills_the_reported_leader_then_drops_its_unsyn
             leader: Some("n3".into())
         }
     );
-    assert_eq!((fault.start_name(), fault.stop_name()), ("power-loss".into(), "restart".into()));
+    assert_eq!(
+        (fault.start_name(), fault.stop_name()),
+        ("power-loss".into(), "restart".into())
+    );
     let json = serde_json::to_string(&fault).unwrap();
-    assert_eq!(json, r#"{"fault":"power-loss-leader","nodes":["n3"],"leader":"n3"}"#);
+    assert_eq!(
+        json,
+        r#"{"fault":"power-loss-leader","nodes":["n3"],"leader":"n3"}"#
+    );
     assert_eq!(fault.describe(), "power lost on n3 (the leader)");
     nemesis.start(&fault).await.unwrap();
     assert_eq!(control.state("n3"), "dead");
     assert_eq!(nemesis.describe(), "killed n3");
     nemesis.stop(&fault).await.unwrap();
     assert_eq!(control.state("n3"), "running");
-    assert_eq!(control.calls(), ["kill n3", "lose-unsynced n3", "restart n3"]);
+    assert_eq!(
+        control.calls(),
+        ["kill n3", "lose-unsynced n3", "restart n3"]
+    );
     assert!(nemesis.is_healthy());
 
     // No leader reported: the schedule's node.

@@ -41,9 +41,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         let (nodes, kill, what) = match fault {
             Fault::PowerLoss { nodes }
             | Fault::PowerLossAll { nodes }
-            | Fault::PowerLossLeader { nodes, .. } => {
-                (nodes, true, DiskFault::LoseUnsynced)
-            }
+            | Fault::PowerLossLeader { nodes, .. } => (nodes, true, DiskFault::LoseUnsynced),
             Fault::TornWrite { nodes } => (nodes, true, DiskFault::TornWrite),
             Fault::LoseUnsynced { nodes } => (nodes, false, DiskFault::LoseUnsynced),
             other => return Err(anyhow!("{} is not a disk fault", other.start_name())),

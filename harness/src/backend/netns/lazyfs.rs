@@ -178,20 +178,32 @@ fn parse_mountinfo(line: &str) -> Option<(String, String, PathBuf)> {
     }
     let name = fields.next()?.strip_prefix("faultline-lazyfs:")?;
     let (run_id, node) = name.split_once('-')?;
-    super::naming::is_run_id(run_id)
-        .then(|| (run_id.to_string(), node.to_string(), PathBuf::from(mountpoint)))
+    super::naming::is_run_id(run_id).then(|| {
+        (
+            run_id.to_string(),
+            node.to_string(),
+            PathBuf::from(mountpoint),
+        )
+    })
 }
 
 /// The pid and control socket of every running `faultline-lazyfs`.
 fn daemons() -> Vec<(i32, PathBuf)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
             continue;
         };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if !args.first().is_some_and(|a| a.ends_with(b"faultline-lazyfs")) {
+        if !args
+            .first()
+            .is_some_and(|a| a.ends_with(b"faultline-lazyfs"))
+        {
             continue;
         }
         let control = args
@@ -300,7 +312,11 @@ mod tests {
         let ours = "812 29 0:75 / /tmp/r\\040x/mnt/n2 rw,nosuid,nodev,relatime shared:400 - fuse.faultline-lazyfs faultline-lazyfs:ab12cd-n2 rw,user_id=0,group_id=0,allow_other";
         assert_eq!(
             parse_mountinfo(ours),
-            Some(("ab12cd".into(), "n2".into(), PathBuf::from("/tmp/r x/mnt/n2")))
+            Some((
+                "ab12cd".into(),
+                "n2".into(),
+                PathBuf::from("/tmp/r x/mnt/n2")
+            ))
         );
         let as_root = "812 29 0:75 / /tmp/r/mnt/n1 rw,relatime - fuse faultline-lazyfs:ab12cd-n1 rw,allow_other";
         assert_eq!(
@@ -308,7 +324,8 @@ mod tests {
             Some(("ab12cd".into(), "n1".into(), PathBuf::from("/tmp/r/mnt/n1")))
         );
         let other_fuse = "813 29 0:76 / /mnt/x rw - fuse.sshfs host:/ rw";
-        let old_name = "814 29 0:77 / /mnt/y rw - fuse.faultline-lazyfs faultline-lazyfs:/data/n1 rw";
+        let old_name =
+            "814 29 0:77 / /mnt/y rw - fuse.faultline-lazyfs faultline-lazyfs:/data/n1 rw";
         let proc = "22 1 0:5 / /proc rw,nosuid - proc proc rw";
         for line in [other_fuse, old_name, proc] {
             assert_eq!(parse_mountinfo(line), None, "{line}");
