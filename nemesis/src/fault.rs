@@ -566,7 +566,7 @@ impl FaultKind {
         v
     }
 
-    /// The disk kinds (the `disk` group, which `all` leaves out): the first four
+    /// The disk kinds (the `disk` group, which `all` leaves out): the first five
     /// need the lazy filesystem under every node, `corrupt` and `truncate` act on
     /// the files of the data directory wherever it is.
     pub const DISK: [FaultKind; 7] = [

@@ -361,8 +361,9 @@ mod tests {
         assert!(next_incarnation(dir.path()).is_err());
     }
 
-    /// `--nemesis corrupt` inverts whole bytes, which leaves ASCII: the record is
-    /// refused as corrupt like any other damage, naming file and line.
+    /// `--nemesis corrupt` inverts whole bytes, which turns ASCII into bytes that are
+    /// not UTF-8: the record is refused as corrupt like any other damage, naming file
+    /// and line.
     #[test]
     fn bytes_that_are_not_utf8_are_refused_as_a_corrupt_record() {
         let dir = tempfile::tempdir().unwrap();
