@@ -296,6 +296,10 @@ fn raft_kv_detects_a_corrupted_file_and_refuses_to_start_from_it() {
     );
 }
 
+/// The log is cut while the node runs, then it is killed: it refuses either because
+/// its log ends before its durable end ("cut short"), or, when it appended again in
+/// between (at its old end, past the cut: a hole of zeros), because a record runs into
+/// the hole ("checksum mismatch"). Either is the node refusing the damage.
 #[test]
 fn raft_kv_detects_a_truncated_log_and_refuses_to_start_from_it() {
     build_raft_kv();
@@ -304,7 +308,7 @@ fn raft_kv_detects_a_truncated_log_and_refuses_to_start_from_it() {
         "truncate",
         "log.bin",
         "5",
-        "cut short",
+        "corrupt data file",
         "linearizable",
     );
 }
