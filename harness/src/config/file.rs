@@ -60,6 +60,9 @@ pub struct TestFile {
     pub etcd_reads: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_wait: Option<i64>,
+    /// Folded into `system-args` when resolved, so a saved test file has it there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_appendfsync: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<StringList>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,6 +158,7 @@ impl TestFile {
             keep_data: Some(c.keep_data.to_string()),
             etcd_reads: (c.etcd_reads != Default::default()).then(|| c.etcd_reads.to_string()),
             redis_wait: (c.redis_wait > 0).then_some(c.redis_wait as i64),
+            redis_appendfsync: None,
             // Only an override is written: the system's own promises follow from
             // the system and its settings, which the file already holds.
             expect: c

@@ -133,6 +133,11 @@ pub struct TestArgs {
     /// it, and is indeterminate if they do not in time. 0: no waiting.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub redis_wait: Option<i64>,
+    /// Redis only: the servers' `appendfsync` policy, `everysec` (faultline's
+    /// configuration: a power loss can lose the last second), `always` (fsync before
+    /// answering) or `no`; passed to redis-server as `--appendfsync POLICY`.
+    #[arg(long, value_name = "POLICY")]
+    pub redis_appendfsync: Option<String>,
     /// The models this run is judged by, comma-separated, instead of the system's
     /// promises: linearizable, sequential, monotonic-reads, monotonic-writes,
     /// read-your-writes, writes-follow-reads (or `session` for the four), eventual,
