@@ -5,9 +5,11 @@
 //! every node and not by `kill -9` of every node, the correct build survives a power
 //! loss of every node, and every mount is gone afterwards.
 //!
-//! `--nemesis corrupt`: bits flipped in a file raft-kv has written are detected when
-//! the node restarts (its checksums), and the node refuses to serve from the damaged
-//! store instead of serving it.
+//! `corrupt` and `truncate`: bits flipped in a file raft-kv or dynamo-kv has written,
+//! or raft-kv's log cut short, are detected when the node restarts (checksums; the
+//! log's durable end), and the node refuses to serve from the damaged store, saying
+//! why in its log and in results.json, instead of serving it. `faultline clean`
+//! unmounts what a killed faultline left, with or without the run's state file.
 //!
 //!     cargo test -p faultline --test disk_faults
 
@@ -105,36 +107,43 @@ fn the_correct_build_survives_power_loss_of_every_node() {
     assert_nothing_left(&run_dir);
 }
 
-#[test]
-fn faultline_clean_unmounts_what_a_killed_faultline_left() {
-    let Some(dir) = prepare() else { return };
-    let results = dir.path().join("results");
+/// How many mounts under `needle` the mount table lists.
+fn mounts_under(needle: &str) -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
+/// Cleans a run when dropped, so a failing assertion leaves nothing behind.
+struct Cleaned(String);
+
+impl Drop for Cleaned {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(["clean", "--run", &self.0])
+            .output();
+    }
+}
+
+/// Starts a 3-node run on lazy filesystems, kills faultline (SIGKILL) once the three
+/// mounts are up, and returns the run's id (with a guard that cleans it) and the
+/// results folder the mounts are under.
+fn kill_a_run_with_mounts(dir: &Path) -> (Cleaned, String) {
+    let results = dir.join("results");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args([
-            "test",
-            "--nodes",
-            "3",
-            "--time-limit",
-            "60s",
-            "--nemesis",
-            "lose-unsynced",
-        ])
-        .args(["--quiet", "--results-dir", results.to_str().unwrap()])
-        .current_dir(dir.path())
+        .args(["test", "--nodes", "3", "--time-limit", "60s"])
+        .args(["--nemesis", "lose-unsynced", "--quiet", "--results-dir"])
+        .arg(&results)
+        .current_dir(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let needle = results.to_string_lossy().to_string();
-    let mounted = || {
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(&needle))
-            .count()
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while mounted() < 3 {
+    while mounts_under(&needle) < 3 {
         assert!(
             std::time::Instant::now() < deadline,
             "the three mounts never came up"
@@ -143,7 +152,11 @@ fn faultline_clean_unmounts_what_a_killed_faultline_left() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(mounted(), 3, "a killed faultline leaves its mounts");
+    assert_eq!(
+        mounts_under(&needle),
+        3,
+        "a killed faultline leaves its mounts"
+    );
     // Only this run: other runs on the machine are not this test's to clean. Its id
     // names the mounts' control sockets (`<state dir>/<run id>-n1.lazyfs`), which
     // the daemons' command lines give.
@@ -156,45 +169,70 @@ fn faultline_clean_unmounts_what_a_killed_faultline_left() {
             Some(name.trim_end_matches("-n1.lazyfs").to_string())
         })
         .unwrap_or_else(|| panic!("no lazyfs daemon among {daemons:?}"));
-    // Should an assertion below fail, the run is still cleaned.
-    struct Cleaned(String);
-    impl Drop for Cleaned {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-                .args(["clean", "--run", &self.0])
-                .output();
-        }
-    }
-    let _guard = Cleaned(run_id.clone());
-    let out = faultline(&["clean", "--run", &run_id], dir.path());
+    (Cleaned(run_id), needle)
+}
+
+/// `faultline clean --run ID` unmounts every mount under `needle` and ends their
+/// daemons.
+fn assert_clean_unmounts(dir: &Path, run_id: &str, needle: &str) {
+    let out = faultline(&["clean", "--run", run_id], dir);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("unmounted"), "{}", text(&out));
-    assert_eq!(mounted(), 0, "{}", text(&out));
-    let left = common::processes_mentioning(&needle);
+    assert_eq!(mounts_under(needle), 0, "{}", text(&out));
+    let left = common::processes_mentioning(needle);
     assert!(left.is_empty(), "processes left: {left:?}");
 }
 
 #[test]
-fn raft_kv_detects_a_corrupted_file_and_refuses_to_start_from_it() {
-    build_raft_kv();
+fn faultline_clean_unmounts_what_a_killed_faultline_left() {
+    let Some(dir) = prepare() else { return };
+    let (run, needle) = kill_a_run_with_mounts(dir.path());
+    assert_clean_unmounts(dir.path(), &run.0, &needle);
+}
+
+#[test]
+fn faultline_clean_finds_a_killed_runs_mounts_in_the_mount_table_when_its_state_file_is_gone() {
+    let Some(dir) = prepare() else { return };
+    let (run, needle) = kill_a_run_with_mounts(dir.path());
+    let state_dir = std::env::var_os("FAULTLINE_STATE_DIR").unwrap_or("/run/faultline".into());
+    let state = Path::new(&state_dir).join(format!("{}.json", run.0));
+    std::fs::remove_file(&state).unwrap_or_else(|e| panic!("{}: {e}", state.display()));
+    assert_clean_unmounts(dir.path(), &run.0, &needle);
+}
+
+/// Runs 3 nodes of `system` with `fault+kill` on files matching `files`: the node
+/// whose file was damaged is killed and restarted, must refuse to start from it with
+/// an error naming the file and containing `says`, in its log and in results.json's
+/// crashed nodes, while what the other nodes served stays `model` (valid).
+fn damaged_node_refuses_to_start(
+    system: &str,
+    fault: &str,
+    files: &str,
+    seed: &str,
+    says: &str,
+    model: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
+    let nemesis = format!("{fault}+kill");
     let out = faultline(
         &[
             "test",
+            "--system",
+            system,
             "--nodes",
             "3",
             "--seed",
-            "5",
+            seed,
             "--quiet",
             "--time-limit",
             "5s",
             "--nemesis",
-            "corrupt+kill",
+            &nemesis,
             "--nemesis-interval",
             "2s",
             "--disk-files",
-            "*.bin",
+            files,
             "--results-dir",
             results.to_str().unwrap(),
         ],
@@ -208,36 +246,84 @@ fn raft_kv_detects_a_corrupted_file_and_refuses_to_start_from_it() {
     let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
     let event = history
         .lines()
-        .find(|l| l.contains("\"f\":\"corrupt+kill\""))
-        .expect("the corruption is recorded in the history");
+        .find(|l| l.contains(&format!("\"f\":\"{nemesis}\"")))
+        .expect("the damage is recorded in the history");
     let e: serde_json::Value = serde_json::from_str(event).unwrap();
-    let corrupt = &e["value"]["faults"][0];
-    assert_eq!(corrupt["fault"], "corrupt", "{e}");
-    let node = corrupt["node"].as_str().unwrap();
-    let file = corrupt["file"].as_str().unwrap();
-    assert!(file.ends_with(".bin"), "--disk-files *.bin picked {file}");
-    // The node refused to start from the corrupted file, saying which, and exited.
-    let crashed = r["crashed_nodes"].as_array().unwrap();
+    let damage = &e["value"]["faults"][0];
+    assert_eq!(damage["fault"], fault, "{e}");
+    let node = damage["node"].as_str().unwrap();
+    let file = damage["file"].as_str().unwrap();
+    let pattern = files.trim_start_matches('*');
     assert!(
-        crashed.iter().any(|c| c["node"] == node),
-        "{node} did not refuse to start: {:#}",
-        r["crashed_nodes"]
+        file.ends_with(pattern),
+        "--disk-files {files} picked {file}"
+    );
+    // The node refused to start from the damaged file, saying which, and exited.
+    let crashed = r["crashed_nodes"].as_array().unwrap();
+    let Some(crash) = crashed.iter().find(|c| c["node"] == node) else {
+        panic!("{node} did not refuse to start: {:#}", r["crashed_nodes"]);
+    };
+    let tail = crash["log_tail"].as_str().unwrap_or_default();
+    assert!(
+        tail.contains(says) && tail.contains(file),
+        "results.json: {crash:#}"
     );
     let log = std::fs::read_to_string(run_dir.join(format!("nodes/{node}.log"))).unwrap();
     assert!(
-        log.contains("corrupt data file")
-            && log.contains(file)
-            && log.contains("refusing to start"),
+        log.contains(says) && log.contains(file) && log.contains("refusing to start"),
         "{log}"
     );
-    // What the others served is still linearizable.
-    let lin = r["checks"]
+    // What the others served still holds.
+    let check = r["checks"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == "linearizable")
-        .expect("a linearizable check");
-    assert_eq!(lin["verdict"], "valid", "{lin:#}");
+        .find(|c| c["name"] == model)
+        .unwrap_or_else(|| panic!("a {model} check"));
+    assert_eq!(check["verdict"], "valid", "{check:#}");
+}
+
+#[test]
+fn raft_kv_detects_a_corrupted_file_and_refuses_to_start_from_it() {
+    build_raft_kv();
+    damaged_node_refuses_to_start(
+        "raft-kv",
+        "corrupt",
+        "*.bin",
+        "5",
+        "corrupt data file",
+        "linearizable",
+    );
+}
+
+/// The log is cut while the node runs, then it is killed: it refuses either because
+/// its log ends before its durable end ("cut short"), or, when it appended again in
+/// between (at its old end, past the cut: a hole of zeros), because a record runs into
+/// the hole ("checksum mismatch"). Either is the node refusing the damage.
+#[test]
+fn raft_kv_detects_a_truncated_log_and_refuses_to_start_from_it() {
+    build_raft_kv();
+    damaged_node_refuses_to_start(
+        "raft-kv",
+        "truncate",
+        "log.bin",
+        "5",
+        "corrupt data file",
+        "linearizable",
+    );
+}
+
+#[test]
+fn dynamo_kv_detects_a_corrupted_record_and_refuses_to_start_from_it() {
+    build(&["dynamo-kv"]);
+    damaged_node_refuses_to_start(
+        "dynamo-kv",
+        "corrupt",
+        "data.log",
+        "5",
+        "corrupt record",
+        "eventual",
+    );
 }
 
 #[test]

@@ -187,6 +187,15 @@ pub enum Fault {
     PowerLoss { nodes: Vec<String> },
     /// As [`Fault::PowerLoss`], every node at once.
     PowerLossAll { nodes: Vec<String> },
+    /// As [`Fault::PowerLoss`], on the node the system reported as leader or
+    /// primary: what a primary acknowledged and had not fsync'd (or sent) is at stake.
+    PowerLossLeader {
+        /// The node whose power went (one).
+        nodes: Vec<String>,
+        /// As for [`Fault::KillLeader`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader: Option<String>,
+    },
     /// Drop these nodes' unsynced writes while they run; nothing to heal.
     LoseUnsynced { nodes: Vec<String> },
     /// `kill -9` these nodes; their unsynced writes reach the disk except the tail of
@@ -212,7 +221,7 @@ impl Fault {
             Fault::Membership { change, .. } => change.name().into(),
             Fault::Corrupt { .. } => "corrupt".into(),
             Fault::Truncate { .. } => "truncate".into(),
-            Fault::PowerLoss { .. } => "power-loss".into(),
+            Fault::PowerLoss { .. } | Fault::PowerLossLeader { .. } => "power-loss".into(),
             Fault::PowerLossAll { .. } => "power-loss-all".into(),
             Fault::LoseUnsynced { .. } => "lose-unsynced".into(),
             Fault::TornWrite { .. } => "torn-write".into(),
@@ -231,7 +240,9 @@ impl Fault {
             Fault::Packet { kind, .. } => format!("stop-{}", kind.name()),
             Fault::Membership { .. } => "membership-held".into(),
             Fault::Corrupt { .. } | Fault::Truncate { .. } => "disk-held".into(),
-            Fault::PowerLoss { .. } | Fault::TornWrite { .. } => "restart".into(),
+            Fault::PowerLoss { .. } | Fault::PowerLossLeader { .. } | Fault::TornWrite { .. } => {
+                "restart".into()
+            }
             Fault::PowerLossAll { .. } => "restart-all".into(),
             Fault::LoseUnsynced { .. } => "stop-lose-unsynced".into(),
             Fault::Composed { faults } => join_names(faults, Fault::stop_name),
@@ -315,6 +326,9 @@ impl Fault {
             } => format!("{node}: {file} cut from {from} to {to} bytes"),
             Fault::PowerLoss { nodes } => format!("power lost on {}", nodes.join(",")),
             Fault::PowerLossAll { .. } => "power lost on all nodes".into(),
+            Fault::PowerLossLeader { nodes, leader } => {
+                format!("power lost on {}{}", nodes.join(","), leader_note(leader))
+            }
             Fault::LoseUnsynced { nodes } => {
                 format!("unsynced writes dropped on {}", nodes.join(","))
             }
@@ -374,6 +388,7 @@ impl Fault {
             | Fault::ClockStrobe { nodes, .. }
             | Fault::PowerLoss { nodes }
             | Fault::PowerLossAll { nodes }
+            | Fault::PowerLossLeader { nodes, .. }
             | Fault::LoseUnsynced { nodes }
             | Fault::TornWrite { nodes } => nodes.clone(),
             Fault::ClockBump { deltas_ms } => deltas_ms.keys().cloned().collect(),
@@ -494,6 +509,9 @@ pub enum FaultKind {
     /// filesystem (`--lazyfs`, on by itself when one is asked for).
     PowerLoss,
     PowerLossAll,
+    /// Power loss of the node the system reports as leader or primary (a node
+    /// chosen by the schedule when there is none).
+    PowerLossLeader,
     LoseUnsynced,
     TornWrite,
     /// Several single kinds started together as one fault and healed together
@@ -514,7 +532,7 @@ const GROUPS: &[(&str, &str)] = &[
     ("packet", "loss, delay, reorder, duplicate"),
     (
         "disk",
-        "power-loss, power-loss-all, lose-unsynced, torn-write, corrupt, truncate",
+        "power-loss, power-loss-all, power-loss-leader, lose-unsynced, torn-write, corrupt, truncate",
     ),
     (
         "all",
@@ -548,12 +566,13 @@ impl FaultKind {
         v
     }
 
-    /// The disk kinds (the `disk` group, which `all` leaves out): the first four
+    /// The disk kinds (the `disk` group, which `all` leaves out): the first five
     /// need the lazy filesystem under every node, `corrupt` and `truncate` act on
     /// the files of the data directory wherever it is.
-    pub const DISK: [FaultKind; 6] = [
+    pub const DISK: [FaultKind; 7] = [
         FaultKind::PowerLoss,
         FaultKind::PowerLossAll,
+        FaultKind::PowerLossLeader,
         FaultKind::LoseUnsynced,
         FaultKind::TornWrite,
         FaultKind::Corrupt,
@@ -562,9 +581,10 @@ impl FaultKind {
 
     /// The disk kinds that drop or tear unsynced writes, which only faultline's
     /// lazy filesystem knows about.
-    pub const LAZY_DISK: [FaultKind; 4] = [
+    pub const LAZY_DISK: [FaultKind; 5] = [
         FaultKind::PowerLoss,
         FaultKind::PowerLossAll,
+        FaultKind::PowerLossLeader,
         FaultKind::LoseUnsynced,
         FaultKind::TornWrite,
     ];
@@ -603,6 +623,7 @@ impl FaultKind {
             FaultKind::Truncate => "truncate".into(),
             FaultKind::PowerLoss => "power-loss".into(),
             FaultKind::PowerLossAll => "power-loss-all".into(),
+            FaultKind::PowerLossLeader => "power-loss-leader".into(),
             FaultKind::LoseUnsynced => "lose-unsynced".into(),
             FaultKind::TornWrite => "torn-write".into(),
             FaultKind::Composed(parts) => parts
@@ -682,7 +703,7 @@ impl FaultKind {
                 (0, FaultKind::Partition(PartitionKind::Ring)) => Some(format!(
                     "{name} singles out no nodes (every node sees a different majority), so the parts after it would have none to act on"
                 )),
-                (0, FaultKind::Kill | FaultKind::KillAll | FaultKind::KillLeader | FaultKind::PowerLoss | FaultKind::PowerLossAll | FaultKind::TornWrite) => Some(format!(
+                (0, FaultKind::Kill | FaultKind::KillAll | FaultKind::KillLeader | FaultKind::PowerLoss | FaultKind::PowerLossAll | FaultKind::PowerLossLeader | FaultKind::TornWrite) => Some(format!(
                     "{name} kills the nodes it singles out, so nothing after it can act on them (put a kill last, e.g. partition-leader+kill)"
                 )),
                 (0, FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate) => Some(format!(
@@ -695,7 +716,7 @@ impl FaultKind {
                 (_, FaultKind::Partition(_)) => Some(format!(
                     "{name} can only be the first part: the parts after the first act on the nodes it singled out"
                 )),
-                (_, FaultKind::KillLeader | FaultKind::PauseLeader) => Some(format!(
+                (_, FaultKind::KillLeader | FaultKind::PauseLeader | FaultKind::PowerLossLeader) => Some(format!(
                     "{name} can only be the first part: the parts after the first act on the nodes it singled out, not on the leader"
                 )),
                 (_, FaultKind::KillAll | FaultKind::PowerLossAll) => Some(format!(
@@ -1272,6 +1293,14 @@ mod tests {
                 "power-loss must be the last part",
             ),
             ("partition-one+power-loss-all", "acts on every node"),
+            (
+                "power-loss-leader+clock-bump",
+                "kills the nodes it singles out",
+            ),
+            (
+                "partition-one+power-loss-leader",
+                "can only be the first part",
+            ),
             ("pause+torn-write", "at most one process part"),
         ] {
             let e = item.parse::<FaultKind>().unwrap_err().to_string();

@@ -84,6 +84,11 @@ pub enum Decision {
     },
     /// Power loss on every node at once.
     PowerLossAll,
+    /// Power loss of the leader the system reports when the fault starts;
+    /// `fallback` when it reports none.
+    PowerLossLeader {
+        fallback: usize,
+    },
     /// Parts started together and healed together. The first is decided as it would
     /// be alone; the later ones for every node (every node's clock delta, every link),
     /// and [`crate::Nemesis::resolve`] narrows them to the nodes the first singles out,
@@ -513,6 +518,9 @@ impl Schedule {
                 nodes: targets(n, rng),
             },
             FaultKind::PowerLossAll => Decision::PowerLossAll,
+            FaultKind::PowerLossLeader => Decision::PowerLossLeader {
+                fallback: rng.below(n as u64) as usize,
+            },
             FaultKind::Composed(_) => unreachable!("handled above"),
         }
     }
@@ -731,7 +739,9 @@ mod tests {
                     assert_eq!(*duration_ms, 10_000);
                 }
                 Decision::KillAll => {}
-                Decision::Disk { .. } | Decision::PowerLossAll => {
+                Decision::Disk { .. }
+                | Decision::PowerLossAll
+                | Decision::PowerLossLeader { .. } => {
                     panic!("`all` holds no disk faults")
                 }
                 Decision::KillLeader { fallback } | Decision::PauseLeader { fallback } => {

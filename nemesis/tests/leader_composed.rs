@@ -60,6 +60,60 @@ async fn leader_faults_hit_the_reported_leader_or_the_schedule_fallback() {
 }
 
 #[tokio::test]
+async fn power_loss_of_the_leader_kills_the_reported_leader_then_drops_its_unsynced_writes() {
+    let control = Arc::new(FakeControl::offline(3, None));
+    let mut nemesis = Nemesis::new(control.clone());
+    *control.leader.lock().unwrap() = Some("n3".into());
+    let kinds = FaultKind::parse_list("power-loss-leader", 3).unwrap();
+    nemesis.check(&kinds).unwrap();
+    let fault = nemesis
+        .resolve(&Decision::PowerLossLeader { fallback: 0 })
+        .await
+        .unwrap();
+    assert_eq!(
+        fault,
+        Fault::PowerLossLeader {
+            nodes: names(&["n3"]),
+            leader: Some("n3".into())
+        }
+    );
+    assert_eq!(
+        (fault.start_name(), fault.stop_name()),
+        ("power-loss".into(), "restart".into())
+    );
+    let json = serde_json::to_string(&fault).unwrap();
+    assert_eq!(
+        json,
+        r#"{"fault":"power-loss-leader","nodes":["n3"],"leader":"n3"}"#
+    );
+    assert_eq!(fault.describe(), "power lost on n3 (the leader)");
+    nemesis.start(&fault).await.unwrap();
+    assert_eq!(control.state("n3"), "dead");
+    assert_eq!(nemesis.describe(), "killed n3");
+    nemesis.stop(&fault).await.unwrap();
+    assert_eq!(control.state("n3"), "running");
+    assert_eq!(
+        control.calls(),
+        ["kill n3", "lose-unsynced n3", "restart n3"]
+    );
+    assert!(nemesis.is_healthy());
+
+    // No leader reported: the schedule's node.
+    *control.leader.lock().unwrap() = None;
+    let fallback = nemesis
+        .resolve(&Decision::PowerLossLeader { fallback: 1 })
+        .await
+        .unwrap();
+    assert_eq!(
+        fallback,
+        Fault::PowerLossLeader {
+            nodes: names(&["n2"]),
+            leader: None
+        }
+    );
+}
+
+#[tokio::test]
 async fn pause_leader_with_clock_bump_moves_only_the_leaders_clock_and_heals_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let control = Arc::new(FakeControl::offline(3, Some(dir.path().to_path_buf())));

@@ -355,7 +355,7 @@ mod shipped {
     #[test]
     fn the_shipped_plans_resolve_run_by_run() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["quick", "reference", "real", "sessions"] {
+        for name in ["quick", "reference", "real", "sessions", "power-loss"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../campaigns")
                 .join(format!("{name}.toml"));

@@ -94,9 +94,14 @@ pub fn run(args: CleanArgs) -> ExitCode {
         if args.dry_run {
             let r = &run.resources;
             outln!(
-                "run {id}: would remove namespaces [{}], link [{}], processes {:?}{}",
+                "run {id}: would remove namespaces [{}], link [{}], mounts [{}], processes {:?}{}",
                 r.namespaces.join(", "),
                 r.host_link,
+                r.mounts
+                    .iter()
+                    .map(|m| m.mountpoint.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 // Only the ones still running: a recorded pid that exited (or was
                 // reused by another program) is not faultline's to kill.
                 r.processes

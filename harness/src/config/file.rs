@@ -60,6 +60,9 @@ pub struct TestFile {
     pub etcd_reads: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_wait: Option<i64>,
+    /// Folded into `system-args` when resolved, so a saved test file has it there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_appendfsync: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub topology: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -167,6 +170,7 @@ impl TestFile {
                 .then(|| c.maelstrom.topology.to_string()),
             kv_services: (c.maelstrom.kv_services != Default::default())
                 .then(|| c.maelstrom.kv_services.to_string()),
+            redis_appendfsync: None,
             // Only an override is written: the system's own promises follow from
             // the system and its settings, which the file already holds.
             expect: c

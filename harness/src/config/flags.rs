@@ -80,8 +80,8 @@ pub struct TestArgs {
     pub all_keys: bool,
     /// Put every node's data directory on faultline's lazy filesystem, where writes
     /// not yet fsync'd live in memory until a disk fault drops them. On by itself
-    /// when --nemesis has a disk fault (power-loss, power-loss-all, lose-unsynced,
-    /// torn-write).
+    /// when --nemesis has a disk fault (power-loss, power-loss-all,
+    /// power-loss-leader, lose-unsynced, torn-write).
     #[arg(long)]
     pub lazyfs: bool,
     /// Seed for the operation mix, the node choice and the fault schedule.
@@ -148,6 +148,11 @@ pub struct TestArgs {
     /// Maelstrom's do) or `linearizable`.
     #[arg(long, value_name = "MODE")]
     pub kv_services: Option<String>,
+    /// Redis only: the servers' `appendfsync` policy, `everysec` (faultline's
+    /// configuration: a power loss can lose the last second), `always` (fsync before
+    /// answering) or `no`; passed to redis-server as `--appendfsync POLICY`.
+    #[arg(long, value_name = "POLICY")]
+    pub redis_appendfsync: Option<String>,
     /// The models this run is judged by, comma-separated, instead of the system's
     /// promises: linearizable, sequential, monotonic-reads, monotonic-writes,
     /// read-your-writes, writes-follow-reads (or `session` for the four), eventual,

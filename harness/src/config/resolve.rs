@@ -105,7 +105,7 @@ impl Resolver<'_> {
             "etcd-reads",
             Default::default(),
         )?;
-        let system_args = self.system_args();
+        let system_args = self.system_args(&spec)?;
         let promises = self.promises(&spec, &system_args, etcd_reads)?;
         let one_object = one_maelstrom_object(&spec, workload);
         Ok(TestConfig {
@@ -338,10 +338,28 @@ impl Resolver<'_> {
             .map(|models| Promises { models, from }))
     }
 
-    fn system_args(&self) -> Vec<String> {
+    /// The nodes' extra arguments: the file's, the flags', then `--appendfsync
+    /// POLICY` for `redis-appendfsync` (Redis only, where redis-server takes it).
+    fn system_args(&self, spec: &SystemSpec) -> Result<Vec<String>> {
         let mut v = self.file.system_args.clone().unwrap_or_default();
         v.extend(self.args.system_args.iter().cloned());
-        v
+        let key = "redis-appendfsync";
+        let (policy, from_flag) = pick(
+            self.args.redis_appendfsync.clone(),
+            self.file.redis_appendfsync.clone(),
+        );
+        if let Some(policy) = policy {
+            if spec.name != "redis-sentinel" {
+                let why = format!("a setting of --system redis-sentinel, not {}", spec.name);
+                return Err(self.o.error(from_flag, key, why));
+            }
+            if !["everysec", "always", "no"].contains(&policy.as_str()) {
+                let why = format!("{policy:?} is not a policy (everysec, always or no)");
+                return Err(self.o.error(from_flag, key, why));
+            }
+            v.extend(["--appendfsync".to_string(), policy]);
+        }
+        Ok(v)
     }
 
     /// An integer setting in `min..=max`; negative numbers are refused by name.

@@ -221,6 +221,38 @@ fn real_system_client_settings_come_from_flags_or_the_file() {
 }
 
 #[test]
+fn redis_appendfsync_becomes_a_server_argument_and_is_refused_elsewhere_or_misspelled() {
+    let c = resolve(&TestArgs {
+        system: Some("redis-sentinel".into()),
+        redis_appendfsync: Some("always".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.system_args, vec!["--appendfsync", "always"]);
+    let f = file("system = \"redis-sentinel\"\nredis-appendfsync = \"sometimes\"\n");
+    let e = resolve(&TestArgs {
+        config: Some(f.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("key `redis-appendfsync`") && e.contains("sometimes"),
+        "{e}"
+    );
+    let e = resolve(&TestArgs {
+        redis_appendfsync: Some("always".into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("--redis-appendfsync") && e.contains("raft-kv"),
+        "{e}"
+    );
+}
+
+#[test]
 fn sessions_come_from_the_flag_or_the_file_and_default_to_sticky() {
     use workloads::sessions::Sessions;
     let d = resolve(&TestArgs {

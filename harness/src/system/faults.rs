@@ -120,7 +120,7 @@ pub fn classes_of(kind: &nemesis::FaultKind) -> Vec<FaultClass> {
         // Disk faults kill (or, for lose-unsynced, wound) a node that must come
         // back from what it made durable: the same support as kills.
         K::Kill | K::KillAll | K::KillLeader => vec![FaultClass::Kill],
-        K::PowerLoss | K::PowerLossAll | K::LoseUnsynced | K::TornWrite => {
+        K::PowerLoss | K::PowerLossAll | K::PowerLossLeader | K::LoseUnsynced | K::TornWrite => {
             vec![FaultClass::Kill]
         }
         K::Pause | K::PauseLeader => vec![FaultClass::Pause],

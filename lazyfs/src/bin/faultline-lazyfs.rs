@@ -1,4 +1,4 @@
-//! `faultline-lazyfs MOUNTPOINT BACKING --control SOCKET`: mounts the lazy filesystem
+//! `faultline-lazyfs MOUNTPOINT BACKING --control SOCKET [--name NAME]`: mounts the lazy filesystem
 //! over MOUNTPOINT, passing through to BACKING, and serves the control protocol
 //! (`lazyfs::control`) on SOCKET once the mount is up. On SIGTERM or SIGINT it makes
 //! everything durable (a clean shutdown), unmounts (lazily, if a process still holds
@@ -26,6 +26,11 @@ struct Args {
     /// The control socket (lose-unsynced, torn-write, stats, sync).
     #[arg(long)]
     control: PathBuf,
+    /// The mount's source as mount tables show it, after `faultline-lazyfs:` (default:
+    /// the backing directory). faultline names its run and node here, so `faultline
+    /// clean` can tell whose a leftover mount is from /proc/self/mountinfo alone.
+    #[arg(long)]
+    name: Option<String>,
 }
 
 fn main() {
@@ -48,7 +53,12 @@ fn run(args: Args) -> Result<()> {
     let overlay: SharedOverlay = Arc::new(Mutex::new(Overlay::new()));
     let fs = LazyFs::new(backing.clone(), overlay.clone());
     let options = [
-        MountOption::FSName(format!("faultline-lazyfs:{}", backing.display())),
+        MountOption::FSName(format!(
+            "faultline-lazyfs:{}",
+            args.name
+                .clone()
+                .unwrap_or_else(|| backing.display().to_string())
+        )),
         MountOption::Subtype("faultline-lazyfs".into()),
         MountOption::AllowOther,
         MountOption::DefaultPermissions,

@@ -39,9 +39,9 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     /// running process must not see them vanish under a power loss it survived.
     pub(super) async fn start_disk(&mut self, fault: &Fault) -> Result<()> {
         let (nodes, kill, what) = match fault {
-            Fault::PowerLoss { nodes } | Fault::PowerLossAll { nodes } => {
-                (nodes, true, DiskFault::LoseUnsynced)
-            }
+            Fault::PowerLoss { nodes }
+            | Fault::PowerLossAll { nodes }
+            | Fault::PowerLossLeader { nodes, .. } => (nodes, true, DiskFault::LoseUnsynced),
             Fault::TornWrite { nodes } => (nodes, true, DiskFault::TornWrite),
             Fault::LoseUnsynced { nodes } => (nodes, false, DiskFault::LoseUnsynced),
             other => return Err(anyhow!("{} is not a disk fault", other.start_name())),

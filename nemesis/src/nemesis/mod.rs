@@ -275,6 +275,13 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                     leader,
                 })
             }
+            Decision::PowerLossLeader { fallback } => {
+                let (target, leader) = self.leader_or(*fallback).await?;
+                Ok(Fault::PowerLossLeader {
+                    nodes: vec![self.name(target)],
+                    leader,
+                })
+            }
             other => self.resolve_by_index(other),
         }
     }
@@ -325,6 +332,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             | Decision::Damage { .. }
             | Decision::KillLeader { .. }
             | Decision::PauseLeader { .. }
+            | Decision::PowerLossLeader { .. }
             | Decision::Partition {
                 kind: PartitionKind::Leader,
                 ..
@@ -433,6 +441,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             Fault::Corrupt { .. } | Fault::Truncate { .. } => self.damage(fault),
             Fault::PowerLoss { .. }
             | Fault::PowerLossAll { .. }
+            | Fault::PowerLossLeader { .. }
             | Fault::LoseUnsynced { .. }
             | Fault::TornWrite { .. } => self.start_disk(fault).await,
             Fault::Composed { faults } => {
@@ -477,6 +486,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             Fault::Corrupt { .. } | Fault::Truncate { .. } => Ok(()),
             Fault::PowerLoss { nodes }
             | Fault::PowerLossAll { nodes }
+            | Fault::PowerLossLeader { nodes, .. }
             | Fault::TornWrite { nodes } => self.restart(nodes).await,
             Fault::LoseUnsynced { .. } => Ok(()),
             Fault::Composed { faults } => {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use anyhow::{anyhow, Result};
-use nemesis::control::{ClusterControl, NodeRef};
+use nemesis::control::{ClusterControl, DiskFault, DiskReport, NodeRef};
 use nemesis::netns::Netns;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -328,6 +328,18 @@ impl ClusterControl for FakeControl {
             None,
         );
         async move { r }
+    }
+    fn has_lazy_disk(&self) -> bool {
+        true
+    }
+    /// Records the drop as `lose-unsynced n1` (or `torn-write n1`); drops nothing.
+    fn disk(&self, node: &str, fault: DiskFault) -> Result<DiskReport> {
+        let what = match fault {
+            DiskFault::LoseUnsynced => "lose-unsynced",
+            DiskFault::TornWrite => "torn-write",
+        };
+        self.record(what, node, None)?;
+        Ok(DiskReport::default())
     }
     fn clock_file(&self, node: &str) -> Result<PathBuf> {
         match &self.clock_dir {

@@ -49,16 +49,19 @@ impl LogStore {
             let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
             let mut reader = BufReader::new(f);
             let mut offset = 0u64;
-            let mut line = String::new();
+            let mut raw = Vec::new();
             let mut lineno = 0usize;
             loop {
-                line.clear();
+                raw.clear();
                 let n = reader
-                    .read_line(&mut line)
+                    .read_until(b'\n', &mut raw)
                     .with_context(|| format!("reading {}", path.display()))?;
                 if n == 0 {
                     break;
                 }
+                // Bytes that are not UTF-8 are damage too: lossy, they fail the checksum
+                // (the record's error, not a reader's "stream did not contain valid UTF-8").
+                let line = String::from_utf8_lossy(&raw);
                 lineno += 1;
                 let complete = line.ends_with('\n');
                 let body = line.strip_suffix('\n').unwrap_or(&line);
@@ -82,8 +85,8 @@ impl LogStore {
                         offset += n as u64;
                     }
                     result => {
-                        let mut rest = String::new();
-                        reader.read_line(&mut rest)?;
+                        let mut rest = Vec::new();
+                        reader.read_until(b'\n', &mut rest)?;
                         if !rest.is_empty() {
                             let why = result.err().map(|e| e.to_string()).unwrap_or_default();
                             bail!(
@@ -356,6 +359,30 @@ mod tests {
         let mut f = std::fs::File::create(dir.path().join("incarnation")).unwrap();
         f.write_all(b"0000000000000000 7\n").unwrap();
         assert!(next_incarnation(dir.path()).is_err());
+    }
+
+    /// `--nemesis corrupt` inverts whole bytes, which turns ASCII into bytes that are
+    /// not UTF-8: the record is refused as corrupt like any other damage, naming file
+    /// and line.
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_as_a_corrupt_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.log");
+        {
+            let s = LogStore::open(&path).unwrap();
+            s.merge("a", &[v("n1", 1, 17)], Resolver::Causal).unwrap();
+            s.merge("b", &[v("n1", 2, 25)], Resolver::Causal).unwrap();
+        }
+        let mut bad = std::fs::read(&path).unwrap();
+        for b in &mut bad[20..23] {
+            *b = !*b;
+        }
+        std::fs::write(&path, &bad).unwrap();
+        let err = format!("{:#}", LogStore::open(&path).err().expect("refused"));
+        assert!(
+            err.contains("data.log:1: corrupt record") && err.contains("refusing to start"),
+            "{err}"
+        );
     }
 
     #[test]

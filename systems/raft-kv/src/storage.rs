@@ -8,25 +8,62 @@
 //! - `snapshot.bin`: one JSON line of `SnapshotMeta`, then the state-machine bytes, then the
 //!   fnv1a-64 of both; replaced the same way. Written on first boot with index 0 and the
 //!   bootstrap membership, so a restarted node ignores `--peers` and trusts what it persisted.
-//! - `log.bin`: records `[len: u32 LE][!len: u32 LE][fnv1a-64 of payload: u64 LE][payload:
-//!   JSON Entry]`.
+//! - `log.bin`: a 16-byte header `[durable end: u64 LE][!durable end: u64 LE]`, then records
+//!   `[len: u32 LE][!len: u32 LE][fnv1a-64 of payload: u64 LE][payload: JSON Entry]`. The
+//!   durable end is where the log ended when the previous append was fsync'd; each append
+//!   rewrites it in the same fsync as its records, so it never points past what a crash
+//!   can leave (created on first boot by an atomic rename, so the header is always there).
 //!
 //! Corruption is refused, never served: a file whose checksum does not match, or a log
 //! record that is whole but whose length or payload checksum is wrong, stops the node at
 //! startup with an error naming the file and offset ([`Corrupt`]). Only a record cut short
 //! by the end of the file (a crash mid-write: a torn write keeps a prefix of what was
 //! written) is taken for a torn tail and cut off. A length corrupted so that its record
-//! seems to run past the end of the file is caught by the length's complement.
+//! seems to run past the end of the file is caught by the length's complement. A log
+//! that ends before its durable end was cut (truncated) after it was synced: entries the
+//! node acknowledged are gone, so it is refused too (voting with a shortened log could
+//! elect a leader without them). A cut within the last append before a crash cannot be
+//! told from a torn write and is taken for one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use crate::core::{Entry, HardState, Membership, Restored, Snapshot, SnapshotMeta};
 
+/// A log record's header: length, its complement, payload checksum.
 const HEADER: usize = 16;
+/// `log.bin`'s own header: the durable end and its complement.
+const LOG_HEADER: usize = 16;
+
+fn log_header(durable_end: u64) -> [u8; LOG_HEADER] {
+    let mut h = [0u8; LOG_HEADER];
+    h[..8].copy_from_slice(&durable_end.to_le_bytes());
+    h[8..].copy_from_slice(&(!durable_end).to_le_bytes());
+    h
+}
+
+/// The durable end `log.bin`'s header records, or [`Corrupt`].
+fn read_log_header(path: &Path, bytes: &[u8]) -> Result<u64> {
+    if bytes.len() < LOG_HEADER {
+        return Err(corrupt(
+            path,
+            format!(
+                "{} bytes, shorter than its {LOG_HEADER}-byte header: the file was cut",
+                bytes.len()
+            ),
+        ));
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    let (end, check) = (word(0), word(8));
+    if check != !end {
+        return Err(corrupt(path, "its header is damaged"));
+    }
+    Ok(end)
+}
 
 /// A data file that fails its checksum: the node refuses to start from it.
 #[derive(Debug)]
@@ -131,17 +168,29 @@ impl Storage {
         let hard_state = read_hard_state(&dir.join("hardstate.json"))?;
         let snapshot = read_or_create_snapshot(dir, bootstrap)?;
         let log_path = dir.join("log.bin");
+        if !log_path.exists() {
+            write_atomic(dir, "log.bin", &log_header(LOG_HEADER as u64))?;
+        }
         let mut log = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(false)
             .open(&log_path)
             .with_context(|| format!("opening {}", log_path.display()))?;
         let mut bytes = Vec::new();
         log.read_to_end(&mut bytes)
             .with_context(|| format!("reading {}", log_path.display()))?;
+        let durable = read_log_header(&log_path, &bytes)?;
         let mut scan = scan_log(&log_path, &bytes, snapshot.meta.index + 1)?;
+        if scan.end < durable {
+            return Err(corrupt(
+                &log_path,
+                format!(
+                    "the log ends at byte {} ({} bytes in the file) but {durable} bytes were durable: it was cut short, and entries the node acknowledged are gone",
+                    scan.end,
+                    bytes.len()
+                ),
+            ));
+        }
         if scan.end < bytes.len() as u64 {
             // A torn write from a crash: drop the partial record.
             log.set_len(scan.end)?;
@@ -198,6 +247,10 @@ impl Storage {
             let keep = from.saturating_sub(d.first_index) as usize;
             let cut = d.offsets.get(keep).copied().unwrap_or(d.end);
             d.offsets.truncate(keep);
+            // The header first, durably: a crash between the two must not leave a
+            // header that points past the shortened log.
+            d.log.write_all_at(&log_header(cut), 0)?;
+            d.log.sync_data()?;
             d.log.set_len(cut)?;
             d.end = cut;
         }
@@ -215,6 +268,8 @@ impl Storage {
             d.offsets.push(d.end + buf.len() as u64);
             encode_record(&mut buf, e);
         }
+        // What the previous append made durable, synced with these records.
+        d.log.write_all_at(&log_header(d.end), 0)?;
         d.log.seek(SeekFrom::Start(d.end))?;
         d.log.write_all(&buf)?;
         // BUG (no-fsync): the entries are acknowledged from the page cache.
@@ -243,17 +298,21 @@ impl Disk {
         }
         let skip = ((index + 1 - self.first_index) as usize).min(self.offsets.len());
         let start = self.offsets.get(skip).copied().unwrap_or(self.end);
-        let mut rest = vec![0u8; (self.end - start) as usize];
+        let kept = self.end - start;
+        let new_end = LOG_HEADER as u64 + kept;
+        let mut rewritten = log_header(new_end).to_vec();
+        rewritten.resize(new_end as usize, 0);
         self.log.seek(SeekFrom::Start(start))?;
-        self.log.read_exact(&mut rest)?;
-        write_atomic(&self.dir, "log.bin", &rest)?;
+        self.log.read_exact(&mut rewritten[LOG_HEADER..])?;
+        write_atomic(&self.dir, "log.bin", &rewritten)?;
         self.log = OpenOptions::new()
             .read(true)
             .write(true)
             .open(self.dir.join("log.bin"))?;
-        self.offsets = self.offsets[skip..].iter().map(|o| o - start).collect();
+        let shift = |o: &u64| o - start + LOG_HEADER as u64;
+        self.offsets = self.offsets[skip..].iter().map(shift).collect();
         self.first_index = index + 1;
-        self.end -= start;
+        self.end = new_end;
         Ok(())
     }
 }
@@ -360,7 +419,7 @@ fn scan_log(path: &Path, bytes: &[u8], default_first: u64) -> Result<LogScan> {
         first_index: default_first,
         end: 0,
     };
-    let mut pos = 0usize;
+    let mut pos = LOG_HEADER;
     while pos + HEADER <= bytes.len() {
         let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
         let (len, check) = (word(pos), word(pos + 4));
@@ -531,6 +590,53 @@ mod tests {
             let e = refused(dir.path());
             assert!(e.contains(file), "{e}");
         }
+    }
+
+    fn cut(path: &Path, to: u64) {
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(to)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_log_cut_before_what_an_earlier_append_made_durable_is_refused_as_truncated() {
+        let len = fs::read(written().path().join("log.bin")).unwrap().len() as u64;
+        // Into the records of the first append (1..=4), at a record boundary and
+        // mid-record, and into the header itself; the second append (5) made them
+        // durable in its header.
+        for to in [LOG_HEADER as u64, LOG_HEADER as u64 + 7, len / 2, 3] {
+            let dir = written();
+            let (mut s, _) = Storage::open(dir.path(), boot()).unwrap();
+            s.append(5, &[entry(5, 1)]).unwrap();
+            drop(s);
+            cut(&dir.path().join("log.bin"), to);
+            let e = refused(dir.path());
+            assert!(e.contains("log.bin") && e.contains("cut"), "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_log_rewritten_by_a_snapshot_or_a_conflict_reopens_whole() {
+        let dir = written();
+        let (mut s, _) = Storage::open(dir.path(), boot()).unwrap();
+        s.append(3, &[entry(3, 2)]).unwrap();
+        s.append(4, &[entry(4, 2), entry(5, 2)]).unwrap();
+        let snap = Snapshot {
+            meta: SnapshotMeta {
+                index: 3,
+                term: 2,
+                membership: boot(),
+            },
+            data: b"s".to_vec(),
+        };
+        s.save_snapshot(&snap).unwrap();
+        s.append(6, &[entry(6, 2)]).unwrap();
+        drop(s);
+        let (_s, r) = Storage::open(dir.path(), boot()).unwrap();
+        assert_eq!(r.entries, vec![entry(4, 2), entry(5, 2), entry(6, 2)]);
     }
 
     #[test]

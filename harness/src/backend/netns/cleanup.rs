@@ -163,6 +163,29 @@ fn attach_late_states(runs: &mut BTreeMap<String, FoundRun>) {
     }
 }
 
+/// Adds the lazy filesystems mounted now that no state file lists (its run's state
+/// file is gone, or there never was one), under the run their name gives. A run
+/// known only so is in progress while the faultline that started its daemons lives.
+fn attach_leftover_mounts(runs: &mut BTreeMap<String, FoundRun>, empty: impl Fn(&str) -> FoundRun) {
+    for left in super::lazyfs::leftovers() {
+        let run = runs
+            .entry(left.run_id.clone())
+            .or_insert_with(|| empty(&left.run_id));
+        let known = run
+            .resources
+            .mounts
+            .iter()
+            .any(|m| m.mountpoint == left.mount.mountpoint || m.control == left.mount.control);
+        if known {
+            continue;
+        }
+        if run.state.is_none() {
+            run.live_owner = run.live_owner.or(left.owner);
+        }
+        run.resources.mounts.push(left.mount);
+    }
+}
+
 /// A run found on the machine, and whether its harness still lives.
 #[derive(Debug, Clone)]
 pub struct FoundRun {
@@ -246,6 +269,7 @@ pub fn find_runs() -> Vec<FoundRun> {
             run.resources.octet.get_or_insert(octet);
         }
     }
+    attach_leftover_mounts(&mut runs, empty);
     attach_late_states(&mut runs);
     // A switch namespace always exists alongside node namespaces; make sure it is
     // included even if it lost its marker.

@@ -60,6 +60,8 @@ pub fn mount(
         .arg(backing)
         .arg("--control")
         .arg(&control)
+        .arg("--name")
+        .arg(mount_name(run_id, node))
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
@@ -110,6 +112,122 @@ pub fn mount(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The name a node's mount carries in the mount table (`faultline-lazyfs:<name>`).
+fn mount_name(run_id: &str, node: &str) -> String {
+    format!("{run_id}-{node}")
+}
+
+/// The filesystem types a lazy filesystem shows in the mount table: `fuse` when
+/// mounted with mount(2) as root (the subtype is libfuse's to add), `fuse.<subtype>`
+/// through fusermount.
+const FSTYPES: [&str; 2] = ["fuse", "fuse.faultline-lazyfs"];
+
+/// A lazy filesystem found mounted: whose it is, and the faultline process that
+/// started its daemon if that still runs.
+#[derive(Debug, Clone)]
+pub struct Leftover {
+    pub run_id: String,
+    pub mount: MountRecord,
+    pub owner: Option<i32>,
+}
+
+/// Every lazy filesystem of faultline's mounted now, from `/proc/self/mountinfo`:
+/// how `faultline clean` finds mounts a killed faultline left even when the run's
+/// state file is gone. The run comes from the mount's name (`mount_name`), the
+/// daemon from the control socket on its command line.
+pub fn leftovers() -> Vec<Leftover> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let found: Vec<(String, String, PathBuf)> = info.lines().filter_map(parse_mountinfo).collect();
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let daemons = daemons();
+    found
+        .into_iter()
+        .map(|(run_id, node, mountpoint)| {
+            let control = control_socket(&run_id, &node);
+            let pid = daemons
+                .iter()
+                .find(|(_, c)| *c == control)
+                .map_or(0, |(pid, _)| *pid);
+            Leftover {
+                owner: faultline_parent(pid),
+                mount: MountRecord {
+                    node,
+                    mountpoint,
+                    start_time: state::proc_start_time(pid).unwrap_or(0),
+                    pid,
+                    control,
+                },
+                run_id,
+            }
+        })
+        .collect()
+}
+
+/// A mountinfo line's run id, node and mountpoint, if it is a lazy filesystem of
+/// faultline's (`... MOUNTPOINT ... - fuse faultline-lazyfs:RUN-NODE ...`).
+fn parse_mountinfo(line: &str) -> Option<(String, String, PathBuf)> {
+    let (left, right) = line.split_once(" - ")?;
+    let mountpoint = unescape(left.split(' ').nth(4)?);
+    let mut fields = right.split(' ');
+    if !FSTYPES.contains(&fields.next()?) {
+        return None;
+    }
+    let name = fields.next()?.strip_prefix("faultline-lazyfs:")?;
+    let (run_id, node) = name.split_once('-')?;
+    super::naming::is_run_id(run_id).then(|| {
+        (
+            run_id.to_string(),
+            node.to_string(),
+            PathBuf::from(mountpoint),
+        )
+    })
+}
+
+/// The pid and control socket of every running `faultline-lazyfs`.
+fn daemons() -> Vec<(i32, PathBuf)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if !args
+            .first()
+            .is_some_and(|a| a.ends_with(b"faultline-lazyfs"))
+        {
+            continue;
+        }
+        let control = args
+            .windows(2)
+            .find(|w| w[0] == b"--control")
+            .map(|w| PathBuf::from(String::from_utf8_lossy(w[1]).into_owned()));
+        if let Some(c) = control {
+            out.push((pid, c));
+        }
+    }
+    out
+}
+
+/// The daemon's parent when that is a faultline process (the run is in progress),
+/// else `None` (a killed faultline's daemons are reparented).
+fn faultline_parent(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ppid: i32 = stat[stat.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).ok()?;
+    (pid > 0 && comm.trim() == "faultline").then_some(ppid)
 }
 
 /// Sends a disk fault to a node's mount.
@@ -183,4 +301,34 @@ pub fn unmount(record: &MountRecord) -> Result<bool> {
     // The empty mountpoint; the data stays in the backing directory.
     let _ = std::fs::remove_dir(&record.mountpoint);
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_lines_of_lazy_filesystems_name_their_run_node_and_mountpoint() {
+        let ours = "812 29 0:75 / /tmp/r\\040x/mnt/n2 rw,nosuid,nodev,relatime shared:400 - fuse.faultline-lazyfs faultline-lazyfs:ab12cd-n2 rw,user_id=0,group_id=0,allow_other";
+        assert_eq!(
+            parse_mountinfo(ours),
+            Some((
+                "ab12cd".into(),
+                "n2".into(),
+                PathBuf::from("/tmp/r x/mnt/n2")
+            ))
+        );
+        let as_root = "812 29 0:75 / /tmp/r/mnt/n1 rw,relatime - fuse faultline-lazyfs:ab12cd-n1 rw,allow_other";
+        assert_eq!(
+            parse_mountinfo(as_root),
+            Some(("ab12cd".into(), "n1".into(), PathBuf::from("/tmp/r/mnt/n1")))
+        );
+        let other_fuse = "813 29 0:76 / /mnt/x rw - fuse.sshfs host:/ rw";
+        let old_name =
+            "814 29 0:77 / /mnt/y rw - fuse.faultline-lazyfs faultline-lazyfs:/data/n1 rw";
+        let proc = "22 1 0:5 / /proc rw,nosuid - proc proc rw";
+        for line in [other_fuse, old_name, proc] {
+            assert_eq!(parse_mountinfo(line), None, "{line}");
+        }
+    }
 }
