@@ -928,7 +928,9 @@ pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
     let mut defaults = Defaults::default();
     // When every event gives both `index` and `time` (faultline always writes them),
     // there is nothing to fill in or check event by event.
-    let complete = chunks.iter().all(|c| c.given.iter().all(|&g| g == (true, true)));
+    let complete = chunks
+        .iter()
+        .all(|c| c.given.iter().all(|&g| g == (true, true)));
     let mut first_line = 1;
     for mut chunk in chunks {
         if !complete {
@@ -938,7 +940,10 @@ pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
                     line: first_line + chunk.lines_of[i] as usize,
                     problem,
                 };
-                let given = (has_index.then_some(event.index), has_time.then_some(event.time));
+                let given = (
+                    has_index.then_some(event.index),
+                    has_time.then_some(event.time),
+                );
                 (event.index, event.time) = defaults.apply(given.0, given.1).map_err(at)?;
             }
         }
@@ -1022,7 +1027,11 @@ impl JsonlChunk {
             }
             let read = jsonl_fast::parse_line(line).map_or_else(|| parse_jsonl_general(line), Ok);
             match read {
-                Ok(LineEvent { index, time, mut event }) => {
+                Ok(LineEvent {
+                    index,
+                    time,
+                    mut event,
+                }) => {
                     event.index = index.unwrap_or(0);
                     event.time = time.unwrap_or(0);
                     chunk.events.push(event);
@@ -1438,8 +1447,12 @@ mod tests {
     fn long_jsonl(ops: usize, at: usize, bad: &str) -> String {
         let mut lines: Vec<String> = Vec::new();
         for i in 0..ops {
-            lines.push(format!("{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{i}}}"));
-            lines.push(format!("{{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"value\":{i}}}"));
+            lines.push(format!(
+                "{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{i}}}"
+            ));
+            lines.push(format!(
+                "{{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"value\":{i}}}"
+            ));
             if i % 1000 == 999 {
                 lines.push(String::new());
             }
@@ -1451,7 +1464,11 @@ mod tests {
     #[test]
     fn long_jsonl_read_in_parallel_chunks_keeps_defaults_and_line_numbers() {
         let ops = 40_000;
-        let text = long_jsonl(ops, 1, "{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":0}");
+        let text = long_jsonl(
+            ops,
+            1,
+            "{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":0}",
+        );
         assert!(text.len() > 3 * JSONL_CHUNK_BYTES, "several chunks");
         let h = parse_jsonl(&text).unwrap();
         assert_eq!(h.ops.len(), ops);
@@ -1460,14 +1477,23 @@ mod tests {
         let at = 70_001;
         let syntax = parse_jsonl(&long_jsonl(ops, at, "{\"process\":1,")).unwrap_err();
         assert_eq!(syntax.line, at);
-        assert!(matches!(syntax.problem, ParseProblem::Syntax(_)), "{syntax}");
+        assert!(
+            matches!(syntax.problem, ParseProblem::Syntax(_)),
+            "{syntax}"
+        );
         let timed = "{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"time\":5}";
         let inconsistent = parse_jsonl(&long_jsonl(ops, at, timed)).unwrap_err();
         assert_eq!(inconsistent.line, at);
-        assert!(matches!(inconsistent.problem, ParseProblem::Inconsistent { .. }), "{inconsistent}");
+        assert!(
+            matches!(inconsistent.problem, ParseProblem::Inconsistent { .. }),
+            "{inconsistent}"
+        );
         let unpaired = "{\"process\":2,\"type\":\"ok\",\"f\":\"write\",\"value\":1}";
         let history = parse_jsonl(&long_jsonl(ops, at, unpaired)).unwrap_err();
         assert_eq!(history.line, at);
-        assert!(matches!(history.problem, ParseProblem::History(_)), "{history}");
+        assert!(
+            matches!(history.problem, ParseProblem::History(_)),
+            "{history}"
+        );
     }
 }

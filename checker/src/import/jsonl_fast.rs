@@ -90,9 +90,8 @@ impl<'a> Cursor<'a> {
     }
 
     fn value(&mut self, depth: usize) -> Option<Value> {
-        match self.peek()? {
-            b'0'..=b'9' => return self.u64().map(Value::from),
-            _ => {}
+        if self.peek()?.is_ascii_digit() {
+            return self.u64().map(Value::from);
         }
         match self.next()? {
             b'"' => self.string().map(|s| Value::String(s.to_owned())),

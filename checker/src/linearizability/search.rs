@@ -391,7 +391,10 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         }
         let (list, _) = self.leaving_of[op];
         if list != NIL {
-            let (ws, lo) = (&self.leaving[list as usize], &mut self.leaving_lo[list as usize]);
+            let (ws, lo) = (
+                &self.leaving[list as usize],
+                &mut self.leaving_lo[list as usize],
+            );
             while *lo < ws.len() && lin[ws[*lo] as usize] {
                 *lo += 1;
             }
