@@ -5,7 +5,8 @@
 //! `null`, booleans and arrays. That is every line of `faultline synth` and of a
 //! recorded run, and it is read here without serde's general machinery or a
 //! `serde_json::Value` per field (reading and pairing a history takes about half the
-//! instructions it took through serde alone; README, "Checker performance").
+//! instructions it took through serde alone, though not half the time: the rest is
+//! memory; README, "Checker performance").
 //!
 //! Anything else (an unknown field, an escape, a float, an object, a syntax error)
 //! returns `None`, and the line is read again by the general path in
