@@ -5,21 +5,89 @@
 //!     faultline synth --model cas-register --clients 50 --ops 1000000 -o /tmp/h.jsonl
 //!     cargo run --release -p checker --example parse_bench -- /tmp/h.jsonl
 //!
+//! or on one the library makes in memory (same generator, seed 1, written as
+//! faultline's JSONL, read from memory so the disk is out of the figure):
+//!
+//!     cargo run --release -p checker --example parse_bench -- --synth 1000000
+//!
 //! and put the figure in README.md's "Checker performance" section.
 
-use checker::import;
+use checker::history::History;
+use checker::import::{self, Format};
+use checker::synth::{generate, SynthOptions};
 use std::path::Path;
 use std::time::Instant;
 
+/// CPU seconds this process has used (user + system, all threads), from
+/// `/proc/self/stat`; 0 where that is not readable. On a shared machine the wall
+/// time says how busy the machine was; the CPU time says what reading costs.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th,
+    // stime the 13th, in clock ticks of 1/100 s.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<f64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<f64>() / 100.0
+}
+
+fn report(name: &str, bytes: usize, took: f64, cpu: f64, history: &History) {
+    let events = history.events.len() as f64;
+    println!(
+        "{name}: {} events, {} operations, {:.1} MB read and paired in {:.3} s ({:.2} CPU s): \
+         {:.2} million events/s, {:.0} MB/s; {:.2} million events per CPU second",
+        history.events.len(),
+        history.ops.len(),
+        bytes as f64 / 1e6,
+        took,
+        cpu,
+        events / took / 1e6,
+        bytes as f64 / 1e6 / took,
+        events / cpu.max(0.01) / 1e6
+    );
+}
+
+fn synth(ops: usize) {
+    let text = generate(&SynthOptions {
+        clients: 50,
+        ops,
+        crash_rate: 0.01,
+        seed: 1,
+        ..SynthOptions::default()
+    })
+    .history
+    .to_jsonl();
+    for _ in 0..3 {
+        let (started, cpu) = (Instant::now(), cpu_seconds());
+        let history = import::parse(&text, Some(Format::Jsonl)).expect("synth history parses");
+        let took = started.elapsed().as_secs_f64();
+        let name = format!("synth {ops} ops");
+        report(&name, text.len(), took, cpu_seconds() - cpu, &history);
+    }
+}
+
 fn main() {
-    let paths: Vec<String> = std::env::args().skip(1).collect();
-    if paths.is_empty() {
-        eprintln!("usage: parse_bench HISTORY...");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--synth") {
+        match args.get(1).and_then(|n| n.parse().ok()) {
+            Some(ops) => return synth(ops),
+            None => {
+                eprintln!("usage: parse_bench --synth OPS");
+                std::process::exit(3);
+            }
+        }
+    }
+    if args.is_empty() {
+        eprintln!("usage: parse_bench HISTORY... | --synth OPS");
         std::process::exit(3);
     }
-    for p in &paths {
+    for p in &args {
         let bytes = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu_seconds());
         let history = match import::load(Path::new(p), None) {
             Ok(h) => h,
             Err(e) => {
@@ -28,15 +96,6 @@ fn main() {
             }
         };
         let took = started.elapsed().as_secs_f64();
-        let events = history.events.len() as f64;
-        println!(
-            "{p}: {} events, {} operations, {:.1} MB read and paired in {:.3} s: {:.2} million events/s, {:.0} MB/s",
-            history.events.len(),
-            history.ops.len(),
-            bytes as f64 / 1e6,
-            took,
-            events / took / 1e6,
-            bytes as f64 / 1e6 / took
-        );
+        report(p, bytes as usize, took, cpu_seconds() - cpu, &history);
     }
 }

@@ -4,6 +4,8 @@
 //! freely between faultline, Jepsen and Knossos-style tools. The format on disk is
 //! specified in `docs/history.md`; this module is its single source of truth in code.
 
+use crate::import::jsonl_fast::{self, LineEvent};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -541,7 +543,7 @@ impl History {
         events: Vec<Event>,
         order: TimeOrder,
     ) -> Result<(History, Vec<TimeStepBack>), HistoryError> {
-        let mut state: HashMap<u64, ProcessState> = HashMap::new();
+        let mut state: rustc_hash::FxHashMap<u64, ProcessState> = Default::default();
         let mut ops: Vec<Operation> = Vec::new();
         let mut previous: Option<&Event> = None;
         let mut clock = OrderClock::default();
@@ -806,7 +808,6 @@ fn wrong_shape(field: &str, expected: &'static str, found: &Value) -> ParseProbl
     }
 }
 
-/// Parses one JSONL line (already known not to be blank) into an event.
 /// The fields of one JSONL line as written, before their shapes are checked. Reading
 /// into this struct rather than a JSON object avoids building a map per line; unknown
 /// fields are skipped.
@@ -836,7 +837,9 @@ struct JsonlFields {
     wall_start: Option<Value>,
 }
 
-fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, ParseProblem> {
+/// Parses one JSONL line (already known not to be blank) with serde, as the fast
+/// path ([`jsonl_fast`]) cannot: every error message about a line comes from here.
+pub(crate) fn parse_jsonl_general(line: &str) -> Result<LineEvent, ParseProblem> {
     let syntax = |e: serde_json::Error| ParseProblem::Syntax(format!("invalid JSON: {e}"));
     if !line.trim_start().starts_with('{') {
         let value: Value = serde_json::from_str(line).map_err(syntax)?;
@@ -893,10 +896,9 @@ fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, Parse
     let error = string_field("error", fields.error)?;
     let version = u64_field("version", fields.version)?;
     let wall_start = u64_field("wall_start", fields.wall_start)?;
-    let (index, time) = defaults.apply(index, time)?;
-    Ok(Event {
-        index,
-        time,
+    let event = Event {
+        index: 0,
+        time: 0,
         process,
         kind,
         f,
@@ -906,29 +908,144 @@ fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, Parse
         error,
         version,
         wall_start,
-    })
+    };
+    Ok(LineEvent { index, time, event })
 }
 
 /// Parses a history in faultline's JSONL format (`docs/history.md`): one JSON object
 /// per line; blank lines are allowed. Unknown fields are ignored, so that newer
 /// writers can add fields without breaking older readers.
+///
+/// Large inputs are cut into chunks at line ends and the chunks read in parallel
+/// (`rayon`); `index` and `time` defaults and errors are then applied in line order,
+/// so the result, and the first error reported, are those of a reading line by line.
 pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
-    let mut events = Vec::new();
-    let mut lines = Vec::new();
+    let chunks: Vec<JsonlChunk> = jsonl_chunks(text)
+        .into_par_iter()
+        .map(JsonlChunk::read)
+        .collect();
+    let mut events = Vec::with_capacity(chunks.iter().map(|c| c.events.len()).sum());
     let mut defaults = Defaults::default();
-    for (number, line) in text.lines().enumerate() {
-        let number = number + 1;
-        if line.trim().is_empty() {
-            continue;
+    // When every event gives both `index` and `time` (faultline always writes them),
+    // there is nothing to fill in or check event by event.
+    let complete = chunks
+        .iter()
+        .all(|c| c.given.iter().all(|&g| g == (true, true)));
+    let mut first_line = 1;
+    for mut chunk in chunks {
+        if !complete {
+            for (i, event) in chunk.events.iter_mut().enumerate() {
+                let (has_index, has_time) = chunk.given[i];
+                let at = |problem| ParseError {
+                    line: first_line + chunk.lines_of[i] as usize,
+                    problem,
+                };
+                let given = (
+                    has_index.then_some(event.index),
+                    has_time.then_some(event.time),
+                );
+                (event.index, event.time) = defaults.apply(given.0, given.1).map_err(at)?;
+            }
         }
-        let event = parse_jsonl_event(line, &mut defaults).map_err(|problem| ParseError {
-            line: number,
-            problem,
-        })?;
-        events.push(event);
-        lines.push(number);
+        events.append(&mut chunk.events);
+        if let Some((local, problem)) = chunk.error {
+            return Err(ParseError {
+                line: first_line + local,
+                problem,
+            });
+        }
+        first_line += chunk.lines;
     }
-    History::from_events(events).map_err(|e| history_error_at_line(e, &lines))
+    History::from_events(events).map_err(|e| {
+        let lines = event_lines(text);
+        history_error_at_line(e, &lines)
+    })
+}
+
+/// The line of each event of a JSONL text (every non-blank line is one), for error
+/// messages: counted again only when there is an error to place.
+fn event_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+/// Below this many bytes a JSONL text is read in one piece.
+const JSONL_CHUNK_BYTES: usize = 1 << 20;
+
+/// `text` cut into pieces of about [`JSONL_CHUNK_BYTES`], each ending just after a
+/// newline (except the last).
+fn jsonl_chunks(text: &str) -> Vec<&str> {
+    let mut chunks = Vec::with_capacity(text.len() / JSONL_CHUNK_BYTES + 1);
+    let mut rest = text;
+    while rest.len() > JSONL_CHUNK_BYTES {
+        let cut = match rest.as_bytes()[JSONL_CHUNK_BYTES..]
+            .iter()
+            .position(|&b| b == b'\n')
+        {
+            Some(nl) => JSONL_CHUNK_BYTES + nl + 1,
+            None => rest.len(),
+        };
+        let (head, tail) = rest.split_at(cut);
+        chunks.push(head);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        chunks.push(rest);
+    }
+    chunks
+}
+
+/// One chunk's events, up to the first line that could not be read. Each event holds
+/// `index` and `time` as written (0 where absent); `given` says which were.
+struct JsonlChunk {
+    events: Vec<Event>,
+    given: Vec<(bool, bool)>,
+    /// Each event's line, counted from the chunk's first line (0).
+    lines_of: Vec<u32>,
+    error: Option<(usize, ParseProblem)>,
+    /// Lines in the chunk.
+    lines: usize,
+}
+
+impl JsonlChunk {
+    fn read(text: &str) -> JsonlChunk {
+        let guess = text.len() / 64;
+        let mut chunk = JsonlChunk {
+            events: Vec::with_capacity(guess),
+            given: Vec::with_capacity(guess),
+            lines_of: Vec::with_capacity(guess),
+            error: None,
+            lines: 0,
+        };
+        for (local, line) in text.lines().enumerate() {
+            chunk.lines = local + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let read = jsonl_fast::parse_line(line).map_or_else(|| parse_jsonl_general(line), Ok);
+            match read {
+                Ok(LineEvent {
+                    index,
+                    time,
+                    mut event,
+                }) => {
+                    event.index = index.unwrap_or(0);
+                    event.time = time.unwrap_or(0);
+                    chunk.events.push(event);
+                    chunk.given.push((index.is_some(), time.is_some()));
+                    chunk.lines_of.push(local as u32);
+                }
+                Err(problem) => {
+                    chunk.error = Some((local, problem));
+                    break;
+                }
+            }
+        }
+        chunk
+    }
 }
 
 #[cfg(test)]
@@ -1322,5 +1439,61 @@ mod tests {
     fn empty_text_is_an_empty_history() {
         assert_eq!(parse_jsonl("").unwrap(), History::default());
         assert_eq!(parse_jsonl("\n  \n").unwrap(), History::default());
+    }
+
+    /// A text of several parallel chunks: `ops` write operations of process 1
+    /// without `index` or `time` (so the defaults run across chunks), a blank line
+    /// after every 1,000th, and `bad` in place of the line numbered `at`.
+    fn long_jsonl(ops: usize, at: usize, bad: &str) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        for i in 0..ops {
+            lines.push(format!(
+                "{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{i}}}"
+            ));
+            lines.push(format!(
+                "{{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"value\":{i}}}"
+            ));
+            if i % 1000 == 999 {
+                lines.push(String::new());
+            }
+        }
+        lines[at - 1] = bad.to_string();
+        lines.join("\n")
+    }
+
+    #[test]
+    fn long_jsonl_read_in_parallel_chunks_keeps_defaults_and_line_numbers() {
+        let ops = 40_000;
+        let text = long_jsonl(
+            ops,
+            1,
+            "{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":0}",
+        );
+        assert!(text.len() > 3 * JSONL_CHUNK_BYTES, "several chunks");
+        let h = parse_jsonl(&text).unwrap();
+        assert_eq!(h.ops.len(), ops);
+        let indices: Vec<u64> = h.events.iter().map(|e| e.index).collect();
+        assert_eq!(indices, (0..2 * ops as u64).collect::<Vec<u64>>());
+        let at = 70_001;
+        let syntax = parse_jsonl(&long_jsonl(ops, at, "{\"process\":1,")).unwrap_err();
+        assert_eq!(syntax.line, at);
+        assert!(
+            matches!(syntax.problem, ParseProblem::Syntax(_)),
+            "{syntax}"
+        );
+        let timed = "{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"time\":5}";
+        let inconsistent = parse_jsonl(&long_jsonl(ops, at, timed)).unwrap_err();
+        assert_eq!(inconsistent.line, at);
+        assert!(
+            matches!(inconsistent.problem, ParseProblem::Inconsistent { .. }),
+            "{inconsistent}"
+        );
+        let unpaired = "{\"process\":2,\"type\":\"ok\",\"f\":\"write\",\"value\":1}";
+        let history = parse_jsonl(&long_jsonl(ops, at, unpaired)).unwrap_err();
+        assert_eq!(history.line, at);
+        assert!(
+            matches!(history.problem, ParseProblem::History(_)),
+            "{history}"
+        );
     }
 }

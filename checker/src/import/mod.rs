@@ -9,6 +9,7 @@ mod edn_forms;
 pub mod jepsen_edn;
 pub mod jepsen_json;
 pub mod jsonl;
+pub(crate) mod jsonl_fast;
 pub mod porcupine_kv;
 pub mod porcupine_log;
 

@@ -210,6 +210,13 @@ struct Lookahead<S> {
     /// none does or the observer needs no exact state.
     helpers_of: Vec<u32>,
     leaving: Vec<Vec<u32>>,
+    /// For each list in `leaving` (by invocation), a cursor before which every reset
+    /// is linearized, kept as [`Track`] keeps its own: without it every test scans
+    /// the history's linearized writers of a value again, which made the lookahead
+    /// quadratic when values repeat.
+    leaving_lo: Vec<usize>,
+    /// Each reset's list in `leaving` and its position there, or NIL.
+    leaving_of: Vec<(u32, u32)>,
 }
 
 /// How many of the earliest-invoked unlinearized observations each new state is
@@ -265,6 +272,12 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             })
             .collect();
         drop(leaving_id);
+        let mut leaving_of = vec![(NIL, NIL); ops.len()];
+        for (list, ws) in leaving.iter().enumerate() {
+            for (p, &w) in ws.iter().enumerate() {
+                leaving_of[w as usize] = (list as u32, p as u32);
+            }
+        }
         let any_state_resets = resets
             .items
             .iter()
@@ -280,7 +293,9 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             resets_leaving,
             required,
             helpers_of,
+            leaving_lo: vec![0; leaving.len()],
             leaving,
+            leaving_of,
         })
     }
 
@@ -319,7 +334,13 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             |w: u32| !lin[w as usize] && w as usize != op && ops[w as usize].call <= before;
         if self.required[observer].is_some() {
             let helpers = self.helpers_of[observer];
-            let exact = helpers != NIL && self.leaving[helpers as usize].iter().any(|&w| usable(w));
+            let exact = helpers != NIL && {
+                let h = helpers as usize;
+                self.leaving[h][self.leaving_lo[h]..]
+                    .iter()
+                    .take_while(|&&w| ops[w as usize].call <= before)
+                    .any(|&w| usable(w))
+            };
             // Resets that may leave any state help every observer.
             return exact || self.any_state_reset(ops, &usable, before);
         }
@@ -368,6 +389,16 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         if self.reset_at[op] != NIL {
             self.resets.advance(lin);
         }
+        let (list, _) = self.leaving_of[op];
+        if list != NIL {
+            let (ws, lo) = (
+                &self.leaving[list as usize],
+                &mut self.leaving_lo[list as usize],
+            );
+            while *lo < ws.len() && lin[ws[*lo] as usize] {
+                *lo += 1;
+            }
+        }
     }
 
     fn unlinearized(&mut self, op: usize) {
@@ -376,6 +407,11 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         }
         if self.reset_at[op] != NIL {
             self.resets.lo = self.resets.lo.min(self.reset_at[op] as usize);
+        }
+        let (list, at) = self.leaving_of[op];
+        if list != NIL {
+            let lo = &mut self.leaving_lo[list as usize];
+            *lo = (*lo).min(at as usize);
         }
     }
 }
