@@ -2,13 +2,14 @@
 # Installs the system packages faultline needs to run real tests on this machine:
 # iproute2 and iptables (namespaces, links, partitions), libfaketime (clock faults),
 # procps (process inspection), the third-party systems it tests (etcd, Redis,
-# PostgreSQL 15: faultline runs its own servers, never the packaged service),
+# PostgreSQL 15, MariaDB with the Galera-4 wsrep provider and rsync for its state
+# transfers: faultline runs its own servers, never the packaged service),
 # chromium (headless, for the tests that load the HTML report as a person would) and
 # python3-junitparser (the JUnit consumer the tests validate junit.xml with).
 # Idempotent: packages already present are left alone. Needs root (apt-get).
 set -euo pipefail
 
-packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel postgresql python3 python3-junitparser python3-redis chromium)
+packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel postgresql mariadb-server mariadb-client galera-4 rsync python3 python3-junitparser python3-redis chromium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,8 +24,14 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # Debian's packages start their services at install; policy-rc.d stops that where
-  # present, and faultline starts its own instances inside its namespaces anyway.
+  # Debian's packages start their services at install (mariadb-server would start
+  # and enable its own server). A policy-rc.d that refuses every start keeps them
+  # down for this install; one the machine already has is left as it is.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -70,8 +70,8 @@ pub fn required_protocol(workload: Workload) -> Option<(&'static [ClientProtocol
             "a transfer must move money between two accounts atomically; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
         )),
         Workload::TxnAppend | Workload::TxnRegister => Some((
-            &[ClientProtocol::Postgres, ClientProtocol::External],
-            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres) or a client adapter that runs them (docs/adapters.md)",
+            &[ClientProtocol::Postgres, ClientProtocol::Mysql, ClientProtocol::External],
+            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres or galera) or a client adapter that runs them (docs/adapters.md)",
         )),
         Workload::Broadcast | Workload::GSet | Workload::Echo => Some((
             &[ClientProtocol::Maelstrom],

@@ -15,6 +15,8 @@ use checker::consistency::eventual::Basis;
 use checker::consistency::session::{GuaranteeReport, SessionReport};
 use checker::consistency::set_full::ElementsReport;
 use checker::history::{History, Outcome};
+use checker::txn::Anomaly as TxnAnomaly;
+use checker::txn::IsolationModel;
 use checker::verdict::Verdict;
 use serde::Serialize;
 
@@ -191,6 +193,9 @@ fn derive<'a>(
 
 /// A model's status from the check that judges it, if that check ran.
 fn own_status(m: Model, checks: &[CheckResult], history: &History) -> Option<Own> {
+    if let Some(level) = m.isolation() {
+        return isolation(level, checks, history);
+    }
     let kind = match m {
         Model::Linearizable => CheckKind::Linearizable,
         Model::Sequential => CheckKind::Sequential,
@@ -202,6 +207,7 @@ fn own_status(m: Model, checks: &[CheckResult], history: &History) -> Option<Own
         Model::Bank => CheckKind::Bank,
         Model::Counter => CheckKind::Counter,
         Model::UniqueIds => CheckKind::UniqueIds,
+        _ => return None,
     };
     let c = checks.iter().find(|c| c.name == kind)?;
     let whole = || Own {
@@ -241,6 +247,67 @@ fn own_status(m: Model, checks: &[CheckResult], history: &History) -> Option<Own
         // The check could not run, or an invariant: the check's own verdict.
         _ => Some(whole()),
     }
+}
+
+/// An isolation model from the transactional check (list-append or rw-register):
+/// broken when an anomaly it proscribes was found (the evidence names them, the
+/// first violation is the earliest transaction involved), unknown when the cycle
+/// search ran out of time before ruling it out, held otherwise.
+fn isolation(level: IsolationModel, checks: &[CheckResult], history: &History) -> Option<Own> {
+    let c = checks
+        .iter()
+        .find(|c| matches!(c.name, CheckKind::ListAppend | CheckKind::RwRegister))?;
+    let CheckReport::Txn(r) = &c.report else {
+        // The check could not run: its own verdict.
+        return Some(Own {
+            status: Status::of(c.verdict),
+            evidence: c.summary.clone(),
+            first_op: None,
+        });
+    };
+    let found: Vec<&TxnAnomaly> = r
+        .anomalies
+        .iter()
+        .filter(|a| a.kind.rules_out().contains(&level))
+        .collect();
+    if r.ruled_out.contains(&level) {
+        let mut names: Vec<String> = found.iter().map(|a| a.kind.name()).collect();
+        names.dedup();
+        let listed: Vec<String> = names
+            .iter()
+            .map(|n| format!("{n} x{}", r.counts.get(n).copied().unwrap_or(1)))
+            .collect();
+        let evidence = if listed.is_empty() {
+            "a dependency cycle the search found but did not name before its time bound".into()
+        } else {
+            format!("{} ({level} proscribes them)", listed.join(", "))
+        };
+        let first = found
+            .iter()
+            .flat_map(|a| &a.txns)
+            .filter_map(|t| history.ops.iter().position(|o| o.invoke_index == t.index))
+            .min();
+        return Some(Own {
+            status: Status::Broken,
+            evidence,
+            first_op: first,
+        });
+    }
+    if r.timed_out {
+        return Some(Own {
+            status: Status::Unknown,
+            evidence: "the cycle search ran out of time before ruling it in or out".into(),
+            first_op: None,
+        });
+    }
+    Some(Own {
+        status: Status::Held,
+        evidence: format!(
+            "no anomaly it proscribes among {} committed and {} indeterminate transactions",
+            r.committed, r.indeterminate
+        ),
+        first_op: None,
+    })
 }
 
 /// No lost writes: broken by an acknowledged write gone from every node. Indeterminate

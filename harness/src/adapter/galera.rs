@@ -1,0 +1,34 @@
+//! MariaDB Galera: transactions of the transactional workloads over MariaDB's
+//! protocol, each process on its own node, at the isolation level the test asks for
+//! (`workloads::galera`).
+
+use super::{Adapter, ClientProtocol, ClientSettings};
+use std::sync::Arc;
+use workloads::client::ClientFactory;
+use workloads::galera::{GaleraClientFactory, GaleraOptions};
+use workloads::txn::TxnModel;
+
+pub struct Mysql;
+
+impl Adapter for Mysql {
+    fn protocol(&self) -> ClientProtocol {
+        ClientProtocol::Mysql
+    }
+
+    fn own_settings(&self) -> &'static [&'static str] {
+        &["isolation"]
+    }
+
+    fn factory(&self, settings: &ClientSettings) -> anyhow::Result<Arc<dyn ClientFactory>> {
+        // Preflight refuses other workloads; list-append is what a stray one gets.
+        let model = settings
+            .workload
+            .txn_model()
+            .unwrap_or(TxnModel::ListAppend);
+        Ok(Arc::new(GaleraClientFactory::new(GaleraOptions {
+            timeout: settings.timeout,
+            isolation: settings.isolation,
+            model,
+        })))
+    }
+}
