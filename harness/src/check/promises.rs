@@ -271,8 +271,12 @@ fn isolation(level: IsolationModel, checks: &[CheckResult], history: &History) -
         .filter(|a| a.kind.rules_out().contains(&level))
         .collect();
     if r.ruled_out.contains(&level) {
-        let mut names: Vec<String> = found.iter().map(|a| a.kind.name()).collect();
-        names.dedup();
+        let mut names: Vec<String> = Vec::new();
+        for name in found.iter().map(|a| a.kind.name()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
         let listed: Vec<String> = names
             .iter()
             .map(|n| format!("{n} x{}", r.counts.get(n).copied().unwrap_or(1)))

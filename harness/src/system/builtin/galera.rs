@@ -69,7 +69,7 @@ exec /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$db" --tmpdir="$di
   --wsrep-on=ON --wsrep-provider="$provider" --wsrep-cluster-name=faultline \
   --wsrep-cluster-address="gcomm://$members" --wsrep-node-address="$ip" --wsrep-node-name="$ip" \
   --wsrep-sst-method=rsync --wsrep-sst-receive-address="$ip:4444" \
-  "--wsrep-provider-options=gmcast.listen_addr=tcp://$ip:4567;ist.recv_addr=$ip:4568;gcache.size=64M" \
+  "--wsrep-provider-options=gmcast.listen_addr=tcp://$ip:4567;ist.recv_addr=$ip:4568;gcache.size=16M" \
   "${extra[@]}"
 "#;
 
