@@ -10,7 +10,6 @@
 //! measured by the ignored test below.
 
 mod common;
-use checker::txn::{check_list_append, check_rw_register, TxnOptions, TxnReport};
 use common::*;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -56,15 +55,6 @@ fn run_galera(dir: &tempfile::TempDir, settings: &[&str]) -> (PathBuf, Output, D
     (run_dir, out, took)
 }
 
-fn check_as(run_dir: &std::path::Path, workload: &str) -> TxnReport {
-    let text = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
-    let history = checker::history::parse_jsonl(&text).unwrap();
-    match workload {
-        "txn-append" => check_list_append(&history, &TxnOptions::default()).unwrap(),
-        _ => check_rw_register(&history, &TxnOptions::default()).unwrap(),
-    }
-}
-
 /// One model's entry in results.json's promise report.
 fn model(results: &Value, name: &str) -> Value {
     results["promises"]["models"]
@@ -98,7 +88,7 @@ fn a_three_node_galera_cluster_runs_transactions_judged_by_its_isolation_promise
             "7",
         ],
     );
-    let report = check_as(&run_dir, "txn-append");
+    let report = check_txn_run(&run_dir, "txn-append");
     assert!(
         report.committed > 50,
         "only {} transactions committed\n{}",
@@ -170,7 +160,7 @@ fn galera_findings_per_isolation_level_with_and_without_faults() {
         let mut args = settings.to_vec();
         args.extend(["--workload", "txn-append", "--time-limit", "30s", "--seed", "7"]);
         let (run_dir, out, _) = run_galera(&dir, &args);
-        let r = check_as(&run_dir, "txn-append");
+        let r = check_txn_run(&run_dir, "txn-append");
         println!(
             "{label}: exit {:?}; {} txns, {} ok, {} fail, {} info; anomalies {:?}; weakest ruled out {:?}; not ruled out {:?}",
             out.status.code(), r.transactions, r.committed, r.failed, r.indeterminate, r.counts,

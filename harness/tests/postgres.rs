@@ -8,7 +8,7 @@
 //! commands.
 
 mod common;
-use checker::txn::{check_list_append, check_rw_register, TxnOptions, TxnReport};
+use checker::txn::TxnReport;
 use common::*;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -86,7 +86,7 @@ fn run_with(dir: &tempfile::TempDir, settings: &[&str]) -> (PathBuf, Output, Dur
 /// The run's history, checked as Elle checks list-append histories, after making
 /// sure the run did enough to judge.
 fn check_busy_run(run_dir: &std::path::Path, out: &Output) -> TxnReport {
-    let report = check_as(run_dir, "txn-append");
+    let report = check_txn_run(run_dir, "txn-append");
     assert!(
         report.committed > 100,
         "only {} transactions committed\n{}",
@@ -94,15 +94,6 @@ fn check_busy_run(run_dir: &std::path::Path, out: &Output) -> TxnReport {
         text(out)
     );
     report
-}
-
-fn check_as(run_dir: &std::path::Path, workload: &str) -> TxnReport {
-    let text = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
-    let history = checker::history::parse_jsonl(&text).unwrap();
-    match workload {
-        "txn-append" => check_list_append(&history, &TxnOptions::default()).unwrap(),
-        _ => check_rw_register(&history, &TxnOptions::default()).unwrap(),
-    }
 }
 
 /// Snapshot isolation lets two transactions each read what the other writes and both
@@ -341,7 +332,7 @@ fn postgres_findings_per_isolation_level() {
         args.extend(["--time-limit", "30s"]);
         let (run_dir, out, _) = run_with(&dir, &args);
         let workload = args[args.iter().position(|a| *a == "--workload").unwrap() + 1];
-        let r = check_as(&run_dir, workload);
+        let r = check_txn_run(&run_dir, workload);
         let faults = std::fs::read_to_string(run_dir.join("history.jsonl"))
             .unwrap()
             .lines()

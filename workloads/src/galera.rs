@@ -20,9 +20,9 @@
 //! - `info`: the connection broke or timed out while `COMMIT` was in flight.
 
 use crate::client::{BoxFuture, Client, ClientFactory, Target};
-use crate::op::{Completion, Op, OpFn};
-use crate::sql::{endpoint, outcome, parse_list, Isolation, TxnError, TABLES};
-use crate::txn::{self, Mop, ReadValue, TxnModel};
+use crate::op::{Completion, Op};
+use crate::sql::{endpoint, outcome, parse_list, txn_mops, Isolation, TxnError, TABLES};
+use crate::txn::{Mop, ReadValue, TxnModel};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,15 +116,9 @@ impl Client for GaleraClient {
 
 impl GaleraClient {
     async fn perform(&self, op: &Op) -> Completion {
-        if op.f != OpFn::Txn {
-            return Completion::fail(
-                op.value.clone(),
-                format!("unsupported: the MariaDB client runs transactions (txn-append, txn-register), not {}", op.f),
-            );
-        }
-        let mut mops = match txn::from_json(&op.value) {
+        let mut mops = match txn_mops(op, "MariaDB") {
             Ok(m) => m,
-            Err(e) => return Completion::fail(op.value.clone(), format!("bad-request: {e}")),
+            Err(refused) => return refused,
         };
         let read_only = mops.iter().all(Mop::is_read);
         let committing = AtomicBool::new(false);

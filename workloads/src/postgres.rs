@@ -25,9 +25,9 @@
 //! node: reads may go to replicas.
 
 use crate::client::{BoxFuture, Client, ClientFactory, Target};
-use crate::op::{Completion, Op, OpFn};
-use crate::sql::{endpoint, outcome, parse_list, TxnError, TABLES};
-use crate::txn::{self, Mop, ReadValue, TxnModel};
+use crate::op::{Completion, Op};
+use crate::sql::{endpoint, outcome, parse_list, txn_mops, TxnError, TABLES};
+use crate::txn::{Mop, ReadValue, TxnModel};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -155,15 +155,9 @@ impl Client for PgClient {
 
 impl PgClient {
     async fn perform(&self, op: &Op) -> Completion {
-        if op.f != OpFn::Txn {
-            return Completion::fail(
-                op.value.clone(),
-                format!("unsupported: the PostgreSQL client runs transactions (txn-append, txn-register), not {}", op.f),
-            );
-        }
-        let mut mops = match txn::from_json(&op.value) {
+        let mut mops = match txn_mops(op, "PostgreSQL") {
             Ok(m) => m,
-            Err(e) => return Completion::fail(op.value.clone(), format!("bad-request: {e}")),
+            Err(refused) => return refused,
         };
         let read_only = mops.iter().all(Mop::is_read);
         let conn = if read_only || self.on_primary {

@@ -4,7 +4,7 @@
 //! transaction's end becomes `ok`, `fail` or `info`.
 
 use crate::client::Target;
-use crate::op::{Completion, Op};
+use crate::op::{Completion, Op, OpFn};
 use crate::txn::{self, Mop};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -78,6 +78,19 @@ pub fn endpoint(target: &Target, default_port: u16) -> (String, u16) {
         Some((host, port)) => (host.to_string(), port.parse().unwrap_or(default_port)),
         None => (rest.to_string(), default_port),
     }
+}
+
+/// A transaction's micro-ops, or the `fail` completion that refuses an operation
+/// `client` (a database's name) cannot run: not a transaction, or a malformed one.
+pub fn txn_mops(op: &Op, client: &str) -> Result<Vec<Mop>, Completion> {
+    if op.f != OpFn::Txn {
+        return Err(Completion::fail(
+            op.value.clone(),
+            format!("unsupported: the {client} client runs transactions (txn-append, txn-register), not {}", op.f),
+        ));
+    }
+    txn::from_json(&op.value)
+        .map_err(|e| Completion::fail(op.value.clone(), format!("bad-request: {e}")))
 }
 
 /// How a transaction went wrong, before the outcome is decided.

@@ -6,7 +6,6 @@ use super::{Adapter, ClientProtocol, ClientSettings};
 use std::sync::Arc;
 use workloads::client::ClientFactory;
 use workloads::galera::{GaleraClientFactory, GaleraOptions};
-use workloads::txn::TxnModel;
 
 pub struct Mysql;
 
@@ -20,11 +19,7 @@ impl Adapter for Mysql {
     }
 
     fn factory(&self, settings: &ClientSettings) -> anyhow::Result<Arc<dyn ClientFactory>> {
-        // Preflight refuses other workloads; list-append is what a stray one gets.
-        let model = settings
-            .workload
-            .txn_model()
-            .unwrap_or(TxnModel::ListAppend);
+        let model = super::txn_model(settings);
         Ok(Arc::new(GaleraClientFactory::new(GaleraOptions {
             timeout: settings.timeout,
             isolation: settings.isolation,

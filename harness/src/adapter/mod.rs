@@ -131,6 +131,15 @@ pub fn adapter(protocol: ClientProtocol) -> &'static dyn Adapter {
     }
 }
 
+/// The transactional model a SQL client runs: the workload's (preflight refuses
+/// other workloads; list-append is what a stray one gets).
+fn txn_model(settings: &ClientSettings) -> workloads::txn::TxnModel {
+    settings
+        .workload
+        .txn_model()
+        .unwrap_or(workloads::txn::TxnModel::ListAppend)
+}
+
 /// The client factory for a protocol, refusing settings meant for another one.
 pub fn client_factory(
     protocol: ClientProtocol,
