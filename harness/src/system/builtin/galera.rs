@@ -28,8 +28,10 @@ pub const PROVIDER: &str = "/usr/lib/galera/libgalera_smm.so";
 /// data by SST. A later start (after a kill) joins the running peers; a node that
 /// knows the last primary component (`gvwstate.dat`, as after the whole cluster was
 /// killed) starts at once and restores it with its peers (`pc.recovery`). Small
-/// InnoDB logs and buffers keep a node's first start quick. The server is `exec`'d
-/// so its pid is the node's.
+/// InnoDB logs and buffers keep a node's first start quick. The socket path is
+/// relative (the server runs in its data directory): an absolute one under a deep
+/// results folder passes the 107-byte limit of a socket's path and the server
+/// refuses to start. The server is `exec`'d so its pid is the node's.
 ///
 /// Arguments: ip, data dir, peers (`n1=ip:port,...`; the first bootstraps), port,
 /// provider.
@@ -63,7 +65,7 @@ if [ ${#extra[@]} -eq 0 ] && [ ! -f "$db/gvwstate.dat" ]; then
   until a_peer_answers; do sleep 0.3; done
 fi
 exec /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$db" --tmpdir="$dir" \
-  --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --log-error="$dir/mariadbd.log" \
+  --socket=mysqld.sock --pid-file="$dir/mysqld.pid" --log-error="$dir/mariadbd.log" \
   --bind-address="$ip" --port="$port" --skip-name-resolve $small \
   --binlog-format=ROW --default-storage-engine=InnoDB --innodb-autoinc-lock-mode=2 \
   --wsrep-on=ON --wsrep-provider="$provider" --wsrep-cluster-name=faultline \
