@@ -26,7 +26,12 @@ fn run_galera(dir: &tempfile::TempDir, settings: &[&str]) -> (PathBuf, Output, D
     let results = dir.path().join("results");
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["test", "--results-dir", results.to_str().unwrap(), "--quiet"])
+        .args([
+            "test",
+            "--results-dir",
+            results.to_str().unwrap(),
+            "--quiet",
+        ])
         .args([
             "--name",
             "g",
@@ -112,12 +117,11 @@ fn a_three_node_galera_cluster_runs_transactions_judged_by_its_isolation_promise
     );
     let rr = model(&results, "repeatable-read");
     assert_eq!(rr["promised"], json!(true), "{rr:#}");
-    let broken = report.ruled_out.iter().any(|m| m.name() == "repeatable read");
-    let (status, code) = if broken {
-        ("broken", 1)
-    } else {
-        ("held", 0)
-    };
+    let broken = report
+        .ruled_out
+        .iter()
+        .any(|m| m.name() == "repeatable read");
+    let (status, code) = if broken { ("broken", 1) } else { ("held", 0) };
     assert_eq!(rr["status"], status, "{rr:#}\n{:?}", report.counts);
     assert_eq!(out.status.code(), Some(code), "{}", text(&out));
     assert!(took < Duration::from_secs(60), "took {took:?}");
@@ -158,7 +162,14 @@ fn galera_findings_per_isolation_level_with_and_without_faults() {
     for (label, settings) in runs {
         let dir = tempfile::tempdir().unwrap();
         let mut args = settings.to_vec();
-        args.extend(["--workload", "txn-append", "--time-limit", "30s", "--seed", "7"]);
+        args.extend([
+            "--workload",
+            "txn-append",
+            "--time-limit",
+            "30s",
+            "--seed",
+            "7",
+        ]);
         let (run_dir, out, _) = run_galera(&dir, &args);
         let r = check_txn_run(&run_dir, "txn-append");
         println!(

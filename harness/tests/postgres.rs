@@ -156,8 +156,16 @@ fn postgres_repeatable_read_shows_write_skew_within_thirty_seconds() {
             .find(|m| m["model"] == name)
             .map(|m| m["status"].clone())
     };
-    assert_eq!(status("snapshot-isolation"), Some("held".into()), "{promises:#}");
-    assert_eq!(status("serializable"), Some("broken".into()), "{promises:#}");
+    assert_eq!(
+        status("snapshot-isolation"),
+        Some("held".into()),
+        "{promises:#}"
+    );
+    assert_eq!(
+        status("serializable"),
+        Some("broken".into()),
+        "{promises:#}"
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 

@@ -339,10 +339,12 @@ mod tests {
         let sql = schema_sql();
         assert_eq!(sql[0], "CREATE DATABASE IF NOT EXISTS faultline");
         assert_eq!(sql.len(), 1 + 2 * TABLES as usize);
-        assert!(sql.iter().any(|s| s.contains("faultline.txn2 (id bigint")
-            && s.contains("val text")));
-        assert!(sql.iter().any(|s| s.contains("faultline.reg0 (id bigint")
-            && s.contains("val bigint")));
+        assert!(sql
+            .iter()
+            .any(|s| s.contains("faultline.txn2 (id bigint") && s.contains("val text")));
+        assert!(sql
+            .iter()
+            .any(|s| s.contains("faultline.reg0 (id bigint") && s.contains("val bigint")));
     }
 
     #[test]

@@ -149,7 +149,6 @@ mod tests {
     use super::*;
     use crate::txn::ReadValue;
 
-
     #[test]
     fn isolation_levels_parse_and_name_their_sql() {
         for name in Isolation::NAMES {

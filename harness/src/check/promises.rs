@@ -370,3 +370,90 @@ fn session(r: &SessionReport, m: Model) -> Own {
         first_op: g.violations.examples.iter().map(|v| v.second.op).min(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::PromiseSource;
+
+    /// Write skew: two transactions each read both keys empty and append to one; a
+    /// third reads both appends. The list-append check's result on it.
+    fn write_skew() -> (Vec<CheckResult>, History) {
+        let lines = [
+            r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"txn","value":[["r",1,null],["r",2,null],["append",1,1]]}"#,
+            r#"{"index":1,"time":2,"process":1,"type":"invoke","f":"txn","value":[["r",1,null],["r",2,null],["append",2,1]]}"#,
+            r#"{"index":2,"time":3,"process":0,"type":"ok","f":"txn","value":[["r",1,[]],["r",2,[]],["append",1,1]]}"#,
+            r#"{"index":3,"time":4,"process":1,"type":"ok","f":"txn","value":[["r",1,[]],["r",2,[]],["append",2,1]]}"#,
+            r#"{"index":4,"time":5,"process":2,"type":"invoke","f":"txn","value":[["r",1,null],["r",2,null]]}"#,
+            r#"{"index":5,"time":6,"process":2,"type":"ok","f":"txn","value":[["r",1,[1]],["r",2,[1]]]}"#,
+        ];
+        let history = checker::history::parse_jsonl(&lines.join("\n")).unwrap();
+        let report =
+            checker::txn::check_list_append(&history, &checker::txn::TxnOptions::default())
+                .unwrap();
+        let check = CheckResult {
+            name: CheckKind::ListAppend,
+            verdict: report.verdict,
+            summary: report.summary(),
+            report: CheckReport::Txn(Box::new(report)),
+            error: None,
+            replay: None,
+            seconds: 0.0,
+        };
+        (vec![check], history)
+    }
+
+    fn promise(models: Vec<Model>) -> Promises {
+        Promises {
+            models,
+            from: PromiseSource::Builtin,
+        }
+    }
+
+    fn status(r: &PromiseReport, m: Model) -> Status {
+        r.models.iter().find(|o| o.model == m).unwrap().status
+    }
+
+    #[test]
+    fn write_skew_breaks_a_serializable_promise_but_keeps_a_snapshot_isolation_one() {
+        let (checks, history) = write_skew();
+        let si = judge(
+            &checks,
+            &history,
+            Some(&promise(vec![Model::SnapshotIsolation])),
+        );
+        assert_eq!(si.verdict, Some(Verdict::Valid));
+        assert_eq!(status(&si, Model::SnapshotIsolation), Status::Held);
+        assert_eq!(status(&si, Model::ReadCommitted), Status::Held);
+        assert_eq!(status(&si, Model::Serializable), Status::Broken);
+        let broken = si.findings().map(|m| m.model).collect::<Vec<_>>();
+        assert!(broken.contains(&Model::Serializable), "{broken:?}");
+        let ser = judge(&checks, &history, Some(&promise(vec![Model::Serializable])));
+        assert_eq!(ser.verdict, Some(Verdict::Invalid));
+        let o = ser
+            .models
+            .iter()
+            .find(|o| o.model == Model::Serializable)
+            .unwrap();
+        assert!(o.evidence.starts_with("G2-item x1"), "{}", o.evidence);
+        assert_eq!(o.first_violation_s, Some(0.0));
+        // Repeatable read forbids G2-item too; read committed, which it implies, holds.
+        let rr = judge(
+            &checks,
+            &history,
+            Some(&promise(vec![Model::RepeatableRead])),
+        );
+        assert_eq!(rr.verdict, Some(Verdict::Invalid));
+    }
+
+    #[test]
+    fn isolation_models_are_not_checked_without_a_transactional_check() {
+        let history = History {
+            events: Vec::new(),
+            ops: Vec::new(),
+        };
+        let r = judge(&[], &history, Some(&promise(vec![Model::Serializable])));
+        assert_eq!(status(&r, Model::Serializable), Status::NotChecked);
+        assert_eq!(r.verdict, Some(Verdict::Valid));
+    }
+}

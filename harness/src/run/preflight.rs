@@ -60,8 +60,10 @@ fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
             config.workload
         )));
     }
-    if matches!(spec.protocol, ClientProtocol::Postgres | ClientProtocol::Mysql)
-        && config.workload.txn_model().is_none()
+    if matches!(
+        spec.protocol,
+        ClientProtocol::Postgres | ClientProtocol::Mysql
+    ) && config.workload.txn_model().is_none()
     {
         return Err(bad_input(format!(
             "--workload {}: {} runs transactions; use --workload txn-append or txn-register",

@@ -128,7 +128,12 @@ mod tests {
             Some(vec![Eventual])
         );
         assert_eq!(
-            for_settings("pb-kv", &args(&["--failover=auto", "--failover=off"]), lin, ser),
+            for_settings(
+                "pb-kv",
+                &args(&["--failover=auto", "--failover=off"]),
+                lin,
+                ser
+            ),
             Some(vec![Linearizable, NoLostWrites])
         );
         assert_eq!(
@@ -153,7 +158,10 @@ mod tests {
         assert_eq!(pg(Isolation::ReadCommitted), Some(vec![ReadCommitted]));
         let galera = |i| for_settings("galera", &[], lin, i);
         assert_eq!(galera(Isolation::Serializable), Some(vec![RepeatableRead]));
-        assert_eq!(galera(Isolation::RepeatableRead), Some(vec![RepeatableRead]));
+        assert_eq!(
+            galera(Isolation::RepeatableRead),
+            Some(vec![RepeatableRead])
+        );
         assert_eq!(galera(Isolation::ReadCommitted), Some(vec![ReadCommitted]));
     }
 }
