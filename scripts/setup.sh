@@ -2,7 +2,8 @@
 # Installs the system packages faultline needs to run real tests on this machine:
 # iproute2 and iptables (namespaces, links, partitions), libfaketime (clock faults),
 # procps (process inspection), the third-party systems it tests (etcd, Redis,
-# PostgreSQL 15: faultline runs its own servers, never the packaged service),
+# PostgreSQL 15, MariaDB with the Galera-4 wsrep provider and rsync for its state
+# transfers: faultline runs its own servers, never the packaged service),
 # chromium (headless, for the tests that load the HTML report as a person would) and
 # python3-junitparser (the JUnit consumer the tests validate junit.xml with), and
 # OpenSSH's client and server (the ssh backend; its tests run their own sshd per
@@ -11,7 +12,7 @@
 # Idempotent: packages already present are left alone. Needs root (apt-get).
 set -euo pipefail
 
-packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel postgresql python3 python3-junitparser python3-redis chromium openssh-client openssh-server)
+packages=(iproute2 iptables faketime procps psmisc etcd-server etcd-client redis-server redis-sentinel postgresql mariadb-server mariadb-client galera-4 rsync python3 python3-junitparser python3-redis chromium openssh-client openssh-server)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,22 +27,20 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # Debian's packages start their services at install; policy-rc.d stops that where
-  # present, and faultline starts its own instances inside its namespaces anyway.
-  # openssh-server would start (and enable) the machine's sshd at install: a
-  # policy-rc.d that refuses every start, for the time of the install only (one
-  # that is already there is left as it is).
-  own_policy=""
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
-    own_policy=1
+  # Debian's packages start their services at install (mariadb-server and
+  # openssh-server would start and enable their own servers). A policy-rc.d that
+  # refuses every start keeps them down for this install; one the machine already
+  # has is left as it is.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
-  # Installed here: the service was not there before, so it stays off.
-  if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true
+  # Installed here: these services were not there before, so they stay off.
+  if command -v systemctl >/dev/null 2>&1; then
+    [[ " ${missing[*]} " == *" openssh-server "* ]] && { systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true; }
+    [[ " ${missing[*]} " == *" mariadb-server "* ]] && { systemctl disable --quiet mariadb.service 2>/dev/null || true; }
   fi
 fi
 

@@ -72,8 +72,13 @@ pub fn required_protocol(workload: Workload) -> Option<(&'static [ClientProtocol
             "a transfer must move money between two accounts atomically; the bank workload needs a system with `POST /transfer` and `POST /snapshot` (--system cl-bank)",
         )),
         Workload::TxnAppend | Workload::TxnRegister => Some((
-            &[ClientProtocol::Postgres, ClientProtocol::External, ClientProtocol::Maelstrom],
-            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres), a client adapter that runs them (docs/adapters.md) or a Maelstrom node (txn-list-append, txn-rw-register; docs/maelstrom.md)",
+            &[
+                ClientProtocol::Postgres,
+                ClientProtocol::Mysql,
+                ClientProtocol::External,
+                ClientProtocol::Maelstrom,
+            ],
+            "a transaction reads and writes several keys atomically; the transactional workloads need a database with transactions (--system postgres or galera), a client adapter that runs them (docs/adapters.md) or a Maelstrom node (txn-list-append, txn-rw-register; docs/maelstrom.md)",
         )),
         Workload::Broadcast | Workload::GSet | Workload::Echo | Workload::Kafka => Some((
             &[ClientProtocol::Maelstrom],

@@ -16,7 +16,8 @@
 //!   allocation by CAS, counter sums); [`bank`]: the client of bank systems.
 //! - [`etcd`], [`redis`]: clients for real systems, etcd's JSON gateway and Redis
 //!   primaries found through Sentinel.
-//! - [`postgres`]: PostgreSQL transactions for the transactional workloads.
+//! - [`postgres`], [`galera`]: PostgreSQL and MariaDB Galera transactions for the
+//!   transactional workloads, sharing [`sql`] (isolation levels, outcomes).
 //! - [`external`]: clients written in any language, one adapter process per
 //!   logical process, spoken to in JSON lines (`docs/adapters.md`).
 //! - [`txn`]: transactions of micro-ops (`txn-append`, `txn-register`), generated
@@ -29,6 +30,7 @@ pub mod composite;
 pub mod etcd;
 pub mod external;
 pub mod fake_node;
+pub mod galera;
 pub mod generator;
 pub mod maelstrom;
 pub mod op;
@@ -37,4 +39,5 @@ pub mod recorder;
 pub mod redis;
 pub mod runner;
 pub mod sessions;
+pub mod sql;
 pub mod txn;

@@ -8,6 +8,7 @@
 mod bank;
 mod etcd;
 mod external;
+mod galera;
 mod kv;
 mod maelstrom;
 mod postgres;
@@ -45,6 +46,9 @@ pub enum ClientProtocol {
     /// PostgreSQL's wire protocol, transactions of the transactional workloads
     /// (`workloads::postgres`).
     Postgres,
+    /// MariaDB's protocol, transactions of the transactional workloads on a Galera
+    /// cluster (`workloads::galera`).
+    Mysql,
     /// Maelstrom's JSON messages, over UDP to each node's relay
     /// (`workloads::maelstrom`, `docs/maelstrom.md`).
     Maelstrom,
@@ -59,6 +63,7 @@ impl ClientProtocol {
             ClientProtocol::Bank => "bank",
             ClientProtocol::External => "external",
             ClientProtocol::Postgres => "postgres",
+            ClientProtocol::Mysql => "mysql",
             ClientProtocol::Maelstrom => "maelstrom",
         }
     }
@@ -72,6 +77,7 @@ impl ClientProtocol {
             ClientProtocol::Bank => "the bank protocol",
             ClientProtocol::External => "the system's own client adapter (docs/adapters.md)",
             ClientProtocol::Postgres => "PostgreSQL's protocol",
+            ClientProtocol::Mysql => "MariaDB's protocol",
             ClientProtocol::Maelstrom => "Maelstrom's messages (docs/maelstrom.md)",
         }
     }
@@ -92,7 +98,7 @@ pub struct ClientSettings {
     pub etcd_reads: EtcdReads,
     /// Redis only: replicas every write waits for (`WAIT`); 0 for none.
     pub redis_wait: u32,
-    /// PostgreSQL only: the isolation level of every transaction.
+    /// PostgreSQL and MariaDB only: the isolation level of every transaction.
     pub isolation: Isolation,
     /// The test's workload (an adapter is told it in `init`).
     pub workload: Workload,
@@ -123,8 +129,18 @@ pub fn adapter(protocol: ClientProtocol) -> &'static dyn Adapter {
         ClientProtocol::Bank => &bank::Bank,
         ClientProtocol::External => &external::External,
         ClientProtocol::Postgres => &postgres::Postgres,
+        ClientProtocol::Mysql => &galera::Mysql,
         ClientProtocol::Maelstrom => &maelstrom::Maelstrom,
     }
+}
+
+/// The transactional model a SQL client runs: the workload's (preflight refuses
+/// other workloads; list-append is what a stray one gets).
+fn txn_model(settings: &ClientSettings) -> workloads::txn::TxnModel {
+    settings
+        .workload
+        .txn_model()
+        .unwrap_or(workloads::txn::TxnModel::ListAppend)
 }
 
 /// The client factory for a protocol, refusing settings meant for another one.
@@ -185,6 +201,7 @@ mod tests {
             ClientProtocol::Bank,
             ClientProtocol::External,
             ClientProtocol::Postgres,
+            ClientProtocol::Mysql,
             ClientProtocol::Maelstrom,
         ] {
             assert_eq!(adapter(p).protocol(), p);

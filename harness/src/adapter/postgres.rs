@@ -5,7 +5,6 @@ use super::{Adapter, ClientProtocol, ClientSettings};
 use std::sync::Arc;
 use workloads::client::ClientFactory;
 use workloads::postgres::{PgClientFactory, PgOptions};
-use workloads::txn::TxnModel;
 
 pub struct Postgres;
 
@@ -19,11 +18,7 @@ impl Adapter for Postgres {
     }
 
     fn factory(&self, settings: &ClientSettings) -> anyhow::Result<Arc<dyn ClientFactory>> {
-        // Preflight refuses other workloads; list-append is what a stray one gets.
-        let model = settings
-            .workload
-            .txn_model()
-            .unwrap_or(TxnModel::ListAppend);
+        let model = super::txn_model(settings);
         Ok(Arc::new(PgClientFactory::new(PgOptions {
             timeout: settings.timeout,
             isolation: settings.isolation,

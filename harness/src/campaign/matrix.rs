@@ -277,13 +277,14 @@ fn median(sorted: &[f64]) -> Option<f64> {
     }
 }
 
-/// The columns worth showing: the consistency models always, an invariant only when
-/// some run judged it.
+/// The columns worth showing: the consistency models always, an invariant or an
+/// isolation model only when some run judged it.
 pub fn columns(tables: &[FaultTable]) -> Vec<Model> {
     Model::ALL
         .into_iter()
         .filter(|m| {
-            !matches!(m, Model::Bank | Model::Counter | Model::UniqueIds)
+            !(matches!(m, Model::Bank | Model::Counter | Model::UniqueIds)
+                || m.isolation().is_some())
                 || tables.iter().flat_map(|t| &t.rows).any(|r| {
                     r.cells
                         .iter()

@@ -15,6 +15,8 @@ use checker::consistency::eventual::Basis;
 use checker::consistency::session::{GuaranteeReport, SessionReport};
 use checker::consistency::set_full::ElementsReport;
 use checker::history::{History, Outcome};
+use checker::txn::Anomaly as TxnAnomaly;
+use checker::txn::IsolationModel;
 use checker::verdict::Verdict;
 use serde::Serialize;
 
@@ -191,6 +193,9 @@ fn derive<'a>(
 
 /// A model's status from the check that judges it, if that check ran.
 fn own_status(m: Model, checks: &[CheckResult], history: &History) -> Option<Own> {
+    if let Some(level) = m.isolation() {
+        return isolation(level, checks, history);
+    }
     let kind = match m {
         Model::Linearizable => CheckKind::Linearizable,
         Model::Sequential => CheckKind::Sequential,
@@ -202,6 +207,7 @@ fn own_status(m: Model, checks: &[CheckResult], history: &History) -> Option<Own
         Model::Bank => CheckKind::Bank,
         Model::Counter => CheckKind::Counter,
         Model::UniqueIds => CheckKind::UniqueIds,
+        _ => return None,
     };
     let c = checks.iter().find(|c| c.name == kind)?;
     let whole = || Own {
@@ -241,6 +247,71 @@ fn own_status(m: Model, checks: &[CheckResult], history: &History) -> Option<Own
         // The check could not run, or an invariant: the check's own verdict.
         _ => Some(whole()),
     }
+}
+
+/// An isolation model from the transactional check (list-append or rw-register):
+/// broken when an anomaly it proscribes was found (the evidence names them, the
+/// first violation is the earliest transaction involved), unknown when the cycle
+/// search ran out of time before ruling it out, held otherwise.
+fn isolation(level: IsolationModel, checks: &[CheckResult], history: &History) -> Option<Own> {
+    let c = checks
+        .iter()
+        .find(|c| matches!(c.name, CheckKind::ListAppend | CheckKind::RwRegister))?;
+    let CheckReport::Txn(r) = &c.report else {
+        // The check could not run: its own verdict.
+        return Some(Own {
+            status: Status::of(c.verdict),
+            evidence: c.summary.clone(),
+            first_op: None,
+        });
+    };
+    let found: Vec<&TxnAnomaly> = r
+        .anomalies
+        .iter()
+        .filter(|a| a.kind.rules_out().contains(&level))
+        .collect();
+    if r.ruled_out.contains(&level) {
+        let mut names: Vec<String> = Vec::new();
+        for name in found.iter().map(|a| a.kind.name()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let listed: Vec<String> = names
+            .iter()
+            .map(|n| format!("{n} x{}", r.counts.get(n).copied().unwrap_or(1)))
+            .collect();
+        let evidence = if listed.is_empty() {
+            "a dependency cycle the search found but did not name before its time bound".into()
+        } else {
+            format!("{} ({level} proscribes them)", listed.join(", "))
+        };
+        let first = found
+            .iter()
+            .flat_map(|a| &a.txns)
+            .filter_map(|t| history.ops.iter().position(|o| o.invoke_index == t.index))
+            .min();
+        return Some(Own {
+            status: Status::Broken,
+            evidence,
+            first_op: first,
+        });
+    }
+    if r.timed_out {
+        return Some(Own {
+            status: Status::Unknown,
+            evidence: "the cycle search ran out of time before ruling it in or out".into(),
+            first_op: None,
+        });
+    }
+    Some(Own {
+        status: Status::Held,
+        evidence: format!(
+            "no anomaly it proscribes among {} committed and {} indeterminate transactions",
+            r.committed, r.indeterminate
+        ),
+        first_op: None,
+    })
 }
 
 /// No lost writes: broken by an acknowledged write gone from every node. Indeterminate
@@ -297,5 +368,92 @@ fn session(r: &SessionReport, m: Model) -> Own {
         status: Status::of(g.verdict),
         evidence,
         first_op: g.violations.examples.iter().map(|v| v.second.op).min(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::PromiseSource;
+
+    /// Write skew: two transactions each read both keys empty and append to one; a
+    /// third reads both appends. The list-append check's result on it.
+    fn write_skew() -> (Vec<CheckResult>, History) {
+        let lines = [
+            r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"txn","value":[["r",1,null],["r",2,null],["append",1,1]]}"#,
+            r#"{"index":1,"time":2,"process":1,"type":"invoke","f":"txn","value":[["r",1,null],["r",2,null],["append",2,1]]}"#,
+            r#"{"index":2,"time":3,"process":0,"type":"ok","f":"txn","value":[["r",1,[]],["r",2,[]],["append",1,1]]}"#,
+            r#"{"index":3,"time":4,"process":1,"type":"ok","f":"txn","value":[["r",1,[]],["r",2,[]],["append",2,1]]}"#,
+            r#"{"index":4,"time":5,"process":2,"type":"invoke","f":"txn","value":[["r",1,null],["r",2,null]]}"#,
+            r#"{"index":5,"time":6,"process":2,"type":"ok","f":"txn","value":[["r",1,[1]],["r",2,[1]]]}"#,
+        ];
+        let history = checker::history::parse_jsonl(&lines.join("\n")).unwrap();
+        let report =
+            checker::txn::check_list_append(&history, &checker::txn::TxnOptions::default())
+                .unwrap();
+        let check = CheckResult {
+            name: CheckKind::ListAppend,
+            verdict: report.verdict,
+            summary: report.summary(),
+            report: CheckReport::Txn(Box::new(report)),
+            error: None,
+            replay: None,
+            seconds: 0.0,
+        };
+        (vec![check], history)
+    }
+
+    fn promise(models: Vec<Model>) -> Promises {
+        Promises {
+            models,
+            from: PromiseSource::Builtin,
+        }
+    }
+
+    fn status(r: &PromiseReport, m: Model) -> Status {
+        r.models.iter().find(|o| o.model == m).unwrap().status
+    }
+
+    #[test]
+    fn write_skew_breaks_a_serializable_promise_but_keeps_a_snapshot_isolation_one() {
+        let (checks, history) = write_skew();
+        let si = judge(
+            &checks,
+            &history,
+            Some(&promise(vec![Model::SnapshotIsolation])),
+        );
+        assert_eq!(si.verdict, Some(Verdict::Valid));
+        assert_eq!(status(&si, Model::SnapshotIsolation), Status::Held);
+        assert_eq!(status(&si, Model::ReadCommitted), Status::Held);
+        assert_eq!(status(&si, Model::Serializable), Status::Broken);
+        let broken = si.findings().map(|m| m.model).collect::<Vec<_>>();
+        assert!(broken.contains(&Model::Serializable), "{broken:?}");
+        let ser = judge(&checks, &history, Some(&promise(vec![Model::Serializable])));
+        assert_eq!(ser.verdict, Some(Verdict::Invalid));
+        let o = ser
+            .models
+            .iter()
+            .find(|o| o.model == Model::Serializable)
+            .unwrap();
+        assert!(o.evidence.starts_with("G2-item x1"), "{}", o.evidence);
+        assert_eq!(o.first_violation_s, Some(0.0));
+        // Repeatable read forbids G2-item too; read committed, which it implies, holds.
+        let rr = judge(
+            &checks,
+            &history,
+            Some(&promise(vec![Model::RepeatableRead])),
+        );
+        assert_eq!(rr.verdict, Some(Verdict::Invalid));
+    }
+
+    #[test]
+    fn isolation_models_are_not_checked_without_a_transactional_check() {
+        let history = History {
+            events: Vec::new(),
+            ops: Vec::new(),
+        };
+        let r = judge(&[], &history, Some(&promise(vec![Model::Serializable])));
+        assert_eq!(status(&r, Model::Serializable), Status::NotChecked);
+        assert_eq!(r.verdict, Some(Verdict::Valid));
     }
 }

@@ -114,7 +114,7 @@ pub struct TestArgs {
     /// one (Elle's key retirement; `--keys` is how many are live at once).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub max_writes_per_key: Option<i64>,
-    /// PostgreSQL only: the isolation level of every transaction, `serializable`,
+    /// PostgreSQL and MariaDB Galera only: the isolation level of every transaction, `serializable`,
     /// `repeatable-read` or `read-committed`.
     #[arg(long, value_name = "LEVEL")]
     pub isolation: Option<String>,
@@ -156,7 +156,9 @@ pub struct TestArgs {
     /// The models this run is judged by, comma-separated, instead of the system's
     /// promises: linearizable, sequential, monotonic-reads, monotonic-writes,
     /// read-your-writes, writes-follow-reads (or `session` for the four), eventual,
-    /// no-lost-writes, bank, counter, unique-ids, or `none`. The exit code is 1 only
+    /// no-lost-writes, bank, counter, unique-ids, the isolation models
+    /// strict-serializable, serializable, snapshot-isolation, repeatable-read,
+    /// read-committed, read-uncommitted, or `none`. The exit code is 1 only
     /// when one of them is broken; other broken models are findings.
     #[arg(long, value_name = "MODELS")]
     pub expect: Option<String>,

@@ -117,7 +117,7 @@ pub struct TestConfig {
     pub txn_length: usize,
     #[serde(default = "default_max_writes_per_key")]
     pub max_writes_per_key: u64,
-    /// PostgreSQL's isolation level (refused for other systems' clients unless the
+    /// PostgreSQL's and MariaDB's isolation level (refused for other systems' clients unless the
     /// default).
     #[serde(default)]
     pub isolation: workloads::postgres::Isolation,

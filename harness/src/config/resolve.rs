@@ -106,7 +106,8 @@ impl Resolver<'_> {
             Default::default(),
         )?;
         let system_args = self.system_args(&spec)?;
-        let promises = self.promises(&spec, &system_args, etcd_reads)?;
+        let isolation = self.parsed(&a.isolation, &f.isolation, "isolation", Default::default())?;
+        let promises = self.promises(&spec, &system_args, etcd_reads, isolation)?;
         let one_object = one_maelstrom_object(&spec, workload);
         Ok(TestConfig {
             name: self.name(&system, workload)?,
@@ -172,7 +173,7 @@ impl Resolver<'_> {
                 1,
                 1_000_000,
             )? as u64,
-            isolation: self.parsed(&a.isolation, &f.isolation, "isolation", Default::default())?,
+            isolation,
             recovery_timeout: t.recovery_timeout,
             quiet_period: t.quiet_period,
             check_timeout: t.check_timeout,
@@ -316,6 +317,7 @@ impl Resolver<'_> {
         spec: &SystemSpec,
         system_args: &[String],
         etcd_reads: workloads::etcd::EtcdReads,
+        isolation: workloads::sql::Isolation,
     ) -> Result<Option<Promises>> {
         let (text, from_flag) = pick(
             self.args.expect.clone(),
@@ -334,7 +336,7 @@ impl Resolver<'_> {
             crate::system::SpecSource::File(_) => PromiseSource::SystemFile,
         };
         Ok(spec
-            .promises_for(system_args, etcd_reads)
+            .promises_for(system_args, etcd_reads, isolation)
             .map(|models| Promises { models, from }))
     }
 

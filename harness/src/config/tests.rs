@@ -689,7 +689,9 @@ fn a_system_file_states_its_promises() {
         Path::new("x.toml"),
     )
     .unwrap();
-    let models = spec.promises_for(&[], Default::default()).unwrap();
+    let models = spec
+        .promises_for(&[], Default::default(), Default::default())
+        .unwrap();
     assert_eq!(models.len(), 5);
     assert_eq!(models[0], Model::Linearizable);
     let e = SystemSpec::from_toml_str(
@@ -707,7 +709,10 @@ fn a_system_file_states_its_promises() {
         Path::new("x.toml"),
     )
     .unwrap();
-    assert_eq!(plain.promises_for(&[], Default::default()), None);
+    assert_eq!(
+        plain.promises_for(&[], Default::default(), Default::default()),
+        None
+    );
 }
 
 #[test]

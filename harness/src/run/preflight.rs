@@ -66,7 +66,11 @@ fn check_workload(config: &TestConfig, spec: &SystemSpec) -> Result<()> {
             config.maelstrom.topology, config.workload
         )));
     }
-    if spec.protocol == ClientProtocol::Postgres && config.workload.txn_model().is_none() {
+    if matches!(
+        spec.protocol,
+        ClientProtocol::Postgres | ClientProtocol::Mysql
+    ) && config.workload.txn_model().is_none()
+    {
         return Err(bad_input(format!(
             "--workload {}: {} runs transactions; use --workload txn-append or txn-register",
             config.workload,

@@ -128,10 +128,11 @@ impl SystemSpec {
         &self,
         system_args: &[String],
         etcd_reads: workloads::etcd::EtcdReads,
+        isolation: workloads::sql::Isolation,
     ) -> Option<Vec<Model>> {
         match self.source {
             SpecSource::Builtin => {
-                builtin::promises::for_settings(&self.name, system_args, etcd_reads)
+                builtin::promises::for_settings(&self.name, system_args, etcd_reads, isolation)
             }
             SpecSource::File(_) => self.promises.clone(),
         }

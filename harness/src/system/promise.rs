@@ -5,6 +5,7 @@
 //! The models are the ones faultline's checks judge, each named once here so a system
 //! file, `--expect`, `results.json` and the comparison matrix all spell them alike.
 
+use checker::txn::IsolationModel;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -28,11 +29,20 @@ pub enum Model {
     Bank,
     Counter,
     UniqueIds,
+    /// The transactional isolation models, judged by the list-append and
+    /// rw-register checks on the hierarchy they use (`checker::txn`), strongest
+    /// first.
+    StrictSerializable,
+    Serializable,
+    SnapshotIsolation,
+    RepeatableRead,
+    ReadCommitted,
+    ReadUncommitted,
 }
 
 impl Model {
     /// Every model, in the order of the matrix's columns.
-    pub const ALL: [Model; 11] = [
+    pub const ALL: [Model; 17] = [
         Model::Linearizable,
         Model::Sequential,
         Model::MonotonicReads,
@@ -44,6 +54,12 @@ impl Model {
         Model::Bank,
         Model::Counter,
         Model::UniqueIds,
+        Model::StrictSerializable,
+        Model::Serializable,
+        Model::SnapshotIsolation,
+        Model::RepeatableRead,
+        Model::ReadCommitted,
+        Model::ReadUncommitted,
     ];
 
     pub const SESSION: [Model; 4] = [
@@ -66,7 +82,26 @@ impl Model {
             Model::Bank => "bank",
             Model::Counter => "counter",
             Model::UniqueIds => "unique-ids",
+            Model::StrictSerializable => "strict-serializable",
+            Model::Serializable => "serializable",
+            Model::SnapshotIsolation => "snapshot-isolation",
+            Model::RepeatableRead => "repeatable-read",
+            Model::ReadCommitted => "read-committed",
+            Model::ReadUncommitted => "read-uncommitted",
         }
+    }
+
+    /// The transactional checks' model this one is, for an isolation model.
+    pub fn isolation(self) -> Option<IsolationModel> {
+        Some(match self {
+            Model::StrictSerializable => IsolationModel::StrictSerializable,
+            Model::Serializable => IsolationModel::Serializable,
+            Model::SnapshotIsolation => IsolationModel::SnapshotIsolation,
+            Model::RepeatableRead => IsolationModel::RepeatableRead,
+            Model::ReadCommitted => IsolationModel::ReadCommitted,
+            Model::ReadUncommitted => IsolationModel::ReadUncommitted,
+            _ => return None,
+        })
     }
 
     /// The models this one implies: a history that keeps `self` keeps each of them,
@@ -94,6 +129,18 @@ impl Model {
                 ReadYourWrites,
                 WritesFollowReads,
             ],
+            // The transactional hierarchy (`checker::txn::IsolationModel::implies`):
+            // serializable is not above snapshot isolation, strict serializable is.
+            StrictSerializable => &[
+                Serializable,
+                SnapshotIsolation,
+                RepeatableRead,
+                ReadCommitted,
+                ReadUncommitted,
+            ],
+            Serializable => &[RepeatableRead, ReadCommitted, ReadUncommitted],
+            SnapshotIsolation | RepeatableRead => &[ReadCommitted, ReadUncommitted],
+            ReadCommitted => &[ReadUncommitted],
             _ => &[],
         }
     }
@@ -210,6 +257,26 @@ mod tests {
         );
         assert!(parse_models(["none", "eventual"]).is_err());
         assert!(parse_models(["eventual", ""]).is_err());
+    }
+
+    #[test]
+    fn isolation_models_imply_what_the_transactional_checker_says_they_imply() {
+        let isolation: Vec<Model> = Model::ALL
+            .into_iter()
+            .filter(|m| m.isolation().is_some())
+            .collect();
+        assert_eq!(isolation.len(), 6);
+        for a in &isolation {
+            for b in &isolation {
+                let (x, y) = (a.isolation().unwrap(), b.isolation().unwrap());
+                assert_eq!(
+                    a.implies().contains(b),
+                    a != b && x.implies_model(y),
+                    "{a} implies {b}?"
+                );
+            }
+        }
+        assert!(Model::Linearizable.isolation().is_none());
     }
 
     #[test]

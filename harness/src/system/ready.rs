@@ -23,6 +23,10 @@ pub enum ClusterReadiness {
     /// PostgreSQL: the primary (first node) answers and has the workload's tables,
     /// every replica streams from it and has replayed them.
     PostgresReplication,
+    /// MariaDB Galera: every node answers, sees every node in its cluster
+    /// (`wsrep_cluster_size`), is synced (`wsrep_ready`), and has the workload's
+    /// tables.
+    GaleraCluster,
 }
 
 impl ClusterReadiness {
@@ -49,6 +53,17 @@ impl ClusterReadiness {
                     .await
                     .map_err(|why| {
                         anyhow!("the PostgreSQL cluster is not ready after {within:?}: {why}")
+                    })
+            }
+            ClusterReadiness::GaleraCluster => {
+                let hosts: Vec<String> = nodes.iter().map(|n| n.ip.to_string()).collect();
+                let port = nodes
+                    .first()
+                    .map_or(workloads::galera::MARIADB_PORT, |n| n.port);
+                workloads::galera::wait_ready(&hosts, port, within)
+                    .await
+                    .map_err(|why| {
+                        anyhow!("the Galera cluster is not ready after {within:?}: {why}")
                     })
             }
         }

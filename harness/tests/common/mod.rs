@@ -115,3 +115,15 @@ pub fn headless(args: &[&str], url: &str) -> Output {
     );
     out
 }
+
+/// A transactional run's history checked as Elle checks it: `list-append` for
+/// `txn-append`, `rw-register` otherwise.
+pub fn check_txn_run(run_dir: &Path, workload: &str) -> checker::txn::TxnReport {
+    use checker::txn::{check_list_append, check_rw_register, TxnOptions};
+    let text = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    let history = checker::history::parse_jsonl(&text).unwrap();
+    match workload {
+        "txn-append" => check_list_append(&history, &TxnOptions::default()).unwrap(),
+        _ => check_rw_register(&history, &TxnOptions::default()).unwrap(),
+    }
+}

@@ -1,9 +1,10 @@
 //! The built-in systems: the reference systems built from our design documents (one
 //! workspace binary each, all speaking the faultline KV protocol except cl-bank) and
 //! real systems from the distribution's packages (etcd, Redis with Sentinel,
-//! PostgreSQL with streaming replicas).
+//! PostgreSQL with streaming replicas, MariaDB Galera).
 
 mod etcd;
+mod galera;
 mod postgres;
 pub mod promises;
 mod redis;
@@ -29,6 +30,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "etcd",
     "redis-sentinel",
     "postgres",
+    "galera",
 ];
 
 /// A built-in system by name.
@@ -71,6 +73,10 @@ pub fn builtin(name: &str) -> Result<SystemSpec> {
                 "setpriv",
             ],
         ),
+        "galera" => galera::needs_provider(needs(
+            galera::spec(),
+            &[galera::MARIADBD, "mariadb-install-db", "rsync", "setpriv"],
+        )),
         other => bail!(
             "unknown system {other:?}: built-in systems are {}; for your own system pass a TOML file (see docs/systems.md)",
             BUILTIN_NAMES.join(", ")
