@@ -836,7 +836,10 @@ struct JsonlFields {
     wall_start: Option<Value>,
 }
 
-fn parse_jsonl_event(line: &str, defaults: &mut Defaults) -> Result<Event, ParseProblem> {
+pub(crate) fn parse_jsonl_event(
+    line: &str,
+    defaults: &mut Defaults,
+) -> Result<Event, ParseProblem> {
     let syntax = |e: serde_json::Error| ParseProblem::Syntax(format!("invalid JSON: {e}"));
     if !line.trim_start().starts_with('{') {
         let value: Value = serde_json::from_str(line).map_err(syntax)?;
