@@ -44,7 +44,7 @@ pub struct ListAppend<'a> {
     orders: Vec<KeyOrder>,
 }
 
-fn list_of<'a>(txns: &'a Txns, t: u32, mop: u32) -> &'a [i64] {
+fn list_of(txns: &Txns, t: u32, mop: u32) -> &[i64] {
     match &txns.txns[t as usize].mops[mop as usize] {
         Mop::Read {
             value: Read::List(l),
