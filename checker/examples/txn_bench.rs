@@ -2,16 +2,24 @@
 //! serializable, or with one injected anomaly), then the check, timed apart.
 //!
 //! cargo run --release -p checker --example txn_bench -- --txns 1000000 [--anomaly G2-item] [--history]
+//! cargo run --release -p checker --example txn_bench -- --txns 1000000 --write FILE
+//! cargo run --release -p checker --example txn_bench -- --jsonl FILE
 //! (under /usr/bin/time -v for the peak memory)
 //!
 //! By default the transactions go straight into the checker's form (the checker
-//! alone); `--history` builds the JSON history first, as `faultline check` sees it
-//! (its serde_json values dominate the memory).
+//! alone); `--history` builds the JSON history first (its serde_json values dominate
+//! the memory). `--write` writes the synthetic history as JSONL, as `faultline synth`
+//! does; `--jsonl` reads such a file line by line into the checker's form
+//! (`checker::txn::read_jsonl`, what `faultline check --check list-append` does) and
+//! checks it: parse and check timed apart.
 
 use checker::synth_txn::{
-    generate_compact, generate_txns, TxnAnomaly, TxnDatatype, TxnSynthOptions,
+    generate_compact, generate_txns, write_txns_jsonl, TxnAnomaly, TxnDatatype, TxnSynthOptions,
 };
-use checker::txn::{check_list_append, check_rw_register, check_txns, ReadKind, TxnOptions};
+use checker::txn::{
+    check_list_append, check_rw_register, check_txns, read_jsonl, ReadKind, TxnOptions,
+};
+use std::io::Write;
 use std::time::Instant;
 
 fn main() {
@@ -43,7 +51,36 @@ fn main() {
         seed: 1,
     };
     let started = Instant::now();
-    let report = if args.iter().any(|a| a == "--history") {
+    if let Some(path) = flag("--write") {
+        let file = std::fs::File::create(&path).expect("--write FILE: cannot create");
+        let mut out = std::io::BufWriter::new(file);
+        let (events, _) = write_txns_jsonl(&options, &mut out).expect("writing the history");
+        out.flush().expect("writing the history");
+        eprintln!(
+            "wrote {events} events to {path} in {:.2?}",
+            started.elapsed()
+        );
+        return;
+    }
+    let report = if let Some(path) = flag("--jsonl") {
+        let kind = if register {
+            ReadKind::Register
+        } else {
+            ReadKind::List
+        };
+        let file = std::fs::File::open(&path).expect("--jsonl FILE: cannot open");
+        let txns = read_jsonl(std::io::BufReader::with_capacity(1 << 20, file), kind)
+            .unwrap_or_else(|e| panic!("{path}:{e}"));
+        eprintln!(
+            "parsed {} transactions in {:.2?}",
+            txns.txns.len(),
+            started.elapsed()
+        );
+        let checked = Instant::now();
+        let r = check_txns(&txns, kind, &TxnOptions::default());
+        eprintln!("check: {:.2?}", checked.elapsed());
+        r
+    } else if args.iter().any(|a| a == "--history") {
         let (history, _) = generate_txns(&options);
         eprintln!(
             "synthesized {} transactions in {:.2?}",

@@ -837,6 +837,24 @@ struct JsonlFields {
     wall_start: Option<Value>,
 }
 
+/// Parses one JSONL line (already known not to be blank) into an event with its
+/// `index` and `time` defaulted: the fast path first, serde for anything else. For
+/// readers that stream a file line by line (`txn::stream`) instead of in chunks.
+pub(crate) fn parse_jsonl_event(
+    line: &str,
+    defaults: &mut Defaults,
+) -> Result<Event, ParseProblem> {
+    let LineEvent {
+        index,
+        time,
+        mut event,
+    } = jsonl_fast::parse_line(line).map_or_else(|| parse_jsonl_general(line), Ok)?;
+    let (index, time) = defaults.apply(index, time)?;
+    event.index = index;
+    event.time = time;
+    Ok(event)
+}
+
 /// Parses one JSONL line (already known not to be blank) with serde, as the fast
 /// path ([`jsonl_fast`]) cannot: every error message about a line comes from here.
 pub(crate) fn parse_jsonl_general(line: &str) -> Result<LineEvent, ParseProblem> {

@@ -9,7 +9,7 @@
 //! reads stay short however long the history.
 
 use crate::history::{Event, EventType, History, Outcome, Process};
-use crate::txn::mop::{KeyName, Mop, ReadValue, Txn, Txns};
+use crate::txn::mop::{KeyName, Lists, Mop, Read, Txn, Txns};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256StarStar;
 use serde_json::{json, Value};
@@ -187,6 +187,7 @@ pub fn generate_compact(o: &TxnSynthOptions) -> Txns {
             invoke_index[i as usize] = index as u64;
         }
     }
+    let mut lists = Lists::default();
     let txns = planned
         .into_iter()
         .enumerate()
@@ -209,15 +210,15 @@ pub fn generate_compact(o: &TxnSynthOptions) -> Txns {
                     match (f, v) {
                         ("r", _) if t.crashed => Mop::Read {
                             key,
-                            value: ReadValue::Unknown,
+                            value: Read::Unknown,
                         },
                         ("r", Val::List(l)) => Mop::Read {
                             key,
-                            value: ReadValue::List(l),
+                            value: Read::List(lists.add(key, &l)),
                         },
                         ("r", Val::Reg(r)) => Mop::Read {
                             key,
-                            value: ReadValue::Register(r),
+                            value: Read::Register(r),
                         },
                         ("append", Val::Int(value)) => Mop::Append { key, value },
                         (_, Val::Int(value)) => Mop::Write { key, value },
@@ -232,6 +233,7 @@ pub fn generate_compact(o: &TxnSynthOptions) -> Txns {
     Txns {
         txns,
         keys: (0..keys as i64).map(KeyName::Int).collect(),
+        lists,
     }
 }
 
@@ -400,9 +402,38 @@ fn timeline(planned: &[Planned]) -> Vec<(u64, u32, bool)> {
 /// The events: invocations with reads blank, completions with reads filled (a
 /// crashed transaction completes `info`, with its invocation's value).
 fn events(planned: Vec<Planned>) -> History {
-    let timed = timeline(&planned);
-    let mut events = Vec::with_capacity(timed.len());
-    for (index, (time, i, done)) in timed.into_iter().enumerate() {
+    let mut events = Vec::with_capacity(planned.len() * 2);
+    each_event(&planned, |e| {
+        events.push(e);
+        Ok(())
+    })
+    .expect("collecting events cannot fail");
+    History::from_events(events).expect("synthesized histories are well formed")
+}
+
+/// Writes the history [`generate_txns`] makes as JSONL, one event at a time: a
+/// million transactions as a `History` would take about 11 GB, written this way
+/// only the simulation's own transactions are held. Returns the number of events and
+/// the invoke time of the injected anomaly's first transaction.
+pub fn write_txns_jsonl(
+    o: &TxnSynthOptions,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<(usize, Option<u64>)> {
+    let (planned, injected) = simulate(o);
+    let mut count = 0;
+    each_event(&planned, |e| {
+        count += 1;
+        writeln!(out, "{}", e.to_jsonl_line())
+    })?;
+    Ok((count, injected.map(|i| planned[i].call)))
+}
+
+/// Calls `emit` with every event of the history, in order.
+fn each_event(
+    planned: &[Planned],
+    mut emit: impl FnMut(Event) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    for (index, (time, i, done)) in timeline(planned).into_iter().enumerate() {
         let t = &planned[i as usize];
         let filled = done && !t.crashed;
         let value = Value::Array(
@@ -423,10 +454,10 @@ fn events(planned: Vec<Planned>) -> History {
             (true, false) => EventType::Ok,
             (true, true) => EventType::Info,
         };
-        events.push(
+        emit(
             Event::new(index as u64, time, Process::Client(t.process), kind, "txn")
                 .with_value(value),
-        );
+        )?;
     }
-    History::from_events(events).expect("synthesized histories are well formed")
+    Ok(())
 }

@@ -464,3 +464,58 @@ fn a_real_session_violation_is_drawn_in_chromium() {
         "the violating pair marked: {view}"
     );
 }
+
+#[test]
+fn chromium_shows_each_injected_transactional_anomaly_with_its_graph_and_explanation() {
+    let dir = tempfile::tempdir().unwrap();
+    for (anomaly, kind) in [
+        ("G0", "G0"),
+        ("G1c", "G1c"),
+        ("G-single", "G-single"),
+        ("G2-item", "G2-item"),
+    ] {
+        let history = dir.path().join(format!("{anomaly}.jsonl"));
+        let out = faultline(&[
+            "synth",
+            "--model",
+            "list-append",
+            "--ops",
+            "200",
+            "--clients",
+            "5",
+            "--anomaly",
+            anomaly,
+            "-o",
+            history.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        // No --workload: the transactional checks need none.
+        let out = faultline(&[
+            "report",
+            "--check",
+            "list-append",
+            history.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{anomaly}: {out:?}");
+        let page = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+        let dom = String::from_utf8(headless(&["--dump-dom"], &page).stdout).unwrap();
+        let section = between(&dom, "id=\"txn-anomalies\"", "<h2>Timeline");
+        assert!(
+            section.contains(&format!("{kind} x1")),
+            "{anomaly}: {section}"
+        );
+        let graph = between(section, "<svg", "</svg>");
+        assert!(
+            graph.matches("<rect").count() >= 2,
+            "{anomaly}: two transactions drawn: {graph}"
+        );
+        assert!(
+            section.contains(" because "),
+            "{anomaly}: the steps in words: {section}"
+        );
+        assert!(
+            section.contains("invoked at index"),
+            "{anomaly}: the transactions' text"
+        );
+    }
+}

@@ -139,19 +139,95 @@ fn synthetic_transactions_check_valid_and_each_injected_anomaly_is_found() {
     }
 }
 
+/// One valid transaction on lines 1-2, then `bad` events from line 3 on.
+fn after_a_good_txn(bad: &[&str]) -> String {
+    let mut lines = vec![
+        r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"txn","value":[["append",1,1],["r",1,null]]}"#.to_string(),
+        r#"{"index":1,"time":1,"process":0,"type":"ok","f":"txn","value":[["append",1,1],["r",1,[1]]]}"#.to_string(),
+    ];
+    lines.extend(bad.iter().map(|l| l.to_string()));
+    lines.join("\n") + "\n"
+}
+
 #[test]
-fn a_malformed_micro_operation_is_named_with_its_operation() {
+fn a_malformed_transaction_is_bad_input_naming_the_file_line_and_what_is_wrong() {
+    let invoke = |value: &str| {
+        format!(r#"{{"index":2,"time":2,"process":1,"type":"invoke","f":"txn","value":{value}}}"#)
+    };
+    let ok = |value: &str| {
+        format!(r#"{{"index":3,"time":3,"process":1,"type":"ok","f":"txn","value":{value}}}"#)
+    };
+    let cases = [
+        (
+            vec![invoke(r#"[["append",1]]"#)],
+            r#":3: the txn invoked at index 2: micro-operation 0 (["append",1]): a micro-operation is a list [f, key, value]"#,
+        ),
+        (
+            vec![invoke(r#"[["r",1,null],["incr",1,2]]"#)],
+            ":3: the txn invoked at index 2: micro-operation 1 ([\"incr\",1,2]): unknown function `incr` (known: append, r, w)",
+        ),
+        (
+            vec![invoke("5")],
+            ":3: the txn invoked at index 2: a txn's value must be a list of micro-operations, found 5",
+        ),
+        (
+            vec![invoke(r#"[["r",1,null]]"#), ok(r#"[["r",1,7]]"#)],
+            ":4: the txn invoked at index 2: micro-operation 0 ([\"r\",1,7]): a list-append read must be a list or null, found 7",
+        ),
+        (
+            vec![invoke(r#"[["append",[1],2]]"#)],
+            ":3: the txn invoked at index 2: micro-operation 0 ([\"append\",[1],2]): a key must be an integer or a string, found [1]",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (bad, expected)) in cases.iter().enumerate() {
+        let lines: Vec<&str> = bad.iter().map(String::as_str).collect();
+        let file = write(&dir, &format!("bad{i}.jsonl"), &after_a_good_txn(&lines));
+        let out = faultline(&["check", "--check", "list-append", path(&file)]);
+        let text = all(&out);
+        assert_eq!(out.status.code(), Some(3), "case {i}: {text}");
+        assert!(
+            text.contains(&format!("{}{expected}", path(&file))),
+            "case {i}: {text}"
+        );
+        assert!(!text.contains("panicked"), "case {i}: {text}");
+    }
+}
+
+#[test]
+fn a_malformed_transaction_in_elle_edn_is_bad_input_naming_the_operation() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(
         &dir,
-        "bad.jsonl",
-        "{\"index\":0,\"time\":0,\"process\":0,\"type\":\"invoke\",\"f\":\"txn\",\"value\":[[\"append\",1]]}\n",
+        "bad.edn",
+        "{:type :invoke, :f :txn, :value [[:append 1]], :process 0, :time 0, :index 0}\n",
     );
     let out = faultline(&["check", "--check", "list-append", path(&file)]);
     let text = all(&out);
-    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(
-        text.contains("operation invoked at index 0: micro-operation 0 ([\"append\",1])"),
+        text.contains(&format!(
+            "{}: operation invoked at index 0: micro-operation 0",
+            path(&file)
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unpaired_completion_in_a_transactional_history_is_bad_input_on_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let content =
+        after_a_good_txn(&[r#"{"index":2,"time":2,"process":4,"type":"ok","f":"txn","value":[]}"#]);
+    let file = write(&dir, "unpaired.jsonl", &content);
+    let out = faultline(&["check", "--check", "list-append", path(&file)]);
+    let text = all(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}:3: process 4 completes `txn` (ok) but has no pending invoke",
+            path(&file)
+        )),
         "{text}"
     );
 }

@@ -11,7 +11,7 @@
 
 use super::anomaly::AnomalyKind;
 use super::graph::{Kinds, RW, WR, WW};
-use super::mop::{list_text, Mop, ReadValue, Txn, Txns};
+use super::mop::{list_text, Mop, Read, Txn, Txns};
 use super::{Inference, Inferred};
 use crate::history::Outcome;
 use rustc_hash::FxHashMap;
@@ -44,12 +44,12 @@ pub struct ListAppend<'a> {
     orders: Vec<KeyOrder>,
 }
 
-fn list_of(t: &Txn, mop: u32) -> &[i64] {
-    match &t.mops[mop as usize] {
+fn list_of(txns: &Txns, t: u32, mop: u32) -> &[i64] {
+    match &txns.txns[t as usize].mops[mop as usize] {
         Mop::Read {
-            value: ReadValue::List(l),
+            value: Read::List(l),
             ..
-        } => l,
+        } => txns.list(*l),
         _ => &[],
     }
 }
@@ -73,7 +73,7 @@ fn short(l: &[i64]) -> String {
 impl<'a> ListAppend<'a> {
     fn version(&self, key: u32) -> &[i64] {
         match self.orders[key as usize].longest {
-            Some((t, m)) => list_of(&self.txns.txns[t as usize], m),
+            Some((t, m)) => list_of(self.txns, t, m),
             None => &[],
         }
     }
@@ -162,13 +162,14 @@ fn longest_reads(la: &mut ListAppend, out: &mut Inferred) {
         for (j, m) in t.mops.iter().enumerate() {
             if let Mop::Read {
                 key,
-                value: ReadValue::List(l),
+                value: Read::List(l),
             } = m
             {
+                let l = la.txns.list(*l);
                 let o = &mut la.orders[*key as usize];
                 let longer = o
                     .longest
-                    .is_none_or(|(lt, lm)| list_of(&la.txns.txns[lt as usize], lm).len() < l.len());
+                    .is_none_or(|(lt, lm)| list_of(la.txns, lt, lm).len() < l.len());
                 if longer {
                     o.longest = Some((i as u32, j as u32));
                 }
@@ -182,12 +183,13 @@ fn longest_reads(la: &mut ListAppend, out: &mut Inferred) {
         for m in &t.mops {
             if let Mop::Read {
                 key,
-                value: ReadValue::List(l),
+                value: Read::List(l),
             } = m
             {
+                let l = la.txns.list(*l);
                 let o = &la.orders[*key as usize];
                 let Some((lt, lm)) = o.longest else { continue };
-                let long = list_of(&la.txns.txns[lt as usize], lm);
+                let long = list_of(la.txns, lt, lm);
                 if !o.broken && !long.starts_with(l) {
                     la.orders[*key as usize].broken = true;
                     out.found(
@@ -220,7 +222,7 @@ fn place_versions(la: &mut ListAppend, out: &mut Inferred) {
         if la.orders[key as usize].broken {
             continue;
         }
-        let long = list_of(&la.txns.txns[lt as usize], lm);
+        let long = list_of(la.txns, lt, lm);
         let k = la.txns.key(key).clone();
         let mut aborted: Option<(i64, u32)> = None;
         let mut duplicate = false;
@@ -370,7 +372,7 @@ fn unread_appends(la: &mut ListAppend, out: &mut Inferred) {
             }
             let last = o
                 .longest
-                .and_then(|(lt, lm)| list_of(&la.txns.txns[lt as usize], lm).last().copied())
+                .and_then(|(lt, lm)| list_of(la.txns, lt, lm).last().copied())
                 .and_then(|v| la.writer(*key, v));
             if let Some(l) = last {
                 out.edges.add(l.txn, i as u32, WW);
@@ -386,16 +388,17 @@ fn unread_appends(la: &mut ListAppend, out: &mut Inferred) {
 /// What a committed transaction saw of each key before its own appends: the first
 /// read of the key, less the transaction's own appends before it, and whether it
 /// appended to the key after that read.
-fn observations(t: &Txn) -> Vec<(u32, &[i64], bool)> {
+fn observations<'a>(txns: &'a Txns, t: &Txn) -> Vec<(u32, &'a [i64], bool)> {
     let mut seen: Vec<(u32, &[i64], bool)> = Vec::new();
     for (j, m) in t.mops.iter().enumerate() {
         let Mop::Read {
             key,
-            value: ReadValue::List(l),
+            value: Read::List(l),
         } = m
         else {
             continue;
         };
+        let l = txns.list(*l);
         if seen.iter().any(|(k, _, _)| k == key) {
             continue;
         }
@@ -442,10 +445,11 @@ fn internal(la: &ListAppend, i: u32, t: &Txn, out: &mut Inferred) {
             },
             Mop::Read {
                 key,
-                value: ReadValue::List(l),
+                value: Read::List(l),
             } => {
+                let l = la.txns.list(*l);
                 let bad = match known {
-                    Some(k) => (k != l).then(|| {
+                    Some(k) => (k.as_slice() != l).then(|| {
                         format!(
                             "expected {} from its own earlier read and appends",
                             short(k)
@@ -468,7 +472,7 @@ fn internal(la: &ListAppend, i: u32, t: &Txn, out: &mut Inferred) {
                     );
                     return;
                 }
-                *known = Some(l.clone());
+                *known = Some(l.to_vec());
             }
             _ => {}
         }
@@ -495,7 +499,7 @@ fn read_edges(la: &ListAppend, out: &mut Inferred) {
             continue;
         }
         let i = i as u32;
-        for (key, ext, appends) in observations(t) {
+        for (key, ext, appends) in observations(la.txns, t) {
             let o = &la.orders[key as usize];
             if o.broken {
                 continue;
@@ -574,13 +578,13 @@ impl Inference for ListAppend<'_> {
                     }
                 })
             }),
-            WR => observations(tb).into_iter().find_map(|(key, ext, _)| {
+            WR => observations(self.txns, tb).into_iter().find_map(|(key, ext, _)| {
                 let last = *ext.last()?;
                 (self.writer(key, last)?.txn == a).then(|| {
                     format!("{nb} read {na}'s append of {last} to key {} (it read {})", self.txns.key(key), short(ext))
                 })
             }),
-            RW => observations(ta).into_iter().find_map(|(key, ext, _)| {
+            RW => observations(self.txns, ta).into_iter().find_map(|(key, ext, _)| {
                 let long = self.version(key);
                 let k = self.txns.key(key);
                 if let Some(&next) = long.get(ext.len()) {

@@ -7,7 +7,8 @@
 //! One file per concern: [`mop`] parses transactions, [`list_append`] and
 //! [`register`] infer version orders and dependencies, [`graph`] holds the graph,
 //! [`cycles`] finds cycles (bounded in time), [`anomaly`] names anomalies and the
-//! models they rule out, [`explain`] puts them in words.
+//! models they rule out, [`explain`] puts them in words; [`stream`] reads a JSONL
+//! file straight into the parsed form, for histories too big to hold as JSON.
 
 pub mod anomaly;
 pub mod cycles;
@@ -17,11 +18,13 @@ pub mod list_append;
 pub mod mop;
 pub mod register;
 mod report;
+pub mod stream;
 
 pub use anomaly::{AnomalyKind, IsolationModel, Realm};
 pub use explain::{CycleStep, TxnRef};
 pub use mop::{ReadKind, TxnError, Txns, TXN_F};
 pub use report::{Anomaly, Component, TxnReport};
+pub use stream::{read_jsonl, TxnReadError};
 
 use crate::history::History;
 use graph::{EdgeList, Kinds};

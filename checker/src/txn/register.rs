@@ -8,7 +8,7 @@
 
 use super::anomaly::AnomalyKind;
 use super::graph::{Kinds, RW, WR, WW};
-use super::mop::{Mop, ReadValue, Txn, Txns};
+use super::mop::{Mop, Read, Txn, Txns};
 use super::{Inference, Inferred};
 use crate::history::Outcome;
 use rustc_hash::FxHashMap;
@@ -35,7 +35,7 @@ fn observations(t: &Txn) -> Vec<(u32, Option<i64>, Option<i64>)> {
     for (j, m) in t.mops.iter().enumerate() {
         let Mop::Read {
             key,
-            value: ReadValue::Register(x),
+            value: Read::Register(x),
         } = m
         else {
             continue;
@@ -197,7 +197,7 @@ fn internal(r: &Register, i: u32, t: &Txn, out: &mut Inferred) {
             },
             Mop::Read {
                 key,
-                value: ReadValue::Register(x),
+                value: Read::Register(x),
             } => match state.iter_mut().find(|s| s.0 == *key) {
                 Some(s) if s.1 != *x => {
                     out.found(

@@ -25,7 +25,7 @@ mod placement;
 pub mod promises;
 mod sequential;
 mod session;
-mod txn;
+pub mod txn;
 mod unique_ids;
 
 pub use bank::generated_bank;
@@ -249,38 +249,51 @@ pub fn run_checks_read_as(
             append_index: &index,
             as_reads: &as_reads,
         };
-        let c = checker(kind);
-        let (verdict, summary, report, error) = match c.check(&input) {
-            Ok(f) => (f.verdict, f.summary, f.report, None),
-            Err(e) => (
-                Verdict::Unknown,
-                format!("could not check: {e:#}"),
-                CheckReport::None,
-                Some(format!("{e:#}")),
-            ),
-        };
-        results.push(CheckResult {
-            name: kind,
-            verdict,
-            summary,
-            report,
-            error,
-            replay: Some(if kind.is_transactional() {
-                format!(
-                    "faultline check --check {kind}{} {history_path}",
-                    c.replay_flags(context)
-                )
-            } else {
-                format!(
-                    "faultline check --check {kind} --workload {}{} {history_path}",
-                    context.workload,
-                    c.replay_flags(context)
-                )
-            }),
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        let found = checker(kind).check(&input);
+        results.push(result(kind, found, context, history_path, started));
     }
     results
+}
+
+/// A check's result from what its checker found (an error: it could not judge), with
+/// the command that replays it.
+pub fn result(
+    kind: CheckKind,
+    found: anyhow::Result<Found>,
+    context: &CheckContext,
+    history_path: &str,
+    started: Instant,
+) -> CheckResult {
+    let (verdict, summary, report, error) = match found {
+        Ok(f) => (f.verdict, f.summary, f.report, None),
+        Err(e) => (
+            Verdict::Unknown,
+            format!("could not check: {e:#}"),
+            CheckReport::None,
+            Some(format!("{e:#}")),
+        ),
+    };
+    let c = checker(kind);
+    CheckResult {
+        name: kind,
+        verdict,
+        summary,
+        report,
+        error,
+        replay: Some(if kind.is_transactional() {
+            format!(
+                "faultline check --check {kind}{} {history_path}",
+                c.replay_flags(context)
+            )
+        } else {
+            format!(
+                "faultline check --check {kind} --workload {}{} {history_path}",
+                context.workload,
+                c.replay_flags(context)
+            )
+        }),
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// ` --quiet-period D`, for replay commands that depend on it.

@@ -5,8 +5,8 @@
 //! process and real-time order, so the report rules models out up to strict
 //! serializability; the time bound is the check timeout.
 
-use super::{CheckInput, CheckKind, CheckReport, Checker, Found};
-use checker::txn::{self, TxnOptions};
+use super::{CheckContext, CheckInput, CheckKind, CheckReport, Checker, Found};
+use checker::txn::{self, ReadKind, TxnOptions, Txns};
 
 pub struct Txn {
     kind: CheckKind,
@@ -31,19 +31,31 @@ impl Checker for Txn {
                 "the history has no `txn` operations (docs/history.md, \"Transactions\")"
             );
         }
-        let options = TxnOptions {
-            time_limit: input.context.check_timeout,
-            ..TxnOptions::default()
-        };
-        let report = match self.kind {
-            CheckKind::RwRegister => txn::check_rw_register(h, &options),
-            _ => txn::check_list_append(h, &options),
-        }
-        .map_err(|e| crate::error::bad_input(e.to_string()))?;
-        Ok(Found {
-            verdict: report.verdict,
-            summary: report.summary(),
-            report: CheckReport::Txn(Box::new(report)),
-        })
+        let kind = read_kind(self.kind);
+        let txns = txn::Txns::parse(h, kind).map_err(|e| crate::error::bad_input(e.to_string()))?;
+        Ok(check_txns(kind, &txns, input.context))
+    }
+}
+
+/// How a transactional check reads its micro-operations.
+pub fn read_kind(check: CheckKind) -> ReadKind {
+    match check {
+        CheckKind::RwRegister => ReadKind::Register,
+        _ => ReadKind::List,
+    }
+}
+
+/// Checks transactions already parsed: from a history, or read from a file straight
+/// into this form (`faultline check` on a file too big to hold as a history).
+pub fn check_txns(kind: ReadKind, txns: &Txns, context: &CheckContext) -> Found {
+    let options = TxnOptions {
+        time_limit: context.check_timeout,
+        ..TxnOptions::default()
+    };
+    let report = txn::check_txns(txns, kind, &options);
+    Found {
+        verdict: report.verdict,
+        summary: report.summary(),
+        report: CheckReport::Txn(Box::new(report)),
     }
 }

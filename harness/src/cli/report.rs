@@ -12,7 +12,7 @@
 //! unknown), 3 when the input cannot be read, 4 when the report cannot be written.
 
 use super::{exit, outln};
-use crate::check::{self, CheckContext};
+use crate::check::{self, CheckContext, CheckKind};
 use crate::config::{TestConfig, TestFile};
 use crate::error::{bad_input, is_bad_input};
 use crate::results::render::{html::Html, Renderer};
@@ -200,6 +200,17 @@ fn of_file(args: &ReportArgs, history: &Path) -> Recheck {
 
 /// The checks `--check` and `--workload` ask for; the error names the flag.
 fn from_flags(args: &ReportArgs) -> Result<CheckContext> {
+    if let (Some(list), None) = (&args.check, &args.workload) {
+        // The transactional checks read `txn` operations whatever the workload, as
+        // `faultline check` runs them without one; `append` stands in.
+        let kinds: Result<Vec<CheckKind>, String> =
+            list.split(',').map(|s| s.trim().parse()).collect();
+        if let Ok(kinds) = kinds {
+            if !kinds.is_empty() && kinds.iter().all(|k| k.is_transactional()) {
+                return Ok(CheckContext::new(Workload::Append, kinds));
+            }
+        }
+    }
     let workload: Workload = args
         .workload
         .as_deref()

@@ -3,7 +3,7 @@
 
 use super::exit;
 use checker::synth::{generate, Anomaly, SynthModel, SynthOptions};
-use checker::synth_txn::{generate_txns, TxnAnomaly, TxnDatatype, TxnSynthOptions};
+use checker::synth_txn::{write_txns_jsonl, TxnAnomaly, TxnDatatype, TxnSynthOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -175,16 +175,13 @@ fn txn(args: &SynthArgs, datatype: TxnDatatype) -> ExitCode {
     if let Err(message) = options.validate() {
         return bad(message);
     }
-    let (history, injected) = generate_txns(&options);
-    if let Err(code) = write(args, &history) {
-        return code;
-    }
+    let (events, injected) = match write_txns(args, &options) {
+        Ok(written) => written,
+        Err(code) => return code,
+    };
     let mut summary = format!(
-        "faultline synth: {} events, {} transactions, {} clients, model {}",
-        history.events.len(),
-        history.ops.len(),
-        args.clients,
-        args.model
+        "faultline synth: {events} events, {} transactions, {} clients, model {}",
+        options.txns, args.clients, args.model
     );
     match (anomaly, injected) {
         (Some(a), Some(time)) => summary.push_str(&format!(
@@ -198,6 +195,35 @@ fn txn(args: &SynthArgs, datatype: TxnDatatype) -> ExitCode {
     }
     eprintln!("{summary}");
     exit::code(exit::VALID)
+}
+
+/// Writes the transactions to `-o` or standard output as they are made (a million
+/// would not fit in memory as a history): the number of events, and where the
+/// anomaly was injected.
+fn write_txns(
+    args: &SynthArgs,
+    options: &TxnSynthOptions,
+) -> Result<(usize, Option<u64>), ExitCode> {
+    let written = match &args.output {
+        Some(path) => std::fs::File::create(path)
+            .and_then(|f| {
+                let mut out = std::io::BufWriter::new(f);
+                let written = write_txns_jsonl(options, &mut out)?;
+                out.flush()?;
+                Ok(written)
+            })
+            .map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            write_txns_jsonl(options, &mut out)
+                .and_then(|w| out.flush().map(|_| w))
+                .map_err(|e| format!("standard output: {e}"))
+        }
+    };
+    written.map_err(|message| {
+        eprintln!("faultline synth: cannot write the history: {message}");
+        exit::code(exit::HARNESS_ERROR)
+    })
 }
 
 /// `--anomaly`, read with the names a kind of history knows.

@@ -236,18 +236,21 @@ pub fn run(args: &CheckArgs, files: Vec<PathBuf>) -> ExitCode {
 }
 
 /// One history's checks.
-struct Checked {
+pub(super) struct Checked {
     /// The promises' verdict when the run had promises, else the checks'.
-    verdict: Verdict,
-    results: Vec<CheckResult>,
-    promises: PromiseReport,
-    readings: ReadingsUsed,
-    warnings: Vec<String>,
+    pub(super) verdict: Verdict,
+    pub(super) results: Vec<CheckResult>,
+    pub(super) promises: PromiseReport,
+    pub(super) readings: ReadingsUsed,
+    pub(super) warnings: Vec<String>,
 }
 
 /// Loads and checks one history, printing its import warnings.
 fn check_one(args: &CheckArgs, read_with: &ReadWith, path: &Path) -> Result<Checked> {
     let (ctx, promised) = context(args, path)?;
+    if promised.is_none() && super::txns::all_transactional(&ctx) {
+        return super::txns::check_one(path, read_with.format, read_with.readings, &ctx);
+    }
     let imported = super::load(path, read_with.format)?;
     let warnings: Vec<String> = imported.warnings.iter().map(|w| w.to_string()).collect();
     print_warnings(path, &warnings);

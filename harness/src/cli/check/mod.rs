@@ -18,6 +18,7 @@
 mod checks;
 mod files;
 mod model;
+mod txns;
 
 pub(crate) use checks::{nodes_read, run_record};
 
@@ -182,7 +183,16 @@ impl ReadingFlags {
     fn apply(self, imported: &Imported) -> ReadingsUsed {
         ReadingsUsed {
             readings: imported.readings.overridden(self.cas_fail, self.nil_read),
-            format: imported.format,
+            ..self.apply_format(imported.format)
+        }
+    }
+
+    /// The readings of a history in `format` read without an importer.
+    fn apply_format(self, format: Option<Format>) -> ReadingsUsed {
+        let own = format.map(Format::readings).unwrap_or_default();
+        ReadingsUsed {
+            readings: own.overridden(self.cas_fail, self.nil_read),
+            format,
             cas_fail_given: self.cas_fail.is_some(),
             nil_read_given: self.nil_read.is_some(),
         }
