@@ -39,8 +39,12 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Installed here: these services were not there before, so they stay off.
   if command -v systemctl >/dev/null 2>&1; then
-    [[ " ${missing[*]} " == *" openssh-server "* ]] && { systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true; }
-    [[ " ${missing[*]} " == *" mariadb-server "* ]] && { systemctl disable --quiet mariadb.service 2>/dev/null || true; }
+    if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+      systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true
+    fi
+    if [[ " ${missing[*]} " == *" mariadb-server "* ]]; then
+      systemctl disable --quiet mariadb.service 2>/dev/null || true
+    fi
   fi
 fi
 
