@@ -295,6 +295,64 @@ fn a_stale_read_bug_is_caught_over_ssh() {
 }
 
 #[test]
+fn clock_bumps_over_ssh_skew_the_nodes_wall_clock_on_its_host_and_leave_nothing() {
+    let (hosts, code, run_dir, out) = raft_kv_over_ssh(
+        3,
+        &[
+            "--time-limit",
+            "6s",
+            "--nemesis",
+            "clock-bump",
+            "--nemesis-interval",
+            "1s",
+            "--seed",
+            "5",
+        ],
+    );
+    assert!(code == Some(0) || code == Some(1), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    let events = results["nemesis"]["events"].as_array().unwrap();
+    let bumps = events
+        .iter()
+        .filter(|e| e["f"].as_str().unwrap_or("").contains("clock") && e["stage"] == "complete")
+        .count();
+    assert!(bumps > 0, "no clock fault completed: {events:?}");
+    let failed: Vec<_> = events.iter().filter(|e| !e["error"].is_null()).collect();
+    assert!(
+        failed.is_empty(),
+        "clock faults failed over ssh: {failed:?}"
+    );
+    // Each change is noted with `date` run under the node's libfaketime and file
+    // on its host, next to the host's real time: the skew is the offset set.
+    let mut skewed = 0;
+    for n in ["n1", "n2", "n3"] {
+        let log = std::fs::read_to_string(run_dir.join(format!("nodes/{n}.log"))).unwrap();
+        assert!(
+            log.contains("LD_PRELOAD="),
+            "{n} ran without libfaketime: {log}"
+        );
+        for line in log.lines().filter(|l| l.contains("clock set to")) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let after = |w: &str| {
+                let i = words.iter().position(|x| *x == w).unwrap();
+                words[i + 1]
+                    .trim_end_matches([',', ':'])
+                    .parse::<f64>()
+                    .unwrap()
+            };
+            let (offset, reads, real) = (after("to"), after("reads"), after("time"));
+            assert!(
+                (reads - real - offset).abs() < 1.0,
+                "{n}'s clock is not {offset} s off: {line}"
+            );
+            skewed += usize::from(offset != 0.0);
+        }
+    }
+    assert!(skewed > 0, "no node's clock was seen skewed");
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+}
+
+#[test]
 fn clean_hosts_removes_everything_a_controller_killed_with_sigkill_left() {
     build_raft_kv();
     let hosts = SshHosts::new(3);
@@ -363,7 +421,7 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
             "--nodes",
             "2",
             "--nemesis",
-            "partition,clock-bump",
+            "partition,corrupt",
             "--hosts",
             file.to_str().unwrap(),
         ],
@@ -372,7 +430,7 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
     for expected in [
         "127.0.0.1:1",
         "127.0.0.2:1",
-        "clock faults (clock-bump) over ssh are not built yet",
+        "disk faults (corrupt) over ssh are not built yet",
         "3 problems",
     ] {
         assert!(out.contains(expected), "no {expected:?} in {out}");

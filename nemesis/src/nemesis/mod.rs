@@ -5,7 +5,7 @@
 //! healed exactly, and [`Nemesis::heal_all`] can always undo everything, also after
 //! errors and also when called twice.
 
-use crate::clock::{self, Strobe};
+use crate::clock::Strobe;
 use crate::control::{ClusterControl, NodeRef};
 use crate::fault::{Fault, FaultKind, Grudge, Link, PartitionKind};
 use crate::grudge::IndexGrudge;
@@ -624,7 +624,7 @@ impl<C: ClusterControl + 'static> Drop for Nemesis<C> {
             let _ = self.control.resume(&n);
         }
         for (_, (path, _)) in std::mem::take(&mut self.clocks) {
-            let _ = clock::write_offset(&path, 0);
+            let _ = self.control.write_clock(&path, 0);
         }
         self.netfilter.remove_blocking(&self.nodes);
     }
