@@ -295,14 +295,14 @@ fn a_stale_read_bug_is_caught_over_ssh() {
 }
 
 #[test]
-fn clock_bumps_over_ssh_skew_the_nodes_wall_clock_on_its_host_and_leave_nothing() {
+fn clock_bumps_and_packet_loss_over_ssh_take_effect_on_the_hosts_and_leave_nothing() {
     let (hosts, code, run_dir, out) = raft_kv_over_ssh(
         3,
         &[
             "--time-limit",
             "6s",
             "--nemesis",
-            "clock-bump",
+            "clock-bump,loss",
             "--nemesis-interval",
             "1s",
             "--seed",
@@ -312,16 +312,16 @@ fn clock_bumps_over_ssh_skew_the_nodes_wall_clock_on_its_host_and_leave_nothing(
     assert!(code == Some(0) || code == Some(1), "{out}");
     let results = read_json(&run_dir.join("results.json"));
     let events = results["nemesis"]["events"].as_array().unwrap();
-    let bumps = events
-        .iter()
-        .filter(|e| e["f"].as_str().unwrap_or("").contains("clock") && e["stage"] == "complete")
-        .count();
-    assert!(bumps > 0, "no clock fault completed: {events:?}");
+    for kind in ["clock", "loss"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["f"].as_str().unwrap_or("").contains(kind) && e["stage"] == "complete"),
+            "no {kind} fault completed: {events:?}"
+        );
+    }
     let failed: Vec<_> = events.iter().filter(|e| !e["error"].is_null()).collect();
-    assert!(
-        failed.is_empty(),
-        "clock faults failed over ssh: {failed:?}"
-    );
+    assert!(failed.is_empty(), "faults failed over ssh: {failed:?}");
     // Each change is noted with `date` run under the node's libfaketime and file
     // on its host, next to the host's real time: the skew is the offset set.
     let mut skewed = 0;

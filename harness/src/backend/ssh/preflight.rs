@@ -43,7 +43,9 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
         .is_none()
         .then_some(opts.system.command.program.as_str());
     let needs_iptables = opts.kinds.iter().any(FaultKind::is_network);
-    let packets = packet_kinds(&opts.kinds);
+    // Loss and duplication are iptables rules, like partitions; delay and
+    // reordering are netem qdiscs on the sender's host.
+    let delays = named(&opts.kinds, FaultKind::delays_packets);
     let checked: Vec<(String, Result<Checked>)> = std::thread::scope(|s| {
         let running: Vec<_> = hosts
             .iter()
@@ -54,10 +56,10 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
                     .pop()
                     .unwrap_or_default();
                 let script = remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path);
-                let packets = packets.clone();
+                let delays = delays.as_str();
                 (
                     host.label(),
-                    s.spawn(move || check_host(host, &control, &script, &packets)),
+                    s.spawn(move || check_host(host, &control, &script, delays)),
                 )
             })
             .collect();
@@ -103,7 +105,7 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
 }
 
 /// Connects to one host and lists its problems.
-fn check_host(host: &Host, control: &Path, script: &str, packets: &str) -> Result<Checked> {
+fn check_host(host: &Host, control: &Path, script: &str, delays: &str) -> Result<Checked> {
     let conn = Conn::open(host, control)?;
     let out = conn.run(script, None)?;
     conn.set_sudo(out.lines().any(|l| l == "ok sudo"));
@@ -112,36 +114,17 @@ fn check_host(host: &Host, control: &Path, script: &str, packets: &str) -> Resul
         .filter_map(|l| l.strip_prefix("problem: "))
         .map(String::from)
         .collect();
-    if !packets.is_empty() {
+    if !delays.is_empty() {
         let netem = conn.run(&remote::netem_probe(), None)?;
-        problems.push(if netem.trim() == "netem" {
-            format!("packet faults ({packets}) over ssh are not built yet (this host's kernel has netem)")
-        } else {
-            format!("packet faults ({packets}) need netem, and this host's kernel has no sch_netem module")
-        });
+        if let Some(why) = netem.trim().strip_prefix("none: ") {
+            problems.push(format!("packet faults ({delays}) need netem here: {why}"));
+        }
     }
     let lib = out
         .lines()
         .find_map(|l| l.strip_prefix("faketime "))
         .map(String::from);
     Ok((conn, problems, lib))
-}
-
-/// The packet kinds asked for, by name (empty: none).
-fn packet_kinds(kinds: &[FaultKind]) -> String {
-    kinds
-        .iter()
-        .filter(|k| {
-            k.parts().iter().any(|p| {
-                matches!(
-                    p,
-                    FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate
-                )
-            })
-        })
-        .map(FaultKind::name)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Kinds the ssh backend cannot do on any host, with the reason.
@@ -195,10 +178,8 @@ mod tests {
         );
         let kinds = FaultKind::parse_list("partition,kill,pause", 5).unwrap();
         assert!(refused_kinds(&kinds).is_empty());
-        assert_eq!(packet_kinds(&kinds), "");
-        assert_eq!(
-            packet_kinds(&FaultKind::parse_list("loss,kill", 3).unwrap()),
-            "loss"
-        );
+        assert_eq!(named(&kinds, FaultKind::delays_packets), "");
+        let kinds = FaultKind::parse_list("loss,delay,duplicate,reorder", 3).unwrap();
+        assert_eq!(named(&kinds, FaultKind::delays_packets), "delay, reorder");
     }
 }

@@ -287,9 +287,19 @@ pub fn preflight(
     s
 }
 
-/// Prints `netem` when the host's kernel can load netem (packet faults).
+/// Prints `netem` when the host can do faultline's netem recipe (packet faults),
+/// otherwise `none: <why>`. The recipe's qdiscs are tried on the loopback of a
+/// throwaway network namespace (`unshare -n`), so the host's own interfaces are
+/// never touched; without `unshare`, whether the kernel has the module is all it
+/// can tell.
 pub fn netem_probe() -> String {
-    "if [ -d /sys/module/sch_netem ] || modinfo sch_netem >/dev/null 2>&1; then echo netem; else echo none; fi\n"
+    "PATH=$PATH:/usr/sbin:/sbin\n\
+     command -v tc >/dev/null 2>&1 || { echo 'none: tc is not installed (package iproute2)'; exit 0; }\n\
+     if command -v unshare >/dev/null 2>&1; then\n\
+     err=$(unshare -n sh -c 'tc qdisc add dev lo root handle 1: prio bands 4 && tc qdisc add dev lo parent 1:4 handle 40: netem delay 1ms' 2>&1) \
+     && echo netem || echo \"none: the kernel refused a netem qdisc in a throwaway namespace ($(echo $err | head -c 200))\"\n\
+     elif [ -d /sys/module/sch_netem ] || modinfo sch_netem >/dev/null 2>&1; then echo netem\n\
+     else echo 'none: the kernel has no sch_netem module'; fi\n"
         .to_string()
 }
 
@@ -352,6 +362,22 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("clock set to +3600.000 by faultline"), "{s}");
+    }
+
+    #[test]
+    fn the_netem_probe_answers_netem_or_says_why_not() {
+        // Run here, as root, the machine's own kernel decides which.
+        let out = std::process::Command::new("sh")
+            .args(["-c", &netem_probe()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            text == "netem\n" || (text.starts_with("none: ") && text.lines().count() == 1),
+            "{text:?}"
+        );
+        assert!(!text.contains("syntax error"), "{text:?}");
     }
 
     #[test]
