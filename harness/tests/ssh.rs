@@ -224,6 +224,21 @@ fn assert_nothing_left(hosts: &SshHosts, run_id: &str) {
     );
 }
 
+/// Every kind in `kinds` completed at least once, and no fault failed.
+fn assert_faults_completed(results: &serde_json::Value, kinds: &[&str]) {
+    let events = results["nemesis"]["events"].as_array().unwrap();
+    for kind in kinds {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["f"].as_str().unwrap_or("").contains(kind) && e["stage"] == "complete"),
+            "no {kind} completed: {events:?}"
+        );
+    }
+    let failed: Vec<_> = events.iter().filter(|e| !e["error"].is_null()).collect();
+    assert!(failed.is_empty(), "faults failed over ssh: {failed:?}");
+}
+
 fn run_id_of(run_dir: &Path) -> String {
     read_json(&run_dir.join("test.json"))["run_id"]
         .as_str()
@@ -246,17 +261,7 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
     let (hosts, code, run_dir, out) = raft_kv_over_ssh(3, &common);
     assert_eq!(code, Some(0), "{out}");
     let results = read_json(&run_dir.join("results.json"));
-    let events = results["nemesis"]["events"].as_array().unwrap();
-    for kind in ["partition", "kill", "restart"] {
-        assert!(
-            events
-                .iter()
-                .any(|e| e["f"].as_str().unwrap_or("").contains(kind) && e["stage"] == "complete"),
-            "no {kind} completed: {events:?}"
-        );
-    }
-    let failed: Vec<_> = events.iter().filter(|e| !e["error"].is_null()).collect();
-    assert!(failed.is_empty(), "faults failed over ssh: {failed:?}");
+    assert_faults_completed(&results, &["partition", "kill", "restart"]);
     assert!(results["warnings"].as_array().unwrap().is_empty(), "{out}");
     assert!(
         results["stats"]["total"]["ok"].as_u64().unwrap() > 50,
@@ -311,17 +316,7 @@ fn clock_bumps_and_packet_loss_over_ssh_take_effect_on_the_hosts_and_leave_nothi
     );
     assert!(code == Some(0) || code == Some(1), "{out}");
     let results = read_json(&run_dir.join("results.json"));
-    let events = results["nemesis"]["events"].as_array().unwrap();
-    for kind in ["clock", "loss"] {
-        assert!(
-            events
-                .iter()
-                .any(|e| e["f"].as_str().unwrap_or("").contains(kind) && e["stage"] == "complete"),
-            "no {kind} fault completed: {events:?}"
-        );
-    }
-    let failed: Vec<_> = events.iter().filter(|e| !e["error"].is_null()).collect();
-    assert!(failed.is_empty(), "faults failed over ssh: {failed:?}");
+    assert_faults_completed(&results, &["clock", "loss"]);
     // Each change is noted with `date` run under the node's libfaketime and file
     // on its host, next to the host's real time: the skew is the offset set.
     let mut skewed = 0;
