@@ -224,6 +224,21 @@ fn assert_nothing_left(hosts: &SshHosts, run_id: &str) {
     );
 }
 
+/// Every kind in `kinds` completed at least once, and no fault failed.
+fn assert_faults_completed(results: &serde_json::Value, kinds: &[&str]) {
+    let events = results["nemesis"]["events"].as_array().unwrap();
+    for kind in kinds {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["f"].as_str().unwrap_or("").contains(kind) && e["stage"] == "complete"),
+            "no {kind} completed: {events:?}"
+        );
+    }
+    let failed: Vec<_> = events.iter().filter(|e| !e["error"].is_null()).collect();
+    assert!(failed.is_empty(), "faults failed over ssh: {failed:?}");
+}
+
 fn run_id_of(run_dir: &Path) -> String {
     read_json(&run_dir.join("test.json"))["run_id"]
         .as_str()
@@ -246,17 +261,7 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
     let (hosts, code, run_dir, out) = raft_kv_over_ssh(3, &common);
     assert_eq!(code, Some(0), "{out}");
     let results = read_json(&run_dir.join("results.json"));
-    let events = results["nemesis"]["events"].as_array().unwrap();
-    for kind in ["partition", "kill", "restart"] {
-        assert!(
-            events
-                .iter()
-                .any(|e| e["f"].as_str().unwrap_or("").contains(kind) && e["stage"] == "complete"),
-            "no {kind} completed: {events:?}"
-        );
-    }
-    let failed: Vec<_> = events.iter().filter(|e| !e["error"].is_null()).collect();
-    assert!(failed.is_empty(), "faults failed over ssh: {failed:?}");
+    assert_faults_completed(&results, &["partition", "kill", "restart"]);
     assert!(results["warnings"].as_array().unwrap().is_empty(), "{out}");
     assert!(
         results["stats"]["total"]["ok"].as_u64().unwrap() > 50,
@@ -291,6 +296,54 @@ fn a_stale_read_bug_is_caught_over_ssh() {
     assert_eq!(code, Some(1), "{out}");
     let results = read_json(&run_dir.join("results.json"));
     assert_eq!(results["verdict"], "invalid", "{out}");
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+}
+
+#[test]
+fn clock_bumps_and_packet_loss_over_ssh_take_effect_on_the_hosts_and_leave_nothing() {
+    let (hosts, code, run_dir, out) = raft_kv_over_ssh(
+        3,
+        &[
+            "--time-limit",
+            "6s",
+            "--nemesis",
+            "clock-bump,loss",
+            "--nemesis-interval",
+            "1s",
+            "--seed",
+            "5",
+        ],
+    );
+    assert!(code == Some(0) || code == Some(1), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    assert_faults_completed(&results, &["clock", "loss"]);
+    // Each change is noted with `date` run under the node's libfaketime and file
+    // on its host, next to the host's real time: the skew is the offset set.
+    let mut skewed = 0;
+    for n in ["n1", "n2", "n3"] {
+        let log = std::fs::read_to_string(run_dir.join(format!("nodes/{n}.log"))).unwrap();
+        assert!(
+            log.contains("LD_PRELOAD="),
+            "{n} ran without libfaketime: {log}"
+        );
+        for line in log.lines().filter(|l| l.contains("clock set to")) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let after = |w: &str| {
+                let i = words.iter().position(|x| *x == w).unwrap();
+                words[i + 1]
+                    .trim_end_matches([',', ':'])
+                    .parse::<f64>()
+                    .unwrap()
+            };
+            let (offset, reads, real) = (after("to"), after("reads"), after("time"));
+            assert!(
+                (reads - real - offset).abs() < 1.0,
+                "{n}'s clock is not {offset} s off: {line}"
+            );
+            skewed += usize::from(offset != 0.0);
+        }
+    }
+    assert!(skewed > 0, "no node's clock was seen skewed");
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
 }
 
@@ -363,7 +416,7 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
             "--nodes",
             "2",
             "--nemesis",
-            "partition,clock-bump",
+            "partition,corrupt",
             "--hosts",
             file.to_str().unwrap(),
         ],
@@ -372,7 +425,7 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
     for expected in [
         "127.0.0.1:1",
         "127.0.0.2:1",
-        "clock faults (clock-bump) over ssh are not built yet",
+        "disk faults (corrupt) over ssh are not built yet",
         "3 problems",
     ] {
         assert!(out.contains(expected), "no {expected:?} in {out}");

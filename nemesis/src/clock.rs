@@ -50,16 +50,18 @@ pub struct Strobe {
 
 impl Strobe {
     /// `files` pairs each clock file with its base offset; every `period` the files
-    /// switch between `base` and `base + delta_ms`.
+    /// switch between `base` and `base + delta_ms`, each set by `write` (a file, an
+    /// offset: [`write_offset`] for a local file).
     pub fn start(
         files: Vec<(PathBuf, i64)>,
         delta_ms: i64,
         period: Duration,
         duration: Duration,
+        write: impl Fn(&Path, i64) -> Result<()> + Send + 'static,
     ) -> Result<Strobe> {
         // Fail now, not silently in the thread, if a file cannot be written.
         for (f, base) in &files {
-            write_offset(f, base + delta_ms)?;
+            write(f, base + delta_ms)?;
         }
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -82,12 +84,12 @@ impl Strobe {
                     }
                     shifted = !shifted;
                     for (f, base) in &files {
-                        write_offset(f, if shifted { base + delta_ms } else { *base })?;
+                        write(f, if shifted { base + delta_ms } else { *base })?;
                     }
                     next += period;
                 }
                 for (f, base) in &files {
-                    write_offset(f, *base)?;
+                    write(f, *base)?;
                 }
                 Ok(())
             })
@@ -142,6 +144,7 @@ mod tests {
             500,
             Duration::from_millis(5),
             Duration::from_secs(10),
+            write_offset,
         )
         .unwrap();
         let mut seen = std::collections::BTreeSet::new();
@@ -169,6 +172,7 @@ mod tests {
             -300,
             Duration::from_millis(2),
             Duration::from_millis(30),
+            write_offset,
         )
         .unwrap();
         let t = strobe.thread.as_ref().unwrap();

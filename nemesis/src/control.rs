@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A node as the nemesis sees it: enough to address its namespace and its traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,13 @@ pub trait ClusterControl: Send + Sync {
     /// saying why clock faults are impossible for this system (e.g. a Go binary that
     /// reads the clock without libc).
     fn clock_file(&self, node: &str) -> anyhow::Result<PathBuf>;
+
+    /// Sets a clock file (as [`ClusterControl::clock_file`] named it) to an offset of
+    /// `ms` from real time. The default writes it here; a backend whose nodes run on
+    /// another machine writes it there.
+    fn write_clock(&self, file: &Path, ms: i64) -> anyhow::Result<()> {
+        crate::clock::write_offset(file, ms)
+    }
 
     /// Runs `command` in the node's network context and returns its standard output;
     /// fails with its standard error when it fails. This is how partitions and packet

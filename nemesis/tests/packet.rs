@@ -321,8 +321,8 @@ async fn packet_faults_stack_and_heal_independently_and_nothing_is_left() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_the_egress_device_and_probes_netem_without_error() {
     let net = TestNet::new(2);
-    let ns = nemesis::netns::Netns::open(&net.node("n1").netns).unwrap();
-    let dev = nemesis::packet::netem::egress_device(&ns, net.node("n2").ip)
+    let control = FakeControl::new(net.nodes.clone(), None);
+    let dev = nemesis::packet::netem::egress_device(&control, net.node("n1"), net.node("n2").ip)
         .await
         .unwrap();
     assert_eq!(dev, "eth0");

@@ -3,13 +3,14 @@
 //! partitions, as the commands its backend is asked to run. No root needed.
 
 use nemesis::control::{ClusterControl, NodeCommand, NodeRef};
-use nemesis::{Fault, Nemesis, PartitionKind};
+use nemesis::{Fault, Link, Nemesis, PacketKind, PartitionKind};
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// A cluster elsewhere: it records every command and answers like iptables would.
+/// A cluster elsewhere: it records every command and answers like iptables (and
+/// `ip route get`) would.
 #[derive(Default)]
 struct Elsewhere {
     ran: Arc<Mutex<Vec<(String, NodeCommand)>>>,
@@ -48,8 +49,13 @@ impl ClusterControl for Elsewhere {
         node: &NodeRef,
         command: NodeCommand,
     ) -> impl Future<Output = anyhow::Result<String>> + Send + 'static {
+        let out = if command.program == "ip" {
+            "192.0.2.2 via 192.0.2.254 dev eth1 src 192.0.2.1 uid 0\n"
+        } else {
+            ""
+        };
         self.ran.lock().unwrap().push((node.id.clone(), command));
-        async { Ok(String::new()) }
+        async { Ok(out.to_string()) }
     }
     fn local_network(&self) -> bool {
         false
@@ -98,4 +104,55 @@ async fn a_partition_on_nodes_without_local_namespaces_goes_through_the_backend(
         "{n1_rules}"
     );
     nemesis.teardown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_delay_on_nodes_elsewhere_is_netem_on_the_senders_host_for_test_hosts_only() {
+    let cluster = Arc::new(Elsewhere::default());
+    let ran = Arc::clone(&cluster.ran);
+    let mut nemesis = Nemesis::new(Arc::clone(&cluster));
+    let fault = Fault::Packet {
+        kind: PacketKind::Delay {
+            ms: 80,
+            jitter_ms: 0,
+        },
+        links: ["n2", "n3"]
+            .map(|to| Link {
+                from: "n1".into(),
+                to: to.into(),
+            })
+            .to_vec(),
+    };
+    nemesis.start(&fault).await.unwrap();
+    nemesis.stop(&fault).await.unwrap();
+    let sent = ran.lock().unwrap().clone();
+    let lines: Vec<(&str, String)> = sent
+        .iter()
+        .map(|(n, c)| (n.as_str(), format!("{} {}", c.program, c.args.join(" "))))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("n1", "ip -o route get 192.0.2.2".to_string()),
+            ("n1", "tc -batch -".to_string()),
+            ("n1", "tc qdisc del dev eth1 root".to_string()),
+        ]
+    );
+    let batch = sent[1].1.input.as_deref().unwrap();
+    assert!(
+        batch.contains("parent 1:4 handle 40: netem delay 80ms\n"),
+        "{batch}"
+    );
+    // Only packets to the other test hosts reach netem's band: the controller's own
+    // (ssh) traffic falls in the priomap's bands.
+    let filters: Vec<&str> = batch.lines().filter(|l| l.starts_with("filter")).collect();
+    assert_eq!(filters.len(), 2, "{batch}");
+    assert!(
+        filters[0].ends_with("match ip dst 192.0.2.2/32 flowid 1:4"),
+        "{batch}"
+    );
+    assert!(
+        filters[1].ends_with("match ip dst 192.0.2.3/32 flowid 1:4"),
+        "{batch}"
+    );
 }

@@ -1,7 +1,7 @@
 //! Clock faults: offsets written to each node's libfaketime file, and the strobe.
 
 use super::Nemesis;
-use crate::clock::{self, Strobe};
+use crate::clock::Strobe;
 use crate::control::ClusterControl;
 use crate::netfilter::combine;
 use anyhow::{bail, Context, Result};
@@ -28,7 +28,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         let mut errors = Vec::new();
         for (node, d) in deltas {
             match self.clock_path(node) {
-                Ok((path, cur)) => match clock::write_offset(&path, cur + d) {
+                Ok((path, cur)) => match self.control.write_clock(&path, cur + d) {
                     Ok(()) => {
                         self.clocks.insert(node.clone(), (path, cur + d));
                     }
@@ -61,6 +61,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             delta_ms,
             std::time::Duration::from_millis(period_ms.max(1)),
             std::time::Duration::from_millis(duration_ms),
+            {
+                let control = self.control.clone();
+                move |f: &std::path::Path, ms| control.write_clock(f, ms)
+            },
         )?;
         self.strobe = Some((strobe, nodes.to_vec()));
         Ok(())
@@ -76,7 +80,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         }
         for n in nodes {
             if let Some((path, _)) = self.clocks.get(n).cloned() {
-                match clock::write_offset(&path, 0) {
+                match self.control.write_clock(&path, 0) {
                     Ok(()) => {
                         self.clocks.remove(n);
                     }

@@ -5,7 +5,7 @@
 //! healed exactly, and [`Nemesis::heal_all`] can always undo everything, also after
 //! errors and also when called twice.
 
-use crate::clock::{self, Strobe};
+use crate::clock::Strobe;
 use crate::control::{ClusterControl, NodeRef};
 use crate::fault::{Fault, FaultKind, Grudge, Link, PartitionKind};
 use crate::grudge::IndexGrudge;
@@ -181,7 +181,13 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         if let Some(b) = self.backend {
             return Ok(b);
         }
-        let b = DelayBackend::detect()?;
+        // Nodes elsewhere: the shaper cannot reach them, and the backend checked
+        // their hosts for netem before the test started.
+        let b = if self.control.local_network() {
+            DelayBackend::detect()?
+        } else {
+            DelayBackend::Netem
+        };
         self.backend = Some(b);
         Ok(b)
     }
@@ -624,7 +630,7 @@ impl<C: ClusterControl + 'static> Drop for Nemesis<C> {
             let _ = self.control.resume(&n);
         }
         for (_, (path, _)) in std::mem::take(&mut self.clocks) {
-            let _ = clock::write_offset(&path, 0);
+            let _ = self.control.write_clock(&path, 0);
         }
         self.netfilter.remove_blocking(&self.nodes);
     }

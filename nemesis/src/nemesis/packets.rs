@@ -131,10 +131,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 }
                 for (sender, dsts) in per_sender {
                     let node = self.node(&sender)?.clone();
+                    let control = &*self.control;
                     let applied = async {
-                        let ns = Netns::open(&node.netns)?;
-                        let dev = netem::egress_device(&ns, dsts[0]).await?;
-                        netem::apply(&ns, &dev, &hold, &dsts)
+                        let dev = netem::egress_device(control, &node, dsts[0]).await?;
+                        netem::apply(control, &node, &dev, &hold, &dsts)
                             .await
                             .with_context(|| {
                                 format!("installing netem (prio + netem qdiscs) on {dev}")
@@ -148,9 +148,8 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                         Err(e) => {
                             // Undo the senders already done: the fault is not recorded.
                             for (done, dev) in pif.netem.drain(..) {
-                                if let Ok(ns) = self.node(&done).and_then(|n| Netns::open(&n.netns))
-                                {
-                                    let _ = netem::remove(&ns, &dev).await;
+                                if let Ok(n) = self.node(&done) {
+                                    let _ = netem::remove(&*self.control, n, &dev).await;
                                 }
                             }
                             return Err(e);
@@ -185,11 +184,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             }
         }
         for (node, dev) in &pif.netem {
-            let r = async {
-                let ns = Netns::open(&self.node(node)?.netns)?;
-                netem::remove(&ns, dev).await
-            }
-            .await;
+            let r = async { netem::remove(&*self.control, self.node(node)?, dev).await }.await;
             if let Err(e) = r {
                 errors.push(e.context(format!("removing netem from node {node}")));
             }

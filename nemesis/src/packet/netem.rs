@@ -4,8 +4,12 @@
 //! that normal traffic never maps to, netem on that band, and one u32 filter per
 //! destination steering its packets there. Healing deletes the root qdisc.
 //! One netem fault per sender namespace at a time.
+//!
+//! `tc` and `ip` run through [`ClusterControl::run_in_node`]: in the sender's
+//! namespace here, or on the sender's host for a remote backend, where the filters
+//! (test hosts' addresses only) keep the controller's own traffic out of netem.
 
-use crate::netns::{self, Netns};
+use crate::control::{ClusterControl, NodeCommand, NodeRef};
 use anyhow::{bail, Context, Result};
 use std::net::Ipv4Addr;
 
@@ -78,9 +82,14 @@ pub fn batch(dev: &str, hold: &super::shaper::Hold, dsts: &[Ipv4Addr]) -> String
     s
 }
 
-/// The device `ns` sends packets for `dst` on.
-pub async fn egress_device(ns: &Netns, dst: Ipv4Addr) -> Result<String> {
-    let out = netns::run(ns, "ip", &["-o", "route", "get", &dst.to_string()]).await?;
+/// The device `node` sends packets for `dst` on.
+pub async fn egress_device<C: ClusterControl>(
+    control: &C,
+    node: &NodeRef,
+    dst: Ipv4Addr,
+) -> Result<String> {
+    let cmd = NodeCommand::new("ip", &["-o", "route", "get", &dst.to_string()], None);
+    let out = control.run_in_node(node, cmd).await?;
     let mut words = out.split_whitespace();
     while let Some(w) = words.next() {
         if w == "dev" {
@@ -89,38 +98,34 @@ pub async fn egress_device(ns: &Netns, dst: Ipv4Addr) -> Result<String> {
             }
         }
     }
-    bail!(
-        "no route to {dst} in namespace {:?}: {}",
-        ns.name(),
-        out.trim()
-    )
+    bail!("node {}: no route to {dst}: {}", node.id, out.trim())
 }
 
-pub async fn apply(
-    ns: &Netns,
+pub async fn apply<C: ClusterControl>(
+    control: &C,
+    node: &NodeRef,
     dev: &str,
     hold: &super::shaper::Hold,
     dsts: &[Ipv4Addr],
 ) -> Result<()> {
-    let r = netns::run_with_input(ns, "tc", &["-batch", "-"], &batch(dev, hold, dsts)).await;
+    let cmd = NodeCommand::new("tc", &["-batch", "-"], Some(batch(dev, hold, dsts)));
+    let r = control.run_in_node(node, cmd).await;
     if r.is_err() {
         // tc stops at the first failing line; the qdiscs before it must not stay.
-        let _ = remove(ns, dev).await;
+        let _ = remove(control, node, dev).await;
     }
     r.map(|_| ())
 }
 
-pub async fn remove(ns: &Netns, dev: &str) -> Result<()> {
-    netns::run(ns, "tc", &["qdisc", "del", "dev", dev, "root"])
-        .await
-        .map(|_| ())
+pub async fn remove<C: ClusterControl>(control: &C, node: &NodeRef, dev: &str) -> Result<()> {
+    let cmd = NodeCommand::new("tc", &["qdisc", "del", "dev", dev, "root"], None);
+    control.run_in_node(node, cmd).await.map(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::shaper::Hold;
     use super::*;
-
     #[test]
     fn batch_steers_only_the_chosen_destinations_to_netem() {
         let s = batch(

@@ -64,6 +64,8 @@ struct Inner {
     conns: Vec<Conn>,
     /// (first start, restart) per node.
     launches: Vec<(RemoteLaunch, RemoteLaunch)>,
+    /// Per node: the host's libfaketime, when the test has clock faults.
+    faketime: Option<Vec<String>>,
     /// Per node: the supervisor's process group while faultline believes it runs.
     groups: Vec<Mutex<Option<i32>>>,
     torn_down: Mutex<bool>,
@@ -179,7 +181,11 @@ impl Inner {
             .with_context(|| format!("creating {}", control_dir.display()))?;
         let t0 = std::time::Instant::now();
         let checked = preflight::connect_and_check(&opts, hosts, &control_dir);
-        let (conns, upload) = match checked {
+        let preflight::Ready {
+            conns,
+            upload,
+            faketime,
+        } = match checked {
             Ok(c) => c,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&control_dir);
@@ -187,7 +193,8 @@ impl Inner {
             }
         };
         let ids = naming::node_ids(opts.node_count);
-        let (nodes, launches) = match plan(&opts, &ids, &ips, upload.as_ref()) {
+        let (nodes, launches) = match plan(&opts, &ids, &ips, upload.as_ref(), faketime.as_deref())
+        {
             Ok(p) => p,
             Err(e) => {
                 drop(conns);
@@ -204,6 +211,7 @@ impl Inner {
             nodes,
             conns,
             launches,
+            faketime,
             torn_down: Mutex::new(false),
             timings: Mutex::new(Vec::new()),
         };
@@ -239,7 +247,8 @@ impl Inner {
     fn prepare_hosts(&self, ids: &[String], upload: Option<&preflight::Upload>) -> Result<()> {
         let owner = owner_record();
         self.on_every_host(|i, conn| {
-            conn.run(&remote::prepare(&self.run_id, &ids[i], &owner), None)?;
+            let clock = self.faketime.is_some();
+            conn.run(&remote::prepare(&self.run_id, &ids[i], &owner, clock), None)?;
             if let Some((local, name)) = upload {
                 conn.upload(local, &remote::binary(&self.run_id, &ids[i], name))
                     .with_context(|| format!("uploading {}", local.display()))?;
@@ -488,6 +497,7 @@ fn plan(
     ids: &[String],
     ips: &[Ipv4Addr],
     upload: Option<&preflight::Upload>,
+    faketime: Option<&[String]>,
 ) -> Result<Plan> {
     let system = &opts.system;
     let members: Vec<(String, Ipv4Addr)> = ids.iter().cloned().zip(ips.iter().copied()).collect();
@@ -503,10 +513,15 @@ fn plan(
             data_dir: &data_dir,
             members: &members,
         };
+        let clock_env = faketime.map(|libs| {
+            let file = remote::clock_file(&opts.run_id, id);
+            super::netns::faketime::env(Path::new(&libs[i]), Path::new(&file))
+        });
         let launch = |restart: bool| -> Result<RemoteLaunch> {
-            let (program, args, env) = system
+            let (program, args, mut env) = system
                 .render(&vars, restart)
                 .with_context(|| format!("{}: node {id}", system.origin()))?;
+            env.extend(clock_env.iter().flatten().cloned());
             let program = match upload {
                 Some((local, name)) if Path::new(&program) == local => {
                     remote::binary(&opts.run_id, id, name)
@@ -608,8 +623,50 @@ impl ClusterControl for SshCluster {
         self.inner.system.leader.find(&self.node_addrs()).await
     }
 
+    /// The node's clock file on its host (a path there, not here).
     fn clock_file(&self, node: &str) -> Result<PathBuf> {
-        bail!("node {node} runs on a remote host: clock faults over ssh are not built yet (libfaketime's file would have to be written on the host)")
+        let i = self.inner.index_of(node)?;
+        match &self.inner.faketime {
+            Some(_) => Ok(PathBuf::from(remote::clock_file(&self.inner.run_id, &self.inner.nodes[i].id))),
+            None => bail!("clock faults are off for run {}: the test asked for none, so its nodes run without libfaketime", self.inner.run_id),
+        }
+    }
+
+    /// Writes the clock file on the node's host, over its master connection (a
+    /// blocking call, like the signals: the strobe calls it from its own thread).
+    fn write_clock(&self, file: &Path, ms: i64) -> Result<()> {
+        let inner = &self.inner;
+        inner.check_live()?;
+        let i = inner
+            .nodes
+            .iter()
+            .position(|n| Path::new(&remote::clock_file(&inner.run_id, &n.id)) == file)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{} is no clock file of run {}",
+                    file.display(),
+                    inner.run_id
+                )
+            })?;
+        let lib = inner
+            .faketime
+            .as_ref()
+            .map(|l| l[i].as_str())
+            .unwrap_or_default();
+        let text = nemesis::clock::offset_text(ms);
+        inner.conns[i]
+            .run(
+                &remote::write_clock(&file.display().to_string(), &text, lib),
+                None,
+            )
+            .with_context(|| {
+                format!(
+                    "node {} on {}: setting its clock",
+                    inner.nodes[i].id,
+                    inner.conns[i].host.label()
+                )
+            })?;
+        Ok(())
     }
 
     /// Runs the nemesis's command on the node's host over its master connection,

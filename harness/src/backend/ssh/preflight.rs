@@ -15,23 +15,37 @@ use std::path::{Path, PathBuf};
 /// The system's binary, uploaded to every node's `bin/`: (local path, file name).
 pub type Upload = (PathBuf, String);
 
-/// A host connected, with its problems.
-type Checked = (Conn, Vec<String>);
+/// A host connected, with its problems and its libfaketime (when clock faults are
+/// asked for and it has one).
+type Checked = (Conn, Vec<String>, Option<String>);
 
-/// The hosts' connections (sudo set where needed) and the binary to upload, or every
-/// problem found.
-pub fn connect_and_check(
-    opts: &SshOptions,
-    hosts: &[Host],
-    control_dir: &Path,
-) -> Result<(Vec<Conn>, Option<Upload>)> {
+/// The checked hosts: connections (sudo set where needed), the binary to upload, and
+/// each host's libfaketime when the test has clock faults.
+pub struct Ready {
+    pub conns: Vec<Conn>,
+    pub upload: Option<Upload>,
+    pub faketime: Option<Vec<String>>,
+}
+
+/// The hosts, checked, or every problem found.
+pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) -> Result<Ready> {
     let mut problems = refused_kinds(&opts.kinds);
+    let clock = named(&opts.kinds, FaultKind::is_clock);
+    if !clock.is_empty() && !opts.system.faults.clock {
+        problems.push(format!(
+            "--nemesis: {} does not support clock faults ({clock}): libfaketime only moves clocks read through libc",
+            opts.system.origin()
+        ));
+    }
+    let clock = (!clock.is_empty()).then_some(clock.as_str());
     let upload = upload_of(&opts.system.command.program);
     let on_path = upload
         .is_none()
         .then_some(opts.system.command.program.as_str());
     let needs_iptables = opts.kinds.iter().any(FaultKind::is_network);
-    let packets = packet_kinds(&opts.kinds);
+    // Loss and duplication are iptables rules, like partitions; delay and
+    // reordering are netem qdiscs on the sender's host.
+    let delays = named(&opts.kinds, FaultKind::delays_packets);
     let checked: Vec<(String, Result<Checked>)> = std::thread::scope(|s| {
         let running: Vec<_> = hosts
             .iter()
@@ -41,11 +55,11 @@ pub fn connect_and_check(
                 let node = crate::backend::netns::naming::node_ids(i + 1)
                     .pop()
                     .unwrap_or_default();
-                let script = remote::preflight(&opts.run_id, &node, needs_iptables, on_path);
-                let packets = packets.clone();
+                let script = remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path);
+                let delays = delays.as_str();
                 (
                     host.label(),
-                    s.spawn(move || check_host(host, &control, &script, &packets)),
+                    s.spawn(move || check_host(host, &control, &script, delays)),
                 )
             })
             .collect();
@@ -60,11 +74,13 @@ pub fn connect_and_check(
             .collect()
     });
     let mut conns = Vec::new();
+    let mut libs = Vec::new();
     for (label, result) in checked {
         match result {
-            Ok((conn, found)) => {
+            Ok((conn, found, lib)) => {
                 problems.extend(found.into_iter().map(|p| format!("host {label}: {p}")));
                 conns.push(conn);
+                libs.push(lib.unwrap_or_default());
             }
             Err(e) => problems.push(format!("host {label}: {e:#}")),
         }
@@ -80,11 +96,16 @@ pub fn connect_and_check(
             problems.join("\n  ")
         )));
     }
-    Ok((conns, upload))
+    let faketime = clock.map(|_| libs);
+    Ok(Ready {
+        conns,
+        upload,
+        faketime,
+    })
 }
 
 /// Connects to one host and lists its problems.
-fn check_host(host: &Host, control: &Path, script: &str, packets: &str) -> Result<Checked> {
+fn check_host(host: &Host, control: &Path, script: &str, delays: &str) -> Result<Checked> {
     let conn = Conn::open(host, control)?;
     let out = conn.run(script, None)?;
     conn.set_sudo(out.lines().any(|l| l == "ok sudo"));
@@ -93,62 +114,43 @@ fn check_host(host: &Host, control: &Path, script: &str, packets: &str) -> Resul
         .filter_map(|l| l.strip_prefix("problem: "))
         .map(String::from)
         .collect();
-    if !packets.is_empty() {
+    if !delays.is_empty() {
         let netem = conn.run(&remote::netem_probe(), None)?;
-        problems.push(if netem.trim() == "netem" {
-            format!("packet faults ({packets}) over ssh are not built yet (this host's kernel has netem)")
-        } else {
-            format!("packet faults ({packets}) need netem, and this host's kernel has no sch_netem module")
-        });
+        if let Some(why) = netem.trim().strip_prefix("none: ") {
+            problems.push(format!("packet faults ({delays}) need netem here: {why}"));
+        }
     }
-    Ok((conn, problems))
-}
-
-/// The packet kinds asked for, by name (empty: none).
-fn packet_kinds(kinds: &[FaultKind]) -> String {
-    kinds
-        .iter()
-        .filter(|k| {
-            k.parts().iter().any(|p| {
-                matches!(
-                    p,
-                    FaultKind::Loss | FaultKind::Delay | FaultKind::Reorder | FaultKind::Duplicate
-                )
-            })
-        })
-        .map(FaultKind::name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    let lib = out
+        .lines()
+        .find_map(|l| l.strip_prefix("faketime "))
+        .map(String::from);
+    Ok((conn, problems, lib))
 }
 
 /// Kinds the ssh backend cannot do on any host, with the reason.
 fn refused_kinds(kinds: &[FaultKind]) -> Vec<String> {
     let mut out = Vec::new();
-    let named = |pred: fn(&FaultKind) -> bool| {
-        kinds
-            .iter()
-            .filter(|k| pred(k))
-            .map(FaultKind::name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let clock = named(FaultKind::is_clock);
-    if !clock.is_empty() {
-        out.push(format!(
-            "--nemesis: clock faults ({clock}) over ssh are not built yet"
-        ));
-    }
-    let disk = named(FaultKind::is_disk);
+    let disk = named(kinds, FaultKind::is_disk);
     if !disk.is_empty() {
         out.push(format!(
             "--nemesis: disk faults ({disk}) over ssh are not built yet"
         ));
     }
-    let membership = named(|k| k.parts().contains(&FaultKind::Membership));
+    let membership = named(kinds, |k| k.parts().contains(&FaultKind::Membership));
     if !membership.is_empty() {
         out.push("--nemesis: membership changes over ssh are not built yet".to_string());
     }
     out
+}
+
+/// The kinds among `kinds` that `pred` picks, by name (empty: none).
+fn named(kinds: &[FaultKind], pred: fn(&FaultKind) -> bool) -> String {
+    kinds
+        .iter()
+        .filter(|k| pred(k))
+        .map(FaultKind::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The system's binary and its file name, when it is a local file: uploaded to
@@ -167,17 +169,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_the_backend_cannot_do_are_refused_by_name() {
+    fn kinds_the_backend_cannot_do_are_refused_by_name_and_clock_faults_are_not() {
         let kinds = FaultKind::parse_list("partition,kill,clock-bump,membership", 5).unwrap();
         let refused = refused_kinds(&kinds);
-        assert_eq!(refused.len(), 2, "{refused:?}");
-        assert!(refused[0].contains("clock-bump"));
+        assert_eq!(
+            refused,
+            ["--nemesis: membership changes over ssh are not built yet"]
+        );
         let kinds = FaultKind::parse_list("partition,kill,pause", 5).unwrap();
         assert!(refused_kinds(&kinds).is_empty());
-        assert_eq!(packet_kinds(&kinds), "");
-        assert_eq!(
-            packet_kinds(&FaultKind::parse_list("loss,kill", 3).unwrap()),
-            "loss"
-        );
+        assert_eq!(named(&kinds, FaultKind::delays_packets), "");
+        let kinds = FaultKind::parse_list("loss,delay,duplicate,reorder", 3).unwrap();
+        assert_eq!(named(&kinds, FaultKind::delays_packets), "delay, reorder");
     }
 }

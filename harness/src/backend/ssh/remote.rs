@@ -4,7 +4,8 @@
 //! Everything a run puts on a host is named by its run id, so that runs never touch
 //! each other's things and `faultline clean --hosts` can find a dead run's:
 //! - `/tmp/faultline-<id>/<node>/`: `owner` (which controller process runs it),
-//!   `bin/` (the uploaded binary), `log`, `data/`, `pid`, `exit`. Everything is per
+//!   `bin/` (the uploaded binary), `log`, `data/`, `pid`, `exit`, and `clock` (the
+//!   node's libfaketime file, when the test has clock faults). Everything is per
 //!   node, not per host, so that hosts that happen to share a filesystem (or the
 //!   namespace-hosts of the tests) never write the same file;
 //! - iptables chains `FL-<id>-PART`, `FL-<id>-PKT`, `FL-<id>-DUP` and their jumps.
@@ -54,14 +55,46 @@ pub fn chains_from_host(text: &str, run_id: &str) -> String {
 }
 
 /// The node's folders on its host, with the owner record (`<boot id> <pid> <start
-/// time>` of the controller process), failing if the node's folder exists.
-pub fn prepare(run_id: &str, node: &str, owner: &str) -> String {
+/// time>` of the controller process) and, with `clock`, its clock file at offset
+/// zero; failing if the node's folder exists.
+pub fn prepare(run_id: &str, node: &str, owner: &str, clock: bool) -> String {
     let dir = node_dir(run_id, node);
-    format!(
+    let mut s = format!(
         "set -e\n[ ! -e {d} ] || {{ echo 'run id {run_id} is already in use on this host ({dir})' >&2; exit 1; }}\n\
          umask 077\nmkdir -p {d}/bin {d}/data\nprintf '%s\\n' {owner} > {d}/owner\n",
         d = quote(&dir),
         owner = quote(owner),
+    );
+    if clock {
+        // libfaketime runs inside the node, which may not run as root.
+        s.push_str(&format!(
+            "printf '+0\\n' > {f}\nchmod 644 {f}\n",
+            f = quote(&clock_file(run_id, node))
+        ));
+    }
+    s
+}
+
+/// A node's libfaketime file on its host.
+pub fn clock_file(run_id: &str, node: &str) -> String {
+    format!("{}/clock", node_dir(run_id, node))
+}
+
+/// Replaces a node's clock file (`file`, as [`clock_file`] names it) with `text`
+/// atomically, and notes in the node's log the offset and the wall clock the node now
+/// reads (`date` under the same libfaketime) next to the host's real one.
+pub fn write_clock(file: &str, text: &str, lib: &str) -> String {
+    let f = quote(file).into_owned();
+    let offset = text.trim();
+    format!(
+        "f={f}\nd=$(dirname \"$f\")\nprintf '%s\\n' {t} > \"$f.tmp\" && mv \"$f.tmp\" \"$f\" || exit 1\n\
+         skewed=$(env LD_PRELOAD={lib} FAKETIME_TIMESTAMP_FILE=\"$f\" FAKETIME_NO_CACHE=1 date -u +%s.%3N)\n\
+         real=$(date -u +%s.%3N)\n{note}",
+        t = quote(offset),
+        lib = quote(lib),
+        note = note_line_raw(&format!(
+            "\"clock set to {offset} by faultline: the node's wall clock reads $skewed, real time $real\""
+        )),
     )
 }
 
@@ -113,10 +146,12 @@ pub fn start(run_id: &str, node: &str, launch: &RemoteLaunch) -> String {
 
 /// Appends a harness note to the node's log (`$d` is the node's folder).
 fn note_line(msg: &str) -> String {
-    format!(
-        "echo \"[faultline $(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)] \"{} >> \"$d/log\"\n",
-        quote(msg)
-    )
+    note_line_raw(&quote(msg))
+}
+
+/// [`note_line`] of a shell word as it is (quoted by the caller, may expand).
+fn note_line_raw(word: &str) -> String {
+    format!("echo \"[faultline $(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)] \"{word} >> \"$d/log\"\n")
 }
 
 /// A shell test that is true while any process of session `$p` is alive (zombies
@@ -214,8 +249,15 @@ pub fn list_runs() -> String {
 }
 
 /// What a host must have, as problems (one per line; none: ready). `program` is
-/// checked on the host's PATH when it is not uploaded.
-pub fn preflight(run_id: &str, node: &str, needs_iptables: bool, program: Option<&str>) -> String {
+/// checked on the host's PATH when it is not uploaded; with `clock` (the clock kinds
+/// asked for) libfaketime is looked for and printed as `faketime <path>`.
+pub fn preflight(
+    run_id: &str,
+    node: &str,
+    needs_iptables: bool,
+    clock: Option<&str>,
+    program: Option<&str>,
+) -> String {
     let mut s = String::from(
         "if [ \"$(id -u)\" = 0 ]; then echo 'ok root'; elif sudo -n true 2>/dev/null; then echo 'ok sudo'; else echo 'problem: the user is not root and cannot sudo without a password'; fi\n\
          for c in setsid ps kill tail; do command -v $c >/dev/null 2>&1 || echo \"problem: $c is not installed\"; done\n\
@@ -223,6 +265,13 @@ pub fn preflight(run_id: &str, node: &str, needs_iptables: bool, program: Option
     );
     if needs_iptables {
         s.push_str("PATH=$PATH:/usr/sbin:/sbin; for c in iptables iptables-save iptables-restore; do command -v $c >/dev/null 2>&1 || echo \"problem: $c is not installed (partitions need package iptables)\"; done\n");
+    }
+    if let Some(kinds) = clock {
+        s.push_str(&format!(
+            "lib=''; for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 /usr/local/lib/faketime/libfaketime.so.1 /usr/lib64/faketime/libfaketime.so.1; do [ -f \"$f\" ] && {{ lib=$f; break; }}; done\n\
+             if [ -n \"$lib\" ]; then echo \"faketime $lib\"; else echo 'problem: clock faults ({k}) need libfaketime, which is not installed here (apt-get install faketime)'; fi\n",
+            k = kinds.replace('\'', "")
+        ));
     }
     if let Some(p) = program {
         s.push_str(&format!(
@@ -238,9 +287,19 @@ pub fn preflight(run_id: &str, node: &str, needs_iptables: bool, program: Option
     s
 }
 
-/// Prints `netem` when the host's kernel can load netem (packet faults).
+/// Prints `netem` when the host can do faultline's netem recipe (packet faults),
+/// otherwise `none: <why>`. The recipe's qdiscs are tried on the loopback of a
+/// throwaway network namespace (`unshare -n`), so the host's own interfaces are
+/// never touched; without `unshare`, whether the kernel has the module is all it
+/// can tell.
 pub fn netem_probe() -> String {
-    "if [ -d /sys/module/sch_netem ] || modinfo sch_netem >/dev/null 2>&1; then echo netem; else echo none; fi\n"
+    "PATH=$PATH:/usr/sbin:/sbin\n\
+     command -v tc >/dev/null 2>&1 || { echo 'none: tc is not installed (package iproute2)'; exit 0; }\n\
+     if command -v unshare >/dev/null 2>&1; then\n\
+     err=$(unshare -n sh -c 'tc qdisc add dev lo root handle 1: prio bands 4 && tc qdisc add dev lo parent 1:4 handle 40: netem delay 1ms' 2>&1) \
+     && echo netem || echo \"none: the kernel refused a netem qdisc in a throwaway namespace ($(echo $err | head -c 200))\"\n\
+     elif [ -d /sys/module/sch_netem ] || modinfo sch_netem >/dev/null 2>&1; then echo netem\n\
+     else echo 'none: the kernel has no sch_netem module'; fi\n"
         .to_string()
 }
 
@@ -290,11 +349,43 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_write_replaces_the_file_atomically_and_reads_the_clock_under_libfaketime() {
+        assert!(prepare("abc123", "n1", "b 1 2", true)
+            .contains("'+0\\n' > /tmp/faultline-abc123/n1/clock"));
+        assert!(!prepare("abc123", "n1", "b 1 2", false).contains("clock"));
+        let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+        let s = write_clock(&clock_file("abc123", "n1"), "+3600.000\n", lib);
+        assert!(s.starts_with("f=/tmp/faultline-abc123/n1/clock\n"), "{s}");
+        assert!(s.contains("> \"$f.tmp\" && mv \"$f.tmp\" \"$f\""), "{s}");
+        assert!(
+            s.contains(&format!("LD_PRELOAD={lib} FAKETIME_TIMESTAMP_FILE=\"$f\"")),
+            "{s}"
+        );
+        assert!(s.contains("clock set to +3600.000 by faultline"), "{s}");
+    }
+
+    #[test]
+    fn the_netem_probe_answers_netem_or_says_why_not() {
+        // Run here, as root, the machine's own kernel decides which.
+        let out = std::process::Command::new("sh")
+            .args(["-c", &netem_probe()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            text == "netem\n" || (text.starts_with("none: ") && text.lines().count() == 1),
+            "{text:?}"
+        );
+        assert!(!text.contains("syntax error"), "{text:?}");
+    }
+
+    #[test]
     fn every_remote_path_is_scoped_by_the_run_id() {
         assert_eq!(node_dir("abc123", "n2"), "/tmp/faultline-abc123/n2");
         assert!(remove_files("abc123", Some("n1")).contains("rm -rf /tmp/faultline-abc123/n1"));
         assert!(remove_chains(&chain_prefix("abc123")).contains("FL-abc123-"));
-        assert!(prepare("abc123", "n1", "b 1 2").contains("/tmp/faultline-abc123/n1/data"));
+        assert!(prepare("abc123", "n1", "b 1 2", false).contains("/tmp/faultline-abc123/n1/data"));
         assert!(stop_all("abc123", Some("n2"), 1).contains("/tmp/faultline-abc123/n2/pid"));
     }
 }
