@@ -264,9 +264,9 @@ mod optional_text {
     }
 }
 
-#[cfg(test)]
-mod tests;
-
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
+
+#[cfg(test)]
+mod tests;

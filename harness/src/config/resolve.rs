@@ -364,7 +364,6 @@ impl Resolver<'_> {
         Ok(v)
     }
 
-    /// An integer setting in `min..=max`; negative numbers are refused by name.
     /// Spare nodes only serve membership changes: refused without them.
     fn spare_nodes(&self, nodes: usize, nemesis: &[FaultKind]) -> Result<usize> {
         let (a, f) = (self.args.spare_nodes, self.file.spare_nodes);
@@ -390,6 +389,7 @@ impl Resolver<'_> {
         Ok(n)
     }
 
+    /// An integer setting in `min..=max`; negative numbers are refused by name.
     fn count(
         &self,
         flag: Option<i64>,

@@ -15,8 +15,9 @@ use anyhow::{bail, Result};
 const FINAL_ADD_TRIES: u32 = 10;
 
 impl<C: ClusterControl + 'static> Nemesis<C> {
-    /// A membership decision as a fault: adding back the nodes out of the cluster if
-    /// there are any, else removing `nodes` (indices).
+    /// A membership decision as a fault: when nodes are out of the cluster, adding a
+    /// spare that has not joined yet in their place, or with none, adding them back;
+    /// else removing `nodes` (indices of the initial nodes).
     pub(super) fn resolve_membership(&self, nodes: &[usize]) -> Result<Fault> {
         let all = self.all_members();
         if !self.removed.is_empty() {
