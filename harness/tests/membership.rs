@@ -153,6 +153,17 @@ fn a_spare_node_joins_under_its_own_id_with_empty_data_and_the_run_stays_lineari
         v["event"] == "membership-applied" && v["node"] == "n6" && voters.contains(&"n6".into())
     });
     assert!(voter, "n6 never applied a configuration naming it:\n{log}");
+    // The final reads reach the member n6 too; exit 0 above means the eventual check
+    // found its values equal to the others'.
+    let history =
+        parse_jsonl(&std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap()).unwrap();
+    let from_n6 = history
+        .ops
+        .iter()
+        .filter(|o| o.f == "final-read" && o.node.as_deref() == Some("n6"))
+        .filter(|o| o.outcome == checker::history::Outcome::Ok)
+        .count();
+    assert!(from_n6 > 0, "no final read from n6 succeeded");
 }
 
 #[test]

@@ -110,6 +110,14 @@ impl Node {
         SocketAddr::from((self.ip, self.port))
     }
 
+    /// The node as clients address it.
+    pub fn target(&self) -> workloads::client::Target {
+        workloads::client::Target {
+            id: self.id.clone(),
+            url: self.url(),
+        }
+    }
+
     pub fn node_ref(&self) -> NodeRef {
         NodeRef {
             id: self.id.clone(),
@@ -415,13 +423,15 @@ impl Cluster {
 
 impl crate::backend::RunningCluster for Cluster {
     fn targets(&self) -> Vec<workloads::client::Target> {
-        self.nodes()
+        self.nodes().iter().map(Node::target).collect()
+    }
+
+    fn final_targets(&self) -> Vec<workloads::client::Target> {
+        let started = self
+            .spare_nodes()
             .iter()
-            .map(|n| workloads::client::Target {
-                id: n.id.clone(),
-                url: n.url(),
-            })
-            .collect()
+            .filter(|n| self.is_running(&n.id).unwrap_or(false));
+        self.nodes().iter().chain(started).map(Node::target).collect()
     }
 
     /// Waits for the nodes that are running; one that exited on its own is reported
