@@ -119,6 +119,64 @@ fn raft_kv_stays_linearizable_while_members_leave_and_come_back_under_partitions
     assert!(log.contains("--join"), "{log}");
 }
 
+#[test]
+fn a_spare_node_joins_under_its_own_id_with_empty_data_and_the_run_stays_linearizable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, run_dir) = run(dir.path(), "3", "10s", "membership", &["--spare-nodes", "1"]);
+    let results = read_json(&run_dir.join("results.json"));
+    assert_eq!(code, 0, "{:#}", results["checks"]);
+    // The spare is no initial member: the cluster started with n1..n5 only.
+    assert_eq!(
+        results["nemesis"]["membership"]["initial"],
+        serde_json::json!(["n1", "n2", "n3", "n4", "n5"])
+    );
+    let changes = member_sets(&results);
+    let spare_added = changes
+        .iter()
+        .position(|(c, m, ok)| c == "add" && *ok && m.len() == 5 && m.contains(&"n6".into()));
+    let Some(i) = spare_added else {
+        panic!("n6 was never added: {changes:?}")
+    };
+    // The removed node is still out when n6 joins; the final heal brings it back too.
+    assert!(i > 0 && changes[i - 1].0 == "remove", "{changes:?}");
+    let (_, last, _) = changes.last().unwrap();
+    assert_eq!(last.len(), 6, "{changes:?}");
+    // n6 started fresh with --join and applied the configuration that has it as voter.
+    let log = std::fs::read_to_string(run_dir.join("nodes/n6.log")).unwrap();
+    assert!(log.contains("started fresh to join"), "{log}");
+    assert!(log.contains("--join"), "{log}");
+    let voter = log.lines().any(|l| {
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            return false;
+        };
+        let voters = v["voters"].as_array().cloned().unwrap_or_default();
+        v["event"] == "membership-applied" && v["node"] == "n6" && voters.contains(&"n6".into())
+    });
+    assert!(voter, "n6 never applied a configuration naming it:\n{log}");
+    // The final reads reach the member n6 too; exit 0 above means the eventual check
+    // found its values equal to the others'.
+    let history =
+        parse_jsonl(&std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap()).unwrap();
+    let from_n6 = history
+        .ops
+        .iter()
+        .filter(|o| o.f == "final-read" && o.node.as_deref() == Some("n6"))
+        .filter(|o| o.outcome == checker::history::Outcome::Ok)
+        .count();
+    assert!(from_n6 > 0, "no final read from n6 succeeded");
+}
+
+#[test]
+fn spare_nodes_without_the_membership_nemesis_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultline(
+        &["test", "--system", "raft-kv", "--nemesis", "kill", "--spare-nodes", "1"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("--spare-nodes"), "{}", text(&out));
+}
+
 /// Runs `runs` tests of `secs` each with `extra` node arguments and counts the ones
 /// found not linearizable.
 fn detections(runs: u32, secs: u32, nemesis: &str, extra: &[&str]) -> u32 {

@@ -104,6 +104,13 @@ pub trait ClusterControl: Send + Sync {
         no_membership()
     }
 
+    /// Nodes that exist but were never members: not started, not in
+    /// [`nodes`](ClusterControl::nodes). [`add_members`](ClusterControl::add_members)
+    /// may name one, which then starts with empty data and joins under its own id.
+    fn spare_nodes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Adds `nodes` back so that the members are `members`: first makes sure they are
     /// out (asking again to remove them, which must be harmless when they are), then
     /// stops them, wipes their data directories, starts them fresh as nodes waiting to

@@ -1,5 +1,5 @@
 //! The membership nemesis against a fake cluster: it alternates removing members and
-//! adding back those out, counts a failed removal as maybe done, and the final heal
+//! adding back those out (a spare node first, when the cluster has one), counts a failed removal as maybe done, and the final heal
 //! adds back whatever is out.
 
 mod common;
@@ -50,6 +50,49 @@ async fn membership_faults_alternate_removing_and_adding_back_the_same_nodes() {
     assert_eq!(calls.len(), 6, "{calls:?}");
     assert!(calls[0].starts_with("remove-members"), "{calls:?}");
     assert!(calls[1].starts_with("add-members"), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_spare_joins_before_the_removed_node_comes_back_and_stays_a_member() {
+    let mut control = FakeControl::offline(5, None);
+    control.spares = vec!["n6".into()];
+    let control = Arc::new(control);
+    let mut nemesis = Nemesis::new(control.clone());
+    let mut s = schedule(7);
+    let mut next = async |nemesis: &mut Nemesis<FakeControl>| {
+        let fault = nemesis.resolve(&s.next_decision()).await.unwrap();
+        nemesis.start(&fault).await.unwrap();
+        nemesis.stop(&fault).await.unwrap();
+        let Fault::Membership {
+            change,
+            nodes,
+            members,
+        } = fault
+        else {
+            panic!("not a membership fault: {fault:?}")
+        };
+        (change, nodes, members)
+    };
+    let (change, out, _) = next(&mut nemesis).await;
+    assert_eq!(change, MembershipChange::Remove);
+    // The spare joins in place of the nodes out, which stay out.
+    let (change, nodes, members) = next(&mut nemesis).await;
+    assert_eq!((change, nodes), (MembershipChange::Add, vec!["n6".into()]));
+    assert!(members.contains(&"n6".into()), "{members:?}");
+    assert!(out.iter().all(|n| !members.contains(n)), "{members:?}");
+    assert!(!nemesis.is_healthy(), "the removed nodes are still out");
+    // With no spare left, the nodes out come back, n6 staying a member.
+    let (change, nodes, members) = next(&mut nemesis).await;
+    assert_eq!((change, &nodes), (MembershipChange::Add, &out));
+    assert_eq!(members.len(), 6, "{members:?}");
+    let (change, nodes, members) = next(&mut nemesis).await;
+    assert_eq!(change, MembershipChange::Remove);
+    assert!(!nodes.contains(&"n6".into()) && members.contains(&"n6".into()));
+    // The final heal adds the nodes out back, into a membership that keeps n6.
+    nemesis.heal_all().await.unwrap();
+    let calls = control.calls();
+    let last = calls.last().unwrap();
+    assert!(last.starts_with("add-members") && last.contains("n6"), "{calls:?}");
 }
 
 #[tokio::test]

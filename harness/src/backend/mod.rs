@@ -27,6 +27,11 @@ pub struct NodeExit {
 pub trait RunningCluster: ClusterControl + 'static {
     /// Where clients send requests, one per node, in node order.
     fn targets(&self) -> Vec<Target>;
+    /// Where the final reads go: the targets, and the spare nodes a membership change
+    /// started (`--spare-nodes`), so that the checks see what they converged to.
+    fn final_targets(&self) -> Vec<Target> {
+        self.targets()
+    }
     /// Waits until every node that is running is ready again after the final heal.
     fn wait_recovered(&self, timeout: Duration) -> impl Future<Output = Result<()>> + Send;
     /// Nodes whose process ended on its own and was not restarted.

@@ -23,6 +23,8 @@ pub struct TestFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_args: Option<Vec<String>>,
     pub nodes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spare_nodes: Option<i64>,
     pub workload: Option<String>,
     pub concurrency: Option<i64>,
     pub sessions: Option<String>,
@@ -148,6 +150,7 @@ impl TestFile {
             // the workload's defaults: an empty list is refused on reading.
             check: (!c.checks.is_empty())
                 .then(|| StringList::Many(c.checks.iter().map(|k| k.to_string()).collect())),
+            spare_nodes: (c.spare_nodes > 0).then_some(c.spare_nodes as i64),
             all_keys: c.all_keys.then_some(true),
             lazyfs: c.lazyfs.then_some(true),
             seed: Some(c.seed as i64),

@@ -26,6 +26,11 @@ pub struct TestArgs {
     /// Number of nodes.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub nodes: Option<i64>,
+    /// Spare nodes: namespaces made and addressed but not started, not initial
+    /// members and not client targets; `--nemesis membership` adds one under its new
+    /// id (empty data, the system's `join` command) before it adds back a removed node.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub spare_nodes: Option<i64>,
     /// The workload: register, cas-register, append, set, counter, bank (cl-bank
     /// only), unique-ids, pn-counter (counter with decrements), or the transactional
     /// txn-append and txn-register (postgres, client adapters and Maelstrom nodes);

@@ -72,6 +72,9 @@ pub struct TestConfig {
     pub system: String,
     pub system_args: Vec<String>,
     pub nodes: usize,
+    /// Nodes made but not started, for membership changes to add (`--spare-nodes`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spare_nodes: usize,
     pub workload: Workload,
     pub concurrency: usize,
     /// How client processes pick nodes (sticky in test files written before it).
@@ -259,6 +262,10 @@ mod optional_text {
             .map(|t| t.parse().map_err(serde::de::Error::custom))
             .transpose()
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -93,6 +93,7 @@ impl Resolver<'_> {
             def::WORKLOAD,
         )?;
         let (nemesis, nemesis_left_out) = self.nemesis(&spec, nodes)?;
+        let spare_nodes = self.spare_nodes(nodes, &nemesis)?;
         let t = self.timings(!nemesis.is_empty())?;
         let lazyfs = self.args.lazyfs
             || self.file.lazyfs.unwrap_or(false)
@@ -114,6 +115,7 @@ impl Resolver<'_> {
             system,
             system_args,
             nodes,
+            spare_nodes,
             workload,
             concurrency: self.count(
                 a.concurrency,
@@ -362,6 +364,31 @@ impl Resolver<'_> {
             v.extend(["--appendfsync".to_string(), policy]);
         }
         Ok(v)
+    }
+
+    /// Spare nodes only serve membership changes: refused without them.
+    fn spare_nodes(&self, nodes: usize, nemesis: &[FaultKind]) -> Result<usize> {
+        let (a, f) = (self.args.spare_nodes, self.file.spare_nodes);
+        let n = self.count(a, f, "spare-nodes", 0, 0, 253 - nodes)?;
+        let membership = nemesis
+            .iter()
+            .any(|k| k.parts().contains(&FaultKind::Membership));
+        let ssh = self.args.hosts.is_some() || self.file.hosts.is_some();
+        if n > 0 && ssh {
+            return Err(self.o.error(
+                a.is_some(),
+                "spare-nodes",
+                "is not supported on ssh hosts (only on the local namespaces)",
+            ));
+        }
+        if n > 0 && !membership {
+            return Err(self.o.error(
+                a.is_some(),
+                "spare-nodes",
+                "needs --nemesis membership (only a membership change starts a spare)",
+            ));
+        }
+        Ok(n)
     }
 
     /// An integer setting in `min..=max`; negative numbers are refused by name.

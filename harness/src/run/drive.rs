@@ -268,7 +268,7 @@ impl<C: RunningCluster> Drive<'_, C> {
         let crashed = self.cluster.exited_nodes();
         let targets: Vec<Target> = self
             .cluster
-            .targets()
+            .final_targets()
             .into_iter()
             .filter(|t| !crashed.iter().any(|c| c.node == t.id))
             .collect();

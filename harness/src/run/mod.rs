@@ -99,6 +99,7 @@ pub async fn run_real(
         options.run_id = run_id;
         options.clock_faults = clock_faults;
         options.lazyfs = lazyfs;
+        options.spare_nodes = config.spare_nodes;
         // This runner handles Ctrl-C itself, to heal, tear down and keep the history.
         options.handle_signals = false;
         Cluster::start(options).await

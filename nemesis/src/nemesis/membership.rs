@@ -1,7 +1,8 @@
 //! Membership changes through the cluster control: nodes leave the cluster through
 //! the system's own admin interface and come back later as fresh nodes (empty data).
 //! The nemesis alternates: when every node is a member it removes some, otherwise it
-//! adds back those out.
+//! adds a spare node the cluster has not used yet (under its own id), or, with none
+//! left, adds back those out.
 
 use super::Nemesis;
 use crate::control::ClusterControl;
@@ -14,21 +15,34 @@ use anyhow::{bail, Result};
 const FINAL_ADD_TRIES: u32 = 10;
 
 impl<C: ClusterControl + 'static> Nemesis<C> {
-    /// A membership decision as a fault: adding back the nodes out of the cluster if
-    /// there are any, else removing `nodes` (indices).
+    /// A membership decision as a fault: when nodes are out of the cluster, adding a
+    /// spare that has not joined yet in their place, or with none, adding them back;
+    /// else removing `nodes` (indices of the initial nodes).
     pub(super) fn resolve_membership(&self, nodes: &[usize]) -> Result<Fault> {
-        let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
+        let all = self.all_members();
         if !self.removed.is_empty() {
+            if let Some(spare) = self.unused_spare() {
+                let mut members: Vec<String> = all
+                    .into_iter()
+                    .filter(|m| !self.removed.contains(m))
+                    .collect();
+                members.push(spare.clone());
+                return Ok(Fault::Membership {
+                    change: MembershipChange::Add,
+                    nodes: vec![spare],
+                    members,
+                });
+            }
             return Ok(Fault::Membership {
                 change: MembershipChange::Add,
                 nodes: self.removed.iter().cloned().collect(),
                 members: all,
             });
         }
-        if nodes.iter().any(|i| *i >= all.len()) {
-            bail!("decision names a node index beyond the {} nodes", all.len());
+        if nodes.iter().any(|i| *i >= self.nodes.len()) {
+            bail!("decision names a node index beyond the {} nodes", self.nodes.len());
         }
-        let out: Vec<String> = nodes.iter().map(|i| all[*i].clone()).collect();
+        let out: Vec<String> = nodes.iter().map(|i| self.name(*i)).collect();
         Ok(Fault::Membership {
             change: MembershipChange::Remove,
             members: all.into_iter().filter(|n| !out.contains(n)).collect(),
@@ -54,7 +68,9 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             return None;
         };
         let n = self.nodes.len();
-        if !self.removed.is_empty() || n < 5 || n.is_multiple_of(2) {
+        // A joined spare is on neither side of the split: the shape no longer holds.
+        let spare_in = !self.joined.is_empty();
+        if !self.removed.is_empty() || spare_in || n < 5 || n.is_multiple_of(2) {
             return None;
         }
         let leader_id = self.control.leader().await?;
@@ -96,8 +112,11 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         nodes: &[String],
         members: &[String],
     ) -> Result<()> {
+        let spares = self.control.spare_nodes();
         for n in nodes {
-            self.node(n)?;
+            if !spares.contains(n) {
+                self.node(n)?;
+            }
         }
         match change {
             MembershipChange::Remove => {
@@ -108,6 +127,9 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 self.control.add_members(nodes, members).await?;
                 // A fresh process replaces whatever was killed or paused.
                 for n in nodes {
+                    if spares.contains(n) && !self.joined.contains(n) {
+                        self.joined.push(n.clone());
+                    }
                     self.removed.remove(n);
                     self.killed.remove(n);
                     self.paused.remove(n);
@@ -122,7 +144,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     /// election after a partition heals), so a refusal is retried, for up to
     /// [`FINAL_ADD_TRIES`] seconds.
     pub(super) async fn add_back_removed(&mut self) -> Result<()> {
-        let all: Vec<String> = self.nodes.iter().map(|n| n.id.clone()).collect();
+        let all = self.all_members();
         let mut tries = 0;
         loop {
             if self.removed.is_empty() {
@@ -141,5 +163,19 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 }
             }
         }
+    }
+
+    /// Every node that is a member when none is out: the initial nodes and the spares
+    /// added.
+    fn all_members(&self) -> Vec<String> {
+        let initial = self.nodes.iter().map(|n| n.id.clone());
+        initial.chain(self.joined.iter().cloned()).collect()
+    }
+
+    /// The first spare node no change has added yet (one whose addition failed is
+    /// tried again: the addition wipes and restarts it).
+    fn unused_spare(&self) -> Option<String> {
+        let spares = self.control.spare_nodes();
+        spares.into_iter().find(|s| !self.joined.contains(s))
     }
 }

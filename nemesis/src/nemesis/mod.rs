@@ -65,6 +65,9 @@ pub struct Nemesis<C: ClusterControl + 'static> {
     /// Nodes out of the cluster, or maybe out (a removal that failed may have
     /// happened): the next membership change adds them back.
     removed: BTreeSet<String>,
+    /// Spare nodes a membership change added: members from then on (never removed,
+    /// and no other fault acts on them).
+    joined: Vec<String>,
     /// Clock offsets in force (ms), by node, with the file that sets them.
     clocks: BTreeMap<String, (PathBuf, i64)>,
     strobe: Option<(Strobe, Vec<String>)>,
@@ -89,6 +92,7 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             killed: BTreeSet::new(),
             paused: BTreeSet::new(),
             removed: BTreeSet::new(),
+            joined: Vec::new(),
             clocks: BTreeMap::new(),
             strobe: None,
             packets: Vec::new(),

@@ -237,6 +237,8 @@ pub struct FakeControl {
     pub fail: Mutex<Vec<String>>,
     pub clock_dir: Option<PathBuf>,
     pub running: Mutex<BTreeMap<String, &'static str>>,
+    /// What `spare_nodes` answers.
+    pub spares: Vec<String>,
 }
 
 impl FakeControl {
@@ -249,6 +251,7 @@ impl FakeControl {
             fail: Mutex::new(Vec::new()),
             clock_dir,
             running: Mutex::new(running),
+            spares: Vec::new(),
         }
     }
 
@@ -287,6 +290,10 @@ impl FakeControl {
 impl ClusterControl for FakeControl {
     fn nodes(&self) -> Vec<NodeRef> {
         self.nodes.clone()
+    }
+
+    fn spare_nodes(&self) -> Vec<String> {
+        self.spares.clone()
     }
     fn kill(&self, node: &str) -> Result<()> {
         self.record("kill", node, Some("dead"))

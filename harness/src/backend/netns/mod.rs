@@ -45,6 +45,10 @@ pub struct ClusterOptions {
     /// 6 lowercase letters or digits; names every object of the run.
     pub run_id: String,
     pub node_count: usize,
+    /// Nodes after the initial members whose namespaces, addresses and data
+    /// directories exist but which are not started: a membership change adds them
+    /// under their own ids (`membership` module). Not in [`Cluster::nodes`].
+    pub spare_nodes: usize,
     pub system: SystemSpec,
     /// Where logs, data directories and clock files go.
     pub run_dir: PathBuf,
@@ -70,6 +74,7 @@ impl ClusterOptions {
         ClusterOptions {
             run_id: naming::new_run_id(),
             node_count,
+            spare_nodes: 0,
             system,
             run_dir: run_dir.into(),
             clock_faults: false,
@@ -105,6 +110,14 @@ impl Node {
         SocketAddr::from((self.ip, self.port))
     }
 
+    /// The node as clients address it.
+    pub fn target(&self) -> workloads::client::Target {
+        workloads::client::Target {
+            id: self.id.clone(),
+            url: self.url(),
+        }
+    }
+
     pub fn node_ref(&self) -> NodeRef {
         NodeRef {
             id: self.id.clone(),
@@ -125,7 +138,10 @@ struct Inner {
     system: SystemSpec,
     run_dir: PathBuf,
     octet: u8,
+    /// The initial members, then the spares.
     nodes: Vec<Node>,
+    /// How many of `nodes` are initial members (started at setup).
+    initial: usize,
     /// Per node, in the order of `nodes`.
     procs: Vec<Mutex<NodeProcess>>,
     launches: Vec<(Launch, Launch)>,
@@ -160,7 +176,7 @@ impl Cluster {
         };
         let run_id = opts.run_id.clone();
         let names = RunNames::new(&run_id);
-        let ids = naming::node_ids(opts.node_count);
+        let ids = naming::node_ids(opts.node_count + opts.spare_nodes);
         let state_path = RunState::path_of(&run_id);
         if state_path.exists() || network::netns_exists(&names.switch_netns()) {
             bail!(
@@ -175,7 +191,7 @@ impl Cluster {
             &names,
             &run_dir,
             claim.octet,
-            &ids,
+            (&ids, opts.node_count),
             faketime_lib.as_deref(),
             opts.lazyfs,
         )?;
@@ -192,6 +208,7 @@ impl Cluster {
                 .map(|_| Mutex::new(NodeProcess::default()))
                 .collect(),
             nodes: plan.nodes,
+            initial: opts.node_count,
             launches: plan.launches,
             clock_files: plan.clock_files,
             lazyfs: lazyfs_bin,
@@ -277,8 +294,14 @@ impl Cluster {
         &self.inner.run_id
     }
 
+    /// The initial members (the nodes started with the cluster).
     pub fn nodes(&self) -> &[Node] {
-        &self.inner.nodes
+        &self.inner.nodes[..self.inner.initial]
+    }
+
+    /// The spare nodes, not started until a membership change adds them.
+    pub fn spare_nodes(&self) -> &[Node] {
+        &self.inner.nodes[self.inner.initial..]
     }
 
     pub fn node(&self, id: &str) -> Result<&Node> {
@@ -400,13 +423,15 @@ impl Cluster {
 
 impl crate::backend::RunningCluster for Cluster {
     fn targets(&self) -> Vec<workloads::client::Target> {
-        self.nodes()
+        self.nodes().iter().map(Node::target).collect()
+    }
+
+    fn final_targets(&self) -> Vec<workloads::client::Target> {
+        let started = self
+            .spare_nodes()
             .iter()
-            .map(|n| workloads::client::Target {
-                id: n.id.clone(),
-                url: n.url(),
-            })
-            .collect()
+            .filter(|n| self.is_running(&n.id).unwrap_or(false));
+        self.nodes().iter().chain(started).map(Node::target).collect()
     }
 
     /// Waits for the nodes that are running; one that exited on its own is reported
@@ -465,7 +490,11 @@ impl Drop for Cluster {
 
 impl ClusterControl for Cluster {
     fn nodes(&self) -> Vec<NodeRef> {
-        self.inner.nodes.iter().map(Node::node_ref).collect()
+        Cluster::nodes(self).iter().map(Node::node_ref).collect()
+    }
+
+    fn spare_nodes(&self) -> Vec<String> {
+        Cluster::spare_nodes(self).iter().map(|n| n.id.clone()).collect()
     }
 
     fn kill(&self, node: &str) -> Result<()> {
@@ -692,15 +721,18 @@ fn plan_nodes(
     names: &RunNames,
     run_dir: &Path,
     octet: u8,
-    ids: &[String],
+    (ids, initial): (&[String], usize),
     faketime_lib: Option<&Path>,
     lazyfs: bool,
 ) -> Result<NodePlan> {
-    let members: Vec<(String, Ipv4Addr)> = ids
+    let all: Vec<(String, Ipv4Addr)> = ids
         .iter()
         .enumerate()
         .map(|(i, id)| (id.clone(), network::subnet_ip(octet, i as u8 + 1)))
         .collect();
+    // `{peers}` and the like name the initial members only: a spare is no member
+    // until a change adds it (and then starts with the membership after it).
+    let members = &all[..initial];
     let mut nodes = Vec::new();
     let mut launches = Vec::new();
     let mut clock_files = faketime_lib.map(|_| Vec::new());
@@ -710,7 +742,7 @@ fn plan_nodes(
             .clone()
             .unwrap_or_else(|| data_dir.to_path_buf())
     };
-    for (i, (id, ip)) in members.iter().enumerate() {
+    for (i, (id, ip)) in all.iter().enumerate() {
         // On a lazy filesystem the node works in the mount; `data/<id>` behind it
         // holds what is durable.
         let data_dir = run_dir.join(if lazyfs { "mnt" } else { "data" }).join(id);
@@ -729,7 +761,7 @@ fn plan_nodes(
             index: i + 1,
             ip: *ip,
             data_dir: &data_dir,
-            members: &members,
+            members,
         };
         let mut extra_env = Vec::new();
         if let (Some(lib), Some(files)) = (faketime_lib, clock_files.as_mut()) {
@@ -823,6 +855,9 @@ impl Inner {
             self.check_live()?;
             if let Some(bin) = &self.lazyfs {
                 self.mount_lazyfs(bin, node)?;
+            }
+            if i >= self.initial {
+                continue; // a spare starts when a change adds it
             }
             let child = process::spawn(&self.launches[i].0)?;
             self.record_pid(&node.id, child.id() as i32);
