@@ -57,7 +57,9 @@ if [ ! -f "$pg/PG_VERSION" ]; then
     done
   fi
 fi
-exec setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$pg" -c "listen_addresses=$ip" -c "port=$port" -c "unix_socket_directories=$dir"
+# No Unix socket: everything reaches the server over TCP, and a socket in a deep
+# results folder (a campaign's) passes the 107-byte limit of its path and stops it.
+exec setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$pg" -c "listen_addresses=$ip" -c "port=$port" -c "unix_socket_directories="
 "#;
 
 /// One PostgreSQL server per node, started by a small `sh` wrapper.
