@@ -122,7 +122,13 @@ fn raft_kv_stays_linearizable_while_members_leave_and_come_back_under_partitions
 #[test]
 fn a_spare_node_joins_under_its_own_id_with_empty_data_and_the_run_stays_linearizable() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, run_dir) = run(dir.path(), "3", "10s", "membership", &["--spare-nodes", "1"]);
+    let (code, run_dir) = run(
+        dir.path(),
+        "3",
+        "10s",
+        "membership",
+        &["--spare-nodes", "1"],
+    );
     let results = read_json(&run_dir.join("results.json"));
     assert_eq!(code, 0, "{:#}", results["checks"]);
     // The spare is no initial member: the cluster started with n1..n5 only.
@@ -170,7 +176,15 @@ fn a_spare_node_joins_under_its_own_id_with_empty_data_and_the_run_stays_lineari
 fn spare_nodes_without_the_membership_nemesis_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = faultline(
-        &["test", "--system", "raft-kv", "--nemesis", "kill", "--spare-nodes", "1"],
+        &[
+            "test",
+            "--system",
+            "raft-kv",
+            "--nemesis",
+            "kill",
+            "--spare-nodes",
+            "1",
+        ],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));

@@ -92,7 +92,10 @@ async fn a_spare_joins_before_the_removed_node_comes_back_and_stays_a_member() {
     nemesis.heal_all().await.unwrap();
     let calls = control.calls();
     let last = calls.last().unwrap();
-    assert!(last.starts_with("add-members") && last.contains("n6"), "{calls:?}");
+    assert!(
+        last.starts_with("add-members") && last.contains("n6"),
+        "{calls:?}"
+    );
 }
 
 #[tokio::test]

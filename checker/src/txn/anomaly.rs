@@ -203,10 +203,16 @@ impl AnomalyKind {
             },
             AnomalyKind::G1a | AnomalyKind::G1b | AnomalyKind::DirtyUpdate => &[ReadCommitted],
             AnomalyKind::LostUpdate => &[RepeatableRead, SnapshotIsolation],
-            AnomalyKind::InternalInconsistency
-            | AnomalyKind::DuplicateElements
-            | AnomalyKind::GarbageRead
-            | AnomalyKind::IncompatibleOrder => &[ReadUncommitted],
+            // As Elle (after Cerone): a transaction that does not see its own
+            // earlier reads and writes breaks snapshot isolation and serializability,
+            // but read committed lets each statement see newer commits, and
+            // repeatable read (Adya's PL-2.99) says nothing of it.
+            AnomalyKind::InternalInconsistency => &[SnapshotIsolation, Serializable],
+            // Two reads no single version order can explain: one of them read
+            // state that was never committed in that order, a dirty read (G1a),
+            // as Elle reads it.
+            AnomalyKind::IncompatibleOrder => &[ReadCommitted],
+            AnomalyKind::DuplicateElements | AnomalyKind::GarbageRead => &[ReadUncommitted],
         }
     }
 
@@ -247,6 +253,17 @@ mod tests {
         assert!(out.contains(&Serializable) && out.contains(&StrictSerializable));
         assert!(!out.contains(&SnapshotIsolation));
         assert_eq!(weakest, vec![RepeatableRead]);
+    }
+
+    #[test]
+    fn an_internal_inconsistency_rules_out_snapshot_isolation_and_serializable_but_not_read_committed(
+    ) {
+        let (out, weakest) = ruled_out([AnomalyKind::InternalInconsistency]);
+        assert!(out.contains(&SnapshotIsolation) && out.contains(&Serializable));
+        assert!(!out.contains(&ReadCommitted) && !out.contains(&RepeatableRead));
+        assert_eq!(weakest, vec![SnapshotIsolation, Serializable]);
+        let (_, weakest) = ruled_out([AnomalyKind::IncompatibleOrder]);
+        assert_eq!(weakest, vec![ReadCommitted]);
     }
 
     #[test]

@@ -257,7 +257,7 @@ fn reads_that_are_not_prefixes_of_each_other_are_incompatible_orders() {
         (3, "ok", json!([["r", 1, [2, 1]]])),
     ]));
     assert_eq!(kinds(&r), vec!["incompatible-order"]);
-    assert_eq!(r.weakest_ruled_out, vec![ReadUncommitted]);
+    assert_eq!(r.weakest_ruled_out, vec![ReadCommitted]);
 }
 
 #[test]

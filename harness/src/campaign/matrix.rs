@@ -128,18 +128,34 @@ pub struct Row {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub median_detect_s: Option<f64>,
     /// The strongest model of the chain (linearizable, sequential, the four session
-    /// guarantees, eventual) held in every run of the row; `none` when none was.
+    /// guarantees, eventual) held in every run of the row, or for transactional rows
+    /// the strongest isolation models held; `none` when none was.
     pub strongest: String,
 }
 
-/// The strongest model of the chain held in every run: the four session guarantees
-/// count as one step, `session`.
+/// The strongest model held in every run: of the chain linearizable, sequential,
+/// session (the four guarantees as one step), eventual; or, where a row judged
+/// isolation, the isolation models held that no other held one implies (snapshot
+/// isolation and repeatable read are not comparable, so both may be named).
 fn strongest(runs: u32, cells: &[(Model, Cell)]) -> String {
     let held = |m: Model| {
         cells
             .iter()
             .any(|(x, c)| *x == m && runs > 0 && c.held == runs)
     };
+    let isolation: Vec<Model> = Model::ALL
+        .iter()
+        .copied()
+        .filter(|m| m.isolation().is_some() && held(*m))
+        .collect();
+    let strongest_isolation: Vec<&str> = isolation
+        .iter()
+        .filter(|m| !isolation.iter().any(|o| o.implies().contains(m)))
+        .map(|m| m.name())
+        .collect();
+    if !strongest_isolation.is_empty() {
+        return strongest_isolation.join(", ");
+    }
     if held(Model::Linearizable) {
         "linearizable"
     } else if held(Model::Sequential) {
@@ -402,6 +418,38 @@ mod tests {
                 first_violation_s: t,
             }],
         }
+    }
+
+    #[test]
+    fn a_transactional_row_names_the_strongest_isolation_models_held() {
+        let cell = |held: u32| Cell {
+            runs: 3,
+            held,
+            broken: 3 - held,
+            ..Default::default()
+        };
+        let cells = |held: &[Model]| -> Vec<(Model, Cell)> {
+            Model::ALL
+                .iter()
+                .filter(|m| m.isolation().is_some())
+                .map(|m| (*m, cell(if held.contains(m) { 3 } else { 2 })))
+                .collect()
+        };
+        use Model::*;
+        let si = [SnapshotIsolation, ReadCommitted, ReadUncommitted];
+        assert_eq!(strongest(3, &cells(&si)), "snapshot-isolation");
+        let both = [
+            Serializable,
+            SnapshotIsolation,
+            RepeatableRead,
+            ReadCommitted,
+            ReadUncommitted,
+        ];
+        assert_eq!(
+            strongest(3, &cells(&both)),
+            "serializable, snapshot-isolation"
+        );
+        assert_eq!(strongest(3, &cells(&[])), "none");
     }
 
     #[test]

@@ -362,7 +362,11 @@ mod shipped {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
         plans.sort();
-        assert!(plans.len() >= 6, "the plans in {}: {plans:?}", campaigns.display());
+        assert!(
+            plans.len() >= 6,
+            "the plans in {}: {plans:?}",
+            campaigns.display()
+        );
         for path in plans {
             let name = path.file_stem().unwrap().to_str().unwrap().to_string();
             let plan = Plan::read(&path).unwrap();

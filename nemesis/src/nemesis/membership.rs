@@ -40,7 +40,10 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
             });
         }
         if nodes.iter().any(|i| *i >= self.nodes.len()) {
-            bail!("decision names a node index beyond the {} nodes", self.nodes.len());
+            bail!(
+                "decision names a node index beyond the {} nodes",
+                self.nodes.len()
+            );
         }
         let out: Vec<String> = nodes.iter().map(|i| self.name(*i)).collect();
         Ok(Fault::Membership {

@@ -431,7 +431,11 @@ impl crate::backend::RunningCluster for Cluster {
             .spare_nodes()
             .iter()
             .filter(|n| self.is_running(&n.id).unwrap_or(false));
-        self.nodes().iter().chain(started).map(Node::target).collect()
+        self.nodes()
+            .iter()
+            .chain(started)
+            .map(Node::target)
+            .collect()
     }
 
     /// Waits for the nodes that are running; one that exited on its own is reported
@@ -494,7 +498,10 @@ impl ClusterControl for Cluster {
     }
 
     fn spare_nodes(&self) -> Vec<String> {
-        Cluster::spare_nodes(self).iter().map(|n| n.id.clone()).collect()
+        Cluster::spare_nodes(self)
+            .iter()
+            .map(|n| n.id.clone())
+            .collect()
     }
 
     fn kill(&self, node: &str) -> Result<()> {
