@@ -19,6 +19,7 @@ impl Adapter for Maelstrom {
             settings.workload,
             settings.timeout,
             settings.maelstrom,
+            settings.seed,
         )))
     }
 

@@ -106,6 +106,8 @@ pub struct ClientSettings {
     pub adapter: Option<AdapterCommand>,
     /// Maelstrom only: broadcast's topology and how seq-kv and lww-kv behave.
     pub maelstrom: MaelstromOptions,
+    /// The run's seed, for a protocol's own random choices (Maelstrom's services).
+    pub seed: u64,
 }
 
 /// One client protocol.
@@ -189,6 +191,7 @@ mod tests {
                 settings: Default::default(),
             }),
             maelstrom: MaelstromOptions::default(),
+            seed: 1,
         }
     }
 

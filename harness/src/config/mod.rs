@@ -185,6 +185,7 @@ impl TestConfig {
             isolation: self.isolation,
             workload: self.workload,
             adapter: None,
+            seed: self.seed,
         }
     }
 

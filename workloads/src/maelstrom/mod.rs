@@ -42,8 +42,8 @@ const CONTROLLER_OCTET: u8 = 254;
 /// Where the relays send their statistics.
 const STATS_DEST: &str = "faultline";
 
-/// The services' random choices (which stale state seq-kv serves, when lww-kv
-/// syncs): fixed, since real timing decides far more of a run than they do.
+/// Mixed into the run's seed for the services' random choices (which stale state
+/// seq-kv serves, when lww-kv syncs), so they differ from the workload's draws.
 const SERVICES_SEED: u64 = 0x6d61_656c;
 
 /// The `src` of the harness's own messages to nodes (topology); their replies are
@@ -65,6 +65,9 @@ pub struct MaelstromFactory {
     workload: Workload,
     timeout: Duration,
     options: MaelstromOptions,
+    /// The run's seed: the services draw from it, so another seed explores other
+    /// stale states and the same seed repeats the same choices.
+    seed: u64,
     board: OnceLock<Arc<Switchboard>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -85,11 +88,13 @@ impl MaelstromFactory {
         workload: Workload,
         timeout: Duration,
         options: MaelstromOptions,
+        seed: u64,
     ) -> MaelstromFactory {
         MaelstromFactory {
             workload,
             timeout,
             options,
+            seed,
             board: OnceLock::new(),
             tasks: Mutex::new(Vec::new()),
         }
@@ -170,7 +175,7 @@ impl ClientFactory for MaelstromFactory {
             next_msg: AtomicU64::new(1),
             services: Mutex::new(services::Services::new(
                 self.options.kv_services,
-                SERVICES_SEED,
+                self.seed ^ SERVICES_SEED,
             )),
             stats: Mutex::default(),
         });

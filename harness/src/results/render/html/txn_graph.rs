@@ -29,17 +29,12 @@ pub fn section(checks: &[CheckResult]) -> String {
          <b style=\"color:#8e44ad\">realtime</b> (dotted).</p>\n",
     );
     for (c, r) in reports {
-        let _ = write!(
+        // The summary already names the anomalies and every model they rule out.
+        let _ = writeln!(
             out,
-            "<h3>{}: {}</h3>\n<p>Rules out {}.</p>\n",
+            "<h3>{}: {}</h3>",
             esc(&c.name.to_string()),
-            esc(&c.summary),
-            esc(&r
-                .ruled_out
-                .iter()
-                .map(|m| m.name())
-                .collect::<Vec<_>>()
-                .join(", "))
+            esc(&c.summary)
         );
         for a in &r.anomalies {
             out.push_str(&anomaly(a));
