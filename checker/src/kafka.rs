@@ -17,7 +17,9 @@
 //!   below the offset it asked from;
 //! - **lost writes**: an acknowledged send that no poll ever returned although a poll
 //!   invoked after the send completed asked from at or below its offset and returned
-//!   a higher one (it skipped the message);
+//!   a higher one (it skipped the message); or one missing from every final poll
+//!   of its log (`final-poll`: each node's whole log after the final heal), even if
+//!   an earlier poll returned it;
 //! - **committed offsets going backwards**: a `list_committed_offsets` returning, for
 //!   a key, less than a commit acknowledged before it was invoked, or less than a
 //!   list that completed before it was invoked (committing is "processed up to", so
@@ -31,6 +33,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const SEND_F: &str = "send";
 pub const POLL_F: &str = "poll";
+/// A poll of every log from offset 0 on each node after the final heal, repeated
+/// until the node had no more: a poll whose messages are the whole log.
+pub const FINAL_POLL_F: &str = "final-poll";
 pub const COMMIT_F: &str = "commit_offsets";
 pub const LIST_F: &str = "list_committed_offsets";
 
@@ -52,6 +57,7 @@ pub struct KafkaReport {
     pub verdict: Verdict,
     pub sends_acknowledged: u64,
     pub polls_acknowledged: u64,
+    pub final_polls_acknowledged: u64,
     pub commits_acknowledged: u64,
     pub lists_acknowledged: u64,
     /// Anomalies by kind (`inconsistent-offsets`, `duplicates`, `nonmonotonic-polls`,
@@ -110,6 +116,9 @@ struct Observed {
     of: HashMap<String, Places>,
     /// Messages some poll returned.
     polled: BTreeSet<String>,
+    /// Per log, the messages final polls returned (a log no final poll read is
+    /// absent).
+    finals: HashMap<String, BTreeSet<String>>,
 }
 
 impl Observed {
@@ -142,6 +151,7 @@ pub fn check_kafka(history: &History) -> KafkaReport {
         verdict: Verdict::Valid,
         sends_acknowledged: 0,
         polls_acknowledged: 0,
+        final_polls_acknowledged: 0,
         commits_acknowledged: 0,
         lists_acknowledged: 0,
         counts: BTreeMap::new(),
@@ -163,6 +173,11 @@ pub fn check_kafka(history: &History) -> KafkaReport {
             POLL_F => {
                 r.polls_acknowledged += 1;
                 poll(&mut r, &mut seen, &mut polls, op);
+            }
+            FINAL_POLL_F => {
+                r.final_polls_acknowledged += 1;
+                poll(&mut r, &mut seen, &mut polls, op);
+                final_poll(&mut seen, op);
             }
             COMMIT_F => r.commits_acknowledged += 1,
             LIST_F => r.lists_acknowledged += 1,
@@ -225,6 +240,15 @@ fn poll(
     }
 }
 
+/// Records what a final poll found in each log it read.
+fn final_poll(seen: &mut Observed, op: &Operation) {
+    for (key, _) in offsets(&op.output["from"]) {
+        let got = op.output["msgs"].get(&key).map(entries).unwrap_or_default();
+        let finals = seen.finals.entry(key).or_default();
+        finals.extend(got.iter().map(|(_, m)| m.to_string()));
+    }
+}
+
 /// An offset holding two messages; a message at two offsets.
 fn offsets_and_duplicates(r: &mut KafkaReport, seen: &Observed) {
     for ((key, offset), msgs) in &seen.at {
@@ -261,7 +285,8 @@ fn offsets_and_duplicates(r: &mut KafkaReport, seen: &Observed) {
     }
 }
 
-/// Acknowledged sends that a later poll skipped and no poll ever returned.
+/// Acknowledged sends missing from every final poll of their log, or that a later
+/// poll skipped and no poll ever returned.
 fn lost_writes(
     r: &mut KafkaReport,
     seen: &Observed,
@@ -277,10 +302,25 @@ fn lost_writes(
         else {
             continue;
         };
-        if seen.polled.contains(&send.input.to_string()) {
+        let key = key_text(key);
+        let msg = send.input.to_string();
+        if seen.finals.get(&key).is_some_and(|f| !f.contains(&msg)) {
+            r.found(
+                "lost-writes",
+                KafkaAnomaly {
+                    key,
+                    offset,
+                    what: format!(
+                        "message {msg} acknowledged at offset {offset}, missing from every final poll of its log"
+                    ),
+                    ops: vec![send.invoke_index],
+                },
+            );
             continue;
         }
-        let key = key_text(key);
+        if seen.polled.contains(&msg) {
+            continue;
+        }
         let skipped_by = polls.get(&key).and_then(|ps| {
             ps.iter().find(|p| {
                 p.call > send.ret && p.from <= offset && p.highest.is_some_and(|h| h > offset)
@@ -443,6 +483,35 @@ mod tests {
             send(1, 10, 0),
             send(1, 11, 1),
             poll("1", 0, json!([[0, 10]])),
+        ]);
+        assert_eq!(check_kafka(&h).verdict, Verdict::Valid);
+    }
+
+    #[test]
+    fn an_acknowledged_send_missing_from_every_final_poll_is_lost_even_if_polled_before() {
+        let final_poll = |node: u64, msgs: Value| {
+            let (_, _, key, input, outcome, output) = poll("1", 0, msgs);
+            (node, FINAL_POLL_F, key, input, outcome, output)
+        };
+        let h = history(&[
+            send(1, 10, 0),
+            send(1, 11, 1),
+            poll("1", 0, json!([[0, 10], [1, 11]])),
+            final_poll(5, json!([[0, 10]])),
+            final_poll(6, json!([[0, 10]])),
+        ]);
+        let r = check_kafka(&h);
+        assert_eq!(r.final_polls_acknowledged, 2);
+        assert_eq!(r.counts.get("lost-writes"), Some(&1), "{r:?}");
+        let e = &r.examples["lost-writes"][0];
+        assert!(e.what.contains("missing from every final poll"), "{e:?}");
+        assert_eq!(e.offset, 1);
+        // One node's final poll having it is enough.
+        let h = history(&[
+            send(1, 10, 0),
+            send(1, 11, 1),
+            final_poll(5, json!([[0, 10]])),
+            final_poll(6, json!([[0, 10], [1, 11]])),
         ]);
         assert_eq!(check_kafka(&h).verdict, Verdict::Valid);
     }

@@ -262,10 +262,21 @@ fn a_txn_list_append_node_over_lin_kv_is_serializable_and_its_blind_write_varian
 }
 
 #[test]
-fn a_kafka_node_over_lin_kv_keeps_its_logs_and_one_in_memory_per_node_is_caught() {
+fn a_kafka_node_over_lin_kv_keeps_its_logs_and_one_in_memory_per_node_loses_them_on_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let args = quick("kafka", "partition", "5");
-    correct_passes_and_weak_is_caught(dir.path(), "kafka.py", &args, "kafka");
+    let args = quick("kafka", "kill", "5");
+    let r = correct_passes_and_weak_is_caught(dir.path(), "kafka.py", &args, "kafka");
+    // Every node's final poll read its whole logs; the weak node's killed logs show
+    // as acknowledged sends missing from every final poll.
+    let report = &r["checks"][0]["report"];
+    assert_eq!(report["final_polls_acknowledged"], 3, "{report}");
+    let lost = &report["examples"]["lost-writes"];
+    assert!(
+        lost.as_array().is_some_and(|l| l.iter().any(|e| e["what"]
+            .as_str()
+            .is_some_and(|w| w.contains("missing from every final poll")))),
+        "{report}"
+    );
 }
 
 /// A 4-second run of `workload` at 80 operations a second, a fault every second.
@@ -501,7 +512,8 @@ fn the_rust_nodes_pass_every_workload_under_partitions_kills_pauses_and_loss() {
 }
 
 /// The node passes with `args`, and its `--weak` variant fails `check` (exit 1).
-fn correct_passes_and_weak_is_caught(dir: &Path, node: &str, args: &[&str], check: &str) {
+/// Runs `node` and its `--weak` variant; returns the weak run's results.
+fn correct_passes_and_weak_is_caught(dir: &Path, node: &str, args: &[&str], check: &str) -> Value {
     let (code, r, _, out) = run(dir, node, args);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(verdict_of(&r, check), "valid", "{out}");
@@ -510,6 +522,7 @@ fn correct_passes_and_weak_is_caught(dir: &Path, node: &str, args: &[&str], chec
     let (code, r, _, out) = run(dir, node, &weak);
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(verdict_of(&r, check), "invalid", "{out}");
+    r
 }
 
 /// The Rust nodes' binary, built as this test binary was (debug or release).

@@ -275,8 +275,9 @@ impl Generator {
     }
 
     /// The reads taken from every node after the final heal: every key used, read as
-    /// the workload reads it; for the bank, one whole-bank read; none for unique IDs
-    /// (their allocation counters say nothing about uniqueness).
+    /// the workload reads it; for the bank, one whole-bank read; for kafka, one poll
+    /// of every log from its start; none for unique IDs (their allocation counters
+    /// say nothing about uniqueness).
     pub fn final_read_ops(&self) -> Vec<Op> {
         let kind = match self.workload {
             Workload::Set | Workload::Broadcast | Workload::GSet => Kind::SetRead,
@@ -285,8 +286,11 @@ impl Generator {
             Workload::UniqueIds
             | Workload::Echo
             | Workload::TxnAppend
-            | Workload::TxnRegister
-            | Workload::Kafka => return Vec::new(),
+            | Workload::TxnRegister => return Vec::new(),
+            Workload::Kafka => {
+                let logs: Vec<u64> = (0..self.keys_used()).collect();
+                return vec![Op::kafka_final_poll(&logs)];
+            }
             Workload::Register | Workload::CasRegister | Workload::Append => Kind::Plain,
         };
         (0..self.keys_used())

@@ -198,6 +198,15 @@ impl Op {
         Op::append(key, msg).with_kind(Kind::KafkaSend)
     }
 
+    /// A kafka final poll: every message of the logs `keys`, from offset 0, polled
+    /// until the node has no more (`checker::kafka::FINAL_POLL_F`).
+    pub fn kafka_final_poll(keys: &[u64]) -> Op {
+        Op {
+            f: OpFn::FinalRead,
+            ..Op::kafka(Kind::KafkaPoll, keys)
+        }
+    }
+
     /// A kafka poll, commit or list of the logs `keys` (the value: their names).
     pub fn kafka(kind: Kind, keys: &[u64]) -> Op {
         let names: Vec<Value> = keys.iter().map(|k| Value::from(k.to_string())).collect();
@@ -245,6 +254,7 @@ impl Op {
             Kind::Transfer => "transfer",
             Kind::Echo => "echo",
             Kind::KafkaSend => checker::kafka::SEND_F,
+            Kind::KafkaPoll if self.f == OpFn::FinalRead => checker::kafka::FINAL_POLL_F,
             Kind::KafkaPoll => checker::kafka::POLL_F,
             Kind::KafkaCommit => checker::kafka::COMMIT_F,
             Kind::KafkaList => checker::kafka::LIST_F,

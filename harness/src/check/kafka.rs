@@ -15,9 +15,10 @@ impl Checker for Kafka {
         let r = check_kafka(input.history);
         let found: Vec<String> = r.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         let summary = format!(
-            "{} sends, {} polls, {} commits, {} lists acknowledged; {}",
+            "{} sends, {} polls ({} final), {} commits, {} lists acknowledged; {}",
             r.sends_acknowledged,
-            r.polls_acknowledged,
+            r.polls_acknowledged + r.final_polls_acknowledged,
+            r.final_polls_acknowledged,
             r.commits_acknowledged,
             r.lists_acknowledged,
             if found.is_empty() {

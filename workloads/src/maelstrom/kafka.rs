@@ -22,6 +22,11 @@ impl Consumer {
         self.positions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Back to the start of every log (before a final poll).
+    pub fn rewind(&self) {
+        self.positions().clear();
+    }
+
     /// Fills in a poll's or a commit's `offsets`: a poll asks every log named from
     /// the position (0 before any poll), a commit names the last offset polled in
     /// each log polled at all.
@@ -107,6 +112,43 @@ impl Consumer {
     }
 }
 
+/// How many polls a final poll may take before it gives up (a log still growing
+/// after the final heal, or a node answering one message per poll to a long log).
+pub const FINAL_POLL_ROUNDS: usize = 1000;
+
+/// A final poll's messages gathered over its polls, in the shape of one poll from
+/// offset 0 of every log.
+#[derive(Debug, Default)]
+pub struct FinalPoll {
+    from: Map<String, Value>,
+    msgs: BTreeMap<String, Vec<Value>>,
+}
+
+impl FinalPoll {
+    /// Adds one poll's completion value; false when it brought no message.
+    pub fn add(&mut self, polled: &Value) -> bool {
+        for key in polled["from"].as_object().map(|m| m.keys()).into_iter().flatten() {
+            self.from.entry(key.clone()).or_insert(json!(0));
+        }
+        let mut any = false;
+        for (key, entries) in polled["msgs"].as_object().into_iter().flatten() {
+            let got = entries.as_array().cloned().unwrap_or_default();
+            any |= !got.is_empty();
+            self.msgs.entry(key.clone()).or_default().extend(got);
+        }
+        any
+    }
+
+    pub fn into_value(self) -> Value {
+        let msgs: Map<String, Value> = self
+            .from
+            .keys()
+            .map(|k| (k.clone(), json!(self.msgs.get(k).cloned().unwrap_or_default())))
+            .collect();
+        json!({"from": self.from, "msgs": msgs})
+    }
+}
+
 /// `{key: offset}` with every offset a non-negative integer.
 fn offsets(v: &Value) -> Option<Map<String, Value>> {
     let m = v.as_object()?;
@@ -146,6 +188,26 @@ mod tests {
         assert_eq!(body["offsets"], json!({"1": 3}));
         let done = c.completion(&commit, &body, &json!({"type": "commit_offsets_ok"}));
         assert_eq!((done.outcome, done.value), (Outcome::Ok, json!({"1": 3})));
+    }
+
+    #[test]
+    fn a_final_poll_gathers_every_log_from_its_start_until_a_poll_brings_nothing() {
+        let mut all = FinalPoll::default();
+        assert!(all.add(&json!({"from": {"1": 0, "2": 0}, "msgs": {"1": [[0, 7]], "2": []}})));
+        assert!(all.add(&json!({"from": {"1": 1, "2": 0}, "msgs": {"1": [[1, 8]], "2": []}})));
+        assert!(!all.add(&json!({"from": {"1": 2, "2": 0}, "msgs": {"1": [], "2": []}})));
+        assert_eq!(
+            all.into_value(),
+            json!({"from": {"1": 0, "2": 0}, "msgs": {"1": [[0, 7], [1, 8]], "2": []}})
+        );
+        let c = Consumer::default();
+        let poll = Op::kafka(Kind::KafkaPoll, &[1]);
+        let mut body = super::super::messages::request(Workload::Kafka, &poll).unwrap();
+        c.prepare(&poll, &mut body);
+        c.completion(&poll, &body, &json!({"type": "poll_ok", "msgs": {"1": [[0, 7]]}}));
+        c.rewind();
+        c.prepare(&poll, &mut body);
+        assert_eq!(body["offsets"], json!({"1": 0}));
     }
 
     #[test]

@@ -3,12 +3,15 @@
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// Expands directories (recursively, sorted) into the history files they hold.
+/// Expands directories (recursively, sorted) into the history files they hold; a
+/// run's results folder gives its history alone.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
-        if meta.is_dir() {
+        if let Some(history) = run_history(path) {
+            files.push(history);
+        } else if meta.is_dir() {
             walk(path, &mut files).with_context(|| path.display().to_string())?;
         } else {
             files.push(path.clone());
@@ -18,6 +21,13 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 const HISTORY_EXTENSIONS: &[&str] = &["jsonl", "json", "edn", "log", "txt"];
+
+/// The history of a run's results folder (`history.jsonl` beside the run's
+/// `test.json`): its other files (results, node logs, the test) are not histories.
+fn run_history(dir: &Path) -> Option<PathBuf> {
+    let history = dir.join("history.jsonl");
+    (history.is_file() && dir.join("test.json").is_file()).then_some(history)
+}
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -32,7 +42,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         if hidden {
             continue;
         }
-        if path.is_dir() {
+        if let Some(history) = run_history(&path) {
+            files.push(history);
+        } else if path.is_dir() {
             walk(&path, files)?;
         } else if path
             .extension()
@@ -43,4 +55,36 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_folder_gives_its_history_alone_and_other_folders_every_history_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("runs/20261207T1");
+        std::fs::create_dir_all(run.join("nodes")).unwrap();
+        for f in ["history.jsonl", "test.json", "results.json", "nodes/n1.log"] {
+            std::fs::write(run.join(f), "").unwrap();
+        }
+        let loose = dir.path().join("loose");
+        std::fs::create_dir_all(&loose).unwrap();
+        for f in ["a.edn", "b.jsonl", "notes.md"] {
+            std::fs::write(loose.join(f), "").unwrap();
+        }
+        assert_eq!(
+            collect(&[run.clone()]).unwrap(),
+            vec![run.join("history.jsonl")]
+        );
+        assert_eq!(
+            collect(&[dir.path().to_path_buf()]).unwrap(),
+            vec![
+                loose.join("a.edn"),
+                loose.join("b.jsonl"),
+                run.join("history.jsonl")
+            ]
+        );
+    }
 }
