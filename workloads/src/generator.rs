@@ -283,10 +283,9 @@ impl Generator {
             Workload::Set | Workload::Broadcast | Workload::GSet => Kind::SetRead,
             Workload::Counter | Workload::PnCounter => Kind::CounterRead,
             Workload::Bank => return vec![Op::bank_read(true)],
-            Workload::UniqueIds
-            | Workload::Echo
-            | Workload::TxnAppend
-            | Workload::TxnRegister => return Vec::new(),
+            Workload::UniqueIds | Workload::Echo | Workload::TxnAppend | Workload::TxnRegister => {
+                return Vec::new()
+            }
             Workload::Kafka => {
                 let logs: Vec<u64> = (0..self.keys_used()).collect();
                 return vec![Op::kafka_final_poll(&logs)];

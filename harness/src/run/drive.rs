@@ -323,21 +323,35 @@ async fn heal_all<C: RunningCluster>(
     log: &NemesisLog,
     warnings: &mut Vec<String>,
 ) {
-    let value = json!({ "faults": nemesis.describe() });
-    let event = |stage, error, took, in_force| NemesisEvent {
+    let mut value = json!({ "faults": nemesis.describe() });
+    let add_back = nemesis.pending_add_back();
+    if let Some(fault) = &add_back {
+        value["added_back"] = json!(fault);
+    }
+    let event = |stage, value, error, took, in_force| NemesisEvent {
         stage,
         f: "heal-all".into(),
-        value: value.clone(),
+        value,
         error,
         took,
         in_force,
     };
-    log.record(event(Stage::Invoke, None, None, nemesis.describe()));
+    log.record(event(
+        Stage::Invoke,
+        value.clone(),
+        None,
+        None,
+        nemesis.describe(),
+    ));
     let started = Instant::now();
     let healed = nemesis.heal_all().await;
     let error = healed.as_ref().err().map(|e| format!("{e:#}"));
+    if add_back.is_some() && nemesis.pending_add_back().is_some() {
+        value["added_back_error"] = json!(error.as_deref().unwrap_or("nodes still out"));
+    }
     log.record(event(
         Stage::Complete,
+        value,
         error,
         Some(started.elapsed()),
         nemesis.describe(),

@@ -111,8 +111,29 @@ impl NemesisLog {
 }
 
 /// The membership changes a completion event records: its fault's, or its
-/// composition's membership part's. Heals of a membership fault change nothing.
+/// composition's membership part's, or the final heal's adding back the nodes out
+/// (`added_back`, failed with `added_back_error`). Other heals of a membership fault
+/// change nothing.
 fn membership_steps(event: &NemesisEvent, time_s: f64) -> Vec<MembershipStep> {
+    if event.f == "heal-all" {
+        let added = serde_json::from_value::<Fault>(event.value["added_back"].clone());
+        let Ok(Fault::Membership {
+            change,
+            nodes,
+            members,
+        }) = added
+        else {
+            return Vec::new();
+        };
+        let error = event.value["added_back_error"].as_str().map(String::from);
+        return vec![MembershipStep {
+            time_s,
+            change,
+            nodes,
+            members,
+            error,
+        }];
+    }
     let Ok(fault) = serde_json::from_value::<Fault>(event.value.clone()) else {
         return Vec::new();
     };
@@ -186,5 +207,34 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn the_final_heal_adding_back_the_nodes_out_is_a_membership_change_failed_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::create(&dir.path().join("history.jsonl")).unwrap());
+        let log = NemesisLog::new(recorder);
+        let add = json!({"fault": "membership", "change": "add", "nodes": ["n3"],
+            "members": ["n1", "n2", "n3"]});
+        log.record(event(
+            Stage::Complete,
+            "heal-all",
+            json!({"faults": "healthy"}),
+        ));
+        assert!(log.membership().is_empty());
+        let healed = json!({"faults": "n3 out", "added_back": add.clone()});
+        log.record(event(Stage::Invoke, "heal-all", healed.clone()));
+        log.record(event(Stage::Complete, "heal-all", healed));
+        let failed =
+            json!({"faults": "n3 out", "added_back": add, "added_back_error": "no leader"});
+        log.record(event(Stage::Complete, "heal-all", failed));
+        let steps = log.membership();
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert_eq!(steps[0].change, nemesis::MembershipChange::Add);
+        assert_eq!(
+            (steps[0].nodes.clone(), steps[0].error.clone()),
+            (vec!["n3".to_string()], None)
+        );
+        assert_eq!(steps[1].error.as_deref(), Some("no leader"));
     }
 }

@@ -168,6 +168,16 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
         }
     }
 
+    /// The change the final heal will make to membership: adding back every node
+    /// out of the cluster; `None` when none is out.
+    pub fn pending_add_back(&self) -> Option<Fault> {
+        (!self.removed.is_empty()).then(|| Fault::Membership {
+            change: MembershipChange::Add,
+            nodes: self.removed.iter().cloned().collect(),
+            members: self.all_members(),
+        })
+    }
+
     /// Every node that is a member when none is out: the initial nodes and the spares
     /// added.
     fn all_members(&self) -> Vec<String> {

@@ -127,7 +127,12 @@ pub struct FinalPoll {
 impl FinalPoll {
     /// Adds one poll's completion value; false when it brought no message.
     pub fn add(&mut self, polled: &Value) -> bool {
-        for key in polled["from"].as_object().map(|m| m.keys()).into_iter().flatten() {
+        for key in polled["from"]
+            .as_object()
+            .map(|m| m.keys())
+            .into_iter()
+            .flatten()
+        {
             self.from.entry(key.clone()).or_insert(json!(0));
         }
         let mut any = false;
@@ -143,7 +148,12 @@ impl FinalPoll {
         let msgs: Map<String, Value> = self
             .from
             .keys()
-            .map(|k| (k.clone(), json!(self.msgs.get(k).cloned().unwrap_or_default())))
+            .map(|k| {
+                (
+                    k.clone(),
+                    json!(self.msgs.get(k).cloned().unwrap_or_default()),
+                )
+            })
             .collect();
         json!({"from": self.from, "msgs": msgs})
     }
@@ -204,7 +214,11 @@ mod tests {
         let poll = Op::kafka(Kind::KafkaPoll, &[1]);
         let mut body = super::super::messages::request(Workload::Kafka, &poll).unwrap();
         c.prepare(&poll, &mut body);
-        c.completion(&poll, &body, &json!({"type": "poll_ok", "msgs": {"1": [[0, 7]]}}));
+        c.completion(
+            &poll,
+            &body,
+            &json!({"type": "poll_ok", "msgs": {"1": [[0, 7]]}}),
+        );
         c.rewind();
         c.prepare(&poll, &mut body);
         assert_eq!(body["offsets"], json!({"1": 0}));

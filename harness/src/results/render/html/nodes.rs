@@ -89,9 +89,15 @@ fn actions(history: &History) -> Vec<Action> {
     for ev in history.nemesis_events() {
         let t = ms(ev.time);
         if let Some((_, from)) = last.filter(|(f, _)| *f == ev.f) {
+            // The final heal's error may be another fault's; its adding back says
+            // its own.
+            let err = match ev.f.as_str() {
+                "heal-all" => ev.value["added_back_error"].as_str().map(String::from),
+                _ => ev.error.clone(),
+            };
             for a in &mut out[from..] {
                 a.t = t;
-                a.err = ev.error.clone();
+                a.err = err.clone();
             }
             last = None;
             continue;
@@ -114,8 +120,15 @@ fn actions(history: &History) -> Vec<Action> {
 /// What a nemesis event does to which nodes: each part of a composed `f` with its
 /// part of the fault. A value that is not faultline's (an imported history) is read
 /// for a `nodes` list or a list of node names. A membership change carries the
-/// members asked for.
+/// members asked for; the final heal carries the nodes it adds back (`added_back`).
 fn on_nodes(f: &str, value: &Value) -> Vec<(String, String, Option<Vec<String>>)> {
+    if f == "heal-all" {
+        let added = &value["added_back"];
+        return match serde_json::from_value::<Fault>(added.clone()) {
+            Ok(Fault::Membership { .. }) => on_nodes("add-members", added),
+            _ => Vec::new(),
+        };
+    }
     let faults = match serde_json::from_value::<Fault>(value.clone()) {
         Ok(Fault::Composed { faults }) => faults.into_iter().map(Some).collect(),
         Ok(fault) => vec![Some(fault)],
@@ -296,5 +309,26 @@ mod tests {
             spans.iter().map(|s| (s.n, s.s, s.e, s.state)).collect();
         // The failed addition at 7 ms left them out until the one at 9 ms.
         assert_eq!(got, vec![(0, 2.0, 9.0, "out"), (1, 2.0, 9.0, "out")]);
+    }
+
+    #[test]
+    fn the_final_heal_adding_a_node_back_ends_its_time_out() {
+        let h = parse_jsonl(
+            r#"{"index":0,"time":1000000,"process":"nemesis","type":"info","f":"remove-members","value":{"fault":"membership","change":"remove","nodes":["n3"],"members":["n1","n2"]}}
+{"index":1,"time":2000000,"process":"nemesis","type":"info","f":"remove-members","value":{"fault":"membership","change":"remove","nodes":["n3"],"members":["n1","n2"]}}
+{"index":2,"time":6000000,"process":"nemesis","type":"info","f":"heal-all","value":{"faults":"out of the cluster n3","added_back":{"fault":"membership","change":"add","nodes":["n3"],"members":["n1","n2","n3"]}}}
+{"index":3,"time":7000000,"process":"nemesis","type":"info","f":"heal-all","value":{"faults":"out of the cluster n3","added_back":{"fault":"membership","change":"add","nodes":["n3"],"members":["n1","n2","n3"]}},"error":"restart of n1 failed"}
+"#,
+        )
+        .unwrap();
+        let (nodes, marks, spans) = node_lanes(&h, 10.0);
+        assert_eq!(nodes, vec!["n3"]);
+        let got: Vec<(f64, &str, bool)> = marks
+            .iter()
+            .map(|m| (m.t, m.what.as_str(), m.err.is_some()))
+            .collect();
+        assert_eq!(got, vec![(2.0, "removed", false), (7.0, "added", false)]);
+        let got: Vec<(f64, f64, &str)> = spans.iter().map(|s| (s.s, s.e, s.state)).collect();
+        assert_eq!(got, vec![(2.0, 7.0, "out")]);
     }
 }
