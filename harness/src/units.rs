@@ -69,15 +69,15 @@ fn split_number(t: &str) -> (&str, &str) {
 pub fn duration_text(d: Duration) -> String {
     let ns = d.as_nanos();
     let ms = d.as_millis();
-    if ns % 1_000_000 != 0 {
-        if ns % 1000 == 0 {
+    if !ns.is_multiple_of(1_000_000) {
+        if ns.is_multiple_of(1000) {
             format!("{}us", ns / 1000)
         } else {
             format!("{ns}ns")
         }
-    } else if ms > 0 && ms % 60_000 == 0 {
+    } else if ms > 0 && ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

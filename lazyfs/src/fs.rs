@@ -209,6 +209,8 @@ impl LazyFs {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))
     }
 
+    /// `setattr`'s own arguments, as fuser passes them.
+    #[allow(clippy::too_many_arguments)]
     fn do_setattr(
         &mut self,
         ino: u64,

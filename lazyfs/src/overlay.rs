@@ -22,7 +22,9 @@ use std::io;
 /// The page size at which a torn write is cut.
 pub const PAGE: u64 = 4096;
 
-/// Where synced data lives: the backing file.
+/// Where synced data lives: the backing file. (`len` is a file's length, which
+/// nothing asks to be empty.)
+#[allow(clippy::len_without_is_empty)]
 pub trait Disk {
     /// Reads at `offset` into `buf`, returning how many bytes were read (short at the end).
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;

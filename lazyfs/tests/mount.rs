@@ -90,6 +90,7 @@ fn unsynced_writes_are_read_back_and_dropped_by_a_power_loss_while_synced_ones_s
     let Some(m) = Mount::new() else { return };
     let mut f = std::fs::OpenOptions::new()
         .create(true)
+        .truncate(false)
         .read(true)
         .write(true)
         .open(m.mnt("log"))

@@ -29,8 +29,8 @@ impl ClusterControl for Elsewhere {
     fn kill(&self, _: &str) -> anyhow::Result<()> {
         Ok(())
     }
-    fn restart(&self, _: &str) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async { Ok(()) }
+    async fn restart(&self, _: &str) -> anyhow::Result<()> {
+        Ok(())
     }
     fn pause(&self, _: &str) -> anyhow::Result<()> {
         Ok(())

@@ -70,7 +70,7 @@ pub fn run(args: SynthArgs) -> ExitCode {
             SynthModel::NAMES.join(", ")
         ));
     };
-    let anomaly = match anomaly_flag(&args, Anomaly::from_name, &Anomaly::NAMES, "") {
+    let anomaly = match anomaly_flag(&args, Anomaly::from_name, Anomaly::NAMES, "") {
         Ok(a) => a,
         Err(message) => return bad(message),
     };

@@ -363,7 +363,12 @@ mod tests {
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
         let e = rt
-            .block_on(m.change(&spec, MembershipChange::Remove, &[n.clone()], &[]))
+            .block_on(m.change(
+                &spec,
+                MembershipChange::Remove,
+                std::slice::from_ref(&n),
+                &[],
+            ))
             .unwrap_err()
             .to_string();
         assert!(

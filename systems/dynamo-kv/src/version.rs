@@ -190,19 +190,23 @@ mod tests {
     fn a_write_never_retires_a_concurrent_version_it_did_not_read() {
         let x = version(json!(["x"]), "n1", 5, &[], 1);
         let y = version(json!(["y"]), "n1", 6, &[], 2);
-        let replica = reconcile(&[x.clone()], &[y.clone()], Resolver::Causal);
+        let replica = reconcile(
+            std::slice::from_ref(&x),
+            std::slice::from_ref(&y),
+            Resolver::Causal,
+        );
         assert_eq!(
             replica,
             vec![x.clone(), y.clone()],
             "concurrent appends are siblings"
         );
         // n2, cut off from the replica holding n1:5, reads only n1:6.
-        let ctx = context_of(&[y.clone()]);
+        let ctx = context_of(std::slice::from_ref(&y));
         assert!(!ctx.covers(&x.dot));
         let seen: Vec<(&str, u64)> = ctx.0.iter().map(|d| (d.node.as_str(), d.counter)).collect();
         let z = version(json!(["y", "z"]), "n2", 1, &seen, 3);
         // After the heal, every replica converges on the siblings and keeps "x".
-        let healed = reconcile(&replica, &[z.clone()], Resolver::Causal);
+        let healed = reconcile(&replica, std::slice::from_ref(&z), Resolver::Causal);
         assert_eq!(healed, vec![x, z]);
         assert_eq!(resolved_value(&healed), json!(["x", "y", "z"]));
     }
@@ -211,7 +215,11 @@ mod tests {
     fn blind_writes_by_one_coordinator_stay_siblings() {
         let a = version(json!(1), "n1", 5, &[], 10);
         let b = version(json!(2), "n1", 6, &[], 20);
-        let set = reconcile(&[a.clone()], &[b.clone()], Resolver::Causal);
+        let set = reconcile(
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&b),
+            Resolver::Causal,
+        );
         assert_eq!(set, vec![a, b]);
     }
 
@@ -224,7 +232,11 @@ mod tests {
         let ctx = context_of(&[a.clone(), b.clone()]);
         let seen: Vec<(&str, u64)> = ctx.0.iter().map(|d| (d.node.as_str(), d.counter)).collect();
         let d = version(json!("d"), "n1", 2, &seen, 4);
-        let set = reconcile(&[a, b, c.clone()], &[d.clone()], Resolver::Causal);
+        let set = reconcile(
+            &[a, b, c.clone()],
+            std::slice::from_ref(&d),
+            Resolver::Causal,
+        );
         assert_eq!(set, vec![d, c]);
     }
 
@@ -234,11 +246,19 @@ mod tests {
         let b = version(json!(2), "n2", 1, &[("n1", 1)], 2);
         let c = version(json!(3), "n3", 1, &[], 3);
         let x = reconcile(
-            &reconcile(&[a.clone()], &[b.clone()], Resolver::Causal),
-            &[c.clone()],
+            &reconcile(
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&b),
+                Resolver::Causal,
+            ),
+            std::slice::from_ref(&c),
             Resolver::Causal,
         );
-        let y = reconcile(&[c.clone(), b.clone()], &[a.clone()], Resolver::Causal);
+        let y = reconcile(
+            &[c.clone(), b.clone()],
+            std::slice::from_ref(&a),
+            Resolver::Causal,
+        );
         assert_eq!(x, y);
         assert_eq!(x, vec![b, c]);
         assert_eq!(reconcile(&x, &x, Resolver::Causal), x);
@@ -249,7 +269,7 @@ mod tests {
         let old = version(json!("old"), "n1", 1, &[], 100);
         // Causally later but stamped by a node whose clock runs behind.
         let newer = version(json!("new"), "n2", 1, &[("n1", 1)], 50);
-        let set = reconcile(&[old.clone()], &[newer], Resolver::Lww);
+        let set = reconcile(std::slice::from_ref(&old), &[newer], Resolver::Lww);
         assert_eq!(set, vec![old]);
     }
 

@@ -59,9 +59,9 @@ impl Cluster {
             .map(|i| format!("n{}=127.0.0.1:{}", i + 1, ports[i]))
             .collect();
         let mut nodes = Vec::new();
-        for i in 0..size {
+        for (i, port) in ports.iter().enumerate().take(size) {
             let id = format!("n{}", i + 1);
-            let addr = format!("127.0.0.1:{}", ports[i]);
+            let addr = format!("127.0.0.1:{port}");
             let mut args: Vec<String> = vec![
                 "--id".into(),
                 id.clone(),

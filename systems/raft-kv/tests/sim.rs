@@ -585,7 +585,7 @@ impl Sim {
         if self.rng.gen_bool(0.1) {
             self.random_client()?;
         }
-        if self.now % TICK == 0 {
+        if self.now.is_multiple_of(TICK) {
             for k in 0..self.nodes.len() {
                 if let Some(r) = self.nodes[k].raft.as_mut() {
                     r.tick();

@@ -75,7 +75,7 @@ mod tests {
             std::fs::write(loose.join(f), "").unwrap();
         }
         assert_eq!(
-            collect(&[run.clone()]).unwrap(),
+            collect(std::slice::from_ref(&run)).unwrap(),
             vec![run.join("history.jsonl")]
         );
         assert_eq!(

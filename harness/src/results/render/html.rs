@@ -63,9 +63,9 @@ impl Renderer for Html<'_> {
         out.push_str(&plots::section(self.history, &data, &r.availability));
         out.push_str(&network::section(r.network.as_ref()));
         if let Some(s) = &self.settings {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<details id=\"settings\"><summary>Settings (the test file that replays this run)</summary><pre>{}</pre></details>\n",
+                "<details id=\"settings\"><summary>Settings (the test file that replays this run)</summary><pre>{}</pre></details>",
                 esc(s)
             );
         }
@@ -204,12 +204,12 @@ fn counterexamples(data: &Data, checks: &[CheckResult], history: &History) -> St
     let mut out = String::from("<section id=\"counterexamples\"><h2>Counterexamples</h2>\n");
     let failing = checks.iter().filter(|c| c.verdict == Verdict::Invalid);
     for (i, (ce, check)) in data.ces.iter().zip(failing).enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<div class=\"ce\" id=\"ce{i}\"><h3>{}</h3><p class=\"culprit\">{}</p>\
              <div class=\"cesvg\" data-ce=\"{i}\"></div>{}\
              <p><a href=\"#t={}-{}&amp;ce={i}\" class=\"zoomto\">Show {} to {} in the timeline</a></p>\
-             <details><summary>The checker's words</summary><pre>{}</pre></details></div>\n",
+             <details><summary>The checker's words</summary><pre>{}</pre></details></div>",
             esc(&ce.check),
             esc(&ce.headline),
             views::view(check, history, &data.bands, data.end),

@@ -65,7 +65,7 @@ fn anomaly(a: &Anomaly) -> String {
         }
         out.push_str("</ol>\n");
     } else {
-        let _ = write!(out, "<p>{}</p>\n", esc(&a.explanation));
+        let _ = writeln!(out, "<p>{}</p>", esc(&a.explanation));
     }
     out.push_str("<pre>");
     let mut shown: Vec<&str> = Vec::new();

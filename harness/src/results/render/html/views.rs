@@ -34,7 +34,7 @@ pub fn view(c: &CheckResult, history: &History, bands: &[Band], end: f64) -> Str
         CheckReport::Eventual(r) => eventual(r, history, end),
         CheckReport::Bank(r) => {
             let bad: Vec<u64> = r.violations.examples.iter().map(bank_read).collect();
-            let mut points = reads(history, |v| bank_total(v), &bad, "total");
+            let mut points = reads(history, bank_total, &bad, "total");
             // Every wrong total is marked, not only the examples the report keeps.
             if let Some(t) = r.expected_total {
                 points.iter_mut().for_each(|p| p.2 |= p.1 != t as f64);
