@@ -14,6 +14,7 @@
 pub mod clean;
 pub mod conn;
 pub mod hosts;
+pub mod lazyfs;
 pub mod preflight;
 pub mod remote;
 
@@ -46,6 +47,9 @@ pub struct SshOptions {
     /// The test's fault kinds, refused before anything starts when the hosts cannot
     /// do them.
     pub kinds: Vec<FaultKind>,
+    /// Every node's data directory on faultline's lazy filesystem on its host
+    /// (`--lazyfs`, or a disk fault that needs it): see [`lazyfs`].
+    pub lazyfs: bool,
 }
 
 /// A running cluster on remote hosts.
@@ -66,6 +70,9 @@ struct Inner {
     launches: Vec<(RemoteLaunch, RemoteLaunch)>,
     /// Per node: the host's libfaketime, when the test has clock faults.
     faketime: Option<Vec<String>>,
+    /// The local `faultline-lazyfs`, uploaded to every node's `bin/`, when data
+    /// directories are lazy filesystems.
+    lazyfs: Option<PathBuf>,
     /// Per node: the supervisor's process group while faultline believes it runs.
     groups: Vec<Mutex<Option<i32>>>,
     torn_down: Mutex<bool>,
@@ -176,6 +183,10 @@ impl Inner {
             .collect::<Result<Vec<Ipv4Addr>>>()?;
         let logs = opts.run_dir.join("nodes");
         std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        let lazyfs = match opts.lazyfs {
+            true => Some(super::netns::lazyfs::binary()?),
+            false => None,
+        };
         let control_dir = control_dir(&opts.run_id);
         std::fs::create_dir_all(&control_dir)
             .with_context(|| format!("creating {}", control_dir.display()))?;
@@ -212,6 +223,7 @@ impl Inner {
             conns,
             launches,
             faketime,
+            lazyfs,
             torn_down: Mutex::new(false),
             timings: Mutex::new(Vec::new()),
         };
@@ -253,12 +265,26 @@ impl Inner {
                 conn.upload(local, &remote::binary(&self.run_id, &ids[i], name))
                     .with_context(|| format!("uploading {}", local.display()))?;
             }
+            if let Some(local) = &self.lazyfs {
+                conn.upload(
+                    local,
+                    &remote::binary(&self.run_id, &ids[i], lazyfs::BINARY),
+                )
+                .with_context(|| format!("uploading {}", local.display()))?;
+            }
             Ok(())
         })
     }
 
     fn start_all(&self) -> Result<()> {
-        self.on_every_host(|i, _| self.start_node(i, false))
+        self.on_every_host(|i, conn| {
+            if self.lazyfs.is_some() {
+                let node = &self.nodes[i].id;
+                conn.run(&lazyfs::mount(&self.run_id, node), None)
+                    .with_context(|| format!("node {node}: mounting its lazy filesystem"))?;
+            }
+            self.start_node(i, false)
+        })
     }
 
     fn start_node(&self, i: usize, restart: bool) -> Result<()> {
@@ -415,6 +441,18 @@ impl Inner {
         }
         *lock(&self.groups[i]) = None;
         let dir = remote::node_dir(&self.run_id, id);
+        let mut data_dir = format!("{dir}/data");
+        if self.lazyfs.is_some() {
+            // Synced and unmounted: what is durable is all in the backing folder.
+            match conn.run(&lazyfs::unmount(&self.run_id, Some(id)), None) {
+                Ok(_) => data_dir = lazyfs::backing_dir(&self.run_id, id),
+                Err(e) => {
+                    // Removing the folder would reach through a live mount.
+                    errors.push(format!("unmounting {id}'s lazy filesystem: {e:#}"));
+                    bail!("{}", errors.join("; "));
+                }
+            }
+        }
         let logs = self.run_dir.join("nodes");
         let data = self.run_dir.join("data");
         for d in [&logs, &data] {
@@ -425,7 +463,7 @@ impl Inner {
         if conn.fetch(&format!("{dir}/log"), &fetched, false).is_ok() {
             merge_log(&fetched, &self.nodes[i].log);
         }
-        let _ = conn.fetch(&format!("{dir}/data"), &data.join(id), true);
+        let _ = conn.fetch(&data_dir, &data.join(id), true);
         if let Err(e) = conn.run(
             &remote::remove_chains(&remote::chain_prefix(&self.run_id)),
             None,
@@ -711,5 +749,19 @@ impl ClusterControl for SshCluster {
 
     fn local_network(&self) -> bool {
         false
+    }
+
+    fn has_lazy_disk(&self) -> bool {
+        self.inner.lazyfs.is_some()
+    }
+
+    /// Sends the fault to the node's mount through its host's long-lived shell (a
+    /// blocking call: the nemesis makes it from a blocking task).
+    fn disk(
+        &self,
+        node: &str,
+        fault: nemesis::control::DiskFault,
+    ) -> Result<nemesis::control::DiskReport> {
+        self.inner.disk(node, fault)
     }
 }

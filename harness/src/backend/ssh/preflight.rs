@@ -46,6 +46,10 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
     // Loss and duplication are iptables rules, like partitions; delay and
     // reordering are netem qdiscs on the sender's host.
     let delays = named(&opts.kinds, FaultKind::delays_packets);
+    let lazy = match named(&opts.kinds, FaultKind::needs_lazy_disk) {
+        k if k.is_empty() => "--lazyfs".to_string(),
+        k => k,
+    };
     let checked: Vec<(String, Result<Checked>)> = std::thread::scope(|s| {
         let running: Vec<_> = hosts
             .iter()
@@ -55,7 +59,11 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
                 let node = crate::backend::netns::naming::node_ids(i + 1)
                     .pop()
                     .unwrap_or_default();
-                let script = remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path);
+                let mut script =
+                    remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path);
+                if opts.lazyfs {
+                    script.push_str(&super::lazyfs::preflight(&lazy));
+                }
                 let delays = delays.as_str();
                 (
                     host.label(),
@@ -130,7 +138,8 @@ fn check_host(host: &Host, control: &Path, script: &str, delays: &str) -> Result
 /// Kinds the ssh backend cannot do on any host, with the reason.
 fn refused_kinds(kinds: &[FaultKind]) -> Vec<String> {
     let mut out = Vec::new();
-    let disk = named(kinds, FaultKind::is_disk);
+    // Those on the lazy filesystem are built; damage to files is not yet.
+    let disk = named(kinds, |k| k.is_disk() && !k.needs_lazy_disk());
     if !disk.is_empty() {
         out.push(format!(
             "--nemesis: disk faults ({disk}) over ssh are not built yet"
@@ -178,6 +187,11 @@ mod tests {
         );
         let kinds = FaultKind::parse_list("partition,kill,pause", 5).unwrap();
         assert!(refused_kinds(&kinds).is_empty());
+        let kinds = FaultKind::parse_list("power-loss-all,torn-write,corrupt", 3).unwrap();
+        assert_eq!(
+            refused_kinds(&kinds),
+            ["--nemesis: disk faults (corrupt) over ssh are not built yet"]
+        );
         assert_eq!(named(&kinds, FaultKind::delays_packets), "");
         let kinds = FaultKind::parse_list("loss,delay,duplicate,reorder", 3).unwrap();
         assert_eq!(named(&kinds, FaultKind::delays_packets), "delay, reorder");
