@@ -97,7 +97,7 @@ fn clean_host(host: &Host, control: &std::path::Path, mode: CleanMode) -> Result
         }
         if mode.dry_run {
             lines.push(format!(
-                "run {id}: would stop its nodes, unmount its lazy filesystems and remove its chains and {}",
+                "run {id}: would stop its nodes, unmount its lazy filesystems and remove its chains, netem qdiscs and {}",
                 remote::run_root(&id)
             ));
             continue;
@@ -106,14 +106,26 @@ fn clean_host(host: &Host, control: &std::path::Path, mode: CleanMode) -> Result
         // Before the folder goes: removing it would reach through a live mount.
         let unmounted = conn.run(&super::lazyfs::unmount(&id, None), None)?;
         let chains = conn.run(&remote::remove_chains(&remote::chain_prefix(&id)), None)?;
+        let qdiscs = conn.run(&super::netem::clean(&id, None), None)?;
         conn.run(&remote::remove_files(&id, None), None)?;
         let _ = std::fs::remove_dir_all(super::control_dir(&id));
+        // What was restored, or must be by hand.
+        let notes: Vec<&str> = qdiscs
+            .lines()
+            .filter(|l| !l.starts_with("removed"))
+            .collect();
+        let notes = match notes.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", notes.join("; ")),
+        };
         lines.push(format!(
-            "run {id}: killed {} process groups, unmounted {} lazy filesystems, removed {} iptables entries and {}",
+            "run {id}: killed {} process groups, unmounted {} lazy filesystems, removed {} iptables entries, {} netem qdiscs and {}{}",
             killed.lines().count(),
             unmounted.lines().filter(|l| l.starts_with("unmounted")).count(),
             chains.lines().count(),
-            remote::run_root(&id)
+            qdiscs.lines().filter(|l| l.starts_with("removed")).count(),
+            remote::run_root(&id),
+            notes
         ));
     }
     conn.close();

@@ -15,6 +15,7 @@ pub mod clean;
 pub mod conn;
 pub mod hosts;
 pub mod lazyfs;
+pub mod netem;
 pub mod preflight;
 pub mod remote;
 
@@ -470,6 +471,10 @@ impl Inner {
         ) {
             errors.push(format!("removing the run's iptables chains: {e:#}"));
         }
+        // A delay the runner could not heal.
+        if let Err(e) = conn.run(&netem::clean(&self.run_id, Some(id)), None) {
+            errors.push(format!("removing the run's netem qdisc: {e:#}"));
+        }
         if let Err(e) = conn.run(&remote::remove_files(&self.run_id, Some(id)), None) {
             errors.push(format!("removing {dir}: {e:#}"));
         }
@@ -728,10 +733,13 @@ impl ClusterControl for SshCluster {
                         .map(|a| remote::chains_to_host(a, run_id)),
                 )
                 .collect();
-            let script = format!(
-                "PATH=$PATH:/usr/sbin:/sbin exec {}",
-                shell_words::join(&argv)
-            );
+            // netem keeps a record of the host's qdisc (see [`netem`]).
+            let script = netem::guard(run_id, &id, &command).unwrap_or_else(|| {
+                format!(
+                    "PATH=$PATH:/usr/sbin:/sbin exec {}",
+                    shell_words::join(&argv)
+                )
+            });
             let input = command.input.map(|s| remote::chains_to_host(&s, run_id));
             let out = inner.conns[i]
                 .run_in_shell(&script, input)
