@@ -611,3 +611,45 @@ fn etcd_over_ssh_with_partitions_and_kills_is_valid_and_leaves_nothing() {
     assert!(events.iter().all(|e| e["error"].is_null()), "{events:?}");
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
 }
+
+/// The README's figures for clock and disk faults over ssh: decision to in force for
+/// clock bumps (a clock file written on each bumped node's host), lose-unsynced (a
+/// request to each node's lazy filesystem through its host's shell) and power-loss
+/// (a kill, then that request), on 5 hosts.
+#[test]
+#[ignore]
+fn clock_and_disk_faults_take_effect_quickly_over_ssh() {
+    build(&["raft-kv", "lazyfs"]);
+    let (hosts, code, run_dir, out) = raft_kv_over_ssh(
+        5,
+        &[
+            "--time-limit",
+            "40s",
+            "--nemesis",
+            "clock-bump,lose-unsynced,power-loss",
+            "--nemesis-interval",
+            "1s",
+            "--seed",
+            "3",
+        ],
+    );
+    assert!(code == Some(0) || code == Some(1), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    assert_faults_completed(&results, &["clock-bump", "lose-unsynced", "power-loss"]);
+    for kind in ["clock-bump", "lose-unsynced", "power-loss"] {
+        let mut took: Vec<f64> = results["nemesis"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["stage"] == "complete" && e["f"] == kind)
+            .filter_map(|e| e["took_s"].as_f64())
+            .collect();
+        took.sort_by(f64::total_cmp);
+        println!(
+            "{kind} decided to in force over ssh: median {:.0} ms, all {:?} ms",
+            took[took.len() / 2] * 1e3,
+            took.iter().map(|t| (t * 1e3).round()).collect::<Vec<_>>()
+        );
+    }
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+}

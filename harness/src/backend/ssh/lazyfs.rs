@@ -153,16 +153,15 @@ impl super::Inner {
         if self.lazyfs.is_none() {
             bail!("node {node}'s data directory is not on a lazy filesystem (run with --lazyfs)");
         }
-        let conn = &self.conns[i];
-        let script = request(&self.run_id, node, fault);
-        // Called from a blocking task: the runtime's handle is there to wait on.
-        let answer = match tokio::runtime::Handle::try_current() {
-            Ok(rt) => rt.block_on(conn.run_in_shell(&script, None)),
-            Err(_) => conn.run(&script, None),
-        };
-        let report = answer
+        let report = self
+            .run_blocking(i, &request(&self.run_id, node, fault))
             .and_then(|a| report(&a, fault))
-            .with_context(|| format!("node {node}'s lazy filesystem on {}", conn.host.label()))?;
+            .with_context(|| {
+                format!(
+                    "node {node}'s lazy filesystem on {}",
+                    self.conns[i].host.label()
+                )
+            })?;
         crate::backend::netns::process::note(
             &self.nodes[i].log,
             &format!(

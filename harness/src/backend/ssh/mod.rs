@@ -74,6 +74,9 @@ struct Inner {
     /// The local `faultline-lazyfs`, uploaded to every node's `bin/`, when data
     /// directories are lazy filesystems.
     lazyfs: Option<PathBuf>,
+    /// The runtime the cluster started in, for [`Inner::run_blocking`] on threads
+    /// outside it.
+    runtime: Option<tokio::runtime::Handle>,
     /// Per node: the supervisor's process group while faultline believes it runs.
     groups: Vec<Mutex<Option<i32>>>,
     torn_down: Mutex<bool>,
@@ -225,6 +228,7 @@ impl Inner {
             launches,
             faketime,
             lazyfs,
+            runtime: tokio::runtime::Handle::try_current().ok(),
             torn_down: Mutex::new(false),
             timings: Mutex::new(Vec::new()),
         };
@@ -273,6 +277,9 @@ impl Inner {
                 )
                 .with_context(|| format!("uploading {}", local.display()))?;
             }
+            // The long-lived shell, started now so the first fault does not wait
+            // for it.
+            self.run_blocking(i, "true").context("starting a shell")?;
             Ok(())
         })
     }
@@ -346,12 +353,33 @@ impl Inner {
         Ok(())
     }
 
+    /// Runs `script` through host `i`'s long-lived shell from blocking code (the
+    /// nemesis's kills, clock writes and disk faults): a fault in force in one round
+    /// trip, not a new channel's session. From a thread outside the runtime (the
+    /// clock strobe's, the start's per-host threads) it waits on the runtime the
+    /// cluster started in; on a single-threaded runtime, which cannot wait, it opens
+    /// a new channel.
+    fn run_blocking(&self, i: usize, script: &str) -> Result<String> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let conn = &self.conns[i];
+        match Handle::try_current() {
+            Ok(rt) if rt.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| rt.block_on(conn.run_in_shell(script, None)))
+            }
+            Err(_) if self.runtime.is_some() => self
+                .runtime
+                .as_ref()
+                .map(|rt| rt.block_on(conn.run_in_shell(script, None)))
+                .unwrap_or_else(|| conn.run(script, None)),
+            _ => conn.run(script, None),
+        }
+    }
+
     /// Sends a signal to a node's process group over SSH and waits until it took.
     fn signal(&self, id: &str, signal: &str, what: &str) -> Result<()> {
         let i = self.index_of(id)?;
         self.check_live()?;
-        self.conns[i]
-            .run(&remote::signal(&self.run_id, id, signal, what), None)
+        self.run_blocking(i, &remote::signal(&self.run_id, id, signal, what))
             .with_context(|| format!("node {id} on {}", self.conns[i].host.label()))?;
         if signal == "KILL" {
             *lock(&self.groups[i]) = None;
@@ -697,10 +725,10 @@ impl ClusterControl for SshCluster {
             .map(|l| l[i].as_str())
             .unwrap_or_default();
         let text = nemesis::clock::offset_text(ms);
-        inner.conns[i]
-            .run(
+        inner
+            .run_blocking(
+                i,
                 &remote::write_clock(&file.display().to_string(), &text, lib),
-                None,
             )
             .with_context(|| {
                 format!(
