@@ -509,18 +509,13 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
             "--nodes",
             "2",
             "--nemesis",
-            "partition,corrupt",
+            "partition",
             "--hosts",
             file.to_str().unwrap(),
         ],
     );
     assert_eq!(code, Some(3), "{out}");
-    for expected in [
-        "127.0.0.1:1",
-        "127.0.0.2:1",
-        "disk faults (corrupt) over ssh are not built yet",
-        "3 problems",
-    ] {
+    for expected in ["127.0.0.1:1", "127.0.0.2:1", "2 problems"] {
         assert!(out.contains(expected), "no {expected:?} in {out}");
     }
     std::fs::write(
@@ -651,5 +646,51 @@ fn clock_and_disk_faults_take_effect_quickly_over_ssh() {
             took.iter().map(|t| (t * 1e3).round()).collect::<Vec<_>>()
         );
     }
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+}
+
+/// `corrupt+kill` over ssh: bits flipped on the node's host in a `*.bin` file raft-kv
+/// wrote; restarted, the node refuses to start from it and says which file, and
+/// nothing is left.
+#[test]
+#[ignore]
+fn a_file_corrupted_on_its_host_is_refused_by_the_restarted_node() {
+    let (hosts, code, run_dir, out) = raft_kv_over_ssh(
+        3,
+        &[
+            "--time-limit",
+            "5s",
+            "--nemesis",
+            "corrupt+kill",
+            "--nemesis-interval",
+            "2s",
+            "--disk-files",
+            "*.bin",
+            "--seed",
+            "5",
+        ],
+    );
+    // The damaged node is down at the end, so its final reads are missing (unknown).
+    assert!(code == Some(0) || code == Some(2), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    let event = history
+        .lines()
+        .find(|l| l.contains("\"f\":\"corrupt+kill\""))
+        .expect("the damage is in the history");
+    let e: serde_json::Value = serde_json::from_str(event).unwrap();
+    let damage = &e["value"]["faults"][0];
+    let (node, file) = (damage["node"].as_str().unwrap(), damage["file"].as_str().unwrap());
+    assert!(file.ends_with(".bin"), "{e}");
+    let crashed = results["crashed_nodes"].as_array().unwrap();
+    let crash = crashed
+        .iter()
+        .find(|c| c["node"] == node)
+        .unwrap_or_else(|| panic!("{node} did not refuse to start: {crashed:?}"));
+    let tail = crash["log_tail"].as_str().unwrap_or_default();
+    assert!(
+        tail.contains("corrupt data file") && tail.contains(file),
+        "{node}'s log does not name {file}: {tail}"
+    );
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
 }

@@ -13,6 +13,7 @@
 
 pub mod clean;
 pub mod conn;
+pub mod damage;
 pub mod hosts;
 pub mod lazyfs;
 pub mod netem;
@@ -789,6 +790,16 @@ impl ClusterControl for SshCluster {
 
     fn has_lazy_disk(&self) -> bool {
         self.inner.lazyfs.is_some()
+    }
+
+    /// Listed on the node's host (see [`damage`]).
+    fn data_files(&self, node: &str) -> Result<Vec<(String, u64)>> {
+        self.inner.data_files(node)
+    }
+
+    /// Done on the node's host (see [`damage`]).
+    fn damage_file(&self, node: &str, file: &str, how: nemesis::control::Damage) -> Result<()> {
+        self.inner.damage_file(node, file, how)
     }
 
     /// Sends the fault to the node's mount through its host's long-lived shell (a
