@@ -680,7 +680,10 @@ fn a_file_corrupted_on_its_host_is_refused_by_the_restarted_node() {
         .expect("the damage is in the history");
     let e: serde_json::Value = serde_json::from_str(event).unwrap();
     let damage = &e["value"]["faults"][0];
-    let (node, file) = (damage["node"].as_str().unwrap(), damage["file"].as_str().unwrap());
+    let (node, file) = (
+        damage["node"].as_str().unwrap(),
+        damage["file"].as_str().unwrap(),
+    );
     assert!(file.ends_with(".bin"), "{e}");
     let crashed = results["crashed_nodes"].as_array().unwrap();
     let crash = crashed

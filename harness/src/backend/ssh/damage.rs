@@ -142,7 +142,7 @@ mod tests {
         let expected: Vec<u8> = bytes
             .iter()
             .enumerate()
-            .map(|(i, b)| if i < 16 || i >= 250 { !b } else { *b })
+            .map(|(i, b)| if (16..250).contains(&i) { *b } else { !b })
             .collect();
         assert_eq!(flipped, expected);
         assert_eq!(cut, 100);

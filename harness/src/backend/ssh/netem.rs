@@ -202,51 +202,35 @@ mod tests {
     fn clean_removes_only_faultlines_qdisc_of_the_run_and_leaves_a_default_to_the_kernel() {
         let run = crate::backend::netns::naming::new_run_id();
         let node = node_dir(&run, "n2");
-        std::fs::create_dir_all(&node).unwrap();
-        std::fs::write(
-            format!("{node}/netem-eth1"),
-            "qdisc noqueue 0: root refcnt 2\n",
-        )
-        .unwrap();
-        std::fs::write(
-            format!("{node}/netem-eth2"),
-            "qdisc noqueue 0: root refcnt 2\n",
-        )
-        .unwrap();
         let dir = tempfile::tempdir().unwrap();
+        let put = |path: String, text: &str| std::fs::write(path, text).unwrap();
+        let default = "qdisc noqueue 0: root refcnt 2\n";
+        let show = dir.path().join("tc.show").display().to_string();
+        let log = dir.path().join("tc.log");
+        std::fs::create_dir_all(&node).unwrap();
+        put(format!("{node}/netem-eth1"), default);
+        put(format!("{node}/netem-eth2"), default);
         // eth1 and eth2 answer alike here: faultline's qdisc on both.
-        std::fs::write(
-            dir.path().join("tc.show"),
-            "qdisc prio fa17: root refcnt 2 bands 4\n",
-        )
-        .unwrap();
+        put(show.clone(), "qdisc prio fa17: root refcnt 2 bands 4\n");
         let out = with_fake_tc(dir.path(), &clean(&run, None), None);
-        let log = std::fs::read_to_string(dir.path().join("tc.log")).unwrap();
+        let logged = std::fs::read_to_string(&log).unwrap();
         let left: Vec<_> = std::fs::read_dir(&node).unwrap().collect();
         std::fs::remove_dir_all(run_root(&run)).unwrap();
         assert_eq!(out, "removed netem on eth1\nremoved netem on eth2\n");
         assert!(
-            log.contains("qdisc del dev eth1 root") && !log.contains("replace"),
-            "{log}"
+            logged.contains("qdisc del dev eth1 root") && !logged.contains("replace"),
+            "{logged}"
         );
         assert!(left.is_empty(), "records left: {left:?}");
         // A qdisc that is not faultline's is never deleted.
         std::fs::create_dir_all(&node).unwrap();
-        std::fs::write(
-            format!("{node}/netem-eth1"),
-            "qdisc noqueue 0: root refcnt 2\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("tc.show"),
-            "qdisc fq_codel 0: root refcnt 2\n",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("tc.log"), "").unwrap();
+        put(format!("{node}/netem-eth1"), default);
+        put(show, "qdisc fq_codel 0: root refcnt 2\n");
+        std::fs::write(&log, "").unwrap();
         let out = with_fake_tc(dir.path(), &clean(&run, Some("n2")), None);
-        let log = std::fs::read_to_string(dir.path().join("tc.log")).unwrap();
+        let logged = std::fs::read_to_string(&log).unwrap();
         std::fs::remove_dir_all(run_root(&run)).unwrap();
         assert_eq!(out, "");
-        assert_eq!(log, "qdisc show dev eth1 root\n");
+        assert_eq!(logged, "qdisc show dev eth1 root\n");
     }
 }
