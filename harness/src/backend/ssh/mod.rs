@@ -367,12 +367,11 @@ impl Inner {
             Ok(rt) if rt.runtime_flavor() == RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(|| rt.block_on(conn.run_in_shell(script, None)))
             }
-            Err(_) if self.runtime.is_some() => self
-                .runtime
-                .as_ref()
-                .map(|rt| rt.block_on(conn.run_in_shell(script, None)))
-                .unwrap_or_else(|| conn.run(script, None)),
-            _ => conn.run(script, None),
+            Ok(_) => conn.run(script, None),
+            Err(_) => match &self.runtime {
+                Some(rt) => rt.block_on(conn.run_in_shell(script, None)),
+                None => conn.run(script, None),
+            },
         }
     }
 
@@ -472,14 +471,15 @@ impl Inner {
         *lock(&self.groups[i]) = None;
         let dir = remote::node_dir(&self.run_id, id);
         let mut data_dir = format!("{dir}/data");
+        // Removing the folder would reach through a mount still there.
+        let mut mounted = false;
         if self.lazyfs.is_some() {
             // Synced and unmounted: what is durable is all in the backing folder.
             match conn.run(&lazyfs::unmount(&self.run_id, Some(id)), None) {
                 Ok(_) => data_dir = lazyfs::backing_dir(&self.run_id, id),
                 Err(e) => {
-                    // Removing the folder would reach through a live mount.
                     errors.push(format!("unmounting {id}'s lazy filesystem: {e:#}"));
-                    bail!("{}", errors.join("; "));
+                    mounted = true;
                 }
             }
         }
@@ -504,7 +504,9 @@ impl Inner {
         if let Err(e) = conn.run(&netem::clean(&self.run_id, Some(id)), None) {
             errors.push(format!("removing the run's netem qdisc: {e:#}"));
         }
-        if let Err(e) = conn.run(&remote::remove_files(&self.run_id, Some(id)), None) {
+        if mounted {
+            errors.push(format!("{dir} is left for `faultline clean --hosts`"));
+        } else if let Err(e) = conn.run(&remote::remove_files(&self.run_id, Some(id)), None) {
             errors.push(format!("removing {dir}: {e:#}"));
         }
         if errors.is_empty() {
