@@ -220,6 +220,32 @@ mod tests {
     }
 
     #[test]
+    fn this_machine_passes_the_lazy_filesystem_and_damage_preflight_and_a_missing_tool_is_named() {
+        // It has /dev/fuse, umount, the tools and the binary's own architecture.
+        for script in [
+            preflight("power-loss-all"),
+            super::super::damage::preflight("corrupt"),
+        ] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{script}: {out:?}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{script}");
+        }
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", &super::super::damage::preflight("truncate")])
+            .env("PATH", "/nonexistent")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("problem: find is not installed (disk faults (truncate) need it)"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_mount_list_and_unmount_scripts_run_in_sh_and_find_nothing_of_an_unknown_run() {
         for script in [
             list_mounts(),
