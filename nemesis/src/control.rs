@@ -91,6 +91,21 @@ pub trait ClusterControl: Send + Sync {
         ))
     }
 
+    /// The non-empty files of the node's data directory, relative to it, with their
+    /// sizes, sorted by path: what `corrupt` and `truncate` choose from. The default
+    /// lists [`data_dir`](ClusterControl::data_dir) here; a backend whose nodes run
+    /// elsewhere lists it there.
+    fn data_files(&self, node: &str) -> anyhow::Result<Vec<(String, u64)>> {
+        crate::nemesis::disk::local_files(&self.data_dir(node)?)
+    }
+
+    /// Damages `file` (relative to the node's data directory) and makes the damage
+    /// durable. The default does it on the local path; a backend whose nodes run
+    /// elsewhere does it there.
+    fn damage_file(&self, node: &str, file: &str, damage: Damage) -> anyhow::Result<()> {
+        crate::nemesis::disk::damage_local(&self.data_dir(node)?.join(file), damage)
+    }
+
     /// Removes `nodes` from the cluster through the system's own admin interface, so
     /// that the members are `members`. The removed nodes keep running (as non-members
     /// that may not know it yet) until [`add_members`](ClusterControl::add_members)
@@ -149,6 +164,15 @@ pub trait ClusterControl: Send + Sync {
             "node {node}'s data directory is not on faultline's lazy filesystem (run with --lazyfs)"
         )
     }
+}
+
+/// Damage to a file a node wrote (`corrupt`, `truncate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// Every bit of `len` bytes at `offset` inverted (so each byte certainly changes).
+    Flip { offset: u64, len: u64 },
+    /// The file cut to `to` bytes.
+    Truncate { to: u64 },
 }
 
 /// What a disk fault does to a node's unsynced writes.

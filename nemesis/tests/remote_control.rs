@@ -140,7 +140,7 @@ async fn a_delay_on_nodes_elsewhere_is_netem_on_the_senders_host_for_test_hosts_
     );
     let batch = sent[1].1.input.as_deref().unwrap();
     assert!(
-        batch.contains("parent 1:4 handle 40: netem delay 80ms\n"),
+        batch.contains("parent fa17:4 handle 40: netem delay 80ms\n"),
         "{batch}"
     );
     // Only packets to the other test hosts reach netem's band: the controller's own
@@ -148,11 +148,11 @@ async fn a_delay_on_nodes_elsewhere_is_netem_on_the_senders_host_for_test_hosts_
     let filters: Vec<&str> = batch.lines().filter(|l| l.starts_with("filter")).collect();
     assert_eq!(filters.len(), 2, "{batch}");
     assert!(
-        filters[0].ends_with("match ip dst 192.0.2.2/32 flowid 1:4"),
+        filters[0].ends_with("match ip dst 192.0.2.2/32 flowid fa17:4"),
         "{batch}"
     );
     assert!(
-        filters[1].ends_with("match ip dst 192.0.2.3/32 flowid 1:4"),
+        filters[1].ends_with("match ip dst 192.0.2.3/32 flowid fa17:4"),
         "{batch}"
     );
 }

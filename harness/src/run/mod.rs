@@ -141,6 +141,7 @@ async fn run_over_ssh(
             system: spec,
             run_dir,
             kinds: config.nemesis.clone(),
+            lazyfs: config.lazyfs,
         })
         .await
     };

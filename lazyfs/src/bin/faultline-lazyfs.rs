@@ -4,6 +4,10 @@
 //! everything durable (a clean shutdown), unmounts (lazily, if a process still holds
 //! a file open) and removes the socket. Runs as root: it mounts with mount(2), no
 //! fusermount needed.
+//!
+//! `faultline-lazyfs --control SOCKET --request COMMAND`: sends one command to a
+//! running mount and prints its JSON answer. The ssh backend drives mounts on remote
+//! hosts this way, through a shell it keeps open there (no `socat` needed on a host).
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -20,9 +24,11 @@ use std::sync::{Arc, Mutex};
 #[command(about = "faultline's lazy filesystem: unsynced writes live in memory until fsync")]
 struct Args {
     /// Where the filesystem appears (an existing directory).
-    mountpoint: PathBuf,
+    #[arg(required_unless_present = "request")]
+    mountpoint: Option<PathBuf>,
     /// The directory that holds what is durable.
-    backing: PathBuf,
+    #[arg(required_unless_present = "request")]
+    backing: Option<PathBuf>,
     /// The control socket (lose-unsynced, torn-write, stats, sync).
     #[arg(long)]
     control: PathBuf,
@@ -31,23 +37,45 @@ struct Args {
     /// clean` can tell whose a leftover mount is from /proc/self/mountinfo alone.
     #[arg(long)]
     name: Option<String>,
+    /// Instead of mounting: send this command to the mount serving `--control` and
+    /// print its answer (one JSON line).
+    #[arg(long, conflicts_with_all = ["mountpoint", "backing", "name"])]
+    request: Option<String>,
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
+    let args = Args::parse();
+    let result = match &args.request {
+        Some(command) => request(&args.control, command),
+        None => run(args),
+    };
+    if let Err(e) = result {
         eprintln!("faultline-lazyfs: {e:#}");
         std::process::exit(1);
     }
 }
 
+/// How long a requested command may take (a torn write writes to the disk).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Sends one control command and prints the mount's answer.
+fn request(control: &Path, command: &str) -> Result<()> {
+    let reply = lazyfs::control::request(control, Command::parse(command)?, REQUEST_TIMEOUT)?;
+    println!("{}", serde_json::to_string(&reply)?);
+    Ok(())
+}
+
 fn run(args: Args) -> Result<()> {
-    for (what, dir) in [("mountpoint", &args.mountpoint), ("backing", &args.backing)] {
+    let (Some(mountpoint), Some(backing)) = (&args.mountpoint, &args.backing) else {
+        bail!("a mount needs MOUNTPOINT and BACKING");
+    };
+    for (what, dir) in [("mountpoint", mountpoint), ("backing", backing)] {
         if !dir.is_dir() {
             bail!("{what} {} is not a directory", dir.display());
         }
     }
-    let backing = std::fs::canonicalize(&args.backing)?;
-    let mountpoint = std::fs::canonicalize(&args.mountpoint)?;
+    let backing = std::fs::canonicalize(backing)?;
+    let mountpoint = std::fs::canonicalize(mountpoint)?;
     // Signals are taken by sigwait below, so every thread must have them blocked.
     let signals = block_signals();
     let overlay: SharedOverlay = Arc::new(Mutex::new(Overlay::new()));

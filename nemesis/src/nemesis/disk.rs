@@ -12,7 +12,7 @@
 //! reach the node). Nothing heals them: the point is whether the node notices.
 
 use super::Nemesis;
-use crate::control::{ClusterControl, DiskFault};
+use crate::control::{ClusterControl, Damage, DiskFault};
 use crate::fault::Fault;
 use crate::netfilter::combine;
 use crate::rng::SeededRng;
@@ -94,30 +94,21 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 self.nodes.len()
             )
         })?;
-        let dir = self.control.data_dir(&id)?;
-        let mut files = files_of(&dir).with_context(|| format!("listing {}", dir.display()))?;
+        let mut files = self
+            .control
+            .data_files(&id)
+            .with_context(|| format!("listing node {id}'s data directory"))?;
         if let Some(p) = pattern {
-            files.retain(|(f, _)| {
-                let rel = f.strip_prefix(&dir).unwrap_or(f).to_string_lossy();
-                matches_pattern(p, &rel)
-            });
+            files.retain(|(f, _)| matches_pattern(p, f));
         }
         if files.is_empty() {
             let which = pattern
                 .map(|p| format!(" matching {p:?}"))
                 .unwrap_or_default();
-            bail!(
-                "node {id} has written no file{which} in {} yet",
-                dir.display()
-            );
+            bail!("node {id} has written no file{which} in its data directory yet");
         }
         let mut rng = SeededRng::new(draw);
-        let (file, size) = files[rng.below(files.len() as u64) as usize].clone();
-        let rel = file
-            .strip_prefix(&dir)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
+        let (rel, size) = files[rng.below(files.len() as u64) as usize].clone();
         Ok(if truncate {
             Fault::Truncate {
                 node: id,
@@ -144,24 +135,49 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
                 file,
                 offset,
                 len,
-            } => {
-                let path = self.control.data_dir(node)?.join(file);
-                flip_bits(&path, *offset, *len)
-                    .with_context(|| format!("corrupting {}", path.display()))
-            }
-            Fault::Truncate { node, file, to, .. } => {
-                let path = self.control.data_dir(node)?.join(file);
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .with_context(|| format!("opening {}", path.display()))?;
-                f.set_len(*to)?;
-                f.sync_all()
-                    .with_context(|| format!("truncating {}", path.display()))
-            }
+            } => self
+                .control
+                .damage_file(
+                    node,
+                    file,
+                    Damage::Flip {
+                        offset: *offset,
+                        len: *len,
+                    },
+                )
+                .with_context(|| format!("corrupting node {node}'s {file}")),
+            Fault::Truncate { node, file, to, .. } => self
+                .control
+                .damage_file(node, file, Damage::Truncate { to: *to })
+                .with_context(|| format!("truncating node {node}'s {file}")),
             _ => Ok(()),
         }
     }
+}
+
+/// [`ClusterControl::data_files`] on a local directory.
+pub fn local_files(dir: &Path) -> Result<Vec<(String, u64)>> {
+    let files = files_of(dir).with_context(|| format!("listing {}", dir.display()))?;
+    Ok(files
+        .into_iter()
+        .map(|(f, size)| {
+            let rel = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
+            (rel, size)
+        })
+        .collect())
+}
+
+/// [`ClusterControl::damage_file`] on a local path.
+pub fn damage_local(path: &Path, damage: Damage) -> Result<()> {
+    match damage {
+        Damage::Flip { offset, len } => flip_bits(path, offset, len),
+        Damage::Truncate { to } => {
+            let f = std::fs::OpenOptions::new().write(true).open(path)?;
+            f.set_len(to)?;
+            Ok(f.sync_all()?)
+        }
+    }
+    .with_context(|| format!("damaging {}", path.display()))
 }
 
 /// Whether `text` matches `pattern`, where `*` matches any run of characters

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 mod clocks;
-mod disk;
+pub(crate) mod disk;
 mod membership;
 mod packets;
 mod partition;

@@ -57,6 +57,10 @@ pub fn available() -> Result<bool> {
     )
 }
 
+/// faultline's root qdisc handle (hex `fa17`): unlike the usual `1:`, it tells
+/// faultline's qdisc from one the host had, so a cleanup removes only its own.
+pub const ROOT_HANDLE: &str = "fa17:";
+
 /// netem's arguments for a delay or reordering.
 pub fn netem_args(hold: &super::shaper::Hold) -> String {
     match *hold {
@@ -72,12 +76,12 @@ pub fn netem_args(hold: &super::shaper::Hold) -> String {
 /// The `tc -batch` script that applies `hold` to packets leaving on `dev` for `dsts`.
 pub fn batch(dev: &str, hold: &super::shaper::Hold, dsts: &[Ipv4Addr]) -> String {
     let mut s = format!(
-        "qdisc replace dev {dev} root handle 1: prio bands 4 priomap 1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n\
-         qdisc replace dev {dev} parent 1:4 handle 40: netem {}\n",
+        "qdisc replace dev {dev} root handle {ROOT_HANDLE} prio bands 4 priomap 1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n\
+         qdisc replace dev {dev} parent {ROOT_HANDLE}4 handle 40: netem {}\n",
         netem_args(hold)
     );
     for d in dsts {
-        s.push_str(&format!("filter add dev {dev} parent 1: protocol ip prio 1 u32 match ip dst {d}/32 flowid 1:4\n"));
+        s.push_str(&format!("filter add dev {dev} parent {ROOT_HANDLE} protocol ip prio 1 u32 match ip dst {d}/32 flowid {ROOT_HANDLE}4\n"));
     }
     s
 }
@@ -136,8 +140,9 @@ mod tests {
             },
             &["10.0.0.2".parse().unwrap()],
         );
-        assert!(s.contains("parent 1:4 handle 40: netem delay 100ms 10ms\n"));
-        assert!(s.contains("match ip dst 10.0.0.2/32 flowid 1:4"));
+        assert!(s.contains("root handle fa17: prio bands 4"));
+        assert!(s.contains("parent fa17:4 handle 40: netem delay 100ms 10ms\n"));
+        assert!(s.contains("match ip dst 10.0.0.2/32 flowid fa17:4"));
         assert_eq!(
             netem_args(&Hold::Reorder { p: 0.25, ms: 50 }),
             "delay 50ms reorder 25.00%"

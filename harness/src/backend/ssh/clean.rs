@@ -1,5 +1,6 @@
 //! `faultline clean --hosts FILE`: what dead ssh runs left on the hosts (node
-//! processes, iptables chains, `/tmp/faultline-<id>/`), found by run id, removed.
+//! processes, lazy filesystems, iptables chains, `/tmp/faultline-<id>/`), found by
+//! run id, removed.
 //!
 //! A run is dead when the controller process recorded in its `owner` file (boot id,
 //! pid, start time) is no longer alive on this machine. A run owned by another
@@ -75,7 +76,8 @@ fn clean_host(host: &Host, control: &std::path::Path, mode: CleanMode) -> Result
     let conn = Conn::open(host, control)?;
     let who = conn.run("id -u", None)?;
     conn.set_sudo(who.trim() != "0");
-    let runs = parse_runs(&conn.run(&remote::list_runs(), None)?);
+    let listing = remote::list_runs() + &super::lazyfs::list_mounts();
+    let runs = parse_runs(&conn.run(&listing, None)?);
     let mut lines = Vec::new();
     for (id, owner) in runs {
         if mode.only.is_some_and(|o| o != id) {
@@ -95,20 +97,35 @@ fn clean_host(host: &Host, control: &std::path::Path, mode: CleanMode) -> Result
         }
         if mode.dry_run {
             lines.push(format!(
-                "run {id}: would stop its nodes and remove its chains and {}",
+                "run {id}: would stop its nodes, unmount its lazy filesystems and remove its chains, netem qdiscs and {}",
                 remote::run_root(&id)
             ));
             continue;
         }
         let killed = conn.run(&remote::stop_all(&id, None, 1), None)?;
+        // Before the folder goes: removing it would reach through a live mount.
+        let unmounted = conn.run(&super::lazyfs::unmount(&id, None), None)?;
         let chains = conn.run(&remote::remove_chains(&remote::chain_prefix(&id)), None)?;
+        let qdiscs = conn.run(&super::netem::clean(&id, None), None)?;
         conn.run(&remote::remove_files(&id, None), None)?;
         let _ = std::fs::remove_dir_all(super::control_dir(&id));
+        // What was restored, or must be by hand.
+        let notes: Vec<&str> = qdiscs
+            .lines()
+            .filter(|l| !l.starts_with("removed"))
+            .collect();
+        let notes = match notes.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", notes.join("; ")),
+        };
         lines.push(format!(
-            "run {id}: killed {} process groups, removed {} iptables entries and {}",
+            "run {id}: killed {} process groups, unmounted {} lazy filesystems, removed {} iptables entries, {} netem qdiscs and {}{}",
             killed.lines().count(),
+            unmounted.lines().filter(|l| l.starts_with("unmounted")).count(),
             chains.lines().count(),
-            remote::run_root(&id)
+            qdiscs.lines().filter(|l| l.starts_with("removed")).count(),
+            remote::run_root(&id),
+            notes
         ));
     }
     conn.close();
@@ -125,7 +142,7 @@ fn parse_runs(text: &str) -> BTreeMap<String, Option<String>> {
                 let owner = words.next().map(str::trim).filter(|o| !o.is_empty());
                 runs.insert(id.to_string(), owner.map(String::from));
             }
-            (Some("chain"), Some(id)) if crate::backend::netns::naming::is_run_id(id) => {
+            (Some("chain" | "mount"), Some(id)) if crate::backend::netns::naming::is_run_id(id) => {
                 runs.entry(id.to_string()).or_insert(None);
             }
             _ => {}
@@ -158,9 +175,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_are_found_by_folder_or_by_chain_alone() {
-        let runs = parse_runs("run abc123 b 1 2\nchain abc123\nchain zzz999\nrun bad!\n");
-        assert_eq!(runs.len(), 2);
+    fn runs_are_found_by_folder_chain_or_mount_alone() {
+        let runs = parse_runs(
+            "run abc123 b 1 2\nchain abc123\nchain zzz999\nrun bad!\nmount yyy888\nmount abc123\n",
+        );
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs["yyy888"], None);
         assert_eq!(runs["abc123"].as_deref(), Some("b 1 2"));
         assert_eq!(runs["zzz999"], None);
     }

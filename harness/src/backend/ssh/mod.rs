@@ -13,7 +13,10 @@
 
 pub mod clean;
 pub mod conn;
+pub mod damage;
 pub mod hosts;
+pub mod lazyfs;
+pub mod netem;
 pub mod preflight;
 pub mod remote;
 
@@ -46,6 +49,9 @@ pub struct SshOptions {
     /// The test's fault kinds, refused before anything starts when the hosts cannot
     /// do them.
     pub kinds: Vec<FaultKind>,
+    /// Every node's data directory on faultline's lazy filesystem on its host
+    /// (`--lazyfs`, or a disk fault that needs it): see [`lazyfs`].
+    pub lazyfs: bool,
 }
 
 /// A running cluster on remote hosts.
@@ -66,6 +72,12 @@ struct Inner {
     launches: Vec<(RemoteLaunch, RemoteLaunch)>,
     /// Per node: the host's libfaketime, when the test has clock faults.
     faketime: Option<Vec<String>>,
+    /// The local `faultline-lazyfs`, uploaded to every node's `bin/`, when data
+    /// directories are lazy filesystems.
+    lazyfs: Option<PathBuf>,
+    /// The runtime the cluster started in, for [`Inner::run_blocking`] on threads
+    /// outside it.
+    runtime: Option<tokio::runtime::Handle>,
     /// Per node: the supervisor's process group while faultline believes it runs.
     groups: Vec<Mutex<Option<i32>>>,
     torn_down: Mutex<bool>,
@@ -176,6 +188,10 @@ impl Inner {
             .collect::<Result<Vec<Ipv4Addr>>>()?;
         let logs = opts.run_dir.join("nodes");
         std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        let lazyfs = match opts.lazyfs {
+            true => Some(super::netns::lazyfs::binary()?),
+            false => None,
+        };
         let control_dir = control_dir(&opts.run_id);
         std::fs::create_dir_all(&control_dir)
             .with_context(|| format!("creating {}", control_dir.display()))?;
@@ -212,6 +228,8 @@ impl Inner {
             conns,
             launches,
             faketime,
+            lazyfs,
+            runtime: tokio::runtime::Handle::try_current().ok(),
             torn_down: Mutex::new(false),
             timings: Mutex::new(Vec::new()),
         };
@@ -253,12 +271,29 @@ impl Inner {
                 conn.upload(local, &remote::binary(&self.run_id, &ids[i], name))
                     .with_context(|| format!("uploading {}", local.display()))?;
             }
+            if let Some(local) = &self.lazyfs {
+                conn.upload(
+                    local,
+                    &remote::binary(&self.run_id, &ids[i], lazyfs::BINARY),
+                )
+                .with_context(|| format!("uploading {}", local.display()))?;
+            }
+            // The long-lived shell, started now so the first fault does not wait
+            // for it.
+            self.run_blocking(i, "true").context("starting a shell")?;
             Ok(())
         })
     }
 
     fn start_all(&self) -> Result<()> {
-        self.on_every_host(|i, _| self.start_node(i, false))
+        self.on_every_host(|i, conn| {
+            if self.lazyfs.is_some() {
+                let node = &self.nodes[i].id;
+                conn.run(&lazyfs::mount(&self.run_id, node), None)
+                    .with_context(|| format!("node {node}: mounting its lazy filesystem"))?;
+            }
+            self.start_node(i, false)
+        })
     }
 
     fn start_node(&self, i: usize, restart: bool) -> Result<()> {
@@ -319,12 +354,32 @@ impl Inner {
         Ok(())
     }
 
+    /// Runs `script` through host `i`'s long-lived shell from blocking code (the
+    /// nemesis's kills, clock writes and disk faults): a fault in force in one round
+    /// trip, not a new channel's session. From a thread outside the runtime (the
+    /// clock strobe's, the start's per-host threads) it waits on the runtime the
+    /// cluster started in; on a single-threaded runtime, which cannot wait, it opens
+    /// a new channel.
+    fn run_blocking(&self, i: usize, script: &str) -> Result<String> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let conn = &self.conns[i];
+        match Handle::try_current() {
+            Ok(rt) if rt.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| rt.block_on(conn.run_in_shell(script, None)))
+            }
+            Ok(_) => conn.run(script, None),
+            Err(_) => match &self.runtime {
+                Some(rt) => rt.block_on(conn.run_in_shell(script, None)),
+                None => conn.run(script, None),
+            },
+        }
+    }
+
     /// Sends a signal to a node's process group over SSH and waits until it took.
     fn signal(&self, id: &str, signal: &str, what: &str) -> Result<()> {
         let i = self.index_of(id)?;
         self.check_live()?;
-        self.conns[i]
-            .run(&remote::signal(&self.run_id, id, signal, what), None)
+        self.run_blocking(i, &remote::signal(&self.run_id, id, signal, what))
             .with_context(|| format!("node {id} on {}", self.conns[i].host.label()))?;
         if signal == "KILL" {
             *lock(&self.groups[i]) = None;
@@ -415,6 +470,19 @@ impl Inner {
         }
         *lock(&self.groups[i]) = None;
         let dir = remote::node_dir(&self.run_id, id);
+        let mut data_dir = format!("{dir}/data");
+        // Removing the folder would reach through a mount still there.
+        let mut mounted = false;
+        if self.lazyfs.is_some() {
+            // Synced and unmounted: what is durable is all in the backing folder.
+            match conn.run(&lazyfs::unmount(&self.run_id, Some(id)), None) {
+                Ok(_) => data_dir = lazyfs::backing_dir(&self.run_id, id),
+                Err(e) => {
+                    errors.push(format!("unmounting {id}'s lazy filesystem: {e:#}"));
+                    mounted = true;
+                }
+            }
+        }
         let logs = self.run_dir.join("nodes");
         let data = self.run_dir.join("data");
         for d in [&logs, &data] {
@@ -425,14 +493,20 @@ impl Inner {
         if conn.fetch(&format!("{dir}/log"), &fetched, false).is_ok() {
             merge_log(&fetched, &self.nodes[i].log);
         }
-        let _ = conn.fetch(&format!("{dir}/data"), &data.join(id), true);
+        let _ = conn.fetch(&data_dir, &data.join(id), true);
         if let Err(e) = conn.run(
             &remote::remove_chains(&remote::chain_prefix(&self.run_id)),
             None,
         ) {
             errors.push(format!("removing the run's iptables chains: {e:#}"));
         }
-        if let Err(e) = conn.run(&remote::remove_files(&self.run_id, Some(id)), None) {
+        // A delay the runner could not heal.
+        if let Err(e) = conn.run(&netem::clean(&self.run_id, Some(id)), None) {
+            errors.push(format!("removing the run's netem qdisc: {e:#}"));
+        }
+        if mounted {
+            errors.push(format!("{dir} is left for `faultline clean --hosts`"));
+        } else if let Err(e) = conn.run(&remote::remove_files(&self.run_id, Some(id)), None) {
             errors.push(format!("removing {dir}: {e:#}"));
         }
         if errors.is_empty() {
@@ -654,10 +728,10 @@ impl ClusterControl for SshCluster {
             .map(|l| l[i].as_str())
             .unwrap_or_default();
         let text = nemesis::clock::offset_text(ms);
-        inner.conns[i]
-            .run(
+        inner
+            .run_blocking(
+                i,
                 &remote::write_clock(&file.display().to_string(), &text, lib),
-                None,
             )
             .with_context(|| {
                 format!(
@@ -690,10 +764,13 @@ impl ClusterControl for SshCluster {
                         .map(|a| remote::chains_to_host(a, run_id)),
                 )
                 .collect();
-            let script = format!(
-                "PATH=$PATH:/usr/sbin:/sbin exec {}",
-                shell_words::join(&argv)
-            );
+            // netem keeps a record of the host's qdisc (see [`netem`]).
+            let script = netem::guard(run_id, &id, &command).unwrap_or_else(|| {
+                format!(
+                    "PATH=$PATH:/usr/sbin:/sbin exec {}",
+                    shell_words::join(&argv)
+                )
+            });
             let input = command.input.map(|s| remote::chains_to_host(&s, run_id));
             let out = inner.conns[i]
                 .run_in_shell(&script, input)
@@ -711,5 +788,29 @@ impl ClusterControl for SshCluster {
 
     fn local_network(&self) -> bool {
         false
+    }
+
+    fn has_lazy_disk(&self) -> bool {
+        self.inner.lazyfs.is_some()
+    }
+
+    /// Listed on the node's host (see [`damage`]).
+    fn data_files(&self, node: &str) -> Result<Vec<(String, u64)>> {
+        self.inner.data_files(node)
+    }
+
+    /// Done on the node's host (see [`damage`]).
+    fn damage_file(&self, node: &str, file: &str, how: nemesis::control::Damage) -> Result<()> {
+        self.inner.damage_file(node, file, how)
+    }
+
+    /// Sends the fault to the node's mount through its host's long-lived shell (a
+    /// blocking call: the nemesis makes it from a blocking task).
+    fn disk(
+        &self,
+        node: &str,
+        fault: nemesis::control::DiskFault,
+    ) -> Result<nemesis::control::DiskReport> {
+        self.inner.disk(node, fault)
     }
 }

@@ -46,6 +46,11 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
     // Loss and duplication are iptables rules, like partitions; delay and
     // reordering are netem qdiscs on the sender's host.
     let delays = named(&opts.kinds, FaultKind::delays_packets);
+    let damage = named(&opts.kinds, |k| k.is_disk() && !k.needs_lazy_disk());
+    let lazy = match named(&opts.kinds, FaultKind::needs_lazy_disk) {
+        k if k.is_empty() => "--lazyfs".to_string(),
+        k => k,
+    };
     let checked: Vec<(String, Result<Checked>)> = std::thread::scope(|s| {
         let running: Vec<_> = hosts
             .iter()
@@ -55,7 +60,14 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
                 let node = crate::backend::netns::naming::node_ids(i + 1)
                     .pop()
                     .unwrap_or_default();
-                let script = remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path);
+                let mut script =
+                    remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path);
+                if opts.lazyfs {
+                    script.push_str(&super::lazyfs::preflight(&lazy));
+                }
+                if !damage.is_empty() {
+                    script.push_str(&super::damage::preflight(&damage));
+                }
                 let delays = delays.as_str();
                 (
                     host.label(),
@@ -130,12 +142,6 @@ fn check_host(host: &Host, control: &Path, script: &str, delays: &str) -> Result
 /// Kinds the ssh backend cannot do on any host, with the reason.
 fn refused_kinds(kinds: &[FaultKind]) -> Vec<String> {
     let mut out = Vec::new();
-    let disk = named(kinds, FaultKind::is_disk);
-    if !disk.is_empty() {
-        out.push(format!(
-            "--nemesis: disk faults ({disk}) over ssh are not built yet"
-        ));
-    }
     let membership = named(kinds, |k| k.parts().contains(&FaultKind::Membership));
     if !membership.is_empty() {
         out.push("--nemesis: membership changes over ssh are not built yet".to_string());
@@ -169,7 +175,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_the_backend_cannot_do_are_refused_by_name_and_clock_faults_are_not() {
+    fn kinds_the_backend_cannot_do_are_refused_by_name_and_clock_and_disk_faults_are_not() {
         let kinds = FaultKind::parse_list("partition,kill,clock-bump,membership", 5).unwrap();
         let refused = refused_kinds(&kinds);
         assert_eq!(
@@ -177,6 +183,8 @@ mod tests {
             ["--nemesis: membership changes over ssh are not built yet"]
         );
         let kinds = FaultKind::parse_list("partition,kill,pause", 5).unwrap();
+        assert!(refused_kinds(&kinds).is_empty());
+        let kinds = FaultKind::parse_list("power-loss-all,torn-write,corrupt,truncate", 3).unwrap();
         assert!(refused_kinds(&kinds).is_empty());
         assert_eq!(named(&kinds, FaultKind::delays_packets), "");
         let kinds = FaultKind::parse_list("loss,delay,duplicate,reorder", 3).unwrap();

@@ -82,19 +82,19 @@ pub fn clock_file(run_id: &str, node: &str) -> String {
 
 /// Replaces a node's clock file (`file`, as [`clock_file`] names it) with `text`
 /// atomically, and notes in the node's log the offset and the wall clock the node now
-/// reads (`date` under the same libfaketime) next to the host's real one.
+/// reads (`date` under the same libfaketime) next to the host's real one. Three
+/// processes in all (`mv` and two `date`s): a bump of several nodes writes one after
+/// the other, so each write is kept short.
 pub fn write_clock(file: &str, text: &str, lib: &str) -> String {
     let f = quote(file).into_owned();
     let offset = text.trim();
     format!(
-        "f={f}\nd=$(dirname \"$f\")\nprintf '%s\\n' {t} > \"$f.tmp\" && mv \"$f.tmp\" \"$f\" || exit 1\n\
+        "f={f}\nd=${{f%/*}}\nprintf '%s\\n' {t} > \"$f.tmp\" && mv \"$f.tmp\" \"$f\" || exit 1\n\
          skewed=$(env LD_PRELOAD={lib} FAKETIME_TIMESTAMP_FILE=\"$f\" FAKETIME_NO_CACHE=1 date -u +%s.%3N)\n\
-         real=$(date -u +%s.%3N)\n{note}",
+         set -- $(date -u '+%s.%3N %Y-%m-%dT%H:%M:%S.%3NZ')\n\
+         echo \"[faultline $2] clock set to {offset} by faultline: the node's wall clock reads $skewed, real time $1\" >> \"$d/log\"\n",
         t = quote(offset),
         lib = quote(lib),
-        note = note_line_raw(&format!(
-            "\"clock set to {offset} by faultline: the node's wall clock reads $skewed, real time $real\""
-        )),
     )
 }
 
@@ -146,12 +146,10 @@ pub fn start(run_id: &str, node: &str, launch: &RemoteLaunch) -> String {
 
 /// Appends a harness note to the node's log (`$d` is the node's folder).
 fn note_line(msg: &str) -> String {
-    note_line_raw(&quote(msg))
-}
-
-/// [`note_line`] of a shell word as it is (quoted by the caller, may expand).
-fn note_line_raw(word: &str) -> String {
-    format!("echo \"[faultline $(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)] \"{word} >> \"$d/log\"\n")
+    format!(
+        "echo \"[faultline $(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)] \"{} >> \"$d/log\"\n",
+        quote(msg)
+    )
 }
 
 /// A shell test that is true while any process of session `$p` is alive (zombies
