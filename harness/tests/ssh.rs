@@ -118,10 +118,15 @@ impl SshHosts {
 
     /// The hosts file, as a user would write it.
     fn hosts_file(&self) -> PathBuf {
+        self.hosts_file_with(&vec![1; self.ips.len()])
+    }
+
+    /// A hosts file giving host `i` `nodes[i]` nodes.
+    fn hosts_file_with(&self, nodes: &[usize]) -> PathBuf {
         let mut text = String::new();
-        for ip in &self.ips {
+        for (ip, n) in self.ips.iter().zip(nodes) {
             text.push_str(&format!(
-                "[[hosts]]\naddress = \"{ip}\"\nuser = \"root\"\nkey = \"client_key\"\nport = 22\n\
+                "[[hosts]]\naddress = \"{ip}\"\nuser = \"root\"\nkey = \"client_key\"\nport = 22\nnodes = {n}\n\
                  ssh-options = [\"UserKnownHostsFile={}\", \"StrictHostKeyChecking=yes\"]\n\n",
                 self.path("known_hosts").display()
             ));
@@ -189,10 +194,15 @@ fn run_test(cwd: &Path, args: &[&str]) -> (Option<i32>, PathBuf, String) {
 /// system, the node count and the hosts file. Returns the hosts (alive until
 /// dropped) with the run's (exit code, folder, output).
 fn raft_kv_over_ssh(nodes: usize, args: &[&str]) -> (SshHosts, Option<i32>, PathBuf, String) {
+    raft_kv_on_hosts(&vec![1; nodes], args)
+}
+
+/// [`raft_kv_over_ssh`] with `per_host[i]` nodes on host `i`.
+fn raft_kv_on_hosts(per_host: &[usize], args: &[&str]) -> (SshHosts, Option<i32>, PathBuf, String) {
     build_raft_kv();
-    let hosts = SshHosts::new(nodes);
-    let file = hosts.hosts_file();
-    let n = nodes.to_string();
+    let hosts = SshHosts::new(per_host.len());
+    let file = hosts.hosts_file_with(per_host);
+    let n = per_host.iter().sum::<usize>().to_string();
     let results = hosts.path("run");
     std::fs::create_dir_all(&results).unwrap();
     let mut all = vec![
@@ -275,6 +285,48 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
     let dir = tempfile::tempdir().unwrap();
     let local_args = [&["--system", "raft-kv", "--nodes", "3"][..], &common].concat();
+    let (local, _, out) = run_test(dir.path(), &local_args);
+    assert_eq!(local, code, "the namespace backend disagrees: {out}");
+}
+
+#[test]
+fn five_nodes_on_two_hosts_partitioned_by_port_give_the_namespace_backends_verdict_and_leave_nothing(
+) {
+    let common = [
+        "--time-limit",
+        "8s",
+        "--nemesis",
+        "partition,kill",
+        "--nemesis-interval",
+        "1s",
+        "--seed",
+        "7",
+    ];
+    let (hosts, code, run_dir, out) = raft_kv_on_hosts(&[3, 2], &common);
+    assert_eq!(code, Some(0), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    assert_faults_completed(&results, &["partition", "kill", "restart"]);
+    assert!(
+        results["stats"]["total"]["ok"].as_u64().unwrap() > 30,
+        "{out}"
+    );
+    // n1..n3 on the first host, n4 and n5 on the second, each on ports of its own,
+    // and each under a group that the partition rules name.
+    let ip = |i: usize| hosts.ips[i].to_string();
+    for (n, addr) in [
+        ("n1", format!("{}:8080", ip(0))),
+        ("n3", format!("{}:8100", ip(0))),
+        ("n5", format!("{}:8090", ip(1))),
+    ] {
+        let log = std::fs::read_to_string(run_dir.join(format!("nodes/{n}.log"))).unwrap();
+        assert!(
+            log.contains(&format!("--listen {addr}")) && log.contains("setpriv --groups"),
+            "{n} did not start on {addr} with a group of its own: {log}"
+        );
+    }
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+    let dir = tempfile::tempdir().unwrap();
+    let local_args = [&["--system", "raft-kv", "--nodes", "5"][..], &common].concat();
     let (local, _, out) = run_test(dir.path(), &local_args);
     assert_eq!(local, code, "the namespace backend disagrees: {out}");
 }

@@ -111,6 +111,7 @@ pub fn vars_of<'a>(node: &MemberAddr<'a>, members: &'a [(String, Ipv4Addr)]) -> 
         ip: node.ip,
         data_dir: node.data_dir,
         members,
+        port_shifts: &[],
     }
 }
 

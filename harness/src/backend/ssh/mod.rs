@@ -1,7 +1,8 @@
-//! Nodes on remote hosts, reached over SSH: one node per host, in the order of the
-//! hosts file ([`hosts`]). The controller keeps one OpenSSH master connection per
-//! host ([`conn`]) and runs small `sh` scripts over it ([`remote`]): start a node
-//! under its supervisor, signal its process group, swap iptables chains, fetch logs.
+//! Nodes on remote hosts, reached over SSH: one node per host, or several each on
+//! ports of its own, in the order of the hosts file ([`hosts`]). The controller
+//! keeps one OpenSSH master connection per host ([`conn`]) and runs small `sh`
+//! scripts over it ([`remote`]): start a node under its supervisor, signal its
+//! process group, swap iptables chains, fetch logs.
 //!
 //! A start is all or nothing: every host is connected and checked first
 //! ([`preflight`]), and every problem of every host is reported before anything is
@@ -25,6 +26,7 @@ use hosts::Host;
 use nemesis::control::{ClusterControl, NodeCommand, NodeRef};
 use nemesis::FaultKind;
 use remote::RemoteLaunch;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -60,8 +62,12 @@ struct Inner {
     /// The local folder of the master connections' sockets.
     control_dir: PathBuf,
     nodes: Vec<Node>,
-    /// One per node, in node order.
-    conns: Vec<Conn>,
+    /// One per node, in node order; nodes on one host share its connection.
+    conns: Vec<Arc<Conn>>,
+    /// Per node: where it runs (its host's index in the hosts list, its port shift).
+    slots: Vec<hosts::Slot>,
+    /// When nodes share hosts: their ports and groups, and the partition in force.
+    ports: Option<PortPlan>,
     /// (first start, restart) per node.
     launches: Vec<(RemoteLaunch, RemoteLaunch)>,
     /// Per node: the host's libfaketime, when the test has clock faults.
@@ -161,26 +167,30 @@ impl Inner {
         opts.system
             .validate()
             .with_context(|| opts.system.origin())?;
-        if opts.hosts.len() < opts.node_count {
-            return Err(crate::error::bad_input(format!(
-                "--hosts: {} nodes need {} hosts (one node per host), and only {} are listed",
-                opts.node_count,
-                opts.node_count,
-                opts.hosts.len()
-            )));
-        }
-        let hosts = &opts.hosts[..opts.node_count];
-        let ips = hosts
+        let slots = hosts::place(&opts.hosts, opts.node_count)?;
+        let used: Vec<usize> = slots.iter().map(|s| s.host).collect::<BTreeSet<_>>().into_iter().collect();
+        let hosts: Vec<Host> = used.iter().map(|&h| opts.hosts[h].clone()).collect();
+        let host_ips = hosts
             .iter()
             .map(Host::ipv4)
             .collect::<Result<Vec<Ipv4Addr>>>()?;
+        // Per node, the index of its host among those used.
+        let at: Vec<usize> = slots
+            .iter()
+            .map(|s| used.iter().position(|&h| h == s.host).unwrap_or(0))
+            .collect();
+        let ips: Vec<Ipv4Addr> = at.iter().map(|&h| host_ips[h]).collect();
+        let shared = hosts.len() < opts.node_count;
+        if shared {
+            check_sharing(&opts, &slots)?;
+        }
         let logs = opts.run_dir.join("nodes");
         std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
         let control_dir = control_dir(&opts.run_id);
         std::fs::create_dir_all(&control_dir)
             .with_context(|| format!("creating {}", control_dir.display()))?;
         let t0 = std::time::Instant::now();
-        let checked = preflight::connect_and_check(&opts, hosts, &control_dir);
+        let checked = preflight::connect_and_check(&opts, &hosts, &control_dir, shared);
         let preflight::Ready {
             conns,
             upload,
@@ -192,9 +202,14 @@ impl Inner {
                 return Err(e);
             }
         };
+        let conns: Vec<Arc<Conn>> = conns.into_iter().map(Arc::new).collect();
+        let conns: Vec<Arc<Conn>> = at.iter().map(|&h| conns[h].clone()).collect();
+        let faketime: Option<Vec<String>> =
+            faketime.map(|libs| at.iter().map(|&h| libs[h].clone()).collect());
         let ids = naming::node_ids(opts.node_count);
-        let (nodes, launches) = match plan(&opts, &ids, &ips, upload.as_ref(), faketime.as_deref())
-        {
+        let ports = shared.then(|| PortPlan::new(&opts, &ids, &slots));
+        let planned = plan(&opts, &ids, &ips, &slots, upload.as_ref(), faketime.as_deref());
+        let (nodes, launches) = match planned {
             Ok(p) => p,
             Err(e) => {
                 drop(conns);
@@ -210,6 +225,8 @@ impl Inner {
             groups: nodes.iter().map(|_| Mutex::new(None)).collect(),
             nodes,
             conns,
+            slots,
+            ports,
             launches,
             faketime,
             torn_down: Mutex::new(false),
@@ -219,6 +236,9 @@ impl Inner {
         // From here on, dropping `inner` (an error below) tears it all down.
         let t0 = std::time::Instant::now();
         inner.prepare_hosts(&ids, upload.as_ref())?;
+        if inner.ports.is_some() && opts.kinds.iter().any(FaultKind::is_network) {
+            inner.on_each_host(|conn| conn.run(&remote::install_port_chain(&inner.run_id), None).map(drop))?;
+        }
         inner.phase("prepare_and_upload_s", t0);
         let t0 = std::time::Instant::now();
         inner.start_all()?;
@@ -303,6 +323,96 @@ impl Inner {
         } else {
             bail!("{}", errors.join("; "))
         }
+    }
+
+    /// Runs `f` once for every host in use (through its first node's connection).
+    fn on_each_host(&self, f: impl Fn(&Conn) -> Result<()> + Sync) -> Result<()> {
+        self.on_every_host(|i, conn| {
+            if self.slots[i].shift == 0 {
+                f(conn)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Puts `grudge` in force where nodes share hosts: on each host, drops of what
+    /// its nodes send to the ports of the nodes they are cut from. A grudge is made
+    /// symmetric (`a` gets nothing from `b`: neither reaches the other's ports), as
+    /// a TCP connection needs both directions anyway. Only hosts whose rules change
+    /// are touched.
+    async fn set_partition(&self, grudge: &nemesis::Grudge) -> Result<()> {
+        let plan = self
+            .ports
+            .as_ref()
+            .ok_or_else(|| anyhow!("run {}: nodes do not share hosts", self.run_id))?;
+        let chain = remote::port_chain(&self.run_id);
+        // Rules by the index of each host's first node.
+        let mut rules: BTreeMap<usize, BTreeSet<String>> = (0..self.nodes.len())
+            .filter(|&i| self.slots[i].shift == 0)
+            .map(|i| (i, BTreeSet::new()))
+            .collect();
+        for (a, bs) in grudge {
+            let a = self.index_of(a)?;
+            for b in bs {
+                let b = self.index_of(b)?;
+                for (from, to) in [(a, b), (b, a)] {
+                    let host = self.host_first_node(from);
+                    let drops =
+                        remote::port_drops(plan.groups[from], self.nodes[to].ip, &plan.ports[to], &chain);
+                    rules.entry(host).or_default().extend(drops);
+                }
+            }
+        }
+        let changed: Vec<(usize, Vec<String>)> = {
+            let in_force = lock(&plan.in_force);
+            rules
+                .into_iter()
+                .map(|(h, r)| (h, r.into_iter().collect::<Vec<_>>()))
+                .filter(|(h, r)| in_force.get(h).map_or(!r.is_empty(), |cur| cur != r))
+                .collect()
+        };
+        // Every host at once.
+        let runs: Vec<_> = changed
+            .iter()
+            .map(|(h, r)| {
+                let script = remote::port_chain_script(&chain, r);
+                let conn = self.conns[*h].clone();
+                tokio::spawn(async move {
+                    conn.run_in_shell(
+                        "PATH=$PATH:/usr/sbin:/sbin exec iptables-restore -w --noflush",
+                        Some(script),
+                    )
+                    .await
+                    .with_context(|| format!("host {}: setting the partition", conn.host.label()))
+                })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(runs.len());
+        for run in runs {
+            results.push(run.await.unwrap_or_else(|e| Err(anyhow!("a partition task failed: {e}"))));
+        }
+        let mut errors = Vec::new();
+        let mut in_force = lock(&plan.in_force);
+        for ((h, r), result) in changed.into_iter().zip(results) {
+            match result {
+                Ok(_) => {
+                    in_force.insert(h, r);
+                }
+                Err(e) => {
+                    // Unknown now: rewritten whatever comes next.
+                    in_force.remove(&h);
+                    errors.push(e);
+                }
+            }
+        }
+        nemesis::netfilter::combine(errors)
+    }
+
+    /// The index of the first node on node `i`'s host.
+    fn host_first_node(&self, i: usize) -> usize {
+        let host = self.slots[i].host;
+        self.slots.iter().position(|s| s.host == host).unwrap_or(i)
     }
 
     fn index_of(&self, id: &str) -> Result<usize> {
@@ -426,11 +536,15 @@ impl Inner {
             merge_log(&fetched, &self.nodes[i].log);
         }
         let _ = conn.fetch(&format!("{dir}/data"), &data.join(id), true);
-        if let Err(e) = conn.run(
-            &remote::remove_chains(&remote::chain_prefix(&self.run_id)),
-            None,
-        ) {
-            errors.push(format!("removing the run's iptables chains: {e:#}"));
+        // The chains are the host's, removed once (by its first node).
+        let first_on_host = self.slots[i].shift == 0;
+        if first_on_host {
+            if let Err(e) = conn.run(
+                &remote::remove_chains(&remote::chain_prefix(&self.run_id)),
+                None,
+            ) {
+                errors.push(format!("removing the run's iptables chains: {e:#}"));
+            }
         }
         if let Err(e) = conn.run(&remote::remove_files(&self.run_id, Some(id)), None) {
             errors.push(format!("removing {dir}: {e:#}"));
@@ -491,16 +605,101 @@ fn describe_status(code: &str) -> String {
 /// The nodes, and (first start, restart) for each.
 type Plan = (Vec<Node>, Vec<(RemoteLaunch, RemoteLaunch)>);
 
+/// Where nodes share hosts: what tells their packets apart.
+struct PortPlan {
+    /// Per node: the ports it serves on (the client port, and the peer port if any).
+    ports: Vec<Vec<u16>>,
+    /// Per node: the supplementary group it runs with ([`remote::node_group`]).
+    groups: Vec<u32>,
+    /// Per host (by its first node's index): the partition rules in force there.
+    in_force: Mutex<BTreeMap<usize, Vec<String>>>,
+}
+
+impl PortPlan {
+    /// Ports were checked to fit by [`check_sharing`].
+    fn new(opts: &SshOptions, ids: &[String], slots: &[hosts::Slot]) -> PortPlan {
+        let system = &opts.system;
+        let ports = slots
+            .iter()
+            .map(|s| {
+                std::iter::once(system.port)
+                    .chain(system.peer_port)
+                    .map(|p| p.saturating_add(s.shift))
+                    .collect()
+            })
+            .collect();
+        PortPlan {
+            ports,
+            groups: (1..=ids.len())
+                .map(|i| remote::node_group(&opts.run_id, i))
+                .collect(),
+            in_force: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// Whether nodes can share hosts in this test: the system takes its ports from its
+/// command's placeholders, every node's ports fit and differ from its host-mates',
+/// and the faults asked for can be told apart by port (partitions can; packet
+/// faults, which match addresses only, cannot yet).
+fn check_sharing(opts: &SshOptions, slots: &[hosts::Slot]) -> Result<()> {
+    let bad = crate::error::bad_input;
+    opts.system
+        .check_port_shifts()
+        .map_err(|e| bad(format!("--hosts: several nodes on one host: {e:#}")))?;
+    let packets: Vec<String> = opts
+        .kinds
+        .iter()
+        .filter(|k| {
+            k.is_network()
+                && !k
+                    .parts()
+                    .iter()
+                    .all(|p| matches!(p, FaultKind::Partition(_)) || !p.is_network())
+        })
+        .map(FaultKind::name)
+        .collect::<Vec<_>>();
+    if !packets.is_empty() {
+        return Err(bad(format!(
+            "--nemesis: packet faults ({}) match node addresses only, and several nodes share a host here: give each node a host of its own",
+            packets.join(", ")
+        )));
+    }
+    let mut taken: BTreeMap<(usize, u16), usize> = BTreeMap::new();
+    let system = &opts.system;
+    for (i, slot) in slots.iter().enumerate() {
+        for base in std::iter::once(system.port).chain(system.peer_port) {
+            let host = opts.hosts[slot.host].label();
+            let port = base.checked_add(slot.shift).ok_or_else(|| {
+                bad(format!("--hosts: node n{} on host {host}: port {base} + {} is beyond 65535", i + 1, slot.shift))
+            })?;
+            if let Some(other) = taken.insert((slot.host, port), i) {
+                return Err(bad(format!(
+                    "--hosts: nodes n{} and n{} on host {host} would both listen on port {port} (ports are {}'s + {} per node on a host)",
+                    other + 1,
+                    i + 1,
+                    system.name,
+                    hosts::PORT_STEP
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Nodes and their launches, with host paths, the binary swapped for its upload.
 fn plan(
     opts: &SshOptions,
     ids: &[String],
     ips: &[Ipv4Addr],
+    slots: &[hosts::Slot],
     upload: Option<&preflight::Upload>,
     faketime: Option<&[String]>,
 ) -> Result<Plan> {
     let system = &opts.system;
     let members: Vec<(String, Ipv4Addr)> = ids.iter().cloned().zip(ips.iter().copied()).collect();
+    let shifts: Vec<(String, u16)> = ids.iter().cloned().zip(slots.iter().map(|s| s.shift)).collect();
+    let shared = slots.iter().any(|s| s.shift > 0);
     let mut nodes = Vec::new();
     let mut launches = Vec::new();
     for (i, (id, ip)) in members.iter().enumerate() {
@@ -512,6 +711,7 @@ fn plan(
             ip: *ip,
             data_dir: &data_dir,
             members: &members,
+            port_shifts: &shifts,
         };
         let clock_env = faketime.map(|libs| {
             let file = remote::clock_file(&opts.run_id, id);
@@ -538,14 +738,15 @@ fn plan(
                 args,
                 env,
                 cwd,
+                group: shared.then(|| remote::node_group(&opts.run_id, i + 1)),
             })
         };
         launches.push((launch(false)?, launch(true)?));
         nodes.push(Node {
             id: id.clone(),
             ip: *ip,
-            port: system.port,
-            netns: format!("ssh:{}", opts.hosts[i].address),
+            port: system.port + slots[i].shift,
+            netns: format!("ssh:{}", opts.hosts[slots[i].host].address),
             log: opts.run_dir.join("nodes").join(format!("{id}.log")),
             data_dir,
             readiness: system.readiness.clone(),
@@ -711,5 +912,18 @@ impl ClusterControl for SshCluster {
 
     fn local_network(&self) -> bool {
         false
+    }
+
+    fn partitions_by_port(&self) -> bool {
+        self.inner.ports.is_some()
+    }
+
+    fn set_partition(
+        &self,
+        grudge: &nemesis::Grudge,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let inner = self.inner.clone();
+        let grudge = grudge.clone();
+        async move { inner.set_partition(&grudge).await }
     }
 }

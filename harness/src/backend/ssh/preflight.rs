@@ -28,7 +28,14 @@ pub struct Ready {
 }
 
 /// The hosts, checked, or every problem found.
-pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) -> Result<Ready> {
+/// With `shared`, several nodes run on one host (each with a group of its own, for
+/// the partitions).
+pub fn connect_and_check(
+    opts: &SshOptions,
+    hosts: &[Host],
+    control_dir: &Path,
+    shared: bool,
+) -> Result<Ready> {
     let mut problems = refused_kinds(&opts.kinds);
     let clock = named(&opts.kinds, FaultKind::is_clock);
     if !clock.is_empty() && !opts.system.faults.clock {
@@ -55,7 +62,7 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
                 let node = crate::backend::netns::naming::node_ids(i + 1)
                     .pop()
                     .unwrap_or_default();
-                let script = remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path);
+                let script = remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path, shared);
                 let delays = delays.as_str();
                 (
                     host.label(),
