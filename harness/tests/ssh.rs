@@ -327,6 +327,46 @@ fn five_nodes_on_two_hosts_with_partitions_and_kills_give_the_namespace_backends
     assert_eq!(local, code, "the namespace backend disagrees: {out}");
 }
 
+#[test]
+fn raft_kv_members_leave_and_come_back_fresh_over_ssh_on_shared_hosts_and_stay_linearizable() {
+    let (hosts, code, run_dir, out) = raft_kv_on_hosts(
+        &[3, 2],
+        &[
+            "--time-limit",
+            "10s",
+            "--nemesis",
+            "membership,kill",
+            "--nemesis-interval",
+            "1s",
+            "--seed",
+            "17",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    assert_faults_completed(&results, &["remove-members", "add-members"]);
+    let changes = results["nemesis"]["membership"]["changes"].as_array().unwrap();
+    let added = changes
+        .iter()
+        .find(|c| c["change"] == "add" && c.get("error").is_none())
+        .unwrap_or_else(|| panic!("no node came back: {changes:?}"));
+    assert_eq!(added["members"].as_array().unwrap().len(), 5, "{added}");
+    // A node added back was killed, wiped and started fresh with --join on its own
+    // ports on its host, and the admin calls reached the members' shifted ports.
+    let fresh: Vec<String> = (1..=5)
+        .map(|i| std::fs::read_to_string(run_dir.join(format!("nodes/n{i}.log"))).unwrap())
+        .filter(|log| log.contains("started fresh to join"))
+        .collect();
+    assert!(!fresh.is_empty(), "no node started fresh: {out}");
+    for log in &fresh {
+        assert!(
+            log.contains("stopped and data wiped by faultline") && log.contains("--join"),
+            "{log}"
+        );
+    }
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+}
+
 /// Whether a TCP connection from host namespace `ns` to `ip:port` opens within a
 /// second, made by a process with supplementary group `group` (as a node) or
 /// without (as anything else on the host).

@@ -16,7 +16,7 @@
 pub mod cleanup;
 pub mod faketime;
 pub mod lazyfs;
-mod membership;
+pub(crate) mod membership;
 pub mod naming;
 pub mod network;
 pub mod process;

@@ -15,6 +15,7 @@
 pub mod clean;
 pub mod conn;
 pub mod hosts;
+mod membership;
 pub mod preflight;
 pub mod remote;
 
@@ -287,6 +288,11 @@ impl Inner {
         } else {
             &self.launches[i].0
         };
+        self.start_with(i, launch)
+    }
+
+    /// Starts node `i` with `launch` under a new supervisor on its host.
+    fn start_with(&self, i: usize, launch: &RemoteLaunch) -> Result<()> {
         let node = &self.nodes[i].id;
         let out = self.conns[i]
             .run(&remote::start(&self.run_id, node, launch), None)
@@ -912,6 +918,16 @@ impl ClusterControl for SshCluster {
 
     fn local_network(&self) -> bool {
         false
+    }
+
+    async fn remove_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        self.inner.check_live()?;
+        super::netns::membership::remove(self, nodes, members).await
+    }
+
+    async fn add_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        self.inner.check_live()?;
+        super::netns::membership::add_back(self, nodes, members).await
     }
 
     fn partitions_by_port(&self) -> bool {

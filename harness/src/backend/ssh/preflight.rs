@@ -143,10 +143,6 @@ fn refused_kinds(kinds: &[FaultKind]) -> Vec<String> {
             "--nemesis: disk faults ({disk}) over ssh are not built yet"
         ));
     }
-    let membership = named(kinds, |k| k.parts().contains(&FaultKind::Membership));
-    if !membership.is_empty() {
-        out.push("--nemesis: membership changes over ssh are not built yet".to_string());
-    }
     out
 }
 
@@ -178,10 +174,11 @@ mod tests {
     #[test]
     fn kinds_the_backend_cannot_do_are_refused_by_name_and_clock_faults_are_not() {
         let kinds = FaultKind::parse_list("partition,kill,clock-bump,membership", 5).unwrap();
-        let refused = refused_kinds(&kinds);
+        assert!(refused_kinds(&kinds).is_empty());
+        let kinds = FaultKind::parse_list("partition,corrupt", 5).unwrap();
         assert_eq!(
-            refused,
-            ["--nemesis: membership changes over ssh are not built yet"]
+            refused_kinds(&kinds),
+            ["--nemesis: disk faults (corrupt) over ssh are not built yet"]
         );
         let kinds = FaultKind::parse_list("partition,kill,pause", 5).unwrap();
         assert!(refused_kinds(&kinds).is_empty());

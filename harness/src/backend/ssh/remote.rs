@@ -290,6 +290,12 @@ pub fn remove_chains(prefix: &str) -> String {
     )
 }
 
+/// Empties a node's data folder (for a fresh start: its process is gone).
+pub fn wipe_data(run_id: &str, node: &str) -> String {
+    let data = quote(&format!("{}/data", node_dir(run_id, node))).into_owned();
+    format!("set -e\nrm -rf {data}\nmkdir -m 700 {data}\n")
+}
+
 /// Removes a node's folder (and the run's, once empty), or the whole run's folder.
 pub fn remove_files(run_id: &str, node: Option<&str>) -> String {
     let root = quote(&run_root(run_id)).into_owned();
