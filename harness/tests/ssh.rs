@@ -289,7 +289,9 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
     assert_eq!(local, code, "the namespace backend disagrees: {out}");
 }
 
+/// 26 s: `cargo test -p faultline --test ssh -- --ignored five_nodes_on_two_hosts`.
 #[test]
+#[ignore]
 fn five_nodes_on_two_hosts_with_partitions_and_kills_give_the_namespace_backends_verdict_and_leave_nothing(
 ) {
     let common = [
@@ -333,9 +335,9 @@ fn raft_kv_members_leave_and_come_back_fresh_over_ssh_on_shared_hosts_and_stay_l
         &[3, 2],
         &[
             "--time-limit",
-            "10s",
+            "6s",
             "--nemesis",
-            "membership,kill",
+            "membership",
             "--nemesis-interval",
             "1s",
             "--seed",
@@ -367,8 +369,8 @@ fn raft_kv_members_leave_and_come_back_fresh_over_ssh_on_shared_hosts_and_stay_l
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
 }
 
-/// Whether a TCP connection from host namespace `ns` to `ip:port` opens within a
-/// second, made by a process with supplementary group `group` (as a node) or
+/// Whether a TCP connection from host namespace `ns` to `ip:port` opens within
+/// 300 ms (on one machine, an open port answers in a few), made by a process with supplementary group `group` (as a node) or
 /// without (as anything else on the host).
 fn connects(ns: &str, group: Option<u32>, ip: Ipv4Addr, port: u16) -> bool {
     let probe = format!("exec 3<>/dev/tcp/{ip}/{port}");
@@ -377,7 +379,7 @@ fn connects(ns: &str, group: Option<u32>, ip: Ipv4Addr, port: u16) -> bool {
     if let Some(g) = group {
         cmd.args(["setpriv", "--groups", &format!("0,{g}")]);
     }
-    cmd.args(["timeout", "1", "bash", "-c", &probe]);
+    cmd.args(["timeout", "0.3", "bash", "-c", &probe]);
     cmd.status().unwrap().success()
 }
 
