@@ -194,15 +194,19 @@ fn run_test(cwd: &Path, args: &[&str]) -> (Option<i32>, PathBuf, String) {
 /// system, the node count and the hosts file. Returns the hosts (alive until
 /// dropped) with the run's (exit code, folder, output).
 fn raft_kv_over_ssh(nodes: usize, args: &[&str]) -> (SshHosts, Option<i32>, PathBuf, String) {
-    raft_kv_on_hosts(&vec![1; nodes], args)
+    raft_kv_on_hosts(&vec![1; nodes], nodes, args)
 }
 
-/// [`raft_kv_over_ssh`] with `per_host[i]` nodes on host `i`.
-fn raft_kv_on_hosts(per_host: &[usize], args: &[&str]) -> (SshHosts, Option<i32>, PathBuf, String) {
+/// [`raft_kv_over_ssh`] with room for `per_host[i]` nodes on host `i`.
+fn raft_kv_on_hosts(
+    per_host: &[usize],
+    nodes: usize,
+    args: &[&str],
+) -> (SshHosts, Option<i32>, PathBuf, String) {
     build_raft_kv();
     let hosts = SshHosts::new(per_host.len());
     let file = hosts.hosts_file_with(per_host);
-    let n = per_host.iter().sum::<usize>().to_string();
+    let n = nodes.to_string();
     let results = hosts.path("run");
     std::fs::create_dir_all(&results).unwrap();
     let mut all = vec![
@@ -304,7 +308,7 @@ fn five_nodes_on_two_hosts_with_partitions_and_kills_give_the_namespace_backends
         "--seed",
         "7",
     ];
-    let (hosts, code, run_dir, out) = raft_kv_on_hosts(&[3, 2], &common);
+    let (hosts, code, run_dir, out) = raft_kv_on_hosts(&[3, 2], 5, &common);
     assert_eq!(code, Some(0), "{out}");
     let results = read_json(&run_dir.join("results.json"));
     assert_faults_completed(&results, &["partition", "kill", "restart"]);
@@ -330,10 +334,14 @@ fn five_nodes_on_two_hosts_with_partitions_and_kills_give_the_namespace_backends
 }
 
 #[test]
-fn raft_kv_members_leave_and_come_back_fresh_over_ssh_on_shared_hosts_and_stay_linearizable() {
+fn raft_kv_members_leave_come_back_fresh_and_a_spare_joins_over_ssh_on_shared_hosts() {
+    // n1..n3 on the first host, n4, n5 and the spare n6 on the second.
     let (hosts, code, run_dir, out) = raft_kv_on_hosts(
-        &[3, 2],
+        &[3, 3],
+        5,
         &[
+            "--spare-nodes",
+            "1",
             "--time-limit",
             "6s",
             "--nemesis",
@@ -341,31 +349,32 @@ fn raft_kv_members_leave_and_come_back_fresh_over_ssh_on_shared_hosts_and_stay_l
             "--nemesis-interval",
             "1s",
             "--seed",
-            "17",
+            "3",
         ],
     );
     assert_eq!(code, Some(0), "{out}");
     let results = read_json(&run_dir.join("results.json"));
     assert_faults_completed(&results, &["remove-members", "add-members"]);
+    assert_eq!(
+        results["nemesis"]["membership"]["initial"],
+        serde_json::json!(["n1", "n2", "n3", "n4", "n5"])
+    );
     let changes = results["nemesis"]["membership"]["changes"].as_array().unwrap();
-    let added = changes
-        .iter()
-        .find(|c| c["change"] == "add" && c.get("error").is_none())
-        .unwrap_or_else(|| panic!("no node came back: {changes:?}"));
-    assert_eq!(added["members"].as_array().unwrap().len(), 5, "{added}");
-    // A node added back was killed, wiped and started fresh with --join on its own
-    // ports on its host, and the admin calls reached the members' shifted ports.
-    let fresh: Vec<String> = (1..=5)
-        .map(|i| std::fs::read_to_string(run_dir.join(format!("nodes/n{i}.log"))).unwrap())
-        .filter(|log| log.contains("started fresh to join"))
-        .collect();
-    assert!(!fresh.is_empty(), "no node started fresh: {out}");
-    for log in &fresh {
-        assert!(
-            log.contains("stopped and data wiped by faultline") && log.contains("--join"),
-            "{log}"
-        );
-    }
+    let spare_added = changes.iter().any(|c| {
+        c["change"] == "add"
+            && c.get("error").is_none()
+            && c["members"].as_array().unwrap().contains(&"n6".into())
+    });
+    assert!(spare_added, "n6 was never added: {changes:?}");
+    // A node added was killed (if it ran), wiped and started fresh with --join on
+    // its own ports on its host: n6, the third on the second host, on port 8100.
+    let log = std::fs::read_to_string(run_dir.join("nodes/n6.log")).unwrap();
+    assert!(
+        log.contains("started fresh to join")
+            && log.contains("--join")
+            && log.contains(&format!("--listen {}:8100", hosts.ips[1])),
+        "{log}"
+    );
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
 }
 
@@ -395,6 +404,7 @@ fn a_partition_between_nodes_sharing_a_host_cuts_exactly_their_ports() {
         run_id: naming::new_run_id(),
         hosts: hosts::read_file(&ssh.hosts_file_with(&[2, 1])).unwrap(),
         node_count: 3,
+        spare_nodes: 0,
         system: harness::system::SystemSpec::resolve("raft-kv").unwrap(),
         run_dir: dir.path().to_path_buf(),
         kinds: nemesis::FaultKind::parse_list("partition", 3).unwrap(),

@@ -43,6 +43,9 @@ pub struct SshOptions {
     pub run_id: String,
     pub hosts: Vec<Host>,
     pub node_count: usize,
+    /// Nodes placed after the members but not started: a membership change adds
+    /// them (`--spare-nodes`).
+    pub spare_nodes: usize,
     pub system: SystemSpec,
     /// The results folder: logs go to `nodes/`, data to `data/`.
     pub run_dir: PathBuf,
@@ -62,7 +65,10 @@ struct Inner {
     run_dir: PathBuf,
     /// The local folder of the master connections' sockets.
     control_dir: PathBuf,
+    /// The members, then the spares.
     nodes: Vec<Node>,
+    /// How many of `nodes` are the initial members.
+    members: usize,
     /// One per node, in node order; nodes on one host share its connection.
     conns: Vec<Arc<Conn>>,
     /// Per node: where it runs (its host's index in the hosts list, its port shift).
@@ -114,7 +120,7 @@ impl SshCluster {
 
     async fn wait_started(&self) -> Result<()> {
         let timeout = self.inner.system.ready_timeout;
-        for (i, node) in self.inner.nodes.iter().enumerate() {
+        for (i, node) in self.inner.members().iter().enumerate() {
             if let Err(e) = readiness::wait_ready(node, timeout).await {
                 let tail = self.inner.log_tail(i);
                 return Err(e.context(format!(
@@ -134,8 +140,9 @@ impl SshCluster {
         &self.inner.run_id
     }
 
+    /// The members (not the spares).
     pub fn nodes(&self) -> &[Node] {
-        &self.inner.nodes
+        self.inner.members()
     }
 
     fn node_addrs(&self) -> Vec<NodeAddr> {
@@ -168,7 +175,8 @@ impl Inner {
         opts.system
             .validate()
             .with_context(|| opts.system.origin())?;
-        let slots = hosts::place(&opts.hosts, opts.node_count)?;
+        let all = opts.node_count + opts.spare_nodes;
+        let slots = hosts::place(&opts.hosts, all)?;
         let used: Vec<usize> = slots.iter().map(|s| s.host).collect::<BTreeSet<_>>().into_iter().collect();
         let hosts: Vec<Host> = used.iter().map(|&h| opts.hosts[h].clone()).collect();
         let host_ips = hosts
@@ -181,7 +189,7 @@ impl Inner {
             .map(|s| used.iter().position(|&h| h == s.host).unwrap_or(0))
             .collect();
         let ips: Vec<Ipv4Addr> = at.iter().map(|&h| host_ips[h]).collect();
-        let shared = hosts.len() < opts.node_count;
+        let shared = hosts.len() < all;
         if shared {
             check_sharing(&opts, &slots)?;
         }
@@ -207,7 +215,7 @@ impl Inner {
         let conns: Vec<Arc<Conn>> = at.iter().map(|&h| conns[h].clone()).collect();
         let faketime: Option<Vec<String>> =
             faketime.map(|libs| at.iter().map(|&h| libs[h].clone()).collect());
-        let ids = naming::node_ids(opts.node_count);
+        let ids = naming::node_ids(all);
         let ports = shared.then(|| PortPlan::new(&opts, &ids, &slots));
         let planned = plan(&opts, &ids, &ips, &slots, upload.as_ref(), faketime.as_deref());
         let (nodes, launches) = match planned {
@@ -225,6 +233,7 @@ impl Inner {
             control_dir,
             groups: nodes.iter().map(|_| Mutex::new(None)).collect(),
             nodes,
+            members: opts.node_count,
             conns,
             slots,
             ports,
@@ -278,8 +287,19 @@ impl Inner {
         })
     }
 
+    /// Starts the members (a spare waits for a membership change).
     fn start_all(&self) -> Result<()> {
-        self.on_every_host(|i, _| self.start_node(i, false))
+        self.on_every_host(|i, _| {
+            if i < self.members {
+                self.start_node(i, false)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn members(&self) -> &[Node] {
+        &self.nodes[..self.members]
     }
 
     fn start_node(&self, i: usize, restart: bool) -> Result<()> {
@@ -703,12 +723,15 @@ fn plan(
     faketime: Option<&[String]>,
 ) -> Result<Plan> {
     let system = &opts.system;
-    let members: Vec<(String, Ipv4Addr)> = ids.iter().cloned().zip(ips.iter().copied()).collect();
+    let all: Vec<(String, Ipv4Addr)> = ids.iter().cloned().zip(ips.iter().copied()).collect();
+    // `{peers}` and the like name the initial members only: a spare is no member
+    // until a change adds it (and then starts with the membership after it).
+    let members = &all[..opts.node_count];
     let shifts: Vec<(String, u16)> = ids.iter().cloned().zip(slots.iter().map(|s| s.shift)).collect();
     let shared = slots.iter().any(|s| s.shift > 0);
     let mut nodes = Vec::new();
     let mut launches = Vec::new();
-    for (i, (id, ip)) in members.iter().enumerate() {
+    for (i, (id, ip)) in all.iter().enumerate() {
         let dir = remote::node_dir(&opts.run_id, id);
         let data_dir = PathBuf::from(format!("{dir}/data"));
         let vars = NodeVars {
@@ -716,7 +739,7 @@ fn plan(
             index: i + 1,
             ip: *ip,
             data_dir: &data_dir,
-            members: &members,
+            members,
             port_shifts: &shifts,
         };
         let clock_env = faketime.map(|libs| {
@@ -763,13 +786,16 @@ fn plan(
 
 impl super::RunningCluster for SshCluster {
     fn targets(&self) -> Vec<workloads::client::Target> {
-        self.inner
-            .nodes
-            .iter()
-            .map(|n| workloads::client::Target {
-                id: n.id.clone(),
-                url: n.url(),
-            })
+        self.inner.members().iter().map(Node::target).collect()
+    }
+
+    /// The members, and the spares a membership change started.
+    fn final_targets(&self) -> Vec<workloads::client::Target> {
+        let inner = &self.inner;
+        let started = (inner.members..inner.nodes.len()).filter(|&i| lock(&inner.groups[i]).is_some());
+        (0..inner.members)
+            .chain(started)
+            .map(|i| inner.nodes[i].target())
             .collect()
     }
 
@@ -801,7 +827,12 @@ impl super::RunningCluster for SshCluster {
 
 impl ClusterControl for SshCluster {
     fn nodes(&self) -> Vec<NodeRef> {
-        self.inner.nodes.iter().map(Node::node_ref).collect()
+        self.inner.members().iter().map(Node::node_ref).collect()
+    }
+
+    fn spare_nodes(&self) -> Vec<String> {
+        let inner = &self.inner;
+        inner.nodes[inner.members..].iter().map(|n| n.id.clone()).collect()
     }
 
     fn kill(&self, node: &str) -> Result<()> {
