@@ -611,39 +611,43 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
 #[test]
 #[ignore]
 fn five_nodes_start_over_ssh_and_partitions_take_effect_quickly() {
-    let (_hosts, code, run_dir, out) = raft_kv_over_ssh(
-        5,
-        &[
-            "--time-limit",
-            "12s",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "1s",
-        ],
-    );
-    assert_eq!(code, Some(0), "{out}");
-    let phases = read_json(&run_dir.join("ssh.json"));
-    let start = phases["start_s"].as_f64().unwrap() + phases["ready_s"].as_f64().unwrap();
-    println!(
-        "ssh start phases: {phases}\n5 nodes started and ready, upload excluded: {start:.2} s"
-    );
-    let results = read_json(&run_dir.join("results.json"));
-    let mut took: Vec<f64> = results["nemesis"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["stage"] == "complete" && e["f"].as_str().unwrap().starts_with("start"))
-        .filter_map(|e| e["took_s"].as_f64())
-        .collect();
-    took.sort_by(f64::total_cmp);
-    assert!(!took.is_empty(), "no partition started: {out}");
-    println!(
-        "partition decided to in force over ssh: median {:.0} ms, all {:?} ms",
-        took[took.len() / 2] * 1e3,
-        took.iter().map(|t| (t * 1e3).round()).collect::<Vec<_>>()
-    );
-    assert!(start < 5.0, "5 nodes took {start:.2} s to start over ssh");
+    // One node per host (partitions by address), then 5 nodes on 2 hosts (by port).
+    for per_host in [&[1, 1, 1, 1, 1][..], &[3, 2][..]] {
+        let (_hosts, code, run_dir, out) = raft_kv_on_hosts(
+            per_host,
+            5,
+            &[
+                "--time-limit",
+                "12s",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "1s",
+            ],
+        );
+        assert_eq!(code, Some(0), "{out}");
+        let phases = read_json(&run_dir.join("ssh.json"));
+        let start = phases["start_s"].as_f64().unwrap() + phases["ready_s"].as_f64().unwrap();
+        println!(
+            "hosts {per_host:?}: ssh start phases: {phases}\n5 nodes started and ready, upload excluded: {start:.2} s"
+        );
+        let results = read_json(&run_dir.join("results.json"));
+        let mut took: Vec<f64> = results["nemesis"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["stage"] == "complete" && e["f"].as_str().unwrap().starts_with("start"))
+            .filter_map(|e| e["took_s"].as_f64())
+            .collect();
+        took.sort_by(f64::total_cmp);
+        assert!(!took.is_empty(), "no partition started: {out}");
+        println!(
+            "hosts {per_host:?}: partition decided to in force over ssh: median {:.0} ms, all {:?} ms",
+            took[took.len() / 2] * 1e3,
+            took.iter().map(|t| (t * 1e3).round()).collect::<Vec<_>>()
+        );
+        assert!(start < 5.0, "5 nodes took {start:.2} s to start over ssh");
+    }
 }
 
 /// etcd over ssh (its binary from each host's PATH, not uploaded) with partitions
