@@ -260,9 +260,31 @@ fn run_id_of(run_dir: &Path) -> String {
         .to_string()
 }
 
+/// Runs raft-kv with `args` (a seed among them) over ssh, with room for
+/// `per_host[i]` nodes on host `i`, then in local namespaces on the same seed: both
+/// valid, partitions, kills and restarts done without error, nothing left on the
+/// hosts. Returns the hosts, the ssh run's folder and its results.
+fn valid_over_ssh_as_in_namespaces(
+    per_host: &[usize],
+    nodes: usize,
+    args: &[&str],
+) -> (SshHosts, PathBuf, serde_json::Value) {
+    let (hosts, code, run_dir, out) = raft_kv_on_hosts(per_host, nodes, args);
+    assert_eq!(code, Some(0), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    assert_faults_completed(&results, &["partition", "kill", "restart"]);
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+    let dir = tempfile::tempdir().unwrap();
+    let n = nodes.to_string();
+    let local_args = [&["--system", "raft-kv", "--nodes", &n][..], args].concat();
+    let (local, _, out) = run_test(dir.path(), &local_args);
+    assert_eq!(local, code, "the namespace backend disagrees: {out}");
+    (hosts, run_dir, results)
+}
+
 #[test]
 fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_leaves_nothing() {
-    let common = [
+    let args = [
         "--time-limit",
         "10s",
         "--nemesis",
@@ -272,25 +294,20 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
         "--seed",
         "7",
     ];
-    let (hosts, code, run_dir, out) = raft_kv_over_ssh(3, &common);
-    assert_eq!(code, Some(0), "{out}");
-    let results = read_json(&run_dir.join("results.json"));
-    assert_faults_completed(&results, &["partition", "kill", "restart"]);
-    assert!(results["warnings"].as_array().unwrap().is_empty(), "{out}");
+    let (_hosts, run_dir, results) = valid_over_ssh_as_in_namespaces(&[1, 1, 1], 3, &args);
+    assert!(
+        results["warnings"].as_array().unwrap().is_empty(),
+        "{results}"
+    );
     assert!(
         results["stats"]["total"]["ok"].as_u64().unwrap() > 50,
-        "{out}"
+        "{results}"
     );
     let log = std::fs::read_to_string(run_dir.join("nodes/n1.log")).unwrap();
     assert!(
         log.contains("starting n1"),
         "the node's log was not fetched: {log}"
     );
-    assert_nothing_left(&hosts, &run_id_of(&run_dir));
-    let dir = tempfile::tempdir().unwrap();
-    let local_args = [&["--system", "raft-kv", "--nodes", "3"][..], &common].concat();
-    let (local, _, out) = run_test(dir.path(), &local_args);
-    assert_eq!(local, code, "the namespace backend disagrees: {out}");
 }
 
 /// 26 s: `cargo test -p faultline --test ssh -- --ignored five_nodes_on_two_hosts`.
@@ -298,7 +315,7 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
 #[ignore]
 fn five_nodes_on_two_hosts_with_partitions_and_kills_give_the_namespace_backends_verdict_and_leave_nothing(
 ) {
-    let common = [
+    let args = [
         "--time-limit",
         "6s",
         "--nemesis",
@@ -308,10 +325,7 @@ fn five_nodes_on_two_hosts_with_partitions_and_kills_give_the_namespace_backends
         "--seed",
         "7",
     ];
-    let (hosts, code, run_dir, out) = raft_kv_on_hosts(&[3, 2], 5, &common);
-    assert_eq!(code, Some(0), "{out}");
-    let results = read_json(&run_dir.join("results.json"));
-    assert_faults_completed(&results, &["partition", "kill", "restart"]);
+    let (hosts, run_dir, _) = valid_over_ssh_as_in_namespaces(&[3, 2], 5, &args);
     // n1..n3 on the first host, n4 and n5 on the second, each on ports of its own,
     // and each under a group that the partition rules name.
     let ip = |i: usize| hosts.ips[i].to_string();
@@ -326,11 +340,6 @@ fn five_nodes_on_two_hosts_with_partitions_and_kills_give_the_namespace_backends
             "{n} did not start on {addr} with a group of its own: {log}"
         );
     }
-    assert_nothing_left(&hosts, &run_id_of(&run_dir));
-    let dir = tempfile::tempdir().unwrap();
-    let local_args = [&["--system", "raft-kv", "--nodes", "5"][..], &common].concat();
-    let (local, _, out) = run_test(dir.path(), &local_args);
-    assert_eq!(local, code, "the namespace backend disagrees: {out}");
 }
 
 #[test]
@@ -359,7 +368,9 @@ fn raft_kv_members_leave_come_back_fresh_and_a_spare_joins_over_ssh_on_shared_ho
         results["nemesis"]["membership"]["initial"],
         serde_json::json!(["n1", "n2", "n3", "n4", "n5"])
     );
-    let changes = results["nemesis"]["membership"]["changes"].as_array().unwrap();
+    let changes = results["nemesis"]["membership"]["changes"]
+        .as_array()
+        .unwrap();
     let spare_added = changes.iter().any(|c| {
         c["change"] == "add"
             && c.get("error").is_none()
@@ -410,7 +421,9 @@ fn a_partition_between_nodes_sharing_a_host_cuts_exactly_their_ports() {
         kinds: nemesis::FaultKind::parse_list("partition", 3).unwrap(),
     };
     let run_id = opts.run_id.clone();
-    let cluster = rt.block_on(SshCluster::start(opts)).expect("the cluster starts");
+    let cluster = rt
+        .block_on(SshCluster::start(opts))
+        .expect("the cluster starts");
     assert!(cluster.partitions_by_port());
     let group = |n: usize| Some(remote::node_group(&run_id, n));
     let (a, b) = (ssh.namespaces[1].as_str(), ssh.namespaces[2].as_str());
@@ -437,7 +450,10 @@ fn a_partition_between_nodes_sharing_a_host_cuts_exactly_their_ports() {
     assert!(connects(b, group(3), ip_a, 8090), "n3 lost n2");
     assert!(connects(a, group(2), ip_b, 8080), "n2 lost n3");
     cut(&[]);
-    assert!(connects(b, group(3), ip_a, 8080), "healing left n3 cut from n1");
+    assert!(
+        connects(b, group(3), ip_a, 8080),
+        "healing left n3 cut from n1"
+    );
     rt.block_on(cluster.teardown()).unwrap();
     assert_nothing_left(&ssh, &run_id);
 }

@@ -141,7 +141,11 @@ pub trait ClusterControl: Send + Sync {
         grudge: &crate::fault::Grudge,
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
         let _ = grudge;
-        async { Err(anyhow::anyhow!("this cluster leaves partitions to the nodes' own chains")) }
+        async {
+            Err(anyhow::anyhow!(
+                "this cluster leaves partitions to the nodes' own chains"
+            ))
+        }
     }
 
     /// Whether [`run_in_node`](ClusterControl::run_in_node) runs commands on this

@@ -146,10 +146,7 @@ fn pairs(members: &[MemberAddr<'_>]) -> Vec<(String, Ipv4Addr)> {
 /// progress): done when one answers 2xx, so a member cut off from the leader costs
 /// nothing. Idempotent: asking for the membership in force is answered done.
 async fn put_members(spec: &SystemSpec, members: &[MemberAddr<'_>]) -> Result<()> {
-    let book: BTreeMap<&str, String> = members
-        .iter()
-        .map(|m| (m.id, m.client(spec)))
-        .collect();
+    let book: BTreeMap<&str, String> = members.iter().map(|m| (m.id, m.client(spec))).collect();
     let body = serde_json::json!({ "members": book });
     let client = reqwest::Client::builder()
         .no_proxy()

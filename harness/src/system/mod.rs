@@ -176,7 +176,10 @@ impl SystemSpec {
         templates.extend(self.restart.iter().map(|r| ("restart", r)));
         templates.extend(self.membership.iter().map(|m| ("membership.join", &m.join)));
         let env: Vec<String> = self.env.iter().map(|(_, v)| v.clone()).collect();
-        let env = CommandTemplate { program: String::new(), args: env };
+        let env = CommandTemplate {
+            program: String::new(),
+            args: env,
+        };
         for (field, t) in templates {
             let names = [t.placeholders(), env.placeholders()].concat();
             let has = |any: &[&str]| names.iter().any(|n| any.contains(&n.as_str()));
@@ -331,8 +334,14 @@ mod tests {
         let e = spec_with("/bin/x {addr}", Some(7001))
             .check_port_shifts()
             .unwrap_err();
-        assert!(format!("{e:#}").contains("{peer_port} or {peer_addr}"), "{e:#}");
-        assert!(builtin::builtin("raft-kv").unwrap().check_port_shifts().is_ok());
+        assert!(
+            format!("{e:#}").contains("{peer_port} or {peer_addr}"),
+            "{e:#}"
+        );
+        assert!(builtin::builtin("raft-kv")
+            .unwrap()
+            .check_port_shifts()
+            .is_ok());
     }
 
     #[test]

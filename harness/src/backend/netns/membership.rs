@@ -60,9 +60,21 @@ pub(crate) async fn remove<P: MemberProcesses>(
     let r = spec
         .change(p.system(), MembershipChange::Remove, &out, &stay)
         .await;
+    note_outcome(p, nodes, r, "removed from the cluster", "removal")
+}
+
+/// Notes in each node's log how the change went (`done`, or `what` failed), and
+/// passes `r` on.
+fn note_outcome<P: MemberProcesses>(
+    p: &P,
+    nodes: &[String],
+    r: Result<()>,
+    done: &str,
+    what: &str,
+) -> Result<()> {
     let how = match &r {
-        Ok(()) => "removed from the cluster by faultline".to_string(),
-        Err(e) => format!("removal by faultline failed (it may still happen): {e:#}"),
+        Ok(()) => format!("{done} by faultline"),
+        Err(e) => format!("{what} by faultline failed (it may still happen): {e:#}"),
     };
     for id in nodes {
         p.note(id, &format!("{id} {how}"))?;
@@ -91,8 +103,7 @@ pub(crate) async fn add_back<P: MemberProcesses>(
         .await
         .context("confirming the nodes are out before wiping their data")?;
     let after = p.member_addrs(members)?;
-    let pairs: Vec<(String, Ipv4Addr)> =
-        after.iter().map(|m| (m.id.to_string(), m.ip)).collect();
+    let pairs: Vec<(String, Ipv4Addr)> = after.iter().map(|m| (m.id.to_string(), m.ip)).collect();
     for node in &back {
         p.stop_and_wipe(node.id).await?;
     }
@@ -118,14 +129,7 @@ pub(crate) async fn add_back<P: MemberProcesses>(
             .change(system, MembershipChange::Add, &back, &after)
             .await;
     }
-    let how = match &r {
-        Ok(()) => "added back to the cluster by faultline".to_string(),
-        Err(e) => format!("adding back by faultline failed (it may still happen): {e:#}"),
-    };
-    for id in nodes {
-        p.note(id, &format!("{id} {how}"))?;
-    }
-    r
+    note_outcome(p, nodes, r, "added back to the cluster", "adding back")
 }
 
 impl Cluster {

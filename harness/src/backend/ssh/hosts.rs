@@ -78,9 +78,7 @@ pub fn place(hosts: &[Host], node_count: usize) -> Result<Vec<Slot>> {
             let shift = u16::try_from(k)
                 .ok()
                 .and_then(|k| k.checked_mul(PORT_STEP))
-                .ok_or_else(|| {
-                    bad_input(format!("host {}: too many nodes on it", host.label()))
-                })?;
+                .ok_or_else(|| bad_input(format!("host {}: too many nodes on it", host.label())))?;
             slots.push(Slot { host: h, shift });
         }
     }
@@ -289,12 +287,18 @@ mod tests {
         assert_eq!(got, [(0, 0), (0, 10), (0, 20), (1, 0), (1, 10)]);
         assert_eq!(place(&hosts, 2).unwrap().len(), 2);
         let e = format!("{:#}", place(&hosts, 6).unwrap_err());
-        assert!(e.contains("6 nodes need 6 places") && e.contains("take only 5"), "{e}");
+        assert!(
+            e.contains("6 nodes need 6 places") && e.contains("take only 5"),
+            "{e}"
+        );
         let e = format!(
             "{:#}",
             parse_text("[[hosts]]\naddress = \"h\"\nnodes = 0\n").unwrap_err()
         );
-        assert!(e.contains("/tmp/hosts.toml:1") && e.contains("`nodes` must be"), "{e}");
+        assert!(
+            e.contains("/tmp/hosts.toml:1") && e.contains("`nodes` must be"),
+            "{e}"
+        );
     }
 
     #[test]

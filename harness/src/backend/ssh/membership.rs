@@ -86,7 +86,12 @@ impl Inner {
         self.signal(id, "KILL", "stopped for a fresh start (SIGKILL)")?;
         self.conns[i]
             .run(&remote::wipe_data(&self.run_id, id), None)
-            .with_context(|| format!("node {id} on {}: wiping its data", self.conns[i].host.label()))?;
+            .with_context(|| {
+                format!(
+                    "node {id} on {}: wiping its data",
+                    self.conns[i].host.label()
+                )
+            })?;
         process::note(
             &self.nodes[i].log,
             &format!("{id} stopped and data wiped by faultline"),
@@ -121,7 +126,9 @@ impl Inner {
         let (program, mut args) = spec
             .join
             .render(&self.system, &vars_of(&me, members, &shifts))
-            .with_context(|| format!("{}: `membership.join` for node {id}", self.system.origin()))?;
+            .with_context(|| {
+                format!("{}: `membership.join` for node {id}", self.system.origin())
+            })?;
         args.extend(self.system.extra_args.iter().cloned());
         let first = &self.launches[i].0;
         // The system's own binary was uploaded: a join with it runs the upload.
@@ -138,7 +145,10 @@ impl Inner {
         if let Some(p) = *lock(&self.groups[i]) {
             anyhow::bail!("node {id} is running (process group {p}); it must be stopped before it starts fresh");
         }
-        process::note(&node.log, &format!("{id} started fresh to join by faultline"));
+        process::note(
+            &node.log,
+            &format!("{id} started fresh to join by faultline"),
+        );
         self.start_with(i, &launch)
     }
 }

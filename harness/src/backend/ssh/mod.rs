@@ -177,7 +177,12 @@ impl Inner {
             .with_context(|| opts.system.origin())?;
         let all = opts.node_count + opts.spare_nodes;
         let slots = hosts::place(&opts.hosts, all)?;
-        let used: Vec<usize> = slots.iter().map(|s| s.host).collect::<BTreeSet<_>>().into_iter().collect();
+        let used: Vec<usize> = slots
+            .iter()
+            .map(|s| s.host)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let hosts: Vec<Host> = used.iter().map(|&h| opts.hosts[h].clone()).collect();
         let host_ips = hosts
             .iter()
@@ -217,7 +222,14 @@ impl Inner {
             faketime.map(|libs| at.iter().map(|&h| libs[h].clone()).collect());
         let ids = naming::node_ids(all);
         let ports = shared.then(|| PortPlan::new(&opts, &ids, &slots));
-        let planned = plan(&opts, &ids, &ips, &slots, upload.as_ref(), faketime.as_deref());
+        let planned = plan(
+            &opts,
+            &ids,
+            &ips,
+            &slots,
+            upload.as_ref(),
+            faketime.as_deref(),
+        );
         let (nodes, launches) = match planned {
             Ok(p) => p,
             Err(e) => {
@@ -247,7 +259,10 @@ impl Inner {
         let t0 = std::time::Instant::now();
         inner.prepare_hosts(&ids, upload.as_ref())?;
         if inner.ports.is_some() && opts.kinds.iter().any(FaultKind::is_network) {
-            inner.on_each_host(|conn| conn.run(&remote::install_port_chain(&inner.run_id), None).map(drop))?;
+            inner.on_each_host(|conn| {
+                conn.run(&remote::install_port_chain(&inner.run_id), None)
+                    .map(drop)
+            })?;
         }
         inner.phase("prepare_and_upload_s", t0);
         let t0 = std::time::Instant::now();
@@ -384,8 +399,12 @@ impl Inner {
                 let b = self.index_of(b)?;
                 for (from, to) in [(a, b), (b, a)] {
                     let host = self.host_first_node(from);
-                    let drops =
-                        remote::port_drops(plan.groups[from], self.nodes[to].ip, &plan.ports[to], &chain);
+                    let drops = remote::port_drops(
+                        plan.groups[from],
+                        self.nodes[to].ip,
+                        &plan.ports[to],
+                        &chain,
+                    );
                     rules.entry(host).or_default().extend(drops);
                 }
             }
@@ -416,7 +435,10 @@ impl Inner {
             .collect();
         let mut results = Vec::with_capacity(runs.len());
         for run in runs {
-            results.push(run.await.unwrap_or_else(|e| Err(anyhow!("a partition task failed: {e}"))));
+            results.push(
+                run.await
+                    .unwrap_or_else(|e| Err(anyhow!("a partition task failed: {e}"))),
+            );
         }
         let mut errors = Vec::new();
         let mut in_force = lock(&plan.in_force);
@@ -697,7 +719,11 @@ fn check_sharing(opts: &SshOptions, slots: &[hosts::Slot]) -> Result<()> {
         for base in std::iter::once(system.port).chain(system.peer_port) {
             let host = opts.hosts[slot.host].label();
             let port = base.checked_add(slot.shift).ok_or_else(|| {
-                bad(format!("--hosts: node n{} on host {host}: port {base} + {} is beyond 65535", i + 1, slot.shift))
+                bad(format!(
+                    "--hosts: node n{} on host {host}: port {base} + {} is beyond 65535",
+                    i + 1,
+                    slot.shift
+                ))
             })?;
             if let Some(other) = taken.insert((slot.host, port), i) {
                 return Err(bad(format!(
@@ -727,7 +753,11 @@ fn plan(
     // `{peers}` and the like name the initial members only: a spare is no member
     // until a change adds it (and then starts with the membership after it).
     let members = &all[..opts.node_count];
-    let shifts: Vec<(String, u16)> = ids.iter().cloned().zip(slots.iter().map(|s| s.shift)).collect();
+    let shifts: Vec<(String, u16)> = ids
+        .iter()
+        .cloned()
+        .zip(slots.iter().map(|s| s.shift))
+        .collect();
     let shared = slots.iter().any(|s| s.shift > 0);
     let mut nodes = Vec::new();
     let mut launches = Vec::new();
@@ -792,7 +822,8 @@ impl super::RunningCluster for SshCluster {
     /// The members, and the spares a membership change started.
     fn final_targets(&self) -> Vec<workloads::client::Target> {
         let inner = &self.inner;
-        let started = (inner.members..inner.nodes.len()).filter(|&i| lock(&inner.groups[i]).is_some());
+        let started =
+            (inner.members..inner.nodes.len()).filter(|&i| lock(&inner.groups[i]).is_some());
         (0..inner.members)
             .chain(started)
             .map(|i| inner.nodes[i].target())
@@ -832,7 +863,10 @@ impl ClusterControl for SshCluster {
 
     fn spare_nodes(&self) -> Vec<String> {
         let inner = &self.inner;
-        inner.nodes[inner.members..].iter().map(|n| n.id.clone()).collect()
+        inner.nodes[inner.members..]
+            .iter()
+            .map(|n| n.id.clone())
+            .collect()
     }
 
     fn kill(&self, node: &str) -> Result<()> {
@@ -965,10 +999,7 @@ impl ClusterControl for SshCluster {
         self.inner.ports.is_some()
     }
 
-    fn set_partition(
-        &self,
-        grudge: &nemesis::Grudge,
-    ) -> impl Future<Output = Result<()>> + Send {
+    fn set_partition(&self, grudge: &nemesis::Grudge) -> impl Future<Output = Result<()>> + Send {
         let inner = self.inner.clone();
         let grudge = grudge.clone();
         async move { inner.set_partition(&grudge).await }

@@ -62,7 +62,8 @@ pub fn connect_and_check(
                 let node = crate::backend::netns::naming::node_ids(i + 1)
                     .pop()
                     .unwrap_or_default();
-                let script = remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path, shared);
+                let script =
+                    remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path, shared);
                 let delays = delays.as_str();
                 (
                     host.label(),

@@ -228,9 +228,9 @@ pub fn stop_all(run_id: &str, node: Option<&str>, grace_s: u32) -> String {
 /// runs on one host never match each other's nodes, and that no real group is likely
 /// to have.
 pub fn node_group(run_id: &str, index: usize) -> u32 {
-    let hash = run_id
-        .bytes()
-        .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = run_id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     1_900_000_000 + (hash % 1_000_000) * 100 + (index as u32 % 100)
 }
 
@@ -245,9 +245,11 @@ pub fn port_chain(run_id: &str) -> String {
 /// `OUTPUT`.
 pub fn install_port_chain(run_id: &str) -> String {
     let c = port_chain(run_id);
-    format!("PATH=$PATH:/usr/sbin:/sbin
+    format!(
+        "PATH=$PATH:/usr/sbin:/sbin
 iptables -w -N {c} && iptables -w -I OUTPUT 1 -j {c}
-")
+"
+    )
 }
 
 /// One drop of [`port_chain`]: packets a node (by its `group`) sends to another
@@ -453,7 +455,10 @@ mod tests {
         );
         assert!(rules[1].contains("-p udp"));
         let script = port_chain_script(&chain, &rules);
-        assert!(script.starts_with("*filter\n:FL-abc123-PORTS - [0:0]\n-A "), "{script}");
+        assert!(
+            script.starts_with("*filter\n:FL-abc123-PORTS - [0:0]\n-A "),
+            "{script}"
+        );
         let launch = RemoteLaunch {
             program: "/bin/node".into(),
             args: vec![],
@@ -461,9 +466,9 @@ mod tests {
             cwd: "/".into(),
             group: Some(g1),
         };
-        assert!(launch
-            .command_line()
-            .starts_with(&format!("exec setpriv --groups \"$(id -G | tr ' ' ,),{g1}\" env ")));
+        assert!(launch.command_line().starts_with(&format!(
+            "exec setpriv --groups \"$(id -G | tr ' ' ,),{g1}\" env "
+        )));
     }
 
     #[test]
