@@ -16,6 +16,7 @@ pub mod clean;
 pub mod conn;
 pub mod hosts;
 mod membership;
+mod ports;
 pub mod preflight;
 pub mod remote;
 
@@ -26,8 +27,9 @@ use conn::Conn;
 use hosts::Host;
 use nemesis::control::{ClusterControl, NodeCommand, NodeRef};
 use nemesis::FaultKind;
+use ports::{check_sharing, PortPlan};
 use remote::RemoteLaunch;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -377,92 +379,6 @@ impl Inner {
         })
     }
 
-    /// Puts `grudge` in force where nodes share hosts: on each host, drops of what
-    /// its nodes send to the ports of the nodes they are cut from. A grudge is made
-    /// symmetric (`a` gets nothing from `b`: neither reaches the other's ports), as
-    /// a TCP connection needs both directions anyway. Only hosts whose rules change
-    /// are touched.
-    async fn set_partition(&self, grudge: &nemesis::Grudge) -> Result<()> {
-        let plan = self
-            .ports
-            .as_ref()
-            .ok_or_else(|| anyhow!("run {}: nodes do not share hosts", self.run_id))?;
-        let chain = remote::port_chain(&self.run_id);
-        // Rules by the index of each host's first node.
-        let mut rules: BTreeMap<usize, BTreeSet<String>> = (0..self.nodes.len())
-            .filter(|&i| self.slots[i].shift == 0)
-            .map(|i| (i, BTreeSet::new()))
-            .collect();
-        for (a, bs) in grudge {
-            let a = self.index_of(a)?;
-            for b in bs {
-                let b = self.index_of(b)?;
-                for (from, to) in [(a, b), (b, a)] {
-                    let host = self.host_first_node(from);
-                    let drops = remote::port_drops(
-                        plan.groups[from],
-                        self.nodes[to].ip,
-                        &plan.ports[to],
-                        &chain,
-                    );
-                    rules.entry(host).or_default().extend(drops);
-                }
-            }
-        }
-        let changed: Vec<(usize, Vec<String>)> = {
-            let in_force = lock(&plan.in_force);
-            rules
-                .into_iter()
-                .map(|(h, r)| (h, r.into_iter().collect::<Vec<_>>()))
-                .filter(|(h, r)| in_force.get(h).map_or(!r.is_empty(), |cur| cur != r))
-                .collect()
-        };
-        // Every host at once.
-        let runs: Vec<_> = changed
-            .iter()
-            .map(|(h, r)| {
-                let script = remote::port_chain_script(&chain, r);
-                let conn = self.conns[*h].clone();
-                tokio::spawn(async move {
-                    conn.run_in_shell(
-                        "PATH=$PATH:/usr/sbin:/sbin exec iptables-restore -w --noflush",
-                        Some(script),
-                    )
-                    .await
-                    .with_context(|| format!("host {}: setting the partition", conn.host.label()))
-                })
-            })
-            .collect();
-        let mut results = Vec::with_capacity(runs.len());
-        for run in runs {
-            results.push(
-                run.await
-                    .unwrap_or_else(|e| Err(anyhow!("a partition task failed: {e}"))),
-            );
-        }
-        let mut errors = Vec::new();
-        let mut in_force = lock(&plan.in_force);
-        for ((h, r), result) in changed.into_iter().zip(results) {
-            match result {
-                Ok(_) => {
-                    in_force.insert(h, r);
-                }
-                Err(e) => {
-                    // Unknown now: rewritten whatever comes next.
-                    in_force.remove(&h);
-                    errors.push(e);
-                }
-            }
-        }
-        nemesis::netfilter::combine(errors)
-    }
-
-    /// The index of the first node on node `i`'s host.
-    fn host_first_node(&self, i: usize) -> usize {
-        let host = self.slots[i].host;
-        self.slots.iter().position(|s| s.host == host).unwrap_or(i)
-    }
-
     fn index_of(&self, id: &str) -> Result<usize> {
         self.nodes
             .iter()
@@ -652,92 +568,6 @@ fn describe_status(code: &str) -> String {
 
 /// The nodes, and (first start, restart) for each.
 type Plan = (Vec<Node>, Vec<(RemoteLaunch, RemoteLaunch)>);
-
-/// Where nodes share hosts: what tells their packets apart.
-struct PortPlan {
-    /// Per node: the ports it serves on (the client port, and the peer port if any).
-    ports: Vec<Vec<u16>>,
-    /// Per node: the supplementary group it runs with ([`remote::node_group`]).
-    groups: Vec<u32>,
-    /// Per host (by its first node's index): the partition rules in force there.
-    in_force: Mutex<BTreeMap<usize, Vec<String>>>,
-}
-
-impl PortPlan {
-    /// Ports were checked to fit by [`check_sharing`].
-    fn new(opts: &SshOptions, ids: &[String], slots: &[hosts::Slot]) -> PortPlan {
-        let system = &opts.system;
-        let ports = slots
-            .iter()
-            .map(|s| {
-                std::iter::once(system.port)
-                    .chain(system.peer_port)
-                    .map(|p| p.saturating_add(s.shift))
-                    .collect()
-            })
-            .collect();
-        PortPlan {
-            ports,
-            groups: (1..=ids.len())
-                .map(|i| remote::node_group(&opts.run_id, i))
-                .collect(),
-            in_force: Mutex::new(BTreeMap::new()),
-        }
-    }
-}
-
-/// Whether nodes can share hosts in this test: the system takes its ports from its
-/// command's placeholders, every node's ports fit and differ from its host-mates',
-/// and the faults asked for can be told apart by port (partitions can; packet
-/// faults, which match addresses only, cannot yet).
-fn check_sharing(opts: &SshOptions, slots: &[hosts::Slot]) -> Result<()> {
-    let bad = crate::error::bad_input;
-    opts.system
-        .check_port_shifts()
-        .map_err(|e| bad(format!("--hosts: several nodes on one host: {e:#}")))?;
-    let packets: Vec<String> = opts
-        .kinds
-        .iter()
-        .filter(|k| {
-            k.is_network()
-                && !k
-                    .parts()
-                    .iter()
-                    .all(|p| matches!(p, FaultKind::Partition(_)) || !p.is_network())
-        })
-        .map(FaultKind::name)
-        .collect::<Vec<_>>();
-    if !packets.is_empty() {
-        return Err(bad(format!(
-            "--nemesis: packet faults ({}) match node addresses only, and several nodes share a host here: give each node a host of its own",
-            packets.join(", ")
-        )));
-    }
-    let mut taken: BTreeMap<(usize, u16), usize> = BTreeMap::new();
-    let system = &opts.system;
-    for (i, slot) in slots.iter().enumerate() {
-        for base in std::iter::once(system.port).chain(system.peer_port) {
-            let host = opts.hosts[slot.host].label();
-            let port = base.checked_add(slot.shift).ok_or_else(|| {
-                bad(format!(
-                    "--hosts: node n{} on host {host}: port {base} + {} is beyond 65535",
-                    i + 1,
-                    slot.shift
-                ))
-            })?;
-            if let Some(other) = taken.insert((slot.host, port), i) {
-                return Err(bad(format!(
-                    "--hosts: nodes n{} and n{} on host {host} would both listen on port {port} (ports are {}'s + {} per node on a host)",
-                    other + 1,
-                    i + 1,
-                    system.name,
-                    hosts::PORT_STEP
-                )));
-            }
-        }
-    }
-    Ok(())
-}
 
 /// Nodes and their launches, with host paths, the binary swapped for its upload.
 fn plan(
