@@ -190,3 +190,69 @@ impl Inner {
         self.slots.iter().position(|s| s.host == host).unwrap_or(i)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::SystemSpec;
+    use std::path::Path;
+
+    fn options(system: &str, kinds: &str, per_host: &[usize]) -> (SshOptions, Vec<hosts::Slot>) {
+        let text: String = per_host
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("[[hosts]]\naddress = \"10.9.0.{}\"\nnodes = {n}\n", i + 1))
+            .collect();
+        let hosts = hosts::parse(&text, Path::new("/tmp/hosts.toml")).unwrap();
+        let count = per_host.iter().sum();
+        let slots = hosts::place(&hosts, count).unwrap();
+        let opts = SshOptions {
+            run_id: "abc123".into(),
+            hosts,
+            node_count: count,
+            spare_nodes: 0,
+            system: SystemSpec::from_toml_str(system, Path::new("/tmp/s.toml")).unwrap(),
+            run_dir: "/tmp/r".into(),
+            kinds: FaultKind::parse_list(kinds, count).unwrap(),
+        };
+        (opts, slots)
+    }
+
+    const TWO_PORTS: &str =
+        "name = \"s\"\ncommand = \"/bin/sh {addr} {peer_addr}\"\nport = 7000\npeer_port = 7005\n";
+
+    #[test]
+    fn nodes_share_a_host_on_distinct_ports_and_groups_with_partitions_and_kills() {
+        let (opts, slots) = options(TWO_PORTS, "partition,kill", &[3, 2]);
+        check_sharing(&opts, &slots).unwrap();
+        let plan = PortPlan::new(
+            &opts,
+            &["n1", "n2", "n3", "n4", "n5"].map(String::from),
+            &slots,
+        );
+        assert_eq!(plan.ports[2], [7020, 7025]);
+        assert_eq!(plan.ports[4], [7010, 7015]);
+        assert_eq!(plan.groups.iter().collect::<BTreeSet<_>>().len(), 5);
+    }
+
+    #[test]
+    fn clashing_ports_and_packet_faults_are_refused_when_nodes_share_a_host() {
+        let clash = TWO_PORTS.replace("7005", "7010");
+        let (opts, slots) = options(&clash, "partition", &[2]);
+        let e = format!("{:#}", check_sharing(&opts, &slots).unwrap_err());
+        assert!(
+            e.contains("nodes n1 and n2 on host root@10.9.0.1:22 would both listen on port 7010"),
+            "{e}"
+        );
+        let (opts, slots) = options(TWO_PORTS, "partition,loss", &[2]);
+        let e = format!("{:#}", check_sharing(&opts, &slots).unwrap_err());
+        assert!(
+            e.contains("packet faults (loss) match node addresses only"),
+            "{e}"
+        );
+        let high = TWO_PORTS.replace("7000", "65530");
+        let (opts, slots) = options(&high, "kill", &[2]);
+        let e = format!("{:#}", check_sharing(&opts, &slots).unwrap_err());
+        assert!(e.contains("beyond 65535"), "{e}");
+    }
+}
