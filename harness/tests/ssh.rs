@@ -118,10 +118,15 @@ impl SshHosts {
 
     /// The hosts file, as a user would write it.
     fn hosts_file(&self) -> PathBuf {
+        self.hosts_file_with(&vec![1; self.ips.len()])
+    }
+
+    /// A hosts file giving host `i` `nodes[i]` nodes.
+    fn hosts_file_with(&self, nodes: &[usize]) -> PathBuf {
         let mut text = String::new();
-        for ip in &self.ips {
+        for (ip, n) in self.ips.iter().zip(nodes) {
             text.push_str(&format!(
-                "[[hosts]]\naddress = \"{ip}\"\nuser = \"root\"\nkey = \"client_key\"\nport = 22\n\
+                "[[hosts]]\naddress = \"{ip}\"\nuser = \"root\"\nkey = \"client_key\"\nport = 22\nnodes = {n}\n\
                  ssh-options = [\"UserKnownHostsFile={}\", \"StrictHostKeyChecking=yes\"]\n\n",
                 self.path("known_hosts").display()
             ));
@@ -189,9 +194,18 @@ fn run_test(cwd: &Path, args: &[&str]) -> (Option<i32>, PathBuf, String) {
 /// system, the node count and the hosts file. Returns the hosts (alive until
 /// dropped) with the run's (exit code, folder, output).
 fn raft_kv_over_ssh(nodes: usize, args: &[&str]) -> (SshHosts, Option<i32>, PathBuf, String) {
+    raft_kv_on_hosts(&vec![1; nodes], nodes, args)
+}
+
+/// [`raft_kv_over_ssh`] with room for `per_host[i]` nodes on host `i`.
+fn raft_kv_on_hosts(
+    per_host: &[usize],
+    nodes: usize,
+    args: &[&str],
+) -> (SshHosts, Option<i32>, PathBuf, String) {
     build_raft_kv();
-    let hosts = SshHosts::new(nodes);
-    let file = hosts.hosts_file();
+    let hosts = SshHosts::new(per_host.len());
+    let file = hosts.hosts_file_with(per_host);
     let n = nodes.to_string();
     let results = hosts.path("run");
     std::fs::create_dir_all(&results).unwrap();
@@ -261,9 +275,31 @@ fn run_id_of(run_dir: &Path) -> String {
         .to_string()
 }
 
+/// Runs raft-kv with `args` (a seed among them) over ssh, with room for
+/// `per_host[i]` nodes on host `i`, then in local namespaces on the same seed: both
+/// valid, partitions, kills and restarts done without error, nothing left on the
+/// hosts. Returns the hosts, the ssh run's folder and its results.
+fn valid_over_ssh_as_in_namespaces(
+    per_host: &[usize],
+    nodes: usize,
+    args: &[&str],
+) -> (SshHosts, PathBuf, serde_json::Value) {
+    let (hosts, code, run_dir, out) = raft_kv_on_hosts(per_host, nodes, args);
+    assert_eq!(code, Some(0), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    assert_faults_completed(&results, &["partition", "kill", "restart"]);
+    assert_nothing_left(&hosts, &run_id_of(&run_dir));
+    let dir = tempfile::tempdir().unwrap();
+    let n = nodes.to_string();
+    let local_args = [&["--system", "raft-kv", "--nodes", &n][..], args].concat();
+    let (local, _, out) = run_test(dir.path(), &local_args);
+    assert_eq!(local, code, "the namespace backend disagrees: {out}");
+    (hosts, run_dir, results)
+}
+
 #[test]
 fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_leaves_nothing() {
-    let common = [
+    let args = [
         "--time-limit",
         "10s",
         "--nemesis",
@@ -273,25 +309,168 @@ fn raft_kv_over_ssh_gives_the_namespace_backends_verdict_on_the_same_seed_and_le
         "--seed",
         "7",
     ];
-    let (hosts, code, run_dir, out) = raft_kv_over_ssh(3, &common);
-    assert_eq!(code, Some(0), "{out}");
-    let results = read_json(&run_dir.join("results.json"));
-    assert_faults_completed(&results, &["partition", "kill", "restart"]);
-    assert!(results["warnings"].as_array().unwrap().is_empty(), "{out}");
+    let (_hosts, run_dir, results) = valid_over_ssh_as_in_namespaces(&[1, 1, 1], 3, &args);
+    assert!(
+        results["warnings"].as_array().unwrap().is_empty(),
+        "{results}"
+    );
     assert!(
         results["stats"]["total"]["ok"].as_u64().unwrap() > 50,
-        "{out}"
+        "{results}"
     );
     let log = std::fs::read_to_string(run_dir.join("nodes/n1.log")).unwrap();
     assert!(
         log.contains("starting n1"),
         "the node's log was not fetched: {log}"
     );
+}
+
+/// 26 s: `cargo test -p faultline --test ssh -- --ignored five_nodes_on_two_hosts`.
+#[test]
+#[ignore]
+fn five_nodes_on_two_hosts_with_partitions_and_kills_give_the_namespace_backends_verdict_and_leave_nothing(
+) {
+    let args = [
+        "--time-limit",
+        "6s",
+        "--nemesis",
+        "partition,kill",
+        "--nemesis-interval",
+        "1s",
+        "--seed",
+        "7",
+    ];
+    let (hosts, run_dir, _) = valid_over_ssh_as_in_namespaces(&[3, 2], 5, &args);
+    // n1..n3 on the first host, n4 and n5 on the second, each on ports of its own,
+    // and each under a group that the partition rules name.
+    let ip = |i: usize| hosts.ips[i].to_string();
+    for (n, addr) in [
+        ("n1", format!("{}:8080", ip(0))),
+        ("n3", format!("{}:8100", ip(0))),
+        ("n5", format!("{}:8090", ip(1))),
+    ] {
+        let log = std::fs::read_to_string(run_dir.join(format!("nodes/{n}.log"))).unwrap();
+        assert!(
+            log.contains(&format!("--listen {addr}")) && log.contains("setpriv --groups"),
+            "{n} did not start on {addr} with a group of its own: {log}"
+        );
+    }
+}
+
+#[test]
+fn raft_kv_members_leave_come_back_fresh_and_a_spare_joins_over_ssh_on_shared_hosts() {
+    // n1..n3 on the first host, n4, n5 and the spare n6 on the second.
+    let (hosts, code, run_dir, out) = raft_kv_on_hosts(
+        &[3, 3],
+        5,
+        &[
+            "--spare-nodes",
+            "1",
+            "--time-limit",
+            "6s",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "1s",
+            "--seed",
+            "3",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let results = read_json(&run_dir.join("results.json"));
+    assert_faults_completed(&results, &["remove-members", "add-members"]);
+    assert_eq!(
+        results["nemesis"]["membership"]["initial"],
+        serde_json::json!(["n1", "n2", "n3", "n4", "n5"])
+    );
+    let changes = results["nemesis"]["membership"]["changes"]
+        .as_array()
+        .unwrap();
+    let spare_added = changes.iter().any(|c| {
+        c["change"] == "add"
+            && c.get("error").is_none()
+            && c["members"].as_array().unwrap().contains(&"n6".into())
+    });
+    assert!(spare_added, "n6 was never added: {changes:?}");
+    // A node added was killed (if it ran), wiped and started fresh with --join on
+    // its own ports on its host: n6, the third on the second host, on port 8100.
+    let log = std::fs::read_to_string(run_dir.join("nodes/n6.log")).unwrap();
+    assert!(
+        log.contains("started fresh to join")
+            && log.contains("--join")
+            && log.contains(&format!("--listen {}:8100", hosts.ips[1])),
+        "{log}"
+    );
     assert_nothing_left(&hosts, &run_id_of(&run_dir));
+}
+
+/// Whether a TCP connection from host namespace `ns` to `ip:port` opens within
+/// 300 ms (on one machine, an open port answers in a few), made by a process with supplementary group `group` (as a node) or
+/// without (as anything else on the host).
+fn connects(ns: &str, group: Option<u32>, ip: Ipv4Addr, port: u16) -> bool {
+    let probe = format!("exec 3<>/dev/tcp/{ip}/{port}");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns]);
+    if let Some(g) = group {
+        cmd.args(["setpriv", "--groups", &format!("0,{g}")]);
+    }
+    cmd.args(["timeout", "0.3", "bash", "-c", &probe]);
+    cmd.status().unwrap().success()
+}
+
+#[test]
+fn a_partition_between_nodes_sharing_a_host_cuts_exactly_their_ports() {
+    use harness::backend::ssh::{hosts, remote, SshCluster, SshOptions};
+    use nemesis::control::ClusterControl;
+    build_raft_kv();
+    let ssh = SshHosts::new(2);
     let dir = tempfile::tempdir().unwrap();
-    let local_args = [&["--system", "raft-kv", "--nodes", "3"][..], &common].concat();
-    let (local, _, out) = run_test(dir.path(), &local_args);
-    assert_eq!(local, code, "the namespace backend disagrees: {out}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let opts = SshOptions {
+        run_id: naming::new_run_id(),
+        hosts: hosts::read_file(&ssh.hosts_file_with(&[2, 1])).unwrap(),
+        node_count: 3,
+        spare_nodes: 0,
+        system: harness::system::SystemSpec::resolve("raft-kv").unwrap(),
+        run_dir: dir.path().to_path_buf(),
+        kinds: nemesis::FaultKind::parse_list("partition", 3).unwrap(),
+    };
+    let run_id = opts.run_id.clone();
+    let cluster = rt
+        .block_on(SshCluster::start(opts))
+        .expect("the cluster starts");
+    assert!(cluster.partitions_by_port());
+    let group = |n: usize| Some(remote::node_group(&run_id, n));
+    let (a, b) = (ssh.namespaces[1].as_str(), ssh.namespaces[2].as_str());
+    let (ip_a, ip_b) = (ssh.ips[0], ssh.ips[1]);
+    // n1 on A:8080, n2 on A:8090, n3 on B:8080.
+    let cut = |grudge: &[(&str, &[&str])]| {
+        let g: nemesis::Grudge = grudge
+            .iter()
+            .map(|(n, from)| (n.to_string(), from.iter().map(|f| f.to_string()).collect()))
+            .collect();
+        rt.block_on(cluster.set_partition(&g)).unwrap();
+    };
+    cut(&[("n1", &["n2"])]);
+    assert!(!connects(a, group(1), ip_a, 8090), "n1 still reaches n2");
+    assert!(!connects(a, group(2), ip_a, 8080), "n2 still reaches n1");
+    assert!(connects(a, group(1), ip_b, 8080), "n1 lost n3");
+    assert!(connects(a, group(2), ip_b, 8080), "n2 lost n3");
+    assert!(connects(b, group(3), ip_a, 8090), "n3 lost n2");
+    assert!(connects(a, None, ip_a, 8090), "the host itself lost n2");
+    cut(&[("n3", &["n1"])]);
+    assert!(connects(a, group(1), ip_a, 8090), "n1 and n2 are still cut");
+    assert!(!connects(a, group(1), ip_b, 8080), "n1 still reaches n3");
+    assert!(!connects(b, group(3), ip_a, 8080), "n3 still reaches n1");
+    assert!(connects(b, group(3), ip_a, 8090), "n3 lost n2");
+    assert!(connects(a, group(2), ip_b, 8080), "n2 lost n3");
+    cut(&[]);
+    assert!(
+        connects(b, group(3), ip_a, 8080),
+        "healing left n3 cut from n1"
+    );
+    rt.block_on(cluster.teardown()).unwrap();
+    assert_nothing_left(&ssh, &run_id);
 }
 
 #[test]
@@ -536,39 +715,43 @@ fn hosts_that_are_not_ready_are_all_reported_before_anything_starts() {
 #[test]
 #[ignore]
 fn five_nodes_start_over_ssh_and_partitions_take_effect_quickly() {
-    let (_hosts, code, run_dir, out) = raft_kv_over_ssh(
-        5,
-        &[
-            "--time-limit",
-            "12s",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "1s",
-        ],
-    );
-    assert_eq!(code, Some(0), "{out}");
-    let phases = read_json(&run_dir.join("ssh.json"));
-    let start = phases["start_s"].as_f64().unwrap() + phases["ready_s"].as_f64().unwrap();
-    println!(
-        "ssh start phases: {phases}\n5 nodes started and ready, upload excluded: {start:.2} s"
-    );
-    let results = read_json(&run_dir.join("results.json"));
-    let mut took: Vec<f64> = results["nemesis"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["stage"] == "complete" && e["f"].as_str().unwrap().starts_with("start"))
-        .filter_map(|e| e["took_s"].as_f64())
-        .collect();
-    took.sort_by(f64::total_cmp);
-    assert!(!took.is_empty(), "no partition started: {out}");
-    println!(
-        "partition decided to in force over ssh: median {:.0} ms, all {:?} ms",
-        took[took.len() / 2] * 1e3,
-        took.iter().map(|t| (t * 1e3).round()).collect::<Vec<_>>()
-    );
-    assert!(start < 5.0, "5 nodes took {start:.2} s to start over ssh");
+    // One node per host (partitions by address), then 5 nodes on 2 hosts (by port).
+    for per_host in [&[1, 1, 1, 1, 1][..], &[3, 2][..]] {
+        let (_hosts, code, run_dir, out) = raft_kv_on_hosts(
+            per_host,
+            5,
+            &[
+                "--time-limit",
+                "12s",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "1s",
+            ],
+        );
+        assert_eq!(code, Some(0), "{out}");
+        let phases = read_json(&run_dir.join("ssh.json"));
+        let start = phases["start_s"].as_f64().unwrap() + phases["ready_s"].as_f64().unwrap();
+        println!(
+            "hosts {per_host:?}: ssh start phases: {phases}\n5 nodes started and ready, upload excluded: {start:.2} s"
+        );
+        let results = read_json(&run_dir.join("results.json"));
+        let mut took: Vec<f64> = results["nemesis"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["stage"] == "complete" && e["f"].as_str().unwrap().starts_with("start"))
+            .filter_map(|e| e["took_s"].as_f64())
+            .collect();
+        took.sort_by(f64::total_cmp);
+        assert!(!took.is_empty(), "no partition started: {out}");
+        println!(
+            "hosts {per_host:?}: partition decided to in force over ssh: median {:.0} ms, all {:?} ms",
+            took[took.len() / 2] * 1e3,
+            took.iter().map(|t| (t * 1e3).round()).collect::<Vec<_>>()
+        );
+        assert!(start < 5.0, "5 nodes took {start:.2} s to start over ssh");
+    }
 }
 
 /// etcd over ssh (its binary from each host's PATH, not uploaded) with partitions

@@ -140,6 +140,29 @@ pub trait ClusterControl: Send + Sync {
         no_membership()
     }
 
+    /// Whether this cluster puts partitions in force itself
+    /// ([`set_partition`](ClusterControl::set_partition)) instead of each node's
+    /// `FAULTLINE-PART` chain dropping packets from the other nodes' addresses: where
+    /// several nodes share an address, only the cluster knows their ports.
+    fn partitions_by_port(&self) -> bool {
+        false
+    }
+
+    /// Puts `grudge` in force (each node gets nothing from the nodes listed for it;
+    /// empty: healed), replacing the partition in force, for a cluster whose
+    /// [`partitions_by_port`](ClusterControl::partitions_by_port) is true.
+    fn set_partition(
+        &self,
+        grudge: &crate::fault::Grudge,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = grudge;
+        async {
+            Err(anyhow::anyhow!(
+                "this cluster leaves partitions to the nodes' own chains"
+            ))
+        }
+    }
+
     /// Whether [`run_in_node`](ClusterControl::run_in_node) runs commands on this
     /// machine, in the nodes' local namespaces (the default): then the nemesis checks
     /// before the first fault that it is root, has iptables and can enter them. A

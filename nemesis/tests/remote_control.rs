@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 struct Elsewhere {
     ran: Arc<Mutex<Vec<(String, NodeCommand)>>>,
+    /// Puts partitions in force itself (nodes sharing hosts), recording each grudge.
+    by_port: bool,
+    grudges: Arc<Mutex<Vec<nemesis::Grudge>>>,
 }
 
 impl ClusterControl for Elsewhere {
@@ -60,6 +63,16 @@ impl ClusterControl for Elsewhere {
     fn local_network(&self) -> bool {
         false
     }
+    fn partitions_by_port(&self) -> bool {
+        self.by_port
+    }
+    fn set_partition(
+        &self,
+        grudge: &nemesis::Grudge,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        self.grudges.lock().unwrap().push(grudge.clone());
+        async { Ok(()) }
+    }
 }
 
 #[tokio::test]
@@ -104,6 +117,40 @@ async fn a_partition_on_nodes_without_local_namespaces_goes_through_the_backend(
         "{n1_rules}"
     );
     nemesis.teardown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cluster_that_partitions_by_port_is_handed_the_grudge_and_then_an_empty_one_to_heal() {
+    let cluster = Arc::new(Elsewhere {
+        by_port: true,
+        ..Elsewhere::default()
+    });
+    let (ran, grudges) = (Arc::clone(&cluster.ran), Arc::clone(&cluster.grudges));
+    let mut nemesis = Nemesis::new(Arc::clone(&cluster));
+    let grudge: nemesis::Grudge = [("n1".to_string(), vec!["n3".to_string()])].into();
+    let fault = Fault::Partition {
+        kind: PartitionKind::One,
+        grudge: grudge.clone(),
+        leader: None,
+    };
+    nemesis.start(&fault).await.unwrap();
+    nemesis.heal_all().await.unwrap();
+    assert_eq!(*grudges.lock().unwrap(), [grudge, nemesis::Grudge::new()]);
+    // No node's own partition chain was written.
+    let restores: Vec<_> = ran
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, c)| c.input.clone())
+        .filter(|i| i.contains("-A FAULTLINE-PART"))
+        .collect();
+    assert!(restores.is_empty(), "{restores:?}");
+    let unknown = Fault::Partition {
+        kind: PartitionKind::One,
+        grudge: [("n1".to_string(), vec!["n9".to_string()])].into(),
+        leader: None,
+    };
+    assert!(nemesis.start(&unknown).await.is_err());
 }
 
 #[tokio::test]

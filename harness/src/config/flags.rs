@@ -11,8 +11,8 @@ pub struct TestArgs {
     /// e.g. `time-limit = "30s"`); flags given here override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Run the nodes on remote hosts over SSH, one node per host, as listed in FILE
-    /// (`[[hosts]]` tables: address, user, key, port; docs/ssh.md).
+    /// Run the nodes on remote hosts over SSH, as listed in FILE (`[[hosts]]` tables:
+    /// address, user, key, port, nodes (default 1 per host); docs/ssh.md).
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
     /// The system under test: a built-in name (raft-kv, dynamo-kv, pb-kv, cl-bank,

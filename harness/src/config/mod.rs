@@ -151,8 +151,8 @@ pub struct TestConfig {
     /// Where the settings came from, for the record (absolute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_file: Option<PathBuf>,
-    /// The hosts nodes run on, one per node, over SSH (`--hosts`, or `[[hosts]]` in
-    /// the test file); empty: every node in a local namespace.
+    /// The hosts nodes run on over SSH, each taking its `nodes` (`--hosts`, or
+    /// `[[hosts]]` in the test file); empty: every node in a local namespace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<crate::backend::ssh::hosts::Host>,
 }

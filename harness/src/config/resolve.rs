@@ -373,14 +373,6 @@ impl Resolver<'_> {
         let membership = nemesis
             .iter()
             .any(|k| k.parts().contains(&FaultKind::Membership));
-        let ssh = self.args.hosts.is_some() || self.file.hosts.is_some();
-        if n > 0 && ssh {
-            return Err(self.o.error(
-                a.is_some(),
-                "spare-nodes",
-                "is not supported on ssh hosts (only on the local namespaces)",
-            ));
-        }
         if n > 0 && !membership {
             return Err(self.o.error(
                 a.is_some(),

@@ -138,6 +138,7 @@ async fn run_over_ssh(
             run_id,
             hosts: config.hosts.clone(),
             node_count: config.nodes,
+            spare_nodes: config.spare_nodes,
             system: spec,
             run_dir,
             kinds: config.nemesis.clone(),

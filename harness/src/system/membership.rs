@@ -56,6 +56,15 @@ pub struct MemberAddr<'a> {
     pub index: usize,
     pub ip: Ipv4Addr,
     pub data_dir: &'a Path,
+    /// How far the node's ports are from the system's (nodes sharing a host).
+    pub port_shift: u16,
+}
+
+impl MemberAddr<'_> {
+    /// `ip:port` of the node's client port.
+    fn client(&self, spec: &SystemSpec) -> String {
+        format!("{}:{}", self.ip, spec.port + self.port_shift)
+    }
 }
 
 impl MembershipSpec {
@@ -103,15 +112,29 @@ impl MembershipSpec {
     }
 }
 
-/// The template variables of `node` with the membership `members`.
-pub fn vars_of<'a>(node: &MemberAddr<'a>, members: &'a [(String, Ipv4Addr)]) -> NodeVars<'a> {
+/// The template variables of `node` with the membership `members`, the nodes' ports
+/// shifted by `port_shifts` ([`shifts`]).
+pub fn vars_of<'a>(
+    node: &MemberAddr<'a>,
+    members: &'a [(String, Ipv4Addr)],
+    port_shifts: &'a [(String, u16)],
+) -> NodeVars<'a> {
     NodeVars {
         id: node.id,
         index: node.index,
         ip: node.ip,
         data_dir: node.data_dir,
         members,
+        port_shifts,
     }
+}
+
+/// The port shifts of `nodes`, for [`vars_of`].
+pub fn shifts(nodes: &[&MemberAddr<'_>]) -> Vec<(String, u16)> {
+    nodes
+        .iter()
+        .map(|m| (m.id.to_string(), m.port_shift))
+        .collect()
 }
 
 fn pairs(members: &[MemberAddr<'_>]) -> Vec<(String, Ipv4Addr)> {
@@ -123,10 +146,7 @@ fn pairs(members: &[MemberAddr<'_>]) -> Vec<(String, Ipv4Addr)> {
 /// progress): done when one answers 2xx, so a member cut off from the leader costs
 /// nothing. Idempotent: asking for the membership in force is answered done.
 async fn put_members(spec: &SystemSpec, members: &[MemberAddr<'_>]) -> Result<()> {
-    let book: BTreeMap<&str, String> = members
-        .iter()
-        .map(|m| (m.id, format!("{}:{}", m.ip, spec.port)))
-        .collect();
+    let book: BTreeMap<&str, String> = members.iter().map(|m| (m.id, m.client(spec))).collect();
     let body = serde_json::json!({ "members": book });
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -134,7 +154,7 @@ async fn put_members(spec: &SystemSpec, members: &[MemberAddr<'_>]) -> Result<()
         .build()?;
     let mut tasks = tokio::task::JoinSet::new();
     for m in members {
-        let url = format!("http://{}:{}/admin/members", m.ip, spec.port);
+        let url = format!("http://{}/admin/members", m.client(spec));
         let (client, body, id) = (client.clone(), body.clone(), m.id.to_string());
         tasks.spawn(async move {
             match client.put(&url).json(&body).send().await {
@@ -180,11 +200,11 @@ async fn etcd_change(
         .timeout(ADMIN_TIMEOUT)
         .build()?;
     for node in nodes {
-        let peer_url = format!("http://{}:{peer_port}", node.ip);
+        let peer_url = format!("http://{}:{}", node.ip, peer_port + node.port_shift);
         let mut errors = Vec::new();
         let mut done = false;
         for m in members.iter().filter(|m| m.id != node.id) {
-            let base = format!("http://{}:{}/v3/cluster/member", m.ip, spec.port);
+            let base = format!("http://{}/v3/cluster/member", m.client(spec));
             match etcd_one(&client, &base, &peer_url, add).await {
                 Ok(()) => {
                     done = true;
@@ -251,7 +271,8 @@ async fn run_each(
 ) -> Result<()> {
     let after = pairs(members);
     for node in nodes {
-        let vars = vars_of(node, &after);
+        let shifts = shifts(&members.iter().chain([node]).collect::<Vec<_>>());
+        let vars = vars_of(node, &after, &shifts);
         let program = render_word(&template.program, spec, &vars)?;
         let args = template
             .args
@@ -321,6 +342,7 @@ mod tests {
             index: i as usize,
             ip: Ipv4Addr::new(10, 0, 0, i),
             data_dir: d,
+            port_shift: 0,
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
@@ -360,6 +382,7 @@ mod tests {
             index: 1,
             ip: Ipv4Addr::new(10, 0, 0, 1),
             data_dir: Path::new("/d"),
+            port_shift: 0,
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
         let e = rt

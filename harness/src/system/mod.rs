@@ -167,6 +167,41 @@ impl SystemSpec {
         Ok(())
     }
 
+    /// Why nodes of this system cannot share a host, each on ports of its own (if
+    /// they cannot): every command it starts a node with must take the client port
+    /// from a placeholder (`{port}` or `{addr}`), and the peer port too (`{peer_port}`
+    /// or `{peer_addr}`) when it has one; otherwise two nodes would listen on one port.
+    pub fn check_port_shifts(&self) -> Result<()> {
+        let mut templates = vec![("command", &self.command)];
+        templates.extend(self.restart.iter().map(|r| ("restart", r)));
+        templates.extend(self.membership.iter().map(|m| ("membership.join", &m.join)));
+        let env: Vec<String> = self.env.iter().map(|(_, v)| v.clone()).collect();
+        let env = CommandTemplate {
+            program: String::new(),
+            args: env,
+        };
+        for (field, t) in templates {
+            let names = [t.placeholders(), env.placeholders()].concat();
+            let has = |any: &[&str]| names.iter().any(|n| any.contains(&n.as_str()));
+            let mut missing = Vec::new();
+            if !has(&["port", "addr"]) {
+                missing.push("{port} or {addr}");
+            }
+            if self.peer_port.is_some() && !has(&["peer_port", "peer_addr"]) {
+                missing.push("{peer_port} or {peer_addr}");
+            }
+            if !missing.is_empty() {
+                bail!(
+                    "{}: field `{field}` names no {}, so every node would listen on the same port: \
+                     its nodes cannot share a host (give each node a [[hosts]] table of its own)",
+                    self.origin(),
+                    missing.join(" nor ")
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The argv and environment of one node, for its first start or a restart.
     pub fn render(&self, vars: &NodeVars, restart: bool) -> Result<RenderedCommand> {
         let template = match (&self.restart, restart) {
@@ -234,6 +269,7 @@ mod tests {
             ip: m[1].1,
             data_dir: Path::new("/d/n2"),
             members: &m,
+            port_shifts: &[],
         };
         let (program, args, _) = spec.render(&vars, false).unwrap();
         assert_eq!(program, "/bin/x");
@@ -252,6 +288,60 @@ mod tests {
                 "{lit}"
             ]
         );
+    }
+
+    #[test]
+    fn nodes_sharing_a_host_render_with_their_own_shifted_ports() {
+        let spec = spec_with(
+            "/bin/x {addr} {others} {peer_addr} {initial_cluster}",
+            Some(7001),
+        );
+        let m = vec![
+            ("n1".into(), Ipv4Addr::new(10, 77, 3, 1)),
+            ("n2".into(), Ipv4Addr::new(10, 77, 3, 1)),
+        ];
+        let shifts = [("n2".to_string(), 10)];
+        let vars = NodeVars {
+            id: "n2",
+            index: 2,
+            ip: m[1].1,
+            data_dir: Path::new("/d/n2"),
+            members: &m,
+            port_shifts: &shifts,
+        };
+        let (_, args, _) = spec.render(&vars, false).unwrap();
+        assert_eq!(
+            args,
+            [
+                "10.77.3.1:7010",
+                "n1=10.77.3.1:7000",
+                "10.77.3.1:7011",
+                "n1=http://10.77.3.1:7001,n2=http://10.77.3.1:7011"
+            ]
+        );
+        spec.check_port_shifts().unwrap();
+    }
+
+    #[test]
+    fn a_system_whose_port_is_fixed_cannot_put_two_nodes_on_one_host() {
+        let e = spec_with("/bin/x --listen 0.0.0.0:7000 {peers}", None)
+            .check_port_shifts()
+            .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("field `command` names no {port} or {addr}"),
+            "{e:#}"
+        );
+        let e = spec_with("/bin/x {addr}", Some(7001))
+            .check_port_shifts()
+            .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("{peer_port} or {peer_addr}"),
+            "{e:#}"
+        );
+        assert!(builtin::builtin("raft-kv")
+            .unwrap()
+            .check_port_shifts()
+            .is_ok());
     }
 
     #[test]
@@ -281,6 +371,7 @@ mod tests {
             ip: m[0].1,
             data_dir: Path::new("/d"),
             members: &m,
+            port_shifts: &[],
         };
         assert_eq!(
             spec.render(&vars, false).unwrap().1,

@@ -50,6 +50,20 @@ pub struct NodeVars<'a> {
     pub data_dir: &'a Path,
     /// Every node of the cluster, this one included, in order.
     pub members: &'a [(String, Ipv4Addr)],
+    /// How far a node's ports are shifted from the system's `port` and `peer_port`
+    /// (several nodes on one host, each on ports of its own); a node not listed is
+    /// not shifted.
+    pub port_shifts: &'a [(String, u16)],
+}
+
+impl NodeVars<'_> {
+    /// The shift of node `id`'s ports (see [`NodeVars::port_shifts`]).
+    pub fn shift(&self, id: &str) -> u16 {
+        self.port_shifts
+            .iter()
+            .find(|(n, _)| n == id)
+            .map_or(0, |(_, s)| *s)
+    }
 }
 
 impl CommandTemplate {
@@ -73,6 +87,13 @@ impl CommandTemplate {
 
     fn words(&self) -> impl Iterator<Item = &String> {
         std::iter::once(&self.program).chain(self.args.iter())
+    }
+
+    /// The placeholders the template names (a malformed word names none).
+    pub fn placeholders(&self) -> Vec<String> {
+        self.words()
+            .flat_map(|w| placeholders_in(w).unwrap_or_default())
+            .collect()
     }
 
     /// Checks every placeholder is known (and usable with this spec).
@@ -159,14 +180,19 @@ pub(crate) fn render_word(word: &str, spec: &SystemSpec, v: &NodeVars) -> Result
     let peer_port = spec.peer_port;
     let need_peer =
         |name: &str| peer_port.ok_or_else(|| anyhow!("{{{name}}} needs the system's peer_port"));
-    let join = |f: &dyn Fn(&str, Ipv4Addr) -> String, skip_self: bool| -> String {
+    // Each member with its own (shifted) port and peer port.
+    let join = |f: &dyn Fn(&str, Ipv4Addr, u16, u16) -> String, skip_self: bool| -> String {
         v.members
             .iter()
             .filter(|(id, _)| !(skip_self && id == v.id))
-            .map(|(id, ip)| f(id, *ip))
+            .map(|(id, ip)| {
+                let s = v.shift(id);
+                f(id, *ip, spec.port + s, peer_port.map_or(0, |p| p + s))
+            })
             .collect::<Vec<_>>()
             .join(",")
     };
+    let shift = v.shift(v.id);
     let mut out = String::with_capacity(word.len());
     let mut rest = word;
     while let Some(i) = rest.find(['{', '}']) {
@@ -185,22 +211,22 @@ pub(crate) fn render_word(word: &str, spec: &SystemSpec, v: &NodeVars) -> Result
             .find('}')
             .ok_or_else(|| anyhow!("unclosed '{{' in {word:?}"))?;
         let name = &after[..end];
-        let port = spec.port;
+        let port = spec.port + shift;
         let value = match name {
             "id" => v.id.to_string(),
             "index" => v.index.to_string(),
             "ip" => v.ip.to_string(),
             "port" => port.to_string(),
             "addr" => format!("{}:{port}", v.ip),
-            "peers" => join(&|id, ip| format!("{id}={ip}:{port}"), false),
-            "others" => join(&|id, ip| format!("{id}={ip}:{port}"), true),
+            "peers" => join(&|id, ip, p, _| format!("{id}={ip}:{p}"), false),
+            "others" => join(&|id, ip, p, _| format!("{id}={ip}:{p}"), true),
             "data_dir" => v.data_dir.display().to_string(),
             "node_count" => v.members.len().to_string(),
-            "peer_port" => need_peer(name)?.to_string(),
-            "peer_addr" => format!("{}:{}", v.ip, need_peer(name)?),
+            "peer_port" => (need_peer(name)? + shift).to_string(),
+            "peer_addr" => format!("{}:{}", v.ip, need_peer(name)? + shift),
             "initial_cluster" => {
-                let pp = need_peer(name)?;
-                join(&|id, ip| format!("{id}=http://{ip}:{pp}"), false)
+                need_peer(name)?;
+                join(&|id, ip, _, pp| format!("{id}=http://{ip}:{pp}"), false)
             }
             other => bail!("unknown placeholder {{{other}}} in {word:?}"),
         };

@@ -1,4 +1,6 @@
-//! Partitions: each node namespace's `FAULTLINE-PART` chain holds its grudge.
+//! Partitions: each node namespace's `FAULTLINE-PART` chain holds its grudge, or,
+//! where nodes share an address, the cluster puts the grudge in force by port
+//! ([`ClusterControl::set_partition`]).
 
 use super::Nemesis;
 use crate::control::ClusterControl;
@@ -11,6 +13,13 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
     pub(super) async fn start_partition(&mut self, fault: &Fault, grudge: &Grudge) -> Result<()> {
         for dropper in grudge.keys() {
             self.node(dropper)?;
+        }
+        if self.control.partitions_by_port() {
+            for peer in grudge.values().flatten() {
+                self.node(peer)?;
+            }
+            self.partition = Some(fault.clone());
+            return self.control.set_partition(grudge).await;
         }
         let mut target = BTreeMap::new();
         for node in &self.nodes {
@@ -31,6 +40,11 @@ impl<C: ClusterControl + 'static> Nemesis<C> {
 
     pub(super) async fn heal_partition(&mut self) -> Result<()> {
         if self.partition.is_none() {
+            return Ok(());
+        }
+        if self.control.partitions_by_port() {
+            self.control.set_partition(&Grudge::new()).await?;
+            self.partition = None;
             return Ok(());
         }
         let target = self

@@ -16,7 +16,7 @@
 pub mod cleanup;
 pub mod faketime;
 pub mod lazyfs;
-mod membership;
+pub(crate) mod membership;
 pub mod naming;
 pub mod network;
 pub mod process;
@@ -769,6 +769,7 @@ fn plan_nodes(
             ip: *ip,
             data_dir: &data_dir,
             members,
+            port_shifts: &[],
         };
         let mut extra_env = Vec::new();
         if let (Some(lib), Some(files)) = (faketime_lib, clock_files.as_mut()) {

@@ -1,5 +1,6 @@
 //! The hosts of an `ssh` test: `[[hosts]]` tables, in a hosts file (`--hosts FILE`)
-//! or in the test file itself, one host per node, in node order.
+//! or in the test file itself, in node order: each host takes `nodes` nodes (default
+//! one), the first host n1.., the next host the following ones ([`place`]).
 //!
 //! ```toml
 //! [[hosts]]
@@ -7,6 +8,7 @@
 //! user = "root"           # default root; another user needs passwordless sudo
 //! key = "~/.ssh/id_ed25519" # default: whatever ssh picks (agent, ~/.ssh/config)
 //! port = 22               # default 22
+//! nodes = 1               # how many nodes run on it, each on ports of its own
 //! ssh-options = ["UserKnownHostsFile=/etc/faultline/known_hosts"] # each passed as -o
 //! ```
 //!
@@ -29,6 +31,10 @@ pub struct Host {
     pub key: Option<PathBuf>,
     #[serde(default = "default_port")]
     pub port: u16,
+    /// How many of the test's nodes run on this host; several are told apart by
+    /// their ports ([`place`]).
+    #[serde(default = "default_nodes")]
+    pub nodes: usize,
     /// Extra `ssh -o` options (`Name=value`), for host keys kept outside
     /// `~/.ssh/known_hosts`, a jump host, and the like.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -41,6 +47,49 @@ fn default_user() -> String {
 
 fn default_port() -> u16 {
     22
+}
+
+fn default_nodes() -> usize {
+    1
+}
+
+/// How far apart the ports of two nodes on one host are: the k-th node on a host
+/// (from 0) serves on the system's `port + k * PORT_STEP` (and `peer_port + k *
+/// PORT_STEP`).
+pub const PORT_STEP: u16 = 10;
+
+/// Where one node runs: the index of its host in the hosts list, and how far its
+/// ports are shifted from the system's ([`PORT_STEP`] per node before it on the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub host: usize,
+    pub shift: u16,
+}
+
+/// Places `node_count` nodes on `hosts` in order: the first host's `nodes` nodes
+/// first (n1, n2, ... on it), then the next host's; hosts left over are unused.
+pub fn place(hosts: &[Host], node_count: usize) -> Result<Vec<Slot>> {
+    let mut slots = Vec::with_capacity(node_count);
+    for (h, host) in hosts.iter().enumerate() {
+        for k in 0..host.nodes {
+            if slots.len() == node_count {
+                return Ok(slots);
+            }
+            let shift = u16::try_from(k)
+                .ok()
+                .and_then(|k| k.checked_mul(PORT_STEP))
+                .ok_or_else(|| bad_input(format!("host {}: too many nodes on it", host.label())))?;
+            slots.push(Slot { host: h, shift });
+        }
+    }
+    if slots.len() < node_count {
+        return Err(bad_input(format!(
+            "--hosts: {node_count} nodes need {node_count} places, and the hosts listed take only {} \
+             (one node per [[hosts]] table, or `nodes = N` on a table for several on that host)",
+            slots.len()
+        )));
+    }
+    Ok(slots)
 }
 
 impl Host {
@@ -128,7 +177,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Host>> {
         let me = format!("{}:{}", host.address, host.port);
         if let Some((_, first)) = seen.iter().find(|(a, _)| *a == me) {
             return Err(bad_input(format!(
-                "{at}: host {me} is listed twice (first at line {first}); one node per host"
+                "{at}: host {me} is listed twice (first at line {first}); for several nodes on one host write `nodes = N` in one table"
             )));
         }
         seen.push((me, line));
@@ -152,6 +201,9 @@ fn check(host: &Host) -> std::result::Result<(), String> {
     }
     if host.port == 0 {
         return Err("`port` must be 1 to 65535".into());
+    }
+    if host.nodes == 0 || host.nodes > 100 {
+        return Err("`nodes` must be 1 to 100".into());
     }
     if let Some(bad) = host
         .ssh_options
@@ -194,6 +246,7 @@ mod tests {
         assert_eq!(hosts[0].user, "root");
         assert_eq!(hosts[0].port, 22);
         assert_eq!(hosts[1].label(), "ops@10.1.0.2:2222");
+        assert_eq!(hosts[0].nodes, 1);
         assert_eq!(hosts[1].ipv4().unwrap(), Ipv4Addr::new(10, 1, 0, 2));
     }
 
@@ -221,6 +274,31 @@ mod tests {
             parse_text("[[hosts]]\naddress = \"h\"\nssh-options = [\"-oFoo\"]\n").unwrap_err()
         );
         assert!(e.contains("Name=value"), "{e}");
+    }
+
+    #[test]
+    fn nodes_fill_each_host_in_turn_each_on_ports_of_its_own() {
+        let hosts = parse_text(
+            "[[hosts]]\naddress = \"10.1.0.1\"\nnodes = 3\n[[hosts]]\naddress = \"10.1.0.2\"\nnodes = 2\n",
+        )
+        .unwrap();
+        let slots = place(&hosts, 5).unwrap();
+        let got: Vec<(usize, u16)> = slots.iter().map(|s| (s.host, s.shift)).collect();
+        assert_eq!(got, [(0, 0), (0, 10), (0, 20), (1, 0), (1, 10)]);
+        assert_eq!(place(&hosts, 2).unwrap().len(), 2);
+        let e = format!("{:#}", place(&hosts, 6).unwrap_err());
+        assert!(
+            e.contains("6 nodes need 6 places") && e.contains("take only 5"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            parse_text("[[hosts]]\naddress = \"h\"\nnodes = 0\n").unwrap_err()
+        );
+        assert!(
+            e.contains("/tmp/hosts.toml:1") && e.contains("`nodes` must be"),
+            "{e}"
+        );
     }
 
     #[test]

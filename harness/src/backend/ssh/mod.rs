@@ -1,7 +1,8 @@
-//! Nodes on remote hosts, reached over SSH: one node per host, in the order of the
-//! hosts file ([`hosts`]). The controller keeps one OpenSSH master connection per
-//! host ([`conn`]) and runs small `sh` scripts over it ([`remote`]): start a node
-//! under its supervisor, signal its process group, swap iptables chains, fetch logs.
+//! Nodes on remote hosts, reached over SSH: one node per host, or several each on
+//! ports of its own, in the order of the hosts file ([`hosts`]). The controller
+//! keeps one OpenSSH master connection per host ([`conn`]) and runs small `sh`
+//! scripts over it ([`remote`]): start a node under its supervisor, signal its
+//! process group, swap iptables chains, fetch logs.
 //!
 //! A start is all or nothing: every host is connected and checked first
 //! ([`preflight`]), and every problem of every host is reported before anything is
@@ -16,7 +17,9 @@ pub mod conn;
 pub mod damage;
 pub mod hosts;
 pub mod lazyfs;
+mod membership;
 pub mod netem;
+mod ports;
 pub mod preflight;
 pub mod remote;
 
@@ -27,7 +30,9 @@ use conn::Conn;
 use hosts::Host;
 use nemesis::control::{ClusterControl, NodeCommand, NodeRef};
 use nemesis::FaultKind;
+use ports::{check_sharing, PortPlan};
 use remote::RemoteLaunch;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -43,6 +48,9 @@ pub struct SshOptions {
     pub run_id: String,
     pub hosts: Vec<Host>,
     pub node_count: usize,
+    /// Nodes placed after the members but not started: a membership change adds
+    /// them (`--spare-nodes`).
+    pub spare_nodes: usize,
     pub system: SystemSpec,
     /// The results folder: logs go to `nodes/`, data to `data/`.
     pub run_dir: PathBuf,
@@ -65,9 +73,16 @@ struct Inner {
     run_dir: PathBuf,
     /// The local folder of the master connections' sockets.
     control_dir: PathBuf,
+    /// The members, then the spares.
     nodes: Vec<Node>,
-    /// One per node, in node order.
-    conns: Vec<Conn>,
+    /// How many of `nodes` are the initial members.
+    members: usize,
+    /// One per node, in node order; nodes on one host share its connection.
+    conns: Vec<Arc<Conn>>,
+    /// Per node: where it runs (its host's index in the hosts list, its port shift).
+    slots: Vec<hosts::Slot>,
+    /// When nodes share hosts: their ports and groups, and the partition in force.
+    ports: Option<PortPlan>,
     /// (first start, restart) per node.
     launches: Vec<(RemoteLaunch, RemoteLaunch)>,
     /// Per node: the host's libfaketime, when the test has clock faults.
@@ -119,7 +134,7 @@ impl SshCluster {
 
     async fn wait_started(&self) -> Result<()> {
         let timeout = self.inner.system.ready_timeout;
-        for (i, node) in self.inner.nodes.iter().enumerate() {
+        for (i, node) in self.inner.members().iter().enumerate() {
             if let Err(e) = readiness::wait_ready(node, timeout).await {
                 let tail = self.inner.log_tail(i);
                 return Err(e.context(format!(
@@ -139,8 +154,9 @@ impl SshCluster {
         &self.inner.run_id
     }
 
+    /// The members (not the spares).
     pub fn nodes(&self) -> &[Node] {
-        &self.inner.nodes
+        self.inner.members()
     }
 
     fn node_addrs(&self) -> Vec<NodeAddr> {
@@ -173,19 +189,29 @@ impl Inner {
         opts.system
             .validate()
             .with_context(|| opts.system.origin())?;
-        if opts.hosts.len() < opts.node_count {
-            return Err(crate::error::bad_input(format!(
-                "--hosts: {} nodes need {} hosts (one node per host), and only {} are listed",
-                opts.node_count,
-                opts.node_count,
-                opts.hosts.len()
-            )));
-        }
-        let hosts = &opts.hosts[..opts.node_count];
-        let ips = hosts
+        let all = opts.node_count + opts.spare_nodes;
+        let slots = hosts::place(&opts.hosts, all)?;
+        let used: Vec<usize> = slots
+            .iter()
+            .map(|s| s.host)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let hosts: Vec<Host> = used.iter().map(|&h| opts.hosts[h].clone()).collect();
+        let host_ips = hosts
             .iter()
             .map(Host::ipv4)
             .collect::<Result<Vec<Ipv4Addr>>>()?;
+        // Per node, the index of its host among those used.
+        let at: Vec<usize> = slots
+            .iter()
+            .map(|s| used.iter().position(|&h| h == s.host).unwrap_or(0))
+            .collect();
+        let ips: Vec<Ipv4Addr> = at.iter().map(|&h| host_ips[h]).collect();
+        let shared = hosts.len() < all;
+        if shared {
+            check_sharing(&opts, &slots)?;
+        }
         let logs = opts.run_dir.join("nodes");
         std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
         let lazyfs = match opts.lazyfs {
@@ -196,7 +222,7 @@ impl Inner {
         std::fs::create_dir_all(&control_dir)
             .with_context(|| format!("creating {}", control_dir.display()))?;
         let t0 = std::time::Instant::now();
-        let checked = preflight::connect_and_check(&opts, hosts, &control_dir);
+        let checked = preflight::connect_and_check(&opts, &hosts, &control_dir, shared);
         let preflight::Ready {
             conns,
             upload,
@@ -208,9 +234,21 @@ impl Inner {
                 return Err(e);
             }
         };
-        let ids = naming::node_ids(opts.node_count);
-        let (nodes, launches) = match plan(&opts, &ids, &ips, upload.as_ref(), faketime.as_deref())
-        {
+        let conns: Vec<Arc<Conn>> = conns.into_iter().map(Arc::new).collect();
+        let conns: Vec<Arc<Conn>> = at.iter().map(|&h| conns[h].clone()).collect();
+        let faketime: Option<Vec<String>> =
+            faketime.map(|libs| at.iter().map(|&h| libs[h].clone()).collect());
+        let ids = naming::node_ids(all);
+        let ports = shared.then(|| PortPlan::new(&opts, &ids, &slots));
+        let planned = plan(
+            &opts,
+            &ids,
+            &ips,
+            &slots,
+            upload.as_ref(),
+            faketime.as_deref(),
+        );
+        let (nodes, launches) = match planned {
             Ok(p) => p,
             Err(e) => {
                 drop(conns);
@@ -225,7 +263,10 @@ impl Inner {
             control_dir,
             groups: nodes.iter().map(|_| Mutex::new(None)).collect(),
             nodes,
+            members: opts.node_count,
             conns,
+            slots,
+            ports,
             launches,
             faketime,
             lazyfs,
@@ -237,6 +278,12 @@ impl Inner {
         // From here on, dropping `inner` (an error below) tears it all down.
         let t0 = std::time::Instant::now();
         inner.prepare_hosts(&ids, upload.as_ref())?;
+        if inner.ports.is_some() && opts.kinds.iter().any(FaultKind::is_network) {
+            inner.on_each_host(|conn| {
+                conn.run(&remote::install_port_chain(&inner.run_id), None)
+                    .map(drop)
+            })?;
+        }
         inner.phase("prepare_and_upload_s", t0);
         let t0 = std::time::Instant::now();
         inner.start_all()?;
@@ -285,6 +332,7 @@ impl Inner {
         })
     }
 
+    /// Starts the members (a spare waits for a membership change).
     fn start_all(&self) -> Result<()> {
         self.on_every_host(|i, conn| {
             if self.lazyfs.is_some() {
@@ -292,8 +340,16 @@ impl Inner {
                 conn.run(&lazyfs::mount(&self.run_id, node), None)
                     .with_context(|| format!("node {node}: mounting its lazy filesystem"))?;
             }
-            self.start_node(i, false)
+            if i < self.members {
+                self.start_node(i, false)
+            } else {
+                Ok(())
+            }
         })
+    }
+
+    fn members(&self) -> &[Node] {
+        &self.nodes[..self.members]
     }
 
     fn start_node(&self, i: usize, restart: bool) -> Result<()> {
@@ -302,6 +358,11 @@ impl Inner {
         } else {
             &self.launches[i].0
         };
+        self.start_with(i, launch)
+    }
+
+    /// Starts node `i` with `launch` under a new supervisor on its host.
+    fn start_with(&self, i: usize, launch: &RemoteLaunch) -> Result<()> {
         let node = &self.nodes[i].id;
         let out = self.conns[i]
             .run(&remote::start(&self.run_id, node, launch), None)
@@ -338,6 +399,17 @@ impl Inner {
         } else {
             bail!("{}", errors.join("; "))
         }
+    }
+
+    /// Runs `f` once for every host in use (through its first node's connection).
+    fn on_each_host(&self, f: impl Fn(&Conn) -> Result<()> + Sync) -> Result<()> {
+        self.on_every_host(|i, conn| {
+            if self.slots[i].shift == 0 {
+                f(conn)
+            } else {
+                Ok(())
+            }
+        })
     }
 
     fn index_of(&self, id: &str) -> Result<usize> {
@@ -494,11 +566,15 @@ impl Inner {
             merge_log(&fetched, &self.nodes[i].log);
         }
         let _ = conn.fetch(&data_dir, &data.join(id), true);
-        if let Err(e) = conn.run(
-            &remote::remove_chains(&remote::chain_prefix(&self.run_id)),
-            None,
-        ) {
-            errors.push(format!("removing the run's iptables chains: {e:#}"));
+        // The chains are the host's, removed once (by its first node).
+        let first_on_host = self.slots[i].shift == 0;
+        if first_on_host {
+            if let Err(e) = conn.run(
+                &remote::remove_chains(&remote::chain_prefix(&self.run_id)),
+                None,
+            ) {
+                errors.push(format!("removing the run's iptables chains: {e:#}"));
+            }
         }
         // A delay the runner could not heal.
         if let Err(e) = conn.run(&netem::clean(&self.run_id, Some(id)), None) {
@@ -570,14 +646,24 @@ fn plan(
     opts: &SshOptions,
     ids: &[String],
     ips: &[Ipv4Addr],
+    slots: &[hosts::Slot],
     upload: Option<&preflight::Upload>,
     faketime: Option<&[String]>,
 ) -> Result<Plan> {
     let system = &opts.system;
-    let members: Vec<(String, Ipv4Addr)> = ids.iter().cloned().zip(ips.iter().copied()).collect();
+    let all: Vec<(String, Ipv4Addr)> = ids.iter().cloned().zip(ips.iter().copied()).collect();
+    // `{peers}` and the like name the initial members only: a spare is no member
+    // until a change adds it (and then starts with the membership after it).
+    let members = &all[..opts.node_count];
+    let shifts: Vec<(String, u16)> = ids
+        .iter()
+        .cloned()
+        .zip(slots.iter().map(|s| s.shift))
+        .collect();
+    let shared = slots.iter().any(|s| s.shift > 0);
     let mut nodes = Vec::new();
     let mut launches = Vec::new();
-    for (i, (id, ip)) in members.iter().enumerate() {
+    for (i, (id, ip)) in all.iter().enumerate() {
         let dir = remote::node_dir(&opts.run_id, id);
         let data_dir = PathBuf::from(format!("{dir}/data"));
         let vars = NodeVars {
@@ -585,7 +671,8 @@ fn plan(
             index: i + 1,
             ip: *ip,
             data_dir: &data_dir,
-            members: &members,
+            members,
+            port_shifts: &shifts,
         };
         let clock_env = faketime.map(|libs| {
             let file = remote::clock_file(&opts.run_id, id);
@@ -612,14 +699,15 @@ fn plan(
                 args,
                 env,
                 cwd,
+                group: shared.then(|| remote::node_group(&opts.run_id, i + 1)),
             })
         };
         launches.push((launch(false)?, launch(true)?));
         nodes.push(Node {
             id: id.clone(),
             ip: *ip,
-            port: system.port,
-            netns: format!("ssh:{}", opts.hosts[i].address),
+            port: system.port + slots[i].shift,
+            netns: format!("ssh:{}", opts.hosts[slots[i].host].address),
             log: opts.run_dir.join("nodes").join(format!("{id}.log")),
             data_dir,
             readiness: system.readiness.clone(),
@@ -630,13 +718,17 @@ fn plan(
 
 impl super::RunningCluster for SshCluster {
     fn targets(&self) -> Vec<workloads::client::Target> {
-        self.inner
-            .nodes
-            .iter()
-            .map(|n| workloads::client::Target {
-                id: n.id.clone(),
-                url: n.url(),
-            })
+        self.inner.members().iter().map(Node::target).collect()
+    }
+
+    /// The members, and the spares a membership change started.
+    fn final_targets(&self) -> Vec<workloads::client::Target> {
+        let inner = &self.inner;
+        let started =
+            (inner.members..inner.nodes.len()).filter(|&i| lock(&inner.groups[i]).is_some());
+        (0..inner.members)
+            .chain(started)
+            .map(|i| inner.nodes[i].target())
             .collect()
     }
 
@@ -668,7 +760,15 @@ impl super::RunningCluster for SshCluster {
 
 impl ClusterControl for SshCluster {
     fn nodes(&self) -> Vec<NodeRef> {
-        self.inner.nodes.iter().map(Node::node_ref).collect()
+        self.inner.members().iter().map(Node::node_ref).collect()
+    }
+
+    fn spare_nodes(&self) -> Vec<String> {
+        let inner = &self.inner;
+        inner.nodes[inner.members..]
+            .iter()
+            .map(|n| n.id.clone())
+            .collect()
     }
 
     fn kill(&self, node: &str) -> Result<()> {
@@ -812,5 +912,25 @@ impl ClusterControl for SshCluster {
         fault: nemesis::control::DiskFault,
     ) -> Result<nemesis::control::DiskReport> {
         self.inner.disk(node, fault)
+    }
+
+    async fn remove_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        self.inner.check_live()?;
+        super::netns::membership::remove(self, nodes, members).await
+    }
+
+    async fn add_members(&self, nodes: &[String], members: &[String]) -> Result<()> {
+        self.inner.check_live()?;
+        super::netns::membership::add_back(self, nodes, members).await
+    }
+
+    fn partitions_by_port(&self) -> bool {
+        self.inner.ports.is_some()
+    }
+
+    fn set_partition(&self, grudge: &nemesis::Grudge) -> impl Future<Output = Result<()>> + Send {
+        let inner = self.inner.clone();
+        let grudge = grudge.clone();
+        async move { inner.set_partition(&grudge).await }
     }
 }

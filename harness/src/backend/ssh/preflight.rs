@@ -28,8 +28,15 @@ pub struct Ready {
 }
 
 /// The hosts, checked, or every problem found.
-pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) -> Result<Ready> {
-    let mut problems = refused_kinds(&opts.kinds);
+/// With `shared`, several nodes run on one host (each with a group of its own, for
+/// the partitions).
+pub fn connect_and_check(
+    opts: &SshOptions,
+    hosts: &[Host],
+    control_dir: &Path,
+    shared: bool,
+) -> Result<Ready> {
+    let mut problems = Vec::new();
     let clock = named(&opts.kinds, FaultKind::is_clock);
     if !clock.is_empty() && !opts.system.faults.clock {
         problems.push(format!(
@@ -61,7 +68,7 @@ pub fn connect_and_check(opts: &SshOptions, hosts: &[Host], control_dir: &Path) 
                     .pop()
                     .unwrap_or_default();
                 let mut script =
-                    remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path);
+                    remote::preflight(&opts.run_id, &node, needs_iptables, clock, on_path, shared);
                 if opts.lazyfs {
                     script.push_str(&super::lazyfs::preflight(&lazy));
                 }
@@ -139,16 +146,6 @@ fn check_host(host: &Host, control: &Path, script: &str, delays: &str) -> Result
     Ok((conn, problems, lib))
 }
 
-/// Kinds the ssh backend cannot do on any host, with the reason.
-fn refused_kinds(kinds: &[FaultKind]) -> Vec<String> {
-    let mut out = Vec::new();
-    let membership = named(kinds, |k| k.parts().contains(&FaultKind::Membership));
-    if !membership.is_empty() {
-        out.push("--nemesis: membership changes over ssh are not built yet".to_string());
-    }
-    out
-}
-
 /// The kinds among `kinds` that `pred` picks, by name (empty: none).
 fn named(kinds: &[FaultKind], pred: fn(&FaultKind) -> bool) -> String {
     kinds
@@ -175,17 +172,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_the_backend_cannot_do_are_refused_by_name_and_clock_and_disk_faults_are_not() {
-        let kinds = FaultKind::parse_list("partition,kill,clock-bump,membership", 5).unwrap();
-        let refused = refused_kinds(&kinds);
-        assert_eq!(
-            refused,
-            ["--nemesis: membership changes over ssh are not built yet"]
-        );
-        let kinds = FaultKind::parse_list("partition,kill,pause", 5).unwrap();
-        assert!(refused_kinds(&kinds).is_empty());
-        let kinds = FaultKind::parse_list("power-loss-all,torn-write,corrupt,truncate", 3).unwrap();
-        assert!(refused_kinds(&kinds).is_empty());
+    fn delay_and_reordering_are_the_kinds_that_need_netem_on_the_hosts() {
+        let kinds = FaultKind::parse_list(
+            "partition,kill,clock-bump,membership,power-loss-all,torn-write,corrupt,truncate",
+            5,
+        )
+        .unwrap();
         assert_eq!(named(&kinds, FaultKind::delays_packets), "");
         let kinds = FaultKind::parse_list("loss,delay,duplicate,reorder", 3).unwrap();
         assert_eq!(named(&kinds, FaultKind::delays_packets), "delay, reorder");

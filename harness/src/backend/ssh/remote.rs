@@ -105,6 +105,10 @@ pub struct RemoteLaunch {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: String,
+    /// A supplementary group the node runs with (on top of its own), so that
+    /// iptables can tell its packets from those of the other nodes on its host
+    /// ([`node_group`]).
+    pub group: Option<u32>,
 }
 
 impl RemoteLaunch {
@@ -116,7 +120,13 @@ impl RemoteLaunch {
         let argv = std::iter::once(&self.program)
             .chain(&self.args)
             .map(|a| quote(a).into_owned());
-        std::iter::once("exec env".to_string())
+        // `id -G` is expanded when the supervisor evals the line: the node keeps
+        // every group it would have had.
+        let exec = match self.group {
+            Some(g) => format!("exec setpriv --groups \"$(id -G | tr ' ' ,),{g}\" env"),
+            None => "exec env".to_string(),
+        };
+        std::iter::once(exec)
             .chain(env)
             .chain(argv)
             .collect::<Vec<_>>()
@@ -211,6 +221,61 @@ pub fn stop_all(run_id: &str, node: Option<&str>, grace_s: u32) -> String {
     )
 }
 
+/// The supplementary group node number `index` (1, 2, ...) of run `run_id` runs
+/// with when nodes share hosts: a high number derived from the run id, so that two
+/// runs on one host never match each other's nodes, and that no real group is likely
+/// to have.
+pub fn node_group(run_id: &str, index: usize) -> u32 {
+    let hash = run_id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    1_900_000_000 + (hash % 1_000_000) * 100 + (index as u32 % 100)
+}
+
+/// The chain (filter `OUTPUT`) of a run whose nodes share hosts: partitions are
+/// drops of one node's packets to another node's ports, told apart by the sender's
+/// group ([`node_group`]), so the address alone never decides.
+pub fn port_chain(run_id: &str) -> String {
+    format!("{}PORTS", chain_prefix(run_id))
+}
+
+/// Creates the run's [`port_chain`], empty, with one jump to it at the top of
+/// `OUTPUT`.
+pub fn install_port_chain(run_id: &str) -> String {
+    let c = port_chain(run_id);
+    format!(
+        "PATH=$PATH:/usr/sbin:/sbin
+iptables -w -N {c} && iptables -w -I OUTPUT 1 -j {c}
+"
+    )
+}
+
+/// One drop of [`port_chain`]: packets a node (by its `group`) sends to another
+/// node's `ports` at `dst` (TCP and UDP).
+pub fn port_drops(group: u32, dst: std::net::Ipv4Addr, ports: &[u16], chain: &str) -> Vec<String> {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    ["tcp", "udp"]
+        .iter()
+        .map(|proto| {
+            format!(
+                "-A {chain} -d {dst}/32 -p {proto} -m multiport --dports {} -m owner --gid-owner {group} --suppl-groups -j DROP",
+                ports.join(",")
+            )
+        })
+        .collect()
+}
+
+/// An `iptables-restore --noflush` script that sets [`port_chain`] to `rules`.
+pub fn port_chain_script(chain: &str, rules: &[String]) -> String {
+    let mut s = format!("*filter\n:{chain} - [0:0]\n");
+    for r in rules {
+        s.push_str(r);
+        s.push('\n');
+    }
+    s.push_str("COMMIT\n");
+    s
+}
+
 /// Removes every iptables chain whose name starts with `prefix` (and the jumps to
 /// them), in the filter and mangle tables. Prints what it removed.
 pub fn remove_chains(prefix: &str) -> String {
@@ -223,6 +288,12 @@ pub fn remove_chains(prefix: &str) -> String {
          done\n",
         p = pat.trim_matches('\'')
     )
+}
+
+/// Empties a node's data folder (for a fresh start: its process is gone).
+pub fn wipe_data(run_id: &str, node: &str) -> String {
+    let data = quote(&format!("{}/data", node_dir(run_id, node))).into_owned();
+    format!("set -e\nrm -rf {data}\nmkdir -m 700 {data}\n")
 }
 
 /// Removes a node's folder (and the run's, once empty), or the whole run's folder.
@@ -255,6 +326,7 @@ pub fn preflight(
     needs_iptables: bool,
     clock: Option<&str>,
     program: Option<&str>,
+    shared: bool,
 ) -> String {
     let mut s = String::from(
         "if [ \"$(id -u)\" = 0 ]; then echo 'ok root'; elif sudo -n true 2>/dev/null; then echo 'ok sudo'; else echo 'problem: the user is not root and cannot sudo without a password'; fi\n\
@@ -263,6 +335,10 @@ pub fn preflight(
     );
     if needs_iptables {
         s.push_str("PATH=$PATH:/usr/sbin:/sbin; for c in iptables iptables-save iptables-restore; do command -v $c >/dev/null 2>&1 || echo \"problem: $c is not installed (partitions need package iptables)\"; done\n");
+    }
+    if needs_iptables && shared {
+        s.push_str("command -v setpriv >/dev/null 2>&1 || echo 'problem: setpriv is not installed (package util-linux): several nodes on one host run with groups of their own'\n\
+                    command -v unshare >/dev/null 2>&1 && ! unshare -n iptables -w -A OUTPUT -m owner --gid-owner 1 --suppl-groups -j DROP 2>/dev/null && echo 'problem: iptables here has no owner match with --suppl-groups, which partitions between nodes sharing a host need'\n");
     }
     if let Some(kinds) = clock {
         s.push_str(&format!(
@@ -326,6 +402,7 @@ mod tests {
             args: vec!["--id".into(), "n 1".into()],
             env: vec![("RUST_LOG".into(), "info".into())],
             cwd: "/tmp/faultline-abc123/n1/data".into(),
+            group: None,
         };
         let s = start("abc123", "n1", &launch);
         assert!(s.contains("setsid sh -c"), "{s}");
@@ -360,6 +437,36 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("clock set to +3600.000 by faultline"), "{s}");
+    }
+
+    #[test]
+    fn nodes_sharing_a_host_are_told_apart_by_group_and_port() {
+        let (g1, g2) = (node_group("abc123", 1), node_group("abc123", 2));
+        assert!(g1 != g2 && g1 >= 1_900_000_000 && g2 < i32::MAX as u32);
+        assert_ne!(node_group("abc124", 1), g1);
+        let chain = port_chain("abc123");
+        assert_eq!(chain, "FL-abc123-PORTS");
+        let rules = port_drops(g1, "10.0.0.2".parse().unwrap(), &[8080, 8090], &chain);
+        assert_eq!(
+            rules[0],
+            format!("-A FL-abc123-PORTS -d 10.0.0.2/32 -p tcp -m multiport --dports 8080,8090 -m owner --gid-owner {g1} --suppl-groups -j DROP")
+        );
+        assert!(rules[1].contains("-p udp"));
+        let script = port_chain_script(&chain, &rules);
+        assert!(
+            script.starts_with("*filter\n:FL-abc123-PORTS - [0:0]\n-A "),
+            "{script}"
+        );
+        let launch = RemoteLaunch {
+            program: "/bin/node".into(),
+            args: vec![],
+            env: vec![],
+            cwd: "/".into(),
+            group: Some(g1),
+        };
+        assert!(launch.command_line().starts_with(&format!(
+            "exec setpriv --groups \"$(id -G | tr ' ' ,),{g1}\" env "
+        )));
     }
 
     #[test]

@@ -120,6 +120,7 @@ mod tests {
             ip: m[1].1,
             data_dir: Path::new("/r/data/n2"),
             members: &m,
+            port_shifts: &[],
         };
         let (program, args, _) = spec.render(&vars, false).unwrap();
         assert_eq!(program, "/bin/sh");

@@ -136,6 +136,7 @@ mod tests {
             ip: m[2].1,
             data_dir: Path::new("/r/data/n3"),
             members: &m,
+            port_shifts: &[],
         };
         let (program, args, _) = spec.render(&vars, false).unwrap();
         assert_eq!(program, "/bin/sh");
