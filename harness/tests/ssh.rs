@@ -434,6 +434,7 @@ fn a_partition_between_nodes_sharing_a_host_cuts_exactly_their_ports() {
         system: harness::system::SystemSpec::resolve("raft-kv").unwrap(),
         run_dir: dir.path().to_path_buf(),
         kinds: nemesis::FaultKind::parse_list("partition", 3).unwrap(),
+        lazyfs: false,
     };
     let run_id = opts.run_id.clone();
     let cluster = rt

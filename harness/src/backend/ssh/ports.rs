@@ -214,6 +214,7 @@ mod tests {
             system: SystemSpec::from_toml_str(system, Path::new("/tmp/s.toml")).unwrap(),
             run_dir: "/tmp/r".into(),
             kinds: FaultKind::parse_list(kinds, count).unwrap(),
+            lazyfs: false,
         };
         (opts, slots)
     }
