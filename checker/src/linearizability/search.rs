@@ -18,6 +18,7 @@
 //! order a lookahead abandons states from which a later observation is unreachable.
 
 use super::open_index::OpenIndex;
+use super::twins::Twins;
 use crate::model::{Growth, Model};
 use crate::search::budget::{Budget, Meter};
 use crate::search::memo::{zobrist, FxBuild, Memo, OpenMask};
@@ -68,6 +69,11 @@ struct Entry {
 /// (when linearized) and put back (when the search backtracks) in O(1).
 struct Events {
     e: Vec<Entry>,
+    /// Each operation's call entry (NIL for open operations).
+    call_of: Vec<u32>,
+    /// The first return entry still in the list (NIL if none): the walk stops there,
+    /// so exactly the operations whose call entry comes before it are callable.
+    first_ret: u32,
 }
 
 impl Events {
@@ -111,7 +117,14 @@ impl Events {
         let last = e.len() as u32 - 1;
         e[last as usize].next = NIL;
         e[0].next = if last == 0 { NIL } else { 1 };
-        Events { e }
+        let first_ret = (1..e.len() as u32)
+            .find(|&i| !e[i as usize].is_call)
+            .unwrap_or(NIL);
+        Events {
+            e,
+            call_of: call_entry,
+            first_ret,
+        }
     }
 
     #[inline]
@@ -138,6 +151,14 @@ impl Events {
         let r = self.e[call as usize].ret;
         if r != NIL {
             self.unlink(r);
+            if r == self.first_ret {
+                // An unlinked entry keeps its links, so the walk on starts from there.
+                let mut next = self.e[r as usize].next;
+                while next != NIL && self.e[next as usize].is_call {
+                    next = self.e[next as usize].next;
+                }
+                self.first_ret = next;
+            }
         }
     }
 
@@ -146,6 +167,7 @@ impl Events {
         let r = self.e[call as usize].ret;
         if r != NIL {
             self.relink(r);
+            self.first_ret = self.first_ret.min(r);
         }
         self.relink(call);
     }
@@ -428,10 +450,15 @@ struct Search<'a, M: Model> {
     open: Vec<u32>,
     /// The open operations, by class and by the state they need to change anything.
     open_index: OpenIndex<M::State>,
+    /// Identical completed operations, of which only one is offered at a time.
+    twins: Option<Twins>,
     /// Scratch space for [`OpenIndex::offers`].
     offers: Vec<u32>,
     /// Operations that only observe the state ([`Growth::Observes`]).
     observes: Vec<bool>,
+    /// Completed blind writes ([`Growth::Resets`]), linearized just in time: only at
+    /// a stuck point, never at their call event (see [`Search::deferred_candidates`]).
+    deferred: Vec<bool>,
     lin: Vec<bool>,
     state: M::State,
     /// Fingerprint of the linearized operations (the open ones beyond the mask's
@@ -522,6 +549,9 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(l) = &mut self.lookahead {
             l.linearized(op as usize, &self.lin);
         }
+        if let Some(t) = &mut self.twins {
+            t.linearized(op, &self.lin);
+        }
         if self.open_at[op as usize] != NIL {
             self.open_index.linearized(op);
         }
@@ -550,6 +580,9 @@ impl<'a, M: Model> Search<'a, M> {
         self.lin[op as usize] = false;
         if let Some(l) = &mut self.lookahead {
             l.unlinearized(op as usize);
+        }
+        if let Some(t) = &mut self.twins {
+            t.unlinearized(op);
         }
         if self.open_at[op as usize] != NIL {
             self.open_index.unlinearized(op);
@@ -636,6 +669,55 @@ impl<'a, M: Model> Search<'a, M> {
         others
     }
 
+    /// At a stuck point (the return event of `stuck`), adds to `candidates` the
+    /// deferred blind writes that could be linearized now (callable, and not a twin
+    /// of an earlier-returning one), to be tried first: `stuck` itself, then those
+    /// that let `stuck` happen right after, then the rest.
+    ///
+    /// Deferring them is exact: it only changes the order in which the search tries
+    /// its choices. Every linearization from a configuration starts with a callable
+    /// operation; the walk offers each callable operation that is not deferred at its
+    /// call event before it reaches the stuck point (the first return event still in
+    /// the list, beyond every callable call), and the stuck point offers every
+    /// callable deferred one. What it gains: a write placed only when a return forces
+    /// it or a read needs its value does not overwrite, too early, the value that
+    /// concurrent reads saw (Lowe's just-in-time linearization).
+    fn deferred_candidates(&mut self, stuck: u32, candidates: &mut Vec<u32>) {
+        let (mut helpful, mut others, mut itself) = (Vec::new(), Vec::new(), None);
+        let mut cur = self.events.e[HEAD as usize].next;
+        while cur != NIL && cur != self.events.first_ret {
+            let Entry { op, next, is_call, .. } = self.events.e[cur as usize];
+            cur = next;
+            if !is_call || !self.deferred[op as usize] {
+                continue;
+            }
+            let (call_of, first_ret) = (&self.events.call_of, self.events.first_ret);
+            if let Some(t) = &self.twins {
+                if t.dominated(op, &self.lin, |a| call_of[a as usize] < first_ret) {
+                    continue;
+                }
+            }
+            if op == stuck {
+                itself = Some(op);
+                continue;
+            }
+            self.scratch.clear();
+            self.model
+                .successors(&self.state, &self.ops[op as usize].op, &mut self.scratch);
+            let stuck_op = &self.ops[stuck as usize].op;
+            if self.scratch.iter().any(|s| self.model.step(s, stuck_op).is_some()) {
+                helpful.push(op);
+            } else {
+                others.push(op);
+            }
+        }
+        others.reverse();
+        helpful.reverse();
+        candidates.extend(others);
+        candidates.extend(helpful);
+        candidates.extend(itself);
+    }
+
     /// Tries the open operations in `candidates` (from the back) at the stuck point of
     /// `stuck`; then, if `more`, every other open operation.
     fn try_open(&mut self, stuck: u32, mut candidates: Vec<u32>, mut more: bool) -> bool {
@@ -645,7 +727,8 @@ impl<'a, M: Model> Search<'a, M> {
                 self.model
                     .successors(&self.state, &self.ops[op as usize].op, &mut next);
                 if let Some(s) = self.choose(op, &mut next) {
-                    self.push(op, NIL, s, next, candidates, false);
+                    let entry = self.events.call_of[op as usize];
+                    self.push(op, entry, s, next, candidates, false);
                     let frame = self.stack.last_mut().expect("just pushed");
                     frame.stuck = stuck;
                     frame.open_more = more;
@@ -714,11 +797,16 @@ impl<'a, M: Model> Search<'a, M> {
             keys: (0..ops.len()).map(zobrist).collect(),
             open_at,
             open,
+            twins: Twins::new(ops, &class),
             open_index: OpenIndex::new(model, ops, class),
             offers: Vec::new(),
             observes: ops
                 .iter()
                 .map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open())
+                .collect(),
+            deferred: ops
+                .iter()
+                .map(|p| model.growth(&p.op) == Growth::Resets && !p.is_open())
                 .collect(),
             lin: vec![false; ops.len()],
             state: model.init(),
@@ -792,6 +880,16 @@ impl<'a, M: Model> Search<'a, M> {
     /// reach a new configuration, else moves on to the next event (or backtracks, for a
     /// forced observation).
     fn at_call(&mut self, cur: u32, entry: Entry, successors: &mut Vec<M::State>) -> Walk {
+        if self.deferred[entry.op as usize] {
+            return Walk::Next(entry.next);
+        }
+        // A twin that returns earlier is callable too: trying it is enough (`twins`).
+        if let Some(t) = &self.twins {
+            let (call_of, first_ret) = (&self.events.call_of, self.events.first_ret);
+            if t.dominated(entry.op, &self.lin, |a| call_of[a as usize] < first_ret) {
+                return Walk::Next(entry.next);
+            }
+        }
         successors.clear();
         self.model
             .successors(&self.state, &self.ops[entry.op as usize].op, successors);
@@ -827,11 +925,14 @@ impl<'a, M: Model> Search<'a, M> {
                 entry.op as usize,
             )
         });
-        let (candidates, more) = if self.open.is_empty() || dead {
+        let (mut candidates, more) = if self.open.is_empty() || dead {
             (Vec::new(), false)
         } else {
             self.open_candidates(entry.op)
         };
+        if !dead {
+            self.deferred_candidates(entry.op, &mut candidates);
+        }
         if self.try_open(entry.op, candidates, more) {
             Walk::Restart
         } else {
@@ -864,10 +965,10 @@ impl<'a, M: Model> Search<'a, M> {
                 top.open_more = more;
                 return Some(self.events.e[HEAD as usize].next);
             }
-            if frame.entry != NIL {
+            if frame.stuck == NIL {
                 return Some(self.events.e[frame.entry as usize].next);
             }
-            // An open operation tried at a stuck point: try the next one there.
+            // An operation tried at a stuck point: try the next one there.
             if self.try_open(frame.stuck, frame.open_rest, frame.open_more) {
                 return Some(self.events.e[HEAD as usize].next);
             }
