@@ -222,8 +222,6 @@ struct Lookahead<S> {
     reset_at: Vec<u32>,
     /// The state each reset leaves (`None`: any).
     reset_state: Vec<Option<S>>,
-    /// Resets by the state they leave, for observers that need one exact state.
-    resets_leaving: HashMap<S, Vec<u32>, FxBuild>,
     /// How many resets may leave any state (`reset_state` is `None`).
     any_state_resets: usize,
     required: Vec<Option<S>>,
@@ -232,6 +230,13 @@ struct Lookahead<S> {
     /// none does or the observer needs no exact state.
     helpers_of: Vec<u32>,
     leaving: Vec<Vec<u32>>,
+    /// When resets leave few distinct states (at most [`LISTED_STATES`]): every one of
+    /// them, the `i`th being the one `leaving[i]` leaves; else empty. Lets an observer
+    /// that needs no one exact state (a failed CAS) ask each list for its first
+    /// unused reset instead of scanning every reset invoked before it returned: a
+    /// crashed operation that never took effect stays unused to the end and kept
+    /// that scan from skipping the linearized resets after it.
+    listed_states: Vec<S>,
     /// For each list in `leaving` (by invocation), a cursor before which every reset
     /// is linearized, kept as [`Track`] keeps its own: without it every test scans
     /// the history's linearized writers of a value again, which made the lookahead
@@ -240,6 +245,9 @@ struct Lookahead<S> {
     /// Each reset's list in `leaving` and its position there, or NIL.
     leaving_of: Vec<(u32, u32)>,
 }
+
+/// See [`Lookahead::listed_states`].
+const LISTED_STATES: usize = 32;
 
 /// How many of the earliest-invoked unlinearized observations each new state is
 /// tested against. The nearest ones are the ones a wrong order breaks first, but not
@@ -280,6 +288,14 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         let required: Vec<Option<S>> = ops.iter().map(|p| model.required_state(&p.op)).collect();
         let mut leaving: Vec<Vec<u32>> = Vec::new();
         let mut leaving_id: HashMap<&S, u32, FxBuild> = HashMap::default();
+        let mut listed_states = Vec::new();
+        if resets_leaving.len() <= LISTED_STATES {
+            for (t, ws) in &resets_leaving {
+                leaving_id.insert(t, leaving.len() as u32);
+                leaving.push(ws.clone());
+                listed_states.push(t.clone());
+            }
+        }
         let helpers_of = required
             .iter()
             .map(|need| {
@@ -306,13 +322,13 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             .filter(|&&i| reset_state[i as usize].is_none())
             .count();
         Some(Lookahead {
+            listed_states,
             any_state_resets,
             observers,
             resets,
             observer_at,
             reset_at,
             reset_state,
-            resets_leaving,
             required,
             helpers_of,
             leaving_lo: vec![0; leaving.len()],
@@ -331,14 +347,48 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         state: &S,
         op: usize,
     ) -> bool {
+        // Observers needing the same state share one answer to "when is the first
+        // unused reset leaving it invoked" (5 values: 64 observers, 5 answers).
+        let mut cache = [(NIL, 0u64); 8];
+        let mut cached = 0;
         self.observers.items[self.observers.lo..]
             .iter()
             .filter(|&&i| !lin[i as usize] && i as usize != op)
             .take(LOOKAHEAD)
             .all(|&i| {
-                model.reachable(state, &ops[i as usize].op)
-                    || self.reset_helps(model, ops, lin, op, i as usize)
+                let i = i as usize;
+                if model.reachable(state, &ops[i].op) {
+                    return true;
+                }
+                let h = self.helpers_of[i];
+                if self.required[i].is_none() || h == NIL {
+                    return self.reset_helps(model, ops, lin, op, i);
+                }
+                let first = match cache[..cached].iter().find(|(k, _)| *k == h) {
+                    Some(&(_, t)) => t,
+                    None => {
+                        let t = self.first_usable(ops, lin, op, h);
+                        if cached < cache.len() {
+                            cache[cached] = (h, t);
+                            cached += 1;
+                        }
+                        t
+                    }
+                };
+                let before = ops[i].ret;
+                first <= before
+                    || self.any_state_reset(ops, &|w| !lin[w as usize] && w as usize != op, before)
             })
+    }
+
+    /// When the first reset in `leaving[h]` other than `op` and not yet linearized
+    /// was invoked (`u64::MAX`: none is left).
+    fn first_usable<O>(&self, ops: &[Prepared<O>], lin: &[bool], op: usize, h: u32) -> u64 {
+        let h = h as usize;
+        self.leaving[h][self.leaving_lo[h]..]
+            .iter()
+            .find(|&&w| !lin[w as usize] && w as usize != op)
+            .map_or(u64::MAX, |&w| ops[w as usize].call)
     }
 
     /// Whether a reset not yet linearized, invoked before `observer` returned, could
@@ -355,16 +405,16 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         let usable =
             |w: u32| !lin[w as usize] && w as usize != op && ops[w as usize].call <= before;
         if self.required[observer].is_some() {
-            let helpers = self.helpers_of[observer];
-            let exact = helpers != NIL && {
-                let h = helpers as usize;
-                self.leaving[h][self.leaving_lo[h]..]
-                    .iter()
-                    .take_while(|&&w| ops[w as usize].call <= before)
-                    .any(|&w| usable(w))
-            };
+            let h = self.helpers_of[observer];
+            let exact = h != NIL && self.first_usable(ops, lin, op, h) <= before;
             // Resets that may leave any state help every observer.
             return exact || self.any_state_reset(ops, &usable, before);
+        }
+        if !self.listed_states.is_empty() {
+            return self.listed_states.iter().enumerate().any(|(h, t)| {
+                model.reachable(t, &ops[observer].op)
+                    && self.first_usable(ops, lin, op, h as u32) <= before
+            }) || self.any_state_reset(ops, &usable, before);
         }
         self.resets.items[self.resets.lo..]
             .iter()
@@ -607,21 +657,10 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(l) = &self.lookahead {
             if let Some(need) = &l.required[stuck as usize] {
                 // One per class of identical operations: its next unused member.
-                let helpful: Vec<u32> = l
-                    .resets_leaving
-                    .get(need)
-                    .map(|ws| {
-                        ws.iter()
-                            .copied()
-                            .filter(|&w| {
-                                self.open_at[w as usize] != NIL
-                                    && self.open_index.is_next(w)
-                                    && self.ops[w as usize].call <= limit
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let mut helpful = helpful;
+                let mut helpful = Vec::new();
+                let ops = self.ops;
+                self.open_index
+                    .leaving(|i| ops[i as usize].call, need, limit, &mut helpful);
                 helpful.reverse();
                 return (helpful, true);
             }
