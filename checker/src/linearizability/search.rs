@@ -939,7 +939,13 @@ impl<'a, M: Model> Search<'a, M> {
         // this configuration.
         let forced = self.observes[entry.op as usize] && !successors.is_empty();
         if let Some(next) = self.choose(entry.op, successors) {
-            let alternatives = std::mem::take(successors);
+            // Most operations have one effect: keep the buffer rather than hold an
+            // empty allocation in every frame of a million-operation stack.
+            let alternatives = if successors.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(successors)
+            };
             self.push(entry.op, cur, next, alternatives, Vec::new(), forced);
             return Walk::Restart;
         }
