@@ -109,7 +109,13 @@ impl<S: Clone + Eq + std::hash::Hash> OpenIndex<S> {
 
     /// One open operation per class that leaves `state` and could be linearized
     /// before `limit`, by its class's first invocation.
-    pub(crate) fn leaving(&self, ops_call: impl Fn(u32) -> u64, state: &S, limit: u64, out: &mut Vec<u32>) {
+    pub(crate) fn leaving(
+        &self,
+        ops_call: impl Fn(u32) -> u64,
+        state: &S,
+        limit: u64,
+        out: &mut Vec<u32>,
+    ) {
         if let Some(cs) = self.leaving.get(state) {
             out.extend(cs.iter().filter_map(|&c| self.next_of(c, &ops_call, limit)));
         }

@@ -16,6 +16,11 @@
 //! costs nothing while it is not needed. Configurations are memoized with dominance
 //! on the open operations linearized (see `memo`), and for models with a growth
 //! order a lookahead abandons states from which a later observation is unreachable.
+//!
+//! Two more reductions, each proved where it is made: of identical completed
+//! operations callable at once, only the one that returns first is offered
+//! (`twins`), and completed blind writes are linearized just in time, at a stuck
+//! point rather than at their call event ([`Search::deferred_candidates`]).
 
 use super::open_index::OpenIndex;
 use super::twins::Twins;
@@ -180,13 +185,14 @@ struct Frame<S> {
     prev_state: S,
     /// Other states this operation could have led to, not yet tried.
     alternatives: Vec<S>,
-    /// For an open operation tried at a stuck point: the other open operations still
-    /// to try there.
+    /// For an operation tried at a stuck point (open, or a deferred write): the other
+    /// operations still to try there.
     open_rest: Vec<u32>,
     /// An observation linearized as soon as it could be: no alternative to explore.
     forced: bool,
-    /// For an open operation: the operation whose return event the walk was stuck at,
-    /// and whether the open operations not in `open_rest` are still to be tried.
+    /// For an operation tried at a stuck point: the operation whose return event the
+    /// walk was stuck at (NIL for one linearized at its call event), and whether the
+    /// open operations not in `open_rest` are still to be tried.
     stuck: u32,
     open_more: bool,
 }
@@ -725,7 +731,9 @@ impl<'a, M: Model> Search<'a, M> {
         let (mut helpful, mut others, mut itself) = (Vec::new(), Vec::new(), None);
         let mut cur = self.events.e[HEAD as usize].next;
         while cur != NIL && cur != self.events.first_ret {
-            let Entry { op, next, is_call, .. } = self.events.e[cur as usize];
+            let Entry {
+                op, next, is_call, ..
+            } = self.events.e[cur as usize];
             cur = next;
             if !is_call || !self.deferred[op as usize] {
                 continue;
@@ -744,7 +752,11 @@ impl<'a, M: Model> Search<'a, M> {
             self.model
                 .successors(&self.state, &self.ops[op as usize].op, &mut self.scratch);
             let stuck_op = &self.ops[stuck as usize].op;
-            if self.scratch.iter().any(|s| self.model.step(s, stuck_op).is_some()) {
+            if self
+                .scratch
+                .iter()
+                .any(|s| self.model.step(s, stuck_op).is_some())
+            {
                 helpful.push(op);
             } else {
                 others.push(op);
@@ -757,8 +769,8 @@ impl<'a, M: Model> Search<'a, M> {
         candidates.extend(itself);
     }
 
-    /// Tries the open operations in `candidates` (from the back) at the stuck point of
-    /// `stuck`; then, if `more`, every other open operation.
+    /// Tries the operations in `candidates` (open or deferred, from the back) at the
+    /// stuck point of `stuck`; then, if `more`, every other open operation.
     fn try_open(&mut self, stuck: u32, mut candidates: Vec<u32>, mut more: bool) -> bool {
         loop {
             while let Some(op) = candidates.pop() {
