@@ -116,6 +116,29 @@ fn histories_without_an_anomaly_are_linearizable_with_repeated_or_unique_values(
     }
 }
 
+/// The shape porcupine leaves unknown at 60 s: 50 clients at once over 5 values, so
+/// that most operations have identical twins in flight. Decided within a time limit
+/// far above what it takes (milliseconds in release).
+#[test]
+fn fifty_clients_over_five_values_are_decided_valid_within_the_time_limit() {
+    for seed in 0..3 {
+        let h = generate(&SynthOptions {
+            clients: 50,
+            values: Some(5),
+            crash_rate: 0.0,
+            seed,
+            ..options(10_000)
+        })
+        .history;
+        let limit = Options {
+            timeout: Some(std::time::Duration::from_secs(30)),
+            ..Options::default()
+        };
+        let r = check(&h, &CasRegister::default(), &limit).unwrap();
+        assert_eq!(r.verdict, Verdict::Valid, "seed {seed}");
+    }
+}
+
 /// The future read: its value, and the operations writing it (all invoked after
 /// the read completed).
 fn future_read_of(h: &History, at: u64) -> (Value, u64, Vec<u64>) {

@@ -18,6 +18,8 @@
 //!   needs no other search), so it is visible to the crate.
 //! - `open_index`: the operations open to the end, by class of identical operations
 //!   and by the state they need, for the search's stuck points.
+//! - `twins`: identical completed operations, of which the search offers only the
+//!   callable one that returns first.
 //! - `counterexample`: explains a violation.
 //! - `shortest_prefix`: where a failing key stops being linearizable (the shortest
 //!   non-linearizable prefix in real time), found by re-checking cuts of it; run by
@@ -35,6 +37,7 @@ mod prune;
 mod report;
 pub(crate) mod search;
 mod shortest_prefix;
+mod twins;
 
 pub use crate::search::{BlockedOp, OpSummary};
 pub use report::{Counterexample, PartitionReport, Report};

@@ -35,6 +35,10 @@ pub(crate) struct OpenIndex<S> {
     free_at: Vec<u32>,
     /// The other classes, by the one state they change.
     gated: HashMap<S, Vec<u32>, FxBuild>,
+    /// Every class, by the one state it leaves ([`Model::reset_state`]), if any: the
+    /// open operations that could help an observation needing that state are looked
+    /// up here, not found by scanning every writer of it in the history.
+    leaving: HashMap<S, Vec<u32>, FxBuild>,
 }
 
 impl<S: Clone + Eq + std::hash::Hash> OpenIndex<S> {
@@ -52,9 +56,13 @@ impl<S: Clone + Eq + std::hash::Hash> OpenIndex<S> {
         let mut free = Vec::new();
         let mut gated: HashMap<S, Vec<u32>, FxBuild> = HashMap::default();
         let mut free_at = vec![NIL; classes];
+        let mut leaving: HashMap<S, Vec<u32>, FxBuild> = HashMap::default();
         for &i in &open {
             let c = class[i as usize];
             if members[c as usize].is_empty() {
+                if let Some(s) = model.reset_state(&ops[i as usize].op) {
+                    leaving.entry(s).or_default().push(c);
+                }
                 match model.changes_only_from(&ops[i as usize].op) {
                     Some(s) => gated.entry(s).or_default().push(c),
                     None => {
@@ -73,6 +81,7 @@ impl<S: Clone + Eq + std::hash::Hash> OpenIndex<S> {
             free_lo: 0,
             free_at,
             gated,
+            leaving,
         }
     }
 
@@ -98,16 +107,27 @@ impl<S: Clone + Eq + std::hash::Hash> OpenIndex<S> {
         }
     }
 
-    /// Whether `op` is the one member of its class that may be offered now (the
-    /// earliest-invoked unused one).
-    pub(crate) fn is_next(&self, op: u32) -> bool {
-        let c = self.class[op as usize] as usize;
-        self.members[c].get(self.used[c] as usize) == Some(&op)
+    /// One open operation per class that leaves `state` and could be linearized
+    /// before `limit`, by its class's first invocation.
+    pub(crate) fn leaving(
+        &self,
+        ops_call: impl Fn(u32) -> u64,
+        state: &S,
+        limit: u64,
+        out: &mut Vec<u32>,
+    ) {
+        if let Some(cs) = self.leaving.get(state) {
+            out.extend(cs.iter().filter_map(|&c| self.next_of(c, &ops_call, limit)));
+        }
     }
 
     pub(crate) fn linearized(&mut self, op: u32) {
         let c = self.class[op as usize] as usize;
-        debug_assert!(self.is_next(op), "members of a class are used in order");
+        debug_assert_eq!(
+            self.members[c].get(self.used[c] as usize),
+            Some(&op),
+            "members of a class are used in order"
+        );
         self.used[c] += 1;
         while self.free_lo < self.free.len() {
             let f = self.free[self.free_lo] as usize;

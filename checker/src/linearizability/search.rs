@@ -16,8 +16,14 @@
 //! costs nothing while it is not needed. Configurations are memoized with dominance
 //! on the open operations linearized (see `memo`), and for models with a growth
 //! order a lookahead abandons states from which a later observation is unreachable.
+//!
+//! Two more reductions, each proved where it is made: of identical completed
+//! operations callable at once, only the one that returns first is offered
+//! (`twins`), and completed blind writes are linearized just in time, at a stuck
+//! point rather than at their call event ([`Search::deferred_candidates`]).
 
 use super::open_index::OpenIndex;
+use super::twins::Twins;
 use crate::model::{Growth, Model};
 use crate::search::budget::{Budget, Meter};
 use crate::search::memo::{zobrist, FxBuild, Memo, OpenMask};
@@ -68,6 +74,11 @@ struct Entry {
 /// (when linearized) and put back (when the search backtracks) in O(1).
 struct Events {
     e: Vec<Entry>,
+    /// Each operation's call entry (NIL for open operations).
+    call_of: Vec<u32>,
+    /// The first return entry still in the list (NIL if none): the walk stops there,
+    /// so exactly the operations whose call entry comes before it are callable.
+    first_ret: u32,
 }
 
 impl Events {
@@ -111,7 +122,14 @@ impl Events {
         let last = e.len() as u32 - 1;
         e[last as usize].next = NIL;
         e[0].next = if last == 0 { NIL } else { 1 };
-        Events { e }
+        let first_ret = (1..e.len() as u32)
+            .find(|&i| !e[i as usize].is_call)
+            .unwrap_or(NIL);
+        Events {
+            e,
+            call_of: call_entry,
+            first_ret,
+        }
     }
 
     #[inline]
@@ -138,6 +156,14 @@ impl Events {
         let r = self.e[call as usize].ret;
         if r != NIL {
             self.unlink(r);
+            if r == self.first_ret {
+                // An unlinked entry keeps its links, so the walk on starts from there.
+                let mut next = self.e[r as usize].next;
+                while next != NIL && self.e[next as usize].is_call {
+                    next = self.e[next as usize].next;
+                }
+                self.first_ret = next;
+            }
         }
     }
 
@@ -146,6 +172,7 @@ impl Events {
         let r = self.e[call as usize].ret;
         if r != NIL {
             self.relink(r);
+            self.first_ret = self.first_ret.min(r);
         }
         self.relink(call);
     }
@@ -158,13 +185,14 @@ struct Frame<S> {
     prev_state: S,
     /// Other states this operation could have led to, not yet tried.
     alternatives: Vec<S>,
-    /// For an open operation tried at a stuck point: the other open operations still
-    /// to try there.
+    /// For an operation tried at a stuck point (open, or a deferred write): the other
+    /// operations still to try there.
     open_rest: Vec<u32>,
     /// An observation linearized as soon as it could be: no alternative to explore.
     forced: bool,
-    /// For an open operation: the operation whose return event the walk was stuck at,
-    /// and whether the open operations not in `open_rest` are still to be tried.
+    /// For an operation tried at a stuck point: the operation whose return event the
+    /// walk was stuck at (NIL for one linearized at its call event), and whether the
+    /// open operations not in `open_rest` are still to be tried.
     stuck: u32,
     open_more: bool,
 }
@@ -200,8 +228,6 @@ struct Lookahead<S> {
     reset_at: Vec<u32>,
     /// The state each reset leaves (`None`: any).
     reset_state: Vec<Option<S>>,
-    /// Resets by the state they leave, for observers that need one exact state.
-    resets_leaving: HashMap<S, Vec<u32>, FxBuild>,
     /// How many resets may leave any state (`reset_state` is `None`).
     any_state_resets: usize,
     required: Vec<Option<S>>,
@@ -210,6 +236,13 @@ struct Lookahead<S> {
     /// none does or the observer needs no exact state.
     helpers_of: Vec<u32>,
     leaving: Vec<Vec<u32>>,
+    /// When resets leave few distinct states (at most [`LISTED_STATES`]): every one of
+    /// them, the `i`th being the one `leaving[i]` leaves; else empty. Lets an observer
+    /// that needs no one exact state (a failed CAS) ask each list for its first
+    /// unused reset instead of scanning every reset invoked before it returned: a
+    /// crashed operation that never took effect stays unused to the end and kept
+    /// that scan from skipping the linearized resets after it.
+    listed_states: Vec<S>,
     /// For each list in `leaving` (by invocation), a cursor before which every reset
     /// is linearized, kept as [`Track`] keeps its own: without it every test scans
     /// the history's linearized writers of a value again, which made the lookahead
@@ -218,6 +251,9 @@ struct Lookahead<S> {
     /// Each reset's list in `leaving` and its position there, or NIL.
     leaving_of: Vec<(u32, u32)>,
 }
+
+/// See [`Lookahead::listed_states`].
+const LISTED_STATES: usize = 32;
 
 /// How many of the earliest-invoked unlinearized observations each new state is
 /// tested against. The nearest ones are the ones a wrong order breaks first, but not
@@ -258,6 +294,14 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         let required: Vec<Option<S>> = ops.iter().map(|p| model.required_state(&p.op)).collect();
         let mut leaving: Vec<Vec<u32>> = Vec::new();
         let mut leaving_id: HashMap<&S, u32, FxBuild> = HashMap::default();
+        let mut listed_states = Vec::new();
+        if resets_leaving.len() <= LISTED_STATES {
+            for (t, ws) in &resets_leaving {
+                leaving_id.insert(t, leaving.len() as u32);
+                leaving.push(ws.clone());
+                listed_states.push(t.clone());
+            }
+        }
         let helpers_of = required
             .iter()
             .map(|need| {
@@ -284,13 +328,13 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             .filter(|&&i| reset_state[i as usize].is_none())
             .count();
         Some(Lookahead {
+            listed_states,
             any_state_resets,
             observers,
             resets,
             observer_at,
             reset_at,
             reset_state,
-            resets_leaving,
             required,
             helpers_of,
             leaving_lo: vec![0; leaving.len()],
@@ -309,14 +353,48 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         state: &S,
         op: usize,
     ) -> bool {
+        // Observers needing the same state share one answer to "when is the first
+        // unused reset leaving it invoked" (5 values: 64 observers, 5 answers).
+        let mut cache = [(NIL, 0u64); 8];
+        let mut cached = 0;
         self.observers.items[self.observers.lo..]
             .iter()
             .filter(|&&i| !lin[i as usize] && i as usize != op)
             .take(LOOKAHEAD)
             .all(|&i| {
-                model.reachable(state, &ops[i as usize].op)
-                    || self.reset_helps(model, ops, lin, op, i as usize)
+                let i = i as usize;
+                if model.reachable(state, &ops[i].op) {
+                    return true;
+                }
+                let h = self.helpers_of[i];
+                if self.required[i].is_none() || h == NIL {
+                    return self.reset_helps(model, ops, lin, op, i);
+                }
+                let first = match cache[..cached].iter().find(|(k, _)| *k == h) {
+                    Some(&(_, t)) => t,
+                    None => {
+                        let t = self.first_usable(ops, lin, op, h);
+                        if cached < cache.len() {
+                            cache[cached] = (h, t);
+                            cached += 1;
+                        }
+                        t
+                    }
+                };
+                let before = ops[i].ret;
+                first <= before
+                    || self.any_state_reset(ops, &|w| !lin[w as usize] && w as usize != op, before)
             })
+    }
+
+    /// When the first reset in `leaving[h]` other than `op` and not yet linearized
+    /// was invoked (`u64::MAX`: none is left).
+    fn first_usable<O>(&self, ops: &[Prepared<O>], lin: &[bool], op: usize, h: u32) -> u64 {
+        let h = h as usize;
+        self.leaving[h][self.leaving_lo[h]..]
+            .iter()
+            .find(|&&w| !lin[w as usize] && w as usize != op)
+            .map_or(u64::MAX, |&w| ops[w as usize].call)
     }
 
     /// Whether a reset not yet linearized, invoked before `observer` returned, could
@@ -333,16 +411,16 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         let usable =
             |w: u32| !lin[w as usize] && w as usize != op && ops[w as usize].call <= before;
         if self.required[observer].is_some() {
-            let helpers = self.helpers_of[observer];
-            let exact = helpers != NIL && {
-                let h = helpers as usize;
-                self.leaving[h][self.leaving_lo[h]..]
-                    .iter()
-                    .take_while(|&&w| ops[w as usize].call <= before)
-                    .any(|&w| usable(w))
-            };
+            let h = self.helpers_of[observer];
+            let exact = h != NIL && self.first_usable(ops, lin, op, h) <= before;
             // Resets that may leave any state help every observer.
             return exact || self.any_state_reset(ops, &usable, before);
+        }
+        if !self.listed_states.is_empty() {
+            return self.listed_states.iter().enumerate().any(|(h, t)| {
+                model.reachable(t, &ops[observer].op)
+                    && self.first_usable(ops, lin, op, h as u32) <= before
+            }) || self.any_state_reset(ops, &usable, before);
         }
         self.resets.items[self.resets.lo..]
             .iter()
@@ -428,10 +506,15 @@ struct Search<'a, M: Model> {
     open: Vec<u32>,
     /// The open operations, by class and by the state they need to change anything.
     open_index: OpenIndex<M::State>,
+    /// Identical completed operations, of which only one is offered at a time.
+    twins: Option<Twins>,
     /// Scratch space for [`OpenIndex::offers`].
     offers: Vec<u32>,
     /// Operations that only observe the state ([`Growth::Observes`]).
     observes: Vec<bool>,
+    /// Completed blind writes ([`Growth::Resets`]), linearized just in time: only at
+    /// a stuck point, never at their call event (see [`Search::deferred_candidates`]).
+    deferred: Vec<bool>,
     lin: Vec<bool>,
     state: M::State,
     /// Fingerprint of the linearized operations (the open ones beyond the mask's
@@ -522,6 +605,9 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(l) = &mut self.lookahead {
             l.linearized(op as usize, &self.lin);
         }
+        if let Some(t) = &mut self.twins {
+            t.linearized(op, &self.lin);
+        }
         if self.open_at[op as usize] != NIL {
             self.open_index.linearized(op);
         }
@@ -551,6 +637,9 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(l) = &mut self.lookahead {
             l.unlinearized(op as usize);
         }
+        if let Some(t) = &mut self.twins {
+            t.unlinearized(op);
+        }
         if self.open_at[op as usize] != NIL {
             self.open_index.unlinearized(op);
         }
@@ -574,21 +663,10 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(l) = &self.lookahead {
             if let Some(need) = &l.required[stuck as usize] {
                 // One per class of identical operations: its next unused member.
-                let helpful: Vec<u32> = l
-                    .resets_leaving
-                    .get(need)
-                    .map(|ws| {
-                        ws.iter()
-                            .copied()
-                            .filter(|&w| {
-                                self.open_at[w as usize] != NIL
-                                    && self.open_index.is_next(w)
-                                    && self.ops[w as usize].call <= limit
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let mut helpful = helpful;
+                let mut helpful = Vec::new();
+                let ops = self.ops;
+                self.open_index
+                    .leaving(|i| ops[i as usize].call, need, limit, &mut helpful);
                 helpful.reverse();
                 return (helpful, true);
             }
@@ -636,8 +714,63 @@ impl<'a, M: Model> Search<'a, M> {
         others
     }
 
-    /// Tries the open operations in `candidates` (from the back) at the stuck point of
-    /// `stuck`; then, if `more`, every other open operation.
+    /// At a stuck point (the return event of `stuck`), adds to `candidates` the
+    /// deferred blind writes that could be linearized now (callable, and not a twin
+    /// of an earlier-returning one), to be tried first: `stuck` itself, then those
+    /// that let `stuck` happen right after, then the rest.
+    ///
+    /// Deferring them is exact: it only changes the order in which the search tries
+    /// its choices. Every linearization from a configuration starts with a callable
+    /// operation; the walk offers each callable operation that is not deferred at its
+    /// call event before it reaches the stuck point (the first return event still in
+    /// the list, beyond every callable call), and the stuck point offers every
+    /// callable deferred one. What it gains: a write placed only when a return forces
+    /// it or a read needs its value does not overwrite, too early, the value that
+    /// concurrent reads saw (Lowe's just-in-time linearization).
+    fn deferred_candidates(&mut self, stuck: u32, candidates: &mut Vec<u32>) {
+        let (mut helpful, mut others, mut itself) = (Vec::new(), Vec::new(), None);
+        let mut cur = self.events.e[HEAD as usize].next;
+        while cur != NIL && cur != self.events.first_ret {
+            let Entry {
+                op, next, is_call, ..
+            } = self.events.e[cur as usize];
+            cur = next;
+            if !is_call || !self.deferred[op as usize] {
+                continue;
+            }
+            let (call_of, first_ret) = (&self.events.call_of, self.events.first_ret);
+            if let Some(t) = &self.twins {
+                if t.dominated(op, &self.lin, |a| call_of[a as usize] < first_ret) {
+                    continue;
+                }
+            }
+            if op == stuck {
+                itself = Some(op);
+                continue;
+            }
+            self.scratch.clear();
+            self.model
+                .successors(&self.state, &self.ops[op as usize].op, &mut self.scratch);
+            let stuck_op = &self.ops[stuck as usize].op;
+            if self
+                .scratch
+                .iter()
+                .any(|s| self.model.step(s, stuck_op).is_some())
+            {
+                helpful.push(op);
+            } else {
+                others.push(op);
+            }
+        }
+        others.reverse();
+        helpful.reverse();
+        candidates.extend(others);
+        candidates.extend(helpful);
+        candidates.extend(itself);
+    }
+
+    /// Tries the operations in `candidates` (open or deferred, from the back) at the
+    /// stuck point of `stuck`; then, if `more`, every other open operation.
     fn try_open(&mut self, stuck: u32, mut candidates: Vec<u32>, mut more: bool) -> bool {
         loop {
             while let Some(op) = candidates.pop() {
@@ -645,7 +778,8 @@ impl<'a, M: Model> Search<'a, M> {
                 self.model
                     .successors(&self.state, &self.ops[op as usize].op, &mut next);
                 if let Some(s) = self.choose(op, &mut next) {
-                    self.push(op, NIL, s, next, candidates, false);
+                    let entry = self.events.call_of[op as usize];
+                    self.push(op, entry, s, next, candidates, false);
                     let frame = self.stack.last_mut().expect("just pushed");
                     frame.stuck = stuck;
                     frame.open_more = more;
@@ -714,11 +848,16 @@ impl<'a, M: Model> Search<'a, M> {
             keys: (0..ops.len()).map(zobrist).collect(),
             open_at,
             open,
+            twins: Twins::new(ops, &class),
             open_index: OpenIndex::new(model, ops, class),
             offers: Vec::new(),
             observes: ops
                 .iter()
                 .map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open())
+                .collect(),
+            deferred: ops
+                .iter()
+                .map(|p| model.growth(&p.op) == Growth::Resets && !p.is_open())
                 .collect(),
             lin: vec![false; ops.len()],
             state: model.init(),
@@ -792,6 +931,16 @@ impl<'a, M: Model> Search<'a, M> {
     /// reach a new configuration, else moves on to the next event (or backtracks, for a
     /// forced observation).
     fn at_call(&mut self, cur: u32, entry: Entry, successors: &mut Vec<M::State>) -> Walk {
+        if self.deferred[entry.op as usize] {
+            return Walk::Next(entry.next);
+        }
+        // A twin that returns earlier is callable too: trying it is enough (`twins`).
+        if let Some(t) = &self.twins {
+            let (call_of, first_ret) = (&self.events.call_of, self.events.first_ret);
+            if t.dominated(entry.op, &self.lin, |a| call_of[a as usize] < first_ret) {
+                return Walk::Next(entry.next);
+            }
+        }
         successors.clear();
         self.model
             .successors(&self.state, &self.ops[entry.op as usize].op, successors);
@@ -802,7 +951,13 @@ impl<'a, M: Model> Search<'a, M> {
         // this configuration.
         let forced = self.observes[entry.op as usize] && !successors.is_empty();
         if let Some(next) = self.choose(entry.op, successors) {
-            let alternatives = std::mem::take(successors);
+            // Most operations have one effect: keep the buffer rather than hold an
+            // empty allocation in every frame of a million-operation stack.
+            let alternatives = if successors.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(successors)
+            };
             self.push(entry.op, cur, next, alternatives, Vec::new(), forced);
             return Walk::Restart;
         }
@@ -827,11 +982,14 @@ impl<'a, M: Model> Search<'a, M> {
                 entry.op as usize,
             )
         });
-        let (candidates, more) = if self.open.is_empty() || dead {
+        let (mut candidates, more) = if self.open.is_empty() || dead {
             (Vec::new(), false)
         } else {
             self.open_candidates(entry.op)
         };
+        if !dead {
+            self.deferred_candidates(entry.op, &mut candidates);
+        }
         if self.try_open(entry.op, candidates, more) {
             Walk::Restart
         } else {
@@ -864,10 +1022,10 @@ impl<'a, M: Model> Search<'a, M> {
                 top.open_more = more;
                 return Some(self.events.e[HEAD as usize].next);
             }
-            if frame.entry != NIL {
+            if frame.stuck == NIL {
                 return Some(self.events.e[frame.entry as usize].next);
             }
-            // An open operation tried at a stuck point: try the next one there.
+            // An operation tried at a stuck point: try the next one there.
             if self.try_open(frame.stuck, frame.open_rest, frame.open_more) {
                 return Some(self.events.e[HEAD as usize].next);
             }
