@@ -46,7 +46,9 @@ mod backwards;
 mod chains;
 mod evidence;
 mod feasibility;
+mod merge;
 mod report;
+mod saturate;
 mod scope;
 mod search;
 
@@ -125,7 +127,7 @@ pub fn check<M: Model>(
         name: "the check's timeout",
         limit: options.timeout,
     };
-    let keys = scope::check_keys(
+    let checked = scope::check_keys(
         history,
         model,
         &parts,
@@ -134,9 +136,11 @@ pub fn check<M: Model>(
         options.all_keys,
         options.linearizability_first,
     );
+    let (keys, orders): (Vec<KeyReport>, Vec<_>) = checked.into_iter().unzip();
     let mut per_key = Verdict::all(keys.iter().map(|k| k.verdict));
-    let (verdict, basis, whole) =
-        decide_whole(history, model, &parts, &keys, per_key, options, started);
+    let (verdict, basis, whole) = decide_whole(
+        history, model, &parts, &keys, orders, per_key, options, started,
+    );
     if whole.as_ref().is_some_and(|w| w.verdict == Verdict::Valid) {
         // An order of the whole history orders each key.
         per_key = Verdict::Valid;
@@ -168,6 +172,7 @@ fn decide_whole<M: Model>(
     model: &M,
     parts: &[KeyPart<M::Op>],
     keys: &[KeyReport],
+    orders: Vec<Option<Vec<search::Ordered<M::State>>>>,
     per_key: Verdict,
     options: &Options,
     started: Instant,
@@ -225,7 +230,7 @@ fn decide_whole<M: Model>(
     };
     let deadline = [overall, own].into_iter().flatten().min();
     let whole_budget = Budget::new(deadline, options.memory_limit);
-    let w = scope::check_whole(history, model, parts, &whole_budget, time);
+    let w = scope::check_whole(history, model, parts, orders, &whole_budget, time);
     let basis = match w.verdict {
         Verdict::Unknown => Basis::PerKey,
         _ => Basis::WholeHistory,

@@ -15,7 +15,9 @@
 use super::chains::SeqOp;
 use super::evidence::explain;
 use super::report::{KeyReport, WholeReport};
-use super::search::{search, Violation};
+use super::merge::{merge, KeyOrder};
+use super::saturate::{saturate, Saturated};
+use super::search::{search_order, Ordered, Violation};
 use crate::history::History;
 use crate::linearizability::search::{self as lin, Prepared};
 use crate::model::Model;
@@ -112,6 +114,10 @@ pub fn key_parts<M: Model>(
         .collect()
 }
 
+/// One key's report, and the order the sequential search found for it (indices into
+/// the key's operations), if it ran and found one.
+pub type Checked<S> = (KeyReport, Option<Vec<Ordered<S>>>);
+
 /// Checks every key on its own, in parallel (see [`per_key::check_keys`]); reports
 /// in the keys' order.
 pub fn check_keys<M: Model>(
@@ -122,7 +128,7 @@ pub fn check_keys<M: Model>(
     time: TimeLimit,
     all_keys: bool,
     linearizability_first: bool,
-) -> Vec<KeyReport> {
+) -> Vec<Checked<M::State>> {
     let sizes: Vec<usize> = parts.iter().map(|p| p.seq.len()).collect();
     per_key::check_keys(
         &sizes,
@@ -138,10 +144,10 @@ pub fn check_keys<M: Model>(
                 time,
                 linearizability_first,
             );
-            report.elapsed = started.elapsed();
+            report.0.elapsed = started.elapsed();
             report
         },
-        |report| report.verdict,
+        |report| report.0.verdict,
     )
 }
 
@@ -154,7 +160,7 @@ fn check_key<M: Model>(
     budget: &Budget,
     time: TimeLimit,
     linearizability_first: bool,
-) -> KeyReport {
+) -> Checked<M::State> {
     let mut report = KeyReport {
         key: part.key.clone(),
         verdict: Verdict::Unknown,
@@ -176,11 +182,11 @@ fn check_key<M: Model>(
         Some(StopReason::Cancelled) => {
             report.method = "skipped".into();
             stop(&mut report, StopReason::Cancelled);
-            return report;
+            return (report, None);
         }
         Some(reason) => {
             stop(&mut report, reason);
-            return report;
+            return (report, None);
         }
         None => {}
     }
@@ -193,7 +199,7 @@ fn check_key<M: Model>(
             &part.seq,
             &found,
         ));
-        return report;
+        return (report, None);
     }
     if linearizability_first {
         let result = linearizability_search(history, model, part, budget);
@@ -202,20 +208,20 @@ fn check_key<M: Model>(
             Outcome::Holds => {
                 report.verdict = Verdict::Valid;
                 report.method = "linearizable".into();
-                return report;
+                return (report, None);
             }
             Outcome::Stopped(reason) => {
                 stop(&mut report, reason);
-                return report;
+                return (report, None);
             }
             Outcome::Violation(_) => {}
         }
         if let Some(reason) = budget.exhausted() {
             stop(&mut report, reason);
-            return report;
+            return (report, None);
         }
     }
-    let result = search(model, &part.seq, 1, budget);
+    let (result, order) = search_order(model, &part.seq, 1, budget);
     report.explored += result.explored;
     match result.outcome {
         Outcome::Holds => report.verdict = Verdict::Valid,
@@ -233,7 +239,7 @@ fn check_key<M: Model>(
         }
         Outcome::Stopped(reason) => stop(&mut report, reason),
     }
-    report
+    (report, order)
 }
 
 /// The linearizability search over one key's operations: exact, usually much
@@ -256,11 +262,41 @@ fn linearizability_search<M: Model>(
     lin::search(model, &ops, part.classes.as_deref(), budget)
 }
 
-/// Searches every key at once: each key one object of the model.
+/// Each key's order as indices into the whole history's operations `ops` (sorted by
+/// id): the one its check found, else (a linearizable key) one the sequential
+/// search finds now. `None` when a key's search stops on the budget.
+fn whole_orders<M: Model>(
+    model: &M,
+    parts: &[KeyPart<M::Op>],
+    ops: &[SeqOp<M::Op>],
+    orders: Vec<Option<Vec<Ordered<M::State>>>>,
+    budget: &Budget,
+) -> Option<Vec<KeyOrder<M::State>>> {
+    let index = |id: usize| ops.binary_search_by_key(&id, |o| o.id).ok();
+    parts
+        .iter()
+        .zip(orders)
+        .map(|(part, order)| {
+            let order = match order {
+                Some(order) => order,
+                None => search_order(model, &part.seq, 1, budget).1?,
+            };
+            order
+                .into_iter()
+                .map(|(j, s)| Some((index(part.seq[j as usize].id)? as u32, s)))
+                .collect()
+        })
+        .collect()
+}
+
+/// Searches every key at once (each key one object of the model), after trying to
+/// merge the keys' own orders into one (`merge`), which decides the common valid
+/// case in linear time.
 pub fn check_whole<M: Model>(
     history: &History,
     model: &M,
     parts: &[KeyPart<M::Op>],
+    orders: Vec<Option<Vec<Ordered<M::State>>>>,
     budget: &Budget,
     time: TimeLimit,
 ) -> WholeReport {
@@ -291,7 +327,39 @@ pub fn check_whole<M: Model>(
         report.reason = Some(stopped_because(reason, budget, time));
         return report;
     }
-    let result = search(model, &ops, parts.len(), budget);
+    let merges = |orders: &[KeyOrder<M::State>]| merge(model, &ops, orders).is_some();
+    let sat = saturate(model, &ops, parts.len(), budget);
+    if std::env::var("SEQ_DEBUG").is_ok() {
+        eprintln!("saturate: {}", match &sat { Saturated::Cycle(_) => "cycle", Saturated::Orders(_) => "orders", Saturated::NotApplicable => "n/a" });
+    }
+    let decided = match sat {
+        Saturated::Cycle(cycle) => {
+            report.verdict = Verdict::Invalid;
+            report.method = "forced-order cycle".into();
+            report.evidence = Some(cycle_evidence(&history.ops, &ops, &names, &cycle));
+            true
+        }
+        Saturated::Orders(orders) if merges(&orders) => {
+            report.verdict = Verdict::Valid;
+            report.method = "merged per-key orders".into();
+            true
+        }
+        _ => false,
+    };
+    let decided = decided
+        || whole_orders(model, parts, &ops, orders, budget).is_some_and(|o| {
+            let merged = merges(&o);
+            if merged {
+                report.verdict = Verdict::Valid;
+                report.method = "merged per-key orders".into();
+            }
+            merged
+        });
+    if decided {
+        report.elapsed = started.elapsed();
+        return report;
+    }
+    let (result, _) = search_order(model, &ops, parts.len(), budget);
     report.explored = result.explored;
     match result.outcome {
         Outcome::Holds => report.verdict = Verdict::Valid,
@@ -314,4 +382,42 @@ pub fn check_whole<M: Model>(
     }
     report.elapsed = started.elapsed();
     report
+}
+
+/// The evidence for a cycle of forced order constraints (`saturate`): the
+/// operations of the cycle, each of which must come before the next.
+fn cycle_evidence<O>(
+    history_ops: &[crate::history::Operation],
+    ops: &[SeqOp<O>],
+    names: &[Value],
+    cycle: &[u32],
+) -> super::Evidence {
+    use crate::search::{BlockedOp, OpSummary, TAIL};
+    let blocked: Vec<BlockedOp> = cycle
+        .iter()
+        .take(TAIL)
+        .map(|&i| BlockedOp {
+            op: OpSummary::of(&history_ops[ops[i as usize].id]),
+            reason: format!(
+                "on key {}; must come before the next one listed (the last before the first)",
+                names.get(ops[i as usize].object as usize).unwrap_or(&Value::Null)
+            ),
+        })
+        .collect();
+    let mut processes: Vec<u64> = cycle.iter().map(|&i| ops[i as usize].process).collect();
+    processes.sort_unstable();
+    processes.dedup();
+    super::Evidence {
+        key: Value::Null,
+        whole_history: true,
+        processes,
+        prefix: Vec::new(),
+        prefix_tail: Vec::new(),
+        state: String::new(),
+        blocked,
+        starved: Some(format!(
+            "{} operations must each come before the next in every sequential order (program order, reads-from, and writes that would overwrite a value before it is read), and the last before the first: no order exists",
+            cycle.len()
+        )),
+    }
 }
