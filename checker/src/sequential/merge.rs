@@ -43,6 +43,8 @@
 use super::chains::{Chains, SeqOp};
 use super::search::Ordered;
 use crate::model::Model;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// One key's order: indices into the whole history's operations, each with its
 /// object's state after it, first to last.
@@ -124,18 +126,29 @@ pub(crate) fn merge<M: Model>(
         .map(|c| c.into_iter().filter(|&i| in_order[i as usize]).collect())
         .collect();
     let mut pos = vec![0usize; chains.len()];
+    let mut chain_of = vec![(0u32, 0u32); n];
+    for (c, chain) in chains.iter().enumerate() {
+        for (r, &i) in chain.iter().enumerate() {
+            chain_of[i as usize] = (c as u32, r as u32);
+        }
+    }
     let total = in_order.iter().filter(|&&b| b).count();
     let mut out = Vec::with_capacity(total);
     // Processes waiting on a key, woken when it moves.
     let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
-    let mut ready: Vec<usize> = (0..chains.len()).rev().collect();
-    while let Some(c) = ready.pop() {
-        while let Some(&i) = chains[c].get(pos[c]) {
+    let call = |c: usize, pos: &[usize]| chains[c].get(pos[c]).map(|&i| ops[i as usize].call);
+    let mut ready: BinaryHeap<(Reverse<Option<u64>>, usize)> = (0..chains.len())
+        .map(|c| (Reverse(call(c, &pos)), c))
+        .collect();
+    while let Some((_, c)) = ready.pop() {
+        if let Some(&i) = chains[c].get(pos[c]) {
             let k = ops[i as usize].object as usize;
             let key = &mut keys[k];
             let state = &key.gaps[key.at];
             let go = if mutator[i as usize] {
-                key.mutators.get(key.at) == Some(&i) && key.due[key.at] == 0
+                key.mutators.get(key.at) == Some(&i)
+                    && key.due[key.at] == 0
+                    && !strands(model, ops, &chains, &pos, &chain_of, &mutator, key, &mut next)
             } else {
                 next.clear();
                 model.successors(state, &ops[i as usize].op, &mut next);
@@ -143,7 +156,7 @@ pub(crate) fn merge<M: Model>(
             };
             if !go {
                 waiting[k].push(c);
-                break;
+                continue;
             }
             if mutator[i as usize] {
                 key.at += 1;
@@ -152,20 +165,47 @@ pub(crate) fn merge<M: Model>(
             }
             out.push((i, key.gaps[key.at].clone()));
             pos[c] += 1;
-            ready.append(&mut waiting[k]);
-        }
-    }
-    if out.len() != total && std::env::var("SEQ_DEBUG").is_ok() {
-        for (c, chain) in chains.iter().enumerate() {
-            if let Some(&i) = chain.get(pos[c]) {
-                let o = &ops[i as usize];
-                let key = &keys[o.object as usize];
-                for (c2, ch2) in chains.iter().enumerate() { for &j in &ch2[pos[c2]..] { let oj = &ops[j as usize]; if oj.object == o.object && !mutator[j as usize] && slot[j as usize] == key.at { eprintln!("   pending p {} id {} op {:?} (its next: {:?})", oj.process, oj.id, oj.op, chains[c2].get(pos[c2]).map(|&x| (ops[x as usize].id, ops[x as usize].object, &ops[x as usize].op))); } } }
-                eprintln!("stuck p {} id {} obj {} op {:?} mut {} slot {} at {} state {:?} next mut {:?} due {}", o.process, o.id, o.object, o.op, mutator[i as usize], slot[i as usize], key.at, key.gaps[key.at], key.mutators.get(key.at).map(|&m| (ops[m as usize].id, ops[m as usize].process)), key.due[key.at]);
+            for w in waiting[k].drain(..).chain([c]) {
+                ready.push((Reverse(call(w, &pos)), w));
             }
         }
     }
     (out.len() == total && replay(model, ops, orders.len(), &out)).then_some(out)
+}
+
+/// How far [`strands`] looks back along a process.
+const LOOK_BACK: usize = 64;
+
+/// Whether taking `key`'s next mutator now would strand a gap operation: one of the
+/// key, illegal in the gap the mutator opens, that the process of the mutator
+/// closing that gap must do first (so neither could ever go). Looks at most
+/// [`LOOK_BACK`] operations back.
+#[allow(clippy::too_many_arguments)]
+fn strands<M: Model>(
+    model: &M,
+    ops: &[SeqOp<M::Op>],
+    chains: &[Vec<u32>],
+    pos: &[usize],
+    chain_of: &[(u32, u32)],
+    mutator: &[bool],
+    key: &Key<M::State>,
+    next: &mut Vec<M::State>,
+) -> bool {
+    let Some(&closing) = key.mutators.get(key.at + 1) else {
+        return false;
+    };
+    let (c, r) = chain_of[closing as usize];
+    let (c, r) = (c as usize, r as usize);
+    let opened = &key.gaps[key.at + 1];
+    let object = ops[closing as usize].object;
+    chains[c][pos[c].max(r.saturating_sub(LOOK_BACK))..r]
+        .iter()
+        .filter(|&&g| ops[g as usize].object == object && !mutator[g as usize])
+        .any(|&g| {
+            next.clear();
+            model.successors(opened, &ops[g as usize].op, next);
+            !next.contains(opened)
+        })
 }
 
 /// Whether `order` is a sequentially consistent order of `ops`: each step legal for

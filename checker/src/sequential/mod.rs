@@ -93,6 +93,10 @@ pub struct Options {
     /// and a linearizable key needs no other search. Off only to measure the
     /// sequential search alone.
     pub linearizability_first: bool,
+    /// Before the whole-history search, try the forced-order pre-check (`saturate`)
+    /// and the merge of the keys' own orders (`merge`): both exact, both about
+    /// linear. Off only to measure or test the search alone.
+    pub merge_first: bool,
 }
 
 impl Default for Options {
@@ -104,6 +108,7 @@ impl Default for Options {
             whole_history: true,
             whole_timeout: None,
             linearizability_first: true,
+            merge_first: true,
         }
     }
 }
@@ -230,7 +235,14 @@ fn decide_whole<M: Model>(
     };
     let deadline = [overall, own].into_iter().flatten().min();
     let whole_budget = Budget::new(deadline, options.memory_limit);
-    let w = scope::check_whole(history, model, parts, orders, &whole_budget, time);
+    let w = scope::check_whole(
+        history,
+        model,
+        parts,
+        options.merge_first.then_some(orders),
+        &whole_budget,
+        time,
+    );
     let basis = match w.verdict {
         Verdict::Unknown => Basis::PerKey,
         _ => Basis::WholeHistory,

@@ -17,9 +17,17 @@
 //!    the value `r` needs, so it comes before `w1`); if `w1 →⁺ w2` then `r → w2`
 //!    (likewise, it comes after `r`).
 //!
+//! 5. for an operation `f` legal in every state but one (a failed CAS), where that
+//!    state is produced by `w` alone (or is the initial state, `w` = the start): `f`
+//!    is not in the gap between `w` and the write that overwrites it, where every
+//!    read of `w`'s state is. So (a) if `f →⁺ r` for such a read `r`, then `f → w`
+//!    (for the start: a contradiction, and `r → f` closes the cycle); (b) if
+//!    `w →⁺ f` (always, for the start), `f` comes after the overwriting write, so
+//!    `r → f` for every such read `r`.
+//!
 //! Rules 1-3 hold in every order by definition of sequential consistency and the
-//! uniqueness of producers; rule 4 holds in every order satisfying the edges it
-//! derives from, by the argument given with it. So all edges, applied until nothing
+//! uniqueness of producers; rules 4 and 5 hold in every order satisfying the
+//! edges they derive from, by the argument given with each. So all edges, applied until nothing
 //! new follows, hold in every sequential order, and **a cycle among them proves the
 //! history has none** (this is the polynomial saturation step of the SC-checking
 //! literature, e.g. Gibbons & Korach 1997; Biswas & Enea 2019). No cycle does not
@@ -37,7 +45,8 @@ use super::chains::{Chains, SeqOp};
 use super::merge::KeyOrder;
 use crate::model::{Growth, Model};
 use crate::search::budget::Budget;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 /// 16 M vector-clock entries (64 MiB): past it the pre-check does not run.
 const MAX_CLOCK_ENTRIES: usize = 16 << 20;
@@ -66,6 +75,12 @@ struct Shape<S> {
     reads: Vec<(u32, Option<u32>)>,
     /// Each object's included writers.
     writers: Vec<Vec<u32>>,
+    /// For each operation legal in every state but one (a failed CAS): (it, the
+    /// producer of that state, `None` for the initial state).
+    excludes: Vec<(u32, Option<u32>)>,
+    /// The operations reading from each producer (`None`: the initial state), by
+    /// object.
+    readers: HashMap<(u32, Option<u32>), Vec<u32>>,
     /// Each writer's state after it.
     produces: Vec<Option<S>>,
 }
@@ -111,6 +126,27 @@ fn shape<M: Model>(model: &M, ops: &[SeqOp<M::Op>], objects: usize) -> Option<Sh
         }
         reads.push((i as u32, producer));
     }
+    let mut readers: HashMap<(u32, Option<u32>), Vec<u32>> = HashMap::new();
+    for &(r, w) in &reads {
+        readers.entry((ops[r as usize].object, w)).or_default().push(r);
+    }
+    // A failed CAS whose state has one producer (or is the initial state); one whose
+    // state nothing produces is legal everywhere, one with several gets no rule.
+    let excludes = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !o.open)
+        .filter_map(|(i, o)| {
+            let v = model.excluded_state(&o.op)?;
+            if v == init {
+                return Some((i as u32, None));
+            }
+            match producers.get(&(o.object, v))?.as_slice() {
+                [w] if included[*w as usize] => Some((i as u32, Some(*w))),
+                _ => None,
+            }
+        })
+        .collect();
     let mut writers = vec![Vec::new(); objects.max(1)];
     for (i, o) in ops.iter().enumerate() {
         if included[i] && produces[i].is_some() {
@@ -121,6 +157,8 @@ fn shape<M: Model>(model: &M, ops: &[SeqOp<M::Op>], objects: usize) -> Option<Sh
         included,
         reads,
         writers,
+        excludes,
+        readers,
         produces,
     })
 }
@@ -159,6 +197,8 @@ struct Graph<'a> {
     chains: &'a Chains,
     rank: Vec<u32>,
     included: Vec<bool>,
+    /// Each operation's invocation time, to break ties in the topological order.
+    call: Vec<u64>,
     edges: Vec<Vec<u32>>,
     known: HashSet<(u32, u32)>,
     /// `clock[v * chains + c]`: 1 + the rank of the last operation of chain `c` that
@@ -174,6 +214,7 @@ impl<'a> Graph<'a> {
             chains,
             rank: Vec::new(),
             included: shape.included.clone(),
+            call: ops.iter().map(|o| o.call).collect(),
             edges: vec![Vec::new(); ops.len()],
             known: HashSet::new(),
             clock: Vec::new(),
@@ -228,7 +269,7 @@ impl<'a> Graph<'a> {
     fn clocks(&mut self) -> Option<Vec<u32>> {
         let n = self.edges.len();
         let width = self.chains.chains.len();
-        let topo = kahn(&self.edges, |i| self.included[i])?;
+        let topo = kahn(&self.edges, |i| self.included[i], |i| self.call[i as usize])?;
         self.clock.clear();
         self.clock.resize(n * width, 0);
         for &v in &topo {
@@ -248,7 +289,7 @@ impl<'a> Graph<'a> {
         Some(topo)
     }
 
-    /// One round of rule 4; whether it added an edge.
+    /// One round of rules 4 and 5; whether it added an edge.
     fn derive<O, S>(&mut self, ops: &[SeqOp<O>], shape: &Shape<S>) -> bool {
         let mut new = Vec::new();
         for &(r, w1) in &shape.reads {
@@ -266,6 +307,24 @@ impl<'a> Graph<'a> {
                 }
             }
         }
+        for &(f, w) in &shape.excludes {
+            let Some(rs) = shape.readers.get(&(ops[f as usize].object, w)) else {
+                continue;
+            };
+            if let Some(r) = rs.iter().copied().find(|&r| self.reaches(f, r)) {
+                // Rule 5(a): f comes before a read of w's state, so before w.
+                match w {
+                    Some(w) if !self.reaches(f, w) => new.push((f, w)),
+                    Some(_) => {}
+                    None => new.push((r, f)),
+                }
+            }
+            if w.is_none_or(|w| self.reaches(w, f)) {
+                // Rule 5(b): f comes after w, so after w's overwriter, so after
+                // every read of w's state.
+                new.extend(rs.iter().filter(|&&r| !self.reaches(r, f)).map(|&r| (r, f)));
+            }
+        }
         let mut added = false;
         for (a, b) in new {
             added |= self.add(a, b);
@@ -280,8 +339,14 @@ impl<'a> Graph<'a> {
     }
 }
 
-/// Kahn's topological sort of the nodes `include` keeps; `None` on a cycle.
-pub(crate) fn kahn(edges: &[Vec<u32>], include: impl Fn(usize) -> bool) -> Option<Vec<u32>> {
+/// Kahn's topological sort of the nodes `include` keeps, earliest `priority` first
+/// among those ready (so where the constraints leave a choice, the order follows
+/// real time, as the system most likely did); `None` on a cycle.
+fn kahn(
+    edges: &[Vec<u32>],
+    include: impl Fn(usize) -> bool,
+    priority: impl Fn(u32) -> u64,
+) -> Option<Vec<u32>> {
     let n = edges.len();
     let mut indegree = vec![0u32; n];
     for e in edges {
@@ -289,18 +354,18 @@ pub(crate) fn kahn(edges: &[Vec<u32>], include: impl Fn(usize) -> bool) -> Optio
             indegree[j as usize] += 1;
         }
     }
-    let mut ready: Vec<u32> = (0..n as u32)
-        .rev()
+    let mut ready: BinaryHeap<Reverse<(u64, u32)>> = (0..n as u32)
         .filter(|&i| include(i as usize) && indegree[i as usize] == 0)
+        .map(|i| Reverse((priority(i), i)))
         .collect();
     let total = (0..n).filter(|&i| include(i)).count();
     let mut out = Vec::with_capacity(total);
-    while let Some(i) = ready.pop() {
+    while let Some(Reverse((_, i))) = ready.pop() {
         out.push(i);
         for &j in &edges[i as usize] {
             indegree[j as usize] -= 1;
             if indegree[j as usize] == 0 {
-                ready.push(j);
+                ready.push(Reverse((priority(j), j)));
             }
         }
     }
@@ -308,7 +373,7 @@ pub(crate) fn kahn(edges: &[Vec<u32>], include: impl Fn(usize) -> bool) -> Optio
 }
 
 /// One cycle of the graph on the nodes `include` keeps, by depth-first search.
-pub(crate) fn find_cycle(edges: &[Vec<u32>], include: impl Fn(usize) -> bool) -> Option<Vec<u32>> {
+fn find_cycle(edges: &[Vec<u32>], include: impl Fn(usize) -> bool) -> Option<Vec<u32>> {
     const NEW: u8 = 0;
     const OPEN: u8 = 1;
     const DONE: u8 = 2;

@@ -262,6 +262,33 @@ fn linearizability_search<M: Model>(
     lin::search(model, &ops, part.classes.as_deref(), budget)
 }
 
+/// The exact fast paths before the whole-history search: the forced-order
+/// pre-check (a cycle is a violation), then the merge of the orders it derives, then
+/// the merge of each key's own order. `None`: none decided.
+fn merge_first<M: Model>(
+    history: &History,
+    model: &M,
+    parts: &[KeyPart<M::Op>],
+    ops: &[SeqOp<M::Op>],
+    names: &[Value],
+    orders: Vec<Option<Vec<Ordered<M::State>>>>,
+    budget: &Budget,
+) -> Option<(Verdict, &'static str, Option<super::Evidence>)> {
+    const MERGED: &str = "merged per-key orders";
+    match saturate(model, ops, parts.len(), budget) {
+        Saturated::Cycle(cycle) => {
+            let evidence = cycle_evidence(&history.ops, ops, names, &cycle);
+            return Some((Verdict::Invalid, "forced-order cycle", Some(evidence)));
+        }
+        Saturated::Orders(derived) if merge(model, ops, &derived).is_some() => {
+            return Some((Verdict::Valid, MERGED, None));
+        }
+        _ => {}
+    }
+    let own = whole_orders(model, parts, ops, orders, budget)?;
+    merge(model, ops, &own).map(|_| (Verdict::Valid, MERGED, None))
+}
+
 /// Each key's order as indices into the whole history's operations `ops` (sorted by
 /// id): the one its check found, else (a linearizable key) one the sequential
 /// search finds now. `None` when a key's search stops on the budget.
@@ -296,7 +323,7 @@ pub fn check_whole<M: Model>(
     history: &History,
     model: &M,
     parts: &[KeyPart<M::Op>],
-    orders: Vec<Option<Vec<Ordered<M::State>>>>,
+    orders: Option<Vec<Option<Vec<Ordered<M::State>>>>>,
     budget: &Budget,
     time: TimeLimit,
 ) -> WholeReport {
@@ -327,37 +354,16 @@ pub fn check_whole<M: Model>(
         report.reason = Some(stopped_because(reason, budget, time));
         return report;
     }
-    let merges = |orders: &[KeyOrder<M::State>]| merge(model, &ops, orders).is_some();
-    let sat = saturate(model, &ops, parts.len(), budget);
-    if std::env::var("SEQ_DEBUG").is_ok() {
-        eprintln!("saturate: {}", match &sat { Saturated::Cycle(_) => "cycle", Saturated::Orders(_) => "orders", Saturated::NotApplicable => "n/a" });
-    }
-    let decided = match sat {
-        Saturated::Cycle(cycle) => {
-            report.verdict = Verdict::Invalid;
-            report.method = "forced-order cycle".into();
-            report.evidence = Some(cycle_evidence(&history.ops, &ops, &names, &cycle));
-            true
+    if let Some(orders) = orders {
+        if let Some((verdict, method, evidence)) =
+            merge_first(history, model, parts, &ops, &names, orders, budget)
+        {
+            report.verdict = verdict;
+            report.method = method.into();
+            report.evidence = evidence;
+            report.elapsed = started.elapsed();
+            return report;
         }
-        Saturated::Orders(orders) if merges(&orders) => {
-            report.verdict = Verdict::Valid;
-            report.method = "merged per-key orders".into();
-            true
-        }
-        _ => false,
-    };
-    let decided = decided
-        || whole_orders(model, parts, &ops, orders, budget).is_some_and(|o| {
-            let merged = merges(&o);
-            if merged {
-                report.verdict = Verdict::Valid;
-                report.method = "merged per-key orders".into();
-            }
-            merged
-        });
-    if decided {
-        report.elapsed = started.elapsed();
-        return report;
     }
     let (result, _) = search_order(model, &ops, parts.len(), budget);
     report.explored = result.explored;
