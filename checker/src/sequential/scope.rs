@@ -38,10 +38,15 @@ pub struct TimeLimit {
 
 /// Why a search stopped, naming the budget that ran out and its size, so a reader
 /// knows which option to raise.
-pub fn stopped_because(reason: StopReason, budget: &Budget, time: TimeLimit) -> String {
+pub fn stopped_because(
+    reason: StopReason,
+    budget: &Budget,
+    time: TimeLimit,
+    explored: u64,
+) -> String {
     match reason {
         StopReason::Memory => format!(
-            "{}: the search's tables outgrew {} (the sequential check's memory_limit)",
+            "{}: memory budget of {} reached after {explored} configurations (the sequential check's memory_limit; `--check-memory` to change it)",
             reason.describe(),
             bytes(budget.memory_limit())
         ),
@@ -175,7 +180,7 @@ fn check_key<M: Model>(
     };
     let stop = |report: &mut KeyReport, reason: StopReason| {
         report.stopped = Some(reason);
-        report.reason = Some(stopped_because(reason, budget, time));
+        report.reason = Some(stopped_because(reason, budget, time, report.explored));
     };
     // Not started once a limit is reached: building a large key's search costs time.
     match budget.exhausted() {
@@ -351,7 +356,7 @@ pub fn check_whole<M: Model>(
     };
     if let Some(reason) = budget.exhausted() {
         report.stopped = Some(reason);
-        report.reason = Some(stopped_because(reason, budget, time));
+        report.reason = Some(stopped_because(reason, budget, time, report.explored));
         return report;
     }
     if let Some(orders) = orders {
@@ -383,7 +388,7 @@ pub fn check_whole<M: Model>(
         }
         Outcome::Stopped(reason) => {
             report.stopped = Some(reason);
-            report.reason = Some(stopped_because(reason, budget, time));
+            report.reason = Some(stopped_because(reason, budget, time, report.explored));
         }
     }
     report.elapsed = started.elapsed();
