@@ -143,9 +143,8 @@ pub fn check<M: Model>(
     );
     let (keys, orders): (Vec<KeyReport>, Vec<_>) = checked.into_iter().unzip();
     let mut per_key = Verdict::all(keys.iter().map(|k| k.verdict));
-    let (verdict, basis, whole) = decide_whole(
-        history, model, &parts, &keys, orders, per_key, options, started,
-    );
+    let (verdict, basis, whole) =
+        decide_whole(history, model, &parts, &keys, orders, options, started);
     if whole.as_ref().is_some_and(|w| w.verdict == Verdict::Valid) {
         // An order of the whole history orders each key.
         per_key = Verdict::Valid;
@@ -178,10 +177,10 @@ fn decide_whole<M: Model>(
     parts: &[KeyPart<M::Op>],
     keys: &[KeyReport],
     orders: Vec<Option<Vec<search::Ordered<M::State>>>>,
-    per_key: Verdict,
     options: &Options,
     started: Instant,
 ) -> (Verdict, Basis, Option<WholeReport>) {
+    let per_key = Verdict::all(keys.iter().map(|k| k.verdict));
     let all_linearizable = keys.iter().all(|k| k.method == "linearizable");
     let skipped = |reason: &str| WholeReport {
         verdict: Verdict::Unknown,

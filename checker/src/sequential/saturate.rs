@@ -177,6 +177,9 @@ pub(crate) fn saturate<M: Model>(
     if ops.len().saturating_mul(chains.chains.len()) > MAX_CLOCK_ENTRIES {
         return Saturated::NotApplicable;
     }
+    if budget.exhausted().is_some() {
+        return Saturated::NotApplicable;
+    }
     let mut graph = Graph::new(ops, &chains, &shape);
     for _ in 0..MAX_ROUNDS {
         if budget.exhausted().is_some() {

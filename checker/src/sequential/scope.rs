@@ -280,18 +280,22 @@ fn merge_first<M: Model>(
     budget: &Budget,
 ) -> Option<(Verdict, &'static str, Option<super::Evidence>)> {
     const MERGED: &str = "merged per-key orders";
+    // Each step is checked against the budget, so a check past its time limit stops
+    // within one step (each about linear in the history).
+    let live = || budget.exhausted().is_none();
     match saturate(model, ops, parts.len(), budget) {
         Saturated::Cycle(cycle) => {
             let evidence = cycle_evidence(&history.ops, ops, names, &cycle);
             return Some((Verdict::Invalid, "forced-order cycle", Some(evidence)));
         }
-        Saturated::Orders(derived) if merge(model, ops, &derived).is_some() => {
+        Saturated::Orders(derived) if live() && merge(model, ops, &derived).is_some() => {
             return Some((Verdict::Valid, MERGED, None));
         }
         _ => {}
     }
     let own = whole_orders(model, parts, ops, orders, budget)?;
-    merge(model, ops, &own).map(|_| (Verdict::Valid, MERGED, None))
+    live().then(|| merge(model, ops, &own))??;
+    Some((Verdict::Valid, MERGED, None))
 }
 
 /// Each key's order as indices into the whole history's operations `ops` (sorted by
@@ -311,7 +315,10 @@ fn whole_orders<M: Model>(
         .map(|(part, order)| {
             let order = match order {
                 Some(order) => order,
-                None => search_order(model, &part.seq, 1, budget).1?,
+                None if budget.exhausted().is_none() => {
+                    search_order(model, &part.seq, 1, budget).1?
+                }
+                None => return None,
             };
             order
                 .into_iter()
