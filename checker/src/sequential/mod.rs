@@ -176,7 +176,7 @@ fn decide_whole<M: Model>(
     model: &M,
     parts: &[KeyPart<M::Op>],
     keys: &[KeyReport],
-    orders: Vec<Option<Vec<search::Ordered<M::State>>>>,
+    orders: Vec<search::Found<M::State>>,
     options: &Options,
     started: Instant,
 ) -> (Verdict, Basis, Option<WholeReport>) {

@@ -17,7 +17,7 @@ use super::evidence::explain;
 use super::report::{KeyReport, WholeReport};
 use super::merge::{merge, KeyOrder};
 use super::saturate::{saturate, Saturated};
-use super::search::{search_order, Ordered, Violation};
+use super::search::{search_order, Found, Violation};
 use crate::history::History;
 use crate::linearizability::search::{self as lin, Prepared};
 use crate::model::Model;
@@ -121,7 +121,7 @@ pub fn key_parts<M: Model>(
 
 /// One key's report, and the order the sequential search found for it (indices into
 /// the key's operations), if it ran and found one.
-pub type Checked<S> = (KeyReport, Option<Vec<Ordered<S>>>);
+pub type Checked<S> = (KeyReport, Found<S>);
 
 /// Checks every key on its own, in parallel (see [`per_key::check_keys`]); reports
 /// in the keys' order.
@@ -276,7 +276,7 @@ fn merge_first<M: Model>(
     parts: &[KeyPart<M::Op>],
     ops: &[SeqOp<M::Op>],
     names: &[Value],
-    orders: Vec<Option<Vec<Ordered<M::State>>>>,
+    orders: Vec<Found<M::State>>,
     budget: &Budget,
 ) -> Option<(Verdict, &'static str, Option<super::Evidence>)> {
     const MERGED: &str = "merged per-key orders";
@@ -305,7 +305,7 @@ fn whole_orders<M: Model>(
     model: &M,
     parts: &[KeyPart<M::Op>],
     ops: &[SeqOp<M::Op>],
-    orders: Vec<Option<Vec<Ordered<M::State>>>>,
+    orders: Vec<Found<M::State>>,
     budget: &Budget,
 ) -> Option<Vec<KeyOrder<M::State>>> {
     let index = |id: usize| ops.binary_search_by_key(&id, |o| o.id).ok();
@@ -335,7 +335,7 @@ pub fn check_whole<M: Model>(
     history: &History,
     model: &M,
     parts: &[KeyPart<M::Op>],
-    orders: Option<Vec<Option<Vec<Ordered<M::State>>>>>,
+    orders: Option<Vec<Found<M::State>>>,
     budget: &Budget,
     time: TimeLimit,
 ) -> WholeReport {

@@ -278,6 +278,9 @@ impl<M: Model> Search<'_, M> {
 /// One operation of an order the search found, with its object's state after it.
 pub type Ordered<S> = (u32, S);
 
+/// The order a search found, if it found one.
+pub type Found<S> = Option<Vec<Ordered<S>>>;
+
 /// Searches for a sequentially consistent order of `ops` over `objects` objects,
 /// each starting in the model's initial state; returns the order found when the
 /// history has one: every operation it ordered (crashed ones left out are not
@@ -287,10 +290,7 @@ pub fn search_order<M: Model>(
     ops: &[SeqOp<M::Op>],
     objects: usize,
     budget: &Budget,
-) -> (
-    SearchResult<Violation<M::State>>,
-    Option<Vec<Ordered<M::State>>>,
-) {
+) -> (SearchResult<Violation<M::State>>, Found<M::State>) {
     let chains = Chains::new(ops);
     let mut s = Search::new(model, ops, &chains, objects);
     let outcome = s.run(&mut Meter::new(budget));
