@@ -15,12 +15,15 @@
 //! sequential consistency is not compositional: each key may have an order of its
 //! own while the keys' orders cannot be merged into one. So keys are checked one at
 //! a time (a violation there proves the whole history is one), then the whole
-//! history at once ([`Report::basis`] says which decided).
+//! history at once ([`Report::basis`] says which decided): first by two exact fast
+//! paths about linear in the history (`saturate`, `merge`), then by the search.
 //!
 //! One file per job:
 //! - `backwards`: a cheap exact pre-check for one process's reads going backwards
 //!   (unique values), before any search.
 //! - `chains`: the operations and each process's program order.
+//! - `saturate`: forced order constraints across keys (a cycle proves no order).
+//! - `merge`: one order of the whole history from an order of each key.
 //! - `search`: the memoized depth-first search for an order.
 //! - `feasibility`: the search's early detection of dead ends.
 //! - `scope`: per-key checks in parallel, then the whole-history search.
