@@ -223,6 +223,16 @@ fn sequential_per_key_is_not_sequential_as_a_whole() {
 }
 
 #[test]
+fn dekker_is_decided_by_a_forced_order_cycle_before_any_search() {
+    let report = check(&dekker(), &REGISTER, &Options::default()).unwrap();
+    let whole = report.whole.as_ref().unwrap();
+    assert_eq!(whole.method, "forced-order cycle", "{report:#?}");
+    assert_eq!(whole.explored, 0, "no search ran");
+    let text = report.evidence.as_ref().unwrap().to_string();
+    assert!(text.contains("must each come before the next"), "{text}");
+}
+
+#[test]
 fn without_the_whole_history_search_per_key_is_not_a_verdict() {
     let options = Options {
         whole_history: false,
@@ -330,6 +340,7 @@ fn synthetic_linearizable_histories_are_accepted_by_the_search_alone() {
         .history;
         let options = Options {
             linearizability_first: false,
+            merge_first: false,
             ..Options::default()
         };
         let report = match model {
@@ -401,6 +412,7 @@ fn the_sequential_check_has_a_memory_budget_of_its_own_by_default() {
 fn whole_search_stopped(options: Options) -> (Option<StopReason>, String, String) {
     let options = Options {
         linearizability_first: false,
+        merge_first: false,
         ..options
     };
     let report = check(&many_small_keys(), &Kv::default(), &options).unwrap();

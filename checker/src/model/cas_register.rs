@@ -278,6 +278,13 @@ impl Model for CasRegister {
         register_required_state(observer)
     }
 
+    fn excluded_state(&self, observer: &RegisterOp) -> Option<Scalar> {
+        match observer {
+            RegisterOp::CasFailed { from } => Some(from.clone()),
+            _ => None,
+        }
+    }
+
     fn canonicalize(&self, ops: &mut [RegisterOp], open: &[bool]) -> Option<Vec<u32>> {
         canonicalize_register(ops, open)
     }

@@ -139,6 +139,10 @@ impl<M: Model> Model for Configured<M> {
         self.inner.required_state(observer)
     }
 
+    fn excluded_state(&self, observer: &M::Op) -> Option<M::State> {
+        self.inner.excluded_state(observer)
+    }
+
     fn canonicalize(&self, ops: &mut [M::Op], open: &[bool]) -> Option<Vec<u32>> {
         self.inner.canonicalize(ops, open)
     }

@@ -146,6 +146,13 @@ pub trait Model: Sync {
         None
     }
 
+    /// For an observing operation legal in every state but one (a CAS whose
+    /// comparison failed): that state. Lets the sequential check derive where it
+    /// cannot go.
+    fn excluded_state(&self, _observer: &Self::Op) -> Option<Self::State> {
+        None
+    }
+
     /// Exact rewrites of one partition's operations before its search, and which of
     /// them are interchangeable. A model may replace operations by others that lead
     /// every state to states that behave the same under every later operation (a

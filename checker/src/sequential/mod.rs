@@ -15,12 +15,15 @@
 //! sequential consistency is not compositional: each key may have an order of its
 //! own while the keys' orders cannot be merged into one. So keys are checked one at
 //! a time (a violation there proves the whole history is one), then the whole
-//! history at once ([`Report::basis`] says which decided).
+//! history at once ([`Report::basis`] says which decided): first by two exact fast
+//! paths about linear in the history (`saturate`, `merge`), then by the search.
 //!
 //! One file per job:
 //! - `backwards`: a cheap exact pre-check for one process's reads going backwards
 //!   (unique values), before any search.
 //! - `chains`: the operations and each process's program order.
+//! - `saturate`: forced order constraints across keys (a cycle proves no order).
+//! - `merge`: one order of the whole history from an order of each key.
 //! - `search`: the memoized depth-first search for an order.
 //! - `feasibility`: the search's early detection of dead ends.
 //! - `scope`: per-key checks in parallel, then the whole-history search.
@@ -46,7 +49,9 @@ mod backwards;
 mod chains;
 mod evidence;
 mod feasibility;
+mod merge;
 mod report;
+mod saturate;
 mod scope;
 mod search;
 
@@ -91,6 +96,10 @@ pub struct Options {
     /// and a linearizable key needs no other search. Off only to measure the
     /// sequential search alone.
     pub linearizability_first: bool,
+    /// Before the whole-history search, try the forced-order pre-check (`saturate`)
+    /// and the merge of the keys' own orders (`merge`): both exact, both about
+    /// linear. Off only to measure or test the search alone.
+    pub merge_first: bool,
 }
 
 impl Default for Options {
@@ -102,6 +111,7 @@ impl Default for Options {
             whole_history: true,
             whole_timeout: None,
             linearizability_first: true,
+            merge_first: true,
         }
     }
 }
@@ -125,7 +135,7 @@ pub fn check<M: Model>(
         name: "the check's timeout",
         limit: options.timeout,
     };
-    let keys = scope::check_keys(
+    let checked = scope::check_keys(
         history,
         model,
         &parts,
@@ -134,9 +144,10 @@ pub fn check<M: Model>(
         options.all_keys,
         options.linearizability_first,
     );
+    let (keys, orders): (Vec<KeyReport>, Vec<_>) = checked.into_iter().unzip();
     let mut per_key = Verdict::all(keys.iter().map(|k| k.verdict));
     let (verdict, basis, whole) =
-        decide_whole(history, model, &parts, &keys, per_key, options, started);
+        decide_whole(history, model, &parts, &keys, orders, options, started);
     if whole.as_ref().is_some_and(|w| w.verdict == Verdict::Valid) {
         // An order of the whole history orders each key.
         per_key = Verdict::Valid;
@@ -168,10 +179,11 @@ fn decide_whole<M: Model>(
     model: &M,
     parts: &[KeyPart<M::Op>],
     keys: &[KeyReport],
-    per_key: Verdict,
+    orders: Vec<search::Found<M::State>>,
     options: &Options,
     started: Instant,
 ) -> (Verdict, Basis, Option<WholeReport>) {
+    let per_key = Verdict::all(keys.iter().map(|k| k.verdict));
     let all_linearizable = keys.iter().all(|k| k.method == "linearizable");
     let skipped = |reason: &str| WholeReport {
         verdict: Verdict::Unknown,
@@ -225,7 +237,14 @@ fn decide_whole<M: Model>(
     };
     let deadline = [overall, own].into_iter().flatten().min();
     let whole_budget = Budget::new(deadline, options.memory_limit);
-    let w = scope::check_whole(history, model, parts, &whole_budget, time);
+    let w = scope::check_whole(
+        history,
+        model,
+        parts,
+        options.merge_first.then_some(orders),
+        &whole_budget,
+        time,
+    );
     let basis = match w.verdict {
         Verdict::Unknown => Basis::PerKey,
         _ => Basis::WholeHistory,

@@ -15,7 +15,9 @@
 use super::chains::SeqOp;
 use super::evidence::explain;
 use super::report::{KeyReport, WholeReport};
-use super::search::{search, Violation};
+use super::merge::{merge, KeyOrder};
+use super::saturate::{saturate, Saturated};
+use super::search::{search_order, Found, Violation};
 use crate::history::History;
 use crate::linearizability::search::{self as lin, Prepared};
 use crate::model::Model;
@@ -36,10 +38,15 @@ pub struct TimeLimit {
 
 /// Why a search stopped, naming the budget that ran out and its size, so a reader
 /// knows which option to raise.
-pub fn stopped_because(reason: StopReason, budget: &Budget, time: TimeLimit) -> String {
+pub fn stopped_because(
+    reason: StopReason,
+    budget: &Budget,
+    time: TimeLimit,
+    explored: u64,
+) -> String {
     match reason {
         StopReason::Memory => format!(
-            "{}: the search's tables outgrew {} (the sequential check's memory_limit)",
+            "{}: memory budget of {} reached after {explored} configurations (the sequential check's memory_limit; `--check-memory` to change it)",
             reason.describe(),
             bytes(budget.memory_limit())
         ),
@@ -112,6 +119,10 @@ pub fn key_parts<M: Model>(
         .collect()
 }
 
+/// One key's report, and the order the sequential search found for it (indices into
+/// the key's operations), if it ran and found one.
+pub type Checked<S> = (KeyReport, Found<S>);
+
 /// Checks every key on its own, in parallel (see [`per_key::check_keys`]); reports
 /// in the keys' order.
 pub fn check_keys<M: Model>(
@@ -122,7 +133,7 @@ pub fn check_keys<M: Model>(
     time: TimeLimit,
     all_keys: bool,
     linearizability_first: bool,
-) -> Vec<KeyReport> {
+) -> Vec<Checked<M::State>> {
     let sizes: Vec<usize> = parts.iter().map(|p| p.seq.len()).collect();
     per_key::check_keys(
         &sizes,
@@ -138,10 +149,10 @@ pub fn check_keys<M: Model>(
                 time,
                 linearizability_first,
             );
-            report.elapsed = started.elapsed();
+            report.0.elapsed = started.elapsed();
             report
         },
-        |report| report.verdict,
+        |report| report.0.verdict,
     )
 }
 
@@ -154,7 +165,7 @@ fn check_key<M: Model>(
     budget: &Budget,
     time: TimeLimit,
     linearizability_first: bool,
-) -> KeyReport {
+) -> Checked<M::State> {
     let mut report = KeyReport {
         key: part.key.clone(),
         verdict: Verdict::Unknown,
@@ -169,18 +180,18 @@ fn check_key<M: Model>(
     };
     let stop = |report: &mut KeyReport, reason: StopReason| {
         report.stopped = Some(reason);
-        report.reason = Some(stopped_because(reason, budget, time));
+        report.reason = Some(stopped_because(reason, budget, time, report.explored));
     };
     // Not started once a limit is reached: building a large key's search costs time.
     match budget.exhausted() {
         Some(StopReason::Cancelled) => {
             report.method = "skipped".into();
             stop(&mut report, StopReason::Cancelled);
-            return report;
+            return (report, None);
         }
         Some(reason) => {
             stop(&mut report, reason);
-            return report;
+            return (report, None);
         }
         None => {}
     }
@@ -193,7 +204,7 @@ fn check_key<M: Model>(
             &part.seq,
             &found,
         ));
-        return report;
+        return (report, None);
     }
     if linearizability_first {
         let result = linearizability_search(history, model, part, budget);
@@ -202,20 +213,20 @@ fn check_key<M: Model>(
             Outcome::Holds => {
                 report.verdict = Verdict::Valid;
                 report.method = "linearizable".into();
-                return report;
+                return (report, None);
             }
             Outcome::Stopped(reason) => {
                 stop(&mut report, reason);
-                return report;
+                return (report, None);
             }
             Outcome::Violation(_) => {}
         }
         if let Some(reason) = budget.exhausted() {
             stop(&mut report, reason);
-            return report;
+            return (report, None);
         }
     }
-    let result = search(model, &part.seq, 1, budget);
+    let (result, order) = search_order(model, &part.seq, 1, budget);
     report.explored += result.explored;
     match result.outcome {
         Outcome::Holds => report.verdict = Verdict::Valid,
@@ -233,7 +244,7 @@ fn check_key<M: Model>(
         }
         Outcome::Stopped(reason) => stop(&mut report, reason),
     }
-    report
+    (report, order)
 }
 
 /// The linearizability search over one key's operations: exact, usually much
@@ -256,11 +267,75 @@ fn linearizability_search<M: Model>(
     lin::search(model, &ops, part.classes.as_deref(), budget)
 }
 
-/// Searches every key at once: each key one object of the model.
+/// The exact fast paths before the whole-history search: the forced-order
+/// pre-check (a cycle is a violation), then the merge of the orders it derives, then
+/// the merge of each key's own order. `None`: none decided.
+fn merge_first<M: Model>(
+    history: &History,
+    model: &M,
+    parts: &[KeyPart<M::Op>],
+    ops: &[SeqOp<M::Op>],
+    names: &[Value],
+    orders: Vec<Found<M::State>>,
+    budget: &Budget,
+) -> Option<(Verdict, &'static str, Option<super::Evidence>)> {
+    const MERGED: &str = "merged per-key orders";
+    // Each step is checked against the budget, so a check past its time limit stops
+    // within one step (each about linear in the history).
+    let live = || budget.exhausted().is_none();
+    match saturate(model, ops, parts.len(), budget) {
+        Saturated::Cycle(cycle) => {
+            let evidence = cycle_evidence(&history.ops, ops, names, &cycle);
+            return Some((Verdict::Invalid, "forced-order cycle", Some(evidence)));
+        }
+        Saturated::Orders(derived) if live() && merge(model, ops, &derived).is_some() => {
+            return Some((Verdict::Valid, MERGED, None));
+        }
+        _ => {}
+    }
+    let own = whole_orders(model, parts, ops, orders, budget)?;
+    live().then(|| merge(model, ops, &own))??;
+    Some((Verdict::Valid, MERGED, None))
+}
+
+/// Each key's order as indices into the whole history's operations `ops` (sorted by
+/// id): the one its check found, else (a linearizable key) one the sequential
+/// search finds now. `None` when a key's search stops on the budget.
+fn whole_orders<M: Model>(
+    model: &M,
+    parts: &[KeyPart<M::Op>],
+    ops: &[SeqOp<M::Op>],
+    orders: Vec<Found<M::State>>,
+    budget: &Budget,
+) -> Option<Vec<KeyOrder<M::State>>> {
+    let index = |id: usize| ops.binary_search_by_key(&id, |o| o.id).ok();
+    parts
+        .iter()
+        .zip(orders)
+        .map(|(part, order)| {
+            let order = match order {
+                Some(order) => order,
+                None if budget.exhausted().is_none() => {
+                    search_order(model, &part.seq, 1, budget).1?
+                }
+                None => return None,
+            };
+            order
+                .into_iter()
+                .map(|(j, s)| Some((index(part.seq[j as usize].id)? as u32, s)))
+                .collect()
+        })
+        .collect()
+}
+
+/// Searches every key at once (each key one object of the model), after trying to
+/// merge the keys' own orders into one (`merge`), which decides the common valid
+/// case in linear time.
 pub fn check_whole<M: Model>(
     history: &History,
     model: &M,
     parts: &[KeyPart<M::Op>],
+    orders: Option<Vec<Found<M::State>>>,
     budget: &Budget,
     time: TimeLimit,
 ) -> WholeReport {
@@ -288,10 +363,21 @@ pub fn check_whole<M: Model>(
     };
     if let Some(reason) = budget.exhausted() {
         report.stopped = Some(reason);
-        report.reason = Some(stopped_because(reason, budget, time));
+        report.reason = Some(stopped_because(reason, budget, time, report.explored));
         return report;
     }
-    let result = search(model, &ops, parts.len(), budget);
+    if let Some(orders) = orders {
+        if let Some((verdict, method, evidence)) =
+            merge_first(history, model, parts, &ops, &names, orders, budget)
+        {
+            report.verdict = verdict;
+            report.method = method.into();
+            report.evidence = evidence;
+            report.elapsed = started.elapsed();
+            return report;
+        }
+    }
+    let (result, _) = search_order(model, &ops, parts.len(), budget);
     report.explored = result.explored;
     match result.outcome {
         Outcome::Holds => report.verdict = Verdict::Valid,
@@ -309,9 +395,47 @@ pub fn check_whole<M: Model>(
         }
         Outcome::Stopped(reason) => {
             report.stopped = Some(reason);
-            report.reason = Some(stopped_because(reason, budget, time));
+            report.reason = Some(stopped_because(reason, budget, time, report.explored));
         }
     }
     report.elapsed = started.elapsed();
     report
+}
+
+/// The evidence for a cycle of forced order constraints (`saturate`): the
+/// operations of the cycle, each of which must come before the next.
+fn cycle_evidence<O>(
+    history_ops: &[crate::history::Operation],
+    ops: &[SeqOp<O>],
+    names: &[Value],
+    cycle: &[u32],
+) -> super::Evidence {
+    use crate::search::{BlockedOp, OpSummary, TAIL};
+    let blocked: Vec<BlockedOp> = cycle
+        .iter()
+        .take(TAIL)
+        .map(|&i| BlockedOp {
+            op: OpSummary::of(&history_ops[ops[i as usize].id]),
+            reason: format!(
+                "on key {}; must come before the next one listed (the last before the first)",
+                names.get(ops[i as usize].object as usize).unwrap_or(&Value::Null)
+            ),
+        })
+        .collect();
+    let mut processes: Vec<u64> = cycle.iter().map(|&i| ops[i as usize].process).collect();
+    processes.sort_unstable();
+    processes.dedup();
+    super::Evidence {
+        key: Value::Null,
+        whole_history: true,
+        processes,
+        prefix: Vec::new(),
+        prefix_tail: Vec::new(),
+        state: String::new(),
+        blocked,
+        starved: Some(format!(
+            "{} operations must each come before the next in every sequential order (program order, reads-from, and writes that would overwrite a value before it is read), and the last before the first: no order exists",
+            cycle.len()
+        )),
+    }
 }

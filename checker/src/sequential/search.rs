@@ -275,21 +275,36 @@ impl<M: Model> Search<'_, M> {
     }
 }
 
+/// One operation of an order the search found, with its object's state after it.
+pub type Ordered<S> = (u32, S);
+
+/// The order a search found, if it found one.
+pub type Found<S> = Option<Vec<Ordered<S>>>;
+
 /// Searches for a sequentially consistent order of `ops` over `objects` objects,
-/// each starting in the model's initial state.
-pub fn search<M: Model>(
+/// each starting in the model's initial state; returns the order found when the
+/// history has one: every operation it ordered (crashed ones left out are not
+/// listed), first to last.
+pub fn search_order<M: Model>(
     model: &M,
     ops: &[SeqOp<M::Op>],
     objects: usize,
     budget: &Budget,
-) -> SearchResult<Violation<M::State>> {
+) -> (SearchResult<Violation<M::State>>, Found<M::State>) {
     let chains = Chains::new(ops);
     let mut s = Search::new(model, ops, &chains, objects);
     let outcome = s.run(&mut Meter::new(budget));
-    SearchResult {
+    let order = matches!(outcome, Outcome::Holds).then(|| {
+        s.stack[1..]
+            .iter()
+            .filter_map(|f| Some((f.op, f.after.clone()?)))
+            .collect()
+    });
+    let result = SearchResult {
         outcome,
         explored: s.explored,
-    }
+    };
+    (result, order)
 }
 
 /// Each crashed operation's position among the crashed ones that may be tracked by

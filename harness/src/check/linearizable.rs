@@ -34,7 +34,7 @@ impl Checker for Linearizable {
         let model = model_of(ctx.workload, input.readings);
         let options = Options {
             timeout: Some(ctx.check_timeout),
-            memory_limit: DEFAULT_MEMORY_LIMIT,
+            memory_limit: ctx.check_memory.unwrap_or(DEFAULT_MEMORY_LIMIT),
             all_keys: ctx.all_keys,
         };
         let history = input.history_with_final_reads_as_reads();

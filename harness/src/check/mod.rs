@@ -116,6 +116,9 @@ pub struct CheckContext {
     /// The time budget of the whole-history sequential search, which can take
     /// exponential time on a history that already failed linearizability.
     pub sequential_timeout: Duration,
+    /// The memory budget of each search's tables, in bytes (`--check-memory`);
+    /// `None`: each checker's own default.
+    pub check_memory: Option<usize>,
     /// Every node of the test (each must have answered a final read of every key);
     /// empty: the nodes the final reads show.
     pub nodes: Vec<String>,
@@ -136,6 +139,7 @@ impl CheckContext {
             quiet_period: Duration::ZERO,
             check_timeout: Duration::from_secs(300),
             sequential_timeout: Duration::from_secs(60),
+            check_memory: None,
             nodes: Vec::new(),
             all_keys: false,
             bank: None,

@@ -57,6 +57,8 @@ pub struct TestFile {
     pub recovery_timeout: Option<DurationText>,
     pub quiet_period: Option<DurationText>,
     pub check_timeout: Option<DurationText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_memory: Option<String>,
     pub keep_data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etcd_reads: Option<String>,
@@ -166,6 +168,7 @@ impl TestFile {
             recovery_timeout: d(c.recovery_timeout),
             quiet_period: d(c.quiet_period),
             check_timeout: d(c.check_timeout),
+            check_memory: c.check_memory.map(|b| format!("{}M", b >> 20)),
             keep_data: Some(c.keep_data.to_string()),
             etcd_reads: (c.etcd_reads != Default::default()).then(|| c.etcd_reads.to_string()),
             redis_wait: (c.redis_wait > 0).then_some(c.redis_wait as i64),

@@ -132,6 +132,11 @@ pub struct TestArgs {
     /// Time limit for the checkers per test; past it a verdict is unknown.
     #[arg(long, value_name = "D")]
     pub check_timeout: Option<String>,
+    /// Memory budget of each check's search tables (e.g. 256M, 2G); past it the
+    /// verdict is unknown, saying so. Default: each checker's own (512 MiB for
+    /// sequential consistency, more for linearizability).
+    #[arg(long, value_name = "BYTES")]
+    pub check_memory: Option<String>,
     /// When to keep the nodes' data directories in the results folder: `on-failure`
     /// (the run was not valid), `always` or `never`.
     #[arg(long, value_name = "WHEN")]

@@ -130,6 +130,10 @@ pub struct TestConfig {
     pub quiet_period: Duration,
     #[serde(with = "seconds")]
     pub check_timeout: Duration,
+    /// The memory budget of each check's search tables, in bytes; `None`: each
+    /// checker's default.
+    #[serde(default)]
+    pub check_memory: Option<usize>,
     #[serde(default)]
     pub keep_data: KeepData,
     /// etcd's read mode (refused for other systems' clients unless the default).
@@ -200,6 +204,7 @@ impl TestConfig {
             checks: self.checks.clone(),
             quiet_period: self.quiet_period,
             check_timeout: self.check_timeout,
+            check_memory: self.check_memory,
             sequential_timeout: proportional.min(self.check_timeout / 5),
             nodes: nodes.to_vec(),
             all_keys: self.all_keys,

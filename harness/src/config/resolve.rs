@@ -179,6 +179,15 @@ impl Resolver<'_> {
             recovery_timeout: t.recovery_timeout,
             quiet_period: t.quiet_period,
             check_timeout: t.check_timeout,
+            check_memory: a
+                .check_memory
+                .as_ref()
+                .or(f.check_memory.as_ref())
+                .map(|text| {
+                    crate::units::parse_bytes(text)
+                        .map_err(|e| anyhow::anyhow!("--check-memory (or `check-memory` in the test file): {e}"))
+                })
+                .transpose()?,
             keep_data: self.parsed::<KeepData>(
                 &a.keep_data,
                 &f.keep_data,

@@ -814,3 +814,27 @@ fn hosts_come_from_the_test_file_or_the_hosts_flag_with_errors_naming_the_line()
         "{shown}"
     );
 }
+
+#[test]
+fn the_check_memory_budget_comes_from_the_flag_and_a_bad_size_names_it() {
+    let c = resolve(&TestArgs {
+        check_memory: Some("256M".into()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.check_context(&[]).check_memory, Some(256 << 20));
+    let unset = resolve(&TestArgs {
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(unset.check_context(&[]).check_memory, None);
+    let err = resolve(&TestArgs {
+        check_memory: Some("lots".into()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("--check-memory"), "{err:#}");
+}

@@ -19,7 +19,7 @@ use crate::cli::{out, outln};
 use crate::config::TestConfig;
 use crate::results::render::text::{check_line, counterexample, models_table, promise_note};
 use crate::system::Promises;
-use crate::units::parse_duration;
+use crate::units::{parse_bytes, parse_duration};
 use crate::workload::parse_check_list;
 use anyhow::{anyhow, bail, Result};
 use checker::consistency::invariants::bank::{BankOptions, BankTotal};
@@ -120,6 +120,9 @@ fn from_flags(args: &CheckArgs) -> Result<CheckContext> {
     if let Some(t) = &args.timeout {
         ctx.check_timeout = parse_duration(t).map_err(|e| anyhow!("--timeout: {e}"))?;
         ctx.sequential_timeout = ctx.check_timeout;
+    }
+    if let Some(m) = &args.memory {
+        ctx.check_memory = Some(parse_bytes(m).map_err(|e| anyhow!("--memory: {e}"))?);
     }
     ctx.nodes = comma_list(args.nodes.as_deref().unwrap_or(""));
     ctx.all_keys = args.all_keys;

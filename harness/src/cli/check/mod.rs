@@ -64,8 +64,10 @@ pub struct CheckArgs {
     /// Time limit per history (e.g. 500ms, 10s, 2m). Past it the verdict is unknown.
     #[arg(long, value_name = "D")]
     pub timeout: Option<String>,
-    /// Memory budget per history for the search (e.g. 512M, 2G).
-    #[arg(long, value_name = "BYTES")]
+    /// Memory budget per history for the search (e.g. 512M, 2G); past it the
+    /// verdict is unknown, saying so. Default: the checker's own (512 MiB for
+    /// sequential consistency).
+    #[arg(long, alias = "check-memory", value_name = "BYTES")]
     pub memory: Option<String>,
     /// Check every key even after one is found invalid, to diagnose them all (with a
     /// model, or with --check linearizable).
