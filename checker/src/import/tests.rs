@@ -85,6 +85,7 @@ fn independent_keys_option_reaches_the_edn_importer() {
     assert_eq!(parse(cas, None).unwrap().ops[0].key, None);
     let options = ImportOptions {
         independent: IndependentKeys::Always,
+        ..ImportOptions::default()
     };
     assert_eq!(
         parse_with(cas, None, &options).unwrap().history.ops[0].key,
