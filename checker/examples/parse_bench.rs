@@ -10,7 +10,7 @@
 //!
 //!     cargo run --release -p checker --example parse_bench -- --synth 1000000
 //!
-//! Each input is read twice: with its events (what reports read) and as operations
+//! Each input is read twice (`--operations`: only the second way): with its events (what reports read) and as operations
 //! alone (what `faultline check --model` reads). Put the figures in README.md's
 //! "Reading histories".
 
@@ -69,7 +69,18 @@ fn count_events(text: &str) -> usize {
     text.lines().filter(|l| !l.trim().is_empty()).count()
 }
 
-fn synth(ops: usize) {
+/// The readings to run: both, or (`--operations`, for profiling) the second alone.
+fn readings(args: &mut Vec<String>) -> &'static [(&'static str, bool)] {
+    match args.iter().position(|a| a == "--operations") {
+        Some(at) => {
+            args.remove(at);
+            &READINGS[1..]
+        }
+        None => &READINGS,
+    }
+}
+
+fn synth(ops: usize, readings: &[(&str, bool)]) {
     let text = generate(&SynthOptions {
         clients: 50,
         ops,
@@ -80,7 +91,7 @@ fn synth(ops: usize) {
     .history
     .to_jsonl();
     let events = count_events(&text);
-    for (what, only) in READINGS {
+    for &(what, only) in readings {
         for _ in 0..3 {
             let (started, cpu) = (Instant::now(), cpu_seconds());
             let history = import::parse_with(&text, Some(Format::Jsonl), &options(only))
@@ -88,30 +99,38 @@ fn synth(ops: usize) {
                 .history;
             let took = started.elapsed().as_secs_f64();
             let name = format!("synth {ops} ops, {what}");
-            report(&name, text.len(), events, took, cpu_seconds() - cpu, &history);
+            report(
+                &name,
+                text.len(),
+                events,
+                took,
+                cpu_seconds() - cpu,
+                &history,
+            );
         }
     }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let readings = readings(&mut args);
     if args.first().map(String::as_str) == Some("--synth") {
         match args.get(1).and_then(|n| n.parse().ok()) {
-            Some(ops) => return synth(ops),
+            Some(ops) => return synth(ops, readings),
             None => {
-                eprintln!("usage: parse_bench --synth OPS");
+                eprintln!("usage: parse_bench [--operations] --synth OPS");
                 std::process::exit(3);
             }
         }
     }
     if args.is_empty() {
-        eprintln!("usage: parse_bench HISTORY... | --synth OPS");
+        eprintln!("usage: parse_bench [--operations] HISTORY... | --synth OPS");
         std::process::exit(3);
     }
     for p in &args {
         let bytes = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let events = count_events(&std::fs::read_to_string(p).unwrap_or_default());
-        for (what, only) in READINGS {
+        for &(what, only) in readings {
             let (started, cpu) = (Instant::now(), cpu_seconds());
             let history = match import::load_with(Path::new(p), None, &options(only)) {
                 Ok(h) => h.history,
@@ -122,7 +141,14 @@ fn main() {
             };
             let took = started.elapsed().as_secs_f64();
             let name = format!("{p}, {what}");
-            report(&name, bytes as usize, events, took, cpu_seconds() - cpu, &history);
+            report(
+                &name,
+                bytes as usize,
+                events,
+                took,
+                cpu_seconds() - cpu,
+                &history,
+            );
         }
     }
 }

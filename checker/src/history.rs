@@ -416,7 +416,7 @@ enum ProcessState {
 /// Indices strictly increase and, unless the file's order is the real-time order,
 /// times never decrease, from one event to the next (`prev` is the previous event's
 /// `(index, time)`).
-fn in_order(prev: (u64, u64), event: &Event, order: TimeOrder) -> Result<(), HistoryProblem> {
+fn in_order(prev: (u64, u64), event: &Seen, order: TimeOrder) -> Result<(), HistoryProblem> {
     if event.index <= prev.0 {
         return Err(HistoryProblem::IndexNotIncreasing {
             index: event.index,
@@ -435,7 +435,7 @@ fn in_order(prev: (u64, u64), event: &Event, order: TimeOrder) -> Result<(), His
 impl Operation {
     /// The operation `invoke` starts at `time`, taking the invocation's function,
     /// key, value and node: indeterminate until a completion says more.
-    fn invoked(id: usize, process: u64, invoke: Event, time: u64) -> Operation {
+    pub(crate) fn invoked(id: usize, process: u64, invoke: Event, time: u64) -> Operation {
         Operation {
             id,
             process,
@@ -456,7 +456,7 @@ impl Operation {
 
     /// Whether `event` may complete this pending operation of `process`: the same
     /// function, and the same key if it names one.
-    fn completed_by(&self, process: u64, event: &Event) -> Result<(), HistoryProblem> {
+    pub(crate) fn completed_by(&self, process: u64, event: &Event) -> Result<(), HistoryProblem> {
         if self.f != event.f {
             return Err(HistoryProblem::FunctionMismatch {
                 process,
@@ -480,7 +480,7 @@ impl Operation {
 
     /// Completes this operation with `event` (already accepted by
     /// [`Operation::completed_by`]) at `time`, taking its value, error and node.
-    fn complete(&mut self, event: Event, time: u64) {
+    pub(crate) fn complete(&mut self, event: Event, time: u64) {
         self.output = event.value;
         self.complete_index = Some(event.index);
         self.error = event.error;
@@ -497,13 +497,33 @@ impl Operation {
 }
 
 /// What an event does to the operations, once [`Pairer::step`] accepted it.
-enum Step {
+pub(crate) enum Step {
     /// Nothing (a nemesis event).
     Skip,
-    /// Starts a new operation at this time.
-    Invoke(u64),
+    /// Starts the operation with this id at this time.
+    Invoke(usize, u64),
     /// Completes the operation with this id at this time.
     Complete(usize, u64),
+}
+
+/// What [`Pairer::step`] needs of an event to place it: all but its contents.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen {
+    pub index: u64,
+    pub time: u64,
+    pub process: Process,
+    pub kind: EventType,
+}
+
+impl Seen {
+    pub(crate) fn of(event: &Event) -> Seen {
+        Seen {
+            index: event.index,
+            time: event.time,
+            process: event.process,
+            kind: event.kind,
+        }
+    }
 }
 
 /// Pairs a history's events into operations, one event at a time, in order: what
@@ -512,7 +532,9 @@ enum Step {
 pub(crate) struct Pairer {
     order: TimeOrder,
     state: rustc_hash::FxHashMap<u64, ProcessState>,
-    ops: Vec<Operation>,
+    pub(crate) ops: Vec<Operation>,
+    /// Id of the next operation invoked.
+    next_id: usize,
     /// The previous event's `(index, time)`.
     previous: Option<(u64, u64)>,
     clock: OrderClock,
@@ -531,6 +553,7 @@ impl Pairer {
             order,
             state: Default::default(),
             ops: Vec::new(),
+            next_id: 0,
             previous: None,
             clock: OrderClock::default(),
             position: 0,
@@ -540,12 +563,11 @@ impl Pairer {
     /// Adds the next event, moving its contents into the operations; a copy
     /// ([`Pairer::push_copy`]) when the event list is kept too.
     pub(crate) fn push(&mut self, event: Event) -> Result<(), HistoryError> {
-        match self.step(&event)? {
+        match self.step_event(&event)? {
             Step::Skip => {}
-            Step::Invoke(time) => {
+            Step::Invoke(id, time) => {
                 let process = event.process.client().unwrap_or(0);
-                self.ops
-                    .push(Operation::invoked(self.ops.len(), process, event, time));
+                self.ops.push(Operation::invoked(id, process, event, time));
             }
             Step::Complete(id, time) => self.ops[id].complete(event, time),
         }
@@ -556,9 +578,9 @@ impl Pairer {
     /// the operation takes are copied.
     pub(crate) fn push_copy(&mut self, event: &Event) -> Result<(), HistoryError> {
         let bare = || Event::new(event.index, event.time, event.process, event.kind, "");
-        match self.step(event)? {
+        match self.step_event(event)? {
             Step::Skip => {}
-            Step::Invoke(time) => {
+            Step::Invoke(id, time) => {
                 let process = event.process.client().unwrap_or(0);
                 let invoke = Event {
                     f: event.f.clone(),
@@ -567,8 +589,7 @@ impl Pairer {
                     node: event.node.clone(),
                     ..bare()
                 };
-                self.ops
-                    .push(Operation::invoked(self.ops.len(), process, invoke, time));
+                self.ops.push(Operation::invoked(id, process, invoke, time));
             }
             Step::Complete(id, time) => {
                 let op = &mut self.ops[id];
@@ -585,9 +606,25 @@ impl Pairer {
         Ok(())
     }
 
-    /// Checks `event` against the events before it and its process's state, and
-    /// moves that state on.
-    fn step(&mut self, event: &Event) -> Result<Step, HistoryError> {
+    /// [`Pairer::step`] for a whole event.
+    fn step_event(&mut self, event: &Event) -> Result<Step, HistoryError> {
+        let process = event.process.client().unwrap_or(0);
+        self.step(
+            Seen::of(event),
+            |op| op.completed_by(process, event),
+            || event.f.clone(),
+        )
+    }
+
+    /// Checks an event against the events before it and its process's state, and
+    /// moves that state on. A completion of a pending operation must pass
+    /// `completes`; `f` names the function of a completion without an invoke.
+    pub(crate) fn step(
+        &mut self,
+        event: Seen,
+        completes: impl FnOnce(&Operation) -> Result<(), HistoryProblem>,
+        f: impl FnOnce() -> String,
+    ) -> Result<Step, HistoryError> {
         let position = self.position;
         self.position += 1;
         let at = |problem| HistoryError {
@@ -596,7 +633,7 @@ impl Pairer {
             problem,
         };
         if let Some(prev) = self.previous {
-            in_order(prev, event, self.order).map_err(at)?;
+            in_order(prev, &event, self.order).map_err(at)?;
         }
         self.previous = Some((event.index, event.time));
         let time = match self.order {
@@ -609,7 +646,9 @@ impl Pairer {
         let slot = self.state.entry(process).or_insert(ProcessState::Idle);
         let (next, step) = match (event.kind, &*slot) {
             (EventType::Invoke, ProcessState::Idle) => {
-                (ProcessState::Pending(self.ops.len()), Step::Invoke(time))
+                self.next_id += 1;
+                let id = self.next_id - 1;
+                (ProcessState::Pending(id), Step::Invoke(id, time))
             }
             (EventType::Invoke, ProcessState::Pending(p)) => {
                 return Err(at(HistoryProblem::InvokeWhilePending {
@@ -624,7 +663,7 @@ impl Pairer {
                 }));
             }
             (kind, ProcessState::Pending(p)) => {
-                self.ops[*p].completed_by(process, event).map_err(at)?;
+                completes(&self.ops[*p]).map_err(at)?;
                 let next = match kind {
                     EventType::Info => ProcessState::Retired(event.index),
                     _ => ProcessState::Idle,
@@ -635,7 +674,7 @@ impl Pairer {
                 return Err(at(HistoryProblem::CompletionWithoutInvoke {
                     process,
                     kind,
-                    f: event.f.clone(),
+                    f: f(),
                 }));
             }
         };
