@@ -73,26 +73,6 @@ trait ReadChunk: Send + Sized {
     fn take(self, reader: &mut Reader) -> Result<(), ParseError>;
 }
 
-impl ReadChunk for Chunk {
-    fn read(text: &str) -> Chunk {
-        Chunk::read(text)
-    }
-
-    fn take(self, reader: &mut Reader) -> Result<(), ParseError> {
-        reader.take(self)
-    }
-}
-
-impl ReadChunk for OpsChunk {
-    fn read(text: &str) -> OpsChunk {
-        OpsChunk::read(text)
-    }
-
-    fn take(self, reader: &mut Reader) -> Result<(), ParseError> {
-        reader.take_ops(self)
-    }
-}
-
 /// Reads `chunks` a window at a time, each window in parallel while the reader takes
 /// the window before it, and after the first window reserves room for as many
 /// operations as the rest of the text is likely to hold (so that the operations are
@@ -189,7 +169,11 @@ struct Chunk {
     end: Lines,
 }
 
-impl Chunk {
+impl ReadChunk for Chunk {
+    fn take(self, reader: &mut Reader) -> Result<(), ParseError> {
+        reader.take(self)
+    }
+
     fn read(text: &str) -> Chunk {
         let guess = text.len() / 64;
         let mut events = Vec::with_capacity(guess);
@@ -241,7 +225,11 @@ enum What {
     Carried(Box<Event>),
 }
 
-impl OpsChunk {
+impl ReadChunk for OpsChunk {
+    fn take(self, reader: &mut Reader) -> Result<(), ParseError> {
+        reader.take_ops(self)
+    }
+
     fn read(text: &str) -> OpsChunk {
         let guess = text.len() / 64;
         let mut ops: Vec<Operation> = Vec::with_capacity(guess / 2);
