@@ -10,9 +10,9 @@
 //!
 //!     cargo run --release -p checker --example parse_bench -- --synth 1000000
 //!
-//! Each input is read twice (`--operations`: only the second way): with its events (what reports read) and as operations
-//! alone (what `faultline check --model` reads). Put the figures in README.md's
-//! "Reading histories".
+//! Each input is read twice: with its events (what reports read) and as operations
+//! alone (what `faultline check --model` reads); `--operations` reads only the second
+//! way (for a profiler). Put the figures in README.md's "Reading histories".
 
 use checker::history::History;
 use checker::import::{self, Format, ImportOptions};
