@@ -10,10 +10,12 @@
 //!
 //!     cargo run --release -p checker --example parse_bench -- --synth 1000000
 //!
-//! and put the figure in README.md's "Checker performance" section.
+//! Each input is read twice: with its events (what reports read) and as operations
+//! alone (what `faultline check --model` reads); `--operations` reads only the second
+//! way (for a profiler). Put the figures in README.md's "Reading histories".
 
 use checker::history::History;
-use checker::import::{self, Format};
+use checker::import::{self, Format, ImportOptions};
 use checker::synth::{generate, SynthOptions};
 use std::path::Path;
 use std::time::Instant;
@@ -35,23 +37,50 @@ fn cpu_seconds() -> f64 {
     fields.iter().sum::<f64>() / 100.0
 }
 
-fn report(name: &str, bytes: usize, took: f64, cpu: f64, history: &History) {
-    let events = history.events.len() as f64;
+/// The two readings: everything (what reports and most checks read), and the
+/// operations alone (what `faultline check` reads for a model check).
+const READINGS: [(&str, bool); 2] = [("events and operations", false), ("operations only", true)];
+
+fn options(operations_only: bool) -> ImportOptions {
+    ImportOptions {
+        operations_only,
+        ..ImportOptions::default()
+    }
+}
+
+/// `events` is the number of events read: a reading of the operations alone keeps
+/// none, so it is counted from the file.
+fn report(name: &str, bytes: usize, events: usize, took: f64, cpu: f64, history: &History) {
     println!(
-        "{name}: {} events, {} operations, {:.1} MB read and paired in {:.3} s ({:.2} CPU s): \
+        "{name}: {events} events, {} operations, {:.1} MB read and paired in {:.3} s ({:.2} CPU s): \
          {:.2} million events/s, {:.0} MB/s; {:.2} million events per CPU second",
-        history.events.len(),
         history.ops.len(),
         bytes as f64 / 1e6,
         took,
         cpu,
-        events / took / 1e6,
+        events as f64 / took / 1e6,
         bytes as f64 / 1e6 / took,
-        events / cpu.max(0.01) / 1e6
+        events as f64 / cpu.max(0.01) / 1e6
     );
 }
 
-fn synth(ops: usize) {
+/// Non-blank lines of `text`: its events.
+fn count_events(text: &str) -> usize {
+    text.lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+/// The readings to run: both, or (`--operations`, for profiling) the second alone.
+fn readings(args: &mut Vec<String>) -> &'static [(&'static str, bool)] {
+    match args.iter().position(|a| a == "--operations") {
+        Some(at) => {
+            args.remove(at);
+            &READINGS[1..]
+        }
+        None => &READINGS,
+    }
+}
+
+fn synth(ops: usize, readings: &[(&str, bool)]) {
     let text = generate(&SynthOptions {
         clients: 50,
         ops,
@@ -61,41 +90,65 @@ fn synth(ops: usize) {
     })
     .history
     .to_jsonl();
-    for _ in 0..3 {
-        let (started, cpu) = (Instant::now(), cpu_seconds());
-        let history = import::parse(&text, Some(Format::Jsonl)).expect("synth history parses");
-        let took = started.elapsed().as_secs_f64();
-        let name = format!("synth {ops} ops");
-        report(&name, text.len(), took, cpu_seconds() - cpu, &history);
+    let events = count_events(&text);
+    for &(what, only) in readings {
+        for _ in 0..3 {
+            let (started, cpu) = (Instant::now(), cpu_seconds());
+            let history = import::parse_with(&text, Some(Format::Jsonl), &options(only))
+                .expect("synth history parses")
+                .history;
+            let took = started.elapsed().as_secs_f64();
+            let name = format!("synth {ops} ops, {what}");
+            report(
+                &name,
+                text.len(),
+                events,
+                took,
+                cpu_seconds() - cpu,
+                &history,
+            );
+        }
     }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let readings = readings(&mut args);
     if args.first().map(String::as_str) == Some("--synth") {
         match args.get(1).and_then(|n| n.parse().ok()) {
-            Some(ops) => return synth(ops),
+            Some(ops) => return synth(ops, readings),
             None => {
-                eprintln!("usage: parse_bench --synth OPS");
+                eprintln!("usage: parse_bench [--operations] --synth OPS");
                 std::process::exit(3);
             }
         }
     }
     if args.is_empty() {
-        eprintln!("usage: parse_bench HISTORY... | --synth OPS");
+        eprintln!("usage: parse_bench [--operations] HISTORY... | --synth OPS");
         std::process::exit(3);
     }
     for p in &args {
         let bytes = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let (started, cpu) = (Instant::now(), cpu_seconds());
-        let history = match import::load(Path::new(p), None) {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("{p}: {e}");
-                std::process::exit(3);
-            }
-        };
-        let took = started.elapsed().as_secs_f64();
-        report(p, bytes as usize, took, cpu_seconds() - cpu, &history);
+        let events = count_events(&std::fs::read_to_string(p).unwrap_or_default());
+        for &(what, only) in readings {
+            let (started, cpu) = (Instant::now(), cpu_seconds());
+            let history = match import::load_with(Path::new(p), None, &options(only)) {
+                Ok(h) => h.history,
+                Err(e) => {
+                    eprintln!("{p}: {e}");
+                    std::process::exit(3);
+                }
+            };
+            let took = started.elapsed().as_secs_f64();
+            let name = format!("{p}, {what}");
+            report(
+                &name,
+                bytes as usize,
+                events,
+                took,
+                cpu_seconds() - cpu,
+                &history,
+            );
+        }
     }
 }

@@ -5,7 +5,6 @@
 //! specified in `docs/history.md`; this module is its single source of truth in code.
 
 use crate::import::jsonl_fast::{self, LineEvent};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -415,54 +414,49 @@ enum ProcessState {
 }
 
 /// Indices strictly increase and, unless the file's order is the real-time order,
-/// times never decrease, from one event to the next.
-fn in_order(prev: &Event, event: &Event, order: TimeOrder) -> Result<(), HistoryProblem> {
-    if event.index <= prev.index {
+/// times never decrease, from one event to the next (`prev` is the previous event's
+/// `(index, time)`).
+fn in_order(prev: (u64, u64), event: &Seen, order: TimeOrder) -> Result<(), HistoryProblem> {
+    if event.index <= prev.0 {
         return Err(HistoryProblem::IndexNotIncreasing {
             index: event.index,
-            previous: prev.index,
+            previous: prev.0,
         });
     }
-    if order == TimeOrder::Strict && event.time < prev.time {
+    if order == TimeOrder::Strict && event.time < prev.1 {
         return Err(HistoryProblem::TimeWentBackwards {
             time: event.time,
-            previous: prev.time,
+            previous: prev.1,
         });
     }
     Ok(())
 }
 
 impl Operation {
-    /// The operation `invoke` starts at `time`: indeterminate until a completion says
-    /// more.
-    fn invoked(id: usize, process: u64, invoke: &Event, time: u64) -> Operation {
+    /// The operation `invoke` starts at `time`, taking the invocation's function,
+    /// key, value and node: indeterminate until a completion says more.
+    pub(crate) fn invoked(id: usize, process: u64, invoke: Event, time: u64) -> Operation {
         Operation {
             id,
             process,
-            f: invoke.f.clone(),
-            key: invoke.key.clone(),
-            input: invoke.value.clone(),
+            f: invoke.f,
+            key: invoke.key,
+            input: invoke.value,
             output: Value::Null,
             outcome: Outcome::Info,
             call: time,
             ret: u64::MAX,
             invoke_index: invoke.index,
             complete_index: None,
-            node: invoke.node.clone(),
+            node: invoke.node,
             error: None,
             version: None,
         }
     }
 
-    /// Completes this pending operation of `process` with `event` at `time` (same
-    /// function, and same key if it names one), and says what the process may do
-    /// next: invoke again after `ok` or `fail`, nothing after `info`.
-    fn complete(
-        &mut self,
-        process: u64,
-        event: &Event,
-        time: u64,
-    ) -> Result<ProcessState, HistoryProblem> {
+    /// Whether `event` may complete this pending operation of `process`: the same
+    /// function, and the same key if it names one.
+    pub(crate) fn completed_by(&self, process: u64, event: &Event) -> Result<(), HistoryProblem> {
         if self.f != event.f {
             return Err(HistoryProblem::FunctionMismatch {
                 process,
@@ -481,29 +475,216 @@ impl Operation {
                 });
             }
         }
-        self.output = event.value.clone();
+        Ok(())
+    }
+
+    /// Completes this operation with `event` (already accepted by
+    /// [`Operation::completed_by`]) at `time`, taking its value, error and node.
+    pub(crate) fn complete(&mut self, event: Event, time: u64) {
+        self.output = event.value;
         self.complete_index = Some(event.index);
-        self.error = event.error.clone();
+        self.error = event.error;
         self.version = event.version;
         if self.node.is_none() {
-            self.node = event.node.clone();
+            self.node = event.node;
         }
-        Ok(match event.kind {
-            EventType::Ok | EventType::Fail => {
-                self.outcome = if event.kind == EventType::Ok {
-                    Outcome::Ok
-                } else {
-                    Outcome::Fail
+        (self.outcome, self.ret) = match event.kind {
+            EventType::Ok => (Outcome::Ok, time),
+            EventType::Fail => (Outcome::Fail, time),
+            _ => (Outcome::Info, u64::MAX),
+        };
+    }
+}
+
+/// What an event does to the operations, once [`Pairer::step`] accepted it.
+pub(crate) enum Step {
+    /// Nothing (a nemesis event).
+    Skip,
+    /// Starts the operation with this id at this time.
+    Invoke(usize, u64),
+    /// Completes the operation with this id at this time.
+    Complete(usize, u64),
+}
+
+/// What [`Pairer::step`] needs of an event to place it: all but its contents.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen {
+    pub index: u64,
+    pub time: u64,
+    pub process: Process,
+    pub kind: EventType,
+}
+
+impl Seen {
+    pub(crate) fn of(event: &Event) -> Seen {
+        Seen {
+            index: event.index,
+            time: event.time,
+            process: event.process,
+            kind: event.kind,
+        }
+    }
+}
+
+/// Pairs a history's events into operations, one event at a time, in order: what
+/// [`History::from_events`] does to a list, and what a reader does while it reads
+/// (`import::jsonl`), so that the events need not all be kept.
+pub(crate) struct Pairer {
+    order: TimeOrder,
+    state: rustc_hash::FxHashMap<u64, ProcessState>,
+    pub(crate) ops: Vec<Operation>,
+    /// Id of the next operation invoked.
+    next_id: usize,
+    /// The previous event's `(index, time)`.
+    previous: Option<(u64, u64)>,
+    clock: OrderClock,
+    /// Position of the next event in the event list.
+    position: usize,
+}
+
+impl Pairer {
+    /// A pairer for strict histories ([`History::from_events`]'s rules).
+    pub(crate) fn strict() -> Pairer {
+        Pairer::new(TimeOrder::Strict)
+    }
+
+    fn new(order: TimeOrder) -> Pairer {
+        Pairer {
+            order,
+            state: Default::default(),
+            ops: Vec::new(),
+            next_id: 0,
+            previous: None,
+            clock: OrderClock::default(),
+            position: 0,
+        }
+    }
+
+    /// Adds the next event, moving its contents into the operations; a copy
+    /// ([`Pairer::push_copy`]) when the event list is kept too.
+    pub(crate) fn push(&mut self, event: Event) -> Result<(), HistoryError> {
+        match self.step_event(&event)? {
+            Step::Skip => {}
+            Step::Invoke(id, time) => {
+                let process = event.process.client().unwrap_or(0);
+                self.ops.push(Operation::invoked(id, process, event, time));
+            }
+            Step::Complete(id, time) => self.ops[id].complete(event, time),
+        }
+        Ok(())
+    }
+
+    /// [`Pairer::push`] for an event that stays in the event list: only the fields
+    /// the operation takes are copied.
+    pub(crate) fn push_copy(&mut self, event: &Event) -> Result<(), HistoryError> {
+        let bare = || Event::new(event.index, event.time, event.process, event.kind, "");
+        match self.step_event(event)? {
+            Step::Skip => {}
+            Step::Invoke(id, time) => {
+                let process = event.process.client().unwrap_or(0);
+                let invoke = Event {
+                    f: event.f.clone(),
+                    key: event.key.clone(),
+                    value: event.value.clone(),
+                    node: event.node.clone(),
+                    ..bare()
                 };
-                self.ret = time;
-                ProcessState::Idle
+                self.ops.push(Operation::invoked(id, process, invoke, time));
             }
-            _ => {
-                self.outcome = Outcome::Info;
-                self.ret = u64::MAX;
-                ProcessState::Retired(event.index)
+            Step::Complete(id, time) => {
+                let op = &mut self.ops[id];
+                let completion = Event {
+                    value: event.value.clone(),
+                    error: event.error.clone(),
+                    version: event.version,
+                    node: op.node.is_none().then(|| event.node.clone()).flatten(),
+                    ..bare()
+                };
+                op.complete(completion, time);
             }
-        })
+        }
+        Ok(())
+    }
+
+    /// [`Pairer::step`] for a whole event.
+    fn step_event(&mut self, event: &Event) -> Result<Step, HistoryError> {
+        let process = event.process.client().unwrap_or(0);
+        self.step(
+            Seen::of(event),
+            |op| op.completed_by(process, event),
+            || event.f.clone(),
+        )
+    }
+
+    /// Checks an event against the events before it and its process's state, and
+    /// moves that state on. A completion of a pending operation must pass
+    /// `completes`; `f` names the function of a completion without an invoke.
+    pub(crate) fn step(
+        &mut self,
+        event: Seen,
+        completes: impl FnOnce(&Operation) -> Result<(), HistoryProblem>,
+        f: impl FnOnce() -> String,
+    ) -> Result<Step, HistoryError> {
+        let position = self.position;
+        self.position += 1;
+        let at = |problem| HistoryError {
+            position,
+            index: event.index,
+            problem,
+        };
+        if let Some(prev) = self.previous {
+            in_order(prev, &event, self.order).map_err(at)?;
+        }
+        self.previous = Some((event.index, event.time));
+        let time = match self.order {
+            TimeOrder::Strict => event.time,
+            TimeOrder::FileOrder => self.clock.tick(position, event.time),
+        };
+        let Process::Client(process) = event.process else {
+            return Ok(Step::Skip);
+        };
+        let slot = self.state.entry(process).or_insert(ProcessState::Idle);
+        let (next, step) = match (event.kind, &*slot) {
+            (EventType::Invoke, ProcessState::Idle) => {
+                self.next_id += 1;
+                let id = self.next_id - 1;
+                (ProcessState::Pending(id), Step::Invoke(id, time))
+            }
+            (EventType::Invoke, ProcessState::Pending(p)) => {
+                return Err(at(HistoryProblem::InvokeWhilePending {
+                    process,
+                    pending_index: self.ops[*p].invoke_index,
+                }));
+            }
+            (EventType::Invoke, ProcessState::Retired(info_index)) => {
+                return Err(at(HistoryProblem::InvokeAfterInfo {
+                    process,
+                    info_index: *info_index,
+                }));
+            }
+            (kind, ProcessState::Pending(p)) => {
+                completes(&self.ops[*p]).map_err(at)?;
+                let next = match kind {
+                    EventType::Info => ProcessState::Retired(event.index),
+                    _ => ProcessState::Idle,
+                };
+                (next, Step::Complete(*p, time))
+            }
+            (kind, _) => {
+                return Err(at(HistoryProblem::CompletionWithoutInvoke {
+                    process,
+                    kind,
+                    f: f(),
+                }));
+            }
+        };
+        *slot = next;
+        Ok(step)
+    }
+
+    /// The operations, in invocation order.
+    pub(crate) fn finish(self) -> Vec<Operation> {
+        self.ops
     }
 }
 
@@ -543,58 +724,18 @@ impl History {
         events: Vec<Event>,
         order: TimeOrder,
     ) -> Result<(History, Vec<TimeStepBack>), HistoryError> {
-        let mut state: rustc_hash::FxHashMap<u64, ProcessState> = Default::default();
-        let mut ops: Vec<Operation> = Vec::new();
-        let mut previous: Option<&Event> = None;
-        let mut clock = OrderClock::default();
-        for (position, event) in events.iter().enumerate() {
-            let at = |problem| HistoryError {
-                position,
-                index: event.index,
-                problem,
-            };
-            if let Some(prev) = previous {
-                in_order(prev, event, order).map_err(at)?;
-            }
-            previous = Some(event);
-            let time = match order {
-                TimeOrder::Strict => event.time,
-                TimeOrder::FileOrder => clock.tick(position, event.time),
-            };
-            let Process::Client(process) = event.process else {
-                continue;
-            };
-            let slot = state.entry(process).or_insert(ProcessState::Idle);
-            *slot = match (event.kind, &*slot) {
-                (EventType::Invoke, ProcessState::Idle) => {
-                    ops.push(Operation::invoked(ops.len(), process, event, time));
-                    ProcessState::Pending(ops.len() - 1)
-                }
-                (EventType::Invoke, ProcessState::Pending(p)) => {
-                    return Err(at(HistoryProblem::InvokeWhilePending {
-                        process,
-                        pending_index: ops[*p].invoke_index,
-                    }));
-                }
-                (EventType::Invoke, ProcessState::Retired(info_index)) => {
-                    return Err(at(HistoryProblem::InvokeAfterInfo {
-                        process,
-                        info_index: *info_index,
-                    }));
-                }
-                (_, ProcessState::Pending(p)) => {
-                    ops[*p].complete(process, event, time).map_err(at)?
-                }
-                (kind, _) => {
-                    return Err(at(HistoryProblem::CompletionWithoutInvoke {
-                        process,
-                        kind,
-                        f: event.f.clone(),
-                    }));
-                }
-            };
+        let mut pairer = Pairer::new(order);
+        for event in &events {
+            pairer.push_copy(event)?;
         }
-        Ok((History { events, ops }, clock.steps_back))
+        let steps_back = std::mem::take(&mut pairer.clock.steps_back);
+        Ok((
+            History {
+                events,
+                ops: pairer.finish(),
+            },
+            steps_back,
+        ))
     }
 
     /// The fault injector's events, in history order.
@@ -848,11 +989,17 @@ pub(crate) fn parse_jsonl_event(
         index,
         time,
         mut event,
-    } = jsonl_fast::parse_line(line).map_or_else(|| parse_jsonl_general(line), Ok)?;
+    } = jsonl_line(line)?;
     let (index, time) = defaults.apply(index, time)?;
     event.index = index;
     event.time = time;
     Ok(event)
+}
+
+/// Parses one JSONL line (already known not to be blank), with `index` and `time` as
+/// written: the fast path first, serde for anything else.
+pub(crate) fn jsonl_line(line: &str) -> Result<LineEvent, ParseProblem> {
+    jsonl_fast::parse_line(line).map_or_else(|| parse_jsonl_general(line), Ok)
 }
 
 /// Parses one JSONL line (already known not to be blank) with serde, as the fast
@@ -932,138 +1079,11 @@ pub(crate) fn parse_jsonl_general(line: &str) -> Result<LineEvent, ParseProblem>
 
 /// Parses a history in faultline's JSONL format (`docs/history.md`): one JSON object
 /// per line; blank lines are allowed. Unknown fields are ignored, so that newer
-/// writers can add fields without breaking older readers.
-///
-/// Large inputs are cut into chunks at line ends and the chunks read in parallel
-/// (`rayon`); `index` and `time` defaults and errors are then applied in line order,
-/// so the result, and the first error reported, are those of a reading line by line.
+/// writers can add fields without breaking older readers. Large texts are read in
+/// parallel chunks ([`crate::import::jsonl`]); the result, and the first error
+/// reported, are those of a reading line by line.
 pub fn parse_jsonl(text: &str) -> Result<History, ParseError> {
-    let chunks: Vec<JsonlChunk> = jsonl_chunks(text)
-        .into_par_iter()
-        .map(JsonlChunk::read)
-        .collect();
-    let mut events = Vec::with_capacity(chunks.iter().map(|c| c.events.len()).sum());
-    let mut defaults = Defaults::default();
-    // When every event gives both `index` and `time` (faultline always writes them),
-    // there is nothing to fill in or check event by event.
-    let complete = chunks
-        .iter()
-        .all(|c| c.given.iter().all(|&g| g == (true, true)));
-    let mut first_line = 1;
-    for mut chunk in chunks {
-        if !complete {
-            for (i, event) in chunk.events.iter_mut().enumerate() {
-                let (has_index, has_time) = chunk.given[i];
-                let at = |problem| ParseError {
-                    line: first_line + chunk.lines_of[i] as usize,
-                    problem,
-                };
-                let given = (
-                    has_index.then_some(event.index),
-                    has_time.then_some(event.time),
-                );
-                (event.index, event.time) = defaults.apply(given.0, given.1).map_err(at)?;
-            }
-        }
-        events.append(&mut chunk.events);
-        if let Some((local, problem)) = chunk.error {
-            return Err(ParseError {
-                line: first_line + local,
-                problem,
-            });
-        }
-        first_line += chunk.lines;
-    }
-    History::from_events(events).map_err(|e| {
-        let lines = event_lines(text);
-        history_error_at_line(e, &lines)
-    })
-}
-
-/// The line of each event of a JSONL text (every non-blank line is one), for error
-/// messages: counted again only when there is an error to place.
-fn event_lines(text: &str) -> Vec<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, _)| i + 1)
-        .collect()
-}
-
-/// Below this many bytes a JSONL text is read in one piece.
-const JSONL_CHUNK_BYTES: usize = 1 << 20;
-
-/// `text` cut into pieces of about [`JSONL_CHUNK_BYTES`], each ending just after a
-/// newline (except the last).
-fn jsonl_chunks(text: &str) -> Vec<&str> {
-    let mut chunks = Vec::with_capacity(text.len() / JSONL_CHUNK_BYTES + 1);
-    let mut rest = text;
-    while rest.len() > JSONL_CHUNK_BYTES {
-        let cut = match rest.as_bytes()[JSONL_CHUNK_BYTES..]
-            .iter()
-            .position(|&b| b == b'\n')
-        {
-            Some(nl) => JSONL_CHUNK_BYTES + nl + 1,
-            None => rest.len(),
-        };
-        let (head, tail) = rest.split_at(cut);
-        chunks.push(head);
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        chunks.push(rest);
-    }
-    chunks
-}
-
-/// One chunk's events, up to the first line that could not be read. Each event holds
-/// `index` and `time` as written (0 where absent); `given` says which were.
-struct JsonlChunk {
-    events: Vec<Event>,
-    given: Vec<(bool, bool)>,
-    /// Each event's line, counted from the chunk's first line (0).
-    lines_of: Vec<u32>,
-    error: Option<(usize, ParseProblem)>,
-    /// Lines in the chunk.
-    lines: usize,
-}
-
-impl JsonlChunk {
-    fn read(text: &str) -> JsonlChunk {
-        let guess = text.len() / 64;
-        let mut chunk = JsonlChunk {
-            events: Vec::with_capacity(guess),
-            given: Vec::with_capacity(guess),
-            lines_of: Vec::with_capacity(guess),
-            error: None,
-            lines: 0,
-        };
-        for (local, line) in text.lines().enumerate() {
-            chunk.lines = local + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let read = jsonl_fast::parse_line(line).map_or_else(|| parse_jsonl_general(line), Ok);
-            match read {
-                Ok(LineEvent {
-                    index,
-                    time,
-                    mut event,
-                }) => {
-                    event.index = index.unwrap_or(0);
-                    event.time = time.unwrap_or(0);
-                    chunk.events.push(event);
-                    chunk.given.push((index.is_some(), time.is_some()));
-                    chunk.lines_of.push(local as u32);
-                }
-                Err(problem) => {
-                    chunk.error = Some((local, problem));
-                    break;
-                }
-            }
-        }
-        chunk
-    }
+    crate::import::jsonl::read(text, crate::import::jsonl::Keep::Events)
 }
 
 #[cfg(test)]
@@ -1457,61 +1477,5 @@ mod tests {
     fn empty_text_is_an_empty_history() {
         assert_eq!(parse_jsonl("").unwrap(), History::default());
         assert_eq!(parse_jsonl("\n  \n").unwrap(), History::default());
-    }
-
-    /// A text of several parallel chunks: `ops` write operations of process 1
-    /// without `index` or `time` (so the defaults run across chunks), a blank line
-    /// after every 1,000th, and `bad` in place of the line numbered `at`.
-    fn long_jsonl(ops: usize, at: usize, bad: &str) -> String {
-        let mut lines: Vec<String> = Vec::new();
-        for i in 0..ops {
-            lines.push(format!(
-                "{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{i}}}"
-            ));
-            lines.push(format!(
-                "{{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"value\":{i}}}"
-            ));
-            if i % 1000 == 999 {
-                lines.push(String::new());
-            }
-        }
-        lines[at - 1] = bad.to_string();
-        lines.join("\n")
-    }
-
-    #[test]
-    fn long_jsonl_read_in_parallel_chunks_keeps_defaults_and_line_numbers() {
-        let ops = 40_000;
-        let text = long_jsonl(
-            ops,
-            1,
-            "{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":0}",
-        );
-        assert!(text.len() > 3 * JSONL_CHUNK_BYTES, "several chunks");
-        let h = parse_jsonl(&text).unwrap();
-        assert_eq!(h.ops.len(), ops);
-        let indices: Vec<u64> = h.events.iter().map(|e| e.index).collect();
-        assert_eq!(indices, (0..2 * ops as u64).collect::<Vec<u64>>());
-        let at = 70_001;
-        let syntax = parse_jsonl(&long_jsonl(ops, at, "{\"process\":1,")).unwrap_err();
-        assert_eq!(syntax.line, at);
-        assert!(
-            matches!(syntax.problem, ParseProblem::Syntax(_)),
-            "{syntax}"
-        );
-        let timed = "{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"time\":5}";
-        let inconsistent = parse_jsonl(&long_jsonl(ops, at, timed)).unwrap_err();
-        assert_eq!(inconsistent.line, at);
-        assert!(
-            matches!(inconsistent.problem, ParseProblem::Inconsistent { .. }),
-            "{inconsistent}"
-        );
-        let unpaired = "{\"process\":2,\"type\":\"ok\",\"f\":\"write\",\"value\":1}";
-        let history = parse_jsonl(&long_jsonl(ops, at, unpaired)).unwrap_err();
-        assert_eq!(history.line, at);
-        assert!(
-            matches!(history.problem, ParseProblem::History(_)),
-            "{history}"
-        );
     }
 }

@@ -296,6 +296,7 @@ mod tests {
         let history = import::parse(text, None).unwrap();
         let options = ImportOptions {
             independent: IndependentKeys::Never,
+            ..ImportOptions::default()
         };
         let back = import::parse_with(&to_edn(&history).unwrap(), None, &options)
             .unwrap()

@@ -132,6 +132,11 @@ pub enum IndependentKeys {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ImportOptions {
     pub independent: IndependentKeys,
+    /// Keep only the operations ([`History::events`] is empty), for a caller that
+    /// checks operations and looks at no event: a JSONL history is then paired while
+    /// it is read, its events moved into the operations and never all held at once
+    /// (`import::jsonl`, README "Reading histories").
+    pub operations_only: bool,
 }
 
 /// A Jepsen history whose `time` goes back by more than this (1 s) from one event to
@@ -381,13 +386,19 @@ pub fn parse_with(
         }
     };
     let parsed = match format {
+        Format::Jsonl if options.operations_only => {
+            jsonl::parse_operations(text).map(|h| (h, Vec::new()))
+        }
         Format::Jsonl => jsonl::parse(text).map(|h| (h, Vec::new())),
         Format::JepsenEdn => jepsen_edn::parse(text, options.independent),
         Format::JepsenJson => jepsen_json::parse(text, options.independent),
         Format::PorcupineLog => porcupine_log::parse(text).map(|h| (h, Vec::new())),
         Format::PorcupineKv => porcupine_kv::parse(text).map(|h| (h, Vec::new())),
     };
-    let (history, warnings) = parsed.map_err(|e| ImportError::from_parse(e, format))?;
+    let (mut history, warnings) = parsed.map_err(|e| ImportError::from_parse(e, format))?;
+    if options.operations_only {
+        history.events = Vec::new();
+    }
     Ok(Imported {
         history,
         format: Some(format),

@@ -85,6 +85,7 @@ fn independent_keys_option_reaches_the_edn_importer() {
     assert_eq!(parse(cas, None).unwrap().ops[0].key, None);
     let options = ImportOptions {
         independent: IndependentKeys::Always,
+        ..ImportOptions::default()
     };
     assert_eq!(
         parse_with(cas, None, &options).unwrap().history.ops[0].key,
@@ -140,4 +141,27 @@ fn load_errors_name_the_file_and_line() {
     assert_eq!(load(file.path(), None).unwrap(), History::default());
     let file = temp_file(EDN.as_bytes());
     assert_eq!(load(file.path(), None).unwrap().ops.len(), 1);
+}
+
+#[test]
+fn operations_only_option_keeps_the_operations_and_drops_the_events_in_every_format() {
+    let options = ImportOptions {
+        operations_only: true,
+        ..ImportOptions::default()
+    };
+    for (text, format) in [
+        (JSONL, Format::Jsonl),
+        (EDN, Format::JepsenEdn),
+        (LOG, Format::PorcupineLog),
+        (KV, Format::PorcupineKv),
+    ] {
+        let full = parse(text, None).unwrap();
+        let only = parse_with(text, None, &options).unwrap();
+        assert_eq!(only.format, Some(format));
+        assert_eq!(
+            (only.history.events.len(), only.history.ops),
+            (0, full.ops.clone())
+        );
+        assert_eq!(full.events.len(), 1, "{format}");
+    }
 }

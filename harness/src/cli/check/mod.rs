@@ -285,6 +285,16 @@ fn load(path: &Path, format: Option<Format>) -> Result<Imported, import::ImportE
     import::load_with(path, format, &ImportOptions::default())
 }
 
+/// Reads one history file's operations alone (no events: the model check looks at
+/// nothing else, and a large JSONL history is read faster and in less memory).
+fn load_operations(path: &Path, format: Option<Format>) -> Result<Imported, import::ImportError> {
+    let options = ImportOptions {
+        operations_only: true,
+        ..ImportOptions::default()
+    };
+    import::load_with(path, format, &options)
+}
+
 /// Prints what was odd about a history (time that goes back) to standard error, each
 /// warning naming the file.
 fn print_warnings(path: &Path, warnings: &[String]) {

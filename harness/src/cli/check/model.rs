@@ -214,7 +214,7 @@ fn check_file(path: &Path, settings: &Settings) -> Checked {
         readings: None,
         warnings: Vec::new(),
     };
-    let imported = match super::load(path, settings.format) {
+    let imported = match super::load_operations(path, settings.format) {
         Ok(i) => i,
         Err(e) => {
             checked.error = Some(e.to_string());
