@@ -304,42 +304,34 @@ fn lost_writes(
         };
         let key = key_text(key);
         let msg = send.input.to_string();
-        if seen.finals.get(&key).is_some_and(|f| !f.contains(&msg)) {
-            r.found(
-                "lost-writes",
-                KafkaAnomaly {
-                    key,
-                    offset,
-                    what: format!(
-                        "message {msg} acknowledged at offset {offset}, missing from every final poll of its log"
-                    ),
-                    ops: vec![send.invoke_index],
-                },
-            );
+        let (what, ops) = if seen.finals.get(&key).is_some_and(|f| !f.contains(&msg)) {
+            (
+                "missing from every final poll of its log",
+                vec![send.invoke_index],
+            )
+        } else if seen.polled.contains(&msg) {
             continue;
-        }
-        if seen.polled.contains(&msg) {
-            continue;
-        }
-        let skipped_by = polls.get(&key).and_then(|ps| {
-            ps.iter().find(|p| {
-                p.call > send.ret && p.from <= offset && p.highest.is_some_and(|h| h > offset)
-            })
-        });
-        if let Some(p) = skipped_by {
-            r.found(
-                "lost-writes",
-                KafkaAnomaly {
-                    key,
-                    offset,
-                    what: format!(
-                        "message {} acknowledged at offset {offset}, skipped by a later poll and never returned",
-                        send.input
-                    ),
-                    ops: vec![send.invoke_index, p.op],
-                },
-            );
-        }
+        } else {
+            let skipped_by = polls.get(&key).and_then(|ps| {
+                ps.iter().find(|p| {
+                    p.call > send.ret && p.from <= offset && p.highest.is_some_and(|h| h > offset)
+                })
+            });
+            let Some(p) = skipped_by else { continue };
+            (
+                "skipped by a later poll and never returned",
+                vec![send.invoke_index, p.op],
+            )
+        };
+        r.found(
+            "lost-writes",
+            KafkaAnomaly {
+                key,
+                offset,
+                what: format!("message {msg} acknowledged at offset {offset}, {what}"),
+                ops,
+            },
+        );
     }
 }
 

@@ -294,7 +294,11 @@ fn forced_order_cycles_and_merged_orders_agree_with_brute_force() {
             let history = random_history_with(&mut rng, true, keys, true);
             let expected = brute_force(&CasRegister::default(), &history);
             let report = check(&history, &CasRegister::default(), &Options::default()).unwrap();
-            let want = if expected { Verdict::Valid } else { Verdict::Invalid };
+            let want = if expected {
+                Verdict::Valid
+            } else {
+                Verdict::Invalid
+            };
             assert_eq!(
                 report.verdict,
                 want,
@@ -310,5 +314,8 @@ fn forced_order_cycles_and_merged_orders_agree_with_brute_force() {
     }
     // Random histories seldom break only across keys (most violations show on a key
     // alone); `dekker_is_decided_by_a_forced_order_cycle` covers the cycle directly.
-    assert!(cycles >= 1 && merged >= 20, "cycles {cycles}, merged {merged}");
+    assert!(
+        cycles >= 1 && merged >= 20,
+        "cycles {cycles}, merged {merged}"
+    );
 }

@@ -148,7 +148,9 @@ pub(crate) fn merge<M: Model>(
             let go = if mutator[i as usize] {
                 key.mutators.get(key.at) == Some(&i)
                     && key.due[key.at] == 0
-                    && !strands(model, ops, &chains, &pos, &chain_of, &mutator, key, &mut next)
+                    && !strands(
+                        model, ops, &chains, &pos, &chain_of, &mutator, key, &mut next,
+                    )
             } else {
                 next.clear();
                 model.successors(state, &ops[i as usize].op, &mut next);
@@ -249,4 +251,3 @@ pub(crate) fn replay<M: Model>(
     }
     ops.iter().zip(&seen).all(|(o, &s)| s || o.open)
 }
-

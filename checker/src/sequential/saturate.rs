@@ -128,7 +128,10 @@ fn shape<M: Model>(model: &M, ops: &[SeqOp<M::Op>], objects: usize) -> Option<Sh
     }
     let mut readers: HashMap<(u32, Option<u32>), Vec<u32>> = HashMap::new();
     for &(r, w) in &reads {
-        readers.entry((ops[r as usize].object, w)).or_default().push(r);
+        readers
+            .entry((ops[r as usize].object, w))
+            .or_default()
+            .push(r);
     }
     // A failed CAS whose state has one producer (or is the initial state); one whose
     // state nothing produces is legal everywhere, one with several gets no rule.

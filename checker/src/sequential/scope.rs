@@ -14,8 +14,8 @@
 
 use super::chains::SeqOp;
 use super::evidence::explain;
-use super::report::{KeyReport, WholeReport};
 use super::merge::{merge, KeyOrder};
+use super::report::{KeyReport, WholeReport};
 use super::saturate::{saturate, Saturated};
 use super::search::{search_order, Found, Violation};
 use crate::history::History;
@@ -418,7 +418,9 @@ fn cycle_evidence<O>(
             op: OpSummary::of(&history_ops[ops[i as usize].id]),
             reason: format!(
                 "on key {}; must come before the next one listed (the last before the first)",
-                names.get(ops[i as usize].object as usize).unwrap_or(&Value::Null)
+                names
+                    .get(ops[i as usize].object as usize)
+                    .unwrap_or(&Value::Null)
             ),
         })
         .collect();

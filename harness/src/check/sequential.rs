@@ -34,9 +34,7 @@ impl Checker for Sequential {
         } else {
             let options = sequential::Options {
                 timeout: Some(ctx.sequential_timeout.min(ctx.check_timeout)),
-                memory_limit: ctx
-                    .check_memory
-                    .unwrap_or(sequential::DEFAULT_MEMORY_LIMIT),
+                memory_limit: ctx.check_memory.unwrap_or(sequential::DEFAULT_MEMORY_LIMIT),
                 ..sequential::Options::default()
             };
             model

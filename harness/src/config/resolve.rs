@@ -184,8 +184,9 @@ impl Resolver<'_> {
                 .as_ref()
                 .or(f.check_memory.as_ref())
                 .map(|text| {
-                    crate::units::parse_bytes(text)
-                        .map_err(|e| anyhow::anyhow!("--check-memory (or `check-memory` in the test file): {e}"))
+                    crate::units::parse_bytes(text).map_err(|e| {
+                        anyhow::anyhow!("--check-memory (or `check-memory` in the test file): {e}")
+                    })
                 })
                 .transpose()?,
             keep_data: self.parsed::<KeepData>(
