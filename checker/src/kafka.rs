@@ -177,7 +177,6 @@ pub fn check_kafka(history: &History) -> KafkaReport {
             FINAL_POLL_F => {
                 r.final_polls_acknowledged += 1;
                 poll(&mut r, &mut seen, &mut polls, op);
-                final_poll(&mut seen, op);
             }
             COMMIT_F => r.commits_acknowledged += 1,
             LIST_F => r.lists_acknowledged += 1,
@@ -195,8 +194,8 @@ pub fn check_kafka(history: &History) -> KafkaReport {
     r
 }
 
-/// Records one poll's messages, and checks that each key's offsets increase from
-/// where it asked.
+/// Records one poll's messages (a final poll's also as its logs' whole content), and
+/// checks that each key's offsets increase from where it asked.
 fn poll(
     r: &mut KafkaReport,
     seen: &mut Observed,
@@ -209,6 +208,10 @@ fn poll(
     };
     for (key, from) in &from {
         let got = msgs.get(key).map(entries).unwrap_or_default();
+        if op.f == FINAL_POLL_F {
+            let finals = seen.finals.entry(key.clone()).or_default();
+            finals.extend(got.iter().map(|(_, m)| m.to_string()));
+        }
         let mut last: Option<u64> = None;
         for (offset, msg) in &got {
             seen.saw(key, *offset, msg, op.invoke_index);
@@ -237,15 +240,6 @@ fn poll(
             highest: last,
             op: op.invoke_index,
         });
-    }
-}
-
-/// Records what a final poll found in each log it read.
-fn final_poll(seen: &mut Observed, op: &Operation) {
-    for (key, _) in offsets(&op.output["from"]) {
-        let got = op.output["msgs"].get(&key).map(entries).unwrap_or_default();
-        let finals = seen.finals.entry(key).or_default();
-        finals.extend(got.iter().map(|(_, m)| m.to_string()));
     }
 }
 

@@ -115,26 +115,18 @@ impl NemesisLog {
 /// (`added_back`, failed with `added_back_error`). Other heals of a membership fault
 /// change nothing.
 fn membership_steps(event: &NemesisEvent, time_s: f64) -> Vec<MembershipStep> {
-    if event.f == "heal-all" {
-        let added = serde_json::from_value::<Fault>(event.value["added_back"].clone());
-        let Ok(Fault::Membership {
-            change,
-            nodes,
-            members,
-        }) = added
-        else {
-            return Vec::new();
-        };
-        let error = event.value["added_back_error"].as_str().map(String::from);
-        return vec![MembershipStep {
-            time_s,
-            change,
-            nodes,
-            members,
-            error,
-        }];
-    }
-    let Ok(fault) = serde_json::from_value::<Fault>(event.value.clone()) else {
+    // The final heal's change is under `added_back`, with an error of its own (the
+    // heal's may be another fault's); any other event's is its fault's part named
+    // in its `f`.
+    let (value, error, named) = match event.f.as_str() {
+        "heal-all" => (
+            &event.value["added_back"],
+            event.value["added_back_error"].as_str().map(String::from),
+            None,
+        ),
+        f => (&event.value, event.error.clone(), Some(f)),
+    };
+    let Ok(fault) = serde_json::from_value::<Fault>(value.clone()) else {
         return Vec::new();
     };
     let parts = match fault {
@@ -148,13 +140,15 @@ fn membership_steps(event: &NemesisEvent, time_s: f64) -> Vec<MembershipStep> {
                 change,
                 nodes,
                 members,
-            } if event.f.split('+').any(|name| name == change.name()) => Some(MembershipStep {
-                time_s,
-                change,
-                nodes,
-                members,
-                error: event.error.clone(),
-            }),
+            } if named.is_none_or(|f| f.split('+').any(|name| name == change.name())) => {
+                Some(MembershipStep {
+                    time_s,
+                    change,
+                    nodes,
+                    members,
+                    error: error.clone(),
+                })
+            }
             _ => None,
         })
         .collect()

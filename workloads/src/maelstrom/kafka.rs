@@ -144,16 +144,11 @@ impl FinalPoll {
         any
     }
 
-    pub fn into_value(self) -> Value {
+    pub fn into_value(mut self) -> Value {
         let msgs: Map<String, Value> = self
             .from
             .keys()
-            .map(|k| {
-                (
-                    k.clone(),
-                    json!(self.msgs.get(k).cloned().unwrap_or_default()),
-                )
-            })
+            .map(|k| (k.clone(), json!(self.msgs.remove(k).unwrap_or_default())))
             .collect();
         json!({"from": self.from, "msgs": msgs})
     }
