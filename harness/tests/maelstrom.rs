@@ -257,7 +257,11 @@ fn a_lin_kv_node_over_the_lin_kv_service_is_linearizable_under_packet_loss() {
 #[test]
 fn a_txn_list_append_node_over_lin_kv_is_serializable_and_its_blind_write_variant_is_caught() {
     let dir = tempfile::tempdir().unwrap();
-    let args = quick("txn-list-append", "kill", "4");
+    let mut args = quick("txn-list-append", "kill", "4");
+    // The blind write loses an update only when two transactions overlap; at 80 a
+    // second on an idle machine they rarely do (missed once in a clean-clone run),
+    // at 300 every one of seeds 4-8 showed several anomalies.
+    args[9] = "300";
     correct_passes_and_weak_is_caught(dir.path(), "txn.py", &args, "list-append");
 }
 
