@@ -6,6 +6,7 @@
 //!
 //! (`BENCH_TIMEOUT=60` for the 60 s limit; the default is 10 s per row).
 
+use checker::history::History;
 use checker::linearizability::{check, check_by_search_only, Options};
 use checker::model::cas_register::CasRegister;
 use checker::synth::{generate, Anomaly, SynthModel, SynthOptions};
@@ -20,8 +21,8 @@ struct Row {
     anomaly: Option<Anomaly>,
 }
 
-fn run(row: &Row, timeout: Duration) {
-    let history = generate(&SynthOptions {
+fn history_of(row: &Row) -> History {
+    generate(&SynthOptions {
         model: SynthModel::CasRegister,
         clients: row.clients,
         ops: row.ops,
@@ -31,7 +32,11 @@ fn run(row: &Row, timeout: Duration) {
         seed: 1,
         ..SynthOptions::default()
     })
-    .history;
+    .history
+}
+
+fn run(row: &Row, timeout: Duration) {
+    let history = history_of(row);
     let started = Instant::now();
     let report = check(
         &history,
@@ -123,6 +128,39 @@ fn hard_shapes() {
     for r in &rows {
         run(r, timeout);
     }
+}
+
+/// The 10x goal row (porcupine: 5.2 s), checked `RUNS` times (default 9)
+/// on one generated history: each run's time and the median.
+///
+///     cargo test --release -p checker --test hard_shapes_bench -- --ignored --nocapture five_clients_five_values_at_100k
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn five_clients_five_values_at_100k() {
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(9);
+    let history = history_of(&Row {
+        name: "5 values, 1% crashed",
+        ops: 100_000,
+        clients: 5,
+        values: Some(5),
+        crash_rate: 0.01,
+        anomaly: None,
+    });
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            let report = check(&history, &CasRegister::default(), &Options::default()).unwrap();
+            let took = started.elapsed().as_secs_f64();
+            let explored = report.partitions[0].explored;
+            println!("{} in {took:.3} s ({explored} configurations)", report.verdict);
+            took
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!("median of {runs}: {:.3} s", times[runs / 2]);
 }
 
 /// How far past a short time limit a check of a million-operation history ends

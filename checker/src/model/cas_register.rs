@@ -171,30 +171,36 @@ pub(crate) fn register_required_state(op: &RegisterOp) -> Option<Scalar> {
 /// with crashes) become identical operations, one class, tried once at each point
 /// instead of each in turn. Classes: equal operations.
 pub(crate) fn canonicalize_register(ops: &mut [RegisterOp], open: &[bool]) -> Option<Vec<u32>> {
+    use crate::search::memo::FxBuild;
     use std::collections::{HashMap, HashSet};
-    let mut observed: HashSet<Scalar> = HashSet::new();
+    // Fx, not SipHash: a hundred thousand operations go through both tables.
+    let mut observed: HashSet<&Scalar, FxBuild> = HashSet::default();
     for op in ops.iter() {
         match op {
             RegisterOp::Read(v)
             | RegisterOp::Cas { from: v, .. }
             | RegisterOp::CasFailed { from: v } => {
-                observed.insert(v.clone());
+                observed.insert(v);
             }
             RegisterOp::Write(_) => {}
         }
     }
-    for (op, &open) in ops.iter_mut().zip(open) {
-        if !open {
-            continue;
-        }
-        match op {
-            RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. } if !observed.contains(v) => {
-                *v = Scalar::Unread;
-            }
-            _ => {}
+    let unread: Vec<usize> = ops
+        .iter()
+        .zip(open)
+        .enumerate()
+        .filter(|(_, (op, &open))| {
+            open && matches!(op, RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. } if !observed.contains(v))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    drop(observed);
+    for i in unread {
+        if let RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. } = &mut ops[i] {
+            *v = Scalar::Unread;
         }
     }
-    let mut classes: HashMap<&RegisterOp, u32> = HashMap::new();
+    let mut classes: HashMap<&RegisterOp, u32, FxBuild> = HashMap::default();
     Some(
         ops.iter()
             .map(|op| {

@@ -87,6 +87,11 @@ impl<S: Hash + Eq> Memo<S> {
         }
     }
 
+    /// Makes room for `additional` more configurations without rehashing.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.seen.reserve(additional);
+    }
+
     /// Configurations recorded (each open-operation set counted).
     pub(crate) fn len(&self) -> usize {
         self.masks
