@@ -250,7 +250,38 @@ struct Lookahead<S> {
     leaving_lo: Vec<usize>,
     /// Each reset's list in `leaving` and its position there, or NIL.
     leaving_of: Vec<(u32, u32)>,
+    /// What the window test reads of each observer, in `observers.items`' order:
+    /// one sequential array instead of four per-operation ones in the hottest loop.
+    window: Vec<Watched>,
+    /// The observers' shapes (see [`Watched::shape`]).
+    shapes: Vec<Shape>,
 }
+
+/// One observer as [`Lookahead::viable`] reads it.
+#[derive(Clone, Copy)]
+struct Watched {
+    op: u32,
+    /// Observers that need the same one state ([`Model::required_state`]), or can
+    /// happen in every state but the same one ([`Model::excluded_state`]), share a
+    /// shape: whether a state can reach them, and when the first reset that could
+    /// bring them back is invoked, is one answer for all of them (5 values: 64
+    /// observers, 10 shapes). NIL for an observer with neither.
+    shape: u32,
+    ret: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Shape {
+    /// An observer of this shape, to ask the model with.
+    example: u32,
+    /// For a shape needing one state: its list in `leaving` (NIL if no reset leaves
+    /// it). NIL for a shape excluding one state.
+    helpers: u32,
+    needs: bool,
+}
+
+/// Answers per shape that one window test keeps (direct-mapped by shape).
+const SHAPE_CACHE: usize = 64;
 
 /// See [`Lookahead::listed_states`].
 const LISTED_STATES: usize = 32;
@@ -302,7 +333,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
                 listed_states.push(t.clone());
             }
         }
-        let helpers_of = required
+        let helpers_of: Vec<u32> = required
             .iter()
             .map(|need| {
                 let Some(need) = need else { return NIL };
@@ -327,7 +358,10 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             .iter()
             .filter(|&&i| reset_state[i as usize].is_none())
             .count();
+        let (window, shapes) = shapes_of(model, ops, &observers.items, &required, &helpers_of);
         Some(Lookahead {
+            window,
+            shapes,
             listed_states,
             any_state_resets,
             observers,
@@ -353,38 +387,73 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         state: &S,
         op: usize,
     ) -> bool {
-        // Observers needing the same state share one answer to "when is the first
-        // unused reset leaving it invoked" (5 values: 64 observers, 5 answers).
-        let mut cache = [(NIL, 0u64); 8];
-        let mut cached = 0;
-        self.observers.items[self.observers.lo..]
+        // Per shape: whether `state` reaches it, else when its first unused helper
+        // was invoked (`None`: no list to ask, scan per observer).
+        let mut tag = [NIL; SHAPE_CACHE];
+        let mut answer = [(false, None::<u64>); SHAPE_CACHE];
+        let usable = |w: u32| !lin[w as usize] && w as usize != op;
+        self.window[self.observers.lo..]
             .iter()
-            .filter(|&&i| !lin[i as usize] && i as usize != op)
+            .filter(|w| usable(w.op))
             .take(LOOKAHEAD)
-            .all(|&i| {
-                let i = i as usize;
-                if model.reachable(state, &ops[i].op) {
-                    return true;
+            .all(|w| {
+                if w.shape == NIL {
+                    let i = w.op as usize;
+                    return model.reachable(state, &ops[i].op)
+                        || self.reset_helps(model, ops, lin, op, i);
                 }
-                let h = self.helpers_of[i];
-                if self.required[i].is_none() || h == NIL {
-                    return self.reset_helps(model, ops, lin, op, i);
+                let slot = w.shape as usize % SHAPE_CACHE;
+                if tag[slot] != w.shape {
+                    tag[slot] = w.shape;
+                    answer[slot] = self.shape_answer(model, ops, lin, state, op, w.shape);
                 }
-                let first = match cache[..cached].iter().find(|(k, _)| *k == h) {
-                    Some(&(_, t)) => t,
-                    None => {
-                        let t = self.first_usable(ops, lin, op, h);
-                        if cached < cache.len() {
-                            cache[cached] = (h, t);
-                            cached += 1;
-                        }
-                        t
+                match answer[slot] {
+                    (true, _) => true,
+                    (false, Some(first)) => {
+                        first <= w.ret || self.any_state_reset(ops, &usable, w.ret)
                     }
-                };
-                let before = ops[i].ret;
-                first <= before
-                    || self.any_state_reset(ops, &|w| !lin[w as usize] && w as usize != op, before)
+                    (false, None) => self.reset_helps(model, ops, lin, op, w.op as usize),
+                }
             })
+    }
+
+    /// For [`Lookahead::viable`]: whether `state` reaches the observers of `shape`;
+    /// if not, when the first reset other than `op` still to come that leaves a state
+    /// reaching them was invoked (`u64::MAX`: none; `None`: resets leave too many
+    /// states to keep a list of each, so each observer scans them).
+    fn shape_answer<M: Model<State = S>>(
+        &self,
+        model: &M,
+        ops: &[Prepared<M::Op>],
+        lin: &[bool],
+        state: &S,
+        op: usize,
+        shape: u32,
+    ) -> (bool, Option<u64>) {
+        let Shape {
+            example,
+            helpers,
+            needs,
+        } = self.shapes[shape as usize];
+        let example = &ops[example as usize].op;
+        if model.reachable(state, example) {
+            return (true, None);
+        }
+        if needs {
+            return match helpers {
+                NIL => (false, Some(u64::MAX)),
+                h => (false, Some(self.first_usable(ops, lin, op, h))),
+            };
+        }
+        if self.listed_states.is_empty() {
+            return (false, None);
+        }
+        let first = (0..self.listed_states.len() as u32)
+            .filter(|&h| model.reachable(&self.listed_states[h as usize], example))
+            .map(|h| self.first_usable(ops, lin, op, h))
+            .min()
+            .unwrap_or(u64::MAX);
+        (false, Some(first))
     }
 
     /// When the first reset in `leaving[h]` other than `op` and not yet linearized
@@ -492,6 +561,43 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             *lo = (*lo).min(at as usize);
         }
     }
+}
+
+/// Each observer's [`Watched`] record (in `observers`' order) and the shapes they
+/// come in.
+fn shapes_of<M: Model>(
+    model: &M,
+    ops: &[Prepared<M::Op>],
+    observers: &[u32],
+    required: &[Option<M::State>],
+    helpers_of: &[u32],
+) -> (Vec<Watched>, Vec<Shape>) {
+    let mut shapes = Vec::new();
+    let mut shape_id: HashMap<(bool, M::State), u32, FxBuild> = HashMap::default();
+    let window = observers
+        .iter()
+        .map(|&i| {
+            let needed = required[i as usize].clone().map(|s| (true, s));
+            let key = needed.or_else(|| model.excluded_state(&ops[i as usize].op).map(|s| (false, s)));
+            let shape = key.map_or(NIL, |key| {
+                let needs = key.0;
+                *shape_id.entry(key).or_insert_with(|| {
+                    shapes.push(Shape {
+                        example: i,
+                        helpers: if needs { helpers_of[i as usize] } else { NIL },
+                        needs,
+                    });
+                    shapes.len() as u32 - 1
+                })
+            });
+            Watched {
+                op: i,
+                shape,
+                ret: ops[i as usize].ret,
+            }
+        })
+        .collect();
+    (window, shapes)
 }
 
 /// The search's whole mutable state.
