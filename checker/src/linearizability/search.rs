@@ -85,15 +85,28 @@ impl Events {
     /// The call and return events of the operations that returned.
     fn new<O>(ops: &[Prepared<O>]) -> Events {
         // Calls sort before returns at the same instant: operations that touch in
-        // time are concurrent, the permissive reading.
-        let mut order: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * ops.len());
-        for (i, p) in ops.iter().enumerate() {
-            if !p.is_open() {
-                order.push((p.call, false, i as u32));
-                order.push((p.ret.max(p.call), true, i as u32));
+        // time are concurrent, the permissive reading. Calls and returns are sorted
+        // apart and merged: the calls usually come in order already, which the sort
+        // notices in one pass.
+        let (mut calls, mut rets): (Vec<(u64, u32)>, Vec<(u64, u32)>) = ops
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_open())
+            .map(|(i, p)| ((p.call, i as u32), (p.ret.max(p.call), i as u32)))
+            .unzip();
+        calls.sort_unstable();
+        rets.sort_unstable();
+        let mut order: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * calls.len());
+        let (mut c, mut r) = (0, 0);
+        while r < rets.len() {
+            if c < calls.len() && calls[c].0 <= rets[r].0 {
+                order.push((calls[c].0, false, calls[c].1));
+                c += 1;
+            } else {
+                order.push((rets[r].0, true, rets[r].1));
+                r += 1;
             }
         }
-        order.sort_unstable();
         let mut e = Vec::with_capacity(order.len() + 1);
         e.push(Entry {
             prev: NIL,
@@ -178,23 +191,32 @@ impl Events {
     }
 }
 
+/// One linearized operation on the search's stack. Kept small (48 bytes for a
+/// register): a long walk pushes one per operation, and writing them to fresh memory
+/// was a tenth of the 100,000-operation search's time when the rarely used choices
+/// still to try were stored inline.
 struct Frame<S> {
     op: u32,
     /// The call entry of an operation that returned; NIL for an open operation.
     entry: u32,
-    prev_state: S,
-    /// Other states this operation could have led to, not yet tried.
-    alternatives: Vec<S>,
-    /// For an operation tried at a stuck point (open, or a deferred write): the other
-    /// operations still to try there.
-    open_rest: Vec<u32>,
-    /// An observation linearized as soon as it could be: no alternative to explore.
-    forced: bool,
     /// For an operation tried at a stuck point: the operation whose return event the
     /// walk was stuck at (NIL for one linearized at its call event), and whether the
     /// open operations not in `open_rest` are still to be tried.
     stuck: u32,
     open_more: bool,
+    /// An observation linearized as soon as it could be: no alternative to explore.
+    forced: bool,
+    prev_state: S,
+    /// The choices still to try here, if any.
+    untried: Option<Box<Untried<S>>>,
+}
+
+struct Untried<S> {
+    /// Other states this operation could have led to.
+    alternatives: Vec<S>,
+    /// For an operation tried at a stuck point (open, or a deferred write): the other
+    /// operations still to try there.
+    open_rest: Vec<u32>,
 }
 
 /// Operations in a fixed order, with a cursor before which all are linearized.
@@ -573,23 +595,26 @@ fn shapes_of<M: Model>(
     helpers_of: &[u32],
 ) -> (Vec<Watched>, Vec<Shape>) {
     let mut shapes = Vec::new();
-    let mut shape_id: HashMap<(bool, M::State), u32, FxBuild> = HashMap::default();
+    let mut needing: HashMap<&M::State, u32, FxBuild> = HashMap::default();
+    let mut excluding: HashMap<M::State, u32, FxBuild> = HashMap::default();
+    let mut new_shape = |i: u32, needs: bool| {
+        shapes.push(Shape {
+            example: i,
+            helpers: if needs { helpers_of[i as usize] } else { NIL },
+            needs,
+        });
+        shapes.len() as u32 - 1
+    };
     let window = observers
         .iter()
         .map(|&i| {
-            let needed = required[i as usize].clone().map(|s| (true, s));
-            let key = needed.or_else(|| model.excluded_state(&ops[i as usize].op).map(|s| (false, s)));
-            let shape = key.map_or(NIL, |key| {
-                let needs = key.0;
-                *shape_id.entry(key).or_insert_with(|| {
-                    shapes.push(Shape {
-                        example: i,
-                        helpers: if needs { helpers_of[i as usize] } else { NIL },
-                        needs,
-                    });
-                    shapes.len() as u32 - 1
-                })
-            });
+            let shape = match &required[i as usize] {
+                Some(need) => *needing.entry(need).or_insert_with(|| new_shape(i, true)),
+                None => match model.excluded_state(&ops[i as usize].op) {
+                    Some(t) => *excluding.entry(t).or_insert_with(|| new_shape(i, false)),
+                    None => NIL,
+                },
+            };
             Watched {
                 op: i,
                 shape,
@@ -703,12 +728,17 @@ impl<'a, M: Model> Search<'a, M> {
         self.fingerprint = fp;
         self.mask = mask;
         let prev_state = std::mem::replace(&mut self.state, next);
+        let untried = (!alternatives.is_empty() || !open_rest.is_empty()).then(|| {
+            Box::new(Untried {
+                alternatives,
+                open_rest,
+            })
+        });
         self.stack.push(Frame {
             op,
             entry,
             prev_state,
-            alternatives,
-            open_rest,
+            untried,
             forced,
             stuck: NIL,
             open_more: false,
@@ -886,12 +916,22 @@ impl<'a, M: Model> Search<'a, M> {
     fn try_open(&mut self, stuck: u32, mut candidates: Vec<u32>, mut more: bool) -> bool {
         loop {
             while let Some(op) = candidates.pop() {
-                let mut next = Vec::new();
+                // The scratch buffer, so that trying a candidate allocates nothing
+                // unless it leaves alternatives.
+                let mut next = std::mem::take(&mut self.scratch);
+                next.clear();
                 self.model
                     .successors(&self.state, &self.ops[op as usize].op, &mut next);
-                if let Some(s) = self.choose(op, &mut next) {
+                let chosen = self.choose(op, &mut next);
+                let alternatives = if next.is_empty() {
+                    self.scratch = next;
+                    Vec::new()
+                } else {
+                    next
+                };
+                if let Some(s) = chosen {
                     let entry = self.events.call_of[op as usize];
-                    self.push(op, entry, s, next, candidates, false);
+                    self.push(op, entry, s, alternatives, candidates, false);
                     let frame = self.stack.last_mut().expect("just pushed");
                     frame.stuck = stuck;
                     frame.open_more = more;
@@ -1124,17 +1164,14 @@ impl<'a, M: Model> Search<'a, M> {
                 continue;
             }
             let op = frame.op;
+            let (mut alternatives, open_rest) = match frame.untried.take() {
+                Some(u) => (u.alternatives, u.open_rest),
+                None => (Vec::new(), Vec::new()),
+            };
             // The same operation with another possible effect.
-            if let Some(next) = self.choose(op, &mut frame.alternatives) {
+            if let Some(next) = self.choose(op, &mut alternatives) {
                 let (stuck, more) = (frame.stuck, frame.open_more);
-                self.push(
-                    op,
-                    frame.entry,
-                    next,
-                    frame.alternatives,
-                    frame.open_rest,
-                    false,
-                );
+                self.push(op, frame.entry, next, alternatives, open_rest, false);
                 let top = self.stack.last_mut().expect("just pushed");
                 top.stuck = stuck;
                 top.open_more = more;
@@ -1144,7 +1181,7 @@ impl<'a, M: Model> Search<'a, M> {
                 return Some(self.events.e[frame.entry as usize].next);
             }
             // An operation tried at a stuck point: try the next one there.
-            if self.try_open(frame.stuck, frame.open_rest, frame.open_more) {
+            if self.try_open(frame.stuck, open_rest, frame.open_more) {
                 return Some(self.events.e[HEAD as usize].next);
             }
         }
