@@ -275,8 +275,31 @@ struct Lookahead<S> {
     /// What the window test reads of each observer, in `observers.items`' order:
     /// one sequential array instead of four per-operation ones in the hottest loop.
     window: Vec<Watched>,
-    /// The observers' shapes (see [`Watched::shape`]).
-    shapes: Vec<Shape>,
+    /// The observers' shapes (see [`Watched::shape`]), and how to test only the
+    /// ones a reset can break ([`Lookahead::viable_after_reset`]).
+    shapes: Shapes<S>,
+}
+
+/// The observers by shape.
+struct Shapes<S> {
+    shape: Vec<Shape>,
+    /// Each shape's observers, by invocation, with a cursor before which every one
+    /// is linearized (as [`Track`] keeps its own).
+    members: Vec<Vec<Member>>,
+    members_lo: Vec<usize>,
+    /// Each observer's shape and its position in that shape's `members`, or NIL.
+    member_of: Vec<(u32, u32)>,
+    needing: HashMap<S, u32, FxBuild>,
+    excluding: HashMap<S, u32, FxBuild>,
+    /// Whether every observer has a shape, which the test after a reset relies on.
+    all_shaped: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Member {
+    op: u32,
+    call: u64,
+    ret: u64,
 }
 
 /// One observer as [`Lookahead::viable`] reads it.
@@ -381,6 +404,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             .filter(|&&i| reset_state[i as usize].is_none())
             .count();
         let (window, shapes) = shapes_of(model, ops, &observers.items, &required, &helpers_of);
+        let shapes = Shapes::new(shapes, &window, ops);
         Some(Lookahead {
             window,
             shapes,
@@ -456,7 +480,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             example,
             helpers,
             needs,
-        } = self.shapes[shape as usize];
+        } = self.shapes.shape[shape as usize];
         let example = &ops[example as usize].op;
         if model.reachable(state, example) {
             return (true, None);
@@ -568,6 +592,16 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
                 *lo += 1;
             }
         }
+        let (shape, _) = self.shapes.member_of[op];
+        if shape != NIL {
+            let (ms, lo) = (
+                &self.shapes.members[shape as usize],
+                &mut self.shapes.members_lo[shape as usize],
+            );
+            while *lo < ms.len() && lin[ms[*lo].op as usize] {
+                *lo += 1;
+            }
+        }
     }
 
     fn unlinearized(&mut self, op: usize) {
@@ -582,6 +616,90 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             let lo = &mut self.leaving_lo[list as usize];
             *lo = (*lo).min(at as usize);
         }
+        let (shape, at) = self.shapes.member_of[op];
+        if shape != NIL {
+            let lo = &mut self.shapes.members_lo[shape as usize];
+            *lo = (*lo).min(at as usize);
+        }
+    }
+
+    /// [`Lookahead::viable`] for `op`, a reset that leads `from` to `state`, when
+    /// the configuration before it passed that test (every configuration the search
+    /// holds did, or skipped it, which only prunes less); `None` when this shortcut
+    /// does not apply. A reset changes only two things: the state, and that `op`
+    /// can no longer help. So of the observers that could still be reached before,
+    /// only those needing `from` (no longer the state) or excluding `state` (now the
+    /// state) can have become unreachable; the rest, reached then by the state or
+    /// by a reset other than `op` leaving a state `op` does not leave, still are.
+    /// Those two shapes are tested whole, not just within the window: stopping at
+    /// the first observer invoked after the first reset that could help, since
+    /// every later one returns after that reset too. A write at a stuck point tests
+    /// a handful of observers instead of 64.
+    fn viable_after_reset<M: Model<State = S>>(
+        &self,
+        model: &M,
+        ops: &[Prepared<M::Op>],
+        lin: &[bool],
+        (from, state): (&S, &S),
+        op: usize,
+    ) -> Option<bool> {
+        let leaves = self.reset_state[op].as_ref()?;
+        if !self.shapes.all_shaped || self.any_state_resets > 0 || (leaves != state && from != state)
+        {
+            return None;
+        }
+        let mut broken = [
+            (from != state).then(|| self.shapes.needing.get(from).copied()).flatten(),
+            self.shapes.excluding.get(state).copied(),
+        ];
+        if broken[0] == broken[1] {
+            broken[1] = None;
+        }
+        for &shape in broken.iter().flatten() {
+            let first = match self.shape_answer(model, ops, lin, state, op, shape) {
+                (true, _) => continue,
+                (false, None) => return None,
+                (false, Some(first)) => first,
+            };
+            let members = &self.shapes.members[shape as usize];
+            let reached = members[self.shapes.members_lo[shape as usize]..]
+                .iter()
+                .take_while(|m| m.call <= first)
+                .all(|m| lin[m.op as usize] || m.op as usize == op || first <= m.ret);
+            if !reached {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+}
+
+impl<S: Clone + Eq + std::hash::Hash> Shapes<S> {
+    fn new<O>(
+        (shape, needing, excluding): ShapeList<S>,
+        window: &[Watched],
+        ops: &[Prepared<O>],
+    ) -> Shapes<S> {
+        let mut members: Vec<Vec<Member>> = vec![Vec::new(); shape.len()];
+        let mut member_of = vec![(NIL, NIL); ops.len()];
+        for w in window.iter().filter(|w| w.shape != NIL) {
+            let list = &mut members[w.shape as usize];
+            member_of[w.op as usize] = (w.shape, list.len() as u32);
+            list.push(Member {
+                op: w.op,
+                call: ops[w.op as usize].call,
+                ret: w.ret,
+            });
+        }
+        Shapes {
+            all_shaped: window.iter().all(|w| w.shape != NIL),
+            members_lo: vec![0; shape.len()],
+            shape,
+            members,
+            member_of,
+            needing,
+            excluding,
+        }
     }
 }
 
@@ -593,7 +711,7 @@ fn shapes_of<M: Model>(
     observers: &[u32],
     required: &[Option<M::State>],
     helpers_of: &[u32],
-) -> (Vec<Watched>, Vec<Shape>) {
+) -> (Vec<Watched>, ShapeList<M::State>) {
     let mut shapes = Vec::new();
     let mut needing: HashMap<&M::State, u32, FxBuild> = HashMap::default();
     let mut excluding: HashMap<M::State, u32, FxBuild> = HashMap::default();
@@ -622,8 +740,12 @@ fn shapes_of<M: Model>(
             }
         })
         .collect();
-    (window, shapes)
+    let needing = needing.into_iter().map(|(s, i)| (s.clone(), i)).collect();
+    (window, (shapes, needing, excluding))
 }
+
+/// The shapes, and those needing or excluding each state.
+type ShapeList<S> = (Vec<Shape>, HashMap<S, u32, FxBuild>, HashMap<S, u32, FxBuild>);
 
 /// The search's whole mutable state.
 struct Search<'a, M: Model> {
@@ -692,7 +814,11 @@ impl<'a, M: Model> Search<'a, M> {
             // lookahead only prunes).
             let observes = self.observes[op as usize];
             if let (Some(l), false) = (&self.lookahead, observes) {
-                if !l.viable(self.model, self.ops, &self.lin, &s, op as usize) {
+                let (model, ops, lin) = (self.model, self.ops, &self.lin);
+                let viable = l
+                    .viable_after_reset(model, ops, lin, (&self.state, &s), op as usize)
+                    .unwrap_or_else(|| l.viable(model, ops, lin, &s, op as usize));
+                if !viable {
                     // Still a linearizable prefix, and the most telling one for a
                     // counterexample: the observation it rules out is the one stuck.
                     if self.stack.len() + 1 > self.best.len() {
