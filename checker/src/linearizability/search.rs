@@ -15,7 +15,9 @@
 //! choices, so it explores the same configurations when it must, and a crashed client
 //! costs nothing while it is not needed. Configurations are memoized with dominance
 //! on the open operations linearized (see `memo`), and for models with a growth
-//! order a lookahead abandons states from which a later observation is unreachable.
+//! order a lookahead abandons states from which a later observation is unreachable
+//! (asked once per shape of observer, not once per observer, and after a reset only
+//! of the observers that reset can cut off: [`Lookahead::viable_after_reset`]).
 //!
 //! Two more reductions, each proved where it is made: of identical completed
 //! operations callable at once, only the one that returns first is offered

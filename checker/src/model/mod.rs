@@ -141,14 +141,17 @@ pub trait Model: Sync {
 
     /// For an observing operation that needs exactly one state (a read, a CAS):
     /// that state. Lets the search find the resets that could help by lookup instead
-    /// of by scanning.
+    /// of by scanning. The search then asks [`Model::reachable`] once for all the
+    /// observers needing one state (it can depend on nothing else: whether a state
+    /// can grow into that one).
     fn required_state(&self, _observer: &Self::Op) -> Option<Self::State> {
         None
     }
 
     /// For an observing operation legal in every state but one (a CAS whose
     /// comparison failed): that state. Lets the sequential check derive where it
-    /// cannot go.
+    /// cannot go, and the linearizability search ask [`Model::reachable`] once for
+    /// all the observers excluding one state.
     fn excluded_state(&self, _observer: &Self::Op) -> Option<Self::State> {
         None
     }
