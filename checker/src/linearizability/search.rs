@@ -90,7 +90,8 @@ impl Events {
         // time are concurrent, the permissive reading. Calls and returns are sorted
         // apart and merged: the calls usually come in order already, which the sort
         // notices in one pass.
-        let (mut calls, mut rets): (Vec<(u64, u32)>, Vec<(u64, u32)>) = ops
+        type Times = Vec<(u64, u32)>;
+        let (mut calls, mut rets): (Times, Times) = ops
             .iter()
             .enumerate()
             .filter(|(_, p)| !p.is_open())
