@@ -23,7 +23,9 @@
 //!   (unique values), before any search.
 //! - `chains`: the operations and each process's program order.
 //! - `saturate`: forced order constraints across keys (a cycle proves no order).
+//! - `topo`: topological orders of those constraints, and a cycle among them.
 //! - `merge`: one order of the whole history from an order of each key.
+//! - `repair`: other orders of concurrent writes, when the merge gets stuck.
 //! - `search`: the memoized depth-first search for an order.
 //! - `feasibility`: the search's early detection of dead ends.
 //! - `scope`: per-key checks in parallel, then the whole-history search.
@@ -50,10 +52,12 @@ mod chains;
 mod evidence;
 mod feasibility;
 mod merge;
+mod repair;
 mod report;
 mod saturate;
 mod scope;
 mod search;
+mod topo;
 
 pub use crate::search::StopReason;
 pub use report::{Basis, Evidence, KeyReport, Report, WholeReport};

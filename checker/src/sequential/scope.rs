@@ -16,6 +16,7 @@ use super::chains::SeqOp;
 use super::evidence::explain;
 use super::merge::{merge, KeyOrder};
 use super::report::{KeyReport, WholeReport};
+use super::repair::repair;
 use super::saturate::{saturate, Saturated};
 use super::search::{search_order, Found, Violation};
 use crate::history::History;
@@ -269,7 +270,8 @@ fn linearizability_search<M: Model>(
 
 /// The exact fast paths before the whole-history search: the forced-order
 /// pre-check (a cycle is a violation), then the merge of the orders it derives, then
-/// the merge of each key's own order. `None`: none decided.
+/// the merge of each key's own order, then the derived orders with writes reversed
+/// where the first merge got stuck (`repair`). `None`: none decided.
 fn merge_first<M: Model>(
     history: &History,
     model: &M,
@@ -283,19 +285,26 @@ fn merge_first<M: Model>(
     // Each step is checked against the budget, so a check past its time limit stops
     // within one step (each about linear in the history).
     let live = || budget.exhausted().is_none();
+    let mut stuck = None;
     match saturate(model, ops, parts.len(), budget) {
         Saturated::Cycle(cycle) => {
             let evidence = cycle_evidence(&history.ops, ops, names, &cycle);
             return Some((Verdict::Invalid, "forced-order cycle", Some(evidence)));
         }
-        Saturated::Orders(derived) if live() && merge(model, ops, &derived).is_some() => {
-            return Some((Verdict::Valid, MERGED, None));
-        }
+        Saturated::Orders(derived, saturation) if live() => match merge(model, ops, &derived) {
+            Ok(_) => return Some((Verdict::Valid, MERGED, None)),
+            Err(at) => stuck = Some((saturation, at)),
+        },
         _ => {}
     }
-    let own = whole_orders(model, parts, ops, orders, budget)?;
-    live().then(|| merge(model, ops, &own))??;
-    Some((Verdict::Valid, MERGED, None))
+    if let Some(own) = whole_orders(model, parts, ops, orders, budget) {
+        if live() && merge(model, ops, &own).is_ok() {
+            return Some((Verdict::Valid, MERGED, None));
+        }
+    }
+    let (saturation, at) = stuck?;
+    repair(model, ops, saturation, at, budget)?;
+    Some((Verdict::Valid, "merged per-key orders, concurrent writes reordered", None))
 }
 
 /// Each key's order as indices into the whole history's operations `ops` (sorted by
