@@ -18,12 +18,7 @@ pub(super) fn kahn(
     priority: impl Fn(u32) -> u64,
 ) -> Option<Vec<u32>> {
     let n = edges.len();
-    let mut indegree = vec![0u32; n];
-    for e in edges {
-        for &j in e {
-            indegree[j as usize] += 1;
-        }
-    }
+    let mut indegree = indegrees(edges);
     let mut ready: BinaryHeap<Reverse<(u64, u32)>> = (0..n as u32)
         .filter(|&i| include(i as usize) && indegree[i as usize] == 0)
         .map(|i| Reverse((priority(i), i)))
@@ -86,6 +81,15 @@ pub(super) fn find_cycle(edges: &[Vec<u32>], include: impl Fn(usize) -> bool) ->
     None
 }
 
+/// How many edges enter each node.
+fn indegrees(edges: &[Vec<u32>]) -> Vec<u32> {
+    let mut indegree = vec![0u32; edges.len()];
+    for &j in edges.iter().flatten() {
+        indegree[j as usize] += 1;
+    }
+    indegree
+}
+
 /// What [`readers_first`] needs to know of the operations.
 pub(super) struct Roles<'a> {
     pub object: &'a [u32],
@@ -112,12 +116,7 @@ pub(super) fn readers_first(
     roles: &Roles,
 ) -> Option<Vec<u32>> {
     let n = edges.len();
-    let mut indegree = vec![0u32; n];
-    for e in edges {
-        for &j in e {
-            indegree[j as usize] += 1;
-        }
-    }
+    let mut indegree = indegrees(edges);
     // Operations still to place needing each writer's value, and each key's initial one.
     let mut pending = vec![0u32; n];
     let mut pending_initial = vec![0u32; roles.objects];
