@@ -26,10 +26,10 @@ pub fn check_partitions<M: Model>(
     all_keys: bool,
     prechecks: bool,
 ) -> Vec<PartitionReport> {
-    if let Some(reason) = budget.exhausted() {
-        return vec![unprepared(history, reason)];
-    }
-    let parts = history.ops_by_key();
+    let parts = match history.ops_by_key_while(|i| phase::poll(budget, i)) {
+        Ok(parts) => parts,
+        Err(reason) => return vec![unprepared(history, reason)],
+    };
     let sizes: Vec<usize> = parts.iter().map(|p| p.ops.len()).collect();
     per_key::check_keys(
         &sizes,

@@ -314,23 +314,22 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
                 listed_states.push(t.clone());
             }
         }
-        let helpers_of = required
-            .iter()
-            .map(|need| {
-                let Some(need) = need else { return NIL };
-                let Some(ws) = resets_leaving.get(need) else {
-                    return NIL;
-                };
-                *leaving_id.entry(need).or_insert_with(|| {
-                    leaving.push(ws.clone());
-                    leaving.len() as u32 - 1
-                })
+        let helpers = required.iter().map(|need| {
+            let Some(need) = need else { return NIL };
+            let Some(ws) = resets_leaving.get(need) else {
+                return NIL;
+            };
+            *leaving_id.entry(need).or_insert_with(|| {
+                leaving.push(ws.clone());
+                leaving.len() as u32 - 1
             })
-            .collect();
+        });
+        let helpers_of = phase::collect(budget, helpers)?;
         drop(leaving_id);
         let mut leaving_of = vec![(NIL, NIL); ops.len()];
         for (list, ws) in leaving.iter().enumerate() {
             for (p, &w) in ws.iter().enumerate() {
+                phase::poll(budget, p)?;
                 leaving_of[w as usize] = (list as u32, p as u32);
             }
         }
@@ -872,8 +871,7 @@ impl<'a, M: Model> Search<'a, M> {
         }
         let events = Events::new(ops, budget)?;
         let keys = phase::collect(budget, (0..ops.len()).map(zobrist))?;
-        before()?;
-        let twins = Twins::new(ops, &class);
+        let twins = Twins::new(ops, &class, budget)?;
         before()?;
         let open_index = OpenIndex::new(model, ops, class);
         let lookahead = Lookahead::new(model, ops, budget)?;
