@@ -104,14 +104,18 @@ fn check_with<M: Model>(
     let started = Instant::now();
     let budget = Budget::starting(started, options.timeout, options.memory_limit);
     let partitions = match prune::prepare_all(history, model, &budget)? {
-        Ok(prepared) => partition::check_partitions(
-            history,
-            model,
-            &prepared,
-            &budget,
-            options.all_keys,
-            prechecks,
-        ),
+        Ok(prepared) => {
+            let reports = partition::check_partitions(
+                history,
+                model,
+                &prepared,
+                &budget,
+                options.all_keys,
+                prechecks,
+            );
+            crate::search::phase::drop_aside(prepared, history.ops.len());
+            reports
+        }
         Err(reason) => vec![partition::unprepared(history, reason)],
     };
     let verdict = crate::verdict::Verdict::all(partitions.iter().map(|p| p.verdict));

@@ -31,7 +31,7 @@ pub fn check_partitions<M: Model>(
         Err(reason) => return vec![unprepared(history, reason)],
     };
     let sizes: Vec<usize> = parts.iter().map(|p| p.ops.len()).collect();
-    per_key::check_keys(
+    let reports = per_key::check_keys(
         &sizes,
         budget,
         all_keys,
@@ -41,7 +41,9 @@ pub fn check_partitions<M: Model>(
             check_one(history, model, prepared, &part.ops, key, budget, prechecks)
         },
         |report| report.verdict,
-    )
+    );
+    phase::drop_aside(parts, history.ops.len());
+    reports
 }
 
 /// The report of a check stopped by `reason` before the history was split by key:
@@ -142,6 +144,7 @@ fn prepare_and_search<M: Model>(
     }
     let classes = canonicalize(model, &mut ops, budget)?;
     let result = search(model, &ops, classes.as_deref(), budget);
+    let size = ops.len();
     report.explored = result.explored;
     match result.outcome {
         Outcome::Holds => report.verdict = Verdict::Valid,
@@ -159,5 +162,6 @@ fn prepare_and_search<M: Model>(
         }
         Outcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
     }
+    phase::drop_aside((ops, ids, classes), size);
     Ok(())
 }

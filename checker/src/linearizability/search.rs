@@ -906,15 +906,12 @@ impl<'a, M: Model> Search<'a, M> {
         })
     }
 
-    /// Drops the search once its answer is taken, on another thread when its tables
-    /// are large: freeing a memo of millions of configurations and a stack of a
-    /// million frames takes a fifth of a second, which would land past the time limit
-    /// of a search stopped by it. The thread owns what it frees and ends when done.
+    /// Drops the search once its answer is taken, its large tables on another thread
+    /// ([`phase::drop_aside`]): freeing a memo of millions of configurations and a
+    /// stack of a million frames takes a fifth of a second, which would land past the
+    /// time limit of a search stopped by it.
     fn drop_aside(mut self) {
-        const LARGE: usize = 1 << 16;
-        if self.memo.len() + self.stack.len() + self.ops.len() < LARGE {
-            return;
-        }
+        let items = self.memo.len() + self.stack.len() + self.ops.len();
         let tables = (
             std::mem::take(&mut self.memo),
             std::mem::take(&mut self.stack),
@@ -923,10 +920,7 @@ impl<'a, M: Model> Search<'a, M> {
             self.twins.take(),
             self.lookahead.take(),
         );
-        // If no thread can be started, the tables are freed here, as before.
-        let _ = std::thread::Builder::new()
-            .name("search-drop".into())
-            .spawn(move || drop(tables));
+        phase::drop_aside(tables, items);
     }
 
     /// Approximate bytes the memo and the stack hold, for the memory budget (one

@@ -85,8 +85,9 @@ pub trait Model: Sync {
     /// finished search's tables can be freed on another thread.
     type State: Clone + Eq + Hash + Debug + Send + Sync + 'static;
     /// An operation as the model understands it, outcome included (a failed CAS and a
-    /// successful one are different operations to a model).
-    type Op: Clone + Debug + Send + Sync;
+    /// successful one are different operations to a model). Owned (`'static`) for
+    /// the same reason as the state.
+    type Op: Clone + Debug + Send + Sync + 'static;
 
     /// The name users select the model by (`--model`).
     fn name(&self) -> String;

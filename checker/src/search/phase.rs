@@ -38,6 +38,22 @@ pub(crate) fn collect<T>(
     Ok(out)
 }
 
+/// Tables of at least this many items are freed by [`drop_aside`].
+pub(crate) const LARGE: usize = 1 << 16;
+
+/// Frees `tables` on another thread when `items` (what they hold) is at least
+/// [`LARGE`], else here. Freeing a million prepared operations or a search's memo
+/// takes tens to hundreds of milliseconds (walking the elements, returning the pages),
+/// which a check stopped by its time limit would spend past the limit. The thread
+/// owns what it frees and ends when done; if none can be started, they are freed here.
+pub(crate) fn drop_aside<T: Send + 'static>(tables: T, items: usize) {
+    if items >= LARGE {
+        let _ = std::thread::Builder::new()
+            .name("checker-free".into())
+            .spawn(move || drop(tables));
+    }
+}
+
 /// Elements sorted at once before the sorted runs are merged: small enough that one
 /// run sorts in about a millisecond.
 const RUN: usize = 1 << 15;
