@@ -9,15 +9,15 @@
 use super::search::Prepared;
 use crate::history::History;
 use crate::model::{Model, ModelError};
-use crate::search::budget::{Budget, StopReason};
-use crate::search::phase;
+use crate::search::budget::Budget;
+use crate::search::phase::{self, Polled};
 
 /// Every history operation prepared, by [`Operation::id`] (`None` for operations
 /// left out), or the limit of `budget` that was reached first (preparing a million
 /// operations takes a tenth of a second or more, so it is polled like the search).
 ///
 /// [`Operation::id`]: crate::history::Operation::id
-pub(crate) type PreparedAll<O> = Result<Vec<Option<Prepared<O>>>, StopReason>;
+pub(crate) type PreparedAll<O> = Polled<Vec<Option<Prepared<O>>>>;
 
 /// The model's translation of each history operation (see [`PreparedAll`]); fails on
 /// the first operation that does not fit the model. Operations after the point where
@@ -27,16 +27,12 @@ pub fn prepare_all<M: Model>(
     model: &M,
     budget: &Budget,
 ) -> Result<PreparedAll<M::Op>, ModelError> {
-    let mut prepared = Vec::with_capacity(history.ops.len());
-    for (i, op) in history.ops.iter().enumerate() {
-        if let Err(reason) = phase::poll(budget, i) {
-            return Ok(Err(reason));
-        }
-        prepared.push(model.prepare(op)?.map(|p| Prepared {
+    let each = history.ops.iter().map(|op| {
+        Ok(model.prepare(op)?.map(|p| Prepared {
             call: op.call,
             ret: op.ret,
             op: p,
-        }));
-    }
-    Ok(Ok(prepared))
+        }))
+    });
+    phase::try_collect(budget, each)
 }

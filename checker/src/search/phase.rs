@@ -16,7 +16,7 @@ pub(crate) const PHASE_POLL: usize = 1 << 12;
 /// included, so a phase started past the limit does no work).
 #[inline]
 pub(crate) fn poll(budget: &Budget, i: usize) -> Result<(), StopReason> {
-    if i % PHASE_POLL == 0 {
+    if i.is_multiple_of(PHASE_POLL) {
         if let Some(reason) = budget.exhausted() {
             return Err(reason);
         }
@@ -30,12 +30,8 @@ pub(crate) fn collect<T>(
     budget: &Budget,
     items: impl Iterator<Item = T>,
 ) -> Result<Vec<T>, StopReason> {
-    let mut out = Vec::with_capacity(items.size_hint().0);
-    for (i, item) in items.enumerate() {
-        poll(budget, i)?;
-        out.push(item);
-    }
-    Ok(out)
+    let Ok(collected) = try_collect(budget, items.map(Ok::<T, std::convert::Infallible>));
+    collected
 }
 
 /// Tables of at least this many items are freed by [`drop_aside`].
@@ -52,6 +48,26 @@ pub(crate) fn drop_aside<T: Send + 'static>(tables: T, items: usize) {
             .name("checker-free".into())
             .spawn(move || drop(tables));
     }
+}
+
+/// What a phase gives: its result, or the limit reached before it was done.
+pub(crate) type Polled<T> = Result<T, StopReason>;
+
+/// [`collect`] for work that can fail (preparing operations): the first error is
+/// returned as is, and a limit reached first gives `Ok(Err(reason))`; items after
+/// that point are not drawn, so an error among them goes unreported.
+pub(crate) fn try_collect<T, E>(
+    budget: &Budget,
+    items: impl Iterator<Item = Result<T, E>>,
+) -> Result<Polled<Vec<T>>, E> {
+    let mut out = Vec::with_capacity(items.size_hint().0);
+    for (i, item) in items.enumerate() {
+        if let Err(reason) = poll(budget, i) {
+            return Ok(Err(reason));
+        }
+        out.push(item?);
+    }
+    Ok(Ok(out))
 }
 
 /// Elements sorted at once before the sorted runs are merged: small enough that one

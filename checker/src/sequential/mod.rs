@@ -130,7 +130,9 @@ pub fn check<M: Model>(
         name: "the check's timeout",
         limit: options.timeout,
     };
-    let prepared = match prepare_all(history, model, &budget)? {
+    // Preparing a million operations takes a tenth of a second or more: polled.
+    let each = history.ops.iter().map(|op| model.prepare(op));
+    let prepared = match phase::try_collect(&budget, each)? {
         Ok(prepared) => prepared,
         Err(reason) => return Ok(unprepared(history, model, reason, &budget, time, started)),
     };
@@ -172,25 +174,6 @@ pub fn check<M: Model>(
         evidence,
         elapsed: started.elapsed(),
     })
-}
-
-/// Every operation prepared (`None`: left out), or the limit of `budget` reached
-/// first: preparing a million operations takes a tenth of a second or more. Fails on
-/// the first operation that does not fit the model; those after a limit was reached
-/// are not looked at.
-fn prepare_all<M: Model>(
-    history: &History,
-    model: &M,
-    budget: &Budget,
-) -> Result<Result<Vec<Option<M::Op>>, StopReason>, ModelError> {
-    let mut prepared = Vec::with_capacity(history.ops.len());
-    for (i, op) in history.ops.iter().enumerate() {
-        if let Err(reason) = phase::poll(budget, i) {
-            return Ok(Err(reason));
-        }
-        prepared.push(model.prepare(op)?);
-    }
-    Ok(Ok(prepared))
 }
 
 /// The report of a check stopped by `reason` before the history was split by key:
