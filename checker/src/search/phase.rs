@@ -58,16 +58,19 @@ pub(crate) type Polled<T> = Result<T, StopReason>;
 /// that point are not drawn, so an error among them goes unreported.
 pub(crate) fn try_collect<T, E>(
     budget: &Budget,
-    items: impl Iterator<Item = Result<T, E>>,
+    mut items: impl Iterator<Item = Result<T, E>>,
 ) -> Result<Polled<Vec<T>>, E> {
     let mut out = Vec::with_capacity(items.size_hint().0);
-    for (i, item) in items.enumerate() {
-        if let Err(reason) = poll(budget, i) {
+    // The budget is looked at before an item is drawn (its work is done then).
+    loop {
+        if let Err(reason) = poll(budget, out.len()) {
             return Ok(Err(reason));
         }
-        out.push(item?);
+        match items.next() {
+            Some(item) => out.push(item?),
+            None => return Ok(Ok(out)),
+        }
     }
-    Ok(Ok(out))
 }
 
 /// Elements sorted at once before the sorted runs are merged: small enough that one
@@ -156,7 +159,7 @@ mod tests {
         let mut drawn = 0;
         let got = collect(&gone, (0..100).inspect(|_| drawn += 1));
         assert_eq!(got, Err(StopReason::Timeout));
-        assert_eq!(drawn, 1, "only the item drawn before the first look");
+        assert_eq!(drawn, 0);
         let mut v = scrambled(3 * RUN);
         let before = v.clone();
         assert_eq!(sort(&mut v, &gone), Err(StopReason::Timeout));
@@ -177,6 +180,6 @@ mod tests {
             }),
         );
         assert_eq!(got, Err(StopReason::Cancelled));
-        assert_eq!(drawn, 2 * PHASE_POLL + 1);
+        assert_eq!(drawn, 2 * PHASE_POLL, "the items up to the next look");
     }
 }
