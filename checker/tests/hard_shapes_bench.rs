@@ -153,15 +153,13 @@ const LIMITS_MS: [u64; 7] = [0, 50, 200, 500, 1000, 1500, 2000];
 #[ignore = "benchmark: run in release with --ignored --nocapture"]
 fn time_limit_overshoot_at_a_million_operations() {
     let history = million();
-    for limit in LIMITS_MS.map(Duration::from_millis) {
-        let started = Instant::now();
+    print_overshoots("linearizability", |limit| {
         let options = Options {
             timeout: Some(limit),
             ..Options::default()
         };
-        let report = check(&history, &CasRegister::default(), &options).unwrap();
-        print_overshoot("linearizability", limit, started.elapsed(), report.verdict);
-    }
+        check(&history, &CasRegister::default(), &options).unwrap().verdict
+    });
 }
 
 /// The same for the sequential-consistency check.
@@ -169,22 +167,26 @@ fn time_limit_overshoot_at_a_million_operations() {
 #[ignore = "benchmark: run in release with --ignored --nocapture"]
 fn time_limit_overshoot_of_the_sequential_check_at_a_million_operations() {
     let history = million();
-    for limit in LIMITS_MS.map(Duration::from_millis) {
-        let started = Instant::now();
+    print_overshoots("sequential", |limit| {
         let options = sequential::Options {
             timeout: Some(limit),
             ..sequential::Options::default()
         };
-        let report = sequential::check(&history, &CasRegister::default(), &options).unwrap();
-        print_overshoot("sequential", limit, started.elapsed(), report.verdict);
-    }
+        sequential::check(&history, &CasRegister::default(), &options).unwrap().verdict
+    });
 }
 
-fn print_overshoot(what: &str, limit: Duration, took: Duration, verdict: Verdict) {
-    println!(
-        "{what}, limit {limit:?}: {verdict} after {took:.1?}, overshoot {:.1?}",
-        took.saturating_sub(limit)
-    );
+/// Runs `check` with each of [`LIMITS_MS`] and prints how far past it it returned.
+fn print_overshoots(what: &str, check: impl Fn(Duration) -> Verdict) {
+    for limit in LIMITS_MS.map(Duration::from_millis) {
+        let started = Instant::now();
+        let verdict = check(limit);
+        let took = started.elapsed();
+        println!(
+            "{what}, limit {limit:?}: {verdict} after {took:.1?}, overshoot {:.1?}",
+            took.saturating_sub(limit)
+        );
+    }
 }
 
 /// The 61 s row: the search alone (no pre-check) on 100,000 operations, 5

@@ -74,14 +74,14 @@ pub(crate) fn try_collect<T, E>(
 }
 
 /// Elements sorted at once before the sorted runs are merged: small enough that one
-/// run sorts in about a millisecond.
-const RUN: usize = 1 << 15;
+/// run sorts in a few milliseconds.
+const RUN: usize = 1 << 16;
 
 /// Sorts `v` (unstably; for keys that are unique the order is the same as any sort's)
 /// in runs of [`RUN`] merged pairwise, looking at the budget between runs and every
 /// [`PHASE_POLL`] merged elements; `v` is left unsorted if a limit is reached. Merging
-/// two runs already in order (the common case: a history's events are nearly sorted)
-/// is a copy.
+/// two runs already in order, or the parts of them that are, is a copy (the common
+/// case: a history's events are nearly sorted).
 pub(crate) fn sort<T: Ord + Copy>(v: &mut [T], budget: &Budget) -> Result<(), StopReason> {
     for chunk in v.chunks_mut(RUN) {
         poll(budget, 0)?;
@@ -106,7 +106,9 @@ pub(crate) fn sort<T: Ord + Copy>(v: &mut [T], budget: &Budget) -> Result<(), St
     Ok(())
 }
 
-/// Appends the merge of the sorted `a` and `b` to `out`.
+/// Appends the merge of the sorted `a` and `b` to `out`, [`PHASE_POLL`] elements
+/// between looks at the budget (the choice of side is branch-free: which side comes
+/// next is unpredictable in a merge).
 fn merge<T: Ord + Copy>(a: &[T], b: &[T], out: &mut Vec<T>, budget: &Budget) -> Result<(), StopReason> {
     poll(budget, 0)?;
     if a.last().zip(b.first()).is_none_or(|(x, y)| x <= y) {
@@ -114,19 +116,30 @@ fn merge<T: Ord + Copy>(a: &[T], b: &[T], out: &mut Vec<T>, budget: &Budget) -> 
         out.extend_from_slice(b);
         return Ok(());
     }
+    // Only where the runs overlap is there anything to merge: the start of `a` below
+    // `b` and the end of `b` above `a` are copied (a history's events are nearly in
+    // order, so that is most of them).
+    let head = a.partition_point(|x| x <= &b[0]);
+    out.extend_from_slice(&a[..head]);
+    let a = &a[head..];
+    let last = *a.last().expect("a's last element is above b's first");
+    let (b, b_tail) = b.split_at(b.partition_point(|y| *y < last));
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
-        poll(budget, i + j + 1)?;
-        if b[j] < a[i] {
-            out.push(b[j]);
-            j += 1;
-        } else {
-            out.push(a[i]);
-            i += 1;
+        poll(budget, 0)?;
+        for _ in 0..PHASE_POLL {
+            let take_b = b[j] < a[i];
+            out.push(if take_b { b[j] } else { a[i] });
+            j += take_b as usize;
+            i += !take_b as usize;
+            if i == a.len() || j == b.len() {
+                break;
+            }
         }
     }
     out.extend_from_slice(&a[i..]);
     out.extend_from_slice(&b[j..]);
+    out.extend_from_slice(b_tail);
     Ok(())
 }
 
