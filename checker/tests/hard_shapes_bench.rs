@@ -6,12 +6,12 @@
 //!
 //! (`BENCH_TIMEOUT=60` for the 60 s limit; the default is 10 s per row).
 
-use checker::linearizability::{check, check_by_search_only, Options};
 use checker::history::History;
+use checker::linearizability::{check, check_by_search_only, Options};
 use checker::model::cas_register::CasRegister;
 use checker::sequential;
-use checker::verdict::Verdict;
 use checker::synth::{generate, Anomaly, SynthModel, SynthOptions};
+use checker::verdict::Verdict;
 use std::time::{Duration, Instant};
 
 struct Row {
@@ -158,7 +158,9 @@ fn time_limit_overshoot_at_a_million_operations() {
             timeout: Some(limit),
             ..Options::default()
         };
-        check(&history, &CasRegister::default(), &options).unwrap().verdict
+        check(&history, &CasRegister::default(), &options)
+            .unwrap()
+            .verdict
     });
 }
 
@@ -172,7 +174,9 @@ fn time_limit_overshoot_of_the_sequential_check_at_a_million_operations() {
             timeout: Some(limit),
             ..sequential::Options::default()
         };
-        sequential::check(&history, &CasRegister::default(), &options).unwrap().verdict
+        sequential::check(&history, &CasRegister::default(), &options)
+            .unwrap()
+            .verdict
     });
 }
 

@@ -190,7 +190,11 @@ fn limited(ms: u64) -> linearizability::Options {
 
 fn assert_stopped_by_the_time_limit(report: &linearizability::Report) {
     assert_eq!(report.verdict, Verdict::Unknown);
-    let reasons: Vec<_> = report.partitions.iter().map(|p| p.reason.as_deref()).collect();
+    let reasons: Vec<_> = report
+        .partitions
+        .iter()
+        .map(|p| p.reason.as_deref())
+        .collect();
     assert_eq!(reasons, vec![Some("time limit reached")], "{report:#?}");
 }
 
@@ -209,8 +213,15 @@ fn a_check_with_no_time_left_prepares_no_operation_and_says_which_limit_ran_out(
     };
     let report = sequential::check(&history, &model, &options).unwrap();
     assert_eq!(report.verdict, Verdict::Unknown);
-    assert_eq!(report.keys[0].stopped, Some(sequential::StopReason::Timeout));
-    assert_eq!(model.prepared.load(Ordering::Relaxed), 0, "the sequential check's too");
+    assert_eq!(
+        report.keys[0].stopped,
+        Some(sequential::StopReason::Timeout)
+    );
+    assert_eq!(
+        model.prepared.load(Ordering::Relaxed),
+        0,
+        "the sequential check's too"
+    );
 }
 
 #[test]

@@ -59,7 +59,10 @@ pub(crate) fn find<M: Model>(
     let mut read = None;
     for (i, p) in ops.iter().enumerate() {
         phase::poll(budget, i)?;
-        let Some(need) = (!p.is_open()).then(|| model.required_state(&p.op)).flatten() else {
+        let Some(need) = (!p.is_open())
+            .then(|| model.required_state(&p.op))
+            .flatten()
+        else {
             continue;
         };
         // Calls sort before returns at the same instant (the search's reading), so a
@@ -130,7 +133,10 @@ mod tests {
             "a crashed write may take effect"
         );
         let initial = vec![op(20, 30, RegisterOp::Read(Scalar::Nil))];
-        assert!(find_unlimited(&model, &initial).is_none(), "the initial value");
+        assert!(
+            find_unlimited(&model, &initial).is_none(),
+            "the initial value"
+        );
         let open_read = vec![op(20, u64::MAX, RegisterOp::Read(int(9)))];
         assert!(
             find_unlimited(&model, &open_read).is_none(),

@@ -98,7 +98,15 @@ fn check_one<M: Model>(
 ) -> PartitionReport {
     let started = Instant::now();
     let mut report = PartitionReport::undecided(key, op_ids.len(), 0);
-    let outcome = prepare_and_search(history, model, prepared, op_ids, budget, prechecks, &mut report);
+    let outcome = prepare_and_search(
+        history,
+        model,
+        prepared,
+        op_ids,
+        budget,
+        prechecks,
+        &mut report,
+    );
     if let Err(reason) = outcome {
         stop(&mut report, reason);
     }
@@ -125,7 +133,9 @@ fn prepare_and_search<M: Model>(
         .copied()
         .filter(|&id| prepared[id].is_some())
         .collect();
-    let ids_ops = ids.iter().map(|&id| prepared[id].clone().expect("filtered above"));
+    let ids_ops = ids
+        .iter()
+        .map(|&id| prepared[id].clone().expect("filtered above"));
     let mut ops = phase::collect(budget, ids_ops)?;
     report.checked_ops = ops.len();
     if prechecks {

@@ -209,7 +209,11 @@ struct Track {
 
 impl Track {
     /// By invocation time; `Err` if a limit of `budget` is reached first.
-    fn by_call<O>(ops: &[Prepared<O>], items: Vec<u32>, budget: &Budget) -> Result<Track, StopReason> {
+    fn by_call<O>(
+        ops: &[Prepared<O>],
+        items: Vec<u32>,
+        budget: &Budget,
+    ) -> Result<Track, StopReason> {
         let mut keyed = phase::collect(budget, items.iter().map(|&i| (ops[i as usize].call, i)))?;
         phase::sort(&mut keyed, budget)?;
         let items = phase::collect(budget, keyed.into_iter().map(|(_, i)| i))?;
@@ -876,7 +880,10 @@ impl<'a, M: Model> Search<'a, M> {
         let open_index = OpenIndex::new(model, ops, class);
         let lookahead = Lookahead::new(model, ops, budget)?;
         let growth_is = |g: Growth| {
-            phase::collect(budget, ops.iter().map(|p| model.growth(&p.op) == g && !p.is_open()))
+            phase::collect(
+                budget,
+                ops.iter().map(|p| model.growth(&p.op) == g && !p.is_open()),
+            )
         };
         Ok(Search {
             model,

@@ -109,7 +109,12 @@ pub(crate) fn sort<T: Ord + Copy>(v: &mut [T], budget: &Budget) -> Result<(), St
 /// Appends the merge of the sorted `a` and `b` to `out`, [`PHASE_POLL`] elements
 /// between looks at the budget (the choice of side is branch-free: which side comes
 /// next is unpredictable in a merge).
-fn merge<T: Ord + Copy>(a: &[T], b: &[T], out: &mut Vec<T>, budget: &Budget) -> Result<(), StopReason> {
+fn merge<T: Ord + Copy>(
+    a: &[T],
+    b: &[T],
+    out: &mut Vec<T>,
+    budget: &Budget,
+) -> Result<(), StopReason> {
     poll(budget, 0)?;
     if a.last().zip(b.first()).is_none_or(|(x, y)| x <= y) {
         out.extend_from_slice(a);
@@ -150,7 +155,13 @@ mod tests {
 
     fn scrambled(n: usize) -> Vec<(u64, bool, u32)> {
         (0..n as u64)
-            .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1000, i % 3 == 0, i as u32))
+            .map(|i| {
+                (
+                    i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1000,
+                    i % 3 == 0,
+                    i as u32,
+                )
+            })
             .collect()
     }
 
