@@ -65,6 +65,7 @@ pub use report::{Basis, Evidence, KeyReport, Report, WholeReport};
 use crate::history::History;
 use crate::model::{BuiltinModel, Model, ModelError, UseModel};
 use crate::search::budget::Budget;
+use crate::search::phase;
 use crate::verdict::Verdict;
 use scope::{KeyPart, TimeLimit};
 use std::time::{Duration, Instant};
@@ -128,17 +129,22 @@ pub fn check<M: Model>(
     options: &Options,
 ) -> Result<Report, ModelError> {
     let started = Instant::now();
-    let prepared: Vec<Option<M::Op>> = history
-        .ops
-        .iter()
-        .map(|op| model.prepare(op))
-        .collect::<Result<_, _>>()?;
     let budget = Budget::starting(started, options.timeout, options.memory_limit);
-    let parts = scope::key_parts(history, model, &prepared);
     let time = TimeLimit {
         name: "the check's timeout",
         limit: options.timeout,
     };
+    // Preparing a million operations takes a tenth of a second or more: polled.
+    let each = history.ops.iter().map(|op| model.prepare(op));
+    let prepared = match phase::try_collect(&budget, each)? {
+        Ok(prepared) => prepared,
+        Err(reason) => return Ok(unprepared(history, model, reason, &budget, time, started)),
+    };
+    // Splitting by key and canonicalizing is not interruptible: not begun past a limit.
+    if let Some(reason) = budget.exhausted() {
+        return Ok(unprepared(history, model, reason, &budget, time, started));
+    }
+    let parts = scope::key_parts(history, model, &prepared);
     let checked = scope::check_keys(
         history,
         model,
@@ -172,6 +178,42 @@ pub fn check<M: Model>(
         evidence,
         elapsed: started.elapsed(),
     })
+}
+
+/// The report of a check stopped by `reason` before the history was split by key:
+/// one entry for the whole history, so the reason is still given.
+fn unprepared<M: Model>(
+    history: &History,
+    model: &M,
+    reason: StopReason,
+    budget: &Budget,
+    time: TimeLimit,
+    started: Instant,
+) -> Report {
+    let key = KeyReport {
+        key: serde_json::Value::Null,
+        verdict: Verdict::Unknown,
+        ops: history.ops.len(),
+        checked_ops: 0,
+        method: "skipped".into(),
+        reason: Some(scope::stopped_because(reason, budget, time, 0)),
+        stopped: Some(reason),
+        explored: 0,
+        evidence: None,
+        elapsed: started.elapsed(),
+    };
+    Report {
+        verdict: Verdict::Unknown,
+        basis: Basis::PerKey,
+        per_key: Verdict::Unknown,
+        model: model.name(),
+        ops: history.ops.len(),
+        checked_ops: 0,
+        keys: vec![key],
+        whole: None,
+        evidence: None,
+        elapsed: started.elapsed(),
+    }
 }
 
 /// The verdict for the whole history once every key is checked: from the keys alone
