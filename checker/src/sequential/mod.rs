@@ -140,11 +140,12 @@ pub fn check<M: Model>(
         Ok(prepared) => prepared,
         Err(reason) => return Ok(unprepared(history, model, reason, &budget, time, started)),
     };
-    // Splitting by key and canonicalizing is not interruptible: not begun past a limit.
-    if let Some(reason) = budget.exhausted() {
-        return Ok(unprepared(history, model, reason, &budget, time, started));
-    }
-    let parts = scope::key_parts(history, model, &prepared);
+    let parts = match scope::key_parts(history, model, &prepared, &budget) {
+        Ok(parts) => parts,
+        Err(reason) => return Ok(unprepared(history, model, reason, &budget, time, started)),
+    };
+    let len = prepared.len();
+    phase::drop_aside(prepared, len);
     let checked = scope::check_keys(
         history,
         model,

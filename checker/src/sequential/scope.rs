@@ -23,6 +23,7 @@ use crate::history::History;
 use crate::linearizability::search::{self as lin, Prepared};
 use crate::model::Model;
 use crate::search::budget::{Budget, StopReason};
+use crate::search::phase::{self, Polled};
 use crate::search::per_key;
 use crate::search::report::Outcome;
 use crate::verdict::Verdict;
@@ -89,35 +90,37 @@ pub fn key_parts<M: Model>(
     history: &History,
     model: &M,
     prepared: &[Option<M::Op>],
-) -> Vec<KeyPart<M::Op>> {
-    history
-        .ops_by_key()
-        .into_iter()
-        .map(|part| {
-            let mut seq: Vec<SeqOp<M::Op>> = part
-                .ops
-                .iter()
-                .filter_map(|&id| {
-                    let p = prepared[id].clone()?;
-                    Some(SeqOp::of(&history.ops[id], 0, p))
-                })
-                .collect();
-            let open: Vec<bool> = seq.iter().map(|o| o.open).collect();
-            let mut raw: Vec<M::Op> = seq.iter().map(|o| o.op.clone()).collect();
-            let classes = model.canonicalize(&mut raw, &open);
-            if classes.is_some() {
-                for (o, op) in seq.iter_mut().zip(raw) {
-                    o.op = op;
-                }
+    budget: &Budget,
+) -> Polled<Vec<KeyPart<M::Op>>> {
+    // A million operations take a tenth of a second to split and copy: polled.
+    let split = history.ops_by_key_while(|i| phase::poll(budget, i))?;
+    let mut parts = Vec::with_capacity(split.len());
+    for part in split {
+        let each = part.ops.iter().filter_map(|&id| {
+            let p = prepared[id].clone()?;
+            Some(SeqOp::of(&history.ops[id], 0, p))
+        });
+        let mut seq: Vec<SeqOp<M::Op>> = phase::collect(budget, each)?;
+        // The model's rewrite is one call: not begun past a limit.
+        if let Some(reason) = budget.exhausted() {
+            return Err(reason);
+        }
+        let open: Vec<bool> = seq.iter().map(|o| o.open).collect();
+        let mut raw: Vec<M::Op> = seq.iter().map(|o| o.op.clone()).collect();
+        let classes = model.canonicalize(&mut raw, &open);
+        if classes.is_some() {
+            for (o, op) in seq.iter_mut().zip(raw) {
+                o.op = op;
             }
-            KeyPart {
-                key: part.key.unwrap_or(Value::Null),
-                ops: part.ops.len(),
-                seq,
-                classes,
-            }
-        })
-        .collect()
+        }
+        parts.push(KeyPart {
+            key: part.key.unwrap_or(Value::Null),
+            ops: part.ops.len(),
+            seq,
+            classes,
+        });
+    }
+    Ok(parts)
 }
 
 /// One key's report, and the order the sequential search found for it (indices into
@@ -207,6 +210,10 @@ fn check_key<M: Model>(
         ));
         return (report, None);
     }
+    if let Some(reason) = budget.exhausted() {
+        stop(&mut report, reason);
+        return (report, None);
+    }
     if linearizability_first {
         let result = linearizability_search(history, model, part, budget);
         report.explored = result.explored;
@@ -256,16 +263,24 @@ fn linearizability_search<M: Model>(
     part: &KeyPart<M::Op>,
     budget: &Budget,
 ) -> crate::search::report::SearchResult<lin::Violation<M::State>> {
-    let ops: Vec<Prepared<M::Op>> = part
-        .seq
-        .iter()
-        .map(|o| Prepared {
-            call: o.call,
-            ret: history.ops[o.id].ret,
-            op: o.op.clone(),
-        })
-        .collect();
-    lin::search(model, &ops, part.classes.as_deref(), budget)
+    let each = part.seq.iter().map(|o| Prepared {
+        call: o.call,
+        ret: history.ops[o.id].ret,
+        op: o.op.clone(),
+    });
+    let ops: Vec<Prepared<M::Op>> = match phase::collect(budget, each) {
+        Ok(ops) => ops,
+        Err(reason) => {
+            return crate::search::report::SearchResult {
+                outcome: Outcome::Stopped(reason),
+                explored: 0,
+            }
+        }
+    };
+    let result = lin::search(model, &ops, part.classes.as_deref(), budget);
+    let len = ops.len();
+    phase::drop_aside(ops, len);
+    result
 }
 
 /// The exact fast paths before the whole-history search: the forced-order
