@@ -754,21 +754,41 @@ impl History {
     /// Operation ids grouped by key, partitions in order of first invocation.
     /// Operations without a key form one partition of their own (key `None`).
     pub fn ops_by_key(&self) -> Vec<KeyPartition> {
+        let Ok(parts) = self.ops_by_key_while(|_| Ok::<(), std::convert::Infallible>(()));
+        parts
+    }
+
+    /// [`History::ops_by_key`], asking `go_on(i)` before the `i`th operation whether
+    /// to go on (a checker's time limit: a million operations take tens of
+    /// milliseconds), and giving up with its error if not.
+    pub(crate) fn ops_by_key_while<E>(
+        &self,
+        mut go_on: impl FnMut(usize) -> Result<(), E>,
+    ) -> Result<Vec<KeyPartition>, E> {
         let mut partitions: Vec<KeyPartition> = Vec::new();
         // Values are not hashable; their canonical JSON text is.
         let mut slot: HashMap<Option<String>, usize> = HashMap::new();
-        for op in &self.ops {
-            let name = op.key.as_ref().map(canonical_json);
-            let at = *slot.entry(name).or_insert_with(|| {
-                partitions.push(KeyPartition {
-                    key: op.key.clone(),
-                    ops: Vec::new(),
-                });
-                partitions.len() - 1
-            });
+        // The previous operation's key and partition: most operations share it (all of
+        // them in an unkeyed history), and comparing is cheaper than spelling it out.
+        let mut last: Option<(Option<&Value>, usize)> = None;
+        for (i, op) in self.ops.iter().enumerate() {
+            go_on(i)?;
+            let at = match last {
+                Some((key, at)) if key == op.key.as_ref() => at,
+                _ => *slot
+                    .entry(op.key.as_ref().map(canonical_json))
+                    .or_insert_with(|| {
+                        partitions.push(KeyPartition {
+                            key: op.key.clone(),
+                            ops: Vec::new(),
+                        });
+                        partitions.len() - 1
+                    }),
+            };
+            last = Some((op.key.as_ref(), at));
             partitions[at].ops.push(op.id);
         }
-        partitions
+        Ok(partitions)
     }
 
     /// The operation that an event (by its `index`) invoked or completed.

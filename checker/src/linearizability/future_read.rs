@@ -18,6 +18,8 @@
 
 use super::search::Prepared;
 use crate::model::{Growth, Model};
+use crate::search::budget::{Budget, StopReason};
+use crate::search::phase;
 use std::collections::HashMap;
 
 /// An observation no operation invoked before its completion could have satisfied.
@@ -31,32 +33,46 @@ pub(crate) struct FutureRead {
 }
 
 /// The earliest-completing impossible observation of `ops`, if the pre-check
-/// applies and finds one (see the module's doc).
-pub(crate) fn find<M: Model>(model: &M, ops: &[Prepared<M::Op>]) -> Option<FutureRead> {
+/// applies and finds one (see the module's doc); `Err` if a limit of `budget` is
+/// reached first.
+pub(crate) fn find<M: Model>(
+    model: &M,
+    ops: &[Prepared<M::Op>],
+    budget: &Budget,
+) -> Result<Option<FutureRead>, StopReason> {
     let mut first_call: HashMap<M::State, u64> = HashMap::new();
-    for p in ops {
+    for (i, p) in ops.iter().enumerate() {
+        phase::poll(budget, i)?;
         match model.growth(&p.op) {
             Growth::Observes => {}
             Growth::Resets | Growth::Replaces => {
-                let leaves = model.reset_state(&p.op)?;
+                let Some(leaves) = model.reset_state(&p.op) else {
+                    return Ok(None);
+                };
                 let call = first_call.entry(leaves).or_insert(p.call);
                 *call = (*call).min(p.call);
             }
-            Growth::Grows | Growth::Other => return None,
+            Growth::Grows | Growth::Other => return Ok(None),
         }
     }
     let init = model.init();
-    let read = (0..ops.len())
-        .filter(|&i| !ops[i].is_open())
-        .filter(|&i| {
-            let Some(need) = model.required_state(&ops[i].op) else {
-                return false;
-            };
-            // Calls sort before returns at the same instant (the search's reading),
-            // so a producer invoked at the very instant the read completed counts.
-            need != init && first_call.get(&need).is_none_or(|&c| c > ops[i].ret)
-        })
-        .min_by_key(|&i| (ops[i].ret, ops[i].call, i))?;
+    let mut read = None;
+    for (i, p) in ops.iter().enumerate() {
+        phase::poll(budget, i)?;
+        let Some(need) = (!p.is_open())
+            .then(|| model.required_state(&p.op))
+            .flatten()
+        else {
+            continue;
+        };
+        // Calls sort before returns at the same instant (the search's reading), so a
+        // producer invoked at the very instant the read completed counts.
+        let impossible = need != init && first_call.get(&need).is_none_or(|&c| c > p.ret);
+        if impossible && read.is_none_or(|r: usize| (p.ret, p.call) < (ops[r].ret, ops[r].call)) {
+            read = Some(i);
+        }
+    }
+    let Some(read) = read else { return Ok(None) };
     let need = model.required_state(&ops[read].op);
     let producers = (0..ops.len())
         .filter(|&i| {
@@ -64,7 +80,7 @@ pub(crate) fn find<M: Model>(model: &M, ops: &[Prepared<M::Op>]) -> Option<Futur
                 && model.reset_state(&ops[i].op) == need
         })
         .collect();
-    Some(FutureRead { read, producers })
+    Ok(Some(FutureRead { read, producers }))
 }
 
 #[cfg(test)]
@@ -73,6 +89,10 @@ mod tests {
     use crate::model::cas_register::{CasRegister, RegisterOp};
     use crate::model::kv::{Kv, KvOp};
     use crate::model::Scalar;
+
+    fn find_unlimited<M: Model>(model: &M, ops: &[Prepared<M::Op>]) -> Option<FutureRead> {
+        find(model, ops, &Budget::new(None, usize::MAX)).expect("no limit")
+    }
 
     fn op(call: u64, ret: u64, op: RegisterOp) -> Prepared<RegisterOp> {
         Prepared { call, ret, op }
@@ -89,7 +109,7 @@ mod tests {
             op(20, 30, RegisterOp::Read(int(2))),
             op(31, 40, RegisterOp::Write(int(2))),
         ];
-        let found = find(&CasRegister::default(), &ops).expect("a future read");
+        let found = find_unlimited(&CasRegister::default(), &ops).expect("a future read");
         assert_eq!((found.read, found.producers), (1, vec![2]));
     }
 
@@ -101,7 +121,7 @@ mod tests {
             op(30, 40, RegisterOp::Write(int(2))),
         ];
         assert!(
-            find(&model, &concurrent).is_none(),
+            find_unlimited(&model, &concurrent).is_none(),
             "invoked as it completed"
         );
         let crashed = vec![
@@ -109,14 +129,17 @@ mod tests {
             op(20, 30, RegisterOp::Read(int(2))),
         ];
         assert!(
-            find(&model, &crashed).is_none(),
+            find_unlimited(&model, &crashed).is_none(),
             "a crashed write may take effect"
         );
         let initial = vec![op(20, 30, RegisterOp::Read(Scalar::Nil))];
-        assert!(find(&model, &initial).is_none(), "the initial value");
+        assert!(
+            find_unlimited(&model, &initial).is_none(),
+            "the initial value"
+        );
         let open_read = vec![op(20, u64::MAX, RegisterOp::Read(int(9)))];
         assert!(
-            find(&model, &open_read).is_none(),
+            find_unlimited(&model, &open_read).is_none(),
             "an open read may never happen"
         );
     }
@@ -132,7 +155,7 @@ mod tests {
                 maybe: false,
             },
         )];
-        let found = find(&CasRegister::default(), &ops).expect("impossible cas");
+        let found = find_unlimited(&CasRegister::default(), &ops).expect("impossible cas");
         assert!(found.producers.is_empty());
         let kv = Kv::default();
         let ops = vec![
@@ -148,7 +171,7 @@ mod tests {
             },
         ];
         assert!(
-            find(&kv, &ops).is_none(),
+            find_unlimited(&kv, &ops).is_none(),
             "appends grow the state: no pre-check"
         );
     }

@@ -102,16 +102,22 @@ fn check_with<M: Model>(
     prechecks: bool,
 ) -> Result<Report, ModelError> {
     let started = Instant::now();
-    let prepared = prune::prepare_all(history, model)?;
     let budget = Budget::starting(started, options.timeout, options.memory_limit);
-    let partitions = partition::check_partitions(
-        history,
-        model,
-        &prepared,
-        &budget,
-        options.all_keys,
-        prechecks,
-    );
+    let partitions = match prune::prepare_all(history, model, &budget)? {
+        Ok(prepared) => {
+            let reports = partition::check_partitions(
+                history,
+                model,
+                &prepared,
+                &budget,
+                options.all_keys,
+                prechecks,
+            );
+            crate::search::phase::drop_aside(prepared, history.ops.len());
+            reports
+        }
+        Err(reason) => vec![partition::unprepared(history, reason)],
+    };
     let verdict = crate::verdict::Verdict::all(partitions.iter().map(|p| p.verdict));
     let counterexample = partitions.iter().find_map(|p| p.counterexample.clone());
     Ok(Report {

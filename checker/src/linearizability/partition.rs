@@ -10,6 +10,7 @@ use crate::history::History;
 use crate::model::Model;
 use crate::search::budget::{Budget, StopReason};
 use crate::search::per_key;
+use crate::search::phase;
 use crate::search::report::Outcome;
 use crate::verdict::Verdict;
 use serde_json::Value;
@@ -25,9 +26,12 @@ pub fn check_partitions<M: Model>(
     all_keys: bool,
     prechecks: bool,
 ) -> Vec<PartitionReport> {
-    let parts = history.ops_by_key();
+    let parts = match history.ops_by_key_while(|i| phase::poll(budget, i)) {
+        Ok(parts) => parts,
+        Err(reason) => return vec![unprepared(history, reason)],
+    };
     let sizes: Vec<usize> = parts.iter().map(|p| p.ops.len()).collect();
-    per_key::check_keys(
+    let reports = per_key::check_keys(
         &sizes,
         budget,
         all_keys,
@@ -37,24 +41,52 @@ pub fn check_partitions<M: Model>(
             check_one(history, model, prepared, &part.ops, key, budget, prechecks)
         },
         |report| report.verdict,
-    )
+    );
+    phase::drop_aside(parts, history.ops.len());
+    reports
+}
+
+/// The report of a check stopped by `reason` before the history was split by key:
+/// one entry for the whole history, so the reason is still given.
+pub fn unprepared(history: &History, reason: StopReason) -> PartitionReport {
+    let mut report = PartitionReport::undecided(Value::Null, history.ops.len(), 0);
+    stop(&mut report, reason);
+    report
+}
+
+/// Marks `report` as stopped by `reason` before its search ran.
+fn stop(report: &mut PartitionReport, reason: StopReason) {
+    report.reason = Some(reason.describe().into());
+    report.method = "skipped".into();
 }
 
 /// The model's exact rewrite of one partition ([`Model::canonicalize`]), and its
-/// classes of identical operations.
-fn canonicalize<M: Model>(model: &M, ops: &mut [Prepared<M::Op>]) -> Option<Vec<u32>> {
-    let open: Vec<bool> = ops.iter().map(|p| p.is_open()).collect();
-    let mut raw: Vec<M::Op> = ops.iter().map(|p| p.op.clone()).collect();
-    let classes = model.canonicalize(&mut raw, &open)?;
+/// classes of identical operations; `Err` if a limit is reached first (the model's
+/// own pass is not interruptible: it is looked at before and after).
+fn canonicalize<M: Model>(
+    model: &M,
+    ops: &mut [Prepared<M::Op>],
+    budget: &Budget,
+) -> Result<Option<Vec<u32>>, StopReason> {
+    let open = phase::collect(budget, ops.iter().map(|p| p.is_open()))?;
+    let mut raw = phase::collect(budget, ops.iter().map(|p| p.op.clone()))?;
+    let Some(classes) = model.canonicalize(&mut raw, &open) else {
+        return Ok(None);
+    };
+    if let Some(reason) = budget.exhausted() {
+        return Err(reason);
+    }
     for (p, op) in ops.iter_mut().zip(raw) {
         p.op = op;
     }
-    Some(classes)
+    Ok(Some(classes))
 }
 
 /// Checks one partition: the future-read pre-check (if `prechecks`), then its
 /// operations canonicalized, the search, and a counterexample if it found a
-/// violation.
+/// violation. A key not started before a limit was reached is not started at all,
+/// and each phase before the search gives up once a limit is reached: on a
+/// million-operation key they take a second between them.
 fn check_one<M: Model>(
     history: &History,
     model: &M,
@@ -65,55 +97,64 @@ fn check_one<M: Model>(
     prechecks: bool,
 ) -> PartitionReport {
     let started = Instant::now();
+    let mut report = PartitionReport::undecided(key, op_ids.len(), 0);
+    let outcome = prepare_and_search(
+        history,
+        model,
+        prepared,
+        op_ids,
+        budget,
+        prechecks,
+        &mut report,
+    );
+    if let Err(reason) = outcome {
+        stop(&mut report, reason);
+    }
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// [`check_one`]'s phases, filling in `report`; `Err` if a limit was reached before
+/// the search began.
+fn prepare_and_search<M: Model>(
+    history: &History,
+    model: &M,
+    prepared: &[Option<Prepared<M::Op>>],
+    op_ids: &[usize],
+    budget: &Budget,
+    prechecks: bool,
+    report: &mut PartitionReport,
+) -> Result<(), StopReason> {
+    if let Some(reason) = budget.exhausted() {
+        return Err(reason);
+    }
     let ids: Vec<usize> = op_ids
         .iter()
         .copied()
         .filter(|&id| prepared[id].is_some())
         .collect();
-    let mut ops: Vec<Prepared<M::Op>> = ids
+    let ids_ops = ids
         .iter()
-        .map(|&id| prepared[id].clone().expect("filtered above"))
-        .collect();
-    let mut report = PartitionReport {
-        key,
-        verdict: Verdict::Unknown,
-        ops: op_ids.len(),
-        checked_ops: ops.len(),
-        reason: None,
-        method: "search".into(),
-        explored: 0,
-        counterexample: None,
-        elapsed: Default::default(),
-    };
-    // A key not started before a limit was reached is not started at all: building
-    // a large partition's search costs time of its own.
-    match budget.exhausted() {
-        Some(StopReason::Cancelled) => {
-            report.reason = Some(StopReason::Cancelled.describe().into());
-            report.method = "skipped".into();
-            return report;
+        .map(|&id| prepared[id].clone().expect("filtered above"));
+    let mut ops = phase::collect(budget, ids_ops)?;
+    report.checked_ops = ops.len();
+    if prechecks {
+        if let Some(found) = future_read::find(model, &ops, budget)? {
+            report.verdict = Verdict::Invalid;
+            report.method = "future-read pre-check".into();
+            report.counterexample = Some(explain_future_read(
+                model,
+                &report.key,
+                &history.ops,
+                &ids,
+                &found,
+            ));
+            return Ok(());
         }
-        Some(reason) => {
-            report.reason = Some(reason.describe().into());
-            return report;
-        }
-        None => {}
     }
-    if let Some(found) = prechecks.then(|| future_read::find(model, &ops)).flatten() {
-        report.verdict = Verdict::Invalid;
-        report.method = "future-read pre-check".into();
-        report.counterexample = Some(explain_future_read(
-            model,
-            &report.key,
-            &history.ops,
-            &ids,
-            &found,
-        ));
-        report.elapsed = started.elapsed();
-        return report;
-    }
-    let classes = canonicalize(model, &mut ops);
+    let classes = canonicalize(model, &mut ops, budget)?;
     let result = search(model, &ops, classes.as_deref(), budget);
+    let size = ops.len();
     report.explored = result.explored;
     match result.outcome {
         Outcome::Holds => report.verdict = Verdict::Valid,
@@ -131,6 +172,6 @@ fn check_one<M: Model>(
         }
         Outcome::Stopped(reason) => report.reason = Some(reason.describe().into()),
     }
-    report.elapsed = started.elapsed();
-    report
+    phase::drop_aside((ops, ids, classes), size);
+    Ok(())
 }

@@ -9,24 +9,30 @@
 use super::search::Prepared;
 use crate::history::History;
 use crate::model::{Model, ModelError};
+use crate::search::budget::Budget;
+use crate::search::phase::{self, Polled};
 
-/// The model's translation of each history operation, by [`Operation::id`]; `None`
-/// for operations left out.
+/// Every history operation prepared, by [`Operation::id`] (`None` for operations
+/// left out), or the limit of `budget` that was reached first (preparing a million
+/// operations takes a tenth of a second or more, so it is polled like the search).
 ///
 /// [`Operation::id`]: crate::history::Operation::id
+pub(crate) type PreparedAll<O> = Polled<Vec<Option<Prepared<O>>>>;
+
+/// The model's translation of each history operation (see [`PreparedAll`]); fails on
+/// the first operation that does not fit the model. Operations after the point where
+/// a limit was reached are not looked at, so a malformed one there goes unreported.
 pub fn prepare_all<M: Model>(
     history: &History,
     model: &M,
-) -> Result<Vec<Option<Prepared<M::Op>>>, ModelError> {
-    history
-        .ops
-        .iter()
-        .map(|op| {
-            Ok(model.prepare(op)?.map(|prepared| Prepared {
-                call: op.call,
-                ret: op.ret,
-                op: prepared,
-            }))
-        })
-        .collect()
+    budget: &Budget,
+) -> Result<PreparedAll<M::Op>, ModelError> {
+    let each = history.ops.iter().map(|op| {
+        Ok(model.prepare(op)?.map(|p| Prepared {
+            call: op.call,
+            ret: op.ret,
+            op: p,
+        }))
+    });
+    phase::try_collect(budget, each)
 }

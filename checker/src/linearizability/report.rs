@@ -52,6 +52,24 @@ pub struct PartitionReport {
     pub elapsed: Duration,
 }
 
+impl PartitionReport {
+    /// A partition not decided (yet): `ops` operations, `checked_ops` of them
+    /// considered, nothing explored.
+    pub(crate) fn undecided(key: Value, ops: usize, checked_ops: usize) -> Self {
+        PartitionReport {
+            key,
+            verdict: Verdict::Unknown,
+            ops,
+            checked_ops,
+            reason: None,
+            method: "search".into(),
+            explored: 0,
+            counterexample: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// Why one partition is not linearizable, in terms a person can follow: the longest
 /// order of operations the search could justify, the state it leaves the object in,
 /// and the operations none of which can come next.

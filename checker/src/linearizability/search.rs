@@ -27,8 +27,9 @@
 use super::open_index::OpenIndex;
 use super::twins::Twins;
 use crate::model::{Growth, Model};
-use crate::search::budget::{Budget, Meter};
+use crate::search::budget::{Budget, Meter, StopReason};
 use crate::search::memo::{zobrist, FxBuild, Memo, OpenMask};
+use crate::search::phase;
 use crate::search::report::{Outcome, SearchResult};
 use std::collections::HashMap;
 
@@ -84,32 +85,20 @@ struct Events {
 }
 
 impl Events {
-    /// The call and return events of the operations that returned.
-    fn new<O>(ops: &[Prepared<O>]) -> Events {
+    /// The call and return events of the operations that returned; `Err` if a limit
+    /// of `budget` is reached first (sorting two million events takes a while).
+    fn new<O>(ops: &[Prepared<O>], budget: &Budget) -> Result<Events, StopReason> {
         // Calls sort before returns at the same instant: operations that touch in
-        // time are concurrent, the permissive reading. Calls and returns are sorted
-        // apart and merged: the calls usually come in order already, which the sort
-        // notices in one pass.
-        type Times = Vec<(u64, u32)>;
-        let (mut calls, mut rets): (Times, Times) = ops
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| !p.is_open())
-            .map(|(i, p)| ((p.call, i as u32), (p.ret.max(p.call), i as u32)))
-            .unzip();
-        calls.sort_unstable();
-        rets.sort_unstable();
-        let mut order: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * calls.len());
-        let (mut c, mut r) = (0, 0);
-        while r < rets.len() {
-            if c < calls.len() && calls[c].0 <= rets[r].0 {
-                order.push((calls[c].0, false, calls[c].1));
-                c += 1;
-            } else {
-                order.push((rets[r].0, true, rets[r].1));
-                r += 1;
+        // time are concurrent, the permissive reading.
+        let mut order: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * ops.len());
+        for (i, p) in ops.iter().enumerate() {
+            phase::poll(budget, i)?;
+            if !p.is_open() {
+                order.push((p.call, false, i as u32));
+                order.push((p.ret.max(p.call), true, i as u32));
             }
         }
+        phase::sort(&mut order, budget)?;
         let mut e = Vec::with_capacity(order.len() + 1);
         e.push(Entry {
             prev: NIL,
@@ -120,6 +109,7 @@ impl Events {
         });
         let mut call_entry = vec![NIL; ops.len()];
         for (pos, &(_, is_ret, op)) in order.iter().enumerate() {
+            phase::poll(budget, pos)?;
             let idx = pos as u32 + 1;
             e.push(Entry {
                 prev: idx - 1,
@@ -141,11 +131,11 @@ impl Events {
         let first_ret = (1..e.len() as u32)
             .find(|&i| !e[i as usize].is_call)
             .unwrap_or(NIL);
-        Events {
+        Ok(Events {
             e,
             call_of: call_entry,
             first_ret,
-        }
+        })
     }
 
     #[inline]
@@ -229,10 +219,16 @@ struct Track {
 }
 
 impl Track {
-    /// By invocation time.
-    fn by_call<O>(ops: &[Prepared<O>], mut items: Vec<u32>) -> Track {
-        items.sort_by_key(|&i| (ops[i as usize].call, i));
-        Track { items, lo: 0 }
+    /// By invocation time; `Err` if a limit of `budget` is reached first.
+    fn by_call<O>(
+        ops: &[Prepared<O>],
+        items: Vec<u32>,
+        budget: &Budget,
+    ) -> Result<Track, StopReason> {
+        let mut keyed = phase::collect(budget, items.iter().map(|&i| (ops[i as usize].call, i)))?;
+        phase::sort(&mut keyed, budget)?;
+        let items = phase::collect(budget, keyed.into_iter().map(|(_, i)| i))?;
+        Ok(Track { items, lo: 0 })
     }
 
     fn advance(&mut self, linearized: &[bool]) {
@@ -343,18 +339,23 @@ const LISTED_STATES: usize = 32;
 const LOOKAHEAD: usize = 64;
 
 impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
-    fn new<M: Model<State = S>>(model: &M, ops: &[Prepared<M::Op>]) -> Option<Lookahead<S>> {
-        let growth: Vec<Growth> = ops.iter().map(|p| model.growth(&p.op)).collect();
+    /// The lookahead for `ops`, `None` if the model has no growth order for them;
+    /// `Err` if a limit of `budget` is reached first.
+    fn new<M: Model<State = S>>(
+        model: &M,
+        ops: &[Prepared<M::Op>],
+        budget: &Budget,
+    ) -> Result<Option<Lookahead<S>>, StopReason> {
+        let growth = phase::collect(budget, ops.iter().map(|p| model.growth(&p.op)))?;
         if ops.is_empty() || growth.contains(&Growth::Other) {
-            return None;
+            return Ok(None);
         }
         let pick = |a: Growth, b: Growth| {
-            (0..ops.len() as u32)
-                .filter(|&i| [a, b].contains(&growth[i as usize]))
-                .collect::<Vec<u32>>()
+            let picked = (0..ops.len() as u32).filter(|&i| [a, b].contains(&growth[i as usize]));
+            phase::collect(budget, picked)
         };
-        let observers = Track::by_call(ops, pick(Growth::Observes, Growth::Replaces));
-        let resets = Track::by_call(ops, pick(Growth::Resets, Growth::Replaces));
+        let observers = Track::by_call(ops, pick(Growth::Observes, Growth::Replaces)?, budget)?;
+        let resets = Track::by_call(ops, pick(Growth::Resets, Growth::Replaces)?, budget)?;
         let mut observer_at = vec![NIL; ops.len()];
         for (p, &i) in observers.items.iter().enumerate() {
             observer_at[i as usize] = p as u32;
@@ -363,6 +364,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         let mut reset_state = vec![None; ops.len()];
         let mut resets_leaving: HashMap<S, Vec<u32>, FxBuild> = HashMap::default();
         for (p, &i) in resets.items.iter().enumerate() {
+            phase::poll(budget, p)?;
             reset_at[i as usize] = p as u32;
             let leaves = model.reset_state(&ops[i as usize].op);
             if let Some(t) = &leaves {
@@ -370,7 +372,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             }
             reset_state[i as usize] = leaves;
         }
-        let required: Vec<Option<S>> = ops.iter().map(|p| model.required_state(&p.op)).collect();
+        let required = phase::collect(budget, ops.iter().map(|p| model.required_state(&p.op)))?;
         let mut leaving: Vec<Vec<u32>> = Vec::new();
         let mut leaving_id: HashMap<&S, u32, FxBuild> = HashMap::default();
         let mut listed_states = Vec::new();
@@ -381,23 +383,22 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
                 listed_states.push(t.clone());
             }
         }
-        let helpers_of: Vec<u32> = required
-            .iter()
-            .map(|need| {
-                let Some(need) = need else { return NIL };
-                let Some(ws) = resets_leaving.get(need) else {
-                    return NIL;
-                };
-                *leaving_id.entry(need).or_insert_with(|| {
-                    leaving.push(ws.clone());
-                    leaving.len() as u32 - 1
-                })
+        let helpers = required.iter().map(|need| {
+            let Some(need) = need else { return NIL };
+            let Some(ws) = resets_leaving.get(need) else {
+                return NIL;
+            };
+            *leaving_id.entry(need).or_insert_with(|| {
+                leaving.push(ws.clone());
+                leaving.len() as u32 - 1
             })
-            .collect();
+        });
+        let helpers_of = phase::collect(budget, helpers)?;
         drop(leaving_id);
         let mut leaving_of = vec![(NIL, NIL); ops.len()];
         for (list, ws) in leaving.iter().enumerate() {
             for (p, &w) in ws.iter().enumerate() {
+                phase::poll(budget, p)?;
                 leaving_of[w as usize] = (list as u32, p as u32);
             }
         }
@@ -408,7 +409,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             .count();
         let (window, shapes) = shapes_of(model, ops, &observers.items, &required, &helpers_of);
         let shapes = Shapes::new(shapes, &window, ops);
-        Some(Lookahead {
+        Ok(Some(Lookahead {
             window,
             shapes,
             listed_states,
@@ -423,7 +424,7 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
             leaving_lo: vec![0; leaving.len()],
             leaving,
             leaving_of,
-        })
+        }))
     }
 
     /// Whether `state`, just reached by linearizing `op`, can still lead to every one
@@ -1088,12 +1089,19 @@ pub fn search<M: Model>(
     classes: Option<&[u32]>,
     budget: &Budget,
 ) -> SearchResult<Violation<M::State>> {
-    let mut s = Search::new(model, ops, classes);
+    let mut s = match Search::new(model, ops, classes, budget) {
+        Ok(s) => s,
+        Err(reason) => {
+            return SearchResult {
+                outcome: Outcome::Stopped(reason),
+                explored: 0,
+            }
+        }
+    };
     let outcome = s.run(&mut Meter::new(budget));
-    SearchResult {
-        outcome,
-        explored: s.explored,
-    }
+    let explored = s.explored;
+    s.drop_aside();
+    SearchResult { outcome, explored }
 }
 
 /// What the walk does after an event: go on from the first event (an operation was
@@ -1105,14 +1113,24 @@ enum Walk {
 }
 
 impl<'a, M: Model> Search<'a, M> {
-    /// The search at its root: nothing linearized, every open operation indexed.
-    fn new(model: &'a M, ops: &'a [Prepared<M::Op>], classes: Option<&[u32]>) -> Self {
+    /// The search at its root: nothing linearized, every open operation indexed;
+    /// `Err` if a limit of `budget` is reached first. Building it for a million
+    /// operations takes a second on a loaded machine, so each part looks at the
+    /// budget (the long ones every few thousand operations, the others before they
+    /// start).
+    fn new(
+        model: &'a M,
+        ops: &'a [Prepared<M::Op>],
+        classes: Option<&[u32]>,
+        budget: &Budget,
+    ) -> Result<Self, StopReason> {
+        let before = || budget.exhausted().map_or(Ok(()), Err);
         let class: Vec<u32> = match classes {
             Some(c) => {
                 assert_eq!(c.len(), ops.len(), "one class per operation");
                 c.to_vec()
             }
-            None => (0..ops.len() as u32).collect(),
+            None => phase::collect(budget, 0..ops.len() as u32)?,
         };
         let mut open: Vec<u32> = (0..ops.len() as u32)
             .filter(|&i| ops[i as usize].is_open())
@@ -1122,38 +1140,61 @@ impl<'a, M: Model> Search<'a, M> {
         for (p, &i) in open.iter().enumerate() {
             open_at[i as usize] = p as u32;
         }
-        Search {
+        let events = Events::new(ops, budget)?;
+        let keys = phase::collect(budget, (0..ops.len()).map(zobrist))?;
+        let twins = Twins::new(ops, &class, budget)?;
+        before()?;
+        let open_index = OpenIndex::new(model, ops, class);
+        let lookahead = Lookahead::new(model, ops, budget)?;
+        let growth_is = |g: Growth| {
+            phase::collect(
+                budget,
+                ops.iter().map(|p| model.growth(&p.op) == g && !p.is_open()),
+            )
+        };
+        Ok(Search {
             model,
             ops,
-            events: Events::new(ops),
-            keys: (0..ops.len()).map(zobrist).collect(),
+            events,
+            keys,
             open_at,
             open,
-            twins: Twins::new(ops, &class),
-            open_index: OpenIndex::new(model, ops, class),
+            twins,
+            open_index,
             offers: Vec::new(),
-            observes: ops
-                .iter()
-                .map(|p| model.growth(&p.op) == Growth::Observes && !p.is_open())
-                .collect(),
-            deferred: ops
-                .iter()
-                .map(|p| model.growth(&p.op) == Growth::Resets && !p.is_open())
-                .collect(),
+            observes: growth_is(Growth::Observes)?,
+            deferred: growth_is(Growth::Resets)?,
             lin: vec![false; ops.len()],
             state: model.init(),
             fingerprint: 0,
             mask: 0,
             memo: Memo::new(),
             stack: Vec::new(),
-            lookahead: Lookahead::new(model, ops),
+            lookahead,
             remaining: ops.iter().filter(|p| !p.is_open()).count(),
             explored: 0,
             scratch: Vec::new(),
             best: Vec::new(),
             best_state: model.init(),
             synced: 0,
-        }
+        })
+    }
+
+    /// Drops the search once its answer is taken, its large tables on another thread
+    /// ([`phase::drop_aside`]): freeing a memo of millions of configurations and a
+    /// stack of a million frames takes a fifth of a second, which would land past the
+    /// time limit of a search stopped by it.
+    fn drop_aside(mut self) {
+        let items = self.memo.len() + self.stack.len() + self.ops.len();
+        let tables = (
+            std::mem::take(&mut self.memo),
+            std::mem::take(&mut self.stack),
+            std::mem::take(&mut self.events.e),
+            std::mem::take(&mut self.keys),
+            self.twins.take(),
+            self.lookahead.take(),
+        );
+        phase::drop_aside(tables, items);
     }
 
     /// Approximate bytes the memo and the stack hold, for the memory budget (one

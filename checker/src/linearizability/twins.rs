@@ -30,6 +30,8 @@
 //! everything it passed before is callable), which [`Events`](super::search) keeps.
 
 use super::search::Prepared;
+use crate::search::budget::{Budget, StopReason};
+use crate::search::phase;
 
 const NIL: u32 = u32::MAX;
 
@@ -52,8 +54,13 @@ pub(crate) struct Twins {
 impl Twins {
     /// Groups the completed operations by `class` (equal classes: identical
     /// operations, see [`crate::model::Model::canonicalize`]); `None` if no two are
-    /// alike.
-    pub(crate) fn new<O>(ops: &[Prepared<O>], class: &[u32]) -> Option<Twins> {
+    /// alike. `Err` if a limit of `budget` is reached first: sorting a million
+    /// operations by return takes a tenth of a second or more.
+    pub(crate) fn new<O>(
+        ops: &[Prepared<O>],
+        class: &[u32],
+        budget: &Budget,
+    ) -> Result<Option<Twins>, StopReason> {
         let classes = class.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
         let mut count = vec![0u32; classes];
         for (p, &c) in ops.iter().zip(class) {
@@ -65,6 +72,7 @@ impl Twins {
         let mut members: Vec<Vec<u32>> = Vec::new();
         let mut group = vec![NIL; ops.len()];
         for (i, (p, &c)) in ops.iter().zip(class).enumerate() {
+            phase::poll(budget, i)?;
             if p.is_open() || count[c as usize] < 2 {
                 continue;
             }
@@ -77,21 +85,23 @@ impl Twins {
             members[g as usize].push(i as u32);
         }
         if members.is_empty() {
-            return None;
+            return Ok(None);
         }
         let mut rank = vec![NIL; ops.len()];
         for m in &mut members {
-            m.sort_unstable_by_key(|&i| (ops[i as usize].ret, i));
-            for (r, &i) in m.iter().enumerate() {
+            let mut by_ret = phase::collect(budget, m.iter().map(|&i| (ops[i as usize].ret, i)))?;
+            phase::sort(&mut by_ret, budget)?;
+            for (r, &(_, i)) in by_ret.iter().enumerate() {
+                m[r] = i;
                 rank[i as usize] = r as u32;
             }
         }
-        Some(Twins {
+        Ok(Some(Twins {
             group,
             lo: vec![0; members.len()],
             members,
             rank,
-        })
+        }))
     }
 
     /// Whether `op` need not be offered: an unlinearized twin that returns before it

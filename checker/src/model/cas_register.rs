@@ -171,36 +171,32 @@ pub(crate) fn register_required_state(op: &RegisterOp) -> Option<Scalar> {
 /// with crashes) become identical operations, one class, tried once at each point
 /// instead of each in turn. Classes: equal operations.
 pub(crate) fn canonicalize_register(ops: &mut [RegisterOp], open: &[bool]) -> Option<Vec<u32>> {
-    use crate::search::memo::FxBuild;
-    use std::collections::{HashMap, HashSet};
-    // Fx, not SipHash: a hundred thousand operations go through both tables.
-    let mut observed: HashSet<&Scalar, FxBuild> = HashSet::default();
+    // Fx hashing: a million operations are hashed here twice, and SipHash made this
+    // pass a fifth of a second of a check's setup.
+    use rustc_hash::{FxHashMap, FxHashSet};
+    let mut observed: FxHashSet<Scalar> = FxHashSet::default();
     for op in ops.iter() {
         match op {
             RegisterOp::Read(v)
             | RegisterOp::Cas { from: v, .. }
             | RegisterOp::CasFailed { from: v } => {
-                observed.insert(v);
+                observed.insert(v.clone());
             }
             RegisterOp::Write(_) => {}
         }
     }
-    let unread: Vec<usize> = ops
-        .iter()
-        .zip(open)
-        .enumerate()
-        .filter(|(_, (op, &open))| {
-            open && matches!(op, RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. } if !observed.contains(v))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    drop(observed);
-    for i in unread {
-        if let RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. } = &mut ops[i] {
-            *v = Scalar::Unread;
+    for (op, &open) in ops.iter_mut().zip(open) {
+        if !open {
+            continue;
+        }
+        match op {
+            RegisterOp::Write(v) | RegisterOp::Cas { to: v, .. } if !observed.contains(v) => {
+                *v = Scalar::Unread;
+            }
+            _ => {}
         }
     }
-    let mut classes: HashMap<&RegisterOp, u32, FxBuild> = HashMap::default();
+    let mut classes: FxHashMap<&RegisterOp, u32> = FxHashMap::default();
     Some(
         ops.iter()
             .map(|op| {

@@ -81,11 +81,13 @@ pub enum Growth {
 /// place for parsing and validation and `step` should be cheap.
 pub trait Model: Sync {
     /// The object's state. Searches memoize on it, so it must hash and compare by
-    /// value, and it should be cheap to clone.
-    type State: Clone + Eq + Hash + Debug + Send + Sync;
+    /// value, and it should be cheap to clone. It owns its data (`'static`), so a
+    /// finished search's tables can be freed on another thread.
+    type State: Clone + Eq + Hash + Debug + Send + Sync + 'static;
     /// An operation as the model understands it, outcome included (a failed CAS and a
-    /// successful one are different operations to a model).
-    type Op: Clone + Debug + Send + Sync;
+    /// successful one are different operations to a model). Owned (`'static`) for
+    /// the same reason as the state.
+    type Op: Clone + Debug + Send + Sync + 'static;
 
     /// The name users select the model by (`--model`).
     fn name(&self) -> String;

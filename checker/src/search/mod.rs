@@ -6,11 +6,15 @@
 //!   operations, and the Zobrist keys that fingerprint a set of operations.
 //! - `report`: operations spelled out for counterexamples ([`OpSummary`],
 //!   [`BlockedOp`]) and the outcome of one search.
+//! - `phase`: the long linear phases before a search (preparing operations, building
+//!   and sorting its tables), polled against the budget so a limit is honoured there
+//!   too.
 //! - `per_key`: the driver that checks a history's keys in parallel.
 
 pub(crate) mod budget;
 pub(crate) mod memo;
 pub(crate) mod per_key;
+pub(crate) mod phase;
 pub(crate) mod report;
 
 pub use budget::StopReason;

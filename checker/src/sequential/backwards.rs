@@ -39,6 +39,11 @@ pub(crate) fn find<M: Model>(model: &M, ops: &[SeqOp<M::Op>]) -> Option<Backward
             Growth::Grows | Growth::Other => return None,
         }
     }
+    // Only values with one producer are evidence; with none (values repeat, as in
+    // most synthetic histories) there is nothing to look for.
+    if !producers.values().any(|w| w.len() == 1) {
+        return None;
+    }
     // Each operation's position in its process's program order.
     let mut order: Vec<usize> = (0..ops.len()).collect();
     order.sort_by_key(|&i| (ops[i].process, ops[i].call, ops[i].id));

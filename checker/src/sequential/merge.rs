@@ -11,34 +11,35 @@
 //!   the `j`-th mutator;
 //! - *gap operations*, which leave the state as it was (reads, failed CASes): one may
 //!   go in any gap where it is legal and changes nothing. Its *deadline* is the last
-//!   gap known to be such (the last gap of the key, or else the end of the run of
-//!   such gaps from its gap in the key's order: [`REACH`] bounds both searches).
+//!   such gap it can still be in: not after the gap of a later operation of its own
+//!   process on the key (a later gap operation's deadline, or the gap a later mutator
+//!   closes), since program order puts it first ([`REACH`] bounds the search).
 //!
 //! The merge keeps each key's mutators in their order and places gap operations
 //! greedily. Each process goes through its operations in program order (crashed ones
 //! the key's order left out skipped); at each step, any process whose next operation
 //! is a gap operation legal in its key's current gap does it, and otherwise a process
-//! whose next operation is its key's next mutator does it, provided no gap operation
-//! of that key whose deadline is the current gap is still to come. When no process
-//! can go on before the end, the merge fails.
+//! whose next operation is its key's next mutator, legal in the current gap, does it,
+//! provided no gap operation of that key whose deadline is the current gap is still
+//! to come. When no process can go on before the end, the merge fails, and says
+//! where ([`Stuck`]).
 //!
 //! **Claim.** The order produced is a sequentially consistent order of the history.
 //! *Proof.* Program order: each process's operations are taken in order. Per key,
-//! the mutators come in the key's order, so before the `j`-th the object is in the
-//! state of gap `j - 1` (gap operations change nothing), the state it had before it
-//! in the key's order, where it was legal and left the state of gap `j`; each gap
-//! operation was taken in a gap where it is legal and changes nothing. Keys are
-//! independent objects, so the whole replay is legal. Every completed operation is in
-//! its key's order, so in the merge; a crashed one left out never took effect,
-//! which a crashed operation may. ∎
+//! each mutator was taken in a state where it is legal, leaving the state of the
+//! next gap; each gap operation was taken in a gap where it is legal and changes
+//! nothing. Keys are independent objects, so the whole replay is legal. Every
+//! completed operation is in its key's order, so in the merge; a crashed one left
+//! out never took effect, which a crashed operation may. ∎
 //!
 //! Taking a legal gap operation at once never hurts (it changes no state and only
-//! moves its process on), and a mutator is taken only when no gap operation would be
-//! stranded by it, so the greedy merge fails only when the keys' orders (with these
-//! deadlines) admit no merge, or rarely when a deadline was cut short. A failure is
-//! not a violation: the check goes on to the whole-history search. The result is
-//! replayed once more before it is believed ([`replay`]), so a bug here could cost
-//! time but never a wrong `valid`.
+//! moves its process on), and a mutator is taken only when no gap operation's last
+//! chance is the current gap, so the greedy merge fails only when the keys' orders
+//! admit no merge (a key's order may even be illegal: saturation's need not be
+//! legal), or rarely when a deadline was cut short. A failure is not a violation:
+//! the check goes on to other orders (`repair`) and the whole-history search. The
+//! result is replayed once more before it is believed ([`replay`]), so a bug here
+//! could cost time but never a wrong `valid`.
 
 use super::chains::{Chains, SeqOp};
 use super::search::Ordered;
@@ -50,8 +51,8 @@ use std::collections::BinaryHeap;
 /// object's state after it, first to last.
 pub(crate) type KeyOrder<S> = Vec<Ordered<S>>;
 
-/// How far a deadline's search looks (in gaps): enough for the common case, and a
-/// bound on the time. A deadline cut short only makes the merge stricter.
+/// How far a deadline's search looks back (in gaps): enough for the common case,
+/// and a bound on the time. A deadline cut short only makes the merge stricter.
 const REACH: usize = 1024;
 
 /// One key's mutators and gaps, and each gap operation's deadline.
@@ -64,20 +65,92 @@ struct Key<S> {
     at: usize,
 }
 
+/// The keys' orders taken apart for the merge.
+struct Plan<S> {
+    keys: Vec<Key<S>>,
+    /// Each process's operations that are in some key's order, in program order.
+    chains: Vec<Vec<u32>>,
+    /// For a mutator: its position among its key's; for a gap operation: its deadline.
+    slot: Vec<usize>,
+    mutator: Vec<bool>,
+    /// How many operations the keys' orders hold.
+    total: usize,
+}
+
+/// Where a merge that failed stopped: how many operations it had placed, and pairs
+/// of one key's mutators, `(first, then)` in the key's order, where the second could
+/// not go because of the first (it is the key's next mutator and the first opened
+/// the current gap, or a process waits on it and the first is the key's next).
+/// Reversing such a pair is what `repair` tries.
+#[derive(Debug)]
+pub(crate) struct Stuck {
+    pub(crate) placed: usize,
+    pub(crate) blocked: Vec<(u32, u32)>,
+}
+
 /// Merges the keys' orders (`orders[object]`, indices into `ops`) into one order of
-/// the whole history (see the module's doc), or `None`.
+/// the whole history (see the module's doc), or says where it got stuck.
 pub(crate) fn merge<M: Model>(
     model: &M,
     ops: &[SeqOp<M::Op>],
     orders: &[KeyOrder<M::State>],
-) -> Option<Vec<Ordered<M::State>>> {
+) -> Result<Vec<Ordered<M::State>>, Stuck> {
+    let mut plan = plan(model, ops, orders);
+    let chains = &plan.chains;
+    let mut pos = vec![0usize; chains.len()];
+    let mut out = Vec::with_capacity(plan.total);
+    let mut next = Vec::new();
+    // Processes waiting on a key, woken when it moves.
+    let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); plan.keys.len()];
+    let call = |c: usize, pos: &[usize]| chains[c].get(pos[c]).map(|&i| ops[i as usize].call);
+    let mut ready: BinaryHeap<(Reverse<Option<u64>>, usize)> = (0..chains.len())
+        .map(|c| (Reverse(call(c, &pos)), c))
+        .collect();
+    while let Some((_, c)) = ready.pop() {
+        let Some(&i) = chains[c].get(pos[c]) else {
+            continue;
+        };
+        let k = ops[i as usize].object as usize;
+        let key = &mut plan.keys[k];
+        let state = &key.gaps[key.at];
+        next.clear();
+        model.successors(state, &ops[i as usize].op, &mut next);
+        let go = if plan.mutator[i as usize] {
+            key.mutators.get(key.at) == Some(&i)
+                && next.contains(&key.gaps[key.at + 1])
+                && key.due[key.at] == 0
+        } else {
+            next.contains(state) && key.at <= plan.slot[i as usize]
+        };
+        if !go {
+            waiting[k].push(c);
+            continue;
+        }
+        if plan.mutator[i as usize] {
+            key.at += 1;
+        } else {
+            key.due[plan.slot[i as usize]] -= 1;
+        }
+        out.push((i, key.gaps[key.at].clone()));
+        pos[c] += 1;
+        for w in waiting[k].drain(..).chain([c]) {
+            ready.push((Reverse(call(w, &pos)), w));
+        }
+    }
+    if out.len() == plan.total && replay(model, ops, orders.len(), &out) {
+        return Ok(out);
+    }
+    Err(stuck(&plan, &pos, &waiting, out.len()))
+}
+
+/// Takes the keys' orders apart into mutators, gaps and gap operations with their
+/// deadlines (see the module's doc).
+fn plan<M: Model>(model: &M, ops: &[SeqOp<M::Op>], orders: &[KeyOrder<M::State>]) -> Plan<M::State> {
     let n = ops.len();
     let mut in_order = vec![false; n];
-    // For a mutator: its position among its key's; for a gap operation: its deadline.
     let mut slot = vec![0usize; n];
     let mut mutator = vec![false; n];
     let mut keys: Vec<Key<M::State>> = Vec::with_capacity(orders.len());
-    let mut next = Vec::new();
     for order in orders {
         let mut key = Key {
             gaps: vec![model.init()],
@@ -85,11 +158,11 @@ pub(crate) fn merge<M: Model>(
             due: Vec::new(),
             at: 0,
         };
-        let mut members: Vec<(u32, usize)> = Vec::new();
         for (i, s) in order {
             in_order[*i as usize] = true;
             if s == key.gaps.last().expect("gap 0 is always there") {
-                members.push((*i, key.gaps.len() - 1));
+                // Its own gap, until its deadline replaces it.
+                slot[*i as usize] = key.gaps.len() - 1;
             } else {
                 mutator[*i as usize] = true;
                 slot[*i as usize] = key.mutators.len();
@@ -98,26 +171,6 @@ pub(crate) fn merge<M: Model>(
             }
         }
         key.due = vec![0; key.gaps.len()];
-        for (i, own) in members {
-            let mut fits = |j: usize| {
-                next.clear();
-                model.successors(&key.gaps[j], &ops[i as usize].op, &mut next);
-                next.contains(&key.gaps[j])
-            };
-            let last = key.gaps.len() - 1;
-            let deadline = (last.saturating_sub(REACH).max(own)..=last)
-                .rev()
-                .find(|&j| fits(j))
-                .unwrap_or_else(|| {
-                    let mut hi = own;
-                    while hi < last && hi - own < REACH && fits(hi + 1) {
-                        hi += 1;
-                    }
-                    hi
-                });
-            slot[i as usize] = deadline;
-            key.due[deadline] += 1;
-        }
         keys.push(key);
     }
     let chains: Vec<Vec<u32>> = Chains::new(ops)
@@ -125,89 +178,73 @@ pub(crate) fn merge<M: Model>(
         .into_iter()
         .map(|c| c.into_iter().filter(|&i| in_order[i as usize]).collect())
         .collect();
-    let mut pos = vec![0usize; chains.len()];
-    let mut chain_of = vec![(0u32, 0u32); n];
-    for (c, chain) in chains.iter().enumerate() {
-        for (r, &i) in chain.iter().enumerate() {
-            chain_of[i as usize] = (c as u32, r as u32);
-        }
-    }
-    let total = in_order.iter().filter(|&&b| b).count();
-    let mut out = Vec::with_capacity(total);
-    // Processes waiting on a key, woken when it moves.
-    let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
-    let call = |c: usize, pos: &[usize]| chains[c].get(pos[c]).map(|&i| ops[i as usize].call);
-    let mut ready: BinaryHeap<(Reverse<Option<u64>>, usize)> = (0..chains.len())
-        .map(|c| (Reverse(call(c, &pos)), c))
-        .collect();
-    while let Some((_, c)) = ready.pop() {
-        if let Some(&i) = chains[c].get(pos[c]) {
-            let k = ops[i as usize].object as usize;
-            let key = &mut keys[k];
-            let state = &key.gaps[key.at];
-            let go = if mutator[i as usize] {
-                key.mutators.get(key.at) == Some(&i)
-                    && key.due[key.at] == 0
-                    && !strands(
-                        model, ops, &chains, &pos, &chain_of, &mutator, key, &mut next,
-                    )
-            } else {
-                next.clear();
-                model.successors(state, &ops[i as usize].op, &mut next);
-                next.contains(state) && key.at <= slot[i as usize]
-            };
-            if !go {
-                waiting[k].push(c);
-                continue;
-            }
-            if mutator[i as usize] {
-                key.at += 1;
-            } else {
-                key.due[slot[i as usize]] -= 1;
-            }
-            out.push((i, key.gaps[key.at].clone()));
-            pos[c] += 1;
-            for w in waiting[k].drain(..).chain([c]) {
-                ready.push((Reverse(call(w, &pos)), w));
-            }
-        }
-    }
-    (out.len() == total && replay(model, ops, orders.len(), &out)).then_some(out)
+    let mut plan = Plan {
+        keys,
+        chains,
+        slot,
+        mutator,
+        total: in_order.iter().filter(|&&b| b).count(),
+    };
+    deadlines(model, ops, &mut plan);
+    plan
 }
 
-/// How far [`strands`] looks back along a process.
-const LOOK_BACK: usize = 64;
+/// Each gap operation's deadline: the last gap it is legal in, no later than its
+/// process's next operation on the key allows (walking each process backwards).
+fn deadlines<M: Model>(model: &M, ops: &[SeqOp<M::Op>], plan: &mut Plan<M::State>) {
+    const NONE: usize = usize::MAX;
+    let mut bound = vec![NONE; plan.keys.len()];
+    let mut next = Vec::new();
+    for chain in &plan.chains {
+        for &i in chain.iter().rev() {
+            let k = ops[i as usize].object as usize;
+            let key = &mut plan.keys[k];
+            if plan.mutator[i as usize] {
+                // It is taken in the gap it closes; what comes before it, before that.
+                bound[k] = plan.slot[i as usize];
+                continue;
+            }
+            let own = plan.slot[i as usize];
+            let top = bound[k].min(key.gaps.len() - 1);
+            let deadline = (top.saturating_sub(REACH)..=top)
+                .rev()
+                .find(|&j| {
+                    next.clear();
+                    model.successors(&key.gaps[j], &ops[i as usize].op, &mut next);
+                    next.contains(&key.gaps[j])
+                })
+                .unwrap_or(own.min(top));
+            plan.slot[i as usize] = deadline;
+            key.due[deadline] += 1;
+            bound[k] = deadline;
+        }
+        for &i in chain {
+            bound[ops[i as usize].object as usize] = NONE;
+        }
+    }
+}
 
-/// Whether taking `key`'s next mutator now would strand a gap operation: one of the
-/// key, illegal in the gap the mutator opens, that the process of the mutator
-/// closing that gap must do first (so neither could ever go). Looks at most
-/// [`LOOK_BACK`] operations back.
-#[allow(clippy::too_many_arguments)]
-fn strands<M: Model>(
-    model: &M,
-    ops: &[SeqOp<M::Op>],
-    chains: &[Vec<u32>],
-    pos: &[usize],
-    chain_of: &[(u32, u32)],
-    mutator: &[bool],
-    key: &Key<M::State>,
-    next: &mut Vec<M::State>,
-) -> bool {
-    let Some(&closing) = key.mutators.get(key.at + 1) else {
-        return false;
-    };
-    let (c, r) = chain_of[closing as usize];
-    let (c, r) = (c as usize, r as usize);
-    let opened = &key.gaps[key.at + 1];
-    let object = ops[closing as usize].object;
-    chains[c][pos[c].max(r.saturating_sub(LOOK_BACK))..r]
-        .iter()
-        .filter(|&&g| ops[g as usize].object == object && !mutator[g as usize])
-        .any(|&g| {
-            next.clear();
-            model.successors(opened, &ops[g as usize].op, next);
-            !next.contains(opened)
-        })
+/// Where the merge stopped (see [`Stuck`]).
+fn stuck<S>(plan: &Plan<S>, pos: &[usize], waiting: &[Vec<usize>], placed: usize) -> Stuck {
+    let mut blocked = Vec::new();
+    for (key, waiters) in plan.keys.iter().zip(waiting) {
+        let Some(&first) = key.mutators.get(key.at) else {
+            continue;
+        };
+        if waiters.is_empty() {
+            continue;
+        }
+        if let Some(j) = key.at.checked_sub(1) {
+            blocked.push((key.mutators[j], first));
+        }
+        for &c in waiters {
+            match plan.chains[c].get(pos[c]) {
+                Some(&x) if plan.mutator[x as usize] && x != first => blocked.push((first, x)),
+                _ => {}
+            }
+        }
+    }
+    Stuck { placed, blocked }
 }
 
 /// Whether `order` is a sequentially consistent order of `ops`: each step legal for

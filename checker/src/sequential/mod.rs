@@ -23,7 +23,9 @@
 //!   (unique values), before any search.
 //! - `chains`: the operations and each process's program order.
 //! - `saturate`: forced order constraints across keys (a cycle proves no order).
+//! - `topo`: topological orders of those constraints, and a cycle among them.
 //! - `merge`: one order of the whole history from an order of each key.
+//! - `repair`: other orders of concurrent writes, when the merge gets stuck.
 //! - `search`: the memoized depth-first search for an order.
 //! - `feasibility`: the search's early detection of dead ends.
 //! - `scope`: per-key checks in parallel, then the whole-history search.
@@ -50,10 +52,12 @@ mod chains;
 mod evidence;
 mod feasibility;
 mod merge;
+mod repair;
 mod report;
 mod saturate;
 mod scope;
 mod search;
+mod topo;
 
 pub use crate::search::StopReason;
 pub use report::{Basis, Evidence, KeyReport, Report, WholeReport};
@@ -61,6 +65,7 @@ pub use report::{Basis, Evidence, KeyReport, Report, WholeReport};
 use crate::history::History;
 use crate::model::{BuiltinModel, Model, ModelError, UseModel};
 use crate::search::budget::Budget;
+use crate::search::phase;
 use crate::verdict::Verdict;
 use scope::{KeyPart, TimeLimit};
 use std::time::{Duration, Instant};
@@ -124,17 +129,23 @@ pub fn check<M: Model>(
     options: &Options,
 ) -> Result<Report, ModelError> {
     let started = Instant::now();
-    let prepared: Vec<Option<M::Op>> = history
-        .ops
-        .iter()
-        .map(|op| model.prepare(op))
-        .collect::<Result<_, _>>()?;
     let budget = Budget::starting(started, options.timeout, options.memory_limit);
-    let parts = scope::key_parts(history, model, &prepared);
     let time = TimeLimit {
         name: "the check's timeout",
         limit: options.timeout,
     };
+    // Preparing a million operations takes a tenth of a second or more: polled.
+    let each = history.ops.iter().map(|op| model.prepare(op));
+    let prepared = match phase::try_collect(&budget, each)? {
+        Ok(prepared) => prepared,
+        Err(reason) => return Ok(unprepared(history, model, reason, &budget, time, started)),
+    };
+    let parts = match scope::key_parts(history, model, &prepared, &budget) {
+        Ok(parts) => parts,
+        Err(reason) => return Ok(unprepared(history, model, reason, &budget, time, started)),
+    };
+    let len = prepared.len();
+    phase::drop_aside(prepared, len);
     let checked = scope::check_keys(
         history,
         model,
@@ -168,6 +179,42 @@ pub fn check<M: Model>(
         evidence,
         elapsed: started.elapsed(),
     })
+}
+
+/// The report of a check stopped by `reason` before the history was split by key:
+/// one entry for the whole history, so the reason is still given.
+fn unprepared<M: Model>(
+    history: &History,
+    model: &M,
+    reason: StopReason,
+    budget: &Budget,
+    time: TimeLimit,
+    started: Instant,
+) -> Report {
+    let key = KeyReport {
+        key: serde_json::Value::Null,
+        verdict: Verdict::Unknown,
+        ops: history.ops.len(),
+        checked_ops: 0,
+        method: "skipped".into(),
+        reason: Some(scope::stopped_because(reason, budget, time, 0)),
+        stopped: Some(reason),
+        explored: 0,
+        evidence: None,
+        elapsed: started.elapsed(),
+    };
+    Report {
+        verdict: Verdict::Unknown,
+        basis: Basis::PerKey,
+        per_key: Verdict::Unknown,
+        model: model.name(),
+        ops: history.ops.len(),
+        checked_ops: 0,
+        keys: vec![key],
+        whole: None,
+        evidence: None,
+        elapsed: started.elapsed(),
+    }
 }
 
 /// The verdict for the whole history once every key is checked: from the keys alone

@@ -45,8 +45,8 @@ use super::chains::{Chains, SeqOp};
 use super::merge::KeyOrder;
 use crate::model::{Growth, Model};
 use crate::search::budget::Budget;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use super::topo::{find_cycle, kahn, readers_first, Roles};
+use std::collections::{HashMap, HashSet};
 
 /// 16 M vector-clock entries (64 MiB): past it the pre-check does not run.
 const MAX_CLOCK_ENTRIES: usize = 16 << 20;
@@ -61,13 +61,44 @@ pub(crate) enum Saturated<S> {
     Cycle(Vec<u32>),
     /// No cycle: each key's operations ordered as a topological order of the
     /// saturated graph puts them (writes in an order every constraint allows; each
-    /// other operation in some gap where it is legal), for the merge to try.
-    Orders(Vec<KeyOrder<S>>),
+    /// other operation in some gap where it is legal), for the merge to try, and the
+    /// graph itself, for `repair` to try other orders of writes with.
+    Orders(Vec<KeyOrder<S>>, Box<Saturation<S>>),
     /// The history is not of the shape the rules need, or a limit was reached.
     NotApplicable,
 }
 
+/// The saturated graph of forced edges and what it was built from: enough to add
+/// an edge of one's own and derive the keys' orders again ([`Saturation::assume`]).
+pub(crate) struct Saturation<S> {
+    graph: Graph,
+    shape: Shape<S>,
+    objects: usize,
+    /// The graph before the last assumption that held, for [`Saturation::retract`].
+    before_last: Option<Graph>,
+}
+
+/// What closing the graph under rules 4 and 5 ended with.
+enum Closed {
+    Done,
+    Cycle,
+    /// The budget or the round limit ran out.
+    Limit,
+}
+
+/// What adding an edge led to ([`Saturation::assume`]).
+pub(crate) enum Assumed<S> {
+    /// The keys' orders under the edge.
+    Orders(Vec<KeyOrder<S>>),
+    /// The edge, with the forced ones, makes a cycle: under the edges assumed so far,
+    /// its reverse is forced.
+    Contradiction,
+    /// A limit was reached, or an operation fits no gap.
+    Limit,
+}
+
 /// Which operations the graph has, and what each needs.
+#[derive(Clone)]
 struct Shape<S> {
     included: Vec<bool>,
     /// For each operation that needs a produced value: (it, its producer or `None`
@@ -180,27 +211,78 @@ pub(crate) fn saturate<M: Model>(
     if ops.len().saturating_mul(chains.chains.len()) > MAX_CLOCK_ENTRIES {
         return Saturated::NotApplicable;
     }
-    if budget.exhausted().is_some() {
+    let mut graph = Graph::new(ops, chains, &shape);
+    match graph.close(ops, &shape, budget) {
+        Closed::Done => {}
+        Closed::Cycle => return Saturated::Cycle(graph.cycle()),
+        Closed::Limit => return Saturated::NotApplicable,
+    }
+    let Some(derived) = graph.key_orders(model, ops, objects, &shape) else {
         return Saturated::NotApplicable;
+    };
+    Saturated::Orders(
+        derived,
+        Box::new(Saturation {
+            graph,
+            shape,
+            objects,
+            before_last: None,
+        }),
+    )
+}
+
+impl<S: Clone + Eq> Saturation<S> {
+    /// Whether the edges (forced or assumed) already put `a` before `b`.
+    pub(crate) fn orders_before(&self, a: u32, b: u32) -> bool {
+        self.graph.reaches(a, b)
     }
-    let mut graph = Graph::new(ops, &chains, &shape);
-    for _ in 0..MAX_ROUNDS {
-        if budget.exhausted().is_some() {
-            return Saturated::NotApplicable;
-        }
-        let Some(topo) = graph.clocks() else {
-            return Saturated::Cycle(graph.cycle());
+
+    /// Adds the edge `before → after` (an assumption, not a forced edge), closes the
+    /// graph again and derives the keys' orders under it. On a contradiction or a
+    /// limit the graph is left as it was; else [`Saturation::retract`] takes the
+    /// assumption back.
+    pub(crate) fn assume<M: Model<State = S>>(
+        &mut self,
+        model: &M,
+        ops: &[SeqOp<M::Op>],
+        before: u32,
+        after: u32,
+        budget: &Budget,
+    ) -> Assumed<S> {
+        let saved = self.graph.clone();
+        self.graph.add(before, after);
+        let closed = self.graph.close(ops, &self.shape, budget);
+        let derived = match closed {
+            Closed::Done => self.graph.key_orders(model, ops, self.objects, &self.shape),
+            _ => None,
         };
-        if !graph.derive(ops, &shape) {
-            return orders(model, ops, objects, &shape, &topo);
+        match (closed, derived) {
+            (_, Some(derived)) => {
+                self.before_last = Some(saved);
+                return Assumed::Orders(derived);
+            }
+            (Closed::Cycle, _) => {
+                self.graph = saved;
+                return Assumed::Contradiction;
+            }
+            _ => {}
+        }
+        self.graph = saved;
+        Assumed::Limit
+    }
+
+    /// Takes back the last assumption that held (once).
+    pub(crate) fn retract(&mut self) {
+        if let Some(graph) = self.before_last.take() {
+            self.graph = graph;
         }
     }
-    Saturated::NotApplicable
 }
 
 /// The forced edges, and reachability as vector clocks.
-struct Graph<'a> {
-    chains: &'a Chains,
+#[derive(Clone)]
+struct Graph {
+    chains: Chains,
     rank: Vec<u32>,
     included: Vec<bool>,
     /// Each operation's invocation time, to break ties in the topological order.
@@ -212,19 +294,11 @@ struct Graph<'a> {
     clock: Vec<u32>,
 }
 
-impl<'a> Graph<'a> {
+impl Graph {
     /// Rules 1-3 of the module's doc.
-    fn new<O, S>(ops: &[SeqOp<O>], chains: &'a Chains, shape: &Shape<S>) -> Graph<'a> {
+    fn new<O, S>(ops: &[SeqOp<O>], chains: Chains, shape: &Shape<S>) -> Graph {
         let mut rank = vec![0u32; ops.len()];
-        let mut g = Graph {
-            chains,
-            rank: Vec::new(),
-            included: shape.included.clone(),
-            call: ops.iter().map(|o| o.call).collect(),
-            edges: vec![Vec::new(); ops.len()],
-            known: HashSet::new(),
-            clock: Vec::new(),
-        };
+        let mut program = Vec::new();
         for chain in &chains.chains {
             let kept: Vec<u32> = chain
                 .iter()
@@ -234,11 +308,20 @@ impl<'a> Graph<'a> {
             for (r, &i) in kept.iter().enumerate() {
                 rank[i as usize] = r as u32;
             }
-            for w in kept.windows(2) {
-                g.add(w[0], w[1]);
-            }
+            program.extend(kept.windows(2).map(|w| (w[0], w[1])));
         }
-        g.rank = rank;
+        let mut g = Graph {
+            chains,
+            rank,
+            included: shape.included.clone(),
+            call: ops.iter().map(|o| o.call).collect(),
+            edges: vec![Vec::new(); ops.len()],
+            known: HashSet::new(),
+            clock: Vec::new(),
+        };
+        for (a, b) in program {
+            g.add(a, b);
+        }
         for &(r, producer) in &shape.reads {
             match producer {
                 Some(w) => {
@@ -256,6 +339,22 @@ impl<'a> Graph<'a> {
         g
     }
 
+    /// Rules 4 and 5 applied until nothing new follows (at most [`MAX_ROUNDS`]).
+    fn close<O, S>(&mut self, ops: &[SeqOp<O>], shape: &Shape<S>, budget: &Budget) -> Closed {
+        for _ in 0..MAX_ROUNDS {
+            if budget.exhausted().is_some() {
+                return Closed::Limit;
+            }
+            if !self.clocks() {
+                return Closed::Cycle;
+            }
+            if !self.derive(ops, shape) {
+                return Closed::Done;
+            }
+        }
+        Closed::Limit
+    }
+
     fn add(&mut self, a: u32, b: u32) -> bool {
         if a == b || !self.known.insert((a, b)) {
             return false;
@@ -271,11 +370,13 @@ impl<'a> Graph<'a> {
         self.clock[b as usize * width + c] > self.rank[a as usize]
     }
 
-    /// Recomputes the clocks; returns a topological order, or `None` on a cycle.
-    fn clocks(&mut self) -> Option<Vec<u32>> {
+    /// Recomputes the clocks; false on a cycle.
+    fn clocks(&mut self) -> bool {
         let n = self.edges.len();
         let width = self.chains.chains.len();
-        let topo = kahn(&self.edges, |i| self.included[i], |i| self.call[i as usize])?;
+        let Some(topo) = kahn(&self.edges, |i| self.included[i], |i| self.call[i as usize]) else {
+            return false;
+        };
         self.clock.clear();
         self.clock.resize(n * width, 0);
         for &v in &topo {
@@ -292,7 +393,34 @@ impl<'a> Graph<'a> {
                 }
             }
         }
-        Some(topo)
+        true
+    }
+
+    /// Each key's order (see [`orders`]) from the closed graph, read from an order
+    /// that keeps a key's writes out of the way of the operations needing its
+    /// current value where the edges allow ([`readers_first`]).
+    fn key_orders<M: Model>(
+        &self,
+        model: &M,
+        ops: &[SeqOp<M::Op>],
+        objects: usize,
+        shape: &Shape<M::State>,
+    ) -> Option<Vec<KeyOrder<M::State>>> {
+        let mut needs = vec![None; ops.len()];
+        for &(r, w) in &shape.reads {
+            needs[r as usize] = Some(w);
+        }
+        let object: Vec<u32> = ops.iter().map(|o| o.object).collect();
+        let writes: Vec<bool> = shape.produces.iter().map(Option::is_some).collect();
+        let roles = Roles {
+            object: &object,
+            call: &self.call,
+            writes: &writes,
+            needs: &needs,
+            objects: objects.max(1),
+        };
+        let topo = readers_first(&self.edges, |i| self.included[i], &roles)?;
+        orders(model, ops, objects, shape, &topo)
     }
 
     /// One round of rules 4 and 5; whether it added an edge.
@@ -345,94 +473,17 @@ impl<'a> Graph<'a> {
     }
 }
 
-/// Kahn's topological sort of the nodes `include` keeps, earliest `priority` first
-/// among those ready (so where the constraints leave a choice, the order follows
-/// real time, as the system most likely did); `None` on a cycle.
-fn kahn(
-    edges: &[Vec<u32>],
-    include: impl Fn(usize) -> bool,
-    priority: impl Fn(u32) -> u64,
-) -> Option<Vec<u32>> {
-    let n = edges.len();
-    let mut indegree = vec![0u32; n];
-    for e in edges {
-        for &j in e {
-            indegree[j as usize] += 1;
-        }
-    }
-    let mut ready: BinaryHeap<Reverse<(u64, u32)>> = (0..n as u32)
-        .filter(|&i| include(i as usize) && indegree[i as usize] == 0)
-        .map(|i| Reverse((priority(i), i)))
-        .collect();
-    let total = (0..n).filter(|&i| include(i)).count();
-    let mut out = Vec::with_capacity(total);
-    while let Some(Reverse((_, i))) = ready.pop() {
-        out.push(i);
-        for &j in &edges[i as usize] {
-            indegree[j as usize] -= 1;
-            if indegree[j as usize] == 0 {
-                ready.push(Reverse((priority(j), j)));
-            }
-        }
-    }
-    (out.len() == total).then_some(out)
-}
-
-/// One cycle of the graph on the nodes `include` keeps, by depth-first search.
-fn find_cycle(edges: &[Vec<u32>], include: impl Fn(usize) -> bool) -> Option<Vec<u32>> {
-    const NEW: u8 = 0;
-    const OPEN: u8 = 1;
-    const DONE: u8 = 2;
-    let mut color = vec![NEW; edges.len()];
-    let mut parent = vec![u32::MAX; edges.len()];
-    for root in 0..edges.len() {
-        if !include(root) || color[root] != NEW {
-            continue;
-        }
-        color[root] = OPEN;
-        let mut stack = vec![(root as u32, 0usize)];
-        while let Some((v, next)) = stack.last_mut() {
-            let v = *v;
-            let Some(&w) = edges[v as usize].get(*next) else {
-                color[v as usize] = DONE;
-                stack.pop();
-                continue;
-            };
-            *next += 1;
-            match color[w as usize] {
-                OPEN => {
-                    let mut cycle = vec![v];
-                    let mut x = v;
-                    while x != w {
-                        x = parent[x as usize];
-                        cycle.push(x);
-                    }
-                    cycle.reverse();
-                    return Some(cycle);
-                }
-                NEW if include(w as usize) => {
-                    color[w as usize] = OPEN;
-                    parent[w as usize] = v;
-                    stack.push((w, 0));
-                }
-                _ => {}
-            }
-        }
-    }
-    None
-}
-
 /// Each key's order from the topological order `topo`: its writers in that order,
 /// each operation needing a value in the gap of its producer, and each other
 /// operation in the first gap, at or after where `topo` put it, that it is legal in
-/// (else the first legal gap before). `NotApplicable` when one fits no gap.
+/// (else the first legal gap before). `None` when one fits no gap.
 fn orders<M: Model>(
     model: &M,
     ops: &[SeqOp<M::Op>],
     objects: usize,
     shape: &Shape<M::State>,
     topo: &[u32],
-) -> Saturated<M::State> {
+) -> Option<Vec<KeyOrder<M::State>>> {
     let objects = objects.max(1);
     // Per key: gap states, and for each gap its operations in `topo` order.
     let mut gaps: Vec<Vec<M::State>> = vec![vec![model.init()]; objects];
@@ -467,9 +518,7 @@ fn orders<M: Model>(
             model.successors(&gaps[k][j], &ops[i as usize].op, &mut next);
             next.contains(&gaps[k][j])
         };
-        let Some(gap) = (at..gaps[k].len()).chain((0..at).rev()).find(|&j| fits(j)) else {
-            return Saturated::NotApplicable;
-        };
+        let gap = (at..gaps[k].len()).chain((0..at).rev()).find(|&j| fits(j))?;
         members[k][gap].push(i);
     }
     let mut writers_in_order: Vec<Vec<u32>> = vec![Vec::new(); objects];
@@ -491,5 +540,5 @@ fn orders<M: Model>(
             order
         })
         .collect();
-    Saturated::Orders(orders)
+    Some(orders)
 }

@@ -16,12 +16,14 @@ use super::chains::SeqOp;
 use super::evidence::explain;
 use super::merge::{merge, KeyOrder};
 use super::report::{KeyReport, WholeReport};
+use super::repair::repair;
 use super::saturate::{saturate, Saturated};
 use super::search::{search_order, Found, Violation};
 use crate::history::History;
 use crate::linearizability::search::{self as lin, Prepared};
 use crate::model::Model;
 use crate::search::budget::{Budget, StopReason};
+use crate::search::phase::{self, Polled};
 use crate::search::per_key;
 use crate::search::report::Outcome;
 use crate::verdict::Verdict;
@@ -88,35 +90,37 @@ pub fn key_parts<M: Model>(
     history: &History,
     model: &M,
     prepared: &[Option<M::Op>],
-) -> Vec<KeyPart<M::Op>> {
-    history
-        .ops_by_key()
-        .into_iter()
-        .map(|part| {
-            let mut seq: Vec<SeqOp<M::Op>> = part
-                .ops
-                .iter()
-                .filter_map(|&id| {
-                    let p = prepared[id].clone()?;
-                    Some(SeqOp::of(&history.ops[id], 0, p))
-                })
-                .collect();
-            let open: Vec<bool> = seq.iter().map(|o| o.open).collect();
-            let mut raw: Vec<M::Op> = seq.iter().map(|o| o.op.clone()).collect();
-            let classes = model.canonicalize(&mut raw, &open);
-            if classes.is_some() {
-                for (o, op) in seq.iter_mut().zip(raw) {
-                    o.op = op;
-                }
+    budget: &Budget,
+) -> Polled<Vec<KeyPart<M::Op>>> {
+    // A million operations take a tenth of a second to split and copy: polled.
+    let split = history.ops_by_key_while(|i| phase::poll(budget, i))?;
+    let mut parts = Vec::with_capacity(split.len());
+    for part in split {
+        let each = part.ops.iter().filter_map(|&id| {
+            let p = prepared[id].clone()?;
+            Some(SeqOp::of(&history.ops[id], 0, p))
+        });
+        let mut seq: Vec<SeqOp<M::Op>> = phase::collect(budget, each)?;
+        // The model's rewrite is one call: not begun past a limit.
+        if let Some(reason) = budget.exhausted() {
+            return Err(reason);
+        }
+        let open: Vec<bool> = seq.iter().map(|o| o.open).collect();
+        let mut raw: Vec<M::Op> = seq.iter().map(|o| o.op.clone()).collect();
+        let classes = model.canonicalize(&mut raw, &open);
+        if classes.is_some() {
+            for (o, op) in seq.iter_mut().zip(raw) {
+                o.op = op;
             }
-            KeyPart {
-                key: part.key.unwrap_or(Value::Null),
-                ops: part.ops.len(),
-                seq,
-                classes,
-            }
-        })
-        .collect()
+        }
+        parts.push(KeyPart {
+            key: part.key.unwrap_or(Value::Null),
+            ops: part.ops.len(),
+            seq,
+            classes,
+        });
+    }
+    Ok(parts)
 }
 
 /// One key's report, and the order the sequential search found for it (indices into
@@ -206,6 +210,10 @@ fn check_key<M: Model>(
         ));
         return (report, None);
     }
+    if let Some(reason) = budget.exhausted() {
+        stop(&mut report, reason);
+        return (report, None);
+    }
     if linearizability_first {
         let result = linearizability_search(history, model, part, budget);
         report.explored = result.explored;
@@ -255,21 +263,30 @@ fn linearizability_search<M: Model>(
     part: &KeyPart<M::Op>,
     budget: &Budget,
 ) -> crate::search::report::SearchResult<lin::Violation<M::State>> {
-    let ops: Vec<Prepared<M::Op>> = part
-        .seq
-        .iter()
-        .map(|o| Prepared {
-            call: o.call,
-            ret: history.ops[o.id].ret,
-            op: o.op.clone(),
-        })
-        .collect();
-    lin::search(model, &ops, part.classes.as_deref(), budget)
+    let each = part.seq.iter().map(|o| Prepared {
+        call: o.call,
+        ret: history.ops[o.id].ret,
+        op: o.op.clone(),
+    });
+    let ops: Vec<Prepared<M::Op>> = match phase::collect(budget, each) {
+        Ok(ops) => ops,
+        Err(reason) => {
+            return crate::search::report::SearchResult {
+                outcome: Outcome::Stopped(reason),
+                explored: 0,
+            }
+        }
+    };
+    let result = lin::search(model, &ops, part.classes.as_deref(), budget);
+    let len = ops.len();
+    phase::drop_aside(ops, len);
+    result
 }
 
 /// The exact fast paths before the whole-history search: the forced-order
 /// pre-check (a cycle is a violation), then the merge of the orders it derives, then
-/// the merge of each key's own order. `None`: none decided.
+/// the merge of each key's own order, then the derived orders with writes reversed
+/// where the first merge got stuck (`repair`). `None`: none decided.
 fn merge_first<M: Model>(
     history: &History,
     model: &M,
@@ -283,19 +300,26 @@ fn merge_first<M: Model>(
     // Each step is checked against the budget, so a check past its time limit stops
     // within one step (each about linear in the history).
     let live = || budget.exhausted().is_none();
+    let mut stuck = None;
     match saturate(model, ops, parts.len(), budget) {
         Saturated::Cycle(cycle) => {
             let evidence = cycle_evidence(&history.ops, ops, names, &cycle);
             return Some((Verdict::Invalid, "forced-order cycle", Some(evidence)));
         }
-        Saturated::Orders(derived) if live() && merge(model, ops, &derived).is_some() => {
-            return Some((Verdict::Valid, MERGED, None));
-        }
+        Saturated::Orders(derived, saturation) if live() => match merge(model, ops, &derived) {
+            Ok(_) => return Some((Verdict::Valid, MERGED, None)),
+            Err(at) => stuck = Some((saturation, at)),
+        },
         _ => {}
     }
-    let own = whole_orders(model, parts, ops, orders, budget)?;
-    live().then(|| merge(model, ops, &own))??;
-    Some((Verdict::Valid, MERGED, None))
+    if let Some(own) = whole_orders(model, parts, ops, orders, budget) {
+        if live() && merge(model, ops, &own).is_ok() {
+            return Some((Verdict::Valid, MERGED, None));
+        }
+    }
+    let (saturation, at) = stuck?;
+    repair(model, ops, saturation, at, budget)?;
+    Some((Verdict::Valid, "merged per-key orders, concurrent writes reordered", None))
 }
 
 /// Each key's order as indices into the whole history's operations `ops` (sorted by
