@@ -186,18 +186,22 @@ pub(super) fn readers_first(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_write_waits_for_the_reads_of_the_value_it_would_overwrite() {
-        // w1 and w2 write key 0 (invoked at 0 and 1); r reads w1's value (invoked
-        // at 2); the only edge is reads-from, w1 → r.
-        let edges = vec![vec![2], vec![], vec![]];
-        let roles = Roles {
+    /// w1 and w2 write key 0 (invoked at 0 and 1); r reads w1's value (invoked at 2).
+    fn two_writes_and_a_read_of_the_first() -> Roles<'static> {
+        Roles {
             object: &[0, 0, 0],
             call: &[0, 1, 2],
             writes: &[true, true, false],
             needs: &[None, None, Some(Some(0))],
             objects: 1,
-        };
+        }
+    }
+
+    #[test]
+    fn a_write_waits_for_the_reads_of_the_value_it_would_overwrite() {
+        // The only edge is reads-from, w1 → r.
+        let edges = vec![vec![2], vec![], vec![]];
+        let roles = two_writes_and_a_read_of_the_first();
         assert_eq!(kahn(&edges, |_| true, |i| i as u64), Some(vec![0, 1, 2]));
         assert_eq!(readers_first(&edges, |_| true, &roles), Some(vec![0, 2, 1]));
     }
@@ -206,13 +210,7 @@ mod tests {
     fn a_held_write_goes_when_nothing_else_can_and_a_cycle_is_none() {
         // r (needing w1) comes after w2 in program order: w2 must go first anyway.
         let edges = vec![vec![2], vec![2], vec![]];
-        let roles = Roles {
-            object: &[0, 0, 0],
-            call: &[0, 1, 2],
-            writes: &[true, true, false],
-            needs: &[None, None, Some(Some(0))],
-            objects: 1,
-        };
+        let roles = two_writes_and_a_read_of_the_first();
         assert_eq!(readers_first(&edges, |_| true, &roles), Some(vec![0, 1, 2]));
         let cycle = vec![vec![1], vec![0], vec![]];
         assert_eq!(readers_first(&cycle, |_| true, &roles), None);
