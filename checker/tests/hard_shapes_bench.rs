@@ -155,7 +155,10 @@ fn five_clients_five_values_at_100k() {
             let report = check(&history, &CasRegister::default(), &Options::default()).unwrap();
             let took = started.elapsed().as_secs_f64();
             let explored = report.partitions[0].explored;
-            println!("{} in {took:.3} s ({explored} configurations)", report.verdict);
+            println!(
+                "{} in {took:.3} s ({explored} configurations)",
+                report.verdict
+            );
             took
         })
         .collect();

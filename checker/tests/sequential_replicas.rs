@@ -130,7 +130,10 @@ fn lagging_replicas_of_one_log_are_proven_sequentially_consistent_without_the_se
         .unwrap();
         assert_eq!(lin.verdict, Verdict::Invalid, "seed {seed}: stale reads");
         let report = check(&history, &CasRegister::default(), &options).unwrap();
-        let whole = report.whole.as_ref().expect("several keys: a whole-history verdict");
+        let whole = report
+            .whole
+            .as_ref()
+            .expect("several keys: a whole-history verdict");
         assert_eq!(
             (report.verdict, report.basis),
             (Verdict::Valid, Basis::WholeHistory),

@@ -648,12 +648,16 @@ impl<S: Clone + Eq + std::hash::Hash> Lookahead<S> {
         op: usize,
     ) -> Option<bool> {
         let leaves = self.reset_state[op].as_ref()?;
-        if !self.shapes.all_shaped || self.any_state_resets > 0 || (leaves != state && from != state)
+        if !self.shapes.all_shaped
+            || self.any_state_resets > 0
+            || (leaves != state && from != state)
         {
             return None;
         }
         let mut broken = [
-            (from != state).then(|| self.shapes.needing.get(from).copied()).flatten(),
+            (from != state)
+                .then(|| self.shapes.needing.get(from).copied())
+                .flatten(),
             self.shapes.excluding.get(state).copied(),
         ];
         if broken[0] == broken[1] {
@@ -749,7 +753,11 @@ fn shapes_of<M: Model>(
 }
 
 /// The shapes, and those needing or excluding each state.
-type ShapeList<S> = (Vec<Shape>, HashMap<S, u32, FxBuild>, HashMap<S, u32, FxBuild>);
+type ShapeList<S> = (
+    Vec<Shape>,
+    HashMap<S, u32, FxBuild>,
+    HashMap<S, u32, FxBuild>,
+);
 
 /// The search's whole mutable state.
 struct Search<'a, M: Model> {

@@ -132,7 +132,10 @@ mod tests {
     fn a_configuration_with_more_open_operations_placed_is_dominated() {
         let mut memo = Memo::new();
         assert!(memo.insert(7, 1u32, 0b0110));
-        assert!(!memo.insert(7, 1, 0b0111), "a superset of placed open operations");
+        assert!(
+            !memo.insert(7, 1, 0b0111),
+            "a superset of placed open operations"
+        );
         assert!(memo.insert(7, 1, 0b1001), "not a superset");
         assert!(!memo.insert(7, 1, 1 << 127 | 0b1001));
         assert!(memo.insert(7, 2, 0b0111), "another state");

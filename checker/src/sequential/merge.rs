@@ -145,7 +145,11 @@ pub(crate) fn merge<M: Model>(
 
 /// Takes the keys' orders apart into mutators, gaps and gap operations with their
 /// deadlines (see the module's doc).
-fn plan<M: Model>(model: &M, ops: &[SeqOp<M::Op>], orders: &[KeyOrder<M::State>]) -> Plan<M::State> {
+fn plan<M: Model>(
+    model: &M,
+    ops: &[SeqOp<M::Op>],
+    orders: &[KeyOrder<M::State>],
+) -> Plan<M::State> {
     let n = ops.len();
     let mut in_order = vec![false; n];
     let mut slot = vec![0usize; n];

@@ -56,7 +56,11 @@ pub(crate) fn repair<M: Model>(
                 if tries > MAX_TRIES || budget.exhausted().is_some() {
                     return None;
                 }
-                let (before, after) = if reversed { (then, first) } else { (first, then) };
+                let (before, after) = if reversed {
+                    (then, first)
+                } else {
+                    (first, then)
+                };
                 match saturation.assume(model, ops, before, after, budget) {
                     Assumed::Orders(orders) => break orders,
                     Assumed::Contradiction if reversed => reversed = false,

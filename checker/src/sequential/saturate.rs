@@ -43,9 +43,9 @@
 
 use super::chains::{Chains, SeqOp};
 use super::merge::KeyOrder;
+use super::topo::{find_cycle, kahn, readers_first, Roles};
 use crate::model::{Growth, Model};
 use crate::search::budget::Budget;
-use super::topo::{find_cycle, kahn, readers_first, Roles};
 use std::collections::{HashMap, HashSet};
 
 /// 16 M vector-clock entries (64 MiB): past it the pre-check does not run.
@@ -98,7 +98,6 @@ pub(crate) enum Assumed<S> {
 }
 
 /// Which operations the graph has, and what each needs.
-#[derive(Clone)]
 struct Shape<S> {
     included: Vec<bool>,
     /// For each operation that needs a produced value: (it, its producer or `None`
@@ -518,7 +517,9 @@ fn orders<M: Model>(
             model.successors(&gaps[k][j], &ops[i as usize].op, &mut next);
             next.contains(&gaps[k][j])
         };
-        let gap = (at..gaps[k].len()).chain((0..at).rev()).find(|&j| fits(j))?;
+        let gap = (at..gaps[k].len())
+            .chain((0..at).rev())
+            .find(|&j| fits(j))?;
         members[k][gap].push(i);
     }
     let mut writers_in_order: Vec<Vec<u32>> = vec![Vec::new(); objects];

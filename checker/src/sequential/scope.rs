@@ -15,16 +15,16 @@
 use super::chains::SeqOp;
 use super::evidence::explain;
 use super::merge::{merge, KeyOrder};
-use super::report::{KeyReport, WholeReport};
 use super::repair::repair;
+use super::report::{KeyReport, WholeReport};
 use super::saturate::{saturate, Saturated};
 use super::search::{search_order, Found, Violation};
 use crate::history::History;
 use crate::linearizability::search::{self as lin, Prepared};
 use crate::model::Model;
 use crate::search::budget::{Budget, StopReason};
-use crate::search::phase::{self, Polled};
 use crate::search::per_key;
+use crate::search::phase::{self, Polled};
 use crate::search::report::Outcome;
 use crate::verdict::Verdict;
 use serde_json::Value;
@@ -319,7 +319,11 @@ fn merge_first<M: Model>(
     }
     let (saturation, at) = stuck?;
     repair(model, ops, saturation, at, budget)?;
-    Some((Verdict::Valid, "merged per-key orders, concurrent writes reordered", None))
+    Some((
+        Verdict::Valid,
+        "merged per-key orders, concurrent writes reordered",
+        None,
+    ))
 }
 
 /// Each key's order as indices into the whole history's operations `ops` (sorted by

@@ -170,7 +170,11 @@ pub(super) fn readers_first(
             current[k] = Some(i);
         }
         if needed(k, &current, &pending, &pending_initial) == 0 {
-            ready.extend(held[k].drain(..).map(|h| Reverse((roles.call[h as usize], h))));
+            ready.extend(
+                held[k]
+                    .drain(..)
+                    .map(|h| Reverse((roles.call[h as usize], h))),
+            );
         }
         for &j in &edges[u] {
             indegree[j as usize] -= 1;
