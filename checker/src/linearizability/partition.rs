@@ -60,28 +60,6 @@ fn stop(report: &mut PartitionReport, reason: StopReason) {
     report.method = "skipped".into();
 }
 
-/// The model's exact rewrite of one partition ([`Model::canonicalize`]), and its
-/// classes of identical operations; `Err` if a limit is reached first (the model's
-/// own pass is not interruptible: it is looked at before and after).
-fn canonicalize<M: Model>(
-    model: &M,
-    ops: &mut [Prepared<M::Op>],
-    budget: &Budget,
-) -> Result<Option<Vec<u32>>, StopReason> {
-    let open = phase::collect(budget, ops.iter().map(|p| p.is_open()))?;
-    let mut raw = phase::collect(budget, ops.iter().map(|p| p.op.clone()))?;
-    let Some(classes) = model.canonicalize(&mut raw, &open) else {
-        return Ok(None);
-    };
-    if let Some(reason) = budget.exhausted() {
-        return Err(reason);
-    }
-    for (p, op) in ops.iter_mut().zip(raw) {
-        p.op = op;
-    }
-    Ok(Some(classes))
-}
-
 /// Checks one partition: the future-read pre-check (if `prechecks`), then its
 /// operations canonicalized, the search, and a counterexample if it found a
 /// violation. A key not started before a limit was reached is not started at all,
@@ -152,7 +130,7 @@ fn prepare_and_search<M: Model>(
             return Ok(());
         }
     }
-    let classes = canonicalize(model, &mut ops, budget)?;
+    let classes = phase::canonicalize(model, &mut ops, budget, Prepared::is_open, |p| &mut p.op)?;
     let result = search(model, &ops, classes.as_deref(), budget);
     let size = ops.len();
     report.explored = result.explored;

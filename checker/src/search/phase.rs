@@ -6,6 +6,7 @@
 //! the limit that was reached, once it is gone.
 
 use super::budget::{Budget, StopReason};
+use crate::model::Model;
 
 /// Items a phase handles between two looks at the budget (a power of two): a clock
 /// read per item would cost more than most items, and 4,096 items take well under a
@@ -32,6 +33,32 @@ pub(crate) fn collect<T>(
 ) -> Result<Vec<T>, StopReason> {
     let Ok(collected) = try_collect(budget, items.map(Ok::<T, std::convert::Infallible>));
     collected
+}
+
+/// The model's exact rewrite ([`Model::canonicalize`]) of one key's operations, held
+/// in a checker's own records (`open` and `op` reach into one). The rewrite is one
+/// call that cannot be polled, so it is not begun past a limit, and its result is not
+/// kept once a limit has been reached during it. `Ok(None)`: the model has no rewrite
+/// for these operations, which are left as they were.
+pub(crate) fn canonicalize<M: Model, T>(
+    model: &M,
+    items: &mut [T],
+    budget: &Budget,
+    open: impl Fn(&T) -> bool,
+    op: impl Fn(&mut T) -> &mut M::Op,
+) -> Polled<Option<Vec<u32>>> {
+    let open = collect(budget, items.iter().map(open))?;
+    let mut ops = collect(budget, items.iter_mut().map(|item| op(item).clone()))?;
+    let exhausted = || budget.exhausted().map_or(Ok(()), Err);
+    exhausted()?;
+    let Some(classes) = model.canonicalize(&mut ops, &open) else {
+        return Ok(None);
+    };
+    exhausted()?;
+    for (item, rewritten) in items.iter_mut().zip(ops) {
+        *op(item) = rewritten;
+    }
+    Ok(Some(classes))
 }
 
 /// Tables of at least this many items are freed by [`drop_aside`].

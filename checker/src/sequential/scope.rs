@@ -101,18 +101,7 @@ pub fn key_parts<M: Model>(
             Some(SeqOp::of(&history.ops[id], 0, p))
         });
         let mut seq: Vec<SeqOp<M::Op>> = phase::collect(budget, each)?;
-        // The model's rewrite is one call: not begun past a limit.
-        if let Some(reason) = budget.exhausted() {
-            return Err(reason);
-        }
-        let open: Vec<bool> = seq.iter().map(|o| o.open).collect();
-        let mut raw: Vec<M::Op> = seq.iter().map(|o| o.op.clone()).collect();
-        let classes = model.canonicalize(&mut raw, &open);
-        if classes.is_some() {
-            for (o, op) in seq.iter_mut().zip(raw) {
-                o.op = op;
-            }
-        }
+        let classes = phase::canonicalize(model, &mut seq, budget, |o| o.open, |o| &mut o.op)?;
         parts.push(KeyPart {
             key: part.key.unwrap_or(Value::Null),
             ops: part.ops.len(),
